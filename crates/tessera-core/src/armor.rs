@@ -1,0 +1,402 @@
+//! The signed envelope shared by every Tessera file: licenses, receipts, delegations and
+//! offline activations. See `docs/FORMAT.md`.
+//!
+//! ```text
+//! -----BEGIN TESSERA LICENSE-----
+//! Version: 1
+//! Algorithm: Ed25519
+//! Key-Id: 3F2A9C0D11E4B7A2
+//! Signature: <base64 of 64 bytes>
+//!
+//! <base64 of the payload, 64 characters a line>
+//! -----END TESSERA LICENSE-----
+//! ```
+//!
+//! The signature covers `context(kind) ‖ payload`, where the payload is exactly the decoded
+//! bytes (never a re-serialization) and the context is a per-kind string, so no signature of
+//! one kind verifies as another. The payload is JSON
+//! `{"v":1,"alg":"Ed25519","kind":…,"key_id":…,"body":{…}}`: version, algorithm, kind and key
+//! id are inside the signed bytes and must agree with the header.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{BadSignature, KeyId, PublicKey, SigningKey};
+
+/// Largest armored file accepted, in bytes. A license is usually under 2 KiB.
+pub const MAX_ARMORED_LEN: usize = 64 * 1024;
+/// Format version written and accepted.
+pub const VERSION: u32 = 1;
+/// The one signature algorithm.
+pub const ALGORITHM: &str = "Ed25519";
+const LINE_LEN: usize = 64;
+const SIGNATURE_B64_LEN: usize = 88;
+
+/// What a signed file is. Each kind has its own armor label and signing context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    License,
+    Receipt,
+    Delegation,
+    ActivationRequest,
+    Activation,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] =
+        [Kind::License, Kind::Receipt, Kind::Delegation, Kind::ActivationRequest, Kind::Activation];
+
+    /// The label in the BEGIN/END lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::License => "LICENSE",
+            Kind::Receipt => "RECEIPT",
+            Kind::Delegation => "DELEGATION",
+            Kind::ActivationRequest => "ACTIVATION REQUEST",
+            Kind::Activation => "ACTIVATION",
+        }
+    }
+
+    /// The `kind` field inside the payload.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::License => "license",
+            Kind::Receipt => "receipt",
+            Kind::Delegation => "delegation",
+            Kind::ActivationRequest => "activation_request",
+            Kind::Activation => "activation",
+        }
+    }
+
+    /// The domain-separation context signed in front of the payload.
+    pub fn context(self) -> &'static [u8] {
+        match self {
+            Kind::License => b"tessera license v1\0",
+            Kind::Receipt => b"tessera receipt v1\0",
+            Kind::Delegation => b"tessera delegation v1\0",
+            Kind::ActivationRequest => b"tessera activation request v1\0",
+            Kind::Activation => b"tessera activation v1\0",
+        }
+    }
+
+    fn begin_line(self) -> String {
+        format!("-----BEGIN TESSERA {}-----", self.label())
+    }
+
+    fn end_line(self) -> String {
+        format!("-----END TESSERA {}-----", self.label())
+    }
+}
+
+/// Why a file is not a well-formed Tessera file. Every variant maps to `malformed`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    #[error("file is {len} bytes, more than the {max}-byte limit")]
+    TooLarge { len: usize, max: usize },
+    #[error("file is empty")]
+    Empty,
+    #[error("file is not ASCII text (binary data?)")]
+    NotText,
+    #[error("file has Windows line endings (CR LF); convert it to LF line endings")]
+    CarriageReturn,
+    #[error("not a Tessera file: the first line must be `-----BEGIN TESSERA {expected}-----`")]
+    NotArmored { expected: &'static str },
+    #[error("this is a Tessera {found}, not a {expected}")]
+    WrongKind { expected: &'static str, found: String },
+    #[error("line {line}: expected the `{expected}` header")]
+    BadHeader { line: usize, expected: &'static str },
+    #[error("unsupported format version {0:?} (this build reads version {VERSION})")]
+    UnsupportedVersion(String),
+    #[error("unsupported signature algorithm {0:?} (this build knows {ALGORITHM})")]
+    UnsupportedAlgorithm(String),
+    #[error("line 4: key id is not 16 upper-case hex digits")]
+    BadKeyId,
+    #[error("line 5: signature is not canonical base64 of 64 bytes")]
+    BadSignatureEncoding,
+    #[error("line 6: expected an empty line after the headers")]
+    MissingBlankLine,
+    #[error("the file holds no payload")]
+    EmptyPayload,
+    #[error("line {line}: payload lines must be exactly {LINE_LEN} characters but the last")]
+    BadLineLength { line: usize },
+    #[error("line {line}: payload is not canonical base64")]
+    BadPayloadEncoding { line: usize },
+    #[error("the `-----END TESSERA {expected}-----` line is missing (file truncated?)")]
+    MissingEnd { expected: &'static str },
+    #[error("line {line}: unexpected data after the END line")]
+    TrailingData { line: usize },
+    #[error("signed payload is not valid: {0}")]
+    Payload(String),
+    #[error("signed payload says {field} {inside:?} but the header says {outside:?}")]
+    HeaderMismatch { field: &'static str, inside: String, outside: String },
+}
+
+/// A parsed, not yet verified, signed file.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    kind: Kind,
+    key_id: KeyId,
+    signature: [u8; 64],
+    /// `context ‖ payload`: exactly the signed message, kept contiguous so that verifying
+    /// copies nothing.
+    signed: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct WrapperOut<'a, T> {
+    v: u32,
+    alg: &'a str,
+    kind: &'a str,
+    key_id: KeyId,
+    body: &'a T,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrapperIn<T> {
+    v: u32,
+    alg: String,
+    kind: String,
+    key_id: KeyId,
+    body: T,
+}
+
+impl Envelope {
+    /// Signs `body` as a `kind` file with `key` and returns the armored text.
+    pub fn seal<T: Serialize>(kind: Kind, key: &SigningKey, body: &T) -> String {
+        let wrapper = WrapperOut { v: VERSION, alg: ALGORITHM, kind: kind.name(), key_id: key.key_id(), body };
+        let mut signed = kind.context().to_vec();
+        // Serializing plain structs of strings and integers into a Vec cannot fail.
+        serde_json::to_writer(&mut signed, &wrapper).unwrap_or_default();
+        let signature = key.sign(&signed);
+        Envelope { kind, key_id: key.key_id(), signature, signed }.to_armored()
+    }
+
+    /// Parses armored bytes strictly. Nothing is verified yet.
+    pub fn parse(kind: Kind, bytes: &[u8]) -> Result<Envelope, FormatError> {
+        if bytes.len() > MAX_ARMORED_LEN {
+            return Err(FormatError::TooLarge { len: bytes.len(), max: MAX_ARMORED_LEN });
+        }
+        if bytes.is_empty() {
+            return Err(FormatError::Empty);
+        }
+        if !bytes.is_ascii() {
+            return Err(FormatError::NotText);
+        }
+        if bytes.contains(&b'\r') {
+            return Err(FormatError::CarriageReturn);
+        }
+        // ASCII was checked above, so this cannot fail.
+        let text = std::str::from_utf8(bytes).map_err(|_| FormatError::NotText)?;
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let mut lines = text.split('\n');
+
+        let first = lines.next().unwrap_or_default();
+        if first != kind.begin_line() {
+            return Err(match first
+                .strip_prefix("-----BEGIN TESSERA ")
+                .and_then(|rest| rest.strip_suffix("-----"))
+            {
+                Some(found) => FormatError::WrongKind {
+                    expected: kind.label(),
+                    found: found.chars().take(40).collect(),
+                },
+                None => FormatError::NotArmored { expected: kind.label() },
+            });
+        }
+        let mut header = |line: usize, name: &'static str| {
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix(name))
+                .ok_or(FormatError::BadHeader { line, expected: name.trim_end_matches(": ") })
+        };
+        let version = header(2, "Version: ")?;
+        if version != "1" {
+            return Err(FormatError::UnsupportedVersion(version.chars().take(20).collect()));
+        }
+        let algorithm = header(3, "Algorithm: ")?;
+        if algorithm != ALGORITHM {
+            return Err(FormatError::UnsupportedAlgorithm(algorithm.chars().take(20).collect()));
+        }
+        let key_id: KeyId = header(4, "Key-Id: ")?.parse().map_err(|_| FormatError::BadKeyId)?;
+        let signature_b64 = header(5, "Signature: ")?;
+        let mut signature = [0u8; 64];
+        if signature_b64.len() != SIGNATURE_B64_LEN
+            || STANDARD.decode_slice(signature_b64, &mut signature) != Ok(64)
+        {
+            return Err(FormatError::BadSignatureEncoding);
+        }
+        if lines.next() != Some("") {
+            return Err(FormatError::MissingBlankLine);
+        }
+
+        let end = kind.end_line();
+        let mut signed = Vec::with_capacity(kind.context().len() + text.len() * 3 / 4);
+        signed.extend_from_slice(kind.context());
+        let mut line_no = 6;
+        // Whether the previous payload line was full and unpadded, so that another may follow.
+        let mut previous_full = true;
+        let mut ended = false;
+        for line in lines.by_ref() {
+            line_no += 1;
+            if line == end {
+                ended = true;
+                break;
+            }
+            // Only the last payload line may be short or padded.
+            if !previous_full {
+                return Err(FormatError::BadLineLength { line: line_no - 1 });
+            }
+            if line.is_empty() || line.len() > LINE_LEN {
+                return Err(FormatError::BadLineLength { line: line_no });
+            }
+            STANDARD
+                .decode_vec(line, &mut signed)
+                .map_err(|_| FormatError::BadPayloadEncoding { line: line_no })?;
+            previous_full = line.len() == LINE_LEN && !line.ends_with('=');
+        }
+        if !ended {
+            return Err(FormatError::MissingEnd { expected: kind.label() });
+        }
+        if signed.len() == kind.context().len() {
+            return Err(FormatError::EmptyPayload);
+        }
+        if lines.next().is_some() {
+            return Err(FormatError::TrailingData { line: line_no + 1 });
+        }
+        Ok(Envelope { kind, key_id, signature, signed })
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The key id named in the header (and, once opened, inside the payload).
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The exact payload bytes the signature covers (without the context).
+    pub fn payload(&self) -> &[u8] {
+        &self.signed[self.kind.context().len()..]
+    }
+
+    /// The exact message the signature covers: `context ‖ payload`.
+    pub fn signed_message(&self) -> &[u8] {
+        &self.signed
+    }
+
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+
+    /// Checks the signature with `key`. Does not check that `key` is trusted.
+    pub fn verify_signature(&self, key: &PublicKey) -> Result<(), BadSignature> {
+        if key.key_id() != self.key_id {
+            return Err(BadSignature);
+        }
+        key.verify(&self.signed, &self.signature)
+    }
+
+    /// Decodes the payload's body strictly, checking that the signed version, algorithm,
+    /// kind and key id agree with the header. Call after [`Envelope::verify_signature`]
+    /// unless the result is shown as unverified.
+    pub fn open<T: DeserializeOwned>(&self) -> Result<T, FormatError> {
+        let wrapper: WrapperIn<T> = serde_json::from_slice(self.payload())
+            .map_err(|e| FormatError::Payload(e.to_string()))?;
+        let mismatch = |field, inside: String, outside: String| {
+            Err(FormatError::HeaderMismatch { field, inside, outside })
+        };
+        if wrapper.v != VERSION {
+            return mismatch("version", wrapper.v.to_string(), VERSION.to_string());
+        }
+        if wrapper.alg != ALGORITHM {
+            return mismatch("algorithm", wrapper.alg, ALGORITHM.to_owned());
+        }
+        if wrapper.kind != self.kind.name() {
+            return mismatch("kind", wrapper.kind, self.kind.name().to_owned());
+        }
+        if wrapper.key_id != self.key_id {
+            return mismatch("key id", wrapper.key_id.to_string(), self.key_id.to_string());
+        }
+        Ok(wrapper.body)
+    }
+
+    /// The armored text of this envelope.
+    pub fn to_armored(&self) -> String {
+        let payload = STANDARD.encode(self.payload());
+        let mut out = String::with_capacity(payload.len() + payload.len() / LINE_LEN + 256);
+        out.push_str(&self.kind.begin_line());
+        out.push_str("\nVersion: 1\nAlgorithm: ");
+        out.push_str(ALGORITHM);
+        out.push_str("\nKey-Id: ");
+        out.push_str(&self.key_id.to_string());
+        out.push_str("\nSignature: ");
+        STANDARD.encode_string(self.signature, &mut out);
+        out.push_str("\n\n");
+        for chunk in payload.as_bytes().chunks(LINE_LEN) {
+            // base64 output is ASCII, so every chunk is valid UTF-8.
+            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str(&self.kind.end_line());
+        out.push('\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        n: u32,
+    }
+
+    fn key() -> SigningKey {
+        SigningKey::from_seed(&[11u8; 32])
+    }
+
+    #[test]
+    fn sealed_files_parse_verify_and_open() {
+        let text = Envelope::seal(Kind::Receipt, &key(), &Body { n: 7 });
+        let env = Envelope::parse(Kind::Receipt, text.as_bytes()).expect("parse");
+        assert_eq!(env.key_id(), key().key_id());
+        env.verify_signature(key().public_key()).expect("verify");
+        assert_eq!(env.open::<Body>().expect("open"), Body { n: 7 });
+        assert_eq!(env.to_armored(), text, "armoring is canonical");
+    }
+
+    #[test]
+    fn a_signature_of_one_kind_never_verifies_as_another() {
+        let text = Envelope::seal(Kind::Receipt, &key(), &Body { n: 7 });
+        for kind in Kind::ALL {
+            if kind == Kind::Receipt {
+                continue;
+            }
+            let relabelled = text.replace("TESSERA RECEIPT", &format!("TESSERA {}", kind.label()));
+            let env = Envelope::parse(kind, relabelled.as_bytes()).expect("parse");
+            assert!(env.verify_signature(key().public_key()).is_err(), "{kind:?}");
+            assert!(env.open::<Body>().is_err(), "{kind:?}");
+        }
+        assert!(matches!(
+            Envelope::parse(Kind::License, text.as_bytes()),
+            Err(FormatError::WrongKind { .. })
+        ));
+    }
+
+    #[test]
+    fn a_final_newline_is_optional_but_nothing_else_may_follow() {
+        let text = Envelope::seal(Kind::License, &key(), &Body { n: 1 });
+        let trimmed = text.trim_end_matches('\n');
+        assert!(Envelope::parse(Kind::License, trimmed.as_bytes()).is_ok());
+        assert!(Envelope::parse(Kind::License, format!("{text}\n").as_bytes()).is_err());
+        assert!(Envelope::parse(Kind::License, format!("{text}x").as_bytes()).is_err());
+    }
+}

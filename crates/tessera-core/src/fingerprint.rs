@@ -1,0 +1,257 @@
+//! Host fingerprints and the one matching rule shared by the portal, the hub and the offline
+//! path.
+//!
+//! A fingerprint is a set of named components (`machine_id`, `hostname`, …), each an
+//! HMAC-SHA256 of the raw value keyed by the product id, so raw hardware ids never leave
+//! the host and fingerprints of different products cannot be linked. A binding accepts a
+//! host while at least `min_matches` of its components still match.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::Sha256;
+
+use crate::license::ProductId;
+
+/// Most components a fingerprint may hold.
+pub const MAX_COMPONENTS: usize = 32;
+
+/// Why a fingerprint is not well formed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FingerprintError {
+    #[error("component name {0:?} is not 1-32 characters of a-z, 0-9 and _")]
+    BadName(String),
+    #[error("component hash is not 64 lower-case hex digits")]
+    BadHash,
+    #[error("a fingerprint holds 1 to {MAX_COMPONENTS} components, this has {0}")]
+    BadCount(usize),
+    #[error("min_matches must be between 1 and the number of components ({count}), got {min}")]
+    BadThreshold { min: usize, count: usize },
+}
+
+/// The keyed hash of one host component.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ComponentHash([u8; 32]);
+
+impl ComponentHash {
+    /// HMAC-SHA256(key = product id, message = name ‖ 0 ‖ raw value).
+    pub fn of(product: &ProductId, name: &str, raw: &[u8]) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(product.as_str().as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(raw);
+        ComponentHash(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Display for ComponentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for ComponentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ComponentHash({self})")
+    }
+}
+
+impl std::str::FromStr for ComponentHash {
+    type Err = FingerprintError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(FingerprintError::BadHash);
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(s, &mut bytes).map_err(|_| FingerprintError::BadHash)?;
+        Ok(ComponentHash(bytes))
+    }
+}
+
+serde_via_str!(ComponentHash);
+
+fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A host's fingerprint: component name → keyed hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Fingerprint {
+    components: BTreeMap<String, ComponentHash>,
+}
+
+impl Fingerprint {
+    pub fn new() -> Self {
+        Fingerprint::default()
+    }
+
+    /// Adds (or replaces) a component.
+    pub fn insert(&mut self, name: &str, hash: ComponentHash) -> Result<(), FingerprintError> {
+        if !valid_name(name) {
+            return Err(FingerprintError::BadName(name.chars().take(40).collect()));
+        }
+        if self.components.len() >= MAX_COMPONENTS && !self.components.contains_key(name) {
+            return Err(FingerprintError::BadCount(MAX_COMPONENTS + 1));
+        }
+        self.components.insert(name.to_owned(), hash);
+        Ok(())
+    }
+
+    pub fn components(&self) -> &BTreeMap<String, ComponentHash> {
+        &self.components
+    }
+
+    pub fn len(&self) -> usize {
+        self.components.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.components.is_empty()
+    }
+
+    /// How many components of `self` appear with the same hash in `other`.
+    pub fn matching(&self, other: &Fingerprint) -> usize {
+        self.components
+            .iter()
+            .filter(|(name, hash)| other.components.get(*name) == Some(hash))
+            .count()
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let components = BTreeMap::<String, ComponentHash>::deserialize(deserializer)?;
+        if components.is_empty() || components.len() > MAX_COMPONENTS {
+            return Err(serde::de::Error::custom(FingerprintError::BadCount(components.len())));
+        }
+        if let Some(bad) = components.keys().find(|n| !valid_name(n)) {
+            return Err(serde::de::Error::custom(FingerprintError::BadName(bad.clone())));
+        }
+        Ok(Fingerprint { components })
+    }
+}
+
+/// A host fingerprint does not match a binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("host matches {matched} of the {needed} fingerprint components needed")]
+pub struct FingerprintMismatch {
+    pub matched: usize,
+    pub needed: usize,
+}
+
+/// A license or activation bound to a host: its fingerprint then and how much of it must
+/// still match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "BindingWire")]
+pub struct FingerprintBinding {
+    components: Fingerprint,
+    min_matches: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindingWire {
+    components: Fingerprint,
+    min_matches: usize,
+}
+
+impl TryFrom<BindingWire> for FingerprintBinding {
+    type Error = FingerprintError;
+
+    fn try_from(wire: BindingWire) -> Result<Self, Self::Error> {
+        FingerprintBinding::with_threshold(wire.components, wire.min_matches)
+    }
+}
+
+impl FingerprintBinding {
+    /// Binds `fingerprint` with the default rule: a strict majority of its components must
+    /// still match, so one changed component (a new NIC, a renamed host) is tolerated while
+    /// another machine is not.
+    pub fn new(fingerprint: Fingerprint) -> Result<Self, FingerprintError> {
+        let min = fingerprint.len() / 2 + 1;
+        Self::with_threshold(fingerprint, min)
+    }
+
+    pub fn with_threshold(fingerprint: Fingerprint, min_matches: usize) -> Result<Self, FingerprintError> {
+        let count = fingerprint.len();
+        if count == 0 || count > MAX_COMPONENTS {
+            return Err(FingerprintError::BadCount(count));
+        }
+        if min_matches == 0 || min_matches > count {
+            return Err(FingerprintError::BadThreshold { min: min_matches, count });
+        }
+        Ok(FingerprintBinding { components: fingerprint, min_matches })
+    }
+
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.components
+    }
+
+    pub fn min_matches(&self) -> usize {
+        self.min_matches
+    }
+
+    /// Accepts `host` when at least `min_matches` components still match.
+    pub fn check(&self, host: &Fingerprint) -> Result<(), FingerprintMismatch> {
+        let matched = self.components.matching(host);
+        if matched >= self.min_matches {
+            Ok(())
+        } else {
+            Err(FingerprintMismatch { matched, needed: self.min_matches })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(values: &[(&str, &str)]) -> Fingerprint {
+        let product: ProductId = "acme-hub".parse().expect("product");
+        let mut fp = Fingerprint::new();
+        for (name, raw) in values {
+            fp.insert(name, ComponentHash::of(&product, name, raw.as_bytes())).expect("insert");
+        }
+        fp
+    }
+
+    #[test]
+    fn one_changed_component_matches_most_changed_do_not() {
+        let original = host(&[("machine_id", "a"), ("hostname", "h"), ("cpu", "c"), ("mac", "m")]);
+        let binding = FingerprintBinding::new(original.clone()).expect("binding");
+        assert_eq!(binding.min_matches(), 3);
+        assert!(binding.check(&original).is_ok());
+        let one = host(&[("machine_id", "a"), ("hostname", "h2"), ("cpu", "c"), ("mac", "m")]);
+        assert!(binding.check(&one).is_ok());
+        let most = host(&[("machine_id", "b"), ("hostname", "h2"), ("cpu", "c"), ("mac", "m")]);
+        assert_eq!(binding.check(&most), Err(FingerprintMismatch { matched: 2, needed: 3 }));
+    }
+
+    #[test]
+    fn hashes_depend_on_the_product() {
+        let a: ProductId = "a".parse().expect("product");
+        let b: ProductId = "b".parse().expect("product");
+        assert_ne!(ComponentHash::of(&a, "hostname", b"x"), ComponentHash::of(&b, "hostname", b"x"));
+    }
+
+    #[test]
+    fn bindings_are_read_strictly() {
+        let fp = host(&[("hostname", "h")]);
+        let binding = FingerprintBinding::new(fp).expect("binding");
+        let json = serde_json::to_string(&binding).expect("json");
+        let again: FingerprintBinding = serde_json::from_str(&json).expect("parse");
+        assert_eq!(again, binding);
+        let zero = json.replace("\"min_matches\":1", "\"min_matches\":0");
+        assert!(serde_json::from_str::<FingerprintBinding>(&zero).is_err());
+        let upper = json.replace("hostname", "HOSTNAME");
+        assert!(serde_json::from_str::<FingerprintBinding>(&upper).is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! Tessera's core: the license format, keys, trust sets, fingerprints and verification.
+//!
+//! Where things are:
+//! - a license is signed in [`license::sign`] and judged in [`license::verify`];
+//! - the signed envelope shared by every file kind is [`armor`];
+//! - keys and key files are [`keys`] and [`keyfile`]; the trust set is [`trust`];
+//! - the status words every check answers are [`status::Status`];
+//! - time is always an argument ([`time::UnixTime`]); only binaries read a [`time::Clock`].
+#![forbid(unsafe_code)]
+
+/// Serializes a type as its `Display` text and deserializes it through `FromStr`, so the
+/// strict parser is the only way in.
+macro_rules! serde_via_str {
+    ($type:ty) => {
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+pub mod armor;
+pub mod fingerprint;
+pub mod fsutil;
+pub mod keyfile;
+pub mod keys;
+pub mod license;
+pub mod status;
+pub mod time;
+pub mod trust;
+
+pub use license::{Claims, Expectations, LicenseFile, LicenseTerms, Verdict, verify};
+pub use status::Status;
+pub use time::UnixTime;
+pub use trust::TrustSet;

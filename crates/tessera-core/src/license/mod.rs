@@ -1,0 +1,346 @@
+//! Licenses: the claims a vendor signs, how they are signed, and how they are verified.
+//!
+//! - [`Claims`]: every claim as a typed value, checked on the way in and on the way out.
+//! - [`LicenseTerms::issue`]: fresh claims (new id and key) from what the vendor asked for.
+//! - [`sign`]: claims → armored license text.
+//! - [`verify`] (in `verify.rs`): license text + trust set + time → one [`Status`](crate::status::Status).
+
+mod key;
+mod verify;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use key::{LicenseKey, LicenseKeyError};
+pub use verify::{Expectations, LicenseFile, Problem, Verdict, verify};
+
+use crate::armor::{Envelope, Kind};
+use crate::fingerprint::FingerprintBinding;
+use crate::keys::{RandomError, SigningKey, fill_random};
+use crate::time::UnixTime;
+
+/// Grace period when the vendor names none: a week of portal outage.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(7 * 86_400);
+/// Ping interval when the vendor names none.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(3600);
+/// Longest grace period a license may grant.
+pub const MAX_GRACE: Duration = Duration::from_secs(365 * 86_400);
+/// Shortest and longest ping intervals.
+pub const MIN_PING_INTERVAL: Duration = Duration::from_secs(60);
+pub const MAX_PING_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
+/// Largest runner limit.
+pub const MAX_RUNNERS: u32 = 1_000_000;
+/// Most features a license may carry.
+pub const MAX_FEATURES: usize = 64;
+
+/// A claim that is not acceptable, at issuance or when read from a signed file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ClaimError {
+    ClaimError::Invalid { field, reason: reason.into() }
+}
+
+/// A license's unique id (a random UUID), e.g. `0b3f5c1e-…`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LicenseId(uuid::Uuid);
+
+impl LicenseId {
+    pub fn generate() -> Result<Self, RandomError> {
+        let mut bytes = [0u8; 16];
+        fill_random(&mut bytes)?;
+        Ok(LicenseId(uuid::Builder::from_random_bytes(bytes).into_uuid()))
+    }
+
+    pub fn as_uuid(&self) -> uuid::Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for LicenseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+impl fmt::Debug for LicenseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LicenseId({self})")
+    }
+}
+
+impl FromStr for LicenseId {
+    type Err = ClaimError;
+
+    /// Only the canonical lower-case hyphenated form.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let id = uuid::Uuid::try_parse(s).map_err(|_| invalid("id", "not a UUID"))?;
+        if id.hyphenated().to_string() != s {
+            return Err(invalid("id", "not a lower-case hyphenated UUID"));
+        }
+        Ok(LicenseId(id))
+    }
+}
+
+serde_via_str!(LicenseId);
+
+/// Text newtypes that are checked when made and serialized as plain strings.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ClaimError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(s).map_err(|reason| invalid($field, reason))?;
+                Ok($name(s.to_owned()))
+            }
+        }
+
+        serde_via_str!($name);
+    };
+}
+
+fn slug(s: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} must be 1-64 characters of a-z, 0-9, '-', '_' and '.', starting with a letter or digit",
+            s.chars().take(70).collect::<String>()
+        ))
+    }
+}
+
+checked_string!(
+    /// A product identifier, e.g. `acme-hub`: 1-64 of `a-z 0-9 - _ .`.
+    ProductId,
+    "product",
+    slug
+);
+
+checked_string!(
+    /// A feature (entitlement) name, same alphabet as a product id.
+    Feature,
+    "features",
+    slug
+);
+
+checked_string!(
+    /// The customer organization's name: 1-200 printable characters, no surrounding spaces.
+    Org,
+    "org",
+    |s| {
+        let count = s.chars().count();
+        if count == 0 || count > 200 {
+            Err(format!("must be 1-200 characters, got {count}"))
+        } else if s.chars().any(char::is_control) {
+            Err("must not contain control characters".to_owned())
+        } else if s.trim() != s {
+            Err("must not start or end with spaces".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+);
+
+checked_string!(
+    /// The vendor portal's base URL: http or https, no credentials, at most 2048 bytes.
+    PortalUrl,
+    "portal_url",
+    |s| {
+        if s.len() > 2048 {
+            return Err("longer than 2048 bytes".to_owned());
+        }
+        let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("{s:?} must be an http or https URL"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not contain credentials".to_owned());
+        }
+        if url.host_str().is_none() {
+            return Err(format!("{s:?} has no host"));
+        }
+        Ok(())
+    }
+);
+
+/// Every claim of a license. Read from a file only through [`verify`] (verified) or
+/// [`LicenseFile::unverified_claims`] (for display, marked unverified).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claims {
+    pub id: LicenseId,
+    pub key: LicenseKey,
+    pub org: Org,
+    pub product: ProductId,
+    /// How many runners may hold a lease at once.
+    pub runners: u32,
+    pub issued_at: UnixTime,
+    pub not_before: UnixTime,
+    /// The license is valid through this second, `expired` after it.
+    pub expires_at: UnixTime,
+    /// Hard stop: `terminated` after this second. At or after `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminates_at: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<Feature>,
+    /// How long the hub keeps working without a fresh receipt.
+    pub grace_period_secs: u32,
+    /// How often the hub pings the portal.
+    pub ping_interval_secs: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal_url: Option<PortalUrl>,
+    /// Present when the license is bound to one host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<FingerprintBinding>,
+}
+
+impl Claims {
+    /// The checks that span several claims; single claims check themselves when parsed.
+    pub fn validate(&self) -> Result<(), ClaimError> {
+        if self.runners > MAX_RUNNERS {
+            return Err(invalid("runners", format!("at most {MAX_RUNNERS}")));
+        }
+        if self.not_before > self.expires_at {
+            return Err(invalid("not_before", "is after the expiry"));
+        }
+        if self.terminates_at.is_some_and(|t| t < self.expires_at) {
+            return Err(invalid("terminates_at", "is before the expiry"));
+        }
+        if self.features.len() > MAX_FEATURES {
+            return Err(invalid("features", format!("at most {MAX_FEATURES}")));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = self.features.iter().find(|f| !seen.insert(*f)) {
+            return Err(invalid("features", format!("{dup} is listed twice")));
+        }
+        if self.grace_period() > MAX_GRACE {
+            return Err(invalid("grace_period_secs", "longer than 365 days"));
+        }
+        if !(MIN_PING_INTERVAL..=MAX_PING_INTERVAL).contains(&self.ping_interval()) {
+            return Err(invalid("ping_interval_secs", "must be between 1 minute and 7 days"));
+        }
+        Ok(())
+    }
+
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_secs(self.grace_period_secs.into())
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.into())
+    }
+
+    pub fn has_feature(&self, name: &str) -> bool {
+        self.features.iter().any(|f| f.as_str() == name)
+    }
+}
+
+/// What a vendor asks for when issuing a license; [`LicenseTerms::issue`] adds the id, the
+/// key and the issue time.
+#[derive(Debug, Clone)]
+pub struct LicenseTerms {
+    pub org: Org,
+    pub product: ProductId,
+    pub runners: u32,
+    /// Defaults to the issue time.
+    pub not_before: Option<UnixTime>,
+    pub expires_at: UnixTime,
+    pub terminates_at: Option<UnixTime>,
+    pub features: Vec<Feature>,
+    pub grace_period: Duration,
+    pub ping_interval: Duration,
+    pub portal_url: Option<PortalUrl>,
+    pub fingerprint: Option<FingerprintBinding>,
+}
+
+impl LicenseTerms {
+    /// Terms with the default grace period and ping interval and no options.
+    pub fn new(org: Org, product: ProductId, runners: u32, expires_at: UnixTime) -> Self {
+        LicenseTerms {
+            org,
+            product,
+            runners,
+            not_before: None,
+            expires_at,
+            terminates_at: None,
+            features: Vec::new(),
+            grace_period: DEFAULT_GRACE,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            portal_url: None,
+            fingerprint: None,
+        }
+    }
+
+    /// Fresh, validated claims: a new random id and license key, issued at `now`.
+    pub fn issue(self, now: UnixTime) -> Result<Claims, IssueError> {
+        let secs = |field, d: Duration| {
+            u32::try_from(d.as_secs()).map_err(|_| invalid(field, "too long"))
+        };
+        let mut features = self.features;
+        features.sort();
+        let claims = Claims {
+            id: LicenseId::generate()?,
+            key: LicenseKey::generate()?,
+            org: self.org,
+            product: self.product,
+            runners: self.runners,
+            issued_at: now,
+            not_before: self.not_before.unwrap_or(now),
+            expires_at: self.expires_at,
+            terminates_at: self.terminates_at,
+            features,
+            grace_period_secs: secs("grace_period_secs", self.grace_period)?,
+            ping_interval_secs: secs("ping_interval_secs", self.ping_interval)?,
+            portal_url: self.portal_url,
+            fingerprint: self.fingerprint,
+        };
+        claims.validate()?;
+        Ok(claims)
+    }
+}
+
+/// Issuing failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+/// Signs `claims` with `key` and returns the armored license text.
+pub fn sign(claims: &Claims, key: &SigningKey) -> Result<String, ClaimError> {
+    claims.validate()?;
+    Ok(Envelope::seal(Kind::License, key, claims))
+}

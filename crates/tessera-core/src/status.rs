@@ -1,0 +1,156 @@
+//! The shared status vocabulary: every check in Tessera answers exactly one of these words,
+//! the same in the library, in JSON (`"status"`), in exit codes and in the docs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The answer of a check. See `docs/FORMAT.md` ("Statuses") for what each means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Status {
+    Valid,
+    Grace,
+    Expired,
+    Terminated,
+    NotYetValid,
+    BadSignature,
+    UnknownKey,
+    Malformed,
+    FingerprintMismatch,
+    Revoked,
+    Suspended,
+    RunnerLimitExceeded,
+    GraceExpired,
+    ClockRollback,
+    Tampered,
+    NoLicense,
+    WrongProduct,
+}
+
+impl Status {
+    /// Every status, in the order of their exit codes.
+    pub const ALL: [Status; 17] = [
+        Status::Valid,
+        Status::Grace,
+        Status::Expired,
+        Status::Terminated,
+        Status::NotYetValid,
+        Status::BadSignature,
+        Status::UnknownKey,
+        Status::Malformed,
+        Status::FingerprintMismatch,
+        Status::Revoked,
+        Status::Suspended,
+        Status::RunnerLimitExceeded,
+        Status::GraceExpired,
+        Status::ClockRollback,
+        Status::Tampered,
+        Status::NoLicense,
+        Status::WrongProduct,
+    ];
+
+    /// The word used in JSON, logs and docs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::Grace => "grace",
+            Status::Expired => "expired",
+            Status::Terminated => "terminated",
+            Status::NotYetValid => "not_yet_valid",
+            Status::BadSignature => "bad_signature",
+            Status::UnknownKey => "unknown_key",
+            Status::Malformed => "malformed",
+            Status::FingerprintMismatch => "fingerprint_mismatch",
+            Status::Revoked => "revoked",
+            Status::Suspended => "suspended",
+            Status::RunnerLimitExceeded => "runner_limit_exceeded",
+            Status::GraceExpired => "grace_expired",
+            Status::ClockRollback => "clock_rollback",
+            Status::Tampered => "tampered",
+            Status::NoLicense => "no_license",
+            Status::WrongProduct => "wrong_product",
+        }
+    }
+
+    /// Whether the software may run: only `valid` and `grace` allow it.
+    pub fn permits_running(self) -> bool {
+        matches!(self, Status::Valid | Status::Grace)
+    }
+
+    /// The process exit code every Tessera binary uses for this status: 0 for `valid` and
+    /// `grace`, and a distinct code from 10 upwards for each other status. Codes 1–9 are
+    /// reserved for operational errors (usage, I/O, keys), see `docs/CLI.md`.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Valid | Status::Grace => 0,
+            Status::Expired => 10,
+            Status::Terminated => 11,
+            Status::NotYetValid => 12,
+            Status::BadSignature => 13,
+            Status::UnknownKey => 14,
+            Status::Malformed => 15,
+            Status::FingerprintMismatch => 16,
+            Status::Revoked => 17,
+            Status::Suspended => 18,
+            Status::RunnerLimitExceeded => 19,
+            Status::GraceExpired => 20,
+            Status::ClockRollback => 21,
+            Status::Tampered => 22,
+            Status::NoLicense => 23,
+            Status::WrongProduct => 24,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that is not in the status vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status word {0:?}")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_through_text_and_json() {
+        for status in Status::ALL {
+            assert_eq!(status.as_str().parse::<Status>(), Ok(status));
+            let json = serde_json::to_string(&status).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+        assert!("VALID".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn exit_codes_are_zero_only_for_running_statuses_and_otherwise_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for status in Status::ALL {
+            let code = status.exit_code();
+            assert_eq!(code == 0, status.permits_running(), "{status}");
+            if code != 0 {
+                assert!(code >= 10, "{status} uses a reserved code");
+                assert!(seen.insert(code), "{status} reuses exit code {code}");
+            }
+        }
+    }
+}
