@@ -1,1 +1,271 @@
-fn main() {}
+//! `tessera`: the vendor CLI. Parses the command line, calls the libraries, prints, and
+//! maps every outcome to an exit code. See `docs/CLI.md`.
+
+mod cli;
+mod error;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use tessera_cli::batch;
+use tessera_cli::render::{ClaimsView, VerifyReport};
+use tessera_cli::secrets::{self, load_signing_key};
+use tessera_cli::terms::RawTerms;
+use tessera_core::armor::MAX_ARMORED_LEN;
+use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
+use tessera_core::license::{Expectations, LicenseFile, ProductId, sign};
+use tessera_core::time::{Clock, SystemClock, UnixTime};
+use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
+
+use crate::cli::{Cli, Command, IssueArgs, KeygenArgs, TermsArgs, VerifyArgs};
+use crate::error::{Exit, Failure};
+
+fn main() -> ExitCode {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("tessera: internal error (please report it): {info}");
+    }));
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("tessera: {}", failure.message);
+            ExitCode::from(failure.exit as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Keygen(args) => keygen(args),
+        Command::Issue(args) => issue(args),
+        Command::Verify(args) => verify(args),
+        Command::Inspect(args) => inspect(&args.file, args.json),
+        Command::Pubkey(args) => {
+            let key = load_signing_key(&args.key)?;
+            if let Some(out) = &args.out {
+                let text = tessera_core::keyfile::public(&key);
+                write_atomic(out, text.as_bytes(), WriteOptions::PUBLIC_NEW)
+                    .map_err(|e| Failure::io(out, e))?;
+            }
+            emit(&format!("{}\nkey id: {}\n", key.public_key(), key.key_id()))?;
+            Ok(0)
+        }
+        Command::Demo => {
+            let mut story = Vec::new();
+            let result = tessera_cli::demo::run(SystemClock.now(), &mut story);
+            emit(&String::from_utf8_lossy(&story))?;
+            result.map_err(|e| Failure::new(Exit::Internal, e))?;
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tessera", &mut script);
+            emit(&String::from_utf8_lossy(&script))?;
+            Ok(0)
+        }
+        Command::Man { out_dir } => man_pages(&out_dir),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
+fn emit(text: &str) -> Result<(), Failure> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::new(Exit::Io, format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn emit_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::new(Exit::Internal, e))?;
+    emit(&format!("{text}\n"))
+}
+
+fn keygen(args: KeygenArgs) -> Result<u8, Failure> {
+    let passphrase = if args.no_passphrase { None } else { Some(secrets::new_passphrase()?) };
+    let (_, files) = secrets::write_key_pair(&args.out_dir, passphrase.as_ref(), args.force)?;
+    if args.json {
+        emit_json(&files)?;
+    } else {
+        emit(&format!(
+            "key id: {}\nsecret key: {}{}\npublic key: {}\n",
+            files.key_id,
+            files.secret_key_file.display(),
+            if files.encrypted { " (encrypted)" } else { " (NOT encrypted)" },
+            files.public_key_file.display()
+        ))?;
+    }
+    Ok(0)
+}
+
+fn raw_terms(args: TermsArgs) -> RawTerms {
+    RawTerms {
+        org: args.org,
+        product: args.product,
+        runners: args.runners.map(|n| n.to_string()),
+        expires: args.expires,
+        not_before: args.not_before,
+        terminates: args.terminates,
+        features: args.features,
+        grace_days: args.grace_days.map(|n| n.to_string()),
+        ping_interval: args.ping_interval,
+        portal_url: args.portal_url,
+    }
+}
+
+fn issue(args: IssueArgs) -> Result<u8, Failure> {
+    let now = SystemClock.now();
+    let defaults = raw_terms(args.terms);
+    if let (Some(csv), Some(out_dir)) = (&args.batch, &args.out_dir) {
+        // Every row is checked before the key is unlocked or anything is written.
+        let orders = batch::read_orders(csv, &defaults, now)?;
+        let key = load_signing_key(&args.key)?;
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(orders.len() as u64),
+            if std::io::stderr().is_terminal() {
+                indicatif::ProgressDrawTarget::stderr()
+            } else {
+                indicatif::ProgressDrawTarget::hidden()
+            },
+        );
+        let summary = batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?;
+        bar.finish_and_clear();
+        if args.json {
+            emit_json(&summary)?;
+        } else {
+            emit(&format!(
+                "issued {} licenses, skipped {} already issued; manifest: {}\n",
+                summary.issued,
+                summary.skipped,
+                summary.manifest.display()
+            ))?;
+        }
+        return Ok(0);
+    }
+    let Some(out) = args.out else {
+        return Err(Failure::new(Exit::Input, "give --out FILE or --batch CSV --out-dir DIR"));
+    };
+    let terms = defaults.resolve()?;
+    terms.check(now)?;
+    if out.exists() && !args.force {
+        return Err(Failure::io(&out, std::io::ErrorKind::AlreadyExists.into()));
+    }
+    let key = load_signing_key(&args.key)?;
+    let claims = terms.issue(now)?;
+    let text = sign(&claims, &key)?;
+    let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
+    write_atomic(&out, text.as_bytes(), options).map_err(|e| Failure::io(&out, e))?;
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Issued<'a> {
+            file: &'a Path,
+            key_id: String,
+            #[serde(flatten)]
+            claims: ClaimsView<'a>,
+        }
+        emit_json(&Issued { file: &out, key_id: key.key_id().to_string(), claims: ClaimsView::new(&claims) })?;
+    } else {
+        emit(&format!(
+            "license id:  {}\nlicense key: {}\nwritten to:  {}\n",
+            claims.id,
+            claims.key.expose(),
+            out.display()
+        ))?;
+    }
+    Ok(0)
+}
+
+/// Reads a file that the parser caps itself: one byte past the cap is enough for it to say
+/// "too large" without reading a huge file whole.
+fn read_for_parser(path: &Path, cap: usize) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Failure::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(cap as u64 + 1).read_to_end(&mut bytes).map_err(|e| Failure::io(path, e))?;
+    Ok(bytes)
+}
+
+fn load_trust(paths: &[std::path::PathBuf]) -> Result<TrustSet, Failure> {
+    let mut trust = TrustSet::new();
+    for path in paths {
+        let bytes = read_capped(path, MAX_TRUST_FILE_LEN).map_err(|e| Failure::io(path, e))?;
+        let set = TrustSet::parse(&bytes)
+            .map_err(|e| Failure::new(Exit::Input, format!("trust file {}: {e}", path.display())))?;
+        trust
+            .extend(set)
+            .map_err(|e| Failure::new(Exit::Input, format!("trust file {}: {e}", path.display())))?;
+    }
+    Ok(trust)
+}
+
+fn verify(args: VerifyArgs) -> Result<u8, Failure> {
+    let trust = load_trust(&args.trust)?;
+    let at = match &args.at {
+        Some(text) => UnixTime::parse_start(text).map_err(|e| Failure::new(Exit::Input, format!("--at: {e}")))?,
+        None => SystemClock.now(),
+    };
+    let product = match &args.product {
+        Some(p) => Some(p.parse::<ProductId>().map_err(|e| Failure::new(Exit::Input, format!("--{e}")))?),
+        None => None,
+    };
+    let bytes = read_for_parser(&args.file, MAX_ARMORED_LEN)?;
+    let expect = Expectations { product, fingerprint: None };
+    let verdict = tessera_core::verify(&bytes, &trust, at, &expect);
+    let report = VerifyReport::new(&verdict, at);
+    if args.json {
+        emit_json(&report)?;
+    } else {
+        emit(&report.to_text())?;
+    }
+    Ok(verdict.status().exit_code())
+}
+
+fn inspect(path: &Path, json: bool) -> Result<u8, Failure> {
+    let bytes = read_for_parser(path, MAX_ARMORED_LEN)?;
+    let parsed = LicenseFile::parse(&bytes).and_then(|file| Ok((file.key_id(), file.unverified_claims()?)));
+    let (key_id, claims) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let status = tessera_core::Status::Malformed;
+            if json {
+                emit_json(&serde_json::json!({ "status": status, "verified": false, "problem": e.to_string() }))?;
+            } else {
+                eprintln!("tessera: {}: malformed license: {e}", path.display());
+            }
+            return Ok(status.exit_code());
+        }
+    };
+    let view = ClaimsView::new(&claims);
+    if json {
+        emit_json(&serde_json::json!({ "verified": false, "key_id": key_id, "claims": view }))?;
+    } else {
+        emit(&format!(
+            "UNVERIFIED: signature not checked (use `tessera verify --trust KEY.pub` to check it)\n  {:<14}{key_id}\n{}",
+            "signed by",
+            view.to_text()
+        ))?;
+    }
+    Ok(0)
+}
+
+fn man_pages(out_dir: &Path) -> Result<u8, Failure> {
+    std::fs::create_dir_all(out_dir).map_err(|e| Failure::io(out_dir, e))?;
+    let command = Cli::command();
+    let mut pages = vec![("tessera".to_owned(), command.clone())];
+    for sub in command.get_subcommands() {
+        let name = format!("tessera-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let path = out_dir.join(format!("{name}.1"));
+        let mut text = Vec::new();
+        clap_mangen::Man::new(page).render(&mut text).map_err(|e| Failure::io(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| Failure::io(&path, e))?;
+    }
+    emit(&format!("man pages written to {}\n", out_dir.display()))?;
+    Ok(0)
+}

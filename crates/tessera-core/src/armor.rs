@@ -95,8 +95,8 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormatError {
-    #[error("file is {len} bytes, more than the {max}-byte limit")]
-    TooLarge { len: usize, max: usize },
+    #[error("file is larger than the {max}-byte limit")]
+    TooLarge { max: usize },
     #[error("file is empty")]
     Empty,
     #[error("file is not ASCII text (binary data?)")]
@@ -179,7 +179,7 @@ impl Envelope {
     /// Parses armored bytes strictly. Nothing is verified yet.
     pub fn parse(kind: Kind, bytes: &[u8]) -> Result<Envelope, FormatError> {
         if bytes.len() > MAX_ARMORED_LEN {
-            return Err(FormatError::TooLarge { len: bytes.len(), max: MAX_ARMORED_LEN });
+            return Err(FormatError::TooLarge { max: MAX_ARMORED_LEN });
         }
         if bytes.is_empty() {
             return Err(FormatError::Empty);

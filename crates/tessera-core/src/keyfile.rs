@@ -64,6 +64,12 @@ impl Passphrase {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Constant-time equality (only the length can leak).
+    pub fn matches(&self, other: &Passphrase) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.as_bytes().ct_eq(other.as_bytes()))
+    }
 }
 
 /// Why a key file could not be read or written.

@@ -227,29 +227,15 @@ pub struct Claims {
 impl Claims {
     /// The checks that span several claims; single claims check themselves when parsed.
     pub fn validate(&self) -> Result<(), ClaimError> {
-        if self.runners > MAX_RUNNERS {
-            return Err(invalid("runners", format!("at most {MAX_RUNNERS}")));
-        }
-        if self.not_before > self.expires_at {
-            return Err(invalid("not_before", "is after the expiry"));
-        }
-        if self.terminates_at.is_some_and(|t| t < self.expires_at) {
-            return Err(invalid("terminates_at", "is before the expiry"));
-        }
-        if self.features.len() > MAX_FEATURES {
-            return Err(invalid("features", format!("at most {MAX_FEATURES}")));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        if let Some(dup) = self.features.iter().find(|f| !seen.insert(*f)) {
-            return Err(invalid("features", format!("{dup} is listed twice")));
-        }
-        if self.grace_period() > MAX_GRACE {
-            return Err(invalid("grace_period_secs", "longer than 365 days"));
-        }
-        if !(MIN_PING_INTERVAL..=MAX_PING_INTERVAL).contains(&self.ping_interval()) {
-            return Err(invalid("ping_interval_secs", "must be between 1 minute and 7 days"));
-        }
-        Ok(())
+        validate_terms(TermsRef {
+            runners: self.runners,
+            not_before: self.not_before,
+            expires_at: self.expires_at,
+            terminates_at: self.terminates_at,
+            features: &self.features,
+            grace_period: self.grace_period(),
+            ping_interval: self.ping_interval(),
+        })
     }
 
     pub fn grace_period(&self) -> Duration {
@@ -263,6 +249,43 @@ impl Claims {
     pub fn has_feature(&self, name: &str) -> bool {
         self.features.iter().any(|f| f.as_str() == name)
     }
+}
+
+/// The claims that are checked together, borrowed from [`Claims`] or [`LicenseTerms`].
+struct TermsRef<'a> {
+    runners: u32,
+    not_before: UnixTime,
+    expires_at: UnixTime,
+    terminates_at: Option<UnixTime>,
+    features: &'a [Feature],
+    grace_period: Duration,
+    ping_interval: Duration,
+}
+
+fn validate_terms(t: TermsRef<'_>) -> Result<(), ClaimError> {
+    if t.runners > MAX_RUNNERS {
+        return Err(invalid("runners", format!("at most {MAX_RUNNERS}")));
+    }
+    if t.not_before > t.expires_at {
+        return Err(invalid("not_before", "is after the expiry"));
+    }
+    if t.terminates_at.is_some_and(|end| end < t.expires_at) {
+        return Err(invalid("terminates_at", "is before the expiry"));
+    }
+    if t.features.len() > MAX_FEATURES {
+        return Err(invalid("features", format!("at most {MAX_FEATURES}")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(dup) = t.features.iter().find(|f| !seen.insert(*f)) {
+        return Err(invalid("features", format!("{dup} is listed twice")));
+    }
+    if t.grace_period > MAX_GRACE {
+        return Err(invalid("grace_period", "longer than 365 days"));
+    }
+    if !(MIN_PING_INTERVAL..=MAX_PING_INTERVAL).contains(&t.ping_interval) {
+        return Err(invalid("ping_interval", "must be between 1 minute and 7 days"));
+    }
+    Ok(())
 }
 
 /// What a vendor asks for when issuing a license; [`LicenseTerms::issue`] adds the id, the
@@ -301,11 +324,25 @@ impl LicenseTerms {
         }
     }
 
+    /// Checks the terms as if issued at `now`, without issuing: lets a batch find every bad
+    /// row before it writes anything.
+    pub fn check(&self, now: UnixTime) -> Result<(), ClaimError> {
+        validate_terms(TermsRef {
+            runners: self.runners,
+            not_before: self.not_before.unwrap_or(now),
+            expires_at: self.expires_at,
+            terminates_at: self.terminates_at,
+            features: &self.features,
+            grace_period: self.grace_period,
+            ping_interval: self.ping_interval,
+        })
+    }
+
     /// Fresh, validated claims: a new random id and license key, issued at `now`.
     pub fn issue(self, now: UnixTime) -> Result<Claims, IssueError> {
-        let secs = |field, d: Duration| {
-            u32::try_from(d.as_secs()).map_err(|_| invalid(field, "too long"))
-        };
+        self.check(now)?;
+        // In range: check() bounds both durations far below u32::MAX seconds.
+        let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
         let mut features = self.features;
         features.sort();
         let claims = Claims {
@@ -319,12 +356,11 @@ impl LicenseTerms {
             expires_at: self.expires_at,
             terminates_at: self.terminates_at,
             features,
-            grace_period_secs: secs("grace_period_secs", self.grace_period)?,
-            ping_interval_secs: secs("ping_interval_secs", self.ping_interval)?,
+            grace_period_secs: secs(self.grace_period),
+            ping_interval_secs: secs(self.ping_interval),
             portal_url: self.portal_url,
             fingerprint: self.fingerprint,
         };
-        claims.validate()?;
         Ok(claims)
     }
 }

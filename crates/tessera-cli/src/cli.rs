@@ -1,0 +1,167 @@
+//! The command line, as clap sees it. No logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+/// Tessera vendor CLI: make signing keys, issue and check license files.
+///
+/// Exit codes: 0 success (and `valid`); 1 internal error; 2 usage error; 3 file not found or
+/// unreadable; 4 key or passphrase problem; 5 invalid input (date, CSV row, trust file,
+/// claim); 6 refused to overwrite an existing file; 10 and up: a license status other than
+/// `valid` (see `docs/CLI.md`).
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a new signing key pair: DIR/signing.key (secret, mode 0600) and DIR/signing.pub.
+    Keygen(KeygenArgs),
+    /// Sign a license file, or one per row of a CSV file with --batch.
+    Issue(IssueArgs),
+    /// Check a license file against trusted public keys and print its status and claims.
+    Verify(VerifyArgs),
+    /// Show a license file's claims without checking them (marked UNVERIFIED).
+    Inspect(InspectArgs),
+    /// Print the public key (and key id) of a secret key file.
+    Pubkey(PubkeyArgs),
+    /// Run the whole job once in a temporary directory: key, license, verification.
+    Demo,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: Shell,
+    },
+    /// Write man pages for tessera and each subcommand.
+    Man {
+        /// Directory to write the pages into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Directory for signing.key and signing.pub (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Store the secret key unencrypted (otherwise a passphrase is read from
+    /// TESSERA_PASSPHRASE or asked for).
+    #[arg(long)]
+    pub no_passphrase: bool,
+    /// Replace existing key files.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["out", "batch"])))]
+pub struct IssueArgs {
+    /// The secret signing key file (see `tessera keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    #[command(flatten)]
+    pub terms: TermsArgs,
+
+    /// Write the license to FILE.
+    #[arg(long, value_name = "FILE", requires_all = ["org", "product", "runners", "expires"])]
+    pub out: Option<PathBuf>,
+
+    /// Issue one license per row of a CSV file (header: org,product,runners,expires and
+    /// optionally not_before,terminates,features,grace_days,ping_interval,portal_url,order_id).
+    /// Options given on the command line are defaults for empty cells.
+    #[arg(long, value_name = "CSV", requires = "out_dir", conflicts_with = "out")]
+    pub batch: Option<PathBuf>,
+
+    /// Directory for the licenses and manifest.csv of a batch.
+    #[arg(long, value_name = "DIR", requires = "batch")]
+    pub out_dir: Option<PathBuf>,
+
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct TermsArgs {
+    /// The customer organization.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The product id, e.g. acme-hub (a-z, 0-9, '-', '_', '.').
+    #[arg(long)]
+    pub product: Option<String>,
+    /// How many runners may run at once.
+    #[arg(long, value_name = "N")]
+    pub runners: Option<u32>,
+    /// Last day of validity (YYYY-MM-DD, valid through 23:59:59 UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+    /// First day of validity (YYYY-MM-DD or RFC 3339); defaults to now.
+    #[arg(long, value_name = "DATE")]
+    pub not_before: Option<String>,
+    /// Hard stop after expiry (YYYY-MM-DD or RFC 3339): `terminated` after it.
+    #[arg(long, value_name = "DATE")]
+    pub terminates: Option<String>,
+    /// A feature (entitlement); repeat or separate with commas.
+    #[arg(long = "feature", value_name = "NAME", value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Days the hub keeps working without reaching the portal [default: 7].
+    #[arg(long, value_name = "DAYS")]
+    pub grace_days: Option<u32>,
+    /// How often the hub pings the portal, e.g. 1h, 30m [default: 1h].
+    #[arg(long, value_name = "DURATION")]
+    pub ping_interval: Option<String>,
+    /// The vendor portal's URL, e.g. https://portal.example.com.
+    #[arg(long, value_name = "URL")]
+    pub portal_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The license file.
+    pub file: PathBuf,
+    /// A trusted public key or trust file; repeat for several.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// Check as of this time (RFC 3339 or YYYY-MM-DD) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Require the license to be for this product.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Print one JSON object with a "status" field.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The license file.
+    pub file: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PubkeyArgs {
+    /// The secret signing key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Also write the public key file here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
