@@ -168,12 +168,26 @@ struct WrapperIn<T> {
 impl Envelope {
     /// Signs `body` as a `kind` file with `key` and returns the armored text.
     pub fn seal<T: Serialize>(kind: Kind, key: &SigningKey, body: &T) -> String {
-        let wrapper = WrapperOut { v: VERSION, alg: ALGORITHM, kind: kind.name(), key_id: key.key_id(), body };
-        let mut signed = kind.context().to_vec();
+        let wrapper = WrapperOut {
+            v: VERSION,
+            alg: ALGORITHM,
+            kind: kind.name(),
+            key_id: key.key_id(),
+            body,
+        };
         // Serializing plain structs of strings and integers into a Vec cannot fail.
-        serde_json::to_writer(&mut signed, &wrapper).unwrap_or_default();
+        let payload = serde_json::to_vec(&wrapper).unwrap_or_default();
+        Self::sign_payload(kind, key, &payload).to_armored()
+    }
+
+    /// Signs arbitrary payload bytes. [`Envelope::seal`] is the normal way in; this one
+    /// exists so that tests can sign payloads the sealer would never write.
+    pub fn sign_payload(kind: Kind, key: &SigningKey, payload: &[u8]) -> Envelope {
+        let mut signed = Vec::with_capacity(kind.context().len() + payload.len());
+        signed.extend_from_slice(kind.context());
+        signed.extend_from_slice(payload);
         let signature = key.sign(&signed);
-        Envelope { kind, key_id: key.key_id(), signature, signed }.to_armored()
+        Envelope { kind, key_id: key.key_id(), signature, signed }
     }
 
     /// Parses armored bytes strictly. Nothing is verified yet.

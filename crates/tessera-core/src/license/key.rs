@@ -47,10 +47,12 @@ impl LicenseKey {
     pub fn generate() -> Result<Self, RandomError> {
         let mut random = [0u8; RANDOM_SYMBOLS];
         fill_random(&mut random)?;
-        Ok(Self::from_random(random))
+        Ok(Self::from_entropy(random))
     }
 
-    fn from_random(random: [u8; RANDOM_SYMBOLS]) -> Self {
+    /// A key from caller-supplied randomness (the low 5 bits of each byte are used).
+    /// [`LicenseKey::generate`] is the normal way in; this one makes test vectors repeatable.
+    pub fn from_entropy(random: [u8; RANDOM_SYMBOLS]) -> Self {
         let mut symbols = [0u8; SYMBOLS];
         for (symbol, byte) in symbols.iter_mut().zip(random) {
             *symbol = ALPHABET[usize::from(byte & 31)];
@@ -164,7 +166,7 @@ mod tests {
     #[test]
     fn every_single_substitution_and_adjacent_swap_is_caught() {
         // A fixed key keeps this deterministic: a 20-bit check misses one typo in a million.
-        let key = LicenseKey::from_random(*b"tessera-license-keys!");
+        let key = LicenseKey::from_entropy(*b"tessera-license-keys!");
         let symbols = key.symbols;
         let mut missed = 0;
         for i in 0..SYMBOLS {
