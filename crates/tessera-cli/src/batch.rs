@@ -91,8 +91,13 @@ impl Order {
 }
 
 /// Reads and checks every row of the CSV at `path`. Empty cells take `defaults`.
-pub fn read_orders(path: &Path, defaults: &RawTerms, now: UnixTime) -> Result<Vec<Order>, BatchError> {
-    let file = File::open(path).map_err(|source| BatchError::Read { path: path.to_owned(), source })?;
+pub fn read_orders(
+    path: &Path,
+    defaults: &RawTerms,
+    now: UnixTime,
+) -> Result<Vec<Order>, BatchError> {
+    let file =
+        File::open(path).map_err(|source| BatchError::Read { path: path.to_owned(), source })?;
     read_orders_from(file, path, defaults, now)
 }
 
@@ -143,7 +148,11 @@ pub fn read_orders_from(
             Ok(record) => {
                 let line = record.position().map_or(0, |p| p.line());
                 let cell = |name: &str| {
-                    columns.get(name).and_then(|&i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_owned)
+                    columns
+                        .get(name)
+                        .and_then(|&i| record.get(i))
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned)
                 };
                 let raw = RawTerms {
                     org: cell("org"),
@@ -178,10 +187,14 @@ pub fn read_orders_from(
                         Ok(format!("row:{}:{occurrence}", hex::encode(&digest[..16])))
                     }
                 };
-                let terms = raw.or_defaults(defaults).resolve().map_err(|e| e.to_string()).and_then(
-                    |terms| terms.check(now).map(|()| terms).map_err(|e| e.to_string()),
-                );
-                (line, row_key.and_then(|row_key| terms.map(|terms| Order { line, row_key, terms })))
+                let terms =
+                    raw.or_defaults(defaults).resolve().map_err(|e| e.to_string()).and_then(
+                        |terms| terms.check(now).map(|()| terms).map_err(|e| e.to_string()),
+                    );
+                (
+                    line,
+                    row_key.and_then(|row_key| terms.map(|terms| Order { line, row_key, terms })),
+                )
             }
         };
         match result {
@@ -322,7 +335,12 @@ pub fn issue_batch(
         progress(chunk.len() as u64);
     }
     tessera_core::fsutil::sync_dir(out_dir).map_err(dir_error)?;
-    Ok(BatchSummary { issued: pending.len(), skipped, out_dir: out_dir.to_owned(), manifest: manifest_path })
+    Ok(BatchSummary {
+        issued: pending.len(),
+        skipped,
+        out_dir: out_dir.to_owned(),
+        manifest: manifest_path,
+    })
 }
 
 fn issue_part(
@@ -374,8 +392,18 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_columns_are_refused() {
-        assert!(read("org,product,runners\nA,p,1\n").expect_err("missing").to_string().contains("expires"));
-        assert!(read("org,product,runners,expires,colour\n").expect_err("unknown").to_string().contains("colour"));
+        assert!(
+            read("org,product,runners\nA,p,1\n")
+                .expect_err("missing")
+                .to_string()
+                .contains("expires")
+        );
+        assert!(
+            read("org,product,runners,expires,colour\n")
+                .expect_err("unknown")
+                .to_string()
+                .contains("colour")
+        );
     }
 
     #[test]

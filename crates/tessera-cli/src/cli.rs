@@ -23,7 +23,7 @@ pub enum Command {
     /// Make a new signing key pair: DIR/signing.key (secret, mode 0600) and DIR/signing.pub.
     Keygen(KeygenArgs),
     /// Sign a license file, or one per row of a CSV file with --batch.
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Check a license file against trusted public keys and print its status and claims.
     Verify(VerifyArgs),
     /// Show a license file's claims without checking them (marked UNVERIFIED).

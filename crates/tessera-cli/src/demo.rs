@@ -35,7 +35,12 @@ pub fn run(now: UnixTime, out: &mut dyn Write) -> Result<(), DemoError> {
     writeln!(out, "Tessera demo in {} (removed at the end)\n", dir.path().display())?;
 
     let (key, files) = write_key_pair(&dir.path().join("vendor"), None, false)?;
-    writeln!(out, "[1] keygen: vendor signing key {} -> {}", files.key_id, files.public_key_file.display())?;
+    writeln!(
+        out,
+        "[1] keygen: vendor signing key {} -> {}",
+        files.key_id,
+        files.public_key_file.display()
+    )?;
 
     let expires = now.saturating_add(std::time::Duration::from_secs(365 * 86_400));
     let raw = crate::terms::RawTerms {

@@ -34,7 +34,10 @@ impl Failure {
 
     pub fn io(path: &Path, error: std::io::Error) -> Self {
         if error.kind() == std::io::ErrorKind::AlreadyExists {
-            return Failure::new(Exit::Exists, format!("{} already exists; use --force to replace it", path.display()));
+            return Failure::new(
+                Exit::Exists,
+                format!("{} already exists; use --force to replace it", path.display()),
+            );
         }
         Failure::new(Exit::Io, format!("{}: {error}", path.display()))
     }
@@ -66,7 +69,9 @@ impl From<BatchError> for Failure {
     fn from(e: BatchError) -> Self {
         let exit = match e {
             BatchError::Read { .. } | BatchError::Write { .. } => Exit::Io,
-            BatchError::Header { .. } | BatchError::Row { .. } | BatchError::Empty { .. } => Exit::Input,
+            BatchError::Header { .. } | BatchError::Row { .. } | BatchError::Empty { .. } => {
+                Exit::Input
+            }
             BatchError::Manifest { .. } => Exit::Input,
             _ => Exit::Internal,
         };

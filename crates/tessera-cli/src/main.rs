@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Keygen(args) => keygen(args),
-        Command::Issue(args) => issue(args),
+        Command::Issue(args) => issue(*args),
         Command::Verify(args) => verify(args),
         Command::Inspect(args) => inspect(&args.file, args.json),
         Command::Pubkey(args) => {
@@ -167,7 +167,11 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
             #[serde(flatten)]
             claims: ClaimsView<'a>,
         }
-        emit_json(&Issued { file: &out, key_id: key.key_id().to_string(), claims: ClaimsView::new(&claims) })?;
+        emit_json(&Issued {
+            file: &out,
+            key_id: key.key_id().to_string(),
+            claims: ClaimsView::new(&claims),
+        })?;
     } else {
         emit(&format!(
             "license id:  {}\nlicense key: {}\nwritten to:  {}\n",
@@ -193,11 +197,12 @@ fn load_trust(paths: &[std::path::PathBuf]) -> Result<TrustSet, Failure> {
     let mut trust = TrustSet::new();
     for path in paths {
         let bytes = read_capped(path, MAX_TRUST_FILE_LEN).map_err(|e| Failure::io(path, e))?;
-        let set = TrustSet::parse(&bytes)
-            .map_err(|e| Failure::new(Exit::Input, format!("trust file {}: {e}", path.display())))?;
-        trust
-            .extend(set)
-            .map_err(|e| Failure::new(Exit::Input, format!("trust file {}: {e}", path.display())))?;
+        let set = TrustSet::parse(&bytes).map_err(|e| {
+            Failure::new(Exit::Input, format!("trust file {}: {e}", path.display()))
+        })?;
+        trust.extend(set).map_err(|e| {
+            Failure::new(Exit::Input, format!("trust file {}: {e}", path.display()))
+        })?;
     }
     Ok(trust)
 }
@@ -205,11 +210,14 @@ fn load_trust(paths: &[std::path::PathBuf]) -> Result<TrustSet, Failure> {
 fn verify(args: VerifyArgs) -> Result<u8, Failure> {
     let trust = load_trust(&args.trust)?;
     let at = match &args.at {
-        Some(text) => UnixTime::parse_start(text).map_err(|e| Failure::new(Exit::Input, format!("--at: {e}")))?,
+        Some(text) => UnixTime::parse_start(text)
+            .map_err(|e| Failure::new(Exit::Input, format!("--at: {e}")))?,
         None => SystemClock.now(),
     };
     let product = match &args.product {
-        Some(p) => Some(p.parse::<ProductId>().map_err(|e| Failure::new(Exit::Input, format!("--{e}")))?),
+        Some(p) => {
+            Some(p.parse::<ProductId>().map_err(|e| Failure::new(Exit::Input, format!("--{e}")))?)
+        }
         None => None,
     };
     let bytes = read_for_parser(&args.file, MAX_ARMORED_LEN)?;
@@ -226,13 +234,16 @@ fn verify(args: VerifyArgs) -> Result<u8, Failure> {
 
 fn inspect(path: &Path, json: bool) -> Result<u8, Failure> {
     let bytes = read_for_parser(path, MAX_ARMORED_LEN)?;
-    let parsed = LicenseFile::parse(&bytes).and_then(|file| Ok((file.key_id(), file.unverified_claims()?)));
+    let parsed =
+        LicenseFile::parse(&bytes).and_then(|file| Ok((file.key_id(), file.unverified_claims()?)));
     let (key_id, claims) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
             let status = tessera_core::Status::Malformed;
             if json {
-                emit_json(&serde_json::json!({ "status": status, "verified": false, "problem": e.to_string() }))?;
+                emit_json(
+                    &serde_json::json!({ "status": status, "verified": false, "problem": e.to_string() }),
+                )?;
             } else {
                 eprintln!("tessera: {}: malformed license: {e}", path.display());
             }

@@ -64,7 +64,8 @@ impl<'a> ClaimsView<'a> {
         if let Some(t) = &self.terminates_at {
             row("terminates at", t);
         }
-        let features = if self.features.is_empty() { "-".to_owned() } else { self.features.join(", ") };
+        let features =
+            if self.features.is_empty() { "-".to_owned() } else { self.features.join(", ") };
         row("features", &features);
         row("grace period", &duration(self.grace_period_secs));
         row("ping interval", &duration(self.ping_interval_secs));

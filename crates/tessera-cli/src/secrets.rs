@@ -57,7 +57,7 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyLoadError> {
     let file_error = |source| KeyLoadError::File { path: path.to_owned(), source };
     let file = KeyFile::parse(&bytes).map_err(file_error)?;
     match file {
-        KeyFile::Plain(key) => Ok(key),
+        KeyFile::Plain(key) => Ok(*key),
         KeyFile::Encrypted(encrypted) => {
             let passphrase = match from_env() {
                 Some(p) => p,
@@ -106,12 +106,11 @@ pub fn write_key_pair(
     use tessera_core::fsutil::{WriteOptions, write_atomic};
     let secret_path = dir.join(SECRET_KEY_FILE);
     let public_path = dir.join(PUBLIC_KEY_FILE);
-    if !force {
-        if let Some(path) = [&secret_path, &public_path].into_iter().find(|p| p.exists()) {
-            return Err(KeygenError::Exists { path: path.clone() });
-        }
+    if let Some(path) = [&secret_path, &public_path].into_iter().find(|p| !force && p.exists()) {
+        return Err(KeygenError::Exists { path: path.clone() });
     }
-    std::fs::create_dir_all(dir).map_err(|source| KeygenError::Write { path: dir.to_owned(), source })?;
+    std::fs::create_dir_all(dir)
+        .map_err(|source| KeygenError::Write { path: dir.to_owned(), source })?;
     let key = SigningKey::generate()?;
     let secret_text = match passphrase {
         Some(p) => tessera_core::keyfile::encrypt(&key, p, tessera_core::keyfile::DEFAULT_KDF)?,

@@ -62,7 +62,10 @@ impl RawTerms {
 
     /// Typed terms, or the first field that is missing or wrong.
     pub fn resolve(&self) -> Result<LicenseTerms, TermsError> {
-        fn required<'a>(field: &'static str, value: &'a Option<String>) -> Result<&'a str, TermsError> {
+        fn required<'a>(
+            field: &'static str,
+            value: &'a Option<String>,
+        ) -> Result<&'a str, TermsError> {
             present(value).ok_or_else(|| error(field, "is required"))
         }
         let org: Org = parse_claim("org", required("org", &self.org)?)?;
@@ -72,7 +75,8 @@ impl RawTerms {
             .parse::<u32>()
             .map_err(|_| error("runners", format!("{runners_text:?} is not a whole number")))?;
         let time = |field, value: &str, end: bool| {
-            let parsed = if end { UnixTime::parse_end(value) } else { UnixTime::parse_start(value) };
+            let parsed =
+                if end { UnixTime::parse_end(value) } else { UnixTime::parse_start(value) };
             parsed.map_err(|e| error(field, e.to_string()))
         };
         let expires_at = time("expires", required("expires", &self.expires)?, true)?;
@@ -142,7 +146,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(fn(&mut RawTerms), &str); 6] = [
+        type Spoil = fn(&mut RawTerms);
+        let cases: [(Spoil, &str); 6] = [
             (|t| t.org = None, "org"),
             (|t| t.runners = Some("five".into()), "runners"),
             (|t| t.expires = Some("31/01/2027".into()), "expires"),
@@ -161,7 +166,11 @@ mod tests {
     #[test]
     fn empty_cells_take_the_defaults() {
         let row = RawTerms { runners: Some(" ".into()), features: vec![String::new()], ..raw() };
-        let defaults = RawTerms { runners: Some("9".into()), features: vec!["sso".into()], ..RawTerms::default() };
+        let defaults = RawTerms {
+            runners: Some("9".into()),
+            features: vec!["sso".into()],
+            ..RawTerms::default()
+        };
         let terms = row.or_defaults(&defaults).resolve().expect("terms");
         assert_eq!(terms.runners, 9);
         assert_eq!(terms.features.len(), 1);

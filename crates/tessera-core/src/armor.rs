@@ -211,16 +211,18 @@ impl Envelope {
 
         let first = lines.next().unwrap_or_default();
         if first != kind.begin_line() {
-            return Err(match first
-                .strip_prefix("-----BEGIN TESSERA ")
-                .and_then(|rest| rest.strip_suffix("-----"))
-            {
-                Some(found) => FormatError::WrongKind {
-                    expected: kind.label(),
-                    found: found.chars().take(40).collect(),
+            return Err(
+                match first
+                    .strip_prefix("-----BEGIN TESSERA ")
+                    .and_then(|rest| rest.strip_suffix("-----"))
+                {
+                    Some(found) => FormatError::WrongKind {
+                        expected: kind.label(),
+                        found: found.chars().take(40).collect(),
+                    },
+                    None => FormatError::NotArmored { expected: kind.label() },
                 },
-                None => FormatError::NotArmored { expected: kind.label() },
-            });
+            );
         }
         let mut header = |line: usize, name: &'static str| {
             lines
@@ -248,39 +250,34 @@ impl Envelope {
             return Err(FormatError::MissingBlankLine);
         }
 
+        // Find the END line first, so that a truncated file is called truncated rather
+        // than blamed on its last, partial line.
         let end = kind.end_line();
+        let rest: Vec<&str> = lines.collect();
+        let end_index = rest
+            .iter()
+            .position(|l| *l == end)
+            .ok_or(FormatError::MissingEnd { expected: kind.label() })?;
+        if end_index + 1 != rest.len() {
+            return Err(FormatError::TrailingData { line: end_index + 8 });
+        }
+        let payload_lines = &rest[..end_index];
+        if payload_lines.is_empty() {
+            return Err(FormatError::EmptyPayload);
+        }
         let mut signed = Vec::with_capacity(kind.context().len() + text.len() * 3 / 4);
         signed.extend_from_slice(kind.context());
-        let mut line_no = 6;
-        // Whether the previous payload line was full and unpadded, so that another may follow.
-        let mut previous_full = true;
-        let mut ended = false;
-        for line in lines.by_ref() {
-            line_no += 1;
-            if line == end {
-                ended = true;
-                break;
-            }
-            // Only the last payload line may be short or padded.
-            if !previous_full {
-                return Err(FormatError::BadLineLength { line: line_no - 1 });
-            }
-            if line.is_empty() || line.len() > LINE_LEN {
+        for (index, line) in payload_lines.iter().enumerate() {
+            let line_no = index + 7;
+            // Every line is full but the last, which may be short or padded.
+            let is_last = index + 1 == payload_lines.len();
+            let full = line.len() == LINE_LEN && !line.ends_with('=');
+            if line.is_empty() || line.len() > LINE_LEN || (!is_last && !full) {
                 return Err(FormatError::BadLineLength { line: line_no });
             }
             STANDARD
                 .decode_vec(line, &mut signed)
                 .map_err(|_| FormatError::BadPayloadEncoding { line: line_no })?;
-            previous_full = line.len() == LINE_LEN && !line.ends_with('=');
-        }
-        if !ended {
-            return Err(FormatError::MissingEnd { expected: kind.label() });
-        }
-        if signed.len() == kind.context().len() {
-            return Err(FormatError::EmptyPayload);
-        }
-        if lines.next().is_some() {
-            return Err(FormatError::TrailingData { line: line_no + 1 });
         }
         Ok(Envelope { kind, key_id, signature, signed })
     }

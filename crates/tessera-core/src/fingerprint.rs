@@ -180,7 +180,10 @@ impl FingerprintBinding {
         Self::with_threshold(fingerprint, min)
     }
 
-    pub fn with_threshold(fingerprint: Fingerprint, min_matches: usize) -> Result<Self, FingerprintError> {
+    pub fn with_threshold(
+        fingerprint: Fingerprint,
+        min_matches: usize,
+    ) -> Result<Self, FingerprintError> {
         let count = fingerprint.len();
         if count == 0 || count > MAX_COMPONENTS {
             return Err(FingerprintError::BadCount(count));
@@ -239,7 +242,10 @@ mod tests {
     fn hashes_depend_on_the_product() {
         let a: ProductId = "a".parse().expect("product");
         let b: ProductId = "b".parse().expect("product");
-        assert_ne!(ComponentHash::of(&a, "hostname", b"x"), ComponentHash::of(&b, "hostname", b"x"));
+        assert_ne!(
+            ComponentHash::of(&a, "hostname", b"x"),
+            ComponentHash::of(&b, "hostname", b"x")
+        );
     }
 
     #[test]

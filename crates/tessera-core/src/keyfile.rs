@@ -92,7 +92,9 @@ pub enum KeyFileError {
     Key(#[from] KeyError),
     #[error("encrypted key is damaged or truncated")]
     BadEncryptedKey,
-    #[error("key file asks for unreasonable argon2 parameters ({m_cost_kib} KiB, {t_cost} passes, {p_cost} lanes)")]
+    #[error(
+        "key file asks for unreasonable argon2 parameters ({m_cost_kib} KiB, {t_cost} passes, {p_cost} lanes)"
+    )]
     UnreasonableKdf { m_cost_kib: u32, t_cost: u32, p_cost: u32 },
     #[error("wrong passphrase (or the key file was altered)")]
     WrongPassphrase,
@@ -104,7 +106,7 @@ pub enum KeyFileError {
 
 /// A key file as read from disk: plain keys are ready, encrypted ones need a passphrase.
 pub enum KeyFile {
-    Plain(SigningKey),
+    Plain(Box<SigningKey>),
     Encrypted(EncryptedKey),
 }
 
@@ -125,7 +127,7 @@ impl KeyFile {
                 return Err(KeyFileError::SeveralKeys);
             }
             let key = if line.starts_with(SECRET_KEY_PREFIX) {
-                KeyFile::Plain(SigningKey::from_secret_text(line)?)
+                KeyFile::Plain(Box::new(SigningKey::from_secret_text(line)?))
             } else if let Some(encoded) = line.strip_prefix(ENCRYPTED_KEY_PREFIX) {
                 KeyFile::Encrypted(EncryptedKey::decode(encoded)?)
             } else if line.starts_with(PUBLIC_KEY_PREFIX) {
@@ -149,7 +151,7 @@ impl KeyFile {
         passphrase: impl FnOnce() -> Result<Passphrase, KeyFileError>,
     ) -> Result<SigningKey, KeyFileError> {
         match self {
-            KeyFile::Plain(key) => Ok(key),
+            KeyFile::Plain(key) => Ok(*key),
             KeyFile::Encrypted(encrypted) => encrypted.decrypt(&passphrase()?),
         }
     }
@@ -293,11 +295,7 @@ pub fn plain(key: &SigningKey) -> Zeroizing<String> {
 /// The text of a public key file for `key`: one comment and one key line, which is also a
 /// valid trust file (see [`crate::trust`]).
 pub fn public(key: &SigningKey) -> String {
-    format!(
-        "# Tessera public key {}\n{}\n",
-        key.key_id(),
-        key.public_key()
-    )
+    format!("# Tessera public key {}\n{}\n", key.key_id(), key.public_key())
 }
 
 #[cfg(test)]
@@ -313,9 +311,7 @@ mod tests {
         let text = encrypt(&key, &Passphrase::new("correct horse".into()), FAST).expect("encrypt");
         let file = KeyFile::parse(text.as_bytes()).expect("parse");
         assert!(file.is_encrypted());
-        let again = file
-            .unlock(|| Ok(Passphrase::new("correct horse".into())))
-            .expect("unlock");
+        let again = file.unlock(|| Ok(Passphrase::new("correct horse".into()))).expect("unlock");
         assert_eq!(again.key_id(), key.key_id());
 
         let file = KeyFile::parse(text.as_bytes()).expect("parse");
@@ -329,9 +325,7 @@ mod tests {
     fn plain_key_files_never_ask_for_a_passphrase() {
         let key = SigningKey::from_seed(&[8u8; 32]);
         let file = KeyFile::parse(plain(&key).as_bytes()).expect("parse");
-        let again = file
-            .unlock(|| panic!("a plain key must not prompt"))
-            .expect("unlock");
+        let again = file.unlock(|| panic!("a plain key must not prompt")).expect("unlock");
         assert_eq!(again.key_id(), key.key_id());
     }
 
@@ -365,10 +359,7 @@ mod tests {
         blob[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
         let hostile = format!("{ENCRYPTED_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(&blob));
         let file = KeyFile::parse(hostile.as_bytes()).expect("parse");
-        assert!(matches!(
-            file.unlock(|| Ok(pass())),
-            Err(KeyFileError::UnreasonableKdf { .. })
-        ));
+        assert!(matches!(file.unlock(|| Ok(pass())), Err(KeyFileError::UnreasonableKdf { .. })));
     }
 
     #[test]

@@ -63,10 +63,8 @@ pub struct KeyId([u8; 8]);
 
 impl KeyId {
     pub fn of(key: &PublicKey) -> Self {
-        let digest = Sha256::new()
-            .chain_update(KEY_ID_CONTEXT)
-            .chain_update(key.as_bytes())
-            .finalize();
+        let digest =
+            Sha256::new().chain_update(KEY_ID_CONTEXT).chain_update(key.as_bytes()).finalize();
         let mut id = [0u8; 8];
         id.copy_from_slice(&digest[..8]);
         KeyId(id)
@@ -115,7 +113,8 @@ pub struct PublicKey {
 
 impl PublicKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPoint)?;
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPoint)?;
         // A small-order key would let anyone forge signatures that verify under it.
         if key.is_weak() {
             return Err(KeyError::InvalidPoint);
@@ -166,13 +165,15 @@ impl FromStr for PublicKey {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let Some(encoded) = s.strip_prefix(PUBLIC_KEY_PREFIX) else {
-            return Err(if s.starts_with(SECRET_KEY_PREFIX)
-                || s.starts_with(crate::keyfile::ENCRYPTED_KEY_PREFIX)
-            {
-                KeyError::SecretWherePublicExpected
-            } else {
-                KeyError::NotAPublicKey
-            });
+            return Err(
+                if s.starts_with(SECRET_KEY_PREFIX)
+                    || s.starts_with(crate::keyfile::ENCRYPTED_KEY_PREFIX)
+                {
+                    KeyError::SecretWherePublicExpected
+                } else {
+                    KeyError::NotAPublicKey
+                },
+            );
         };
         let mut bytes = [0u8; 32];
         decode_exact(encoded, &mut bytes)?;
@@ -284,10 +285,7 @@ mod tests {
         let again = SigningKey::from_secret_text(&secret_text).expect("secret key");
         assert_eq!(again.key_id(), key.key_id());
 
-        assert_eq!(
-            secret_text.parse::<PublicKey>(),
-            Err(KeyError::SecretWherePublicExpected)
-        );
+        assert_eq!(secret_text.parse::<PublicKey>(), Err(KeyError::SecretWherePublicExpected));
         assert!(matches!(
             SigningKey::from_secret_text(&public_text),
             Err(KeyError::PublicWhereSecretExpected)

@@ -97,9 +97,7 @@ impl UnixTime {
 
     /// RFC 3339 in UTC, e.g. `2027-01-31T23:59:59Z`.
     pub fn to_rfc3339(self) -> String {
-        self.to_offset_date_time()
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| self.0.to_string())
+        self.to_offset_date_time().format(&Rfc3339).unwrap_or_else(|_| self.0.to_string())
     }
 
     fn to_offset_date_time(self) -> OffsetDateTime {

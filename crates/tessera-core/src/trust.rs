@@ -80,7 +80,9 @@ pub enum TrustError {
     Key { line: usize, source: KeyError },
     #[error("line {line}: {source}")]
     Time { line: usize, source: TimeError },
-    #[error("line {line}: unknown option {option:?} (expected not-before=, not-after= or distrusted)")]
+    #[error(
+        "line {line}: unknown option {option:?} (expected not-before=, not-after= or distrusted)"
+    )]
     UnknownOption { line: usize, option: String },
     #[error("line {line}: not-before is after not-after")]
     EmptyWindow { line: usize },
@@ -188,10 +190,10 @@ impl TrustSet {
                     return Err(TrustError::UnknownOption { line, option: option.to_owned() });
                 }
             }
-            if let (Some(a), Some(b)) = (entry.not_before, entry.not_after) {
-                if a > b {
-                    return Err(TrustError::EmptyWindow { line });
-                }
+            if let (Some(a), Some(b)) = (entry.not_before, entry.not_after)
+                && a > b
+            {
+                return Err(TrustError::EmptyWindow { line });
             }
             set.add(entry)?;
         }
@@ -247,7 +249,8 @@ mod tests {
     #[test]
     fn distrust_wins_when_sets_are_merged() {
         let mut set = TrustSet::single(public(1));
-        let distrust = TrustSet::parse(format!("{} distrusted", public(1)).as_bytes()).expect("parse");
+        let distrust =
+            TrustSet::parse(format!("{} distrusted", public(1)).as_bytes()).expect("parse");
         set.extend(distrust).expect("merge");
         assert!(matches!(
             set.lookup(public(1).key_id(), t("2027-01-01")),

@@ -1,1 +1,7 @@
+//! The real `tessera` binary, run as a vendor would run it. One integration binary.
 
+mod batch;
+mod helpers;
+mod keys;
+mod licenses;
+mod misuse;

@@ -149,13 +149,11 @@ impl LicenseFile {
 
 /// The checks on verified claims.
 fn judge(claims: &Claims, now: UnixTime, expect: &Expectations) -> Result<(), Problem> {
-    if let Some(expected) = &expect.product {
-        if *expected != claims.product {
-            return Err(Problem::WrongProduct {
-                expected: expected.clone(),
-                found: claims.product.clone(),
-            });
-        }
+    if let Some(expected) = expect.product.as_ref().filter(|p| **p != claims.product) {
+        return Err(Problem::WrongProduct {
+            expected: expected.clone(),
+            found: claims.product.clone(),
+        });
     }
     if now < claims.not_before {
         return Err(Problem::NotYetValid { at: now, not_before: claims.not_before });

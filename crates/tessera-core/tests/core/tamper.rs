@@ -55,7 +55,9 @@ fn removing_or_duplicating_any_line_makes_a_license_not_valid() {
         doubled.insert(i, lines[i]);
         for variant in [removed, doubled] {
             let candidate = variant.join("\n") + "\n";
-            let status = tessera_core::verify(candidate.as_bytes(), &trust, at, &Expectations::default()).status();
+            let status =
+                tessera_core::verify(candidate.as_bytes(), &trust, at, &Expectations::default())
+                    .status();
             assert_ne!(status, Status::Valid, "line {i} edited:\n{candidate}");
         }
     }

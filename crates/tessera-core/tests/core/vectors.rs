@@ -11,10 +11,10 @@ use std::fs;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use tessera_core::Status;
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::license::{Expectations, sign};
 use tessera_core::trust::{TrustSet, TrustedKey};
-use tessera_core::Status;
 
 use crate::helpers::{claims, other_key, time, vectors_dir, vendor_key};
 
@@ -32,8 +32,22 @@ struct Case {
 
 const AT: &str = "2027-06-01T00:00:00Z";
 
-fn case(name: &'static str, about: &'static str, expect: Status, bytes: impl Into<Vec<u8>>) -> Case {
-    Case { name, about, expect, at: AT, trust: "vendor.pub", product: None, problem: None, bytes: bytes.into() }
+fn case(
+    name: &'static str,
+    about: &'static str,
+    expect: Status,
+    bytes: impl Into<Vec<u8>>,
+) -> Case {
+    Case {
+        name,
+        about,
+        expect,
+        at: AT,
+        trust: "vendor.pub",
+        product: None,
+        problem: None,
+        bytes: bytes.into(),
+    }
 }
 
 impl Case {
@@ -55,7 +69,10 @@ impl Case {
     }
 
     fn render(&self) -> Vec<u8> {
-        let mut out = format!("about: {}\nexpect: {}\nat: {}\ntrust: {}\n", self.about, self.expect, self.at, self.trust);
+        let mut out = format!(
+            "about: {}\nexpect: {}\nat: {}\ntrust: {}\n",
+            self.about, self.expect, self.at, self.trust
+        );
         if let Some(p) = self.product {
             out.push_str(&format!("product: {p}\n"));
         }
@@ -121,7 +138,12 @@ fn generate() -> Vec<Case> {
     let payload_first = 6;
     let end_line = lines.iter().position(|l| l.starts_with("-----END")).expect("end");
     let mut cases = vec![
-        case("valid", "the reference license, checked inside its validity", Status::Valid, valid.clone()),
+        case(
+            "valid",
+            "the reference license, checked inside its validity",
+            Status::Valid,
+            valid.clone(),
+        ),
         case(
             "valid-first-second",
             "valid from its first second (not_before is inclusive)",
@@ -129,8 +151,13 @@ fn generate() -> Vec<Case> {
             valid.clone(),
         )
         .at("2027-01-01T00:00:00Z"),
-        case("valid-last-second", "valid through its last second (expiry is inclusive)", Status::Valid, valid.clone())
-            .at("2027-12-31T23:59:59Z"),
+        case(
+            "valid-last-second",
+            "valid through its last second (expiry is inclusive)",
+            Status::Valid,
+            valid.clone(),
+        )
+        .at("2027-12-31T23:59:59Z"),
         case(
             "valid-no-final-newline",
             "the final newline is optional",
@@ -146,11 +173,22 @@ fn generate() -> Vec<Case> {
         .trust("vendor-and-other.pub"),
         case("not-yet-valid", "checked before not_before", Status::NotYetValid, valid.clone())
             .at("2026-12-31T23:59:59Z"),
-        case("expired", "checked after expires_at, before terminates_at", Status::Expired, valid.clone())
-            .at("2028-01-01T00:00:00Z"),
-        case("terminated", "checked after terminates_at", Status::Terminated, valid.clone()).at("2028-04-01T00:00:00Z"),
-        case("wrong-product", "the verifier expects another product", Status::WrongProduct, valid.clone())
-            .product("other-product"),
+        case(
+            "expired",
+            "checked after expires_at, before terminates_at",
+            Status::Expired,
+            valid.clone(),
+        )
+        .at("2028-01-01T00:00:00Z"),
+        case("terminated", "checked after terminates_at", Status::Terminated, valid.clone())
+            .at("2028-04-01T00:00:00Z"),
+        case(
+            "wrong-product",
+            "the verifier expects another product",
+            Status::WrongProduct,
+            valid.clone(),
+        )
+        .product("other-product"),
         case(
             "unknown-key",
             "signed by a key that is not in the trust set",
@@ -158,9 +196,14 @@ fn generate() -> Vec<Case> {
             sign(&claims(), &other_key()).expect("sign"),
         )
         .problem("not in the trust set"),
-        case("distrusted-key", "the signing key is marked distrusted", Status::UnknownKey, valid.clone())
-            .trust("vendor-distrusted.pub")
-            .problem("distrusted"),
+        case(
+            "distrusted-key",
+            "the signing key is marked distrusted",
+            Status::UnknownKey,
+            valid.clone(),
+        )
+        .trust("vendor-distrusted.pub")
+        .problem("distrusted"),
         case(
             "key-window-ended",
             "the signing key was trusted only until 2027-03-31",
@@ -215,8 +258,13 @@ fn generate() -> Vec<Case> {
             Envelope::seal(Kind::Receipt, &vendor_key(), &claims()),
         )
         .problem("RECEIPT"),
-        case("unknown-version", "format version 2", Status::Malformed, edit(&valid, "Version: 1", "Version: 2"))
-            .problem("version"),
+        case(
+            "unknown-version",
+            "format version 2",
+            Status::Malformed,
+            edit(&valid, "Version: 1", "Version: 2"),
+        )
+        .problem("version"),
         case(
             "unknown-algorithm",
             "an algorithm this build does not know",
@@ -228,53 +276,91 @@ fn generate() -> Vec<Case> {
             "lower-case-key-id",
             "key ids are upper-case hex only",
             Status::Malformed,
-            edit(&valid, &vendor_key().key_id().to_string(), &vendor_key().key_id().to_string().to_lowercase()),
+            edit(
+                &valid,
+                &vendor_key().key_id().to_string(),
+                &vendor_key().key_id().to_string().to_lowercase(),
+            ),
         )
         .problem("key id"),
-        case("missing-header", "the Algorithm header line is missing", Status::Malformed, edit(&valid, "Algorithm: Ed25519\n", ""))
-            .problem("header"),
+        case(
+            "missing-header",
+            "the Algorithm header line is missing",
+            Status::Malformed,
+            edit(&valid, "Algorithm: Ed25519\n", ""),
+        )
+        .problem("header"),
         case("missing-blank-line", "no empty line after the headers", Status::Malformed, {
             let mut l = lines.clone();
             l.remove(5);
             l.join("\n")
         })
         .problem("empty line"),
-        case("truncated", "the file ends in the middle of the payload", Status::Malformed, lines[..payload_first + 3].join("\n"))
-            .problem("END"),
-        case("trailing-data", "text after the END line", Status::Malformed, format!("{valid}extra\n"))
-            .problem("after the END"),
-        case("two-final-newlines", "an empty line after the END line", Status::Malformed, format!("{valid}\n"))
-            .problem("after the END"),
         case(
-            "crlf",
-            "Windows line endings",
+            "truncated",
+            "the file ends in the middle of the payload",
             Status::Malformed,
-            valid.replace('\n', "\r\n"),
+            lines[..payload_first + 3].join("\n"),
         )
-        .problem("CR LF"),
-        case("rewrapped-payload", "payload lines wrapped at 76 instead of 64 characters", Status::Malformed, {
-            let payload: String = lines[payload_first..end_line].concat();
-            let rewrapped: Vec<String> =
-                payload.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-            let mut out: Vec<String> = lines[..payload_first].iter().map(|s| s.to_string()).collect();
-            out.extend(rewrapped);
-            out.extend(lines[end_line..].iter().map(|s| s.to_string()));
-            out.join("\n")
-        })
+        .problem("END"),
+        case(
+            "trailing-data",
+            "text after the END line",
+            Status::Malformed,
+            format!("{valid}extra\n"),
+        )
+        .problem("after the END"),
+        case(
+            "two-final-newlines",
+            "an empty line after the END line",
+            Status::Malformed,
+            format!("{valid}\n"),
+        )
+        .problem("after the END"),
+        case("crlf", "Windows line endings", Status::Malformed, valid.replace('\n', "\r\n"))
+            .problem("CR LF"),
+        case(
+            "rewrapped-payload",
+            "payload lines wrapped at 76 instead of 64 characters",
+            Status::Malformed,
+            {
+                let payload: String = lines[payload_first..end_line].concat();
+                let rewrapped: Vec<String> = payload
+                    .as_bytes()
+                    .chunks(76)
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect();
+                let mut out: Vec<String> =
+                    lines[..payload_first].iter().map(|s| s.to_string()).collect();
+                out.extend(rewrapped);
+                out.extend(lines[end_line..].iter().map(|s| s.to_string()));
+                out.join("\n")
+            },
+        )
         .problem("64 characters"),
-        case("short-middle-line", "a payload line other than the last is short", Status::Malformed, {
-            let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
-            let first = l[payload_first].clone();
-            l[payload_first] = first[..60].to_owned();
-            l.insert(payload_first + 1, first[60..].to_owned());
-            l.join("\n")
-        })
+        case(
+            "short-middle-line",
+            "a payload line other than the last is short",
+            Status::Malformed,
+            {
+                let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+                let first = l[payload_first].clone();
+                l[payload_first] = first[..60].to_owned();
+                l.insert(payload_first + 1, first[60..].to_owned());
+                l.join("\n")
+            },
+        )
         .problem("64 characters"),
-        case("bad-base64-character", "a character outside base64 in the payload", Status::Malformed, {
-            let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
-            l[payload_first + 1].replace_range(3..4, "*");
-            l.join("\n")
-        })
+        case(
+            "bad-base64-character",
+            "a character outside base64 in the payload",
+            Status::Malformed,
+            {
+                let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+                l[payload_first + 1].replace_range(3..4, "*");
+                l.join("\n")
+            },
+        )
         .problem("base64"),
         case("signature-too-short", "the signature is 63 bytes", Status::Malformed, {
             let sig = STANDARD.encode([7u8; 63]);
@@ -318,7 +404,8 @@ fn generate() -> Vec<Case> {
     let sig_line = lines[4];
     let sig_c = sig_line.as_bytes()[sig_line.len() - 3];
     let mut noncanonical_sig = sig_line.to_owned();
-    noncanonical_sig.replace_range(sig_line.len() - 3..sig_line.len() - 2, &next_b64(sig_c).to_string());
+    noncanonical_sig
+        .replace_range(sig_line.len() - 3..sig_line.len() - 2, &next_b64(sig_c).to_string());
     cases.push(
         case(
             "noncanonical-signature-base64",
@@ -338,9 +425,14 @@ fn generate() -> Vec<Case> {
     signed_bad("unknown-claim", "a claim this version does not define", "unknown field", &|v| {
         v["body"]["colour"] = json!("blue");
     });
-    signed_bad("unknown-wrapper-field", "an unknown field beside the body", "unknown field", &|v| {
-        v["comment"] = json!("hi");
-    });
+    signed_bad(
+        "unknown-wrapper-field",
+        "an unknown field beside the body",
+        "unknown field",
+        &|v| {
+            v["comment"] = json!("hi");
+        },
+    );
     signed_bad("missing-claim", "the runner limit is missing", "missing field", &|v| {
         v["body"].as_object_mut().expect("object").remove("runners");
     });
@@ -365,9 +457,14 @@ fn generate() -> Vec<Case> {
     signed_bad("expiry-before-start", "expires_at before not_before", "not_before", &|v| {
         v["body"]["expires_at"] = json!(time("2026-06-01T00:00:00Z").as_unix());
     });
-    signed_bad("termination-before-expiry", "terminates_at before expires_at", "terminates_at", &|v| {
-        v["body"]["terminates_at"] = json!(time("2027-06-01T00:00:00Z").as_unix());
-    });
+    signed_bad(
+        "termination-before-expiry",
+        "terminates_at before expires_at",
+        "terminates_at",
+        &|v| {
+            v["body"]["terminates_at"] = json!(time("2027-06-01T00:00:00Z").as_unix());
+        },
+    );
     signed_bad("time-out-of-range", "a time before 1970", "outside", &|v| {
         v["body"]["issued_at"] = json!(-5);
     });
@@ -375,21 +472,31 @@ fn generate() -> Vec<Case> {
         let key = v["body"]["key"].as_str().expect("key").to_lowercase();
         v["body"]["key"] = json!(key);
     });
-    signed_bad("mistyped-license-key", "a license key whose check characters fail", "mistyped", &|v| {
-        let mut key = v["body"]["key"].as_str().expect("key").to_owned();
-        let swapped = if key.starts_with('Z') { "Y" } else { "Z" };
-        key.replace_range(0..1, swapped);
-        v["body"]["key"] = json!(key);
-    });
+    signed_bad(
+        "mistyped-license-key",
+        "a license key whose check characters fail",
+        "mistyped",
+        &|v| {
+            let mut key = v["body"]["key"].as_str().expect("key").to_owned();
+            let swapped = if key.starts_with('Z') { "Y" } else { "Z" };
+            key.replace_range(0..1, swapped);
+            v["body"]["key"] = json!(key);
+        },
+    );
     signed_bad("bad-product-id", "a product id with spaces and capitals", "product", &|v| {
         v["body"]["product"] = json!("Acme Hub");
     });
     signed_bad("duplicate-feature", "a feature listed twice", "twice", &|v| {
         v["body"]["features"] = json!(["sso", "sso"]);
     });
-    signed_bad("portal-url-with-credentials", "a portal URL carrying a password", "credentials", &|v| {
-        v["body"]["portal_url"] = json!("https://user:pw@portal.example.com");
-    });
+    signed_bad(
+        "portal-url-with-credentials",
+        "a portal URL carrying a password",
+        "credentials",
+        &|v| {
+            v["body"]["portal_url"] = json!("https://user:pw@portal.example.com");
+        },
+    );
     signed_bad("ping-interval-zero", "a ping interval of zero", "ping_interval", &|v| {
         v["body"]["ping_interval_secs"] = json!(0);
     });
@@ -401,12 +508,22 @@ fn generate() -> Vec<Case> {
         vendor_key().key_id()
     );
     cases.push(
-        case("duplicate-claim", "the runner limit given twice", Status::Malformed, signed_payload(dup_payload.as_bytes()))
-            .problem("duplicate field"),
+        case(
+            "duplicate-claim",
+            "the runner limit given twice",
+            Status::Malformed,
+            signed_payload(dup_payload.as_bytes()),
+        )
+        .problem("duplicate field"),
     );
     cases.push(
-        case("not-json", "validly signed bytes that are not JSON", Status::Malformed, signed_payload(b"runners=5"))
-            .problem("payload"),
+        case(
+            "not-json",
+            "validly signed bytes that are not JSON",
+            Status::Malformed,
+            signed_payload(b"runners=5"),
+        )
+        .problem("payload"),
     );
     cases
 }
@@ -426,7 +543,10 @@ fn trust_files() -> BTreeMap<&'static str, String> {
     };
     BTreeMap::from([
         ("vendor.pub", file(vec![TrustedKey::always(vendor.clone())])),
-        ("vendor-and-other.pub", file(vec![TrustedKey::always(vendor.clone()), TrustedKey::always(other)])),
+        (
+            "vendor-and-other.pub",
+            file(vec![TrustedKey::always(vendor.clone()), TrustedKey::always(other)]),
+        ),
         ("vendor-distrusted.pub", file(vec![distrusted])),
         ("vendor-until-2027-03-31.pub", file(vec![windowed])),
     ])
@@ -473,7 +593,8 @@ fn vectors_are_up_to_date() {
 
 /// Reads a vector file: header lines up to `---`, then the exact license bytes.
 fn read_vector(bytes: &[u8]) -> (BTreeMap<String, String>, &[u8]) {
-    let split = bytes.windows(5).position(|w| w == b"\n---\n").expect("vector header ends with ---");
+    let split =
+        bytes.windows(5).position(|w| w == b"\n---\n").expect("vector header ends with ---");
     let header = std::str::from_utf8(&bytes[..split]).expect("header is text");
     let fields = header
         .lines()
@@ -489,7 +610,10 @@ fn read_vector(bytes: &[u8]) -> (BTreeMap<String, String>, &[u8]) {
 fn every_vector_gives_its_expected_status() {
     let dir = vectors_dir();
     let mut checked = 0;
-    let mut entries: Vec<_> = fs::read_dir(dir.join("license")).expect("vectors").map(|e| e.expect("entry").path()).collect();
+    let mut entries: Vec<_> = fs::read_dir(dir.join("license"))
+        .expect("vectors")
+        .map(|e| e.expect("entry").path())
+        .collect();
     entries.sort();
     for path in entries {
         let bytes = fs::read(&path).expect("read vector");
@@ -509,7 +633,8 @@ fn every_vector_gives_its_expected_status() {
             assert!(said.contains(problem.as_str()), "{name}: {said:?} should mention {problem:?}");
         }
         // Claims are shown only once a trusted signature covers them.
-        let signed_ok = !matches!(wanted, Status::Malformed | Status::BadSignature | Status::UnknownKey);
+        let signed_ok =
+            !matches!(wanted, Status::Malformed | Status::BadSignature | Status::UnknownKey);
         assert_eq!(verdict.claims().is_some(), signed_ok, "{name}");
         checked += 1;
     }
