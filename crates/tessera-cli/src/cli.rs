@@ -124,8 +124,11 @@ pub struct TermsArgs {
     /// How often the hub pings the portal, e.g. 1h, 30m [default: 1h].
     #[arg(long, value_name = "DURATION")]
     pub ping_interval: Option<String>,
-    /// The vendor portal's URL, e.g. https://portal.example.com.
-    #[arg(long, value_name = "URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "The vendor portal's URL, e.g. https://portal.example.com"
+    )]
     pub portal_url: Option<String>,
 }
 

@@ -1,1 +1,62 @@
-fn main() {}
+//! Verifying a license file (parse + signature + claims) against a raw ed25519-dalek
+//! verification of the same signed bytes, in the same run. See BENCHMARKS.md.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera_core::armor::{Envelope, Kind};
+use tessera_core::keys::SigningKey;
+use tessera_core::license::{Expectations, LicenseFile, LicenseTerms, sign};
+use tessera_core::{Status, TrustSet, UnixTime};
+
+fn license() -> (String, TrustSet, UnixTime) {
+    let key = SigningKey::from_seed(&[0x42; 32]);
+    let now: UnixTime = "2027-01-01T00:00:00Z".parse().expect("time");
+    let mut terms = LicenseTerms::new(
+        "Acme Corp".parse().expect("org"),
+        "acme-hub".parse().expect("product"),
+        25,
+        "2028-01-01T00:00:00Z".parse().expect("time"),
+    );
+    terms.features = vec!["sso".parse().expect("f"), "audit-log".parse().expect("f")];
+    terms.portal_url = Some("https://portal.example.com".parse().expect("url"));
+    let claims = terms.issue(now).expect("issue");
+    let text = sign(&claims, &key).expect("sign");
+    (text, TrustSet::single(key.public_key().clone()), now)
+}
+
+fn verify(c: &mut Criterion) {
+    let (text, trust, now) = license();
+    let bytes = text.as_bytes();
+    let expect = Expectations::default();
+    assert_eq!(tessera_core::verify(bytes, &trust, now, &expect).status(), Status::Valid);
+
+    // The raw baseline: the exact message and signature the license verification checks.
+    let envelope = Envelope::parse(Kind::License, bytes).expect("parse");
+    let public = trust.keys()[0].key.as_bytes();
+    let dalek_key = ed25519_dalek::VerifyingKey::from_bytes(public).expect("key");
+    let signature = ed25519_dalek::Signature::from_bytes(envelope.signature());
+    let message = envelope.signed_message().to_vec();
+
+    let mut group = c.benchmark_group("license_verify");
+    group.bench_function("raw_ed25519_verify_strict", |b| {
+        b.iter(|| dalek_key.verify_strict(black_box(&message), black_box(&signature)).is_ok())
+    });
+    group.bench_function("raw_ed25519_verify", |b| {
+        use ed25519_dalek::Verifier;
+        b.iter(|| dalek_key.verify(black_box(&message), black_box(&signature)).is_ok())
+    });
+    group.bench_function("tessera_verify_file", |b| {
+        b.iter(|| tessera_core::verify(black_box(bytes), &trust, now, &expect).status())
+    });
+    group.bench_function("parse_only", |b| {
+        b.iter(|| LicenseFile::parse(black_box(bytes)).map(|f| f.key_id()).ok())
+    });
+    group.bench_function("parse_and_claims_without_signature", |b| {
+        b.iter(|| LicenseFile::parse(black_box(bytes)).and_then(|f| f.unverified_claims()).ok())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);

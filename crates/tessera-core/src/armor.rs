@@ -18,6 +18,8 @@
 //! `{"v":1,"alg":"Ed25519","kind":…,"key_id":…,"body":{…}}`: version, algorithm, kind and key
 //! id are inside the signed bytes and must agree with the header.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -89,6 +91,15 @@ impl Kind {
     fn end_line(self) -> String {
         format!("-----END TESSERA {}-----", self.label())
     }
+
+    /// Whether `line` is this kind's BEGIN (or END) line, without allocating.
+    fn is_armor_line(self, line: &str, word: &str) -> bool {
+        line.strip_prefix("-----")
+            .and_then(|l| l.strip_prefix(word))
+            .and_then(|l| l.strip_prefix(" TESSERA "))
+            .and_then(|l| l.strip_suffix("-----"))
+            == Some(self.label())
+    }
 }
 
 /// Why a file is not a well-formed Tessera file. Every variant maps to `malformed`.
@@ -157,10 +168,12 @@ struct WrapperOut<'a, T> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WrapperIn<T> {
+struct WrapperIn<'a, T> {
     v: u32,
-    alg: String,
-    kind: String,
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
     key_id: KeyId,
     body: T,
 }
@@ -204,13 +217,16 @@ impl Envelope {
         if bytes.contains(&b'\r') {
             return Err(FormatError::CarriageReturn);
         }
-        // ASCII was checked above, so this cannot fail.
-        let text = std::str::from_utf8(bytes).map_err(|_| FormatError::NotText)?;
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        let mut lines = text.split('\n');
+        // Lines stay bytes: the payload goes straight to the base64 decoder, and only the
+        // short header lines become text (they are ASCII, checked above).
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        fn text(line: &[u8]) -> &str {
+            std::str::from_utf8(line).unwrap_or_default()
+        }
+        let mut lines = body.split(|&b| b == b'\n');
 
-        let first = lines.next().unwrap_or_default();
-        if first != kind.begin_line() {
+        let first = text(lines.next().unwrap_or_default());
+        if !kind.is_armor_line(first, "BEGIN") {
             return Err(
                 match first
                     .strip_prefix("-----BEGIN TESSERA ")
@@ -227,7 +243,7 @@ impl Envelope {
         let mut header = |line: usize, name: &'static str| {
             lines
                 .next()
-                .and_then(|l| l.strip_prefix(name))
+                .and_then(|l| text(l).strip_prefix(name))
                 .ok_or(FormatError::BadHeader { line, expected: name.trim_end_matches(": ") })
         };
         let version = header(2, "Version: ")?;
@@ -246,17 +262,16 @@ impl Envelope {
         {
             return Err(FormatError::BadSignatureEncoding);
         }
-        if lines.next() != Some("") {
+        if lines.next() != Some(&b""[..]) {
             return Err(FormatError::MissingBlankLine);
         }
 
         // Find the END line first, so that a truncated file is called truncated rather
         // than blamed on its last, partial line.
-        let end = kind.end_line();
-        let rest: Vec<&str> = lines.collect();
+        let rest: Vec<&[u8]> = lines.collect();
         let end_index = rest
             .iter()
-            .position(|l| *l == end)
+            .position(|l| kind.is_armor_line(text(l), "END"))
             .ok_or(FormatError::MissingEnd { expected: kind.label() })?;
         if end_index + 1 != rest.len() {
             return Err(FormatError::TrailingData { line: end_index + 8 });
@@ -265,13 +280,13 @@ impl Envelope {
         if payload_lines.is_empty() {
             return Err(FormatError::EmptyPayload);
         }
-        let mut signed = Vec::with_capacity(kind.context().len() + text.len() * 3 / 4);
+        let mut signed = Vec::with_capacity(kind.context().len() + body.len() * 3 / 4);
         signed.extend_from_slice(kind.context());
         for (index, line) in payload_lines.iter().enumerate() {
             let line_no = index + 7;
             // Every line is full but the last, which may be short or padded.
             let is_last = index + 1 == payload_lines.len();
-            let full = line.len() == LINE_LEN && !line.ends_with('=');
+            let full = line.len() == LINE_LEN && !line.ends_with(b"=");
             if line.is_empty() || line.len() > LINE_LEN || (!is_last && !full) {
                 return Err(FormatError::BadLineLength { line: line_no });
             }
@@ -317,8 +332,11 @@ impl Envelope {
     /// kind and key id agree with the header. Call after [`Envelope::verify_signature`]
     /// unless the result is shown as unverified.
     pub fn open<T: DeserializeOwned>(&self) -> Result<T, FormatError> {
-        let wrapper: WrapperIn<T> = serde_json::from_slice(self.payload())
-            .map_err(|e| FormatError::Payload(e.to_string()))?;
+        // One UTF-8 check of the whole payload, then a parser that need not check each string.
+        let payload = std::str::from_utf8(self.payload())
+            .map_err(|_| FormatError::Payload("not UTF-8".to_owned()))?;
+        let wrapper: WrapperIn<'_, T> =
+            serde_json::from_str(payload).map_err(|e| FormatError::Payload(e.to_string()))?;
         let mismatch = |field, inside: String, outside: String| {
             Err(FormatError::HeaderMismatch { field, inside, outside })
         };
@@ -326,10 +344,10 @@ impl Envelope {
             return mismatch("version", wrapper.v.to_string(), VERSION.to_string());
         }
         if wrapper.alg != ALGORITHM {
-            return mismatch("algorithm", wrapper.alg, ALGORITHM.to_owned());
+            return mismatch("algorithm", wrapper.alg.into_owned(), ALGORITHM.to_owned());
         }
         if wrapper.kind != self.kind.name() {
-            return mismatch("kind", wrapper.kind, self.kind.name().to_owned());
+            return mismatch("kind", wrapper.kind.into_owned(), self.kind.name().to_owned());
         }
         if wrapper.key_id != self.key_id {
             return mismatch("key id", wrapper.key_id.to_string(), self.key_id.to_string());

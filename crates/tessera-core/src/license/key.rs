@@ -73,7 +73,9 @@ impl LicenseKey {
             let symbol = match c.to_ascii_uppercase() {
                 'O' => b'0',
                 'I' | 'L' => b'1',
-                u if u.is_ascii() && ALPHABET.contains(&(u as u8)) => u as u8,
+                u @ ('0'..='9' | 'A'..='H' | 'J' | 'K' | 'M' | 'N' | 'P'..='T' | 'V'..='Z') => {
+                    u as u8
+                }
                 _ => return Err(LicenseKeyError::BadCharacter { found: c }),
             };
             if count < SYMBOLS {
@@ -94,7 +96,13 @@ impl LicenseKey {
     /// Reads only the canonical form, as stored in signed files.
     pub fn parse_canonical(input: &str) -> Result<Self, LicenseKeyError> {
         let key = Self::parse_lenient(input)?;
-        if key.expose() != input {
+        // Canonical: five groups of five upper-case symbols joined by single dashes.
+        let canonical = input.len() == SYMBOLS + 4
+            && input
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| if i % 6 == 5 { b == b'-' } else { key.symbols[i - i / 6] == b });
+        if !canonical {
             return Err(LicenseKeyError::NotCanonical);
         }
         Ok(key)
