@@ -1,9 +1,13 @@
 //! Batch issuance of 100,000 CSV rows to license files, through the same library calls as
-//! `tessera issue --batch` (read and check every row, sign, write, manifest). See
-//! BENCHMARKS.md.
+//! `tessera issue --batch` (read and check every row, sign, write, sync, manifest), beside
+//! the file system's own ceiling in the same run: creating and syncing the same number of
+//! files of the same size in the same layout, with no signing at all. See BENCHMARKS.md.
+//!
+//! The files go under `TESSERA_BENCH_DIR` (default: the system temporary directory), so the
+//! same bench can be run on a disk and on tmpfs.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tessera_cli::batch::{issue_batch, read_orders};
@@ -22,24 +26,76 @@ fn write_orders(path: &Path) {
     }
 }
 
+fn bench_dir() -> PathBuf {
+    std::env::var_os("TESSERA_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from)
+}
+
+/// The file system's part alone: the same number of files, size, shard layout, threads and
+/// syncs as a batch, without parsing or signing.
+fn create_files_only(out: &Path, size: usize) {
+    let body = vec![b'x'; size];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for shard in 0..256 {
+        std::fs::create_dir(out.join(format!("{shard:02x}"))).expect("shard");
+    }
+    for chunk in (0..ROWS).collect::<Vec<_>>().chunks(4096) {
+        std::thread::scope(|scope| {
+            for part in chunk.chunks(chunk.len().div_ceil(threads)) {
+                let body = &body;
+                scope.spawn(move || {
+                    for i in part {
+                        let path = out
+                            .join(format!("{:02x}/customer-{i}-ltd-000000000000.license", i % 256));
+                        std::fs::write(path, body).expect("write");
+                    }
+                });
+            }
+        });
+        rustix::fs::syncfs(std::fs::File::open(out).expect("dir")).expect("syncfs");
+    }
+}
+
 fn batch(c: &mut Criterion) {
-    let scratch = tempfile::tempdir().expect("tempdir");
+    let scratch = tempfile::tempdir_in(bench_dir()).expect("scratch dir");
     let csv = scratch.path().join("orders.csv");
     write_orders(&csv);
     let key = SigningKey::from_seed(&[0x42; 32]);
     let now: UnixTime = "2027-01-01T00:00:00Z".parse().expect("time");
+    let size = {
+        let probe = tempfile::tempdir_in(scratch.path()).expect("probe dir");
+        let orders = read_orders(&csv, &RawTerms::default(), now).expect("orders");
+        issue_batch(&orders[..1], &key, probe.path(), now, &|_| {}).expect("one");
+        let file = std::fs::read_dir(probe.path())
+            .expect("ls")
+            .filter_map(Result::ok)
+            .find(|e| e.path().is_dir())
+            .and_then(|shard| std::fs::read_dir(shard.path()).ok()?.next())
+            .expect("one license")
+            .expect("entry");
+        file.metadata().expect("meta").len() as usize
+    };
 
     let mut group = c.benchmark_group("batch_issue");
     group.sample_size(10);
     group.throughput(Throughput::Elements(ROWS as u64));
+    let fresh_dir = || tempfile::tempdir_in(scratch.path()).expect("out dir");
+    group.bench_function("files_only_baseline_100k", |b| {
+        b.iter_batched(
+            fresh_dir,
+            |out| {
+                create_files_only(out.path(), size);
+                out // dropped, and its 100,000 files deleted, outside the timing
+            },
+            BatchSize::PerIteration,
+        )
+    });
     group.bench_function("csv_to_files_100k", |b| {
         b.iter_batched(
-            || tempfile::tempdir_in(scratch.path()).expect("out dir"),
+            fresh_dir,
             |out| {
                 let orders = read_orders(&csv, &RawTerms::default(), now).expect("orders");
                 let summary = issue_batch(&orders, &key, out.path(), now, &|_| {}).expect("batch");
                 assert_eq!(summary.issued, ROWS);
-                // Returned so that deleting 100,000 files is not timed.
                 out
             },
             BatchSize::PerIteration,

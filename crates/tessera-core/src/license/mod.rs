@@ -56,7 +56,13 @@ impl LicenseId {
     pub fn generate() -> Result<Self, RandomError> {
         let mut bytes = [0u8; 16];
         fill_random(&mut bytes)?;
-        Ok(LicenseId(uuid::Builder::from_random_bytes(bytes).into_uuid()))
+        Ok(Self::from_random_bytes(bytes))
+    }
+
+    /// A version-4 UUID from caller-supplied random bytes (e.g. one bulk read of the OS
+    /// generator for a whole batch).
+    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+        LicenseId(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
     pub fn as_uuid(&self) -> uuid::Uuid {
@@ -341,14 +347,25 @@ impl LicenseTerms {
 
     /// Fresh, validated claims: a new random id and license key, issued at `now`.
     pub fn issue(self, now: UnixTime) -> Result<Claims, IssueError> {
+        Ok(self.issue_as(now, LicenseId::generate()?, LicenseKey::generate()?)?)
+    }
+
+    /// Validated claims with the given id and key (fresh ones, from [`LicenseId::generate`]
+    /// and [`LicenseKey::generate`] or their bulk-entropy twins), issued at `now`.
+    pub fn issue_as(
+        self,
+        now: UnixTime,
+        id: LicenseId,
+        key: LicenseKey,
+    ) -> Result<Claims, ClaimError> {
         self.check(now)?;
         // In range: check() bounds both durations far below u32::MAX seconds.
         let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
         let mut features = self.features;
         features.sort();
         let claims = Claims {
-            id: LicenseId::generate()?,
-            key: LicenseKey::generate()?,
+            id,
+            key,
             org: self.org,
             product: self.product,
             runners: self.runners,
