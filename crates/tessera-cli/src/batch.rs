@@ -316,38 +316,41 @@ pub fn issue_batch(
         fs::create_dir_all(&path).map_err(|source| BatchError::Write { path, source })?;
     }
 
+    // Two stages overlap: while the workers sign and write chunk N+1, a recorder thread
+    // makes chunk N durable and only then appends it to the manifest.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for chunk in pending.chunks(CHUNK) {
-        let per_thread = chunk.len().div_ceil(threads);
-        let entries: Vec<ManifestEntry> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
+        let (to_recorder, chunks_done) = std::sync::mpsc::sync_channel::<Vec<ManifestEntry>>(1);
+        let manifest_path = &manifest_path;
+        let recorder = scope.spawn(move || -> Result<(), BatchError> {
+            for entries in chunks_done {
+                sync_written_files(out_dir).map_err(dir_error)?;
+                append_to_manifest(&mut manifest, manifest_path, &entries)?;
+                progress(entries.len() as u64);
+            }
+            Ok(())
+        });
+        let issued = pending.chunks(CHUNK).try_for_each(|chunk| {
+            let per_thread = chunk.len().div_ceil(threads);
             let workers: Vec<_> = chunk
                 .chunks(per_thread)
                 .map(|part| scope.spawn(move || issue_part(part, key, out_dir, now)))
                 .collect();
-            let mut all = Vec::with_capacity(chunk.len());
+            let mut entries = Vec::with_capacity(chunk.len());
             for worker in workers {
-                let part = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                all.extend(part?);
+                entries.extend(worker.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
             }
-            Ok::<_, BatchError>(all)
-        })?;
-        sync_written_files(out_dir).map_err(dir_error)?;
-        let mut lines = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-        for entry in &entries {
-            lines.serialize(entry).map_err(|e| BatchError::Write {
+            // A closed channel means the recorder failed: stop issuing; its own error is
+            // the one reported below.
+            to_recorder.send(entries).map_err(|_| BatchError::Write {
                 path: manifest_path.clone(),
-                source: io::Error::other(e),
-            })?;
-        }
-        let lines = lines.into_inner().map_err(|e| BatchError::Write {
-            path: manifest_path.clone(),
-            source: io::Error::other(e.to_string()),
-        })?;
-        let manifest_error = |source| BatchError::Write { path: manifest_path.clone(), source };
-        manifest.write_all(&lines).map_err(manifest_error)?;
-        manifest.sync_data().map_err(manifest_error)?;
-        progress(chunk.len() as u64);
-    }
+                source: io::Error::other("the manifest writer stopped"),
+            })
+        });
+        drop(to_recorder);
+        let recorded = recorder.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        recorded.and(issued)
+    })?;
     tessera_core::fsutil::sync_dir(out_dir).map_err(dir_error)?;
     Ok(BatchSummary {
         issued: pending.len(),
@@ -355,6 +358,22 @@ pub fn issue_batch(
         out_dir: out_dir.to_owned(),
         manifest: manifest_path,
     })
+}
+
+/// Appends `entries` to the manifest and makes them durable.
+fn append_to_manifest(
+    manifest: &mut File,
+    path: &Path,
+    entries: &[ManifestEntry],
+) -> Result<(), BatchError> {
+    let write_error = |source| BatchError::Write { path: path.to_owned(), source };
+    let mut lines = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    for entry in entries {
+        lines.serialize(entry).map_err(|e| write_error(io::Error::other(e)))?;
+    }
+    let lines = lines.into_inner().map_err(|e| write_error(io::Error::other(e.to_string())))?;
+    manifest.write_all(&lines).map_err(write_error)?;
+    manifest.sync_data().map_err(write_error)
 }
 
 fn issue_part(
