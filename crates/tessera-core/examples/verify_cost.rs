@@ -36,6 +36,30 @@ fn main() {
     let signature = ed25519_dalek::Signature::from_bytes(envelope.signature());
     let message = envelope.signed_message().to_vec();
     let expect = Expectations::default();
+    if mode == "compare" {
+        // Alternate blocks of each, so that drift on a shared machine hits both alike.
+        let mut raw = Vec::new();
+        let mut ours = Vec::new();
+        for _ in 0..n {
+            let t = std::time::Instant::now();
+            for _ in 0..500 {
+                black_box(dalek.verify(black_box(&message), &signature).is_ok());
+            }
+            raw.push(t.elapsed().as_nanos() as f64 / 500.0);
+            let t = std::time::Instant::now();
+            for _ in 0..500 {
+                black_box(
+                    tessera_core::verify(black_box(text.as_bytes()), &trust, now, &expect).status(),
+                );
+            }
+            ours.push(t.elapsed().as_nanos() as f64 / 500.0);
+        }
+        raw.sort_by(f64::total_cmp);
+        ours.sort_by(f64::total_cmp);
+        let (r, o) = (raw[raw.len() / 2], ours[ours.len() / 2]);
+        println!("median ns per verification: raw {r:.0}, tessera {o:.0}, ratio {:.3}", o / r);
+        return;
+    }
     let mut ok = 0u64;
     for _ in 0..n {
         let good = match mode.as_str() {

@@ -69,6 +69,25 @@ impl Sandbox {
         self.run(&args).ok()
     }
 
+    /// The arguments of the smallest `issue` command, signing with `key` into `out`.
+    pub fn minimal_issue<'a>(key: &'a str, out: &'a str) -> Vec<&'a str> {
+        vec![
+            "issue",
+            "--key",
+            key,
+            "--org",
+            "A",
+            "--product",
+            "p",
+            "--runners",
+            "1",
+            "--expires",
+            "2030-01-01",
+            "--out",
+            out,
+        ]
+    }
+
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, bytes).expect("write");

@@ -39,22 +39,8 @@ fn encrypted_keys_take_the_passphrase_from_the_environment() {
     assert!(sandbox.read("keys/signing.key").contains("TESSERA-ENCRYPTED-KEY-V1:"));
     assert!(!sandbox.read("keys/signing.key").contains("TESSERA-SECRET-KEY-V1:"));
 
-    let issue = [
-        "issue",
-        "--key",
-        "keys/signing.key",
-        "--org",
-        "A",
-        "--product",
-        "p",
-        "--runners",
-        "1",
-        "--expires",
-        "2030-01-01",
-        "--out",
-        "a.license",
-        "--force",
-    ];
+    let mut issue = Sandbox::minimal_issue("keys/signing.key", "a.license");
+    issue.push("--force");
     sandbox.run_with_passphrase("hunter2 hunter2", &issue).ok();
     sandbox.run_with_passphrase("wrong", &issue).fails(4, "wrong passphrase");
     // No passphrase and no terminal: a clear error, not a hang.

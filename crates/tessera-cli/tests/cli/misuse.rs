@@ -47,46 +47,14 @@ fn missing_and_unreadable_files_exit_3() {
     sandbox.run(&["verify", "--trust", "nope.pub", "a.license"]).fails(3, "nope.pub");
     sandbox.run(&["verify", "--trust", "keys/signing.pub", "keys"]).fails(3, "keys");
     sandbox.run(&["inspect", "nope.license"]).fails(3, "nope.license");
-    let issue = |key: &str| {
-        sandbox.run(&[
-            "issue",
-            "--key",
-            key,
-            "--org",
-            "A",
-            "--product",
-            "p",
-            "--runners",
-            "1",
-            "--expires",
-            "2030-01-01",
-            "--out",
-            "b.license",
-        ])
-    };
+    let issue = |key: &str| sandbox.run(&Sandbox::minimal_issue(key, "b.license"));
     issue("nope.key").fails(3, "nope.key");
 }
 
 #[test]
 fn wrong_kinds_of_key_and_trust_files_are_named() {
     let sandbox = sandbox_with_license();
-    let issue = |key: &str| {
-        sandbox.run(&[
-            "issue",
-            "--key",
-            key,
-            "--org",
-            "A",
-            "--product",
-            "p",
-            "--runners",
-            "1",
-            "--expires",
-            "2030-01-01",
-            "--out",
-            "b.license",
-        ])
-    };
+    let issue = |key: &str| sandbox.run(&Sandbox::minimal_issue(key, "b.license"));
     issue("keys/signing.pub").fails(4, "public key");
     issue("a.license").fails(4, "line 1");
     sandbox.write("junk.key", [0xffu8, 0xfe, 0x00]);
