@@ -1,5 +1,5 @@
-//! The license parser and verifier on arbitrary bytes: never a panic, and never `valid`
-//! for input the vendor key did not sign.
+//! The license parser and verifier on arbitrary bytes: never a panic. The trust key is the
+//! test-vector key (seed 0x11), so a corpus of the vectors reaches past the signature check.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -17,8 +17,10 @@ fn trust() -> &'static TrustSet {
 fuzz_target!(|data: &[u8]| {
     let now = UnixTime::from_unix(1_800_000_000).expect("time");
     let verdict = tessera_core::verify(data, trust(), now, &Expectations::default());
-    // The fuzzer cannot forge an Ed25519 signature; a valid verdict would mean a bug.
-    assert_ne!(verdict.status(), Status::Valid);
+    // Claims are only ever handed out under a good signature.
+    if verdict.claims().is_some() {
+        assert!(!matches!(verdict.status(), Status::Malformed | Status::BadSignature | Status::UnknownKey));
+    }
     if let Ok(file) = LicenseFile::parse(data) {
         let _ = file.unverified_claims();
     }
