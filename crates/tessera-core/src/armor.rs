@@ -45,11 +45,22 @@ pub enum Kind {
     Delegation,
     ActivationRequest,
     Activation,
+    /// A hub's online activation call to the portal, signed by the hub's own key.
+    Activate,
+    /// A hub's hourly ping, signed by the hub's own key.
+    Ping,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] =
-        [Kind::License, Kind::Receipt, Kind::Delegation, Kind::ActivationRequest, Kind::Activation];
+    pub const ALL: [Kind; 7] = [
+        Kind::License,
+        Kind::Receipt,
+        Kind::Delegation,
+        Kind::ActivationRequest,
+        Kind::Activation,
+        Kind::Activate,
+        Kind::Ping,
+    ];
 
     /// The label in the BEGIN/END lines.
     pub fn label(self) -> &'static str {
@@ -59,6 +70,8 @@ impl Kind {
             Kind::Delegation => "DELEGATION",
             Kind::ActivationRequest => "ACTIVATION REQUEST",
             Kind::Activation => "ACTIVATION",
+            Kind::Activate => "ACTIVATE",
+            Kind::Ping => "PING",
         }
     }
 
@@ -70,6 +83,8 @@ impl Kind {
             Kind::Delegation => "delegation",
             Kind::ActivationRequest => "activation_request",
             Kind::Activation => "activation",
+            Kind::Activate => "activate",
+            Kind::Ping => "ping",
         }
     }
 
@@ -81,6 +96,8 @@ impl Kind {
             Kind::Delegation => b"tessera delegation v1\0",
             Kind::ActivationRequest => b"tessera activation request v1\0",
             Kind::Activation => b"tessera activation v1\0",
+            Kind::Activate => b"tessera activate v1\0",
+            Kind::Ping => b"tessera ping v1\0",
         }
     }
 
@@ -146,6 +163,16 @@ pub enum FormatError {
     HeaderMismatch { field: &'static str, inside: String, outside: String },
 }
 
+/// An envelope as a JSON object, for HTTP bodies: the same signed bytes without the armor.
+/// `payload` and `signature` are canonical standard base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compact {
+    pub key_id: KeyId,
+    pub payload: String,
+    pub signature: String,
+}
+
 /// A parsed, not yet verified, signed file.
 #[derive(Debug, Clone)]
 pub struct Envelope {
@@ -181,16 +208,7 @@ struct WrapperIn<'a, T> {
 impl Envelope {
     /// Signs `body` as a `kind` file with `key` and returns the armored text.
     pub fn seal<T: Serialize>(kind: Kind, key: &SigningKey, body: &T) -> String {
-        let wrapper = WrapperOut {
-            v: VERSION,
-            alg: ALGORITHM,
-            kind: kind.name(),
-            key_id: key.key_id(),
-            body,
-        };
-        // Serializing plain structs of strings and integers into a Vec cannot fail.
-        let payload = serde_json::to_vec(&wrapper).unwrap_or_default();
-        Self::sign_payload(kind, key, &payload).to_armored()
+        Self::sign_body(kind, key, body).to_armored()
     }
 
     /// Signs arbitrary payload bytes. [`Envelope::seal`] is the normal way in; this one
@@ -295,6 +313,51 @@ impl Envelope {
                 .map_err(|_| FormatError::BadPayloadEncoding { line: line_no })?;
         }
         Ok(Envelope { kind, key_id, signature, signed })
+    }
+
+    /// Reads the JSON form strictly, with the same size limit as armored files.
+    pub fn from_compact(kind: Kind, compact: &Compact) -> Result<Envelope, FormatError> {
+        if compact.payload.len() > MAX_ARMORED_LEN {
+            return Err(FormatError::TooLarge { max: MAX_ARMORED_LEN });
+        }
+        let mut signature = [0u8; 64];
+        if compact.signature.len() != SIGNATURE_B64_LEN
+            || STANDARD.decode_slice(&compact.signature, &mut signature) != Ok(64)
+        {
+            return Err(FormatError::BadSignatureEncoding);
+        }
+        let mut signed = Vec::with_capacity(kind.context().len() + compact.payload.len());
+        signed.extend_from_slice(kind.context());
+        STANDARD
+            .decode_vec(&compact.payload, &mut signed)
+            .map_err(|_| FormatError::BadPayloadEncoding { line: 1 })?;
+        if signed.len() == kind.context().len() {
+            return Err(FormatError::EmptyPayload);
+        }
+        Ok(Envelope { kind, key_id: compact.key_id, signature, signed })
+    }
+
+    /// The JSON form of this envelope.
+    pub fn to_compact(&self) -> Compact {
+        Compact {
+            key_id: self.key_id,
+            payload: STANDARD.encode(self.payload()),
+            signature: STANDARD.encode(self.signature),
+        }
+    }
+
+    /// Signs `body` as a `kind` envelope with `key`, without armoring it.
+    pub fn sign_body<T: Serialize>(kind: Kind, key: &SigningKey, body: &T) -> Envelope {
+        let wrapper = WrapperOut {
+            v: VERSION,
+            alg: ALGORITHM,
+            kind: kind.name(),
+            key_id: key.key_id(),
+            body,
+        };
+        // Serializing plain structs of strings and integers into a Vec cannot fail.
+        let payload = serde_json::to_vec(&wrapper).unwrap_or_default();
+        Self::sign_payload(kind, key, &payload)
     }
 
     pub fn kind(&self) -> Kind {

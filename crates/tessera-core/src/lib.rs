@@ -3,6 +3,8 @@
 //! Where things are:
 //! - a license is signed in [`license::sign`] and judged in [`license::verify`];
 //! - the signed envelope shared by every file kind is [`armor`];
+//! - the portal signs receipts and hubs and runners check them in [`receipt`], through the
+//!   vendor-signed [`delegation`] of the portal's key;
 //! - keys and key files are [`keys`] and [`keyfile`]; the trust set is [`trust`];
 //! - the status words every check answers are [`status::Status`];
 //! - time is always an argument ([`time::UnixTime`]); only binaries read a [`time::Clock`].
@@ -28,11 +30,13 @@ macro_rules! serde_via_str {
 }
 
 pub mod armor;
+pub mod delegation;
 pub mod fingerprint;
 pub mod fsutil;
 pub mod keyfile;
 pub mod keys;
 pub mod license;
+pub mod receipt;
 pub mod status;
 pub mod time;
 pub mod trust;

@@ -1,0 +1,96 @@
+//! The portal's receipt key, certified by a vendor signing key, so that hubs and runners can
+//! check receipts with the vendor trust set alone.
+
+use serde::{Deserialize, Serialize};
+
+use crate::armor::{Envelope, FormatError, Kind};
+use crate::keys::{KeyId, PublicKey, SigningKey};
+use crate::status::Status;
+use crate::time::UnixTime;
+use crate::trust::{TrustSet, Untrusted};
+
+/// What a delegation says: this portal key may sign receipts from `not_before` through
+/// `not_after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationClaims {
+    pub portal_key: PublicKey,
+    pub issued_at: UnixTime,
+    pub not_before: UnixTime,
+    pub not_after: UnixTime,
+}
+
+/// Why a delegation is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DelegationError {
+    #[error("malformed delegation: {0}")]
+    Malformed(#[from] FormatError),
+    #[error("delegation: {0}")]
+    Untrusted(#[from] Untrusted),
+    #[error("delegation signature by key {key_id} does not verify")]
+    BadSignature { key_id: KeyId },
+    #[error("delegation is valid only from {not_before}")]
+    NotYetValid { not_before: UnixTime },
+    #[error("delegation expired at {not_after}")]
+    Expired { not_after: UnixTime },
+    #[error("delegation's not_before is after its not_after")]
+    EmptyWindow,
+}
+
+impl DelegationError {
+    pub fn status(&self) -> Status {
+        match self {
+            DelegationError::Malformed(_) | DelegationError::EmptyWindow => Status::Malformed,
+            DelegationError::Untrusted(_) => Status::UnknownKey,
+            DelegationError::BadSignature { .. } => Status::BadSignature,
+            DelegationError::NotYetValid { .. } => Status::NotYetValid,
+            DelegationError::Expired { .. } => Status::Expired,
+        }
+    }
+}
+
+/// Signs a delegation of `claims.portal_key` with the vendor key; returns the armored text.
+pub fn sign(claims: &DelegationClaims, vendor_key: &SigningKey) -> String {
+    Envelope::seal(Kind::Delegation, vendor_key, claims)
+}
+
+/// A delegation whose vendor signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    pub claims: DelegationClaims,
+    pub vendor_key_id: KeyId,
+}
+
+impl Delegation {
+    /// Verifies the vendor's signature with `trust` (looked up at `now`). The window is not
+    /// checked here: see [`Delegation::check_window`] and [`Delegation::covers`].
+    pub fn verify(bytes: &[u8], trust: &TrustSet, now: UnixTime) -> Result<Self, DelegationError> {
+        let envelope = Envelope::parse(Kind::Delegation, bytes)?;
+        let key = trust.lookup(envelope.key_id(), now)?;
+        envelope
+            .verify_signature(key)
+            .map_err(|_| DelegationError::BadSignature { key_id: envelope.key_id() })?;
+        let claims: DelegationClaims = envelope.open()?;
+        if claims.not_before > claims.not_after {
+            return Err(DelegationError::EmptyWindow);
+        }
+        Ok(Delegation { claims, vendor_key_id: envelope.key_id() })
+    }
+
+    /// Whether receipts signed at `t` are covered.
+    pub fn covers(&self, t: UnixTime) -> bool {
+        (self.claims.not_before..=self.claims.not_after).contains(&t)
+    }
+
+    /// The delegation's window, checked at `now`.
+    pub fn check_window(&self, now: UnixTime) -> Result<(), DelegationError> {
+        if now < self.claims.not_before {
+            return Err(DelegationError::NotYetValid { not_before: self.claims.not_before });
+        }
+        if now > self.claims.not_after {
+            return Err(DelegationError::Expired { not_after: self.claims.not_after });
+        }
+        Ok(())
+    }
+}

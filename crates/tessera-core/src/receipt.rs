@@ -1,0 +1,245 @@
+//! Receipts: the portal's signed answers to activations and pings, and the calls that ask
+//! for them. Where the portal signs a receipt and where a hub or runner checks one.
+//!
+//! Hub → portal calls are envelopes of kind `activate` and `ping`, signed with the hub's own
+//! key and sent as [`Compact`](crate::armor::Compact) JSON. Receipts are armored `RECEIPT`
+//! envelopes signed with the portal's receipt key, which a [`Delegation`] ties to the vendor
+//! trust set.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::armor::{Envelope, FormatError, Kind};
+use crate::delegation::Delegation;
+use crate::fingerprint::Fingerprint;
+use crate::keys::{KeyId, PublicKey, RandomError, SigningKey, fill_random};
+use crate::license::{LicenseId, LicenseKey};
+use crate::status::Status;
+use crate::time::UnixTime;
+
+/// 16 random bytes a hub puts in a call and finds echoed in the receipt, as base64url.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Nonce([u8; 16]);
+
+impl Nonce {
+    pub fn generate() -> Result<Self, RandomError> {
+        let mut bytes = [0u8; 16];
+        fill_random(&mut bytes)?;
+        Ok(Nonce(bytes))
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Nonce(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Nonce({self})")
+    }
+}
+
+/// Text that is not a nonce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a nonce is 16 bytes as unpadded base64url (22 characters)")]
+pub struct BadNonce;
+
+impl FromStr for Nonce {
+    type Err = BadNonce;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 18];
+        match URL_SAFE_NO_PAD.decode_slice(s, &mut bytes) {
+            Ok(16) => {
+                let mut nonce = [0u8; 16];
+                nonce.copy_from_slice(&bytes[..16]);
+                Ok(Nonce(nonce))
+            }
+            _ => Err(BadNonce),
+        }
+    }
+}
+
+serde_via_str!(Nonce);
+
+/// SHA-256 of a fingerprint's canonical JSON, hex: what a receipt says about the host.
+pub fn fingerprint_digest(fingerprint: &Fingerprint) -> String {
+    // A map of strings serializes deterministically (BTreeMap order).
+    let json = serde_json::to_vec(fingerprint).unwrap_or_default();
+    hex::encode(Sha256::digest(json))
+}
+
+/// A hub's first call: bind this license to me.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateCall {
+    pub license_key: LicenseKey,
+    pub fingerprint: Fingerprint,
+    pub hub_key: PublicKey,
+    pub nonce: Nonce,
+    /// The hub's time in milliseconds: must grow from call to call (replay protection).
+    pub hub_time_ms: i64,
+}
+
+/// A hub's hourly call: I am still here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingCall {
+    pub license_id: LicenseId,
+    pub fingerprint: Fingerprint,
+    pub nonce: Nonce,
+    pub hub_time_ms: i64,
+}
+
+/// Which call a receipt answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answers {
+    Activate,
+    Ping,
+}
+
+/// What a receipt says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptClaims {
+    pub license_id: LicenseId,
+    pub answers: Answers,
+    /// `valid`, `expired`, `terminated`, `suspended`, `revoked`, `fingerprint_mismatch`, …
+    pub status: Status,
+    /// The portal's clock when it signed: the time hubs and runners trust.
+    pub portal_time: UnixTime,
+    /// The nonce of the call, echoed.
+    pub nonce: Nonce,
+    /// The hub should ping again before this time.
+    pub next_ping_by: UnixTime,
+    /// [`fingerprint_digest`] of the fingerprint in the call.
+    pub fingerprint: String,
+    /// The hub key the license is bound to.
+    pub hub_key_id: KeyId,
+}
+
+/// Signs a receipt with the portal's receipt key; returns the armored text.
+pub fn sign(claims: &ReceiptClaims, portal_key: &SigningKey) -> String {
+    Envelope::seal(Kind::Receipt, portal_key, claims)
+}
+
+/// Why a receipt is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    #[error("malformed receipt: {0}")]
+    Malformed(#[from] FormatError),
+    #[error("receipt is signed by key {found}, but the delegation certifies {delegated}")]
+    NotDelegated { found: KeyId, delegated: KeyId },
+    #[error("receipt signature does not verify")]
+    BadSignature,
+    #[error("receipt time {portal_time} is outside the delegation's window")]
+    OutsideDelegation { portal_time: UnixTime },
+}
+
+impl ReceiptError {
+    pub fn status(&self) -> Status {
+        match self {
+            ReceiptError::Malformed(_) => Status::Malformed,
+            ReceiptError::NotDelegated { .. } | ReceiptError::OutsideDelegation { .. } => {
+                Status::UnknownKey
+            }
+            ReceiptError::BadSignature => Status::BadSignature,
+        }
+    }
+}
+
+/// Checks a receipt against a verified delegation: signed by the delegated portal key, at a
+/// time the delegation covers. Nonce, license and hub checks are the caller's.
+pub fn verify(bytes: &[u8], delegation: &Delegation) -> Result<ReceiptClaims, ReceiptError> {
+    let envelope = Envelope::parse(Kind::Receipt, bytes)?;
+    let portal_key = &delegation.claims.portal_key;
+    if envelope.key_id() != portal_key.key_id() {
+        return Err(ReceiptError::NotDelegated {
+            found: envelope.key_id(),
+            delegated: portal_key.key_id(),
+        });
+    }
+    envelope.verify_signature(portal_key).map_err(|_| ReceiptError::BadSignature)?;
+    let claims: ReceiptClaims = envelope.open()?;
+    if !delegation.covers(claims.portal_time) {
+        return Err(ReceiptError::OutsideDelegation { portal_time: claims.portal_time });
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delegation::{self, DelegationClaims};
+    use crate::trust::TrustSet;
+
+    fn t(s: &str) -> UnixTime {
+        s.parse().expect("time")
+    }
+
+    #[test]
+    fn a_receipt_verifies_through_the_delegation_chain_only() {
+        let vendor = SigningKey::from_seed(&[1; 32]);
+        let portal = SigningKey::from_seed(&[2; 32]);
+        let stranger = SigningKey::from_seed(&[3; 32]);
+        let trust = TrustSet::single(vendor.public_key().clone());
+        let claims = DelegationClaims {
+            portal_key: portal.public_key().clone(),
+            issued_at: t("2027-01-01"),
+            not_before: t("2027-01-01"),
+            not_after: t("2027-12-31"),
+        };
+        let text = delegation::sign(&claims, &vendor);
+        let verified = Delegation::verify(text.as_bytes(), &trust, t("2027-06-01")).expect("delegation");
+        let forged = delegation::sign(&claims, &stranger);
+        assert!(Delegation::verify(forged.as_bytes(), &trust, t("2027-06-01")).is_err());
+
+        let receipt = ReceiptClaims {
+            license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
+            answers: Answers::Ping,
+            status: Status::Valid,
+            portal_time: t("2027-06-01T10:00:00Z"),
+            nonce: Nonce::from_bytes([9; 16]),
+            next_ping_by: t("2027-06-01T11:00:00Z"),
+            fingerprint: "00".repeat(32),
+            hub_key_id: stranger.key_id(),
+        };
+        let signed = sign(&receipt, &portal);
+        assert_eq!(verify(signed.as_bytes(), &verified), Ok(receipt.clone()));
+        let by_stranger = sign(&receipt, &stranger);
+        assert!(matches!(
+            verify(by_stranger.as_bytes(), &verified),
+            Err(ReceiptError::NotDelegated { .. })
+        ));
+        let late = ReceiptClaims { portal_time: t("2028-01-01"), ..receipt };
+        assert!(matches!(
+            verify(sign(&late, &portal).as_bytes(), &verified),
+            Err(ReceiptError::OutsideDelegation { .. })
+        ));
+    }
+
+    #[test]
+    fn nonces_round_trip_strictly() {
+        let nonce = Nonce::generate().expect("random");
+        assert_eq!(nonce.to_string().parse::<Nonce>(), Ok(nonce));
+        assert!("short".parse::<Nonce>().is_err());
+        assert!(format!("{nonce}A").parse::<Nonce>().is_err());
+    }
+}
