@@ -1,1 +1,181 @@
-fn main() {}
+//! `tessera-portal`: parses the command line, loads settings, runs the portal library.
+
+mod cli;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tessera_core::time::{Clock, SystemClock, UnixTime};
+use tessera_portal::app::{self, Portal};
+use tessera_portal::apikeys;
+use tessera_portal::config::{Layer, LogFormat, Settings};
+use tessera_portal::store::Store;
+
+use crate::cli::{ApiKeyCommand, Cli, Command, StoreArgs};
+
+/// A failure: one line on stderr and an exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> Failure {
+    Failure { code, message: message.to_string() }
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("tessera-portal: internal error (please report it): {info}");
+    }));
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tessera-portal: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("tessera-portal: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn settings(args: &StoreArgs) -> Result<Settings, Failure> {
+    let file = match &args.config {
+        Some(path) => Layer::from_file(path).map_err(|e| fail(3, e))?,
+        None => Layer::default(),
+    };
+    args.layer().over(file).resolve().map_err(|e| fail(3, e))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn open_store(settings: &Settings) -> Result<Store, Failure> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| fail(3, format!("data directory {}: {e}", settings.data_dir.display())))?;
+    Store::open(&settings.database_url).await.map_err(|e| fail(4, e))
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Serve(args) => serve(settings(&args)?).await,
+        Command::Rollup(args) => {
+            let settings = settings(&args)?;
+            let store = open_store(&settings).await?;
+            let report = store.rollup(SystemClock.now()).await.map_err(|e| fail(4, e))?;
+            println!("rolled {} day rows ({} pings) into months", report.days_rolled, report.pings_moved);
+            Ok(())
+        }
+        Command::ReceiptKey(args) => {
+            let settings = settings(&args)?;
+            std::fs::create_dir_all(&settings.data_dir)
+                .map_err(|e| fail(3, format!("data directory {}: {e}", settings.data_dir.display())))?;
+            let key = app::load_or_create_receipt_key(&settings.data_dir).map_err(|e| fail(3, e))?;
+            println!("{}\nkey id: {}", key.public_key(), key.key_id());
+            println!("public key file: {}", settings.data_dir.join(app::RECEIPT_PUB_FILE).display());
+            Ok(())
+        }
+        Command::ApiKey(command) => api_key(command).await,
+    }
+}
+
+async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
+    let now = SystemClock.now();
+    match command {
+        ApiKeyCommand::Create { scope, label, expires, store } => {
+            let scopes = apikeys::parse_scopes(&scope).map_err(|e| fail(2, format!("--scope: {e}")))?;
+            let expires = expires
+                .map(|text| UnixTime::parse_end(&text).map_err(|e| fail(2, format!("--expires: {e}"))))
+                .transpose()?;
+            let store = open_store(&settings(&store)?).await?;
+            let key = apikeys::create(&store, &scopes, &label, expires, now).await.map_err(|e| fail(3, e))?;
+            println!("{}", key.expose());
+            eprintln!(
+                "API key {} with scopes {}: shown once, only its hash is stored",
+                key.row.id, key.row.scopes
+            );
+            Ok(())
+        }
+        ApiKeyCommand::List { store } => {
+            let store = open_store(&settings(&store)?).await?;
+            for key in store.list_api_keys().await.map_err(|e| fail(4, e))? {
+                let state = match (key.revoked_at, key.expires_at) {
+                    (Some(_), _) => "revoked".to_owned(),
+                    (None, Some(t)) if t < now.as_unix() => "expired".to_owned(),
+                    (None, Some(t)) => format!("expires {}", UnixTime::from_unix(t).map(|t| t.to_string()).unwrap_or_default()),
+                    (None, None) => "active".to_owned(),
+                };
+                println!("{}  {:<18} {:<20} {}", key.id, key.scopes, state, key.label);
+            }
+            Ok(())
+        }
+        ApiKeyCommand::Revoke { id, store } => {
+            let store = open_store(&settings(&store)?).await?;
+            if store.revoke_api_key(&id, now).await.map_err(|e| fail(4, e))? {
+                println!("revoked {id}");
+                Ok(())
+            } else {
+                Err(fail(3, format!("no active API key {id:?}")))
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), Failure> {
+    init_logging(settings.log_format);
+    if settings.tls.is_some() {
+        return Err(fail(3, "TLS is not built into this version yet: serve plain HTTP behind a TLS proxy"));
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| fail(3, format!("cannot listen on {}: {e}", settings.listen)))?;
+    let address = listener.local_addr().map_err(|e| fail(1, e))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let portal = Portal::start(settings, clock).await.map_err(|e| fail(4, e))?;
+    let missing = portal.missing();
+    tracing::info!(%address, ready = missing.is_empty(), receipt_key = %portal.receipt_key.key_id(), "portal listening");
+    // Tests and scripts read the bound address (useful with port 0) from this line.
+    println!("listening on {address}");
+    app::serve(portal, listener, shutdown_signal()).await.map_err(|e| fail(1, e))?;
+    tracing::info!("portal stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,190 @@
+//! Admin API keys: `tsk_<id>_<secret>`. The portal stores the id and the SHA-256 of the
+//! secret, never the secret; it compares in constant time; keys have scopes and an optional
+//! expiry, and any number can be valid at once, so rotation needs no downtime.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tessera_core::UnixTime;
+use tessera_core::keys::{RandomError, fill_random};
+
+use crate::store::{ApiKeyRow, Store, StoreError};
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// List and show licenses, export usage.
+    Read,
+    /// Register licenses, suspend, reinstate, reset bindings.
+    Write,
+    /// Revoke licenses (final).
+    Revoke,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Revoke => "revoke",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "read" => Ok(Scope::Read),
+            "write" => Ok(Scope::Write),
+            "revoke" => Ok(Scope::Revoke),
+            other => Err(format!("unknown scope {other:?} (read, write, revoke)")),
+        }
+    }
+}
+
+/// A set of scopes, stored as `read,write`.
+pub fn parse_scopes(text: &str) -> Result<BTreeSet<Scope>, String> {
+    text.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect()
+}
+
+fn scopes_text(scopes: &BTreeSet<Scope>) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// A freshly made key. Its secret is shown once; `Debug` hides it.
+pub struct NewApiKey {
+    pub row: ApiKeyRow,
+    secret_text: String,
+}
+
+impl NewApiKey {
+    /// The whole key, to show to the operator once.
+    pub fn expose(&self) -> &str {
+        &self.secret_text
+    }
+}
+
+impl fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NewApiKey({})", self.row.id)
+    }
+}
+
+fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Makes and stores a new key.
+pub async fn create(
+    store: &Store,
+    scopes: &BTreeSet<Scope>,
+    label: &str,
+    expires_at: Option<UnixTime>,
+    now: UnixTime,
+) -> Result<NewApiKey, CreateError> {
+    if scopes.is_empty() {
+        return Err(CreateError::NoScope);
+    }
+    let mut random = [0u8; 8 + 32];
+    fill_random(&mut random)?;
+    let id = hex::encode(&random[..8]);
+    let secret = URL_SAFE_NO_PAD.encode(&random[8..]);
+    let row = ApiKeyRow {
+        id: id.clone(),
+        secret_sha256: digest(&secret),
+        scopes: scopes_text(scopes),
+        label: label.to_owned(),
+        created_at: now.as_unix(),
+        expires_at: expires_at.map(UnixTime::as_unix),
+        revoked_at: None,
+    };
+    store.insert_api_key(&row).await?;
+    Ok(NewApiKey { row, secret_text: format!("tsk_{id}_{secret}") })
+}
+
+/// Why a key could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CreateError {
+    #[error("give at least one scope (read, write, revoke)")]
+    NoScope,
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A presented key, split; the secret is only hashed.
+pub struct Presented<'a> {
+    pub id: &'a str,
+    secret: &'a str,
+}
+
+/// Splits `tsk_<16 hex>_<43 base64url>`; None when it is not that shape.
+pub fn split(text: &str) -> Option<Presented<'_>> {
+    let rest = text.strip_prefix("tsk_")?;
+    let (id, secret) = rest.split_once('_')?;
+    let id_ok = id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let secret_ok = secret.len() == 43
+        && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (id_ok && secret_ok).then_some(Presented { id, secret })
+}
+
+/// Why a presented key is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+/// Checks a presented key against the store at `now`; on success, its scopes.
+pub async fn authenticate(
+    store: &Store,
+    presented: &Presented<'_>,
+    now: UnixTime,
+) -> Result<Result<BTreeSet<Scope>, Refusal>, StoreError> {
+    let Some(row) = store.api_key(presented.id).await? else {
+        return Ok(Err(Refusal::Unknown));
+    };
+    let matches: bool = digest(presented.secret).as_bytes().ct_eq(row.secret_sha256.as_bytes()).into();
+    if !matches {
+        return Ok(Err(Refusal::Unknown));
+    }
+    if row.revoked_at.is_some() {
+        return Ok(Err(Refusal::Revoked));
+    }
+    if row.expires_at.is_some_and(|t| now.as_unix() > t) {
+        return Ok(Err(Refusal::Expired));
+    }
+    Ok(parse_scopes(&row.scopes).map_err(|_| Refusal::Unknown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_shaped_keys_split() {
+        let good = format!("tsk_0123456789abcdef_{}", "A".repeat(43));
+        assert_eq!(split(&good).map(|p| p.id), Some("0123456789abcdef"));
+        assert!(split("tsk_0123_abc").is_none());
+        assert!(split(&good.replace("tsk_", "tpk_")).is_none());
+        assert!(split(&format!("{good}x")).is_none());
+    }
+
+    #[test]
+    fn scopes_parse_and_print() {
+        let scopes = parse_scopes("write,read").expect("scopes");
+        assert_eq!(scopes_text(&scopes), "read,write");
+        assert!(parse_scopes("read,admin").is_err());
+    }
+}

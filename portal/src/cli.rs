@@ -1,0 +1,110 @@
+//! The `tessera-portal` command line, as clap sees it. No logic here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use tessera_portal::config::{Layer, LogFormat};
+
+/// Tessera portal: activations and hourly pings from hubs, signed receipts, usage counts.
+///
+/// Settings come from flags, then TESSERA_* environment variables, then the --config TOML
+/// file, then defaults (docs/OPERATIONS.md lists them all). Exit codes: 0 success, 1
+/// runtime failure, 2 usage error, 3 configuration error, 4 database error.
+#[derive(Debug, Parser)]
+#[command(name = "tessera-portal", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the hub and admin APIs until SIGTERM or Ctrl-C.
+    Serve(Box<StoreArgs>),
+    /// Roll per-day ping counts older than 90 days into monthly counts, now.
+    Rollup(Box<StoreArgs>),
+    /// Manage admin API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Print the receipt key's public key (making the key on first use), for `tessera delegate`.
+    ReceiptKey(Box<StoreArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Make a key and print it once; only its SHA-256 is stored.
+    Create {
+        /// Comma-separated scopes: read, write, revoke.
+        #[arg(long, value_name = "SCOPES")]
+        scope: String,
+        /// A note saying who or what uses the key.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Last day the key works (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        /// The key id (the 16 hex digits after `tsk_`).
+        id: String,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// A TOML config file.
+    #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite store and the receipt key [default: .].
+    #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… to use PostgreSQL instead of the SQLite file in the data directory.
+    #[arg(long, env = "TESSERA_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The vendor's public keys (trust files); repeat for several.
+    #[arg(long, env = "TESSERA_TRUST", value_name = "FILE", value_delimiter = ',')]
+    pub trust: Vec<PathBuf>,
+    /// The vendor-signed delegation of this portal's receipt key (`tessera delegate`).
+    #[arg(long, env = "TESSERA_DELEGATION", value_name = "FILE")]
+    pub delegation: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key).
+    #[arg(long, env = "TESSERA_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "TESSERA_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl StoreArgs {
+    /// The flag-and-environment layer of the settings.
+    pub fn layer(&self) -> Layer {
+        Layer {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            trust: self.trust.clone(),
+            delegation: self.delegation.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            log_format: self.log_format,
+            ..Layer::default()
+        }
+    }
+}

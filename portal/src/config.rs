@@ -1,0 +1,189 @@
+//! The portal's settings, in layers: built-in defaults, then an optional TOML file, then
+//! `TESSERA_*` environment variables and command-line flags (clap reads both; a flag wins
+//! over its variable). Every setting is documented in docs/OPERATIONS.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Settings as given by one layer; `None` leaves the layer below in force.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    #[serde(default)]
+    pub trust: Vec<PathBuf>,
+    pub delegation: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub rollup_every_secs: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub clock_skew_secs: Option<u64>,
+    pub activations_per_minute: Option<u32>,
+    pub pings_per_minute: Option<u32>,
+    pub admin_requests_per_second: Option<u32>,
+    pub auth_failures_per_minute: Option<u32>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub trust: Vec<PathBuf>,
+    pub delegation: Option<PathBuf>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub log_format: LogFormat,
+    pub rollup_every_secs: u64,
+    pub max_body_bytes: usize,
+    pub clock_skew_secs: u64,
+    pub limits: Limits,
+}
+
+/// Rate limits (per minute or second, with a burst of the same size).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub activations_per_minute: u32,
+    pub pings_per_minute: u32,
+    pub admin_requests_per_second: u32,
+    pub auth_failures_per_minute: u32,
+}
+
+/// A settings problem, named for the user.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Layer {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+
+    /// `self` over `below`: each setting given here wins.
+    pub fn over(self, below: Layer) -> Layer {
+        Layer {
+            listen: self.listen.or(below.listen),
+            data_dir: self.data_dir.or(below.data_dir),
+            database_url: self.database_url.or(below.database_url),
+            trust: if self.trust.is_empty() { below.trust } else { self.trust },
+            delegation: self.delegation.or(below.delegation),
+            tls_cert: self.tls_cert.or(below.tls_cert),
+            tls_key: self.tls_key.or(below.tls_key),
+            log_format: self.log_format.or(below.log_format),
+            rollup_every_secs: self.rollup_every_secs.or(below.rollup_every_secs),
+            max_body_bytes: self.max_body_bytes.or(below.max_body_bytes),
+            clock_skew_secs: self.clock_skew_secs.or(below.clock_skew_secs),
+            activations_per_minute: self.activations_per_minute.or(below.activations_per_minute),
+            pings_per_minute: self.pings_per_minute.or(below.pings_per_minute),
+            admin_requests_per_second: self
+                .admin_requests_per_second
+                .or(below.admin_requests_per_second),
+            auth_failures_per_minute: self
+                .auth_failures_per_minute
+                .or(below.auth_failures_per_minute),
+        }
+    }
+
+    /// Fills the defaults and checks what must hold together.
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("."));
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("portal.db").display()));
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "give both tls_cert and tls_key (or neither, for plain HTTP behind a proxy)"
+                        .to_owned(),
+                ));
+            }
+        };
+        let positive = |name: &str, value: u32| {
+            if value == 0 {
+                Err(ConfigError::Invalid(format!("{name} must be at least 1")))
+            } else {
+                Ok(value)
+            }
+        };
+        let limits = Limits {
+            activations_per_minute: positive(
+                "activations_per_minute",
+                self.activations_per_minute.unwrap_or(10),
+            )?,
+            pings_per_minute: positive("pings_per_minute", self.pings_per_minute.unwrap_or(30))?,
+            admin_requests_per_second: positive(
+                "admin_requests_per_second",
+                self.admin_requests_per_second.unwrap_or(50),
+            )?,
+            auth_failures_per_minute: positive(
+                "auth_failures_per_minute",
+                self.auth_failures_per_minute.unwrap_or(10),
+            )?,
+        };
+        Ok(Settings {
+            listen: self.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir,
+            database_url,
+            trust: self.trust,
+            delegation: self.delegation,
+            tls,
+            log_format: self.log_format.unwrap_or_default(),
+            rollup_every_secs: self.rollup_every_secs.unwrap_or(3600).max(1),
+            max_body_bytes: self.max_body_bytes.unwrap_or(64 * 1024),
+            clock_skew_secs: self.clock_skew_secs.unwrap_or(300),
+            limits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let file: Layer = toml::from_str(
+            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/tessera\"\npings_per_minute = 5\n",
+        )
+        .expect("toml");
+        let flags = Layer { listen: Some("127.0.0.1:7000".parse().expect("addr")), ..Layer::default() };
+        let settings = flags.over(file).resolve().expect("settings");
+        assert_eq!(settings.listen.port(), 7000);
+        assert_eq!(settings.limits.pings_per_minute, 5);
+        assert_eq!(settings.database_url, "sqlite:///var/lib/tessera/portal.db");
+    }
+
+    #[test]
+    fn unknown_keys_and_half_tls_are_refused() {
+        assert!(toml::from_str::<Layer>("listn = \"x\"").is_err());
+        let half = Layer { tls_cert: Some("c.pem".into()), ..Layer::default() };
+        assert!(half.resolve().is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! The hub API: where a hub activates and where its hourly ping is judged, stored and
+//! answered with a signed receipt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use tessera_core::Status;
+use tessera_core::UnixTime;
+use tessera_core::armor::{Compact, Envelope, FormatError, Kind};
+use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
+use tessera_core::keys::PublicKey;
+use tessera_core::receipt::{self, ActivateCall, Answers, PingCall, ReceiptClaims, fingerprint_digest};
+
+use crate::app::Portal;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::metrics::StatusLabel;
+use crate::store::{Bound, LicenseRow, LicenseState, PingOutcome, PingRecord};
+
+/// The answer to an activation or a ping.
+#[derive(Debug, Serialize)]
+pub struct ReceiptResponse {
+    /// The status the receipt carries, for convenience; the receipt is what counts.
+    pub status: Status,
+    /// The armored, signed receipt.
+    pub receipt: String,
+    /// The vendor-signed delegation of the portal's receipt key.
+    pub delegation: String,
+}
+
+fn malformed(e: FormatError) -> ApiError {
+    ApiError::bad_request("malformed_call", e.to_string())
+}
+
+/// The license's own status at `now`: its state on the portal, then its dates.
+pub fn license_status(license: &LicenseRow, now: UnixTime) -> Status {
+    let t = now.as_unix();
+    match license.state {
+        LicenseState::Revoked => Status::Revoked,
+        LicenseState::Suspended => Status::Suspended,
+        LicenseState::Active if t < license.not_before => Status::NotYetValid,
+        LicenseState::Active if license.terminates_at.is_some_and(|end| t > end) => Status::Terminated,
+        LicenseState::Active if t > license.expires_at => Status::Expired,
+        LicenseState::Active => Status::Valid,
+    }
+}
+
+/// The core matching rule between the stored binding and the presented fingerprint.
+fn same_host(stored_json: &str, presented: &Fingerprint) -> Result<(), (usize, usize)> {
+    let stored: Fingerprint = serde_json::from_str(stored_json).map_err(|_| (0, 1))?;
+    let binding = FingerprintBinding::new(stored).map_err(|_| (0, 1))?;
+    binding.check(presented).map_err(|m| (m.matched, m.needed))
+}
+
+/// Refuses a call whose hub clock is too far from the portal's: the hub should take its
+/// time from receipts.
+fn check_clock(hub_time_ms: i64, now: UnixTime, skew_secs: u64) -> Result<(), ApiError> {
+    let skew_ms = i64::try_from(skew_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let now_ms = now.as_unix().saturating_mul(1000);
+    if (hub_time_ms.saturating_sub(now_ms)).abs() > skew_ms {
+        return Err(ApiError::bad_request(
+            "clock_skew",
+            format!(
+                "the call's time is more than {skew_secs} s from the portal's time {} ({}); \
+                 set the clock or take the time from the last receipt",
+                now.as_unix(),
+                now
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn sign_receipt(portal: &Portal, claims: &ReceiptClaims, delegation: &str) -> ReceiptResponse {
+    let receipt = receipt::sign(claims, &portal.receipt_key);
+    portal.metrics.receipts.get_or_create(&StatusLabel { status: claims.status.as_str() }).inc();
+    ReceiptResponse { status: claims.status, receipt, delegation: delegation.to_owned() }
+}
+
+fn next_ping_by(license: &LicenseRow, now: UnixTime) -> UnixTime {
+    now.saturating_add(Duration::from_secs(u64::try_from(license.ping_interval_secs).unwrap_or(3600)))
+}
+
+/// `POST /v1/activate`: bind a license to the calling hub.
+pub async fn activate(
+    State(portal): State<Arc<Portal>>,
+    ApiJson(compact): ApiJson<Compact>,
+) -> Result<Json<ReceiptResponse>, ApiError> {
+    let (_, delegation) = portal.hub_ready()?;
+    let envelope = Envelope::from_compact(Kind::Activate, &compact).map_err(malformed)?;
+    let call: ActivateCall = envelope.open().map_err(malformed)?;
+    if envelope.key_id() != call.hub_key.key_id() {
+        return Err(ApiError::bad_request("malformed_call", "key_id is not the id of hub_key"));
+    }
+    // Possession of the hub key: the hub signs its own activation.
+    envelope.verify_signature(&call.hub_key).map_err(|_| {
+        ApiError::unprocessable("bad_signature", "the activation is not signed by hub_key")
+    })?;
+    let digest = hex::encode(call.license_key.digest());
+    portal.limits.activation(&digest)?;
+    let now = portal.now();
+    check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
+    let license = portal.store.license_by_key_digest(&digest).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_license", "no license with this key is registered here")
+    })?;
+    let mut status = license_status(&license, now);
+    if status == Status::Valid {
+        let fingerprint_json = serde_json::to_string(&call.fingerprint)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let bound = portal
+            .store
+            .activate(
+                &license.id,
+                &fingerprint_json,
+                &call.hub_key.to_string(),
+                call.hub_time_ms,
+                now,
+                |stored| same_host(stored, &call.fingerprint),
+            )
+            .await?;
+        match bound {
+            Bound::New | Bound::Again => {
+                tracing::info!(license = %license.id, hub_key = %call.hub_key.key_id(), "activated");
+            }
+            Bound::OtherHost { matched, needed } => {
+                tracing::info!(license = %license.id, matched, needed, "activation from another host refused");
+                status = Status::FingerprintMismatch;
+            }
+            Bound::Stale => {
+                return Err(ApiError::conflict(
+                    "stale_call",
+                    "this call is not newer than the hub's last one (a replay?)",
+                ));
+            }
+        }
+    }
+    let claims = ReceiptClaims {
+        license_id: license.id.parse().map_err(|_| ApiError::Internal("bad stored id".into()))?,
+        answers: Answers::Activate,
+        status,
+        portal_time: now,
+        nonce: call.nonce,
+        next_ping_by: next_ping_by(&license, now),
+        fingerprint: fingerprint_digest(&call.fingerprint),
+        hub_key_id: call.hub_key.key_id(),
+    };
+    Ok(Json(sign_receipt(&portal, &claims, delegation)))
+}
+
+/// `POST /v1/ping`: the hourly validation.
+pub async fn ping(
+    State(portal): State<Arc<Portal>>,
+    ApiJson(compact): ApiJson<Compact>,
+) -> Result<Json<ReceiptResponse>, ApiError> {
+    let (_, delegation) = portal.hub_ready()?;
+    let envelope = Envelope::from_compact(Kind::Ping, &compact).map_err(malformed)?;
+    let call: PingCall = envelope.open().map_err(malformed)?;
+    let license_id = call.license_id.to_string();
+    portal.limits.ping(&license_id)?;
+    let now = portal.now();
+    check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
+    let license = portal.store.license(&license_id).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_license", "no license with this id is registered here")
+    })?;
+    let activation = portal.store.activation(&license_id).await?.ok_or_else(|| {
+        ApiError::conflict("not_activated", "this license is not activated (or its binding was reset): activate again")
+    })?;
+    let hub_key: PublicKey =
+        activation.hub_key.parse().map_err(|_| ApiError::Internal("bad stored hub key".into()))?;
+    if envelope.key_id() != hub_key.key_id() {
+        return Err(ApiError::unprocessable(
+            "wrong_hub_key",
+            "this license is bound to another hub key: activate again",
+        ));
+    }
+    envelope.verify_signature(&hub_key).map_err(|_| {
+        ApiError::unprocessable("bad_signature", "the ping is not signed by the bound hub key")
+    })?;
+    let mut status = license_status(&license, now);
+    if status == Status::Valid && same_host(&activation.fingerprint, &call.fingerprint).is_err() {
+        status = Status::FingerprintMismatch;
+    }
+    let record = PingRecord { license_id: license_id.clone(), hub_time_ms: call.hub_time_ms, at: now };
+    let outcome = portal.pings.record(record).await?;
+    let label = match outcome {
+        PingOutcome::Counted => "counted",
+        PingOutcome::Stale => "stale",
+        PingOutcome::NotActivated => "not_activated",
+    };
+    portal.metrics.pings.get_or_create(&StatusLabel { status: label }).inc();
+    match outcome {
+        PingOutcome::Counted => {}
+        PingOutcome::Stale => {
+            return Err(ApiError::conflict(
+                "stale_call",
+                "this ping is not newer than the hub's last call (a replay?)",
+            ));
+        }
+        PingOutcome::NotActivated => {
+            return Err(ApiError::conflict("not_activated", "the binding was reset: activate again"));
+        }
+    }
+    let claims = ReceiptClaims {
+        license_id: call.license_id,
+        answers: Answers::Ping,
+        status,
+        portal_time: now,
+        nonce: call.nonce,
+        next_ping_by: next_ping_by(&license, now),
+        fingerprint: fingerprint_digest(&call.fingerprint),
+        hub_key_id: hub_key.key_id(),
+    };
+    Ok(Json(sign_receipt(&portal, &claims, delegation)))
+}

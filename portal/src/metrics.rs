@@ -1,0 +1,68 @@
+//! Prometheus metrics, served at `/metrics` in the OpenMetrics text format.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: &'static str,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: &'static str,
+}
+
+/// Every metric the portal exports.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabel, Histogram>,
+    pub pings: Family<StatusLabel, Counter>,
+    pub receipts: Family<StatusLabel, Counter>,
+    pub ping_batches: Counter,
+    pub rollups: Counter,
+    pub rolled_days: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tessera_portal");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        let latency = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+        });
+        registry.register("http_request_duration_seconds", "Request latency by route", latency.clone());
+        let pings = Family::<StatusLabel, Counter>::default();
+        registry.register("pings", "Authenticated pings by outcome", pings.clone());
+        let receipts = Family::<StatusLabel, Counter>::default();
+        registry.register("receipts", "Signed receipts by status", receipts.clone());
+        let ping_batches = Counter::default();
+        registry.register("ping_batches", "Group commits of pings", ping_batches.clone());
+        let rollups = Counter::default();
+        registry.register("rollups", "Rollup runs", rollups.clone());
+        let rolled_days = Counter::default();
+        registry.register("rolled_days", "Per-day ping rows rolled into months", rolled_days.clone());
+        Metrics { registry, requests, latency, pings, receipts, ping_batches, rollups, rolled_days }
+    }
+}
+
+impl Metrics {
+    /// The OpenMetrics text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
