@@ -91,7 +91,9 @@ pub async fn register(
         .map(|file| file.verify(trust, now, &Expectations::default()));
     let verdict = match verdict {
         Ok(verdict) => verdict,
-        Err(e) => return Err(ApiError::unprocessable("malformed", format!("malformed license: {e}"))),
+        Err(e) => {
+            return Err(ApiError::unprocessable("malformed", format!("malformed license: {e}")));
+        }
     };
     let Some(claims) = verdict.claims() else {
         let status = verdict.status();
@@ -141,7 +143,10 @@ pub struct LicenseView {
 }
 
 /// `GET /v1/admin/licenses`.
-pub async fn list(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    key: AdminKey,
+    State(portal): State<Arc<Portal>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Read)?;
     let now = portal.now();
     let licenses: Vec<LicenseView> = portal
@@ -160,11 +165,9 @@ pub async fn list(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<Js
 }
 
 async fn existing(portal: &Portal, id: &str) -> Result<LicenseRow, ApiError> {
-    portal
-        .store
-        .license(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_license", format!("no license {id:?} is registered")))
+    portal.store.license(id).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_license", format!("no license {id:?} is registered"))
+    })
 }
 
 /// `GET /v1/admin/licenses/{id}`: the license, its activation and its monthly pings.
@@ -178,9 +181,10 @@ pub async fn show(
     let activation = portal.store.activation(&id).await?;
     let usage = portal.store.monthly_usage(Some(&id)).await?;
     let activation = activation.map(|a| {
-        let components = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&a.fingerprint)
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let components =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&a.fingerprint)
+                .map(|m| m.len())
+                .unwrap_or(0);
         let hub_key_id = a
             .hub_key
             .parse::<tessera_core::keys::PublicKey>()
@@ -193,7 +197,8 @@ pub async fn show(
             "fingerprint_components": components,
         })
     });
-    let monthly: Vec<_> = usage.iter().map(|u| json!({ "month": u.month, "pings": u.pings })).collect();
+    let monthly: Vec<_> =
+        usage.iter().map(|u| json!({ "month": u.month, "pings": u.pings })).collect();
     Ok(Json(json!({
         "license": license,
         "status": license_status(&license, portal.now()),
@@ -287,6 +292,9 @@ pub async fn usage(
             let bytes = out.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?;
             Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
         }
-        other => Err(ApiError::bad_request("invalid_query", format!("format {other:?}: use json or csv"))),
+        other => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("format {other:?}: use json or csv"),
+        )),
     }
 }

@@ -132,7 +132,8 @@ pub struct Presented<'a> {
 pub fn split(text: &str) -> Option<Presented<'_>> {
     let rest = text.strip_prefix("tsk_")?;
     let (id, secret) = rest.split_once('_')?;
-    let id_ok = id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let id_ok =
+        id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let secret_ok = secret.len() == 43
         && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     (id_ok && secret_ok).then_some(Presented { id, secret })
@@ -155,7 +156,8 @@ pub async fn authenticate(
     let Some(row) = store.api_key(presented.id).await? else {
         return Ok(Err(Refusal::Unknown));
     };
-    let matches: bool = digest(presented.secret).as_bytes().ct_eq(row.secret_sha256.as_bytes()).into();
+    let matches: bool =
+        digest(presented.secret).as_bytes().ct_eq(row.secret_sha256.as_bytes()).into();
     if !matches {
         return Ok(Err(Refusal::Unknown));
     }

@@ -12,13 +12,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use tessera_core::UnixTime;
 use tessera_core::delegation::Delegation;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::keyfile::{self, KeyFile, MAX_KEY_FILE_LEN};
 use tessera_core::keys::SigningKey;
 use tessera_core::time::Clock;
 use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
-use tessera_core::UnixTime;
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -71,14 +71,15 @@ pub struct Portal {
 /// Loads the receipt key from the data directory, making one on first start.
 pub fn load_or_create_receipt_key(data_dir: &Path) -> Result<SigningKey, StartError> {
     let path = data_dir.join(RECEIPT_KEY_FILE);
-    let fail = |message: String| StartError::ReceiptKey { path: path.display().to_string(), message };
+    let fail =
+        |message: String| StartError::ReceiptKey { path: path.display().to_string(), message };
     if path.exists() {
         let bytes = read_capped(&path, MAX_KEY_FILE_LEN).map_err(|e| fail(e.to_string()))?;
         return match KeyFile::parse(&bytes).map_err(|e| fail(e.to_string()))? {
             KeyFile::Plain(key) => Ok(*key),
-            KeyFile::Encrypted(_) => {
-                Err(fail("is encrypted; the portal needs a plain key it can load unattended".into()))
-            }
+            KeyFile::Encrypted(_) => Err(fail(
+                "is encrypted; the portal needs a plain key it can load unattended".into(),
+            )),
         };
     }
     // Unattended service: the key is plain, protected by mode 0600 and the data directory.
@@ -159,7 +160,10 @@ fn load_delegation(
 impl Portal {
     /// Opens the store, loads or makes the receipt key, loads the trust set and delegation
     /// (noting what is missing rather than failing), and starts the ping writer.
-    pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Portal>, StartError> {
+    pub async fn start(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Portal>, StartError> {
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
             path: settings.data_dir.display().to_string(),
             source,
@@ -202,10 +206,10 @@ impl Portal {
     /// What is still missing before hubs can be served; empty when ready.
     pub fn missing(&self) -> Vec<String> {
         let mut missing = self.setup_problems.clone();
-        if let Some(loaded) = &self.delegation {
-            if let Err(e) = loaded.delegation.check_window(self.now()) {
-                missing.push(format!("delegation: {e}"));
-            }
+        if let Some(loaded) = &self.delegation
+            && let Err(e) = loaded.delegation.check_window(self.now())
+        {
+            missing.push(format!("delegation: {e}"));
         }
         missing
     }

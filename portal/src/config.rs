@@ -173,7 +173,8 @@ mod tests {
             "listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/tessera\"\npings_per_minute = 5\n",
         )
         .expect("toml");
-        let flags = Layer { listen: Some("127.0.0.1:7000".parse().expect("addr")), ..Layer::default() };
+        let flags =
+            Layer { listen: Some("127.0.0.1:7000".parse().expect("addr")), ..Layer::default() };
         let settings = flags.over(file).resolve().expect("settings");
         assert_eq!(settings.listen.port(), 7000);
         assert_eq!(settings.limits.pings_per_minute, 5);

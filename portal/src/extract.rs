@@ -18,9 +18,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(match rejection {
                 JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-                JsonRejection::JsonSyntaxError(e) => {
-                    ApiError::bad_request("malformed_json", format!("body is not valid JSON: {}", e.body_text()))
-                }
+                JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+                    "malformed_json",
+                    format!("body is not valid JSON: {}", e.body_text()),
+                ),
                 JsonRejection::JsonDataError(e) => {
                     ApiError::bad_request("invalid_fields", e.body_text())
                 }

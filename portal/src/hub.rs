@@ -12,7 +12,9 @@ use tessera_core::UnixTime;
 use tessera_core::armor::{Compact, Envelope, FormatError, Kind};
 use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
 use tessera_core::keys::PublicKey;
-use tessera_core::receipt::{self, ActivateCall, Answers, PingCall, ReceiptClaims, fingerprint_digest};
+use tessera_core::receipt::{
+    self, ActivateCall, Answers, PingCall, ReceiptClaims, fingerprint_digest,
+};
 
 use crate::app::Portal;
 use crate::error::ApiError;
@@ -42,7 +44,9 @@ pub fn license_status(license: &LicenseRow, now: UnixTime) -> Status {
         LicenseState::Revoked => Status::Revoked,
         LicenseState::Suspended => Status::Suspended,
         LicenseState::Active if t < license.not_before => Status::NotYetValid,
-        LicenseState::Active if license.terminates_at.is_some_and(|end| t > end) => Status::Terminated,
+        LicenseState::Active if license.terminates_at.is_some_and(|end| t > end) => {
+            Status::Terminated
+        }
         LicenseState::Active if t > license.expires_at => Status::Expired,
         LicenseState::Active => Status::Valid,
     }
@@ -81,7 +85,9 @@ fn sign_receipt(portal: &Portal, claims: &ReceiptClaims, delegation: &str) -> Re
 }
 
 fn next_ping_by(license: &LicenseRow, now: UnixTime) -> UnixTime {
-    now.saturating_add(Duration::from_secs(u64::try_from(license.ping_interval_secs).unwrap_or(3600)))
+    now.saturating_add(Duration::from_secs(
+        u64::try_from(license.ping_interval_secs).unwrap_or(3600),
+    ))
 }
 
 /// `POST /v1/activate`: bind a license to the calling hub.
@@ -166,7 +172,10 @@ pub async fn ping(
         ApiError::not_found("unknown_license", "no license with this id is registered here")
     })?;
     let activation = portal.store.activation(&license_id).await?.ok_or_else(|| {
-        ApiError::conflict("not_activated", "this license is not activated (or its binding was reset): activate again")
+        ApiError::conflict(
+            "not_activated",
+            "this license is not activated (or its binding was reset): activate again",
+        )
     })?;
     let hub_key: PublicKey =
         activation.hub_key.parse().map_err(|_| ApiError::Internal("bad stored hub key".into()))?;
@@ -183,7 +192,8 @@ pub async fn ping(
     if status == Status::Valid && same_host(&activation.fingerprint, &call.fingerprint).is_err() {
         status = Status::FingerprintMismatch;
     }
-    let record = PingRecord { license_id: license_id.clone(), hub_time_ms: call.hub_time_ms, at: now };
+    let record =
+        PingRecord { license_id: license_id.clone(), hub_time_ms: call.hub_time_ms, at: now };
     let outcome = portal.pings.record(record).await?;
     let label = match outcome {
         PingOutcome::Counted => "counted",
@@ -200,7 +210,10 @@ pub async fn ping(
             ));
         }
         PingOutcome::NotActivated => {
-            return Err(ApiError::conflict("not_activated", "the binding was reset: activate again"));
+            return Err(ApiError::conflict(
+                "not_activated",
+                "the binding was reset: activate again",
+            ));
         }
     }
     let claims = ReceiptClaims {

@@ -32,7 +32,9 @@ impl RateLimits {
                 Quota::per_second(nonzero(limits.admin_requests_per_second))
                     .allow_burst(nonzero(limits.admin_requests_per_second)),
             ),
-            auth_failures: DefaultKeyedRateLimiter::keyed(per_minute(limits.auth_failures_per_minute)),
+            auth_failures: DefaultKeyedRateLimiter::keyed(per_minute(
+                limits.auth_failures_per_minute,
+            )),
             clock: DefaultClock::default(),
         }
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use tessera_core::time::{Clock, SystemClock, UnixTime};
-use tessera_portal::app::{self, Portal};
 use tessera_portal::apikeys;
+use tessera_portal::app::{self, Portal};
 use tessera_portal::config::{Layer, LogFormat, Settings};
 use tessera_portal::store::Store;
 
@@ -80,16 +80,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let settings = settings(&args)?;
             let store = open_store(&settings).await?;
             let report = store.rollup(SystemClock.now()).await.map_err(|e| fail(4, e))?;
-            println!("rolled {} day rows ({} pings) into months", report.days_rolled, report.pings_moved);
+            println!(
+                "rolled {} day rows ({} pings) into months",
+                report.days_rolled, report.pings_moved
+            );
             Ok(())
         }
         Command::ReceiptKey(args) => {
             let settings = settings(&args)?;
-            std::fs::create_dir_all(&settings.data_dir)
-                .map_err(|e| fail(3, format!("data directory {}: {e}", settings.data_dir.display())))?;
-            let key = app::load_or_create_receipt_key(&settings.data_dir).map_err(|e| fail(3, e))?;
+            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+                fail(3, format!("data directory {}: {e}", settings.data_dir.display()))
+            })?;
+            let key =
+                app::load_or_create_receipt_key(&settings.data_dir).map_err(|e| fail(3, e))?;
             println!("{}\nkey id: {}", key.public_key(), key.key_id());
-            println!("public key file: {}", settings.data_dir.join(app::RECEIPT_PUB_FILE).display());
+            println!(
+                "public key file: {}",
+                settings.data_dir.join(app::RECEIPT_PUB_FILE).display()
+            );
             Ok(())
         }
         Command::ApiKey(command) => api_key(command).await,
@@ -100,12 +108,17 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
     let now = SystemClock.now();
     match command {
         ApiKeyCommand::Create { scope, label, expires, store } => {
-            let scopes = apikeys::parse_scopes(&scope).map_err(|e| fail(2, format!("--scope: {e}")))?;
+            let scopes =
+                apikeys::parse_scopes(&scope).map_err(|e| fail(2, format!("--scope: {e}")))?;
             let expires = expires
-                .map(|text| UnixTime::parse_end(&text).map_err(|e| fail(2, format!("--expires: {e}"))))
+                .map(|text| {
+                    UnixTime::parse_end(&text).map_err(|e| fail(2, format!("--expires: {e}")))
+                })
                 .transpose()?;
             let store = open_store(&settings(&store)?).await?;
-            let key = apikeys::create(&store, &scopes, &label, expires, now).await.map_err(|e| fail(3, e))?;
+            let key = apikeys::create(&store, &scopes, &label, expires, now)
+                .await
+                .map_err(|e| fail(3, e))?;
             println!("{}", key.expose());
             eprintln!(
                 "API key {} with scopes {}: shown once, only its hash is stored",
@@ -119,7 +132,10 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
                 let state = match (key.revoked_at, key.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
                     (None, Some(t)) if t < now.as_unix() => "expired".to_owned(),
-                    (None, Some(t)) => format!("expires {}", UnixTime::from_unix(t).map(|t| t.to_string()).unwrap_or_default()),
+                    (None, Some(t)) => format!(
+                        "expires {}",
+                        UnixTime::from_unix(t).map(|t| t.to_string()).unwrap_or_default()
+                    ),
                     (None, None) => "active".to_owned(),
                 };
                 println!("{}  {:<18} {:<20} {}", key.id, key.scopes, state, key.label);
@@ -141,7 +157,10 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
 async fn serve(settings: Settings) -> Result<(), Failure> {
     init_logging(settings.log_format);
     if settings.tls.is_some() {
-        return Err(fail(3, "TLS is not built into this version yet: serve plain HTTP behind a TLS proxy"));
+        return Err(fail(
+            3,
+            "TLS is not built into this version yet: serve plain HTTP behind a TLS proxy",
+        ));
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -42,7 +42,11 @@ impl Default for Metrics {
         let latency = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
         });
-        registry.register("http_request_duration_seconds", "Request latency by route", latency.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency by route",
+            latency.clone(),
+        );
         let pings = Family::<StatusLabel, Counter>::default();
         registry.register("pings", "Authenticated pings by outcome", pings.clone());
         let receipts = Family::<StatusLabel, Counter>::default();
@@ -52,7 +56,11 @@ impl Default for Metrics {
         let rollups = Counter::default();
         registry.register("rollups", "Rollup runs", rollups.clone());
         let rolled_days = Counter::default();
-        registry.register("rolled_days", "Per-day ping rows rolled into months", rolled_days.clone());
+        registry.register(
+            "rolled_days",
+            "Per-day ping rows rolled into months",
+            rolled_days.clone(),
+        );
         Metrics { registry, requests, latency, pings, receipts, ping_batches, rollups, rolled_days }
     }
 }

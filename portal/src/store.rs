@@ -244,7 +244,8 @@ impl Store {
         };
         let pool = match backend {
             Backend::Sqlite => {
-                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                let url =
+                    if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .after_connect(|conn, _| {
@@ -321,19 +322,25 @@ impl Store {
     }
 
     pub async fn license(&self, id: &str) -> Result<Option<LicenseRow>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(license_from_row).transpose()
     }
 
-    pub async fn license_by_key_digest(&self, digest: &str) -> Result<Option<LicenseRow>, StoreError> {
-        let row =
-            sqlx::query(AssertSqlSafe(format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE key_sha256 = $1")))
-                .bind(digest)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn license_by_key_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<LicenseRow>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {LICENSE_COLUMNS} FROM licenses WHERE key_sha256 = $1"
+        )))
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(license_from_row).transpose()
     }
 
@@ -358,15 +365,19 @@ impl Store {
     }
 
     /// Changes a license's state; false if there is no such license.
-    pub async fn set_state(&self, id: &str, state: LicenseState, now: UnixTime) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE licenses SET status = $1, status_changed_at = $2 WHERE id = $3",
-        )
-        .bind(state.as_str())
-        .bind(now.as_unix())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+    pub async fn set_state(
+        &self,
+        id: &str,
+        state: LicenseState,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let result =
+            sqlx::query("UPDATE licenses SET status = $1, status_changed_at = $2 WHERE id = $3")
+                .bind(state.as_str())
+                .bind(now.as_unix())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -503,7 +514,10 @@ impl Store {
     // --- usage ---------------------------------------------------------------------------
 
     /// Pings per license and month: rolled-up months plus the days not yet rolled.
-    pub async fn monthly_usage(&self, license_id: Option<&str>) -> Result<Vec<MonthlyUsage>, StoreError> {
+    pub async fn monthly_usage(
+        &self,
+        license_id: Option<&str>,
+    ) -> Result<Vec<MonthlyUsage>, StoreError> {
         let filter = if license_id.is_some() { "WHERE l.id = $1" } else { "" };
         let months = sqlx::query(AssertSqlSafe(format!(
             "SELECT l.id, l.org, l.product, m.month, m.pings FROM ping_months m \
@@ -525,28 +539,41 @@ impl Store {
                 .pings += pings;
         };
         for row in months.fetch_all(&self.pool).await? {
-            add(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+            add(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            );
         }
         for row in days.fetch_all(&self.pool).await? {
             let day: i64 = row.try_get(3)?;
-            add(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, month_of_day(day), row.try_get(4)?);
+            add(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                month_of_day(day),
+                row.try_get(4)?,
+            );
         }
         Ok(totals.into_values().collect())
     }
 
     /// Per-day counts (for tests and the detail view).
     pub async fn daily_pings(&self, license_id: &str) -> Result<Vec<(i64, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT day, pings FROM ping_days WHERE license_id = $1 ORDER BY day")
-            .bind(license_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT day, pings FROM ping_days WHERE license_id = $1 ORDER BY day")
+                .bind(license_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
-    /// Rolls days older than [`DAYS_KEPT`] before `now` into months, in one transaction:
-    /// run it twice and the second run finds nothing; totals are conserved.
+    /// Rolls every day but the last [`DAYS_KEPT`] (today included) into months, in one
+    /// transaction: run it twice and the second run finds nothing; totals are conserved.
     pub async fn rollup(&self, now: UnixTime) -> Result<RollupReport, StoreError> {
-        let cutoff = day_of(now) - DAYS_KEPT;
+        let cutoff = day_of(now) - (DAYS_KEPT - 1);
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query("SELECT license_id, day, pings FROM ping_days WHERE day < $1")
             .bind(cutoff)
@@ -619,11 +646,12 @@ impl Store {
     }
 
     pub async fn revoke_api_key(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now.as_unix())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let result =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now.as_unix())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         Ok(result.rows_affected() == 1)
     }
 }

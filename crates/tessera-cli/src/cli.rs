@@ -30,6 +30,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Print the public key (and key id) of a secret key file.
     Pubkey(PubkeyArgs),
+    /// Certify a portal's receipt key with a vendor signing key (a signed delegation).
+    Delegate(DelegateArgs),
+    /// Upload issued licenses to a portal (it stores only their terms and key hashes).
+    Register(RegisterArgs),
     /// Run the whole job once in a temporary directory: key, license, verification.
     Demo,
     /// Print a shell completion script.
@@ -90,7 +94,52 @@ pub struct IssueArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Also register what was issued with this portal (see `tessera register`).
+    #[arg(long, value_name = "URL")]
+    pub register: Option<String>,
+
+    /// The admin API key for --register (scope write).
+    #[arg(long, env = "TESSERA_API_KEY", hide_env_values = true, requires = "register")]
+    pub api_key: Option<String>,
+
     /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DelegateArgs {
+    /// The vendor's secret signing key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The portal's receipt public key file (`receipt.pub` in its data directory).
+    #[arg(long, value_name = "FILE")]
+    pub portal_key: PathBuf,
+    /// Where to write the delegation.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// How many days the delegation is valid.
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub valid_days: u32,
+    /// First day of validity (YYYY-MM-DD or RFC 3339); defaults to now.
+    #[arg(long, value_name = "DATE")]
+    pub not_before: Option<String>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// License files to register.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_name = "URL", help = "The portal's base URL, e.g. https://portal.example.com")]
+    pub portal: String,
+    /// The admin API key (scope write).
+    #[arg(long, env = "TESSERA_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// Print one JSON object per license.
     #[arg(long)]
     pub json: bool,
 }

@@ -18,6 +18,8 @@ pub enum Exit {
     Key = 4,
     Input = 5,
     Exists = 6,
+    Unreachable = 7,
+    Refused = 8,
 }
 
 /// A failure: what to say and how to exit.
@@ -98,5 +100,17 @@ impl From<tessera_core::license::IssueError> for Failure {
 impl From<tessera_core::license::ClaimError> for Failure {
     fn from(e: tessera_core::license::ClaimError) -> Self {
         Failure::new(Exit::Input, e)
+    }
+}
+
+impl From<tessera_cli::portal::PortalError> for Failure {
+    fn from(e: tessera_cli::portal::PortalError) -> Self {
+        use tessera_cli::portal::PortalError;
+        let exit = match e {
+            PortalError::BadUrl { .. } => Exit::Input,
+            PortalError::Unreachable { .. } => Exit::Unreachable,
+            _ => Exit::Refused,
+        };
+        Failure::new(exit, e)
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod demo;
+pub mod portal;
 pub mod render;
 pub mod secrets;
 pub mod terms;

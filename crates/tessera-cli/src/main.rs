@@ -53,6 +53,28 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             emit(&format!("{}\nkey id: {}\n", key.public_key(), key.key_id()))?;
             Ok(0)
         }
+        Command::Delegate(args) => delegate(args),
+        Command::Register(args) => {
+            let client = tessera_cli::portal::PortalClient::new(&args.portal, &args.api_key)?;
+            for file in &args.files {
+                let text = read_for_parser(file, MAX_ARMORED_LEN)?;
+                let text = String::from_utf8(text).map_err(|_| {
+                    Failure::new(Exit::Input, format!("{}: not a license file", file.display()))
+                })?;
+                let done = client.register(&text).map_err(|e| {
+                    let mut failure = Failure::from(e);
+                    failure.message = format!("{}: {}", file.display(), failure.message);
+                    failure
+                })?;
+                if args.json {
+                    emit(&format!("{}\n", serde_json::to_string(&done).unwrap_or_default()))?;
+                } else {
+                    let what = if done.registered { "registered" } else { "already registered" };
+                    emit(&format!("{}: {what} ({}, {})\n", file.display(), done.id, done.status))?;
+                }
+            }
+            Ok(0)
+        }
         Command::Demo => {
             let mut story = Vec::new();
             let result = tessera_cli::demo::run(SystemClock.now(), &mut story);
@@ -102,6 +124,53 @@ fn keygen(args: KeygenArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
+fn delegate(args: crate::cli::DelegateArgs) -> Result<u8, Failure> {
+    use tessera_core::delegation::{self, DelegationClaims};
+    let portal_text = read_capped(&args.portal_key, MAX_TRUST_FILE_LEN)
+        .map_err(|e| Failure::io(&args.portal_key, e))?;
+    let portal_set = TrustSet::parse(&portal_text).map_err(|e| {
+        Failure::new(Exit::Input, format!("portal key {}: {e}", args.portal_key.display()))
+    })?;
+    let [portal_key] = portal_set.keys() else {
+        return Err(Failure::new(
+            Exit::Input,
+            format!("portal key {}: expected exactly one public key", args.portal_key.display()),
+        ));
+    };
+    let now = SystemClock.now();
+    let not_before = match &args.not_before {
+        Some(text) => UnixTime::parse_start(text)
+            .map_err(|e| Failure::new(Exit::Input, format!("--not-before: {e}")))?,
+        None => now,
+    };
+    if args.valid_days == 0 {
+        return Err(Failure::new(Exit::Input, "--valid-days must be at least 1"));
+    }
+    if args.out.exists() && !args.force {
+        return Err(Failure::io(&args.out, std::io::ErrorKind::AlreadyExists.into()));
+    }
+    let key = load_signing_key(&args.key)?;
+    let claims = DelegationClaims {
+        portal_key: portal_key.key.clone(),
+        issued_at: now,
+        not_before,
+        not_after: not_before
+            .saturating_add(std::time::Duration::from_secs(u64::from(args.valid_days) * 86_400)),
+    };
+    let text = delegation::sign(&claims, &key);
+    let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
+    write_atomic(&args.out, text.as_bytes(), options).map_err(|e| Failure::io(&args.out, e))?;
+    emit(&format!(
+        "delegated portal key {} (signed by {}), valid {} through {}\nwritten to: {}\n",
+        portal_key.key.key_id(),
+        key.key_id(),
+        claims.not_before,
+        claims.not_after,
+        args.out.display()
+    ))?;
+    Ok(0)
+}
+
 fn raw_terms(args: TermsArgs) -> RawTerms {
     RawTerms {
         org: args.org,
@@ -134,6 +203,9 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
         );
         let summary = batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?;
         bar.finish_and_clear();
+        if let Some(url) = &args.register {
+            register_batch(url, args.api_key.as_deref(), out_dir)?;
+        }
         if args.json {
             emit_json(&summary)?;
         } else {
@@ -159,6 +231,16 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     let text = sign(&claims, &key)?;
     let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
     write_atomic(&out, text.as_bytes(), options).map_err(|e| Failure::io(&out, e))?;
+    if let Some(url) = &args.register {
+        let client =
+            tessera_cli::portal::PortalClient::new(url, &api_key(args.api_key.as_deref())?)?;
+        client.register(&text).map_err(|e| {
+            let mut failure = Failure::from(e);
+            failure.message =
+                format!("{} was written but not registered: {}", out.display(), failure.message);
+            failure
+        })?;
+    }
     if args.json {
         #[derive(serde::Serialize)]
         struct Issued<'a> {
@@ -181,6 +263,33 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
         ))?;
     }
     Ok(0)
+}
+
+fn api_key(given: Option<&str>) -> Result<String, Failure> {
+    given
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::new(Exit::Input, "--register needs --api-key or TESSERA_API_KEY"))
+}
+
+/// Registers every license of a batch's manifest; the portal makes repeats harmless.
+fn register_batch(url: &str, key: Option<&str>, out_dir: &Path) -> Result<(), Failure> {
+    let client = tessera_cli::portal::PortalClient::new(url, &api_key(key)?)?;
+    let manifest = out_dir.join(batch::MANIFEST_NAME);
+    let mut reader = csv::Reader::from_path(&manifest)
+        .map_err(|e| Failure::new(Exit::Io, format!("{}: {e}", manifest.display())))?;
+    for entry in reader.deserialize::<batch::ManifestEntry>() {
+        let entry =
+            entry.map_err(|e| Failure::new(Exit::Input, format!("{}: {e}", manifest.display())))?;
+        let path = out_dir.join(&entry.file);
+        let text = std::fs::read_to_string(&path).map_err(|e| Failure::io(&path, e))?;
+        client.register(&text).map_err(|e| {
+            let mut failure = Failure::from(e);
+            failure.message =
+                format!("{}: {} (rerun to continue)", path.display(), failure.message);
+            failure
+        })?;
+    }
+    Ok(())
 }
 
 /// Reads a file that the parser caps itself: one byte past the cap is enough for it to say

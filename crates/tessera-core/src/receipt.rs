@@ -207,7 +207,8 @@ mod tests {
             not_after: t("2027-12-31"),
         };
         let text = delegation::sign(&claims, &vendor);
-        let verified = Delegation::verify(text.as_bytes(), &trust, t("2027-06-01")).expect("delegation");
+        let verified =
+            Delegation::verify(text.as_bytes(), &trust, t("2027-06-01")).expect("delegation");
         let forged = delegation::sign(&claims, &stranger);
         assert!(Delegation::verify(forged.as_bytes(), &trust, t("2027-06-01")).is_err());
 

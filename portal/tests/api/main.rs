@@ -1,1 +1,8 @@
+//! The portal over real HTTP on loopback, against a real SQLite file and (when
+//! TESSERA_TEST_POSTGRES_URL is set) a real PostgreSQL database. One integration binary.
 
+mod admin_api;
+mod bad_input;
+mod helpers;
+mod hub_api;
+mod storage;

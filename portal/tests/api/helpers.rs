@@ -1,0 +1,409 @@
+//! `spawn_app()`: a real portal on loopback (port 0) with a fresh SQLite file or a fresh
+//! PostgreSQL database per test, a vendor key, a trust set, a delegation and an admin key.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use tessera_core::armor::{Envelope, Kind};
+use tessera_core::delegation::{self, Delegation, DelegationClaims};
+use tessera_core::fingerprint::{ComponentHash, Fingerprint};
+use tessera_core::keyfile;
+use tessera_core::keys::SigningKey;
+use tessera_core::license::{Claims, LicenseTerms, ProductId, sign};
+use tessera_core::receipt::{self, ActivateCall, Nonce, PingCall, ReceiptClaims};
+use tessera_core::time::Clock;
+use tessera_core::{TrustSet, UnixTime};
+use tessera_portal::apikeys::{self, Scope};
+use tessera_portal::app::{self, Portal};
+use tessera_portal::config::Layer;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL URL for tests, or None (said loudly, outside the test harness's capture,
+/// unless CI requires it, in which case its absence fails the test).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TESSERA_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the PostgreSQL suite: set TESSERA_TEST_POSTGRES_URL"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** PostgreSQL suite NOT RUN: set TESSERA_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh, empty PostgreSQL database; returns its URL.
+pub async fn fresh_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("tessera_test_{}", hex::encode(random_bytes::<8>()));
+    let mut admin = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database");
+    format!("{prefix}/{name}")
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    tessera_core::keys::fill_random(&mut b).expect("random");
+    b
+}
+
+/// A clock the test moves.
+#[derive(Debug)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn set(&self, t: UnixTime) {
+        self.0.store(t.as_unix(), Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> UnixTime {
+        UnixTime::from_unix(self.0.load(Ordering::SeqCst)).expect("test time in range")
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub portal: Arc<Portal>,
+    pub clock: Arc<TestClock>,
+    pub vendor: SigningKey,
+    pub trust: TrustSet,
+    pub admin_key: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The test database to drop afterwards (PostgreSQL only).
+    pg_database: Option<String>,
+}
+
+pub const START: &str = "2027-03-01T12:00:00Z";
+
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, |layer| layer).await
+}
+
+pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option<TestApp> {
+    let database_url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(fresh_postgres_database(&postgres_url()?).await),
+    };
+    let pg_database = database_url.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let clock =
+        Arc::new(TestClock(AtomicI64::new(START.parse::<UnixTime>().expect("t").as_unix())));
+    let vendor = SigningKey::generate().expect("key");
+    let trust_path = dir.path().join("vendor.pub");
+    std::fs::write(&trust_path, keyfile::public(&vendor)).expect("trust file");
+    let receipt_key = app::load_or_create_receipt_key(&data_dir).expect("receipt key");
+    let delegation_path = dir.path().join("delegation.txt");
+    let claims = DelegationClaims {
+        portal_key: receipt_key.public_key().clone(),
+        issued_at: clock.now(),
+        not_before: clock.now().saturating_sub(std::time::Duration::from_secs(86_400)),
+        not_after: clock.now().saturating_add(std::time::Duration::from_secs(3 * 365 * 86_400)),
+    };
+    std::fs::write(&delegation_path, delegation::sign(&claims, &vendor)).expect("delegation");
+    let layer = Layer {
+        data_dir: Some(data_dir),
+        database_url,
+        trust: vec![trust_path],
+        delegation: Some(delegation_path),
+        ..Layer::default()
+    };
+    let settings = tune(layer).resolve().expect("settings");
+    let portal = Portal::start(settings, clock.clone()).await.expect("portal starts");
+    let all: BTreeSet<Scope> = [Scope::Read, Scope::Write, Scope::Revoke].into();
+    let admin_key = apikeys::create(&portal.store, &all, "tests", None, clock.now())
+        .await
+        .expect("api key")
+        .expose()
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app::serve(portal.clone(), listener, async move {
+        let _ = stop.await;
+    }));
+    Some(TestApp {
+        address,
+        portal,
+        clock,
+        trust: TrustSet::single(vendor.public_key().clone()),
+        vendor,
+        admin_key,
+        http: reqwest::Client::new(),
+        dir,
+        shutdown: Some(shutdown),
+        pg_database,
+    })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        // Drop the test database, from a thread of its own: Drop cannot await.
+        if let (Some(url), Some(base)) = (self.pg_database.take(), postgres_url()) {
+            let _ = std::thread::spawn(move || drop_postgres_database(&base, &url)).join();
+        }
+    }
+}
+
+fn drop_postgres_database(base: &str, url: &str) {
+    use sqlx::Connection;
+    let Some((_, name)) = url.rsplit_once('/') else { return };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return;
+    };
+    runtime.block_on(async {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(base).await {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+        }
+    });
+}
+
+/// An HTTP answer: status and JSON body (Null when not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub retry_after: Option<String>,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let retry_after =
+        response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let text = response.text().await.expect("body");
+    Answer {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        retry_after,
+    }
+}
+
+impl TestApp {
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Answer {
+        let mut request = self.http.get(format!("{}{path}", self.address));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        answer(request.send().await.expect("GET")).await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Answer {
+        let mut request = self.http.post(format!("{}{path}", self.address)).json(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        answer(request.send().await.expect("POST")).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .header("content-type", content_type)
+            .body(body);
+        answer(request.send().await.expect("POST")).await
+    }
+
+    pub async fn admin(&self, path: &str) -> Answer {
+        self.post_json(path, Some(&self.admin_key), &serde_json::json!({})).await
+    }
+
+    /// Issues a license (signed by the vendor key) valid around the test's start.
+    pub fn issue(&self, tune: impl FnOnce(&mut LicenseTerms)) -> (Claims, String) {
+        let mut terms = LicenseTerms::new(
+            "Acme Corp".parse().expect("org"),
+            "acme-hub".parse().expect("product"),
+            3,
+            "2028-03-01T00:00:00Z".parse().expect("t"),
+        );
+        terms.not_before = Some("2027-01-01T00:00:00Z".parse().expect("t"));
+        tune(&mut terms);
+        let claims = terms.issue(self.now()).expect("issue");
+        let text = sign(&claims, &self.vendor).expect("sign");
+        (claims, text)
+    }
+
+    pub async fn register(&self, license: &str) -> Answer {
+        self.post_json(
+            "/v1/admin/licenses",
+            Some(&self.admin_key),
+            &serde_json::json!({ "license": license }),
+        )
+        .await
+    }
+
+    /// Issues and registers a license.
+    pub async fn registered_license(&self) -> Claims {
+        let (claims, text) = self.issue(|_| {});
+        let answer = self.register(&text).await;
+        assert_eq!(answer.status, 201, "{answer:?}");
+        claims
+    }
+
+    /// Checks a receipt through the delegation with the vendor trust set alone.
+    pub fn verify_receipt(&self, answer: &Answer) -> ReceiptClaims {
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let delegation_text = answer.body["delegation"].as_str().expect("delegation in answer");
+        let delegation = Delegation::verify(delegation_text.as_bytes(), &self.trust, self.now())
+            .expect("delegation");
+        let receipt = answer.body["receipt"].as_str().expect("receipt");
+        let claims = receipt::verify(receipt.as_bytes(), &delegation).expect("receipt verifies");
+        assert_eq!(answer.body["status"].as_str(), Some(claims.status.as_str()));
+        claims
+    }
+}
+
+/// A simulated hub: its key, its host fingerprint, its notion of time.
+pub struct TestHub {
+    pub key: SigningKey,
+    pub fingerprint: Fingerprint,
+    pub time_ms: i64,
+}
+
+pub fn host(seed: &str, components: usize) -> Fingerprint {
+    let product: ProductId = "acme-hub".parse().expect("product");
+    let mut fp = Fingerprint::new();
+    for i in 0..components {
+        let name = format!("c{i}");
+        fp.insert(&name, ComponentHash::of(&product, &name, format!("{seed}-{i}").as_bytes()))
+            .expect("component");
+    }
+    fp
+}
+
+impl TestHub {
+    pub fn new(seed: &str, app: &TestApp) -> Self {
+        TestHub {
+            key: SigningKey::generate().expect("key"),
+            fingerprint: host(seed, 5),
+            time_ms: app.now().as_unix() * 1000,
+        }
+    }
+
+    fn tick(&mut self, app: &TestApp) -> i64 {
+        self.time_ms = (self.time_ms + 1).max(app.now().as_unix() * 1000);
+        self.time_ms
+    }
+
+    pub fn activate_body(&mut self, app: &TestApp, claims: &Claims) -> (serde_json::Value, Nonce) {
+        let time = self.tick(app);
+        let nonce = Nonce::generate().expect("nonce");
+        (self.activate_body_with(claims, time, nonce), nonce)
+    }
+
+    /// An activation call made at `hub_time_ms`, whatever the clock says.
+    pub fn activate_body_at(&self, claims: &Claims, hub_time_ms: i64) -> serde_json::Value {
+        self.activate_body_with(claims, hub_time_ms, Nonce::generate().expect("nonce"))
+    }
+
+    fn activate_body_with(
+        &self,
+        claims: &Claims,
+        hub_time_ms: i64,
+        nonce: Nonce,
+    ) -> serde_json::Value {
+        let call = ActivateCall {
+            license_key: claims.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            hub_key: self.key.public_key().clone(),
+            nonce,
+            hub_time_ms,
+        };
+        let envelope = Envelope::sign_body(Kind::Activate, &self.key, &call);
+        serde_json::to_value(envelope.to_compact()).expect("json")
+    }
+
+    pub fn ping_body(&mut self, app: &TestApp, claims: &Claims) -> (serde_json::Value, Nonce) {
+        let nonce = Nonce::generate().expect("nonce");
+        let call = PingCall {
+            license_id: claims.id,
+            fingerprint: self.fingerprint.clone(),
+            nonce,
+            hub_time_ms: self.tick(app),
+        };
+        let envelope = Envelope::sign_body(Kind::Ping, &self.key, &call);
+        (serde_json::to_value(envelope.to_compact()).expect("json"), nonce)
+    }
+
+    pub async fn activate(&mut self, app: &TestApp, claims: &Claims) -> (Answer, Nonce) {
+        let (body, nonce) = self.activate_body(app, claims);
+        (app.post_json("/v1/activate", None, &body).await, nonce)
+    }
+
+    pub async fn ping(&mut self, app: &TestApp, claims: &Claims) -> (Answer, Nonce) {
+        let (body, nonce) = self.ping_body(app, claims);
+        (app.post_json("/v1/ping", None, &body).await, nonce)
+    }
+}
+
+/// Runs a test body against SQLite and, in a second test, against PostgreSQL.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::helpers::*;
+
+            async fn run($app: TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(spawn_app(Db::Sqlite).await.expect("sqlite app")).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = spawn_app(Db::Postgres).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
+}

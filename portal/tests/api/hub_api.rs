@@ -1,0 +1,148 @@
+use tessera_core::Status;
+use tessera_core::receipt::{Answers, fingerprint_digest};
+
+use crate::on_both_stores;
+
+on_both_stores!(activation_binds_and_answers_a_receipt_the_vendor_trust_set_verifies, |app| {
+    let license = app.registered_license().await;
+    let mut hub = TestHub::new("host-a", &app);
+    let (answer, nonce) = hub.activate(&app, &license).await;
+    let receipt = app.verify_receipt(&answer);
+    assert_eq!(receipt.status, Status::Valid);
+    assert_eq!(receipt.answers, Answers::Activate);
+    assert_eq!(receipt.nonce, nonce);
+    assert_eq!(receipt.license_id, license.id);
+    assert_eq!(receipt.portal_time, app.now());
+    assert_eq!(receipt.hub_key_id, hub.key.key_id());
+    assert_eq!(receipt.fingerprint, fingerprint_digest(&hub.fingerprint));
+    assert_eq!(receipt.next_ping_by.as_unix(), app.now().as_unix() + 3600);
+    let activation =
+        app.portal.store.activation(&license.id.to_string()).await.expect("db").expect("bound");
+    assert_eq!(activation.hub_key, hub.key.public_key().to_string());
+});
+
+on_both_stores!(pings_are_counted_answered_and_never_replayed, |app| {
+    let license = app.registered_license().await;
+    let mut hub = TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    for _ in 0..3 {
+        app.clock.advance(3600);
+        let (answer, nonce) = hub.ping(&app, &license).await;
+        let receipt = app.verify_receipt(&answer);
+        assert_eq!(
+            (receipt.status, receipt.answers, receipt.nonce),
+            (Status::Valid, Answers::Ping, nonce)
+        );
+    }
+    let id = license.id.to_string();
+    let activation = app.portal.store.activation(&id).await.expect("db").expect("bound");
+    assert_eq!(activation.last_ping_at, Some(app.now().as_unix()));
+    let days: i64 = app.portal.store.daily_pings(&id).await.expect("db").iter().map(|d| d.1).sum();
+    assert_eq!(days, 3);
+
+    // The same signed ping again: refused, not counted.
+    let (body, _) = hub.ping_body(&app, &license);
+    assert_eq!(app.post_json("/v1/ping", None, &body).await.status, 200);
+    let replay = app.post_json("/v1/ping", None, &body).await;
+    assert_eq!((replay.status, replay.code()), (409, "stale_call"));
+    // An older timestamp: refused too.
+    hub.time_ms -= 10_000;
+    let (old, _) = hub.ping_body(&app, &license);
+    assert_eq!(app.post_json("/v1/ping", None, &old).await.code(), "stale_call");
+    let days: i64 = app.portal.store.daily_pings(&id).await.expect("db").iter().map(|d| d.1).sum();
+    assert_eq!(days, 4);
+});
+
+on_both_stores!(another_host_gets_fingerprint_mismatch_until_the_binding_is_reset, |app| {
+    let license = app.registered_license().await;
+    let mut first = TestHub::new("host-a", &app);
+    first.activate(&app, &license).await;
+    let mut second = TestHub::new("host-b", &app);
+    let (answer, _) = second.activate(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::FingerprintMismatch);
+    // The first host is still the bound one.
+    let (answer, _) = first.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    // A ping from the second host's key is not from the bound hub.
+    let (answer, _) = second.ping(&app, &license).await;
+    assert_eq!((answer.status, answer.code()), (422, "wrong_hub_key"));
+
+    let reset = app.admin(&format!("/v1/admin/licenses/{}/reset-binding", license.id)).await;
+    assert_eq!((reset.status, reset.body["reset"].as_bool()), (200, Some(true)));
+    let (answer, _) = second.activate(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let (answer, _) = first.ping(&app, &license).await;
+    assert_eq!(answer.code(), "wrong_hub_key");
+});
+
+on_both_stores!(a_host_with_one_changed_component_keeps_working_and_may_reinstall, |app| {
+    let license = app.registered_license().await;
+    let mut hub = TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    let mut changed = host("host-a", 5);
+    let other = host("elsewhere", 5);
+    let (name, hash) = other.components().iter().next().expect("component");
+    changed.insert(name, *hash).expect("insert");
+    hub.fingerprint = changed;
+    let (answer, _) = hub.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    // A reinstalled hub on the same host (new key) may activate again.
+    let mut reinstalled = TestHub::new("host-a", &app);
+    reinstalled.time_ms = hub.time_ms;
+    let (answer, _) = reinstalled.activate(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let (answer, _) = reinstalled.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+});
+
+on_both_stores!(suspension_revocation_and_dates_reach_the_receipt, |app| {
+    let license = app.registered_license().await;
+    let id = license.id;
+    let mut hub = TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    let status = |answer: &Answer| app.verify_receipt(answer).status;
+
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+    assert_eq!(status(&hub.ping(&app, &license).await.0), Status::Suspended);
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await.status, 200);
+    assert_eq!(status(&hub.ping(&app, &license).await.0), Status::Valid);
+
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/revoke")).await.status, 200);
+    hub.time_ms += 1000;
+    assert_eq!(status(&hub.ping(&app, &license).await.0), Status::Revoked);
+    let again = app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await;
+    assert_eq!((again.status, again.code()), (409, "revoked"));
+    // A revoked license does not bind a new hub either.
+    let mut other = TestHub::new("host-b", &app);
+    assert_eq!(status(&other.activate(&app, &license).await.0), Status::Revoked);
+
+    // Dates: a second license, pinged after its expiry.
+    let expiring = app.registered_license().await;
+    let mut hub = TestHub::new("host-c", &app);
+    assert_eq!(status(&hub.activate(&app, &expiring).await.0), Status::Valid);
+    app.clock.set("2028-03-02T00:00:00Z".parse().expect("t"));
+    assert_eq!(status(&hub.ping(&app, &expiring).await.0), Status::Expired);
+});
+
+on_both_stores!(hub_calls_are_checked_before_anything_is_stored, |app| {
+    let license = app.registered_license().await;
+    let mut hub = TestHub::new("host-a", &app);
+    // Pinging before activating.
+    let (answer, _) = hub.ping(&app, &license).await;
+    assert_eq!((answer.status, answer.code()), (409, "not_activated"));
+    // A license the portal does not know.
+    let (stranger, _) = app.issue(|_| {});
+    let (answer, _) = hub.activate(&app, &stranger).await;
+    assert_eq!((answer.status, answer.code()), (404, "unknown_license"));
+    // A hub clock an hour off.
+    let skewed = hub.activate_body_at(&license, (app.now().as_unix() - 3600) * 1000);
+    let answer = app.post_json("/v1/activate", None, &skewed).await;
+    assert_eq!((answer.status, answer.code()), (400, "clock_skew"));
+    // A signature that does not match the payload.
+    let (mut body, _) = hub.activate_body(&app, &license);
+    let (other, _) = TestHub::new("host-b", &app).activate_body(&app, &license);
+    body["signature"] = other["signature"].clone();
+    let answer = app.post_json("/v1/activate", None, &body).await;
+    assert_eq!((answer.status, answer.code()), (422, "bad_signature"));
+    assert!(app.portal.store.activation(&license.id.to_string()).await.expect("db").is_none());
+});

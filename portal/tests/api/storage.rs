@@ -1,0 +1,112 @@
+use sqlx::Row;
+use tessera_portal::store::{Backend, DAYS_KEPT, PingRecord, day_of};
+
+use crate::helpers::TestApp;
+use crate::on_both_stores;
+
+async fn columns(app: &TestApp, table: &str) -> Vec<String> {
+    let sql = match app.portal.store.backend() {
+        Backend::Sqlite => "SELECT name FROM pragma_table_info($1)",
+        Backend::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1"
+        }
+    };
+    sqlx::query(sql)
+        .bind(table)
+        .fetch_all(app.portal.store.pool())
+        .await
+        .expect("columns")
+        .iter()
+        .map(|row| row.try_get::<String, _>(0).expect("name"))
+        .collect()
+}
+
+on_both_stores!(the_schema_has_no_column_for_addresses_agents_bodies_or_raw_keys, |app| {
+    let tables = ["licenses", "activations", "ping_days", "ping_months", "api_keys"];
+    let mut all = Vec::new();
+    for table in tables {
+        let found = columns(&app, table).await;
+        assert!(!found.is_empty(), "table {table} not found");
+        all.extend(found.into_iter().map(|c| format!("{table}.{c}")));
+    }
+    for column in &all {
+        let lower = column.to_lowercase();
+        for forbidden in ["ip", "addr", "agent", "body", "request", "email", "user", "host"] {
+            let field = lower.split('.').nth(1).unwrap_or_default();
+            assert!(
+                !field.split('_').any(|word| word == forbidden),
+                "column {column} looks like it stores {forbidden}"
+            );
+        }
+        // Keys and secrets appear only as hashes.
+        let field = lower.split('.').nth(1).unwrap_or_default();
+        if field.contains("key") || field.contains("secret") {
+            assert!(
+                lower.ends_with("_sha256") || lower.ends_with("activations.hub_key"),
+                "{column} stores a key that is not a hash"
+            );
+        }
+    }
+    assert_eq!(all.len(), 13 + 6 + 3 + 3 + 7, "a new column needs a look: {all:?}");
+
+    // And no raw license key lands anywhere in the database file.
+    let license = app.registered_license().await;
+    let mut hub = TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    if app.portal.store.backend() == Backend::Sqlite {
+        app.portal.store.pool().close().await;
+        let mut everything = Vec::new();
+        for entry in std::fs::read_dir(app.dir.path().join("data")).expect("ls") {
+            let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("portal.db")) {
+                everything.extend(std::fs::read(&path).expect("read"));
+            }
+        }
+        let key = license.key.expose();
+        assert!(
+            !everything.windows(key.len()).any(|w| w == key.as_bytes()),
+            "raw license key stored"
+        );
+    }
+});
+
+on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_idempotent, |app| {
+    let license = app.registered_license().await;
+    let id = license.id.to_string();
+    let mut hub = TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    let store = &app.portal.store;
+    let now = app.now();
+    // Pings on 200 consecutive days ending today, some days several.
+    let mut hub_time = hub.time_ms;
+    let mut expected_total = 0i64;
+    for back in 0..200i64 {
+        let at = tessera_core::UnixTime::from_unix(now.as_unix() - back * 86_400).expect("t");
+        let pings = 1 + back % 3;
+        for _ in 0..pings {
+            hub_time += 1;
+            let outcome = store
+                .record_pings(&[PingRecord { license_id: id.clone(), hub_time_ms: hub_time, at }])
+                .await
+                .expect("record");
+            assert_eq!(outcome, vec![tessera_portal::store::PingOutcome::Counted]);
+            expected_total += 1;
+        }
+    }
+    let total =
+        |usage: &[tessera_portal::store::MonthlyUsage]| usage.iter().map(|u| u.pings).sum::<i64>();
+    let before = store.monthly_usage(Some(&id)).await.expect("usage");
+    assert_eq!(total(&before), expected_total);
+
+    let report = app.portal.rollup().await.expect("rollup");
+    assert_eq!(report.days_rolled as i64, 200 - DAYS_KEPT);
+    let after = store.monthly_usage(Some(&id)).await.expect("usage");
+    assert_eq!(after, before, "every month's total is unchanged by the rollup");
+    let days = store.daily_pings(&id).await.expect("days");
+    assert_eq!(days.len() as i64, DAYS_KEPT);
+    assert!(days.iter().all(|(day, _)| *day > day_of(now) - DAYS_KEPT));
+
+    let again = app.portal.rollup().await.expect("rollup");
+    assert_eq!(again.days_rolled, 0);
+    assert_eq!(store.monthly_usage(Some(&id)).await.expect("usage"), before);
+});
