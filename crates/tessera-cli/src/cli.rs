@@ -134,7 +134,11 @@ pub struct RegisterArgs {
     /// License files to register.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    #[arg(long, value_name = "URL", help = "The portal's base URL, e.g. https://portal.example.com")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "The portal's base URL, e.g. https://portal.example.com"
+    )]
     pub portal: String,
     /// The admin API key (scope write).
     #[arg(long, env = "TESSERA_API_KEY", hide_env_values = true)]

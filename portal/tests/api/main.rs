@@ -5,4 +5,5 @@ mod admin_api;
 mod bad_input;
 mod helpers;
 mod hub_api;
+mod processes;
 mod storage;
