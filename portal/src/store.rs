@@ -279,6 +279,16 @@ impl Store {
         Store::open(&format!("sqlite://{}", path.display())).await
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later can fail
+    /// with "database is locked" when another writer got in between, without waiting.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -415,7 +425,7 @@ impl Store {
         now: UnixTime,
         same_host: impl FnOnce(&str) -> Result<(), (usize, usize)>,
     ) -> Result<Bound, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query(
             "SELECT license_id, fingerprint, hub_key, activated_at, last_ping_at, last_hub_time_ms \
              FROM activations WHERE license_id = $1",
@@ -468,7 +478,7 @@ impl Store {
     /// all), returning what happened to each, in order. A ping counts only if its hub time
     /// is newer than the last accepted one of that hub, so a replay is never counted.
     pub async fn record_pings(&self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut outcomes = Vec::with_capacity(pings.len());
         let mut days: BTreeMap<(&str, i64), i64> = BTreeMap::new();
         for ping in pings {
@@ -574,7 +584,7 @@ impl Store {
     /// transaction: run it twice and the second run finds nothing; totals are conserved.
     pub async fn rollup(&self, now: UnixTime) -> Result<RollupReport, StoreError> {
         let cutoff = day_of(now) - (DAYS_KEPT - 1);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query("SELECT license_id, day, pings FROM ping_days WHERE day < $1")
             .bind(cutoff)
             .fetch_all(&mut *tx)

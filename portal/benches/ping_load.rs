@@ -1,0 +1,313 @@
+//! Load generator: signed pings from many simulated hubs against a real `tessera-portal`
+//! process on loopback, with the server's trivial `/healthz` as the ceiling in the same run,
+//! and the cost of one Ed25519 verify + sign measured in the same run for the CPU budget.
+//!
+//! ```sh
+//! cargo bench -p tessera-portal --bench ping_load                       # SQLite
+//! TESSERA_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/postgres \
+//!   cargo bench -p tessera-portal --bench ping_load                     # PostgreSQL
+//! ```
+//! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000).
+//! See BENCHMARKS.md for figures.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::AssertSqlSafe;
+use tessera_core::armor::{Envelope, Kind};
+use tessera_core::delegation::{self, DelegationClaims};
+use tessera_core::fingerprint::{ComponentHash, Fingerprint};
+use tessera_core::keyfile;
+use tessera_core::keys::SigningKey;
+use tessera_core::license::ProductId;
+use tessera_core::receipt::{Nonce, PingCall};
+use tessera_core::time::{Clock, SystemClock};
+use tessera_portal::app::load_or_create_receipt_key;
+use tessera_portal::store::Store;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn process_cpu_seconds(pid: u32) -> f64 {
+    // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 Hz).
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Phase {
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    failures: usize,
+    server_cpu: f64,
+}
+
+impl Phase {
+    fn report(&self, name: &str) {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let pct = |p: f64| {
+            sorted
+                .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        println!(
+            "{name:<8} {:>7} requests in {:>6.2} s = {:>8.0}/s   p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  failures {}  server CPU {:.2} s ({:.1} µs/request)",
+            self.requests,
+            self.elapsed.as_secs_f64(),
+            self.requests as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+            sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            self.failures,
+            self.server_cpu,
+            self.server_cpu * 1e6 / self.requests as f64,
+        );
+    }
+}
+
+/// Sends every request once from `concurrency` tasks; counts non-200 answers as failures.
+async fn run_phase(
+    pid: u32,
+    concurrency: usize,
+    requests: Arc<Vec<reqwest::Request>>,
+    client: reqwest::Client,
+) -> Phase {
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = process_cpu_seconds(pid);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (next, requests, client) = (next.clone(), requests.clone(), client.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(request) = requests.get(i).and_then(|r| r.try_clone()) else { break };
+                let sent = Instant::now();
+                match client.execute(request).await {
+                    Ok(response) if response.status() == 200 => {
+                        let _ = response.bytes().await;
+                        latencies.push(sent.elapsed());
+                    }
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests.len());
+    let mut failures = 0;
+    for task in tasks {
+        let (l, f) = task.await.expect("load task");
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    Phase {
+        requests: requests.len(),
+        elapsed,
+        latencies,
+        failures,
+        server_cpu: process_cpu_seconds(pid) - cpu_before,
+    }
+}
+
+/// Inserts licenses and activations straight into the store, in multi-row statements.
+async fn seed(store: &Store, hub_keys: &[SigningKey], fingerprint_json: &str, now: i64) {
+    let mut tx = store.pool().begin().await.expect("tx");
+    for (chunk_index, chunk) in hub_keys.chunks(500).enumerate() {
+        let mut licenses = String::from(
+            "INSERT INTO licenses (id, key_sha256, org, product, runners, not_before, expires_at, \
+             terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at) VALUES ",
+        );
+        let mut activations = String::from(
+            "INSERT INTO activations (license_id, fingerprint, hub_key, activated_at, last_ping_at, last_hub_time_ms) VALUES ",
+        );
+        for (i, key) in chunk.iter().enumerate() {
+            let n = chunk_index * 500 + i;
+            let id = license_id(n);
+            let sep = if i == 0 { "" } else { "," };
+            licenses.push_str(&format!(
+                "{sep}('{id}', '{:064x}', 'Customer {n}', 'acme-hub', 5, {}, {}, NULL, 604800, 3600, 'active', {now}, {now})",
+                n,
+                now - 86_400,
+                now + 365 * 86_400
+            ));
+            activations.push_str(&format!(
+                "{sep}('{id}', '{fingerprint_json}', '{}', {now}, {now}, 0)",
+                key.public_key()
+            ));
+        }
+        sqlx::query(AssertSqlSafe(licenses)).execute(&mut *tx).await.expect("seed licenses");
+        sqlx::query(AssertSqlSafe(activations)).execute(&mut *tx).await.expect("seed activations");
+    }
+    tx.commit().await.expect("commit");
+}
+
+fn license_id(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+fn crypto_baseline() -> (f64, f64) {
+    let key = SigningKey::from_seed(&[7; 32]);
+    let message = vec![0x5a; 400];
+    let signature = key.sign(&message);
+    let rounds = 3000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(
+            key.public_key().verify(std::hint::black_box(&message), &signature).is_ok(),
+        );
+    }
+    let verify = started.elapsed().as_secs_f64() / rounds as f64;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(key.sign(std::hint::black_box(&message)));
+    }
+    let sign = started.elapsed().as_secs_f64() / rounds as f64;
+    (verify * 1e6, sign * 1e6)
+}
+
+fn main() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(load());
+}
+
+async fn load() {
+    let licenses = env_usize("LICENSES", 100_000);
+    let concurrency = env_usize("CONCURRENCY", 64);
+    let pings = env_usize("PINGS", 100_000);
+    let database = std::env::var("TESSERA_BENCH_DATABASE_URL").ok();
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    let database_url = database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", data.join("portal.db").display()));
+    println!(
+        "ping_load: {} on {}, {licenses} licenses, {pings} pings, {concurrency} connections",
+        env!("CARGO_PKG_NAME"),
+        if database.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL, WAL)" }
+    );
+
+    let vendor = SigningKey::generate().expect("key");
+    std::fs::write(dir.path().join("vendor.pub"), keyfile::public(&vendor)).expect("trust");
+    let receipt = load_or_create_receipt_key(&data).expect("receipt key");
+    let now = SystemClock.now();
+    let claims = DelegationClaims {
+        portal_key: receipt.public_key().clone(),
+        issued_at: now,
+        not_before: now.saturating_sub(Duration::from_secs(3600)),
+        not_after: now.saturating_add(Duration::from_secs(86_400)),
+    };
+    std::fs::write(dir.path().join("delegation.txt"), delegation::sign(&claims, &vendor))
+        .expect("delegation");
+    std::fs::write(dir.path().join("portal.toml"), "pings_per_minute = 1000000\n").expect("config");
+
+    let product: ProductId = "acme-hub".parse().expect("product");
+    let mut fingerprint = Fingerprint::new();
+    for name in ["machine_id", "hostname", "cpu", "mac", "disk"] {
+        fingerprint
+            .insert(name, ComponentHash::of(&product, name, name.as_bytes()))
+            .expect("component");
+    }
+    let fingerprint_json = serde_json::to_string(&fingerprint).expect("json");
+    let started = Instant::now();
+    let hub_keys: Vec<SigningKey> = (0..licenses)
+        .map(|n| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            SigningKey::from_seed(&seed)
+        })
+        .collect();
+    let store = Store::open(&database_url).await.expect("store");
+    seed(&store, &hub_keys, &fingerprint_json, now.as_unix()).await;
+    store.pool().close().await;
+    println!(
+        "seeded {licenses} licenses and activations in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--database-url")
+        .arg(&database_url)
+        .arg("--trust")
+        .arg(dir.path().join("vendor.pub"))
+        .arg("--delegation")
+        .arg(dir.path().join("delegation.txt"))
+        .arg("--config")
+        .arg(dir.path().join("portal.toml"))
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start tessera-portal");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let base = format!("http://{}", line.trim().trim_start_matches("listening on "));
+    let pid = child.id();
+
+    // Pre-signed pings, one per license in turn, so that signing is not measured.
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+    let started = Instant::now();
+    let time_ms = now.as_unix() * 1000;
+    let ping_requests: Vec<reqwest::Request> = (0..pings)
+        .map(|i| {
+            let n = i % licenses;
+            let call = PingCall {
+                license_id: license_id(n).parse().expect("id"),
+                fingerprint: fingerprint.clone(),
+                nonce: Nonce::from_bytes([(i % 251) as u8; 16]),
+                hub_time_ms: time_ms + (i / licenses) as i64 + 1,
+            };
+            let body = Envelope::sign_body(Kind::Ping, &hub_keys[n], &call).to_compact();
+            client.post(format!("{base}/v1/ping")).json(&body).build().expect("request")
+        })
+        .collect();
+    println!("signed {pings} pings in {:.1} s", started.elapsed().as_secs_f64());
+    let health: Vec<reqwest::Request> = (0..pings)
+        .map(|_| client.get(format!("{base}/healthz")).build().expect("request"))
+        .collect();
+
+    // Warm the connections, then the ceiling, then the pings.
+    let warm: Vec<reqwest::Request> = (0..concurrency * 4)
+        .map(|_| client.get(format!("{base}/healthz")).build().expect("request"))
+        .collect();
+    run_phase(pid, concurrency, Arc::new(warm), client.clone()).await;
+    let ceiling = run_phase(pid, concurrency, Arc::new(health), client.clone()).await;
+    let pinged = run_phase(pid, concurrency, Arc::new(ping_requests), client.clone()).await;
+    let (verify_us, sign_us) = crypto_baseline();
+
+    ceiling.report("healthz");
+    pinged.report("ping");
+    let per_ping = pinged.server_cpu * 1e6 / pings as f64;
+    println!(
+        "crypto baseline (same run): verify {verify_us:.1} µs + sign {sign_us:.1} µs = {:.1} µs; server CPU per ping {per_ping:.1} µs = {:.2}x",
+        verify_us + sign_us,
+        per_ping / (verify_us + sign_us)
+    );
+
+    let store = Store::open(&database_url).await.expect("store");
+    let counted: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(pings), 0) FROM ping_days")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    println!("stored ping count: {counted} (answered with a receipt: {})", pinged.latencies.len());
+    let _ = child.kill();
+    let _ = child.wait();
+}
