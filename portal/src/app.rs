@@ -262,8 +262,8 @@ impl Portal {
     }
 }
 
-/// Serves `portal` on `listener` until `shutdown` completes, then drains in-flight requests.
-/// The rollup runs every `rollup_every_secs` meanwhile.
+/// Serves `portal` over plain HTTP on `listener` until `shutdown` completes, then drains
+/// in-flight requests and writes the queued pings. The rollup runs meanwhile.
 pub async fn serve(
     portal: Arc<Portal>,
     listener: tokio::net::TcpListener,
@@ -271,6 +271,40 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let scheduler = tokio::spawn(run_schedule(portal.clone()));
     let result = axum::serve(listener, portal.router()).with_graceful_shutdown(shutdown).await;
+    scheduler.abort();
+    portal.pings.close().await;
+    result
+}
+
+/// Like [`serve`], over HTTPS with the PEM certificate chain and key given (rustls).
+pub async fn serve_tls(
+    portal: Arc<Portal>,
+    listener: std::net::TcpListener,
+    cert: &Path,
+    key: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The ring provider: no C toolchain needed. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config =
+        axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("TLS certificate {} / key {}: {e}", cert.display(), key.display()),
+            )
+        })?;
+    listener.set_nonblocking(true)?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    let scheduler = tokio::spawn(run_schedule(portal.clone()));
+    let result = axum_server::from_tcp_rustls(listener, config)?
+        .handle(handle)
+        .serve(portal.router().into_make_service())
+        .await;
     scheduler.abort();
     portal.pings.close().await;
     result

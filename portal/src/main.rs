@@ -156,23 +156,27 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
 
 async fn serve(settings: Settings) -> Result<(), Failure> {
     init_logging(settings.log_format);
-    if settings.tls.is_some() {
-        return Err(fail(
-            3,
-            "TLS is not built into this version yet: serve plain HTTP behind a TLS proxy",
-        ));
-    }
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
+    let listener = std::net::TcpListener::bind(settings.listen)
         .map_err(|e| fail(3, format!("cannot listen on {}: {e}", settings.listen)))?;
     let address = listener.local_addr().map_err(|e| fail(1, e))?;
+    let tls = settings.tls.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let portal = Portal::start(settings, clock).await.map_err(|e| fail(4, e))?;
     let missing = portal.missing();
-    tracing::info!(%address, ready = missing.is_empty(), receipt_key = %portal.receipt_key.key_id(), "portal listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, scheme, ready = missing.is_empty(), receipt_key = %portal.receipt_key.key_id(), "portal listening");
     // Tests and scripts read the bound address (useful with port 0) from this line.
     println!("listening on {address}");
-    app::serve(portal, listener, shutdown_signal()).await.map_err(|e| fail(1, e))?;
+    match tls {
+        Some((cert, key)) => app::serve_tls(portal, listener, &cert, &key, shutdown_signal())
+            .await
+            .map_err(|e| fail(3, e))?,
+        None => {
+            listener.set_nonblocking(true).map_err(|e| fail(1, e))?;
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| fail(1, e))?;
+            app::serve(portal, listener, shutdown_signal()).await.map_err(|e| fail(1, e))?;
+        }
+    }
     tracing::info!("portal stopped");
     Ok(())
 }

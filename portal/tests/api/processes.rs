@@ -322,3 +322,55 @@ async fn a_ping_answered_with_a_receipt_survives_sigkill() {
     assert!(total_receipts > 50, "the load was too light to mean anything: {total_receipts}");
     again.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_serves_https_directly_when_given_a_certificate() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let vendor = Vendor::new();
+    let (data, delegation) = vendor.data_dir("tls");
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let cert_path = vendor.dir.path().join("cert.pem");
+    let key_path = vendor.dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).expect("cert");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("key");
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera-portal"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--trust")
+        .arg(vendor.trust())
+        .arg("--delegation")
+        .arg(&delegation)
+        .arg("--tls-cert")
+        .arg(&cert_path)
+        .arg("--tls-key")
+        .arg(&key_path)
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().expect("start");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    let address = line.trim().trim_start_matches("listening on ").to_owned();
+    let mut portal = PortalProcess { child, url: format!("https://{address}") };
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).expect("root");
+    let config =
+        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    tls.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"ready\":true"), "{response}");
+    assert!(portal.url.starts_with("https://"));
+    portal.terminate();
+}
