@@ -24,7 +24,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::limits::RateLimits;
 use crate::metrics::{Metrics, RequestLabels, RouteLabel};
-use crate::pings::PingBatcher;
+use crate::pings::PingPath;
 use crate::store::{Store, StoreError};
 use crate::{admin, hub};
 
@@ -65,7 +65,7 @@ pub struct Portal {
     setup_problems: Vec<String>,
     pub limits: RateLimits,
     pub metrics: Metrics,
-    pub pings: PingBatcher,
+    pub pings: PingPath,
 }
 
 /// Loads the receipt key from the data directory, making one on first start.
@@ -184,7 +184,7 @@ impl Portal {
             tracing::warn!(%problem, "hubs cannot be served until this is fixed");
         }
         let metrics = Metrics::default();
-        let pings = PingBatcher::start(store.clone(), metrics.ping_batches.clone());
+        let pings = PingPath::start(store.clone(), metrics.ping_batches.clone());
         Ok(Arc::new(Portal {
             limits: RateLimits::new(settings.limits),
             store,

@@ -168,10 +168,11 @@ pub async fn ping(
     portal.limits.ping(&license_id)?;
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
-    let license = portal.store.license(&license_id).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_license", "no license with this id is registered here")
-    })?;
-    let activation = portal.store.activation(&license_id).await?.ok_or_else(|| {
+    let (license, activation) =
+        portal.pings.lookups.call(license_id.clone()).await?.ok_or_else(|| {
+            ApiError::not_found("unknown_license", "no license with this id is registered here")
+        })?;
+    let activation = activation.ok_or_else(|| {
         ApiError::conflict(
             "not_activated",
             "this license is not activated (or its binding was reset): activate again",
@@ -194,7 +195,7 @@ pub async fn ping(
     }
     let record =
         PingRecord { license_id: license_id.clone(), hub_time_ms: call.hub_time_ms, at: now };
-    let outcome = portal.pings.record(record).await?;
+    let outcome = portal.pings.records.call(record).await?;
     let label = match outcome {
         PingOutcome::Counted => "counted",
         PingOutcome::Stale => "stale",

@@ -1,83 +1,128 @@
-//! Group commit of pings: handlers hand authenticated pings to one writer task, which
-//! records everything that queued up while the previous commit was running in a single
-//! transaction. Each handler gets its ping's outcome only after that commit is durable, so
-//! a receipt is never sent for a ping that could still be lost.
+//! Batching of the ping path's database work. Handlers hand their lookups and their
+//! authenticated pings to two tasks; each task takes everything that queued up while its
+//! previous round ran and serves it with a few statements (one query for all lookups; one
+//! transaction, one durable commit, for all pings). A handler gets its ping's outcome only
+//! after that commit, so a receipt is never sent for a ping that could still be lost.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{PingOutcome, PingRecord, Store, StoreError};
+use crate::store::{ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, StoreError};
 
-/// Most pings in one transaction.
+/// Most requests served in one round.
 const MAX_BATCH: usize = 512;
 
-type Reply = oneshot::Sender<Result<PingOutcome, String>>;
+type Reply<T> = oneshot::Sender<Result<T, String>>;
 
-/// The handle handlers use to record pings.
-pub struct PingBatcher {
-    sender: std::sync::Mutex<Option<mpsc::Sender<(PingRecord, Reply)>>>,
-    writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+/// A queue in front of a task that serves requests in rounds.
+pub struct Batcher<Req, Resp> {
+    sender: Mutex<Option<mpsc::Sender<(Req, Reply<Resp>)>>>,
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl PingBatcher {
-    /// Starts the writer task.
-    pub fn start(store: Store, batches: Counter) -> Self {
-        let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
-        let writer = tokio::spawn(write_batches(store, receiver, batches));
-        PingBatcher {
-            sender: std::sync::Mutex::new(Some(sender)),
-            writer: tokio::sync::Mutex::new(Some(writer)),
-        }
+impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
+    /// Starts the task; `serve` answers a round, one response per request, in order.
+    pub fn start<F, Fut>(serve: F, rounds: Counter) -> Self
+    where
+        F: Fn(Vec<Req>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<Resp>, StoreError>> + Send,
+    {
+        let (sender, mut receiver) = mpsc::channel::<(Req, Reply<Resp>)>(MAX_BATCH * 8);
+        let task = tokio::spawn(async move {
+            let mut round = Vec::with_capacity(MAX_BATCH);
+            while receiver.recv_many(&mut round, MAX_BATCH).await > 0 {
+                let (requests, replies): (Vec<Req>, Vec<Reply<Resp>>) = round.drain(..).unzip();
+                let size = requests.len();
+                rounds.inc();
+                match serve(requests).await {
+                    Ok(responses) if responses.len() == size => {
+                        for (reply, response) in replies.into_iter().zip(responses) {
+                            let _ = reply.send(Ok(response));
+                        }
+                    }
+                    Ok(_) => {
+                        for reply in replies {
+                            let _ = reply
+                                .send(Err("a batch answered the wrong number of requests".into()));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, size, "a database round failed");
+                        for reply in replies {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        Batcher { sender: Mutex::new(Some(sender)), task: tokio::sync::Mutex::new(Some(task)) }
     }
 
-    /// Records one ping durably; returns once its transaction has committed.
-    pub async fn record(&self, ping: PingRecord) -> Result<PingOutcome, StoreError> {
-        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some(sender) = sender else {
-            return Err(StoreError::Corrupt("the portal is shutting down".to_owned()));
-        };
-        let (reply, outcome) = oneshot::channel();
-        sender
-            .send((ping, reply))
-            .await
-            .map_err(|_| StoreError::Corrupt("the ping writer stopped".to_owned()))?;
-        outcome
-            .await
-            .map_err(|_| StoreError::Corrupt("the ping writer stopped".to_owned()))?
-            .map_err(StoreError::Corrupt)
+    /// Queues one request and waits for its round.
+    pub async fn call(&self, request: Req) -> Result<Resp, StoreError> {
+        let stopped = || StoreError::Corrupt("the portal is shutting down".to_owned());
+        let sender =
+            self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(stopped)?;
+        let (reply, response) = oneshot::channel();
+        sender.send((request, reply)).await.map_err(|_| stopped())?;
+        response.await.map_err(|_| stopped())?.map_err(StoreError::Corrupt)
     }
 
-    /// Stops taking pings and waits until every queued one is written.
+    /// Stops taking requests and waits until every queued one is served.
     pub async fn close(&self) {
         self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(writer) = self.writer.lock().await.take() {
-            let _ = writer.await;
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
         }
     }
 }
 
-async fn write_batches(
-    store: Store,
-    mut receiver: mpsc::Receiver<(PingRecord, Reply)>,
-    batches: Counter,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (records, replies): (Vec<PingRecord>, Vec<Reply>) = batch.drain(..).unzip();
-        let result = store.record_pings(&records).await;
-        batches.inc();
-        match result {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
+/// A license and its activation, as the ping path needs them.
+pub type LicenseAndActivation = Option<(LicenseRow, Option<ActivationRow>)>;
+
+/// The ping path's two batchers.
+pub struct PingPath {
+    pub lookups: Batcher<String, LicenseAndActivation>,
+    pub records: Batcher<PingRecord, PingOutcome>,
+}
+
+impl PingPath {
+    pub fn start(store: Store, write_rounds: Counter) -> Self {
+        let reader = store.clone();
+        let lookups = Batcher::start(
+            move |ids: Vec<String>| {
+                let store = reader.clone();
+                async move {
+                    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    let found: HashMap<String, (LicenseRow, Option<ActivationRow>)> = store
+                        .licenses_with_activations(&refs)
+                        .await?
+                        .into_iter()
+                        .map(|(license, activation)| (license.id.clone(), (license, activation)))
+                        .collect();
+                    // The same id twice in a round gets the row twice.
+                    Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
                 }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, pings = records.len(), "recording pings failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
+            },
+            Counter::default(),
+        );
+        let records = Batcher::start(
+            move |pings: Vec<PingRecord>| {
+                let store = store.clone();
+                async move { store.record_pings(&pings).await }
+            },
+            write_rounds,
+        );
+        PingPath { lookups, records }
+    }
+
+    /// Finishes every queued lookup and ping.
+    pub async fn close(&self) {
+        self.lookups.close().await;
+        self.records.close().await;
     }
 }

@@ -17,6 +17,9 @@ use tessera_core::UnixTime;
 /// The embedded migrations, applied on every start (a no-op once applied).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Rows per multi-row statement (three parameters each: well under both databases' limits).
+const PINGS_PER_STATEMENT: usize = 500;
+
 /// Days of per-day ping counts kept before they are rolled into months.
 pub const DAYS_KEPT: i64 = 90;
 
@@ -474,51 +477,145 @@ impl Store {
         Ok(bound)
     }
 
+    /// Looks up many licenses with their activations in one query (the ping path's read).
+    pub async fn licenses_with_activations(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<(LicenseRow, Option<ActivationRow>)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.not_before, l.expires_at, \
+             l.terminates_at, l.grace_period_secs, l.ping_interval_secs, l.status, l.registered_at, \
+             l.status_changed_at, a.license_id, a.fingerprint, a.hub_key, a.activated_at, \
+             a.last_ping_at, a.last_hub_time_ms \
+             FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id IN ({placeholders})"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let license = license_from_row(row)?;
+                let activation = match row.try_get::<Option<String>, _>("license_id")? {
+                    None => None,
+                    Some(license_id) => Some(ActivationRow {
+                        license_id,
+                        fingerprint: row.try_get("fingerprint")?,
+                        hub_key: row.try_get("hub_key")?,
+                        activated_at: row.try_get("activated_at")?,
+                        last_ping_at: row.try_get("last_ping_at")?,
+                        last_hub_time_ms: row.try_get("last_hub_time_ms")?,
+                    }),
+                };
+                Ok((license, activation))
+            })
+            .collect()
+    }
+
     /// Records a batch of authenticated pings in one transaction (one durable commit for
     /// all), returning what happened to each, in order. A ping counts only if its hub time
     /// is newer than the last accepted one of that hub, so a replay is never counted.
+    ///
+    /// The whole batch takes a few statements, not a few per ping: one conditional
+    /// `UPDATE … FROM (VALUES …) RETURNING` for the replay check and last-ping times, and
+    /// one multi-row upsert of the day counts. A license twice in one batch (rare: hubs ping
+    /// hourly) goes into a second round, so that its two pings are judged in order.
     pub async fn record_pings(&self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
+        let mut outcomes = vec![PingOutcome::NotActivated; pings.len()];
         let mut tx = self.begin_write().await?;
-        let mut outcomes = Vec::with_capacity(pings.len());
         let mut days: BTreeMap<(&str, i64), i64> = BTreeMap::new();
-        for ping in pings {
-            let updated = sqlx::query(
-                "UPDATE activations SET last_ping_at = $1, last_hub_time_ms = $2 \
-                 WHERE license_id = $3 AND last_hub_time_ms < $2",
-            )
-            .bind(ping.at.as_unix())
-            .bind(ping.hub_time_ms)
-            .bind(&ping.license_id)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 1 {
-                *days.entry((ping.license_id.as_str(), day_of(ping.at))).or_insert(0) += 1;
-                outcomes.push(PingOutcome::Counted);
-            } else {
-                let exists = sqlx::query("SELECT 1 FROM activations WHERE license_id = $1")
-                    .bind(&ping.license_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                outcomes.push(if exists.is_some() {
-                    PingOutcome::Stale
-                } else {
-                    PingOutcome::NotActivated
-                });
+        let mut pending: Vec<usize> = (0..pings.len()).collect();
+        while !pending.is_empty() {
+            // This round: the first remaining ping of each license.
+            let mut seen = std::collections::HashSet::new();
+            let (round, later): (Vec<usize>, Vec<usize>) =
+                pending.iter().partition(|&&i| seen.insert(pings[i].license_id.as_str()));
+            for chunk in round.chunks(PINGS_PER_STATEMENT) {
+                let values = (0..chunk.len())
+                    .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let sql = format!(
+                    "UPDATE activations SET last_ping_at = v.column2, last_hub_time_ms = v.column3 \
+                     FROM (VALUES {values}) AS v \
+                     WHERE activations.license_id = v.column1 AND activations.last_hub_time_ms < v.column3 \
+                     RETURNING activations.license_id"
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for &i in chunk {
+                    query = query
+                        .bind(&pings[i].license_id)
+                        .bind(pings[i].at.as_unix())
+                        .bind(pings[i].hub_time_ms);
+                }
+                let counted: std::collections::HashSet<String> = query
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get::<String, _>(0))
+                    .collect::<Result<_, _>>()?;
+                let refused: Vec<&str> = chunk
+                    .iter()
+                    .map(|&i| pings[i].license_id.as_str())
+                    .filter(|id| !counted.contains(*id))
+                    .collect();
+                let activated = self.activated_among(&mut tx, &refused).await?;
+                for &i in chunk {
+                    let ping = &pings[i];
+                    outcomes[i] = if counted.contains(&ping.license_id) {
+                        *days.entry((ping.license_id.as_str(), day_of(ping.at))).or_insert(0) += 1;
+                        PingOutcome::Counted
+                    } else if activated.contains(ping.license_id.as_str()) {
+                        PingOutcome::Stale
+                    } else {
+                        PingOutcome::NotActivated
+                    };
+                }
             }
+            pending = later;
         }
-        for ((license_id, day), pings) in days {
-            sqlx::query(
-                "INSERT INTO ping_days (license_id, day, pings) VALUES ($1, $2, $3) \
-                 ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + excluded.pings",
-            )
-            .bind(license_id)
-            .bind(day)
-            .bind(pings)
-            .execute(&mut *tx)
-            .await?;
+        let days: Vec<((&str, i64), i64)> = days.into_iter().collect();
+        for chunk in days.chunks(PINGS_PER_STATEMENT) {
+            let values = (0..chunk.len())
+                .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "INSERT INTO ping_days (license_id, day, pings) VALUES {values} \
+                 ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + excluded.pings"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for ((license_id, day), count) in chunk {
+                query = query.bind(*license_id).bind(*day).bind(*count);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// Which of `ids` have an activation (to tell a replay from a reset binding).
+    async fn activated_among<'a>(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        ids: &[&'a str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashSet::new());
+        }
+        let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+        let sql =
+            format!("SELECT license_id FROM activations WHERE license_id IN ({placeholders})");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(&mut **tx).await?.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
     }
 
     // --- usage ---------------------------------------------------------------------------
