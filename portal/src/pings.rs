@@ -17,10 +17,11 @@ use crate::store::{ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, St
 const MAX_BATCH: usize = 512;
 
 type Reply<T> = oneshot::Sender<Result<T, String>>;
+type Queue<Req, Resp> = mpsc::Sender<(Req, Reply<Resp>)>;
 
 /// A queue in front of a task that serves requests in rounds.
 pub struct Batcher<Req, Resp> {
-    sender: Mutex<Option<mpsc::Sender<(Req, Reply<Resp>)>>>,
+    sender: Mutex<Option<Queue<Req, Resp>>>,
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
