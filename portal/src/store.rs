@@ -600,10 +600,10 @@ impl Store {
     }
 
     /// Which of `ids` have an activation (to tell a replay from a reset binding).
-    async fn activated_among<'a>(
+    async fn activated_among(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        ids: &[&'a str],
+        ids: &[&str],
     ) -> Result<std::collections::HashSet<String>, StoreError> {
         if ids.is_empty() {
             return Ok(std::collections::HashSet::new());
