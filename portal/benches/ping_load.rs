@@ -4,8 +4,8 @@
 //!
 //! ```sh
 //! cargo bench -p tessera-portal --bench ping_load                       # SQLite
-//! TESSERA_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/postgres \
-//!   cargo bench -p tessera-portal --bench ping_load                     # PostgreSQL
+//! TESSERA_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
+//!   cargo bench -p tessera-portal --bench ping_load                     # PostgreSQL (a fresh database)
 //! ```
 //! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000).
 //! See BENCHMARKS.md for figures.
@@ -154,6 +154,32 @@ async fn seed(store: &Store, hub_keys: &[SigningKey], fingerprint_json: &str, no
     tx.commit().await.expect("commit");
 }
 
+/// A new, empty database next to the one `base` names; returns its URL.
+async fn fresh_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("tessera_bench_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+    let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
+    format!("{prefix}/{name}")
+}
+
+/// Kills the portal when the load generator ends, even by a panic.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn license_id(n: usize) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
 }
@@ -188,7 +214,10 @@ async fn load() {
     let licenses = env_usize("LICENSES", 100_000);
     let concurrency = env_usize("CONCURRENCY", 64);
     let pings = env_usize("PINGS", 100_000);
-    let database = std::env::var("TESSERA_BENCH_DATABASE_URL").ok();
+    let database = match std::env::var("TESSERA_BENCH_POSTGRES_URL") {
+        Ok(base) => Some(fresh_postgres_database(&base).await),
+        Err(_) => None,
+    };
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data");
@@ -252,6 +281,7 @@ async fn load() {
         .arg(dir.path().join("portal.toml"))
         .env("TESSERA_LOG", "warn")
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start tessera-portal");
     let mut line = String::new();
@@ -260,6 +290,7 @@ async fn load() {
         .expect("listening line");
     let base = format!("http://{}", line.trim().trim_start_matches("listening on "));
     let pid = child.id();
+    let child = KillOnDrop(child);
 
     // Pre-signed pings, one per license in turn, so that signing is not measured.
     let client =
@@ -303,11 +334,22 @@ async fn load() {
     );
 
     let store = Store::open(&database_url).await.expect("store");
-    let counted: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(pings), 0) FROM ping_days")
-        .fetch_one(store.pool())
-        .await
-        .expect("count");
+    let counted: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(pings), 0) AS BIGINT) FROM ping_days")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
     println!("stored ping count: {counted} (answered with a receipt: {})", pinged.latencies.len());
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
+    store.pool().close().await;
+    if let (Ok(base), Some(url)) = (std::env::var("TESSERA_BENCH_POSTGRES_URL"), database) {
+        use sqlx::Connection;
+        let name = url.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&base).await {
+            let _ =
+                sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut admin)
+                    .await;
+        }
+    }
 }
