@@ -113,3 +113,39 @@ on_both_stores!(api_keys_have_scopes_expiry_revocation_and_rotate_without_downti
     let stored = store.list_api_keys().await.expect("db");
     assert!(stored.iter().all(|k| !new.expose().contains(&k.secret_sha256)));
 });
+
+on_both_stores!(the_vendor_cli_registers_licenses_through_the_admin_api, |app| {
+    use tessera_cli::portal::{PortalClient, PortalError};
+    let (claims, text) = app.issue(|_| {});
+    let (address, key) = (app.address.clone(), app.admin_key.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        let client = PortalClient::new(&address, &key).expect("client");
+        let first = client.register(&text).expect("register");
+        let again = client.register(&text).expect("register again");
+        let wrong = PortalClient::new(
+            &address,
+            "tsk_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .expect("client")
+        .register(&text);
+        let garbage = client.register("garbage");
+        (first, again, wrong, garbage)
+    })
+    .await
+    .expect("blocking task");
+    let (first, again, wrong, garbage) = outcome;
+    assert_eq!((first.id.as_str(), first.registered), (claims.id.to_string().as_str(), true));
+    assert!(!again.registered);
+    assert!(
+        matches!(wrong, Err(PortalError::Refused { status: 401, ref code, .. }) if code == "invalid_api_key")
+    );
+    assert!(
+        matches!(garbage, Err(PortalError::Refused { status: 422, ref code, .. }) if code == "malformed")
+    );
+    let unreachable = tokio::task::spawn_blocking(|| {
+        PortalClient::new("http://127.0.0.1:9", "k").expect("client").register("x")
+    })
+    .await
+    .expect("task");
+    assert!(matches!(unreachable, Err(PortalError::Unreachable { .. })));
+});
