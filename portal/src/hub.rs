@@ -190,7 +190,14 @@ pub async fn ping(
         ApiError::unprocessable("bad_signature", "the ping is not signed by the bound hub key")
     })?;
     let mut status = license_status(&license, now);
-    if status == Status::Valid && same_host(&activation.fingerprint, &call.fingerprint).is_err() {
+    // Usually the host has not changed at all: the same canonical JSON as stored needs no
+    // parsing; only a changed fingerprint goes through the matching rule.
+    let presented =
+        serde_json::to_string(&call.fingerprint).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if status == Status::Valid
+        && presented != activation.fingerprint
+        && same_host(&activation.fingerprint, &call.fingerprint).is_err()
+    {
         status = Status::FingerprintMismatch;
     }
     let record =
