@@ -11,7 +11,6 @@ use tessera_core::Status;
 use tessera_core::UnixTime;
 use tessera_core::armor::{Compact, Envelope, FormatError, Kind};
 use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
-use tessera_core::keys::PublicKey;
 use tessera_core::receipt::{
     self, ActivateCall, Answers, PingCall, ReceiptClaims, fingerprint_digest,
 };
@@ -20,6 +19,7 @@ use crate::app::Portal;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::metrics::StatusLabel;
+use crate::pings::{Checked, PingCheck};
 use crate::store::{Bound, LicenseRow, LicenseState, PingOutcome, PingRecord};
 
 /// The answer to an activation or a ping.
@@ -168,27 +168,35 @@ pub async fn ping(
     portal.limits.ping(&license_id)?;
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
-    let (license, activation) =
-        portal.pings.lookups.call(license_id.clone()).await?.ok_or_else(|| {
-            ApiError::not_found("unknown_license", "no license with this id is registered here")
-        })?;
-    let activation = activation.ok_or_else(|| {
-        ApiError::conflict(
-            "not_activated",
-            "this license is not activated (or its binding was reset): activate again",
-        )
-    })?;
-    let hub_key: PublicKey =
-        activation.hub_key.parse().map_err(|_| ApiError::Internal("bad stored hub key".into()))?;
-    if envelope.key_id() != hub_key.key_id() {
-        return Err(ApiError::unprocessable(
-            "wrong_hub_key",
-            "this license is bound to another hub key: activate again",
-        ));
-    }
-    envelope.verify_signature(&hub_key).map_err(|_| {
-        ApiError::unprocessable("bad_signature", "the ping is not signed by the bound hub key")
-    })?;
+    let checked =
+        portal.pings.checks.call(PingCheck { license_id: license_id.clone(), envelope }).await?;
+    let (license, activation, hub_key) = match checked {
+        Checked::Verified(ping) => (ping.license, ping.activation, ping.hub_key),
+        Checked::UnknownLicense => {
+            return Err(ApiError::not_found(
+                "unknown_license",
+                "no license with this id is registered here",
+            ));
+        }
+        Checked::NotActivated => {
+            return Err(ApiError::conflict(
+                "not_activated",
+                "this license is not activated (or its binding was reset): activate again",
+            ));
+        }
+        Checked::WrongKey => {
+            return Err(ApiError::unprocessable(
+                "wrong_hub_key",
+                "this license is bound to another hub key: activate again",
+            ));
+        }
+        Checked::BadSignature => {
+            return Err(ApiError::unprocessable(
+                "bad_signature",
+                "the ping is not signed by the bound hub key",
+            ));
+        }
+    };
     let mut status = license_status(&license, now);
     // Usually the host has not changed at all: the same canonical JSON as stored needs no
     // parsing; only a changed fingerprint goes through the matching rule.

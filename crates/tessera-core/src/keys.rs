@@ -149,6 +149,23 @@ impl PublicKey {
     }
 }
 
+/// Verifies many signatures at once: one batch equation for all (about half the cost of
+/// checking them one by one), and only when the batch fails, each on its own to find the
+/// bad ones. Returns one answer per item, in order.
+pub fn verify_many(items: &[(&PublicKey, &[u8], &[u8; 64])]) -> Vec<bool> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let messages: Vec<&[u8]> = items.iter().map(|(_, m, _)| *m).collect();
+    let signatures: Vec<ed25519_dalek::Signature> =
+        items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(s)).collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> = items.iter().map(|(k, _, _)| k.key).collect();
+    if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+        return vec![true; items.len()];
+    }
+    items.iter().map(|(key, message, signature)| key.verify(message, signature).is_ok()).collect()
+}
+
 /// A signature did not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("signature does not verify")]
@@ -314,6 +331,27 @@ mod tests {
         assert_eq!(id.to_string().parse::<KeyId>(), Ok(id));
         assert!(id.to_string().to_lowercase().parse::<KeyId>().is_err());
         assert!("0123".parse::<KeyId>().is_err());
+    }
+
+    #[test]
+    fn batches_find_the_one_bad_signature() {
+        let keys: Vec<SigningKey> = (1..=5u8).map(|i| SigningKey::from_seed(&[i; 32])).collect();
+        let messages: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
+        let mut signatures: Vec<[u8; 64]> =
+            keys.iter().zip(&messages).map(|(k, m)| k.sign(m)).collect();
+        let items = |sigs: &[[u8; 64]]| -> Vec<bool> {
+            let list: Vec<(&PublicKey, &[u8], &[u8; 64])> = keys
+                .iter()
+                .zip(&messages)
+                .zip(sigs)
+                .map(|((k, m), s)| (k.public_key(), m.as_slice(), s))
+                .collect();
+            verify_many(&list)
+        };
+        assert_eq!(items(&signatures), vec![true; 5]);
+        signatures[3][0] ^= 1;
+        assert_eq!(items(&signatures), vec![true, true, true, false, true]);
+        assert!(verify_many(&[]).is_empty());
     }
 
     #[test]
