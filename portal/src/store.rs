@@ -501,16 +501,10 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let license = license_from_row(row)?;
+                // A left join: no activation row reads as a NULL license_id.
                 let activation = match row.try_get::<Option<String>, _>("license_id")? {
                     None => None,
-                    Some(license_id) => Some(ActivationRow {
-                        license_id,
-                        fingerprint: row.try_get("fingerprint")?,
-                        hub_key: row.try_get("hub_key")?,
-                        activated_at: row.try_get("activated_at")?,
-                        last_ping_at: row.try_get("last_ping_at")?,
-                        last_hub_time_ms: row.try_get("last_hub_time_ms")?,
-                    }),
+                    Some(_) => Some(activation_from_row(row)?),
                 };
                 Ok((license, activation))
             })
