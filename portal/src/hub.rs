@@ -12,7 +12,7 @@ use tessera_core::UnixTime;
 use tessera_core::armor::{Compact, Envelope, FormatError, Kind};
 use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
 use tessera_core::receipt::{
-    self, ActivateCall, Answers, PingCall, ReceiptClaims, fingerprint_digest,
+    self, ActivateCall, Answers, PingCall, ReceiptClaims, fingerprint_json_digest,
 };
 
 use crate::app::Portal;
@@ -113,9 +113,9 @@ pub async fn activate(
         ApiError::not_found("unknown_license", "no license with this key is registered here")
     })?;
     let mut status = license_status(&license, now);
+    let fingerprint_json =
+        serde_json::to_string(&call.fingerprint).map_err(|e| ApiError::Internal(e.to_string()))?;
     if status == Status::Valid {
-        let fingerprint_json = serde_json::to_string(&call.fingerprint)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
         let bound = portal
             .store
             .activate(
@@ -150,7 +150,7 @@ pub async fn activate(
         portal_time: now,
         nonce: call.nonce,
         next_ping_by: next_ping_by(&license, now),
-        fingerprint: fingerprint_digest(&call.fingerprint),
+        fingerprint: fingerprint_json_digest(&fingerprint_json),
         hub_key_id: call.hub_key.key_id(),
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
@@ -239,7 +239,7 @@ pub async fn ping(
         portal_time: now,
         nonce: call.nonce,
         next_ping_by: next_ping_by(&license, now),
-        fingerprint: fingerprint_digest(&call.fingerprint),
+        fingerprint: fingerprint_json_digest(&presented),
         hub_key_id: hub_key.key_id(),
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))

@@ -80,8 +80,13 @@ serde_via_str!(Nonce);
 /// SHA-256 of a fingerprint's canonical JSON, hex: what a receipt says about the host.
 pub fn fingerprint_digest(fingerprint: &Fingerprint) -> String {
     // A map of strings serializes deterministically (BTreeMap order).
-    let json = serde_json::to_vec(fingerprint).unwrap_or_default();
-    hex::encode(Sha256::digest(json))
+    fingerprint_json_digest(&serde_json::to_string(fingerprint).unwrap_or_default())
+}
+
+/// [`fingerprint_digest`] from the fingerprint's canonical JSON, for callers that already
+/// serialized it.
+pub fn fingerprint_json_digest(canonical_json: &str) -> String {
+    hex::encode(Sha256::digest(canonical_json.as_bytes()))
 }
 
 /// A hub's first call: bind this license to me.
