@@ -32,6 +32,8 @@ pub enum Command {
     Pubkey(PubkeyArgs),
     /// Certify a portal's receipt key with a vendor signing key (a signed delegation).
     Delegate(DelegateArgs),
+    /// Answer a hub's offline activation request with a signed activation for that host.
+    ActivateOffline(ActivateOfflineArgs),
     /// Upload issued licenses to a portal (it stores only their terms and key hashes).
     Register(RegisterArgs),
     /// Run the whole job once in a temporary directory: key, license, verification.
@@ -127,6 +129,28 @@ pub struct DelegateArgs {
     /// Replace an existing --out file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivateOfflineArgs {
+    /// The request file the hub wrote (`tessera-hub activation-request`).
+    #[arg(value_name = "REQUEST")]
+    pub request: PathBuf,
+    /// The vendor's secret signing key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Where to write the activation.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// How many days the hub may run on this activation without a portal.
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub valid_days: u32,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Delegate(args) => delegate(args),
+        Command::ActivateOffline(args) => activate_offline(args),
         Command::Register(args) => {
             let client = tessera_cli::portal::PortalClient::new(&args.portal, &args.api_key)?;
             for file in &args.files {
@@ -119,6 +120,56 @@ fn keygen(args: KeygenArgs) -> Result<u8, Failure> {
             files.secret_key_file.display(),
             if files.encrypted { " (encrypted)" } else { " (NOT encrypted)" },
             files.public_key_file.display()
+        ))?;
+    }
+    Ok(0)
+}
+
+/// Where the vendor answers an air-gapped hub: the request is checked (signed by the hub key
+/// it carries) and answered with an activation signed by a vendor key.
+fn activate_offline(args: crate::cli::ActivateOfflineArgs) -> Result<u8, Failure> {
+    use tessera_core::activation::{self, ActivationClaims};
+    let text =
+        read_capped(&args.request, MAX_ARMORED_LEN).map_err(|e| Failure::io(&args.request, e))?;
+    let request = activation::open_request(&text).map_err(|e| {
+        Failure::new(Exit::Input, format!("activation request {}: {e}", args.request.display()))
+    })?;
+    if args.valid_days == 0 {
+        return Err(Failure::new(Exit::Input, "--valid-days must be at least 1"));
+    }
+    if args.out.exists() && !args.force {
+        return Err(Failure::io(&args.out, std::io::ErrorKind::AlreadyExists.into()));
+    }
+    let key = load_signing_key(&args.key)?;
+    let claims = ActivationClaims::answer(
+        &request,
+        SystemClock.now(),
+        std::time::Duration::from_secs(u64::from(args.valid_days) * 86_400),
+    );
+    let answer = activation::sign_activation(&claims, &key);
+    let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
+    write_atomic(&args.out, answer.as_bytes(), options).map_err(|e| Failure::io(&args.out, e))?;
+    if args.json {
+        emit_json(&serde_json::json!({
+            "license_id": claims.license_id,
+            "product": request.product,
+            "hub_key_id": claims.hub_key_id,
+            "components": request.fingerprint.len(),
+            "not_after": claims.not_after,
+            "signed_by": key.key_id(),
+            "out": args.out,
+        }))?;
+    } else {
+        emit(&format!(
+            "activated license {} ({}) for hub key {} on a host of {} components, \
+             valid through {}\nsigned by {}; written to: {}\n",
+            claims.license_id,
+            request.product,
+            claims.hub_key_id,
+            request.fingerprint.len(),
+            claims.not_after,
+            key.key_id(),
+            args.out.display()
         ))?;
     }
     Ok(0)

@@ -49,10 +49,12 @@ pub enum Kind {
     Activate,
     /// A hub's hourly ping, signed by the hub's own key.
     Ping,
+    /// A hub's grant of a runner slot, signed by the hub's own key.
+    Lease,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::License,
         Kind::Receipt,
         Kind::Delegation,
@@ -60,6 +62,7 @@ impl Kind {
         Kind::Activation,
         Kind::Activate,
         Kind::Ping,
+        Kind::Lease,
     ];
 
     /// The label in the BEGIN/END lines.
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Activation => "ACTIVATION",
             Kind::Activate => "ACTIVATE",
             Kind::Ping => "PING",
+            Kind::Lease => "LEASE",
         }
     }
 
@@ -85,6 +89,7 @@ impl Kind {
             Kind::Activation => "activation",
             Kind::Activate => "activate",
             Kind::Ping => "ping",
+            Kind::Lease => "lease",
         }
     }
 
@@ -98,6 +103,7 @@ impl Kind {
             Kind::Activation => b"tessera activation v1\0",
             Kind::Activate => b"tessera activate v1\0",
             Kind::Ping => b"tessera ping v1\0",
+            Kind::Lease => b"tessera lease v1\0",
         }
     }
 

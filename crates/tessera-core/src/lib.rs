@@ -5,6 +5,7 @@
 //! - the signed envelope shared by every file kind is [`armor`];
 //! - the portal signs receipts and hubs and runners check them in [`receipt`], through the
 //!   vendor-signed [`delegation`] of the portal's key;
+//! - offline activation (request, vendor answer) and runner leases are [`activation`];
 //! - keys and key files are [`keys`] and [`keyfile`]; the trust set is [`trust`];
 //! - the status words every check answers are [`status::Status`];
 //! - time is always an argument ([`time::UnixTime`]); only binaries read a [`time::Clock`].
@@ -29,6 +30,7 @@ macro_rules! serde_via_str {
     };
 }
 
+pub mod activation;
 pub mod armor;
 pub mod delegation;
 pub mod fingerprint;

@@ -1,0 +1,238 @@
+//! Offline (air-gapped) activation: the hub's signed request, carried to the vendor by hand,
+//! and the vendor's signed answer that binds the license to that host for a stated time.
+//!
+//! The request is signed with the hub's own key, so the answer can only be installed by the
+//! hub that holds it; the answer is signed with a vendor key, so the hub and its runners check
+//! it with the vendor trust set alone, exactly like a license.
+
+use serde::{Deserialize, Serialize};
+
+use crate::armor::{Envelope, FormatError, Kind};
+use crate::fingerprint::Fingerprint;
+use crate::keys::{KeyId, PublicKey, SigningKey};
+use crate::license::{LicenseId, ProductId};
+use crate::receipt::Nonce;
+use crate::status::Status;
+use crate::time::UnixTime;
+use crate::trust::{TrustSet, Untrusted};
+
+/// What a hub asks for: bind this license to this host and this hub key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestClaims {
+    pub license_id: LicenseId,
+    pub product: ProductId,
+    pub fingerprint: Fingerprint,
+    pub hub_key: PublicKey,
+    /// Echoed in the answer: the hub installs only the answer to its outstanding request.
+    pub nonce: Nonce,
+    /// The hub's clock when it wrote the request, for the vendor's eyes.
+    pub created_at: UnixTime,
+}
+
+/// Signs a request with the hub's key; returns the armored text.
+pub fn sign_request(claims: &RequestClaims, hub_key: &SigningKey) -> String {
+    Envelope::seal(Kind::ActivationRequest, hub_key, claims)
+}
+
+/// Why an activation request or answer is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActivationError {
+    #[error("malformed: {0}")]
+    Malformed(#[from] FormatError),
+    #[error("the request is not signed by the hub key it carries")]
+    RequestNotSelfSigned,
+    #[error("activation: {0}")]
+    Untrusted(#[from] Untrusted),
+    #[error("activation signature by key {key_id} does not verify")]
+    BadSignature { key_id: KeyId },
+    #[error("activation's not_before is after its not_after")]
+    EmptyWindow,
+}
+
+impl ActivationError {
+    pub fn status(&self) -> Status {
+        match self {
+            ActivationError::Malformed(_) | ActivationError::EmptyWindow => Status::Malformed,
+            ActivationError::Untrusted(_) => Status::UnknownKey,
+            ActivationError::RequestNotSelfSigned | ActivationError::BadSignature { .. } => {
+                Status::BadSignature
+            }
+        }
+    }
+}
+
+/// Opens a request and checks that the hub key inside signed it (proof of possession).
+pub fn open_request(bytes: &[u8]) -> Result<RequestClaims, ActivationError> {
+    let envelope = Envelope::parse(Kind::ActivationRequest, bytes)?;
+    let claims: RequestClaims = envelope.open()?;
+    if envelope.key_id() != claims.hub_key.key_id()
+        || envelope.verify_signature(&claims.hub_key).is_err()
+    {
+        return Err(ActivationError::RequestNotSelfSigned);
+    }
+    Ok(claims)
+}
+
+/// The vendor's answer: this license runs on this host, with this hub key, in this window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationClaims {
+    pub license_id: LicenseId,
+    /// The fingerprint from the request; the hub checks it with the core matching rule.
+    pub fingerprint: Fingerprint,
+    pub hub_key_id: KeyId,
+    /// The request's nonce, echoed.
+    pub nonce: Nonce,
+    pub issued_at: UnixTime,
+    pub not_before: UnixTime,
+    /// The hub needs a new activation (or the portal) after this second.
+    pub not_after: UnixTime,
+}
+
+impl ActivationClaims {
+    /// The answer to `request`, valid from `now` for `valid_for`.
+    pub fn answer(request: &RequestClaims, now: UnixTime, valid_for: std::time::Duration) -> Self {
+        ActivationClaims {
+            license_id: request.license_id,
+            fingerprint: request.fingerprint.clone(),
+            hub_key_id: request.hub_key.key_id(),
+            nonce: request.nonce,
+            issued_at: now,
+            not_before: now,
+            not_after: now.saturating_add(valid_for),
+        }
+    }
+
+    /// Whether `t` is inside the activation's window.
+    pub fn covers(&self, t: UnixTime) -> bool {
+        (self.not_before..=self.not_after).contains(&t)
+    }
+}
+
+/// Signs an activation with a vendor key; returns the armored text.
+pub fn sign_activation(claims: &ActivationClaims, vendor_key: &SigningKey) -> String {
+    Envelope::seal(Kind::Activation, vendor_key, claims)
+}
+
+/// Verifies an activation's vendor signature with `trust` (looked up at `now`). The window,
+/// nonce, hub key and fingerprint are the caller's to check against its own state.
+pub fn verify_activation(
+    bytes: &[u8],
+    trust: &TrustSet,
+    now: UnixTime,
+) -> Result<ActivationClaims, ActivationError> {
+    let envelope = Envelope::parse(Kind::Activation, bytes)?;
+    let key = trust.lookup(envelope.key_id(), now)?;
+    envelope
+        .verify_signature(key)
+        .map_err(|_| ActivationError::BadSignature { key_id: envelope.key_id() })?;
+    let claims: ActivationClaims = envelope.open()?;
+    if claims.not_before > claims.not_after {
+        return Err(ActivationError::EmptyWindow);
+    }
+    Ok(claims)
+}
+
+/// What a hub hands a runner: "runner R holds a slot of license L until T", signed with the
+/// hub key the portal's receipt (or the vendor's activation) names, so a runner checks it
+/// offline through the same chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseClaims {
+    pub license_id: LicenseId,
+    pub runner: String,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// Signs a lease with the hub key; returns the armored text.
+pub fn sign_lease(claims: &LeaseClaims, hub_key: &SigningKey) -> String {
+    Envelope::seal(Kind::Lease, hub_key, claims)
+}
+
+/// Verifies a lease with the hub's public key.
+pub fn verify_lease(bytes: &[u8], hub_key: &PublicKey) -> Result<LeaseClaims, ActivationError> {
+    let envelope = Envelope::parse(Kind::Lease, bytes)?;
+    if envelope.key_id() != hub_key.key_id() || envelope.verify_signature(hub_key).is_err() {
+        return Err(ActivationError::BadSignature { key_id: envelope.key_id() });
+    }
+    Ok(envelope.open()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::ComponentHash;
+
+    fn t(s: &str) -> UnixTime {
+        s.parse().expect("time")
+    }
+
+    fn request(hub: &SigningKey) -> RequestClaims {
+        let product: ProductId = "acme-hub".parse().expect("product");
+        let mut fingerprint = Fingerprint::new();
+        fingerprint
+            .insert("machine_id", ComponentHash::of(&product, "machine_id", b"m"))
+            .expect("x");
+        RequestClaims {
+            license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
+            product,
+            fingerprint,
+            hub_key: hub.public_key().clone(),
+            nonce: Nonce::from_bytes([7; 16]),
+            created_at: t("2027-01-01"),
+        }
+    }
+
+    #[test]
+    fn a_request_must_be_signed_by_the_key_it_carries() {
+        let hub = SigningKey::from_seed(&[1; 32]);
+        let other = SigningKey::from_seed(&[2; 32]);
+        let claims = request(&hub);
+        assert_eq!(open_request(sign_request(&claims, &hub).as_bytes()), Ok(claims.clone()));
+        assert_eq!(
+            open_request(sign_request(&claims, &other).as_bytes()),
+            Err(ActivationError::RequestNotSelfSigned)
+        );
+    }
+
+    #[test]
+    fn an_activation_verifies_with_the_vendor_trust_set_only() {
+        let vendor = SigningKey::from_seed(&[3; 32]);
+        let stranger = SigningKey::from_seed(&[4; 32]);
+        let hub = SigningKey::from_seed(&[1; 32]);
+        let trust = TrustSet::single(vendor.public_key().clone());
+        let answer = ActivationClaims::answer(
+            &request(&hub),
+            t("2027-01-02"),
+            std::time::Duration::from_secs(86_400 * 30),
+        );
+        assert_eq!(answer.hub_key_id, hub.key_id());
+        let now = t("2027-01-03");
+        let text = sign_activation(&answer, &vendor);
+        assert_eq!(verify_activation(text.as_bytes(), &trust, now), Ok(answer.clone()));
+        let forged = sign_activation(&answer, &stranger);
+        assert!(matches!(
+            verify_activation(forged.as_bytes(), &trust, now),
+            Err(ActivationError::Untrusted(_))
+        ));
+        assert!(answer.covers(now) && !answer.covers(t("2027-03-01")));
+    }
+
+    #[test]
+    fn a_lease_verifies_only_with_its_hub_key() {
+        let hub = SigningKey::from_seed(&[1; 32]);
+        let other = SigningKey::from_seed(&[2; 32]);
+        let lease = LeaseClaims {
+            license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
+            runner: "runner-1".into(),
+            issued_at: t("2027-01-01"),
+            expires_at: t("2027-01-01T00:10:00Z"),
+        };
+        let text = sign_lease(&lease, &hub);
+        assert_eq!(verify_lease(text.as_bytes(), hub.public_key()), Ok(lease));
+        assert!(verify_lease(text.as_bytes(), other.public_key()).is_err());
+    }
+}

@@ -1,0 +1,728 @@
+//! The hub agent: where a hub activates, pings, installs an offline activation, decides its
+//! own status, and grants runner leases. Time is always the injected clock's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tessera_core::activation::{
+    self, ActivationClaims, LeaseClaims, RequestClaims, sign_lease, sign_request,
+};
+use tessera_core::armor::{Envelope, Kind};
+use tessera_core::delegation::Delegation;
+use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
+use tessera_core::keys::{SigningKey, fill_random};
+use tessera_core::license::{Claims, Expectations, LicenseFile};
+use tessera_core::receipt::{
+    self, ActivateCall, Answers, Nonce, PingCall, ReceiptClaims, fingerprint_digest,
+};
+use tessera_core::time::Clock;
+use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
+use tessera_core::{Status, UnixTime};
+
+use crate::host::HostComponents;
+use crate::portal::{CallError, PortalClient, ReceiptResponse};
+use crate::state::{Failure, HubState, StateDir, StateError};
+
+/// Why a hub operation failed. Each maps to one exit code in the binary.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("trust set: {0}")]
+    Trust(String),
+    /// The license itself is not usable here (checked offline, before any call).
+    #[error("license is {status}: {message}")]
+    License { status: Status, message: String },
+    #[error(transparent)]
+    Portal(#[from] CallError),
+    /// The portal answered, but its answer does not hold up.
+    #[error("the portal's receipt is not accepted ({status}): {message}")]
+    BadReceipt { status: Status, message: String },
+    /// A signed answer said no.
+    #[error("{what}: {status}")]
+    Denied { what: &'static str, status: Status },
+    #[error("no portal URL: give --portal or issue the license with a portal URL")]
+    NoPortal,
+    #[error("offline activation: {message}")]
+    Offline { status: Status, message: String },
+    #[error("{0}")]
+    Input(String),
+}
+
+impl HubError {
+    /// The status word this error amounts to, when there is one.
+    pub fn status(&self) -> Option<Status> {
+        match self {
+            HubError::License { status, .. }
+            | HubError::BadReceipt { status, .. }
+            | HubError::Denied { status, .. }
+            | HubError::Offline { status, .. } => Some(*status),
+            HubError::State(StateError::NotActivated { .. }) => Some(Status::NoLicense),
+            _ => None,
+        }
+    }
+}
+
+/// How the hub is licensed right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Not activated.
+    None,
+    /// Pings a portal.
+    Online,
+    /// Runs on a vendor-signed offline activation.
+    Offline,
+}
+
+/// The hub's answer to "may we run?", with what led to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub status: Status,
+    /// One sentence for people.
+    pub reason: String,
+    pub mode: Mode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portal: Option<String>,
+    /// The portal time of the last receipt that said `valid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_good_receipt: Option<UnixTime>,
+    /// Seconds of grace left (online) or of the offline activation left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_left_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
+    pub runners_leased: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_limit: Option<u32>,
+}
+
+/// What the hub hands its runners: everything a runner needs to check offline.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Bundle {
+    pub status: Status,
+    pub license: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    /// The hub's public key: leases are signed with it, and receipts name its id.
+    pub hub_key: String,
+}
+
+/// A runner slot granted.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LeaseGrant {
+    pub runner: String,
+    pub expires_at: UnixTime,
+    /// The lease, signed with the hub key.
+    pub lease: String,
+}
+
+/// Why a lease was not granted.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error("all {limit} runner slots of the license are leased")]
+    LimitExceeded { limit: u32 },
+    #[error("the hub is {0}: no runner may start")]
+    NotRunnable(Status),
+    #[error("runner name must be 1 to 64 characters of letters, digits, '.', '-', '_'")]
+    BadName,
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+/// A license, trust set and hub key loaded from the state directory.
+struct Installed {
+    license_text: String,
+    claims: Claims,
+    verdict: Status,
+    verdict_message: String,
+    trust: TrustSet,
+    key: SigningKey,
+}
+
+/// The slack allowed past `next_ping_by` before a hub counts as late: retries take time.
+pub fn ping_slack(interval: Duration) -> Duration {
+    (interval / 4).min(Duration::from_secs(15 * 60))
+}
+
+/// One hub: its state directory, its host, its clock.
+pub struct Hub {
+    dir: StateDir,
+    host: HostComponents,
+    clock: Arc<dyn Clock>,
+}
+
+impl Hub {
+    pub fn new(dir: StateDir, host: HostComponents, clock: Arc<dyn Clock>) -> Self {
+        Hub { dir, host, clock }
+    }
+
+    pub fn dir(&self) -> &StateDir {
+        &self.dir
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Checks a license offline and keeps it, with the trust set, in the state directory.
+    fn install_license(&self, license: &[u8], trust_text: &[u8]) -> Result<Claims, HubError> {
+        let trust = parse_trust(trust_text)?;
+        let verdict = tessera_core::verify(license, &trust, self.now(), &Expectations::default());
+        let status = verdict.status();
+        let message = verdict.problem().map(ToString::to_string).unwrap_or_default();
+        match verdict.into_claims() {
+            Some(claims) if status == Status::Valid => {
+                self.dir.put(&self.dir.license_path(), license)?;
+                self.dir.put(&self.dir.trust_path(), trust_text)?;
+                Ok(claims)
+            }
+            _ => Err(HubError::License { status, message }),
+        }
+    }
+
+    fn installed(&self) -> Result<Installed, HubError> {
+        let license = self.dir.license()?;
+        let trust = parse_trust(&self.dir.trust()?)?;
+        let file = LicenseFile::parse(&license)
+            .map_err(|e| HubError::License { status: Status::Malformed, message: e.to_string() })?;
+        let verdict = file.verify(&trust, self.now(), &Expectations::default());
+        let verdict_status = verdict.status();
+        let verdict_message = verdict.problem().map(ToString::to_string).unwrap_or_default();
+        let claims = verdict.into_claims().ok_or_else(|| HubError::License {
+            status: verdict_status,
+            message: verdict_message.clone(),
+        })?;
+        Ok(Installed {
+            license_text: String::from_utf8_lossy(&license).into_owned(),
+            claims,
+            verdict: verdict_status,
+            verdict_message,
+            trust,
+            key: self.dir.hub_key()?,
+        })
+    }
+
+    fn fingerprint(&self, claims: &Claims) -> Result<Fingerprint, HubError> {
+        self.host
+            .fingerprint(&claims.product)
+            .map_err(|e| HubError::Input(format!("host fingerprint: {e}")))
+    }
+
+    /// The next call time: the clock in milliseconds, but always after the last call.
+    fn call_time(&self, state: &HubState) -> i64 {
+        (self.now().as_unix().saturating_mul(1000)).max(state.last_call_ms.saturating_add(1))
+    }
+
+    /// Online activation: check the license offline, make the hub key, ask the portal, check
+    /// its receipt, keep everything. Returns the receipt's claims.
+    pub async fn activate(
+        &self,
+        license: &[u8],
+        trust_text: &[u8],
+        portal: Option<&str>,
+    ) -> Result<ReceiptClaims, HubError> {
+        let claims = self.install_license(license, trust_text)?;
+        let portal = match portal {
+            Some(url) => url.to_owned(),
+            None => claims.portal_url.as_ref().map(|u| u.to_string()).ok_or(HubError::NoPortal)?,
+        };
+        let client = PortalClient::new(&portal)?;
+        let key = self.dir.hub_key()?;
+        let fingerprint = self.fingerprint(&claims)?;
+        let nonce = nonce()?;
+        let state = self.dir.load()?;
+        let call = ActivateCall {
+            license_key: claims.key.clone(),
+            fingerprint: fingerprint.clone(),
+            hub_key: key.public_key().clone(),
+            nonce,
+            hub_time_ms: self.call_time(&state),
+        };
+        self.dir.update(|s| s.last_call_ms = call.hub_time_ms)?;
+        let envelope = Envelope::sign_body(Kind::Activate, &key, &call);
+        let response = client.activate(&envelope.to_compact()).await?;
+        let trust = parse_trust(trust_text)?;
+        let receipt = self.check_receipt(
+            &response,
+            &trust,
+            Expected { claims: &claims, key: &key, nonce, fingerprint: &fingerprint },
+            Answers::Activate,
+        )?;
+        if receipt.status != Status::Valid {
+            return Err(HubError::Denied {
+                what: "the portal refused the activation",
+                status: receipt.status,
+            });
+        }
+        self.dir.update(|s| {
+            s.portal = Some(client.base().to_owned());
+            s.delegation = Some(response.delegation.clone());
+            s.receipt = Some(response.receipt.clone());
+            s.last_good = Some(receipt.portal_time);
+            s.last_failure = None;
+            s.activation = None;
+            s.pending_request = None;
+        })?;
+        tracing::info!(license = %claims.id, hub_key = %key.key_id(), "activated");
+        Ok(receipt)
+    }
+
+    /// Checks a receipt against what the hub asked: the delegation chains to the trust set,
+    /// the receipt is signed by the delegated key, and it answers this call about this host.
+    fn check_receipt(
+        &self,
+        response: &ReceiptResponse,
+        trust: &TrustSet,
+        expected: Expected<'_>,
+        answers: Answers,
+    ) -> Result<ReceiptClaims, HubError> {
+        let bad = |status: Status, message: String| HubError::BadReceipt { status, message };
+        let now = self.now();
+        let delegation = Delegation::verify(response.delegation.as_bytes(), trust, now)
+            .map_err(|e| bad(e.status(), e.to_string()))?;
+        let claims = receipt::verify(response.receipt.as_bytes(), &delegation)
+            .map_err(|e| bad(e.status(), e.to_string()))?;
+        if claims.nonce != expected.nonce {
+            return Err(bad(
+                Status::BadSignature,
+                "the receipt answers another call (nonce)".into(),
+            ));
+        }
+        if claims.answers != answers
+            || claims.license_id != expected.claims.id
+            || claims.hub_key_id != expected.key.key_id()
+            || claims.fingerprint != fingerprint_digest(expected.fingerprint)
+        {
+            return Err(bad(
+                Status::BadSignature,
+                "the receipt is about another call, license, hub key or host".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// One ping: sign, send, check the receipt, remember it. A portal that cannot be reached
+    /// is remembered as a failure and returned as an error; grace covers it.
+    pub async fn ping(&self) -> Result<ReceiptClaims, HubError> {
+        let installed = self.installed()?;
+        let state = self.dir.load()?;
+        let portal = state.portal.clone().ok_or_else(|| {
+            HubError::Input("this hub was activated offline: it does not ping a portal".into())
+        })?;
+        let client = PortalClient::new(&portal)?;
+        let fingerprint = self.fingerprint(&installed.claims)?;
+        let nonce = nonce()?;
+        let call = PingCall {
+            license_id: installed.claims.id,
+            fingerprint: fingerprint.clone(),
+            nonce,
+            hub_time_ms: self.call_time(&state),
+        };
+        self.dir.update(|s| s.last_call_ms = call.hub_time_ms)?;
+        let envelope = Envelope::sign_body(Kind::Ping, &installed.key, &call);
+        let result = client.ping(&envelope.to_compact()).await.map_err(HubError::from).and_then(
+            |response| {
+                let expected = Expected {
+                    claims: &installed.claims,
+                    key: &installed.key,
+                    nonce,
+                    fingerprint: &fingerprint,
+                };
+                let claims =
+                    self.check_receipt(&response, &installed.trust, expected, Answers::Ping)?;
+                Ok((claims, response))
+            },
+        );
+        let now = self.now();
+        match result {
+            Ok((claims, response)) => {
+                self.dir.update(|s| {
+                    s.receipt = Some(response.receipt);
+                    s.delegation = Some(response.delegation);
+                    if claims.status == Status::Valid {
+                        s.last_good = Some(claims.portal_time);
+                    }
+                    s.last_failure = None;
+                })?;
+                Ok(claims)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.dir.update(|s| s.last_failure = Some(Failure { at: now, reason }))?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Where the hub decides: the license offline, then the offline activation or the
+    /// latest receipt, grace counted from the last good receipt's portal time.
+    pub fn status(&self) -> Result<Report, HubError> {
+        let state = self.dir.load()?;
+        let installed = match self.installed() {
+            Ok(installed) => installed,
+            Err(e) => {
+                let status = e.status().unwrap_or(Status::NoLicense);
+                return Ok(Report::bare(status, e.to_string(), &state));
+            }
+        };
+        Ok(self.judge(&installed, &state))
+    }
+
+    fn judge(&self, installed: &Installed, state: &HubState) -> Report {
+        let now = self.now();
+        let claims = &installed.claims;
+        let leased = state.leases.values().filter(|end| **end > now).count();
+        let mut report = Report {
+            status: installed.verdict,
+            reason: installed.verdict_message.clone(),
+            mode: Mode::None,
+            license_id: Some(claims.id.to_string()),
+            org: Some(claims.org.to_string()),
+            product: Some(claims.product.to_string()),
+            portal: state.portal.clone(),
+            last_good_receipt: state.last_good,
+            grace_left_secs: None,
+            last_failure: state.last_failure.as_ref().map(|f| format!("{}: {}", f.at, f.reason)),
+            runners_leased: leased,
+            runner_limit: Some(claims.runners),
+        };
+        if installed.verdict != Status::Valid {
+            return report;
+        }
+        let (status, reason, left) = if let Some(text) = &state.activation {
+            report.mode = Mode::Offline;
+            self.judge_offline(installed, text, now)
+        } else if let Some(text) = &state.receipt {
+            report.mode = Mode::Online;
+            self.judge_online(installed, state, text, now)
+        } else {
+            (Status::NoLicense, "not activated: run `tessera-hub activate`".to_owned(), None)
+        };
+        report.status = status;
+        report.reason = reason;
+        report.grace_left_secs = left.map(|d| d.as_secs());
+        report
+    }
+
+    fn judge_offline(
+        &self,
+        installed: &Installed,
+        text: &str,
+        now: UnixTime,
+    ) -> (Status, String, Option<Duration>) {
+        let claims = match self.check_activation(installed, text.as_bytes()) {
+            Ok(claims) => claims,
+            Err(e) => return (e.status().unwrap_or(Status::Tampered), e.to_string(), None),
+        };
+        if now < claims.not_before {
+            return (
+                Status::NotYetValid,
+                format!("offline activation starts {}", claims.not_before),
+                None,
+            );
+        }
+        if now > claims.not_after {
+            return (
+                Status::GraceExpired,
+                format!(
+                    "offline activation ended {}; a new activation is needed",
+                    claims.not_after
+                ),
+                Some(Duration::ZERO),
+            );
+        }
+        (
+            Status::Valid,
+            format!("offline activation valid through {}", claims.not_after),
+            Some(claims.not_after.since(now)),
+        )
+    }
+
+    fn judge_online(
+        &self,
+        installed: &Installed,
+        state: &HubState,
+        text: &str,
+        now: UnixTime,
+    ) -> (Status, String, Option<Duration>) {
+        let claims = &installed.claims;
+        let receipt = state
+            .delegation
+            .as_deref()
+            .ok_or_else(|| "no delegation kept with the receipt".to_owned())
+            .and_then(|d| {
+                Delegation::verify(d.as_bytes(), &installed.trust, now).map_err(|e| e.to_string())
+            })
+            .and_then(|d| receipt::verify(text.as_bytes(), &d).map_err(|e| e.to_string()));
+        let receipt = match receipt {
+            Ok(r) if r.license_id == claims.id && r.hub_key_id == installed.key.key_id() => r,
+            Ok(_) => {
+                return (
+                    Status::Tampered,
+                    "the kept receipt is for another license or hub key".into(),
+                    None,
+                );
+            }
+            Err(e) => return (Status::Tampered, format!("the kept receipt: {e}"), None),
+        };
+        if receipt.status != Status::Valid {
+            return (
+                receipt.status,
+                format!("the portal said {} at {}", receipt.status, receipt.portal_time),
+                None,
+            );
+        }
+        // Grace runs from the last good receipt; the hub's clock can only make it shorter
+        // (a clock behind the receipt counts as the receipt's own time).
+        let last_good = state.last_good.unwrap_or(receipt.portal_time);
+        let age = now.since(last_good);
+        let fresh = claims.ping_interval() + ping_slack(claims.ping_interval());
+        let grace = claims.grace_period().max(fresh);
+        if age <= fresh {
+            (Status::Valid, format!("last good receipt {last_good}"), Some(grace - age))
+        } else if age <= grace {
+            (
+                Status::Grace,
+                format!(
+                    "the portal has not confirmed since {last_good}; grace ends {}",
+                    last_good.saturating_add(grace)
+                ),
+                Some(grace - age),
+            )
+        } else {
+            (
+                Status::GraceExpired,
+                format!(
+                    "no good receipt since {last_good}; grace ended {}",
+                    last_good.saturating_add(grace)
+                ),
+                Some(Duration::ZERO),
+            )
+        }
+    }
+
+    fn check_activation(
+        &self,
+        installed: &Installed,
+        text: &[u8],
+    ) -> Result<ActivationClaims, HubError> {
+        let offline = |status: Status, message: &str| HubError::Offline {
+            status,
+            message: message.to_owned(),
+        };
+        let claims = activation::verify_activation(text, &installed.trust, self.now())
+            .map_err(|e| offline(e.status(), &e.to_string()))?;
+        if claims.license_id != installed.claims.id {
+            return Err(offline(Status::Malformed, "the activation is for another license"));
+        }
+        if claims.hub_key_id != installed.key.key_id() {
+            return Err(offline(
+                Status::FingerprintMismatch,
+                "the activation is for another hub key",
+            ));
+        }
+        let binding = FingerprintBinding::new(claims.fingerprint.clone())
+            .map_err(|e| offline(Status::Malformed, &e.to_string()))?;
+        binding.check(&self.fingerprint(&installed.claims)?).map_err(|m| {
+            offline(
+                Status::FingerprintMismatch,
+                &format!("this host matches {} of the {} components needed", m.matched, m.needed),
+            )
+        })?;
+        Ok(claims)
+    }
+
+    /// Writes an offline activation request for `license` and remembers its nonce.
+    pub fn activation_request(
+        &self,
+        license: &[u8],
+        trust_text: &[u8],
+    ) -> Result<String, HubError> {
+        let claims = self.install_license(license, trust_text)?;
+        let key = self.dir.hub_key()?;
+        let request = RequestClaims {
+            license_id: claims.id,
+            product: claims.product.clone(),
+            fingerprint: self.fingerprint(&claims)?,
+            hub_key: key.public_key().clone(),
+            nonce: nonce()?,
+            created_at: self.now(),
+        };
+        self.dir.update(|s| s.pending_request = Some(request.nonce))?;
+        Ok(sign_request(&request, &key))
+    }
+
+    /// Installs the vendor's answer to this hub's outstanding request, once.
+    pub fn install_offline(&self, text: &[u8]) -> Result<ActivationClaims, HubError> {
+        let installed = self.installed()?;
+        let _lock = self.dir.lock()?;
+        let mut state = self.dir.load()?;
+        let claims = self.check_activation(&installed, text)?;
+        if state.pending_request != Some(claims.nonce) {
+            return Err(HubError::Offline {
+                status: Status::BadSignature,
+                message: "this is not the answer to this hub's outstanding request (already \
+                          installed, or made for another request)"
+                    .into(),
+            });
+        }
+        if self.now() > claims.not_after {
+            return Err(HubError::Offline {
+                status: Status::Expired,
+                message: format!("the activation ended {}", claims.not_after),
+            });
+        }
+        state.activation = Some(String::from_utf8_lossy(text).into_owned());
+        state.pending_request = None;
+        state.portal = None;
+        state.receipt = None;
+        state.delegation = None;
+        state.last_good = None;
+        self.dir.save(&_lock, &state)?;
+        Ok(claims)
+    }
+
+    /// What runners fetch.
+    pub fn bundle(&self) -> Result<Bundle, HubError> {
+        let installed = self.installed()?;
+        let state = self.dir.load()?;
+        let report = self.judge(&installed, &state);
+        Ok(Bundle {
+            status: report.status,
+            license: installed.license_text,
+            receipt: state.receipt,
+            delegation: state.delegation,
+            activation: state.activation,
+            hub_key: installed.key.public_key().to_string(),
+        })
+    }
+
+    /// Takes or renews a runner slot for `runner`, for `ttl`.
+    pub fn lease(&self, runner: &str, ttl: Duration) -> Result<LeaseGrant, LeaseError> {
+        if runner.is_empty()
+            || runner.len() > 64
+            || !runner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(LeaseError::BadName);
+        }
+        let installed = self.installed()?;
+        let now = self.now();
+        let _lock = self.dir.lock().map_err(HubError::from)?;
+        let mut state = self.dir.load().map_err(HubError::from)?;
+        let report = self.judge(&installed, &state);
+        if !report.status.permits_running() {
+            return Err(LeaseError::NotRunnable(report.status));
+        }
+        state.leases.retain(|_, end| *end > now);
+        let limit = installed.claims.runners;
+        if !state.leases.contains_key(runner) && state.leases.len() >= limit as usize {
+            return Err(LeaseError::LimitExceeded { limit });
+        }
+        let expires_at = now.saturating_add(ttl);
+        state.leases.insert(runner.to_owned(), expires_at);
+        self.dir.save(&_lock, &state).map_err(HubError::from)?;
+        let claims = LeaseClaims {
+            license_id: installed.claims.id,
+            runner: runner.to_owned(),
+            issued_at: now,
+            expires_at,
+        };
+        Ok(LeaseGrant {
+            runner: runner.to_owned(),
+            expires_at,
+            lease: sign_lease(&claims, &installed.key),
+        })
+    }
+
+    /// Gives a runner's slot back.
+    pub fn release(&self, runner: &str) -> Result<bool, HubError> {
+        Ok(self.dir.update(|s| s.leases.remove(runner).is_some())?.0)
+    }
+
+    /// Makes a runner enrollment token; only its hash is kept. Returned once.
+    pub fn create_runner_token(&self) -> Result<String, HubError> {
+        let mut bytes = [0u8; 40];
+        fill_random(&mut bytes).map_err(|e| HubError::Input(e.to_string()))?;
+        let id = hex::encode(&bytes[..8]);
+        let token = format!("trt_{id}_{}", URL_SAFE_NO_PAD.encode(&bytes[8..]));
+        let digest = hex::encode(Sha256::digest(token.as_bytes()));
+        self.dir.update(|s| s.runner_tokens.insert(id, digest))?;
+        Ok(token)
+    }
+
+    /// Whether `token` is a runner token of this hub (constant-time on the hash).
+    pub fn runner_token_ok(&self, token: &str) -> Result<bool, HubError> {
+        let Some(id) = token.strip_prefix("trt_").and_then(|t| t.split('_').next()) else {
+            return Ok(false);
+        };
+        let state = self.dir.load()?;
+        let Some(stored) = state.runner_tokens.get(id) else {
+            return Ok(false);
+        };
+        let presented = hex::encode(Sha256::digest(token.as_bytes()));
+        Ok(bool::from(presented.as_bytes().ct_eq(stored.as_bytes())))
+    }
+
+    /// The ping interval of the installed license, for the daemon's schedule.
+    pub fn ping_interval(&self) -> Result<Duration, HubError> {
+        Ok(self.installed()?.claims.ping_interval())
+    }
+}
+
+impl Report {
+    fn bare(status: Status, reason: String, state: &HubState) -> Self {
+        Report {
+            status,
+            reason,
+            mode: Mode::None,
+            license_id: None,
+            org: None,
+            product: None,
+            portal: state.portal.clone(),
+            last_good_receipt: state.last_good,
+            grace_left_secs: None,
+            last_failure: None,
+            runners_leased: 0,
+            runner_limit: None,
+        }
+    }
+}
+
+struct Expected<'a> {
+    claims: &'a Claims,
+    key: &'a SigningKey,
+    nonce: Nonce,
+    fingerprint: &'a Fingerprint,
+}
+
+fn nonce() -> Result<Nonce, HubError> {
+    Nonce::generate().map_err(|e| HubError::Input(e.to_string()))
+}
+
+/// Parses a trust file's bytes; an empty set is an error, not "trust nothing silently".
+pub fn parse_trust(bytes: &[u8]) -> Result<TrustSet, HubError> {
+    if bytes.len() > MAX_TRUST_FILE_LEN {
+        return Err(HubError::Trust("trust file too large".into()));
+    }
+    let trust = TrustSet::parse(bytes).map_err(|e| HubError::Trust(e.to_string()))?;
+    if trust.is_empty() {
+        return Err(HubError::Trust("the trust set holds no key".into()));
+    }
+    Ok(trust)
+}

@@ -1,0 +1,113 @@
+//! The command line, as clap sees it. No logic here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tessera hub agent: fingerprint this host, activate the license, keep it validated, serve
+/// runners.
+///
+/// Exit codes: 0 success (and `valid`/`grace` for `status`); 1 internal error; 2 usage
+/// error; 3 state directory or file problem; 5 invalid input (trust set, request, answer);
+/// 7 portal unreachable; 8 portal refused the call; 10 and up: a status other than `valid`
+/// or `grace` (see docs/HUB.md).
+#[derive(Debug, Parser)]
+#[command(name = "tessera-hub", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The hub's state directory (license, hub key, receipts; mode 0700). Default:
+    /// /var/lib/tessera-hub as root, else $XDG_STATE_HOME/tessera-hub or
+    /// ~/.local/state/tessera-hub.
+    #[arg(long, global = true, value_name = "DIR", env = "TESSERA_HUB_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show this host's fingerprint: component names, their keyed hashes, what is missing.
+    Fingerprint(FingerprintArgs),
+    /// Activate the license: online with the portal, or by installing an offline activation.
+    Activate(ActivateArgs),
+    /// Write an offline activation request to carry to the vendor.
+    ActivationRequest(RequestArgs),
+    /// Run the daemon: ping the portal on schedule, keep grace, serve runners.
+    Run(RunArgs),
+    /// Print the hub's status, license, last good receipt, grace left and runners leased.
+    Status {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a runner enrollment token (printed once; only its hash is kept).
+    RunnerToken,
+}
+
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// The product whose key the components are hashed with; defaults to the installed
+    /// license's product.
+    #[arg(long, value_name = "PRODUCT")]
+    pub product: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArg {
+    /// The vendor trust set (public keys); defaults to the one built into this hub.
+    #[arg(long, value_name = "FILE", env = "TESSERA_HUB_TRUST")]
+    pub trust: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    /// The license file to activate online.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "offline",
+        conflicts_with = "offline"
+    )]
+    pub license: Option<PathBuf>,
+    /// The portal's base URL; defaults to the license's portal URL.
+    #[arg(long, value_name = "URL", conflicts_with = "offline")]
+    pub portal: Option<String>,
+    /// Install the vendor's answer to this hub's offline activation request instead.
+    #[arg(long, value_name = "ACTIVATION")]
+    pub offline: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArg,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The license file.
+    #[arg(long, value_name = "FILE")]
+    pub license: PathBuf,
+    /// Where to write the request (`-` for standard output, to paste as text).
+    #[arg(long, value_name = "REQUEST")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where runners reach this hub.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:7480",
+        env = "TESSERA_HUB_RUNNER_LISTEN"
+    )]
+    pub runner_listen: SocketAddr,
+    /// How long a runner's lease lasts unless renewed (e.g. 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub lease_ttl: std::time::Duration,
+}

@@ -1,0 +1,21 @@
+//! Tessera's hub agent, as a library: the `tessera-hub` binary is a thin shell over it.
+//!
+//! Where things are:
+//! - the host is read and fingerprinted in [`host`];
+//! - activation (online and offline), pings, the hub's own status decision and runner leases
+//!   are in [`agent`] ([`agent::Hub::status`] is where the hub decides);
+//! - the state directory (atomic 0600 files under a lock) is [`state`];
+//! - the portal client is [`portal`]; the runners' HTTP API is [`runners`];
+//! - the daemon's schedule (jitter, backoff, shutdown) is [`daemon`].
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod daemon;
+pub mod host;
+pub mod portal;
+pub mod runners;
+pub mod state;
+
+/// The vendor trust set compiled into this build (`TESSERA_HUB_TRUST_FILE` at build time),
+/// empty when none was.
+pub const BUILTIN_TRUST: &str = include_str!(concat!(env!("OUT_DIR"), "/builtin_trust.pub"));

@@ -1,0 +1,278 @@
+//! `tessera-hub`: parses the command line and runs the hub library.
+
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tessera_core::Status;
+use tessera_core::license::ProductId;
+use tessera_core::time::SystemClock;
+use tessera_hub::agent::{Hub, HubError, Report};
+use tessera_hub::daemon::{self, DaemonConfig};
+use tessera_hub::host::HostComponents;
+use tessera_hub::portal::CallError;
+use tessera_hub::state::{StateDir, StateError};
+
+use crate::cli::{Cli, Command, TrustArg};
+
+/// A failure: one line on stderr and an exit code (docs/HUB.md).
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> Failure {
+    Failure { code, message: message.to_string() }
+}
+
+impl From<HubError> for Failure {
+    fn from(e: HubError) -> Self {
+        let code = match &e {
+            HubError::State(StateError::NotActivated { .. }) => Status::NoLicense.exit_code(),
+            HubError::State(StateError::Io { .. } | StateError::Damaged { .. }) => 3,
+            HubError::Trust(_) | HubError::Input(_) | HubError::NoPortal => 5,
+            HubError::Portal(CallError::Unreachable(_)) => 7,
+            HubError::Portal(CallError::Refused { .. }) => 8,
+            _ => e.status().map_or(1, Status::exit_code),
+        };
+        fail(code, e)
+    }
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("tessera-hub: internal error (please report it): {info}");
+    }));
+    let cli = Cli::parse();
+    let quiet = !matches!(cli.command, Command::Run(_));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // One thread: the hub pings once an hour and serves a handful of runners.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tessera-hub: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("tessera-hub: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from("/var/lib/tessera-hub");
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("tessera-hub")
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    tessera_core::fsutil::read_capped(path, 1024 * 1024)
+        .map_err(|e| fail(3, format!("{}: {e}", path.display())))
+}
+
+fn trust_bytes(arg: &TrustArg) -> Result<Vec<u8>, Failure> {
+    match &arg.trust {
+        Some(path) => read(path),
+        None if !tessera_hub::BUILTIN_TRUST.is_empty() => {
+            Ok(tessera_hub::BUILTIN_TRUST.as_bytes().to_vec())
+        }
+        None => Err(fail(
+            5,
+            "no trust set: give --trust FILE (or build the hub with TESSERA_HUB_TRUST_FILE)",
+        )),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| fail(1, e))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn print_report(report: &Report) {
+    println!("status: {}", report.status);
+    println!("reason: {}", report.reason);
+    if let Some(id) = &report.license_id {
+        println!(
+            "license: {id} ({}, {})",
+            report.org.as_deref().unwrap_or("?"),
+            report.product.as_deref().unwrap_or("?")
+        );
+    }
+    println!(
+        "mode: {}",
+        serde_json::to_value(report.mode).unwrap_or_default().as_str().unwrap_or("?")
+    );
+    if let Some(portal) = &report.portal {
+        println!("portal: {portal}");
+    }
+    if let Some(t) = report.last_good_receipt {
+        println!("last good receipt: {t}");
+    }
+    if let Some(left) = report.grace_left_secs {
+        println!(
+            "grace left: {}",
+            humantime::format_duration(std::time::Duration::from_secs(left))
+        );
+    }
+    if let Some(f) = &report.last_failure {
+        println!("last failure: {f}");
+    }
+    match report.runner_limit {
+        Some(limit) => println!("runners leased: {} of {limit}", report.runners_leased),
+        None => println!("runners leased: {}", report.runners_leased),
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, Failure> {
+    let dir =
+        StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir)).map_err(|e| fail(3, e))?;
+    let hub = Hub::new(dir, HostComponents::collect(), Arc::new(SystemClock));
+    match cli.command {
+        Command::Fingerprint(args) => {
+            let product: ProductId = match args.product {
+                Some(p) => p.parse().map_err(|e| fail(5, format!("--product: {e}")))?,
+                None => {
+                    let license = hub.dir().license().map_err(|_| {
+                        fail(5, "no license installed: give --product to hash the components with")
+                    })?;
+                    tessera_core::LicenseFile::parse(&license)
+                        .and_then(|f| f.unverified_claims())
+                        .map_err(|e| fail(3, format!("installed license: {e}")))?
+                        .product
+                }
+            };
+            let host = HostComponents::collect();
+            let report = host.report(&product).map_err(|e| fail(1, e))?;
+            if args.json {
+                print_json(&report)?;
+            } else {
+                println!("product: {}", report.product);
+                for (name, hash) in &report.components {
+                    println!("{name:<14} {hash}");
+                }
+                for name in &report.missing {
+                    println!("{name:<14} (missing)");
+                }
+            }
+            Ok(0)
+        }
+        Command::Activate(args) => {
+            let report_receipt = if let Some(path) = &args.offline {
+                let claims = hub.install_offline(&read(path)?)?;
+                if !args.json {
+                    println!(
+                        "offline activation installed for license {}, valid through {}",
+                        claims.license_id, claims.not_after
+                    );
+                }
+                None
+            } else {
+                let license_path =
+                    args.license.as_deref().ok_or_else(|| fail(2, "--license is required"))?;
+                let license = read(license_path)?;
+                let trust = trust_bytes(&args.trust)?;
+                let receipt = hub.activate(&license, &trust, args.portal.as_deref()).await?;
+                Some(receipt)
+            };
+            let report = hub.status()?;
+            if args.json {
+                print_json(&report)?;
+            } else if let Some(receipt) = report_receipt {
+                println!(
+                    "activated license {} at portal time {}; next ping by {}",
+                    receipt.license_id, receipt.portal_time, receipt.next_ping_by
+                );
+            }
+            Ok(0)
+        }
+        Command::ActivationRequest(args) => {
+            let license = read(&args.license)?;
+            let trust = trust_bytes(&args.trust)?;
+            let request = hub.activation_request(&license, &trust)?;
+            if args.out == Path::new("-") {
+                print!("{request}");
+            } else {
+                tessera_core::fsutil::write_atomic(
+                    &args.out,
+                    request.as_bytes(),
+                    tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
+                )
+                .map_err(|e| fail(3, format!("{}: {e}", args.out.display())))?;
+                eprintln!(
+                    "request written to {}: carry it to the vendor, then run \
+                     `tessera-hub activate --offline ANSWER`",
+                    args.out.display()
+                );
+            }
+            Ok(0)
+        }
+        Command::Run(args) => {
+            let config = DaemonConfig {
+                runner_listen: args.runner_listen,
+                lease_ttl: args.lease_ttl,
+                ..DaemonConfig::default()
+            };
+            daemon::run(Arc::new(hub), config, shutdown_signal())
+                .await
+                .map_err(|e| fail(3, format!("runner listener {}: {e}", args.runner_listen)))?;
+            Ok(0)
+        }
+        Command::Status { json } => {
+            let report = hub.status()?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_report(&report);
+            }
+            Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
+        }
+        Command::RunnerToken => {
+            let token = hub.create_runner_token()?;
+            println!("{token}");
+            eprintln!(
+                "this token is shown once; give it to the runner (`tessera-runner install --token`)"
+            );
+            Ok(0)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

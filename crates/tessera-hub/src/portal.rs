@@ -1,0 +1,117 @@
+//! The hub's client for the portal's hub API (docs/PROTOCOL.md): one POST per call, the
+//! answer's receipt returned unverified (the agent verifies it).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use tessera_core::Status;
+use tessera_core::armor::Compact;
+
+/// A portal's answer to an activation or a ping.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReceiptResponse {
+    pub status: Status,
+    pub receipt: String,
+    pub delegation: String,
+}
+
+/// Why a call got no receipt.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// Network trouble, a 5xx or a 429: try again later; grace covers the gap.
+    #[error("portal unreachable: {0}")]
+    Unreachable(String),
+    /// The portal understood and said no (4xx): retrying the same call will not help.
+    #[error("portal refused the call: {code}: {message}")]
+    Refused { http: u16, code: String, message: String },
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorFields,
+}
+
+#[derive(Deserialize)]
+struct ErrorFields {
+    code: String,
+    message: String,
+}
+
+/// An HTTP client bound to one portal.
+#[derive(Debug, Clone)]
+pub struct PortalClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl PortalClient {
+    /// A client for the portal at `base` (e.g. `https://portal.example.com`).
+    pub fn new(base: &str) -> Result<Self, CallError> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("tessera-hub/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CallError::Unreachable(format!("HTTP client: {e}")))?;
+        Ok(PortalClient { base: base.trim_end_matches('/').to_owned(), http })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn activate(&self, call: &Compact) -> Result<ReceiptResponse, CallError> {
+        self.post("/v1/activate", call).await
+    }
+
+    pub async fn ping(&self, call: &Compact) -> Result<ReceiptResponse, CallError> {
+        self.post("/v1/ping", call).await
+    }
+
+    async fn post(&self, path: &str, call: &Compact) -> Result<ReceiptResponse, CallError> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .post(&url)
+            .json(call)
+            .send()
+            .await
+            .map_err(|e| CallError::Unreachable(describe(&e)))?;
+        let http = response.status();
+        if http.is_success() {
+            return response
+                .json()
+                .await
+                .map_err(|e| CallError::Unreachable(format!("unreadable answer from {url}: {e}")));
+        }
+        let body: Option<ErrorBody> = response.json().await.ok();
+        let (code, message) = match body {
+            Some(b) => (b.error.code, b.error.message),
+            None => ("http_error".to_owned(), format!("HTTP {http} from {url}")),
+        };
+        if http.is_server_error() || http.as_u16() == 429 {
+            Err(CallError::Unreachable(format!("{code}: {message}")))
+        } else {
+            Err(CallError::Refused { http: http.as_u16(), code, message })
+        }
+    }
+}
+
+/// reqwest's error text without the URL's query (there is none) but with the cause chain,
+/// which says "connection refused" or "dns error".
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// rustls is built without a default provider (no C toolchain needed): pick ring, once.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

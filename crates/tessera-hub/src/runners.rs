@@ -1,0 +1,176 @@
+//! The hub's local HTTP API for its runners: the bundle they check offline, and runner
+//! slots (leases) up to the license's runner limit. Authenticated with enrollment tokens
+//! made by `tessera-hub runner-token`.
+//!
+//! `GET /v1/bundle`, `POST /v1/lease {"runner": NAME}`, `DELETE /v1/lease/{runner}`,
+//! `GET /healthz`. Errors are `{"error": {"code", "message"}}` like the portal's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tessera_core::Status;
+
+use crate::agent::{Bundle, Hub, HubError, LeaseError, LeaseGrant};
+
+/// Shared by the runner API's handlers.
+pub struct RunnerApi {
+    pub hub: Arc<Hub>,
+    /// How long a lease lasts unless renewed.
+    pub lease_ttl: Duration,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    http: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(http: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { http, code, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.http, Json(body)).into_response()
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        match e.status() {
+            Some(Status::NoLicense) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_license", e.to_string())
+            }
+            _ => {
+                // The cause goes to the hub's log, not to the runner.
+                tracing::error!(error = %e, "runner API");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "hub error; see its log",
+                )
+            }
+        }
+    }
+}
+
+impl From<LeaseError> for ApiError {
+    fn from(e: LeaseError) -> Self {
+        match e {
+            LeaseError::LimitExceeded { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                Status::RunnerLimitExceeded.as_str(),
+                e.to_string(),
+            ),
+            LeaseError::NotRunnable(status) => {
+                ApiError::new(StatusCode::FORBIDDEN, status.as_str(), e.to_string())
+            }
+            LeaseError::BadName => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_runner", e.to_string())
+            }
+            LeaseError::Hub(e) => e.into(),
+        }
+    }
+}
+
+/// The router, with its state.
+pub fn router(api: Arc<RunnerApi>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/v1/bundle", get(bundle))
+        .route("/v1/lease", post(lease))
+        .route("/v1/lease/{runner}", delete(release))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
+        })
+        .with_state(api)
+}
+
+/// Checks the `Authorization: Bearer trt_…` header.
+async fn authorize(api: &Arc<RunnerApi>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "Authorization: Bearer <runner token> is required",
+            )
+        })?
+        .to_owned();
+    let hub = api.hub.clone();
+    let ok = blocking(move || hub.runner_token_ok(&token)).await??;
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "unknown runner token"))
+    }
+}
+
+/// The hub's operations touch files under a lock: off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "runner API task");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hub error; see its log")
+    })
+}
+
+async fn bundle(
+    State(api): State<Arc<RunnerApi>>,
+    headers: HeaderMap,
+) -> Result<Json<Bundle>, ApiError> {
+    authorize(&api, &headers).await?;
+    let hub = api.hub.clone();
+    Ok(Json(blocking(move || hub.bundle()).await??))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaseRequest {
+    runner: String,
+}
+
+async fn lease(
+    State(api): State<Arc<RunnerApi>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<LeaseGrant>, ApiError> {
+    authorize(&api, &headers).await?;
+    let request: LeaseRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("expected {{\"runner\": NAME}}: {e}"),
+        )
+    })?;
+    let hub = api.hub.clone();
+    let ttl = api.lease_ttl;
+    let grant = blocking(move || hub.lease(&request.runner, ttl)).await??;
+    Ok(Json(grant))
+}
+
+async fn release(
+    State(api): State<Arc<RunnerApi>>,
+    headers: HeaderMap,
+    Path(runner): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    authorize(&api, &headers).await?;
+    let hub = api.hub.clone();
+    let released = blocking(move || hub.release(&runner)).await??;
+    Ok(if released { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND })
+}
