@@ -293,8 +293,13 @@ async fn load() {
     let child = KillOnDrop(child);
 
     // Pre-signed pings, one per license in turn, so that signing is not measured.
-    let client =
-        reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+    let client = {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+    }
+    .pool_max_idle_per_host(concurrency)
+    .build()
+    .expect("client");
     let started = Instant::now();
     let time_ms = now.as_unix() * 1000;
     let ping_requests: Vec<reqwest::Request> = (0..pings)

@@ -49,6 +49,8 @@ impl PortalClient {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(PortalError::BadUrl { url: base });
         }
+        // rustls is built without a default provider (no C toolchain needed): pick ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -28,6 +28,12 @@ pub enum Db {
 
 /// The PostgreSQL URL for tests, or None (said loudly, outside the test harness's capture,
 /// unless CI requires it, in which case its absence fails the test).
+/// An HTTP client builder (rustls needs its crypto provider picked first).
+pub fn client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 pub fn postgres_url() -> Option<String> {
     match std::env::var("TESSERA_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -155,7 +161,7 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
         trust: TrustSet::single(vendor.public_key().clone()),
         vendor,
         admin_key,
-        http: reqwest::Client::new(),
+        http: client().build().expect("client"),
         dir,
         shutdown: Some(shutdown),
         pg_database,
@@ -243,7 +249,7 @@ impl TestApp {
     /// A raw POST on a connection of its own: after refusing a body unread (413) the
     /// server closes the connection, which must not break the next request.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+        let http = client().pool_max_idle_per_host(0).build().expect("client");
         let request = http
             .post(format!("{}{path}", self.address))
             .header("content-type", content_type)

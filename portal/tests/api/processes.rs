@@ -201,7 +201,7 @@ impl Hub {
 }
 
 async fn hubs(vendor: &Vendor, portal: &str, key: &str, count: usize) -> Vec<Hub> {
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client().build().expect("client");
     let mut hubs = Vec::new();
     for i in 0..count {
         let (claims, text) = vendor.license();
@@ -250,7 +250,7 @@ async fn two_portals_on_one_postgres_database_count_every_ping_exactly() {
     for (i, mut hub) in hubs.into_iter().enumerate() {
         let portals = portals.clone();
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            let http = crate::helpers::client().build().expect("client");
             for n in 0..25 {
                 // Each hub alternates between the two instances.
                 assert!(hub.ping(&http, &portals[(i + n) % 2]).await, "ping {n} of hub {i}");
@@ -284,7 +284,7 @@ async fn a_ping_answered_with_a_receipt_survives_sigkill() {
         let (url, stop) = (url.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let http =
-                reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+                crate::helpers::client().timeout(Duration::from_secs(5)).build().expect("client");
             let mut attempts = 0u64;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 attempts += 1;

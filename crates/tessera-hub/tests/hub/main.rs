@@ -1,1 +1,9 @@
-//! Hub integration tests.
+//! Hub integration tests: real portal process on loopback, real state directories, real
+//! binaries; time driven through the hub library's injected clock.
+
+mod fingerprint;
+mod helpers;
+mod offline;
+mod online;
+mod processes;
+mod runners;

@@ -1,0 +1,54 @@
+//! Fingerprints: stable on one host, tolerant of one change, not of most.
+
+use tessera_core::fingerprint::FingerprintBinding;
+use tessera_core::license::ProductId;
+use tessera_hub::host::HostComponents;
+
+use crate::helpers::host;
+
+fn product() -> ProductId {
+    "acme-hub".parse().expect("product")
+}
+
+#[test]
+fn this_host_gives_the_same_fingerprint_twice() {
+    let first = HostComponents::collect().fingerprint(&product()).expect("fingerprint");
+    let second = HostComponents::collect().fingerprint(&product()).expect("fingerprint");
+    assert_eq!(first, second);
+    assert!(!first.is_empty(), "no component of this host could be read");
+}
+
+#[test]
+fn one_changed_component_still_matches_and_most_changed_do_not() {
+    let bound =
+        FingerprintBinding::new(host("a").fingerprint(&product()).expect("fp")).expect("binding");
+
+    let mut one = host("a");
+    one.set("hostname", "renamed");
+    assert!(bound.check(&one.fingerprint(&product()).expect("fp")).is_ok());
+
+    let mut two = host("a");
+    two.set("hostname", "renamed");
+    two.set("mac_addresses", "new-nic");
+    assert!(bound.check(&two.fingerprint(&product()).expect("fp")).is_ok(), "3 of 5 still match");
+
+    let mut most = host("a");
+    for (name, value) in [("hostname", "x"), ("mac_addresses", "y"), ("machine_id", "z")] {
+        most.set(name, value);
+    }
+    let mismatch = bound.check(&most.fingerprint(&product()).expect("fp")).expect_err("2 of 5");
+    assert_eq!((mismatch.matched, mismatch.needed), (2, 3));
+
+    assert!(bound.check(&host("b").fingerprint(&product()).expect("fp")).is_err());
+}
+
+#[test]
+fn raw_values_never_appear_and_products_do_not_link() {
+    let h = host("secret-serial-123");
+    let fp = h.fingerprint(&product()).expect("fp");
+    let json = serde_json::to_string(&fp).expect("json");
+    assert!(!json.contains("secret-serial-123"));
+    let other = h.fingerprint(&"other-product".parse().expect("product")).expect("fp");
+    // Keyed by product: even the identical CPU model hashes differently.
+    assert_eq!(fp.matching(&other), 0);
+}

@@ -1,0 +1,155 @@
+//! Online life against a real portal process: activation, pings, another host, grace,
+//! suspension and revocation.
+
+use std::time::Duration;
+
+use tessera_core::Status;
+use tessera_hub::agent::{HubError, Mode};
+
+use crate::helpers::{Portal, TestHub, Vendor, host};
+
+#[tokio::test]
+async fn a_hub_activates_pings_and_stays_valid() {
+    let vendor = Vendor::new();
+    let portal = Portal::start(&vendor);
+    let (claims, license) = vendor.license(2, Some(&portal.url));
+    portal.register(&license).await;
+
+    let hub = TestHub::new(host("a"));
+    // Not activated yet: a clear status, not an error.
+    assert_eq!(hub.hub.status().expect("status").status, Status::NoLicense);
+
+    let receipt = hub
+        .hub
+        .activate(license.as_bytes(), vendor.trust_text().as_bytes(), None)
+        .await
+        .expect("activate");
+    assert_eq!(receipt.status, Status::Valid);
+    assert_eq!(receipt.license_id, claims.id);
+    let report = hub.hub.status().expect("status");
+    assert_eq!((report.status, report.mode), (Status::Valid, Mode::Online));
+    assert_eq!(report.last_good_receipt, Some(receipt.portal_time));
+
+    for _ in 0..3 {
+        let ping = hub.hub.ping().await.expect("ping");
+        assert_eq!(ping.status, Status::Valid);
+        assert!(ping.next_ping_by > ping.portal_time);
+    }
+    assert_eq!(hub.hub.status().expect("status").status, Status::Valid);
+
+    // State files are private.
+    for name in ["hub.key", "state.json", "license.license"] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(hub.state_dir().join(name)).expect(name).permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_second_host_is_refused_but_a_changed_component_is_tolerated() {
+    let vendor = Vendor::new();
+    let portal = Portal::start(&vendor);
+    let (_, license) = vendor.license(2, Some(&portal.url));
+    portal.register(&license).await;
+    let trust = vendor.trust_text();
+
+    let first = TestHub::new(host("a"));
+    first.hub.activate(license.as_bytes(), trust.as_bytes(), None).await.expect("activate");
+
+    let second = TestHub::new(host("b"));
+    let refused = second.hub.activate(license.as_bytes(), trust.as_bytes(), None).await;
+    assert!(
+        matches!(refused, Err(HubError::Denied { status: Status::FingerprintMismatch, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(second.hub.status().expect("status").status, Status::NoLicense);
+
+    // The first host gets a new NIC: one component of five changed still matches.
+    let mut changed = host("a");
+    changed.set("mac_addresses", "aa:bb:cc:dd:ee:ff");
+    let moved = tessera_hub::agent::Hub::new(
+        tessera_hub::state::StateDir::open(&first.state_dir()).expect("state"),
+        changed,
+        first.clock.clone(),
+    );
+    assert_eq!(moved.ping().await.expect("ping").status, Status::Valid);
+}
+
+#[tokio::test]
+async fn an_unreachable_portal_means_grace_then_grace_expired() {
+    let vendor = Vendor::new();
+    let mut portal = Portal::start(&vendor);
+    let (_, license) = vendor.license(2, Some(&portal.url));
+    portal.register(&license).await;
+    let hub = TestHub::new(host("a"));
+    hub.hub
+        .activate(license.as_bytes(), vendor.trust_text().as_bytes(), None)
+        .await
+        .expect("activate");
+
+    portal.stop();
+    // Within the ping interval: still valid, even though a ping fails.
+    hub.clock.advance(Duration::from_secs(1800));
+    assert!(matches!(hub.hub.ping().await, Err(HubError::Portal(_))));
+    let report = hub.hub.status().expect("status");
+    assert_eq!(report.status, Status::Valid);
+    assert!(report.last_failure.is_some(), "the failure is remembered");
+
+    // Past the interval and its slack: grace, with the time left.
+    hub.clock.advance(Duration::from_secs(3 * 3600));
+    assert!(hub.hub.ping().await.is_err());
+    let report = hub.hub.status().expect("status");
+    assert_eq!(report.status, Status::Grace);
+    let left = report.grace_left_secs.expect("grace left");
+    assert!(left > 0 && left <= 86_400 - 3 * 3600, "{left}");
+
+    // Past the day of grace.
+    hub.clock.advance(Duration::from_secs(86_400));
+    let report = hub.hub.status().expect("status");
+    assert_eq!(report.status, Status::GraceExpired);
+    assert_eq!(report.grace_left_secs, Some(0));
+}
+
+#[tokio::test]
+async fn suspension_and_revocation_take_effect_at_the_next_ping() {
+    let vendor = Vendor::new();
+    let portal = Portal::start(&vendor);
+    let (claims, license) = vendor.license(2, Some(&portal.url));
+    portal.register(&license).await;
+    let hub = TestHub::new(host("a"));
+    hub.hub
+        .activate(license.as_bytes(), vendor.trust_text().as_bytes(), None)
+        .await
+        .expect("activate");
+
+    portal.admin(&format!("licenses/{}/suspend", claims.id), None).await;
+    assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Suspended);
+    // At once: no grace for a suspended license.
+    assert_eq!(hub.hub.status().expect("status").status, Status::Suspended);
+
+    portal.admin(&format!("licenses/{}/reinstate", claims.id), None).await;
+    assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Valid);
+    assert_eq!(hub.hub.status().expect("status").status, Status::Valid);
+
+    portal.admin(&format!("licenses/{}/revoke", claims.id), None).await;
+    assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Revoked);
+    let report = hub.hub.status().expect("status");
+    assert_eq!(report.status, Status::Revoked);
+    assert!(!report.status.permits_running());
+}
+
+#[tokio::test]
+async fn a_license_that_fails_offline_is_never_sent() {
+    let vendor = Vendor::new();
+    let stranger = Vendor::new();
+    let portal = Portal::start(&vendor);
+    let (_, license) = stranger.license(2, Some(&portal.url));
+    let hub = TestHub::new(host("a"));
+    let result = hub.hub.activate(license.as_bytes(), vendor.trust_text().as_bytes(), None).await;
+    assert!(
+        matches!(result, Err(HubError::License { status: Status::UnknownKey, .. })),
+        "{result:?}"
+    );
+    assert!(!hub.state_dir().join("license.license").exists());
+}
