@@ -165,11 +165,26 @@ pub struct Hub {
     dir: StateDir,
     host: HostComponents,
     clock: Arc<dyn Clock>,
+    /// Kept between pings: building a client loads the system's root certificates.
+    client: std::sync::Mutex<Option<PortalClient>>,
 }
 
 impl Hub {
     pub fn new(dir: StateDir, host: HostComponents, clock: Arc<dyn Clock>) -> Self {
-        Hub { dir, host, clock }
+        Hub { dir, host, clock, client: std::sync::Mutex::new(None) }
+    }
+
+    /// The client for `base`, made once.
+    fn client(&self, base: &str) -> Result<PortalClient, HubError> {
+        let mut slot = self.client.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match slot.as_ref() {
+            Some(client) if client.base() == base.trim_end_matches('/') => Ok(client.clone()),
+            _ => {
+                let client = PortalClient::new(base)?;
+                *slot = Some(client.clone());
+                Ok(client)
+            }
+        }
     }
 
     pub fn dir(&self) -> &StateDir {
@@ -242,7 +257,7 @@ impl Hub {
             Some(url) => url.to_owned(),
             None => claims.portal_url.as_ref().map(|u| u.to_string()).ok_or(HubError::NoPortal)?,
         };
-        let client = PortalClient::new(&portal)?;
+        let client = self.client(&portal)?;
         let key = self.dir.hub_key()?;
         let fingerprint = self.fingerprint(&claims)?;
         let nonce = nonce()?;
@@ -325,7 +340,7 @@ impl Hub {
         let portal = state.portal.clone().ok_or_else(|| {
             HubError::Input("this hub was activated offline: it does not ping a portal".into())
         })?;
-        let client = PortalClient::new(&portal)?;
+        let client = self.client(&portal)?;
         let fingerprint = self.fingerprint(&installed.claims)?;
         let nonce = nonce()?;
         let call = PingCall {
@@ -334,7 +349,8 @@ impl Hub {
             nonce,
             hub_time_ms: self.call_time(&state),
         };
-        self.dir.update(|s| s.last_call_ms = call.hub_time_ms)?;
+        // The call time is saved with the outcome, one durable write per ping.
+        let call_ms = call.hub_time_ms;
         let envelope = Envelope::sign_body(Kind::Ping, &installed.key, &call);
         let result = client.ping(&envelope.to_compact()).await.map_err(HubError::from).and_then(
             |response| {
@@ -353,6 +369,7 @@ impl Hub {
         match result {
             Ok((claims, response)) => {
                 self.dir.update(|s| {
+                    s.last_call_ms = s.last_call_ms.max(call_ms);
                     s.receipt = Some(response.receipt);
                     s.delegation = Some(response.delegation);
                     if claims.status == Status::Valid {
@@ -364,7 +381,10 @@ impl Hub {
             }
             Err(e) => {
                 let reason = e.to_string();
-                self.dir.update(|s| s.last_failure = Some(Failure { at: now, reason }))?;
+                self.dir.update(|s| {
+                    s.last_call_ms = s.last_call_ms.max(call_ms);
+                    s.last_failure = Some(Failure { at: now, reason });
+                })?;
                 Err(e)
             }
         }
