@@ -5,3 +5,4 @@ mod helpers;
 mod keys;
 mod licenses;
 mod misuse;
+mod offline;
