@@ -155,11 +155,6 @@ struct Installed {
     key: SigningKey,
 }
 
-/// The slack allowed past `next_ping_by` before a hub counts as late: retries take time.
-pub fn ping_slack(interval: Duration) -> Duration {
-    (interval / 4).min(Duration::from_secs(15 * 60))
-}
-
 /// One hub: its state directory, its host, its clock.
 pub struct Hub {
     dir: StateDir,
@@ -508,33 +503,18 @@ impl Hub {
                 None,
             );
         }
-        // Grace runs from the last good receipt; the hub's clock can only make it shorter
-        // (a clock behind the receipt counts as the receipt's own time).
         let last_good = state.last_good.unwrap_or(receipt.portal_time);
-        let age = now.since(last_good);
-        let fresh = claims.ping_interval() + ping_slack(claims.ping_interval());
-        let grace = claims.grace_period().max(fresh);
-        if age <= fresh {
-            (Status::Valid, format!("last good receipt {last_good}"), Some(grace - age))
-        } else if age <= grace {
-            (
-                Status::Grace,
-                format!(
-                    "the portal has not confirmed since {last_good}; grace ends {}",
-                    last_good.saturating_add(grace)
-                ),
-                Some(grace - age),
-            )
-        } else {
-            (
-                Status::GraceExpired,
-                format!(
-                    "no good receipt since {last_good}; grace ended {}",
-                    last_good.saturating_add(grace)
-                ),
-                Some(Duration::ZERO),
-            )
-        }
+        let (status, left) =
+            receipt::freshness(last_good, now, claims.ping_interval(), claims.grace_period());
+        let reason = match status {
+            Status::Valid => format!("last good receipt {last_good}"),
+            Status::Grace => format!(
+                "the portal has not confirmed since {last_good}; grace ends {}",
+                now.saturating_add(left)
+            ),
+            _ => format!("no good receipt since {last_good}; grace has run out"),
+        };
+        (status, reason, Some(left))
     }
 
     fn check_activation(
