@@ -135,6 +135,27 @@ pub fn verify_activation(
     Ok(claims)
 }
 
+/// What a hub hands its runners: everything a runner needs to decide offline. Served as JSON
+/// by the hub (`GET /v1/bundle`) and written to a file for air-gapped runners.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// The hub's own status when it served the bundle (informative: runners decide).
+    pub status: Status,
+    pub license: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    /// The hub's public key: leases are signed with it, receipts and activations name its id.
+    pub hub_key: PublicKey,
+    /// A lease for one runner, in bundles written for air-gapped runners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
+}
+
 /// What a hub hands a runner: "runner R holds a slot of license L until T", signed with the
 /// hub key the portal's receipt (or the vendor's activation) names, so a runner checks it
 /// offline through the same chain.

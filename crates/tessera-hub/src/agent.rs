@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+pub use tessera_core::activation::Bundle;
 use tessera_core::activation::{
     self, ActivationClaims, LeaseClaims, RequestClaims, sign_lease, sign_request,
 };
@@ -106,21 +107,6 @@ pub struct Report {
     pub runners_leased: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runner_limit: Option<u32>,
-}
-
-/// What the hub hands its runners: everything a runner needs to check offline.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct Bundle {
-    pub status: Status,
-    pub license: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegation: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activation: Option<String>,
-    /// The hub's public key: leases are signed with it, and receipts name its id.
-    pub hub_key: String,
 }
 
 /// A runner slot granted.
@@ -609,8 +595,17 @@ impl Hub {
             receipt: state.receipt,
             delegation: state.delegation,
             activation: state.activation,
-            hub_key: installed.key.public_key().to_string(),
+            hub_key: installed.key.public_key().clone(),
+            lease: None,
         })
+    }
+
+    /// A bundle with a lease for `runner`, for a runner installed by hand (air-gapped).
+    pub fn bundle_for(&self, runner: &str, ttl: Duration) -> Result<Bundle, LeaseError> {
+        let grant = self.lease(runner, ttl)?;
+        let mut bundle = self.bundle()?;
+        bundle.lease = Some(grant.lease);
+        Ok(bundle)
     }
 
     /// Takes or renews a runner slot for `runner`, for `ttl`.

@@ -42,6 +42,9 @@ pub enum Command {
     },
     /// Make a runner enrollment token (printed once; only its hash is kept).
     RunnerToken,
+    /// Write a bundle with a lease for one runner, to install by hand where runners cannot
+    /// reach the hub (`tessera-runner install --bundle FILE`).
+    Bundle(BundleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,4 +113,17 @@ pub struct RunArgs {
     /// How long a runner's lease lasts unless renewed (e.g. 10m).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub lease_ttl: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The runner's name (letters, digits, '.', '-', '_').
+    #[arg(long, value_name = "NAME")]
+    pub runner: String,
+    /// How long the lease lasts (e.g. 30d); the runner needs a new bundle after it.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub lease_ttl: std::time::Duration,
+    /// Where to write the bundle (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }

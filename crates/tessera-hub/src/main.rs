@@ -10,7 +10,7 @@ use clap::Parser;
 use tessera_core::Status;
 use tessera_core::license::ProductId;
 use tessera_core::time::SystemClock;
-use tessera_hub::agent::{Hub, HubError, Report};
+use tessera_hub::agent::{Hub, HubError, LeaseError, Report};
 use tessera_hub::daemon::{self, DaemonConfig};
 use tessera_hub::host::HostComponents;
 use tessera_hub::portal::CallError;
@@ -242,6 +242,30 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 print_report(&report);
             }
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
+        }
+        Command::Bundle(args) => {
+            let bundle = hub.bundle_for(&args.runner, args.lease_ttl).map_err(|e| match e {
+                LeaseError::Hub(e) => Failure::from(e),
+                LeaseError::LimitExceeded { .. } => {
+                    fail(Status::RunnerLimitExceeded.exit_code(), e)
+                }
+                LeaseError::NotRunnable(status) => fail(status.exit_code(), e),
+                LeaseError::BadName => fail(5, e),
+            })?;
+            let text = serde_json::to_vec_pretty(&bundle).map_err(|e| fail(1, e))?;
+            tessera_core::fsutil::write_atomic(
+                &args.out,
+                &text,
+                tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
+            )
+            .map_err(|e| fail(3, format!("{}: {e}", args.out.display())))?;
+            eprintln!(
+                "bundle for runner {} written to {} (lease until {})",
+                args.runner,
+                args.out.display(),
+                hub.now().saturating_add(args.lease_ttl)
+            );
+            Ok(0)
         }
         Command::RunnerToken => {
             let token = hub.create_runner_token()?;

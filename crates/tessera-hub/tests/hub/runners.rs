@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::json;
 use tessera_core::activation::{self, ActivationClaims};
-use tessera_core::keys::PublicKey;
 use tessera_core::time::Clock;
 use tessera_hub::agent::{Bundle, LeaseGrant};
 use tessera_hub::runners::{RunnerApi, router};
@@ -70,8 +69,8 @@ async fn runners_lease_up_to_the_limit_and_expired_leases_free_their_slot() {
         .json()
         .await
         .expect("json");
-    let hub_key: PublicKey = bundle.hub_key.parse().expect("hub key");
-    let lease = activation::verify_lease(grant.lease.as_bytes(), &hub_key).expect("lease verifies");
+    let lease =
+        activation::verify_lease(grant.lease.as_bytes(), &bundle.hub_key).expect("lease verifies");
     assert_eq!(lease.runner, "r1");
     assert!(bundle.activation.is_some() && bundle.license.contains("BEGIN TESSERA LICENSE"));
 
