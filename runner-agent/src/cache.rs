@@ -1,0 +1,154 @@
+//! The runner's cache file, sealed with HMAC-SHA256 under the keystore's key.
+//!
+//! ```text
+//! TESSERA RUNNER CACHE v1
+//! <base64 of the JSON body>
+//! <hex HMAC-SHA256(key, "tessera runner cache v1\0" ‖ JSON body)>
+//! ```
+//!
+//! Any change to the file, a different key, or anything that does not parse is `tampered`.
+//! The body's `generation` must equal the keystore's (docs/RUNNER.md): an older genuine
+//! copy of the file is `tampered` too.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tessera_core::UnixTime;
+use tessera_core::activation::LeaseClaims;
+use tessera_core::delegation::DelegationClaims;
+use tessera_core::keys::{KeyId, PublicKey};
+
+const HEADER: &str = "TESSERA RUNNER CACHE v1";
+const CONTEXT: &[u8] = b"tessera runner cache v1\0";
+/// Largest cache file read.
+pub const MAX_CACHE_LEN: usize = 256 * 1024;
+
+/// What a runner keeps. Signed parts stay as their signed text and are verified again by
+/// every check (license, receipt or activation); the delegation and the lease were verified
+/// when they entered the cache and are kept as their verified claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// Grows with every write; the keystore holds the current one.
+    pub generation: u64,
+    pub runner: String,
+    /// The hub to refresh from (absent for a bundle installed by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<String>,
+    /// The vendor trust set given at install.
+    pub trust: String,
+    pub license: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<VerifiedDelegation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    pub hub_key: PublicKey,
+    pub lease: LeaseClaims,
+    /// The latest time this runner has seen: its clock and the portal's.
+    pub high_water: UnixTime,
+    pub refreshed_at: UnixTime,
+}
+
+/// A delegation whose vendor signature was checked when it entered the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifiedDelegation {
+    pub claims: DelegationClaims,
+    pub vendor_key_id: KeyId,
+}
+
+/// The cache file is not what this runner wrote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the cache file was changed or is not this runner's ({0})")]
+pub struct Tampered(pub &'static str);
+
+fn mac(key: &[u8; 32], body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(CONTEXT);
+    mac.update(body);
+    mac
+}
+
+/// The sealed file's bytes.
+pub fn seal(cache: &Cache, key: &[u8; 32]) -> Vec<u8> {
+    let body = serde_json::to_vec(cache).expect("a cache serializes");
+    let tag = mac(key, &body).finalize().into_bytes();
+    format!("{HEADER}\n{}\n{}\n", STANDARD.encode(&body), hex::encode(tag)).into_bytes()
+}
+
+/// Opens a sealed file: every byte must be as written, under this key.
+pub fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cache, Tampered> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Tampered("not text"))?;
+    let mut lines = text.strip_suffix('\n').ok_or(Tampered("truncated"))?.split('\n');
+    if lines.next() != Some(HEADER) {
+        return Err(Tampered("header"));
+    }
+    let body = lines.next().ok_or(Tampered("truncated"))?;
+    let tag = lines.next().ok_or(Tampered("truncated"))?;
+    if lines.next().is_some() {
+        return Err(Tampered("trailing data"));
+    }
+    let body = STANDARD.decode(body).map_err(|_| Tampered("body encoding"))?;
+    let mut expected = [0u8; 32];
+    if tag.len() != 64 || hex::decode_to_slice(tag, &mut expected).is_err() || tag != tag.to_lowercase()
+    {
+        return Err(Tampered("seal encoding"));
+    }
+    // Constant time (hmac's verify_slice).
+    mac(key, &body).verify_slice(&expected).map_err(|_| Tampered("seal does not match"))?;
+    serde_json::from_slice(&body).map_err(|_| Tampered("body"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::keys::SigningKey;
+
+    pub(crate) fn sample() -> Cache {
+        let hub = SigningKey::from_seed(&[1; 32]);
+        let t: UnixTime = "2027-01-01".parse().expect("t");
+        Cache {
+            generation: 3,
+            runner: "r1".into(),
+            hub: Some("http://127.0.0.1:7480".into()),
+            trust: "tessera-pub-v1:…".into(),
+            license: "-----BEGIN TESSERA LICENSE-----".into(),
+            receipt: None,
+            delegation: None,
+            activation: None,
+            hub_key: hub.public_key().clone(),
+            lease: LeaseClaims {
+                license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
+                runner: "r1".into(),
+                issued_at: t,
+                expires_at: t,
+            },
+            high_water: t,
+            refreshed_at: t,
+        }
+    }
+
+    #[test]
+    fn every_single_byte_change_is_tampered() {
+        let cache = sample();
+        let key = [9u8; 32];
+        let sealed = seal(&cache, &key);
+        assert_eq!(open(&sealed, &key), Ok(cache));
+        assert!(open(&sealed, &[8u8; 32]).is_err(), "another key");
+        for i in 0..sealed.len() {
+            for delta in [1u8, 0x20, 0x80] {
+                let mut bad = sealed.clone();
+                bad[i] ^= delta;
+                assert!(open(&bad, &key).is_err(), "byte {i} ^ {delta:#x} accepted");
+            }
+        }
+        assert!(open(&sealed[..sealed.len() - 1], &key).is_err());
+        let mut longer = sealed.clone();
+        longer.extend_from_slice(b"x\n");
+        assert!(open(&longer, &key).is_err());
+    }
+}

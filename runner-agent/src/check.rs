@@ -1,0 +1,236 @@
+//! Where a runner decides, offline, whether it may run: from an opened cache and the time.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tessera_core::activation::{self, Bundle, LeaseClaims};
+use tessera_core::delegation::Delegation;
+use tessera_core::license::{Claims, Expectations, LicenseFile};
+use tessera_core::receipt;
+use tessera_core::trust::TrustSet;
+use tessera_core::{Status, UnixTime};
+
+use crate::cache::{Cache, VerifiedDelegation};
+
+/// The default tolerance for a clock behind the high-water mark (DST, drift).
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(3600);
+
+/// A runner's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub status: Status,
+    /// One sentence for people.
+    pub reason: String,
+    /// Seconds of grace left (or of the offline activation), when that applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_left_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_expires_at: Option<UnixTime>,
+}
+
+impl Decision {
+    pub fn new(status: Status, reason: impl Into<String>) -> Self {
+        Decision {
+            status,
+            reason: reason.into(),
+            grace_left_secs: None,
+            license_id: None,
+            runner: None,
+            lease_expires_at: None,
+        }
+    }
+
+    /// Exit code: 0 for `valid` and `grace`, else the status's code.
+    pub fn exit_code(&self) -> u8 {
+        self.status.exit_code()
+    }
+}
+
+/// Decides from a cache whose seal and generation were checked. Verifies the license against
+/// the cached trust set and the receipt through the cached (verified) delegation, or the
+/// offline activation against the trust set: two signature checks.
+pub fn decide(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
+    let mut decision = judge(cache, now, tolerance);
+    decision.runner = Some(cache.runner.clone());
+    decision.lease_expires_at = Some(cache.lease.expires_at);
+    decision.license_id = Some(cache.lease.license_id.to_string());
+    decision
+}
+
+fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
+    if now.saturating_add(tolerance) < cache.high_water {
+        return Decision::new(
+            Status::ClockRollback,
+            format!(
+                "the clock says {now}, but this runner has already seen {}: set the clock right",
+                cache.high_water
+            ),
+        );
+    }
+    let trust = match TrustSet::parse(cache.trust.as_bytes()) {
+        Ok(trust) => trust,
+        Err(e) => return Decision::new(Status::Tampered, format!("cached trust set: {e}")),
+    };
+    let claims = match license_claims(&cache.license, &trust, now) {
+        Ok(claims) => claims,
+        Err(decision) => return decision,
+    };
+    if cache.lease.license_id != claims.id {
+        return Decision::new(Status::Tampered, "the lease is for another license");
+    }
+    let (status, reason, left) = if let Some(text) = &cache.activation {
+        match activation::verify_activation(text.as_bytes(), &trust, now) {
+            Err(e) => (e.status(), format!("offline activation: {e}"), None),
+            Ok(a) if a.license_id != claims.id || a.hub_key_id != cache.hub_key.key_id() => {
+                (Status::Tampered, "the offline activation is for another license or hub".into(), None)
+            }
+            Ok(a) if now < a.not_before => {
+                (Status::NotYetValid, format!("offline activation starts {}", a.not_before), None)
+            }
+            Ok(a) if now > a.not_after => (
+                Status::GraceExpired,
+                format!("offline activation ended {}; the hub needs a new one", a.not_after),
+                Some(Duration::ZERO),
+            ),
+            Ok(a) => (
+                Status::Valid,
+                format!("offline activation valid through {}", a.not_after),
+                Some(a.not_after.since(now)),
+            ),
+        }
+    } else {
+        match (&cache.receipt, &cache.delegation) {
+            (Some(text), Some(delegation)) => judge_receipt(text, delegation, cache, &claims, now),
+            _ => (Status::NoLicense, "the hub has no receipt yet (not activated)".into(), None),
+        }
+    };
+    if !status.permits_running() {
+        let mut d = Decision::new(status, reason);
+        d.grace_left_secs = left.map(|l| l.as_secs());
+        return d;
+    }
+    if now > cache.lease.expires_at {
+        return Decision::new(
+            Status::RunnerLimitExceeded,
+            format!(
+                "this runner's lease ended {}: `tessera-runner refresh` renews it while a slot is free",
+                cache.lease.expires_at
+            ),
+        );
+    }
+    let mut d = Decision::new(status, reason);
+    d.grace_left_secs = left.map(|l| l.as_secs());
+    d
+}
+
+fn license_claims(text: &str, trust: &TrustSet, now: UnixTime) -> Result<Claims, Decision> {
+    let file = LicenseFile::parse(text.as_bytes())
+        .map_err(|e| Decision::new(Status::Tampered, format!("cached license: {e}")))?;
+    let verdict = file.verify(trust, now, &Expectations::default());
+    let status = verdict.status();
+    let problem = verdict.problem().map(ToString::to_string).unwrap_or_default();
+    match verdict.into_claims() {
+        Some(claims) if status == Status::Valid => Ok(claims),
+        _ => Err(Decision::new(status, format!("license: {problem}"))),
+    }
+}
+
+fn judge_receipt(
+    text: &str,
+    delegation: &VerifiedDelegation,
+    cache: &Cache,
+    claims: &Claims,
+    now: UnixTime,
+) -> (Status, String, Option<Duration>) {
+    let delegation =
+        Delegation { claims: delegation.claims.clone(), vendor_key_id: delegation.vendor_key_id };
+    let receipt = match receipt::verify(text.as_bytes(), &delegation) {
+        Ok(r) => r,
+        Err(e) => return (Status::Tampered, format!("cached receipt: {e}"), None),
+    };
+    if receipt.license_id != claims.id || receipt.hub_key_id != cache.hub_key.key_id() {
+        return (Status::Tampered, "the receipt is for another license or hub".into(), None);
+    }
+    if receipt.status != Status::Valid {
+        return (
+            receipt.status,
+            format!("the portal said {} at {}", receipt.status, receipt.portal_time),
+            None,
+        );
+    }
+    let (status, left) =
+        receipt::freshness(receipt.portal_time, now, claims.ping_interval(), claims.grace_period());
+    let reason = match status {
+        Status::Valid => format!("the hub was confirmed at {}", receipt.portal_time),
+        Status::Grace => format!(
+            "no confirmation since {}; grace ends {} (refresh from the hub)",
+            receipt.portal_time,
+            now.saturating_add(left)
+        ),
+        _ => format!("no confirmation since {}; grace has run out", receipt.portal_time),
+    };
+    (status, reason, Some(left))
+}
+
+/// Why a bundle cannot be installed.
+#[derive(Debug, thiserror::Error)]
+#[error("bundle: {status}: {message}")]
+pub struct BadBundle {
+    pub status: Status,
+    pub message: String,
+}
+
+fn bad(status: Status, message: impl Into<String>) -> BadBundle {
+    BadBundle { status, message: message.into() }
+}
+
+/// Verifies everything in a bundle with the trust set before it enters the cache: the
+/// license, the delegation and receipt (or the activation), the lease against the hub key
+/// the receipt or activation names. Returns what the cache keeps.
+pub fn admit(
+    bundle: &Bundle,
+    lease_text: &str,
+    trust: &TrustSet,
+    now: UnixTime,
+) -> Result<(Option<VerifiedDelegation>, LeaseClaims), BadBundle> {
+    let file = LicenseFile::parse(bundle.license.as_bytes())
+        .map_err(|e| bad(Status::Malformed, e.to_string()))?;
+    let verdict = file.verify(trust, now, &Expectations::default());
+    let status = verdict.status();
+    // An expired license may be cached (the check will say so); a forged one may not.
+    let claims = verdict
+        .into_claims()
+        .ok_or_else(|| bad(status, "the license does not verify with the trust set"))?;
+    let hub_key_id = bundle.hub_key.key_id();
+    let delegation = match (&bundle.activation, &bundle.receipt, &bundle.delegation) {
+        (Some(text), _, _) => {
+            let a = activation::verify_activation(text.as_bytes(), trust, now)
+                .map_err(|e| bad(e.status(), e.to_string()))?;
+            if a.license_id != claims.id || a.hub_key_id != hub_key_id {
+                return Err(bad(Status::Malformed, "the activation is for another license or hub"));
+            }
+            None
+        }
+        (None, Some(receipt_text), Some(delegation_text)) => {
+            let d = Delegation::verify(delegation_text.as_bytes(), trust, now)
+                .map_err(|e| bad(e.status(), e.to_string()))?;
+            let r = receipt::verify(receipt_text.as_bytes(), &d)
+                .map_err(|e| bad(e.status(), e.to_string()))?;
+            if r.license_id != claims.id || r.hub_key_id != hub_key_id {
+                return Err(bad(Status::Malformed, "the receipt is for another license or hub"));
+            }
+            Some(VerifiedDelegation { claims: d.claims, vendor_key_id: d.vendor_key_id })
+        }
+        _ => return Err(bad(Status::NoLicense, "the hub is not activated (no receipt, no activation)")),
+    };
+    let lease = activation::verify_lease(lease_text.as_bytes(), &bundle.hub_key)
+        .map_err(|e| bad(Status::BadSignature, format!("lease: {e}")))?;
+    if lease.license_id != claims.id {
+        return Err(bad(Status::Malformed, "the lease is for another license"));
+    }
+    Ok((delegation, lease))
+}

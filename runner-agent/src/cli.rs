@@ -1,0 +1,76 @@
+//! The command line, as clap sees it. No logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tessera runner agent: keep the license cache from the hub and decide, offline and fast,
+/// whether this runner may run.
+///
+/// Exit codes: 0 success (and `valid`/`grace` for `check`); 1 internal error; 2 usage error;
+/// 3 state file problem; 5 invalid input (trust set, bundle); 6 keystore unavailable; 7 hub
+/// unreachable; 8 hub refused; 10 and up: a status other than `valid` or `grace`
+/// (docs/RUNNER.md).
+#[derive(Debug, Parser)]
+#[command(name = "tessera-runner", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The runner's state directory (the sealed cache). Default: /var/lib/tessera-runner as
+    /// root, else $XDG_STATE_HOME/tessera-runner or ~/.local/state/tessera-runner.
+    #[arg(long, global = true, value_name = "DIR", env = "TESSERA_RUNNER_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Where the cache key lives: keyutils (the kernel keyring) or secret-service. Default:
+    /// secret-service when a D-Bus session is there, else keyutils.
+    #[arg(long, global = true, value_name = "BACKEND", env = "TESSERA_RUNNER_KEYSTORE")]
+    pub keystore: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Take the bundle and a lease from the hub (or install a bundle file) into the cache.
+    Install(InstallArgs),
+    /// Renew the bundle and the lease from the hub; a failed refresh keeps the old cache.
+    Refresh {
+        /// The vendor trust set; needed only when the cache's key was lost (after a reboot
+        /// with the kernel keyring).
+        #[arg(long, value_name = "FILE", env = "TESSERA_RUNNER_TRUST")]
+        trust: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide offline whether this runner may run; exit 0 only for `valid` and `grace`.
+    Check {
+        /// Print one JSON object with "status" and "grace_left_secs".
+        #[arg(long)]
+        json: bool,
+        /// How far the clock may be behind the latest time seen before `clock_rollback`.
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+        tolerance: std::time::Duration,
+    },
+    /// Remove the cache, the enrollment and the keystore entry.
+    Uninstall,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The hub's runner API, e.g. http://hub.internal:7480.
+    #[arg(long, value_name = "URL", requires = "token", conflicts_with = "bundle")]
+    pub hub: Option<String>,
+    /// The enrollment token from `tessera-hub runner-token`.
+    #[arg(long, value_name = "TOKEN", env = "TESSERA_RUNNER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// This runner's name (default: the hostname).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// A bundle file written by `tessera-hub bundle` (air-gapped install).
+    #[arg(long, value_name = "FILE", required_unless_present = "hub")]
+    pub bundle: Option<PathBuf>,
+    /// The vendor trust set (public keys).
+    #[arg(long, value_name = "FILE", env = "TESSERA_RUNNER_TRUST")]
+    pub trust: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,154 @@
+//! `tessera-runner`: parses the command line and runs the runner library. `check` stays
+//! lean: no async runtime, no HTTP client, no logging setup.
+
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tessera_core::activation::Bundle;
+use tessera_core::time::SystemClock;
+use tessera_runner::check::Decision;
+use tessera_runner::hub::HubError;
+use tessera_runner::keystore::{Backend, KeystoreError, OsKeystore};
+use tessera_runner::runner::{Runner, RunnerError};
+
+use crate::cli::{Cli, Command};
+
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> Failure {
+    Failure { code, message: message.to_string() }
+}
+
+impl From<RunnerError> for Failure {
+    fn from(e: RunnerError) -> Self {
+        let code = match &e {
+            RunnerError::Io { .. } => 3,
+            RunnerError::Input(_) => 5,
+            RunnerError::Keystore(_) => 6,
+            RunnerError::Hub(HubError::Unreachable(_)) => 7,
+            RunnerError::Hub(HubError::Refused { .. }) => 8,
+            RunnerError::Bundle(b) => b.status.exit_code(),
+        };
+        fail(code, e)
+    }
+}
+
+impl From<KeystoreError> for Failure {
+    fn from(e: KeystoreError) -> Self {
+        fail(6, e)
+    }
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("tessera-runner: internal error (please report it): {info}");
+    }));
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("tessera-runner: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from("/var/lib/tessera-runner");
+    }
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("tessera-runner")
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    let bytes = tessera_core::fsutil::read_capped(path, 1024 * 1024)
+        .map_err(|e| fail(3, format!("{}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|_| fail(5, format!("{}: not text", path.display())))
+}
+
+fn print(decision: &Decision, json: bool) -> Result<(), Failure> {
+    if json {
+        println!("{}", serde_json::to_string(decision).map_err(|e| fail(1, e))?);
+    } else {
+        println!("{}: {}", decision.status, decision.reason);
+    }
+    Ok(())
+}
+
+/// Runner names: letters, digits, '.', '-', '_' (as the hub wants them).
+fn default_name() -> String {
+    let host = sysinfo::System::host_name().unwrap_or_else(|| "runner".into());
+    let name: String = host
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '-' })
+        .take(64)
+        .collect();
+    if name.is_empty() { "runner".into() } else { name }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    let dir = cli.state_dir.unwrap_or_else(default_state_dir);
+    let backend = match &cli.keystore {
+        Some(name) => name.parse::<Backend>().map_err(|e| fail(2, format!("--keystore: {e}")))?,
+        None => Backend::default_for_this_session(),
+    };
+    if !matches!(cli.command, Command::Check { .. }) {
+        std::fs::create_dir_all(&dir).map_err(|e| fail(3, format!("{}: {e}", dir.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| fail(3, format!("{}: {e}", dir.display())))?;
+        }
+    }
+    let keystore = Arc::new(OsKeystore::open(backend, &Runner::account(&dir))?);
+    let runner = Runner::new(&dir, keystore, Arc::new(SystemClock));
+    match cli.command {
+        Command::Check { json, tolerance } => {
+            let decision = runner.with_tolerance(tolerance).check()?;
+            print(&decision, json)?;
+            Ok(decision.exit_code())
+        }
+        Command::Install(args) => {
+            let trust = read_text(&args.trust)?;
+            let decision = match (&args.bundle, &args.hub, &args.token) {
+                (Some(path), _, _) => {
+                    let text = read_text(path)?;
+                    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
+                        fail(5, format!("{}: not a bundle: {e}", path.display()))
+                    })?;
+                    runner.install_bundle(&bundle, &trust)?
+                }
+                (None, Some(hub), Some(token)) => {
+                    let name = args.name.clone().unwrap_or_else(default_name);
+                    runner.install_from_hub(hub, token, &name, &trust)?
+                }
+                _ => return Err(fail(2, "give --hub URL --token TOKEN, or --bundle FILE")),
+            };
+            print(&decision, args.json)?;
+            Ok(0)
+        }
+        Command::Refresh { trust, json } => {
+            let trust = trust.as_deref().map(read_text).transpose()?;
+            let decision = runner.refresh(trust.as_deref())?;
+            print(&decision, json)?;
+            Ok(0)
+        }
+        Command::Uninstall => {
+            runner.forget()?;
+            println!("removed the cache of {} and its keystore entry", dir.display());
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! A runner's operations: install (from the hub or a bundle file), refresh, check. The same
+//! calls the `tessera-runner` binary makes, for the vendor's runner code to call directly.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tessera_core::Status;
+use tessera_core::activation::Bundle;
+use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
+use tessera_core::keys::fill_random;
+use tessera_core::receipt;
+use tessera_core::time::Clock;
+use tessera_core::trust::TrustSet;
+use zeroize::Zeroizing;
+
+use crate::cache::{self, Cache, MAX_CACHE_LEN};
+use crate::check::{self, BadBundle, Decision};
+use crate::hub::{HubClient, HubError};
+use crate::keystore::{Keystore, KeystoreError, Secret};
+
+/// The high-water mark is written at most this often by `check`: a durable write per check
+/// would cost more than the check itself.
+const HIGH_WATER_STEP: Duration = Duration::from_secs(60);
+
+/// Why an operation failed (a status, when there is one, comes back as a [`Decision`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Bundle(#[from] BadBundle),
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    #[error("{0}")]
+    Input(String),
+}
+
+fn io_error(path: &Path, source: io::Error) -> RunnerError {
+    RunnerError::Io { path: path.to_owned(), source }
+}
+
+/// How a runner reaches its hub, kept (0600) beside the cache so a refresh works even when
+/// the keystore lost the cache key (a reboot clears the kernel keyring).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enrollment {
+    hub: String,
+    runner: String,
+    token: String,
+}
+
+/// One runner: its state directory, its keystore entry, its clock.
+pub struct Runner {
+    dir: PathBuf,
+    keystore: Arc<dyn Keystore>,
+    clock: Arc<dyn Clock>,
+    tolerance: Duration,
+}
+
+impl Runner {
+    pub fn new(dir: &Path, keystore: Arc<dyn Keystore>, clock: Arc<dyn Clock>) -> Self {
+        Runner { dir: dir.to_owned(), keystore, clock, tolerance: check::DEFAULT_TOLERANCE }
+    }
+
+    /// How far the clock may fall behind the high-water mark before `clock_rollback`.
+    pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    pub fn cache_path(&self) -> PathBuf {
+        self.dir.join("cache")
+    }
+
+    fn enrollment_path(&self) -> PathBuf {
+        self.dir.join("enrollment.json")
+    }
+
+    /// The keystore account for a state directory: one key per runner installation.
+    pub fn account(dir: &Path) -> String {
+        use sha2::{Digest, Sha256};
+        let path = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+        let digest = Sha256::digest(path.to_string_lossy().as_bytes());
+        format!("cache-{}", hex::encode(&digest[..8]))
+    }
+
+    /// The cache and its key, or the status that stands in for them.
+    fn open(&self) -> Result<Result<(Cache, Secret), Decision>, RunnerError> {
+        let path = self.cache_path();
+        let bytes = match read_capped(&path, MAX_CACHE_LEN) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Err(Decision::new(
+                    Status::NoLicense,
+                    "no license cache: run `tessera-runner install`",
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Ok(Err(Decision::new(Status::Tampered, "the cache file is too large")));
+            }
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        let Some(secret) = self.keystore.load()? else {
+            return Ok(Err(Decision::new(
+                Status::NoLicense,
+                format!(
+                    "the cache key is not in the {} keystore (deleted, or cleared by a reboot): \
+                     run `tessera-runner refresh`",
+                    self.keystore.backend()
+                ),
+            )));
+        };
+        let cache = match cache::open(&bytes, &secret.key) {
+            Ok(cache) => cache,
+            Err(e) => return Ok(Err(Decision::new(Status::Tampered, e.to_string()))),
+        };
+        if cache.generation < secret.generation || cache.generation > secret.generation + 1 {
+            return Ok(Err(Decision::new(
+                Status::Tampered,
+                format!(
+                    "the cache file is generation {}, the keystore expects {}: an older copy \
+                     was put back",
+                    cache.generation, secret.generation
+                ),
+            )));
+        }
+        let secret = if cache.generation == secret.generation + 1 {
+            // A write was interrupted after the file and before the keystore: finish it.
+            let finished = Secret { key: secret.key.clone(), generation: cache.generation };
+            self.keystore.store(&finished)?;
+            finished
+        } else {
+            secret
+        };
+        Ok(Ok((cache, secret)))
+    }
+
+    /// Writes the cache (generation + 1) and then the keystore: a crash in between leaves a
+    /// file one generation ahead, which the next open accepts and completes.
+    fn commit(&self, mut cache: Cache, secret: Option<Secret>) -> Result<(), RunnerError> {
+        let (key, generation) = match secret {
+            Some(s) => (s.key, s.generation.max(cache.generation) + 1),
+            None => {
+                let mut key = Zeroizing::new([0u8; 32]);
+                fill_random(&mut key[..]).map_err(|e| RunnerError::Input(e.to_string()))?;
+                (key, cache.generation + 1)
+            }
+        };
+        cache.generation = generation;
+        let path = self.cache_path();
+        write_atomic(&path, &cache::seal(&cache, &key), WriteOptions::SECRET_REPLACE)
+            .map_err(|e| io_error(&path, e))?;
+        self.keystore.store(&Secret { key, generation })?;
+        Ok(())
+    }
+
+    /// Where a runner decides: offline, from the cache, at the clock's time.
+    pub fn check(&self) -> Result<Decision, RunnerError> {
+        let now = self.clock.now();
+        let (mut cache, secret) = match self.open()? {
+            Ok(opened) => opened,
+            Err(decision) => return Ok(decision),
+        };
+        let decision = check::decide(&cache, now, self.tolerance);
+        if decision.status != Status::ClockRollback
+            && now > cache.high_water.saturating_add(HIGH_WATER_STEP)
+        {
+            cache.high_water = now;
+            self.commit(cache, Some(secret))?;
+        }
+        Ok(decision)
+    }
+
+    /// Installs a bundle written by `tessera-hub bundle` (it carries its lease).
+    pub fn install_bundle(&self, bundle: &Bundle, trust: &str) -> Result<Decision, RunnerError> {
+        let lease = bundle.lease.clone().ok_or_else(|| {
+            RunnerError::Input(
+                "the bundle has no lease: write it with `tessera-hub bundle --runner NAME`".into(),
+            )
+        })?;
+        self.install(bundle, &lease, trust, None)
+    }
+
+    /// Enrolls with a hub: takes its bundle and a lease, keeps the token for refreshes.
+    pub fn install_from_hub(
+        &self,
+        hub: &str,
+        token: &str,
+        runner: &str,
+        trust: &str,
+    ) -> Result<Decision, RunnerError> {
+        let client = HubClient::new(hub, token)?;
+        let bundle = client.bundle()?;
+        let grant = client.lease(runner)?;
+        let decision = self.install(&bundle, &grant.lease, trust, Some(client.base()))?;
+        let enrollment = Enrollment {
+            hub: client.base().to_owned(),
+            runner: runner.to_owned(),
+            token: token.to_owned(),
+        };
+        let path = self.enrollment_path();
+        let bytes = serde_json::to_vec(&enrollment).map_err(|e| RunnerError::Input(e.to_string()))?;
+        write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE).map_err(|e| io_error(&path, e))?;
+        Ok(decision)
+    }
+
+    /// Renews the bundle and the lease from the hub. A failed refresh leaves the cache as it
+    /// was. `trust` is needed only when the cache cannot be opened (its key was lost).
+    pub fn refresh(&self, trust: Option<&str>) -> Result<Decision, RunnerError> {
+        let path = self.enrollment_path();
+        let enrollment: Enrollment = match read_capped(&path, 64 * 1024) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| RunnerError::Input(format!("{}: {e}", path.display())))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(RunnerError::Input(
+                    "this runner was not installed from a hub: install a new bundle instead".into(),
+                ));
+            }
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        let trust = match (trust, self.open()?) {
+            (Some(trust), _) => trust.to_owned(),
+            (None, Ok((cache, _))) => cache.trust,
+            (None, Err(decision)) => {
+                return Err(RunnerError::Input(format!(
+                    "the cache cannot be used ({}: {}); refresh needs the vendor trust set: --trust FILE",
+                    decision.status, decision.reason
+                )));
+            }
+        };
+        let client = HubClient::new(&enrollment.hub, &enrollment.token)?;
+        let bundle = client.bundle()?;
+        let grant = client.lease(&enrollment.runner)?;
+        self.install(&bundle, &grant.lease, &trust, Some(client.base()))
+    }
+
+    fn install(
+        &self,
+        bundle: &Bundle,
+        lease: &str,
+        trust_text: &str,
+        hub: Option<&str>,
+    ) -> Result<Decision, RunnerError> {
+        let trust = TrustSet::parse(trust_text.as_bytes())
+            .map_err(|e| RunnerError::Input(format!("trust set: {e}")))?;
+        if trust.is_empty() {
+            return Err(RunnerError::Input("the trust set holds no key".into()));
+        }
+        let now = self.clock.now();
+        let (delegation, lease_claims) = check::admit(bundle, lease, &trust, now)?;
+        // Keep the key and the high-water mark of a cache that opens; start over otherwise.
+        let (previous, secret) = match self.open()? {
+            Ok((cache, secret)) => (Some(cache), Some(secret)),
+            Err(_) => (None, self.keystore.load()?),
+        };
+        let portal_time = bundle
+            .receipt
+            .as_deref()
+            .zip(delegation.as_ref())
+            .and_then(|(text, d)| {
+                let d = tessera_core::delegation::Delegation {
+                    claims: d.claims.clone(),
+                    vendor_key_id: d.vendor_key_id,
+                };
+                receipt::verify(text.as_bytes(), &d).ok()
+            })
+            .map(|r| r.portal_time);
+        let high_water = [Some(now), previous.as_ref().map(|c| c.high_water), portal_time]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
+        let cache = Cache {
+            generation: previous.as_ref().map_or(0, |c| c.generation),
+            runner: lease_claims.runner.clone(),
+            hub: hub.map(str::to_owned),
+            trust: trust_text.to_owned(),
+            license: bundle.license.clone(),
+            receipt: bundle.receipt.clone(),
+            delegation,
+            activation: bundle.activation.clone(),
+            hub_key: bundle.hub_key.clone(),
+            lease: lease_claims,
+            high_water,
+            refreshed_at: now,
+        };
+        // A keystore entry without a usable cache: continue its generations, new key.
+        let secret = match (previous.is_some(), secret) {
+            (true, secret) => secret,
+            (false, Some(old)) => {
+                let mut key = Zeroizing::new([0u8; 32]);
+                fill_random(&mut key[..]).map_err(|e| RunnerError::Input(e.to_string()))?;
+                Some(Secret { key, generation: old.generation })
+            }
+            (false, None) => None,
+        };
+        self.commit(cache.clone(), secret)?;
+        Ok(check::decide(&cache, now, self.tolerance))
+    }
+
+    /// Removes the cache and its key (uninstall).
+    pub fn forget(&self) -> Result<(), RunnerError> {
+        for path in [self.cache_path(), self.enrollment_path()] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error(&path, e)),
+            }
+        }
+        self.keystore.delete()?;
+        Ok(())
+    }
+}
