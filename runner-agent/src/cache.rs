@@ -67,7 +67,8 @@ pub struct VerifiedDelegation {
 pub struct Tampered(pub &'static str);
 
 fn mac(key: &[u8; 32], body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(CONTEXT);
     mac.update(body);
     mac
@@ -94,7 +95,9 @@ pub fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cache, Tampered> {
     }
     let body = STANDARD.decode(body).map_err(|_| Tampered("body encoding"))?;
     let mut expected = [0u8; 32];
-    if tag.len() != 64 || hex::decode_to_slice(tag, &mut expected).is_err() || tag != tag.to_lowercase()
+    if tag.len() != 64
+        || hex::decode_to_slice(tag, &mut expected).is_err()
+        || tag != tag.to_lowercase()
     {
         return Err(Tampered("seal encoding"));
     }

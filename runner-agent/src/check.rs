@@ -85,9 +85,11 @@ fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
     let (status, reason, left) = if let Some(text) = &cache.activation {
         match activation::verify_activation(text.as_bytes(), &trust, now) {
             Err(e) => (e.status(), format!("offline activation: {e}"), None),
-            Ok(a) if a.license_id != claims.id || a.hub_key_id != cache.hub_key.key_id() => {
-                (Status::Tampered, "the offline activation is for another license or hub".into(), None)
-            }
+            Ok(a) if a.license_id != claims.id || a.hub_key_id != cache.hub_key.key_id() => (
+                Status::Tampered,
+                "the offline activation is for another license or hub".into(),
+                None,
+            ),
             Ok(a) if now < a.not_before => {
                 (Status::NotYetValid, format!("offline activation starts {}", a.not_before), None)
             }
@@ -188,12 +190,22 @@ fn bad(status: Status, message: impl Into<String>) -> BadBundle {
     BadBundle { status, message: message.into() }
 }
 
+/// The lease that goes into the cache with a bundle.
+#[derive(Debug, Clone, Copy)]
+pub enum LeaseInput<'a> {
+    /// A lease just granted: verified with the bundle's hub key.
+    Signed(&'a str),
+    /// The lease already in the cache (verified when it entered), kept when the hub hands
+    /// out the bundle but no lease — e.g. the license was revoked: the runner must learn that.
+    Kept(&'a LeaseClaims),
+}
+
 /// Verifies everything in a bundle with the trust set before it enters the cache: the
 /// license, the delegation and receipt (or the activation), the lease against the hub key
 /// the receipt or activation names. Returns what the cache keeps.
 pub fn admit(
     bundle: &Bundle,
-    lease_text: &str,
+    lease: LeaseInput<'_>,
     trust: &TrustSet,
     now: UnixTime,
 ) -> Result<(Option<VerifiedDelegation>, LeaseClaims), BadBundle> {
@@ -225,10 +237,18 @@ pub fn admit(
             }
             Some(VerifiedDelegation { claims: d.claims, vendor_key_id: d.vendor_key_id })
         }
-        _ => return Err(bad(Status::NoLicense, "the hub is not activated (no receipt, no activation)")),
+        _ => {
+            return Err(bad(
+                Status::NoLicense,
+                "the hub is not activated (no receipt, no activation)",
+            ));
+        }
     };
-    let lease = activation::verify_lease(lease_text.as_bytes(), &bundle.hub_key)
-        .map_err(|e| bad(Status::BadSignature, format!("lease: {e}")))?;
+    let lease = match lease {
+        LeaseInput::Signed(text) => activation::verify_lease(text.as_bytes(), &bundle.hub_key)
+            .map_err(|e| bad(Status::BadSignature, format!("lease: {e}")))?,
+        LeaseInput::Kept(claims) => claims.clone(),
+    };
     if lease.license_id != claims.id {
         return Err(bad(Status::Malformed, "the lease is for another license"));
     }

@@ -87,7 +87,9 @@ fn answer<T: serde::de::DeserializeOwned>(
     })?;
     let http = response.status();
     if http.is_success() {
-        return response.json().map_err(|e| HubError::Unreachable(format!("unreadable answer: {e}")));
+        return response
+            .json()
+            .map_err(|e| HubError::Unreachable(format!("unreadable answer: {e}")));
     }
     let (code, message) = match response.json::<ErrorBody>() {
         Ok(b) => (b.error.code, b.error.message),

@@ -133,7 +133,11 @@ fn store(backend: Backend) -> keyring_core::Result<Arc<keyring_core::CredentialS
 }
 
 fn unavailable(backend: Backend, e: &keyring_core::Error) -> KeystoreError {
-    KeystoreError::Unavailable { backend: backend.name(), detail: e.to_string(), fix: backend.fix() }
+    KeystoreError::Unavailable {
+        backend: backend.name(),
+        detail: e.to_string(),
+        fix: backend.fix(),
+    }
 }
 
 impl Keystore for OsKeystore {

@@ -125,9 +125,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let decision = match (&args.bundle, &args.hub, &args.token) {
                 (Some(path), _, _) => {
                     let text = read_text(path)?;
-                    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
-                        fail(5, format!("{}: not a bundle: {e}", path.display()))
-                    })?;
+                    let bundle: Bundle = serde_json::from_str(&text)
+                        .map_err(|e| fail(5, format!("{}: not a bundle: {e}", path.display())))?;
                     runner.install_bundle(&bundle, &trust)?
                 }
                 (None, Some(hub), Some(token)) => {

@@ -17,7 +17,7 @@ use tessera_core::trust::TrustSet;
 use zeroize::Zeroizing;
 
 use crate::cache::{self, Cache, MAX_CACHE_LEN};
-use crate::check::{self, BadBundle, Decision};
+use crate::check::{self, BadBundle, Decision, LeaseInput};
 use crate::hub::{HubClient, HubError};
 use crate::keystore::{Keystore, KeystoreError, Secret};
 
@@ -183,7 +183,7 @@ impl Runner {
                 "the bundle has no lease: write it with `tessera-hub bundle --runner NAME`".into(),
             )
         })?;
-        self.install(bundle, &lease, trust, None)
+        self.install(bundle, LeaseInput::Signed(&lease), trust, None)
     }
 
     /// Enrolls with a hub: takes its bundle and a lease, keeps the token for refreshes.
@@ -197,15 +197,18 @@ impl Runner {
         let client = HubClient::new(hub, token)?;
         let bundle = client.bundle()?;
         let grant = client.lease(runner)?;
-        let decision = self.install(&bundle, &grant.lease, trust, Some(client.base()))?;
+        let decision =
+            self.install(&bundle, LeaseInput::Signed(&grant.lease), trust, Some(client.base()))?;
         let enrollment = Enrollment {
             hub: client.base().to_owned(),
             runner: runner.to_owned(),
             token: token.to_owned(),
         };
         let path = self.enrollment_path();
-        let bytes = serde_json::to_vec(&enrollment).map_err(|e| RunnerError::Input(e.to_string()))?;
-        write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE).map_err(|e| io_error(&path, e))?;
+        let bytes =
+            serde_json::to_vec(&enrollment).map_err(|e| RunnerError::Input(e.to_string()))?;
+        write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)
+            .map_err(|e| io_error(&path, e))?;
         Ok(decision)
     }
 
@@ -223,26 +226,43 @@ impl Runner {
             }
             Err(e) => return Err(io_error(&path, e)),
         };
-        let trust = match (trust, self.open()?) {
-            (Some(trust), _) => trust.to_owned(),
-            (None, Ok((cache, _))) => cache.trust,
-            (None, Err(decision)) => {
+        let (current, why_not) = match self.open()? {
+            Ok((cache, _)) => (Some(cache), None),
+            Err(decision) => (None, Some(decision)),
+        };
+        let trust = match (trust, &current, why_not) {
+            (Some(trust), _, _) => trust.to_owned(),
+            (None, Some(cache), _) => cache.trust.clone(),
+            (None, None, why_not) => {
+                let why =
+                    why_not.map(|d| format!("{}: {}", d.status, d.reason)).unwrap_or_default();
                 return Err(RunnerError::Input(format!(
-                    "the cache cannot be used ({}: {}); refresh needs the vendor trust set: --trust FILE",
-                    decision.status, decision.reason
+                    "the cache cannot be used ({why}); refresh needs the vendor trust set: --trust FILE"
                 )));
             }
         };
         let client = HubClient::new(&enrollment.hub, &enrollment.token)?;
         let bundle = client.bundle()?;
-        let grant = client.lease(&enrollment.runner)?;
-        self.install(&bundle, &grant.lease, &trust, Some(client.base()))
+        match client.lease(&enrollment.runner) {
+            Ok(grant) => {
+                self.install(&bundle, LeaseInput::Signed(&grant.lease), &trust, Some(client.base()))
+            }
+            // The hub may not run (revoked, suspended, …) and grants no lease, but its bundle
+            // carries the news: take it with the lease already held.
+            Err(HubError::Refused { http: 403, .. }) if current.is_some() => {
+                let lease = current
+                    .map(|c| c.lease)
+                    .ok_or_else(|| RunnerError::Input("no lease".into()))?;
+                self.install(&bundle, LeaseInput::Kept(&lease), &trust, Some(client.base()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn install(
         &self,
         bundle: &Bundle,
-        lease: &str,
+        lease: LeaseInput<'_>,
         trust_text: &str,
         hub: Option<&str>,
     ) -> Result<Decision, RunnerError> {

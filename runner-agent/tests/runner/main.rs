@@ -1,1 +1,5 @@
-//! Runner integration tests.
+//! Runner integration tests: a real portal process, a real hub serving its runner API over
+//! loopback, runners on the real OS keystores (kernel keyring, Secret Service).
+
+mod helpers;
+mod lifecycle;

@@ -52,6 +52,10 @@ impl TestClock {
     pub fn advance(&self, d: Duration) {
         self.0.fetch_add(i64::try_from(d.as_secs()).expect("secs"), Ordering::SeqCst);
     }
+
+    pub fn advance_back(&self, d: Duration) {
+        self.0.fetch_sub(i64::try_from(d.as_secs()).expect("secs"), Ordering::SeqCst);
+    }
 }
 
 impl Clock for TestClock {

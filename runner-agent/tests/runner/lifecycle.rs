@@ -1,0 +1,191 @@
+//! Install, check, refresh against a real hub and portal; grace, clock rollback, revocation
+//! and lease expiry, with the runner's clock injected.
+
+use std::time::Duration;
+
+use tessera_core::Status;
+use tessera_runner::keystore::Backend;
+use tessera_runner::runner::RunnerError;
+
+use crate::helpers::{Site, in_session, runner};
+
+#[test]
+fn install_check_refresh_with_the_kernel_keyring() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
+
+    assert_eq!(runner.check().expect("check").status, Status::NoLicense);
+    let installed = runner
+        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
+        .expect("install");
+    assert_eq!(installed.status, Status::Valid, "{installed:?}");
+    let decision = runner.check().expect("check");
+    assert_eq!(decision.status, Status::Valid, "{decision:?}");
+    assert_eq!(decision.runner.as_deref(), Some("r1"));
+    assert_eq!(decision.license_id, Some(site.claims.id.to_string()));
+    assert!(decision.grace_left_secs.expect("grace left") > 0);
+
+    site.hub_pings();
+    assert_eq!(runner.refresh(None).expect("refresh").status, Status::Valid);
+    assert_eq!(site.hub.hub.status().expect("hub status").runners_leased, 1);
+
+    // The cache and enrollment files are private; the key is nowhere on disk.
+    for name in ["cache", "enrollment.json"] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join(name)).expect(name).permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}
+
+#[test]
+fn a_failed_refresh_keeps_the_cache_and_an_unrenewed_lease_ends() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let mut site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let (runner, clock) = runner(dir.path(), Backend::Keyutils);
+    runner
+        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
+        .expect("install");
+    site.stop_hub();
+
+    // The hub is gone: the refresh fails and changes nothing.
+    let before = std::fs::read(runner.cache_path()).expect("cache");
+    let failed = runner.refresh(None);
+    assert!(matches!(failed, Err(RunnerError::Hub(_))), "{failed:?}");
+    assert_eq!(
+        std::fs::read(runner.cache_path()).expect("cache"),
+        before,
+        "a failed refresh keeps the cache"
+    );
+
+    clock.advance(Duration::from_secs(500));
+    assert_eq!(runner.check().expect("check").status, Status::Valid);
+
+    // The 10-minute lease was not renewed: the slot is gone.
+    clock.advance(Duration::from_secs(2 * 3600));
+    let decision = runner.check().expect("check");
+    assert_eq!(decision.status, Status::RunnerLimitExceeded, "{decision:?}");
+}
+
+#[test]
+fn grace_and_grace_expired_follow_the_receipt_age() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let mut site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    // A bundle with a long lease, as an air-gapped runner would hold.
+    let bundle = site.hub.hub.bundle_for("r1", Duration::from_secs(30 * 86_400)).expect("bundle");
+    let (runner, clock) = runner(dir.path(), Backend::Keyutils);
+    runner.install_bundle(&bundle, &site.vendor.trust_text()).expect("install");
+    site.stop_hub();
+
+    clock.advance(Duration::from_secs(3 * 3600));
+    let decision = runner.check().expect("check");
+    assert_eq!(decision.status, Status::Grace, "{decision:?}");
+    let left = decision.grace_left_secs.expect("left");
+    assert!(left > 0 && left <= 86_400 - 3 * 3600, "{left}");
+    assert!(decision.status.permits_running());
+
+    clock.advance(Duration::from_secs(86_400));
+    let decision = runner.check().expect("check");
+    assert_eq!(decision.status, Status::GraceExpired, "{decision:?}");
+    assert_eq!(decision.exit_code(), 20);
+}
+
+#[test]
+fn a_clock_moved_back_past_the_tolerance_is_clock_rollback() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let bundle = site.hub.hub.bundle_for("r1", Duration::from_secs(30 * 86_400)).expect("bundle");
+    let (runner, clock) = runner(dir.path(), Backend::Keyutils);
+    runner.install_bundle(&bundle, &site.vendor.trust_text()).expect("install");
+
+    // The runner sees 40 minutes pass (the high-water mark follows)…
+    clock.advance(Duration::from_secs(2400));
+    assert_eq!(runner.check().expect("check").status, Status::Valid);
+    // …then the clock goes back 30 minutes: within the hour's tolerance.
+    clock.advance_back(Duration::from_secs(1800));
+    assert_eq!(runner.check().expect("check").status, Status::Valid);
+    // Two hours back: rollback, not runnable.
+    clock.advance_back(Duration::from_secs(2 * 3600));
+    let decision = runner.check().expect("check");
+    assert_eq!(decision.status, Status::ClockRollback, "{decision:?}");
+    assert_eq!(decision.exit_code(), 21);
+    // Forward again: fine.
+    clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(runner.check().expect("check").status, Status::Valid);
+}
+
+#[test]
+fn revocation_and_suspension_arrive_through_a_refresh() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
+    runner
+        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
+        .expect("install");
+
+    site.admin("suspend");
+    assert_eq!(site.hub_pings(), Status::Suspended);
+    // The hub grants no lease while suspended, but its bundle carries the receipt: the
+    // runner takes the news with the lease it holds.
+    assert_eq!(runner.refresh(None).expect("refresh").status, Status::Suspended);
+    assert_eq!(runner.check().expect("check").status, Status::Suspended);
+
+    site.admin("reinstate");
+    assert_eq!(site.hub_pings(), Status::Valid);
+    assert_eq!(runner.refresh(None).expect("refresh").status, Status::Valid);
+
+    site.admin("revoke");
+    assert_eq!(site.hub_pings(), Status::Revoked);
+    assert_eq!(runner.refresh(None).expect("refresh").status, Status::Revoked);
+    let decision = runner.check().expect("check");
+    assert_eq!(decision.status, Status::Revoked);
+    assert_eq!(decision.exit_code(), 17);
+}
+
+#[test]
+fn leases_end_and_the_runner_limit_holds() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(1);
+    let a = tempfile::tempdir().expect("dir");
+    let b = tempfile::tempdir().expect("dir");
+    let (first, clock) = runner(a.path(), Backend::Keyutils);
+    let (second, _) = runner(b.path(), Backend::Keyutils);
+    first
+        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
+        .expect("install");
+    let refused =
+        second.install_from_hub(&site.hub_url, &site.token, "r2", &site.vendor.trust_text());
+    assert!(
+        matches!(&refused, Err(RunnerError::Hub(tessera_runner::hub::HubError::Refused { code, .. })) if code == "runner_limit_exceeded"),
+        "{refused:?}"
+    );
+    assert_eq!(second.check().expect("check").status, Status::NoLicense);
+
+    // The first runner's lease ends unless renewed.
+    clock.advance(Duration::from_secs(601));
+    assert_eq!(first.check().expect("check").status, Status::RunnerLimitExceeded);
+    // The hub's slot frees too (its clock moves on), and the second runner gets it.
+    site.hub.clock.advance(Duration::from_secs(601));
+    second
+        .install_from_hub(&site.hub_url, &site.token, "r2", &site.vendor.trust_text())
+        .expect("install");
+    assert_eq!(second.check().expect("check").status, Status::Valid);
+}
