@@ -3,3 +3,5 @@
 
 mod helpers;
 mod lifecycle;
+mod processes;
+mod tamper;

@@ -1,0 +1,164 @@
+//! The real `tessera-runner` binary, as the vendor's runner scripts call it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use tessera_runner::keystore::Backend;
+
+use crate::helpers::{Site, in_session};
+
+fn runner(state: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera-runner"));
+    command
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--keystore", "keyutils"])
+        .env_remove("TESSERA_RUNNER_TRUST")
+        .env_remove("TESSERA_RUNNER_TOKEN");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run tessera-runner")
+}
+
+fn assert_clean_failure(output: &Output, code: i32, mentions: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(mentions), "{stderr:?} should mention {mentions:?}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn the_binary_installs_checks_refreshes_and_uninstalls() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+
+    // Not installed: no_license, exit 23, in JSON too.
+    let out = run(runner(&state).args(["check", "--json"]));
+    assert_eq!(out.status.code(), Some(23));
+    let decision: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(decision["status"], "no_license");
+
+    let out = run(runner(&state)
+        .args(["install", "--hub", &site.hub_url, "--name", "r1", "--trust"])
+        .arg(site.vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", &site.token));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = run(runner(&state).args(["check", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let decision: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(decision["status"], "valid");
+    assert!(decision["grace_left_secs"].as_u64().expect("grace left") > 0);
+
+    let out = run(runner(&state).arg("refresh"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("valid:"));
+
+    // A changed byte: tampered, exit 22.
+    let cache = state.join("cache");
+    let mut bytes = std::fs::read(&cache).expect("cache");
+    bytes[40] ^= 1;
+    std::fs::write(&cache, &bytes).expect("write");
+    let out = run(runner(&state).arg("check"));
+    assert_eq!(out.status.code(), Some(22));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("tampered:"));
+
+    let out = run(runner(&state).arg("uninstall"));
+    assert!(out.status.success());
+    assert!(!cache.exists());
+    assert_eq!(run(runner(&state).arg("check")).status.code(), Some(23));
+}
+
+#[test]
+fn an_air_gapped_runner_installs_a_bundle_file() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let bundle = site.hub.hub.bundle_for("gapped", Duration::from_secs(86_400)).expect("bundle");
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write");
+    let state = dir.path().join("state");
+    let out = run(runner(&state)
+        .args(["install", "--bundle"])
+        .arg(&file)
+        .arg("--trust")
+        .arg(site.vendor.trust_path()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(run(runner(&state).arg("check")).status.code(), Some(0));
+    // A bundle is not refreshed from a hub.
+    assert_clean_failure(&run(runner(&state).arg("refresh")), 5, "not installed from a hub");
+}
+
+#[test]
+fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{\"license\": 1}").expect("write");
+    let out = run(runner(&state)
+        .args(["install", "--bundle"])
+        .arg(&junk)
+        .arg("--trust")
+        .arg(site.vendor.trust_path()));
+    assert_clean_failure(&out, 5, "not a bundle");
+
+    let out = run(runner(&state)
+        .args(["install", "--bundle"])
+        .arg(&junk)
+        .arg("--trust")
+        .arg(dir.path().join("none.pub")));
+    assert_clean_failure(&out, 3, "none.pub");
+
+    // A bundle signed under another vendor's trust: refused as unknown_key (14).
+    let stranger = crate::helpers::Vendor::new();
+    let bundle = site.hub.hub.bundle_for("r9", Duration::from_secs(600)).expect("bundle");
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write");
+    let out = run(runner(&state)
+        .args(["install", "--bundle"])
+        .arg(&file)
+        .arg("--trust")
+        .arg(stranger.trust_path()));
+    assert_clean_failure(&out, 14, "trust set");
+
+    // A wrong token: the hub refuses (8).
+    let out = run(runner(&state)
+        .args([
+            "install",
+            "--hub",
+            &site.hub_url,
+            "--token",
+            "trt_0000000000000000_nope",
+            "--trust",
+        ])
+        .arg(site.vendor.trust_path()));
+    assert_clean_failure(&out, 8, "invalid_token");
+
+    // Nobody listening (7).
+    let out = run(runner(&state)
+        .args(["install", "--hub", "http://127.0.0.1:9", "--token", &site.token, "--trust"])
+        .arg(site.vendor.trust_path()));
+    assert_clean_failure(&out, 7, "unreachable");
+
+    // The Secret Service with no D-Bus session: a clear error naming it and the fix (6).
+    let out = run(Command::new(env!("CARGO_BIN_EXE_tessera-runner"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--keystore", "secret-service", "check"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"));
+    assert_clean_failure(&out, 6, "secret-service keystore is not available");
+}
