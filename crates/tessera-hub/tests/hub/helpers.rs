@@ -53,6 +53,7 @@ impl TestClock {
         self.0.fetch_add(i64::try_from(d.as_secs()).expect("secs"), Ordering::SeqCst);
     }
 
+    #[allow(dead_code)] // the runner's tests share these helpers
     pub fn advance_back(&self, d: Duration) {
         self.0.fetch_sub(i64::try_from(d.as_secs()).expect("secs"), Ordering::SeqCst);
     }
