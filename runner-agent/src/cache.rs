@@ -18,7 +18,7 @@ use sha2::Sha256;
 use tessera_core::UnixTime;
 use tessera_core::activation::LeaseClaims;
 use tessera_core::delegation::DelegationClaims;
-use tessera_core::keys::{KeyId, PublicKey};
+use tessera_core::keys::KeyId;
 
 const HEADER: &str = "TESSERA RUNNER CACHE v1";
 const CONTEXT: &[u8] = b"tessera runner cache v1\0";
@@ -46,7 +46,10 @@ pub struct Cache {
     pub delegation: Option<VerifiedDelegation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<String>,
-    pub hub_key: PublicKey,
+    /// The id of the hub key that signed the lease (verified on entry); receipts and
+    /// activations must name it. Kept as the id: decoding a key costs more than the check's
+    /// other steps.
+    pub hub_key_id: KeyId,
     pub lease: LeaseClaims,
     /// The latest time this runner has seen: its clock and the portal's.
     pub high_water: UnixTime,
@@ -123,7 +126,7 @@ mod tests {
             receipt: None,
             delegation: None,
             activation: None,
-            hub_key: hub.public_key().clone(),
+            hub_key_id: hub.key_id(),
             lease: LeaseClaims {
                 license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
                 runner: "r1".into(),

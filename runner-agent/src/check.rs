@@ -85,7 +85,7 @@ fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
     let (status, reason, left) = if let Some(text) = &cache.activation {
         match activation::verify_activation(text.as_bytes(), &trust, now) {
             Err(e) => (e.status(), format!("offline activation: {e}"), None),
-            Ok(a) if a.license_id != claims.id || a.hub_key_id != cache.hub_key.key_id() => (
+            Ok(a) if a.license_id != claims.id || a.hub_key_id != cache.hub_key_id => (
                 Status::Tampered,
                 "the offline activation is for another license or hub".into(),
                 None,
@@ -154,7 +154,7 @@ fn judge_receipt(
         Ok(r) => r,
         Err(e) => return (Status::Tampered, format!("cached receipt: {e}"), None),
     };
-    if receipt.license_id != claims.id || receipt.hub_key_id != cache.hub_key.key_id() {
+    if receipt.license_id != claims.id || receipt.hub_key_id != cache.hub_key_id {
         return (Status::Tampered, "the receipt is for another license or hub".into(), None);
     }
     if receipt.status != Status::Valid {

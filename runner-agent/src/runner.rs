@@ -304,7 +304,7 @@ impl Runner {
             receipt: bundle.receipt.clone(),
             delegation,
             activation: bundle.activation.clone(),
-            hub_key: bundle.hub_key.clone(),
+            hub_key_id: bundle.hub_key.key_id(),
             lease: lease_claims,
             high_water,
             refreshed_at: now,
