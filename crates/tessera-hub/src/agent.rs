@@ -250,7 +250,6 @@ impl Hub {
             nonce,
             hub_time_ms: self.call_time(&state),
         };
-        self.dir.update(|s| s.last_call_ms = call.hub_time_ms)?;
         let envelope = Envelope::sign_body(Kind::Activate, &key, &call);
         let response = client.activate(&envelope.to_compact()).await?;
         let trust = parse_trust(trust_text)?;
@@ -267,6 +266,7 @@ impl Hub {
             });
         }
         self.dir.update(|s| {
+            s.last_call_ms = s.last_call_ms.max(call.hub_time_ms);
             s.portal = Some(client.base().to_owned());
             s.delegation = Some(response.delegation.clone());
             s.receipt = Some(response.receipt.clone());
@@ -330,7 +330,7 @@ impl Hub {
             nonce,
             hub_time_ms: self.call_time(&state),
         };
-        // The call time is saved with the outcome, one durable write per ping.
+        // The call time is saved with the receipt, one durable write per ping.
         let call_ms = call.hub_time_ms;
         let envelope = Envelope::sign_body(Kind::Ping, &installed.key, &call);
         let result = client.ping(&envelope.to_compact()).await.map_err(HubError::from).and_then(
@@ -362,10 +362,9 @@ impl Hub {
             }
             Err(e) => {
                 let reason = e.to_string();
-                self.dir.update(|s| {
-                    s.last_call_ms = s.last_call_ms.max(call_ms);
-                    s.last_failure = Some(Failure { at: now, reason });
-                })?;
+                // The call time is not kept: a call the portal never saw (down, or this
+                // hub's clock ahead) must not push the next calls' times.
+                self.dir.update(|s| s.last_failure = Some(Failure { at: now, reason }))?;
                 Err(e)
             }
         }

@@ -34,6 +34,13 @@ pub enum Command {
     ActivationRequest(RequestArgs),
     /// Run the daemon: ping the portal on schedule, keep grace, serve runners.
     Run(RunArgs),
+    /// Ping the portal once, now, and print the receipt's status (the daemon does this on
+    /// its schedule).
+    Ping {
+        /// Print one JSON object (the hub's status after the ping).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the hub's status, license, last good receipt, grace left and runners leased.
     Status {
         /// Print one JSON object.

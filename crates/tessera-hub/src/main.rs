@@ -234,6 +234,19 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 .map_err(|e| fail(3, format!("runner listener {}: {e}", args.runner_listen)))?;
             Ok(0)
         }
+        Command::Ping { json } => {
+            let receipt = hub.ping().await?;
+            let report = hub.status()?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!(
+                    "the portal answered {} at {}; next ping by {}",
+                    receipt.status, receipt.portal_time, receipt.next_ping_by
+                );
+            }
+            Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
+        }
         Command::Status { json } => {
             let report = hub.status()?;
             if json {

@@ -1,0 +1,208 @@
+//! Hostile and broken input to every command that reads a file and to the HTTP APIs: a clear
+//! error, a documented exit code, never a panic.
+
+use std::path::{Path, PathBuf};
+
+use tessera_e2e::{Portal, Ran, Vendor, cmd, hub, run, runner};
+
+/// Not success, not an internal error, no panic, at most one line on stderr.
+fn refused(ran: &Ran, what: &str) {
+    assert!(
+        ![0, 1, 101].contains(&ran.code),
+        "{what}: exit {}\n{}\n{}",
+        ran.code,
+        ran.stdout,
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("panicked"), "{what}: {}", ran.stderr);
+    assert!(ran.stderr.trim_end().lines().count() <= 1, "{what}: one line: {}", ran.stderr);
+}
+
+/// Broken files: empty, truncated, oversized, binary, and the wrong kind of Tessera file.
+fn broken_files(vendor: &Vendor, dir: &Path) -> Vec<(String, PathBuf)> {
+    let license = vendor.issue("good.license", 2, &[]);
+    let text = std::fs::read(&license).expect("license");
+    let delegation = dir.join("a.delegation");
+    run(cmd("tessera")
+        .args(["delegate", "--key"])
+        .arg(vendor.key())
+        .arg("--portal-key")
+        .arg(vendor.trust())
+        .arg("--out")
+        .arg(&delegation))
+    .ok();
+    let mut files = [
+        ("empty".to_owned(), Vec::new()),
+        ("truncated".to_owned(), text[..text.len() / 2].to_vec()),
+        ("oversized".to_owned(), vec![b'A'; 3 * 1024 * 1024]),
+        ("binary".to_owned(), (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect()),
+        ("crlf".to_owned(), String::from_utf8_lossy(&text).replace('\n', "\r\n").into_bytes()),
+        ("wrong kind".to_owned(), std::fs::read(&delegation).expect("delegation")),
+        ("json".to_owned(), b"{\"license\": [1, 2, 3]}".to_vec()),
+    ];
+    files
+        .iter_mut()
+        .map(|(name, bytes)| {
+            let path = dir.join(name.replace(' ', "-"));
+            std::fs::write(&path, bytes).expect("write");
+            (std::mem::take(name), path)
+        })
+        .collect()
+}
+
+#[test]
+fn every_file_reading_command_refuses_broken_files_cleanly() {
+    let vendor = Vendor::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let license = vendor.issue("ok.license", 2, &[]);
+    let out = dir.path().join("out.txt");
+    for (name, file) in broken_files(&vendor, dir.path()) {
+        let cases: Vec<(&str, Ran)> = vec![
+            (
+                "tessera verify",
+                run(cmd("tessera").args(["verify", "--trust"]).arg(vendor.trust()).arg(&file)),
+            ),
+            (
+                "tessera verify --trust",
+                run(cmd("tessera").args(["verify", "--trust"]).arg(&file).arg(&license)),
+            ),
+            ("tessera inspect", run(cmd("tessera").arg("inspect").arg(&file))),
+            (
+                "tessera activate-offline",
+                run(cmd("tessera")
+                    .arg("activate-offline")
+                    .arg(&file)
+                    .arg("--key")
+                    .arg(vendor.key())
+                    .arg("--out")
+                    .arg(&out)),
+            ),
+            (
+                "tessera activate-offline --key",
+                run(cmd("tessera")
+                    .arg("activate-offline")
+                    .arg(&license)
+                    .arg("--key")
+                    .arg(&file)
+                    .arg("--out")
+                    .arg(&out)),
+            ),
+            (
+                "tessera delegate --portal-key",
+                run(cmd("tessera")
+                    .args(["delegate", "--key"])
+                    .arg(vendor.key())
+                    .arg("--portal-key")
+                    .arg(&file)
+                    .arg("--out")
+                    .arg(&out)),
+            ),
+            (
+                "tessera-hub activate --license",
+                run(hub(&dir.path().join("h1"))
+                    .args(["activate", "--portal", "http://127.0.0.1:9", "--license"])
+                    .arg(&file)
+                    .arg("--trust")
+                    .arg(vendor.trust())),
+            ),
+            (
+                "tessera-hub activate --trust",
+                run(hub(&dir.path().join("h2"))
+                    .args(["activate", "--portal", "http://127.0.0.1:9", "--license"])
+                    .arg(&license)
+                    .arg("--trust")
+                    .arg(&file)),
+            ),
+            (
+                "tessera-hub activate --offline",
+                run(hub(&dir.path().join("h3")).args(["activate", "--offline"]).arg(&file)),
+            ),
+            (
+                "tessera-hub activation-request",
+                run(hub(&dir.path().join("h4"))
+                    .args(["activation-request", "--out"])
+                    .arg(&out)
+                    .arg("--license")
+                    .arg(&file)
+                    .arg("--trust")
+                    .arg(vendor.trust())),
+            ),
+            (
+                "tessera-runner install --bundle",
+                run(runner(&dir.path().join("r1"))
+                    .args(["install", "--bundle"])
+                    .arg(&file)
+                    .arg("--trust")
+                    .arg(vendor.trust())),
+            ),
+            (
+                "tessera-runner install --trust",
+                run(runner(&dir.path().join("r2"))
+                    .args(["install", "--bundle"])
+                    .arg(&license)
+                    .arg("--trust")
+                    .arg(&file)),
+            ),
+        ];
+        for (what, ran) in cases {
+            refused(&ran, &format!("{what} on a {name} file"));
+        }
+        assert!(!out.exists(), "nothing written for a {name} file");
+    }
+}
+
+#[test]
+fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
+    let vendor = Vendor::new();
+    let portal = Portal::start(&vendor);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    let post = |path: &str, content_type: &str, body: Vec<u8>| {
+        let response = http
+            .post(format!("{}{path}", portal.url))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .expect("call");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().unwrap_or_default();
+        (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+    };
+    for path in ["/v1/activate", "/v1/ping"] {
+        assert_eq!(
+            post(path, "application/json", b"{not json".to_vec()),
+            (400, "malformed_json".into())
+        );
+        assert_eq!(post(path, "application/json", b"{}".to_vec()).0, 400);
+        assert_eq!(
+            post(path, "text/plain", b"{}".to_vec()),
+            (415, "unsupported_media_type".into())
+        );
+        assert_eq!(
+            post(path, "application/json", vec![b' '; 2 * 1024 * 1024]),
+            (413, "body_too_large".into())
+        );
+    }
+
+    // A flood of activations for one license key: rate limited with Retry-After.
+    let license = vendor.issue(
+        "flood.license",
+        2,
+        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key", &portal.api_key],
+    );
+    let mut limited = 0;
+    let state = tempfile::tempdir().expect("dir");
+    for i in 0..40 {
+        let ran = run(hub(state.path())
+            .args(["activate", "--license"])
+            .arg(&license)
+            .arg("--trust")
+            .arg(vendor.trust()));
+        if ran.code == 7 && ran.stderr.contains("rate_limited") {
+            limited += 1;
+        } else {
+            assert!(ran.code == 0 || ran.code == 16, "activation {i}: {}", ran.stderr);
+        }
+    }
+    assert!(limited > 0, "40 activations of one license in a row were never rate limited");
+}
