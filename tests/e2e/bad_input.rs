@@ -178,8 +178,9 @@ fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
             post(path, "text/plain", b"{}".to_vec()),
             (415, "unsupported_media_type".into())
         );
+        // Just over the 64 KiB limit: small enough to be sent whole before the answer.
         assert_eq!(
-            post(path, "application/json", vec![b' '; 2 * 1024 * 1024]),
+            post(path, "application/json", vec![b' '; 70 * 1024]),
             (413, "body_too_large".into())
         );
     }
@@ -205,4 +206,82 @@ fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
         }
     }
     assert!(limited > 0, "40 activations of one license in a row were never rate limited");
+
+    // And a flood of pings from that hub.
+    let mut limited = 0;
+    for i in 0..45 {
+        let ran = run(hub(state.path()).arg("ping"));
+        if ran.code == 7 && ran.stderr.contains("rate_limited") {
+            limited += 1;
+        } else {
+            assert_eq!(ran.code, 0, "ping {i}: {}", ran.stderr);
+        }
+    }
+    assert!(limited > 0, "45 pings of one license in a row were never rate limited");
+}
+
+#[test]
+fn the_hubs_runner_api_answers_bad_requests_with_json_errors() {
+    let vendor = Vendor::new();
+    let license = vendor.issue("acme.license", 2, &[]);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("hub");
+    let (request, answer) = (dir.path().join("request.txt"), dir.path().join("answer.txt"));
+    run(hub(&state)
+        .args(["activation-request", "--license"])
+        .arg(&license)
+        .arg("--trust")
+        .arg(vendor.trust())
+        .arg("--out")
+        .arg(&request))
+    .ok();
+    run(cmd("tessera")
+        .arg("activate-offline")
+        .arg(&request)
+        .arg("--key")
+        .arg(vendor.key())
+        .arg("--out")
+        .arg(&answer))
+    .ok();
+    run(hub(&state).args(["activate", "--offline"]).arg(&answer)).ok();
+    let token = run(hub(&state).arg("runner-token")).ok().stdout.trim().to_owned();
+    let mut serve = hub(&state);
+    serve.args(["run", "--runner-listen", "127.0.0.1:0"]);
+    let daemon = tessera_e2e::Daemon::start(serve, "runners: listening on ");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    let url = format!("http://{}/v1/lease", daemon.address);
+    let call = |content_type: &str, body: Vec<u8>, token: &str| {
+        let response = http
+            .post(&url)
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .expect("call");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().expect("a JSON error body");
+        (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+    };
+    let json = "application/json";
+    assert_eq!(call(json, b"{not json".to_vec(), &token), (400, "malformed_json".into()));
+    assert_eq!(call(json, b"{}".to_vec(), &token), (400, "malformed_json".into()));
+    assert_eq!(
+        call(json, br#"{"runner": "a", "extra": 1}"#.to_vec(), &token),
+        (400, "malformed_json".into())
+    );
+    assert_eq!(
+        call(json, br#"{"runner": "no spaces"}"#.to_vec(), &token),
+        (400, "invalid_runner".into())
+    );
+    assert_eq!(
+        call("text/plain", br#"{"runner": "a"}"#.to_vec(), &token),
+        (415, "unsupported_media_type".into())
+    );
+    assert_eq!(call(json, vec![b' '; 1024 * 1024], &token), (413, "body_too_large".into()));
+    assert_eq!(
+        call(json, br#"{"runner": "a"}"#.to_vec(), "trt_nope"),
+        (401, "invalid_token".into())
+    );
+    assert!(daemon.stop().success());
 }

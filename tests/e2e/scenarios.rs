@@ -275,3 +275,80 @@ fn an_air_gapped_site_runs_without_any_portal() {
     run(hub(&hub_state).args(["activate", "--offline"]).arg(&answer))
         .fails(13, "outstanding request");
 }
+
+/// Runs a hub command in new UTS and mount namespaces with its host changed: the hostname,
+/// and with `elsewhere`, also the machine id and the NICs (hidden), as on another machine.
+fn on_changed_host(
+    state: &Path,
+    elsewhere: bool,
+    scratch: &Path,
+    args: &[&str],
+) -> tessera_e2e::Ran {
+    let hub_bin = tessera_e2e::bin("tessera-hub");
+    let mut script = String::from("set -e; hostname renamed-host; ");
+    if elsewhere {
+        std::fs::write(scratch.join("machine-id"), "0123456789abcdef0123456789abcdef\n")
+            .expect("id");
+        std::fs::create_dir_all(scratch.join("no-nics")).expect("dir");
+        script.push_str(&format!(
+            "mount --bind {0}/machine-id /etc/machine-id; mount --bind {0}/no-nics /sys/class/net; ",
+            scratch.display()
+        ));
+    }
+    script.push_str("exec \"$@\"");
+    run(std::process::Command::new("unshare")
+        .args(["--uts", "--mount", "sh", "-c", &script, "sh"])
+        .arg(&hub_bin)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .env("TESSERA_LOG", "warn"))
+}
+
+#[test]
+fn a_slightly_changed_host_keeps_working_and_another_host_is_refused() {
+    if !have("unshare", "util-linux") {
+        return;
+    }
+    let probe = run(std::process::Command::new("unshare").args(["--uts", "--mount", "true"]));
+    if probe.code != 0 {
+        // Namespaces need root (CAP_SYS_ADMIN): CI runs as root.
+        assert!(std::env::var_os("CI").is_none(), "unshare failed: {}", probe.stderr);
+        eprintln!("\n!!! NOT RUN: unshare needs root here: {}\n", probe.stderr);
+        return;
+    }
+    let vendor = Vendor::new();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let license = vendor.issue(
+        "acme.license",
+        2,
+        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key", &portal.api_key],
+    );
+    let state = dir.path().join("hub");
+    run(hub(&state)
+        .args(["activate", "--license"])
+        .arg(&license)
+        .arg("--trust")
+        .arg(vendor.trust()))
+    .ok();
+    let components = run(hub(&state).args(["fingerprint", "--json"])).ok().json()["components"]
+        .as_object()
+        .map_or(0, |c| c.len());
+    assert!(components >= 3, "this host shows only {components} components");
+
+    // Renamed: one component changed, still the same host.
+    let renamed = on_changed_host(&state, false, dir.path(), &["ping", "--json"]);
+    assert_eq!((renamed.code, renamed.status()), (0, "valid".to_owned()), "{}", renamed.stderr);
+
+    // Moved to another machine (new machine id, other NICs, other name): refused.
+    let moved = on_changed_host(&state, true, dir.path(), &["ping", "--json"]);
+    assert_eq!(
+        (moved.code, moved.status()),
+        (16, "fingerprint_mismatch".to_owned()),
+        "{}",
+        moved.stderr
+    );
+    // Back home, the binding still holds.
+    assert_eq!(run(hub(&state).args(["ping", "--json"])).ok().status(), "valid");
+}

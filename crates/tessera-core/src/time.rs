@@ -138,6 +138,12 @@ impl<'de> Deserialize<'de> for UnixTime {
 /// The one place a binary asks what time it is. Libraries take a [`UnixTime`] instead.
 pub trait Clock: Send + Sync {
     fn now(&self) -> UnixTime;
+
+    /// The time in milliseconds, for call timestamps that must grow between two calls in
+    /// the same second. Clocks that only know seconds answer whole seconds.
+    fn now_millis(&self) -> i64 {
+        self.now().as_unix().saturating_mul(1000)
+    }
 }
 
 /// The operating system's wall clock.
@@ -148,6 +154,12 @@ impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
         let seconds = OffsetDateTime::now_utc().unix_timestamp();
         UnixTime(seconds.clamp(0, UnixTime::MAX_SECONDS))
+    }
+
+    fn now_millis(&self) -> i64 {
+        let now = OffsetDateTime::now_utc();
+        let seconds = now.unix_timestamp().clamp(0, UnixTime::MAX_SECONDS);
+        seconds * 1000 + i64::from(now.millisecond())
     }
 }
 

@@ -222,7 +222,7 @@ impl Hub {
 
     /// The next call time: the clock in milliseconds, but always after the last call.
     fn call_time(&self, state: &HubState) -> i64 {
-        (self.now().as_unix().saturating_mul(1000)).max(state.last_call_ms.saturating_add(1))
+        self.clock.now_millis().max(state.last_call_ms.saturating_add(1))
     }
 
     /// Online activation: check the license offline, make the hub key, ask the portal, check

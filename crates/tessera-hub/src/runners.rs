@@ -18,6 +18,9 @@ use tessera_core::Status;
 
 use crate::agent::{Bundle, Hub, HubError, LeaseError, LeaseGrant};
 
+/// Largest request body: a lease request is a runner name.
+const MAX_BODY: usize = 16 * 1024;
+
 /// Shared by the runner API's handlers.
 pub struct RunnerApi {
     pub hub: Arc<Hub>,
@@ -91,6 +94,7 @@ pub fn router(api: Arc<RunnerApi>) -> Router {
         .route("/v1/bundle", get(bundle))
         .route("/v1/lease", post(lease))
         .route("/v1/lease/{runner}", delete(release))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
         })
@@ -148,9 +152,27 @@ struct LeaseRequest {
 async fn lease(
     State(api): State<Arc<RunnerApi>>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<LeaseGrant>, ApiError> {
     authorize(&api, &headers).await?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == "application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send Content-Type: application/json",
+        ));
+    }
+    let body = body.map_err(|e| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is over {MAX_BODY} bytes or unreadable: {e}"),
+        )
+    })?;
     let request: LeaseRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -125,11 +125,31 @@ async fn the_runner_api_wants_a_valid_token_and_well_formed_calls() {
     let garbage = http
         .post(format!("{url}/v1/lease"))
         .bearer_auth(&token)
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
         .expect("call");
     assert_eq!(garbage.status().as_u16(), 400);
+    let untyped = http
+        .post(format!("{url}/v1/lease"))
+        .bearer_auth(&token)
+        .body("{}")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(untyped.status().as_u16(), 415);
+    let huge = http
+        .post(format!("{url}/v1/lease"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 64 * 1024])
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(huge.status().as_u16(), 413);
+    let body: serde_json::Value = huge.json().await.expect("a JSON error");
+    assert_eq!(body["error"]["code"], "body_too_large");
 
     // Only the hash of a token is stored.
     let state = std::fs::read_to_string(hub.state_dir().join("state.json")).expect("state");
