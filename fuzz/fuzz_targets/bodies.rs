@@ -1,5 +1,6 @@
 //! The JSON bodies that arrive over HTTP: the portal's activate and ping calls, the hub's
-//! bundle (as a runner reads it), and a runner's sealed cache file. Never a panic.
+//! lease request, its bundle (as a runner reads it), and a runner's sealed cache file.
+//! Never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +20,8 @@ fuzz_target!(|data: &[u8]| {
     }
     // What a runner does with a hub's answer.
     let _ = serde_json::from_slice::<Bundle>(data);
+    // What the hub's runner API does with a lease request.
+    let _ = tessera_hub::runners::lease_request(data);
     // A runner's cache file, under a fixed key.
     let _ = tessera_runner::cache::open(data, &[7u8; 32]);
 });

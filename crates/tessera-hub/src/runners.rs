@@ -149,6 +149,13 @@ struct LeaseRequest {
     runner: String,
 }
 
+/// The runner name from a `POST /v1/lease` body (`{"runner": NAME}`), strictly.
+pub fn lease_request(body: &[u8]) -> Result<String, String> {
+    serde_json::from_slice::<LeaseRequest>(body)
+        .map(|r| r.runner)
+        .map_err(|e| format!("expected {{\"runner\": NAME}}: {e}"))
+}
+
 async fn lease(
     State(api): State<Arc<RunnerApi>>,
     headers: HeaderMap,
@@ -173,16 +180,11 @@ async fn lease(
             format!("the body is over {MAX_BODY} bytes or unreadable: {e}"),
         )
     })?;
-    let request: LeaseRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("expected {{\"runner\": NAME}}: {e}"),
-        )
-    })?;
+    let runner = lease_request(&body)
+        .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message))?;
     let hub = api.hub.clone();
     let ttl = api.lease_ttl;
-    let grant = blocking(move || hub.lease(&request.runner, ttl)).await??;
+    let grant = blocking(move || hub.lease(&runner, ttl)).await??;
     Ok(Json(grant))
 }
 
