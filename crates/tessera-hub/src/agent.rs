@@ -314,8 +314,26 @@ impl Hub {
     }
 
     /// One ping: sign, send, check the receipt, remember it. A portal that cannot be reached
-    /// is remembered as a failure and returned as an error; grace covers it.
+    /// is remembered as a failure and returned as an error; grace covers it. When the vendor
+    /// has reset this license's binding (`not_activated`), the hub activates again with the
+    /// license it holds: on the same host that restores the binding, on a new host it binds
+    /// the new one.
     pub async fn ping(&self) -> Result<ReceiptClaims, HubError> {
+        match self.ping_once().await {
+            Err(HubError::Portal(CallError::Refused { code, .. })) if code == "not_activated" => {
+                tracing::warn!(
+                    "the portal has no binding for this hub (reset by the vendor): activating again"
+                );
+                let license = self.dir.license()?;
+                let trust = self.dir.trust()?;
+                let portal = self.dir.load()?.portal;
+                self.activate(&license, &trust, portal.as_deref()).await
+            }
+            other => other,
+        }
+    }
+
+    async fn ping_once(&self) -> Result<ReceiptClaims, HubError> {
         let installed = self.installed()?;
         let state = self.dir.load()?;
         let portal = state.portal.clone().ok_or_else(|| {

@@ -153,3 +153,24 @@ async fn a_license_that_fails_offline_is_never_sent() {
     );
     assert!(!hub.state_dir().join("license.license").exists());
 }
+
+#[tokio::test]
+async fn after_the_vendor_resets_the_binding_the_hub_activates_again_by_itself() {
+    let vendor = Vendor::new();
+    let portal = Portal::start(&vendor);
+    let (claims, license) = vendor.license(2, Some(&portal.url));
+    portal.register(&license).await;
+    let hub = TestHub::new(host("a"));
+    hub.hub
+        .activate(license.as_bytes(), vendor.trust_text().as_bytes(), None)
+        .await
+        .expect("activate");
+
+    portal.admin(&format!("licenses/{}/reset-binding", claims.id), None).await;
+    // The next ping finds no binding and re-activates: a fresh activation receipt.
+    let receipt = hub.hub.ping().await.expect("ping");
+    assert_eq!(receipt.status, Status::Valid);
+    assert_eq!(receipt.answers, tessera_core::receipt::Answers::Activate);
+    assert_eq!(hub.hub.ping().await.expect("ping").answers, tessera_core::receipt::Answers::Ping);
+    assert_eq!(hub.hub.status().expect("status").status, Status::Valid);
+}
