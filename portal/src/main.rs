@@ -2,6 +2,11 @@
 
 mod cli;
 
+// Many small allocations per request across worker threads: mimalloc's thread-local heaps
+// cost less CPU per ping than glibc malloc (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 
