@@ -67,6 +67,32 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
                 run(cmd("tessera").args(["verify", "--trust"]).arg(&file).arg(&license)),
             ),
             ("tessera inspect", run(cmd("tessera").arg("inspect").arg(&file))),
+            ("tessera pubkey --key", run(cmd("tessera").args(["pubkey", "--key"]).arg(&file))),
+            (
+                "tessera issue --key",
+                run(cmd("tessera")
+                    .args(["issue", "--org", "A", "--product", "p", "--runners", "1"])
+                    .args(["--expires", "2099-01-01", "--key"])
+                    .arg(&file)
+                    .arg("--out")
+                    .arg(&out)),
+            ),
+            (
+                "tessera issue --batch",
+                run(cmd("tessera")
+                    .args(["issue", "--key"])
+                    .arg(vendor.key())
+                    .arg("--batch")
+                    .arg(&file)
+                    .arg("--out-dir")
+                    .arg(dir.path().join("batch-out"))),
+            ),
+            (
+                "tessera register",
+                run(cmd("tessera")
+                    .args(["register", "--portal", "http://127.0.0.1:9", "--api-key", "tsk_x_y"])
+                    .arg(&file)),
+            ),
             (
                 "tessera activate-offline",
                 run(cmd("tessera")
