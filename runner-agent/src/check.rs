@@ -200,6 +200,15 @@ pub enum LeaseInput<'a> {
     Kept(&'a LeaseClaims),
 }
 
+/// What a bundle brings into the cache once verified.
+#[derive(Debug)]
+pub struct Admitted {
+    pub delegation: Option<VerifiedDelegation>,
+    pub lease: LeaseClaims,
+    /// The receipt's portal time: the latest time the runner has seen from the portal.
+    pub portal_time: Option<UnixTime>,
+}
+
 /// Verifies everything in a bundle with the trust set before it enters the cache: the
 /// license, the delegation and receipt (or the activation), the lease against the hub key
 /// the receipt or activation names. Returns what the cache keeps.
@@ -208,7 +217,7 @@ pub fn admit(
     lease: LeaseInput<'_>,
     trust: &TrustSet,
     now: UnixTime,
-) -> Result<(Option<VerifiedDelegation>, LeaseClaims), BadBundle> {
+) -> Result<Admitted, BadBundle> {
     let file = LicenseFile::parse(bundle.license.as_bytes())
         .map_err(|e| bad(Status::Malformed, e.to_string()))?;
     let verdict = file.verify(trust, now, &Expectations::default());
@@ -218,14 +227,15 @@ pub fn admit(
         .into_claims()
         .ok_or_else(|| bad(status, "the license does not verify with the trust set"))?;
     let hub_key_id = bundle.hub_key.key_id();
-    let delegation = match (&bundle.activation, &bundle.receipt, &bundle.delegation) {
+    let (delegation, portal_time) = match (&bundle.activation, &bundle.receipt, &bundle.delegation)
+    {
         (Some(text), _, _) => {
             let a = activation::verify_activation(text.as_bytes(), trust, now)
                 .map_err(|e| bad(e.status(), e.to_string()))?;
             if a.license_id != claims.id || a.hub_key_id != hub_key_id {
                 return Err(bad(Status::Malformed, "the activation is for another license or hub"));
             }
-            None
+            (None, None)
         }
         (None, Some(receipt_text), Some(delegation_text)) => {
             let d = Delegation::verify(delegation_text.as_bytes(), trust, now)
@@ -235,7 +245,8 @@ pub fn admit(
             if r.license_id != claims.id || r.hub_key_id != hub_key_id {
                 return Err(bad(Status::Malformed, "the receipt is for another license or hub"));
             }
-            Some(VerifiedDelegation { claims: d.claims, vendor_key_id: d.vendor_key_id })
+            let verified = VerifiedDelegation { claims: d.claims, vendor_key_id: d.vendor_key_id };
+            (Some(verified), Some(r.portal_time))
         }
         _ => {
             return Err(bad(
@@ -252,5 +263,5 @@ pub fn admit(
     if lease.license_id != claims.id {
         return Err(bad(Status::Malformed, "the lease is for another license"));
     }
-    Ok((delegation, lease))
+    Ok(Admitted { delegation, lease, portal_time })
 }

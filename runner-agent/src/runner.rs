@@ -11,7 +11,6 @@ use tessera_core::Status;
 use tessera_core::activation::Bundle;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::keys::fill_random;
-use tessera_core::receipt;
 use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
 use zeroize::Zeroizing;
@@ -54,6 +53,13 @@ struct Enrollment {
     token: String,
 }
 
+/// The cache as found: usable with its key, or the status that stands in for it together
+/// with the keystore's secret when one was read (a new cache continues its generations).
+enum Found {
+    Usable(Box<Cache>, Secret),
+    Unusable(Decision, Option<Secret>),
+}
+
 /// One runner: its state directory, its keystore entry, its clock.
 pub struct Runner {
     dir: PathBuf,
@@ -90,44 +96,47 @@ impl Runner {
     }
 
     /// The cache and its key, or the status that stands in for them.
-    fn open(&self) -> Result<Result<(Cache, Secret), Decision>, RunnerError> {
+    fn open(&self) -> Result<Found, RunnerError> {
         let path = self.cache_path();
         let bytes = match read_capped(&path, MAX_CACHE_LEN) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Err(Decision::new(
-                    Status::NoLicense,
-                    "no license cache: run `tessera-runner install`",
-                )));
+                return Ok(Found::Unusable(
+                    Decision::new(
+                        Status::NoLicense,
+                        "no license cache: run `tessera-runner install`",
+                    ),
+                    None,
+                ));
             }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                return Ok(Err(Decision::new(Status::Tampered, "the cache file is too large")));
+                let decision = Decision::new(Status::Tampered, "the cache file is too large");
+                return Ok(Found::Unusable(decision, None));
             }
             Err(e) => return Err(io_error(&path, e)),
         };
         let Some(secret) = self.keystore.load()? else {
-            return Ok(Err(Decision::new(
-                Status::NoLicense,
-                format!(
-                    "the cache key is not in the {} keystore (deleted, or cleared by a reboot): \
-                     run `tessera-runner refresh`",
-                    self.keystore.backend()
-                ),
-            )));
+            let reason = format!(
+                "the cache key is not in the {} keystore (deleted, or cleared by a reboot): \
+                 run `tessera-runner refresh`",
+                self.keystore.backend()
+            );
+            return Ok(Found::Unusable(Decision::new(Status::NoLicense, reason), None));
         };
         let cache = match cache::open(&bytes, &secret.key) {
             Ok(cache) => cache,
-            Err(e) => return Ok(Err(Decision::new(Status::Tampered, e.to_string()))),
+            Err(e) => {
+                let decision = Decision::new(Status::Tampered, e.to_string());
+                return Ok(Found::Unusable(decision, Some(secret)));
+            }
         };
         if cache.generation < secret.generation || cache.generation > secret.generation + 1 {
-            return Ok(Err(Decision::new(
-                Status::Tampered,
-                format!(
-                    "the cache file is generation {}, the keystore expects {}: an older copy \
-                     was put back",
-                    cache.generation, secret.generation
-                ),
-            )));
+            let reason = format!(
+                "the cache file is generation {}, the keystore expects {}: an older copy was \
+                 put back",
+                cache.generation, secret.generation
+            );
+            return Ok(Found::Unusable(Decision::new(Status::Tampered, reason), Some(secret)));
         }
         let secret = if cache.generation == secret.generation + 1 {
             // A write was interrupted after the file and before the keystore: finish it.
@@ -137,7 +146,7 @@ impl Runner {
         } else {
             secret
         };
-        Ok(Ok((cache, secret)))
+        Ok(Found::Usable(Box::new(cache), secret))
     }
 
     /// Writes the cache (generation + 1) and then the keystore: a crash in between leaves a
@@ -163,8 +172,8 @@ impl Runner {
     pub fn check(&self) -> Result<Decision, RunnerError> {
         let now = self.clock.now();
         let (mut cache, secret) = match self.open()? {
-            Ok(opened) => opened,
-            Err(decision) => return Ok(decision),
+            Found::Usable(cache, secret) => (*cache, secret),
+            Found::Unusable(decision, _) => return Ok(decision),
         };
         let decision = check::decide(&cache, now, self.tolerance);
         if decision.status != Status::ClockRollback
@@ -183,7 +192,7 @@ impl Runner {
                 "the bundle has no lease: write it with `tessera-hub bundle --runner NAME`".into(),
             )
         })?;
-        self.install(bundle, LeaseInput::Signed(&lease), trust, None)
+        self.install(self.open()?, bundle, LeaseInput::Signed(&lease), trust, None)
     }
 
     /// Enrolls with a hub: takes its bundle and a lease, keeps the token for refreshes.
@@ -197,8 +206,14 @@ impl Runner {
         let client = HubClient::new(hub, token)?;
         let bundle = client.bundle()?;
         let grant = client.lease(runner)?;
-        let decision =
-            self.install(&bundle, LeaseInput::Signed(&grant.lease), trust, Some(client.base()))?;
+        let found = self.open()?;
+        let decision = self.install(
+            found,
+            &bundle,
+            LeaseInput::Signed(&grant.lease),
+            trust,
+            Some(client.base()),
+        )?;
         let enrollment = Enrollment {
             hub: client.base().to_owned(),
             runner: runner.to_owned(),
@@ -226,41 +241,42 @@ impl Runner {
             }
             Err(e) => return Err(io_error(&path, e)),
         };
-        let (current, why_not) = match self.open()? {
-            Ok((cache, _)) => (Some(cache), None),
-            Err(decision) => (None, Some(decision)),
-        };
-        let trust = match (trust, &current, why_not) {
-            (Some(trust), _, _) => trust.to_owned(),
-            (None, Some(cache), _) => cache.trust.clone(),
-            (None, None, why_not) => {
-                let why =
-                    why_not.map(|d| format!("{}: {}", d.status, d.reason)).unwrap_or_default();
+        let found = self.open()?;
+        let trust = match (trust, &found) {
+            (Some(trust), _) => trust.to_owned(),
+            (None, Found::Usable(cache, _)) => cache.trust.clone(),
+            (None, Found::Unusable(decision, _)) => {
                 return Err(RunnerError::Input(format!(
-                    "the cache cannot be used ({why}); refresh needs the vendor trust set: --trust FILE"
+                    "the cache cannot be used ({}: {}); refresh needs the vendor trust set: --trust FILE",
+                    decision.status, decision.reason
                 )));
             }
         };
         let client = HubClient::new(&enrollment.hub, &enrollment.token)?;
         let bundle = client.bundle()?;
-        match client.lease(&enrollment.runner) {
-            Ok(grant) => {
-                self.install(&bundle, LeaseInput::Signed(&grant.lease), &trust, Some(client.base()))
-            }
+        match (client.lease(&enrollment.runner), found) {
+            (Ok(grant), found) => self.install(
+                found,
+                &bundle,
+                LeaseInput::Signed(&grant.lease),
+                &trust,
+                Some(client.base()),
+            ),
             // The hub may not run (revoked, suspended, …) and grants no lease, but its bundle
             // carries the news: take it with the lease already held.
-            Err(HubError::Refused { http: 403, .. }) if current.is_some() => {
-                let lease = current
-                    .map(|c| c.lease)
-                    .ok_or_else(|| RunnerError::Input("no lease".into()))?;
-                self.install(&bundle, LeaseInput::Kept(&lease), &trust, Some(client.base()))
+            (Err(HubError::Refused { http: 403, .. }), Found::Usable(cache, secret)) => {
+                let lease = cache.lease.clone();
+                let found = Found::Usable(cache, secret);
+                self.install(found, &bundle, LeaseInput::Kept(&lease), &trust, Some(client.base()))
             }
-            Err(e) => Err(e.into()),
+            (Err(e), _) => Err(e.into()),
         }
     }
 
+    /// Verifies a bundle and writes it as the new cache, over what `found` says is there.
     fn install(
         &self,
+        found: Found,
         bundle: &Bundle,
         lease: LeaseInput<'_>,
         trust_text: &str,
@@ -272,40 +288,30 @@ impl Runner {
             return Err(RunnerError::Input("the trust set holds no key".into()));
         }
         let now = self.clock.now();
-        let (delegation, lease_claims) = check::admit(bundle, lease, &trust, now)?;
+        let admitted = check::admit(bundle, lease, &trust, now)?;
         // Keep the key and the high-water mark of a cache that opens; start over otherwise.
-        let (previous, secret) = match self.open()? {
-            Ok((cache, secret)) => (Some(cache), Some(secret)),
-            Err(_) => (None, self.keystore.load()?),
+        let (previous, secret) = match found {
+            Found::Usable(cache, secret) => (Some(*cache), Some(secret)),
+            Found::Unusable(_, Some(secret)) => (None, Some(secret)),
+            // No cache file or no key was read: a keystore entry may still hold generations.
+            Found::Unusable(_, None) => (None, self.keystore.load()?),
         };
-        let portal_time = bundle
-            .receipt
-            .as_deref()
-            .zip(delegation.as_ref())
-            .and_then(|(text, d)| {
-                let d = tessera_core::delegation::Delegation {
-                    claims: d.claims.clone(),
-                    vendor_key_id: d.vendor_key_id,
-                };
-                receipt::verify(text.as_bytes(), &d).ok()
-            })
-            .map(|r| r.portal_time);
-        let high_water = [Some(now), previous.as_ref().map(|c| c.high_water), portal_time]
+        let high_water = [Some(now), previous.as_ref().map(|c| c.high_water), admitted.portal_time]
             .into_iter()
             .flatten()
             .max()
             .unwrap_or(now);
         let cache = Cache {
             generation: previous.as_ref().map_or(0, |c| c.generation),
-            runner: lease_claims.runner.clone(),
+            runner: admitted.lease.runner.clone(),
             hub: hub.map(str::to_owned),
             trust: trust_text.to_owned(),
             license: bundle.license.clone(),
             receipt: bundle.receipt.clone(),
-            delegation,
+            delegation: admitted.delegation,
             activation: bundle.activation.clone(),
             hub_key_id: bundle.hub_key.key_id(),
-            lease: lease_claims,
+            lease: admitted.lease,
             high_water,
             refreshed_at: now,
         };
