@@ -144,15 +144,29 @@ struct Installed {
 /// One hub: its state directory, its host, its clock.
 pub struct Hub {
     dir: StateDir,
-    host: HostComponents,
+    /// Read when first needed: `status` or `runner-token` need not read the host.
+    host: std::sync::OnceLock<HostComponents>,
     clock: Arc<dyn Clock>,
     /// Kept between pings: building a client loads the system's root certificates.
     client: std::sync::Mutex<Option<PortalClient>>,
 }
 
 impl Hub {
+    /// A hub on the given host (tests, and hosts described by hand).
     pub fn new(dir: StateDir, host: HostComponents, clock: Arc<dyn Clock>) -> Self {
-        Hub { dir, host, clock, client: std::sync::Mutex::new(None) }
+        let hub = Hub::on_this_host(dir, clock);
+        let _ = hub.host.set(host);
+        hub
+    }
+
+    /// A hub on this machine, read with [`HostComponents::collect`] when first needed.
+    pub fn on_this_host(dir: StateDir, clock: Arc<dyn Clock>) -> Self {
+        Hub { dir, host: std::sync::OnceLock::new(), clock, client: std::sync::Mutex::new(None) }
+    }
+
+    /// The host this hub runs on.
+    pub fn host(&self) -> &HostComponents {
+        self.host.get_or_init(HostComponents::collect)
     }
 
     /// The client for `base`, made once.
@@ -177,7 +191,11 @@ impl Hub {
     }
 
     /// Checks a license offline and keeps it, with the trust set, in the state directory.
-    fn install_license(&self, license: &[u8], trust_text: &[u8]) -> Result<Claims, HubError> {
+    fn install_license(
+        &self,
+        license: &[u8],
+        trust_text: &[u8],
+    ) -> Result<(Claims, TrustSet), HubError> {
         let trust = parse_trust(trust_text)?;
         let verdict = tessera_core::verify(license, &trust, self.now(), &Expectations::default());
         let status = verdict.status();
@@ -186,7 +204,7 @@ impl Hub {
             Some(claims) if status == Status::Valid => {
                 self.dir.put(&self.dir.license_path(), license)?;
                 self.dir.put(&self.dir.trust_path(), trust_text)?;
-                Ok(claims)
+                Ok((claims, trust))
             }
             _ => Err(HubError::License { status, message }),
         }
@@ -215,7 +233,7 @@ impl Hub {
     }
 
     fn fingerprint(&self, claims: &Claims) -> Result<Fingerprint, HubError> {
-        self.host
+        self.host()
             .fingerprint(&claims.product)
             .map_err(|e| HubError::Input(format!("host fingerprint: {e}")))
     }
@@ -233,7 +251,7 @@ impl Hub {
         trust_text: &[u8],
         portal: Option<&str>,
     ) -> Result<ReceiptClaims, HubError> {
-        let claims = self.install_license(license, trust_text)?;
+        let (claims, trust) = self.install_license(license, trust_text)?;
         let portal = match portal {
             Some(url) => url.to_owned(),
             None => claims.portal_url.as_ref().map(|u| u.to_string()).ok_or(HubError::NoPortal)?,
@@ -252,7 +270,6 @@ impl Hub {
         };
         let envelope = Envelope::sign_body(Kind::Activate, &key, &call);
         let response = client.activate(&envelope.to_compact()).await?;
-        let trust = parse_trust(trust_text)?;
         let receipt = self.check_receipt(
             &response,
             &trust,
@@ -557,7 +574,7 @@ impl Hub {
         license: &[u8],
         trust_text: &[u8],
     ) -> Result<String, HubError> {
-        let claims = self.install_license(license, trust_text)?;
+        let (claims, _) = self.install_license(license, trust_text)?;
         let key = self.dir.hub_key()?;
         let request = RequestClaims {
             license_id: claims.id,
@@ -691,9 +708,17 @@ impl Hub {
         Ok(bool::from(presented.as_bytes().ct_eq(stored.as_bytes())))
     }
 
-    /// The ping interval of the installed license, for the daemon's schedule.
-    pub fn ping_interval(&self) -> Result<Duration, HubError> {
-        Ok(self.installed()?.claims.ping_interval())
+    /// What the daemon needs each round: whether to ping (a valid license activated online)
+    /// and the license's ping interval. Cheaper than [`Hub::status`]: no receipt is checked.
+    pub fn schedule(&self) -> Result<(Mode, Duration), HubError> {
+        let installed = self.installed()?;
+        let state = self.dir.load()?;
+        let mode = match (installed.verdict, &state.activation, &state.receipt) {
+            (Status::Valid, Some(_), _) => Mode::Offline,
+            (Status::Valid, None, Some(_)) => Mode::Online,
+            _ => Mode::None,
+        };
+        Ok((mode, installed.claims.ping_interval()))
     }
 }
 

@@ -101,11 +101,7 @@ async fn ping_loop(
     let mut failures: u32 = 0;
     let mut last_status: Option<Status> = None;
     loop {
-        let report = hub.status();
-        let (mode, interval) = match (&report, hub.ping_interval()) {
-            (Ok(r), Ok(interval)) => (r.mode, interval),
-            _ => (Mode::None, Duration::from_secs(3600)),
-        };
+        let (mode, interval) = hub.schedule().unwrap_or((Mode::None, Duration::from_secs(3600)));
         if mode == Mode::Online {
             match hub.ping().await {
                 Ok(receipt) => {

@@ -12,7 +12,6 @@ use tessera_core::license::ProductId;
 use tessera_core::time::SystemClock;
 use tessera_hub::agent::{Hub, HubError, LeaseError, Report};
 use tessera_hub::daemon::{self, DaemonConfig};
-use tessera_hub::host::HostComponents;
 use tessera_hub::portal::CallError;
 use tessera_hub::state::{StateDir, StateError};
 
@@ -143,7 +142,7 @@ fn print_report(report: &Report) {
 async fn run(cli: Cli) -> Result<u8, Failure> {
     let dir =
         StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir)).map_err(|e| fail(3, e))?;
-    let hub = Hub::new(dir, HostComponents::collect(), Arc::new(SystemClock));
+    let hub = Hub::on_this_host(dir, Arc::new(SystemClock));
     match cli.command {
         Command::Fingerprint(args) => {
             let product: ProductId = match args.product {
@@ -158,8 +157,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         .product
                 }
             };
-            let host = HostComponents::collect();
-            let report = host.report(&product).map_err(|e| fail(1, e))?;
+            let report = hub.host().report(&product).map_err(|e| fail(1, e))?;
             if args.json {
                 print_json(&report)?;
             } else {
