@@ -408,6 +408,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> Response {
-    let body = json!({ "error": { "code": "method_not_allowed", "message": "method not allowed on this endpoint" } });
+    let body = tessera_core::wire::ErrorBody::new(
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    );
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use tessera_core::wire::ErrorBody;
 
 use crate::store::StoreError;
 
@@ -109,24 +109,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
-}
-
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: String,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
         let status = self.status();
-        let body = Body { error: Detail { code: self.code(), message: self.to_string() } };
+        let body = ErrorBody::new(self.code(), self.to_string());
         let mut response = (status, Json(body)).into_response();
         if let ApiError::TooManyRequests { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(1).to_string())

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tessera_core::UnixTime;
 use tessera_core::activation::Bundle;
+use tessera_core::wire::{ErrorBody, describe};
 
 /// Why the hub gave no answer to use.
 #[derive(Debug, thiserror::Error)]
@@ -21,17 +22,6 @@ pub struct Grant {
     pub runner: String,
     pub expires_at: UnixTime,
     pub lease: String,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorFields,
-}
-
-#[derive(Deserialize)]
-struct ErrorFields {
-    code: String,
-    message: String,
 }
 
 /// A blocking client (install and refresh only; `check` never touches the network).
@@ -75,16 +65,7 @@ impl HubClient {
 fn answer<T: serde::de::DeserializeOwned>(
     sent: reqwest::Result<reqwest::blocking::Response>,
 ) -> Result<T, HubError> {
-    let response = sent.map_err(|e| {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        HubError::Unreachable(text)
-    })?;
+    let response = sent.map_err(|e| HubError::Unreachable(describe(&e)))?;
     let http = response.status();
     if http.is_success() {
         return response

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use tessera_core::wire::ErrorBody;
 
 /// Why a portal call failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,17 +24,6 @@ pub struct Registration {
     /// False when the portal already had it.
     pub registered: bool,
     pub status: String,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
 }
 
 /// A portal's admin API.

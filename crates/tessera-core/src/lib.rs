@@ -42,6 +42,7 @@ pub mod receipt;
 pub mod status;
 pub mod time;
 pub mod trust;
+pub mod wire;
 
 pub use license::{Claims, Expectations, LicenseFile, LicenseTerms, Verdict, verify};
 pub use status::Status;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tessera_core::Status;
 use tessera_core::armor::Compact;
+use tessera_core::wire::{ErrorBody, describe};
 
 /// A portal's answer to an activation or a ping.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,17 +25,6 @@ pub enum CallError {
     /// The portal understood and said no (4xx): retrying the same call will not help.
     #[error("portal refused the call: {code}: {message}")]
     Refused { http: u16, code: String, message: String },
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorFields,
-}
-
-#[derive(Deserialize)]
-struct ErrorFields {
-    code: String,
-    message: String,
 }
 
 /// An HTTP client bound to one portal.
@@ -96,19 +86,6 @@ impl PortalClient {
             Err(CallError::Refused { http: http.as_u16(), code, message })
         }
     }
-}
-
-/// reqwest's error text without the URL's query (there is none) but with the cause chain,
-/// which says "connection refused" or "dns error".
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// rustls is built without a default provider (no C toolchain needed): pick ring, once.

@@ -44,7 +44,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let body = tessera_core::wire::ErrorBody::new(self.code, self.message);
         (self.http, Json(body)).into_response()
     }
 }
