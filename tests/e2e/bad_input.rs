@@ -252,24 +252,7 @@ fn the_hubs_runner_api_answers_bad_requests_with_json_errors() {
     let license = vendor.issue("acme.license", 2, &[]);
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("hub");
-    let (request, answer) = (dir.path().join("request.txt"), dir.path().join("answer.txt"));
-    run(hub(&state)
-        .args(["activation-request", "--license"])
-        .arg(&license)
-        .arg("--trust")
-        .arg(vendor.trust())
-        .arg("--out")
-        .arg(&request))
-    .ok();
-    run(cmd("tessera")
-        .arg("activate-offline")
-        .arg(&request)
-        .arg("--key")
-        .arg(vendor.key())
-        .arg("--out")
-        .arg(&answer))
-    .ok();
-    run(hub(&state).args(["activate", "--offline"]).arg(&answer)).ok();
+    vendor.activate_offline(&license, &state);
     let token = run(hub(&state).arg("runner-token")).ok().stdout.trim().to_owned();
     let mut serve = hub(&state);
     serve.args(["run", "--runner-listen", "127.0.0.1:0"]);

@@ -175,24 +175,7 @@ fn vendor_key_rotation_keeps_old_licenses_until_the_old_key_is_distrusted() {
     // A second key joins the trust set.
     let keys2 = vendor.path("keys2");
     run(cmd("tessera").args(["keygen", "--no-passphrase", "--out-dir"]).arg(&keys2)).ok();
-    let new = vendor.path("new.license");
-    run(cmd("tessera")
-        .args([
-            "issue",
-            "--org",
-            "Acme Corp",
-            "--product",
-            "acme-hub",
-            "--expires",
-            "2099-12-31",
-            "--runners",
-            "2",
-            "--key",
-        ])
-        .arg(keys2.join("signing.key"))
-        .arg("--out")
-        .arg(&new))
-    .ok();
+    let new = vendor.issue_with(&keys2.join("signing.key"), "new.license", 2, &[]);
     let old_pub = std::fs::read_to_string(vendor.trust()).expect("pub");
     let new_pub = std::fs::read_to_string(keys2.join("signing.pub")).expect("pub");
     let both = vendor.path("both.pub");
@@ -242,25 +225,8 @@ fn an_air_gapped_site_runs_without_any_portal() {
     let vendor = Vendor::new();
     let license = vendor.issue("acme.license", 2, &[]);
     let dir = tempfile::tempdir().expect("dir");
-    let (hub_state, request, answer) =
-        (dir.path().join("hub"), dir.path().join("request.txt"), dir.path().join("activation.txt"));
-    run(hub(&hub_state)
-        .args(["activation-request", "--license"])
-        .arg(&license)
-        .arg("--trust")
-        .arg(vendor.trust())
-        .arg("--out")
-        .arg(&request))
-    .ok();
-    run(cmd("tessera")
-        .arg("activate-offline")
-        .arg(&request)
-        .arg("--key")
-        .arg(vendor.key())
-        .arg("--out")
-        .arg(&answer))
-    .ok();
-    run(hub(&hub_state).args(["activate", "--offline"]).arg(&answer)).ok();
+    let hub_state = dir.path().join("hub");
+    let answer = vendor.activate_offline(&license, &hub_state);
     let status = run(hub(&hub_state).args(["status", "--json"])).ok();
     assert_eq!(
         (status.status(), status.json()["mode"].as_str()),

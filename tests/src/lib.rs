@@ -169,6 +169,11 @@ impl Vendor {
 
     /// `tessera issue` a license for `runners` runners with `extra` options; returns its path.
     pub fn issue(&self, name: &str, runners: u32, extra: &[&str]) -> PathBuf {
+        self.issue_with(&self.key(), name, runners, extra)
+    }
+
+    /// The same, signed with another key file.
+    pub fn issue_with(&self, key: &Path, name: &str, runners: u32, extra: &[&str]) -> PathBuf {
         let out = self.path(name);
         run(cmd("tessera")
             .args([
@@ -181,12 +186,37 @@ impl Vendor {
                 "2099-12-31",
             ])
             .args(["--runners", &runners.to_string(), "--key"])
-            .arg(self.key())
+            .arg(key)
             .arg("--out")
             .arg(&out)
             .args(extra))
         .ok();
         out
+    }
+
+    /// The air-gapped round trip for the hub in `hub_state`: `tessera-hub activation-request`,
+    /// `tessera activate-offline`, `tessera-hub activate --offline`. Returns the answer file.
+    pub fn activate_offline(&self, license: &Path, hub_state: &Path) -> PathBuf {
+        let (request, answer) = (self.path("request.txt"), self.path("activation.txt"));
+        run(hub(hub_state)
+            .args(["activation-request", "--license"])
+            .arg(license)
+            .arg("--trust")
+            .arg(self.trust())
+            .arg("--out")
+            .arg(&request))
+        .ok();
+        run(cmd("tessera")
+            .arg("activate-offline")
+            .arg(&request)
+            .arg("--key")
+            .arg(self.key())
+            .arg("--out")
+            .arg(&answer)
+            .arg("--force"))
+        .ok();
+        run(hub(hub_state).args(["activate", "--offline"]).arg(&answer)).ok();
+        answer
     }
 }
 
