@@ -230,6 +230,34 @@ impl Drop for Portal {
     }
 }
 
+/// A vendor, a portal process and a license for two runners registered on it.
+pub struct Registered {
+    pub vendor: Vendor,
+    pub portal: Portal,
+    pub claims: Claims,
+    pub license: String,
+}
+
+impl Registered {
+    pub async fn new() -> Self {
+        let vendor = Vendor::new();
+        let portal = Portal::start(&vendor);
+        let (claims, license) = vendor.license(2, Some(&portal.url));
+        portal.register(&license).await;
+        Registered { vendor, portal, claims, license }
+    }
+
+    /// A hub on host `seed`, activated with the license.
+    pub async fn activated_hub(&self, seed: &str) -> TestHub {
+        let hub = TestHub::new(host(seed));
+        hub.hub
+            .activate(self.license.as_bytes(), self.vendor.trust_text().as_bytes(), None)
+            .await
+            .expect("activate");
+        hub
+    }
+}
+
 /// A simulated host: fixed raw components.
 pub fn host(seed: &str) -> HostComponents {
     HostComponents::from_values([

@@ -6,14 +6,12 @@ use std::time::Duration;
 use tessera_core::Status;
 use tessera_hub::agent::{HubError, Mode};
 
-use crate::helpers::{Portal, TestHub, Vendor, host};
+use crate::helpers::{Portal, Registered, TestHub, Vendor, host};
 
 #[tokio::test]
 async fn a_hub_activates_pings_and_stays_valid() {
-    let vendor = Vendor::new();
-    let portal = Portal::start(&vendor);
-    let (claims, license) = vendor.license(2, Some(&portal.url));
-    portal.register(&license).await;
+    let site = Registered::new().await;
+    let (vendor, claims, license) = (&site.vendor, &site.claims, &site.license);
 
     let hub = TestHub::new(host("a"));
     // Not activated yet: a clear status, not an error.
@@ -48,10 +46,8 @@ async fn a_hub_activates_pings_and_stays_valid() {
 
 #[tokio::test]
 async fn a_second_host_is_refused_but_a_changed_component_is_tolerated() {
-    let vendor = Vendor::new();
-    let portal = Portal::start(&vendor);
-    let (_, license) = vendor.license(2, Some(&portal.url));
-    portal.register(&license).await;
+    let site = Registered::new().await;
+    let (vendor, license) = (&site.vendor, &site.license);
     let trust = vendor.trust_text();
 
     let first = TestHub::new(host("a"));
@@ -78,17 +74,10 @@ async fn a_second_host_is_refused_but_a_changed_component_is_tolerated() {
 
 #[tokio::test]
 async fn an_unreachable_portal_means_grace_then_grace_expired() {
-    let vendor = Vendor::new();
-    let mut portal = Portal::start(&vendor);
-    let (_, license) = vendor.license(2, Some(&portal.url));
-    portal.register(&license).await;
-    let hub = TestHub::new(host("a"));
-    hub.hub
-        .activate(license.as_bytes(), vendor.trust_text().as_bytes(), None)
-        .await
-        .expect("activate");
+    let mut site = Registered::new().await;
+    let hub = site.activated_hub("a").await;
 
-    portal.stop();
+    site.portal.stop();
     // Within the ping interval: still valid, even though a ping fails.
     hub.clock.advance(Duration::from_secs(1800));
     assert!(matches!(hub.hub.ping().await, Err(HubError::Portal(_))));
@@ -113,15 +102,9 @@ async fn an_unreachable_portal_means_grace_then_grace_expired() {
 
 #[tokio::test]
 async fn suspension_and_revocation_take_effect_at_the_next_ping() {
-    let vendor = Vendor::new();
-    let portal = Portal::start(&vendor);
-    let (claims, license) = vendor.license(2, Some(&portal.url));
-    portal.register(&license).await;
-    let hub = TestHub::new(host("a"));
-    hub.hub
-        .activate(license.as_bytes(), vendor.trust_text().as_bytes(), None)
-        .await
-        .expect("activate");
+    let site = Registered::new().await;
+    let (portal, claims) = (&site.portal, &site.claims);
+    let hub = site.activated_hub("a").await;
 
     portal.admin(&format!("licenses/{}/suspend", claims.id), None).await;
     assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Suspended);
@@ -156,15 +139,9 @@ async fn a_license_that_fails_offline_is_never_sent() {
 
 #[tokio::test]
 async fn after_the_vendor_resets_the_binding_the_hub_activates_again_by_itself() {
-    let vendor = Vendor::new();
-    let portal = Portal::start(&vendor);
-    let (claims, license) = vendor.license(2, Some(&portal.url));
-    portal.register(&license).await;
-    let hub = TestHub::new(host("a"));
-    hub.hub
-        .activate(license.as_bytes(), vendor.trust_text().as_bytes(), None)
-        .await
-        .expect("activate");
+    let site = Registered::new().await;
+    let (portal, claims) = (&site.portal, &site.claims);
+    let hub = site.activated_hub("a").await;
 
     portal.admin(&format!("licenses/{}/reset-binding", claims.id), None).await;
     // The next ping finds no binding and re-activates: a fresh activation receipt.
