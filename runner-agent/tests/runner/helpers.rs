@@ -150,6 +150,15 @@ impl Site {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    /// Installs `runner` from this site's hub under `name`.
+    pub fn install(
+        &self,
+        runner: &Runner,
+        name: &str,
+    ) -> Result<tessera_runner::check::Decision, tessera_runner::runner::RunnerError> {
+        runner.install_from_hub(&self.hub_url, &self.token, name, &self.vendor.trust_text())
+    }
+
     /// The hub pings the portal now.
     pub fn hub_pings(&self) -> tessera_core::Status {
         self.rt.block_on(self.hub.hub.ping()).expect("hub ping").status

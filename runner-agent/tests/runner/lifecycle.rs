@@ -19,9 +19,7 @@ fn install_check_refresh_with_the_kernel_keyring() {
     let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
 
     assert_eq!(runner.check().expect("check").status, Status::NoLicense);
-    let installed = runner
-        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
-        .expect("install");
+    let installed = site.install(&runner, "r1").expect("install");
     assert_eq!(installed.status, Status::Valid, "{installed:?}");
     let decision = runner.check().expect("check");
     assert_eq!(decision.status, Status::Valid, "{decision:?}");
@@ -50,9 +48,7 @@ fn a_failed_refresh_keeps_the_cache_and_an_unrenewed_lease_ends() {
     let mut site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let (runner, clock) = runner(dir.path(), Backend::Keyutils);
-    runner
-        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
-        .expect("install");
+    site.install(&runner, "r1").expect("install");
     site.stop_hub();
 
     // The hub is gone: the refresh fails and changes nothing.
@@ -135,9 +131,7 @@ fn revocation_and_suspension_arrive_through_a_refresh() {
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
-    runner
-        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
-        .expect("install");
+    site.install(&runner, "r1").expect("install");
 
     site.admin("suspend");
     assert_eq!(site.hub_pings(), Status::Suspended);
@@ -168,11 +162,8 @@ fn leases_end_and_the_runner_limit_holds() {
     let b = tempfile::tempdir().expect("dir");
     let (first, clock) = runner(a.path(), Backend::Keyutils);
     let (second, _) = runner(b.path(), Backend::Keyutils);
-    first
-        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
-        .expect("install");
-    let refused =
-        second.install_from_hub(&site.hub_url, &site.token, "r2", &site.vendor.trust_text());
+    site.install(&first, "r1").expect("install");
+    let refused = site.install(&second, "r2");
     assert!(
         matches!(&refused, Err(RunnerError::Hub(tessera_runner::hub::HubError::Refused { code, .. })) if code == "runner_limit_exceeded"),
         "{refused:?}"
@@ -184,8 +175,6 @@ fn leases_end_and_the_runner_limit_holds() {
     assert_eq!(first.check().expect("check").status, Status::RunnerLimitExceeded);
     // The hub's slot frees too (its clock moves on), and the second runner gets it.
     site.hub.clock.advance(Duration::from_secs(601));
-    second
-        .install_from_hub(&site.hub_url, &site.token, "r2", &site.vendor.trust_text())
-        .expect("install");
+    site.install(&second, "r2").expect("install");
     assert_eq!(second.check().expect("check").status, Status::Valid);
 }

@@ -17,9 +17,7 @@ fn every_single_byte_change_of_the_cache_file_is_tampered() {
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
-    runner
-        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
-        .expect("install");
+    site.install(&runner, "r1").expect("install");
     let path = runner.cache_path();
     let genuine = std::fs::read(&path).expect("cache");
     assert!(genuine.len() > 1000);
@@ -49,9 +47,7 @@ fn an_older_genuine_cache_put_back_is_tampered() {
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
-    runner
-        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
-        .expect("install");
+    site.install(&runner, "r1").expect("install");
     let old = std::fs::read(runner.cache_path()).expect("cache");
 
     // The license is revoked; the runner learns it at its refresh…
@@ -73,9 +69,7 @@ fn a_deleted_keystore_entry_is_a_clear_status_and_a_refresh_recovers() {
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
-    runner
-        .install_from_hub(&site.hub_url, &site.token, "r1", &site.vendor.trust_text())
-        .expect("install");
+    site.install(&runner, "r1").expect("install");
 
     let entry = OsKeystore::open(Backend::Keyutils, &Runner::account(dir.path())).expect("entry");
     entry.delete().expect("delete the key");
