@@ -7,7 +7,8 @@
 //! TESSERA_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
 //!   cargo bench -p tessera-portal --bench ping_load                     # PostgreSQL (a fresh database)
 //! ```
-//! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000).
+//! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000), and
+//! `PORTAL_BIN` (another `tessera-portal` binary, to compare two builds in one session).
 //! See BENCHMARKS.md for figures.
 
 use std::io::{BufRead, BufReader};
@@ -47,6 +48,7 @@ struct Phase {
     latencies: Vec<Duration>,
     failures: usize,
     server_cpu: f64,
+    client_cpu: f64,
 }
 
 impl Phase {
@@ -60,7 +62,7 @@ impl Phase {
                 .unwrap_or_default()
         };
         println!(
-            "{name:<8} {:>7} requests in {:>6.2} s = {:>8.0}/s   p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  failures {}  server CPU {:.2} s ({:.1} µs/request)",
+            "{name:<8} {:>7} requests in {:>6.2} s = {:>8.0}/s   p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  failures {}  server CPU {:.2} s ({:.1} µs/request), load generator CPU {:.1} µs/request",
             self.requests,
             self.elapsed.as_secs_f64(),
             self.requests as f64 / self.elapsed.as_secs_f64(),
@@ -70,6 +72,7 @@ impl Phase {
             self.failures,
             self.server_cpu,
             self.server_cpu * 1e6 / self.requests as f64,
+            self.client_cpu * 1e6 / self.requests as f64,
         );
     }
 }
@@ -83,6 +86,7 @@ async fn run_phase(
 ) -> Phase {
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = process_cpu_seconds(pid);
+    let client_before = process_cpu_seconds(std::process::id());
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -119,6 +123,7 @@ async fn run_phase(
         latencies,
         failures,
         server_cpu: process_cpu_seconds(pid) - cpu_before,
+        client_cpu: process_cpu_seconds(std::process::id()) - client_before,
     }
 }
 
@@ -268,7 +273,9 @@ async fn load() {
         started.elapsed().as_secs_f64()
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
+    let portal_bin = std::env::var("PORTAL_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tessera-portal").to_owned());
+    let mut child = Command::new(&portal_bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .arg("--database-url")

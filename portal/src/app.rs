@@ -184,7 +184,7 @@ impl Portal {
             tracing::warn!(%problem, "hubs cannot be served until this is fixed");
         }
         let metrics = Metrics::default();
-        let pings = PingPath::start(store.clone(), metrics.ping_batches.clone());
+        let pings = PingPath::start(store.clone(), metrics.ping_batches.clone())?;
         Ok(Arc::new(Portal {
             limits: RateLimits::new(settings.limits),
             store,

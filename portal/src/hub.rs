@@ -19,8 +19,8 @@ use crate::app::Portal;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::metrics::StatusLabel;
-use crate::pings::{Checked, PingCheck};
-use crate::store::{Bound, LicenseRow, LicenseState, PingOutcome, PingRecord};
+use crate::pings::{Judged, PingRequest};
+use crate::store::{Bound, LicenseRow, LicenseState};
 
 /// The answer to an activation or a ping.
 #[derive(Debug, Serialize)]
@@ -168,32 +168,47 @@ pub async fn ping(
     portal.limits.ping(&license_id)?;
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
-    let checked =
-        portal.pings.checks.call(PingCheck { license_id: license_id.clone(), envelope }).await?;
-    let (license, activation, hub_key) = match checked {
-        Checked::Verified(ping) => (ping.license, ping.activation, ping.hub_key),
-        Checked::UnknownLicense => {
+    let judged = portal
+        .pings
+        .judge(PingRequest { license_id, envelope, hub_time_ms: call.hub_time_ms, at: now })
+        .await?;
+    let label = match &judged {
+        Judged::Counted(_) => "counted",
+        Judged::Stale => "stale",
+        Judged::NotActivated => "not_activated",
+        Judged::UnknownLicense | Judged::WrongKey | Judged::BadSignature => "refused",
+    };
+    portal.metrics.pings.get_or_create(&StatusLabel { status: label }).inc();
+    let (license, activation, hub_key) = match judged {
+        Judged::Counted(ping) => (ping.license, ping.activation, ping.hub_key),
+        Judged::UnknownLicense => {
             return Err(ApiError::not_found(
                 "unknown_license",
                 "no license with this id is registered here",
             ));
         }
-        Checked::NotActivated => {
+        Judged::NotActivated => {
             return Err(ApiError::conflict(
                 "not_activated",
                 "this license is not activated (or its binding was reset): activate again",
             ));
         }
-        Checked::WrongKey => {
+        Judged::WrongKey => {
             return Err(ApiError::unprocessable(
                 "wrong_hub_key",
                 "this license is bound to another hub key: activate again",
             ));
         }
-        Checked::BadSignature => {
+        Judged::BadSignature => {
             return Err(ApiError::unprocessable(
                 "bad_signature",
                 "the ping is not signed by the bound hub key",
+            ));
+        }
+        Judged::Stale => {
+            return Err(ApiError::conflict(
+                "stale_call",
+                "this ping is not newer than the hub's last call (a replay?)",
             ));
         }
     };
@@ -207,30 +222,6 @@ pub async fn ping(
         && same_host(&activation.fingerprint, &call.fingerprint).is_err()
     {
         status = Status::FingerprintMismatch;
-    }
-    let record =
-        PingRecord { license_id: license_id.clone(), hub_time_ms: call.hub_time_ms, at: now };
-    let outcome = portal.pings.records.call(record).await?;
-    let label = match outcome {
-        PingOutcome::Counted => "counted",
-        PingOutcome::Stale => "stale",
-        PingOutcome::NotActivated => "not_activated",
-    };
-    portal.metrics.pings.get_or_create(&StatusLabel { status: label }).inc();
-    match outcome {
-        PingOutcome::Counted => {}
-        PingOutcome::Stale => {
-            return Err(ApiError::conflict(
-                "stale_call",
-                "this ping is not newer than the hub's last call (a replay?)",
-            ));
-        }
-        PingOutcome::NotActivated => {
-            return Err(ApiError::conflict(
-                "not_activated",
-                "the binding was reset: activate again",
-            ));
-        }
     }
     let claims = ReceiptClaims {
         license_id: call.license_id,

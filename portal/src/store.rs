@@ -6,7 +6,7 @@
 //! ("What the portal stores") for every column and why it is there.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -29,6 +29,8 @@ pub const DAYS_KEPT: i64 = 90;
 pub enum StoreError {
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://…")]
@@ -188,6 +190,8 @@ pub struct RollupReport {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database file, for SQLite on a file.
+    sqlite_file: Option<PathBuf>,
 }
 
 /// Days since 1970-01-01 of a time.
@@ -233,6 +237,14 @@ fn activation_from_row(row: &sqlx::any::AnyRow) -> Result<ActivationRow, StoreEr
 const LICENSE_COLUMNS: &str = "id, key_sha256, org, product, runners, not_before, expires_at, \
      terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at";
 
+/// The file a `sqlite:` URL names, as sqlx reads it; none for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().ok()?;
+    let file = options.get_filename();
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    (!memory && !file.as_os_str().is_empty()).then(|| file.to_path_buf())
+}
+
 impl Store {
     /// Opens (creating and migrating if needed) the database at `url`: `sqlite://PATH` or
     /// `postgres://…`.
@@ -274,7 +286,11 @@ impl Store {
             }
         };
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend })
+        let sqlite_file = match backend {
+            Backend::Sqlite => sqlite_file(url),
+            Backend::Postgres => None,
+        };
+        Ok(Store { pool, backend, sqlite_file })
     }
 
     /// Opens the SQLite file at `path`.
@@ -294,6 +310,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The SQLite database file, unless the store is PostgreSQL or in memory.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        self.sqlite_file.clone()
     }
 
     pub fn pool(&self) -> &AnyPool {

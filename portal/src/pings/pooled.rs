@@ -1,9 +1,8 @@
-//! Batching of the ping path. Handlers hand their pings to two tasks; each task takes
-//! everything that queued up while its previous round ran: the first looks all of them up
-//! with one query and checks all their signatures with one batch verification; the second
-//! records the authenticated ones in one transaction with one durable commit. A handler gets
-//! its ping's outcome only after that commit, so a receipt is never sent for a ping that
-//! could still be lost.
+//! The ping path over a connection pool (PostgreSQL): two batching tasks. The first looks
+//! up every ping that queued up while its previous round ran with one query and checks their
+//! signatures with one batch verification; the second records the authentic ones in one
+//! transaction with one durable commit. Several portal instances can share the database: the
+//! record's conditional update is what decides a replay.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,12 +12,9 @@ use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
 
 use tessera_core::armor::Envelope;
-use tessera_core::keys::{PublicKey, verify_many};
 
-use crate::store::{ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, StoreError};
-
-/// Most requests served in one round.
-const MAX_BATCH: usize = 512;
+use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate};
+use crate::store::{PingOutcome, PingRecord, Store, StoreError};
 
 type Reply<T> = oneshot::Sender<Result<T, String>>;
 type Queue<Req, Resp> = mpsc::Sender<(Req, Reply<Resp>)>;
@@ -86,96 +82,49 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     }
 }
 
-/// A ping to look up and authenticate.
-pub struct PingCheck {
-    pub license_id: String,
-    pub envelope: Envelope,
-}
-
-/// What the lookup-and-verify round found for one ping.
-pub enum Checked {
-    UnknownLicense,
-    NotActivated,
-    /// Signed by a key other than the bound hub key.
-    WrongKey,
-    BadSignature,
-    Verified(Box<VerifiedPing>),
-}
-
-/// An authenticated ping's license, binding and hub key.
-pub struct VerifiedPing {
-    pub license: LicenseRow,
-    pub activation: ActivationRow,
-    pub hub_key: PublicKey,
-}
-
-/// The ping path's two batchers: look up and verify, then record.
-pub struct PingPath {
-    pub checks: Batcher<PingCheck, Checked>,
-    pub records: Batcher<PingRecord, PingOutcome>,
-}
-
 /// One lookup-and-verify round: one query for every license, one batch signature check
 /// (on a blocking thread: it is a few milliseconds of arithmetic) for every ping.
-async fn check_round(store: Store, checks: Vec<PingCheck>) -> Result<Vec<Checked>, StoreError> {
-    let ids: Vec<&str> = checks.iter().map(|c| c.license_id.as_str()).collect();
-    let found: HashMap<String, (LicenseRow, Option<ActivationRow>)> = store
+async fn check_round(
+    store: Store,
+    checks: Vec<(String, Envelope)>,
+) -> Result<Vec<Result<VerifiedPing, Judged>>, StoreError> {
+    let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
+    let mut found: HashMap<String, _> = store
         .licenses_with_activations(&ids)
         .await?
         .into_iter()
         .map(|(license, activation)| (license.id.clone(), (license, activation)))
         .collect();
-    let mut answers: Vec<Option<Checked>> = Vec::with_capacity(checks.len());
-    let mut to_verify: Vec<(usize, PublicKey, Envelope, LicenseRow, ActivationRow)> = Vec::new();
-    for (index, check) in checks.into_iter().enumerate() {
-        let answer = match found.get(&check.license_id) {
-            None => Some(Checked::UnknownLicense),
-            Some((_, None)) => Some(Checked::NotActivated),
-            Some((license, Some(activation))) => match activation.hub_key.parse::<PublicKey>() {
-                Ok(key) if key.key_id() == check.envelope.key_id() => {
-                    to_verify.push((
-                        index,
-                        key,
-                        check.envelope,
-                        license.clone(),
-                        activation.clone(),
-                    ));
-                    None
-                }
-                Ok(_) => Some(Checked::WrongKey),
-                Err(_) => {
-                    return Err(StoreError::Corrupt("a stored hub key does not parse".into()));
-                }
-            },
-        };
-        answers.push(answer);
-    }
-    let verified = tokio::task::spawn_blocking(move || {
-        let items: Vec<(&PublicKey, &[u8], &[u8; 64])> = to_verify
-            .iter()
-            .map(|(_, key, envelope, _, _)| (key, envelope.signed_message(), envelope.signature()))
-            .collect();
-        let good = verify_many(&items);
-        drop(items);
-        to_verify.into_iter().zip(good).collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| StoreError::Corrupt(format!("signature check failed: {e}")))?;
-    for ((index, hub_key, _, license, activation), good) in verified {
-        answers[index] = Some(if good {
-            Checked::Verified(Box::new(VerifiedPing { license, activation, hub_key }))
-        } else {
-            Checked::BadSignature
-        });
-    }
-    Ok(answers.into_iter().map(|a| a.unwrap_or(Checked::BadSignature)).collect())
+    // A license twice in one round is rare (hubs ping hourly): each gets its own copy.
+    let mut seen = HashMap::new();
+    let round: Vec<(Envelope, _)> = checks
+        .into_iter()
+        .map(|(id, envelope)| {
+            let row = match seen.get(&id) {
+                Some(row) => Some(Clone::clone(row)),
+                None => found.remove(&id).inspect(|row| {
+                    seen.insert(id.clone(), row.clone());
+                }),
+            };
+            (envelope, row)
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || authenticate(round))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("signature check failed: {e}")))?
 }
 
-impl PingPath {
+/// The two batchers: look up and verify, then record.
+pub struct Rounds {
+    checks: Batcher<(String, Envelope), Result<VerifiedPing, Judged>>,
+    records: Batcher<PingRecord, PingOutcome>,
+}
+
+impl Rounds {
     pub fn start(store: Store, write_rounds: Counter) -> Self {
         let reader = store.clone();
         let checks = Batcher::start(
-            move |checks: Vec<PingCheck>| check_round(reader.clone(), checks),
+            move |checks: Vec<(String, Envelope)>| check_round(reader.clone(), checks),
             Counter::default(),
         );
         let records = Batcher::start(
@@ -185,7 +134,21 @@ impl PingPath {
             },
             write_rounds,
         );
-        PingPath { checks, records }
+        Rounds { checks, records }
+    }
+
+    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, StoreError> {
+        let PingRequest { license_id, envelope, hub_time_ms, at } = ping;
+        let verified = match self.checks.call((license_id.clone(), envelope)).await? {
+            Ok(verified) => verified,
+            Err(judged) => return Ok(judged),
+        };
+        let outcome = self.records.call(PingRecord { license_id, hub_time_ms, at }).await?;
+        Ok(match outcome {
+            PingOutcome::Counted => Judged::Counted(Box::new(verified)),
+            PingOutcome::Stale => Judged::Stale,
+            PingOutcome::NotActivated => Judged::NotActivated,
+        })
     }
 
     /// Finishes every queued check and ping.

@@ -1,0 +1,143 @@
+//! Where a ping is authenticated and stored, in rounds. Handlers hand their pings to the
+//! ping path and wait; a round takes everything that queued up while the previous one ran,
+//! looks it all up, checks every signature with one batch verification, records the
+//! authenticated pings and makes them durable with one commit. A handler gets its ping's
+//! outcome only after that commit, so a receipt is never sent for a ping that could still
+//! be lost.
+//!
+//! Two implementations behind one door ([`PingPath::judge`]):
+//! - SQLite ([`sqlite`]): one thread owns one connection and does a whole round in one
+//!   write transaction with cached statements. SQLite has one writer anyway; this path skips
+//!   the async driver's per-statement thread hand-offs, which cost more than the SQL.
+//! - PostgreSQL ([`pooled`]): two batching tasks over the connection pool (look up and
+//!   verify, then record), so that several portal instances can share the database.
+
+mod pooled;
+mod sqlite;
+
+use prometheus_client::metrics::counter::Counter;
+use tessera_core::UnixTime;
+use tessera_core::armor::Envelope;
+use tessera_core::keys::{PublicKey, verify_many};
+
+use crate::store::{ActivationRow, Backend, LicenseRow, Store, StoreError};
+
+/// Most pings judged in one round.
+const MAX_BATCH: usize = 512;
+
+/// A ping to judge: whose it claims to be, its signed envelope and when it was made.
+pub struct PingRequest {
+    pub license_id: String,
+    pub envelope: Envelope,
+    /// The hub's time in the call: it must be newer than the hub's last accepted call.
+    pub hub_time_ms: i64,
+    /// The portal's time now (the day it is counted on, the last-ping time).
+    pub at: UnixTime,
+}
+
+/// What happened to a ping.
+pub enum Judged {
+    UnknownLicense,
+    /// No activation (or its binding was reset).
+    NotActivated,
+    /// Signed by a key other than the bound hub key.
+    WrongKey,
+    BadSignature,
+    /// Authentic but not newer than the hub's last accepted call: a replay, not counted.
+    Stale,
+    /// Authentic and counted, durably.
+    Counted(Box<VerifiedPing>),
+}
+
+/// An authenticated ping's license, binding and hub key.
+pub struct VerifiedPing {
+    pub license: LicenseRow,
+    pub activation: ActivationRow,
+    pub hub_key: PublicKey,
+}
+
+/// What the lookup found for one ping.
+type Found = Option<(LicenseRow, Option<ActivationRow>)>;
+
+/// The signature check of a round: each ping against the hub key its license is bound to,
+/// all signatures in one batch verification (one by one only when the batch fails).
+/// `Ok(ping)` is authentic; `Err(judged)` says why not.
+fn authenticate(
+    round: Vec<(Envelope, Found)>,
+) -> Result<Vec<Result<VerifiedPing, Judged>>, StoreError> {
+    let mut answers = Vec::with_capacity(round.len());
+    let mut envelopes = Vec::with_capacity(round.len());
+    for (envelope, found) in round {
+        let answer = match found {
+            None => Err(Judged::UnknownLicense),
+            Some((_, None)) => Err(Judged::NotActivated),
+            Some((license, Some(activation))) => {
+                let hub_key: PublicKey = activation
+                    .hub_key
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("a stored hub key does not parse".into()))?;
+                if hub_key.key_id() == envelope.key_id() {
+                    Ok(VerifiedPing { license, activation, hub_key })
+                } else {
+                    Err(Judged::WrongKey)
+                }
+            }
+        };
+        answers.push(answer);
+        envelopes.push(envelope);
+    }
+    let items: Vec<(&PublicKey, &[u8], &[u8; 64])> = answers
+        .iter()
+        .zip(&envelopes)
+        .filter_map(|(answer, envelope)| {
+            answer
+                .as_ref()
+                .ok()
+                .map(|ping| (&ping.hub_key, envelope.signed_message(), envelope.signature()))
+        })
+        .collect();
+    let mut good = verify_many(&items).into_iter();
+    drop(items);
+    Ok(answers
+        .into_iter()
+        .map(|answer| match answer {
+            Ok(ping) if good.next() == Some(true) => Ok(ping),
+            Ok(_) => Err(Judged::BadSignature),
+            Err(judged) => Err(judged),
+        })
+        .collect())
+}
+
+/// The ping path of the store the portal was started on.
+pub enum PingPath {
+    Sqlite(sqlite::Rounds),
+    Pooled(pooled::Rounds),
+}
+
+impl PingPath {
+    /// Starts the rounds; `rounds` counts group commits.
+    pub fn start(store: Store, rounds: Counter) -> Result<PingPath, StoreError> {
+        match (store.backend(), store.sqlite_file()) {
+            (Backend::Sqlite, Some(file)) => {
+                Ok(PingPath::Sqlite(sqlite::Rounds::start(&file, rounds)?))
+            }
+            _ => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds))),
+        }
+    }
+
+    /// Authenticates and records one ping; answers after its round's commit.
+    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, StoreError> {
+        match self {
+            PingPath::Sqlite(rounds) => rounds.judge(ping).await,
+            PingPath::Pooled(rounds) => rounds.judge(ping).await,
+        }
+    }
+
+    /// Stops taking pings and finishes every queued one.
+    pub async fn close(&self) {
+        match self {
+            PingPath::Sqlite(rounds) => rounds.close().await,
+            PingPath::Pooled(rounds) => rounds.close().await,
+        }
+    }
+}
