@@ -12,11 +12,17 @@
 //! See BENCHMARKS.md for figures.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Method;
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper_util::rt::TokioIo;
 use sqlx::AssertSqlSafe;
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::{self, DelegationClaims};
@@ -77,39 +83,73 @@ impl Phase {
     }
 }
 
-/// Sends every request once from `concurrency` tasks; counts non-200 answers as failures.
-async fn run_phase(
-    pid: u32,
-    concurrency: usize,
-    requests: Arc<Vec<reqwest::Request>>,
-    client: reqwest::Client,
-) -> Phase {
+/// One request of a phase: a GET without a body or a POST of a JSON body.
+#[derive(Clone)]
+struct Call {
+    path: &'static str,
+    body: Option<Bytes>,
+}
+
+/// Sends every call once over `concurrency` keep-alive connections (opened before the clock
+/// starts), each call waiting for the previous answer on its connection; counts non-200
+/// answers as failures. Bare hyper connections rather than a full client: the generator
+/// shares the 2 cores with the server, and every microsecond it spends is taken from it.
+async fn run_phase(pid: u32, address: SocketAddr, concurrency: usize, calls: Arc<Vec<Call>>) -> Phase {
+    let mut senders = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        tokio::spawn(connection);
+        senders.push(sender);
+    }
+    let host = HeaderValue::from_str(&address.to_string()).expect("host");
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = process_cpu_seconds(pid);
     let client_before = process_cpu_seconds(std::process::id());
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (next, requests, client) = (next.clone(), requests.clone(), client.clone());
+    for mut sender in senders {
+        let (next, calls, host) = (next.clone(), calls.clone(), host.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(request) = requests.get(i).and_then(|r| r.try_clone()) else { break };
+                let Some(call) = calls.get(i) else { break };
+                let mut request = hyper::Request::builder().uri(call.path).header(HOST, host.clone());
+                if call.body.is_some() {
+                    request = request
+                        .method(Method::POST)
+                        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                }
+                let request = request
+                    .body(Full::new(call.body.clone().unwrap_or_default()))
+                    .expect("request");
                 let sent = Instant::now();
-                match client.execute(request).await {
+                if sender.ready().await.is_err() {
+                    failures += 1;
+                    continue;
+                }
+                match sender.send_request(request).await {
                     Ok(response) if response.status() == 200 => {
-                        let _ = response.bytes().await;
-                        latencies.push(sent.elapsed());
+                        match response.into_body().collect().await {
+                            Ok(_) => latencies.push(sent.elapsed()),
+                            Err(_) => failures += 1,
+                        }
                     }
-                    _ => failures += 1,
+                    Ok(response) => {
+                        let _ = response.into_body().collect().await;
+                        failures += 1;
+                    }
+                    Err(_) => failures += 1,
                 }
             }
             (latencies, failures)
         }));
     }
-    let mut latencies = Vec::with_capacity(requests.len());
+    let mut latencies = Vec::with_capacity(calls.len());
     let mut failures = 0;
     for task in tasks {
         let (l, f) = task.await.expect("load task");
@@ -118,7 +158,7 @@ async fn run_phase(
     }
     let elapsed = started.elapsed();
     Phase {
-        requests: requests.len(),
+        requests: calls.len(),
         elapsed,
         latencies,
         failures,
@@ -295,21 +335,16 @@ async fn load() {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("listening line");
-    let base = format!("http://{}", line.trim().trim_start_matches("listening on "));
     let pid = child.id();
     let child = KillOnDrop(child);
 
+    let address: SocketAddr =
+        line.trim().trim_start_matches("listening on ").parse().expect("listening address");
+
     // Pre-signed pings, one per license in turn, so that signing is not measured.
-    let client = {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-    }
-    .pool_max_idle_per_host(concurrency)
-    .build()
-    .expect("client");
     let started = Instant::now();
     let time_ms = now.as_unix() * 1000;
-    let ping_requests: Vec<reqwest::Request> = (0..pings)
+    let pings_calls: Vec<Call> = (0..pings)
         .map(|i| {
             let n = i % licenses;
             let call = PingCall {
@@ -319,21 +354,18 @@ async fn load() {
                 hub_time_ms: time_ms + (i / licenses) as i64 + 1,
             };
             let body = Envelope::sign_body(Kind::Ping, &hub_keys[n], &call).to_compact();
-            client.post(format!("{base}/v1/ping")).json(&body).build().expect("request")
+            let json = serde_json::to_vec(&body).expect("json");
+            Call { path: "/v1/ping", body: Some(Bytes::from(json)) }
         })
         .collect();
     println!("signed {pings} pings in {:.1} s", started.elapsed().as_secs_f64());
-    let health: Vec<reqwest::Request> = (0..pings)
-        .map(|_| client.get(format!("{base}/healthz")).build().expect("request"))
-        .collect();
+    let health = vec![Call { path: "/healthz", body: None }; pings];
 
-    // Warm the connections, then the ceiling, then the pings.
-    let warm: Vec<reqwest::Request> = (0..concurrency * 4)
-        .map(|_| client.get(format!("{base}/healthz")).build().expect("request"))
-        .collect();
-    run_phase(pid, concurrency, Arc::new(warm), client.clone()).await;
-    let ceiling = run_phase(pid, concurrency, Arc::new(health), client.clone()).await;
-    let pinged = run_phase(pid, concurrency, Arc::new(ping_requests), client.clone()).await;
+    // Warm the server, then the ceiling, then the pings.
+    let warm = vec![Call { path: "/healthz", body: None }; concurrency * 4];
+    run_phase(pid, address, concurrency, Arc::new(warm)).await;
+    let ceiling = run_phase(pid, address, concurrency, Arc::new(health)).await;
+    let pinged = run_phase(pid, address, concurrency, Arc::new(pings_calls)).await;
     let (verify_us, sign_us) = crypto_baseline();
 
     ceiling.report("healthz");

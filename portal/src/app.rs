@@ -270,6 +270,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let scheduler = tokio::spawn(run_schedule(portal.clone()));
+    // No Nagle delay: a response is one write, and a hub waits for it.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, portal.router()).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
     portal.pings.close().await;
@@ -301,7 +305,10 @@ pub async fn serve_tls(
         stopper.graceful_shutdown(Some(Duration::from_secs(30)));
     });
     let scheduler = tokio::spawn(run_schedule(portal.clone()));
-    let result = axum_server::from_tcp_rustls(listener, config)?
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let result = axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
         .handle(handle)
         .serve(portal.router().into_make_service())
         .await;
