@@ -1,13 +1,17 @@
-//! The ping path on SQLite: one thread owns one connection to the portal's database file and
-//! does each round in one write transaction — look up every ping's license and binding,
-//! check all signatures in one batch, update the last-ping times (the replay check), count
-//! the day, commit (one fsync). SQLite has one writer at a time anyway; doing the round on
-//! one thread with cached statements avoids the async driver's hand-off per statement and
-//! per row, which cost more than the SQL itself. Other writers (activation, admin) go
-//! through the pool and wait on SQLite's lock for at most a round.
+//! The ping path on SQLite: two threads, each with its own connection to the portal's
+//! database file, in a pipeline. The checker takes every ping that queued up, looks up
+//! each one's license and binding (a read snapshot) and checks all their signatures in one
+//! batch; the writer takes every checked round that queued up meanwhile and records them in
+//! one write transaction — the replay check and last-ping time in one conditional update,
+//! the day count — and one commit (one fsync). So the next round's signatures are checked
+//! while this round's commit is on its way to disk. Doing the rounds on threads with cached
+//! statements skips the async driver's hand-off per statement and per row, which cost more
+//! than the SQL itself. Other writers (activation, admin) go through the pool and wait on
+//! SQLite's lock for at most one commit.
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -15,8 +19,9 @@ use prometheus_client::metrics::counter::Counter;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Judged, MAX_BATCH, PingRequest, authenticate};
+use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate};
 use crate::store::{ActivationRow, LicenseRow, StoreError, day_of};
+use tessera_core::UnixTime;
 
 type Reply = oneshot::Sender<Result<Judged, String>>;
 
@@ -27,30 +32,52 @@ const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.
      a.last_ping_at, a.last_hub_time_ms, a.license_id IS NOT NULL \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ?1";
 
-/// The replay check and the last-ping time in one statement: counts only a newer call.
+/// The replay check and the last-ping time in one statement: counts only a newer call, and
+/// only while the license is still bound to the key that signed it.
 const TOUCH: &str = "UPDATE activations SET last_ping_at = ?2, last_hub_time_ms = ?3 \
-     WHERE license_id = ?1 AND last_hub_time_ms < ?3";
+     WHERE license_id = ?1 AND last_hub_time_ms < ?3 AND hub_key = ?4";
+
+/// Why [`TOUCH`] changed nothing (rare: a replay, or a binding reset or replaced between the
+/// check and the write).
+const BINDING: &str = "SELECT hub_key FROM activations WHERE license_id = ?1";
 
 const COUNT: &str = "INSERT INTO ping_days (license_id, day, pings) VALUES (?1, ?2, 1) \
      ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + 1";
 
+/// A checked ping on its way to the writer.
+struct Checked {
+    answer: Result<VerifiedPing, Judged>,
+    license_id: String,
+    hub_time_ms: i64,
+    at: UnixTime,
+    reply: Reply,
+}
+
 /// The queue in front of the ping thread.
 pub struct Rounds {
     sender: Mutex<Option<mpsc::Sender<(PingRequest, Reply)>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Rounds {
-    /// Opens a second connection to `file` (already created and migrated by the store) and
-    /// starts the ping thread.
+    /// Opens two more connections to `file` (already created and migrated by the store) and
+    /// starts the checker and the writer.
     pub fn start(file: &Path, rounds: Counter) -> Result<Rounds, StoreError> {
-        let connection = open(file).map_err(sql)?;
+        let reader = open(file).map_err(sql)?;
+        let writer = open(file).map_err(sql)?;
         let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
-        let thread = std::thread::Builder::new()
-            .name("ping-rounds".into())
-            .spawn(move || serve(connection, receiver, rounds))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the ping thread: {e}")))?;
-        Ok(Rounds { sender: Mutex::new(Some(sender)), thread: Mutex::new(Some(thread)) })
+        let (checked_sender, checked) = std_mpsc::channel();
+        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(run)
+                .map_err(|e| StoreError::Corrupt(format!("cannot start the {name} thread: {e}")))
+        };
+        let threads = vec![
+            spawn("ping-checker", Box::new(move || check(reader, receiver, checked_sender)))?,
+            spawn("ping-writer", Box::new(move || write(writer, checked, rounds)))?,
+        ];
+        Ok(Rounds { sender: Mutex::new(Some(sender)), threads: Mutex::new(threads) })
     }
 
     pub async fn judge(&self, ping: PingRequest) -> Result<Judged, StoreError> {
@@ -65,11 +92,16 @@ impl Rounds {
 
     /// Stops taking pings and waits until every queued one is written.
     pub async fn close(&self) {
+        // The checker ends when the queue is closed and empty; the writer when the checker
+        // is gone and every checked round is written.
         self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(thread) = thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
     }
 }
 
@@ -92,11 +124,11 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-/// The ping thread: a round per wake-up, until every sender is gone and the queue is empty.
-fn serve(
+/// The checker: a round per wake-up, until every sender is gone and the queue is empty.
+fn check(
     mut connection: Connection,
     mut receiver: mpsc::Receiver<(PingRequest, Reply)>,
-    rounds: Counter,
+    checked: std_mpsc::Sender<Vec<Checked>>,
 ) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
@@ -107,17 +139,27 @@ fn serve(
                 Err(_) => break,
             }
         }
-        rounds.inc();
         let (pings, replies): (Vec<PingRequest>, Vec<Reply>) = queued.drain(..).unzip();
         let size = pings.len();
-        match round(&mut connection, pings) {
-            Ok(judged) => {
-                for (reply, judged) in replies.into_iter().zip(judged) {
-                    let _ = reply.send(Ok(judged));
+        match check_round(&mut connection, pings) {
+            Ok(round) => {
+                let round = round
+                    .into_iter()
+                    .zip(replies)
+                    .map(|((answer, license_id, hub_time_ms, at), reply)| Checked {
+                        answer,
+                        license_id,
+                        hub_time_ms,
+                        at,
+                        reply,
+                    })
+                    .collect();
+                if checked.send(round).is_err() {
+                    return;
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, size, "a ping round failed");
+                tracing::error!(error = %e, size, "a ping check round failed");
                 for reply in replies {
                     let _ = reply.send(Err(e.to_string()));
                 }
@@ -126,14 +168,18 @@ fn serve(
     }
 }
 
-/// One round in one write transaction. Pings of the same license in one round are judged in
-/// order: the replay check sees the earlier one's update.
-fn round(connection: &mut Connection, pings: Vec<PingRequest>) -> Result<Vec<Judged>, StoreError> {
-    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+type CheckedRow = (Result<VerifiedPing, Judged>, String, i64, UnixTime);
+
+/// Looks up a round in one read snapshot, then checks its signatures.
+fn check_round(
+    connection: &mut Connection,
+    pings: Vec<PingRequest>,
+) -> Result<Vec<CheckedRow>, StoreError> {
     let mut looked_up = Vec::with_capacity(pings.len());
     let mut records = Vec::with_capacity(pings.len());
     {
-        let mut lookup = tx.prepare_cached(LOOKUP).map_err(sql)?;
+        let snapshot = connection.transaction().map_err(sql)?;
+        let mut lookup = snapshot.prepare_cached(LOOKUP).map_err(sql)?;
         for ping in pings {
             let found = lookup
                 .query_row(params![ping.license_id], row_pair)
@@ -145,22 +191,81 @@ fn round(connection: &mut Connection, pings: Vec<PingRequest>) -> Result<Vec<Jud
         }
     }
     let authenticated = authenticate(looked_up)?;
-    let mut judged = Vec::with_capacity(authenticated.len());
+    Ok(authenticated
+        .into_iter()
+        .zip(records)
+        .map(|(answer, (license_id, hub_time_ms, at))| (answer, license_id, hub_time_ms, at))
+        .collect())
+}
+
+/// The writer: every checked round that queued up meanwhile in one transaction, until the
+/// checker is gone.
+fn write(mut connection: Connection, checked: std_mpsc::Receiver<Vec<Checked>>, rounds: Counter) {
+    while let Ok(first) = checked.recv() {
+        let mut batch = first;
+        while batch.len() < MAX_BATCH * 4 {
+            match checked.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
+        rounds.inc();
+        let size = batch.len();
+        let (pings, replies): (Vec<_>, Vec<Reply>) = batch
+            .into_iter()
+            .map(|c| ((c.answer, c.license_id, c.hub_time_ms, c.at), c.reply))
+            .unzip();
+        match write_round(&mut connection, pings) {
+            Ok(judged) => {
+                for (reply, judged) in replies.into_iter().zip(judged) {
+                    let _ = reply.send(Ok(judged));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, size, "a ping write round failed");
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Records the authentic pings of a batch in one write transaction, in order: the replay
+/// check of a license's second ping in a batch sees the first one's update.
+fn write_round(
+    connection: &mut Connection,
+    pings: Vec<CheckedRow>,
+) -> Result<Vec<Judged>, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let mut judged = Vec::with_capacity(pings.len());
     {
         let mut touch = tx.prepare_cached(TOUCH).map_err(sql)?;
         let mut count = tx.prepare_cached(COUNT).map_err(sql)?;
-        for (answer, (license_id, hub_time_ms, at)) in authenticated.into_iter().zip(records) {
-            judged.push(match answer {
-                Err(judged) => judged,
-                Ok(ping) => {
-                    if touch.execute(params![license_id, at.as_unix(), hub_time_ms]).map_err(sql)?
-                        == 1
-                    {
-                        count.execute(params![license_id, day_of(at)]).map_err(sql)?;
-                        Judged::Counted(Box::new(ping))
-                    } else {
-                        Judged::Stale
-                    }
+        let mut binding = tx.prepare_cached(BINDING).map_err(sql)?;
+        for (answer, license_id, hub_time_ms, at) in pings {
+            let ping = match answer {
+                Err(judged_already) => {
+                    judged.push(judged_already);
+                    continue;
+                }
+                Ok(ping) => ping,
+            };
+            let key = &ping.activation.hub_key;
+            let touched =
+                touch.execute(params![license_id, at.as_unix(), hub_time_ms, key]).map_err(sql)?;
+            judged.push(if touched == 1 {
+                count.execute(params![license_id, day_of(at)]).map_err(sql)?;
+                Judged::Counted(Box::new(ping))
+            } else {
+                let bound: Option<String> = binding
+                    .query_row(params![license_id], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                match bound {
+                    None => Judged::NotActivated,
+                    Some(bound) if bound != *key => Judged::WrongKey,
+                    Some(_) => Judged::Stale,
                 }
             });
         }
