@@ -34,6 +34,11 @@ fn main() -> ExitCode {
         eprintln!("tessera-portal: internal error (please report it): {info}");
     }));
     let cli = Cli::parse();
+    // mimalloc asks for transparent huge pages; under load it gives memory back and takes
+    // it again, and each time the kernel zeroes a whole 2 MiB page: several % of the CPU per
+    // ping (BENCHMARKS.md). Small pages cost less here. Best effort: only a tuning.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
