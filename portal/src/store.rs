@@ -1,6 +1,7 @@
 //! Where pings are stored: the portal's database, SQLite in one file by default or
 //! PostgreSQL for several portal instances. One portable schema (`portal/migrations`), one
-//! code path through sqlx's `Any` driver.
+//! code path through sqlx's `Any` driver — except the ping path on SQLite, which has its own
+//! connections on threads ([`crate::pings`]).
 //!
 //! Times are Unix seconds (`BIGINT`); hashes are lower-case hex. See docs/OPERATIONS.md
 //! ("What the portal stores") for every column and why it is there.
