@@ -6,10 +6,11 @@
 //! be lost.
 //!
 //! Two implementations behind one door ([`PingPath::judge`]):
-//! - SQLite ([`sqlite`]): one thread owns one connection and does a whole round in one
-//!   write transaction with cached statements. SQLite has one writer anyway; this path skips
-//!   the async driver's per-statement thread hand-offs, which cost more than the SQL.
-//! - PostgreSQL ([`pooled`]): two batching tasks over the connection pool (look up and
+//! - SQLite (`sqlite.rs`): two threads with their own connections in a pipeline — a checker
+//!   (lookups and the batch signature check) and a writer (one write transaction for every
+//!   checked round that queued up), with cached statements. This skips the async driver's
+//!   hand-offs per statement and per row, which cost more than the SQL.
+//! - PostgreSQL (`pooled.rs`): two batching tasks over the connection pool (look up and
 //!   verify, then record), so that several portal instances can share the database.
 
 mod pooled;
