@@ -314,8 +314,8 @@ impl Store {
     }
 
     /// The SQLite database file, unless the store is PostgreSQL or in memory.
-    pub fn sqlite_file(&self) -> Option<PathBuf> {
-        self.sqlite_file.clone()
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
     }
 
     pub fn pool(&self) -> &AnyPool {

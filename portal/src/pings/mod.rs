@@ -21,7 +21,7 @@ use tessera_core::UnixTime;
 use tessera_core::armor::Envelope;
 use tessera_core::keys::{PublicKey, verify_many};
 
-use crate::store::{ActivationRow, Backend, LicenseRow, Store, StoreError};
+use crate::store::{ActivationRow, LicenseRow, Store, StoreError};
 
 /// Most pings judged in one round.
 const MAX_BATCH: usize = 512;
@@ -109,6 +109,18 @@ fn authenticate(
         .collect())
 }
 
+/// Answers every ping of a failed round with the failure (logged once, not per ping).
+fn fail_all<T>(
+    replies: Vec<tokio::sync::oneshot::Sender<Result<T, String>>>,
+    error: &StoreError,
+    what: &str,
+) {
+    tracing::error!(%error, size = replies.len(), "{what}");
+    for reply in replies {
+        let _ = reply.send(Err(error.to_string()));
+    }
+}
+
 /// The ping path of the store the portal was started on.
 pub enum PingPath {
     Sqlite(sqlite::Rounds),
@@ -118,11 +130,9 @@ pub enum PingPath {
 impl PingPath {
     /// Starts the rounds; `rounds` counts group commits.
     pub fn start(store: Store, rounds: Counter) -> Result<PingPath, StoreError> {
-        match (store.backend(), store.sqlite_file()) {
-            (Backend::Sqlite, Some(file)) => {
-                Ok(PingPath::Sqlite(sqlite::Rounds::start(&file, rounds)?))
-            }
-            _ => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds))),
+        match store.sqlite_file() {
+            Some(file) => Ok(PingPath::Sqlite(sqlite::Rounds::start(file, rounds)?)),
+            None => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds))),
         }
     }
 

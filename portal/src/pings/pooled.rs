@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use tessera_core::armor::Envelope;
 
-use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate};
+use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate, fail_all};
 use crate::store::{PingOutcome, PingRecord, Store, StoreError};
 
 type Reply<T> = oneshot::Sender<Result<T, String>>;
@@ -46,17 +46,12 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                         }
                     }
                     Ok(_) => {
-                        for reply in replies {
-                            let _ = reply
-                                .send(Err("a batch answered the wrong number of requests".into()));
-                        }
+                        let e = StoreError::Corrupt(
+                            "a batch answered the wrong number of requests".into(),
+                        );
+                        fail_all(replies, &e, "a database round failed");
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, size, "a database round failed");
-                        for reply in replies {
-                            let _ = reply.send(Err(e.to_string()));
-                        }
-                    }
+                    Err(e) => fail_all(replies, &e, "a database round failed"),
                 }
             }
         });
@@ -89,26 +84,15 @@ async fn check_round(
     checks: Vec<(String, Envelope)>,
 ) -> Result<Vec<Result<VerifiedPing, Judged>>, StoreError> {
     let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
-    let mut found: HashMap<String, _> = store
+    let found: HashMap<String, _> = store
         .licenses_with_activations(&ids)
         .await?
         .into_iter()
         .map(|(license, activation)| (license.id.clone(), (license, activation)))
         .collect();
-    // A license twice in one round is rare (hubs ping hourly): each gets its own copy.
-    let mut seen = HashMap::new();
-    let round: Vec<(Envelope, _)> = checks
-        .into_iter()
-        .map(|(id, envelope)| {
-            let row = match seen.get(&id) {
-                Some(row) => Some(Clone::clone(row)),
-                None => found.remove(&id).inspect(|row| {
-                    seen.insert(id.clone(), row.clone());
-                }),
-            };
-            (envelope, row)
-        })
-        .collect();
+    // Each ping gets its own copy: a license may ping twice in one round.
+    let round: Vec<(Envelope, _)> =
+        checks.into_iter().map(|(id, envelope)| (envelope, found.get(&id).cloned())).collect();
     tokio::task::spawn_blocking(move || authenticate(round))
         .await
         .map_err(|e| StoreError::Corrupt(format!("signature check failed: {e}")))?

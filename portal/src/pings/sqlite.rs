@@ -19,9 +19,8 @@ use prometheus_client::metrics::counter::Counter;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate};
-use crate::store::{ActivationRow, LicenseRow, StoreError, day_of};
-use tessera_core::UnixTime;
+use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate, fail_all};
+use crate::store::{ActivationRow, LicenseRow, PingRecord, StoreError, day_of};
 
 type Reply = oneshot::Sender<Result<Judged, String>>;
 
@@ -44,14 +43,8 @@ const BINDING: &str = "SELECT hub_key FROM activations WHERE license_id = ?1";
 const COUNT: &str = "INSERT INTO ping_days (license_id, day, pings) VALUES (?1, ?2, 1) \
      ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + 1";
 
-/// A checked ping on its way to the writer.
-struct Checked {
-    answer: Result<VerifiedPing, Judged>,
-    license_id: String,
-    hub_time_ms: i64,
-    at: UnixTime,
-    reply: Reply,
-}
+/// A checked ping on its way to the writer: what the check found and what to record.
+type CheckedPing = (Result<VerifiedPing, Judged>, PingRecord);
 
 /// The queue in front of the ping thread.
 pub struct Rounds {
@@ -63,8 +56,8 @@ impl Rounds {
     /// Opens two more connections to `file` (already created and migrated by the store) and
     /// starts the checker and the writer.
     pub fn start(file: &Path, rounds: Counter) -> Result<Rounds, StoreError> {
-        let reader = open(file).map_err(sql)?;
-        let writer = open(file).map_err(sql)?;
+        let reader = open(file)?;
+        let writer = open(file)?;
         let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
         let (checked_sender, checked) = std_mpsc::channel();
         let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
@@ -105,10 +98,6 @@ impl Rounds {
     }
 }
 
-fn sql(e: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite(e)
-}
-
 fn open(file: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open_with_flags(
         file,
@@ -128,7 +117,7 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
 fn check(
     mut connection: Connection,
     mut receiver: mpsc::Receiver<(PingRequest, Reply)>,
-    checked: std_mpsc::Sender<Vec<Checked>>,
+    checked: std_mpsc::Sender<Vec<(CheckedPing, Reply)>>,
 ) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
@@ -140,67 +129,47 @@ fn check(
             }
         }
         let (pings, replies): (Vec<PingRequest>, Vec<Reply>) = queued.drain(..).unzip();
-        let size = pings.len();
         match check_round(&mut connection, pings) {
             Ok(round) => {
-                let round = round
-                    .into_iter()
-                    .zip(replies)
-                    .map(|((answer, license_id, hub_time_ms, at), reply)| Checked {
-                        answer,
-                        license_id,
-                        hub_time_ms,
-                        at,
-                        reply,
-                    })
-                    .collect();
-                if checked.send(round).is_err() {
+                if checked.send(round.into_iter().zip(replies).collect()).is_err() {
                     return;
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, size, "a ping check round failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
+            Err(e) => fail_all(replies, &e, "a ping check round failed"),
         }
     }
 }
-
-type CheckedRow = (Result<VerifiedPing, Judged>, String, i64, UnixTime);
 
 /// Looks up a round in one read snapshot, then checks its signatures.
 fn check_round(
     connection: &mut Connection,
     pings: Vec<PingRequest>,
-) -> Result<Vec<CheckedRow>, StoreError> {
+) -> Result<Vec<CheckedPing>, StoreError> {
     let mut looked_up = Vec::with_capacity(pings.len());
     let mut records = Vec::with_capacity(pings.len());
     {
-        let snapshot = connection.transaction().map_err(sql)?;
-        let mut lookup = snapshot.prepare_cached(LOOKUP).map_err(sql)?;
+        let snapshot = connection.transaction()?;
+        let mut lookup = snapshot.prepare_cached(LOOKUP)?;
         for ping in pings {
-            let found = lookup
-                .query_row(params![ping.license_id], row_pair)
-                .optional()
-                .map_err(sql)?
-                .transpose()?;
-            records.push((ping.license_id, ping.hub_time_ms, ping.at));
+            let found = lookup.query_row(params![ping.license_id], row_pair).optional()?;
+            records.push(PingRecord {
+                license_id: ping.license_id,
+                hub_time_ms: ping.hub_time_ms,
+                at: ping.at,
+            });
             looked_up.push((ping.envelope, found));
         }
     }
-    let authenticated = authenticate(looked_up)?;
-    Ok(authenticated
-        .into_iter()
-        .zip(records)
-        .map(|(answer, (license_id, hub_time_ms, at))| (answer, license_id, hub_time_ms, at))
-        .collect())
+    Ok(authenticate(looked_up)?.into_iter().zip(records).collect())
 }
 
 /// The writer: every checked round that queued up meanwhile in one transaction, until the
 /// checker is gone.
-fn write(mut connection: Connection, checked: std_mpsc::Receiver<Vec<Checked>>, rounds: Counter) {
+fn write(
+    mut connection: Connection,
+    checked: std_mpsc::Receiver<Vec<(CheckedPing, Reply)>>,
+    rounds: Counter,
+) {
     while let Ok(first) = checked.recv() {
         let mut batch = first;
         while batch.len() < MAX_BATCH * 4 {
@@ -210,23 +179,14 @@ fn write(mut connection: Connection, checked: std_mpsc::Receiver<Vec<Checked>>, 
             }
         }
         rounds.inc();
-        let size = batch.len();
-        let (pings, replies): (Vec<_>, Vec<Reply>) = batch
-            .into_iter()
-            .map(|c| ((c.answer, c.license_id, c.hub_time_ms, c.at), c.reply))
-            .unzip();
+        let (pings, replies): (Vec<CheckedPing>, Vec<Reply>) = batch.into_iter().unzip();
         match write_round(&mut connection, pings) {
             Ok(judged) => {
                 for (reply, judged) in replies.into_iter().zip(judged) {
                     let _ = reply.send(Ok(judged));
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, size, "a ping write round failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
+            Err(e) => fail_all(replies, &e, "a ping write round failed"),
         }
     }
 }
@@ -235,15 +195,15 @@ fn write(mut connection: Connection, checked: std_mpsc::Receiver<Vec<Checked>>, 
 /// check of a license's second ping in a batch sees the first one's update.
 fn write_round(
     connection: &mut Connection,
-    pings: Vec<CheckedRow>,
+    pings: Vec<CheckedPing>,
 ) -> Result<Vec<Judged>, StoreError> {
-    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut judged = Vec::with_capacity(pings.len());
     {
-        let mut touch = tx.prepare_cached(TOUCH).map_err(sql)?;
-        let mut count = tx.prepare_cached(COUNT).map_err(sql)?;
-        let mut binding = tx.prepare_cached(BINDING).map_err(sql)?;
-        for (answer, license_id, hub_time_ms, at) in pings {
+        let mut touch = tx.prepare_cached(TOUCH)?;
+        let mut count = tx.prepare_cached(COUNT)?;
+        let mut binding = tx.prepare_cached(BINDING)?;
+        for (answer, PingRecord { license_id, hub_time_ms, at }) in pings {
             let ping = match answer {
                 Err(judged_already) => {
                     judged.push(judged_already);
@@ -252,16 +212,13 @@ fn write_round(
                 Ok(ping) => ping,
             };
             let key = &ping.activation.hub_key;
-            let touched =
-                touch.execute(params![license_id, at.as_unix(), hub_time_ms, key]).map_err(sql)?;
+            let touched = touch.execute(params![license_id, at.as_unix(), hub_time_ms, key])?;
             judged.push(if touched == 1 {
-                count.execute(params![license_id, day_of(at)]).map_err(sql)?;
+                count.execute(params![license_id, day_of(at)])?;
                 Judged::Counted(Box::new(ping))
             } else {
-                let bound: Option<String> = binding
-                    .query_row(params![license_id], |row| row.get(0))
-                    .optional()
-                    .map_err(sql)?;
+                let bound: Option<String> =
+                    binding.query_row(params![license_id], |row| row.get(0)).optional()?;
                 match bound {
                     None => Judged::NotActivated,
                     Some(bound) if bound != *key => Judged::WrongKey,
@@ -270,12 +227,12 @@ fn write_round(
             });
         }
     }
-    tx.commit().map_err(sql)?;
+    tx.commit()?;
     Ok(judged)
 }
 
 /// A row of [`LOOKUP`]; an unreadable stored value is an error of the round, not of the ping.
-fn row_pair(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<FoundRow, StoreError>> {
+fn row_pair(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LicenseRow, Option<ActivationRow>)> {
     let license = LicenseRow {
         id: row.get(0)?,
         key_sha256: row.get(1)?,
@@ -287,10 +244,9 @@ fn row_pair(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<FoundRow, StoreE
         terminates_at: row.get(7)?,
         grace_period_secs: row.get(8)?,
         ping_interval_secs: row.get(9)?,
-        state: match row.get::<_, String>(10)?.parse() {
-            Ok(state) => state,
-            Err(e) => return Ok(Err(e)),
-        },
+        state: row.get::<_, String>(10)?.parse().map_err(|e: StoreError| {
+            rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, e.into())
+        })?,
         registered_at: row.get(11)?,
         status_changed_at: row.get(12)?,
     };
@@ -306,7 +262,5 @@ fn row_pair(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<FoundRow, StoreE
     } else {
         None
     };
-    Ok(Ok((license, activation)))
+    Ok((license, activation))
 }
-
-type FoundRow = (LicenseRow, Option<ActivationRow>);
