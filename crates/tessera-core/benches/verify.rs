@@ -58,5 +58,28 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verify);
+/// The portal's ping check: parsing a stored hub key, and batch verification per signature
+/// at several round sizes against one-by-one verification.
+fn batch(c: &mut Criterion) {
+    use tessera_core::keys::{PublicKey, verify_many};
+    let mut group = c.benchmark_group("ping_check");
+    let keys: Vec<SigningKey> = (0..64u8).map(|i| SigningKey::from_seed(&[i; 32])).collect();
+    let stored = keys[0].public_key().to_string();
+    group.bench_function("parse_stored_hub_key", |b| {
+        b.iter(|| black_box(&stored).parse::<PublicKey>().is_ok())
+    });
+    let message = vec![0x5a; 300];
+    let signed: Vec<(PublicKey, [u8; 64])> =
+        keys.iter().map(|k| (k.public_key().clone(), k.sign(&message))).collect();
+    for n in [1usize, 4, 12, 32, 64] {
+        let items: Vec<(&PublicKey, &[u8], &[u8; 64])> =
+            signed[..n].iter().map(|(k, s)| (k, message.as_slice(), s)).collect();
+        group.bench_function(format!("verify_many_{n}"), |b| {
+            b.iter(|| verify_many(black_box(&items)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verify, batch);
 criterion_main!(benches);
