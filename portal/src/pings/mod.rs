@@ -16,10 +16,13 @@
 mod pooled;
 mod sqlite;
 
+use std::sync::Mutex;
+
 use prometheus_client::metrics::counter::Counter;
 use tessera_core::UnixTime;
 use tessera_core::armor::Envelope;
 use tessera_core::keys::{PublicKey, verify_many};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{ActivationRow, LicenseRow, Store, StoreError};
 
@@ -109,12 +112,45 @@ fn authenticate(
         .collect())
 }
 
+/// Where a round's answer to one request goes.
+type Reply<T> = oneshot::Sender<Result<T, String>>;
+
+/// A request and where its answer goes, as queued for a round.
+type Queued<Req, Resp> = (Req, Reply<Resp>);
+
+/// The door in front of a stage that serves requests in rounds: a caller queues its request
+/// with a reply slot and waits; closing the door lets the stage drain its queue and end.
+struct Door<Req, Resp> {
+    sender: Mutex<Option<mpsc::Sender<Queued<Req, Resp>>>>,
+}
+
+impl<Req, Resp> Door<Req, Resp> {
+    /// A door and the queue behind it.
+    fn open() -> (Self, mpsc::Receiver<Queued<Req, Resp>>) {
+        let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
+        (Door { sender: Mutex::new(Some(sender)) }, receiver)
+    }
+
+    /// Queues one request and waits for its round's answer.
+    async fn call(&self, request: Req) -> Result<Resp, StoreError> {
+        let stopped = || StoreError::Corrupt("the portal is shutting down".to_owned());
+        let sender =
+            self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(stopped)?;
+        let (reply, answer) = oneshot::channel();
+        sender.send((request, reply)).await.map_err(|_| stopped())?;
+        // Only the door's own sender may keep the queue open once it is closed.
+        drop(sender);
+        answer.await.map_err(|_| stopped())?.map_err(StoreError::Corrupt)
+    }
+
+    /// Takes no more requests; the stage ends once the queued ones are served.
+    fn close(&self) {
+        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
 /// Answers every ping of a failed round with the failure (logged once, not per ping).
-fn fail_all<T>(
-    replies: Vec<tokio::sync::oneshot::Sender<Result<T, String>>>,
-    error: &StoreError,
-    what: &str,
-) {
+fn fail_all<T>(replies: Vec<Reply<T>>, error: &StoreError, what: &str) {
     tracing::error!(%error, size = replies.len(), "{what}");
     for reply in replies {
         let _ = reply.send(Err(error.to_string()));

@@ -6,22 +6,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
 
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::{mpsc, oneshot};
 
 use tessera_core::armor::Envelope;
 
-use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate, fail_all};
+use super::{Door, Judged, MAX_BATCH, PingRequest, Reply, VerifiedPing, authenticate, fail_all};
 use crate::store::{PingOutcome, PingRecord, Store, StoreError};
-
-type Reply<T> = oneshot::Sender<Result<T, String>>;
-type Queue<Req, Resp> = mpsc::Sender<(Req, Reply<Resp>)>;
 
 /// A queue in front of a task that serves requests in rounds.
 pub struct Batcher<Req, Resp> {
-    sender: Mutex<Option<Queue<Req, Resp>>>,
+    door: Door<Req, Resp>,
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -32,7 +27,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
         F: Fn(Vec<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<Resp>, StoreError>> + Send,
     {
-        let (sender, mut receiver) = mpsc::channel::<(Req, Reply<Resp>)>(MAX_BATCH * 8);
+        let (door, mut receiver) = Door::open();
         let task = tokio::spawn(async move {
             let mut round = Vec::with_capacity(MAX_BATCH);
             while receiver.recv_many(&mut round, MAX_BATCH).await > 0 {
@@ -55,22 +50,17 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                 }
             }
         });
-        Batcher { sender: Mutex::new(Some(sender)), task: tokio::sync::Mutex::new(Some(task)) }
+        Batcher { door, task: tokio::sync::Mutex::new(Some(task)) }
     }
 
     /// Queues one request and waits for its round.
     pub async fn call(&self, request: Req) -> Result<Resp, StoreError> {
-        let stopped = || StoreError::Corrupt("the portal is shutting down".to_owned());
-        let sender =
-            self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(stopped)?;
-        let (reply, response) = oneshot::channel();
-        sender.send((request, reply)).await.map_err(|_| stopped())?;
-        response.await.map_err(|_| stopped())?.map_err(StoreError::Corrupt)
+        self.door.call(request).await
     }
 
     /// Stops taking requests and waits until every queued one is served.
     pub async fn close(&self) {
-        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.door.close();
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::{Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate, fail_all};
+use super::{Door, Judged, MAX_BATCH, PingRequest, VerifiedPing, authenticate, fail_all};
 use crate::store::{ActivationRow, LicenseRow, PingRecord, StoreError, day_of};
 
-type Reply = oneshot::Sender<Result<Judged, String>>;
+type Reply = super::Reply<Judged>;
 
 /// The license and its binding, by license id.
 const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.not_before, \
@@ -48,7 +48,7 @@ type CheckedPing = (Result<VerifiedPing, Judged>, PingRecord);
 
 /// The queue in front of the ping thread.
 pub struct Rounds {
-    sender: Mutex<Option<mpsc::Sender<(PingRequest, Reply)>>>,
+    door: Door<PingRequest, Judged>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -58,7 +58,7 @@ impl Rounds {
     pub fn start(file: &Path, rounds: Counter) -> Result<Rounds, StoreError> {
         let reader = open(file)?;
         let writer = open(file)?;
-        let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
+        let (door, receiver) = Door::open();
         let (checked_sender, checked) = std_mpsc::channel();
         let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -70,24 +70,18 @@ impl Rounds {
             spawn("ping-checker", Box::new(move || check(reader, receiver, checked_sender)))?,
             spawn("ping-writer", Box::new(move || write(writer, checked, rounds)))?,
         ];
-        Ok(Rounds { sender: Mutex::new(Some(sender)), threads: Mutex::new(threads) })
+        Ok(Rounds { door, threads: Mutex::new(threads) })
     }
 
     pub async fn judge(&self, ping: PingRequest) -> Result<Judged, StoreError> {
-        let stopped = || StoreError::Corrupt("the portal is shutting down".to_owned());
-        let sender =
-            self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(stopped)?;
-        let (reply, answer) = oneshot::channel();
-        sender.send((ping, reply)).await.map_err(|_| stopped())?;
-        drop(sender);
-        answer.await.map_err(|_| stopped())?.map_err(StoreError::Corrupt)
+        self.door.call(ping).await
     }
 
     /// Stops taking pings and waits until every queued one is written.
     pub async fn close(&self) {
         // The checker ends when the queue is closed and empty; the writer when the checker
         // is gone and every checked round is written.
-        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.door.close();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         let _ = tokio::task::spawn_blocking(move || {
             for thread in threads {
