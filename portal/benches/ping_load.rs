@@ -32,7 +32,7 @@ use tessera_core::keys::SigningKey;
 use tessera_core::license::ProductId;
 use tessera_core::receipt::{Nonce, PingCall};
 use tessera_core::time::{Clock, SystemClock};
-use tessera_portal::app::load_or_create_receipt_key;
+use tessera_portal::startup::load_or_create_receipt_key;
 use tessera_portal::store::Store;
 
 fn env_usize(name: &str, default: usize) -> usize {

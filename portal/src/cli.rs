@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use tessera_portal::config::{Layer, LogFormat};
+use tessera_portal::config::{DatabaseUrl, Layer, LogFormat};
 
 /// Tessera portal: activations and hourly pings from hubs, signed receipts, usage counts.
 ///
@@ -74,7 +74,7 @@ pub struct StoreArgs {
     pub data_dir: Option<PathBuf>,
     /// postgres://… to use PostgreSQL instead of the SQLite file in the data directory.
     #[arg(long, env = "TESSERA_DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
     /// The vendor's public keys (trust files); repeat for several.
     #[arg(long, env = "TESSERA_TRUST", value_name = "FILE", value_delimiter = ',')]
     pub trust: Vec<PathBuf>,

@@ -2,10 +2,62 @@
 //! `TESSERA_*` environment variables and command-line flags (clap reads both; a flag wins
 //! over its variable). Every setting is documented in docs/OPERATIONS.md.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::Deserialize;
+
+/// A database URL. A PostgreSQL URL may carry a password, so `Debug` and `Display` show
+/// only its scheme (a SQLite URL names a file and is shown whole); [`DatabaseUrl::expose`]
+/// gives the URL to the one place that connects.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The whole URL, password included: for opening the store only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL of the SQLite file `portal.db` in `data_dir`.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        DatabaseUrl(format!("sqlite://{}", data_dir.join("portal.db").display()))
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        DatabaseUrl(url)
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_owned()))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.starts_with("sqlite:") {
+            f.write_str(&self.0)
+        } else {
+            let scheme = self.0.split_once(':').map_or("", |(scheme, _)| scheme);
+            write!(f, "{scheme}://[redacted]")
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
 
 /// Settings as given by one layer; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -13,7 +65,7 @@ use serde::Deserialize;
 pub struct Layer {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
     #[serde(default)]
     pub trust: Vec<PathBuf>,
     pub delegation: Option<PathBuf>,
@@ -43,7 +95,7 @@ pub enum LogFormat {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub trust: Vec<PathBuf>,
     pub delegation: Option<PathBuf>,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -112,9 +164,7 @@ impl Layer {
     /// Fills the defaults and checks what must hold together.
     pub fn resolve(self) -> Result<Settings, ConfigError> {
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("."));
-        let database_url = self
-            .database_url
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("portal.db").display()));
+        let database_url = self.database_url.unwrap_or_else(|| DatabaseUrl::sqlite_in(&data_dir));
         let tls = match (self.tls_cert, self.tls_key) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
@@ -178,7 +228,21 @@ mod tests {
         let settings = flags.over(file).resolve().expect("settings");
         assert_eq!(settings.listen.port(), 7000);
         assert_eq!(settings.limits.pings_per_minute, 5);
-        assert_eq!(settings.database_url, "sqlite:///var/lib/tessera/portal.db");
+        assert_eq!(settings.database_url.expose(), "sqlite:///var/lib/tessera/portal.db");
+    }
+
+    #[test]
+    fn debug_never_prints_a_database_password() {
+        let flags = Layer {
+            database_url: Some(
+                "postgres://tessera:hunter2@db.internal/portal".parse().expect("url"),
+            ),
+            ..Layer::default()
+        };
+        let printed = format!("{flags:?} {:?}", flags.clone().resolve().expect("settings"));
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("db.internal"), "{printed}");
+        assert!(printed.contains("postgres://[redacted]"), "{printed}");
     }
 
     #[test]

@@ -1,127 +1,54 @@
-//! Every HTTP error the portal answers, in one place: a status code, a stable `code` that
-//! clients can match on, and a message. Internal errors are logged and answered with a
-//! generic 500 that reveals nothing.
+//! Every failure the `tessera-portal` binary can report: one line on stderr and a
+//! documented exit code (docs/OPERATIONS.md).
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use tessera_core::wire::ErrorBody;
+use std::fmt;
 
-use crate::store::StoreError;
-
-/// A failed request.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ApiError {
-    /// The client sent something wrong: 400.
-    #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
-    /// No usable API key: 401.
-    #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
-    /// The API key lacks the scope: 403.
-    #[error("this API key lacks the {needed} scope")]
-    Forbidden { needed: &'static str },
-    /// 404.
-    #[error("{message}")]
-    NotFound { code: &'static str, message: String },
-    /// The request conflicts with the state: 409.
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
-    /// 413.
-    #[error("request body is too large")]
-    TooLarge,
-    /// 415.
-    #[error("send JSON with Content-Type: application/json")]
-    UnsupportedMediaType,
-    /// A signed object that does not verify, or a license the trust set does not accept: 422.
-    #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
-    /// 429, with Retry-After.
-    #[error("too many requests; retry in {retry_after_secs} s")]
-    TooManyRequests { retry_after_secs: u64 },
-    /// The portal lacks configuration to serve hubs: 503.
-    #[error("the portal is not ready: {missing}")]
-    NotReady { missing: String },
-    /// A bug or an outage: 500. The cause is logged, never sent.
-    #[error("internal error")]
-    Internal(String),
+/// Exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A runtime failure (the listener, the async runtime).
+    Runtime = 1,
+    /// A usage error (clap's code, also for bad values clap cannot check).
+    Usage = 2,
+    /// A configuration problem: settings, files, the data directory, TLS.
+    Config = 3,
+    /// The database could not be opened, migrated or written.
+    Database = 4,
 }
 
-impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into() }
-    }
+/// A failure: what to say and how to exit.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
 
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::NotFound { code, message: message.into() }
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Conflict { code, message: message.into() }
-    }
-
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Unauthorized { code, message: message.into() }
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Unprocessable { code, message: message.into() }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::BadRequest { code, .. }
-            | ApiError::Unauthorized { code, .. }
-            | ApiError::NotFound { code, .. }
-            | ApiError::Conflict { code, .. }
-            | ApiError::Unprocessable { code, .. } => code,
-            ApiError::Forbidden { .. } => "insufficient_scope",
-            ApiError::TooLarge => "body_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::TooManyRequests { .. } => "rate_limited",
-            ApiError::NotReady { .. } => "not_ready",
-            ApiError::Internal(_) => "internal",
-        }
+impl Failure {
+    pub fn new(exit: Exit, message: impl fmt::Display) -> Self {
+        Failure { exit, message: message.to_string() }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+impl From<tessera_portal::store::StoreError> for Failure {
+    fn from(e: tessera_portal::store::StoreError) -> Self {
+        Failure::new(Exit::Database, e)
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "internal error");
-        }
-        let status = self.status();
-        let body = ErrorBody::new(self.code(), self.to_string());
-        let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyRequests { retry_after_secs } = self
-            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(1).to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
+impl From<tessera_portal::config::ConfigError> for Failure {
+    fn from(e: tessera_portal::config::ConfigError) -> Self {
+        Failure::new(Exit::Config, e)
+    }
+}
+
+impl From<tessera_portal::app::StartError> for Failure {
+    fn from(e: tessera_portal::app::StartError) -> Self {
+        use tessera_portal::app::StartError;
+        let exit = match e {
+            StartError::Store(_) => Exit::Database,
+            StartError::DataDir { .. } | StartError::ReceiptKey(_) => Exit::Config,
+            _ => Exit::Runtime,
+        };
+        Failure::new(exit, e)
     }
 }

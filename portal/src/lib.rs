@@ -1,19 +1,23 @@
 //! The Tessera portal: the vendor's service that hubs activate with and ping.
 //!
-//! Where things are: a hub's activation and ping are judged in [`hub`]; pings are stored in
-//! one group commit by [`pings`] into the [`store`]; vendor staff use [`admin`] with
-//! [`apikeys`]; every error answer is built in [`error`]; [`app`] wires routes, readiness
-//! and serving; settings come from [`config`].
+//! In layers, each calling only the ones below it:
+//! - [`http`]: routes, extractors, the one error map, and the handlers — where a hub's
+//!   activation and ping are answered ([`http::hub_api`]) and where vendor staff call the
+//!   admin API ([`http::admin_api`]);
+//! - [`domain`]: the rules — a license's standing, the binding rule, the clock check, API
+//!   keys, and the ping path that authenticates pings in rounds and has them stored;
+//! - [`store`]: every SQL statement, SQLite or PostgreSQL — where a ping is stored.
+//!
+//! Beside them: [`app`] (the shared state made at start), [`startup`] (the receipt key,
+//! trust set and delegation read from files), [`config`] (settings), [`limits`] (rate
+//! limits) and [`metrics`].
 #![forbid(unsafe_code)]
 
-pub mod admin;
-pub mod apikeys;
 pub mod app;
 pub mod config;
-pub mod error;
-pub mod extract;
-pub mod hub;
+pub mod domain;
+pub mod http;
 pub mod limits;
 pub mod metrics;
-pub mod pings;
+pub mod startup;
 pub mod store;

@@ -7,7 +7,13 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::config::Limits;
-use crate::error::ApiError;
+
+/// A request over its limit: try again after this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many requests; retry in {retry_after_secs} s")]
+pub struct Limited {
+    pub retry_after_secs: u64,
+}
 
 /// The portal's rate limiters.
 pub struct RateLimits {
@@ -39,31 +45,31 @@ impl RateLimits {
         }
     }
 
-    fn check(&self, limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), ApiError> {
-        limiter.check_key(&key.to_owned()).map_err(|not_until| ApiError::TooManyRequests {
+    fn check(&self, limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), Limited> {
+        limiter.check_key(&key.to_owned()).map_err(|not_until| Limited {
             retry_after_secs: not_until.wait_time_from(self.clock.now()).as_secs() + 1,
         })
     }
 
     /// Activations per license key (by its SHA-256, never the key itself).
-    pub fn activation(&self, key_digest: &str) -> Result<(), ApiError> {
+    pub fn activation(&self, key_digest: &str) -> Result<(), Limited> {
         self.check(&self.activations, key_digest)
     }
 
     /// Pings per license.
-    pub fn ping(&self, license_id: &str) -> Result<(), ApiError> {
+    pub fn ping(&self, license_id: &str) -> Result<(), Limited> {
         self.check(&self.pings, license_id)
     }
 
     /// Admin requests per API key id.
-    pub fn admin(&self, key_id: &str) -> Result<(), ApiError> {
+    pub fn admin(&self, key_id: &str) -> Result<(), Limited> {
         self.check(&self.admin, key_id)
     }
 
     /// Counts a failed authentication for `key_id` (or for "malformed" keys); past the
     /// limit the answer is 429 instead of 401, so that guessing costs time and logs stay
     /// quiet. Secrets are 256 bits: the limit is about load, not about luck.
-    pub fn auth_failure(&self, key_id: &str) -> Result<(), ApiError> {
+    pub fn auth_failure(&self, key_id: &str) -> Result<(), Limited> {
         self.check(&self.auth_failures, key_id)
     }
 

@@ -1,6 +1,7 @@
 //! `tessera-portal`: parses the command line, loads settings, runs the portal library.
 
 mod cli;
+mod error;
 
 // Many small allocations per request across worker threads: mimalloc's thread-local heaps
 // cost less CPU per ping than glibc malloc (BENCHMARKS.md).
@@ -12,21 +13,17 @@ use std::sync::Arc;
 
 use clap::Parser;
 use tessera_core::time::{Clock, SystemClock, UnixTime};
-use tessera_portal::apikeys;
-use tessera_portal::app::{self, Portal};
+use tessera_portal::app::Portal;
 use tessera_portal::config::{Layer, LogFormat, Settings};
+use tessera_portal::domain::apikeys;
 use tessera_portal::store::Store;
+use tessera_portal::{http, startup};
 
 use crate::cli::{ApiKeyCommand, Cli, Command, StoreArgs};
+use crate::error::{Exit, Failure};
 
-/// A failure: one line on stderr and an exit code.
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-fn fail(code: u8, message: impl std::fmt::Display) -> Failure {
-    Failure { code, message: message.to_string() }
+fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
+    Failure::new(exit, message)
 }
 
 fn main() -> ExitCode {
@@ -50,17 +47,17 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("tessera-portal: {}", failure.message);
-            ExitCode::from(failure.code)
+            ExitCode::from(failure.exit as u8)
         }
     }
 }
 
 fn settings(args: &StoreArgs) -> Result<Settings, Failure> {
     let file = match &args.config {
-        Some(path) => Layer::from_file(path).map_err(|e| fail(3, e))?,
+        Some(path) => Layer::from_file(path)?,
         None => Layer::default(),
     };
-    args.layer().over(file).resolve().map_err(|e| fail(3, e))
+    Ok(args.layer().over(file).resolve()?)
 }
 
 fn init_logging(format: LogFormat) {
@@ -78,9 +75,10 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn open_store(settings: &Settings) -> Result<Store, Failure> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| fail(3, format!("data directory {}: {e}", settings.data_dir.display())))?;
-    Store::open(&settings.database_url).await.map_err(|e| fail(4, e))
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        fail(Exit::Config, format!("data directory {}: {e}", settings.data_dir.display()))
+    })?;
+    Ok(Store::open(settings.database_url.expose()).await?)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -89,7 +87,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rollup(args) => {
             let settings = settings(&args)?;
             let store = open_store(&settings).await?;
-            let report = store.rollup(SystemClock.now()).await.map_err(|e| fail(4, e))?;
+            let report = store.rollup(SystemClock.now()).await?;
             println!(
                 "rolled {} day rows ({} pings) into months",
                 report.days_rolled, report.pings_moved
@@ -99,14 +97,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::ReceiptKey(args) => {
             let settings = settings(&args)?;
             std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-                fail(3, format!("data directory {}: {e}", settings.data_dir.display()))
+                fail(Exit::Config, format!("data directory {}: {e}", settings.data_dir.display()))
             })?;
-            let key =
-                app::load_or_create_receipt_key(&settings.data_dir).map_err(|e| fail(3, e))?;
+            let key = startup::load_or_create_receipt_key(&settings.data_dir)
+                .map_err(|e| fail(Exit::Config, e))?;
             println!("{}\nkey id: {}", key.public_key(), key.key_id());
             println!(
                 "public key file: {}",
-                settings.data_dir.join(app::RECEIPT_PUB_FILE).display()
+                settings.data_dir.join(startup::RECEIPT_PUB_FILE).display()
             );
             Ok(())
         }
@@ -118,17 +116,18 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
     let now = SystemClock.now();
     match command {
         ApiKeyCommand::Create { scope, label, expires, store } => {
-            let scopes =
-                apikeys::parse_scopes(&scope).map_err(|e| fail(2, format!("--scope: {e}")))?;
+            let scopes = apikeys::parse_scopes(&scope)
+                .map_err(|e| fail(Exit::Usage, format!("--scope: {e}")))?;
             let expires = expires
                 .map(|text| {
-                    UnixTime::parse_end(&text).map_err(|e| fail(2, format!("--expires: {e}")))
+                    UnixTime::parse_end(&text)
+                        .map_err(|e| fail(Exit::Usage, format!("--expires: {e}")))
                 })
                 .transpose()?;
             let store = open_store(&settings(&store)?).await?;
             let key = apikeys::create(&store, &scopes, &label, expires, now)
                 .await
-                .map_err(|e| fail(3, e))?;
+                .map_err(|e| fail(Exit::Config, e))?;
             println!("{}", key.expose());
             eprintln!(
                 "API key {} with scopes {}: shown once, only its hash is stored",
@@ -138,7 +137,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
         }
         ApiKeyCommand::List { store } => {
             let store = open_store(&settings(&store)?).await?;
-            for key in store.list_api_keys().await.map_err(|e| fail(4, e))? {
+            for key in store.list_api_keys().await? {
                 let state = match (key.revoked_at, key.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
                     (None, Some(t)) if t < now.as_unix() => "expired".to_owned(),
@@ -154,11 +153,11 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
         }
         ApiKeyCommand::Revoke { id, store } => {
             let store = open_store(&settings(&store)?).await?;
-            if store.revoke_api_key(&id, now).await.map_err(|e| fail(4, e))? {
+            if store.revoke_api_key(&id, now).await? {
                 println!("revoked {id}");
                 Ok(())
             } else {
-                Err(fail(3, format!("no active API key {id:?}")))
+                Err(fail(Exit::Config, format!("no active API key {id:?}")))
             }
         }
     }
@@ -167,24 +166,25 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
 async fn serve(settings: Settings) -> Result<(), Failure> {
     init_logging(settings.log_format);
     let listener = std::net::TcpListener::bind(settings.listen)
-        .map_err(|e| fail(3, format!("cannot listen on {}: {e}", settings.listen)))?;
-    let address = listener.local_addr().map_err(|e| fail(1, e))?;
+        .map_err(|e| fail(Exit::Config, format!("cannot listen on {}: {e}", settings.listen)))?;
+    let address = listener.local_addr().map_err(|e| fail(Exit::Runtime, e))?;
     let tls = settings.tls.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let portal = Portal::start(settings, clock).await.map_err(|e| fail(4, e))?;
+    let portal = Portal::start(settings, clock).await?;
     let missing = portal.missing();
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, scheme, ready = missing.is_empty(), receipt_key = %portal.receipt_key.key_id(), "portal listening");
     // Tests and scripts read the bound address (useful with port 0) from this line.
     println!("listening on {address}");
     match tls {
-        Some((cert, key)) => app::serve_tls(portal, listener, &cert, &key, shutdown_signal())
+        Some((cert, key)) => http::serve_tls(portal, listener, &cert, &key, shutdown_signal())
             .await
-            .map_err(|e| fail(3, e))?,
+            .map_err(|e| fail(Exit::Config, e))?,
         None => {
-            listener.set_nonblocking(true).map_err(|e| fail(1, e))?;
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| fail(1, e))?;
-            app::serve(portal, listener, shutdown_signal()).await.map_err(|e| fail(1, e))?;
+            let runtime = |e| fail(Exit::Runtime, e);
+            listener.set_nonblocking(true).map_err(runtime)?;
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(runtime)?;
+            http::serve(portal, listener, shutdown_signal()).await.map_err(runtime)?;
         }
     }
     tracing::info!("portal stopped");

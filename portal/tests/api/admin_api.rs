@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use tessera_portal::apikeys::{self, Scope};
+use tessera_portal::domain::apikeys::{self, Scope};
 
 use crate::on_both_stores;
 

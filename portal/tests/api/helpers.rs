@@ -15,9 +15,10 @@ use tessera_core::license::{Claims, LicenseTerms, ProductId, sign};
 use tessera_core::receipt::{self, ActivateCall, Nonce, PingCall, ReceiptClaims};
 use tessera_core::time::Clock;
 use tessera_core::{TrustSet, UnixTime};
-use tessera_portal::apikeys::{self, Scope};
-use tessera_portal::app::{self, Portal};
+use tessera_portal::app::Portal;
 use tessera_portal::config::Layer;
+use tessera_portal::domain::apikeys::{self, Scope};
+use tessera_portal::{http, startup};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +125,7 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
     let vendor = SigningKey::generate().expect("key");
     let trust_path = dir.path().join("vendor.pub");
     std::fs::write(&trust_path, keyfile::public(&vendor)).expect("trust file");
-    let receipt_key = app::load_or_create_receipt_key(&data_dir).expect("receipt key");
+    let receipt_key = startup::load_or_create_receipt_key(&data_dir).expect("receipt key");
     let delegation_path = dir.path().join("delegation.txt");
     let claims = DelegationClaims {
         portal_key: receipt_key.public_key().clone(),
@@ -135,7 +136,7 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
     std::fs::write(&delegation_path, delegation::sign(&claims, &vendor)).expect("delegation");
     let layer = Layer {
         data_dir: Some(data_dir),
-        database_url,
+        database_url: database_url.map(Into::into),
         trust: vec![trust_path],
         delegation: Some(delegation_path),
         ..Layer::default()
@@ -151,7 +152,7 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app::serve(portal.clone(), listener, async move {
+    tokio::spawn(http::serve(portal.clone(), listener, async move {
         let _ = stop.await;
     }));
     Some(TestApp {

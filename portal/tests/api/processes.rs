@@ -15,8 +15,8 @@ use tessera_core::keys::SigningKey;
 use tessera_core::license::{Claims, LicenseTerms, sign};
 use tessera_core::receipt::{ActivateCall, Nonce, PingCall};
 use tessera_core::time::{Clock, SystemClock};
-use tessera_portal::apikeys::{self, Scope};
-use tessera_portal::app::load_or_create_receipt_key;
+use tessera_portal::domain::apikeys::{self, Scope};
+use tessera_portal::startup::load_or_create_receipt_key;
 use tessera_portal::store::Store;
 
 use crate::helpers::{fresh_postgres_database, host, postgres_url};

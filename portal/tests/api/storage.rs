@@ -1,5 +1,5 @@
 use sqlx::Row;
-use tessera_portal::store::{Backend, DAYS_KEPT, PingRecord, day_of};
+use tessera_portal::store::{Backend, DAYS_KEPT, PingOutcome, PingRecord, day_of, sqlite_pings};
 
 use crate::helpers::TestApp;
 use crate::on_both_stores;
@@ -85,10 +85,13 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
         let pings = 1 + back % 3;
         for _ in 0..pings {
             hub_time += 1;
-            let outcome = store
-                .record_pings(&[PingRecord { license_id: id.clone(), hub_time_ms: hub_time, at }])
-                .await
-                .expect("record");
+            let record = PingRecord {
+                license_id: id.clone(),
+                hub_key: hub.key.public_key().to_string(),
+                hub_time_ms: hub_time,
+                at,
+            };
+            let outcome = store.record_pings(&[record]).await.expect("record");
             assert_eq!(outcome, vec![tessera_portal::store::PingOutcome::Counted]);
             expected_total += 1;
         }
@@ -109,4 +112,46 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
     let again = app.portal.rollup().await.expect("rollup");
     assert_eq!(again.days_rolled, 0);
     assert_eq!(store.monthly_usage(Some(&id)).await.expect("usage"), before);
+});
+
+on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| {
+    // A ping is checked against the bound hub key, then written; if the same host
+    // re-activated with a new key in between, the write must refuse it. Both ping paths'
+    // writes are driven directly: the race itself is too narrow to hit over HTTP.
+    let license = app.registered_license().await;
+    let id = license.id.to_string();
+    let mut old = TestHub::new("host-a", &app);
+    assert_eq!(old.activate(&app, &license).await.0.status, 200);
+    let mut new = TestHub::new("host-a", &app);
+    new.time_ms = old.time_ms;
+    let (answer, _) = new.activate(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, tessera_core::Status::Valid);
+    let record = |hub: &TestHub, hub_time_ms: i64| PingRecord {
+        license_id: id.clone(),
+        hub_key: hub.key.public_key().to_string(),
+        hub_time_ms,
+        at: app.now(),
+    };
+    let store = &app.portal.store;
+    let later = new.time_ms + 1_000;
+    assert_eq!(
+        store.record_pings(&[record(&old, later)]).await.expect("record"),
+        [PingOutcome::WrongKey]
+    );
+    if let Some(file) = store.sqlite_file() {
+        let (_, mut writer) = sqlite_pings::open(file).expect("ping connections");
+        assert_eq!(
+            writer.record(&[record(&old, later + 1)]).expect("record"),
+            [PingOutcome::WrongKey]
+        );
+    }
+    assert!(store.daily_pings(&id).await.expect("days").is_empty(), "nothing was counted");
+    assert_eq!(
+        store.record_pings(&[record(&new, later + 2)]).await.expect("record"),
+        [PingOutcome::Counted]
+    );
+    assert_eq!(
+        store.record_pings(&[record(&new, later + 2)]).await.expect("record"),
+        [PingOutcome::Stale]
+    );
 });

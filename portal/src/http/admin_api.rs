@@ -1,71 +1,22 @@
 //! The admin API, for vendor staff and their tools: register licenses, look at them, change
 //! their state, export usage. Every call carries an API key (`Authorization: Bearer tsk_…`).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_core::license::{Expectations, LicenseFile};
 
-use crate::apikeys::{self, Refusal, Scope};
+use super::error::ApiError;
+use super::extract::{AdminKey, ApiJson};
 use crate::app::Portal;
-use crate::error::ApiError;
-use crate::extract::ApiJson;
-use crate::hub::license_status;
+use crate::domain::apikeys::Scope;
+use crate::domain::standing::license_status;
 use crate::store::{LicenseRow, LicenseState, Registered};
-
-/// An authenticated admin caller.
-pub struct AdminKey {
-    pub id: String,
-    scopes: BTreeSet<Scope>,
-}
-
-impl AdminKey {
-    fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(&scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden { needed: scope.as_str() })
-        }
-    }
-}
-
-impl FromRequestParts<Arc<Portal>> for AdminKey {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal>) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("missing_api_key", "send Authorization: Bearer <API key>")
-        })?;
-        let text = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
-        let Some(presented) = apikeys::split(text.trim()) else {
-            portal.limits.auth_failure("malformed")?;
-            return Err(ApiError::unauthorized("invalid_api_key", "the API key is not valid"));
-        };
-        let verdict = apikeys::authenticate(&portal.store, &presented, portal.now()).await?;
-        match verdict {
-            Ok(scopes) => {
-                portal.limits.admin(presented.id)?;
-                Ok(AdminKey { id: presented.id.to_owned(), scopes })
-            }
-            Err(refusal) => {
-                portal.limits.auth_failure(presented.id)?;
-                let message = match refusal {
-                    Refusal::Unknown => "the API key is not valid",
-                    Refusal::Revoked => "the API key was revoked",
-                    Refusal::Expired => "the API key has expired",
-                };
-                Err(ApiError::unauthorized("invalid_api_key", message))
-            }
-        }
-    }
-}
 
 /// `POST /v1/admin/licenses` body.
 #[derive(Debug, Deserialize)]

@@ -5,18 +5,19 @@
 //! outcome only after that commit, so a receipt is never sent for a ping that could still
 //! be lost.
 //!
-//! Two implementations behind one door ([`PingPath::judge`]):
-//! - SQLite (`sqlite.rs`): two threads with their own connections in a pipeline — a checker
-//!   (lookups and the batch signature check) and a writer (one write transaction for every
-//!   checked round that queued up), with cached statements. This skips the async driver's
-//!   hand-offs per statement and per row, which cost more than the SQL.
+//! Two pipelines behind one door ([`PingPath::judge`]), both over the store's one ping
+//! vocabulary ([`PingRecord`] in, [`PingOutcome`] out) and this module's one signature check:
+//! - SQLite (`sqlite.rs`): two threads with the store's own ping connections in a pipeline —
+//!   a checker (lookups and the batch signature check) and a writer (one write transaction
+//!   for every checked round that queued up). This skips the async driver's hand-offs per
+//!   statement and per row, which cost more than the SQL.
 //! - PostgreSQL (`pooled.rs`): two batching tasks over the connection pool (look up and
 //!   verify, then record), so that several portal instances can share the database.
 
 mod pooled;
 mod sqlite;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::counter::Counter;
 use tessera_core::UnixTime;
@@ -24,7 +25,8 @@ use tessera_core::armor::Envelope;
 use tessera_core::keys::{PublicKey, verify_many};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{ActivationRow, LicenseRow, Store, StoreError};
+use crate::store::sqlite_pings::Found;
+use crate::store::{ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, StoreError};
 
 /// Most pings judged in one round.
 const MAX_BATCH: usize = 512;
@@ -39,7 +41,33 @@ pub struct PingRequest {
     pub at: UnixTime,
 }
 
+/// Why the ping path could not judge a ping.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PingPathError {
+    /// The portal is stopping and takes no more pings.
+    #[error("the portal is shutting down")]
+    ShuttingDown,
+    /// The round the ping was in failed (the database, most likely); every ping of the
+    /// round gets the same error.
+    #[error("a ping round failed: {0}")]
+    Round(Arc<StoreError>),
+    /// A round answered a different number of pings than it was given (a bug).
+    #[error("a ping round answered {answered} of {asked} pings")]
+    Miscounted { asked: usize, answered: usize },
+    /// A thread of a ping pipeline could not be started, or failed.
+    #[error("cannot start the {name} thread: {reason}")]
+    Thread { name: &'static str, reason: String },
+}
+
+impl From<StoreError> for PingPathError {
+    fn from(e: StoreError) -> Self {
+        PingPathError::Round(Arc::new(e))
+    }
+}
+
 /// What happened to a ping.
+#[non_exhaustive]
 pub enum Judged {
     UnknownLicense,
     /// No activation (or its binding was reset).
@@ -60,8 +88,28 @@ pub struct VerifiedPing {
     pub hub_key: PublicKey,
 }
 
-/// What the lookup found for one ping.
-type Found = Option<(LicenseRow, Option<ActivationRow>)>;
+impl VerifiedPing {
+    /// What the store records for this ping: the write counts it only while the license is
+    /// still bound to the key whose signature was checked.
+    fn record(&self, hub_time_ms: i64, at: UnixTime) -> PingRecord {
+        PingRecord {
+            license_id: self.license.id.clone(),
+            hub_key: self.activation.hub_key.clone(),
+            hub_time_ms,
+            at,
+        }
+    }
+
+    /// The judgement for this authentic ping, from what recording it found.
+    fn judged(self, outcome: PingOutcome) -> Judged {
+        match outcome {
+            PingOutcome::Counted => Judged::Counted(Box::new(self)),
+            PingOutcome::Stale => Judged::Stale,
+            PingOutcome::WrongKey => Judged::WrongKey,
+            _ => Judged::NotActivated,
+        }
+    }
+}
 
 /// The signature check of a round: each ping against the hub key its license is bound to,
 /// all signatures in one batch verification (one by one only when the batch fails).
@@ -113,7 +161,7 @@ fn authenticate(
 }
 
 /// Where a round's answer to one request goes.
-type Reply<T> = oneshot::Sender<Result<T, String>>;
+type Reply<T> = oneshot::Sender<Result<T, PingPathError>>;
 
 /// A request and where its answer goes, as queued for a round.
 type Queued<Req, Resp> = (Req, Reply<Resp>);
@@ -132,15 +180,18 @@ impl<Req, Resp> Door<Req, Resp> {
     }
 
     /// Queues one request and waits for its round's answer.
-    async fn call(&self, request: Req) -> Result<Resp, StoreError> {
-        let stopped = || StoreError::Corrupt("the portal is shutting down".to_owned());
-        let sender =
-            self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(stopped)?;
+    async fn call(&self, request: Req) -> Result<Resp, PingPathError> {
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(PingPathError::ShuttingDown)?;
         let (reply, answer) = oneshot::channel();
-        sender.send((request, reply)).await.map_err(|_| stopped())?;
+        sender.send((request, reply)).await.map_err(|_| PingPathError::ShuttingDown)?;
         // Only the door's own sender may keep the queue open once it is closed.
         drop(sender);
-        answer.await.map_err(|_| stopped())?.map_err(StoreError::Corrupt)
+        answer.await.map_err(|_| PingPathError::ShuttingDown)?
     }
 
     /// Takes no more requests; the stage ends once the queued ones are served.
@@ -150,10 +201,10 @@ impl<Req, Resp> Door<Req, Resp> {
 }
 
 /// Answers every ping of a failed round with the failure (logged once, not per ping).
-fn fail_all<T>(replies: Vec<Reply<T>>, error: &StoreError, what: &str) {
+fn fail_all<T>(replies: Vec<Reply<T>>, error: PingPathError, what: &str) {
     tracing::error!(%error, size = replies.len(), "{what}");
     for reply in replies {
-        let _ = reply.send(Err(error.to_string()));
+        let _ = reply.send(Err(error.clone()));
     }
 }
 
@@ -165,7 +216,7 @@ pub enum PingPath {
 
 impl PingPath {
     /// Starts the rounds; `rounds` counts group commits.
-    pub fn start(store: Store, rounds: Counter) -> Result<PingPath, StoreError> {
+    pub fn start(store: Store, rounds: Counter) -> Result<PingPath, PingPathError> {
         match store.sqlite_file() {
             Some(file) => Ok(PingPath::Sqlite(sqlite::Rounds::start(file, rounds)?)),
             None => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds))),
@@ -173,7 +224,7 @@ impl PingPath {
     }
 
     /// Authenticates and records one ping; answers after its round's commit.
-    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, StoreError> {
+    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, PingPathError> {
         match self {
             PingPath::Sqlite(rounds) => rounds.judge(ping).await,
             PingPath::Pooled(rounds) => rounds.judge(ping).await,

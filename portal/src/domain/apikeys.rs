@@ -37,21 +37,26 @@ impl Scope {
     }
 }
 
+/// A scope word that is not one of the scopes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope {0:?} (read, write, revoke)")]
+pub struct UnknownScope(pub String);
+
 impl FromStr for Scope {
-    type Err = String;
+    type Err = UnknownScope;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "read" => Ok(Scope::Read),
             "write" => Ok(Scope::Write),
             "revoke" => Ok(Scope::Revoke),
-            other => Err(format!("unknown scope {other:?} (read, write, revoke)")),
+            other => Err(UnknownScope(other.to_owned())),
         }
     }
 }
 
 /// A set of scopes, stored as `read,write`.
-pub fn parse_scopes(text: &str) -> Result<BTreeSet<Scope>, String> {
+pub fn parse_scopes(text: &str) -> Result<BTreeSet<Scope>, UnknownScope> {
     text.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect()
 }
 
@@ -141,6 +146,7 @@ pub fn split(text: &str) -> Option<Presented<'_>> {
 
 /// Why a presented key is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     Unknown,
     Revoked,

@@ -10,17 +10,19 @@ use serde::Serialize;
 use tessera_core::Status;
 use tessera_core::UnixTime;
 use tessera_core::armor::{Compact, Envelope, FormatError, Kind};
-use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
 use tessera_core::receipt::{
     self, ActivateCall, Answers, PingCall, ReceiptClaims, fingerprint_json_digest,
 };
 
+use super::error::ApiError;
+use super::extract::ApiJson;
 use crate::app::Portal;
-use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::domain::binding::same_host;
+use crate::domain::clock::check_clock;
+use crate::domain::pings::{Judged, PingRequest};
+use crate::domain::standing::license_status;
 use crate::metrics::StatusLabel;
-use crate::pings::{Judged, PingRequest};
-use crate::store::{Bound, LicenseRow, LicenseState};
+use crate::store::{Bound, LicenseRow};
 
 /// The answer to an activation or a ping.
 #[derive(Debug, Serialize)]
@@ -35,47 +37,6 @@ pub struct ReceiptResponse {
 
 fn malformed(e: FormatError) -> ApiError {
     ApiError::bad_request("malformed_call", e.to_string())
-}
-
-/// The license's own status at `now`: its state on the portal, then its dates.
-pub fn license_status(license: &LicenseRow, now: UnixTime) -> Status {
-    let t = now.as_unix();
-    match license.state {
-        LicenseState::Revoked => Status::Revoked,
-        LicenseState::Suspended => Status::Suspended,
-        LicenseState::Active if t < license.not_before => Status::NotYetValid,
-        LicenseState::Active if license.terminates_at.is_some_and(|end| t > end) => {
-            Status::Terminated
-        }
-        LicenseState::Active if t > license.expires_at => Status::Expired,
-        LicenseState::Active => Status::Valid,
-    }
-}
-
-/// The core matching rule between the stored binding and the presented fingerprint.
-fn same_host(stored_json: &str, presented: &Fingerprint) -> Result<(), (usize, usize)> {
-    let stored: Fingerprint = serde_json::from_str(stored_json).map_err(|_| (0, 1))?;
-    let binding = FingerprintBinding::new(stored).map_err(|_| (0, 1))?;
-    binding.check(presented).map_err(|m| (m.matched, m.needed))
-}
-
-/// Refuses a call whose hub clock is too far from the portal's: the hub should take its
-/// time from receipts.
-fn check_clock(hub_time_ms: i64, now: UnixTime, skew_secs: u64) -> Result<(), ApiError> {
-    let skew_ms = i64::try_from(skew_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let now_ms = now.as_unix().saturating_mul(1000);
-    if (hub_time_ms.saturating_sub(now_ms)).abs() > skew_ms {
-        return Err(ApiError::bad_request(
-            "clock_skew",
-            format!(
-                "the call's time is more than {skew_secs} s from the portal's time {} ({}); \
-                 set the clock or take the time from the last receipt",
-                now.as_unix(),
-                now
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn sign_receipt(portal: &Portal, claims: &ReceiptClaims, delegation: &str) -> ReceiptResponse {

@@ -11,8 +11,11 @@ use prometheus_client::metrics::counter::Counter;
 
 use tessera_core::armor::Envelope;
 
-use super::{Door, Judged, MAX_BATCH, PingRequest, Reply, VerifiedPing, authenticate, fail_all};
-use crate::store::{PingOutcome, PingRecord, Store, StoreError};
+use super::{
+    Door, Judged, MAX_BATCH, PingPathError, PingRequest, Reply, VerifiedPing, authenticate,
+    fail_all,
+};
+use crate::store::{PingOutcome, PingRecord, Store};
 
 /// A queue in front of a task that serves requests in rounds.
 pub struct Batcher<Req, Resp> {
@@ -25,7 +28,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     pub fn start<F, Fut>(serve: F, rounds: Counter) -> Self
     where
         F: Fn(Vec<Req>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Vec<Resp>, StoreError>> + Send,
+        Fut: Future<Output = Result<Vec<Resp>, PingPathError>> + Send,
     {
         let (door, mut receiver) = Door::open();
         let task = tokio::spawn(async move {
@@ -40,13 +43,12 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                             let _ = reply.send(Ok(response));
                         }
                     }
-                    Ok(_) => {
-                        let e = StoreError::Corrupt(
-                            "a batch answered the wrong number of requests".into(),
-                        );
-                        fail_all(replies, &e, "a database round failed");
+                    Ok(responses) => {
+                        let e =
+                            PingPathError::Miscounted { asked: size, answered: responses.len() };
+                        fail_all(replies, e, "a database round failed");
                     }
-                    Err(e) => fail_all(replies, &e, "a database round failed"),
+                    Err(e) => fail_all(replies, e, "a database round failed"),
                 }
             }
         });
@@ -54,7 +56,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     }
 
     /// Queues one request and waits for its round.
-    pub async fn call(&self, request: Req) -> Result<Resp, StoreError> {
+    pub async fn call(&self, request: Req) -> Result<Resp, PingPathError> {
         self.door.call(request).await
     }
 
@@ -72,7 +74,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
 async fn check_round(
     store: Store,
     checks: Vec<(String, Envelope)>,
-) -> Result<Vec<Result<VerifiedPing, Judged>>, StoreError> {
+) -> Result<Vec<Result<VerifiedPing, Judged>>, PingPathError> {
     let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
     let found: HashMap<String, _> = store
         .licenses_with_activations(&ids)
@@ -83,9 +85,10 @@ async fn check_round(
     // Each ping gets its own copy: a license may ping twice in one round.
     let round: Vec<(Envelope, _)> =
         checks.into_iter().map(|(id, envelope)| (envelope, found.get(&id).cloned())).collect();
-    tokio::task::spawn_blocking(move || authenticate(round))
+    let checked = tokio::task::spawn_blocking(move || authenticate(round))
         .await
-        .map_err(|e| StoreError::Corrupt(format!("signature check failed: {e}")))?
+        .map_err(|e| PingPathError::Thread { name: "signature check", reason: e.to_string() })?;
+    Ok(checked?)
 }
 
 /// The two batchers: look up and verify, then record.
@@ -104,25 +107,21 @@ impl Rounds {
         let records = Batcher::start(
             move |pings: Vec<PingRecord>| {
                 let store = store.clone();
-                async move { store.record_pings(&pings).await }
+                async move { Ok::<_, PingPathError>(store.record_pings(&pings).await?) }
             },
             write_rounds,
         );
         Rounds { checks, records }
     }
 
-    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, StoreError> {
+    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, PingPathError> {
         let PingRequest { license_id, envelope, hub_time_ms, at } = ping;
-        let verified = match self.checks.call((license_id.clone(), envelope)).await? {
+        let verified = match self.checks.call((license_id, envelope)).await? {
             Ok(verified) => verified,
             Err(judged) => return Ok(judged),
         };
-        let outcome = self.records.call(PingRecord { license_id, hub_time_ms, at }).await?;
-        Ok(match outcome {
-            PingOutcome::Counted => Judged::Counted(Box::new(verified)),
-            PingOutcome::Stale => Judged::Stale,
-            PingOutcome::NotActivated => Judged::NotActivated,
-        })
+        let outcome = self.records.call(verified.record(hub_time_ms, at)).await?;
+        Ok(verified.judged(outcome))
     }
 
     /// Finishes every queued check and ping.

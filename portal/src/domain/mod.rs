@@ -1,0 +1,9 @@
+//! The portal's rules, between the HTTP layer and the store: a license's standing, the
+//! binding rule, the clock check, API keys, and the ping path that authenticates pings and
+//! has them stored. Nothing here knows HTTP; nothing here writes SQL.
+
+pub mod apikeys;
+pub mod binding;
+pub mod clock;
+pub mod pings;
+pub mod standing;

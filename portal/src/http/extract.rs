@@ -1,0 +1,91 @@
+//! Request extractors whose failures are [`ApiError`]s: JSON problems become stable codes,
+//! never axum's plain-text rejections; an admin call's API key is authenticated here.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::app::Portal;
+use crate::domain::apikeys::{self, Refusal, Scope};
+
+/// `Json<T>` with the portal's error format.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+                JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+                    "malformed_json",
+                    format!("body is not valid JSON: {}", e.body_text()),
+                ),
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::bad_request("invalid_fields", e.body_text())
+                }
+                JsonRejection::BytesRejection(e)
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    ApiError::TooLarge
+                }
+                other => ApiError::bad_request("unreadable_body", other.body_text()),
+            }),
+        }
+    }
+}
+
+/// An authenticated admin caller.
+pub struct AdminKey {
+    pub id: String,
+    scopes: BTreeSet<Scope>,
+}
+
+impl AdminKey {
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden { needed: scope.as_str() })
+        }
+    }
+}
+
+impl FromRequestParts<Arc<Portal>> for AdminKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal>) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("missing_api_key", "send Authorization: Bearer <API key>")
+        })?;
+        let text = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+        let Some(presented) = apikeys::split(text.trim()) else {
+            portal.limits.auth_failure("malformed")?;
+            return Err(ApiError::unauthorized("invalid_api_key", "the API key is not valid"));
+        };
+        let verdict = apikeys::authenticate(&portal.store, &presented, portal.now()).await?;
+        match verdict {
+            Ok(scopes) => {
+                portal.limits.admin(presented.id)?;
+                Ok(AdminKey { id: presented.id.to_owned(), scopes })
+            }
+            Err(refusal) => {
+                portal.limits.auth_failure(presented.id)?;
+                let message = match refusal {
+                    Refusal::Unknown => "the API key is not valid",
+                    Refusal::Revoked => "the API key was revoked",
+                    Refusal::Expired => "the API key has expired",
+                };
+                Err(ApiError::unauthorized("invalid_api_key", message))
+            }
+        }
+    }
+}

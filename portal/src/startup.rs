@@ -1,0 +1,122 @@
+//! What the portal loads from files when it starts: its receipt key (made on first start),
+//! the vendor's trust set and the vendor's delegation of the receipt key. A missing or bad
+//! trust set or delegation is noted, not fatal: the portal starts, says what is missing
+//! (log, `/readyz`) and answers hubs 503 until it is fixed.
+
+use std::path::{Path, PathBuf};
+
+use tessera_core::UnixTime;
+use tessera_core::armor::MAX_ARMORED_LEN;
+use tessera_core::delegation::Delegation;
+use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
+use tessera_core::keyfile::{self, KeyFile, MAX_KEY_FILE_LEN};
+use tessera_core::keys::SigningKey;
+use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
+
+/// File names in the data directory.
+pub const RECEIPT_KEY_FILE: &str = "receipt.key";
+pub const RECEIPT_PUB_FILE: &str = "receipt.pub";
+
+/// Why the receipt key could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+#[error("receipt key {}: {message}", path.display())]
+pub struct ReceiptKeyError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The delegation the portal serves, as loaded at start.
+pub struct LoadedDelegation {
+    /// The armored text, sent to hubs with every receipt.
+    pub text: String,
+    pub delegation: Delegation,
+}
+
+/// Loads the receipt key from the data directory, making one on first start.
+pub fn load_or_create_receipt_key(data_dir: &Path) -> Result<SigningKey, ReceiptKeyError> {
+    let path = data_dir.join(RECEIPT_KEY_FILE);
+    let fail = |message: String| ReceiptKeyError { path: path.clone(), message };
+    if path.exists() {
+        let bytes = read_capped(&path, MAX_KEY_FILE_LEN).map_err(|e| fail(e.to_string()))?;
+        return match KeyFile::parse(&bytes).map_err(|e| fail(e.to_string()))? {
+            KeyFile::Plain(key) => Ok(*key),
+            KeyFile::Encrypted(_) => Err(fail(
+                "is encrypted; the portal needs a plain key it can load unattended".into(),
+            )),
+        };
+    }
+    // Unattended service: the key is plain, protected by mode 0600 and the data directory.
+    let key = SigningKey::generate().map_err(|e| fail(e.to_string()))?;
+    write_atomic(&path, keyfile::plain(&key).as_bytes(), WriteOptions::SECRET_NEW)
+        .map_err(|e| fail(e.to_string()))?;
+    let public = data_dir.join(RECEIPT_PUB_FILE);
+    write_atomic(&public, keyfile::public(&key).as_bytes(), WriteOptions::SECRET_REPLACE)
+        .map_err(|e| fail(e.to_string()))?;
+    tracing::info!(key_id = %key.key_id(), path = %path.display(), "made a new receipt key");
+    Ok(key)
+}
+
+/// Loads the vendor's trust files into one set; a problem goes into `problems`.
+pub fn load_trust(paths: &[PathBuf], problems: &mut Vec<String>) -> Option<TrustSet> {
+    if paths.is_empty() {
+        problems.push(
+            "no trust set: give --trust VENDOR.pub (the vendor's public signing keys)".to_owned(),
+        );
+        return None;
+    }
+    let mut trust = TrustSet::new();
+    for path in paths {
+        let loaded = read_capped(path, MAX_TRUST_FILE_LEN)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| TrustSet::parse(&bytes).map_err(|e| e.to_string()))
+            .and_then(|set| trust.extend(set).map_err(|e| e.to_string()));
+        if let Err(e) = loaded {
+            problems.push(format!("trust file {}: {e}", path.display()));
+            return None;
+        }
+    }
+    Some(trust)
+}
+
+/// Loads the delegation at `path` and checks that the trust set certifies this portal's
+/// receipt key with it; a problem goes into `problems`.
+pub fn load_delegation(
+    path: Option<&Path>,
+    trust: Option<&TrustSet>,
+    receipt_key: &SigningKey,
+    now: UnixTime,
+    data_dir: &Path,
+    problems: &mut Vec<String>,
+) -> Option<LoadedDelegation> {
+    let how = format!(
+        "make one with `tessera delegate --key VENDOR/signing.key --portal-key {} --out delegation.txt` and give --delegation delegation.txt",
+        data_dir.join(RECEIPT_PUB_FILE).display()
+    );
+    let Some(path) = path else {
+        problems.push(format!("no delegation of the receipt key {}: {how}", receipt_key.key_id()));
+        return None;
+    };
+    let trust = trust?;
+    let loaded = read_capped(path, MAX_ARMORED_LEN).map_err(|e| e.to_string()).and_then(|bytes| {
+        let text = String::from_utf8(bytes).map_err(|_| "not text".to_owned())?;
+        let delegation =
+            Delegation::verify(text.as_bytes(), trust, now).map_err(|e| e.to_string())?;
+        Ok(LoadedDelegation { text, delegation })
+    });
+    match loaded {
+        Err(e) => {
+            problems.push(format!("delegation {}: {e}", path.display()));
+            None
+        }
+        Ok(loaded) if loaded.delegation.claims.portal_key != *receipt_key.public_key() => {
+            problems.push(format!(
+                "delegation {} certifies key {}, not this portal's receipt key {}: {how}",
+                path.display(),
+                loaded.delegation.claims.portal_key.key_id(),
+                receipt_key.key_id()
+            ));
+            None
+        }
+        Ok(loaded) => Some(loaded),
+    }
+}

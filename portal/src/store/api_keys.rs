@@ -1,0 +1,70 @@
+//! Admin API keys as stored: an id and the SHA-256 of the secret.
+
+use sqlx::Row;
+use tessera_core::UnixTime;
+
+use super::{ApiKeyRow, Store, StoreError};
+
+impl Store {
+    // --- API keys ------------------------------------------------------------------------
+
+    pub async fn insert_api_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at, expires_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&key.id)
+        .bind(&key.secret_sha256)
+        .bind(&key.scopes)
+        .bind(&key.label)
+        .bind(key.created_at)
+        .bind(key.expires_at)
+        .bind(key.revoked_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at \
+             FROM api_keys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| api_key_from_row(&r)).transpose()
+    }
+
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at \
+             FROM api_keys ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    pub async fn revoke_api_key(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let result =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now.as_unix())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
+fn api_key_from_row(row: &sqlx::any::AnyRow) -> Result<ApiKeyRow, StoreError> {
+    Ok(ApiKeyRow {
+        id: row.try_get("id")?,
+        secret_sha256: row.try_get("secret_sha256")?,
+        scopes: row.try_get("scopes")?,
+        label: row.try_get("label")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}

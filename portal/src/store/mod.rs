@@ -1,0 +1,362 @@
+//! The portal's database, and every SQL statement the portal runs: SQLite in one file by
+//! default or PostgreSQL for several portal instances. One portable schema
+//! (`portal/migrations`), one code path through sqlx's `Any` driver — except the ping path
+//! on SQLite, whose statements run on connections of their own ([`sqlite_pings`]) for speed.
+//! Both ping paths answer in one vocabulary: a [`PingRecord`] in, a [`PingOutcome`] out.
+//!
+//! Times are Unix seconds (`BIGINT`); hashes are lower-case hex. See docs/OPERATIONS.md
+//! ("What the portal stores") for every column and why it is there.
+
+mod api_keys;
+mod licenses;
+mod pings;
+pub mod sqlite_pings;
+mod usage;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+use tessera_core::UnixTime;
+
+/// The embedded migrations, applied on every start (a no-op once applied).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Days of per-day ping counts kept before they are rolled into months.
+pub const DAYS_KEPT: i64 = 90;
+
+/// A database failure. Never shown to clients beyond "internal error".
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Only the scheme is kept: the rest of a URL may hold a password.
+    #[error("unsupported database URL scheme {scheme:?}: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl { scheme: String },
+    /// A stored value the portal cannot read back (an unknown state word, a hub key that
+    /// does not parse): the database was changed behind the portal's back.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A license's state on the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenseState {
+    Active,
+    Suspended,
+    Revoked,
+}
+
+impl LicenseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenseState::Active => "active",
+            LicenseState::Suspended => "suspended",
+            LicenseState::Revoked => "revoked",
+        }
+    }
+}
+
+impl FromStr for LicenseState {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(LicenseState::Active),
+            "suspended" => Ok(LicenseState::Suspended),
+            "revoked" => Ok(LicenseState::Revoked),
+            other => Err(StoreError::Corrupt(format!("unknown license state {other:?}"))),
+        }
+    }
+}
+
+/// A registered license: its terms and state, never its key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LicenseRow {
+    pub id: String,
+    pub key_sha256: String,
+    pub org: String,
+    pub product: String,
+    pub runners: i64,
+    pub not_before: i64,
+    pub expires_at: i64,
+    pub terminates_at: Option<i64>,
+    pub grace_period_secs: i64,
+    pub ping_interval_secs: i64,
+    pub state: LicenseState,
+    pub registered_at: i64,
+    pub status_changed_at: i64,
+}
+
+/// The hub a license is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActivationRow {
+    pub license_id: String,
+    /// The fingerprint as the hub sent it: JSON of component name → keyed hash.
+    pub fingerprint: String,
+    pub hub_key: String,
+    pub activated_at: i64,
+    pub last_ping_at: Option<i64>,
+    pub last_hub_time_ms: i64,
+}
+
+/// A license as listed: its row plus when it last pinged.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LicenseSummary {
+    #[serde(flatten)]
+    pub license: LicenseRow,
+    pub activated: bool,
+    pub last_ping_at: Option<i64>,
+}
+
+/// Pings of one license in one month (YYYYMM), days not yet rolled up included.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MonthlyUsage {
+    pub license_id: String,
+    pub org: String,
+    pub product: String,
+    pub month: i64,
+    pub pings: i64,
+}
+
+/// What registering a license did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Registered {
+    New,
+    AlreadyThere,
+}
+
+/// What an activation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Bound {
+    /// First activation (or after a reset): bound to this host and hub key.
+    New,
+    /// The same host again (a reinstalled hub): the hub key was replaced.
+    Again,
+    /// Bound to another host.
+    OtherHost { matched: usize, needed: usize },
+    /// The hub's clock did not move forward since its last call: a replay.
+    Stale,
+}
+
+/// One authenticated ping to record: both ping paths take this.
+#[derive(Debug, Clone)]
+pub struct PingRecord {
+    pub license_id: String,
+    /// The hub key (as stored in the activation) whose signature was checked: the ping
+    /// counts only while the license is still bound to it.
+    pub hub_key: String,
+    pub hub_time_ms: i64,
+    pub at: UnixTime,
+}
+
+/// What recording a ping found: both ping paths answer this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PingOutcome {
+    Counted,
+    /// Not newer than the last accepted call of that hub: refused, not counted.
+    Stale,
+    /// No activation (any more): refused, not counted.
+    NotActivated,
+    /// The license was bound to another hub key between the signature check and the write
+    /// (a re-activation raced the ping): refused, not counted.
+    WrongKey,
+}
+
+/// An admin API key as stored: an id and the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKeyRow {
+    pub id: String,
+    #[serde(skip)]
+    pub secret_sha256: String,
+    pub scopes: String,
+    pub label: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What a rollup moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RollupReport {
+    pub days_rolled: u64,
+    pub pings_moved: i64,
+}
+
+/// The portal's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// The database file, for SQLite on a file.
+    sqlite_file: Option<PathBuf>,
+}
+
+/// Days since 1970-01-01 of a time.
+pub fn day_of(t: UnixTime) -> i64 {
+    t.as_unix().div_euclid(86_400)
+}
+
+/// YYYYMM of a day number.
+pub fn month_of_day(day: i64) -> i64 {
+    let date = UnixTime::from_unix(day * 86_400).map(|t| t.date());
+    date.map_or(0, |d| i64::from(d.year()) * 100 + i64::from(u8::from(d.month())))
+}
+
+pub(crate) fn license_from_row(row: &sqlx::any::AnyRow) -> Result<LicenseRow, StoreError> {
+    Ok(LicenseRow {
+        id: row.try_get("id")?,
+        key_sha256: row.try_get("key_sha256")?,
+        org: row.try_get("org")?,
+        product: row.try_get("product")?,
+        runners: row.try_get("runners")?,
+        not_before: row.try_get("not_before")?,
+        expires_at: row.try_get("expires_at")?,
+        terminates_at: row.try_get("terminates_at")?,
+        grace_period_secs: row.try_get("grace_period_secs")?,
+        ping_interval_secs: row.try_get("ping_interval_secs")?,
+        state: row.try_get::<String, _>("status")?.parse()?,
+        registered_at: row.try_get("registered_at")?,
+        status_changed_at: row.try_get("status_changed_at")?,
+    })
+}
+
+pub(crate) fn activation_from_row(row: &sqlx::any::AnyRow) -> Result<ActivationRow, StoreError> {
+    Ok(ActivationRow {
+        license_id: row.try_get("license_id")?,
+        fingerprint: row.try_get("fingerprint")?,
+        hub_key: row.try_get("hub_key")?,
+        activated_at: row.try_get("activated_at")?,
+        last_ping_at: row.try_get("last_ping_at")?,
+        last_hub_time_ms: row.try_get("last_hub_time_ms")?,
+    })
+}
+
+pub(crate) const LICENSE_COLUMNS: &str = "id, key_sha256, org, product, runners, not_before, expires_at, \
+     terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at";
+
+/// The file a `sqlite:` URL names, as sqlx reads it; none for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().ok()?;
+    let file = options.get_filename();
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    (!memory && !file.as_os_str().is_empty()).then(|| file.to_path_buf())
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database at `url`: `sqlite://PATH` or
+    /// `postgres://…`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            return Err(StoreError::UnsupportedUrl { scheme: scheme.chars().take(20).collect() });
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url =
+                    if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers run beside the writer; FULL makes every commit
+                            // durable before the receipt goes out.
+                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?
+            }
+        };
+        MIGRATOR.run(&pool).await?;
+        let sqlite_file = match backend {
+            Backend::Sqlite => sqlite_file(url),
+            Backend::Postgres => None,
+        };
+        Ok(Store { pool, backend, sqlite_file })
+    }
+
+    /// Opens the SQLite file at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        Store::open(&format!("sqlite://{}", path.display())).await
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later can fail
+    /// with "database is locked" when another writer got in between, without waiting.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQLite database file, unless the store is PostgreSQL or in memory.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether the database answers.
+    pub async fn ping_database(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_map_to_their_months() {
+        let t: UnixTime = "2026-11-23T12:00:00Z".parse().expect("time");
+        assert_eq!(month_of_day(day_of(t)), 202611);
+        let t: UnixTime = "2026-12-31T23:59:59Z".parse().expect("time");
+        assert_eq!(month_of_day(day_of(t)), 202612);
+        assert_eq!(month_of_day(day_of(t) + 1), 202701);
+    }
+}

@@ -1,0 +1,140 @@
+//! The ping path's statements on SQLite, on connections of their own (rusqlite, cached
+//! statements) so that the ping rounds can run them on their own threads without the async
+//! driver's hand-off per statement and per row, which cost more than the SQL itself.
+//! [`PingReader`] looks up a round in one read snapshot; [`PingWriter`] records checked
+//! pings in one write transaction with one commit (one fsync).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::pings::refusal;
+use super::{ActivationRow, LicenseRow, PingOutcome, PingRecord, StoreError, day_of};
+
+/// The license and its binding, by license id.
+const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.not_before, \
+     l.expires_at, l.terminates_at, l.grace_period_secs, l.ping_interval_secs, l.status, \
+     l.registered_at, l.status_changed_at, a.fingerprint, a.hub_key, a.activated_at, \
+     a.last_ping_at, a.last_hub_time_ms, a.license_id IS NOT NULL \
+     FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ?1";
+
+/// The replay check and the last-ping time in one statement: counts only a newer call, and
+/// only while the license is still bound to the key that signed it.
+const TOUCH: &str = "UPDATE activations SET last_ping_at = ?2, last_hub_time_ms = ?3 \
+     WHERE license_id = ?1 AND last_hub_time_ms < ?3 AND hub_key = ?4";
+
+/// Why [`TOUCH`] changed nothing (rare: a replay, or a binding reset or replaced between the
+/// check and the write).
+const BINDING: &str = "SELECT hub_key FROM activations WHERE license_id = ?1";
+
+const COUNT: &str = "INSERT INTO ping_days (license_id, day, pings) VALUES (?1, ?2, 1) \
+     ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + 1";
+
+/// What the lookup found for one license id: nothing, or the license and its binding.
+pub type Found = Option<(LicenseRow, Option<ActivationRow>)>;
+
+/// A connection that looks up the licenses of a ping round.
+pub struct PingReader(Connection);
+
+/// A connection that records checked pings.
+pub struct PingWriter(Connection);
+
+/// Opens the reader and the writer on `file` (already created and migrated by the store).
+pub fn open(file: &Path) -> Result<(PingReader, PingWriter), StoreError> {
+    Ok((PingReader(connect(file)?), PingWriter(connect(file)?)))
+}
+
+fn connect(file: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // As the pool's connections: WAL, and FULL so that a commit is durable before any
+    // receipt goes out.
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.set_prepared_statement_cache_capacity(8);
+    Ok(connection)
+}
+
+impl PingReader {
+    /// Looks up each license id, in order, in one read snapshot.
+    pub fn lookup<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Found>, StoreError> {
+        let snapshot = self.0.transaction()?;
+        let mut lookup = snapshot.prepare_cached(LOOKUP)?;
+        let mut found = Vec::new();
+        for id in ids {
+            found.push(lookup.query_row(params![id], row_pair).optional()?);
+        }
+        Ok(found)
+    }
+}
+
+impl PingWriter {
+    /// Records `pings` in one write transaction, in order: the replay check of a license's
+    /// second ping in a batch sees the first one's update.
+    pub fn record(&mut self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
+        let tx = self.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(pings.len());
+        {
+            let mut touch = tx.prepare_cached(TOUCH)?;
+            let mut count = tx.prepare_cached(COUNT)?;
+            let mut binding = tx.prepare_cached(BINDING)?;
+            for ping in pings {
+                let PingRecord { license_id, hub_key, hub_time_ms, at } = ping;
+                let touched =
+                    touch.execute(params![license_id, at.as_unix(), hub_time_ms, hub_key])?;
+                outcomes.push(if touched == 1 {
+                    count.execute(params![license_id, day_of(*at)])?;
+                    PingOutcome::Counted
+                } else {
+                    let bound: Option<String> =
+                        binding.query_row(params![license_id], |row| row.get(0)).optional()?;
+                    refusal(bound.as_deref(), ping)
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+}
+
+/// A row of [`LOOKUP`]; an unreadable stored value is an error of the round, not of the ping.
+fn row_pair(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LicenseRow, Option<ActivationRow>)> {
+    let license = LicenseRow {
+        id: row.get(0)?,
+        key_sha256: row.get(1)?,
+        org: row.get(2)?,
+        product: row.get(3)?,
+        runners: row.get(4)?,
+        not_before: row.get(5)?,
+        expires_at: row.get(6)?,
+        terminates_at: row.get(7)?,
+        grace_period_secs: row.get(8)?,
+        ping_interval_secs: row.get(9)?,
+        state: row.get::<_, String>(10)?.parse().map_err(|e: StoreError| {
+            rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, e.into())
+        })?,
+        registered_at: row.get(11)?,
+        status_changed_at: row.get(12)?,
+    };
+    let activation = if row.get::<_, bool>(18)? {
+        Some(ActivationRow {
+            license_id: license.id.clone(),
+            fingerprint: row.get(13)?,
+            hub_key: row.get(14)?,
+            activated_at: row.get(15)?,
+            last_ping_at: row.get(16)?,
+            last_hub_time_ms: row.get(17)?,
+        })
+    } else {
+        None
+    };
+    Ok((license, activation))
+}
