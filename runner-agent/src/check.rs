@@ -181,6 +181,7 @@ fn judge_receipt(
 /// Why a bundle cannot be installed.
 #[derive(Debug, thiserror::Error)]
 #[error("bundle: {status}: {message}")]
+#[non_exhaustive]
 pub struct BadBundle {
     pub status: Status,
     pub message: String,

@@ -9,6 +9,7 @@ use tessera_core::wire::{ErrorBody, describe};
 
 /// Why the hub gave no answer to use.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HubError {
     #[error("hub unreachable: {0}")]
     Unreachable(String),

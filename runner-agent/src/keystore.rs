@@ -87,6 +87,7 @@ impl Secret {
 
 /// Why the keystore could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeystoreError {
     #[error("the {backend} keystore is not available ({detail}); {fix}")]
     Unavailable { backend: &'static str, detail: String, fix: &'static str },

@@ -2,6 +2,7 @@
 //! lean: no async runtime, no HTTP client, no logging setup.
 
 mod cli;
+mod error;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,39 +12,14 @@ use clap::Parser;
 use tessera_core::activation::Bundle;
 use tessera_core::time::SystemClock;
 use tessera_runner::check::Decision;
-use tessera_runner::hub::HubError;
-use tessera_runner::keystore::{Backend, KeystoreError, OsKeystore};
-use tessera_runner::runner::{Runner, RunnerError};
+use tessera_runner::keystore::{Backend, OsKeystore};
+use tessera_runner::runner::Runner;
 
 use crate::cli::{Cli, Command};
+use crate::error::{Exit, Failure};
 
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-fn fail(code: u8, message: impl std::fmt::Display) -> Failure {
-    Failure { code, message: message.to_string() }
-}
-
-impl From<RunnerError> for Failure {
-    fn from(e: RunnerError) -> Self {
-        let code = match &e {
-            RunnerError::Io { .. } => 3,
-            RunnerError::Input(_) => 5,
-            RunnerError::Keystore(_) => 6,
-            RunnerError::Hub(HubError::Unreachable(_)) => 7,
-            RunnerError::Hub(HubError::Refused { .. }) => 8,
-            RunnerError::Bundle(b) => b.status.exit_code(),
-        };
-        fail(code, e)
-    }
-}
-
-impl From<KeystoreError> for Failure {
-    fn from(e: KeystoreError) -> Self {
-        fail(6, e)
-    }
+fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
+    Failure::new(exit, message)
 }
 
 fn main() -> ExitCode {
@@ -73,13 +49,13 @@ fn default_state_dir() -> PathBuf {
 
 fn read_text(path: &Path) -> Result<String, Failure> {
     let bytes = tessera_core::fsutil::read_capped(path, 1024 * 1024)
-        .map_err(|e| fail(3, format!("{}: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|_| fail(5, format!("{}: not text", path.display())))
+        .map_err(|e| fail(Exit::Io, format!("{}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|_| fail(Exit::Input, format!("{}: not text", path.display())))
 }
 
 fn print(decision: &Decision, json: bool) -> Result<(), Failure> {
     if json {
-        println!("{}", serde_json::to_string(decision).map_err(|e| fail(1, e))?);
+        println!("{}", serde_json::to_string(decision).map_err(|e| fail(Exit::Internal, e))?);
     } else {
         println!("{}: {}", decision.status, decision.reason);
     }
@@ -100,16 +76,19 @@ fn default_name() -> String {
 fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = cli.state_dir.unwrap_or_else(default_state_dir);
     let backend = match &cli.keystore {
-        Some(name) => name.parse::<Backend>().map_err(|e| fail(2, format!("--keystore: {e}")))?,
+        Some(name) => {
+            name.parse::<Backend>().map_err(|e| fail(Exit::Usage, format!("--keystore: {e}")))?
+        }
         None => Backend::default_for_this_session(),
     };
     if !matches!(cli.command, Command::Check { .. }) {
-        std::fs::create_dir_all(&dir).map_err(|e| fail(3, format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| fail(Exit::Io, format!("{}: {e}", dir.display())))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| fail(3, format!("{}: {e}", dir.display())))?;
+                .map_err(|e| fail(Exit::Io, format!("{}: {e}", dir.display())))?;
         }
     }
     let keystore = Arc::new(OsKeystore::open(backend, &Runner::account(&dir))?);
@@ -125,15 +104,18 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let decision = match (&args.bundle, &args.hub, &args.token) {
                 (Some(path), _, _) => {
                     let text = read_text(path)?;
-                    let bundle: Bundle = serde_json::from_str(&text)
-                        .map_err(|e| fail(5, format!("{}: not a bundle: {e}", path.display())))?;
+                    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
+                        fail(Exit::Input, format!("{}: not a bundle: {e}", path.display()))
+                    })?;
                     runner.install_bundle(&bundle, &trust)?
                 }
                 (None, Some(hub), Some(token)) => {
                     let name = args.name.clone().unwrap_or_else(default_name);
                     runner.install_from_hub(hub, token, &name, &trust)?
                 }
-                _ => return Err(fail(2, "give --hub URL --token TOKEN, or --bundle FILE")),
+                _ => {
+                    return Err(fail(Exit::Usage, "give --hub URL --token TOKEN, or --bundle FILE"));
+                }
             };
             print(&decision, args.json)?;
             Ok(0)

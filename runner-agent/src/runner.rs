@@ -26,6 +26,7 @@ const HIGH_WATER_STEP: Duration = Duration::from_secs(60);
 
 /// Why an operation failed (a status, when there is one, comes back as a [`Decision`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunnerError {
     #[error(transparent)]
     Keystore(#[from] KeystoreError),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tessera_e2e::{Portal, Ran, Vendor, cmd, hub, run, runner};
+use crate::kit::{Portal, Ran, Vendor, cmd, hub, run, runner};
 
 /// Not success, not an internal error, no panic, at most one line on stderr.
 fn refused(ran: &Ran, what: &str) {
@@ -25,9 +25,9 @@ fn broken_files(vendor: &Vendor, dir: &Path) -> Vec<(String, PathBuf)> {
     let delegation = dir.join("a.delegation");
     run(cmd("tessera")
         .args(["delegate", "--key"])
-        .arg(vendor.key())
+        .arg(vendor.key_path())
         .arg("--portal-key")
-        .arg(vendor.trust())
+        .arg(vendor.trust_path())
         .arg("--out")
         .arg(&delegation))
     .ok();
@@ -52,7 +52,7 @@ fn broken_files(vendor: &Vendor, dir: &Path) -> Vec<(String, PathBuf)> {
 
 #[test]
 fn every_file_reading_command_refuses_broken_files_cleanly() {
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let dir = tempfile::tempdir().expect("dir");
     let license = vendor.issue("ok.license", 2, &[]);
     let out = dir.path().join("out.txt");
@@ -60,7 +60,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
         let cases: Vec<(&str, Ran)> = vec![
             (
                 "tessera verify",
-                run(cmd("tessera").args(["verify", "--trust"]).arg(vendor.trust()).arg(&file)),
+                run(cmd("tessera").args(["verify", "--trust"]).arg(vendor.trust_path()).arg(&file)),
             ),
             (
                 "tessera verify --trust",
@@ -81,7 +81,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
                 "tessera issue --batch",
                 run(cmd("tessera")
                     .args(["issue", "--key"])
-                    .arg(vendor.key())
+                    .arg(vendor.key_path())
                     .arg("--batch")
                     .arg(&file)
                     .arg("--out-dir")
@@ -99,7 +99,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
                     .arg("activate-offline")
                     .arg(&file)
                     .arg("--key")
-                    .arg(vendor.key())
+                    .arg(vendor.key_path())
                     .arg("--out")
                     .arg(&out)),
             ),
@@ -117,7 +117,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
                 "tessera delegate --portal-key",
                 run(cmd("tessera")
                     .args(["delegate", "--key"])
-                    .arg(vendor.key())
+                    .arg(vendor.key_path())
                     .arg("--portal-key")
                     .arg(&file)
                     .arg("--out")
@@ -129,7 +129,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
                     .args(["activate", "--portal", "http://127.0.0.1:9", "--license"])
                     .arg(&file)
                     .arg("--trust")
-                    .arg(vendor.trust())),
+                    .arg(vendor.trust_path())),
             ),
             (
                 "tessera-hub activate --trust",
@@ -151,7 +151,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
                     .arg("--license")
                     .arg(&file)
                     .arg("--trust")
-                    .arg(vendor.trust())),
+                    .arg(vendor.trust_path())),
             ),
             (
                 "tessera-runner install --bundle",
@@ -159,7 +159,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
                     .args(["install", "--bundle"])
                     .arg(&file)
                     .arg("--trust")
-                    .arg(vendor.trust())),
+                    .arg(vendor.trust_path())),
             ),
             (
                 "tessera-runner install --trust",
@@ -179,9 +179,9 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
 
 #[test]
 fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tessera_testkit::install_crypto();
     let http = reqwest::blocking::Client::new();
     let post = |path: &str, content_type: &str, body: Vec<u8>| {
         let response = http
@@ -224,7 +224,7 @@ fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
             .args(["activate", "--license"])
             .arg(&license)
             .arg("--trust")
-            .arg(vendor.trust()));
+            .arg(vendor.trust_path()));
         if ran.code == 7 && ran.stderr.contains("rate_limited") {
             limited += 1;
         } else {
@@ -248,7 +248,7 @@ fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
 
 #[test]
 fn the_hubs_runner_api_answers_bad_requests_with_json_errors() {
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let license = vendor.issue("acme.license", 2, &[]);
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("hub");
@@ -256,8 +256,8 @@ fn the_hubs_runner_api_answers_bad_requests_with_json_errors() {
     let token = run(hub(&state).arg("runner-token")).ok().stdout.trim().to_owned();
     let mut serve = hub(&state);
     serve.args(["run", "--runner-listen", "127.0.0.1:0"]);
-    let daemon = tessera_e2e::Daemon::start(serve, "runners: listening on ");
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let daemon = crate::kit::Daemon::start(serve, "runners: listening on ");
+    tessera_testkit::install_crypto();
     let http = reqwest::blocking::Client::new();
     let url = format!("http://{}/v1/lease", daemon.address);
     let call = |content_type: &str, body: Vec<u8>, token: &str| {

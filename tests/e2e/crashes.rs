@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tessera_e2e::{Daemon, Portal, Vendor, hub, in_keyring_session, run, runner};
+use crate::kit::{Daemon, Portal, Vendor, hub, in_keyring_session, run, runner};
 
 /// A small deterministic-per-run sequence of delays (xorshift seeded by the clock).
 struct Delays(u64);
@@ -37,7 +37,7 @@ fn hub_and_runner_state_survive_kill_9_at_random_points() {
     if !in_keyring_session() {
         return;
     }
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
     let license = vendor.issue(
         "acme.license",
@@ -50,7 +50,7 @@ fn hub_and_runner_state_survive_kill_9_at_random_points() {
         .args(["activate", "--license"])
         .arg(&license)
         .arg("--trust")
-        .arg(vendor.trust()))
+        .arg(vendor.trust_path()))
     .ok();
     let mut serve = hub(&hub_state);
     serve.args(["run", "--runner-listen", "127.0.0.1:0", "--lease-ttl", "30d"]);
@@ -67,7 +67,7 @@ fn hub_and_runner_state_survive_kill_9_at_random_points() {
             "r1",
             "--trust",
         ])
-        .arg(vendor.trust()))
+        .arg(vendor.trust_path()))
     .ok();
 
     let mut delays = Delays::new();

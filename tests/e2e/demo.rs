@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use tessera_e2e::{bin, have};
+use crate::kit::{bin, have};
 
 #[test]
 fn the_demo_runs_every_step_and_cleans_up() {

@@ -4,4 +4,5 @@
 mod bad_input;
 mod crashes;
 mod demo;
+mod kit;
 mod scenarios;

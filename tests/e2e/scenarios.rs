@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tessera_e2e::{
+use crate::kit::{
     Daemon, Portal, Vendor, cmd, have, hub, hub_at, in_keyring_session, run, runner, runner_at,
 };
 
@@ -33,7 +33,7 @@ fn site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -> (String, 
         .args(["activate", "--license"])
         .arg(&license)
         .arg("--trust")
-        .arg(vendor.trust()))
+        .arg(vendor.trust_path()))
     .ok();
     let mut daemon = hub(&dir.join("hub"));
     daemon.args(["run", "--runner-listen", "127.0.0.1:0", "--lease-ttl", "30d"]);
@@ -54,7 +54,7 @@ fn install(dir: &Path, name: &str, hub_address: &str, vendor: &Vendor) {
             name,
             "--trust",
         ])
-        .arg(vendor.trust()))
+        .arg(vendor.trust_path()))
     .ok();
 }
 
@@ -63,7 +63,7 @@ fn happy_path_then_portal_down_grace_grace_expired_and_back() {
     if !in_keyring_session() || !have("faketime", "faketime") {
         return;
     }
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let mut portal = Portal::start(&vendor);
     let dir = tempfile::tempdir().expect("dir");
     let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
@@ -74,7 +74,7 @@ fn happy_path_then_portal_down_grace_grace_expired_and_back() {
     assert_eq!(run(runner(&r1).args(["check", "--json"])).ok().status(), "valid");
 
     // The portal goes down. Three hours later (real clock travel): both in grace.
-    portal.stop();
+    portal.kill();
     let ping = run(hub_at("+3h", &hub_state).arg("ping"));
     assert_eq!(ping.code, 7, "unreachable: {}", ping.stderr);
     let status = run(hub_at("+3h", &hub_state).args(["status", "--json"]));
@@ -113,7 +113,7 @@ fn expiry_and_clock_rollback_with_real_clock_travel() {
     if !in_keyring_session() || !have("faketime", "faketime") {
         return;
     }
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
     let dir = tempfile::tempdir().expect("dir");
     let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
@@ -137,7 +137,7 @@ fn suspension_and_revocation_reach_the_hub_and_then_the_runners() {
     if !in_keyring_session() {
         return;
     }
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
     let dir = tempfile::tempdir().expect("dir");
     let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
@@ -170,13 +170,13 @@ fn suspension_and_revocation_reach_the_hub_and_then_the_runners() {
 
 #[test]
 fn vendor_key_rotation_keeps_old_licenses_until_the_old_key_is_distrusted() {
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let old = vendor.issue("old.license", 2, &[]);
     // A second key joins the trust set.
     let keys2 = vendor.path("keys2");
     run(cmd("tessera").args(["keygen", "--no-passphrase", "--out-dir"]).arg(&keys2)).ok();
     let new = vendor.issue_with(&keys2.join("signing.key"), "new.license", 2, &[]);
-    let old_pub = std::fs::read_to_string(vendor.trust()).expect("pub");
+    let old_pub = std::fs::read_to_string(vendor.trust_path()).expect("pub");
     let new_pub = std::fs::read_to_string(keys2.join("signing.pub")).expect("pub");
     let both = vendor.path("both.pub");
     std::fs::write(&both, format!("{old_pub}{new_pub}")).expect("trust");
@@ -222,7 +222,7 @@ fn an_air_gapped_site_runs_without_any_portal() {
     if !in_keyring_session() {
         return;
     }
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let license = vendor.issue("acme.license", 2, &[]);
     let dir = tempfile::tempdir().expect("dir");
     let hub_state = dir.path().join("hub");
@@ -237,8 +237,12 @@ fn an_air_gapped_site_runs_without_any_portal() {
     let bundle = dir.path().join("bundle.json");
     run(hub(&hub_state).args(["bundle", "--runner", "r1", "--out"]).arg(&bundle)).ok();
     let r1 = dir.path().join("r1");
-    run(runner(&r1).args(["install", "--bundle"]).arg(&bundle).arg("--trust").arg(vendor.trust()))
-        .ok();
+    run(runner(&r1)
+        .args(["install", "--bundle"])
+        .arg(&bundle)
+        .arg("--trust")
+        .arg(vendor.trust_path()))
+    .ok();
     assert_eq!(run(runner(&r1).args(["check", "--json"])).ok().status(), "valid");
     // The same answer again is refused.
     run(hub(&hub_state).args(["activate", "--offline"]).arg(&answer))
@@ -252,8 +256,8 @@ fn on_changed_host(
     elsewhere: bool,
     scratch: &Path,
     args: &[&str],
-) -> tessera_e2e::Ran {
-    let hub_bin = tessera_e2e::bin("tessera-hub");
+) -> crate::kit::Ran {
+    let hub_bin = crate::kit::bin("tessera-hub");
     let mut script = String::from("set -e; hostname renamed-host; ");
     if elsewhere {
         std::fs::write(scratch.join("machine-id"), "0123456789abcdef0123456789abcdef\n")
@@ -286,7 +290,7 @@ fn a_slightly_changed_host_keeps_working_and_another_host_is_refused() {
         eprintln!("\n!!! NOT RUN: unshare needs root here: {}\n", probe.stderr);
         return;
     }
-    let vendor = Vendor::new();
+    let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
     let dir = tempfile::tempdir().expect("dir");
     let license = vendor.issue(
@@ -299,7 +303,7 @@ fn a_slightly_changed_host_keeps_working_and_another_host_is_refused() {
         .args(["activate", "--license"])
         .arg(&license)
         .arg("--trust")
-        .arg(vendor.trust()))
+        .arg(vendor.trust_path()))
     .ok();
     let components = run(hub(&state).args(["fingerprint", "--json"])).ok().json()["components"]
         .as_object()

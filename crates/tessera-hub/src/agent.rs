@@ -31,6 +31,7 @@ use crate::state::{Failure, HubState, StateDir, StateError};
 
 /// Why a hub operation failed. Each maps to one exit code in the binary.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HubError {
     #[error(transparent)]
     State(#[from] StateError),
@@ -120,6 +121,7 @@ pub struct LeaseGrant {
 
 /// Why a lease was not granted.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LeaseError {
     #[error("all {limit} runner slots of the license are leased")]
     LimitExceeded { limit: u32 },

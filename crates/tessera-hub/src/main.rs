@@ -1,44 +1,24 @@
 //! `tessera-hub`: parses the command line and runs the hub library.
 
 mod cli;
+mod error;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use tessera_core::Status;
 use tessera_core::license::ProductId;
 use tessera_core::time::SystemClock;
-use tessera_hub::agent::{Hub, HubError, LeaseError, Report};
+use tessera_hub::agent::{Hub, Report};
 use tessera_hub::daemon::{self, DaemonConfig};
-use tessera_hub::portal::CallError;
-use tessera_hub::state::{StateDir, StateError};
+use tessera_hub::state::StateDir;
 
 use crate::cli::{Cli, Command, TrustArg};
+use crate::error::{Exit, Failure};
 
-/// A failure: one line on stderr and an exit code (docs/HUB.md).
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-fn fail(code: u8, message: impl std::fmt::Display) -> Failure {
-    Failure { code, message: message.to_string() }
-}
-
-impl From<HubError> for Failure {
-    fn from(e: HubError) -> Self {
-        let code = match &e {
-            HubError::State(StateError::NotActivated { .. }) => Status::NoLicense.exit_code(),
-            HubError::State(StateError::Io { .. } | StateError::Damaged { .. }) => 3,
-            HubError::Trust(_) | HubError::Input(_) | HubError::NoPortal => 5,
-            HubError::Portal(CallError::Unreachable(_)) => 7,
-            HubError::Portal(CallError::Refused { .. }) => 8,
-            _ => e.status().map_or(1, Status::exit_code),
-        };
-        fail(code, e)
-    }
+fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
+    Failure::new(exit, message)
 }
 
 fn main() -> ExitCode {
@@ -82,7 +62,7 @@ fn default_state_dir() -> PathBuf {
 
 fn read(path: &Path) -> Result<Vec<u8>, Failure> {
     tessera_core::fsutil::read_capped(path, 1024 * 1024)
-        .map_err(|e| fail(3, format!("{}: {e}", path.display())))
+        .map_err(|e| fail(Exit::Io, format!("{}: {e}", path.display())))
 }
 
 fn trust_bytes(arg: &TrustArg) -> Result<Vec<u8>, Failure> {
@@ -92,14 +72,14 @@ fn trust_bytes(arg: &TrustArg) -> Result<Vec<u8>, Failure> {
             Ok(tessera_hub::BUILTIN_TRUST.as_bytes().to_vec())
         }
         None => Err(fail(
-            5,
+            Exit::Input,
             "no trust set: give --trust FILE (or build the hub with TESSERA_HUB_TRUST_FILE)",
         )),
     }
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| fail(1, e))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| fail(Exit::Internal, e))?;
     println!("{text}");
     Ok(())
 }
@@ -140,24 +120,26 @@ fn print_report(report: &Report) {
 }
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
-    let dir =
-        StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir)).map_err(|e| fail(3, e))?;
+    let dir = StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir))?;
     let hub = Hub::on_this_host(dir, Arc::new(SystemClock));
     match cli.command {
         Command::Fingerprint(args) => {
             let product: ProductId = match args.product {
-                Some(p) => p.parse().map_err(|e| fail(5, format!("--product: {e}")))?,
+                Some(p) => p.parse().map_err(|e| fail(Exit::Input, format!("--product: {e}")))?,
                 None => {
                     let license = hub.dir().license().map_err(|_| {
-                        fail(5, "no license installed: give --product to hash the components with")
+                        fail(
+                            Exit::Input,
+                            "no license installed: give --product to hash the components with",
+                        )
                     })?;
                     tessera_core::LicenseFile::parse(&license)
                         .and_then(|f| f.unverified_claims())
-                        .map_err(|e| fail(3, format!("installed license: {e}")))?
+                        .map_err(|e| fail(Exit::Io, format!("installed license: {e}")))?
                         .product
                 }
             };
-            let report = hub.host().report(&product).map_err(|e| fail(1, e))?;
+            let report = hub.host().report(&product).map_err(|e| fail(Exit::Internal, e))?;
             if args.json {
                 print_json(&report)?;
             } else {
@@ -182,8 +164,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 }
                 None
             } else {
-                let license_path =
-                    args.license.as_deref().ok_or_else(|| fail(2, "--license is required"))?;
+                let license_path = args
+                    .license
+                    .as_deref()
+                    .ok_or_else(|| fail(Exit::Usage, "--license is required"))?;
                 let license = read(license_path)?;
                 let trust = trust_bytes(&args.trust)?;
                 let receipt = hub.activate(&license, &trust, args.portal.as_deref()).await?;
@@ -212,7 +196,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     request.as_bytes(),
                     tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
                 )
-                .map_err(|e| fail(3, format!("{}: {e}", args.out.display())))?;
+                .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
                 eprintln!(
                     "request written to {}: carry it to the vendor, then run \
                      `tessera-hub activate --offline ANSWER`",
@@ -227,9 +211,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 lease_ttl: args.lease_ttl,
                 ..DaemonConfig::default()
             };
-            daemon::run(Arc::new(hub), config, shutdown_signal())
-                .await
-                .map_err(|e| fail(3, format!("runner listener {}: {e}", args.runner_listen)))?;
+            daemon::run(Arc::new(hub), config, shutdown_signal()).await.map_err(|e| {
+                fail(Exit::Io, format!("runner listener {}: {e}", args.runner_listen))
+            })?;
             Ok(0)
         }
         Command::Ping { json } => {
@@ -255,21 +239,14 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
         Command::Bundle(args) => {
-            let bundle = hub.bundle_for(&args.runner, args.lease_ttl).map_err(|e| match e {
-                LeaseError::Hub(e) => Failure::from(e),
-                LeaseError::LimitExceeded { .. } => {
-                    fail(Status::RunnerLimitExceeded.exit_code(), e)
-                }
-                LeaseError::NotRunnable(status) => fail(status.exit_code(), e),
-                LeaseError::BadName => fail(5, e),
-            })?;
-            let text = serde_json::to_vec_pretty(&bundle).map_err(|e| fail(1, e))?;
+            let bundle = hub.bundle_for(&args.runner, args.lease_ttl)?;
+            let text = serde_json::to_vec_pretty(&bundle).map_err(|e| fail(Exit::Internal, e))?;
             tessera_core::fsutil::write_atomic(
                 &args.out,
                 &text,
                 tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
             )
-            .map_err(|e| fail(3, format!("{}: {e}", args.out.display())))?;
+            .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
             eprintln!(
                 "bundle for runner {} written to {} (lease until {})",
                 args.runner,

@@ -18,6 +18,7 @@ pub struct ReceiptResponse {
 
 /// Why a call got no receipt.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// Network trouble, a 5xx or a 429: try again later; grace covers the gap.
     #[error("portal unreachable: {0}")]

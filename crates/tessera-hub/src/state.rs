@@ -24,6 +24,7 @@ const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
 
 /// Why the state directory could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },

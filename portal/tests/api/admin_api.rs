@@ -102,7 +102,7 @@ on_both_stores!(api_keys_have_scopes_expiry_revocation_and_rotate_without_downti
     let soon = now.saturating_add(std::time::Duration::from_secs(60));
     let expiring = apikeys::create(store, &read, "temp", Some(soon), now).await.expect("key");
     assert_eq!(app.get("/v1/admin/licenses", Some(expiring.expose())).await.status, 200);
-    app.clock.advance(120);
+    app.clock.advance(std::time::Duration::from_secs(120));
     assert_eq!(
         app.get("/v1/admin/licenses", Some(expiring.expose())).await.code(),
         "invalid_api_key"

@@ -2,9 +2,7 @@
 //! PostgreSQL database per test, a vendor key, a trust set, a delegation and an admin key.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::{self, Delegation, DelegationClaims};
@@ -19,6 +17,7 @@ use tessera_portal::app::Portal;
 use tessera_portal::config::Layer;
 use tessera_portal::domain::apikeys::{self, Scope};
 use tessera_portal::{http, startup};
+pub use tessera_testkit::{PgDatabase, TestClock};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,68 +26,9 @@ pub enum Db {
     Postgres,
 }
 
-/// The PostgreSQL URL for tests, or None (said loudly, outside the test harness's capture,
-/// unless CI requires it, in which case its absence fails the test).
-/// An HTTP client builder (rustls needs its crypto provider picked first).
+/// An HTTP client builder.
 pub fn client() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-}
-
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("TESSERA_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the PostgreSQL suite: set TESSERA_TEST_POSTGRES_URL"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** PostgreSQL suite NOT RUN: set TESSERA_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres ***\n"
-            );
-            None
-        }
-    }
-}
-
-/// A fresh, empty PostgreSQL database; returns its URL.
-pub async fn fresh_postgres_database(base: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("tessera_test_{}", hex::encode(random_bytes::<8>()));
-    let mut admin = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database");
-    format!("{prefix}/{name}")
-}
-
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    tessera_core::keys::fill_random(&mut b).expect("random");
-    b
-}
-
-/// A clock the test moves.
-#[derive(Debug)]
-pub struct TestClock(AtomicI64);
-
-impl TestClock {
-    pub fn set(&self, t: UnixTime) {
-        self.0.store(t.as_unix(), Ordering::SeqCst);
-    }
-
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> UnixTime {
-        UnixTime::from_unix(self.0.load(Ordering::SeqCst)).expect("test time in range")
-    }
+    tessera_testkit::http_client()
 }
 
 pub struct TestApp {
@@ -101,8 +41,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    /// The test database to drop afterwards (PostgreSQL only).
-    pg_database: Option<String>,
+    /// The test database, dropped afterwards (PostgreSQL only).
+    _pg_database: Option<PgDatabase>,
 }
 
 pub const START: &str = "2027-03-01T12:00:00Z";
@@ -112,16 +52,15 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 }
 
 pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option<TestApp> {
-    let database_url = match db {
+    let pg_database = match db {
         Db::Sqlite => None,
-        Db::Postgres => Some(fresh_postgres_database(&postgres_url()?).await),
+        Db::Postgres => Some(PgDatabase::fresh().await?),
     };
-    let pg_database = database_url.clone();
+    let database_url = pg_database.as_ref().map(|db| db.url.clone());
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).expect("data dir");
-    let clock =
-        Arc::new(TestClock(AtomicI64::new(START.parse::<UnixTime>().expect("t").as_unix())));
+    let clock = TestClock::at(START.parse().expect("start time"));
     let vendor = SigningKey::generate().expect("key");
     let trust_path = dir.path().join("vendor.pub");
     std::fs::write(&trust_path, keyfile::public(&vendor)).expect("trust file");
@@ -165,7 +104,7 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
         http: client().build().expect("client"),
         dir,
         shutdown: Some(shutdown),
-        pg_database,
+        _pg_database: pg_database,
     })
 }
 
@@ -174,25 +113,7 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        // Drop the test database, from a thread of its own: Drop cannot await.
-        if let (Some(url), Some(base)) = (self.pg_database.take(), postgres_url()) {
-            let _ = std::thread::spawn(move || drop_postgres_database(&base, &url)).join();
-        }
     }
-}
-
-fn drop_postgres_database(base: &str, url: &str) {
-    use sqlx::Connection;
-    let Some((_, name)) = url.rsplit_once('/') else { return };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        return;
-    };
-    runtime.block_on(async {
-        if let Ok(mut admin) = sqlx::PgConnection::connect(base).await {
-            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
-        }
-    });
 }
 
 /// An HTTP answer: status and JSON body (Null when not JSON).

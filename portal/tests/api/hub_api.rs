@@ -26,7 +26,7 @@ on_both_stores!(pings_are_counted_answered_and_never_replayed, |app| {
     let mut hub = TestHub::new("host-a", &app);
     hub.activate(&app, &license).await;
     for _ in 0..3 {
-        app.clock.advance(3600);
+        app.clock.advance(std::time::Duration::from_secs(3600));
         let (answer, nonce) = hub.ping(&app, &license).await;
         let receipt = app.verify_receipt(&answer);
         assert_eq!(

@@ -1,148 +1,25 @@
 //! The real `tessera-portal` binary as separate processes: two instances on one
 //! PostgreSQL database, and a portal killed with SIGKILL under load.
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::armor::{Envelope, Kind};
-use tessera_core::delegation::{self, DelegationClaims};
-use tessera_core::keyfile;
 use tessera_core::keys::SigningKey;
-use tessera_core::license::{Claims, LicenseTerms, sign};
+use tessera_core::license::Claims;
 use tessera_core::receipt::{ActivateCall, Nonce, PingCall};
 use tessera_core::time::{Clock, SystemClock};
-use tessera_portal::domain::apikeys::{self, Scope};
-use tessera_portal::startup::load_or_create_receipt_key;
 use tessera_portal::store::Store;
+use tessera_testkit::{PgDatabase, PortalOptions, PortalProcess, Vendor};
 
-use crate::helpers::{fresh_postgres_database, host, postgres_url};
+use crate::helpers::host;
 
-/// A vendor with a trust file, and the pieces to start portals.
-struct Vendor {
-    key: SigningKey,
-    dir: tempfile::TempDir,
-}
-
-impl Vendor {
-    fn new() -> Self {
-        let vendor = Vendor {
-            key: SigningKey::generate().expect("key"),
-            dir: tempfile::tempdir().expect("dir"),
-        };
-        std::fs::write(vendor.trust(), keyfile::public(&vendor.key)).expect("trust");
-        vendor
-    }
-
-    fn trust(&self) -> PathBuf {
-        self.dir.path().join("vendor.pub")
-    }
-
-    /// A config file that lifts the ping rate limit: these tests are the load.
-    fn config(&self) -> PathBuf {
-        let path = self.dir.path().join("portal.toml");
-        std::fs::write(&path, "pings_per_minute = 1000000\nlog_format = \"json\"\n")
-            .expect("config");
-        path
-    }
-
-    /// A data directory with a receipt key and its delegation.
-    fn data_dir(&self, name: &str) -> (PathBuf, PathBuf) {
-        let data = self.dir.path().join(name);
-        std::fs::create_dir_all(&data).expect("mkdir");
-        let receipt = load_or_create_receipt_key(&data).expect("receipt key");
-        let now = SystemClock.now();
-        let claims = DelegationClaims {
-            portal_key: receipt.public_key().clone(),
-            issued_at: now,
-            not_before: now.saturating_sub(Duration::from_secs(3600)),
-            not_after: now.saturating_add(Duration::from_secs(86_400)),
-        };
-        let delegation = data.join("delegation.txt");
-        std::fs::write(&delegation, delegation::sign(&claims, &self.key)).expect("delegation");
-        (data, delegation)
-    }
-
-    fn license(&self) -> (Claims, String) {
-        let terms = LicenseTerms::new(
-            "Acme Corp".parse().expect("org"),
-            "acme-hub".parse().expect("product"),
-            3,
-            SystemClock.now().saturating_add(Duration::from_secs(86_400 * 30)),
-        );
-        let claims = terms.issue(SystemClock.now()).expect("issue");
-        let text = sign(&claims, &self.key).expect("sign");
-        (claims, text)
-    }
-}
-
-/// A running portal process.
-struct PortalProcess {
-    child: Child,
-    url: String,
-}
-
-impl PortalProcess {
-    fn start(vendor: &Vendor, data: &Path, delegation: &Path, database_url: Option<&str>) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera-portal"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .arg("--trust")
-            .arg(vendor.trust())
-            .arg("--delegation")
-            .arg(delegation)
-            .arg("--config")
-            .arg(vendor.config())
-            .env("TESSERA_LOG", "warn")
-            .env_remove("TESSERA_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(url) = database_url {
-            command.arg("--database-url").arg(url);
-        }
-        let mut child = command.spawn().expect("start tessera-portal");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        let address = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        PortalProcess { child, url: format!("http://{address}") }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill(); // SIGKILL on Unix
-        let _ = self.child.wait();
-    }
-
-    fn terminate(&mut self) {
-        #[cfg(unix)]
-        {
-            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PortalProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn admin_key(database_url: &str) -> String {
-    let store = Store::open(database_url).await.expect("store");
-    let scopes: BTreeSet<Scope> = [Scope::Read, Scope::Write].into();
-    apikeys::create(&store, &scopes, "process tests", None, SystemClock.now())
-        .await
-        .expect("key")
-        .expose()
-        .to_owned()
+/// A portal process for these tests: the ping limit lifted (the tests are the load), JSON
+/// logs, and the given store.
+fn portal(vendor: &Vendor, name: &str, options: PortalOptions) -> PortalProcess {
+    let config = "pings_per_minute = 1000000\nlog_format = \"json\"\n".to_owned();
+    let options = PortalOptions { name: Some(name.to_owned()), config: Some(config), ..options };
+    PortalProcess::start_with(vendor, options)
 }
 
 /// A hub that talks to portals over HTTP and keeps a log of the receipts it got.
@@ -204,7 +81,7 @@ async fn hubs(vendor: &Vendor, portal: &str, key: &str, count: usize) -> Vec<Hub
     let http = crate::helpers::client().build().expect("client");
     let mut hubs = Vec::new();
     for i in 0..count {
-        let (claims, text) = vendor.license();
+        let (claims, text) = vendor.license(3, None);
         let registered = http
             .post(format!("{portal}/v1/admin/licenses"))
             .bearer_auth(key)
@@ -236,15 +113,14 @@ async fn stored_pings(store: &Store, hub: &Hub) -> (i64, Option<i64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_portals_on_one_postgres_database_count_every_ping_exactly() {
-    let Some(base) = postgres_url() else { return };
-    let database_url = fresh_postgres_database(&base).await;
+    let Some(database) = PgDatabase::fresh().await else { return };
+    let database_url = database.url.clone();
     let vendor = Vendor::new();
-    let (data_a, delegation_a) = vendor.data_dir("a");
-    let (data_b, delegation_b) = vendor.data_dir("b");
-    let key = admin_key(&database_url).await;
-    let a = PortalProcess::start(&vendor, &data_a, &delegation_a, Some(&database_url));
-    let b = PortalProcess::start(&vendor, &data_b, &delegation_b, Some(&database_url));
-    let hubs = hubs(&vendor, &a.url, &key, 16).await;
+    let shared =
+        || PortalOptions { database_url: Some(database_url.clone()), ..PortalOptions::default() };
+    let a = portal(&vendor, "a", shared());
+    let b = portal(&vendor, "b", shared());
+    let hubs = hubs(&vendor, &a.url, &a.api_key, 16).await;
     let portals = Arc::new([a.url.clone(), b.url.clone()]);
     let mut tasks = Vec::new();
     for (i, mut hub) in hubs.into_iter().enumerate() {
@@ -266,17 +142,15 @@ async fn two_portals_on_one_postgres_database_count_every_ping_exactly() {
         assert_eq!(hub.receipts, 25);
         assert_eq!(last, Some(hub.last_portal_time), "the last ping time is the last receipt's");
     }
-    drop((a, b));
+    drop((a, b, database));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ping_answered_with_a_receipt_survives_sigkill() {
     let vendor = Vendor::new();
-    let (data, delegation) = vendor.data_dir("portal");
-    let database_url = format!("sqlite://{}", data.join("portal.db").display());
-    let key = admin_key(&database_url).await;
-    let mut portal = PortalProcess::start(&vendor, &data, &delegation, None);
-    let hubs = hubs(&vendor, &portal.url, &key, 12).await;
+    let mut portal = portal(&vendor, "portal", PortalOptions::default());
+    let database_url = format!("sqlite://{}", portal.data.join("portal.db").display());
+    let hubs = hubs(&vendor, &portal.url, &portal.api_key, 12).await;
     let url = portal.url.clone();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -303,7 +177,7 @@ async fn a_ping_answered_with_a_receipt_survives_sigkill() {
         results.push(task.await.expect("hub task"));
     }
     // Restart on the same data: the store must hold every ping a receipt was sent for.
-    let mut again = PortalProcess::start(&vendor, &data, &delegation, None);
+    portal.restart();
     let store = Store::open(&database_url).await.expect("store");
     let mut total_receipts = 0;
     for (hub, attempts) in &results {
@@ -320,40 +194,22 @@ async fn a_ping_answered_with_a_receipt_survives_sigkill() {
         assert!(*attempts >= hub.receipts);
     }
     assert!(total_receipts > 50, "the load was too light to mean anything: {total_receipts}");
-    again.terminate();
+    portal.terminate();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_serves_https_directly_when_given_a_certificate() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let vendor = Vendor::new();
-    let (data, delegation) = vendor.data_dir("tls");
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
-    let cert_path = vendor.dir.path().join("cert.pem");
-    let key_path = vendor.dir.path().join("key.pem");
+    let cert_path = vendor.path("cert.pem");
+    let key_path = vendor.path("key.pem");
     std::fs::write(&cert_path, cert.cert.pem()).expect("cert");
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("key");
-
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera-portal"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .arg("--trust")
-        .arg(vendor.trust())
-        .arg("--delegation")
-        .arg(&delegation)
-        .arg("--tls-cert")
-        .arg(&cert_path)
-        .arg("--tls-key")
-        .arg(&key_path)
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::piped());
-    let mut child = command.spawn().expect("start");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
-    let address = line.trim().trim_start_matches("listening on ").to_owned();
-    let mut portal = PortalProcess { child, url: format!("https://{address}") };
+    let options = PortalOptions { tls: Some((cert_path, key_path)), ..PortalOptions::default() };
+    let mut portal = PortalProcess::start_with(&vendor, options);
+    let address = portal.address.clone();
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();

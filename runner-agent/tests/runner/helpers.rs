@@ -6,95 +6,52 @@
 //! Secret Service). Without those tools the tests say so loudly, and fail under CI.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::license::Claims;
+use tessera_hub::agent::Hub;
+use tessera_hub::host::HostComponents;
 use tessera_hub::runners::{RunnerApi, router};
+use tessera_hub::state::StateDir;
 use tessera_runner::keystore::{Backend, OsKeystore};
 use tessera_runner::runner::Runner;
+use tessera_testkit::{Keystore, in_keystore_session};
+pub use tessera_testkit::{PortalOptions, PortalProcess, TestClock, Vendor};
 
-#[allow(dead_code)]
-#[path = "../../../crates/tessera-hub/tests/hub/helpers.rs"]
-pub mod hubkit;
-
-pub use hubkit::{Portal, TestClock, TestHub, Vendor, host};
-
-const IN_SESSION: &str = "TESSERA_TEST_IN_KEYSTORE_SESSION";
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// Re-runs the calling test inside a session of `backend` (the test kit's keystore
+/// sessions). Returns `true` in that session (run the test body), `false` outside.
+pub fn in_session(backend: Backend) -> bool {
+    in_keystore_session(match backend {
+        Backend::Keyutils => Keystore::KernelKeyring,
+        Backend::SecretService => Keystore::SecretService,
+    })
 }
 
-/// Re-runs the calling test inside a session of `backend`. Returns `true` in that session
-/// (run the test body), `false` in the outer process (the inner run passed).
-pub fn in_session(backend: Backend) -> bool {
-    if std::env::var_os(IN_SESSION).is_some() {
-        return true;
+/// A hub (the library) on a simulated host with its own state directory and clock.
+pub struct TestHub {
+    pub hub: Arc<Hub>,
+    pub clock: Arc<TestClock>,
+    /// Keeps the state directory for the hub's life.
+    _dir: tempfile::TempDir,
+}
+
+impl TestHub {
+    fn new(seed: &str) -> Self {
+        let values = tessera_testkit::host_values(seed);
+        let host =
+            HostComponents::from_values(values.iter().map(|(name, value)| (*name, value.as_str())));
+        let dir = tempfile::tempdir().expect("state dir");
+        let clock = TestClock::now_real();
+        let state = StateDir::open(&dir.path().join("state")).expect("open state");
+        TestHub { hub: Arc::new(Hub::new(state, host, clock.clone())), clock, _dir: dir }
     }
-    let tools: &[&str] = match backend {
-        Backend::Keyutils => &["keyctl"],
-        Backend::SecretService => &["dbus-run-session", "gnome-keyring-daemon"],
-    };
-    if let Some(missing) = tools.iter().find(|t| !have(t)) {
-        let message = format!(
-            "{missing} is not installed: this test needs the real {} keystore \
-             (Debian: apt-get install keyutils gnome-keyring dbus-x11)",
-            backend.name()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("\n!!! NOT RUN: {message}\n");
-        return false;
-    }
-    let test = std::thread::current().name().expect("the test's name").to_owned();
-    let exe = std::env::current_exe().expect("test binary");
-    let home = tempfile::tempdir().expect("home");
-    let mut command = match backend {
-        Backend::Keyutils => {
-            let mut c = Command::new("keyctl");
-            c.args(["session", "-"]).arg(&exe);
-            c
-        }
-        Backend::SecretService => {
-            // A private keyring directory, created and unlocked with a throwaway password.
-            let mut c = Command::new("dbus-run-session");
-            c.args([
-                "--",
-                "sh",
-                "-c",
-                "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\" \
-                 && export GNOME_KEYRING_CONTROL && exec \"$0\" \"$@\"",
-            ])
-            .arg(&exe)
-            .env("HOME", home.path())
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("XDG_RUNTIME_DIR", home.path());
-            c
-        }
-    };
-    let output = command
-        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
-        .env(IN_SESSION, backend.name())
-        .output()
-        .expect("re-run the test in a keystore session");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{test} in a {} session failed:\n{stdout}\n{stderr}",
-        backend.name()
-    );
-    false
 }
 
 /// A vendor, a portal process, an activated hub serving runners on 127.0.0.1:0.
 pub struct Site {
     pub vendor: Vendor,
-    pub portal: Portal,
+    pub portal: PortalProcess,
     pub hub: TestHub,
     pub claims: Claims,
     pub hub_url: String,
@@ -111,10 +68,14 @@ impl Site {
             .build()
             .expect("runtime");
         let vendor = Vendor::new();
-        let portal = Portal::start(&vendor);
+        let options = PortalOptions {
+            config: Some("pings_per_minute = 1000000\n".to_owned()),
+            ..PortalOptions::default()
+        };
+        let portal = PortalProcess::start_with(&vendor, options);
         let (claims, license) = vendor.license(runners, Some(&portal.url));
-        rt.block_on(portal.register(&license));
-        let hub = TestHub::new(host("hub"));
+        portal.register(&license);
+        let hub = TestHub::new("hub");
         rt.block_on(hub.hub.activate(license.as_bytes(), vendor.trust_text().as_bytes(), None))
             .expect("hub activates");
         let token = hub.hub.create_runner_token().expect("token");
@@ -166,7 +127,7 @@ impl Site {
 
     /// An admin call on the portal (suspend, revoke, …).
     pub fn admin(&self, action: &str) {
-        self.rt.block_on(self.portal.admin(&format!("licenses/{}/{action}", self.claims.id), None));
+        self.portal.admin(&self.claims.id.to_string(), action);
     }
 }
 

@@ -111,10 +111,10 @@ fn a_clock_moved_back_past_the_tolerance_is_clock_rollback() {
     clock.advance(Duration::from_secs(2400));
     assert_eq!(runner.check().expect("check").status, Status::Valid);
     // …then the clock goes back 30 minutes: within the hour's tolerance.
-    clock.advance_back(Duration::from_secs(1800));
+    clock.rewind(Duration::from_secs(1800));
     assert_eq!(runner.check().expect("check").status, Status::Valid);
     // Two hours back: rollback, not runnable.
-    clock.advance_back(Duration::from_secs(2 * 3600));
+    clock.rewind(Duration::from_secs(2 * 3600));
     let decision = runner.check().expect("check");
     assert_eq!(decision.status, Status::ClockRollback, "{decision:?}");
     assert_eq!(decision.exit_code(), 21);

@@ -1,34 +1,19 @@
 //! The real `tessera-runner` binary, as the vendor's runner scripts call it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use tessera_runner::keystore::Backend;
 
+use tessera_testkit::run;
+
 use crate::helpers::{Site, in_session};
 
 fn runner(state: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera-runner"));
+    let mut command = tessera_testkit::command("tessera-runner");
+    command.arg("--state-dir").arg(state).args(["--keystore", "keyutils"]);
     command
-        .arg("--state-dir")
-        .arg(state)
-        .args(["--keystore", "keyutils"])
-        .env_remove("TESSERA_RUNNER_TRUST")
-        .env_remove("TESSERA_RUNNER_TOKEN");
-    command
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("run tessera-runner")
-}
-
-fn assert_clean_failure(output: &Output, code: i32, mentions: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(mentions), "{stderr:?} should mention {mentions:?}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
@@ -42,25 +27,25 @@ fn the_binary_installs_checks_refreshes_and_uninstalls() {
 
     // Not installed: no_license, exit 23, in JSON too.
     let out = run(runner(&state).args(["check", "--json"]));
-    assert_eq!(out.status.code(), Some(23));
-    let decision: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(Some(out.code), Some(23));
+    let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(decision["status"], "no_license");
 
     let out = run(runner(&state)
         .args(["install", "--hub", &site.hub_url, "--name", "r1", "--trust"])
         .arg(site.vendor.trust_path())
         .env("TESSERA_RUNNER_TOKEN", &site.token));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.code == 0, "{}", out.stderr);
 
     let out = run(runner(&state).args(["check", "--json"]));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    let decision: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(Some(out.code), Some(0), "{}", out.stdout);
+    let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(decision["status"], "valid");
     assert!(decision["grace_left_secs"].as_u64().expect("grace left") > 0);
 
     let out = run(runner(&state).arg("refresh"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("valid:"));
+    assert!(out.code == 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("valid:"));
 
     // A changed byte: tampered, exit 22.
     let cache = state.join("cache");
@@ -68,13 +53,13 @@ fn the_binary_installs_checks_refreshes_and_uninstalls() {
     bytes[40] ^= 1;
     std::fs::write(&cache, &bytes).expect("write");
     let out = run(runner(&state).arg("check"));
-    assert_eq!(out.status.code(), Some(22));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("tampered:"));
+    assert_eq!(Some(out.code), Some(22));
+    assert!(out.stdout.starts_with("tampered:"));
 
     let out = run(runner(&state).arg("uninstall"));
-    assert!(out.status.success());
+    assert!(out.code == 0);
     assert!(!cache.exists());
-    assert_eq!(run(runner(&state).arg("check")).status.code(), Some(23));
+    assert_eq!(run(runner(&state).arg("check")).code, 23);
 }
 
 #[test]
@@ -93,10 +78,10 @@ fn an_air_gapped_runner_installs_a_bundle_file() {
         .arg(&file)
         .arg("--trust")
         .arg(site.vendor.trust_path()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(run(runner(&state).arg("check")).status.code(), Some(0));
+    assert!(out.code == 0, "{}", out.stderr);
+    assert_eq!(run(runner(&state).arg("check")).code, 0);
     // A bundle is not refreshed from a hub.
-    assert_clean_failure(&run(runner(&state).arg("refresh")), 5, "not installed from a hub");
+    run(runner(&state).arg("refresh")).fails(5, "not installed from a hub");
 }
 
 #[test]
@@ -114,14 +99,14 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
         .arg(&junk)
         .arg("--trust")
         .arg(site.vendor.trust_path()));
-    assert_clean_failure(&out, 5, "not a bundle");
+    out.fails(5, "not a bundle");
 
     let out = run(runner(&state)
         .args(["install", "--bundle"])
         .arg(&junk)
         .arg("--trust")
         .arg(dir.path().join("none.pub")));
-    assert_clean_failure(&out, 3, "none.pub");
+    out.fails(3, "none.pub");
 
     // A bundle signed under another vendor's trust: refused as unknown_key (14).
     let stranger = crate::helpers::Vendor::new();
@@ -133,7 +118,7 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
         .arg(&file)
         .arg("--trust")
         .arg(stranger.trust_path()));
-    assert_clean_failure(&out, 14, "trust set");
+    out.fails(14, "trust set");
 
     // A wrong token: the hub refuses (8).
     let out = run(runner(&state)
@@ -146,19 +131,19 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
             "--trust",
         ])
         .arg(site.vendor.trust_path()));
-    assert_clean_failure(&out, 8, "invalid_token");
+    out.fails(8, "invalid_token");
 
     // Nobody listening (7).
     let out = run(runner(&state)
         .args(["install", "--hub", "http://127.0.0.1:9", "--token", &site.token, "--trust"])
         .arg(site.vendor.trust_path()));
-    assert_clean_failure(&out, 7, "unreachable");
+    out.fails(7, "unreachable");
 
     // The Secret Service with no D-Bus session: a clear error naming it and the fix (6).
-    let out = run(Command::new(env!("CARGO_BIN_EXE_tessera-runner"))
+    let out = run(tessera_testkit::command("tessera-runner")
         .arg("--state-dir")
         .arg(&state)
         .args(["--keystore", "secret-service", "check"])
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"));
-    assert_clean_failure(&out, 6, "secret-service keystore is not available");
+    out.fails(6, "secret-service keystore is not available");
 }

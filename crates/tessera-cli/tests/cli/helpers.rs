@@ -1,16 +1,10 @@
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 /// A scratch directory and the binary, run without a terminal and without the caller's
 /// passphrase variable.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
-}
-
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
 }
 
 impl Sandbox {
@@ -34,13 +28,11 @@ impl Sandbox {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        finish(self.command(args).output().expect("run tessera"))
+        tessera_testkit::run(&mut self.command(args))
     }
 
     pub fn run_with_passphrase(&self, passphrase: &str, args: &[&str]) -> Run {
-        finish(
-            self.command(args).env("TESSERA_PASSPHRASE", passphrase).output().expect("run tessera"),
-        )
+        tessera_testkit::run(self.command(args).env("TESSERA_PASSPHRASE", passphrase))
     }
 
     /// A plain (unencrypted) key pair in `keys/`.
@@ -103,46 +95,10 @@ impl Sandbox {
     }
 }
 
-fn finish(output: Output) -> Run {
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-impl Run {
-    #[track_caller]
-    pub fn ok(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "expected success:\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// A failure a user caused: the documented code and exactly one line on stderr that
-    /// says what is wrong, never a panic or backtrace.
-    #[track_caller]
-    pub fn fails(self, code: i32, mentions: &str) -> Self {
-        assert_eq!(self.code, code, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert_eq!(self.stderr.lines().count(), 1, "one line on stderr: {:?}", self.stderr);
-        assert!(self.stderr.starts_with("tessera: "), "{:?}", self.stderr);
-        assert!(self.stderr.contains(mentions), "{:?} should mention {mentions:?}", self.stderr);
-        assert_no_panic(&self);
-        self
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-}
+/// The CLI's tests assert on the shared kit's record of a finished command.
+pub type Run = tessera_testkit::Ran;
 
 #[track_caller]
-pub fn assert_no_panic(run: &Run) {
-    for word in ["panicked", "backtrace", "RUST_BACKTRACE", "internal error"] {
-        assert!(!run.stderr.contains(word), "{word} in stderr: {}", run.stderr);
-    }
+pub fn assert_no_panic(run: Run) -> Run {
+    run.no_panic()
 }

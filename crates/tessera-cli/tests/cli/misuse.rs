@@ -33,7 +33,7 @@ fn bad_license_files_are_malformed_with_code_15() {
             "{file}: {}",
             run.stdout
         );
-        assert_no_panic(&run);
+        let _ = assert_no_panic(run);
         sandbox.run(&["inspect", file]).fails(15, says);
     }
 }
@@ -134,6 +134,6 @@ fn usage_errors_exit_2() {
     ] {
         let run = sandbox.run(&args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
-        assert_no_panic(&run);
+        let _ = assert_no_panic(run);
     }
 }

@@ -6,11 +6,11 @@ use std::time::Duration;
 use tessera_core::Status;
 use tessera_hub::agent::{HubError, Mode};
 
-use crate::helpers::{Portal, Registered, TestHub, Vendor, host};
+use crate::helpers::{Registered, TestHub, Vendor, host, portal};
 
 #[tokio::test]
 async fn a_hub_activates_pings_and_stays_valid() {
-    let site = Registered::new().await;
+    let site = Registered::new();
     let (vendor, claims, license) = (&site.vendor, &site.claims, &site.license);
 
     let hub = TestHub::new(host("a"));
@@ -46,7 +46,7 @@ async fn a_hub_activates_pings_and_stays_valid() {
 
 #[tokio::test]
 async fn a_second_host_is_refused_but_a_changed_component_is_tolerated() {
-    let site = Registered::new().await;
+    let site = Registered::new();
     let (vendor, license) = (&site.vendor, &site.license);
     let trust = vendor.trust_text();
 
@@ -74,10 +74,10 @@ async fn a_second_host_is_refused_but_a_changed_component_is_tolerated() {
 
 #[tokio::test]
 async fn an_unreachable_portal_means_grace_then_grace_expired() {
-    let mut site = Registered::new().await;
+    let mut site = Registered::new();
     let hub = site.activated_hub("a").await;
 
-    site.portal.stop();
+    site.portal.kill();
     // Within the ping interval: still valid, even though a ping fails.
     hub.clock.advance(Duration::from_secs(1800));
     assert!(matches!(hub.hub.ping().await, Err(HubError::Portal(_))));
@@ -102,20 +102,20 @@ async fn an_unreachable_portal_means_grace_then_grace_expired() {
 
 #[tokio::test]
 async fn suspension_and_revocation_take_effect_at_the_next_ping() {
-    let site = Registered::new().await;
+    let site = Registered::new();
     let (portal, claims) = (&site.portal, &site.claims);
     let hub = site.activated_hub("a").await;
 
-    portal.admin(&format!("licenses/{}/suspend", claims.id), None).await;
+    portal.admin(&claims.id.to_string(), "suspend");
     assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Suspended);
     // At once: no grace for a suspended license.
     assert_eq!(hub.hub.status().expect("status").status, Status::Suspended);
 
-    portal.admin(&format!("licenses/{}/reinstate", claims.id), None).await;
+    portal.admin(&claims.id.to_string(), "reinstate");
     assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Valid);
     assert_eq!(hub.hub.status().expect("status").status, Status::Valid);
 
-    portal.admin(&format!("licenses/{}/revoke", claims.id), None).await;
+    portal.admin(&claims.id.to_string(), "revoke");
     assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Revoked);
     let report = hub.hub.status().expect("status");
     assert_eq!(report.status, Status::Revoked);
@@ -126,7 +126,7 @@ async fn suspension_and_revocation_take_effect_at_the_next_ping() {
 async fn a_license_that_fails_offline_is_never_sent() {
     let vendor = Vendor::new();
     let stranger = Vendor::new();
-    let portal = Portal::start(&vendor);
+    let portal = portal(&vendor);
     let (_, license) = stranger.license(2, Some(&portal.url));
     let hub = TestHub::new(host("a"));
     let result = hub.hub.activate(license.as_bytes(), vendor.trust_text().as_bytes(), None).await;
@@ -139,11 +139,11 @@ async fn a_license_that_fails_offline_is_never_sent() {
 
 #[tokio::test]
 async fn after_the_vendor_resets_the_binding_the_hub_activates_again_by_itself() {
-    let site = Registered::new().await;
+    let site = Registered::new();
     let (portal, claims) = (&site.portal, &site.claims);
     let hub = site.activated_hub("a").await;
 
-    portal.admin(&format!("licenses/{}/reset-binding", claims.id), None).await;
+    portal.admin(&claims.id.to_string(), "reset-binding");
     // The next ping finds no binding and re-activates: a fresh activation receipt.
     let receipt = hub.hub.ping().await.expect("ping");
     assert_eq!(receipt.status, Status::Valid);

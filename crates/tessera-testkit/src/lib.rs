@@ -1,0 +1,59 @@
+//! The shared test kit: fixtures and process harnesses that every Tessera test crate uses
+//! (as a dev-dependency), so that none writes its own copy.
+//!
+//! - [`process`]: the real binaries of the workspace, run quietly, with what they said;
+//!   clock travel through libfaketime; background daemons.
+//! - [`vendor`]: a vendor with a signing key, its trust file, licenses and delegations.
+//! - [`portal`]: a real `tessera-portal` process with a receipt key, a delegation and an
+//!   admin API key, that can be stopped and started again on the same port.
+//! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards.
+//! - [`clock`]: a clock the test sets.
+//! - [`session`]: re-running a test inside a session of a real OS keystore.
+//!
+//! A test that needs a tool that is missing says so loudly and, under CI, fails.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+pub mod clock;
+pub mod portal;
+pub mod postgres;
+pub mod process;
+pub mod session;
+pub mod vendor;
+
+pub use clock::TestClock;
+pub use portal::{PortalOptions, PortalProcess};
+pub use postgres::{PgDatabase, postgres_url};
+pub use process::{Daemon, Ran, at, command, eventually, have, run, workspace_binary};
+pub use session::{Keystore, in_keystore_session};
+pub use vendor::Vendor;
+
+/// An HTTP client builder (rustls needs its crypto provider picked first).
+pub fn http_client() -> reqwest::ClientBuilder {
+    install_crypto();
+    reqwest::Client::builder()
+}
+
+/// Picks rustls's ring provider for this process (harmless when already picked).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The raw host components of a simulated hub machine named `seed`: the same seed gives the
+/// same host.
+pub fn host_values(seed: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("machine_id", format!("{seed}-machine")),
+        ("hostname", format!("{seed}-host")),
+        ("cpu_model", "Test CPU x2".to_owned()),
+        ("mac_addresses", format!("{seed}:00:00:00:00:01")),
+        ("root_disk", format!("{seed}-disk")),
+    ]
+}
+
+/// `N` random bytes.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    tessera_core::keys::fill_random(&mut bytes).expect("random");
+    bytes
+}
