@@ -29,6 +29,18 @@ impl Failure {
     }
 }
 
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl tessera_bin::Failure for Failure {
+    fn exit_code(&self) -> u8 {
+        self.exit as u8
+    }
+}
+
 impl From<tessera_portal::store::StoreError> for Failure {
     fn from(e: tessera_portal::store::StoreError) -> Self {
         Failure::new(Exit::Database, e)

@@ -27,29 +27,20 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("tessera-portal: internal error (please report it): {info}");
-    }));
     let cli = Cli::parse();
-    // mimalloc asks for transparent huge pages; under load it gives memory back and takes
-    // it again, and each time the kernel zeroes a whole 2 MiB page: several % of the CPU per
-    // ping (BENCHMARKS.md). Small pages cost less here. Best effort: only a tuning.
-    #[cfg(target_os = "linux")]
-    let _ = rustix::thread::disable_transparent_huge_pages(true);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("tessera-portal: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("tessera-portal: {}", failure.message);
-            ExitCode::from(failure.exit as u8)
-        }
-    }
+    tessera_bin::run("tessera-portal", || {
+        // mimalloc asks for transparent huge pages; under load it gives memory back and
+        // takes it again, and each time the kernel zeroes a whole 2 MiB page: several % of
+        // the CPU per ping (BENCHMARKS.md). Small pages cost less here. Best effort: only a
+        // tuning.
+        #[cfg(target_os = "linux")]
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| fail(Exit::Runtime, format!("cannot start the async runtime: {e}")))?;
+        runtime.block_on(run(cli)).map(|()| 0)
+    })
 }
 
 fn settings(args: &StoreArgs) -> Result<Settings, Failure> {

@@ -23,16 +23,8 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("tessera-runner: internal error (please report it): {info}");
-    }));
-    match run(Cli::parse()) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprintln!("tessera-runner: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
-    }
+    let cli = Cli::parse();
+    tessera_bin::run("tessera-runner", || run(cli))
 }
 
 fn default_state_dir() -> PathBuf {
@@ -114,7 +106,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     runner.install_from_hub(hub, token, &name, &trust)?
                 }
                 _ => {
-                    return Err(fail(Exit::Usage, "give --hub URL --token TOKEN, or --bundle FILE"));
+                    return Err(fail(
+                        Exit::Usage,
+                        "give --hub URL --token TOKEN, or --bundle FILE",
+                    ));
                 }
             };
             print(&decision, args.json)?;

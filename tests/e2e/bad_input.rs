@@ -294,3 +294,49 @@ fn the_hubs_runner_api_answers_bad_requests_with_json_errors() {
     );
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_closed_stdout_ends_every_binary_quietly() {
+    // The reading end of the pipe is gone before the binary writes: every write fails with
+    // EPIPE, as in `tessera-hub status --json | head -0`.
+    let vendor = Vendor::keygen();
+    let license = vendor.issue("good.license", 2, &[]);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("hub");
+    let commands: Vec<(&str, std::process::Command)> = vec![
+        ("tessera inspect", {
+            let mut c = cmd("tessera");
+            c.args(["inspect", "--json"]).arg(&license);
+            c
+        }),
+        ("tessera-hub fingerprint", {
+            let mut c = hub(&state);
+            c.args(["fingerprint", "--json", "--product", "acme-hub"]);
+            c
+        }),
+        ("tessera-hub status", {
+            let mut c = hub(&state);
+            c.args(["status", "--json"]);
+            c
+        }),
+        ("tessera-runner check", {
+            let mut c = runner(&dir.path().join("runner"));
+            c.args(["check", "--json"]);
+            c
+        }),
+        ("tessera-portal receipt-key", {
+            let mut c = cmd("tessera-portal");
+            c.arg("receipt-key").arg("--data-dir").arg(dir.path().join("portal"));
+            c
+        }),
+    ];
+    for (what, mut command) in commands {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let output =
+            command.stdout(writer).stderr(std::process::Stdio::piped()).output().expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{what}: {stderr}");
+        assert!(stderr.trim().is_empty(), "{what} said on a closed stdout: {stderr}");
+    }
+}

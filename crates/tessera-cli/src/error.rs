@@ -45,6 +45,18 @@ impl Failure {
     }
 }
 
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl tessera_bin::Failure for Failure {
+    fn exit_code(&self) -> u8 {
+        self.exit as u8
+    }
+}
+
 impl From<KeyLoadError> for Failure {
     fn from(e: KeyLoadError) -> Self {
         let exit = match e {

@@ -23,18 +23,8 @@ use crate::cli::{Cli, Command, IssueArgs, KeygenArgs, TermsArgs, VerifyArgs};
 use crate::error::{Exit, Failure};
 
 fn main() -> ExitCode {
-    // A bug must still end in one line, not a backtrace.
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("tessera: internal error (please report it): {info}");
-    }));
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprintln!("tessera: {}", failure.message);
-            ExitCode::from(failure.exit as u8)
-        }
-    }
+    tessera_bin::run("tessera", || run(cli))
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {

@@ -40,6 +40,18 @@ impl Failure {
     }
 }
 
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl tessera_bin::Failure for Failure {
+    fn exit_code(&self) -> u8 {
+        self.code
+    }
+}
+
 impl From<HubError> for Failure {
     fn from(e: HubError) -> Self {
         let exit = match &e {

@@ -22,30 +22,21 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("tessera-hub: internal error (please report it): {info}");
-    }));
     let cli = Cli::parse();
-    let quiet = !matches!(cli.command, Command::Run(_));
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
-    });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    // One thread: the hub pings once an hour and serves a handful of runners.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("tessera-hub: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprintln!("tessera-hub: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
-    }
+    tessera_bin::run("tessera-hub", || {
+        let quiet = !matches!(cli.command, Command::Run(_));
+        let filter =
+            tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+            });
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        // One thread: the hub pings once an hour and serves a handful of runners.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| fail(Exit::Internal, format!("cannot start the async runtime: {e}")))?;
+        runtime.block_on(run(cli))
+    })
 }
 
 fn default_state_dir() -> PathBuf {
