@@ -84,9 +84,10 @@ echo "    hub serving runners at $HUB; $(grep -c 'ping answered' "$WORK/hub.log"
 
 step 6 "customer runners: enroll two, check them offline"
 for r in r1 r2; do
-  TOKEN="$("$BIN/tessera-hub" --state-dir "$WORK/hub" runner-token 2>/dev/null)"
-  "$BIN/tessera-runner" --state-dir "$WORK/$r" --keystore keyutils install --hub "$HUB" \
-    --token "$TOKEN" --name "$r" --trust "$WORK/vendor/signing.pub" | sed "s/^/    $r install: /"
+  # The token goes through the environment, never the command line; it enrolls one runner.
+  TESSERA_RUNNER_TOKEN="$("$BIN/tessera-hub" --state-dir "$WORK/hub" runner-token 2>/dev/null)" \
+    "$BIN/tessera-runner" --state-dir "$WORK/$r" --keystore keyutils install --hub "$HUB" \
+    --label "$r" --trust "$WORK/vendor/signing.pub" | sed "s/^/    $r install: /"
   set +e
   "$BIN/tessera-runner" --state-dir "$WORK/$r" --keystore keyutils check | sed "s/^/    $r check: /"
   code=${PIPESTATUS[0]}
@@ -96,10 +97,10 @@ for r in r1 r2; do
 done
 
 step 7 "customer runners: a third one is refused (the license allows 2)"
-TOKEN="$("$BIN/tessera-hub" --state-dir "$WORK/hub" runner-token 2>/dev/null)"
 set +e
-"$BIN/tessera-runner" --state-dir "$WORK/r3" --keystore keyutils install --hub "$HUB" \
-  --token "$TOKEN" --name r3 --trust "$WORK/vendor/signing.pub" 2>&1 | sed 's/^/    r3 install: /'
+TESSERA_RUNNER_TOKEN="$("$BIN/tessera-hub" --state-dir "$WORK/hub" runner-token 2>/dev/null)" \
+  "$BIN/tessera-runner" --state-dir "$WORK/r3" --keystore keyutils install --hub "$HUB" \
+  --label r3 --trust "$WORK/vendor/signing.pub" 2>&1 | sed 's/^/    r3 install: /'
 code=${PIPESTATUS[0]}
 "$BIN/tessera-runner" --state-dir "$WORK/r3" --keystore keyutils check 2>&1 | sed 's/^/    r3 check: /'
 set -e

@@ -9,7 +9,7 @@ use tessera_core::UnixTime;
 use tessera_core::armor::MAX_ARMORED_LEN;
 use tessera_core::delegation::Delegation;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
-use tessera_core::keyfile::{self, KeyFile, MAX_KEY_FILE_LEN};
+use tessera_core::keyfile;
 use tessera_core::keys::SigningKey;
 use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
 
@@ -36,23 +36,14 @@ pub struct LoadedDelegation {
 pub fn load_or_create_receipt_key(data_dir: &Path) -> Result<SigningKey, ReceiptKeyError> {
     let path = data_dir.join(RECEIPT_KEY_FILE);
     let fail = |message: String| ReceiptKeyError { path: path.clone(), message };
-    if path.exists() {
-        let bytes = read_capped(&path, MAX_KEY_FILE_LEN).map_err(|e| fail(e.to_string()))?;
-        return match KeyFile::parse(&bytes).map_err(|e| fail(e.to_string()))? {
-            KeyFile::Plain(key) => Ok(*key),
-            KeyFile::Encrypted(_) => Err(fail(
-                "is encrypted; the portal needs a plain key it can load unattended".into(),
-            )),
-        };
-    }
     // Unattended service: the key is plain, protected by mode 0600 and the data directory.
-    let key = SigningKey::generate().map_err(|e| fail(e.to_string()))?;
-    write_atomic(&path, keyfile::plain(&key).as_bytes(), WriteOptions::SECRET_NEW)
-        .map_err(|e| fail(e.to_string()))?;
-    let public = data_dir.join(RECEIPT_PUB_FILE);
-    write_atomic(&public, keyfile::public(&key).as_bytes(), WriteOptions::SECRET_REPLACE)
-        .map_err(|e| fail(e.to_string()))?;
-    tracing::info!(key_id = %key.key_id(), path = %path.display(), "made a new receipt key");
+    let (key, made) = keyfile::load_or_create_plain(&path).map_err(|e| fail(e.to_string()))?;
+    if made {
+        let public = data_dir.join(RECEIPT_PUB_FILE);
+        write_atomic(&public, keyfile::public(&key).as_bytes(), WriteOptions::SECRET_REPLACE)
+            .map_err(|e| fail(e.to_string()))?;
+        tracing::info!(key_id = %key.key_id(), path = %path.display(), "made a new receipt key");
+    }
     Ok(key)
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use tessera_core::activation::{Bundle, LeaseClaims, sign_lease};
+use tessera_core::activation::{Bundle, LeaseClaims, open_runner_call, sign_lease};
 use tessera_core::delegation::{self, DelegationClaims};
 use tessera_core::keyfile;
 use tessera_core::keys::SigningKey;
@@ -28,8 +28,10 @@ use tessera_core::{Status, UnixTime};
 use tessera_runner::keystore::{Backend, Keystore, MemoryKeystore, OsKeystore};
 use tessera_runner::runner::Runner;
 
-/// A bundle as a hub would serve it, made with the core library alone.
-fn bundle(now: UnixTime) -> (Bundle, String) {
+/// A bundle as a hub would answer `runner`'s request, made with the core library alone.
+fn bundle(runner: &Runner, now: UnixTime) -> (Bundle, String) {
+    let request = runner.request("bench").expect("request");
+    let call = open_runner_call(request.as_bytes()).expect("request");
     let vendor = SigningKey::from_seed(&[1; 32]);
     let portal = SigningKey::from_seed(&[2; 32]);
     let hub = SigningKey::from_seed(&[3; 32]);
@@ -67,7 +69,9 @@ fn bundle(now: UnixTime) -> (Bundle, String) {
     let lease = sign_lease(
         &LeaseClaims {
             license_id: claims.id,
-            runner: "bench".into(),
+            runner_key_id: call.runner_key.key_id(),
+            label: call.label,
+            nonce: call.nonce,
             issued_at: now,
             expires_at: now.saturating_add(Duration::from_secs(86_400)),
         },
@@ -101,10 +105,10 @@ fn per_call(n: u32, mut f: impl FnMut()) -> Duration {
 
 fn library(rounds: usize) {
     let now = SystemClock.now();
-    let (bundle, trust) = bundle(now);
     let dir = tempfile::tempdir().expect("dir");
     let runner =
         Runner::new(dir.path(), Arc::new(MemoryKeystore::default()), Arc::new(SystemClock));
+    let (bundle, trust) = bundle(&runner, now);
     assert_eq!(runner.install_bundle(&bundle, &trust).expect("install").status, Status::Valid);
     let cache_len = std::fs::read(runner.cache_path()).expect("cache").len();
 
@@ -168,7 +172,6 @@ fn process(rounds: usize) {
         }
     }
     let now = SystemClock.now();
-    let (bundle, trust) = bundle(now);
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).expect("state");
@@ -184,6 +187,7 @@ fn process(rounds: usize) {
         return;
     }
     let runner = Runner::new(&state, Arc::new(keystore), Arc::new(SystemClock));
+    let (bundle, trust) = bundle(&runner, now);
     runner.install_bundle(&bundle, &trust).expect("install");
 
     // minisign: a key pair without a password, a 1 KB file and its signature.

@@ -1,9 +1,9 @@
 //! The runner's cache file, sealed with HMAC-SHA256 under the keystore's key.
 //!
 //! ```text
-//! TESSERA RUNNER CACHE v1
+//! TESSERA RUNNER CACHE v2
 //! <base64 of the JSON body>
-//! <hex HMAC-SHA256(key, "tessera runner cache v1\0" ‖ JSON body)>
+//! <hex HMAC-SHA256(key, "tessera runner cache v2\0" ‖ JSON body)>
 //! ```
 //!
 //! Any change to the file, a different key, or anything that does not parse is `tampered`.
@@ -20,8 +20,11 @@ use tessera_core::activation::LeaseClaims;
 use tessera_core::delegation::DelegationClaims;
 use tessera_core::keys::KeyId;
 
-const HEADER: &str = "TESSERA RUNNER CACHE v1";
-const CONTEXT: &[u8] = b"tessera runner cache v1\0";
+const HEADER: &str = "TESSERA RUNNER CACHE v2";
+const CONTEXT: &[u8] = b"tessera runner cache v2\0";
+/// The header of the cache of versions before runner keys: it is not read, the runner
+/// enrolls again (`tessera-runner refresh`).
+const OLD_HEADER: &str = "TESSERA RUNNER CACHE v1";
 /// Largest cache file read.
 pub const MAX_CACHE_LEN: usize = 256 * 1024;
 
@@ -33,7 +36,10 @@ pub const MAX_CACHE_LEN: usize = 256 * 1024;
 pub struct Cache {
     /// Grows with every write; the keystore holds the current one.
     pub generation: u64,
-    pub runner: String,
+    /// The id of this runner's own key (`runner.key`): the lease must be for it.
+    pub runner_key_id: KeyId,
+    /// The runner's label, for people.
+    pub label: String,
     /// The hub to refresh from (absent for a bundle installed by hand).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub: Option<String>,
@@ -51,6 +57,9 @@ pub struct Cache {
     /// other steps.
     pub hub_key_id: KeyId,
     pub lease: LeaseClaims,
+    /// The portal time of the cached receipt: a newer bundle never brings an older one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_time: Option<UnixTime>,
     /// The latest time this runner has seen: its clock and the portal's.
     pub high_water: UnixTime,
     pub refreshed_at: UnixTime,
@@ -69,6 +78,17 @@ pub struct VerifiedDelegation {
 #[error("the cache file was changed or is not this runner's ({0})")]
 pub struct Tampered(pub &'static str);
 
+/// Why a cache file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    #[error(transparent)]
+    Tampered(#[from] Tampered),
+    /// Written by a version before runner keys.
+    #[error("the cache is from an earlier version of the runner: run `tessera-runner refresh`")]
+    OldVersion,
+}
+
 fn mac(key: &[u8; 32], body: &[u8]) -> Hmac<Sha256> {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
@@ -85,16 +105,18 @@ pub fn seal(cache: &Cache, key: &[u8; 32]) -> Vec<u8> {
 }
 
 /// Opens a sealed file: every byte must be as written, under this key.
-pub fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cache, Tampered> {
+pub fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cache, OpenError> {
     let text = std::str::from_utf8(bytes).map_err(|_| Tampered("not text"))?;
     let mut lines = text.strip_suffix('\n').ok_or(Tampered("truncated"))?.split('\n');
-    if lines.next() != Some(HEADER) {
-        return Err(Tampered("header"));
+    match lines.next() {
+        Some(HEADER) => {}
+        Some(OLD_HEADER) => return Err(OpenError::OldVersion),
+        _ => return Err(Tampered("header").into()),
     }
     let body = lines.next().ok_or(Tampered("truncated"))?;
     let tag = lines.next().ok_or(Tampered("truncated"))?;
     if lines.next().is_some() {
-        return Err(Tampered("trailing data"));
+        return Err(Tampered("trailing data").into());
     }
     let body = STANDARD.decode(body).map_err(|_| Tampered("body encoding"))?;
     let mut expected = [0u8; 32];
@@ -102,11 +124,11 @@ pub fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cache, Tampered> {
         || hex::decode_to_slice(tag, &mut expected).is_err()
         || tag != tag.to_lowercase()
     {
-        return Err(Tampered("seal encoding"));
+        return Err(Tampered("seal encoding").into());
     }
     // Constant time (hmac's verify_slice).
     mac(key, &body).verify_slice(&expected).map_err(|_| Tampered("seal does not match"))?;
-    serde_json::from_slice(&body).map_err(|_| Tampered("body"))
+    Ok(serde_json::from_slice(&body).map_err(|_| Tampered("body"))?)
 }
 
 #[cfg(test)]
@@ -117,9 +139,11 @@ mod tests {
     pub(crate) fn sample() -> Cache {
         let hub = SigningKey::from_seed(&[1; 32]);
         let t: UnixTime = "2027-01-01".parse().expect("t");
+        let runner = SigningKey::from_seed(&[2; 32]);
         Cache {
             generation: 3,
-            runner: "r1".into(),
+            runner_key_id: runner.key_id(),
+            label: "r1".into(),
             hub: Some("http://127.0.0.1:7480".into()),
             trust: "tessera-pub-v1:…".into(),
             license: "-----BEGIN TESSERA LICENSE-----".into(),
@@ -129,10 +153,13 @@ mod tests {
             hub_key_id: hub.key_id(),
             lease: LeaseClaims {
                 license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
-                runner: "r1".into(),
+                runner_key_id: runner.key_id(),
+                label: "r1".into(),
+                nonce: tessera_core::receipt::Nonce::from_bytes([4; 16]),
                 issued_at: t,
                 expires_at: t,
             },
+            receipt_time: None,
             high_water: t,
             refreshed_at: t,
         }
@@ -156,5 +183,12 @@ mod tests {
         let mut longer = sealed.clone();
         longer.extend_from_slice(b"x\n");
         assert!(open(&longer, &key).is_err());
+    }
+
+    #[test]
+    fn an_earlier_versions_cache_says_so() {
+        let sealed = seal(&sample(), &[9u8; 32]);
+        let old = String::from_utf8(sealed).expect("text").replace(HEADER, OLD_HEADER);
+        assert_eq!(open(old.as_bytes(), &[9u8; 32]), Err(OpenError::OldVersion));
     }
 }

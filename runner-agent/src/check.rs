@@ -6,14 +6,15 @@ use serde::Serialize;
 use tessera_core::activation::{self, Bundle, LeaseClaims};
 use tessera_core::delegation::Delegation;
 use tessera_core::license::{Claims, Expectations, LicenseFile};
-use tessera_core::receipt;
+use tessera_core::receipt::{self, ReceiptClaims};
+use tessera_core::standing::{self, Evidence};
 use tessera_core::trust::TrustSet;
 use tessera_core::{Status, UnixTime};
 
 use crate::cache::{Cache, VerifiedDelegation};
 
 /// The default tolerance for a clock behind the high-water mark (DST, drift).
-pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(3600);
+pub const DEFAULT_TOLERANCE: Duration = standing::DEFAULT_TOLERANCE;
 
 /// A runner's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,26 +51,23 @@ impl Decision {
     }
 }
 
-/// Decides from a cache whose seal and generation were checked. Verifies the license against
-/// the cached trust set and the receipt through the cached (verified) delegation, or the
-/// offline activation against the trust set: two signature checks.
+/// Decides from a cache whose seal and generation were checked, through the rule the hub
+/// uses too (`tessera_core::standing`). Verifies the license against the cached trust set
+/// and the receipt through the cached (verified) delegation, or the offline activation
+/// against the trust set: two signature checks.
 pub fn decide(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
     let mut decision = judge(cache, now, tolerance);
-    decision.runner = Some(cache.runner.clone());
+    decision.runner = Some(cache.label.clone());
     decision.lease_expires_at = Some(cache.lease.expires_at);
     decision.license_id = Some(cache.lease.license_id.to_string());
     decision
 }
 
 fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
-    if now.saturating_add(tolerance) < cache.high_water {
-        return Decision::new(
-            Status::ClockRollback,
-            format!(
-                "the clock says {now}, but this runner has already seen {}: set the clock right",
-                cache.high_water
-            ),
-        );
+    // First, before anything is verified: a clock set back must not make an expired
+    // license or an ended grace look fine, nor a not-yet-valid one look wrong.
+    if let Some(standing) = standing::rollback(now, cache.high_water, tolerance) {
+        return Decision::new(standing.status, standing.reason);
     }
     let trust = match TrustSet::parse(cache.trust.as_bytes()) {
         Ok(trust) => trust,
@@ -82,40 +80,45 @@ fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
     if cache.lease.license_id != claims.id {
         return Decision::new(Status::Tampered, "the lease is for another license");
     }
-    let (status, reason, left) = if let Some(text) = &cache.activation {
-        match activation::verify_activation(text.as_bytes(), &trust, now) {
-            Err(e) => (e.status(), format!("offline activation: {e}"), None),
-            Ok(a) if a.license_id != claims.id || a.hub_key_id != cache.hub_key_id => (
-                Status::Tampered,
-                "the offline activation is for another license or hub".into(),
-                None,
-            ),
-            Ok(a) if now < a.not_before => {
-                (Status::NotYetValid, format!("offline activation starts {}", a.not_before), None)
-            }
-            Ok(a) if now > a.not_after => (
-                Status::GraceExpired,
-                format!("offline activation ended {}; the hub needs a new one", a.not_after),
-                Some(Duration::ZERO),
-            ),
-            Ok(a) => (
-                Status::Valid,
-                format!("offline activation valid through {}", a.not_after),
-                Some(a.not_after.since(now)),
-            ),
-        }
-    } else {
-        match (&cache.receipt, &cache.delegation) {
-            (Some(text), Some(delegation)) => judge_receipt(text, delegation, cache, &claims, now),
-            _ => (Status::NoLicense, "the hub has no receipt yet (not activated)".into(), None),
-        }
-    };
-    if !status.permits_running() {
-        let mut d = Decision::new(status, reason);
-        d.grace_left_secs = left.map(|l| l.as_secs());
-        return d;
+    if cache.lease.runner_key_id != cache.runner_key_id {
+        return Decision::new(Status::Tampered, "the lease is for another runner key");
     }
-    if now > cache.lease.expires_at {
+    let offline;
+    let receipt;
+    let evidence = if let Some(text) = &cache.activation {
+        offline = match activation::verify_activation(text.as_bytes(), &trust, now) {
+            Ok(a) if a.license_id == claims.id && a.hub_key_id == cache.hub_key_id => a,
+            Ok(_) => {
+                return Decision::new(
+                    Status::Tampered,
+                    "the offline activation is for another license or hub",
+                );
+            }
+            Err(e) => return Decision::new(e.status(), format!("offline activation: {e}")),
+        };
+        Evidence::Offline(&offline)
+    } else if let (Some(text), Some(delegation)) = (&cache.receipt, &cache.delegation) {
+        receipt = match verified_receipt(text, delegation, cache, &claims) {
+            Ok(r) => r,
+            Err(decision) => return decision,
+        };
+        Evidence::Receipt(&receipt)
+    } else {
+        Evidence::None
+    };
+    let standing = standing::judge(evidence, &claims, now, cache.high_water, tolerance);
+    let reason = match (standing.status, evidence) {
+        (Status::NoLicense, Evidence::None) => "the hub has no receipt yet (not activated)".into(),
+        (Status::Unrecognized, _) => {
+            format!("{}: a status this runner does not know; update the runner", standing.reason)
+        }
+        (Status::Grace, Evidence::Receipt(_)) => {
+            format!("{} (refresh from the hub)", standing.reason)
+        }
+        _ => standing.reason,
+    };
+    let left = standing.left.map(|l| l.as_secs());
+    if standing.status.permits_running() && now > cache.lease.expires_at {
         return Decision::new(
             Status::RunnerLimitExceeded,
             format!(
@@ -124,8 +127,8 @@ fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
             ),
         );
     }
-    let mut d = Decision::new(status, reason);
-    d.grace_left_secs = left.map(|l| l.as_secs());
+    let mut d = Decision::new(standing.status, reason);
+    d.grace_left_secs = left;
     d
 }
 
@@ -141,41 +144,21 @@ fn license_claims(text: &str, trust: &TrustSet, now: UnixTime) -> Result<Claims,
     }
 }
 
-fn judge_receipt(
+/// The cached receipt, through the cached (verified) delegation, for this license and hub.
+fn verified_receipt(
     text: &str,
     delegation: &VerifiedDelegation,
     cache: &Cache,
     claims: &Claims,
-    now: UnixTime,
-) -> (Status, String, Option<Duration>) {
+) -> Result<ReceiptClaims, Decision> {
     let delegation =
         Delegation { claims: delegation.claims.clone(), vendor_key_id: delegation.vendor_key_id };
-    let receipt = match receipt::verify(text.as_bytes(), &delegation) {
-        Ok(r) => r,
-        Err(e) => return (Status::Tampered, format!("cached receipt: {e}"), None),
-    };
+    let receipt = receipt::verify(text.as_bytes(), &delegation)
+        .map_err(|e| Decision::new(Status::Tampered, format!("cached receipt: {e}")))?;
     if receipt.license_id != claims.id || receipt.hub_key_id != cache.hub_key_id {
-        return (Status::Tampered, "the receipt is for another license or hub".into(), None);
+        return Err(Decision::new(Status::Tampered, "the receipt is for another license or hub"));
     }
-    if receipt.status != Status::Valid {
-        return (
-            receipt.status,
-            format!("the portal said {} at {}", receipt.status, receipt.portal_time),
-            None,
-        );
-    }
-    let (status, left) =
-        receipt::freshness(receipt.portal_time, now, claims.ping_interval(), claims.grace_period());
-    let reason = match status {
-        Status::Valid => format!("the hub was confirmed at {}", receipt.portal_time),
-        Status::Grace => format!(
-            "no confirmation since {}; grace ends {} (refresh from the hub)",
-            receipt.portal_time,
-            now.saturating_add(left)
-        ),
-        _ => format!("no confirmation since {}; grace has run out", receipt.portal_time),
-    };
-    (status, reason, Some(left))
+    Ok(receipt)
 }
 
 /// Why a bundle cannot be installed.
@@ -187,7 +170,8 @@ pub struct BadBundle {
     pub message: String,
 }
 
-fn bad(status: Status, message: impl Into<String>) -> BadBundle {
+/// A bundle refused with `status`.
+pub fn bad(status: Status, message: impl Into<String>) -> BadBundle {
     BadBundle { status, message: message.into() }
 }
 

@@ -49,22 +49,39 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
         tolerance: std::time::Duration,
     },
-    /// Remove the cache, the enrollment and the keystore entry.
+    /// Write a request for a lease, signed with this runner's key, to carry to the hub's
+    /// operator (`tessera-hub bundle --request FILE`) where the runner cannot reach the
+    /// hub; install the bundle that answers it with `install --bundle`.
+    Request {
+        /// Where to write the request (`-` for standard output).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// This runner's label, for the hub's operator (default: the hostname).
+        #[arg(long, value_name = "LABEL", alias = "name")]
+        label: Option<String>,
+    },
+    /// Give this runner's slot back to the hub.
+    Release,
+    /// Remove the cache, the enrollment and the keystore entry (the runner key stays: a
+    /// runner installed again is the same runner).
     Uninstall,
 }
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// The hub's runner API, e.g. http://hub.internal:7480.
-    #[arg(long, value_name = "URL", requires = "token", conflicts_with = "bundle")]
+    /// The hub's runner API, e.g. http://hub.internal:7480. The runner token (from
+    /// `tessera-hub runner-token`, used up by this install) comes from --token-file or the
+    /// TESSERA_RUNNER_TOKEN environment variable, never the command line.
+    #[arg(long, value_name = "URL", conflicts_with = "bundle")]
     pub hub: Option<String>,
-    /// The enrollment token from `tessera-hub runner-token`.
-    #[arg(long, value_name = "TOKEN", env = "TESSERA_RUNNER_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// This runner's name (default: the hostname).
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// A bundle file written by `tessera-hub bundle` (air-gapped install).
+    /// A file holding the runner token (`-` for standard input).
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub token_file: Option<PathBuf>,
+    /// This runner's label, for the hub's operator (default: the hostname).
+    #[arg(long, value_name = "LABEL", alias = "name")]
+    pub label: Option<String>,
+    /// A bundle file written by `tessera-hub bundle --request` for this runner's request
+    /// (air-gapped install).
     #[arg(long, value_name = "FILE", required_unless_present = "hub")]
     pub bundle: Option<PathBuf>,
     /// The vendor trust set (public keys).

@@ -1,11 +1,18 @@
-//! The runner's client for its hub's runner API (docs/HUB.md, "Serving runners").
+//! The runner's client for its hub's runner API (docs/HUB.md, "Serving runners"): every
+//! call is a runner call signed with the runner's key; answers are read with a cap.
 
+use std::io::Read;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tessera_core::UnixTime;
 use tessera_core::activation::Bundle;
 use tessera_core::wire::{ErrorBody, describe};
+
+/// The largest answer read from a hub: a bundle is a few KiB.
+pub const MAX_ANSWER_LEN: usize = 256 * 1024;
+
+/// The longest error text kept from a hub's answer.
+const MAX_MESSAGE_LEN: usize = 300;
 
 /// Why the hub gave no answer to use.
 #[derive(Debug, thiserror::Error)]
@@ -17,23 +24,31 @@ pub enum HubError {
     Refused { http: u16, code: String, message: String },
 }
 
-/// A lease as the hub grants it.
+/// The hub's answer to a lease call: its bundle, and a lease when one is granted.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Grant {
-    pub runner: String,
-    pub expires_at: UnixTime,
-    pub lease: String,
+pub struct LeaseAnswer {
+    pub bundle: Bundle,
+    #[serde(default)]
+    pub lease: Option<String>,
 }
 
-/// A blocking client (install and refresh only; `check` never touches the network).
+/// A blocking client (install, refresh, release only; `check` never touches the network).
 pub struct HubClient {
     base: String,
-    token: String,
     http: reqwest::blocking::Client,
 }
 
+fn bounded(text: &str) -> String {
+    let mut out: String =
+        text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_MESSAGE_LEN).collect();
+    if text.chars().count() > MAX_MESSAGE_LEN {
+        out.push('…');
+    }
+    out
+}
+
 impl HubClient {
-    pub fn new(base: &str, token: &str) -> Result<Self, HubError> {
+    pub fn new(base: &str) -> Result<Self, HubError> {
         // rustls is built without a default provider (no C toolchain needed): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()
@@ -41,40 +56,58 @@ impl HubClient {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| HubError::Unreachable(format!("HTTP client: {e}")))?;
-        Ok(HubClient { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), http })
+        Ok(HubClient { base: base.trim_end_matches('/').to_owned(), http })
     }
 
     pub fn base(&self) -> &str {
         &self.base
     }
 
-    pub fn bundle(&self) -> Result<Bundle, HubError> {
-        let request = self.http.get(format!("{}/v1/bundle", self.base)).bearer_auth(&self.token);
-        answer(request.send())
-    }
-
-    pub fn lease(&self, runner: &str) -> Result<Grant, HubError> {
-        let request = self
+    /// Asks for a lease (renewing the one held) and the hub's bundle. `token` enrolls the
+    /// runner's key the first time.
+    pub fn lease(&self, call: &str, token: Option<&str>) -> Result<LeaseAnswer, HubError> {
+        let mut request = self
             .http
             .post(format!("{}/v1/lease", self.base))
-            .bearer_auth(&self.token)
-            .json(&serde_json::json!({ "runner": runner }));
-        answer(request.send())
+            .json(&serde_json::json!({ "call": call }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body = answer(request.send())?;
+        serde_json::from_slice(&body)
+            .map_err(|e| HubError::Unreachable(bounded(&format!("unreadable answer: {e}"))))
+    }
+
+    /// Gives the slot back.
+    pub fn release(&self, call: &str) -> Result<(), HubError> {
+        let request = self
+            .http
+            .post(format!("{}/v1/release", self.base))
+            .json(&serde_json::json!({ "call": call }));
+        answer(request.send()).map(|_| ())
     }
 }
 
-fn answer<T: serde::de::DeserializeOwned>(
-    sent: reqwest::Result<reqwest::blocking::Response>,
-) -> Result<T, HubError> {
-    let response = sent.map_err(|e| HubError::Unreachable(describe(&e)))?;
+/// The body of a successful answer, or the hub's error; at most [`MAX_ANSWER_LEN`] bytes
+/// are read either way.
+fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> Result<Vec<u8>, HubError> {
+    let response = sent.map_err(|e| HubError::Unreachable(bounded(&describe(&e))))?;
     let http = response.status();
-    if http.is_success() {
-        return response
-            .json()
-            .map_err(|e| HubError::Unreachable(format!("unreadable answer: {e}")));
+    let mut body = Vec::new();
+    let read = response
+        .take(MAX_ANSWER_LEN as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| HubError::Unreachable(bounded(&format!("reading the answer: {e}"))))?;
+    if read > MAX_ANSWER_LEN {
+        return Err(HubError::Unreachable(format!(
+            "the answer is longer than {MAX_ANSWER_LEN} bytes"
+        )));
     }
-    let (code, message) = match response.json::<ErrorBody>() {
-        Ok(b) => (b.error.code, b.error.message),
+    if http.is_success() {
+        return Ok(body);
+    }
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(b) => (bounded(&b.error.code), bounded(&b.error.message)),
         Err(_) => ("http_error".to_owned(), format!("HTTP {http}")),
     };
     if http.is_server_error() {

@@ -39,6 +39,31 @@ fn default_state_dir() -> PathBuf {
         .join("tessera-runner")
 }
 
+/// The runner token: from `--token-file` (`-` for standard input) or the
+/// TESSERA_RUNNER_TOKEN environment variable; never from the command line, where other
+/// users see it.
+fn runner_token(file: Option<&Path>) -> Result<String, Failure> {
+    let text = match file {
+        Some(path) if path == Path::new("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(std::io::stdin(), 4096),
+                &mut text,
+            )
+            .map_err(|e| fail(Exit::Io, format!("standard input: {e}")))?;
+            text
+        }
+        Some(path) => read_text(path)?,
+        None => std::env::var("TESSERA_RUNNER_TOKEN").map_err(|_| {
+            fail(
+                Exit::Usage,
+                "no runner token: give --token-file FILE (or -) or set TESSERA_RUNNER_TOKEN",
+            )
+        })?,
+    };
+    Ok(text.trim().to_owned())
+}
+
 fn read_text(path: &Path) -> Result<String, Failure> {
     let bytes = tessera_core::fsutil::read_capped(path, 1024 * 1024)
         .map_err(|e| fail(Exit::Io, format!("{}: {e}", path.display())))?;
@@ -54,7 +79,7 @@ fn print(decision: &Decision, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runner names: letters, digits, '.', '-', '_' (as the hub wants them).
+/// Runner labels: letters, digits, '.', '-', '_' (as the hub wants them).
 fn default_name() -> String {
     let host = sysinfo::System::host_name().unwrap_or_else(|| "runner".into());
     let name: String = host
@@ -93,26 +118,52 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Install(args) => {
             let trust = read_text(&args.trust)?;
-            let decision = match (&args.bundle, &args.hub, &args.token) {
-                (Some(path), _, _) => {
+            let decision = match (&args.bundle, &args.hub) {
+                (Some(path), _) => {
                     let text = read_text(path)?;
                     let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
                         fail(Exit::Input, format!("{}: not a bundle: {e}", path.display()))
                     })?;
                     runner.install_bundle(&bundle, &trust)?
                 }
-                (None, Some(hub), Some(token)) => {
-                    let name = args.name.clone().unwrap_or_else(default_name);
-                    runner.install_from_hub(hub, token, &name, &trust)?
+                (None, Some(hub)) => {
+                    let token = runner_token(args.token_file.as_deref())?;
+                    let label = args.label.clone().unwrap_or_else(default_name);
+                    runner.install_from_hub(hub, &token, &label, &trust)?
                 }
                 _ => {
                     return Err(fail(
                         Exit::Usage,
-                        "give --hub URL --token TOKEN, or --bundle FILE",
+                        "give --hub URL (with a runner token), or --bundle FILE",
                     ));
                 }
             };
             print(&decision, args.json)?;
+            Ok(0)
+        }
+        Command::Request { out, label } => {
+            let label = label.unwrap_or_else(default_name);
+            let text = runner.request(&label)?;
+            if out == Path::new("-") {
+                print!("{text}");
+            } else {
+                tessera_core::fsutil::write_atomic(
+                    &out,
+                    text.as_bytes(),
+                    tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
+                )
+                .map_err(|e| fail(Exit::Io, format!("{}: {e}", out.display())))?;
+                eprintln!(
+                    "request written to {}: the hub's operator answers it with `tessera-hub \
+                     bundle --request FILE`; install the answer with `install --bundle`",
+                    out.display()
+                );
+            }
+            Ok(0)
+        }
+        Command::Release => {
+            runner.release()?;
+            println!("gave this runner's slot back to the hub");
             Ok(0)
         }
         Command::Refresh { trust, json } => {

@@ -1,6 +1,16 @@
-//! A runner's operations: install (from the hub or a bundle file), refresh, check. The same
-//! calls the `tessera-runner` binary makes, for the vendor's runner code to call directly.
+//! A runner's operations: install (from the hub, or air-gapped from a bundle that answers the
+//! runner's own request file), refresh, check. The same calls the `tessera-runner` binary
+//! makes, for the vendor's runner code to call directly.
+//!
+//! A runner's identity is its own Ed25519 key, made at install and kept in `runner.key`
+//! (mode 0600) in its state directory, so a reboot that empties the kernel keyring does not
+//! cost it its identity. It signs every call to its hub; the hub leases a slot to that key,
+//! and the lease must answer the runner's own fresh nonce: an old bundle cannot be
+//! installed again, with or without the keystore entry. A cached receipt or lease is never
+//! replaced by an older one. Install, refresh and the writes of `check` take the state
+//! directory's lock (`cache.lock`), so none of them overwrites another's newer cache.
 
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,14 +18,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tessera_core::Status;
-use tessera_core::activation::Bundle;
+use tessera_core::activation::{Bundle, LeaseClaims, RunnerAction, RunnerCall, sign_runner_call};
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
-use tessera_core::keys::fill_random;
+use tessera_core::keyfile;
+use tessera_core::keys::{KeyId, SigningKey, fill_random};
+use tessera_core::receipt::Nonce;
 use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
 use zeroize::Zeroizing;
 
-use crate::cache::{self, Cache, MAX_CACHE_LEN};
+use crate::cache::{self, Cache, MAX_CACHE_LEN, OpenError};
 use crate::check::{self, BadBundle, Decision, LeaseInput};
 use crate::hub::{HubClient, HubError};
 use crate::keystore::{Keystore, KeystoreError, Secret};
@@ -45,13 +57,25 @@ fn io_error(path: &Path, source: io::Error) -> RunnerError {
 }
 
 /// How a runner reaches its hub, kept (0600) beside the cache so a refresh works even when
-/// the keystore lost the cache key (a reboot clears the kernel keyring).
+/// the keystore lost the cache key (a reboot clears the kernel keyring). No secret: the
+/// runner proves itself with its key; a runner token is used once, at enrollment.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Enrollment {
     hub: String,
-    runner: String,
-    token: String,
+    #[serde(alias = "runner")]
+    label: String,
+    /// A token kept by versions before runner keys: used once to enroll this runner's key
+    /// at its next refresh, then dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+/// The request file this runner is waiting for an answer to (air-gapped install).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pending {
+    nonce: Nonce,
 }
 
 /// The cache as found: usable with its key, or the status that stands in for it together
@@ -59,6 +83,26 @@ struct Enrollment {
 enum Found {
     Usable(Box<Cache>, Secret),
     Unusable(Decision, Option<Secret>),
+}
+
+impl Found {
+    fn cache(&self) -> Option<&Cache> {
+        match self {
+            Found::Usable(cache, _) => Some(cache),
+            Found::Unusable(..) => None,
+        }
+    }
+}
+
+/// Holds the state directory's lock while alive.
+struct Locked {
+    _file: File,
+}
+
+/// What a lease must be to enter the cache: for this runner's key, answering this nonce.
+struct Expected {
+    key_id: KeyId,
+    nonce: Nonce,
 }
 
 /// One runner: its state directory, its keystore entry, its clock.
@@ -88,12 +132,60 @@ impl Runner {
         self.dir.join("enrollment.json")
     }
 
+    fn pending_path(&self) -> PathBuf {
+        self.dir.join("request.json")
+    }
+
+    /// This runner's key file.
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join("runner.key")
+    }
+
     /// The keystore account for a state directory: one key per runner installation.
     pub fn account(dir: &Path) -> String {
         use sha2::{Digest, Sha256};
         let path = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
         let digest = Sha256::digest(path.to_string_lossy().as_bytes());
         format!("cache-{}", hex::encode(&digest[..8]))
+    }
+
+    /// This runner's identity: its key, made the first time.
+    pub fn runner_key(&self) -> Result<SigningKey, RunnerError> {
+        keyfile::load_or_create_plain(&self.key_path())
+            .map(|(key, _)| key)
+            .map_err(|e| RunnerError::Input(format!("runner key: {e}")))
+    }
+
+    /// Takes the state directory's lock, waiting for it.
+    fn lock(&self) -> Result<Locked, RunnerError> {
+        self.take_lock(true)?
+            .ok_or_else(|| RunnerError::Input("the state lock was not taken".into()))
+    }
+
+    /// Takes the state directory's lock if no other process holds it.
+    fn try_lock(&self) -> Result<Option<Locked>, RunnerError> {
+        self.take_lock(false)
+    }
+
+    fn take_lock(&self, wait: bool) -> Result<Option<Locked>, RunnerError> {
+        let path = self.dir.join("cache.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error(&path, e))?;
+        use rustix::fs::{FlockOperation, flock};
+        let operation = if wait {
+            FlockOperation::LockExclusive
+        } else {
+            FlockOperation::NonBlockingLockExclusive
+        };
+        match flock(&file, operation) {
+            Ok(()) => Ok(Some(Locked { _file: file })),
+            Err(e) if !wait && e == rustix::io::Errno::WOULDBLOCK => Ok(None),
+            Err(e) => Err(io_error(&path, e.into())),
+        }
     }
 
     /// The cache and its key, or the status that stands in for them.
@@ -126,6 +218,10 @@ impl Runner {
         };
         let cache = match cache::open(&bytes, &secret.key) {
             Ok(cache) => cache,
+            Err(OpenError::OldVersion) => {
+                let decision = Decision::new(Status::NoLicense, OpenError::OldVersion.to_string());
+                return Ok(Found::Unusable(decision, Some(secret)));
+            }
             Err(e) => {
                 let decision = Decision::new(Status::Tampered, e.to_string());
                 return Ok(Found::Unusable(decision, Some(secret)));
@@ -151,8 +247,14 @@ impl Runner {
     }
 
     /// Writes the cache (generation + 1) and then the keystore: a crash in between leaves a
-    /// file one generation ahead, which the next open accepts and completes.
-    fn commit(&self, mut cache: Cache, secret: Option<Secret>) -> Result<(), RunnerError> {
+    /// file one generation ahead, which the next open accepts and completes. Call with the
+    /// lock held.
+    fn commit(
+        &self,
+        _lock: &Locked,
+        mut cache: Cache,
+        secret: Option<Secret>,
+    ) -> Result<(), RunnerError> {
         let (key, generation) = match secret {
             Some(s) => (s.key, s.generation.max(cache.generation) + 1),
             None => {
@@ -172,7 +274,7 @@ impl Runner {
     /// Where a runner decides: offline, from the cache, at the clock's time.
     pub fn check(&self) -> Result<Decision, RunnerError> {
         let now = self.clock.now();
-        let (mut cache, secret) = match self.open()? {
+        let (cache, _) = match self.open()? {
             Found::Usable(cache, secret) => (*cache, secret),
             Found::Unusable(decision, _) => return Ok(decision),
         };
@@ -180,52 +282,127 @@ impl Runner {
         if decision.status != Status::ClockRollback
             && now > cache.high_water.saturating_add(HIGH_WATER_STEP)
         {
-            cache.high_water = now;
-            self.commit(cache, Some(secret))?;
+            self.raise_high_water(cache.generation, now)?;
         }
         Ok(decision)
     }
 
-    /// Installs a bundle written by `tessera-hub bundle` (it carries its lease).
+    /// Writes `now` as the high-water mark, unless the cache changed since generation
+    /// `seen` was read (an install or refresh wrote a newer one) or one is being written.
+    fn raise_high_water(&self, seen: u64, now: tessera_core::UnixTime) -> Result<(), RunnerError> {
+        let Some(lock) = self.try_lock()? else { return Ok(()) };
+        if let Found::Usable(cache, secret) = self.open()?
+            && cache.generation == seen
+        {
+            let mut cache = *cache;
+            cache.high_water = cache.high_water.max(now);
+            self.commit(&lock, cache, Some(secret))?;
+        }
+        Ok(())
+    }
+
+    /// A signed call to the hub for this runner, with a fresh nonce and a time after its
+    /// last call's (the hub refuses a call that is not newer: a replay).
+    fn call(
+        &self,
+        key: &SigningKey,
+        label: &str,
+        action: RunnerAction,
+        holds: Option<Nonce>,
+    ) -> Result<(String, Nonce), RunnerError> {
+        let nonce = Nonce::generate().map_err(|e| RunnerError::Input(e.to_string()))?;
+        let call = RunnerCall {
+            runner_key: key.public_key().clone(),
+            label: label.to_owned(),
+            action,
+            nonce,
+            holds,
+            runner_time_ms: self.next_call_time()?,
+        };
+        Ok((sign_runner_call(&call, key), nonce))
+    }
+
+    /// The clock in milliseconds, but always after the last call's time (kept in
+    /// `last-call`).
+    fn next_call_time(&self) -> Result<i64, RunnerError> {
+        let path = self.dir.join("last-call");
+        let last = match read_capped(&path, 64) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).trim().parse::<i64>().unwrap_or(0),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        let time = self.clock.now_millis().max(last.saturating_add(1));
+        write_atomic(&path, time.to_string().as_bytes(), WriteOptions::SECRET_REPLACE)
+            .map_err(|e| io_error(&path, e))?;
+        Ok(time)
+    }
+
+    /// Writes a request for a lease, to carry to the hub's operator (`tessera-hub bundle
+    /// --request FILE`); the bundle that answers it is installed with [`Runner::install_bundle`].
+    pub fn request(&self, label: &str) -> Result<String, RunnerError> {
+        let key = self.runner_key()?;
+        let lock = self.lock()?;
+        let holds = self.open()?.cache().map(|c| c.lease.nonce);
+        let (text, nonce) = self.call(&key, label, RunnerAction::Lease, holds)?;
+        let path = self.pending_path();
+        let bytes = serde_json::to_vec(&Pending { nonce })
+            .map_err(|e| RunnerError::Input(e.to_string()))?;
+        write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)
+            .map_err(|e| io_error(&path, e))?;
+        drop(lock);
+        Ok(text)
+    }
+
+    /// Installs a bundle written by `tessera-hub bundle --request`: its lease must answer
+    /// this runner's outstanding request, once.
     pub fn install_bundle(&self, bundle: &Bundle, trust: &str) -> Result<Decision, RunnerError> {
         let lease = bundle.lease.clone().ok_or_else(|| {
             RunnerError::Input(
-                "the bundle has no lease: write it with `tessera-hub bundle --runner NAME`".into(),
+                "the bundle has no lease: write it with `tessera-hub bundle --request FILE`".into(),
             )
         })?;
-        self.install(self.open()?, bundle, LeaseInput::Signed(&lease), trust, None)
+        let key = self.runner_key()?;
+        let lock = self.lock()?;
+        let path = self.pending_path();
+        let pending: Pending = match read_capped(&path, 4096) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| RunnerError::Input(format!("{}: {e}", path.display())))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(RunnerError::Input(
+                    "this runner has no outstanding request: write one with `tessera-runner \
+                     request`, and install the bundle that answers it"
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        let expected = Expected { key_id: key.key_id(), nonce: pending.nonce };
+        let decision = self.install(
+            &lock,
+            self.open()?,
+            bundle,
+            LeaseInput::Signed(&lease),
+            &expected,
+            trust,
+            None,
+        )?;
+        std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+        Ok(decision)
     }
 
-    /// Enrolls with a hub: takes its bundle and a lease, keeps the token for refreshes.
+    /// Enrolls with a hub (using up `token`), takes its bundle and a lease for this
+    /// runner's key.
     pub fn install_from_hub(
         &self,
         hub: &str,
         token: &str,
-        runner: &str,
+        label: &str,
         trust: &str,
     ) -> Result<Decision, RunnerError> {
-        let client = HubClient::new(hub, token)?;
-        let bundle = client.bundle()?;
-        let grant = client.lease(runner)?;
-        let found = self.open()?;
-        let decision = self.install(
-            found,
-            &bundle,
-            LeaseInput::Signed(&grant.lease),
-            trust,
-            Some(client.base()),
-        )?;
-        let enrollment = Enrollment {
-            hub: client.base().to_owned(),
-            runner: runner.to_owned(),
-            token: token.to_owned(),
-        };
-        let path = self.enrollment_path();
-        let bytes =
-            serde_json::to_vec(&enrollment).map_err(|e| RunnerError::Input(e.to_string()))?;
-        write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)
-            .map_err(|e| io_error(&path, e))?;
-        Ok(decision)
+        let client = HubClient::new(hub)?;
+        let enrollment =
+            Enrollment { hub: client.base().to_owned(), label: label.to_owned(), token: None };
+        self.lease_from(&client, &enrollment, Some(token), Some(trust))
     }
 
     /// Renews the bundle and the lease from the hub. A failed refresh leaves the cache as it
@@ -242,6 +419,21 @@ impl Runner {
             }
             Err(e) => return Err(io_error(&path, e)),
         };
+        let client = HubClient::new(&enrollment.hub)?;
+        let token = enrollment.token.clone();
+        self.lease_from(&client, &enrollment, token.as_deref(), trust)
+    }
+
+    /// One lease call to the hub, and the answer into the cache.
+    fn lease_from(
+        &self,
+        client: &HubClient,
+        enrollment: &Enrollment,
+        token: Option<&str>,
+        trust: Option<&str>,
+    ) -> Result<Decision, RunnerError> {
+        let key = self.runner_key()?;
+        let lock = self.lock()?;
         let found = self.open()?;
         let trust = match (trust, &found) {
             (Some(trust), _) => trust.to_owned(),
@@ -253,33 +445,68 @@ impl Runner {
                 )));
             }
         };
-        let client = HubClient::new(&enrollment.hub, &enrollment.token)?;
-        let bundle = client.bundle()?;
-        match (client.lease(&enrollment.runner), found) {
-            (Ok(grant), found) => self.install(
-                found,
-                &bundle,
-                LeaseInput::Signed(&grant.lease),
-                &trust,
-                Some(client.base()),
-            ),
+        let held = found.cache().map(|c| c.lease.clone());
+        let holds = held.as_ref().map(|lease| lease.nonce);
+        let (call, nonce) = self.call(&key, &enrollment.label, RunnerAction::Lease, holds)?;
+        let answer = client.lease(&call, token)?;
+        let expected = Expected { key_id: key.key_id(), nonce };
+        let lease = match (&answer.lease, &held) {
+            (Some(lease), _) => LeaseInput::Signed(lease),
             // The hub may not run (revoked, suspended, …) and grants no lease, but its bundle
             // carries the news: take it with the lease already held.
-            (Err(HubError::Refused { http: 403, .. }), Found::Usable(cache, secret)) => {
-                let lease = cache.lease.clone();
-                let found = Found::Usable(cache, secret);
-                self.install(found, &bundle, LeaseInput::Kept(&lease), &trust, Some(client.base()))
+            (None, Some(held)) => LeaseInput::Kept(held),
+            (None, None) => {
+                return Err(RunnerError::Bundle(check::bad(
+                    answer.bundle.status,
+                    "the hub grants no lease (it may not run) and this runner holds none",
+                )));
             }
-            (Err(e), _) => Err(e.into()),
-        }
+        };
+        let decision = self.install(
+            &lock,
+            found,
+            &answer.bundle,
+            lease,
+            &expected,
+            &trust,
+            Some(client.base()),
+        )?;
+        let keep = Enrollment {
+            hub: enrollment.hub.clone(),
+            label: enrollment.label.clone(),
+            token: None,
+        };
+        let path = self.enrollment_path();
+        let bytes = serde_json::to_vec(&keep).map_err(|e| RunnerError::Input(e.to_string()))?;
+        write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)
+            .map_err(|e| io_error(&path, e))?;
+        Ok(decision)
+    }
+
+    /// Gives this runner's slot back to the hub (it holds none afterwards).
+    pub fn release(&self) -> Result<(), RunnerError> {
+        let path = self.enrollment_path();
+        let enrollment: Enrollment =
+            serde_json::from_slice(&read_capped(&path, 64 * 1024).map_err(|e| io_error(&path, e))?)
+                .map_err(|e| RunnerError::Input(format!("{}: {e}", path.display())))?;
+        let key = self.runner_key()?;
+        let client = HubClient::new(&enrollment.hub)?;
+        let lock = self.lock()?;
+        let (call, _) = self.call(&key, &enrollment.label, RunnerAction::Release, None)?;
+        drop(lock);
+        client.release(&call)?;
+        Ok(())
     }
 
     /// Verifies a bundle and writes it as the new cache, over what `found` says is there.
+    #[allow(clippy::too_many_arguments)]
     fn install(
         &self,
+        lock: &Locked,
         found: Found,
         bundle: &Bundle,
         lease: LeaseInput<'_>,
+        expected: &Expected,
         trust_text: &str,
         hub: Option<&str>,
     ) -> Result<Decision, RunnerError> {
@@ -289,7 +516,18 @@ impl Runner {
             return Err(RunnerError::Input("the trust set holds no key".into()));
         }
         let now = self.clock.now();
+        let signed = matches!(lease, LeaseInput::Signed(_));
         let admitted = check::admit(bundle, lease, &trust, now)?;
+        if signed
+            && (admitted.lease.runner_key_id != expected.key_id
+                || admitted.lease.nonce != expected.nonce)
+        {
+            return Err(RunnerError::Bundle(check::bad(
+                Status::BadSignature,
+                "the lease is not the answer to this runner's own call (another runner's, or an \
+                 old one)",
+            )));
+        }
         // Keep the key and the high-water mark of a cache that opens; start over otherwise.
         let (previous, secret) = match found {
             Found::Usable(cache, secret) => (Some(*cache), Some(secret)),
@@ -297,14 +535,25 @@ impl Runner {
             // No cache file or no key was read: a keystore entry may still hold generations.
             Found::Unusable(_, None) => (None, self.keystore.load()?),
         };
-        let high_water = [Some(now), previous.as_ref().map(|c| c.high_water), admitted.portal_time]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(now);
+        if let Some(previous) = &previous {
+            never_older(previous, &admitted.lease, admitted.portal_time)?;
+        }
+        // The hub's lease time and the portal's receipt time are signed: after a lost keystore
+        // entry, they put the high-water mark back where it was.
+        let high_water = [
+            Some(now),
+            previous.as_ref().map(|c| c.high_water),
+            admitted.portal_time,
+            Some(admitted.lease.issued_at),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(now);
         let cache = Cache {
             generation: previous.as_ref().map_or(0, |c| c.generation),
-            runner: admitted.lease.runner.clone(),
+            runner_key_id: expected.key_id,
+            label: admitted.lease.label.clone(),
             hub: hub.map(str::to_owned),
             trust: trust_text.to_owned(),
             license: bundle.license.clone(),
@@ -313,6 +562,7 @@ impl Runner {
             activation: bundle.activation.clone(),
             hub_key_id: bundle.hub_key.key_id(),
             lease: admitted.lease,
+            receipt_time: admitted.portal_time,
             high_water,
             refreshed_at: now,
         };
@@ -326,13 +576,14 @@ impl Runner {
             }
             (false, None) => None,
         };
-        self.commit(cache.clone(), secret)?;
+        self.commit(lock, cache.clone(), secret)?;
         Ok(check::decide(&cache, now, self.tolerance))
     }
 
-    /// Removes the cache and its key (uninstall).
+    /// Removes the cache, its key, the enrollment and a waiting request (uninstall). The
+    /// runner key stays: a runner installed again is the same runner.
     pub fn forget(&self) -> Result<(), RunnerError> {
-        for path in [self.cache_path(), self.enrollment_path()] {
+        for path in [self.cache_path(), self.enrollment_path(), self.pending_path()] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -342,4 +593,27 @@ impl Runner {
         self.keystore.delete()?;
         Ok(())
     }
+}
+
+/// A new bundle may not bring an older lease or receipt than the cache holds.
+fn never_older(
+    previous: &Cache,
+    lease: &LeaseClaims,
+    portal_time: Option<tessera_core::UnixTime>,
+) -> Result<(), RunnerError> {
+    let older = |what: &str| {
+        RunnerError::Bundle(check::bad(
+            Status::Tampered,
+            format!("the bundle's {what} is older than the one this runner holds"),
+        ))
+    };
+    if lease.issued_at < previous.lease.issued_at {
+        return Err(older("lease"));
+    }
+    if let (Some(new), Some(held)) = (portal_time, previous.receipt_time)
+        && new < held
+    {
+        return Err(older("receipt"));
+    }
+    Ok(())
 }

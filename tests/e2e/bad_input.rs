@@ -273,25 +273,26 @@ fn the_hubs_runner_api_answers_bad_requests_with_json_errors() {
         (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
     };
     let json = "application/json";
+    // A well-formed call, from the real runner's request command.
+    let request =
+        run(runner(&dir.path().join("r")).args(["request", "--label", "r1", "--out", "-"]))
+            .ok()
+            .stdout;
+    let body = |call: &str| serde_json::to_vec(&serde_json::json!({ "call": call })).expect("json");
     assert_eq!(call(json, b"{not json".to_vec(), &token), (400, "malformed_json".into()));
     assert_eq!(call(json, b"{}".to_vec(), &token), (400, "malformed_json".into()));
     assert_eq!(
-        call(json, br#"{"runner": "a", "extra": 1}"#.to_vec(), &token),
+        call(json, br#"{"call": "x", "extra": 1}"#.to_vec(), &token),
         (400, "malformed_json".into())
     );
+    assert_eq!(call(json, body("not a runner call"), &token), (400, "malformed_call".into()));
     assert_eq!(
-        call(json, br#"{"runner": "no spaces"}"#.to_vec(), &token),
-        (400, "invalid_runner".into())
+        call(json, body(&request.replace("RUNNER CALL", "LEASE")), &token),
+        (400, "malformed_call".into())
     );
-    assert_eq!(
-        call("text/plain", br#"{"runner": "a"}"#.to_vec(), &token),
-        (415, "unsupported_media_type".into())
-    );
+    assert_eq!(call("text/plain", body(&request), &token), (415, "unsupported_media_type".into()));
     assert_eq!(call(json, vec![b' '; 1024 * 1024], &token), (413, "body_too_large".into()));
-    assert_eq!(
-        call(json, br#"{"runner": "a"}"#.to_vec(), "trt_nope"),
-        (401, "invalid_token".into())
-    );
+    assert_eq!(call(json, body(&request), "trt_nope"), (401, "invalid_token".into()));
     assert!(daemon.stop().success());
 }
 

@@ -57,17 +57,10 @@ fn hub_and_runner_state_survive_kill_9_at_random_points() {
     let daemon = Daemon::start(serve, "runners: listening on ");
     let token = run(hub(&hub_state).arg("runner-token")).ok().stdout.trim().to_owned();
     run(runner(&r1)
-        .args([
-            "install",
-            "--hub",
-            &format!("http://{}", daemon.address),
-            "--token",
-            &token,
-            "--name",
-            "r1",
-            "--trust",
-        ])
-        .arg(vendor.trust_path()))
+        .args(["install", "--hub", &format!("http://{}", daemon.address), "--label", "r1"])
+        .arg("--trust")
+        .arg(vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", &token))
     .ok();
 
     let mut delays = Delays::new();

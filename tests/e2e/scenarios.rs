@@ -44,17 +44,9 @@ fn site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -> (String, 
 fn install(dir: &Path, name: &str, hub_address: &str, vendor: &Vendor) {
     let token = run(hub(&dir.join("hub")).arg("runner-token")).ok().stdout.trim().to_owned();
     run(runner(&dir.join(name))
-        .args([
-            "install",
-            "--hub",
-            &format!("http://{hub_address}"),
-            "--token",
-            &token,
-            "--name",
-            name,
-            "--trust",
-        ])
-        .arg(vendor.trust_path()))
+        .args(["install", "--hub", &format!("http://{hub_address}"), "--label", name, "--trust"])
+        .arg(vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", &token))
     .ok();
 }
 
@@ -233,10 +225,13 @@ fn an_air_gapped_site_runs_without_any_portal() {
         ("valid".to_owned(), Some("offline"))
     );
 
-    // A runner installed from a bundle carried over by hand.
-    let bundle = dir.path().join("bundle.json");
-    run(hub(&hub_state).args(["bundle", "--runner", "r1", "--out"]).arg(&bundle)).ok();
+    // A runner installed from a bundle carried over by hand: its request to the hub's
+    // operator, the operator's answer.
     let r1 = dir.path().join("r1");
+    let request = dir.path().join("runner-request.txt");
+    run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&request)).ok();
+    let bundle = dir.path().join("bundle.json");
+    run(hub(&hub_state).args(["bundle", "--request"]).arg(&request).arg("--out").arg(&bundle)).ok();
     run(runner(&r1)
         .args(["install", "--bundle"])
         .arg(&bundle)

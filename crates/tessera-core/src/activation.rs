@@ -141,6 +141,7 @@ pub fn verify_activation(
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     /// The hub's own status when it served the bundle (informative: runners decide).
+    #[serde(deserialize_with = "crate::status::tolerant")]
     pub status: Status,
     pub license: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,14 +157,70 @@ pub struct Bundle {
     pub lease: Option<String>,
 }
 
-/// What a hub hands a runner: "runner R holds a slot of license L until T", signed with the
-/// hub key the portal's receipt (or the vendor's activation) names, so a runner checks it
-/// offline through the same chain.
+/// What a runner asks of its hub, signed with the runner's own key: the runner proves it
+/// holds the key a slot is leased to. Sent online (`POST /v1/lease`) or, air-gapped, as a
+/// request file the hub operator answers with a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerCall {
+    /// The runner's identity: made at install, kept in its state directory.
+    pub runner_key: PublicKey,
+    /// A name for people (the hub operator sees it); never an identity.
+    pub label: String,
+    /// What the runner wants.
+    pub action: RunnerAction,
+    /// Fresh for every call: the lease that answers it echoes it, so an old answer (a saved
+    /// bundle) can never be installed again.
+    pub nonce: Nonce,
+    /// The nonce of the lease the runner holds, if any: chains the runner's calls, so a
+    /// copy of the runner that falls behind is noticed (see [`crate::chain`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Nonce>,
+    /// The runner's clock in milliseconds: each call of a runner must be newer than its
+    /// last one (a replayed call is refused).
+    pub runner_time_ms: i64,
+}
+
+/// What a runner call asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunnerAction {
+    /// A slot, or the renewal of the one held, with the hub's current bundle.
+    Lease,
+    /// Give the slot back.
+    Release,
+}
+
+/// Signs a runner call with the runner's key; returns the armored text.
+pub fn sign_runner_call(call: &RunnerCall, runner_key: &SigningKey) -> String {
+    Envelope::seal(Kind::RunnerCall, runner_key, call)
+}
+
+/// Opens a runner call and checks that the runner key inside signed it.
+pub fn open_runner_call(bytes: &[u8]) -> Result<RunnerCall, ActivationError> {
+    let envelope = Envelope::parse(Kind::RunnerCall, bytes)?;
+    let call: RunnerCall = envelope.open()?;
+    if envelope.key_id() != call.runner_key.key_id()
+        || envelope.verify_signature(&call.runner_key).is_err()
+    {
+        return Err(ActivationError::RequestNotSelfSigned);
+    }
+    Ok(call)
+}
+
+/// What a hub hands a runner: "the runner with key K holds a slot of license L until T",
+/// signed with the hub key the portal's receipt (or the vendor's activation) names, so a
+/// runner checks it offline through the same chain. It answers one runner call (its nonce).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseClaims {
     pub license_id: LicenseId,
-    pub runner: String,
+    /// The runner key the slot is leased to: a runner accepts only a lease for its own key.
+    pub runner_key_id: KeyId,
+    /// The runner's label, for people.
+    pub label: String,
+    /// The nonce of the runner call this lease answers.
+    pub nonce: Nonce,
     pub issued_at: UnixTime,
     pub expires_at: UnixTime,
 }
@@ -243,12 +300,33 @@ mod tests {
     }
 
     #[test]
+    fn a_runner_call_must_be_signed_by_the_runner_key_it_carries() {
+        let runner = SigningKey::from_seed(&[5; 32]);
+        let other = SigningKey::from_seed(&[6; 32]);
+        let call = RunnerCall {
+            runner_key: runner.public_key().clone(),
+            label: "r1".into(),
+            action: RunnerAction::Lease,
+            nonce: Nonce::from_bytes([8; 16]),
+            holds: None,
+            runner_time_ms: 1,
+        };
+        assert_eq!(open_runner_call(sign_runner_call(&call, &runner).as_bytes()), Ok(call.clone()));
+        assert_eq!(
+            open_runner_call(sign_runner_call(&call, &other).as_bytes()),
+            Err(ActivationError::RequestNotSelfSigned)
+        );
+    }
+
+    #[test]
     fn a_lease_verifies_only_with_its_hub_key() {
         let hub = SigningKey::from_seed(&[1; 32]);
         let other = SigningKey::from_seed(&[2; 32]);
         let lease = LeaseClaims {
             license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
-            runner: "runner-1".into(),
+            runner_key_id: SigningKey::from_seed(&[5; 32]).key_id(),
+            label: "runner-1".into(),
+            nonce: Nonce::from_bytes([8; 16]),
             issued_at: t("2027-01-01"),
             expires_at: t("2027-01-01T00:10:00Z"),
         };

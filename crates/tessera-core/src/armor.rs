@@ -51,10 +51,13 @@ pub enum Kind {
     Ping,
     /// A hub's grant of a runner slot, signed by the hub's own key.
     Lease,
+    /// A runner's call to its hub (a lease asked for, renewed or given back), signed by the
+    /// runner's own key.
+    RunnerCall,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::License,
         Kind::Receipt,
         Kind::Delegation,
@@ -63,6 +66,7 @@ impl Kind {
         Kind::Activate,
         Kind::Ping,
         Kind::Lease,
+        Kind::RunnerCall,
     ];
 
     /// The label in the BEGIN/END lines.
@@ -76,6 +80,7 @@ impl Kind {
             Kind::Activate => "ACTIVATE",
             Kind::Ping => "PING",
             Kind::Lease => "LEASE",
+            Kind::RunnerCall => "RUNNER CALL",
         }
     }
 
@@ -90,6 +95,7 @@ impl Kind {
             Kind::Activate => "activate",
             Kind::Ping => "ping",
             Kind::Lease => "lease",
+            Kind::RunnerCall => "runner_call",
         }
     }
 
@@ -103,7 +109,8 @@ impl Kind {
             Kind::Activation => b"tessera activation v1\0",
             Kind::Activate => b"tessera activate v1\0",
             Kind::Ping => b"tessera ping v1\0",
-            Kind::Lease => b"tessera lease v1\0",
+            Kind::Lease => b"tessera lease v2\0",
+            Kind::RunnerCall => b"tessera runner call v1\0",
         }
     }
 

@@ -292,6 +292,41 @@ pub fn plain(key: &SigningKey) -> Zeroizing<String> {
     text
 }
 
+/// Why a service's own key file could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceKeyError {
+    #[error("{path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    KeyFile { path: std::path::PathBuf, source: KeyFileError },
+    #[error("{path} is encrypted; a service needs a plain key it can load unattended")]
+    Encrypted { path: std::path::PathBuf },
+    #[error("cannot make a key: {0}")]
+    Random(#[from] crate::keys::RandomError),
+}
+
+/// A service's own signing key (the portal's receipt key, a hub's key, a runner's key):
+/// read from `path`, or made there (plain, mode 0600, never over an existing file) the first
+/// time. Returns the key and whether it was just made.
+pub fn load_or_create_plain(path: &std::path::Path) -> Result<(SigningKey, bool), ServiceKeyError> {
+    use crate::fsutil::{WriteOptions, read_capped, write_atomic};
+    let io = |source| ServiceKeyError::Io { path: path.to_owned(), source };
+    match read_capped(path, MAX_KEY_FILE_LEN) {
+        Ok(bytes) => match KeyFile::parse(&bytes) {
+            Ok(KeyFile::Plain(key)) => Ok((*key, false)),
+            Ok(KeyFile::Encrypted(_)) => Err(ServiceKeyError::Encrypted { path: path.to_owned() }),
+            Err(source) => Err(ServiceKeyError::KeyFile { path: path.to_owned(), source }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate()?;
+            write_atomic(path, plain(&key).as_bytes(), WriteOptions::SECRET_NEW).map_err(io)?;
+            Ok((key, true))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
 /// The text of a public key file for `key`: one comment and one key line, which is also a
 /// valid trust file (see [`crate::trust`]).
 pub fn public(key: &SigningKey) -> String {

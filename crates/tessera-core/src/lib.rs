@@ -6,6 +6,8 @@
 //! - the portal signs receipts and hubs and runners check them in [`receipt`], through the
 //!   vendor-signed [`delegation`] of the portal's key;
 //! - offline activation (request, vendor answer) and runner leases are [`activation`];
+//! - whether a hub or runner may run now is decided once, in [`standing`]; a copy of a hub
+//!   or runner is noticed through the [`chain`] of its calls;
 //! - keys and key files are [`keys`] and [`keyfile`]; the trust set is [`trust`];
 //! - the status words every check answers are [`status::Status`];
 //! - time is always an argument ([`time::UnixTime`]); only binaries read a [`time::Clock`].
@@ -32,6 +34,7 @@ macro_rules! serde_via_str {
 
 pub mod activation;
 pub mod armor;
+pub mod chain;
 pub mod delegation;
 pub mod fingerprint;
 pub mod fsutil;
@@ -39,6 +42,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod license;
 pub mod receipt;
+pub mod standing;
 pub mod status;
 pub mod time;
 pub mod trust;

@@ -28,11 +28,15 @@ pub enum Status {
     Tampered,
     NoLicense,
     WrongProduct,
+    /// Two hubs (or runners) share one identity: the copy that is behind is refused.
+    Cloned,
+    /// A word from a newer portal or hub that this version does not know: never runs.
+    Unrecognized,
 }
 
 impl Status {
     /// Every status, in the order of their exit codes.
-    pub const ALL: [Status; 17] = [
+    pub const ALL: [Status; 19] = [
         Status::Valid,
         Status::Grace,
         Status::Expired,
@@ -50,6 +54,8 @@ impl Status {
         Status::Tampered,
         Status::NoLicense,
         Status::WrongProduct,
+        Status::Cloned,
+        Status::Unrecognized,
     ];
 
     /// The word used in JSON, logs and docs.
@@ -72,6 +78,8 @@ impl Status {
             Status::Tampered => "tampered",
             Status::NoLicense => "no_license",
             Status::WrongProduct => "wrong_product",
+            Status::Cloned => "cloned",
+            Status::Unrecognized => "unrecognized",
         }
     }
 
@@ -101,6 +109,8 @@ impl Status {
             Status::Tampered => 22,
             Status::NoLicense => 23,
             Status::WrongProduct => 24,
+            Status::Cloned => 25,
+            Status::Unrecognized => 26,
         }
     }
 }
@@ -127,6 +137,14 @@ impl FromStr for Status {
     }
 }
 
+/// Reads a status word sent by another program, which may be newer than this one: a word
+/// this version does not know becomes [`Status::Unrecognized`] (a refusal with a clear
+/// message), never a parse failure. For `#[serde(deserialize_with = "…")]`.
+pub fn tolerant<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Status, D::Error> {
+    let word = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+    Ok(word.parse().unwrap_or(Status::Unrecognized))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +157,20 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", status.as_str()));
         }
         assert!("VALID".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn a_word_from_a_newer_version_is_unrecognized_not_an_error() {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(deserialize_with = "tolerant")]
+            status: Status,
+        }
+        let parse = |json: &str| serde_json::from_str::<Answer>(json).map(|a| a.status);
+        assert_eq!(parse(r#"{"status":"revoked"}"#).ok(), Some(Status::Revoked));
+        assert_eq!(parse(r#"{"status":"quarantined"}"#).ok(), Some(Status::Unrecognized));
+        assert!(parse(r#"{"status":7}"#).is_err());
+        assert!(!Status::Unrecognized.permits_running());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum TimeError {
 }
 
 impl UnixTime {
+    /// 1970-01-01T00:00:00Z.
+    pub const EPOCH: UnixTime = UnixTime(0);
+
     /// 9999-12-31T23:59:59Z: the last second every formatter can print.
     pub const MAX_SECONDS: i64 = 253_402_300_799;
 

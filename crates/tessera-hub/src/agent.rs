@@ -4,30 +4,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 pub use tessera_core::activation::Bundle;
-use tessera_core::activation::{
-    self, ActivationClaims, LeaseClaims, RequestClaims, sign_lease, sign_request,
-};
+use tessera_core::activation::{self, ActivationClaims, RequestClaims, sign_request};
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::Delegation;
 use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
-use tessera_core::keys::{SigningKey, fill_random};
+use tessera_core::keys::SigningKey;
 use tessera_core::license::{Claims, Expectations, LicenseFile};
 use tessera_core::receipt::{
     self, ActivateCall, Answers, Nonce, PingCall, ReceiptClaims, fingerprint_digest,
 };
+use tessera_core::standing::{self, DEFAULT_TOLERANCE, Evidence, Standing};
 use tessera_core::time::Clock;
 use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
 use tessera_core::{Status, UnixTime};
 
 use crate::host::HostComponents;
 use crate::portal::{CallError, PortalClient, ReceiptResponse};
-use crate::state::{Failure, HubState, StateDir, StateError};
+use crate::state::{Failure, HubState, StateDir, StateError, bounded};
 
 /// Why a hub operation failed. Each maps to one exit code in the binary.
 #[derive(Debug, thiserror::Error)]
@@ -110,37 +105,14 @@ pub struct Report {
     pub runner_limit: Option<u32>,
 }
 
-/// A runner slot granted.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct LeaseGrant {
-    pub runner: String,
-    pub expires_at: UnixTime,
-    /// The lease, signed with the hub key.
-    pub lease: String,
-}
-
-/// Why a lease was not granted.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LeaseError {
-    #[error("all {limit} runner slots of the license are leased")]
-    LimitExceeded { limit: u32 },
-    #[error("the hub is {0}: no runner may start")]
-    NotRunnable(Status),
-    #[error("runner name must be 1 to 64 characters of letters, digits, '.', '-', '_'")]
-    BadName,
-    #[error(transparent)]
-    Hub(#[from] HubError),
-}
-
 /// A license, trust set and hub key loaded from the state directory.
-struct Installed {
-    license_text: String,
-    claims: Claims,
-    verdict: Status,
-    verdict_message: String,
-    trust: TrustSet,
-    key: SigningKey,
+pub(crate) struct Installed {
+    pub(crate) license_text: String,
+    pub(crate) claims: Claims,
+    pub(crate) verdict: Status,
+    pub(crate) verdict_message: String,
+    pub(crate) trust: TrustSet,
+    pub(crate) key: SigningKey,
 }
 
 /// One hub: its state directory, its host, its clock.
@@ -212,7 +184,7 @@ impl Hub {
         }
     }
 
-    fn installed(&self) -> Result<Installed, HubError> {
+    pub(crate) fn installed(&self) -> Result<Installed, HubError> {
         let license = self.dir.license()?;
         let trust = parse_trust(&self.dir.trust()?)?;
         let file = LicenseFile::parse(&license)
@@ -284,12 +256,13 @@ impl Hub {
                 status: receipt.status,
             });
         }
+        let now = self.now();
         self.dir.update(|s| {
             s.last_call_ms = s.last_call_ms.max(call.hub_time_ms);
             s.portal = Some(client.base().to_owned());
             s.delegation = Some(response.delegation.clone());
             s.receipt = Some(response.receipt.clone());
-            s.last_good = Some(receipt.portal_time);
+            s.raise_high_water([now, receipt.portal_time]);
             s.last_failure = None;
             s.activation = None;
             s.pending_request = None;
@@ -390,15 +363,13 @@ impl Hub {
                     s.last_call_ms = s.last_call_ms.max(call_ms);
                     s.receipt = Some(response.receipt);
                     s.delegation = Some(response.delegation);
-                    if claims.status == Status::Valid {
-                        s.last_good = Some(claims.portal_time);
-                    }
+                    s.raise_high_water([now, claims.portal_time]);
                     s.last_failure = None;
                 })?;
                 Ok(claims)
             }
             Err(e) => {
-                let reason = e.to_string();
+                let reason = bounded(&e.to_string());
                 // The call time is not kept: a call the portal never saw (down, or this
                 // hub's clock ahead) must not push the next calls' times.
                 self.dir.update(|s| s.last_failure = Some(Failure { at: now, reason }))?;
@@ -421,10 +392,10 @@ impl Hub {
         Ok(self.judge(&installed, &state))
     }
 
-    fn judge(&self, installed: &Installed, state: &HubState) -> Report {
+    pub(crate) fn judge(&self, installed: &Installed, state: &HubState) -> Report {
         let now = self.now();
         let claims = &installed.claims;
-        let leased = state.leases.values().filter(|end| **end > now).count();
+        let leased = state.runners.values().filter(|r| r.holds_slot(now)).count();
         let mut report = Report {
             status: installed.verdict,
             reason: installed.verdict_message.clone(),
@@ -433,110 +404,81 @@ impl Hub {
             org: Some(claims.org.to_string()),
             product: Some(claims.product.to_string()),
             portal: state.portal.clone(),
-            last_good_receipt: state.last_good,
+            last_good_receipt: None,
             grace_left_secs: None,
             last_failure: state.last_failure.as_ref().map(|f| format!("{}: {}", f.at, f.reason)),
             runners_leased: leased,
             runner_limit: Some(claims.runners),
         };
+        let high_water = state.high_water.unwrap_or(UnixTime::EPOCH);
+        if let Some(standing) = standing::rollback(now, high_water, DEFAULT_TOLERANCE) {
+            report.status = standing.status;
+            report.reason = standing.reason;
+            return report;
+        }
         if installed.verdict != Status::Valid {
             return report;
         }
-        let (status, reason, left) = if let Some(text) = &state.activation {
+        let judged = if let Some(text) = &state.activation {
             report.mode = Mode::Offline;
-            self.judge_offline(installed, text, now)
+            self.check_activation(installed, text.as_bytes()).map(Verified::Offline)
         } else if let Some(text) = &state.receipt {
             report.mode = Mode::Online;
-            self.judge_online(installed, state, text, now)
+            self.check_kept_receipt(installed, state, text).map(Verified::Receipt)
         } else {
-            (Status::NoLicense, "not activated: run `tessera-hub activate`".to_owned(), None)
+            Ok(Verified::Nothing)
         };
-        report.status = status;
-        report.reason = reason;
-        report.grace_left_secs = left.map(|d| d.as_secs());
+        let standing = match &judged {
+            Ok(verified) => {
+                if let Verified::Receipt(r) = verified
+                    && r.status == Status::Valid
+                {
+                    report.last_good_receipt = Some(r.portal_time);
+                }
+                standing::judge(verified.evidence(), claims, now, high_water, DEFAULT_TOLERANCE)
+            }
+            Err(e) => Standing {
+                status: e.status().unwrap_or(Status::Tampered),
+                reason: e.to_string(),
+                left: None,
+            },
+        };
+        report.status = standing.status;
+        report.reason = match (standing.status, &judged) {
+            (Status::NoLicense, Ok(Verified::Nothing)) => {
+                "not activated: run `tessera-hub activate`".to_owned()
+            }
+            (Status::Unrecognized, _) => format!(
+                "{}: the portal answered a status this hub does not know; update the hub",
+                standing.reason
+            ),
+            _ => standing.reason,
+        };
+        report.grace_left_secs = standing.left.map(|d| d.as_secs());
         report
     }
 
-    fn judge_offline(
-        &self,
-        installed: &Installed,
-        text: &str,
-        now: UnixTime,
-    ) -> (Status, String, Option<Duration>) {
-        let claims = match self.check_activation(installed, text.as_bytes()) {
-            Ok(claims) => claims,
-            Err(e) => return (e.status().unwrap_or(Status::Tampered), e.to_string(), None),
-        };
-        if now < claims.not_before {
-            return (
-                Status::NotYetValid,
-                format!("offline activation starts {}", claims.not_before),
-                None,
-            );
-        }
-        if now > claims.not_after {
-            return (
-                Status::GraceExpired,
-                format!(
-                    "offline activation ended {}; a new activation is needed",
-                    claims.not_after
-                ),
-                Some(Duration::ZERO),
-            );
-        }
-        (
-            Status::Valid,
-            format!("offline activation valid through {}", claims.not_after),
-            Some(claims.not_after.since(now)),
-        )
-    }
-
-    fn judge_online(
+    /// The kept receipt, verified through the kept delegation, for this license and key.
+    fn check_kept_receipt(
         &self,
         installed: &Installed,
         state: &HubState,
         text: &str,
-        now: UnixTime,
-    ) -> (Status, String, Option<Duration>) {
-        let claims = &installed.claims;
-        let receipt = state
+    ) -> Result<ReceiptClaims, HubError> {
+        let tampered = |message: String| HubError::BadReceipt { status: Status::Tampered, message };
+        let delegation = state
             .delegation
             .as_deref()
-            .ok_or_else(|| "no delegation kept with the receipt".to_owned())
-            .and_then(|d| {
-                Delegation::verify(d.as_bytes(), &installed.trust, now).map_err(|e| e.to_string())
-            })
-            .and_then(|d| receipt::verify(text.as_bytes(), &d).map_err(|e| e.to_string()));
-        let receipt = match receipt {
-            Ok(r) if r.license_id == claims.id && r.hub_key_id == installed.key.key_id() => r,
-            Ok(_) => {
-                return (
-                    Status::Tampered,
-                    "the kept receipt is for another license or hub key".into(),
-                    None,
-                );
-            }
-            Err(e) => return (Status::Tampered, format!("the kept receipt: {e}"), None),
-        };
-        if receipt.status != Status::Valid {
-            return (
-                receipt.status,
-                format!("the portal said {} at {}", receipt.status, receipt.portal_time),
-                None,
-            );
+            .ok_or_else(|| tampered("no delegation kept with the receipt".to_owned()))?;
+        let delegation = Delegation::verify(delegation.as_bytes(), &installed.trust, self.now())
+            .map_err(|e| tampered(format!("the kept delegation: {e}")))?;
+        let receipt = receipt::verify(text.as_bytes(), &delegation)
+            .map_err(|e| tampered(format!("the kept receipt: {e}")))?;
+        if receipt.license_id != installed.claims.id || receipt.hub_key_id != installed.key.key_id()
+        {
+            return Err(tampered("the kept receipt is for another license or hub key".to_owned()));
         }
-        let last_good = state.last_good.unwrap_or(receipt.portal_time);
-        let (status, left) =
-            receipt::freshness(last_good, now, claims.ping_interval(), claims.grace_period());
-        let reason = match status {
-            Status::Valid => format!("last good receipt {last_good}"),
-            Status::Grace => format!(
-                "the portal has not confirmed since {last_good}; grace ends {}",
-                now.saturating_add(left)
-            ),
-            _ => format!("no good receipt since {last_good}; grace has run out"),
-        };
-        (status, reason, Some(left))
+        Ok(receipt)
     }
 
     fn check_activation(
@@ -615,99 +557,22 @@ impl Hub {
         state.portal = None;
         state.receipt = None;
         state.delegation = None;
-        state.last_good = None;
+        state.raise_high_water([self.now(), claims.issued_at]);
         self.dir.save(&_lock, &state)?;
         Ok(claims)
     }
 
-    /// What runners fetch.
-    pub fn bundle(&self) -> Result<Bundle, HubError> {
-        let installed = self.installed()?;
-        let state = self.dir.load()?;
-        let report = self.judge(&installed, &state);
-        Ok(Bundle {
-            status: report.status,
-            license: installed.license_text,
-            receipt: state.receipt,
-            delegation: state.delegation,
-            activation: state.activation,
+    /// What runners are handed with their lease: everything they need to decide offline.
+    pub(crate) fn bundle_of(installed: &Installed, state: &HubState, status: Status) -> Bundle {
+        Bundle {
+            status,
+            license: installed.license_text.clone(),
+            receipt: state.receipt.clone(),
+            delegation: state.delegation.clone(),
+            activation: state.activation.clone(),
             hub_key: installed.key.public_key().clone(),
             lease: None,
-        })
-    }
-
-    /// A bundle with a lease for `runner`, for a runner installed by hand (air-gapped).
-    pub fn bundle_for(&self, runner: &str, ttl: Duration) -> Result<Bundle, LeaseError> {
-        let grant = self.lease(runner, ttl)?;
-        let mut bundle = self.bundle()?;
-        bundle.lease = Some(grant.lease);
-        Ok(bundle)
-    }
-
-    /// Takes or renews a runner slot for `runner`, for `ttl`.
-    pub fn lease(&self, runner: &str, ttl: Duration) -> Result<LeaseGrant, LeaseError> {
-        if runner.is_empty()
-            || runner.len() > 64
-            || !runner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        {
-            return Err(LeaseError::BadName);
         }
-        let installed = self.installed()?;
-        let now = self.now();
-        let _lock = self.dir.lock().map_err(HubError::from)?;
-        let mut state = self.dir.load().map_err(HubError::from)?;
-        let report = self.judge(&installed, &state);
-        if !report.status.permits_running() {
-            return Err(LeaseError::NotRunnable(report.status));
-        }
-        state.leases.retain(|_, end| *end > now);
-        let limit = installed.claims.runners;
-        if !state.leases.contains_key(runner) && state.leases.len() >= limit as usize {
-            return Err(LeaseError::LimitExceeded { limit });
-        }
-        let expires_at = now.saturating_add(ttl);
-        state.leases.insert(runner.to_owned(), expires_at);
-        self.dir.save(&_lock, &state).map_err(HubError::from)?;
-        let claims = LeaseClaims {
-            license_id: installed.claims.id,
-            runner: runner.to_owned(),
-            issued_at: now,
-            expires_at,
-        };
-        Ok(LeaseGrant {
-            runner: runner.to_owned(),
-            expires_at,
-            lease: sign_lease(&claims, &installed.key),
-        })
-    }
-
-    /// Gives a runner's slot back.
-    pub fn release(&self, runner: &str) -> Result<bool, HubError> {
-        Ok(self.dir.update(|s| s.leases.remove(runner).is_some())?.0)
-    }
-
-    /// Makes a runner enrollment token; only its hash is kept. Returned once.
-    pub fn create_runner_token(&self) -> Result<String, HubError> {
-        let mut bytes = [0u8; 40];
-        fill_random(&mut bytes).map_err(|e| HubError::Input(e.to_string()))?;
-        let id = hex::encode(&bytes[..8]);
-        let token = format!("trt_{id}_{}", URL_SAFE_NO_PAD.encode(&bytes[8..]));
-        let digest = hex::encode(Sha256::digest(token.as_bytes()));
-        self.dir.update(|s| s.runner_tokens.insert(id, digest))?;
-        Ok(token)
-    }
-
-    /// Whether `token` is a runner token of this hub (constant-time on the hash).
-    pub fn runner_token_ok(&self, token: &str) -> Result<bool, HubError> {
-        let Some(id) = token.strip_prefix("trt_").and_then(|t| t.split('_').next()) else {
-            return Ok(false);
-        };
-        let state = self.dir.load()?;
-        let Some(stored) = state.runner_tokens.get(id) else {
-            return Ok(false);
-        };
-        let presented = hex::encode(Sha256::digest(token.as_bytes()));
-        Ok(bool::from(presented.as_bytes().ct_eq(stored.as_bytes())))
     }
 
     /// What the daemon needs each round: whether to ping (a valid license activated online)
@@ -734,11 +599,28 @@ impl Report {
             org: None,
             product: None,
             portal: state.portal.clone(),
-            last_good_receipt: state.last_good,
+            last_good_receipt: None,
             grace_left_secs: None,
             last_failure: None,
             runners_leased: 0,
             runner_limit: None,
+        }
+    }
+}
+
+/// The signed evidence of the hub's standing, verified.
+enum Verified {
+    Offline(ActivationClaims),
+    Receipt(ReceiptClaims),
+    Nothing,
+}
+
+impl Verified {
+    fn evidence(&self) -> Evidence<'_> {
+        match self {
+            Verified::Offline(a) => Evidence::Offline(a),
+            Verified::Receipt(r) => Evidence::Receipt(r),
+            Verified::Nothing => Evidence::None,
         }
     }
 }

@@ -47,11 +47,35 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Make a runner enrollment token (printed once; only its hash is kept).
+    /// Make a runner enrollment token (printed once; only its hash is kept). It enrolls one
+    /// runner and is then used up.
     RunnerToken,
-    /// Write a bundle with a lease for one runner, to install by hand where runners cannot
-    /// reach the hub (`tessera-runner install --bundle FILE`).
+    /// Answer a runner's request file (`tessera-runner request`) with a bundle and a lease,
+    /// to install by hand where the runner cannot reach the hub.
     Bundle(BundleArgs),
+    /// List the enrolled runners, or give a runner's slot back.
+    #[command(subcommand)]
+    Runners(RunnersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunnersCommand {
+    /// Every enrolled runner: key id, label, slot, whether a copy of it was seen.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a runner's slot back (and clear a copy's mark), by its key id.
+    Release {
+        /// The runner's key id (from `tessera-hub runners list`).
+        key_id: String,
+    },
+    /// Remove a runner: its key must enroll again with a new runner token.
+    Forget {
+        /// The runner's key id.
+        key_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -124,9 +148,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct BundleArgs {
-    /// The runner's name (letters, digits, '.', '-', '_').
-    #[arg(long, value_name = "NAME")]
-    pub runner: String,
+    /// The runner's request file (`tessera-runner request --out FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub request: PathBuf,
     /// How long the lease lasts (e.g. 30d); the runner needs a new bundle after it.
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
     pub lease_ttl: std::time::Duration,

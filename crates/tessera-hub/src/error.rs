@@ -5,8 +5,9 @@
 use std::fmt;
 
 use tessera_core::Status;
-use tessera_hub::agent::{HubError, LeaseError};
+use tessera_hub::agent::HubError;
 use tessera_hub::portal::CallError;
+use tessera_hub::slots::LeaseError;
 use tessera_hub::state::StateError;
 
 /// Exit codes for operational failures.
@@ -77,7 +78,11 @@ impl From<LeaseError> for Failure {
             LeaseError::Hub(e) => Failure::from(e),
             LeaseError::LimitExceeded { .. } => Failure::status(Status::RunnerLimitExceeded, e),
             LeaseError::NotRunnable(status) => Failure::status(status, e),
-            LeaseError::BadName => Failure::new(Exit::Input, e),
+            LeaseError::Cloned => Failure::status(Status::Cloned, e),
+            LeaseError::BadCall(_)
+            | LeaseError::BadLabel
+            | LeaseError::Stale
+            | LeaseError::UnknownRunner(_) => Failure::new(Exit::Input, e),
             _ => Failure::new(Exit::Internal, e),
         }
     }

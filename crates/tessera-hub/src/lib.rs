@@ -2,8 +2,9 @@
 //!
 //! Where things are:
 //! - the host is read and fingerprinted in [`host`];
-//! - activation (online and offline), pings, the hub's own status decision and runner leases
-//!   are in [`agent`] ([`agent::Hub::status`] is where the hub decides);
+//! - activation (online and offline), pings and the hub's own status decision are in
+//!   [`agent`] ([`agent::Hub::status`] is where the hub decides, through
+//!   `tessera_core::standing`); runner slots are granted to runner keys in [`slots`];
 //! - the state directory (atomic 0600 files under a lock) is [`state`];
 //! - the portal client is [`portal`]; the runners' HTTP API is [`runners`];
 //! - the daemon's schedule (jitter, backoff, shutdown) is [`daemon`].
@@ -14,6 +15,7 @@ pub mod daemon;
 pub mod host;
 pub mod portal;
 pub mod runners;
+pub mod slots;
 pub mod state;
 
 /// The vendor trust set compiled into this build (`TESSERA_HUB_TRUST_FILE` at build time),

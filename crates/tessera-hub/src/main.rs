@@ -14,7 +14,7 @@ use tessera_hub::agent::{Hub, Report};
 use tessera_hub::daemon::{self, DaemonConfig};
 use tessera_hub::state::StateDir;
 
-use crate::cli::{Cli, Command, TrustArg};
+use crate::cli::{Cli, Command, RunnersCommand, TrustArg};
 use crate::error::{Exit, Failure};
 
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
@@ -230,7 +230,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
         Command::Bundle(args) => {
-            let bundle = hub.bundle_for(&args.runner, args.lease_ttl)?;
+            let bundle = hub.bundle_for_request(&read(&args.request)?, args.lease_ttl)?;
             let text = serde_json::to_vec_pretty(&bundle).map_err(|e| fail(Exit::Internal, e))?;
             tessera_core::fsutil::write_atomic(
                 &args.out,
@@ -239,11 +239,36 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             )
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
             eprintln!(
-                "bundle for runner {} written to {} (lease until {})",
-                args.runner,
+                "bundle written to {} (lease until {})",
                 args.out.display(),
                 hub.now().saturating_add(args.lease_ttl)
             );
+            Ok(0)
+        }
+        Command::Runners(RunnersCommand::List { json }) => {
+            let runners = hub.runners()?;
+            if json {
+                print_json(&runners)?;
+            } else {
+                for r in &runners {
+                    let slot = match (r.holds_slot, r.lease_until) {
+                        (true, Some(until)) => format!("slot until {until}"),
+                        _ => "no slot".to_owned(),
+                    };
+                    let copy = r.cloned_at.map(|t| format!("  COPY SEEN {t}")).unwrap_or_default();
+                    println!("{}  {:<24} {slot}{copy}", r.key_id, r.label);
+                }
+            }
+            Ok(0)
+        }
+        Command::Runners(RunnersCommand::Release { key_id }) => {
+            hub.release_runner(&key_id)?;
+            println!("released the slot of runner {key_id}");
+            Ok(0)
+        }
+        Command::Runners(RunnersCommand::Forget { key_id }) => {
+            hub.forget_runner(&key_id)?;
+            println!("removed runner {key_id}; it must enroll again with a new runner token");
             Ok(0)
         }
         Command::RunnerToken => {

@@ -8,9 +8,16 @@ use tessera_core::Status;
 use tessera_core::armor::Compact;
 use tessera_core::wire::{ErrorBody, describe};
 
+use crate::state::bounded;
+
+/// The largest answer read from a portal (or whatever answers in its place): a receipt and
+/// a delegation are a few KiB. A longer body is an unreachable portal, not a bigger buffer.
+pub const MAX_ANSWER_LEN: usize = 256 * 1024;
+
 /// A portal's answer to an activation or a ping.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReceiptResponse {
+    #[serde(deserialize_with = "tessera_core::status::tolerant")]
     pub status: Status,
     pub receipt: String,
     pub delegation: String,
@@ -62,31 +69,43 @@ impl PortalClient {
 
     async fn post(&self, path: &str, call: &Compact) -> Result<ReceiptResponse, CallError> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .post(&url)
-            .json(call)
-            .send()
-            .await
-            .map_err(|e| CallError::Unreachable(describe(&e)))?;
+        let unreachable = |what: String| CallError::Unreachable(bounded(&what));
+        let mut response =
+            self.http.post(&url).json(call).send().await.map_err(|e| unreachable(describe(&e)))?;
         let http = response.status();
+        let body = read_capped(&mut response)
+            .await
+            .map_err(|e| unreachable(format!("answer from {url}: {e}")))?;
         if http.is_success() {
-            return response
-                .json()
-                .await
-                .map_err(|e| CallError::Unreachable(format!("unreadable answer from {url}: {e}")));
+            return serde_json::from_slice(&body)
+                .map_err(|e| unreachable(format!("unreadable answer from {url}: {e}")));
         }
-        let body: Option<ErrorBody> = response.json().await.ok();
-        let (code, message) = match body {
-            Some(b) => (b.error.code, b.error.message),
-            None => ("http_error".to_owned(), format!("HTTP {http} from {url}")),
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => (bounded(&b.error.code), bounded(&b.error.message)),
+            Err(_) => ("http_error".to_owned(), bounded(&format!("HTTP {http} from {url}"))),
         };
         if http.is_server_error() || http.as_u16() == 429 {
-            Err(CallError::Unreachable(format!("{code}: {message}")))
+            Err(unreachable(format!("{code}: {message}")))
         } else {
             Err(CallError::Refused { http: http.as_u16(), code, message })
         }
     }
+}
+
+/// The body of `response`, at most [`MAX_ANSWER_LEN`] bytes: a longer one is an error,
+/// read no further.
+async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > MAX_ANSWER_LEN as u64) {
+        return Err(format!("longer than {MAX_ANSWER_LEN} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > MAX_ANSWER_LEN {
+            return Err(format!("longer than {MAX_ANSWER_LEN} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// rustls is built without a default provider (no C toolchain needed): pick ring, once.

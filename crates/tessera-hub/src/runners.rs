@@ -1,24 +1,28 @@
-//! The hub's local HTTP API for its runners: the bundle they check offline, and runner
-//! slots (leases) up to the license's runner limit. Authenticated with enrollment tokens
-//! made by `tessera-hub runner-token`.
+//! The hub's local HTTP API for its runners: runner slots (leases) up to the license's
+//! runner limit, each answered with the bundle runners check offline. Every call is signed
+//! by the runner's own key ([`crate::slots`]); a runner key the hub does not know yet must
+//! come with an unused runner token (`Authorization: Bearer trt_…`, made by `tessera-hub
+//! runner-token`), which it uses up.
 //!
-//! `GET /v1/bundle`, `POST /v1/lease {"runner": NAME}`, `DELETE /v1/lease/{runner}`,
-//! `GET /healthz`. Errors are `{"error": {"code", "message"}}` like the portal's.
+//! `POST /v1/lease {"call": RUNNER CALL}` → `{"bundle", "lease"}`, `POST /v1/release
+//! {"call": RUNNER CALL}` → 204, `GET /healthz`. Errors are `{"error": {"code", "message"}}`
+//! like the portal's.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tessera_core::Status;
 
-use crate::agent::{Bundle, Hub, HubError, LeaseError, LeaseGrant};
+use crate::agent::{Hub, HubError};
+use crate::slots::{Authority, LeaseAnswer, LeaseError};
 
-/// Largest request body: a lease request is a runner name.
+/// Largest request body: a runner call is well under 2 KiB.
 const MAX_BODY: usize = 16 * 1024;
 
 /// Shared by the runner API's handlers.
@@ -70,20 +74,25 @@ impl From<HubError> for ApiError {
 
 impl From<LeaseError> for ApiError {
     fn from(e: LeaseError) -> Self {
-        match e {
-            LeaseError::LimitExceeded { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                Status::RunnerLimitExceeded.as_str(),
-                e.to_string(),
-            ),
-            LeaseError::NotRunnable(status) => {
-                ApiError::new(StatusCode::FORBIDDEN, status.as_str(), e.to_string())
+        let e = match e {
+            LeaseError::Hub(hub) => return hub.into(),
+            other => other,
+        };
+        let (http, code) = match &e {
+            LeaseError::LimitExceeded { .. } => {
+                (StatusCode::CONFLICT, Status::RunnerLimitExceeded.as_str())
             }
-            LeaseError::BadName => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_runner", e.to_string())
-            }
-            LeaseError::Hub(e) => e.into(),
-        }
+            LeaseError::NotRunnable(status) => (StatusCode::FORBIDDEN, status.as_str()),
+            LeaseError::BadCall(_) => (StatusCode::BAD_REQUEST, "malformed_call"),
+            LeaseError::BadLabel => (StatusCode::BAD_REQUEST, "invalid_runner"),
+            LeaseError::NotEnrolled => (StatusCode::UNAUTHORIZED, "not_enrolled"),
+            LeaseError::BadToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            LeaseError::Stale => (StatusCode::CONFLICT, "stale_call"),
+            LeaseError::Cloned => (StatusCode::CONFLICT, Status::Cloned.as_str()),
+            LeaseError::UnknownRunner(_) => (StatusCode::NOT_FOUND, "unknown_runner"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(http, code, e.to_string())
     }
 }
 
@@ -91,9 +100,8 @@ impl From<LeaseError> for ApiError {
 pub fn router(api: Arc<RunnerApi>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/v1/bundle", get(bundle))
         .route("/v1/lease", post(lease))
-        .route("/v1/lease/{runner}", delete(release))
+        .route("/v1/release", post(release))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
@@ -101,27 +109,13 @@ pub fn router(api: Arc<RunnerApi>) -> Router {
         .with_state(api)
 }
 
-/// Checks the `Authorization: Bearer trt_…` header.
-async fn authorize(api: &Arc<RunnerApi>, headers: &HeaderMap) -> Result<(), ApiError> {
-    let token = headers
+/// The runner token of an `Authorization: Bearer trt_…` header, if one came.
+fn presented_token(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_token",
-                "Authorization: Bearer <runner token> is required",
-            )
-        })?
-        .to_owned();
-    let hub = api.hub.clone();
-    let ok = blocking(move || hub.runner_token_ok(&token)).await??;
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "unknown runner token"))
-    }
+        .map(|t| t.trim().to_owned())
 }
 
 /// The hub's operations touch files under a lock: off the async threads.
@@ -134,34 +128,24 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-async fn bundle(
-    State(api): State<Arc<RunnerApi>>,
-    headers: HeaderMap,
-) -> Result<Json<Bundle>, ApiError> {
-    authorize(&api, &headers).await?;
-    let hub = api.hub.clone();
-    Ok(Json(blocking(move || hub.bundle()).await??))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LeaseRequest {
-    runner: String,
+struct CallBody {
+    call: String,
 }
 
-/// The runner name from a `POST /v1/lease` body (`{"runner": NAME}`), strictly.
-pub fn lease_request(body: &[u8]) -> Result<String, String> {
-    serde_json::from_slice::<LeaseRequest>(body)
-        .map(|r| r.runner)
-        .map_err(|e| format!("expected {{\"runner\": NAME}}: {e}"))
+/// The armored runner call of a `{"call": "…"}` body, strictly.
+pub fn call_body(body: &[u8]) -> Result<String, String> {
+    serde_json::from_slice::<CallBody>(body)
+        .map(|b| b.call)
+        .map_err(|e| format!("expected {{\"call\": RUNNER CALL}}: {e}"))
 }
 
-async fn lease(
-    State(api): State<Arc<RunnerApi>>,
-    headers: HeaderMap,
+/// The call of a JSON request, or the error to answer.
+fn read_call(
+    headers: &HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<LeaseGrant>, ApiError> {
-    authorize(&api, &headers).await?;
+) -> Result<String, ApiError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -180,21 +164,33 @@ async fn lease(
             format!("the body is over {MAX_BODY} bytes or unreadable: {e}"),
         )
     })?;
-    let runner = lease_request(&body)
-        .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message))?;
+    call_body(&body)
+        .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message))
+}
+
+async fn lease(
+    State(api): State<Arc<RunnerApi>>,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<LeaseAnswer>, ApiError> {
+    let call = read_call(&headers, body)?;
+    let token = presented_token(&headers);
     let hub = api.hub.clone();
     let ttl = api.lease_ttl;
-    let grant = blocking(move || hub.lease(&runner, ttl)).await??;
-    Ok(Json(grant))
+    let answer =
+        blocking(move || hub.runner_call(call.as_bytes(), Authority::Token(token.as_deref()), ttl))
+            .await??;
+    Ok(Json(answer))
 }
 
 async fn release(
     State(api): State<Arc<RunnerApi>>,
     headers: HeaderMap,
-    Path(runner): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&api, &headers).await?;
+    let call = read_call(&headers, body)?;
     let hub = api.hub.clone();
-    let released = blocking(move || hub.release(&runner)).await??;
-    Ok(if released { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND })
+    let ttl = api.lease_ttl;
+    blocking(move || hub.runner_call(call.as_bytes(), Authority::Token(None), ttl)).await??;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tessera_core::Status;
 use tessera_core::UnixTime;
+use tessera_core::chain::Chain;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
-use tessera_core::keys::SigningKey;
+use tessera_core::keys::{PublicKey, SigningKey};
 use tessera_core::license::LicenseId;
 use tessera_core::receipt::Nonce;
 
@@ -41,7 +42,8 @@ impl StateError {
 }
 
 /// What the hub remembers between runs. Receipts and activations are kept as the signed
-/// text and verified again on use: this file is not trusted more than the network.
+/// text and verified again on use: this file is not trusted more than the network, and
+/// nothing unsigned in it can make the hub's standing better (docs/SECURITY.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HubState {
@@ -54,10 +56,16 @@ pub struct HubState {
     /// The latest receipt that verified, whatever its status: the latest word counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
-    /// The `portal_time` of the latest receipt that said `valid`: grace runs from here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Read from state files of earlier versions and dropped: the standing now comes from
+    /// the signed receipt alone.
+    #[serde(default, skip_serializing)]
     pub last_good: Option<UnixTime>,
-    /// When the last ping attempt failed, and why (cleared by the next receipt).
+    /// The latest time this hub has seen (its clock, receipts): a clock set far behind it is
+    /// `clock_rollback`. Only ever makes the standing stricter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_water: Option<UnixTime>,
+    /// When the last ping attempt failed, and why (cleared by the next receipt); the reason
+    /// is bounded ([`MAX_REASON_LEN`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<Failure>,
     /// The time of the last call sent, in milliseconds: each call's time must grow.
@@ -69,12 +77,67 @@ pub struct HubState {
     /// The installed offline activation, signed by the vendor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<String>,
-    /// Runner enrollment tokens: token id → SHA-256 of the whole token.
+    /// Runner enrollment tokens not used yet: token id → SHA-256 of the whole token. A token
+    /// enrolls one runner and is then gone.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runner_tokens: BTreeMap<String, String>,
-    /// Runner slots held: runner name → lease end.
+    /// Enrolled runners, by the id of their key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runners: BTreeMap<String, RunnerRecord>,
+    /// Slots by runner name, from earlier versions: read and dropped (slots are leased to
+    /// runner keys now).
+    #[serde(default, skip_serializing)]
     pub leases: BTreeMap<String, UnixTime>,
+}
+
+impl HubState {
+    /// Raises the high-water mark to the latest of `times`.
+    pub fn raise_high_water(&mut self, times: impl IntoIterator<Item = UnixTime>) {
+        self.high_water = times.into_iter().chain(self.high_water).max();
+    }
+}
+
+/// An enrolled runner: its key is its identity, its label is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerRecord {
+    pub key: PublicKey,
+    pub label: String,
+    pub enrolled_at: UnixTime,
+    /// The end of the slot it holds, if it holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<UnixTime>,
+    /// Its lease calls' chain: a copy of this runner falls behind and is refused.
+    #[serde(default)]
+    pub chain: Chain,
+    /// The time of its last call, in its milliseconds: a replayed call is refused.
+    #[serde(default)]
+    pub last_call_ms: i64,
+    /// When a copy of this runner was noticed (it then gets no lease until the operator
+    /// releases it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloned_at: Option<UnixTime>,
+}
+
+impl RunnerRecord {
+    /// Whether it holds a slot at `now`.
+    pub fn holds_slot(&self, now: UnixTime) -> bool {
+        self.lease_until.is_some_and(|end| end > now)
+    }
+}
+
+/// The longest failure reason kept or logged: an answer from the network (a proxy's error
+/// page, say) is cut to this many characters.
+pub const MAX_REASON_LEN: usize = 300;
+
+/// `text` cut to [`MAX_REASON_LEN`] characters of one line, control characters replaced.
+pub fn bounded(text: &str) -> String {
+    let mut out: String =
+        text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_REASON_LEN).collect();
+    if text.chars().count() > MAX_REASON_LEN {
+        out.push('…');
+    }
+    out
 }
 
 /// A failed ping, remembered for `status`.
@@ -204,28 +267,9 @@ impl StateDir {
     /// The hub's signing key; made (0600) the first time it is asked for.
     pub fn hub_key(&self) -> Result<SigningKey, StateError> {
         let path = self.key_path();
-        match read_capped(&path, 4096) {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes).map_err(|_| StateError::Damaged {
-                    path: path.clone(),
-                    reason: "not text".into(),
-                })?;
-                SigningKey::from_secret_text(text.trim())
-                    .map_err(|e| StateError::Damaged { path, reason: e.to_string() })
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let key = SigningKey::generate().map_err(|e| StateError::Io {
-                    path: path.clone(),
-                    source: io::Error::other(e.to_string()),
-                })?;
-                let mut text = key.to_secret_text();
-                text.push('\n');
-                write_atomic(&path, text.as_bytes(), WriteOptions::SECRET_NEW)
-                    .map_err(|e| StateError::io(&path, e))?;
-                Ok(key)
-            }
-            Err(e) => Err(StateError::io(&path, e)),
-        }
+        tessera_core::keyfile::load_or_create_plain(&path)
+            .map(|(key, _)| key)
+            .map_err(|e| StateError::Damaged { path, reason: e.to_string() })
     }
 }
 

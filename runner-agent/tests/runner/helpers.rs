@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tessera_core::activation::Bundle;
 use tessera_core::license::Claims;
 use tessera_hub::agent::Hub;
 use tessera_hub::host::HostComponents;
@@ -55,7 +56,6 @@ pub struct Site {
     pub hub: TestHub,
     pub claims: Claims,
     pub hub_url: String,
-    pub token: String,
     pub rt: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -78,9 +78,7 @@ impl Site {
         let hub = TestHub::new("hub");
         rt.block_on(hub.hub.activate(license.as_bytes(), vendor.trust_text().as_bytes(), None))
             .expect("hub activates");
-        let token = hub.hub.create_runner_token().expect("token");
-        let mut site =
-            Site { vendor, portal, hub, claims, hub_url: String::new(), token, rt, stop: None };
+        let mut site = Site { vendor, portal, hub, claims, hub_url: String::new(), rt, stop: None };
         site.start_hub();
         site
     }
@@ -111,13 +109,25 @@ impl Site {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    /// Installs `runner` from this site's hub under `name`.
+    /// Installs `runner` from this site's hub under `label`, with a fresh runner token.
     pub fn install(
         &self,
         runner: &Runner,
-        name: &str,
+        label: &str,
     ) -> Result<tessera_runner::check::Decision, tessera_runner::runner::RunnerError> {
-        runner.install_from_hub(&self.hub_url, &self.token, name, &self.vendor.trust_text())
+        runner.install_from_hub(&self.hub_url, &self.new_token(), label, &self.vendor.trust_text())
+    }
+
+    /// A fresh runner token (each enrolls one runner).
+    pub fn new_token(&self) -> String {
+        self.hub.hub.create_runner_token().expect("token")
+    }
+
+    /// The air-gapped round trip's answer: `runner` writes a request, the hub's operator
+    /// answers it with a bundle holding a lease of `ttl`.
+    pub fn bundle_for(&self, runner: &Runner, label: &str, ttl: Duration) -> Bundle {
+        let request = runner.request(label).expect("request");
+        self.hub.hub.bundle_for_request(request.as_bytes(), ttl).expect("bundle")
     }
 
     /// The hub pings the portal now.

@@ -77,9 +77,9 @@ fn grace_and_grace_expired_follow_the_receipt_age() {
     }
     let mut site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
-    // A bundle with a long lease, as an air-gapped runner would hold.
-    let bundle = site.hub.hub.bundle_for("r1", Duration::from_secs(30 * 86_400)).expect("bundle");
     let (runner, clock) = runner(dir.path(), Backend::Keyutils);
+    // A bundle with a long lease, as an air-gapped runner would hold.
+    let bundle = site.bundle_for(&runner, "r1", Duration::from_secs(30 * 86_400));
     runner.install_bundle(&bundle, &site.vendor.trust_text()).expect("install");
     site.stop_hub();
 
@@ -103,8 +103,8 @@ fn a_clock_moved_back_past_the_tolerance_is_clock_rollback() {
     }
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
-    let bundle = site.hub.hub.bundle_for("r1", Duration::from_secs(30 * 86_400)).expect("bundle");
     let (runner, clock) = runner(dir.path(), Backend::Keyutils);
+    let bundle = site.bundle_for(&runner, "r1", Duration::from_secs(30 * 86_400));
     runner.install_bundle(&bundle, &site.vendor.trust_text()).expect("install");
 
     // The runner sees 40 minutes pass (the high-water mark follows)…

@@ -32,9 +32,9 @@ fn the_binary_installs_checks_refreshes_and_uninstalls() {
     assert_eq!(decision["status"], "no_license");
 
     let out = run(runner(&state)
-        .args(["install", "--hub", &site.hub_url, "--name", "r1", "--trust"])
+        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
         .arg(site.vendor.trust_path())
-        .env("TESSERA_RUNNER_TOKEN", &site.token));
+        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
     assert!(out.code == 0, "{}", out.stderr);
 
     let out = run(runner(&state).args(["check", "--json"]));
@@ -69,10 +69,16 @@ fn an_air_gapped_runner_installs_a_bundle_file() {
     }
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
-    let bundle = site.hub.hub.bundle_for("gapped", Duration::from_secs(86_400)).expect("bundle");
+    let state = dir.path().join("state");
+    let request = dir.path().join("request.txt");
+    run(runner(&state).args(["request", "--label", "gapped", "--out"]).arg(&request)).ok();
+    let bundle = site
+        .hub
+        .hub
+        .bundle_for_request(&std::fs::read(&request).expect("request"), Duration::from_secs(86_400))
+        .expect("bundle");
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write");
-    let state = dir.path().join("state");
     let out = run(runner(&state)
         .args(["install", "--bundle"])
         .arg(&file)
@@ -110,7 +116,13 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
 
     // A bundle signed under another vendor's trust: refused as unknown_key (14).
     let stranger = crate::helpers::Vendor::new();
-    let bundle = site.hub.hub.bundle_for("r9", Duration::from_secs(600)).expect("bundle");
+    let request = dir.path().join("request.txt");
+    run(runner(&state).args(["request", "--out"]).arg(&request)).ok();
+    let bundle = site
+        .hub
+        .hub
+        .bundle_for_request(&std::fs::read(&request).expect("request"), Duration::from_secs(600))
+        .expect("bundle");
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write");
     let out = run(runner(&state)
@@ -120,22 +132,27 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
         .arg(stranger.trust_path()));
     out.fails(14, "trust set");
 
-    // A wrong token: the hub refuses (8).
+    // A runner the hub does not know yet, with a wrong token: the hub refuses (8).
+    let state = dir.path().join("another");
     let out = run(runner(&state)
-        .args([
-            "install",
-            "--hub",
-            &site.hub_url,
-            "--token",
-            "trt_0000000000000000_nope",
-            "--trust",
-        ])
-        .arg(site.vendor.trust_path()));
+        .args(["install", "--hub", &site.hub_url, "--trust"])
+        .arg(site.vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", "trt_0000000000000000_nope"));
     out.fails(8, "invalid_token");
 
-    // Nobody listening (7).
+    // No token anywhere: a usage error naming where it goes (2).
     let out = run(runner(&state)
-        .args(["install", "--hub", "http://127.0.0.1:9", "--token", &site.token, "--trust"])
+        .args(["install", "--hub", &site.hub_url, "--trust"])
+        .arg(site.vendor.trust_path()));
+    out.fails(2, "TESSERA_RUNNER_TOKEN");
+
+    // Nobody listening (7); the token from a file.
+    let token = dir.path().join("token");
+    std::fs::write(&token, site.new_token()).expect("token file");
+    let out = run(runner(&state)
+        .args(["install", "--hub", "http://127.0.0.1:9", "--token-file"])
+        .arg(&token)
+        .arg("--trust")
         .arg(site.vendor.trust_path()));
     out.fails(7, "unreachable");
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tessera_core::Status;
 use tessera_runner::keystore::{Backend, Keystore, OsKeystore};
-use tessera_runner::runner::Runner;
+use tessera_runner::runner::{Runner, RunnerError};
 
 use crate::helpers::{Site, in_session, runner};
 
@@ -86,7 +86,7 @@ fn a_deleted_keystore_entry_is_a_clear_status_and_a_refresh_recovers() {
     // Another runner's key does not open this cache.
     let other = tempfile::tempdir().expect("dir");
     let (stranger, _) = crate::helpers::runner(other.path(), Backend::Keyutils);
-    stranger.install_from_hub(&site.hub_url, &site.token, "r2", &trust).expect("install");
+    stranger.install_from_hub(&site.hub_url, &site.new_token(), "r2", &trust).expect("install");
     std::fs::copy(runner.cache_path(), stranger.cache_path()).expect("copy");
     assert_eq!(stranger.check().expect("check").status, Status::Tampered);
 }
@@ -98,8 +98,8 @@ fn the_secret_service_backend_keeps_the_key() {
     }
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
-    let bundle = site.hub.hub.bundle_for("r1", Duration::from_secs(86_400)).expect("bundle");
     let (runner, _clock) = runner(dir.path(), Backend::SecretService);
+    let bundle = site.bundle_for(&runner, "r1", Duration::from_secs(86_400));
     assert_eq!(
         runner.install_bundle(&bundle, &site.vendor.trust_text()).expect("install").status,
         Status::Valid
@@ -119,4 +119,72 @@ fn the_secret_service_backend_keeps_the_key() {
     let decision = runner.check().expect("check");
     assert_eq!(decision.status, Status::NoLicense);
     assert!(decision.reason.contains("secret-service keystore"), "{}", decision.reason);
+}
+
+#[test]
+fn a_bundle_saved_before_a_revocation_cannot_be_installed_again() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
+    let trust = site.vendor.trust_text();
+    // The customer keeps a copy of a good bundle (a long lease, air-gapped style)...
+    let saved = site.bundle_for(&runner, "r1", Duration::from_secs(30 * 86_400));
+    assert_eq!(runner.install_bundle(&saved, &trust).expect("install").status, Status::Valid);
+    // ...then the license is revoked and the runner learns it.
+    site.admin("revoke");
+    assert_eq!(site.hub_pings(), Status::Revoked);
+    // (It asks the hub, which grants no lease but hands the bundle with the news.)
+    assert_eq!(site.install(&runner, "r1").expect("refresh").status, Status::Revoked);
+    assert_eq!(runner.check().expect("check").status, Status::Revoked);
+
+    // The saved bundle answers no outstanding request of this runner: refused.
+    assert!(runner.install_bundle(&saved, &trust).is_err());
+    // A new request does not make the old answer fit either.
+    runner.request("r1").expect("request");
+    let refused = runner.install_bundle(&saved, &trust);
+    assert!(
+        matches!(&refused, Err(RunnerError::Bundle(b)) if b.message.contains("not the answer")),
+        "{refused:?}"
+    );
+    assert_eq!(runner.check().expect("check").status, Status::Revoked);
+    // Without the keystore entry (a reboot with the kernel keyring) it is no better.
+    OsKeystore::open(Backend::Keyutils, &Runner::account(dir.path()))
+        .expect("entry")
+        .delete()
+        .expect("delete");
+    assert!(runner.install_bundle(&saved, &trust).is_err());
+    assert_ne!(runner.check().expect("check").status, Status::Valid);
+}
+
+#[test]
+fn a_lease_for_another_runner_key_is_refused() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let (a, b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let (first, _) = runner(a.path(), Backend::Keyutils);
+    let (second, _) = runner(b.path(), Backend::Keyutils);
+    let trust = site.vendor.trust_text();
+    // The second runner waits for its own answer, but is handed the first one's.
+    second.request("r2").expect("request");
+    let for_first = site.bundle_for(&first, "r1", Duration::from_secs(86_400));
+    let refused = second.install_bundle(&for_first, &trust);
+    assert!(
+        matches!(&refused, Err(RunnerError::Bundle(b)) if b.message.contains("not the answer")),
+        "{refused:?}"
+    );
+    assert_eq!(second.check().expect("check").status, Status::NoLicense);
+    assert_eq!(first.install_bundle(&for_first, &trust).expect("install").status, Status::Valid);
+    // The runner key survives a lost keystore entry and a reinstall: same identity.
+    let key_before = std::fs::read(first.key_path()).expect("runner key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(first.key_path()).expect("key").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    first.forget().expect("uninstall");
+    assert_eq!(std::fs::read(first.key_path()).expect("runner key"), key_before);
 }

@@ -55,14 +55,27 @@ async fn the_hub_binary_activates_reports_serves_runners_and_stops_on_sigterm() 
         .expect("run");
     let address = announced(&mut daemon, "runners: listening on ");
     let http = crate::helpers::http();
-    let bundle = http
-        .get(format!("http://{address}/v1/bundle"))
+    let runner = tessera_core::keys::SigningKey::generate().expect("runner key");
+    let call = tessera_core::activation::RunnerCall {
+        runner_key: runner.public_key().clone(),
+        label: "r1".into(),
+        action: tessera_core::activation::RunnerAction::Lease,
+        nonce: tessera_core::receipt::Nonce::generate().expect("nonce"),
+        holds: None,
+        runner_time_ms: 1,
+    };
+    let call = tessera_core::activation::sign_runner_call(&call, &runner);
+    let answer = http
+        .post(format!("http://{address}/v1/lease"))
         .bearer_auth(&token)
+        .json(&serde_json::json!({ "call": call }))
         .send()
         .await
-        .expect("bundle");
-    assert_eq!(bundle.status().as_u16(), 200);
-    let bundle: serde_json::Value = bundle.json().await.expect("json");
+        .expect("lease");
+    assert_eq!(answer.status().as_u16(), 200);
+    let answer: serde_json::Value = answer.json().await.expect("json");
+    assert!(answer["lease"].as_str().expect("lease").contains("BEGIN TESSERA LEASE"));
+    let bundle = &answer["bundle"];
     assert_eq!(bundle["status"], "valid");
     assert!(bundle["receipt"].as_str().expect("receipt").contains("BEGIN TESSERA RECEIPT"));
 

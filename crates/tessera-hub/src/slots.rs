@@ -1,0 +1,319 @@
+//! Where a hub grants runner slots: to runner keys, never to names, up to the license's
+//! runner limit. A runner proves its key by signing each call ([`RunnerCall`]); a runner
+//! token (from `tessera-hub runner-token`) enrolls one key and is then gone. Each lease
+//! answers one call's fresh nonce, so a saved answer cannot be installed again, and the
+//! calls of one runner key form a chain ([`tessera_core::chain`]): a copy of a runner that
+//! falls behind is refused as `cloned` and shown to the operator. Only the holder (signing
+//! a release) or the operator (`tessera-hub runners release`) gives a slot back.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tessera_core::activation::{
+    Bundle, LeaseClaims, RunnerAction, RunnerCall, open_runner_call, sign_lease,
+};
+use tessera_core::chain::{Chain, Link};
+use tessera_core::keys::fill_random;
+use tessera_core::{Status, UnixTime};
+
+use crate::agent::{Hub, HubError};
+use crate::state::{HubState, RunnerRecord};
+
+/// Most runner tokens waiting to be used at once: each is one enrollment to come.
+pub const MAX_OPEN_TOKENS: usize = 1000;
+
+/// Who vouches for a runner key the hub does not know yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority<'a> {
+    /// A call over the runner API, with the runner token it presented, if any.
+    Token(Option<&'a str>),
+    /// The hub's operator, answering a request file by hand (`tessera-hub bundle`).
+    Operator,
+}
+
+/// The answer to a lease call: the hub's bundle, and the lease when one is granted. When
+/// the hub may not run (revoked, suspended, …) the bundle comes without a lease, so that
+/// the runner learns why.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LeaseAnswer {
+    pub bundle: Bundle,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
+}
+
+/// A runner as the operator sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerView {
+    pub key_id: String,
+    pub label: String,
+    pub enrolled_at: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<UnixTime>,
+    pub holds_slot: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloned_at: Option<UnixTime>,
+}
+
+/// Why a runner call got no slot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LeaseError {
+    #[error("all {limit} runner slots of the license are leased")]
+    LimitExceeded { limit: u32 },
+    #[error("the hub is {0}: no runner may start")]
+    NotRunnable(Status),
+    #[error("the runner call is not valid: {0}")]
+    BadCall(String),
+    #[error("runner label must be 1 to 64 characters of letters, digits, '.', '-', '_'")]
+    BadLabel,
+    #[error("this runner key is not enrolled: install the runner with a runner token")]
+    NotEnrolled,
+    #[error("the runner token is not valid (unknown, or already used to enroll a runner)")]
+    BadToken,
+    #[error("the runner call is not newer than this runner's last one (a replay?)")]
+    Stale,
+    #[error(
+        "another copy of this runner (the same runner key) holds the newer lease: this copy is \
+         refused; the operator sees it in `tessera-hub runners`"
+    )]
+    Cloned,
+    #[error("no runner with key {0} is enrolled")]
+    UnknownRunner(String),
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+fn label_ok(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 64
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// The id part of `trt_<id>_<secret>`.
+fn token_id(token: &str) -> Option<&str> {
+    token.strip_prefix("trt_").and_then(|t| t.split('_').next())
+}
+
+/// Uses up `token` if it is an open token of this hub (constant-time on the hash).
+fn take_token(state: &mut HubState, token: &str) -> bool {
+    let Some(id) = token_id(token) else { return false };
+    let Some(stored) = state.runner_tokens.get(id) else { return false };
+    let presented = hex::encode(Sha256::digest(token.as_bytes()));
+    if bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
+        state.runner_tokens.remove(id);
+        true
+    } else {
+        false
+    }
+}
+
+impl Hub {
+    /// Serves one signed runner call: enrolls the runner key if `authority` vouches for it,
+    /// then gives its slot back or leases one (renewing the one it holds) for `ttl`.
+    pub fn runner_call(
+        &self,
+        call_text: &[u8],
+        authority: Authority<'_>,
+        ttl: Duration,
+    ) -> Result<LeaseAnswer, LeaseError> {
+        let call = open_runner_call(call_text).map_err(|e| LeaseError::BadCall(e.to_string()))?;
+        if !label_ok(&call.label) {
+            return Err(LeaseError::BadLabel);
+        }
+        let installed = self.installed()?;
+        let now = self.now();
+        let lock = self.dir().lock().map_err(HubError::from)?;
+        let mut state = self.dir().load().map_err(HubError::from)?;
+        let key_id = call.runner_key.key_id().to_string();
+        if !state.runners.contains_key(&key_id) {
+            let vouched = match authority {
+                Authority::Operator => true,
+                Authority::Token(Some(token)) => take_token(&mut state, token),
+                Authority::Token(None) => return Err(LeaseError::NotEnrolled),
+            };
+            if !vouched {
+                return Err(LeaseError::BadToken);
+            }
+            tracing::info!(runner = %key_id, label = %call.label, "runner enrolled");
+            state.runners.insert(
+                key_id.clone(),
+                RunnerRecord {
+                    key: call.runner_key.clone(),
+                    label: call.label.clone(),
+                    enrolled_at: now,
+                    lease_until: None,
+                    chain: Chain::default(),
+                    last_call_ms: 0,
+                    cloned_at: None,
+                },
+            );
+        }
+        state.raise_high_water([now]);
+        let answer = self.answer(&installed, &mut state, &key_id, &call, ttl, now);
+        // A refusal that changed the record (a copy noticed, a slot given back) is kept too.
+        self.dir().save(&lock, &state).map_err(HubError::from)?;
+        answer
+    }
+
+    fn answer(
+        &self,
+        installed: &crate::agent::Installed,
+        state: &mut HubState,
+        key_id: &str,
+        call: &RunnerCall,
+        ttl: Duration,
+        now: UnixTime,
+    ) -> Result<LeaseAnswer, LeaseError> {
+        let report = self.judge(installed, state);
+        let bundle = Hub::bundle_of(installed, state, report.status);
+        let limit = installed.claims.runners;
+        let others = state
+            .runners
+            .iter()
+            .filter(|(id, r)| id.as_str() != key_id && r.holds_slot(now))
+            .count();
+        let record = state
+            .runners
+            .get_mut(key_id)
+            .ok_or_else(|| LeaseError::UnknownRunner(key_id.into()))?;
+        if call.runner_time_ms <= record.last_call_ms {
+            return Err(LeaseError::Stale);
+        }
+        if call.action == RunnerAction::Release {
+            record.last_call_ms = call.runner_time_ms;
+            record.lease_until = None;
+            tracing::info!(runner = %key_id, "runner gave its slot back");
+            return Ok(LeaseAnswer { bundle, lease: None });
+        }
+        let link = record.chain.judge(call.holds);
+        if link == Link::Forked {
+            // Its call time is not kept: the copy must not push the original's calls out.
+            record.cloned_at = Some(now);
+            tracing::warn!(runner = %key_id, label = %record.label, "a copy of this runner (same runner key) called with an old lease: refused");
+            return Err(LeaseError::Cloned);
+        }
+        record.last_call_ms = call.runner_time_ms;
+        record.label.clone_from(&call.label);
+        if !report.status.permits_running() {
+            return Ok(LeaseAnswer { bundle, lease: None });
+        }
+        if !record.holds_slot(now) && others >= limit as usize {
+            return Err(LeaseError::LimitExceeded { limit });
+        }
+        let expires_at = now.saturating_add(ttl);
+        record.lease_until = Some(expires_at);
+        record.chain = record.chain.advanced(link, call.nonce);
+        let claims = LeaseClaims {
+            license_id: installed.claims.id,
+            runner_key_id: call.runner_key.key_id(),
+            label: call.label.clone(),
+            nonce: call.nonce,
+            issued_at: now,
+            expires_at,
+        };
+        Ok(LeaseAnswer { bundle, lease: Some(sign_lease(&claims, &installed.key)) })
+    }
+
+    /// A bundle with a lease answering a runner's request file, for a runner installed by
+    /// hand (air-gapped): the operator vouches for the runner key.
+    pub fn bundle_for_request(&self, request: &[u8], ttl: Duration) -> Result<Bundle, LeaseError> {
+        let answer = self.runner_call(request, Authority::Operator, ttl)?;
+        match answer.lease {
+            Some(lease) => Ok(Bundle { lease: Some(lease), ..answer.bundle }),
+            None => Err(LeaseError::NotRunnable(answer.bundle.status)),
+        }
+    }
+
+    /// The operator gives a runner's slot back (and forgets that a copy of it was seen).
+    pub fn release_runner(&self, key_id: &str) -> Result<(), LeaseError> {
+        let (found, _) = self
+            .dir()
+            .update(|s| match s.runners.get_mut(key_id) {
+                Some(record) => {
+                    record.lease_until = None;
+                    record.cloned_at = None;
+                    true
+                }
+                None => false,
+            })
+            .map_err(HubError::from)?;
+        if found { Ok(()) } else { Err(LeaseError::UnknownRunner(key_id.to_owned())) }
+    }
+
+    /// The operator removes a runner: its key must enroll again (with a new token).
+    pub fn forget_runner(&self, key_id: &str) -> Result<(), LeaseError> {
+        let (found, _) =
+            self.dir().update(|s| s.runners.remove(key_id).is_some()).map_err(HubError::from)?;
+        if found { Ok(()) } else { Err(LeaseError::UnknownRunner(key_id.to_owned())) }
+    }
+
+    /// Every enrolled runner.
+    pub fn runners(&self) -> Result<Vec<RunnerView>, HubError> {
+        let now = self.now();
+        let state = self.dir().load()?;
+        Ok(state
+            .runners
+            .iter()
+            .map(|(key_id, r)| RunnerView {
+                key_id: key_id.clone(),
+                label: r.label.clone(),
+                enrolled_at: r.enrolled_at,
+                lease_until: r.lease_until,
+                holds_slot: r.holds_slot(now),
+                cloned_at: r.cloned_at,
+            })
+            .collect())
+    }
+
+    /// Makes a runner enrollment token; only its hash is kept, and it enrolls one runner.
+    /// Returned once.
+    pub fn create_runner_token(&self) -> Result<String, HubError> {
+        let mut bytes = [0u8; 40];
+        fill_random(&mut bytes).map_err(|e| HubError::Input(e.to_string()))?;
+        let id = hex::encode(&bytes[..8]);
+        let token = format!("trt_{id}_{}", URL_SAFE_NO_PAD.encode(&bytes[8..]));
+        let digest = hex::encode(Sha256::digest(token.as_bytes()));
+        let (added, _) = self.dir().update(|s| {
+            if s.runner_tokens.len() >= MAX_OPEN_TOKENS {
+                return false;
+            }
+            s.runner_tokens.insert(id, digest);
+            true
+        })?;
+        if !added {
+            return Err(HubError::Input(format!(
+                "{MAX_OPEN_TOKENS} runner tokens are waiting to be used: use them first"
+            )));
+        }
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_short_plain_words() {
+        assert!(label_ok("runner-1.a_b"));
+        assert!(!label_ok(""));
+        assert!(!label_ok("a b"));
+        assert!(!label_ok(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn a_token_enrolls_once() {
+        let mut state = HubState::default();
+        let token = "trt_0011223344556677_secret";
+        state
+            .runner_tokens
+            .insert("0011223344556677".into(), hex::encode(Sha256::digest(token.as_bytes())));
+        assert!(!take_token(&mut state, "trt_0011223344556677_wrong"));
+        assert!(take_token(&mut state, token));
+        assert!(!take_token(&mut state, token), "used up");
+    }
+}
