@@ -310,19 +310,33 @@ impl Hub {
     /// has reset this license's binding (`not_activated`), the hub activates again with the
     /// license it holds: on the same host that restores the binding, on a new host it binds
     /// the new one.
+    ///
+    /// A damaged state file never stops the pings: it is moved aside and the hub activates
+    /// again with the license and key it holds (the same host re-binds), saying so in the
+    /// log.
     pub async fn ping(&self) -> Result<ReceiptClaims, HubError> {
+        if let Some(moved) = self.dir.set_aside_if_damaged()? {
+            tracing::warn!(moved = %moved.display(), "the state file was damaged: set aside; activating again with the license this hub holds");
+            return self.activate_again(None).await;
+        }
         match self.ping_once().await {
             Err(HubError::Portal(CallError::Refused { code, .. })) if code == "not_activated" => {
                 tracing::warn!(
                     "the portal has no binding for this hub (reset by the vendor): activating again"
                 );
-                let license = self.dir.license()?;
-                let trust = self.dir.trust()?;
                 let portal = self.dir.load()?.portal;
-                self.activate(&license, &trust, portal.as_deref()).await
+                self.activate_again(portal).await
             }
             other => other,
         }
+    }
+
+    /// Activates again with the license and trust set kept at activation, at `portal` or
+    /// the license's portal.
+    async fn activate_again(&self, portal: Option<String>) -> Result<ReceiptClaims, HubError> {
+        let license = self.dir.license()?;
+        let trust = self.dir.trust()?;
+        self.activate(&license, &trust, portal.as_deref()).await
     }
 
     async fn ping_once(&self) -> Result<ReceiptClaims, HubError> {
@@ -579,7 +593,14 @@ impl Hub {
     /// and the license's ping interval. Cheaper than [`Hub::status`]: no receipt is checked.
     pub fn schedule(&self) -> Result<(Mode, Duration), HubError> {
         let installed = self.installed()?;
-        let state = self.dir.load()?;
+        let state = match self.dir.load() {
+            Ok(state) => state,
+            // A damaged state file: the ping repairs it (and activates again).
+            Err(StateError::Damaged { .. }) => {
+                return Ok((Mode::Online, installed.claims.ping_interval()));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mode = match (installed.verdict, &state.activation, &state.receipt) {
             (Status::Valid, Some(_), _) => Mode::Offline,
             (Status::Valid, None, Some(_)) => Mode::Online,

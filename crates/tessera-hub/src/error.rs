@@ -59,7 +59,9 @@ impl From<HubError> for Failure {
             HubError::State(StateError::NotActivated { .. }) => {
                 return Failure::status(Status::NoLicense, e);
             }
-            HubError::State(StateError::Io { .. } | StateError::Damaged { .. }) => Exit::Io,
+            HubError::State(
+                StateError::Io { .. } | StateError::Damaged { .. } | StateError::TooLarge { .. },
+            ) => Exit::Io,
             HubError::Trust(_) | HubError::Input(_) | HubError::NoPortal => Exit::Input,
             HubError::Portal(CallError::Unreachable(_)) => Exit::Unreachable,
             HubError::Portal(CallError::Refused { .. }) => Exit::Refused,

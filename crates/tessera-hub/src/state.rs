@@ -33,6 +33,8 @@ pub enum StateError {
     Damaged { path: PathBuf, reason: String },
     #[error("this hub is not activated yet (no {path}); run `tessera-hub activate` first")]
     NotActivated { path: PathBuf },
+    #[error("{path} would grow to {len} bytes, more than it may hold; nothing was written")]
+    TooLarge { path: PathBuf, len: usize },
 }
 
 impl StateError {
@@ -212,19 +214,42 @@ impl StateDir {
         let path = self.state_path();
         match read_capped(&path, MAX_STATE_LEN) {
             Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StateError::Damaged { path, reason: e.to_string() }),
+                .map_err(|e| StateError::Damaged { path, reason: bounded(&e.to_string()) }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HubState::default()),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(StateError::Damaged {
+                path,
+                reason: format!("larger than {MAX_STATE_LEN} bytes"),
+            }),
             Err(e) => Err(StateError::io(&path, e)),
         }
     }
 
-    /// Replaces `state.json` atomically. Call with the lock held.
+    /// Replaces `state.json` atomically. Call with the lock held. A state that would not
+    /// read back (larger than its reader takes) is never written.
     pub fn save(&self, _lock: &Locked, state: &HubState) -> Result<(), StateError> {
         let path = self.state_path();
         let bytes = serde_json::to_vec_pretty(state)
             .map_err(|e| StateError::Damaged { path: path.clone(), reason: e.to_string() })?;
+        if bytes.len() > MAX_STATE_LEN {
+            return Err(StateError::TooLarge { path, len: bytes.len() });
+        }
         write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)
             .map_err(|e| StateError::io(&path, e))
+    }
+
+    /// Moves a `state.json` that does not read back aside (`state.json.damaged`), so the
+    /// hub can start over from the files that still hold (license, trust set, key). Returns
+    /// where it went.
+    pub fn set_aside_if_damaged(&self) -> Result<Option<PathBuf>, StateError> {
+        let _lock = self.lock()?;
+        match self.load() {
+            Err(StateError::Damaged { path, .. }) => {
+                let aside = path.with_extension("json.damaged");
+                fs::rename(&path, &aside).map_err(|e| StateError::io(&path, e))?;
+                Ok(Some(aside))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Load, change, save, under the lock.

@@ -73,8 +73,8 @@ impl Vendor {
         self.dir.path().join(name)
     }
 
-    /// A license for `runners` runners, valid for a year from now, pinging hourly with a
-    /// day of grace, naming `portal` if given.
+    /// A license for `runners` runners, valid from a day ago for a year, pinging hourly with
+    /// a day of grace, naming `portal` if given.
     pub fn license(&self, runners: u32, portal: Option<&str>) -> (Claims, String) {
         let now = SystemClock.now();
         let mut terms = LicenseTerms::new(
@@ -86,7 +86,7 @@ impl Vendor {
         terms.grace_period = Duration::from_secs(86_400);
         terms.ping_interval = Duration::from_secs(3600);
         terms.portal_url = portal.map(|p| p.parse().expect("portal url"));
-        self.sign(terms, now.saturating_sub(Duration::from_secs(60)))
+        self.sign(terms, now.saturating_sub(Duration::from_secs(86_400)))
     }
 
     /// Issues `terms` at `issued` with the vendor key.

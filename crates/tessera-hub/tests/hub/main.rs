@@ -3,6 +3,7 @@
 
 mod fingerprint;
 mod helpers;
+mod hostile;
 mod offline;
 mod online;
 mod processes;
