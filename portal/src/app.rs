@@ -45,7 +45,7 @@ pub struct Portal {
     delegation: Option<LoadedDelegation>,
     /// What was wrong with the configuration at start (missing trust set, bad delegation).
     setup_problems: Vec<String>,
-    pub limits: RateLimits,
+    pub limits: Arc<RateLimits>,
     pub metrics: Metrics,
     pub pings: PingPath,
 }
@@ -77,9 +77,10 @@ impl Portal {
             tracing::warn!(%problem, "hubs cannot be served until this is fixed");
         }
         let metrics = Metrics::default();
-        let pings = PingPath::start(store.clone(), metrics.ping_batches.clone())?;
+        let limits = Arc::new(RateLimits::new(settings.limits));
+        let pings = PingPath::start(store.clone(), metrics.ping_batches.clone(), limits.clone())?;
         Ok(Arc::new(Portal {
-            limits: RateLimits::new(settings.limits),
+            limits,
             store,
             settings,
             clock,

@@ -79,6 +79,8 @@ pub struct Layer {
     pub pings_per_minute: Option<u32>,
     pub admin_requests_per_second: Option<u32>,
     pub auth_failures_per_minute: Option<u32>,
+    pub unknown_activations_per_minute: Option<u32>,
+    pub refused_pings_per_second: Option<u32>,
 }
 
 /// How logs are written.
@@ -106,13 +108,16 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-/// Rate limits (per minute or second, with a burst of the same size).
+/// Rate limits (per minute or second, with a burst of the same size); see
+/// [`crate::limits`] for what each counts.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub activations_per_minute: u32,
     pub pings_per_minute: u32,
     pub admin_requests_per_second: u32,
     pub auth_failures_per_minute: u32,
+    pub unknown_activations_per_minute: u32,
+    pub refused_pings_per_second: u32,
 }
 
 /// A settings problem, named for the user.
@@ -158,6 +163,12 @@ impl Layer {
             auth_failures_per_minute: self
                 .auth_failures_per_minute
                 .or(below.auth_failures_per_minute),
+            unknown_activations_per_minute: self
+                .unknown_activations_per_minute
+                .or(below.unknown_activations_per_minute),
+            refused_pings_per_second: self
+                .refused_pings_per_second
+                .or(below.refused_pings_per_second),
         }
     }
 
@@ -194,7 +205,15 @@ impl Layer {
             )?,
             auth_failures_per_minute: positive(
                 "auth_failures_per_minute",
-                self.auth_failures_per_minute.unwrap_or(10),
+                self.auth_failures_per_minute.unwrap_or(30),
+            )?,
+            unknown_activations_per_minute: positive(
+                "unknown_activations_per_minute",
+                self.unknown_activations_per_minute.unwrap_or(60),
+            )?,
+            refused_pings_per_second: positive(
+                "refused_pings_per_second",
+                self.refused_pings_per_second.unwrap_or(100),
             )?,
         };
         Ok(Settings {

@@ -1,10 +1,23 @@
-//! Rate limits, in memory only (never stored): per license key on activation, per license
-//! on pings, per API key on admin requests, and on failed admin authentication.
+//! Rate limits, in memory only (never stored), shaped so that a stranger can never use up a
+//! genuine hub's or admin's allowance:
+//!
+//! - pings: per license, counting only pings whose signature verified (only the bound hub
+//!   can use up its license's allowance); pings that are refused (unknown license, wrong
+//!   key, bad signature, no binding) share one global allowance, so a flood of forged pings
+//!   is answered 429 without touching any genuine hub;
+//! - activations: per license for licenses that exist (the caller proved it holds the
+//!   license key), one global allowance for license keys the portal does not know;
+//! - admin: per API key once authenticated; failed authentications share one global
+//!   allowance, whatever key id they present (random ids would each get their own
+//!   otherwise), and never block a key that authenticates.
+//!
+//! Keyed limiters are keyed only by things that exist (license ids that verified, API keys
+//! that authenticated), so their memory is bounded by the store; idle keys are forgotten.
 
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 use crate::config::Limits;
 
@@ -18,9 +31,11 @@ pub struct Limited {
 /// The portal's rate limiters.
 pub struct RateLimits {
     activations: DefaultKeyedRateLimiter<String>,
+    unknown_activations: DefaultDirectRateLimiter,
     pings: DefaultKeyedRateLimiter<String>,
+    refused_pings: DefaultDirectRateLimiter,
     admin: DefaultKeyedRateLimiter<String>,
-    auth_failures: DefaultKeyedRateLimiter<String>,
+    auth_failures: DefaultDirectRateLimiter,
     clock: DefaultClock,
 }
 
@@ -28,54 +43,80 @@ fn nonzero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(nonzero(n)).allow_burst(nonzero(n))
+}
+
+fn per_second(n: u32) -> Quota {
+    Quota::per_second(nonzero(n)).allow_burst(nonzero(n))
+}
+
 impl RateLimits {
     pub fn new(limits: Limits) -> Self {
-        let per_minute = |n| Quota::per_minute(nonzero(n)).allow_burst(nonzero(n));
         RateLimits {
             activations: DefaultKeyedRateLimiter::keyed(per_minute(limits.activations_per_minute)),
+            unknown_activations: DefaultDirectRateLimiter::direct(per_minute(
+                limits.unknown_activations_per_minute,
+            )),
             pings: DefaultKeyedRateLimiter::keyed(per_minute(limits.pings_per_minute)),
-            admin: DefaultKeyedRateLimiter::keyed(
-                Quota::per_second(nonzero(limits.admin_requests_per_second))
-                    .allow_burst(nonzero(limits.admin_requests_per_second)),
-            ),
-            auth_failures: DefaultKeyedRateLimiter::keyed(per_minute(
+            refused_pings: DefaultDirectRateLimiter::direct(per_second(
+                limits.refused_pings_per_second,
+            )),
+            admin: DefaultKeyedRateLimiter::keyed(per_second(limits.admin_requests_per_second)),
+            auth_failures: DefaultDirectRateLimiter::direct(per_minute(
                 limits.auth_failures_per_minute,
             )),
             clock: DefaultClock::default(),
         }
     }
 
-    fn check(&self, limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), Limited> {
-        limiter.check_key(&key.to_owned()).map_err(|not_until| Limited {
-            retry_after_secs: not_until.wait_time_from(self.clock.now()).as_secs() + 1,
-        })
+    fn limited(&self, not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Limited {
+        Limited { retry_after_secs: not_until.wait_time_from(self.clock.now()).as_secs() + 1 }
     }
 
-    /// Activations per license key (by its SHA-256, never the key itself).
-    pub fn activation(&self, key_digest: &str) -> Result<(), Limited> {
-        self.check(&self.activations, key_digest)
+    fn keyed(&self, limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), Limited> {
+        limiter.check_key(&key.to_owned()).map_err(|n| self.limited(n))
     }
 
-    /// Pings per license.
-    pub fn ping(&self, license_id: &str) -> Result<(), Limited> {
-        self.check(&self.pings, license_id)
+    fn direct(&self, limiter: &DefaultDirectRateLimiter) -> Result<(), Limited> {
+        limiter.check().map_err(|n| self.limited(n))
     }
 
-    /// Admin requests per API key id.
+    /// Activations of a registered license (by its id).
+    pub fn activation(&self, license_id: &str) -> Result<(), Limited> {
+        self.keyed(&self.activations, license_id)
+    }
+
+    /// Activations with a license key the portal does not know, all together.
+    pub fn unknown_activation(&self) -> Result<(), Limited> {
+        self.direct(&self.unknown_activations)
+    }
+
+    /// A ping whose signature verified, for its license.
+    pub fn verified_ping(&self, license_id: &str) -> Result<(), Limited> {
+        self.keyed(&self.pings, license_id)
+    }
+
+    /// A refused ping (it proved nothing), all together.
+    pub fn refused_ping(&self) -> Result<(), Limited> {
+        self.direct(&self.refused_pings)
+    }
+
+    /// Admin requests per authenticated API key id.
     pub fn admin(&self, key_id: &str) -> Result<(), Limited> {
-        self.check(&self.admin, key_id)
+        self.keyed(&self.admin, key_id)
     }
 
-    /// Counts a failed authentication for `key_id` (or for "malformed" keys); past the
-    /// limit the answer is 429 instead of 401, so that guessing costs time and logs stay
-    /// quiet. Secrets are 256 bits: the limit is about load, not about luck.
-    pub fn auth_failure(&self, key_id: &str) -> Result<(), Limited> {
-        self.check(&self.auth_failures, key_id)
+    /// Counts a failed authentication; past the limit the answer is 429 instead of 401, so
+    /// that guessing costs time and logs stay quiet. Secrets are 256 bits: the limit is
+    /// about load, not about luck.
+    pub fn auth_failure(&self) -> Result<(), Limited> {
+        self.direct(&self.auth_failures)
     }
 
     /// Forgets keys whose limits have fully recovered, so memory stays bounded.
     pub fn shrink(&self) {
-        for limiter in [&self.activations, &self.pings, &self.admin, &self.auth_failures] {
+        for limiter in [&self.activations, &self.pings, &self.admin] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

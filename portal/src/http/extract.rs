@@ -68,7 +68,7 @@ impl FromRequestParts<Arc<Portal>> for AdminKey {
         })?;
         let text = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
         let Some(presented) = apikeys::split(text.trim()) else {
-            portal.limits.auth_failure("malformed")?;
+            portal.limits.auth_failure()?;
             return Err(ApiError::unauthorized("invalid_api_key", "the API key is not valid"));
         };
         let verdict = apikeys::authenticate(&portal.store, &presented, portal.now()).await?;
@@ -78,7 +78,7 @@ impl FromRequestParts<Arc<Portal>> for AdminKey {
                 Ok(AdminKey { id: presented.id.to_owned(), scopes })
             }
             Err(refusal) => {
-                portal.limits.auth_failure(presented.id)?;
+                portal.limits.auth_failure()?;
                 let message = match refusal {
                     Refusal::Unknown => "the API key is not valid",
                     Refusal::Revoked => "the API key was revoked",

@@ -67,12 +67,17 @@ pub async fn activate(
         ApiError::unprocessable("bad_signature", "the activation is not signed by hub_key")
     })?;
     let digest = hex::encode(call.license_key.digest());
-    portal.limits.activation(&digest)?;
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
-    let license = portal.store.license_by_key_digest(&digest).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_license", "no license with this key is registered here")
-    })?;
+    let Some(license) = portal.store.license_by_key_digest(&digest).await? else {
+        // Guessing license keys shares one allowance; it never touches a real license's.
+        portal.limits.unknown_activation()?;
+        return Err(ApiError::not_found(
+            "unknown_license",
+            "no license with this key is registered here",
+        ));
+    };
+    portal.limits.activation(&license.id)?;
     let mut status = license_status(&license, now);
     let fingerprint_json =
         serde_json::to_string(&call.fingerprint).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -126,7 +131,6 @@ pub async fn ping(
     let envelope = Envelope::from_compact(Kind::Ping, &compact).map_err(malformed)?;
     let call: PingCall = envelope.open().map_err(malformed)?;
     let license_id = call.license_id.to_string();
-    portal.limits.ping(&license_id)?;
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
     let judged = portal
@@ -136,10 +140,19 @@ pub async fn ping(
     let label = match &judged {
         Judged::Counted(_) => "counted",
         Judged::Stale => "stale",
+        Judged::Limited(_) => "limited",
         Judged::NotActivated => "not_activated",
         Judged::UnknownLicense | Judged::WrongKey | Judged::BadSignature => "refused",
     };
     portal.metrics.pings.get_or_create(&StatusLabel { status: label }).inc();
+    if matches!(
+        judged,
+        Judged::NotActivated | Judged::UnknownLicense | Judged::WrongKey | Judged::BadSignature
+    ) {
+        // A ping that proved nothing: refused pings share one allowance, so a flood of
+        // forged pings is answered 429 and never uses up a genuine hub's.
+        portal.limits.refused_ping()?;
+    }
     let (license, activation, hub_key) = match judged {
         Judged::Counted(ping) => (ping.license, ping.activation, ping.hub_key),
         Judged::UnknownLicense => {
@@ -172,6 +185,7 @@ pub async fn ping(
                 "this ping is not newer than the hub's last call (a replay?)",
             ));
         }
+        Judged::Limited(limited) => return Err(limited.into()),
     };
     let mut status = license_status(&license, now);
     // Usually the host has not changed at all: the same canonical JSON as stored needs no

@@ -105,3 +105,54 @@ async fn futures_statuses(app: &crate::helpers::TestApp, key: &str) -> Vec<u16> 
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_who_knows_a_license_id_cannot_silence_its_hub() {
+    use crate::helpers::*;
+    let app = spawn_app_with(Db::Sqlite, |mut layer| {
+        layer.pings_per_minute = Some(3);
+        layer.refused_pings_per_second = Some(5);
+        layer.auth_failures_per_minute = Some(3);
+        layer.unknown_activations_per_minute = Some(3);
+        layer
+    })
+    .await
+    .expect("app");
+    let license = app.registered_license().await;
+    let mut genuine = TestHub::new("host-a", &app);
+    assert_eq!(genuine.activate(&app, &license).await.0.status, 200);
+
+    // Forged pings naming the license (ids are in logs, bundles, caches): they never verify,
+    // share one allowance for refused pings, and soon get 429.
+    let mut stranger = TestHub::new("host-b", &app);
+    let mut codes = Vec::new();
+    for _ in 0..20 {
+        codes.push(stranger.ping(&app, &license).await.0.status);
+    }
+    assert!(codes.contains(&422) && codes.contains(&429), "{codes:?}");
+    // The genuine hub's allowance is untouched.
+    let (answer, _) = genuine.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, tessera_core::Status::Valid);
+
+    // Random API key ids: failures share one allowance (not one per presented id).
+    let mut codes = Vec::new();
+    for i in 0..6 {
+        let random = format!("tsk_{:016x}_{}", 0xabc0 + i, "A".repeat(43));
+        codes.push(app.get("/v1/admin/licenses", Some(&random)).await.status);
+    }
+    assert_eq!(codes, vec![401, 401, 401, 429, 429, 429]);
+    // A key that authenticates is never held up by them.
+    assert_eq!(app.get("/v1/admin/licenses", Some(&app.admin_key)).await.status, 200);
+
+    // Guessed license keys share one allowance too; a real activation still goes through.
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let (unknown, _) = app.issue(|_| {});
+        let mut guesser = TestHub::new("host-c", &app);
+        codes.push(guesser.activate(&app, &unknown).await.0.status);
+    }
+    assert_eq!(codes, vec![404, 404, 404, 429, 429]);
+    let other = app.registered_license().await;
+    let mut second = TestHub::new("host-d", &app);
+    assert_eq!(second.activate(&app, &other).await.0.status, 200);
+}

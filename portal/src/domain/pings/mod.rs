@@ -25,6 +25,7 @@ use tessera_core::armor::Envelope;
 use tessera_core::keys::{PublicKey, verify_many};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::limits::{Limited, RateLimits};
 use crate::store::sqlite_pings::Found;
 use crate::store::{ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, StoreError};
 
@@ -79,6 +80,8 @@ pub enum Judged {
     Stale,
     /// Authentic and counted, durably.
     Counted(Box<VerifiedPing>),
+    /// Authentic, but its license pinged more often than the limit allows: not counted.
+    Limited(Limited),
 }
 
 /// An authenticated ping's license, binding and hub key.
@@ -112,10 +115,12 @@ impl VerifiedPing {
 }
 
 /// The signature check of a round: each ping against the hub key its license is bound to,
-/// all signatures in one batch verification (one by one only when the batch fails).
-/// `Ok(ping)` is authentic; `Err(judged)` says why not.
+/// all signatures in one batch verification (one by one only when the batch fails), then
+/// the license's rate limit, which only authentic pings count against. `Ok(ping)` is
+/// authentic and within its limit; `Err(judged)` says why not.
 fn authenticate(
     round: Vec<(Envelope, Found)>,
+    limits: &RateLimits,
 ) -> Result<Vec<Result<VerifiedPing, Judged>>, StoreError> {
     let mut answers = Vec::with_capacity(round.len());
     let mut envelopes = Vec::with_capacity(round.len());
@@ -153,7 +158,10 @@ fn authenticate(
     Ok(answers
         .into_iter()
         .map(|answer| match answer {
-            Ok(ping) if good.next() == Some(true) => Ok(ping),
+            Ok(ping) if good.next() == Some(true) => {
+                limits.verified_ping(&ping.license.id).map_err(Judged::Limited)?;
+                Ok(ping)
+            }
             Ok(_) => Err(Judged::BadSignature),
             Err(judged) => Err(judged),
         })
@@ -215,11 +223,16 @@ pub enum PingPath {
 }
 
 impl PingPath {
-    /// Starts the rounds; `rounds` counts group commits.
-    pub fn start(store: Store, rounds: Counter) -> Result<PingPath, PingPathError> {
+    /// Starts the rounds; `rounds` counts group commits; `limits` holds the per-license
+    /// allowance that authentic pings count against.
+    pub fn start(
+        store: Store,
+        rounds: Counter,
+        limits: Arc<RateLimits>,
+    ) -> Result<PingPath, PingPathError> {
         match store.sqlite_file() {
-            Some(file) => Ok(PingPath::Sqlite(sqlite::Rounds::start(file, rounds)?)),
-            None => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds))),
+            Some(file) => Ok(PingPath::Sqlite(sqlite::Rounds::start(file, rounds, limits)?)),
+            None => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds, limits))),
         }
     }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 
@@ -15,6 +16,7 @@ use super::{
     Door, Judged, MAX_BATCH, PingPathError, PingRequest, Reply, VerifiedPing, authenticate,
     fail_all,
 };
+use crate::limits::RateLimits;
 use crate::store::{PingOutcome, PingRecord, Store};
 
 /// A queue in front of a task that serves requests in rounds.
@@ -74,6 +76,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
 async fn check_round(
     store: Store,
     checks: Vec<(String, Envelope)>,
+    limits: Arc<RateLimits>,
 ) -> Result<Vec<Result<VerifiedPing, Judged>>, PingPathError> {
     let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
     let found: HashMap<String, _> = store
@@ -85,7 +88,7 @@ async fn check_round(
     // Each ping gets its own copy: a license may ping twice in one round.
     let round: Vec<(Envelope, _)> =
         checks.into_iter().map(|(id, envelope)| (envelope, found.get(&id).cloned())).collect();
-    let checked = tokio::task::spawn_blocking(move || authenticate(round))
+    let checked = tokio::task::spawn_blocking(move || authenticate(round, &limits))
         .await
         .map_err(|e| PingPathError::Thread { name: "signature check", reason: e.to_string() })?;
     Ok(checked?)
@@ -98,10 +101,12 @@ pub struct Rounds {
 }
 
 impl Rounds {
-    pub fn start(store: Store, write_rounds: Counter) -> Self {
+    pub fn start(store: Store, write_rounds: Counter, limits: Arc<RateLimits>) -> Self {
         let reader = store.clone();
         let checks = Batcher::start(
-            move |checks: Vec<(String, Envelope)>| check_round(reader.clone(), checks),
+            move |checks: Vec<(String, Envelope)>| {
+                check_round(reader.clone(), checks, limits.clone())
+            },
             Counter::default(),
         );
         let records = Batcher::start(

@@ -7,8 +7,8 @@
 //! pool and wait on SQLite's lock for at most one commit.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use prometheus_client::metrics::counter::Counter;
@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use super::{
     Door, Judged, MAX_BATCH, PingPathError, PingRequest, VerifiedPing, authenticate, fail_all,
 };
+use crate::limits::RateLimits;
 use crate::store::sqlite_pings::{self, PingReader, PingWriter};
 use crate::store::{PingOutcome, PingRecord};
 
@@ -35,7 +36,11 @@ pub struct Rounds {
 impl Rounds {
     /// Opens the store's two ping connections to `file` and starts the checker and the
     /// writer.
-    pub fn start(file: &Path, rounds: Counter) -> Result<Rounds, PingPathError> {
+    pub fn start(
+        file: &Path,
+        rounds: Counter,
+        limits: Arc<RateLimits>,
+    ) -> Result<Rounds, PingPathError> {
         let (reader, writer) = sqlite_pings::open(file)?;
         let (door, receiver) = Door::open();
         let (checked_sender, checked) = std_mpsc::channel();
@@ -46,7 +51,10 @@ impl Rounds {
                 .map_err(|e| PingPathError::Thread { name, reason: e.to_string() })
         };
         let threads = vec![
-            spawn("ping-checker", Box::new(move || check(reader, receiver, checked_sender)))?,
+            spawn(
+                "ping-checker",
+                Box::new(move || check(reader, receiver, checked_sender, &limits)),
+            )?,
             spawn("ping-writer", Box::new(move || write(writer, checked, rounds)))?,
         ];
         Ok(Rounds { door, threads: Mutex::new(threads) })
@@ -76,6 +84,7 @@ fn check(
     mut reader: PingReader,
     mut receiver: mpsc::Receiver<(PingRequest, Reply)>,
     checked: std_mpsc::Sender<Vec<(CheckedPing, Reply)>>,
+    limits: &RateLimits,
 ) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
@@ -87,7 +96,7 @@ fn check(
             }
         }
         let (pings, replies): (Vec<PingRequest>, Vec<Reply>) = queued.drain(..).unzip();
-        match check_round(&mut reader, pings) {
+        match check_round(&mut reader, pings, limits) {
             Ok(round) => {
                 if checked.send(round.into_iter().zip(replies).collect()).is_err() {
                     return;
@@ -102,6 +111,7 @@ fn check(
 fn check_round(
     reader: &mut PingReader,
     pings: Vec<PingRequest>,
+    limits: &RateLimits,
 ) -> Result<Vec<CheckedPing>, PingPathError> {
     let found = reader.lookup(pings.iter().map(|p| p.license_id.as_str()))?;
     let mut times = Vec::with_capacity(pings.len());
@@ -113,7 +123,7 @@ fn check_round(
             (ping.envelope, found)
         })
         .collect();
-    Ok(authenticate(round)?
+    Ok(authenticate(round, limits)?
         .into_iter()
         .zip(times)
         .map(|(answer, (hub_time_ms, at))| {
