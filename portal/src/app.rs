@@ -57,7 +57,7 @@ impl Portal {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Portal>, StartError> {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
+        startup::private_data_dir(&settings.data_dir).map_err(|source| StartError::DataDir {
             path: settings.data_dir.display().to_string(),
             source,
         })?;

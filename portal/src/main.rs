@@ -66,7 +66,7 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn open_store(settings: &Settings) -> Result<Store, Failure> {
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+    startup::private_data_dir(&settings.data_dir).map_err(|e| {
         fail(Exit::Config, format!("data directory {}: {e}", settings.data_dir.display()))
     })?;
     Ok(Store::open(settings.database_url.expose()).await?)
@@ -87,7 +87,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::ReceiptKey(args) => {
             let settings = settings(&args)?;
-            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            startup::private_data_dir(&settings.data_dir).map_err(|e| {
                 fail(Exit::Config, format!("data directory {}: {e}", settings.data_dir.display()))
             })?;
             let key = startup::load_or_create_receipt_key(&settings.data_dir)

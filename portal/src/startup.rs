@@ -32,6 +32,18 @@ pub struct LoadedDelegation {
     pub delegation: Delegation,
 }
 
+/// Makes the data directory (receipt key, SQLite files) if needed, readable by the portal's
+/// user only (0700).
+pub fn private_data_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// Loads the receipt key from the data directory, making one on first start.
 pub fn load_or_create_receipt_key(data_dir: &Path) -> Result<SigningKey, ReceiptKeyError> {
     let path = data_dir.join(RECEIPT_KEY_FILE);

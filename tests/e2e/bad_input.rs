@@ -341,3 +341,35 @@ fn a_closed_stdout_ends_every_binary_quietly() {
         assert!(stderr.trim().is_empty(), "{what} said on a closed stdout: {stderr}");
     }
 }
+
+#[test]
+fn plain_http_to_another_machine_is_refused_unless_asked_for() {
+    let vendor = Vendor::keygen();
+    let license = vendor.issue("acme.license", 2, &[]);
+    let dir = tempfile::tempdir().expect("dir");
+    // The vendor's API key would cross the network in the clear.
+    run(cmd("tessera")
+        .args(["register", "--portal", "http://portal.example.com"])
+        .arg(&license)
+        .env(
+            "TESSERA_API_KEY",
+            "tsk_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ))
+    .fails(5, "--insecure-http");
+    // A hub's calls and receipts would pass through whoever is in between.
+    run(hub(&dir.path().join("hub"))
+        .args(["activate", "--license"])
+        .arg(&license)
+        .arg("--trust")
+        .arg(vendor.trust_path())
+        .args(["--portal", "http://10.20.30.40:8080"]))
+    .fails(5, "--insecure-http");
+    // With the flag, the call is attempted (and here finds no portal: unreachable, 7).
+    run(hub(&dir.path().join("hub"))
+        .args(["--insecure-http", "activate", "--license"])
+        .arg(&license)
+        .arg("--trust")
+        .arg(vendor.trust_path())
+        .args(["--portal", "http://127.0.0.2:9"]))
+    .fails(7, "unreachable");
+}

@@ -279,6 +279,15 @@ fn open_manifest(path: &Path) -> Result<(HashSet<String>, File), BatchError> {
     Ok((done, file))
 }
 
+/// Writes a file only its owner reads: a license file holds the license key.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
 /// Makes every file written in `dir` durable with one call, instead of one fsync a file.
 fn sync_written_files(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -406,7 +415,8 @@ fn issue_part(
             let text = sign(&claims, key).map_err(IssueError::from)?;
             let file = order.file_name();
             let path = out_dir.join(&file);
-            fs::write(&path, text).map_err(|source| BatchError::Write { path, source })?;
+            write_private(&path, text.as_bytes())
+                .map_err(|source| BatchError::Write { path, source })?;
             Ok(ManifestEntry {
                 row_key: order.row_key.clone(),
                 id: claims.id.to_string(),

@@ -100,9 +100,15 @@ pub struct IssueArgs {
     #[arg(long, value_name = "URL")]
     pub register: Option<String>,
 
-    /// The admin API key for --register (scope write).
+    /// The admin API key for --register (scope write); prefer the TESSERA_API_KEY
+    /// environment variable, which other users cannot read from the process list.
     #[arg(long, env = "TESSERA_API_KEY", hide_env_values = true, requires = "register")]
     pub api_key: Option<String>,
+
+    /// Allow a plain http:// --register URL to another machine (the API key travels in
+    /// the clear).
+    #[arg(long, requires = "register")]
+    pub insecure_http: bool,
 
     /// Print the result as one JSON object.
     #[arg(long)]
@@ -164,9 +170,14 @@ pub struct RegisterArgs {
         help = "The portal's base URL, e.g. https://portal.example.com"
     )]
     pub portal: String,
-    /// The admin API key (scope write).
+    /// The admin API key (scope write); prefer the TESSERA_API_KEY environment variable,
+    /// which other users cannot read from the process list.
     #[arg(long, env = "TESSERA_API_KEY", hide_env_values = true)]
     pub api_key: String,
+    /// Allow a plain http:// portal URL to another machine (the API key travels in the
+    /// clear).
+    #[arg(long)]
+    pub insecure_http: bool,
     /// Print one JSON object per license.
     #[arg(long)]
     pub json: bool,

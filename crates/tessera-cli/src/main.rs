@@ -46,7 +46,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Delegate(args) => delegate(args),
         Command::ActivateOffline(args) => activate_offline(args),
         Command::Register(args) => {
-            let client = tessera_cli::portal::PortalClient::new(&args.portal, &args.api_key)?;
+            let client = tessera_cli::portal::PortalClient::new(
+                &args.portal,
+                &args.api_key,
+                args.insecure_http,
+            )?;
             for file in &args.files {
                 let text = read_for_parser(file, MAX_ARMORED_LEN)?;
                 let text = String::from_utf8(text).map_err(|_| {
@@ -245,7 +249,7 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
         let summary = batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?;
         bar.finish_and_clear();
         if let Some(url) = &args.register {
-            register_batch(url, args.api_key.as_deref(), out_dir)?;
+            register_batch(url, args.api_key.as_deref(), args.insecure_http, out_dir)?;
         }
         if args.json {
             emit_json(&summary)?;
@@ -270,11 +274,15 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     let key = load_signing_key(&args.key)?;
     let claims = terms.issue(now)?;
     let text = sign(&claims, &key)?;
-    let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
+    // The license file holds the license key: only its owner reads it.
+    let options = WriteOptions { overwrite: args.force, ..WriteOptions::SECRET_NEW };
     write_atomic(&out, text.as_bytes(), options).map_err(|e| Failure::io(&out, e))?;
     if let Some(url) = &args.register {
-        let client =
-            tessera_cli::portal::PortalClient::new(url, &api_key(args.api_key.as_deref())?)?;
+        let client = tessera_cli::portal::PortalClient::new(
+            url,
+            &api_key(args.api_key.as_deref())?,
+            args.insecure_http,
+        )?;
         client.register(&text).map_err(|e| {
             let mut failure = Failure::from(e);
             failure.message =
@@ -313,8 +321,13 @@ fn api_key(given: Option<&str>) -> Result<String, Failure> {
 }
 
 /// Registers every license of a batch's manifest; the portal makes repeats harmless.
-fn register_batch(url: &str, key: Option<&str>, out_dir: &Path) -> Result<(), Failure> {
-    let client = tessera_cli::portal::PortalClient::new(url, &api_key(key)?)?;
+fn register_batch(
+    url: &str,
+    key: Option<&str>,
+    insecure_http: bool,
+    out_dir: &Path,
+) -> Result<(), Failure> {
+    let client = tessera_cli::portal::PortalClient::new(url, &api_key(key)?, insecure_http)?;
     let manifest = out_dir.join(batch::MANIFEST_NAME);
     let mut reader = csv::Reader::from_path(&manifest)
         .map_err(|e| Failure::new(Exit::Io, format!("{}: {e}", manifest.display())))?;

@@ -9,8 +9,8 @@ use tessera_core::wire::ErrorBody;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PortalError {
-    #[error("{url} is not an http(s) URL")]
-    BadUrl { url: String },
+    #[error(transparent)]
+    BadUrl(#[from] tessera_core::transport::UrlError),
     #[error("cannot reach the portal at {url}: {message}")]
     Unreachable { url: String, message: String },
     #[error("the portal refused ({status} {code}): {message}")]
@@ -34,11 +34,11 @@ pub struct PortalClient {
 }
 
 impl PortalClient {
-    pub fn new(base: &str, api_key: &str) -> Result<Self, PortalError> {
+    /// A client for the portal at `base`: https, or http to this machine only unless
+    /// `insecure_http` (the API key travels with every call).
+    pub fn new(base: &str, api_key: &str, insecure_http: bool) -> Result<Self, PortalError> {
         let base = base.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(PortalError::BadUrl { url: base });
-        }
+        tessera_core::transport::check_portal_url(&base, insecure_http)?;
         // rustls is built without a default provider (no C toolchain needed): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()

@@ -45,6 +45,7 @@ pub mod receipt;
 pub mod standing;
 pub mod status;
 pub mod time;
+pub mod transport;
 pub mod trust;
 pub mod wire;
 

@@ -123,6 +123,8 @@ pub struct Hub {
     clock: Arc<dyn Clock>,
     /// Kept between pings: building a client loads the system's root certificates.
     client: std::sync::Mutex<Option<PortalClient>>,
+    /// Whether a plain http:// portal on another machine may be used (`--insecure-http`).
+    insecure_http: std::sync::atomic::AtomicBool,
 }
 
 impl Hub {
@@ -135,7 +137,19 @@ impl Hub {
 
     /// A hub on this machine, read with [`HostComponents::collect`] when first needed.
     pub fn on_this_host(dir: StateDir, clock: Arc<dyn Clock>) -> Self {
-        Hub { dir, host: std::sync::OnceLock::new(), clock, client: std::sync::Mutex::new(None) }
+        Hub {
+            dir,
+            host: std::sync::OnceLock::new(),
+            clock,
+            client: std::sync::Mutex::new(None),
+            insecure_http: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Allows a plain http:// portal on another machine (the operator's `--insecure-http`);
+    /// an activation made so remembers it for its pings.
+    pub fn allow_insecure_http(&self, allow: bool) {
+        self.insecure_http.store(allow, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The host this hub runs on.
@@ -143,8 +157,13 @@ impl Hub {
         self.host.get_or_init(HostComponents::collect)
     }
 
-    /// The client for `base`, made once.
-    fn client(&self, base: &str) -> Result<PortalClient, HubError> {
+    /// The client for `base`, made once; `base` must be https, or http to this machine
+    /// unless insecure http was allowed (now, or at the activation recorded in `state`).
+    fn client(&self, base: &str, state: &HubState) -> Result<PortalClient, HubError> {
+        let insecure =
+            self.insecure_http.load(std::sync::atomic::Ordering::Relaxed) || state.insecure_http;
+        tessera_core::transport::check_portal_url(base, insecure)
+            .map_err(|e| HubError::Input(e.to_string()))?;
         let mut slot = self.client.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match slot.as_ref() {
             Some(client) if client.base() == base.trim_end_matches('/') => Ok(client.clone()),
@@ -230,11 +249,11 @@ impl Hub {
             Some(url) => url.to_owned(),
             None => claims.portal_url.as_ref().map(|u| u.to_string()).ok_or(HubError::NoPortal)?,
         };
-        let client = self.client(&portal)?;
+        let state = self.dir.load()?;
+        let client = self.client(&portal, &state)?;
         let key = self.dir.hub_key()?;
         let fingerprint = self.fingerprint(&claims)?;
         let nonce = nonce()?;
-        let state = self.dir.load()?;
         let call = ActivateCall {
             license_key: claims.key.clone(),
             fingerprint: fingerprint.clone(),
@@ -257,9 +276,12 @@ impl Hub {
             });
         }
         let now = self.now();
+        let insecure = self.insecure_http.load(std::sync::atomic::Ordering::Relaxed);
         self.dir.update(|s| {
             s.last_call_ms = s.last_call_ms.max(call.hub_time_ms);
             s.portal = Some(client.base().to_owned());
+            s.insecure_http = insecure
+                && tessera_core::transport::check_portal_url(client.base(), false).is_err();
             s.delegation = Some(response.delegation.clone());
             s.receipt = Some(response.receipt.clone());
             s.raise_high_water([now, receipt.portal_time]);
@@ -345,7 +367,7 @@ impl Hub {
         let portal = state.portal.clone().ok_or_else(|| {
             HubError::Input("this hub was activated offline: it does not ping a portal".into())
         })?;
-        let client = self.client(&portal)?;
+        let client = self.client(&portal, &state)?;
         let fingerprint = self.fingerprint(&installed.claims)?;
         let nonce = nonce()?;
         let call = PingCall {

@@ -20,6 +20,10 @@ pub struct Cli {
     /// ~/.local/state/tessera-hub.
     #[arg(long, global = true, value_name = "DIR", env = "TESSERA_HUB_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Allow a plain http:// portal on another machine (receipts still verify, but a proxy
+    /// sees every call); https, or http to this machine, needs no flag.
+    #[arg(long, global = true)]
+    pub insecure_http: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -113,6 +113,7 @@ fn print_report(report: &Report) {
 async fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir))?;
     let hub = Hub::on_this_host(dir, Arc::new(SystemClock));
+    hub.allow_insecure_http(cli.insecure_http);
     match cli.command {
         Command::Fingerprint(args) => {
             let product: ProductId = match args.product {

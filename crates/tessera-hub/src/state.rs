@@ -52,6 +52,10 @@ pub struct HubState {
     /// The portal this hub pings, if it was activated online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portal: Option<String>,
+    /// Whether the portal was activated with `--insecure-http` (plain http to another
+    /// machine): its pings may use it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_http: bool,
     /// The vendor delegation of the portal's receipt key, as served by the portal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<String>,

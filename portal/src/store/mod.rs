@@ -40,6 +40,9 @@ pub enum StoreError {
     /// Only the scheme is kept: the rest of a URL may hold a password.
     #[error("unsupported database URL scheme {scheme:?}: use sqlite://FILE or postgres://…")]
     UnsupportedUrl { scheme: String },
+    /// The database files could not be made private (created, or their mode set).
+    #[error("database file {0}")]
+    Files(String),
     /// A stored value the portal cannot read back (an unknown state word, a hub key that
     /// does not parse): the database was changed behind the portal's back.
     #[error("stored data is inconsistent: {0}")]
@@ -253,6 +256,29 @@ pub(crate) fn activation_from_row(row: &sqlx::any::AnyRow) -> Result<ActivationR
 pub(crate) const LICENSE_COLUMNS: &str = "id, key_sha256, org, product, runners, not_before, expires_at, \
      terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at";
 
+/// Makes the SQLite file (and its WAL and shared-memory files, which SQLite creates with the
+/// database file's mode) readable by the portal's user only: it holds the API key table
+/// and the license table. Creates an empty file with mode 0600 if there is none yet.
+fn private_database_files(file: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Files(format!("{}: {e}", file.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(file).map_err(io)?;
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = PathBuf::from(format!("{}{suffix}", file.display()));
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(())
+}
+
 /// The file a `sqlite:` URL names, as sqlx reads it; none for an in-memory database.
 fn sqlite_file(url: &str) -> Option<PathBuf> {
     let options: sqlx::sqlite::SqliteConnectOptions = url.parse().ok()?;
@@ -274,6 +300,13 @@ impl Store {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
             return Err(StoreError::UnsupportedUrl { scheme: scheme.chars().take(20).collect() });
         };
+        let sqlite_file = match backend {
+            Backend::Sqlite => sqlite_file(url),
+            Backend::Postgres => None,
+        };
+        if let Some(file) = &sqlite_file {
+            private_database_files(file)?;
+        }
         let pool = match backend {
             Backend::Sqlite => {
                 let url =
@@ -303,10 +336,6 @@ impl Store {
             }
         };
         MIGRATOR.run(&pool).await?;
-        let sqlite_file = match backend {
-            Backend::Sqlite => sqlite_file(url),
-            Backend::Postgres => None,
-        };
         Ok(Store { pool, backend, sqlite_file })
     }
 

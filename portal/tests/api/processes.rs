@@ -230,3 +230,29 @@ async fn the_portal_serves_https_directly_when_given_a_certificate() {
     assert!(portal.url.starts_with("https://"));
     portal.terminate();
 }
+
+#[test]
+fn the_data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let vendor = Vendor::new();
+    let mut portal = PortalProcess::start(&vendor);
+    let license = vendor.license(2, None).1;
+    portal.register(&license);
+    let data = portal.data.clone();
+    let mode =
+        |name: &str| std::fs::metadata(data.join(name)).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode("").expect("data dir"), 0o700);
+    for name in ["portal.db", "portal.db-wal", "portal.db-shm", "receipt.key"] {
+        assert_eq!(mode(name).expect(name), 0o600, "{name}");
+    }
+    // Files an earlier version left readable by everyone are made private at the next start.
+    portal.kill();
+    for name in ["", "portal.db", "portal.db-wal"] {
+        let perms = std::fs::Permissions::from_mode(if name.is_empty() { 0o755 } else { 0o644 });
+        std::fs::set_permissions(data.join(name), perms).expect("chmod");
+    }
+    portal.restart();
+    assert_eq!(mode("").expect("data dir"), 0o700);
+    assert_eq!(mode("portal.db").expect("db"), 0o600);
+    assert_eq!(mode("portal.db-wal").expect("wal"), 0o600);
+}

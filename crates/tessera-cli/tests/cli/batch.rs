@@ -54,6 +54,11 @@ fn a_batch_issues_one_verifiable_license_per_row_and_reruns_issue_nothing_twice(
         let mode =
             std::fs::metadata(sandbox.path("out/manifest.csv")).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the manifest holds license keys");
+        for row in &rows {
+            let file = sandbox.path(&format!("out/{}", &row[5]));
+            let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{} holds a license key", file.display());
+        }
     }
 
     let again = batch(&sandbox, "orders.csv").ok();

@@ -12,6 +12,13 @@ fn issue_then_verify_is_valid_and_prints_id_and_key() {
     let run = sandbox.run(&["verify", "--trust", "keys/signing.pub", "acme.license"]).ok();
     assert!(run.stdout.starts_with("status: valid\n"), "{}", run.stdout);
     assert!(run.stdout.contains(id) && run.stdout.contains("Acme Corp"));
+    // The file holds the license key: only its owner reads it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(sandbox.path("acme.license")).expect("meta").permissions();
+        assert_eq!(mode.mode() & 0o777, 0o600);
+    }
 }
 
 #[test]
