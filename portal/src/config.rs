@@ -81,6 +81,8 @@ pub struct Layer {
     pub auth_failures_per_minute: Option<u32>,
     pub unknown_activations_per_minute: Option<u32>,
     pub refused_pings_per_second: Option<u32>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 /// How logs are written.
@@ -106,6 +108,11 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub clock_skew_secs: u64,
     pub limits: Limits,
+    /// Seconds a connection has to send a request's headers (also closes idle keep-alive
+    /// connections) and to finish a TLS handshake.
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once; one more is closed at once.
+    pub max_connections: usize,
 }
 
 /// Rate limits (per minute or second, with a burst of the same size); see
@@ -169,6 +176,10 @@ impl Layer {
             refused_pings_per_second: self
                 .refused_pings_per_second
                 .or(below.refused_pings_per_second),
+            header_read_timeout_secs: self
+                .header_read_timeout_secs
+                .or(below.header_read_timeout_secs),
+            max_connections: self.max_connections.or(below.max_connections),
         }
     }
 
@@ -228,6 +239,8 @@ impl Layer {
             max_body_bytes: self.max_body_bytes.unwrap_or(64 * 1024),
             clock_skew_secs: self.clock_skew_secs.unwrap_or(300),
             limits,
+            header_read_timeout_secs: self.header_read_timeout_secs.unwrap_or(10).max(1),
+            max_connections: self.max_connections.unwrap_or(1024).max(1),
         })
     }
 }

@@ -167,17 +167,16 @@ async fn serve(settings: Settings) -> Result<(), Failure> {
     tracing::info!(%address, scheme, ready = missing.is_empty(), receipt_key = %portal.receipt_key.key_id(), "portal listening");
     // Tests and scripts read the bound address (useful with port 0) from this line.
     println!("listening on {address}");
-    match tls {
-        Some((cert, key)) => http::serve_tls(portal, listener, &cert, &key, shutdown_signal())
-            .await
-            .map_err(|e| fail(Exit::Config, e))?,
-        None => {
-            let runtime = |e| fail(Exit::Runtime, e);
-            listener.set_nonblocking(true).map_err(runtime)?;
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(runtime)?;
-            http::serve(portal, listener, shutdown_signal()).await.map_err(runtime)?;
+    let tls = match tls {
+        Some((cert, key)) => {
+            Some(http::tls_config(&cert, &key).map_err(|e| fail(Exit::Config, e))?)
         }
-    }
+        None => None,
+    };
+    let runtime = |e| fail(Exit::Runtime, e);
+    listener.set_nonblocking(true).map_err(runtime)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(runtime)?;
+    http::serve(portal, listener, tls, shutdown_signal()).await.map_err(runtime)?;
     tracing::info!("portal stopped");
     Ok(())
 }

@@ -21,6 +21,8 @@ pub struct DaemonConfig {
     /// First retry delay after a failed ping; doubles up to `max_backoff`.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// Runner API connections open at once.
+    pub max_connections: usize,
 }
 
 impl Default for DaemonConfig {
@@ -30,6 +32,7 @@ impl Default for DaemonConfig {
             lease_ttl: Duration::from_secs(600),
             min_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(15 * 60),
+            max_connections: 512,
         }
     }
 }
@@ -75,12 +78,17 @@ pub async fn run(
     let api = Arc::new(RunnerApi { hub: hub.clone(), lease_ttl: config.lease_ttl });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
+    // The runner API listens on the LAN: slow or idle connections are closed, their
+    // number capped (tessera-serve).
+    let limits = tessera_serve::Limits {
+        max_connections: config.max_connections,
+        ..tessera_serve::Limits::default()
+    };
     let server = tokio::spawn(async move {
-        axum::serve(listener, router(api))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
+        tessera_serve::serve(listener, router(api), limits, None, async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        })
+        .await
     });
     let pinger = tokio::spawn(ping_loop(hub, config, stop_rx));
     shutdown.await;

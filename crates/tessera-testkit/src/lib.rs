@@ -9,6 +9,7 @@
 //! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards.
 //! - [`clock`]: a clock the test sets.
 //! - [`session`]: re-running a test inside a session of a real OS keystore.
+//! - [`slow`]: slow and idle clients, for the servers' connection limits.
 //!
 //! A test that needs a tool that is missing says so loudly and, under CI, fails.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod portal;
 pub mod postgres;
 pub mod process;
 pub mod session;
+pub mod slow;
 pub mod vendor;
 
 pub use clock::TestClock;

@@ -70,59 +70,33 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .with_state(portal.clone())
 }
 
-/// Serves `portal` over plain HTTP on `listener` until `shutdown` completes, then drains
-/// in-flight requests and writes the queued pings. The periodic jobs run meanwhile.
+/// Serves `portal` on `listener` until `shutdown` completes (over HTTPS when `tls` is
+/// given), with the connection limits of its settings; then drains in-flight requests and
+/// writes the queued pings. The periodic jobs run meanwhile.
 pub async fn serve(
     portal: Arc<Portal>,
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = tokio::spawn(run_jobs(portal.clone()));
-    // No Nagle delay: a response is one write, and a hub waits for it.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, router(&portal)).with_graceful_shutdown(shutdown).await;
+    let limits = tessera_serve::Limits {
+        header_read_timeout: Duration::from_secs(portal.settings.header_read_timeout_secs),
+        handshake_timeout: Duration::from_secs(portal.settings.header_read_timeout_secs),
+        max_connections: portal.settings.max_connections,
+    };
+    let result = tessera_serve::serve(listener, router(&portal), limits, tls, shutdown).await;
     jobs.abort();
     portal.pings.close().await;
     result
 }
 
-/// Like [`serve`], over HTTPS with the PEM certificate chain and key given (rustls).
-pub async fn serve_tls(
-    portal: Arc<Portal>,
-    listener: std::net::TcpListener,
+/// The TLS configuration from a PEM certificate chain and key.
+pub fn tls_config(
     cert: &Path,
     key: &Path,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The ring provider: no C toolchain needed. Installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config =
-        axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("TLS certificate {} / key {}: {e}", cert.display(), key.display()),
-            )
-        })?;
-    listener.set_nonblocking(true)?;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
-    });
-    let jobs = tokio::spawn(run_jobs(portal.clone()));
-    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
-        .acceptor(axum_server::accept::NoDelayAcceptor::new());
-    let result = axum_server::from_tcp(listener)?
-        .acceptor(acceptor)
-        .handle(handle)
-        .serve(router(&portal).into_make_service())
-        .await;
-    jobs.abort();
-    portal.pings.close().await;
-    result
+) -> Result<Arc<rustls::ServerConfig>, tessera_serve::TlsError> {
+    tessera_serve::tls_config(cert, key)
 }
 
 /// Counts and times every request; logs it without bodies, addresses or agents.

@@ -91,7 +91,7 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(http::serve(portal.clone(), listener, async move {
+    tokio::spawn(http::serve(portal.clone(), listener, None, async move {
         let _ = stop.await;
     }));
     Some(TestApp {

@@ -199,32 +199,13 @@ async fn a_ping_answered_with_a_receipt_survives_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_serves_https_directly_when_given_a_certificate() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let vendor = Vendor::new();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
-    let cert_path = vendor.path("cert.pem");
-    let key_path = vendor.path("key.pem");
-    std::fs::write(&cert_path, cert.cert.pem()).expect("cert");
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("key");
-    let options = PortalOptions { tls: Some((cert_path, key_path)), ..PortalOptions::default() };
+    let (cert, tls) = self_signed(&vendor);
+    let options = PortalOptions { tls: Some(tls), ..PortalOptions::default() };
     let mut portal = PortalProcess::start_with(&vendor, options);
     let address = portal.address.clone();
 
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).expect("root");
-    let config =
-        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(&address).await.expect("connect");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
-    tls.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut response = String::new();
-    tls.read_to_string(&mut response).await.expect("read");
+    let response = tls_get(&address, &cert.cert, "/readyz").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"ready\":true"), "{response}");
     assert!(portal.url.starts_with("https://"));
@@ -255,4 +236,99 @@ fn the_data_directory_and_database_files_are_private() {
     assert_eq!(mode("").expect("data dir"), 0o700);
     assert_eq!(mode("portal.db").expect("db"), 0o600);
     assert_eq!(mode("portal.db-wal").expect("wal"), 0o600);
+}
+
+/// A GET /healthz on a fresh plain connection, timed.
+fn healthz_time(address: &str) -> Duration {
+    use std::io::{Read, Write};
+    let started = std::time::Instant::now();
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    started.elapsed()
+}
+
+#[test]
+fn slow_and_idle_clients_cannot_starve_the_portal() {
+    use tessera_testkit::slow;
+    let vendor = Vendor::new();
+    let options = PortalOptions {
+        config: Some("header_read_timeout_secs = 2\n".to_owned()),
+        ..PortalOptions::default()
+    };
+    let portal = PortalProcess::start_with(&vendor, options);
+    let mut half = slow::half_sent(&portal.address, 200);
+    let mut idle = slow::silent(&portal.address, 100);
+    let took = healthz_time(&portal.address);
+    assert!(took < Duration::from_secs(2), "/healthz took {took:?} beside 300 slow clients");
+    // Half-sent requests and idle connections are closed after the header timeout.
+    for stream in half.iter_mut().chain(idle.iter_mut()).step_by(10) {
+        assert!(
+            slow::closed_within(stream, Duration::from_secs(5)),
+            "a slow client kept its connection"
+        );
+    }
+    assert!(healthz_time(&portal.address) < Duration::from_secs(2));
+}
+
+#[test]
+fn slow_tls_clients_cannot_starve_the_portal() {
+    use tessera_testkit::slow;
+    let vendor = Vendor::new();
+    let (cert, tls) = self_signed(&vendor);
+    let options = PortalOptions {
+        tls: Some(tls),
+        config: Some("header_read_timeout_secs = 2\n".to_owned()),
+        ..PortalOptions::default()
+    };
+    let portal = PortalProcess::start_with(&vendor, options);
+    // 300 connections that never finish (or start) a TLS handshake.
+    let mut silent = slow::silent(&portal.address, 300);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let started = std::time::Instant::now();
+    let answer = runtime.block_on(tls_get(&portal.address, &cert.cert, "/healthz"));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    for stream in silent.iter_mut().step_by(15) {
+        assert!(
+            slow::closed_within(stream, Duration::from_secs(5)),
+            "a stalled handshake stayed open"
+        );
+    }
+}
+
+/// A self-signed certificate for `localhost`, and the PEM files of it and its key.
+fn self_signed(
+    vendor: &Vendor,
+) -> (rcgen::CertifiedKey<rcgen::KeyPair>, (std::path::PathBuf, std::path::PathBuf)) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let (cert_path, key_path) = (vendor.path("cert.pem"), vendor.path("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("cert");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("key");
+    (cert, (cert_path, key_path))
+}
+
+/// One HTTPS GET with the portal's self-signed certificate as the only root.
+async fn tls_get(address: &str, cert: &rcgen::Certificate, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tessera_testkit::install_crypto();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).expect("root");
+    let config =
+        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(address).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await.expect("read");
+    response
 }

@@ -186,3 +186,36 @@ fn user_mistakes_get_one_line_and_a_documented_exit_code() {
     let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert!(report["components"].as_object().is_some_and(|c| !c.is_empty()));
 }
+
+#[test]
+fn slow_clients_cannot_starve_the_runner_api() {
+    use std::io::{Read, Write};
+    use tessera_testkit::slow;
+    let vendor = Vendor::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    vendor.activate_offline(
+        &{
+            let path = dir.path().join("acme.license");
+            std::fs::write(&path, vendor.license(2, None).1).expect("license");
+            path
+        },
+        &state,
+    );
+    let mut serve = hub(&state);
+    serve.args(["run", "--runner-listen", "127.0.0.1:0"]);
+    let daemon = tessera_testkit::Daemon::start(serve, "runners: listening on ");
+    let half = slow::half_sent(&daemon.address, 200);
+    let idle = slow::silent(&daemon.address, 100);
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(&daemon.address).expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    drop((half, idle));
+    assert!(daemon.stop().success());
+}

@@ -1,0 +1,150 @@
+//! Serving an axum router over HTTP/1.1, plain or TLS, with the limits a public service
+//! needs against slow and idle clients (slowloris), in one place for the portal and the
+//! hub's runner API:
+//!
+//! - a connection must send a request's headers within [`Limits::header_read_timeout`] of
+//!   opening or of its previous response (the same clock closes idle keep-alive
+//!   connections);
+//! - a TLS handshake must finish within [`Limits::handshake_timeout`];
+//! - at most [`Limits::max_connections`] connections are open at once; one more is
+//!   accepted and closed at once, so the kernel's queue never fills with them.
+//!
+//! Shutdown is graceful: no new connections, in-flight requests finish (up to 30 s).
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// What a client gets before its connection is closed.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time to send a request's headers, from the connection's start or its previous
+    /// response: closes half-sent requests and idle keep-alive connections alike.
+    pub header_read_timeout: Duration,
+    /// Time to finish a TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    #[error("TLS certificate {path}: {message}")]
+    Certificate { path: String, message: String },
+    #[error("TLS key {path}: {message}")]
+    Key { path: String, message: String },
+    #[error("TLS: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// A TLS server configuration from a PEM certificate chain and a PEM private key (rustls
+/// with the ring provider: no C toolchain).
+pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(cert).and_then(|certs| certs.collect()).map_err(|e| {
+            TlsError::Certificate { path: cert.display().to_string(), message: e.to_string() }
+        })?;
+    if chain.is_empty() {
+        return Err(TlsError::Certificate {
+            path: cert.display().to_string(),
+            message: "no certificate in the file".into(),
+        });
+    }
+    let private = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| TlsError::Key { path: key.display().to_string(), message: e.to_string() })?;
+    let config =
+        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, private)?;
+    Ok(Arc::new(config))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes; with `tls`, over TLS.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: wait a little rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("connection limit reached: closing a new connection");
+            drop(stream);
+            continue;
+        };
+        // No Nagle delay: a response is one write, and the client waits for it.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let acceptor = acceptor.clone();
+        let handshake_timeout = limits.handshake_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let result = match acceptor {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(connection).await
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(connection).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open 30 s after shutdown began: closing them");
+    }
+    Ok(())
+}
