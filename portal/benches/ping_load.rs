@@ -182,7 +182,7 @@ async fn seed(store: &Store, hub_keys: &[SigningKey], fingerprint_json: &str, no
              terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at) VALUES ",
         );
         let mut activations = String::from(
-            "INSERT INTO activations (license_id, fingerprint, hub_key, activated_at, last_ping_at, last_hub_time_ms) VALUES ",
+            "INSERT INTO activations (license_id, fingerprint, fingerprint_version, hub_key, activated_at, last_ping_at, last_hub_time_ms) VALUES ",
         );
         for (i, key) in chunk.iter().enumerate() {
             let n = chunk_index * 500 + i;
@@ -195,7 +195,7 @@ async fn seed(store: &Store, hub_keys: &[SigningKey], fingerprint_json: &str, no
                 now + 365 * 86_400
             ));
             activations.push_str(&format!(
-                "{sep}('{id}', '{fingerprint_json}', '{}', {now}, {now}, 0)",
+                "{sep}('{id}', '{fingerprint_json}', 2, '{}', {now}, {now}, 0)",
                 key.public_key()
             ));
         }
@@ -358,10 +358,15 @@ async fn load() {
     let pings_calls: Vec<Call> = (0..pings)
         .map(|i| {
             let n = i % licenses;
+            // Each license's later pings hold the receipt of its ping before (the chain).
+            let nonce = |i: usize| Nonce::from_bytes([(i % 251) as u8; 16]);
             let call = PingCall {
                 license_id: license_id(n).parse().expect("id"),
                 fingerprint: fingerprint.clone(),
-                nonce: Nonce::from_bytes([(i % 251) as u8; 16]),
+                fingerprint_version: tessera_core::fingerprint::VERSION,
+                previous_fingerprint: None,
+                holds: i.checked_sub(licenses).map(nonce),
+                nonce: nonce(i),
                 hub_time_ms: time_ms + (i / licenses) as i64 + 1,
             };
             let body = Envelope::sign_body(Kind::Ping, &hub_keys[n], &call).to_compact();

@@ -83,6 +83,7 @@ pub struct Layer {
     pub refused_pings_per_second: Option<u32>,
     pub header_read_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
+    pub rebind_every_secs: Option<i64>,
 }
 
 /// How logs are written.
@@ -113,6 +114,8 @@ pub struct Settings {
     pub header_read_timeout_secs: u64,
     /// Connections open at once; one more is closed at once.
     pub max_connections: usize,
+    /// The least time between two re-activations of one binding on the same host.
+    pub rebind_every_secs: i64,
 }
 
 /// Rate limits (per minute or second, with a burst of the same size); see
@@ -180,6 +183,7 @@ impl Layer {
                 .header_read_timeout_secs
                 .or(below.header_read_timeout_secs),
             max_connections: self.max_connections.or(below.max_connections),
+            rebind_every_secs: self.rebind_every_secs.or(below.rebind_every_secs),
         }
     }
 
@@ -241,6 +245,7 @@ impl Layer {
             limits,
             header_read_timeout_secs: self.header_read_timeout_secs.unwrap_or(10).max(1),
             max_connections: self.max_connections.unwrap_or(1024).max(1),
+            rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
         })
     }
 }

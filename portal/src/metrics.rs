@@ -32,6 +32,7 @@ pub struct Metrics {
     pub ping_batches: Counter,
     pub rollups: Counter,
     pub rolled_days: Counter,
+    pub rebinds: Counter,
 }
 
 impl Default for Metrics {
@@ -61,7 +62,23 @@ impl Default for Metrics {
             "Per-day ping rows rolled into months",
             rolled_days.clone(),
         );
-        Metrics { registry, requests, latency, pings, receipts, ping_batches, rollups, rolled_days }
+        let rebinds = Counter::default();
+        registry.register(
+            "rebinds",
+            "Re-activations of an existing binding (same host)",
+            rebinds.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            pings,
+            receipts,
+            ping_batches,
+            rollups,
+            rolled_days,
+            rebinds,
+        }
     }
 }
 

@@ -270,7 +270,8 @@ fn on_changed_host(
         .arg("--state-dir")
         .arg(state)
         .args(args)
-        .env("TESSERA_LOG", "warn"))
+        .env("TESSERA_LOG", "warn")
+        .env("TESSERA_HUB_HOST_SECRET", tessera_testkit::process::host_secret_path()))
 }
 
 #[test]

@@ -16,6 +16,10 @@ use crate::status::Status;
 use crate::time::UnixTime;
 use crate::trust::{TrustSet, Untrusted};
 
+fn version_1() -> u8 {
+    crate::fingerprint::VERSION_1
+}
+
 /// What a hub asks for: bind this license to this host and this hub key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +27,9 @@ pub struct RequestClaims {
     pub license_id: LicenseId,
     pub product: ProductId,
     pub fingerprint: Fingerprint,
+    /// The version of `fingerprint`; absent means 1.
+    #[serde(default = "version_1")]
+    pub fingerprint_version: u8,
     pub hub_key: PublicKey,
     /// Echoed in the answer: the hub installs only the answer to its outstanding request.
     pub nonce: Nonce,
@@ -82,6 +89,10 @@ pub struct ActivationClaims {
     pub license_id: LicenseId,
     /// The fingerprint from the request; the hub checks it with the core matching rule.
     pub fingerprint: Fingerprint,
+    /// The version of `fingerprint`, from the request; absent (activations signed before
+    /// version 2) means 1.
+    #[serde(default = "version_1")]
+    pub fingerprint_version: u8,
     pub hub_key_id: KeyId,
     /// The request's nonce, echoed.
     pub nonce: Nonce,
@@ -97,6 +108,7 @@ impl ActivationClaims {
         ActivationClaims {
             license_id: request.license_id,
             fingerprint: request.fingerprint.clone(),
+            fingerprint_version: request.fingerprint_version,
             hub_key_id: request.hub_key.key_id(),
             nonce: request.nonce,
             issued_at: now,
@@ -258,6 +270,7 @@ mod tests {
             license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
             product,
             fingerprint,
+            fingerprint_version: crate::fingerprint::VERSION,
             hub_key: hub.public_key().clone(),
             nonce: Nonce::from_bytes([7; 16]),
             created_at: t("2027-01-01"),

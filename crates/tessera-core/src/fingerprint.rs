@@ -1,10 +1,17 @@
 //! Host fingerprints and the one matching rule shared by the portal, the hub and the offline
 //! path.
 //!
-//! A fingerprint is a set of named components (`machine_id`, `hostname`, …), each an
-//! HMAC-SHA256 of the raw value keyed by the product id, so raw hardware ids never leave
-//! the host and fingerprints of different products cannot be linked. A binding accepts a
-//! host while at least `min_matches` of its components still match.
+//! A fingerprint is a set of named components (`machine_id`, `hostname`, …), each a keyed
+//! hash of the raw value, so raw hardware ids never leave the host. A binding accepts a host
+//! while at least `min_matches` of its components still match.
+//!
+//! Version 2 (current) keys each component's HMAC-SHA256 with a [`HostSecret`]: 32 random
+//! bytes made on the host and kept there, outside the hub's state (so a hub reinstall keeps
+//! it). Nobody without that secret — the vendor included, holding the portal's database —
+//! can test a guess (a hostname, a CPU model, a MAC address) against a stored component.
+//! Version 1 keyed the HMAC with the product id alone, which is public: a dictionary
+//! recovers the hostname. Version 1 is still computed, only to move hubs and offline
+//! activations bound before version 2 over to it (docs/HUB.md).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,12 +39,56 @@ pub enum FingerprintError {
     BadThreshold { min: usize, count: usize },
 }
 
+/// The fingerprint version hubs compute and send now.
+pub const VERSION: u8 = 2;
+
+/// The first fingerprint version: what calls, requests and activations without a version
+/// field mean.
+pub const VERSION_1: u8 = 1;
+
+/// A host's own fingerprint key: 32 random bytes that never leave the host. No `Debug`,
+/// zeroized on drop.
+pub struct HostSecret(zeroize::Zeroizing<[u8; 32]>);
+
+impl HostSecret {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        HostSecret(zeroize::Zeroizing::new(bytes))
+    }
+
+    /// A new random secret.
+    pub fn generate() -> Result<Self, crate::keys::RandomError> {
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        crate::keys::fill_random(&mut bytes[..])?;
+        Ok(HostSecret(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 /// The keyed hash of one host component.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ComponentHash([u8; 32]);
 
 impl ComponentHash {
-    /// HMAC-SHA256(key = product id, message = name ‖ 0 ‖ raw value).
+    /// Version 2: HMAC-SHA256(key = the host's secret, message = "tessera fingerprint v2" ‖
+    /// 0 ‖ product id ‖ 0 ‖ name ‖ 0 ‖ raw value). The product keeps fingerprints of
+    /// different products apart; the secret keeps them from being guessed.
+    pub fn keyed(secret: &HostSecret, product: &ProductId, name: &str, raw: &[u8]) -> Self {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"tessera fingerprint v2\0");
+        mac.update(product.as_str().as_bytes());
+        mac.update(&[0]);
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(raw);
+        ComponentHash(mac.finalize().into_bytes().into())
+    }
+
+    /// Version 1: HMAC-SHA256(key = product id, message = name ‖ 0 ‖ raw value). Guessable
+    /// by whoever knows the product: only for moving version 1 bindings over.
     pub fn of(product: &ProductId, name: &str, raw: &[u8]) -> Self {
         // HMAC accepts keys of any length, so this cannot fail.
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(product.as_str().as_bytes())
@@ -236,6 +287,25 @@ mod tests {
         assert!(binding.check(&one).is_ok());
         let most = host(&[("machine_id", "b"), ("hostname", "h2"), ("cpu", "c"), ("mac", "m")]);
         assert_eq!(binding.check(&most), Err(FingerprintMismatch { matched: 2, needed: 3 }));
+    }
+
+    #[test]
+    fn version_2_hashes_cannot_be_guessed_without_the_host_secret() {
+        let product: ProductId = "acme-hub".parse().expect("product");
+        let secret = HostSecret::from_bytes([7; 32]);
+        let stored = ComponentHash::keyed(&secret, &product, "hostname", b"build-01");
+        // The vendor's dictionary, with the true name in it, under every public key.
+        for guess in ["build-01", "build-02", "localhost"] {
+            assert_ne!(stored, ComponentHash::of(&product, "hostname", guess.as_bytes()));
+            let public = HostSecret::from_bytes([0; 32]);
+            assert_ne!(
+                stored,
+                ComponentHash::keyed(&public, &product, "hostname", guess.as_bytes())
+            );
+        }
+        assert_eq!(stored, ComponentHash::keyed(&secret, &product, "hostname", b"build-01"));
+        let other: ProductId = "other".parse().expect("product");
+        assert_ne!(stored, ComponentHash::keyed(&secret, &other, "hostname", b"build-01"));
     }
 
     #[test]

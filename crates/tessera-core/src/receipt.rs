@@ -95,10 +95,21 @@ pub fn fingerprint_json_digest(canonical_json: &str) -> String {
 pub struct ActivateCall {
     pub license_key: LicenseKey,
     pub fingerprint: Fingerprint,
+    /// The version of `fingerprint` ([`crate::fingerprint::VERSION`]); absent means 1.
+    #[serde(default = "version_1")]
+    pub fingerprint_version: u8,
+    /// This host's version 1 fingerprint, sent only to move a version 1 binding over to
+    /// version 2 (the portal checks it against what it holds, then keeps only `fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_fingerprint: Option<Fingerprint>,
     pub hub_key: PublicKey,
     pub nonce: Nonce,
     /// The hub's time in milliseconds: must grow from call to call (replay protection).
     pub hub_time_ms: i64,
+}
+
+fn version_1() -> u8 {
+    crate::fingerprint::VERSION_1
 }
 
 /// A hub's hourly call: I am still here.
@@ -107,6 +118,16 @@ pub struct ActivateCall {
 pub struct PingCall {
     pub license_id: LicenseId,
     pub fingerprint: Fingerprint,
+    /// The version of `fingerprint`; absent means 1.
+    #[serde(default = "version_1")]
+    pub fingerprint_version: u8,
+    /// As in [`ActivateCall`]: the version 1 fingerprint, only while moving over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_fingerprint: Option<Fingerprint>,
+    /// The nonce of the latest receipt the hub holds: chains its pings, so that a copy of
+    /// the hub (same key, same state) that falls behind is noticed ([`crate::chain`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Nonce>,
     pub nonce: Nonce,
     pub hub_time_ms: i64,
 }

@@ -257,6 +257,7 @@ mod tests {
         let activation = ActivationClaims {
             license_id: license.id,
             fingerprint: crate::fingerprint::Fingerprint::new(),
+            fingerprint_version: crate::fingerprint::VERSION,
             hub_key_id: SigningKey::from_seed(&[1; 32]).key_id(),
             nonce: Nonce::from_bytes([2; 16]),
             issued_at: t0,

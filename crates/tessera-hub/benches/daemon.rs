@@ -25,7 +25,9 @@ use tessera_testkit::{PortalOptions, PortalProcess, Vendor, host_values};
 
 fn host(seed: &str) -> HostComponents {
     let values = host_values(seed);
-    HostComponents::from_values(values.iter().map(|(name, value)| (*name, value.as_str())))
+    let secret =
+        tessera_core::fingerprint::HostSecret::from_bytes(tessera_testkit::host_secret(seed));
+    HostComponents::from_values(values.iter().map(|(name, value)| (*name, value.as_str())), secret)
 }
 
 fn cpu_now() -> Duration {
@@ -50,6 +52,9 @@ fn crypto_floor(iterations: u32) -> (Duration, Duration) {
     let call = PingCall {
         license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
         fingerprint: host("a").fingerprint(&product).expect("fp"),
+        fingerprint_version: tessera_core::fingerprint::VERSION,
+        previous_fingerprint: None,
+        holds: Some(Nonce::from_bytes([4; 16])),
         nonce: Nonce::from_bytes([3; 16]),
         hub_time_ms: 1,
     };

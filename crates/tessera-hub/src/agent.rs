@@ -9,7 +9,9 @@ pub use tessera_core::activation::Bundle;
 use tessera_core::activation::{self, ActivationClaims, RequestClaims, sign_request};
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::Delegation;
-use tessera_core::fingerprint::{Fingerprint, FingerprintBinding};
+use tessera_core::fingerprint::{
+    Fingerprint, FingerprintBinding, VERSION as FINGERPRINT_VERSION, VERSION_1,
+};
 use tessera_core::keys::SigningKey;
 use tessera_core::license::{Claims, Expectations, LicenseFile};
 use tessera_core::receipt::{
@@ -120,6 +122,8 @@ pub struct Hub {
     dir: StateDir,
     /// Read when first needed: `status` or `runner-token` need not read the host.
     host: std::sync::OnceLock<HostComponents>,
+    /// This host's fingerprint secret (made there the first time).
+    secret_path: std::path::PathBuf,
     clock: Arc<dyn Clock>,
     /// Kept between pings: building a client loads the system's root certificates.
     client: std::sync::Mutex<Option<PortalClient>>,
@@ -140,6 +144,7 @@ impl Hub {
         Hub {
             dir,
             host: std::sync::OnceLock::new(),
+            secret_path: crate::host::default_secret_path(rustix::process::geteuid().is_root()),
             clock,
             client: std::sync::Mutex::new(None),
             insecure_http: std::sync::atomic::AtomicBool::new(false),
@@ -152,9 +157,22 @@ impl Hub {
         self.insecure_http.store(allow, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The host this hub runs on.
-    pub fn host(&self) -> &HostComponents {
-        self.host.get_or_init(HostComponents::collect)
+    /// Reads (or makes) the host's fingerprint secret at `path` instead of the default
+    /// place.
+    pub fn with_host_secret(mut self, path: std::path::PathBuf) -> Self {
+        self.secret_path = path;
+        self
+    }
+
+    /// The host this hub runs on, read with its secret the first time.
+    pub fn host(&self) -> Result<&HostComponents, HubError> {
+        if let Some(host) = self.host.get() {
+            return Ok(host);
+        }
+        let secret = crate::host::load_or_create_secret(&self.secret_path)
+            .map_err(|e| HubError::Input(e.to_string()))?;
+        let _ = self.host.set(HostComponents::collect(secret));
+        self.host.get().ok_or_else(|| HubError::Input("host components".into()))
     }
 
     /// The client for `base`, made once; `base` must be https, or http to this machine
@@ -225,9 +243,10 @@ impl Hub {
         })
     }
 
-    fn fingerprint(&self, claims: &Claims) -> Result<Fingerprint, HubError> {
-        self.host()
-            .fingerprint(&claims.product)
+    /// This host's fingerprint of `version` for the license's product.
+    fn fingerprint(&self, claims: &Claims, version: u8) -> Result<Fingerprint, HubError> {
+        self.host()?
+            .fingerprint_of_version(&claims.product, version)
             .map_err(|e| HubError::Input(format!("host fingerprint: {e}")))
     }
 
@@ -252,23 +271,26 @@ impl Hub {
         let state = self.dir.load()?;
         let client = self.client(&portal, &state)?;
         let key = self.dir.hub_key()?;
-        let fingerprint = self.fingerprint(&claims)?;
-        let nonce = nonce()?;
-        let call = ActivateCall {
+        let fingerprint = self.fingerprint(&claims, FINGERPRINT_VERSION)?;
+        let mut call = ActivateCall {
             license_key: claims.key.clone(),
             fingerprint: fingerprint.clone(),
+            fingerprint_version: FINGERPRINT_VERSION,
+            previous_fingerprint: None,
             hub_key: key.public_key().clone(),
-            nonce,
+            nonce: nonce()?,
             hub_time_ms: self.call_time(&state),
         };
-        let envelope = Envelope::sign_body(Kind::Activate, &key, &call);
-        let response = client.activate(&envelope.to_compact()).await?;
-        let receipt = self.check_receipt(
-            &response,
-            &trust,
-            Expected { claims: &claims, key: &key, nonce, fingerprint: &fingerprint },
-            Answers::Activate,
-        )?;
+        let mut outcome = self.send_activation(&client, &call, &trust, &claims, &key).await?;
+        if outcome.0.status == Status::FingerprintMismatch {
+            // Perhaps the portal holds this host's version 1 fingerprint (bound before version
+            // 2): show it once, so that the binding moves over instead of being refused.
+            call.previous_fingerprint = Some(self.fingerprint(&claims, VERSION_1)?);
+            call.nonce = nonce()?;
+            call.hub_time_ms += 1;
+            outcome = self.send_activation(&client, &call, &trust, &claims, &key).await?;
+        }
+        let (receipt, response) = outcome;
         if receipt.status != Status::Valid {
             return Err(HubError::Denied {
                 what: "the portal refused the activation",
@@ -291,6 +313,22 @@ impl Hub {
         })?;
         tracing::info!(license = %claims.id, hub_key = %key.key_id(), "activated");
         Ok(receipt)
+    }
+
+    /// Sends one activation call and checks its receipt.
+    async fn send_activation(
+        &self,
+        client: &PortalClient,
+        call: &ActivateCall,
+        trust: &TrustSet,
+        claims: &Claims,
+        key: &SigningKey,
+    ) -> Result<(ReceiptClaims, ReceiptResponse), HubError> {
+        let envelope = Envelope::sign_body(Kind::Activate, key, call);
+        let response = client.activate(&envelope.to_compact()).await?;
+        let expected = Expected { claims, key, nonce: call.nonce, fingerprint: &call.fingerprint };
+        let receipt = self.check_receipt(&response, trust, expected, Answers::Activate)?;
+        Ok((receipt, response))
     }
 
     /// Checks a receipt against what the hub asked: the delegation chains to the trust set,
@@ -368,11 +406,24 @@ impl Hub {
             HubError::Input("this hub was activated offline: it does not ping a portal".into())
         })?;
         let client = self.client(&portal, &state)?;
-        let fingerprint = self.fingerprint(&installed.claims)?;
+        let fingerprint = self.fingerprint(&installed.claims, FINGERPRINT_VERSION)?;
         let nonce = nonce()?;
+        // What the hub holds: the latest receipt's nonce chains this ping to it (a copy of
+        // this hub that falls behind is noticed), and its fingerprint digest says whether the
+        // portal still holds this host's version 1 fingerprint (then it is shown once more,
+        // to move the binding over).
+        let held = state.receipt.as_deref().and_then(|text| {
+            Envelope::parse(Kind::Receipt, text.as_bytes()).ok()?.open::<ReceiptClaims>().ok()
+        });
+        let legacy = self.fingerprint(&installed.claims, VERSION_1)?;
+        let previous_fingerprint =
+            held.as_ref().filter(|r| r.fingerprint == fingerprint_digest(&legacy)).map(|_| legacy);
         let call = PingCall {
             license_id: installed.claims.id,
             fingerprint: fingerprint.clone(),
+            fingerprint_version: FINGERPRINT_VERSION,
+            previous_fingerprint,
+            holds: held.map(|r| r.nonce),
             nonce,
             hub_time_ms: self.call_time(&state),
         };
@@ -539,12 +590,17 @@ impl Hub {
         }
         let binding = FingerprintBinding::new(claims.fingerprint.clone())
             .map_err(|e| offline(Status::Malformed, &e.to_string()))?;
-        binding.check(&self.fingerprint(&installed.claims)?).map_err(|m| {
-            offline(
-                Status::FingerprintMismatch,
-                &format!("this host matches {} of the {} components needed", m.matched, m.needed),
-            )
-        })?;
+        binding.check(&self.fingerprint(&installed.claims, claims.fingerprint_version)?).map_err(
+            |m| {
+                offline(
+                    Status::FingerprintMismatch,
+                    &format!(
+                        "this host matches {} of the {} components needed",
+                        m.matched, m.needed
+                    ),
+                )
+            },
+        )?;
         Ok(claims)
     }
 
@@ -559,7 +615,8 @@ impl Hub {
         let request = RequestClaims {
             license_id: claims.id,
             product: claims.product.clone(),
-            fingerprint: self.fingerprint(&claims)?,
+            fingerprint: self.fingerprint(&claims, FINGERPRINT_VERSION)?,
+            fingerprint_version: FINGERPRINT_VERSION,
             hub_key: key.public_key().clone(),
             nonce: nonce()?,
             created_at: self.now(),

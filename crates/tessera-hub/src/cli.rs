@@ -20,6 +20,11 @@ pub struct Cli {
     /// ~/.local/state/tessera-hub.
     #[arg(long, global = true, value_name = "DIR", env = "TESSERA_HUB_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// This host's fingerprint secret (made there the first time; keep it with the machine,
+    /// outside the state directory). Default: /var/lib/tessera-host/host.secret as root, else
+    /// $XDG_DATA_HOME/tessera-host/host.secret or ~/.local/share/tessera-host/host.secret.
+    #[arg(long, global = true, value_name = "FILE", env = "TESSERA_HUB_HOST_SECRET")]
+    pub host_secret: Option<PathBuf>,
     /// Allow a plain http:// portal on another machine (receipts still verify, but a proxy
     /// sees every call); https, or http to this machine, needs no flag.
     #[arg(long, global = true)]

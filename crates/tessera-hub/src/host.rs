@@ -1,27 +1,94 @@
 //! Where the hub reads its host: the raw components of the fingerprint.
 //!
 //! Raw values stay in this process: [`HostComponents::fingerprint`] hashes each with HMAC
-//! keyed by the product id (tessera-core's [`ComponentHash`]) before anything is written or
-//! sent. A component that cannot be read (a container without DMI, an unprivileged user, no
-//! physical NIC) is listed as missing, never fatal.
+//! keyed by this host's secret (tessera-core's [`ComponentHash::keyed`], fingerprint
+//! version 2) before anything is written or sent, so not even the vendor can test a guess
+//! against what the portal stores. The secret is 32 random bytes in a file of its own
+//! outside the hub's state directory ([`default_secret_path`]), so a hub reinstalled on the
+//! same machine keeps its fingerprint. A component that cannot be read (a container without
+//! DMI, an unprivileged user, no physical NIC) is listed as missing, never fatal.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
-use tessera_core::fingerprint::{ComponentHash, Fingerprint, FingerprintError};
+use tessera_core::fingerprint::{ComponentHash, Fingerprint, FingerprintError, HostSecret};
+use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::license::ProductId;
+
+/// Where this host's fingerprint secret lives unless told otherwise: beside, not inside, the
+/// hub's state, so a reinstalled hub finds it.
+pub fn default_secret_path(root: bool) -> PathBuf {
+    if root {
+        return PathBuf::from("/var/lib/tessera-host/host.secret");
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("tessera-host/host.secret")
+}
+
+/// Why the host secret could not be read or made.
+#[derive(Debug, thiserror::Error)]
+#[error("host secret {path}: {message}")]
+pub struct SecretError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Reads this host's secret, making it (0600, in a 0700 directory) the first time.
+pub fn load_or_create_secret(path: &Path) -> Result<HostSecret, SecretError> {
+    let fail = |message: String| SecretError { path: path.to_owned(), message };
+    match read_capped(path, 1024) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| fail("not text".into()))?;
+            let hex_line = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'))
+                .ok_or_else(|| fail("no secret in the file".into()))?;
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(hex_line, &mut bytes)
+                .map_err(|_| fail("not 64 hex digits".into()))?;
+            Ok(HostSecret::from_bytes(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+                }
+            }
+            let secret = HostSecret::generate().map_err(|e| fail(e.to_string()))?;
+            let text = format!(
+                "# Tessera host fingerprint secret: keep it with this machine, never send it.\n{}\n",
+                hex::encode(secret.as_bytes())
+            );
+            write_atomic(path, text.as_bytes(), WriteOptions::SECRET_NEW)
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(secret)
+        }
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
 
 /// The components the hub tries to read, in order.
 pub const COMPONENTS: [&str; 6] =
     ["machine_id", "product_uuid", "hostname", "cpu_model", "mac_addresses", "root_disk"];
 
-/// Raw host facts, by component name, plus the names that could not be read.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Raw host facts, by component name, plus the names that could not be read, and the host's
+/// fingerprint secret.
+#[derive(Clone, Default)]
 pub struct HostComponents {
     raw: BTreeMap<String, Vec<u8>>,
     missing: Vec<String>,
+    secret: Option<Arc<HostSecret>>,
 }
 
 // Raw hardware ids are not secrets, but they are what the fingerprint exists to keep
@@ -36,9 +103,9 @@ impl std::fmt::Debug for HostComponents {
 }
 
 impl HostComponents {
-    /// Reads this host.
-    pub fn collect() -> Self {
-        let mut host = HostComponents::default();
+    /// Reads this host, with its secret.
+    pub fn collect(secret: HostSecret) -> Self {
+        let mut host = HostComponents { secret: Some(Arc::new(secret)), ..Self::default() };
         let sys = sysinfo::System::new_with_specifics(
             sysinfo::RefreshKind::nothing().with_cpu(sysinfo::CpuRefreshKind::nothing()),
         );
@@ -52,9 +119,12 @@ impl HostComponents {
         host
     }
 
-    /// A host made of the given raw values (tests, and hosts described by hand).
-    pub fn from_values<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut host = HostComponents::default();
+    /// A host made of the given raw values and secret (tests, and hosts described by hand).
+    pub fn from_values<'a>(
+        values: impl IntoIterator<Item = (&'a str, &'a str)>,
+        secret: HostSecret,
+    ) -> Self {
+        let mut host = HostComponents { secret: Some(Arc::new(secret)), ..Self::default() };
         for (name, value) in values {
             host.raw.insert(name.to_owned(), value.as_bytes().to_vec());
         }
@@ -86,11 +156,43 @@ impl HostComponents {
         &self.missing
     }
 
-    /// The fingerprint for `product`: each component HMAC-keyed by the product id.
+    /// The fingerprint for `product` (version 2): each component HMAC-keyed by the host's
+    /// secret. Without a secret (never for a collected host) it is the version 1 one.
     pub fn fingerprint(&self, product: &ProductId) -> Result<Fingerprint, FingerprintError> {
+        match &self.secret {
+            Some(secret) => {
+                self.hashed(|name, raw| ComponentHash::keyed(secret, product, name, raw))
+            }
+            None => self.legacy_fingerprint(product),
+        }
+    }
+
+    /// The version 1 fingerprint (keyed by the product id alone): only to move a binding
+    /// made with it over to version 2.
+    pub fn legacy_fingerprint(&self, product: &ProductId) -> Result<Fingerprint, FingerprintError> {
+        self.hashed(|name, raw| ComponentHash::of(product, name, raw))
+    }
+
+    /// The fingerprint of `version` (1 or 2).
+    pub fn fingerprint_of_version(
+        &self,
+        product: &ProductId,
+        version: u8,
+    ) -> Result<Fingerprint, FingerprintError> {
+        if version == tessera_core::fingerprint::VERSION_1 {
+            self.legacy_fingerprint(product)
+        } else {
+            self.fingerprint(product)
+        }
+    }
+
+    fn hashed(
+        &self,
+        hash: impl Fn(&str, &[u8]) -> ComponentHash,
+    ) -> Result<Fingerprint, FingerprintError> {
         let mut fingerprint = Fingerprint::new();
         for (name, raw) in &self.raw {
-            fingerprint.insert(name, ComponentHash::of(product, name, raw))?;
+            fingerprint.insert(name, hash(name, raw))?;
         }
         Ok(fingerprint)
     }
@@ -171,8 +273,8 @@ mod tests {
     #[test]
     fn this_host_reads_the_same_twice_and_never_fails() {
         let product: ProductId = "acme-hub".parse().expect("product");
-        let a = HostComponents::collect();
-        let b = HostComponents::collect();
+        let a = HostComponents::collect(HostSecret::from_bytes([1; 32]));
+        let b = HostComponents::collect(HostSecret::from_bytes([1; 32]));
         assert_eq!(a.fingerprint(&product), b.fingerprint(&product));
         assert_eq!(a.present().count() + a.missing().len(), COMPONENTS.len());
         assert!(a.present().count() >= 1, "no component readable at all: {a:?}");

@@ -112,7 +112,10 @@ fn print_report(report: &Report) {
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir))?;
-    let hub = Hub::on_this_host(dir, Arc::new(SystemClock));
+    let mut hub = Hub::on_this_host(dir, Arc::new(SystemClock));
+    if let Some(path) = cli.host_secret {
+        hub = hub.with_host_secret(path);
+    }
     hub.allow_insecure_http(cli.insecure_http);
     match cli.command {
         Command::Fingerprint(args) => {
@@ -131,7 +134,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         .product
                 }
             };
-            let report = hub.host().report(&product).map_err(|e| fail(Exit::Internal, e))?;
+            let report = hub.host()?.report(&product).map_err(|e| fail(Exit::Internal, e))?;
             if args.json {
                 print_json(&report)?;
             } else {

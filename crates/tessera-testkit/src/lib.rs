@@ -53,6 +53,16 @@ pub fn host_values(seed: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The fingerprint secret of the simulated hub machine named `seed`: the same machine keeps
+/// it whatever its components do.
+pub fn host_secret(seed: &str) -> [u8; 32] {
+    let mut secret = [0x5au8; 32];
+    for (i, byte) in seed.bytes().enumerate() {
+        secret[i % 32] = secret[i % 32].rotate_left(3) ^ byte;
+    }
+    secret
+}
+
 /// `N` random bytes.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];

@@ -47,6 +47,13 @@ fn quiet(command: &mut Command) {
     for var in CALLER_VARIABLES {
         command.env_remove(var);
     }
+    command.env("TESSERA_HUB_HOST_SECRET", host_secret_path());
+}
+
+/// Where hubs run by a test keep their fingerprint secret: in the temporary directory, not
+/// in the machine's own place; one per test process, the same "machine" for all its hubs.
+pub fn host_secret_path() -> PathBuf {
+    std::env::temp_dir().join(format!("tessera-test-{}-host.secret", std::process::id()))
 }
 
 /// The same command with the clock moved by `offset` (libfaketime syntax: "+3h", "-2h",

@@ -146,6 +146,11 @@ pub async fn show(
             "last_ping_at": a.last_ping_at,
             "hub_key_id": hub_key_id,
             "fingerprint_components": components,
+            "fingerprint_version": a.fingerprint_version,
+            "rebinds": a.rebinds,
+            "rebound_at": a.rebound_at,
+            // When a copy of the bound hub was last refused: a cloned VM, a restored backup.
+            "cloned_at": a.cloned_at,
         })
     });
     let monthly: Vec<_> =

@@ -17,12 +17,12 @@ use tessera_core::receipt::{
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::app::Portal;
-use crate::domain::binding::same_host;
+use crate::domain::binding::{Presented, same_host};
 use crate::domain::clock::check_clock;
 use crate::domain::pings::{Judged, PingRequest};
 use crate::domain::standing::license_status;
 use crate::metrics::StatusLabel;
-use crate::store::{Bound, LicenseRow};
+use crate::store::{Activation, Bound, LicenseRow};
 
 /// The answer to an activation or a ping.
 #[derive(Debug, Serialize)]
@@ -82,20 +82,38 @@ pub async fn activate(
     let fingerprint_json =
         serde_json::to_string(&call.fingerprint).map_err(|e| ApiError::Internal(e.to_string()))?;
     if status == Status::Valid {
+        let presented = Presented {
+            fingerprint: &call.fingerprint,
+            version: call.fingerprint_version,
+            previous: call.previous_fingerprint.as_ref(),
+        };
+        let same = |stored: &str, version: i64| same_host(stored, version, presented);
         let bound = portal
             .store
-            .activate(
-                &license.id,
-                &fingerprint_json,
-                &call.hub_key.to_string(),
-                call.hub_time_ms,
+            .activate(&Activation {
+                license_id: &license.id,
+                fingerprint_json: &fingerprint_json,
+                fingerprint_version: call.fingerprint_version,
+                hub_key: &call.hub_key.to_string(),
+                hub_time_ms: call.hub_time_ms,
                 now,
-                |stored| same_host(stored, &call.fingerprint),
-            )
+                answer: call.nonce,
+                rebind_every_secs: portal.settings.rebind_every_secs,
+                same_host: &same,
+            })
             .await?;
         match bound {
-            Bound::New | Bound::Again => {
+            Bound::New => {
                 tracing::info!(license = %license.id, hub_key = %call.hub_key.key_id(), "activated");
+            }
+            Bound::Again => {
+                portal.metrics.rebinds.inc();
+                tracing::warn!(license = %license.id, hub_key = %call.hub_key.key_id(), "activated again on the same host (counted: see rebinds)");
+            }
+            Bound::TooSoon { rebound_at } => {
+                portal.metrics.pings.get_or_create(&StatusLabel { status: "cloned" }).inc();
+                tracing::warn!(license = %license.id, rebound_at, "a re-activation too soon after the last one: refused as cloned");
+                status = Status::Cloned;
             }
             Bound::OtherHost { matched, needed } => {
                 tracing::info!(license = %license.id, matched, needed, "activation from another host refused");
@@ -133,12 +151,18 @@ pub async fn ping(
     let license_id = call.license_id.to_string();
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
-    let judged = portal
-        .pings
-        .judge(PingRequest { license_id, envelope, hub_time_ms: call.hub_time_ms, at: now })
-        .await?;
+    let request = PingRequest {
+        license_id,
+        envelope,
+        hub_time_ms: call.hub_time_ms,
+        at: now,
+        holds: call.holds,
+        answer: call.nonce,
+    };
+    let judged = portal.pings.judge(request).await?;
     let label = match &judged {
         Judged::Counted(_) => "counted",
+        Judged::Cloned(_) => "cloned",
         Judged::Stale => "stale",
         Judged::Limited(_) => "limited",
         Judged::NotActivated => "not_activated",
@@ -153,8 +177,12 @@ pub async fn ping(
         // forged pings is answered 429 and never uses up a genuine hub's.
         portal.limits.refused_ping()?;
     }
-    let (license, activation, hub_key) = match judged {
-        Judged::Counted(ping) => (ping.license, ping.activation, ping.hub_key),
+    let (license, activation, hub_key, cloned) = match judged {
+        Judged::Counted(ping) => (ping.license, ping.activation, ping.hub_key, false),
+        Judged::Cloned(ping) => {
+            tracing::warn!(license = %ping.license.id, hub_key = %ping.hub_key.key_id(), "a copy of the bound hub pinged with an old receipt: refused as cloned");
+            (ping.license, ping.activation, ping.hub_key, true)
+        }
         Judged::UnknownLicense => {
             return Err(ApiError::not_found(
                 "unknown_license",
@@ -192,11 +220,28 @@ pub async fn ping(
     // parsing; only a changed fingerprint goes through the matching rule.
     let presented =
         serde_json::to_string(&call.fingerprint).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if status == Status::Valid
-        && presented != activation.fingerprint
-        && same_host(&activation.fingerprint, &call.fingerprint).is_err()
-    {
-        status = Status::FingerprintMismatch;
+    if cloned {
+        status = Status::Cloned;
+    } else if status == Status::Valid && presented != activation.fingerprint {
+        let host = Presented {
+            fingerprint: &call.fingerprint,
+            version: call.fingerprint_version,
+            previous: call.previous_fingerprint.as_ref(),
+        };
+        match same_host(&activation.fingerprint, activation.fingerprint_version, host) {
+            Err(_) => status = Status::FingerprintMismatch,
+            Ok(()) if activation.fingerprint_version < i64::from(call.fingerprint_version) => {
+                // The hub showed its older fingerprint, which matched: keep only the newer.
+                let key = hub_key.to_string();
+                let version = call.fingerprint_version;
+                portal
+                    .store
+                    .move_fingerprint(&activation.license_id, &key, &presented, version)
+                    .await?;
+                tracing::info!(license = %activation.license_id, version, "the binding's fingerprint moved to a newer version");
+            }
+            Ok(()) => {}
+        }
     }
     let claims = ReceiptClaims {
         license_id: call.license_id,

@@ -4,8 +4,9 @@ use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
 use super::{
-    ActivationRow, Bound, LICENSE_COLUMNS, LicenseRow, LicenseState, LicenseSummary, Registered,
-    Store, StoreError, activation_from_row, license_from_row,
+    ACTIVATION_COLUMNS, Activation, ActivationRow, Bound, LICENSE_COLUMNS, LicenseRow,
+    LicenseState, LicenseSummary, Registered, Store, StoreError, activation_from_row,
+    license_from_row,
 };
 
 impl Store {
@@ -109,72 +110,107 @@ impl Store {
     // --- activations and pings -------------------------------------------------------------
 
     pub async fn activation(&self, license_id: &str) -> Result<Option<ActivationRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT license_id, fingerprint, hub_key, activated_at, last_ping_at, last_hub_time_ms \
-             FROM activations WHERE license_id = $1",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_id = $1"
+        )))
         .bind(license_id)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(activation_from_row).transpose()
     }
 
-    /// Binds `license_id` to a host, in one transaction: a first activation binds; the same
-    /// host (judged by `same_host` on the stored fingerprint) re-binds with its new key;
-    /// another host is refused.
-    pub async fn activate(
+    /// Moves a binding to a fingerprint of a newer version (the hub showed its older one,
+    /// which matched), while it is still bound to `hub_key`.
+    pub async fn move_fingerprint(
         &self,
         license_id: &str,
-        fingerprint_json: &str,
         hub_key: &str,
-        hub_time_ms: i64,
-        now: UnixTime,
-        same_host: impl FnOnce(&str) -> Result<(), (usize, usize)>,
-    ) -> Result<Bound, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let existing = sqlx::query(
-            "SELECT license_id, fingerprint, hub_key, activated_at, last_ping_at, last_hub_time_ms \
-             FROM activations WHERE license_id = $1",
+        fingerprint_json: &str,
+        version: u8,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE activations SET fingerprint = $1, fingerprint_version = $2 \
+             WHERE license_id = $3 AND hub_key = $4 AND fingerprint_version < $2",
         )
+        .bind(fingerprint_json)
+        .bind(i64::from(version))
         .bind(license_id)
+        .bind(hub_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Binds `license_id` to a host, in one transaction: a first activation binds; the same
+    /// host (judged by `same_host` on the stored fingerprint and its version) re-binds with
+    /// its new key, at most once per `rebind_every_secs`; another host is refused. The
+    /// binding's ping chain starts at `answer`, the nonce the receipt will echo.
+    pub async fn activate(&self, call: &Activation<'_>) -> Result<Bound, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_id = $1"
+        )))
+        .bind(call.license_id)
         .fetch_optional(&mut *tx)
         .await?;
+        let now = call.now.as_unix();
         let bound = match existing.as_ref().map(activation_from_row).transpose()? {
             None => {
                 // ON CONFLICT: two hubs racing for a fresh license; the loser sees OtherHost
                 // on its retry.
                 let inserted = sqlx::query(
-                    "INSERT INTO activations (license_id, fingerprint, hub_key, activated_at, \
-                     last_ping_at, last_hub_time_ms) VALUES ($1, $2, $3, $4, $4, $5) \
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO activations (license_id, fingerprint, fingerprint_version, \
+                     hub_key, activated_at, last_ping_at, last_hub_time_ms, chain_pending) \
+                     VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
                 )
-                .bind(license_id)
-                .bind(fingerprint_json)
-                .bind(hub_key)
-                .bind(now.as_unix())
-                .bind(hub_time_ms)
+                .bind(call.license_id)
+                .bind(call.fingerprint_json)
+                .bind(i64::from(call.fingerprint_version))
+                .bind(call.hub_key)
+                .bind(now)
+                .bind(call.hub_time_ms)
+                .bind(call.answer.to_string())
                 .execute(&mut *tx)
                 .await?;
                 if inserted.rows_affected() == 1 { Bound::New } else { Bound::Stale }
             }
-            Some(activation) => match same_host(&activation.fingerprint) {
-                Err((matched, needed)) => Bound::OtherHost { matched, needed },
-                Ok(()) if hub_time_ms <= activation.last_hub_time_ms => Bound::Stale,
-                Ok(()) => {
-                    sqlx::query(
-                        "UPDATE activations SET hub_key = $1, fingerprint = $2, last_ping_at = $3, \
-                         last_hub_time_ms = $4 WHERE license_id = $5 AND last_hub_time_ms < $4",
-                    )
-                    .bind(hub_key)
-                    .bind(fingerprint_json)
-                    .bind(now.as_unix())
-                    .bind(hub_time_ms)
-                    .bind(license_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    Bound::Again
+            Some(activation) => {
+                match (call.same_host)(&activation.fingerprint, activation.fingerprint_version) {
+                    Err((matched, needed)) => Bound::OtherHost { matched, needed },
+                    Ok(()) if call.hub_time_ms <= activation.last_hub_time_ms => Bound::Stale,
+                    Ok(()) => match activation.rebound_at {
+                        Some(at) if now.saturating_sub(at) < call.rebind_every_secs => {
+                            sqlx::query(
+                                "UPDATE activations SET cloned_at = $1 WHERE license_id = $2",
+                            )
+                            .bind(now)
+                            .bind(call.license_id)
+                            .execute(&mut *tx)
+                            .await?;
+                            Bound::TooSoon { rebound_at: at }
+                        }
+                        _ => {
+                            sqlx::query(
+                                "UPDATE activations SET hub_key = $1, fingerprint = $2, \
+                                 fingerprint_version = $3, last_ping_at = $4, \
+                                 last_hub_time_ms = $5, chain_confirmed = NULL, chain_pending = $6, \
+                                 rebinds = rebinds + 1, rebound_at = $4 \
+                                 WHERE license_id = $7 AND last_hub_time_ms < $5",
+                            )
+                            .bind(call.hub_key)
+                            .bind(call.fingerprint_json)
+                            .bind(i64::from(call.fingerprint_version))
+                            .bind(now)
+                            .bind(call.hub_time_ms)
+                            .bind(call.answer.to_string())
+                            .bind(call.license_id)
+                            .execute(&mut *tx)
+                            .await?;
+                            Bound::Again
+                        }
+                    },
                 }
-            },
+            }
         };
         tx.commit().await?;
         Ok(bound)

@@ -20,6 +20,8 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use tessera_core::UnixTime;
+use tessera_core::chain::Chain;
+use tessera_core::receipt::Nonce;
 
 /// The embedded migrations, applied on every start (a no-op once applied).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -112,10 +114,30 @@ pub struct ActivationRow {
     pub license_id: String,
     /// The fingerprint as the hub sent it: JSON of component name → keyed hash.
     pub fingerprint: String,
+    /// 1 (keyed by the product id) or 2 (keyed by the host's own secret).
+    pub fingerprint_version: i64,
     pub hub_key: String,
     pub activated_at: i64,
     pub last_ping_at: Option<i64>,
     pub last_hub_time_ms: i64,
+    /// The chain of the hub's pings (the receipts it holds).
+    pub chain: Chain,
+    /// When a copy of the hub was last refused.
+    pub cloned_at: Option<i64>,
+    /// Re-activations of this binding, and the last one's time.
+    pub rebinds: i64,
+    pub rebound_at: Option<i64>,
+}
+
+/// The columns of [`ActivationRow`], in the order [`activation_from_row`] reads them.
+pub(crate) const ACTIVATION_COLUMNS: &str = "license_id, fingerprint, fingerprint_version, \
+     hub_key, activated_at, last_ping_at, last_hub_time_ms, chain_confirmed, chain_pending, \
+     cloned_at, rebinds, rebound_at";
+
+/// A nonce as stored (base64url text); an unreadable one is a corrupt row.
+pub(crate) fn stored_nonce(text: Option<String>) -> Result<Option<Nonce>, StoreError> {
+    text.map(|t| t.parse().map_err(|_| StoreError::Corrupt(format!("stored nonce {t:?}"))))
+        .transpose()
 }
 
 /// A license as listed: its row plus when it last pinged.
@@ -151,12 +173,33 @@ pub enum Registered {
 pub enum Bound {
     /// First activation (or after a reset): bound to this host and hub key.
     New,
-    /// The same host again (a reinstalled hub): the hub key was replaced.
+    /// The same host again (a reinstalled or repaired hub): the hub key and fingerprint
+    /// were replaced and the ping chain starts over.
     Again,
+    /// The same host again, but sooner after its last re-activation than allowed: refused
+    /// (re-activating must not alternate two copies of one hub).
+    TooSoon { rebound_at: i64 },
     /// Bound to another host.
     OtherHost { matched: usize, needed: usize },
     /// The hub's clock did not move forward since its last call: a replay.
     Stale,
+}
+
+/// An activation call to bind or re-bind, as the store needs it.
+pub struct Activation<'a> {
+    pub license_id: &'a str,
+    pub fingerprint_json: &'a str,
+    pub fingerprint_version: u8,
+    pub hub_key: &'a str,
+    pub hub_time_ms: i64,
+    pub now: UnixTime,
+    /// The nonce the receipt will echo: the first link of the binding's ping chain.
+    pub answer: Nonce,
+    /// The least time between two re-activations of one binding.
+    pub rebind_every_secs: i64,
+    /// The binding rule: whether the stored fingerprint (JSON, version) is this host's.
+    #[allow(clippy::type_complexity)]
+    pub same_host: &'a (dyn Fn(&str, i64) -> Result<(), (usize, usize)> + Sync),
 }
 
 /// One authenticated ping to record: both ping paths take this.
@@ -168,6 +211,10 @@ pub struct PingRecord {
     pub hub_key: String,
     pub hub_time_ms: i64,
     pub at: UnixTime,
+    /// The nonce of the receipt the hub says it holds (its chain).
+    pub holds: Option<Nonce>,
+    /// The nonce of this call, which its receipt will echo: the chain's next link.
+    pub answer: Nonce,
 }
 
 /// What recording a ping found: both ping paths answer this.
@@ -182,6 +229,9 @@ pub enum PingOutcome {
     /// The license was bound to another hub key between the signature check and the write
     /// (a re-activation raced the ping): refused, not counted.
     WrongKey,
+    /// Authentic, but the hub holds a receipt the chain has moved past: another copy of
+    /// it pings too. Refused (with a signed `cloned` receipt), marked, not counted.
+    Cloned,
 }
 
 /// An admin API key as stored: an id and the SHA-256 of its secret.
@@ -246,10 +296,18 @@ pub(crate) fn activation_from_row(row: &sqlx::any::AnyRow) -> Result<ActivationR
     Ok(ActivationRow {
         license_id: row.try_get("license_id")?,
         fingerprint: row.try_get("fingerprint")?,
+        fingerprint_version: row.try_get("fingerprint_version")?,
         hub_key: row.try_get("hub_key")?,
         activated_at: row.try_get("activated_at")?,
         last_ping_at: row.try_get("last_ping_at")?,
         last_hub_time_ms: row.try_get("last_hub_time_ms")?,
+        chain: Chain {
+            confirmed: stored_nonce(row.try_get("chain_confirmed")?)?,
+            pending: stored_nonce(row.try_get("chain_pending")?)?,
+        },
+        cloned_at: row.try_get("cloned_at")?,
+        rebinds: row.try_get("rebinds")?,
+        rebound_at: row.try_get("rebound_at")?,
     })
 }
 

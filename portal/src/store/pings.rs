@@ -1,13 +1,14 @@
 //! The ping path's statements over the pool (PostgreSQL, in-memory SQLite): one lookup
 //! query per round and one transaction that records a round.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{AssertSqlSafe, Row};
+use tessera_core::chain::{Chain, Link};
 
 use super::{
-    ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, StoreError, activation_from_row,
-    day_of, license_from_row,
+    ACTIVATION_COLUMNS, ActivationRow, Backend, LicenseRow, PingOutcome, PingRecord, Store,
+    StoreError, activation_from_row, day_of, license_from_row, stored_nonce,
 };
 
 /// Rows per multi-row statement (four parameters each: well under both databases' limits).
@@ -23,11 +24,15 @@ impl Store {
             return Ok(Vec::new());
         }
         let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+        let activation_columns = ACTIVATION_COLUMNS
+            .split(',')
+            .map(|c| format!("a.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.not_before, l.expires_at, \
              l.terminates_at, l.grace_period_secs, l.ping_interval_secs, l.status, l.registered_at, \
-             l.status_changed_at, a.license_id, a.fingerprint, a.hub_key, a.activated_at, \
-             a.last_ping_at, a.last_hub_time_ms \
+             l.status_changed_at, {activation_columns} \
              FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id IN ({placeholders})"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -49,71 +54,104 @@ impl Store {
     }
 
     /// Records a batch of authenticated pings in one transaction (one durable commit for
-    /// all), returning what happened to each, in order. A ping counts only if its hub time
-    /// is newer than the last accepted one of that hub, so a replay is never counted, and
-    /// only while the license is still bound to the hub key that signed it.
-    ///
-    /// The whole batch takes a few statements, not a few per ping: one conditional
-    /// `UPDATE … FROM (VALUES …) RETURNING` for the replay check, the hub key and last-ping
-    /// times, and one multi-row upsert of the day counts. A license twice in one batch
-    /// (rare: hubs ping hourly) goes into a second round, so that its two pings are judged
-    /// in order.
+    /// all), returning what happened to each, in order, by the rule of [`judge_write`].
+    /// The whole batch takes a few statements, not a few per ping: one read of the
+    /// bindings (locked for the transaction on PostgreSQL, where several portals may
+    /// write), one `UPDATE … FROM (VALUES …)` of last-ping times and chains, one of copies
+    /// noticed, and one multi-row upsert of the day counts. A license twice in one batch is
+    /// judged in order against the binding as the first ping left it.
     pub async fn record_pings(&self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
-        let mut outcomes = vec![PingOutcome::NotActivated; pings.len()];
         let mut tx = self.begin_write().await?;
-        let mut days: BTreeMap<(&str, i64), i64> = BTreeMap::new();
-        let mut pending: Vec<usize> = (0..pings.len()).collect();
-        while !pending.is_empty() {
-            // This round: the first remaining ping of each license.
-            let mut seen = HashSet::new();
-            let (round, later): (Vec<usize>, Vec<usize>) =
-                pending.iter().partition(|&&i| seen.insert(pings[i].license_id.as_str()));
-            for chunk in round.chunks(PINGS_PER_STATEMENT) {
-                let values = (0..chunk.len())
-                    .map(|k| {
-                        let p = 4 * k;
-                        format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let sql = format!(
-                    "UPDATE activations SET last_ping_at = v.column2, last_hub_time_ms = v.column3 \
-                     FROM (VALUES {values}) AS v \
-                     WHERE activations.license_id = v.column1 AND activations.last_hub_time_ms < v.column3 \
-                     AND activations.hub_key = v.column4 \
-                     RETURNING activations.license_id"
-                );
-                let mut query = sqlx::query(AssertSqlSafe(sql));
-                for &i in chunk {
-                    query = query
-                        .bind(&pings[i].license_id)
-                        .bind(pings[i].at.as_unix())
-                        .bind(pings[i].hub_time_ms)
-                        .bind(&pings[i].hub_key);
-                }
-                let counted: HashSet<String> = query
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|row| row.try_get::<String, _>(0))
-                    .collect::<Result<_, _>>()?;
-                let refused: Vec<&str> = chunk
-                    .iter()
-                    .map(|&i| pings[i].license_id.as_str())
-                    .filter(|id| !counted.contains(*id))
-                    .collect();
-                let bound = self.bound_keys(&mut tx, &refused).await?;
-                for &i in chunk {
-                    let ping = &pings[i];
-                    outcomes[i] = if counted.contains(&ping.license_id) {
-                        *days.entry((ping.license_id.as_str(), day_of(ping.at))).or_insert(0) += 1;
-                        PingOutcome::Counted
-                    } else {
-                        refusal(bound.get(ping.license_id.as_str()).map(String::as_str), ping)
-                    };
-                }
+        let mut ids: Vec<&str> = pings.iter().map(|p| p.license_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let mut bindings: HashMap<String, Binding> = HashMap::new();
+        for chunk in ids.chunks(PINGS_PER_STATEMENT) {
+            let placeholders =
+                (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+            let sql = format!(
+                "SELECT license_id, hub_key, last_hub_time_ms, chain_confirmed, chain_pending \
+                 FROM activations WHERE license_id IN ({placeholders}){lock}"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
             }
-            pending = later;
+            for row in query.fetch_all(&mut *tx).await? {
+                let binding = Binding {
+                    hub_key: row.try_get(1)?,
+                    last_hub_time_ms: row.try_get(2)?,
+                    chain: Chain {
+                        confirmed: stored_nonce(row.try_get(3)?)?,
+                        pending: stored_nonce(row.try_get(4)?)?,
+                    },
+                };
+                bindings.insert(row.try_get(0)?, binding);
+            }
+        }
+        let mut outcomes = Vec::with_capacity(pings.len());
+        let mut touched: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut cloned: BTreeSet<&str> = BTreeSet::new();
+        let mut days: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for ping in pings {
+            let binding = bindings.get_mut(&ping.license_id);
+            outcomes.push(match judge_write(binding.as_deref(), ping) {
+                Write::Count(chain) => {
+                    if let Some(binding) = binding {
+                        binding.last_hub_time_ms = ping.hub_time_ms;
+                        binding.chain = chain;
+                    }
+                    touched.insert(&ping.license_id, ping.at.as_unix());
+                    *days.entry((ping.license_id.as_str(), day_of(ping.at))).or_insert(0) += 1;
+                    PingOutcome::Counted
+                }
+                Write::Cloned => {
+                    cloned.insert(&ping.license_id);
+                    PingOutcome::Cloned
+                }
+                Write::Refuse(outcome) => outcome,
+            });
+        }
+        let touched: Vec<(&str, i64)> = touched.into_iter().collect();
+        for chunk in touched.chunks(PINGS_PER_STATEMENT) {
+            let values = (0..chunk.len())
+                .map(|k| {
+                    let p = 5 * k;
+                    format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "UPDATE activations SET last_ping_at = v.column2, last_hub_time_ms = v.column3, \
+                 chain_confirmed = v.column4, chain_pending = v.column5 \
+                 FROM (VALUES {values}) AS v WHERE activations.license_id = v.column1"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (id, at) in chunk {
+                let binding = &bindings[*id];
+                query = query
+                    .bind(*id)
+                    .bind(*at)
+                    .bind(binding.last_hub_time_ms)
+                    .bind(binding.chain.confirmed.map(|n| n.to_string()))
+                    .bind(binding.chain.pending.map(|n| n.to_string()));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let cloned: Vec<&str> = cloned.into_iter().collect();
+        for chunk in cloned.chunks(PINGS_PER_STATEMENT) {
+            let placeholders =
+                (2..=chunk.len() + 1).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+            let sql = format!(
+                "UPDATE activations SET cloned_at = $1 WHERE license_id IN ({placeholders})"
+            );
+            let at = pings.first().map_or(0, |p| p.at.as_unix());
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(at);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
         }
         let days: Vec<((&str, i64), i64)> = days.into_iter().collect();
         for chunk in days.chunks(PINGS_PER_STATEMENT) {
@@ -134,40 +172,38 @@ impl Store {
         tx.commit().await?;
         Ok(outcomes)
     }
-
-    /// The hub keys that `ids` are bound to now (to tell a replay from a reset or replaced
-    /// binding).
-    async fn bound_keys(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        ids: &[&str],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
-        let sql = format!(
-            "SELECT license_id, hub_key FROM activations WHERE license_id IN ({placeholders})"
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for id in ids {
-            query = query.bind(*id);
-        }
-        query
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-            .collect()
-    }
 }
 
-/// Why a ping the conditional update did not count was refused, from the hub key the
-/// license is bound to now: the one rule both ping paths use.
-pub(super) fn refusal(bound_key: Option<&str>, ping: &PingRecord) -> PingOutcome {
-    match bound_key {
-        None => PingOutcome::NotActivated,
-        Some(key) if key != ping.hub_key => PingOutcome::WrongKey,
-        Some(_) => PingOutcome::Stale,
+/// A binding as a ping's write sees it.
+pub(super) struct Binding {
+    pub hub_key: String,
+    pub last_hub_time_ms: i64,
+    pub chain: Chain,
+}
+
+/// What the write does with one authentic ping.
+pub(super) enum Write {
+    /// Count it; the binding's chain becomes this.
+    Count(Chain),
+    /// A copy of the hub: mark the binding, answer `cloned`.
+    Cloned,
+    Refuse(PingOutcome),
+}
+
+/// The one rule both ping paths' writes follow, against the binding as it is inside the
+/// write transaction: still bound (not reset), to the key that signed (not replaced), a
+/// newer call than the last (not a replay), holding the latest receipt (not a copy left
+/// behind, [`tessera_core::chain`]).
+pub(super) fn judge_write(binding: Option<&Binding>, ping: &PingRecord) -> Write {
+    let Some(binding) = binding else { return Write::Refuse(PingOutcome::NotActivated) };
+    if binding.hub_key != ping.hub_key {
+        return Write::Refuse(PingOutcome::WrongKey);
+    }
+    if ping.hub_time_ms <= binding.last_hub_time_ms {
+        return Write::Refuse(PingOutcome::Stale);
+    }
+    match binding.chain.judge(ping.holds) {
+        Link::Forked => Write::Cloned,
+        link => Write::Count(binding.chain.advanced(link, ping.answer)),
     }
 }

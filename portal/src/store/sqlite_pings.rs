@@ -9,24 +9,30 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::pings::refusal;
-use super::{ActivationRow, LicenseRow, PingOutcome, PingRecord, StoreError, day_of};
+use tessera_core::chain::Chain;
+use tessera_core::receipt::Nonce;
+
+use super::pings::{Binding, Write, judge_write};
+use super::{ActivationRow, LicenseRow, PingOutcome, PingRecord, StoreError, day_of, stored_nonce};
 
 /// The license and its binding, by license id.
 const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.not_before, \
      l.expires_at, l.terminates_at, l.grace_period_secs, l.ping_interval_secs, l.status, \
      l.registered_at, l.status_changed_at, a.fingerprint, a.hub_key, a.activated_at, \
-     a.last_ping_at, a.last_hub_time_ms, a.license_id IS NOT NULL \
+     a.last_ping_at, a.last_hub_time_ms, a.license_id IS NOT NULL, a.fingerprint_version, \
+     a.chain_confirmed, a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ?1";
 
-/// The replay check and the last-ping time in one statement: counts only a newer call, and
-/// only while the license is still bound to the key that signed it.
-const TOUCH: &str = "UPDATE activations SET last_ping_at = ?2, last_hub_time_ms = ?3 \
-     WHERE license_id = ?1 AND last_hub_time_ms < ?3 AND hub_key = ?4";
+/// The binding as the write sees it, inside the write transaction.
+const BINDING: &str = "SELECT hub_key, last_hub_time_ms, chain_confirmed, chain_pending \
+     FROM activations WHERE license_id = ?1";
 
-/// Why [`TOUCH`] changed nothing (rare: a replay, or a binding reset or replaced between the
-/// check and the write).
-const BINDING: &str = "SELECT hub_key FROM activations WHERE license_id = ?1";
+/// A counted ping: its time and the chain's next link.
+const TOUCH: &str = "UPDATE activations SET last_ping_at = ?2, last_hub_time_ms = ?3, \
+     chain_confirmed = ?4, chain_pending = ?5 WHERE license_id = ?1";
+
+/// A copy of the hub noticed.
+const CLONED: &str = "UPDATE activations SET cloned_at = ?2 WHERE license_id = ?1";
 
 const COUNT: &str = "INSERT INTO ping_days (license_id, day, pings) VALUES (?1, ?2, 1) \
      ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + 1";
@@ -77,26 +83,52 @@ impl PingReader {
 }
 
 impl PingWriter {
-    /// Records `pings` in one write transaction, in order: the replay check of a license's
-    /// second ping in a batch sees the first one's update.
+    /// Records `pings` in one write transaction, in order, by the rule of
+    /// [`judge_write`]: a license's second ping in a batch sees the first one's update.
     pub fn record(&mut self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
         let tx = self.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(pings.len());
         {
+            let mut binding = tx.prepare_cached(BINDING)?;
             let mut touch = tx.prepare_cached(TOUCH)?;
             let mut count = tx.prepare_cached(COUNT)?;
-            let mut binding = tx.prepare_cached(BINDING)?;
+            let mut cloned = tx.prepare_cached(CLONED)?;
             for ping in pings {
-                let PingRecord { license_id, hub_key, hub_time_ms, at } = ping;
-                let touched =
-                    touch.execute(params![license_id, at.as_unix(), hub_time_ms, hub_key])?;
-                outcomes.push(if touched == 1 {
-                    count.execute(params![license_id, day_of(*at)])?;
-                    PingOutcome::Counted
-                } else {
-                    let bound: Option<String> =
-                        binding.query_row(params![license_id], |row| row.get(0)).optional()?;
-                    refusal(bound.as_deref(), ping)
+                let id = &ping.license_id;
+                let bound = binding
+                    .query_row(params![id], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })
+                    .optional()?
+                    .map(|(hub_key, last_hub_time_ms, confirmed, pending)| {
+                        Ok::<_, StoreError>(Binding {
+                            hub_key,
+                            last_hub_time_ms,
+                            chain: Chain {
+                                confirmed: stored_nonce(confirmed)?,
+                                pending: stored_nonce(pending)?,
+                            },
+                        })
+                    })
+                    .transpose()?;
+                outcomes.push(match judge_write(bound.as_ref(), ping) {
+                    Write::Count(chain) => {
+                        let text = |n: Option<Nonce>| n.map(|n| n.to_string());
+                        touch.execute(params![
+                            id,
+                            ping.at.as_unix(),
+                            ping.hub_time_ms,
+                            text(chain.confirmed),
+                            text(chain.pending)
+                        ])?;
+                        count.execute(params![id, day_of(ping.at)])?;
+                        PingOutcome::Counted
+                    }
+                    Write::Cloned => {
+                        cloned.execute(params![id, ping.at.as_unix()])?;
+                        PingOutcome::Cloned
+                    }
+                    Write::Refuse(outcome) => outcome,
                 });
             }
         }
@@ -124,14 +156,32 @@ fn row_pair(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LicenseRow, Option<Act
         registered_at: row.get(11)?,
         status_changed_at: row.get(12)?,
     };
+    let nonce = |i: usize| -> rusqlite::Result<Option<Nonce>> {
+        row.get::<_, Option<String>>(i)?
+            .map(|text| {
+                text.parse().map_err(|_| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        i,
+                        rusqlite::types::Type::Text,
+                        format!("stored nonce {text:?}").into(),
+                    )
+                })
+            })
+            .transpose()
+    };
     let activation = if row.get::<_, bool>(18)? {
         Some(ActivationRow {
             license_id: license.id.clone(),
             fingerprint: row.get(13)?,
+            fingerprint_version: row.get(19)?,
             hub_key: row.get(14)?,
             activated_at: row.get(15)?,
             last_ping_at: row.get(16)?,
             last_hub_time_ms: row.get(17)?,
+            chain: Chain { confirmed: nonce(20)?, pending: nonce(21)? },
+            cloned_at: row.get(22)?,
+            rebinds: row.get(23)?,
+            rebound_at: row.get(24)?,
         })
     } else {
         None

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::{self, Delegation, DelegationClaims};
-use tessera_core::fingerprint::{ComponentHash, Fingerprint};
+use tessera_core::fingerprint::{ComponentHash, Fingerprint, HostSecret};
 use tessera_core::keyfile;
 use tessera_core::keys::SigningKey;
 use tessera_core::license::{Claims, LicenseTerms, ProductId, sign};
@@ -228,36 +228,62 @@ impl TestApp {
     }
 }
 
-/// A simulated hub: its key, its host fingerprint, its notion of time.
+/// A simulated hub: its key, its host fingerprint (version 2, and the version 1 one for
+/// moving bindings over), its notion of time, and the nonce of the latest receipt it holds.
 pub struct TestHub {
     pub key: SigningKey,
     pub fingerprint: Fingerprint,
+    pub legacy: Fingerprint,
     pub time_ms: i64,
+    pub holds: Option<Nonce>,
+    /// Whether calls present the fingerprint as version 1 (a hub of before version 2).
+    pub old: bool,
 }
 
-pub fn host(seed: &str, components: usize) -> Fingerprint {
+/// A host named `seed` with `components` components: its version 2 fingerprint (keyed by
+/// its own secret) and its version 1 one (keyed by the product id).
+pub fn host(seed: &str, components: usize) -> (Fingerprint, Fingerprint) {
     let product: ProductId = "acme-hub".parse().expect("product");
-    let mut fp = Fingerprint::new();
+    let secret = HostSecret::from_bytes(tessera_testkit::host_secret(seed));
+    let (mut current, mut legacy) = (Fingerprint::new(), Fingerprint::new());
     for i in 0..components {
         let name = format!("c{i}");
-        fp.insert(&name, ComponentHash::of(&product, &name, format!("{seed}-{i}").as_bytes()))
+        let raw = format!("{seed}-{i}");
+        current
+            .insert(&name, ComponentHash::keyed(&secret, &product, &name, raw.as_bytes()))
+            .expect("component");
+        legacy
+            .insert(&name, ComponentHash::of(&product, &name, raw.as_bytes()))
             .expect("component");
     }
-    fp
+    (current, legacy)
 }
 
 impl TestHub {
     pub fn new(seed: &str, app: &TestApp) -> Self {
+        let (fingerprint, legacy) = host(seed, 5);
         TestHub {
             key: SigningKey::generate().expect("key"),
-            fingerprint: host(seed, 5),
+            fingerprint,
+            legacy,
             time_ms: app.now().as_unix() * 1000,
+            holds: None,
+            old: false,
         }
     }
 
     fn tick(&mut self, app: &TestApp) -> i64 {
         self.time_ms = (self.time_ms + 1).max(app.now().as_unix() * 1000);
         self.time_ms
+    }
+
+    /// The fingerprint the hub's calls present, with its version.
+    fn presented(&self) -> (Fingerprint, u8) {
+        if self.old {
+            (self.legacy.clone(), tessera_core::fingerprint::VERSION_1)
+        } else {
+            (self.fingerprint.clone(), tessera_core::fingerprint::VERSION)
+        }
     }
 
     pub fn activate_body(&mut self, app: &TestApp, claims: &Claims) -> (serde_json::Value, Nonce) {
@@ -277,9 +303,12 @@ impl TestHub {
         hub_time_ms: i64,
         nonce: Nonce,
     ) -> serde_json::Value {
+        let (fingerprint, fingerprint_version) = self.presented();
         let call = ActivateCall {
             license_key: claims.key.clone(),
-            fingerprint: self.fingerprint.clone(),
+            fingerprint,
+            fingerprint_version,
+            previous_fingerprint: None,
             hub_key: self.key.public_key().clone(),
             nonce,
             hub_time_ms,
@@ -288,11 +317,21 @@ impl TestHub {
         serde_json::to_value(envelope.to_compact()).expect("json")
     }
 
-    pub fn ping_body(&mut self, app: &TestApp, claims: &Claims) -> (serde_json::Value, Nonce) {
+    /// A ping; `previous` shows the version 1 fingerprint too (moving over).
+    pub fn ping_body_with(
+        &mut self,
+        app: &TestApp,
+        claims: &Claims,
+        previous: bool,
+    ) -> (serde_json::Value, Nonce) {
         let nonce = Nonce::generate().expect("nonce");
+        let (fingerprint, fingerprint_version) = self.presented();
         let call = PingCall {
             license_id: claims.id,
-            fingerprint: self.fingerprint.clone(),
+            fingerprint,
+            fingerprint_version,
+            previous_fingerprint: previous.then(|| self.legacy.clone()),
+            holds: self.holds,
             nonce,
             hub_time_ms: self.tick(app),
         };
@@ -300,14 +339,28 @@ impl TestHub {
         (serde_json::to_value(envelope.to_compact()).expect("json"), nonce)
     }
 
-    pub async fn activate(&mut self, app: &TestApp, claims: &Claims) -> (Answer, Nonce) {
-        let (body, nonce) = self.activate_body(app, claims);
-        (app.post_json("/v1/activate", None, &body).await, nonce)
+    pub fn ping_body(&mut self, app: &TestApp, claims: &Claims) -> (serde_json::Value, Nonce) {
+        self.ping_body_with(app, claims, false)
     }
 
+    /// Activates; on a receipt the hub holds it (its nonce), as a real hub does.
+    pub async fn activate(&mut self, app: &TestApp, claims: &Claims) -> (Answer, Nonce) {
+        let (body, nonce) = self.activate_body(app, claims);
+        let answer = app.post_json("/v1/activate", None, &body).await;
+        if answer.status == 200 {
+            self.holds = Some(nonce);
+        }
+        (answer, nonce)
+    }
+
+    /// Pings; on a receipt the hub holds it.
     pub async fn ping(&mut self, app: &TestApp, claims: &Claims) -> (Answer, Nonce) {
         let (body, nonce) = self.ping_body(app, claims);
-        (app.post_json("/v1/ping", None, &body).await, nonce)
+        let answer = app.post_json("/v1/ping", None, &body).await;
+        if answer.status == 200 {
+            self.holds = Some(nonce);
+        }
+        (answer, nonce)
     }
 }
 

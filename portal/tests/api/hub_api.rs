@@ -79,8 +79,8 @@ on_both_stores!(a_host_with_one_changed_component_keeps_working_and_may_reinstal
     let license = app.registered_license().await;
     let mut hub = TestHub::new("host-a", &app);
     hub.activate(&app, &license).await;
-    let mut changed = host("host-a", 5);
-    let other = host("elsewhere", 5);
+    let mut changed = host("host-a", 5).0;
+    let other = host("elsewhere", 5).0;
     let (name, hash) = other.components().iter().next().expect("component");
     changed.insert(name, *hash).expect("insert");
     hub.fingerprint = changed;

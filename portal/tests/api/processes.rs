@@ -30,6 +30,8 @@ struct Hub {
     time_ms: i64,
     receipts: u64,
     last_portal_time: i64,
+    /// The nonce of the latest receipt held.
+    holds: Option<Nonce>,
 }
 
 impl Hub {
@@ -42,6 +44,8 @@ impl Hub {
         let call = ActivateCall {
             license_key: self.claims.key.clone(),
             fingerprint: self.fingerprint.clone(),
+            fingerprint_version: tessera_core::fingerprint::VERSION,
+            previous_fingerprint: None,
             hub_key: self.key.public_key().clone(),
             nonce: Nonce::generate().expect("nonce"),
             hub_time_ms: self.next_time(),
@@ -50,6 +54,7 @@ impl Hub {
         let response =
             http.post(format!("{portal}/v1/activate")).json(&body).send().await.expect("activate");
         assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        self.holds = Some(call.nonce);
     }
 
     /// One ping; true if a receipt came back.
@@ -57,6 +62,9 @@ impl Hub {
         let call = PingCall {
             license_id: self.claims.id,
             fingerprint: self.fingerprint.clone(),
+            fingerprint_version: tessera_core::fingerprint::VERSION,
+            previous_fingerprint: None,
+            holds: self.holds,
             nonce: Nonce::generate().expect("nonce"),
             hub_time_ms: self.next_time(),
         };
@@ -73,6 +81,7 @@ impl Hub {
         let claims: tessera_core::receipt::ReceiptClaims = envelope.open().expect("claims");
         self.receipts += 1;
         self.last_portal_time = self.last_portal_time.max(claims.portal_time.as_unix());
+        self.holds = Some(claims.nonce);
         true
     }
 }
@@ -93,10 +102,11 @@ async fn hubs(vendor: &Vendor, portal: &str, key: &str, count: usize) -> Vec<Hub
         let mut hub = Hub {
             key: SigningKey::generate().expect("key"),
             claims,
-            fingerprint: host(&format!("host-{i}"), 5),
+            fingerprint: host(&format!("host-{i}"), 5).0,
             time_ms: 0,
             receipts: 0,
             last_portal_time: 0,
+            holds: None,
         };
         hub.activate(&http, portal).await;
         hubs.push(hub);

@@ -47,7 +47,7 @@ on_both_stores!(the_schema_has_no_column_for_addresses_agents_bodies_or_raw_keys
             );
         }
     }
-    assert_eq!(all.len(), 13 + 6 + 3 + 3 + 7, "a new column needs a look: {all:?}");
+    assert_eq!(all.len(), 13 + 12 + 3 + 3 + 7, "a new column needs a look: {all:?}");
 
     // And no raw license key lands anywhere in the database file.
     let license = app.registered_license().await;
@@ -90,6 +90,8 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
                 hub_key: hub.key.public_key().to_string(),
                 hub_time_ms: hub_time,
                 at,
+                holds: None,
+                answer: tessera_core::receipt::Nonce::generate().expect("nonce"),
             };
             let outcome = store.record_pings(&[record]).await.expect("record");
             assert_eq!(outcome, vec![tessera_portal::store::PingOutcome::Counted]);
@@ -131,6 +133,8 @@ on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| 
         hub_key: hub.key.public_key().to_string(),
         hub_time_ms,
         at: app.now(),
+        holds: None,
+        answer: tessera_core::receipt::Nonce::generate().expect("nonce"),
     };
     let store = &app.portal.store;
     let later = new.time_ms + 1_000;

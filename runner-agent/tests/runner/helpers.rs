@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::activation::Bundle;
+use tessera_core::fingerprint::HostSecret;
 use tessera_core::license::Claims;
 use tessera_hub::agent::Hub;
 use tessera_hub::host::HostComponents;
@@ -40,8 +41,11 @@ pub struct TestHub {
 impl TestHub {
     fn new(seed: &str) -> Self {
         let values = tessera_testkit::host_values(seed);
-        let host =
-            HostComponents::from_values(values.iter().map(|(name, value)| (*name, value.as_str())));
+        let secret = HostSecret::from_bytes(tessera_testkit::host_secret(seed));
+        let host = HostComponents::from_values(
+            values.iter().map(|(name, value)| (*name, value.as_str())),
+            secret,
+        );
         let dir = tempfile::tempdir().expect("state dir");
         let clock = TestClock::now_real();
         let state = StateDir::open(&dir.path().join("state")).expect("open state");

@@ -12,16 +12,18 @@ use crate::helpers::Sandbox;
 
 fn request(hub: &SigningKey) -> RequestClaims {
     let product = "acme-hub".parse().expect("product");
+    let secret = tessera_core::fingerprint::HostSecret::from_bytes([3; 32]);
     let mut fingerprint = Fingerprint::new();
     for name in ["machine_id", "hostname", "cpu_model"] {
         fingerprint
-            .insert(name, ComponentHash::of(&product, name, name.as_bytes()))
+            .insert(name, ComponentHash::keyed(&secret, &product, name, name.as_bytes()))
             .expect("insert");
     }
     RequestClaims {
         license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
         product,
         fingerprint,
+        fingerprint_version: tessera_core::fingerprint::VERSION,
         hub_key: hub.public_key().clone(),
         nonce: Nonce::generate().expect("nonce"),
         created_at: SystemClock.now(),

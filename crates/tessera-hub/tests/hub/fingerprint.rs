@@ -2,7 +2,7 @@
 
 use tessera_core::fingerprint::FingerprintBinding;
 use tessera_core::license::ProductId;
-use tessera_hub::host::HostComponents;
+use tessera_hub::host::{HostComponents, load_or_create_secret};
 
 use crate::helpers::host;
 
@@ -11,11 +11,28 @@ fn product() -> ProductId {
 }
 
 #[test]
-fn this_host_gives_the_same_fingerprint_twice() {
-    let first = HostComponents::collect().fingerprint(&product()).expect("fingerprint");
-    let second = HostComponents::collect().fingerprint(&product()).expect("fingerprint");
-    assert_eq!(first, second);
+fn this_host_gives_the_same_fingerprint_twice_with_its_kept_secret() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("tessera-host/host.secret");
+    let read = || {
+        let secret = load_or_create_secret(&path).expect("secret");
+        HostComponents::collect(secret).fingerprint(&product()).expect("fingerprint")
+    };
+    let first = read();
+    let second = read();
+    assert_eq!(first, second, "the secret made the first time is read the second");
     assert!(!first.is_empty(), "no component of this host could be read");
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().expect("dir")), 0o700);
+    // Another machine's secret: nothing matches.
+    let other =
+        HostComponents::collect(load_or_create_secret(&dir.path().join("other")).expect("secret"))
+            .fingerprint(&product())
+            .expect("fingerprint");
+    assert_eq!(first.matching(&other), 0);
 }
 
 #[test]
@@ -51,4 +68,6 @@ fn raw_values_never_appear_and_products_do_not_link() {
     let other = h.fingerprint(&"other-product".parse().expect("product")).expect("fp");
     // Keyed by product: even the identical CPU model hashes differently.
     assert_eq!(fp.matching(&other), 0);
+    // Version 2 is not version 1: nothing matches the guessable product-keyed hashes.
+    assert_eq!(fp.matching(&h.legacy_fingerprint(&product()).expect("fp")), 0);
 }

@@ -5,17 +5,19 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tessera_core::fingerprint::HostSecret;
 use tessera_core::license::Claims;
 use tessera_hub::agent::Hub;
 use tessera_hub::host::HostComponents;
 use tessera_hub::state::StateDir;
 pub use tessera_testkit::{PortalOptions, TestClock, Vendor};
 
-/// A portal process whose per-license ping limit is lifted: some tests ping one license
-/// back to back.
+/// A portal process whose per-license ping limit is lifted (some tests ping one license back
+/// to back) and that lets a hub re-activate at once (some tests do that more than once a
+/// day; the limit itself is shown by the portal's and the end-to-end tests).
 pub fn portal(vendor: &Vendor) -> tessera_testkit::PortalProcess {
     let options = PortalOptions {
-        config: Some("pings_per_minute = 1000000\n".to_owned()),
+        config: Some("pings_per_minute = 1000000\nrebind_every_secs = 0\n".to_owned()),
         ..PortalOptions::default()
     };
     tessera_testkit::PortalProcess::start_with(vendor, options)
@@ -57,7 +59,8 @@ impl Registered {
 /// A simulated host: the test kit's fixed raw components for `seed`.
 pub fn host(seed: &str) -> HostComponents {
     let values = tessera_testkit::host_values(seed);
-    HostComponents::from_values(values.iter().map(|(name, value)| (*name, value.as_str())))
+    let secret = HostSecret::from_bytes(tessera_testkit::host_secret(seed));
+    HostComponents::from_values(values.iter().map(|(name, value)| (*name, value.as_str())), secret)
 }
 
 /// A hub on `host` with its own state directory.

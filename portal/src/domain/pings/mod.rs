@@ -23,6 +23,7 @@ use prometheus_client::metrics::counter::Counter;
 use tessera_core::UnixTime;
 use tessera_core::armor::Envelope;
 use tessera_core::keys::{PublicKey, verify_many};
+use tessera_core::receipt::Nonce;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::limits::{Limited, RateLimits};
@@ -40,6 +41,24 @@ pub struct PingRequest {
     pub hub_time_ms: i64,
     /// The portal's time now (the day it is counted on, the last-ping time).
     pub at: UnixTime,
+    /// The nonce of the receipt the hub holds, and of this call (the chain).
+    pub holds: Option<Nonce>,
+    pub answer: Nonce,
+}
+
+/// What a ping's record needs besides what its check found.
+#[derive(Clone, Copy)]
+struct Call {
+    hub_time_ms: i64,
+    at: UnixTime,
+    holds: Option<Nonce>,
+    answer: Nonce,
+}
+
+impl PingRequest {
+    fn call(&self) -> Call {
+        Call { hub_time_ms: self.hub_time_ms, at: self.at, holds: self.holds, answer: self.answer }
+    }
 }
 
 /// Why the ping path could not judge a ping.
@@ -82,6 +101,9 @@ pub enum Judged {
     Counted(Box<VerifiedPing>),
     /// Authentic, but its license pinged more often than the limit allows: not counted.
     Limited(Limited),
+    /// Authentic, but from a copy of the bound hub that fell behind the chain: answered
+    /// with a signed `cloned` receipt, not counted.
+    Cloned(Box<VerifiedPing>),
 }
 
 /// An authenticated ping's license, binding and hub key.
@@ -94,12 +116,14 @@ pub struct VerifiedPing {
 impl VerifiedPing {
     /// What the store records for this ping: the write counts it only while the license is
     /// still bound to the key whose signature was checked.
-    fn record(&self, hub_time_ms: i64, at: UnixTime) -> PingRecord {
+    fn record(&self, call: Call) -> PingRecord {
         PingRecord {
             license_id: self.license.id.clone(),
             hub_key: self.activation.hub_key.clone(),
-            hub_time_ms,
-            at,
+            hub_time_ms: call.hub_time_ms,
+            at: call.at,
+            holds: call.holds,
+            answer: call.answer,
         }
     }
 
@@ -107,6 +131,7 @@ impl VerifiedPing {
     fn judged(self, outcome: PingOutcome) -> Judged {
         match outcome {
             PingOutcome::Counted => Judged::Counted(Box::new(self)),
+            PingOutcome::Cloned => Judged::Cloned(Box::new(self)),
             PingOutcome::Stale => Judged::Stale,
             PingOutcome::WrongKey => Judged::WrongKey,
             _ => Judged::NotActivated,

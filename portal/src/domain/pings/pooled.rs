@@ -120,12 +120,12 @@ impl Rounds {
     }
 
     pub async fn judge(&self, ping: PingRequest) -> Result<Judged, PingPathError> {
-        let PingRequest { license_id, envelope, hub_time_ms, at } = ping;
-        let verified = match self.checks.call((license_id, envelope)).await? {
+        let call = ping.call();
+        let verified = match self.checks.call((ping.license_id, ping.envelope)).await? {
             Ok(verified) => verified,
             Err(judged) => return Ok(judged),
         };
-        let outcome = self.records.call(verified.record(hub_time_ms, at)).await?;
+        let outcome = self.records.call(verified.record(call)).await?;
         Ok(verified.judged(outcome))
     }
 

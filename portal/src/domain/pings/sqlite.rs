@@ -114,21 +114,21 @@ fn check_round(
     limits: &RateLimits,
 ) -> Result<Vec<CheckedPing>, PingPathError> {
     let found = reader.lookup(pings.iter().map(|p| p.license_id.as_str()))?;
-    let mut times = Vec::with_capacity(pings.len());
+    let mut calls = Vec::with_capacity(pings.len());
     let round = pings
         .into_iter()
         .zip(found)
         .map(|(ping, found)| {
-            times.push((ping.hub_time_ms, ping.at));
+            calls.push(ping.call());
             (ping.envelope, found)
         })
         .collect();
     Ok(authenticate(round, limits)?
         .into_iter()
-        .zip(times)
-        .map(|(answer, (hub_time_ms, at))| {
+        .zip(calls)
+        .map(|(answer, call)| {
             answer.map(|ping| {
-                let record = ping.record(hub_time_ms, at);
+                let record = ping.record(call);
                 (ping, record)
             })
         })
