@@ -1,6 +1,7 @@
 //! End to end: the real `tessera`, `tessera-portal`, `tessera-hub` and `tessera-runner`
 //! binaries as separate processes on loopback, as a customer would run them.
 
+mod adversary;
 mod bad_input;
 mod crashes;
 mod demo;

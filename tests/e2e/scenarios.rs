@@ -8,7 +8,7 @@ use crate::kit::{
 
 /// A license issued for `portal`, registered, a hub activated, serving runners with long
 /// leases, and one runner installed. Returns (license id, hub daemon, hub state, runner state).
-fn site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -> (String, Daemon) {
+pub(crate) fn site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -> (String, Daemon) {
     // Valid from long ago, so that a clock moved back meets the rollback rule, not the
     // license's start.
     let license = vendor.issue(
@@ -41,7 +41,7 @@ fn site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -> (String, 
     (id, daemon)
 }
 
-fn install(dir: &Path, name: &str, hub_address: &str, vendor: &Vendor) {
+pub(crate) fn install(dir: &Path, name: &str, hub_address: &str, vendor: &Vendor) {
     let token = run(hub(&dir.join("hub")).arg("runner-token")).ok().stdout.trim().to_owned();
     run(runner(&dir.join(name))
         .args(["install", "--hub", &format!("http://{hub_address}"), "--label", name, "--trust"])

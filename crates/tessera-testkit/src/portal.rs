@@ -134,20 +134,30 @@ impl PortalProcess {
         self.admin_post("licenses", serde_json::json!({ "license": license }));
     }
 
-    /// A POST to `/v1/admin/<path>` with the admin key, from a thread of its own (so that
-    /// async tests may call it too); asserts success.
+    /// A GET of `/v1/admin/<path>` with the admin key; asserts success.
+    pub fn admin_get(&self, path: &str) -> serde_json::Value {
+        let text = self.admin_call(path, None);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
+    }
+
     fn admin_post(&self, path: &str, body: serde_json::Value) {
+        self.admin_call(path, Some(body));
+    }
+
+    /// A call to `/v1/admin/<path>` with the admin key (a POST of `body`, or a GET), from a
+    /// thread of its own (so that async tests may call it too); asserts success.
+    fn admin_call(&self, path: &str, body: Option<serde_json::Value>) -> String {
         let url = format!("{}/v1/admin/{path}", self.url);
         let (status, text) = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     crate::install_crypto();
-                    let response = reqwest::blocking::Client::new()
-                        .post(&url)
-                        .bearer_auth(&self.api_key)
-                        .json(&body)
-                        .send()
-                        .expect("admin call");
+                    let client = reqwest::blocking::Client::new();
+                    let request = match &body {
+                        Some(body) => client.post(&url).json(body),
+                        None => client.get(&url),
+                    };
+                    let response = request.bearer_auth(&self.api_key).send().expect("admin call");
                     let status = response.status();
                     (status, response.text().unwrap_or_default())
                 })
@@ -155,6 +165,7 @@ impl PortalProcess {
                 .expect("admin call thread")
         });
         assert!(status.is_success(), "{path}: {status} {text}");
+        text
     }
 }
 

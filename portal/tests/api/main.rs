@@ -4,6 +4,7 @@
 mod admin_api;
 mod bad_input;
 mod helpers;
+mod hostile;
 mod hub_api;
 mod processes;
 mod storage;
