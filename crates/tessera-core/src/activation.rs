@@ -186,7 +186,7 @@ pub struct RunnerCall {
     pub nonce: Nonce,
     /// The nonce of the lease the runner holds, if any: chains the runner's calls, so a
     /// copy of the runner that falls behind is noticed (see [`crate::chain`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub holds: Option<Nonce>,
     /// The runner's clock in milliseconds: each call of a runner must be newer than its
     /// last one (a replayed call is refused).

@@ -32,6 +32,17 @@ macro_rules! serde_via_str {
     };
 }
 
+/// The one spelling of "absent" in Tessera's signed formats: an optional field is left
+/// out; `null` is not a value and is `malformed`. For `#[serde(default, deserialize_with =
+/// "crate::present")]` on an `Option` field.
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 pub mod activation;
 pub mod armor;
 pub mod chain;

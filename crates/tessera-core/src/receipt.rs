@@ -100,7 +100,7 @@ pub struct ActivateCall {
     pub fingerprint_version: u8,
     /// This host's version 1 fingerprint, sent only to move a version 1 binding over to
     /// version 2 (the portal checks it against what it holds, then keeps only `fingerprint`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub previous_fingerprint: Option<Fingerprint>,
     pub hub_key: PublicKey,
     pub nonce: Nonce,
@@ -122,11 +122,11 @@ pub struct PingCall {
     #[serde(default = "version_1")]
     pub fingerprint_version: u8,
     /// As in [`ActivateCall`]: the version 1 fingerprint, only while moving over.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub previous_fingerprint: Option<Fingerprint>,
     /// The nonce of the latest receipt the hub holds: chains its pings, so that a copy of
     /// the hub (same key, same state) that falls behind is noticed ([`crate::chain`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub holds: Option<Nonce>,
     pub nonce: Nonce,
     pub hub_time_ms: i64,

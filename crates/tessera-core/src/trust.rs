@@ -11,8 +11,9 @@
 //!
 //! A `.pub` file written by `tessera keygen` is a trust file with one key. Windows are checked
 //! against the verification time: a key is trusted from `not-before` through `not-after`.
-//! A key listed twice is an error unless one listing distrusts it, which then wins (so a
-//! distrust list can be added to any trust file).
+//! A key listed twice with the same window is listed once (trust files that overlap combine
+//! cleanly); with different windows it is an error, unless one listing distrusts it, which
+//! then wins (so a distrust list can be added to any trust file).
 
 use std::fmt;
 
@@ -256,6 +257,17 @@ mod tests {
             set.lookup(public(1).key_id(), t("2027-01-01")),
             Err(Untrusted::Distrusted { .. })
         ));
+    }
+
+    #[test]
+    fn an_identical_repeat_is_one_key() {
+        let good = public(1).to_string();
+        let set = TrustSet::parse(format!("{good}\n{good}\n").as_bytes()).expect("repeat");
+        assert_eq!(set.keys().len(), 1);
+        let windowed = format!("{good} not-after=2027-01-01");
+        let mut set = TrustSet::parse(windowed.as_bytes()).expect("trust");
+        set.extend(TrustSet::parse(windowed.as_bytes()).expect("trust")).expect("same window");
+        assert_eq!(set.keys().len(), 1);
     }
 
     #[test]

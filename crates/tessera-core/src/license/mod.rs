@@ -216,7 +216,7 @@ pub struct Claims {
     /// The license is valid through this second, `expired` after it.
     pub expires_at: UnixTime,
     /// Hard stop: `terminated` after this second. At or after `expires_at`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub terminates_at: Option<UnixTime>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<Feature>,
@@ -224,10 +224,10 @@ pub struct Claims {
     pub grace_period_secs: u32,
     /// How often the hub pings the portal.
     pub ping_interval_secs: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub portal_url: Option<PortalUrl>,
     /// Present when the license is bound to one host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub fingerprint: Option<FingerprintBinding>,
 }
 

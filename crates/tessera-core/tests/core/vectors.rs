@@ -489,6 +489,18 @@ fn generate() -> Vec<Case> {
     signed_bad("duplicate-feature", "a feature listed twice", "twice", &|v| {
         v["body"]["features"] = json!(["sso", "sso"]);
     });
+    // Absent is spelled one way: the field left out. `null` is not a value, for any
+    // optional claim.
+    for (name, claim) in [
+        ("null-terminates-at", "terminates_at"),
+        ("null-features", "features"),
+        ("null-portal-url", "portal_url"),
+        ("null-fingerprint", "fingerprint"),
+    ] {
+        signed_bad(name, "an optional claim given as null instead of left out", "null", &|v| {
+            v["body"][claim] = serde_json::Value::Null;
+        });
+    }
     signed_bad(
         "portal-url-with-credentials",
         "a portal URL carrying a password",
