@@ -342,3 +342,58 @@ async fn tls_get(address: &str, cert: &rcgen::Certificate, path: &str) -> String
     tls.read_to_string(&mut response).await.expect("read");
     response
 }
+
+/// The schemathesis command (`st`), from TESSERA_SCHEMATHESIS (`.ci/run` installs it), or
+/// None — said loudly, and a failure under CI.
+fn schemathesis() -> Option<std::path::PathBuf> {
+    match std::env::var_os("TESSERA_SCHEMATHESIS") {
+        Some(path) if std::path::Path::new(&path).exists() => Some(path.into()),
+        _ => {
+            let message = "schemathesis is not installed: set TESSERA_SCHEMATHESIS to its `st` \
+                           (python3 -m venv v && v/bin/pip install schemathesis==4.32.5)";
+            assert!(std::env::var_os("CI").is_none(), "{message}");
+            eprintln!("\n!!! NOT RUN: {message}\n");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_openapi_document_and_the_server_agree() {
+    let Some(st) = schemathesis() else { return };
+    let vendor = Vendor::new();
+    // The fuzzer is the load here: no rate limit may answer in the document's place.
+    let limits = "pings_per_minute = 1000000\nactivations_per_minute = 1000000\n\
+                  unknown_activations_per_minute = 1000000\nrefused_pings_per_second = 1000000\n\
+                  admin_requests_per_second = 1000000\nauth_failures_per_minute = 1000000\n";
+    let options = PortalOptions { config: Some(limits.to_owned()), ..PortalOptions::default() };
+    let portal = PortalProcess::start_with(&vendor, options);
+    let license = vendor.license(2, None).1;
+    portal.register(&license);
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/schemathesis/schemathesis.toml");
+    let output = std::process::Command::new(st)
+        .arg("--config-file")
+        .arg(&config)
+        .arg("run")
+        .arg(format!("{}/openapi.json", portal.url))
+        .args(["-H", &format!("Authorization: Bearer {}", portal.api_key)])
+        .args(["--checks", "all", "--max-examples", "25", "--workers", "1", "--seed", "7"])
+        .args(["--continue-on-failure", "--no-shrink", "--warnings", "off"])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .expect("run schemathesis");
+    let text = String::from_utf8_lossy(&output.stdout);
+    // The failures' headings and codes, without the (long) request bodies.
+    let summary: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with('_')
+                || l.starts_with("- ST")
+                || l.starts_with('[')
+                || l.contains("generated")
+        })
+        .map(|l| l.chars().take(200).collect())
+        .collect();
+    assert!(output.status.success(), "schemathesis found disagreements:\n{}", summary.join("\n"));
+}
