@@ -162,6 +162,9 @@ async fn serve(settings: Settings) -> Result<(), Failure> {
     let tls = settings.tls.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let portal = Portal::start(settings, clock).await?;
+    // Before the address is announced: a SIGTERM right after start stops the portal
+    // gracefully instead of killing it.
+    let shutdown = tessera_serve::shutdown_signal().map_err(|e| fail(Exit::Runtime, e))?;
     let missing = portal.missing();
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, scheme, ready = missing.is_empty(), receipt_key = %portal.receipt_key.key_id(), "portal listening");
@@ -176,29 +179,7 @@ async fn serve(settings: Settings) -> Result<(), Failure> {
     let runtime = |e| fail(Exit::Runtime, e);
     listener.set_nonblocking(true).map_err(runtime)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(runtime)?;
-    http::serve(portal, listener, tls, shutdown_signal()).await.map_err(runtime)?;
+    http::serve(portal, listener, tls, shutdown).await.map_err(runtime)?;
     tracing::info!("portal stopped");
     Ok(())
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

@@ -19,6 +19,7 @@ use tessera_core::UnixTime;
 use tessera_core::activation::LeaseClaims;
 use tessera_core::delegation::DelegationClaims;
 use tessera_core::keys::KeyId;
+use tessera_core::receipt::Nonce;
 
 const HEADER: &str = "TESSERA RUNNER CACHE v2";
 const CONTEXT: &[u8] = b"tessera runner cache v2\0";
@@ -131,6 +132,25 @@ pub fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cache, OpenError> {
     Ok(serde_json::from_slice(&body).map_err(|_| Tampered("body"))?)
 }
 
+/// The nonce of the lease a cache file names, read without its seal: only for a cache that
+/// cannot be opened (its key was lost), to tell the hub which lease this runner last held.
+/// The hub judges that claim against its own record, so nothing is trusted here.
+pub fn unchecked_lease_nonce(bytes: &[u8]) -> Option<Nonce> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut lines = text.lines();
+    (lines.next()? == HEADER).then_some(())?;
+    let body = STANDARD.decode(lines.next()?).ok()?;
+    #[derive(Deserialize)]
+    struct Held {
+        lease: Lease,
+    }
+    #[derive(Deserialize)]
+    struct Lease {
+        nonce: Nonce,
+    }
+    serde_json::from_slice::<Held>(&body).ok().map(|held| held.lease.nonce)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +183,14 @@ mod tests {
             high_water: t,
             refreshed_at: t,
         }
+    }
+
+    #[test]
+    fn the_held_lease_is_named_without_the_key() {
+        let cache = sample();
+        let sealed = seal(&cache, &[9u8; 32]);
+        assert_eq!(unchecked_lease_nonce(&sealed), Some(cache.lease.nonce));
+        assert_eq!(unchecked_lease_nonce(b"not a cache"), None);
     }
 
     #[test]

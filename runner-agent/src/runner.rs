@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tessera_core::Status;
-use tessera_core::activation::{Bundle, LeaseClaims, RunnerAction, RunnerCall, sign_runner_call};
+use tessera_core::activation::{Bundle, RunnerAction, RunnerCall, sign_runner_call};
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::keyfile;
 use tessera_core::keys::{KeyId, SigningKey, fill_random};
@@ -246,6 +246,18 @@ impl Runner {
         Ok(Found::Usable(Box::new(cache), secret))
     }
 
+    /// The lease this runner holds, to chain its next call to: the cache's, or when the cache
+    /// cannot be opened (a reboot cleared its key), the one its file names — otherwise the
+    /// hub would take a runner that lost its key for a copy of itself.
+    fn holds(&self, found: &Found) -> Option<Nonce> {
+        match found.cache() {
+            Some(cache) => Some(cache.lease.nonce),
+            None => read_capped(&self.cache_path(), MAX_CACHE_LEN)
+                .ok()
+                .and_then(|bytes| cache::unchecked_lease_nonce(&bytes)),
+        }
+    }
+
     /// Writes the cache (generation + 1) and then the keystore: a crash in between leaves a
     /// file one generation ahead, which the next open accepts and completes. Call with the
     /// lock held.
@@ -310,6 +322,14 @@ impl Runner {
         action: RunnerAction,
         holds: Option<Nonce>,
     ) -> Result<(String, Nonce), RunnerError> {
+        // A newer call makes an outstanding request's answer useless: the runner takes only
+        // the answer to its latest call (`request` writes its own nonce afterwards).
+        let pending = self.pending_path();
+        match std::fs::remove_file(&pending) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&pending, e)),
+        }
         let nonce = Nonce::generate().map_err(|e| RunnerError::Input(e.to_string()))?;
         let call = RunnerCall {
             runner_key: key.public_key().clone(),
@@ -342,7 +362,7 @@ impl Runner {
     pub fn request(&self, label: &str) -> Result<String, RunnerError> {
         let key = self.runner_key()?;
         let lock = self.lock()?;
-        let holds = self.open()?.cache().map(|c| c.lease.nonce);
+        let holds = self.holds(&self.open()?);
         let (text, nonce) = self.call(&key, label, RunnerAction::Lease, holds)?;
         let path = self.pending_path();
         let bytes = serde_json::to_vec(&Pending { nonce })
@@ -446,7 +466,7 @@ impl Runner {
             }
         };
         let held = found.cache().map(|c| c.lease.clone());
-        let holds = held.as_ref().map(|lease| lease.nonce);
+        let holds = self.holds(&found);
         let (call, nonce) = self.call(&key, &enrollment.label, RunnerAction::Lease, holds)?;
         let answer = client.lease(&call, token)?;
         let expected = Expected { key_id: key.key_id(), nonce };
@@ -536,7 +556,7 @@ impl Runner {
             Found::Unusable(_, None) => (None, self.keystore.load()?),
         };
         if let Some(previous) = &previous {
-            never_older(previous, &admitted.lease, admitted.portal_time)?;
+            never_older(previous, &admitted)?;
         }
         // The hub's lease time and the portal's receipt time are signed: after a lost keystore
         // entry, they put the high-water mark back where it was.
@@ -595,12 +615,12 @@ impl Runner {
     }
 }
 
-/// A new bundle may not bring an older lease or receipt than the cache holds.
-fn never_older(
-    previous: &Cache,
-    lease: &LeaseClaims,
-    portal_time: Option<tessera_core::UnixTime>,
-) -> Result<(), RunnerError> {
+/// A new bundle may not bring an older lease or receipt than the cache holds. Receipt times
+/// are whole seconds: of two receipts of one second, one that lets the runner run is not
+/// taken over one that stops it (the portal cannot have reinstated a license within the
+/// second it revoked it, but a customer can keep a bundle from just before).
+fn never_older(previous: &Cache, admitted: &check::Admitted) -> Result<(), RunnerError> {
+    let (lease, portal_time) = (&admitted.lease, admitted.portal_time);
     let older = |what: &str| {
         RunnerError::Bundle(check::bad(
             Status::Tampered,
@@ -610,10 +630,16 @@ fn never_older(
     if lease.issued_at < previous.lease.issued_at {
         return Err(older("lease"));
     }
-    if let (Some(new), Some(held)) = (portal_time, previous.receipt_time)
-        && new < held
-    {
-        return Err(older("receipt"));
+    if let (Some(new), Some(held)) = (portal_time, previous.receipt_time) {
+        if new < held {
+            return Err(older("receipt"));
+        }
+        if new == held
+            && admitted.receipt_status.is_some_and(Status::permits_running)
+            && check::held_receipt_status(previous).is_some_and(|s| !s.permits_running())
+        {
+            return Err(older("receipt"));
+        }
     }
     Ok(())
 }

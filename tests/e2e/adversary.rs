@@ -71,19 +71,99 @@ fn a_third_runner_machine_is_refused_whatever_it_calls_itself() {
         .env("TESSERA_RUNNER_TOKEN", &token))
     .fails(8, "runner_limit_exceeded");
     assert_ne!(run(runner(&third).args(["check", "--json"])).status(), "valid");
-    // A copy of r1's state directory on another machine: the hub notices the second
-    // runner with one key at its next refresh.
+    // A copy of r1's state directory on another machine: both refresh in turn, as two
+    // machines would; the copies fork the hub's chain of r1's calls, and one is refused.
     let r1 = dir.path().join("r1");
     let copy = dir.path().join("r1-copy");
     copy_dir(&r1, &copy);
-    run(runner(&r1).arg("refresh")).ok();
-    let copied = run(runner(&copy).args(["refresh", "--trust"]).arg(vendor.trust_path()));
-    assert_eq!(copied.code, 8, "{}", copied.stderr);
-    assert!(copied.stderr.contains("cloned"), "{}", copied.stderr);
+    let mut refused = Vec::new();
+    for _ in 0..3 {
+        for state in [&r1, &copy] {
+            let ran = run(runner(state).args(["refresh", "--trust"]).arg(vendor.trust_path()));
+            if ran.code != 0 {
+                assert_eq!(ran.code, 8, "{}", ran.stderr);
+                assert!(ran.stderr.contains("cloned"), "{}", ran.stderr);
+                refused.push(state.clone());
+            }
+        }
+    }
+    assert!(!refused.is_empty(), "neither copy was refused");
     let listed = run(hub(&dir.path().join("hub")).args(["runners", "list", "--json"])).ok().json();
     assert!(
         listed.as_array().expect("runners").iter().any(|r| r["cloned_at"].is_i64()),
         "{listed}"
     );
     assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_revoked_runner_cannot_be_brought_back_with_anything_saved_before() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
+    install(dir.path(), "r1", &daemon.address, &vendor);
+    let (hub_state, r1) = (dir.path().join("hub"), dir.path().join("r1"));
+    // The good days: the customer keeps an answer from the hub's operator (never installed)
+    // and a copy of the runner's whole state directory.
+    let request = dir.path().join("request.txt");
+    run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&request)).ok();
+    let saved = dir.path().join("saved-bundle.json");
+    run(hub(&hub_state).args(["bundle", "--request"]).arg(&request).arg("--out").arg(&saved)).ok();
+    let saved_dir = dir.path().join("r1-saved");
+    copy_dir(&r1, &saved_dir);
+
+    portal.admin(&id, "revoke");
+    assert_eq!(run(hub(&hub_state).args(["ping", "--json"])).status(), "revoked");
+    run(runner(&r1).arg("refresh")).ok();
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "revoked");
+
+    // The saved answer answers a request the runner's later call superseded: refused,
+    // nothing changes.
+    let installed = run(runner(&r1)
+        .args(["install", "--bundle"])
+        .arg(&saved)
+        .arg("--trust")
+        .arg(vendor.trust_path()));
+    assert_ne!(installed.code, 0, "{}", installed.stdout);
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "revoked");
+    // The saved state directory put back: the keystore knows a newer cache.
+    std::fs::remove_dir_all(&r1).expect("remove");
+    copy_dir(&saved_dir, &r1);
+    let check = run(runner(&r1).args(["check", "--json"]));
+    assert_eq!((check.code, check.status()), (22, "tampered".to_owned()), "{}", check.stdout);
+    for f in [hub_state.join("state.json"), r1.join("cache")] {
+        eprintln!("DEBUG {}: {:?}", f.display(), std::fs::read_to_string(&f));
+    }
+    // Asking the hub again (with the vendor's trust set: the cache's own cannot be trusted
+    // now) hears the revocation: the hub grants no lease, and nothing becomes valid.
+    run(runner(&r1).args(["refresh", "--trust"]).arg(vendor.trust_path())).fails(17, "revoked");
+    assert_ne!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_hub_put_back_to_before_its_revocation_is_refused_at_its_next_ping() {
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let hub_state = dir.path().join("hub");
+    let saved = dir.path().join("hub-saved");
+    copy_dir(&hub_state, &saved);
+    portal.admin(&id, "revoke");
+    assert_eq!(run(hub(&hub_state).args(["ping", "--json"])).status(), "revoked");
+    // Root restores the state from before: offline, the hub believes its last receipt (the
+    // limit docs/SECURITY.md names: until the grace period ends)...
+    std::fs::remove_dir_all(&hub_state).expect("remove");
+    copy_dir(&saved, &hub_state);
+    assert_eq!(run(hub(&hub_state).args(["status", "--json"])).status(), "valid");
+    // ...but its next ping hears the truth again.
+    let ping = run(hub(&hub_state).args(["ping", "--json"]));
+    assert_ne!(ping.status(), "valid", "{}", ping.stdout);
+    assert_ne!(ping.code, 0);
 }

@@ -70,9 +70,15 @@ pub fn load_or_create_secret(path: &Path) -> Result<HostSecret, SecretError> {
                 "# Tessera host fingerprint secret: keep it with this machine, never send it.\n{}\n",
                 hex::encode(secret.as_bytes())
             );
-            write_atomic(path, text.as_bytes(), WriteOptions::SECRET_NEW)
-                .map_err(|e| fail(e.to_string()))?;
-            Ok(secret)
+            match write_atomic(path, text.as_bytes(), WriteOptions::SECRET_NEW) {
+                Ok(()) => Ok(secret),
+                // Another process made it first (two hub commands at first start): the host
+                // has one secret, theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    load_or_create_secret(path)
+                }
+                Err(e) => Err(fail(e.to_string())),
+            }
         }
         Err(e) => Err(fail(e.to_string())),
     }
@@ -278,5 +284,19 @@ mod tests {
         assert_eq!(a.fingerprint(&product), b.fingerprint(&product));
         assert_eq!(a.present().count() + a.missing().len(), COMPONENTS.len());
         assert!(a.present().count() >= 1, "no component readable at all: {a:?}");
+    }
+
+    #[test]
+    fn hub_commands_started_together_make_one_host_secret() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("host/host.secret");
+        let secrets: Vec<[u8; 32]> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| *load_or_create_secret(&path).expect("secret").as_bytes()))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        assert!(secrets.windows(2).all(|w| w[0] == w[1]), "two secrets for one host");
+        assert_eq!(load_or_create_secret(&path).expect("again").as_bytes(), &secrets[0]);
     }
 }

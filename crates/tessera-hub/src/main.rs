@@ -206,7 +206,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 lease_ttl: args.lease_ttl,
                 ..DaemonConfig::default()
             };
-            daemon::run(Arc::new(hub), config, shutdown_signal()).await.map_err(|e| {
+            // Before the listener announces itself: a SIGTERM right after start is graceful.
+            let shutdown = tessera_serve::shutdown_signal()
+                .map_err(|e| fail(Exit::Io, format!("signal handlers: {e}")))?;
+            daemon::run(Arc::new(hub), config, shutdown).await.map_err(|e| {
                 fail(Exit::Io, format!("runner listener {}: {e}", args.runner_listen))
             })?;
             Ok(0)
@@ -283,28 +286,5 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             );
             Ok(0)
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

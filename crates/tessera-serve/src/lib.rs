@@ -148,3 +148,28 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are registered when this is called,
+/// not when the future is first polled: a service manager's SIGTERM that arrives just after
+/// the server announced itself must stop it gracefully, not kill it by the default action.
+/// Call inside the runtime, before announcing the listening address.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}

@@ -54,7 +54,7 @@ impl Store {
     }
 
     /// Records a batch of authenticated pings in one transaction (one durable commit for
-    /// all), returning what happened to each, in order, by the rule of [`judge_write`].
+    /// all), returning what happened to each, in order, by the rule of `judge_write`.
     /// The whole batch takes a few statements, not a few per ping: one read of the
     /// bindings (locked for the transaction on PostgreSQL, where several portals may
     /// write), one `UPDATE … FROM (VALUES …)` of last-ping times and chains, one of copies

@@ -84,7 +84,7 @@ impl PingReader {
 
 impl PingWriter {
     /// Records `pings` in one write transaction, in order, by the rule of
-    /// [`judge_write`]: a license's second ping in a batch sees the first one's update.
+    /// `judge_write`: a license's second ping in a batch sees the first one's update.
     pub fn record(&mut self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
         let tx = self.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(pings.len());

@@ -70,7 +70,13 @@ fn a_deleted_keystore_entry_is_a_clear_status_and_a_refresh_recovers() {
     let dir = tempfile::tempdir().expect("dir");
     let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
     site.install(&runner, "r1").expect("install");
+    // A runner that has renewed its lease a few times (the hub's chain of its calls has
+    // moved on from the first lease)...
+    for _ in 0..2 {
+        assert_eq!(runner.refresh(None).expect("refresh").status, Status::Valid);
+    }
 
+    // ...loses its keystore entry, as a reboot does with keyutils.
     let entry = OsKeystore::open(Backend::Keyutils, &Runner::account(dir.path())).expect("entry");
     entry.delete().expect("delete the key");
     let decision = runner.check().expect("check");
@@ -80,6 +86,7 @@ fn a_deleted_keystore_entry_is_a_clear_status_and_a_refresh_recovers() {
     // Without the key the cached trust set is not trusted: refresh wants it given.
     assert!(runner.refresh(None).is_err());
     let trust = site.vendor.trust_text();
+    // It is still the same runner to its hub (never taken for a copy of itself).
     assert_eq!(runner.refresh(Some(&trust)).expect("refresh").status, Status::Valid);
     assert_eq!(runner.check().expect("check").status, Status::Valid);
 
