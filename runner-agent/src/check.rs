@@ -144,14 +144,6 @@ fn license_claims(text: &str, trust: &TrustSet, now: UnixTime) -> Result<Claims,
     }
 }
 
-/// The status of the receipt a cache holds (checked through its delegation), if any.
-pub fn held_receipt_status(cache: &Cache) -> Option<Status> {
-    let (text, delegation) = (cache.receipt.as_ref()?, cache.delegation.as_ref()?);
-    let delegation =
-        Delegation { claims: delegation.claims.clone(), vendor_key_id: delegation.vendor_key_id };
-    receipt::verify(text.as_bytes(), &delegation).ok().map(|r| r.status)
-}
-
 /// The cached receipt, through the cached (verified) delegation, for this license and hub.
 fn verified_receipt(
     text: &str,
@@ -200,8 +192,6 @@ pub struct Admitted {
     pub lease: LeaseClaims,
     /// The receipt's portal time: the latest time the runner has seen from the portal.
     pub portal_time: Option<UnixTime>,
-    /// The receipt's status, to order two receipts of the same second.
-    pub receipt_status: Option<Status>,
 }
 
 /// Verifies everything in a bundle with the trust set before it enters the cache: the
@@ -222,41 +212,34 @@ pub fn admit(
         .into_claims()
         .ok_or_else(|| bad(status, "the license does not verify with the trust set"))?;
     let hub_key_id = bundle.hub_key.key_id();
-    let (delegation, portal_time, receipt_status) =
-        match (&bundle.activation, &bundle.receipt, &bundle.delegation) {
-            (Some(text), _, _) => {
-                let a = activation::verify_activation(text.as_bytes(), trust, now)
-                    .map_err(|e| bad(e.status(), e.to_string()))?;
-                if a.license_id != claims.id || a.hub_key_id != hub_key_id {
-                    return Err(bad(
-                        Status::Malformed,
-                        "the activation is for another license or hub",
-                    ));
-                }
-                (None, None, None)
+    let (delegation, portal_time) = match (&bundle.activation, &bundle.receipt, &bundle.delegation)
+    {
+        (Some(text), _, _) => {
+            let a = activation::verify_activation(text.as_bytes(), trust, now)
+                .map_err(|e| bad(e.status(), e.to_string()))?;
+            if a.license_id != claims.id || a.hub_key_id != hub_key_id {
+                return Err(bad(Status::Malformed, "the activation is for another license or hub"));
             }
-            (None, Some(receipt_text), Some(delegation_text)) => {
-                let d = Delegation::verify(delegation_text.as_bytes(), trust, now)
-                    .map_err(|e| bad(e.status(), e.to_string()))?;
-                let r = receipt::verify(receipt_text.as_bytes(), &d)
-                    .map_err(|e| bad(e.status(), e.to_string()))?;
-                if r.license_id != claims.id || r.hub_key_id != hub_key_id {
-                    return Err(bad(
-                        Status::Malformed,
-                        "the receipt is for another license or hub",
-                    ));
-                }
-                let verified =
-                    VerifiedDelegation { claims: d.claims, vendor_key_id: d.vendor_key_id };
-                (Some(verified), Some(r.portal_time), Some(r.status))
+            (None, None)
+        }
+        (None, Some(receipt_text), Some(delegation_text)) => {
+            let d = Delegation::verify(delegation_text.as_bytes(), trust, now)
+                .map_err(|e| bad(e.status(), e.to_string()))?;
+            let r = receipt::verify(receipt_text.as_bytes(), &d)
+                .map_err(|e| bad(e.status(), e.to_string()))?;
+            if r.license_id != claims.id || r.hub_key_id != hub_key_id {
+                return Err(bad(Status::Malformed, "the receipt is for another license or hub"));
             }
-            _ => {
-                return Err(bad(
-                    Status::NoLicense,
-                    "the hub is not activated (no receipt, no activation)",
-                ));
-            }
-        };
+            let verified = VerifiedDelegation { claims: d.claims, vendor_key_id: d.vendor_key_id };
+            (Some(verified), Some(r.portal_time))
+        }
+        _ => {
+            return Err(bad(
+                Status::NoLicense,
+                "the hub is not activated (no receipt, no activation)",
+            ));
+        }
+    };
     let lease = match lease {
         LeaseInput::Signed(text) => activation::verify_lease(text.as_bytes(), &bundle.hub_key)
             .map_err(|e| bad(Status::BadSignature, format!("lease: {e}")))?,
@@ -265,5 +248,5 @@ pub fn admit(
     if lease.license_id != claims.id {
         return Err(bad(Status::Malformed, "the lease is for another license"));
     }
-    Ok(Admitted { delegation, lease, portal_time, receipt_status })
+    Ok(Admitted { delegation, lease, portal_time })
 }

@@ -615,10 +615,9 @@ impl Runner {
     }
 }
 
-/// A new bundle may not bring an older lease or receipt than the cache holds. Receipt times
-/// are whole seconds: of two receipts of one second, one that lets the runner run is not
-/// taken over one that stops it (the portal cannot have reinstated a license within the
-/// second it revoked it, but a customer can keep a bundle from just before).
+/// A new bundle may not bring an older lease or receipt than the cache holds. (Receipt times
+/// are whole seconds; two of one second are told apart by the lease, which answers this
+/// runner's latest call: a bundle kept back from before cannot carry one.)
 fn never_older(previous: &Cache, admitted: &check::Admitted) -> Result<(), RunnerError> {
     let (lease, portal_time) = (&admitted.lease, admitted.portal_time);
     let older = |what: &str| {
@@ -630,16 +629,10 @@ fn never_older(previous: &Cache, admitted: &check::Admitted) -> Result<(), Runne
     if lease.issued_at < previous.lease.issued_at {
         return Err(older("lease"));
     }
-    if let (Some(new), Some(held)) = (portal_time, previous.receipt_time) {
-        if new < held {
-            return Err(older("receipt"));
-        }
-        if new == held
-            && admitted.receipt_status.is_some_and(Status::permits_running)
-            && check::held_receipt_status(previous).is_some_and(|s| !s.permits_running())
-        {
-            return Err(older("receipt"));
-        }
+    if let (Some(new), Some(held)) = (portal_time, previous.receipt_time)
+        && new < held
+    {
+        return Err(older("receipt"));
     }
     Ok(())
 }
