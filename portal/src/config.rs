@@ -74,6 +74,7 @@ pub struct Layer {
     pub log_format: Option<LogFormat>,
     pub rollup_every_secs: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub max_batch_body_bytes: Option<usize>,
     pub clock_skew_secs: Option<u64>,
     pub activations_per_minute: Option<u32>,
     pub pings_per_minute: Option<u32>,
@@ -107,6 +108,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub rollup_every_secs: u64,
     pub max_body_bytes: usize,
+    /// The body limit of a batch registration (up to 1,000 licenses).
+    pub max_batch_body_bytes: usize,
     pub clock_skew_secs: u64,
     pub limits: Limits,
     /// Seconds a connection has to send a request's headers (also closes idle keep-alive
@@ -164,6 +167,7 @@ impl Layer {
             log_format: self.log_format.or(below.log_format),
             rollup_every_secs: self.rollup_every_secs.or(below.rollup_every_secs),
             max_body_bytes: self.max_body_bytes.or(below.max_body_bytes),
+            max_batch_body_bytes: self.max_batch_body_bytes.or(below.max_batch_body_bytes),
             clock_skew_secs: self.clock_skew_secs.or(below.clock_skew_secs),
             activations_per_minute: self.activations_per_minute.or(below.activations_per_minute),
             pings_per_minute: self.pings_per_minute.or(below.pings_per_minute),
@@ -241,6 +245,7 @@ impl Layer {
             log_format: self.log_format.unwrap_or_default(),
             rollup_every_secs: self.rollup_every_secs.unwrap_or(3600).max(1),
             max_body_bytes: self.max_body_bytes.unwrap_or(64 * 1024),
+            max_batch_body_bytes: self.max_batch_body_bytes.unwrap_or(4 * 1024 * 1024),
             clock_skew_secs: self.clock_skew_secs.unwrap_or(300),
             limits,
             header_read_timeout_secs: self.header_read_timeout_secs.unwrap_or(10).max(1),

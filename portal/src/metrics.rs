@@ -33,6 +33,7 @@ pub struct Metrics {
     pub rollups: Counter,
     pub rolled_days: Counter,
     pub rebinds: Counter,
+    pub export_rows: Counter,
 }
 
 impl Default for Metrics {
@@ -68,6 +69,12 @@ impl Default for Metrics {
             "Re-activations of an existing binding (same host)",
             rebinds.clone(),
         );
+        let export_rows = Counter::default();
+        registry.register(
+            "usage_export_rows",
+            "Rows written by usage exports (a disconnected client stops them)",
+            export_rows.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -78,6 +85,7 @@ impl Default for Metrics {
             rollups,
             rolled_days,
             rebinds,
+            export_rows,
         }
     }
 }

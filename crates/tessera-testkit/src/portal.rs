@@ -96,6 +96,11 @@ impl PortalProcess {
         portal
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Starts the process (again), on the port of its first start.
     pub fn restart(&mut self) {
         self.kill();

@@ -4,19 +4,23 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tessera_core::license::{Expectations, LicenseFile};
+use tessera_core::license::{Expectations, LicenseFile, LicenseKey};
+use tessera_core::{Status, UnixTime};
 
 use super::error::ApiError;
 use super::extract::{AdminKey, ApiJson};
 use crate::app::Portal;
 use crate::domain::apikeys::Scope;
 use crate::domain::standing::license_status;
-use crate::store::{LicenseRow, LicenseState, Registered};
+use crate::store::{
+    LicenseFilter, LicenseRow, LicenseState, LicenseSummary, MonthlyUsage, Registered, Standing,
+};
 
 /// `POST /v1/admin/licenses` body.
 #[derive(Debug, Deserialize)]
@@ -24,6 +28,22 @@ use crate::store::{LicenseRow, LicenseState, Registered};
 pub struct RegisterRequest {
     /// The armored license file.
     pub license: String,
+}
+
+/// A license checked for registration: its row and its status now, or why not.
+fn admit(portal: &Portal, text: &str, now: UnixTime) -> Result<(LicenseRow, Status), ApiError> {
+    let trust = portal.trust.as_ref().ok_or_else(|| ApiError::NotReady {
+        missing: "no trust set: the portal cannot check licenses".to_owned(),
+    })?;
+    let verdict = LicenseFile::parse(text.as_bytes())
+        .map(|file| file.verify(trust, now, &Expectations::default()))
+        .map_err(|e| ApiError::unprocessable("malformed", format!("malformed license: {e}")))?;
+    let Some(claims) = verdict.claims() else {
+        let status = verdict.status();
+        let problem = verdict.problem().map(ToString::to_string).unwrap_or_default();
+        return Err(ApiError::unprocessable(status.as_str(), problem));
+    };
+    Ok((LicenseRow::registered(claims, now), verdict.status()))
 }
 
 /// `POST /v1/admin/licenses`: verify a license against the trust set and store its terms
@@ -34,38 +54,7 @@ pub async fn register(
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     key.require(Scope::Write)?;
-    let trust = portal.trust.as_ref().ok_or_else(|| ApiError::NotReady {
-        missing: "no trust set: the portal cannot check licenses".to_owned(),
-    })?;
-    let now = portal.now();
-    let verdict = LicenseFile::parse(request.license.as_bytes())
-        .map(|file| file.verify(trust, now, &Expectations::default()));
-    let verdict = match verdict {
-        Ok(verdict) => verdict,
-        Err(e) => {
-            return Err(ApiError::unprocessable("malformed", format!("malformed license: {e}")));
-        }
-    };
-    let Some(claims) = verdict.claims() else {
-        let status = verdict.status();
-        let problem = verdict.problem().map(ToString::to_string).unwrap_or_default();
-        return Err(ApiError::unprocessable(status.as_str(), problem));
-    };
-    let row = LicenseRow {
-        id: claims.id.to_string(),
-        key_sha256: hex::encode(claims.key.digest()),
-        org: claims.org.to_string(),
-        product: claims.product.to_string(),
-        runners: i64::from(claims.runners),
-        not_before: claims.not_before.as_unix(),
-        expires_at: claims.expires_at.as_unix(),
-        terminates_at: claims.terminates_at.map(|t| t.as_unix()),
-        grace_period_secs: i64::from(claims.grace_period_secs),
-        ping_interval_secs: i64::from(claims.ping_interval_secs),
-        state: LicenseState::Active,
-        registered_at: now.as_unix(),
-        status_changed_at: now.as_unix(),
-    };
+    let (row, status) = admit(&portal, &request.license, portal.now())?;
     let registered = portal.store.register_license(&row).await?;
     let code = match registered {
         Registered::New => {
@@ -77,9 +66,77 @@ pub async fn register(
     let body = json!({
         "id": row.id,
         "registered": registered == Registered::New,
-        "status": verdict.status(),
+        "status": status,
     });
     Ok((code, Json(body)).into_response())
+}
+
+/// Licenses in one `POST /v1/admin/licenses/batch` call, at most.
+pub const MAX_BATCH: usize = 1000;
+
+/// `POST /v1/admin/licenses/batch` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Armored license files.
+    pub licenses: Vec<String>,
+}
+
+/// `POST /v1/admin/licenses/batch`: many licenses in one call and one transaction. Each is
+/// verified; the answer says for each, in order, `registered` (new), `already` (there
+/// before) or `refused` with its status word and why.
+pub async fn register_batch(
+    key: AdminKey,
+    State(portal): State<Arc<Portal>>,
+    ApiJson(request): ApiJson<BatchRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require(Scope::Write)?;
+    if request.licenses.is_empty() || request.licenses.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(
+            "invalid_fields",
+            format!("licenses: give 1 to {MAX_BATCH} licenses ({} given)", request.licenses.len()),
+        ));
+    }
+    if portal.trust.is_none() {
+        return Err(ApiError::NotReady {
+            missing: "no trust set: the portal cannot check licenses".to_owned(),
+        });
+    }
+    let now = portal.now();
+    // Signatures are checked off the async workers: a full batch is ~40 ms of CPU.
+    let checked = {
+        let portal = portal.clone();
+        tokio::task::spawn_blocking(move || {
+            request.licenses.iter().map(|text| admit(&portal, text, now)).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+    };
+    let rows: Vec<LicenseRow> =
+        checked.iter().filter_map(|c| c.as_ref().ok().map(|(row, _)| row.clone())).collect();
+    let mut stored = portal.store.register_licenses(&rows).await?.into_iter();
+    let mut new = 0usize;
+    let results: Vec<serde_json::Value> = checked
+        .into_iter()
+        .map(|checked| match checked {
+            Ok((row, status)) => {
+                let outcome = match stored.next() {
+                    Some(Registered::New) => {
+                        new += 1;
+                        "registered"
+                    }
+                    _ => "already",
+                };
+                json!({ "id": row.id, "outcome": outcome, "status": status })
+            }
+            Err(e) => {
+                let code = e.code();
+                json!({ "outcome": "refused", "status": code, "problem": e.to_string() })
+            }
+        })
+        .collect();
+    tracing::info!(licenses = results.len(), new, by = %key.id, "license batch registered");
+    Ok(Json(json!({ "results": results })))
 }
 
 /// A license as the admin API shows it.
@@ -93,26 +150,153 @@ pub struct LicenseView {
     last_ping_at: Option<i64>,
 }
 
-/// `GET /v1/admin/licenses`.
+/// Page sizes of the license list and the usage export's internal pages.
+pub const DEFAULT_PAGE: u32 = 100;
+pub const MAX_PAGE: u32 = 1000;
+
+/// The filters of `GET /v1/admin/licenses` and `GET /v1/admin/usage`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    org: Option<String>,
+    product: Option<String>,
+    standing: Option<Standing>,
+    /// A time: Unix seconds, an RFC 3339 time or a date.
+    expiring_before: Option<String>,
+    activated: Option<bool>,
+    /// A time, as `expiring_before`.
+    silent_since: Option<String>,
+    /// Licenses per page (list only): default 100, at most 1000.
+    limit: Option<u32>,
+    /// The `next` cursor of the previous page (list only).
+    after: Option<String>,
+    /// `json` (default), `jsonl` or `csv` (usage only).
+    format: Option<String>,
+}
+
+/// A time given in a query: Unix seconds, or what [`UnixTime`]'s parser reads.
+fn query_time(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = value else { return Ok(None) };
+    let parsed = match text.parse::<i64>() {
+        Ok(seconds) => UnixTime::from_unix(seconds).ok(),
+        Err(_) => text.parse::<UnixTime>().ok(),
+    };
+    parsed.map(|t| Some(t.as_unix())).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{name} {text:?}: give Unix seconds, an RFC 3339 time or a date (YYYY-MM-DD)"),
+        )
+    })
+}
+
+impl ListQuery {
+    fn parse(
+        query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ) -> Result<ListQuery, ApiError> {
+        let Query(query) =
+            query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        Ok(query)
+    }
+
+    fn filter(&self) -> Result<LicenseFilter, ApiError> {
+        Ok(LicenseFilter {
+            org: self.org.clone(),
+            product: self.product.clone(),
+            standing: self.standing,
+            expiring_before: query_time("expiring_before", self.expiring_before.as_deref())?,
+            activated: self.activated,
+            silent_since: query_time("silent_since", self.silent_since.as_deref())?,
+        })
+    }
+}
+
+fn view(summary: LicenseSummary, now: UnixTime) -> LicenseView {
+    LicenseView {
+        status: license_status(&summary.license, now),
+        license: summary.license,
+        activated: summary.activated,
+        last_ping_at: summary.last_ping_at,
+    }
+}
+
+/// `GET /v1/admin/licenses`: a page of licenses in license id order, filtered; `next` is
+/// the cursor of the following page (`after=`), absent on the last.
 pub async fn list(
     key: AdminKey,
     State(portal): State<Arc<Portal>>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Read)?;
+    let query = ListQuery::parse(query)?;
+    if query.format.is_some() {
+        return Err(ApiError::bad_request("invalid_query", "format is for /v1/admin/usage"));
+    }
+    let limit = match query.limit {
+        None => DEFAULT_PAGE,
+        Some(n @ 1..=MAX_PAGE) => n,
+        Some(n) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit {n}: give 1 to {MAX_PAGE}"),
+            ));
+        }
+    };
+    if query.after.as_ref().is_some_and(|a| a.len() > 64) {
+        return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
+    }
     let now = portal.now();
-    let licenses: Vec<LicenseView> = portal
-        .store
-        .list_licenses()
-        .await?
-        .into_iter()
-        .map(|s| LicenseView {
-            status: license_status(&s.license, now),
-            license: s.license,
-            activated: s.activated,
-            last_ping_at: s.last_ping_at,
-        })
-        .collect();
-    Ok(Json(json!({ "licenses": licenses })))
+    let filter = query.filter()?;
+    let mut page =
+        portal.store.license_page(&filter, query.after.as_deref(), limit + 1, now).await?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = if more { page.last().map(|s| s.license.id.clone()) } else { None };
+    let licenses: Vec<LicenseView> = page.into_iter().map(|s| view(s, now)).collect();
+    Ok(Json(json!({ "licenses": licenses, "next": next })))
+}
+
+/// `POST /v1/admin/licenses/lookup` body: a license key (in a body, never a URL, so that it
+/// stays out of proxies' logs; the portal hashes it) or a license id. No `Debug`: it holds
+/// a secret.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    license_key: Option<String>,
+    id: Option<String>,
+}
+
+/// `POST /v1/admin/licenses/lookup`: the license a key or an id names.
+pub async fn lookup(
+    key: AdminKey,
+    State(portal): State<Arc<Portal>>,
+    ApiJson(request): ApiJson<LookupRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require(Scope::Read)?;
+    let row = match (&request.license_key, &request.id) {
+        (Some(text), None) => {
+            let license_key = LicenseKey::parse_lenient(text).map_err(|e| {
+                ApiError::bad_request("invalid_fields", format!("license_key: {e}"))
+            })?;
+            portal.store.license_by_key_digest(&hex::encode(license_key.digest())).await?
+        }
+        (None, Some(id)) => portal.store.license(id).await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_fields",
+                "give exactly one of license_key and id",
+            ));
+        }
+    };
+    let license = row.ok_or_else(|| {
+        ApiError::not_found("unknown_license", "no registered license has that key or id")
+    })?;
+    let activation = portal.store.activation(&license.id).await?;
+    let summary = LicenseSummary {
+        activated: activation.is_some(),
+        last_ping_at: activation.and_then(|a| a.last_ping_at),
+        license,
+    };
+    Ok(Json(json!({ "license": view(summary, portal.now()) })))
 }
 
 async fn existing(portal: &Portal, id: &str) -> Result<LicenseRow, ApiError> {
@@ -221,36 +405,144 @@ pub async fn reset_binding(
     Ok(Json(json!({ "id": id, "reset": reset })))
 }
 
-/// `GET /v1/admin/usage?format=json|csv` query.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UsageQuery {
-    #[serde(default)]
-    pub format: Option<String>,
+/// How a usage export is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    JsonLines,
+    Csv,
 }
 
-/// `GET /v1/admin/usage`: pings per license and month.
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::JsonLines => "application/jsonl",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// One page of rows; `first` says whether rows were written before.
+    fn rows(self, rows: &[MonthlyUsage], first: bool) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(rows.len() * 96);
+        match self {
+            Format::Csv => {
+                let mut writer = csv::WriterBuilder::new().has_headers(first).from_writer(out);
+                for row in rows {
+                    writer.serialize(row).map_err(|e| e.to_string())?;
+                }
+                out = writer.into_inner().map_err(|e| e.to_string())?;
+            }
+            Format::JsonLines => {
+                for row in rows {
+                    serde_json::to_writer(&mut out, row).map_err(|e| e.to_string())?;
+                    out.push(b'\n');
+                }
+            }
+            Format::Json => {
+                for (i, row) in rows.iter().enumerate() {
+                    if !(first && i == 0) {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut out, row).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Where a streamed export is.
+struct Export {
+    portal: Arc<Portal>,
+    filter: LicenseFilter,
+    format: Format,
+    after: Option<String>,
+    wrote_rows: bool,
+    done: bool,
+}
+
+impl Export {
+    /// The next piece of the body, or None at its end. A page is read only when the client
+    /// has taken the previous one, so a client that stops reading (or disconnects) stops the
+    /// work.
+    async fn next(mut self) -> Option<(Result<bytes::Bytes, std::io::Error>, Self)> {
+        if self.done {
+            return None;
+        }
+        let page = self
+            .portal
+            .store
+            .usage_page(&self.filter, self.after.as_deref(), MAX_PAGE, self.portal.now())
+            .await;
+        let (rows, last) = match page {
+            Ok(page) => page,
+            Err(e) => {
+                // Headers are gone: the only way left to say so is to break the body.
+                tracing::error!(error = %e, "usage export failed");
+                self.done = true;
+                return Some((Err(std::io::Error::other("usage export failed")), self));
+            }
+        };
+        let mut bytes = match self.format.rows(&rows, !self.wrote_rows) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!(error = %e, "usage export failed");
+                self.done = true;
+                return Some((Err(std::io::Error::other("usage export failed")), self));
+            }
+        };
+        self.wrote_rows |= !rows.is_empty();
+        self.portal.metrics.export_rows.inc_by(rows.len() as u64);
+        self.after = last;
+        if self.after.is_none() {
+            self.done = true;
+            match self.format {
+                Format::Json => bytes.extend_from_slice(b"]}\n"),
+                // A CSV export without rows still has its header line.
+                Format::Csv if !self.wrote_rows => {
+                    bytes.extend_from_slice(b"license_id,org,product,month,pings\n");
+                }
+                _ => {}
+            }
+        }
+        Some((Ok(bytes::Bytes::from(bytes)), self))
+    }
+}
+
+/// `GET /v1/admin/usage`: pings per license and month, for the licenses the filters select,
+/// streamed in license id order as JSON (`{"usage":[…]}`), JSON lines or CSV.
 pub async fn usage(
     key: AdminKey,
     State(portal): State<Arc<Portal>>,
-    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     key.require(Scope::Read)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let usage = portal.store.monthly_usage(None).await?;
-    match query.format.as_deref().unwrap_or("json") {
-        "json" => Ok(Json(json!({ "usage": usage })).into_response()),
-        "csv" => {
-            let mut out = csv::Writer::from_writer(Vec::new());
-            for row in &usage {
-                out.serialize(row).map_err(|e| ApiError::Internal(e.to_string()))?;
-            }
-            let bytes = out.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
-        }
-        other => Err(ApiError::bad_request(
+    let query = ListQuery::parse(query)?;
+    if query.limit.is_some() || query.after.is_some() {
+        return Err(ApiError::bad_request(
             "invalid_query",
-            format!("format {other:?}: use json or csv"),
-        )),
+            "the usage export is never paged: it streams every row",
+        ));
     }
+    let format = match query.format.as_deref().unwrap_or("json") {
+        "json" => Format::Json,
+        "jsonl" => Format::JsonLines,
+        "csv" => Format::Csv,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("format {other:?}: use json, jsonl or csv"),
+            ));
+        }
+    };
+    let filter = query.filter()?;
+    let head: &'static [u8] = if format == Format::Json { b"{\"usage\":[" } else { b"" };
+    let export = Export { portal, filter, format, after: None, wrote_rows: false, done: false };
+    let pages = futures_util::stream::unfold(export, Export::next);
+    let body = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok(bytes::Bytes::from_static(head)) }),
+        pages,
+    );
+    Ok(([(header::CONTENT_TYPE, format.content_type())], Body::from_stream(body)).into_response())
 }

@@ -37,6 +37,8 @@ const ROUTES: &[&str] = &[
     "/v1/activate",
     "/v1/ping",
     "/v1/admin/licenses",
+    "/v1/admin/licenses/batch",
+    "/v1/admin/licenses/lookup",
     "/v1/admin/licenses/{id}",
     "/v1/admin/licenses/{id}/suspend",
     "/v1/admin/licenses/{id}/reinstate",
@@ -57,6 +59,12 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .route("/v1/activate", post(hub_api::activate))
         .route("/v1/ping", post(hub_api::ping))
         .route("/v1/admin/licenses", post(admin_api::register).get(admin_api::list))
+        .route(
+            "/v1/admin/licenses/batch",
+            post(admin_api::register_batch)
+                .layer(DefaultBodyLimit::max(portal.settings.max_batch_body_bytes)),
+        )
+        .route("/v1/admin/licenses/lookup", post(admin_api::lookup))
         .route("/v1/admin/licenses/{id}", get(admin_api::show))
         .route("/v1/admin/licenses/{id}/suspend", post(admin_api::suspend))
         .route("/v1/admin/licenses/{id}/reinstate", post(admin_api::reinstate))

@@ -8,34 +8,35 @@ use super::{
     LicenseState, LicenseSummary, Registered, Store, StoreError, activation_from_row,
     license_from_row,
 };
+use crate::store::filter::{Bind, LicenseFilter, Where};
 
 impl Store {
     // --- licenses ---------------------------------------------------------------------
 
     /// Stores a license; registering the same license twice is harmless.
     pub async fn register_license(&self, license: &LicenseRow) -> Result<Registered, StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO licenses (id, key_sha256, org, product, runners, not_before, expires_at, \
-             terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, \
-             status_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&license.id)
-        .bind(&license.key_sha256)
-        .bind(&license.org)
-        .bind(&license.product)
-        .bind(license.runners)
-        .bind(license.not_before)
-        .bind(license.expires_at)
-        .bind(license.terminates_at)
-        .bind(license.grace_period_secs)
-        .bind(license.ping_interval_secs)
-        .bind(license.state.as_str())
-        .bind(license.registered_at)
-        .bind(license.status_changed_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(if result.rows_affected() == 1 { Registered::New } else { Registered::AlreadyThere })
+        let mut answers = self.register_licenses(std::slice::from_ref(license)).await?;
+        Ok(answers.pop().unwrap_or(Registered::AlreadyThere))
+    }
+
+    /// Stores many licenses in one transaction (one durable commit), answering for each, in
+    /// order, whether it is new or was there already.
+    pub async fn register_licenses(
+        &self,
+        licenses: &[LicenseRow],
+    ) -> Result<Vec<Registered>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut answers = Vec::with_capacity(licenses.len());
+        for license in licenses {
+            let result = insert_license(license).execute(&mut *tx).await?;
+            answers.push(if result.rows_affected() == 1 {
+                Registered::New
+            } else {
+                Registered::AlreadyThere
+            });
+        }
+        tx.commit().await?;
+        Ok(answers)
     }
 
     pub async fn license(&self, id: &str) -> Result<Option<LicenseRow>, StoreError> {
@@ -61,15 +62,32 @@ impl Store {
         row.as_ref().map(license_from_row).transpose()
     }
 
-    pub async fn list_licenses(&self) -> Result<Vec<LicenseSummary>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+    /// One page of licenses in license id order, after `after` (a license id, or the start),
+    /// at most `limit`: a keyset walk, so licenses present when a walk starts are never
+    /// repeated or skipped, whatever is added meanwhile.
+    pub async fn license_page(
+        &self,
+        filter: &LicenseFilter,
+        after: Option<&str>,
+        limit: u32,
+        now: UnixTime,
+    ) -> Result<Vec<LicenseSummary>, StoreError> {
+        let mut sql = Where::default();
+        filter.conditions(&mut sql, now);
+        if let Some(after) = after {
+            let n = sql.bind(Bind::Text(after.to_owned()));
+            sql.push(format!("l.id > ${n}"));
+        }
+        let limit_n = sql.bind(Bind::Int(i64::from(limit)));
+        let query = format!(
             "SELECT {LICENSE_COLUMNS}, \
-             (SELECT COUNT(*) FROM activations a WHERE a.license_id = licenses.id) AS activated, \
-             (SELECT a.last_ping_at FROM activations a WHERE a.license_id = licenses.id) AS last_ping \
-             FROM licenses ORDER BY registered_at, id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
+             CAST(CASE WHEN a.license_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS activated, \
+             a.last_ping_at AS last_ping \
+             FROM licenses l LEFT JOIN activations a ON a.license_id = l.id{} \
+             ORDER BY l.id LIMIT ${limit_n}",
+            sql.clause()
+        );
+        let rows = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok(LicenseSummary {
@@ -215,4 +233,29 @@ impl Store {
         tx.commit().await?;
         Ok(bound)
     }
+}
+
+/// The INSERT of one license row (nothing if its id is there already).
+fn insert_license(
+    license: &LicenseRow,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO licenses (id, key_sha256, org, product, runners, not_before, expires_at, \
+         terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, \
+         status_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&license.id)
+    .bind(&license.key_sha256)
+    .bind(&license.org)
+    .bind(&license.product)
+    .bind(license.runners)
+    .bind(license.not_before)
+    .bind(license.expires_at)
+    .bind(license.terminates_at)
+    .bind(license.grace_period_secs)
+    .bind(license.ping_interval_secs)
+    .bind(license.state.as_str())
+    .bind(license.registered_at)
+    .bind(license.status_changed_at)
 }

@@ -8,6 +8,7 @@
 //! ("What the portal stores") for every column and why it is there.
 
 mod api_keys;
+mod filter;
 mod licenses;
 mod pings;
 pub mod sqlite_pings;
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
+
+pub use filter::{LicenseFilter, Standing};
 use tessera_core::UnixTime;
 use tessera_core::chain::Chain;
 use tessera_core::receipt::Nonce;
@@ -106,6 +109,27 @@ pub struct LicenseRow {
     pub state: LicenseState,
     pub registered_at: i64,
     pub status_changed_at: i64,
+}
+
+impl LicenseRow {
+    /// The row of a license registered at `now`: its terms, the SHA-256 of its key.
+    pub fn registered(claims: &tessera_core::license::Claims, now: UnixTime) -> LicenseRow {
+        LicenseRow {
+            id: claims.id.to_string(),
+            key_sha256: hex::encode(claims.key.digest()),
+            org: claims.org.to_string(),
+            product: claims.product.to_string(),
+            runners: i64::from(claims.runners),
+            not_before: claims.not_before.as_unix(),
+            expires_at: claims.expires_at.as_unix(),
+            terminates_at: claims.terminates_at.map(|t| t.as_unix()),
+            grace_period_secs: i64::from(claims.grace_period_secs),
+            ping_interval_secs: i64::from(claims.ping_interval_secs),
+            state: LicenseState::Active,
+            registered_at: now.as_unix(),
+            status_changed_at: now.as_unix(),
+        }
+    }
 }
 
 /// The hub a license is bound to.

@@ -2,10 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
-use super::{DAYS_KEPT, MonthlyUsage, RollupReport, Store, StoreError, day_of, month_of_day};
+use super::filter::{Bind, Where};
+use super::{
+    DAYS_KEPT, LicenseFilter, MonthlyUsage, RollupReport, Store, StoreError, day_of, month_of_day,
+};
 
 impl Store {
     // --- usage ---------------------------------------------------------------------------
@@ -55,6 +59,76 @@ impl Store {
             );
         }
         Ok(totals.into_values().collect())
+    }
+
+    /// The usage of one page of licenses (license id order, after `after`, at most `limit`
+    /// licenses, as [`Store::license_page`] walks them), and the last license id of the page
+    /// (None at the end). Exports stream page after page, so memory never grows with the
+    /// size of the answer.
+    pub async fn usage_page(
+        &self,
+        filter: &LicenseFilter,
+        after: Option<&str>,
+        limit: u32,
+        now: UnixTime,
+    ) -> Result<(Vec<MonthlyUsage>, Option<String>), StoreError> {
+        let mut sql = Where::default();
+        filter.conditions(&mut sql, now);
+        if let Some(after) = after {
+            let n = sql.bind(Bind::Text(after.to_owned()));
+            sql.push(format!("l.id > ${n}"));
+        }
+        let limit_n = sql.bind(Bind::Int(i64::from(limit)));
+        let query = format!(
+            "SELECT l.id, l.org, l.product FROM licenses l \
+             LEFT JOIN activations a ON a.license_id = l.id{} ORDER BY l.id LIMIT ${limit_n}",
+            sql.clause()
+        );
+        let rows = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_all(&self.pool).await?;
+        let mut page: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for row in &rows {
+            page.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        }
+        let (Some(first), Some(last)) = (page.keys().next(), page.keys().next_back()) else {
+            return Ok((Vec::new(), None));
+        };
+        let (first, last) = (first.clone(), last.clone());
+        let mut totals: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        // Months, then days, of this page's licenses only: the filter again, within the
+        // page's id range. Rows are added up as they arrive, never collected.
+        for (table, column) in [("ping_months", "month"), ("ping_days", "day")] {
+            let mut sql = Where::default();
+            filter.conditions(&mut sql, now);
+            let (a, b) = (sql.bind(Bind::Text(first.clone())), sql.bind(Bind::Text(last.clone())));
+            sql.push(format!("u.license_id >= ${a} AND u.license_id <= ${b}"));
+            let query = format!(
+                "SELECT u.license_id, u.{column}, u.pings FROM {table} u \
+                 JOIN licenses l ON l.id = u.license_id \
+                 LEFT JOIN activations a ON a.license_id = l.id{}",
+                sql.clause()
+            );
+            let query = sql.apply(sqlx::query(AssertSqlSafe(query)));
+            let mut rows = query.fetch(&self.pool);
+            while let Some(row) = rows.try_next().await? {
+                let id: String = row.try_get(0)?;
+                // A license registered since the page was read waits for the next export.
+                if !page.contains_key(&id) {
+                    continue;
+                }
+                let at: i64 = row.try_get(1)?;
+                let month = if table == "ping_days" { month_of_day(at) } else { at };
+                *totals.entry((id, month)).or_insert(0) += row.try_get::<i64, _>(2)?;
+            }
+        }
+        let usage = totals
+            .into_iter()
+            .map(|((license_id, month), pings)| {
+                let (org, product) = page.get(&license_id).cloned().unwrap_or_default();
+                MonthlyUsage { license_id, org, product, month, pings }
+            })
+            .collect();
+        let more = rows.len() == limit as usize;
+        Ok((usage, more.then_some(last)))
     }
 
     /// Per-day counts (for tests and the detail view).

@@ -1,4 +1,4 @@
-//! `spawn_app()`: a real portal on loopback (port 0) with a fresh SQLite file or a fresh
+//! `spawn_app_with()`: a real portal on loopback (port 0) with a fresh SQLite file or a fresh
 //! PostgreSQL database per test, a vendor key, a trust set, a delegation and an admin key.
 
 use std::collections::BTreeSet;
@@ -46,10 +46,6 @@ pub struct TestApp {
 }
 
 pub const START: &str = "2027-03-01T12:00:00Z";
-
-pub async fn spawn_app(db: Db) -> Option<TestApp> {
-    spawn_app_with(db, |layer| layer).await
-}
 
 pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option<TestApp> {
     let pg_database = match db {
@@ -368,6 +364,9 @@ impl TestHub {
 #[macro_export]
 macro_rules! on_both_stores {
     ($name:ident, |$app:ident| $body:block) => {
+        $crate::on_both_stores!($name, tune = |layer| layer, |$app| $body);
+    };
+    ($name:ident, tune = $tune:expr, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -378,12 +377,12 @@ macro_rules! on_both_stores {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run(spawn_app(Db::Sqlite).await.expect("sqlite app")).await;
+                run(spawn_app_with(Db::Sqlite, $tune).await.expect("sqlite app")).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = spawn_app(Db::Postgres).await {
+                if let Some(app) = spawn_app_with(Db::Postgres, $tune).await {
                     run(app).await;
                 }
             }

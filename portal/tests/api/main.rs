@@ -6,5 +6,6 @@ mod bad_input;
 mod helpers;
 mod hostile;
 mod hub_api;
+mod listing;
 mod processes;
 mod storage;

@@ -1,0 +1,148 @@
+//! Which licenses a list or an export covers: the admin API's filters as SQL conditions on
+//! `licenses l LEFT JOIN activations a`, with their values bound (never spliced in).
+
+use sqlx::Any;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use tessera_core::{Status, UnixTime};
+
+/// What a license's standing can be filtered on: the words
+/// [`crate::domain::standing::license_status`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    Valid,
+    NotYetValid,
+    Expired,
+    Terminated,
+    Suspended,
+    Revoked,
+}
+
+impl Standing {
+    pub fn status(self) -> Status {
+        match self {
+            Standing::Valid => Status::Valid,
+            Standing::NotYetValid => Status::NotYetValid,
+            Standing::Expired => Status::Expired,
+            Standing::Terminated => Status::Terminated,
+            Standing::Suspended => Status::Suspended,
+            Standing::Revoked => Status::Revoked,
+        }
+    }
+
+    /// The same rule as `license_status`, in SQL with the time bound as `$t`; a test holds
+    /// the two to each other.
+    fn condition(self, t: &str) -> String {
+        let active = "l.status = 'active'";
+        let started = format!("{t} >= l.not_before");
+        let terminated = format!("(l.terminates_at IS NOT NULL AND {t} > l.terminates_at)");
+        match self {
+            Standing::Revoked => "l.status = 'revoked'".to_owned(),
+            Standing::Suspended => "l.status = 'suspended'".to_owned(),
+            Standing::NotYetValid => format!("{active} AND {t} < l.not_before"),
+            Standing::Terminated => format!("{active} AND {started} AND {terminated}"),
+            Standing::Expired => {
+                format!("{active} AND {started} AND NOT {terminated} AND {t} > l.expires_at")
+            }
+            Standing::Valid => {
+                format!("{active} AND {started} AND NOT {terminated} AND {t} <= l.expires_at")
+            }
+        }
+    }
+}
+
+/// Filters on licenses; every one given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct LicenseFilter {
+    pub org: Option<String>,
+    pub product: Option<String>,
+    /// What a ping would answer now.
+    pub standing: Option<Standing>,
+    /// Ends (`expires_at`) before this time.
+    pub expiring_before: Option<i64>,
+    /// Bound to a hub, or not.
+    pub activated: Option<bool>,
+    /// Bound, and no ping since this time (a silent hub).
+    pub silent_since: Option<i64>,
+}
+
+impl LicenseFilter {
+    pub(crate) fn conditions(&self, sql: &mut Where, now: UnixTime) {
+        if let Some(org) = &self.org {
+            let n = sql.bind(Bind::Text(org.clone()));
+            sql.push(format!("l.org = ${n}"));
+        }
+        if let Some(product) = &self.product {
+            let n = sql.bind(Bind::Text(product.clone()));
+            sql.push(format!("l.product = ${n}"));
+        }
+        if let Some(standing) = self.standing {
+            let n = sql.bind(Bind::Int(now.as_unix()));
+            sql.push(standing.condition(&format!("${n}")));
+        }
+        if let Some(before) = self.expiring_before {
+            let n = sql.bind(Bind::Int(before));
+            sql.push(format!("l.expires_at < ${n}"));
+        }
+        match self.activated {
+            Some(true) => sql.push("a.license_id IS NOT NULL".to_owned()),
+            Some(false) => sql.push("a.license_id IS NULL".to_owned()),
+            None => {}
+        }
+        if let Some(since) = self.silent_since {
+            let n = sql.bind(Bind::Int(since));
+            sql.push(format!(
+                "a.license_id IS NOT NULL AND (a.last_ping_at IS NULL OR a.last_ping_at < ${n})"
+            ));
+        }
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause under construction: conditions joined by AND, values numbered `$1`, `$2`…
+#[derive(Debug, Default)]
+pub(crate) struct Where {
+    conditions: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    /// Adds a value; returns its placeholder number.
+    pub(crate) fn bind(&mut self, value: Bind) -> usize {
+        self.binds.push(value);
+        self.binds.len()
+    }
+
+    pub(crate) fn push(&mut self, condition: String) {
+        self.conditions.push(format!("({condition})"));
+    }
+
+    /// ` WHERE …`, or nothing.
+    pub(crate) fn clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    pub(crate) fn apply<'q>(
+        &self,
+        mut query: Query<'q, Any, AnyArguments>,
+    ) -> Query<'q, Any, AnyArguments> {
+        for value in &self.binds {
+            query = match value {
+                Bind::Text(text) => query.bind(text.clone()),
+                Bind::Int(int) => query.bind(*int),
+            };
+        }
+        query
+    }
+}
