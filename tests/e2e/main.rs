@@ -3,6 +3,7 @@
 
 mod adversary;
 mod bad_input;
+mod bulk;
 mod crashes;
 mod demo;
 mod kit;

@@ -115,6 +115,16 @@ impl From<tessera_core::license::ClaimError> for Failure {
     }
 }
 
+impl From<tessera_cli::portal::RegisterError> for Failure {
+    fn from(e: tessera_cli::portal::RegisterError) -> Self {
+        use tessera_cli::portal::RegisterError;
+        match e {
+            RegisterError::Portal(e) => Failure::from(e),
+            other => Failure::new(Exit::Io, other),
+        }
+    }
+}
+
 impl From<tessera_cli::portal::PortalError> for Failure {
     fn from(e: tessera_cli::portal::PortalError) -> Self {
         use tessera_cli::portal::PortalError;

@@ -51,23 +51,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 &args.api_key,
                 args.insecure_http,
             )?;
-            for file in &args.files {
-                let text = read_for_parser(file, MAX_ARMORED_LEN)?;
-                let text = String::from_utf8(text).map_err(|_| {
-                    Failure::new(Exit::Input, format!("{}: not a license file", file.display()))
-                })?;
-                let done = client.register(&text).map_err(|e| {
-                    let mut failure = Failure::from(e);
-                    failure.message = format!("{}: {}", file.display(), failure.message);
-                    failure
-                })?;
+            let results = register_all(&client, &args.files, "registering")?;
+            let mut refused = 0usize;
+            for (file, result) in args.files.iter().zip(&results) {
+                if result.outcome == "refused" {
+                    refused += 1;
+                }
                 if args.json {
-                    emit(&format!("{}\n", serde_json::to_string(&done).unwrap_or_default()))?;
+                    emit(&format!("{}\n", serde_json::json!({ "file": file, "result": result })))?;
                 } else {
-                    let what = if done.registered { "registered" } else { "already registered" };
-                    emit(&format!("{}: {what} ({}, {})\n", file.display(), done.id, done.status))?;
+                    emit(&format!("{}: {}\n", file.display(), describe(result)))?;
                 }
             }
+            refusals(refused, results.len())?;
             Ok(0)
         }
         Command::Demo => {
@@ -320,7 +316,8 @@ fn api_key(given: Option<&str>) -> Result<String, Failure> {
         .ok_or_else(|| Failure::new(Exit::Input, "--register needs --api-key or TESSERA_API_KEY"))
 }
 
-/// Registers every license of a batch's manifest; the portal makes repeats harmless.
+/// Registers every license of a batch's manifest, in batches, several in flight; the
+/// portal makes repeats harmless, so a run cut short is simply run again.
 fn register_batch(
     url: &str,
     key: Option<&str>,
@@ -331,19 +328,84 @@ fn register_batch(
     let manifest = out_dir.join(batch::MANIFEST_NAME);
     let mut reader = csv::Reader::from_path(&manifest)
         .map_err(|e| Failure::new(Exit::Io, format!("{}: {e}", manifest.display())))?;
+    let mut files = Vec::new();
     for entry in reader.deserialize::<batch::ManifestEntry>() {
         let entry =
             entry.map_err(|e| Failure::new(Exit::Input, format!("{}: {e}", manifest.display())))?;
-        let path = out_dir.join(&entry.file);
-        let text = std::fs::read_to_string(&path).map_err(|e| Failure::io(&path, e))?;
-        client.register(&text).map_err(|e| {
-            let mut failure = Failure::from(e);
-            failure.message =
-                format!("{}: {} (rerun to continue)", path.display(), failure.message);
-            failure
-        })?;
+        files.push(out_dir.join(&entry.file));
     }
-    Ok(())
+    let results = register_all(&client, &files, "registering").map_err(|mut failure| {
+        failure.message = format!("{} (rerun to continue)", failure.message);
+        failure
+    })?;
+    let mut refused = 0usize;
+    for (file, result) in files.iter().zip(&results) {
+        if result.outcome == "refused" {
+            refused += 1;
+            eprintln!("{}: {}", file.display(), describe(result));
+        }
+    }
+    refusals(refused, results.len())
+}
+
+/// Registers `files` with a progress bar on a terminal (four calls in flight: the portal
+/// checks signatures on as many cores).
+fn register_all(
+    client: &tessera_cli::portal::PortalClient,
+    files: &[std::path::PathBuf],
+    what: &'static str,
+) -> Result<Vec<tessera_cli::portal::BatchResult>, Failure> {
+    use tessera_cli::portal::Progress;
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(files.len() as u64),
+        if std::io::stderr().is_terminal() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_message(what);
+    let results = tessera_cli::portal::register_files(client, files, 4, &|step| match step {
+        Progress::Done(n) => {
+            bar.set_message(what);
+            bar.inc(n);
+        }
+        Progress::Waiting(pause) => {
+            bar.set_message(format!(
+                "the portal asks to slow down: waiting {} s",
+                pause.as_secs_f32()
+            ));
+            bar.tick();
+        }
+    });
+    bar.finish_and_clear();
+    Ok(results?)
+}
+
+fn describe(result: &tessera_cli::portal::BatchResult) -> String {
+    let id = result.id.as_deref().unwrap_or("-");
+    match result.outcome.as_str() {
+        "registered" => format!("registered ({id}, {})", result.status),
+        "already" => format!("already registered ({id}, {})", result.status),
+        _ => format!(
+            "refused ({}): {}",
+            result.status,
+            result.problem.as_deref().unwrap_or("no reason given")
+        ),
+    }
+}
+
+/// Exit 8 when the portal refused some licenses (each was named on its own line).
+fn refusals(refused: usize, total: usize) -> Result<(), Failure> {
+    if refused == 0 {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::Refused,
+        format!(
+            "the portal refused {refused} of {total} licenses (listed above); the others are registered"
+        ),
+    ))
 }
 
 /// Reads a file that the parser caps itself: one byte past the cap is enough for it to say
