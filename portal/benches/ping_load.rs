@@ -399,11 +399,7 @@ async fn load() {
     );
 
     let store = Store::open(&database_url).await.expect("store");
-    let counted: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(pings), 0) AS BIGINT) FROM ping_days")
-            .fetch_one(store.pool())
-            .await
-            .expect("count");
+    let counted: i64 = store.day_pings_total().await.expect("count");
     println!("stored ping count: {counted} (answered with a receipt: {})", pinged.latencies.len());
     drop(child);
     store.pool().close().await;

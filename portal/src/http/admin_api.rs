@@ -206,6 +206,7 @@ impl ListQuery {
             expiring_before: query_time("expiring_before", self.expiring_before.as_deref())?,
             activated: self.activated,
             silent_since: query_time("silent_since", self.silent_since.as_deref())?,
+            ids: None,
         })
     }
 }
@@ -314,7 +315,7 @@ pub async fn show(
     key.require(Scope::Read)?;
     let license = existing(&portal, &id).await?;
     let activation = portal.store.activation(&id).await?;
-    let usage = portal.store.monthly_usage(Some(&id)).await?;
+    let usage = portal.store.monthly_usage(&id).await?;
     let activation = activation.map(|a| {
         let components =
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&a.fingerprint)

@@ -65,6 +65,8 @@ pub struct LicenseFilter {
     pub activated: Option<bool>,
     /// Bound, and no ping since this time (a silent hub).
     pub silent_since: Option<i64>,
+    /// Exactly these licenses.
+    pub ids: Option<Vec<String>>,
 }
 
 impl LicenseFilter {
@@ -89,6 +91,15 @@ impl LicenseFilter {
             Some(true) => sql.push("a.license_id IS NOT NULL".to_owned()),
             Some(false) => sql.push("a.license_id IS NULL".to_owned()),
             None => {}
+        }
+        if let Some(ids) = &self.ids {
+            let placeholders: Vec<String> =
+                ids.iter().map(|id| format!("${}", sql.bind(Bind::Text(id.clone())))).collect();
+            if placeholders.is_empty() {
+                sql.push("1 = 0".to_owned());
+            } else {
+                sql.push(format!("l.id IN ({})", placeholders.join(", ")));
+            }
         }
         if let Some(since) = self.silent_since {
             let n = sql.bind(Bind::Int(since));

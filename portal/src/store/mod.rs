@@ -8,6 +8,7 @@
 //! ("What the portal stores") for every column and why it is there.
 
 mod api_keys;
+pub mod day_counts;
 mod filter;
 mod licenses;
 mod pings;
@@ -418,7 +419,12 @@ impl Store {
             }
         };
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend, sqlite_file })
+        let store = Store { pool, backend, sqlite_file };
+        let moved = store.move_day_rows().await?;
+        if moved > 0 {
+            tracing::info!(rows = moved, "day counts moved from ping_days into the licenses");
+        }
+        Ok(store)
     }
 
     /// Opens the SQLite file at `path`.

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sqlx::{AssertSqlSafe, Row};
 use tessera_core::chain::{Chain, Link};
 
+use super::day_counts::DayCounts;
+
 use super::{
     ACTIVATION_COLUMNS, ActivationRow, Backend, LicenseRow, PingOutcome, PingRecord, Store,
     StoreError, activation_from_row, day_of, license_from_row, stored_nonce,
@@ -70,9 +72,13 @@ impl Store {
         for chunk in ids.chunks(PINGS_PER_STATEMENT) {
             let placeholders =
                 (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+            // In license id order, so that concurrent writers (another portal, the rollup)
+            // lock rows in one order and never deadlock.
             let sql = format!(
-                "SELECT license_id, hub_key, last_hub_time_ms, chain_confirmed, chain_pending \
-                 FROM activations WHERE license_id IN ({placeholders}){lock}"
+                "SELECT a.license_id, a.hub_key, a.last_hub_time_ms, a.chain_confirmed, \
+                 a.chain_pending, l.day_counts FROM activations a \
+                 JOIN licenses l ON l.id = a.license_id \
+                 WHERE a.license_id IN ({placeholders}) ORDER BY a.license_id{lock}"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for id in chunk {
@@ -86,6 +92,7 @@ impl Store {
                         confirmed: stored_nonce(row.try_get(3)?)?,
                         pending: stored_nonce(row.try_get(4)?)?,
                     },
+                    history: stored_history(row.try_get::<Option<Vec<u8>>, _>(5)?.as_deref())?,
                 };
                 bindings.insert(row.try_get(0)?, binding);
             }
@@ -93,7 +100,7 @@ impl Store {
         let mut outcomes = Vec::with_capacity(pings.len());
         let mut touched: BTreeMap<&str, i64> = BTreeMap::new();
         let mut cloned: BTreeSet<&str> = BTreeSet::new();
-        let mut days: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        let mut counted: BTreeSet<&str> = BTreeSet::new();
         for ping in pings {
             let binding = bindings.get_mut(&ping.license_id);
             outcomes.push(match judge_write(binding.as_deref(), ping) {
@@ -101,9 +108,10 @@ impl Store {
                     if let Some(binding) = binding {
                         binding.last_hub_time_ms = ping.hub_time_ms;
                         binding.chain = chain;
+                        binding.history.add(day_of(ping.at), 1);
                     }
                     touched.insert(&ping.license_id, ping.at.as_unix());
-                    *days.entry((ping.license_id.as_str(), day_of(ping.at))).or_insert(0) += 1;
+                    counted.insert(&ping.license_id);
                     PingOutcome::Counted
                 }
                 Write::Cloned => {
@@ -153,19 +161,21 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        let days: Vec<((&str, i64), i64)> = days.into_iter().collect();
-        for chunk in days.chunks(PINGS_PER_STATEMENT) {
+        // The day counts: one row per license, as the activations above.
+        let counted: Vec<&str> = counted.into_iter().collect();
+        for chunk in counted.chunks(PINGS_PER_STATEMENT) {
             let values = (0..chunk.len())
                 .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
                 .collect::<Vec<_>>()
                 .join(",");
             let sql = format!(
-                "INSERT INTO ping_days (license_id, day, pings) VALUES {values} \
-                 ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + excluded.pings"
+                "UPDATE licenses SET day_counts = v.column2, days_from = v.column3 \
+                 FROM (VALUES {values}) AS v WHERE licenses.id = v.column1"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for ((license_id, day), count) in chunk {
-                query = query.bind(*license_id).bind(*day).bind(*count);
+            for id in chunk {
+                let history = &bindings[*id].history;
+                query = query.bind(*id).bind(history.encode()).bind(history.first_day());
             }
             query.execute(&mut *tx).await?;
         }
@@ -174,11 +184,17 @@ impl Store {
     }
 }
 
-/// A binding as a ping's write sees it.
+/// A binding as a ping's write sees it, with its license's day counts.
 pub(super) struct Binding {
     pub hub_key: String,
     pub last_hub_time_ms: i64,
     pub chain: Chain,
+    pub history: DayCounts,
+}
+
+/// Day counts as stored; damaged bytes are a corrupt row.
+pub(super) fn stored_history(bytes: Option<&[u8]>) -> Result<DayCounts, StoreError> {
+    DayCounts::decode(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// What the write does with one authentic ping.

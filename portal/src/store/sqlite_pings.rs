@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tessera_core::chain::Chain;
 use tessera_core::receipt::Nonce;
 
-use super::pings::{Binding, Write, judge_write};
+use super::pings::{Binding, Write, judge_write, stored_history};
 use super::{ActivationRow, LicenseRow, PingOutcome, PingRecord, StoreError, day_of, stored_nonce};
 
 /// The license and its binding, by license id.
@@ -23,9 +23,10 @@ const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.
      a.chain_confirmed, a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ?1";
 
-/// The binding as the write sees it, inside the write transaction.
-const BINDING: &str = "SELECT hub_key, last_hub_time_ms, chain_confirmed, chain_pending \
-     FROM activations WHERE license_id = ?1";
+/// The binding as the write sees it, inside the write transaction, with the day counts.
+const BINDING: &str = "SELECT a.hub_key, a.last_hub_time_ms, a.chain_confirmed, \
+     a.chain_pending, l.day_counts FROM activations a JOIN licenses l ON l.id = a.license_id \
+     WHERE a.license_id = ?1";
 
 /// A counted ping: its time and the chain's next link.
 const TOUCH: &str = "UPDATE activations SET last_ping_at = ?2, last_hub_time_ms = ?3, \
@@ -34,8 +35,8 @@ const TOUCH: &str = "UPDATE activations SET last_ping_at = ?2, last_hub_time_ms 
 /// A copy of the hub noticed.
 const CLONED: &str = "UPDATE activations SET cloned_at = ?2 WHERE license_id = ?1";
 
-const COUNT: &str = "INSERT INTO ping_days (license_id, day, pings) VALUES (?1, ?2, 1) \
-     ON CONFLICT (license_id, day) DO UPDATE SET pings = ping_days.pings + 1";
+/// The day counts with one more ping.
+const COUNT: &str = "UPDATE licenses SET day_counts = ?2, days_from = ?3 WHERE id = ?1";
 
 /// What the lookup found for one license id: nothing, or the license and its binding.
 pub type Found = Option<(LicenseRow, Option<ActivationRow>)>;
@@ -97,10 +98,16 @@ impl PingWriter {
                 let id = &ping.license_id;
                 let bound = binding
                     .query_row(params![id], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get::<_, Option<Vec<u8>>>(4)?,
+                        ))
                     })
                     .optional()?
-                    .map(|(hub_key, last_hub_time_ms, confirmed, pending)| {
+                    .map(|(hub_key, last_hub_time_ms, confirmed, pending, history)| {
                         Ok::<_, StoreError>(Binding {
                             hub_key,
                             last_hub_time_ms,
@@ -108,6 +115,7 @@ impl PingWriter {
                                 confirmed: stored_nonce(confirmed)?,
                                 pending: stored_nonce(pending)?,
                             },
+                            history: stored_history(history.as_deref())?,
                         })
                     })
                     .transpose()?;
@@ -121,7 +129,10 @@ impl PingWriter {
                             text(chain.confirmed),
                             text(chain.pending)
                         ])?;
-                        count.execute(params![id, day_of(ping.at)])?;
+                        // A license's second ping in this round reads what the first wrote.
+                        let mut history = bound.map(|b| b.history).unwrap_or_default();
+                        history.add(day_of(ping.at), 1);
+                        count.execute(params![id, history.encode(), history.first_day()])?;
                         PingOutcome::Counted
                     }
                     Write::Cloned => {

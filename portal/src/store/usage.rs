@@ -1,4 +1,5 @@
-//! Ping counts: per day for a rolling 90 days, then per month; the rollup between them.
+//! Ping counts: per day for a rolling 90 days (kept with each license as a few bytes,
+//! [`DayCounts`]), then per month (`ping_months`); the rollup between them.
 
 use std::collections::BTreeMap;
 
@@ -6,59 +7,23 @@ use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
+use super::day_counts::DayCounts;
 use super::filter::{Bind, Where};
+use super::pings::stored_history;
 use super::{
-    DAYS_KEPT, LicenseFilter, MonthlyUsage, RollupReport, Store, StoreError, day_of, month_of_day,
+    Backend, DAYS_KEPT, LicenseFilter, MonthlyUsage, RollupReport, Store, StoreError, day_of,
+    month_of_day,
 };
 
 impl Store {
     // --- usage ---------------------------------------------------------------------------
 
-    /// Pings per license and month: rolled-up months plus the days not yet rolled.
-    pub async fn monthly_usage(
-        &self,
-        license_id: Option<&str>,
-    ) -> Result<Vec<MonthlyUsage>, StoreError> {
-        let filter = if license_id.is_some() { "WHERE l.id = $1" } else { "" };
-        let months = sqlx::query(AssertSqlSafe(format!(
-            "SELECT l.id, l.org, l.product, m.month, m.pings FROM ping_months m \
-             JOIN licenses l ON l.id = m.license_id {filter}"
-        )));
-        let days = sqlx::query(AssertSqlSafe(format!(
-            "SELECT l.id, l.org, l.product, d.day, d.pings FROM ping_days d \
-             JOIN licenses l ON l.id = d.license_id {filter}"
-        )));
-        let (months, days) = match license_id {
-            Some(id) => (months.bind(id), days.bind(id)),
-            None => (months, days),
-        };
-        let mut totals: BTreeMap<(String, i64), MonthlyUsage> = BTreeMap::new();
-        let mut add = |id: String, org: String, product: String, month: i64, pings: i64| {
-            totals
-                .entry((id.clone(), month))
-                .or_insert(MonthlyUsage { license_id: id, org, product, month, pings: 0 })
-                .pings += pings;
-        };
-        for row in months.fetch_all(&self.pool).await? {
-            add(
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
-                row.try_get(4)?,
-            );
-        }
-        for row in days.fetch_all(&self.pool).await? {
-            let day: i64 = row.try_get(3)?;
-            add(
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                month_of_day(day),
-                row.try_get(4)?,
-            );
-        }
-        Ok(totals.into_values().collect())
+    /// Pings per month of one license: rolled-up months plus the days not yet rolled.
+    pub async fn monthly_usage(&self, license_id: &str) -> Result<Vec<MonthlyUsage>, StoreError> {
+        let filter =
+            LicenseFilter { ids: Some(vec![license_id.to_owned()]), ..LicenseFilter::default() };
+        let (usage, _) = self.usage_page(&filter, None, 1, UnixTime::EPOCH).await?;
+        Ok(usage)
     }
 
     /// The usage of one page of licenses (license id order, after `after`, at most `limit`
@@ -80,29 +45,35 @@ impl Store {
         }
         let limit_n = sql.bind(Bind::Int(i64::from(limit)));
         let query = format!(
-            "SELECT l.id, l.org, l.product FROM licenses l \
+            "SELECT l.id, l.org, l.product, l.day_counts FROM licenses l \
              LEFT JOIN activations a ON a.license_id = l.id{} ORDER BY l.id LIMIT ${limit_n}",
             sql.clause()
         );
         let rows = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_all(&self.pool).await?;
         let mut page: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut totals: BTreeMap<(String, i64), i64> = BTreeMap::new();
         for row in &rows {
-            page.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            let id: String = row.try_get(0)?;
+            let history = stored_history(row.try_get::<Option<Vec<u8>>, _>(3)?.as_deref())?;
+            for (day, pings) in history.days() {
+                *totals.entry((id.clone(), month_of_day(day))).or_insert(0) +=
+                    i64::try_from(pings).unwrap_or(i64::MAX);
+            }
+            page.insert(id, (row.try_get(1)?, row.try_get(2)?));
         }
         let (Some(first), Some(last)) = (page.keys().next(), page.keys().next_back()) else {
             return Ok((Vec::new(), None));
         };
         let (first, last) = (first.clone(), last.clone());
-        let mut totals: BTreeMap<(String, i64), i64> = BTreeMap::new();
-        // Months, then days, of this page's licenses only: the filter again, within the
-        // page's id range. Rows are added up as they arrive, never collected.
-        for (table, column) in [("ping_months", "month"), ("ping_days", "day")] {
+        // The months of this page's licenses only: the filter again, within the page's id
+        // range. Rows are added up as they arrive, never collected.
+        {
             let mut sql = Where::default();
             filter.conditions(&mut sql, now);
             let (a, b) = (sql.bind(Bind::Text(first.clone())), sql.bind(Bind::Text(last.clone())));
             sql.push(format!("u.license_id >= ${a} AND u.license_id <= ${b}"));
             let query = format!(
-                "SELECT u.license_id, u.{column}, u.pings FROM {table} u \
+                "SELECT u.license_id, u.month, u.pings FROM ping_months u \
                  JOIN licenses l ON l.id = u.license_id \
                  LEFT JOIN activations a ON a.license_id = l.id{}",
                 sql.clause()
@@ -115,8 +86,7 @@ impl Store {
                 if !page.contains_key(&id) {
                     continue;
                 }
-                let at: i64 = row.try_get(1)?;
-                let month = if table == "ping_days" { month_of_day(at) } else { at };
+                let month: i64 = row.try_get(1)?;
                 *totals.entry((id, month)).or_insert(0) += row.try_get::<i64, _>(2)?;
             }
         }
@@ -131,48 +101,132 @@ impl Store {
         Ok((usage, more.then_some(last)))
     }
 
-    /// Per-day counts (for tests and the detail view).
+    /// Per-day counts of one license, oldest first (for tests and the detail view).
     pub async fn daily_pings(&self, license_id: &str) -> Result<Vec<(i64, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT day, pings FROM ping_days WHERE license_id = $1 ORDER BY day")
-                .bind(license_id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        let row = sqlx::query("SELECT day_counts FROM licenses WHERE id = $1")
+            .bind(license_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let bytes = match &row {
+            Some(row) => row.try_get::<Option<Vec<u8>>, _>(0)?,
+            None => None,
+        };
+        let history = stored_history(bytes.as_deref())?;
+        Ok(history
+            .days()
+            .map(|(day, pings)| (day, i64::try_from(pings).unwrap_or(i64::MAX)))
+            .collect())
     }
 
-    /// Rolls every day but the last [`DAYS_KEPT`] (today included) into months, in one
-    /// transaction: run it twice and the second run finds nothing; totals are conserved.
+    /// All pings in the daily counts of every license (not yet rolled into months), read as a
+    /// stream: for checks of totals (tests, the ping benchmark).
+    pub async fn day_pings_total(&self) -> Result<i64, StoreError> {
+        let mut rows = sqlx::query("SELECT day_counts FROM licenses WHERE day_counts IS NOT NULL")
+            .fetch(&self.pool);
+        let mut total = 0i64;
+        while let Some(row) = rows.try_next().await? {
+            let history = stored_history(row.try_get::<Option<Vec<u8>>, _>(0)?.as_deref())?;
+            total += history.days().map(|(_, n)| i64::try_from(n).unwrap_or(i64::MAX)).sum::<i64>();
+        }
+        Ok(total)
+    }
+
+    /// Rolls every day but the last [`DAYS_KEPT`] (today included) into months, a few
+    /// thousand licenses to a transaction: each transaction moves its days and adds them to
+    /// their months at once, so totals are conserved at every moment; run it twice and the
+    /// second run finds nothing.
     pub async fn rollup(&self, now: UnixTime) -> Result<RollupReport, StoreError> {
         let cutoff = day_of(now) - (DAYS_KEPT - 1);
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query("SELECT license_id, day, pings FROM ping_days WHERE day < $1")
+        let mut report = RollupReport::default();
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        loop {
+            let mut tx = self.begin_write().await?;
+            // In id order, as the ping writers lock: no deadlock between them.
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT id, day_counts FROM licenses WHERE days_from < $1 \
+                 ORDER BY id LIMIT {ROLLUP_CHUNK}{lock}"
+            )))
             .bind(cutoff)
             .fetch_all(&mut *tx)
             .await?;
-        let mut months: BTreeMap<(String, i64), i64> = BTreeMap::new();
-        let mut report = RollupReport::default();
-        for row in &rows {
-            let license_id: String = row.try_get(0)?;
-            let day: i64 = row.try_get(1)?;
-            let pings: i64 = row.try_get(2)?;
-            *months.entry((license_id, month_of_day(day))).or_insert(0) += pings;
-            report.days_rolled += 1;
-            report.pings_moved += pings;
+            if rows.is_empty() {
+                break;
+            }
+            let mut months: BTreeMap<(String, i64), i64> = BTreeMap::new();
+            let mut kept: Vec<(String, DayCounts)> = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let id: String = row.try_get(0)?;
+                let mut history = stored_history(row.try_get::<Option<Vec<u8>>, _>(1)?.as_deref())?;
+                for (day, pings) in history.take_before(cutoff) {
+                    let pings = i64::try_from(pings).unwrap_or(i64::MAX);
+                    *months.entry((id.clone(), month_of_day(day))).or_insert(0) += pings;
+                    report.days_rolled += 1;
+                    report.pings_moved += pings;
+                }
+                kept.push((id, history));
+            }
+            for ((license_id, month), pings) in months {
+                sqlx::query(
+                    "INSERT INTO ping_months (license_id, month, pings) VALUES ($1, $2, $3) \
+                     ON CONFLICT (license_id, month) DO UPDATE SET pings = ping_months.pings + excluded.pings",
+                )
+                .bind(license_id)
+                .bind(month)
+                .bind(pings)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (id, history) in &kept {
+                let bytes = (!history.is_empty()).then(|| history.encode());
+                sqlx::query("UPDATE licenses SET day_counts = $1, days_from = $2 WHERE id = $3")
+                    .bind(bytes)
+                    .bind(history.first_day())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         }
-        for ((license_id, month), pings) in months {
-            sqlx::query(
-                "INSERT INTO ping_months (license_id, month, pings) VALUES ($1, $2, $3) \
-                 ON CONFLICT (license_id, month) DO UPDATE SET pings = ping_months.pings + excluded.pings",
-            )
-            .bind(license_id)
-            .bind(month)
-            .bind(pings)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM ping_days WHERE day < $1").bind(cutoff).execute(&mut *tx).await?;
-        tx.commit().await?;
         Ok(report)
     }
+
+    /// Moves the day rows an earlier version kept in `ping_days` into the licenses' day
+    /// counts, in one transaction, and empties the table; every count is kept. Run at every
+    /// start: after the first, it finds nothing.
+    pub(super) async fn move_day_rows(&self) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows =
+            sqlx::query("SELECT license_id, day, pings FROM ping_days ORDER BY license_id, day")
+                .fetch_all(&mut *tx)
+                .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut moved: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+        for row in &rows {
+            moved.entry(row.try_get(0)?).or_default().push((row.try_get(1)?, row.try_get(2)?));
+        }
+        for (id, days) in moved {
+            let current = sqlx::query("SELECT day_counts FROM licenses WHERE id = $1")
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut history = stored_history(current.try_get::<Option<Vec<u8>>, _>(0)?.as_deref())?;
+            for (day, pings) in days {
+                history.add(day, u64::try_from(pings).unwrap_or(0));
+            }
+            sqlx::query("UPDATE licenses SET day_counts = $1, days_from = $2 WHERE id = $3")
+                .bind(history.encode())
+                .bind(history.first_day())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM ping_days").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
 }
+
+/// Licenses per rollup transaction.
+const ROLLUP_CHUNK: usize = 5_000;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::Connection;
 use tessera_core::UnixTime;
 use tessera_portal::domain::standing::license_status;
+use tessera_portal::store::day_counts::DayCounts;
 use tessera_portal::store::{LicenseRow, LicenseState};
 
 use crate::on_both_stores;
@@ -321,9 +322,9 @@ on_both_stores!(a_license_is_found_by_its_key_sent_in_a_body, |app| {
     assert_eq!((garbled.status, garbled.code()), (400, "invalid_fields"));
 });
 
-/// Adds `months` months of pings (and one unrolled day, `today`) for each of `licenses`,
-/// straight into the tables of the store at `url`, as years of hourly pings would have
-/// left them.
+/// Adds `months` months of pings (and one day not yet rolled up, `today`) for each of
+/// `licenses`, straight into the store at `url`, as years of hourly pings would have left
+/// them.
 pub async fn seed_usage(url: &str, licenses: &[LicenseRow], months: i64, today: UnixTime) {
     sqlx::any::install_default_drivers();
     let mut db = sqlx::AnyConnection::connect(url).await.expect("connect");
@@ -343,17 +344,17 @@ pub async fn seed_usage(url: &str, licenses: &[LicenseRow], months: i64, today: 
         .execute(&mut *tx)
         .await
         .expect("months");
-        let days: Vec<String> = chunk
-            .iter()
-            .map(|license| format!("('{}', {}, 24)", license.id, today.as_unix() / DAY))
-            .collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO ping_days (license_id, day, pings) VALUES {}",
-            days.join(", ")
-        )))
-        .execute(&mut *tx)
-        .await
-        .expect("days");
+        for license in chunk {
+            let mut history = DayCounts::default();
+            history.add(today.as_unix() / DAY, 24);
+            sqlx::query("UPDATE licenses SET day_counts = $1, days_from = $2 WHERE id = $3")
+                .bind(history.encode())
+                .bind(history.first_day())
+                .bind(&license.id)
+                .execute(&mut *tx)
+                .await
+                .expect("day counts");
+        }
     }
     tx.commit().await.expect("commit");
 }

@@ -47,7 +47,7 @@ on_both_stores!(the_schema_has_no_column_for_addresses_agents_bodies_or_raw_keys
             );
         }
     }
-    assert_eq!(all.len(), 13 + 12 + 3 + 3 + 7, "a new column needs a look: {all:?}");
+    assert_eq!(all.len(), 15 + 12 + 3 + 3 + 7, "a new column needs a look: {all:?}");
 
     // And no raw license key lands anywhere in the database file.
     let license = app.registered_license().await;
@@ -100,12 +100,12 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
     }
     let total =
         |usage: &[tessera_portal::store::MonthlyUsage]| usage.iter().map(|u| u.pings).sum::<i64>();
-    let before = store.monthly_usage(Some(&id)).await.expect("usage");
+    let before = store.monthly_usage(&id).await.expect("usage");
     assert_eq!(total(&before), expected_total);
 
     let report = app.portal.rollup().await.expect("rollup");
     assert_eq!(report.days_rolled as i64, 200 - DAYS_KEPT);
-    let after = store.monthly_usage(Some(&id)).await.expect("usage");
+    let after = store.monthly_usage(&id).await.expect("usage");
     assert_eq!(after, before, "every month's total is unchanged by the rollup");
     let days = store.daily_pings(&id).await.expect("days");
     assert_eq!(days.len() as i64, DAYS_KEPT);
@@ -113,7 +113,7 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
 
     let again = app.portal.rollup().await.expect("rollup");
     assert_eq!(again.days_rolled, 0);
-    assert_eq!(store.monthly_usage(Some(&id)).await.expect("usage"), before);
+    assert_eq!(store.monthly_usage(&id).await.expect("usage"), before);
 });
 
 on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| {
@@ -159,3 +159,44 @@ on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| 
         [PingOutcome::Stale]
     );
 });
+
+on_both_stores!(
+    day_rows_an_earlier_version_wrote_move_into_the_license_and_every_count_stays,
+    |app| {
+        let license = app.registered_license().await;
+        let id = license.id.to_string();
+        let mut hub = TestHub::new("host-a", &app);
+        hub.activate(&app, &license).await;
+        let (answer, _) = hub.ping(&app, &license).await;
+        assert_eq!(answer.status, 200);
+        let today = day_of(app.now());
+        // Rows as an earlier version left them in ping_days: today's (to be merged with the
+        // ping just counted) and two older days.
+        let pool = app.portal.store.pool();
+        for (day, pings) in [(today, 5i64), (today - 3, 24), (today - 40, 7)] {
+            sqlx::query("INSERT INTO ping_days (license_id, day, pings) VALUES ($1, $2, $3)")
+                .bind(&id)
+                .bind(day)
+                .bind(pings)
+                .execute(pool)
+                .await
+                .expect("old row");
+        }
+        // The next start moves them.
+        let url = app.portal.settings.database_url.expose().to_owned();
+        let reopened = tessera_portal::store::Store::open(&url).await.expect("reopen");
+        let days = reopened.daily_pings(&id).await.expect("days");
+        assert_eq!(days, vec![(today - 40, 7), (today - 3, 24), (today, 6)]);
+        let left: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ping_days")
+            .fetch_one(reopened.pool())
+            .await
+            .expect("count");
+        assert_eq!(left, 0);
+        // A second start finds nothing to move and changes nothing.
+        let again = tessera_portal::store::Store::open(&url).await.expect("reopen");
+        assert_eq!(again.daily_pings(&id).await.expect("days"), days);
+        let monthly: i64 =
+            again.monthly_usage(&id).await.expect("usage").iter().map(|u| u.pings).sum();
+        assert_eq!(monthly, 7 + 24 + 6);
+    }
+);
