@@ -7,8 +7,9 @@
 //! TESSERA_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
 //!   cargo bench -p tessera-portal --bench ping_load                     # PostgreSQL (a fresh database)
 //! ```
-//! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000), and
-//! `PORTAL_BIN` (another `tessera-portal` binary, to compare two builds in one session).
+//! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000),
+//! `HISTORY` (days of hourly pings each license already holds, 0) and `PORTAL_BIN` (another
+//! `tessera-portal` binary, to compare two builds in one session).
 //! See BENCHMARKS.md for figures.
 
 use std::io::{BufRead, BufReader};
@@ -281,8 +282,9 @@ async fn load() {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", data.join("portal.db").display()));
     println!(
-        "ping_load: {} on {}, {licenses} licenses, {pings} pings, {concurrency} connections",
+        "ping_load: {} on {}, {licenses} licenses ({} days of history), {pings} pings, {concurrency} connections",
         env!("CARGO_PKG_NAME"),
+        env_usize("HISTORY", 0),
         if database.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL, WAL)" }
     );
 
@@ -318,6 +320,22 @@ async fn load() {
         .collect();
     let store = Store::open(&database_url).await.expect("store");
     seed(&store, &hub_keys, &fingerprint_json, now.as_unix()).await;
+    // Each license's day counts as a hub pinging hourly for `HISTORY` days leaves them: the
+    // writer reads and rewrites them with every ping.
+    let history_days = env_usize("HISTORY", 0) as i64;
+    if history_days > 0 {
+        let today = now.as_unix().div_euclid(86_400);
+        let mut history = tessera_portal::store::day_counts::DayCounts::default();
+        for day in today - history_days..today {
+            history.add(day, 24);
+        }
+        sqlx::query("UPDATE licenses SET day_counts = $1, days_from = $2")
+            .bind(history.encode())
+            .bind(history.first_day())
+            .execute(store.pool())
+            .await
+            .expect("history");
+    }
     store.pool().close().await;
     println!(
         "seeded {licenses} licenses and activations in {:.1} s",

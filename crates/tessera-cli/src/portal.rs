@@ -65,8 +65,11 @@ impl PortalClient {
         tessera_core::transport::check_portal_url(&base, insecure_http)?;
         // rustls is built without a default provider (no C toolchain needed): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Idle connections are dropped before the portal closes them (its header-read
+        // timeout, 10 s by default), so that a call is not sent on one being closed.
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| PortalError::Unreachable { url: base.clone(), message: e.to_string() })?;
         Ok(PortalClient { base, api_key: api_key.trim().to_owned(), http })
@@ -83,11 +86,36 @@ impl PortalClient {
         let url = format!("{}/v1/admin/licenses/batch", self.base);
         let body = serde_json::json!({ "licenses": licenses });
         let mut waited = Duration::ZERO;
+        let mut failures = 0;
         loop {
-            let response =
-                self.http.post(&url).bearer_auth(&self.api_key).json(&body).send().map_err(
-                    |e| PortalError::Unreachable { url: self.base.clone(), message: e.to_string() },
-                )?;
+            let sent = self.http.post(&url).bearer_auth(&self.api_key).json(&body).send();
+            let response = match sent {
+                Ok(response) => response,
+                // Registering is idempotent, so a call lost with its connection is sent again.
+                // A portal that slows a client down may answer 429 before it has read a large
+                // body and close the connection under the upload: that is waited out like a
+                // 429. A portal that cannot be reached at all is an error after two retries.
+                Err(e) if !e.is_timeout() && (!e.is_connect() || failures < 2) => {
+                    failures += 1;
+                    if waited >= PATIENCE {
+                        return Err(PortalError::Unreachable {
+                            url: self.base.clone(),
+                            message: e.to_string(),
+                        });
+                    }
+                    let pause = Duration::from_secs(1);
+                    waiting(pause);
+                    std::thread::sleep(pause);
+                    waited += pause;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(PortalError::Unreachable {
+                        url: self.base.clone(),
+                        message: e.to_string(),
+                    });
+                }
+            };
             let status = response.status();
             if status.as_u16() == 429 && waited < PATIENCE {
                 let pause = response

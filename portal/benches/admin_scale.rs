@@ -1,0 +1,458 @@
+//! The admin side of a portal at scale: a store of `LICENSES` licenses (default 1,000,000),
+//! each with 90 days of ping history and three rolled-up months, served by a real
+//! `tessera-portal` (release) process on loopback. Measured in one run: the database's size
+//! per license, a license page and filtered pages (p50/p99), a whole usage export (rows/s
+//! and the portal's peak memory), batch registration of signed licenses, the rollup of a
+//! day for every license, and — when the release `tessera` binary is there — the vendor's
+//! whole `tessera issue --batch … --register` against issuing alone.
+//!
+//! ```sh
+//! cargo build --release -p tessera-cli       # for the issue-and-register comparison
+//! cargo bench -p tessera-portal --bench admin_scale                       # SQLite
+//! TESSERA_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
+//!   cargo bench -p tessera-portal --bench admin_scale                     # PostgreSQL
+//! ```
+//! Knobs: `LICENSES` (1000000), `REGISTER` (100000 licenses signed and registered),
+//! `ISSUE` (50000 rows for the CLI comparison). Figures in BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::AssertSqlSafe;
+use tessera_core::UnixTime;
+use tessera_core::delegation::{self, DelegationClaims};
+use tessera_core::keys::SigningKey;
+use tessera_core::license::{LicenseTerms, sign};
+use tessera_core::time::{Clock, SystemClock};
+use tessera_portal::startup::load_or_create_receipt_key;
+use tessera_portal::store::day_counts::DayCounts;
+use tessera_portal::store::{Backend, Store};
+
+const DAY: i64 = 86_400;
+const CUSTOMERS: usize = 1000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn license_id(n: usize) -> String {
+    format!("{:08x}-0000-4000-8000-{n:012x}", (n as u64).wrapping_mul(0x9E37_79B1) as u32)
+}
+
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |p: f64| {
+        samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e3
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Licenses with 90 days of history (24 pings a day, ending yesterday), half of them bound
+/// to a hub, and three rolled-up months each, in multi-row statements.
+async fn seed(store: &Store, licenses: usize, now: i64) {
+    let today = now.div_euclid(DAY);
+    let mut history = DayCounts::default();
+    for day in today - 90..today {
+        history.add(day, 24);
+    }
+    let bytes = history.encode();
+    let first_day = history.first_day();
+    let started = Instant::now();
+    for chunk_start in (0..licenses).step_by(500) {
+        let chunk = chunk_start..(chunk_start + 500).min(licenses);
+        let mut tx = store.pool().begin().await.expect("tx");
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|k| {
+                let p = 5 * k;
+                format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+            })
+            .collect();
+        // The fixed columns are literals; organizations and end dates are spread over the
+        // licenses (for the filtered pages).
+        let sql = format!(
+            "INSERT INTO licenses (id, day_counts, days_from, org, expires_at, key_sha256, \
+             product, runners, not_before, terminates_at, grace_period_secs, ping_interval_secs, \
+             status, registered_at, status_changed_at) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, 'k' || v.column1, \
+             'acme-hub', 5, {}, NULL, 604800, 3600, 'active', {now}, {now} FROM (VALUES {}) AS v",
+            now - 400 * DAY,
+            rows.join(",")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for n in chunk.clone() {
+            query = query
+                .bind(license_id(n))
+                .bind(bytes.clone())
+                .bind(first_day)
+                .bind(format!("Customer {}", n % CUSTOMERS))
+                .bind(now + DAY * (n % 400) as i64);
+        }
+        query.execute(&mut *tx).await.expect("licenses");
+        let activations: Vec<String> = chunk
+            .clone()
+            .filter(|n| n % 2 == 0)
+            .map(|n| {
+                let last = if n % 4 == 0 { now } else { now - 10 * DAY };
+                format!("('{}', '{{}}', 2, 'tessera-pub-v1:x{n}', {now}, {last}, 0)", license_id(n))
+            })
+            .collect();
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO activations (license_id, fingerprint, fingerprint_version, hub_key, \
+             activated_at, last_ping_at, last_hub_time_ms) VALUES {}",
+            activations.join(",")
+        )))
+        .execute(&mut *tx)
+        .await
+        .expect("activations");
+        let months: Vec<String> = chunk
+            .clone()
+            .flat_map(|n| {
+                [202_501, 202_502, 202_503].map(|m| format!("('{}', {m}, 720)", license_id(n)))
+            })
+            .collect();
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO ping_months (license_id, month, pings) VALUES {}",
+            months.join(",")
+        )))
+        .execute(&mut *tx)
+        .await
+        .expect("months");
+        tx.commit().await.expect("commit");
+        if chunk_start % 100_000 == 0 && chunk_start > 0 {
+            eprintln!("  seeded {chunk_start} in {:.0} s", started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// The database's size in bytes, and the bytes of all day counts.
+async fn sizes(store: &Store, url: &str) -> (u64, u64) {
+    let history: i64 = match store.backend() {
+        Backend::Sqlite => {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(store.pool())
+                .await
+                .expect("ckpt");
+            sqlx::query_scalar("SELECT CAST(SUM(LENGTH(day_counts)) AS BIGINT) FROM licenses")
+                .fetch_one(store.pool())
+                .await
+                .expect("history size")
+        }
+        Backend::Postgres => {
+            sqlx::query("VACUUM ANALYZE").execute(store.pool()).await.expect("vacuum");
+            sqlx::query_scalar("SELECT CAST(SUM(OCTET_LENGTH(day_counts)) AS BIGINT) FROM licenses")
+                .fetch_one(store.pool())
+                .await
+                .expect("history size")
+        }
+    };
+    let total = match store.backend() {
+        Backend::Sqlite => {
+            let file = url.trim_start_matches("sqlite://");
+            std::fs::metadata(file).map(|m| m.len()).unwrap_or(0)
+        }
+        Backend::Postgres => {
+            let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(store.pool())
+                .await
+                .expect("size");
+            size as u64
+        }
+    };
+    (total, history as u64)
+}
+
+struct Portal {
+    child: std::process::Child,
+    url: String,
+    key: String,
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn main() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let licenses = env_usize("LICENSES", 1_000_000);
+    let register = env_usize("REGISTER", 100_000);
+    let issue = env_usize("ISSUE", 50_000);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    let postgres = std::env::var("TESSERA_BENCH_POSTGRES_URL").ok();
+    let url = match &postgres {
+        Some(base) => fresh_postgres_database(base).await,
+        None => format!("sqlite://{}", data.join("portal.db").display()),
+    };
+    let backend = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!("admin_scale: {backend}, {licenses} licenses with 90 days of history");
+    let now = SystemClock.now();
+    let store = Store::open(&url).await.expect("store");
+    let started = Instant::now();
+    seed(&store, licenses, now.as_unix()).await;
+    println!("seeded in {:.0} s", started.elapsed().as_secs_f64());
+    let (total, history) = sizes(&store, &url).await;
+    println!(
+        "database: {:.0} bytes per license in all ({:.1} MB); day counts {:.1} bytes per license",
+        total as f64 / licenses as f64,
+        total as f64 / 1e6,
+        history as f64 / licenses as f64
+    );
+
+    let vendor = tessera_testkit::Vendor::new();
+    let receipt = load_or_create_receipt_key(&data).expect("receipt key");
+    let claims = DelegationClaims {
+        portal_key: receipt.public_key().clone(),
+        issued_at: now,
+        not_before: now.saturating_sub(Duration::from_secs(3600)),
+        not_after: now.saturating_add(Duration::from_secs(86_400)),
+    };
+    std::fs::write(
+        dir.path().join("delegation.txt"),
+        delegation::sign(&claims, vendor_key(&vendor)),
+    )
+    .expect("delegation");
+    // The limiter is not what is measured here.
+    std::fs::write(dir.path().join("portal.toml"), "admin_requests_per_second = 100000\n")
+        .expect("config");
+    let key_out = Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
+        .args(["api-key", "create", "--scope", "read,write", "--data-dir"])
+        .arg(&data)
+        .arg("--database-url")
+        .arg(&url)
+        .output()
+        .expect("api key");
+    let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--database-url")
+        .arg(&url)
+        .arg("--trust")
+        .arg(vendor.trust_path())
+        .arg("--delegation")
+        .arg(dir.path().join("delegation.txt"))
+        .arg("--config")
+        .arg(dir.path().join("portal.toml"))
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tessera-portal");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    let address = line.trim().trim_start_matches("listening on ").to_owned();
+    let portal = Portal { child, url: format!("http://{address}"), key };
+    let pid = portal.child.id();
+    let http = reqwest::Client::builder().build().expect("client");
+
+    // Pages: the first page and pages after random cursors; filtered pages.
+    let get = |path: String| {
+        let request = http.get(format!("{}{path}", portal.url)).bearer_auth(&portal.key);
+        async move {
+            let sent = Instant::now();
+            let response = request.send().await.expect("page");
+            assert_eq!(response.status(), 200, "{path}");
+            let _ = response.bytes().await.expect("body");
+            sent.elapsed()
+        }
+    };
+    let mut state = 0x2545_F491_4F6C_DD1D_u64;
+    let mut random = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let cases: [(&str, &dyn Fn(usize) -> String); 4] = [
+        ("a page of 100", &|_| String::new()),
+        ("org (1 in 1,000)", &|n| format!("&org=Customer%20{}", n % CUSTOMERS)),
+        ("standing=valid&activated=false", &|_| "&standing=valid&activated=false".into()),
+        ("expiring_before (1 in 13)", &|_| {
+            format!("&expiring_before={}", now.as_unix() + 30 * DAY)
+        }),
+    ];
+    for (name, filter) in cases {
+        let mut samples = Vec::new();
+        for i in 0..400 {
+            let cursor = license_id(random(licenses));
+            let after = if i % 10 == 0 { String::new() } else { format!("&after={cursor}") };
+            samples.push(get(format!("/v1/admin/licenses?limit=100{}{after}", filter(i))).await);
+        }
+        let (p50, p99) = percentiles(samples);
+        println!("page: {name:<34} p50 {p50:6.2} ms  p99 {p99:6.2} ms  (400 pages)");
+    }
+
+    // The whole usage export, streamed.
+    let before = peak_kib(pid);
+    let started = Instant::now();
+    let mut response = http
+        .get(format!("{}/v1/admin/usage?format=jsonl", portal.url))
+        .bearer_auth(&portal.key)
+        .send()
+        .await
+        .expect("export");
+    let mut rows = 0u64;
+    let mut bytes = 0u64;
+    while let Some(chunk) = response.chunk().await.expect("chunk") {
+        rows += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        bytes += chunk.len() as u64;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "export: {rows} rows ({:.0} MB) in {elapsed:.1} s = {:.0} rows/s; portal peak memory {} MB before, {} MB after",
+        bytes as f64 / 1e6,
+        rows as f64 / elapsed,
+        before / 1024,
+        peak_kib(pid) / 1024
+    );
+
+    // Batch registration of signed licenses (already in memory: on disk in practice).
+    let texts: Vec<String> = (0..register)
+        .map(|i| {
+            let mut terms = LicenseTerms::new(
+                format!("Reg {}", i % 97).parse().expect("org"),
+                "acme-hub".parse().expect("product"),
+                3,
+                now.saturating_add(Duration::from_secs(365 * 86_400)),
+            );
+            terms.not_before = Some(now.saturating_sub(Duration::from_secs(86_400)));
+            let claims = terms.issue(now).expect("terms");
+            sign(&claims, vendor_key(&vendor)).expect("sign")
+        })
+        .collect();
+    let started = Instant::now();
+    let chunks: Vec<&[String]> = texts.chunks(500).collect();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let chunks = std::sync::Arc::new(chunks.iter().map(|c| c.to_vec()).collect::<Vec<_>>());
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (next, chunks, http) = (next.clone(), chunks.clone(), http.clone());
+        let (url, key) = (portal.url.clone(), portal.key.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else { return };
+                let response = http
+                    .post(format!("{url}/v1/admin/licenses/batch"))
+                    .bearer_auth(&key)
+                    .json(&serde_json::json!({ "licenses": chunk }))
+                    .send()
+                    .await
+                    .expect("batch");
+                assert_eq!(response.status(), 200);
+                let _ = response.bytes().await;
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "batch registration: {register} licenses in {elapsed:.1} s = {:.0} licenses/s (500 a call, 4 in flight)",
+        register as f64 / elapsed
+    );
+
+    // The whole vendor command against issuing alone, with the release CLI.
+    let cli = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|d| d.join("tessera")))
+        .filter(|p| p.exists());
+    match cli {
+        None => println!(
+            "issue vs issue --register: NOT MEASURED (build the release CLI first: cargo build --release -p tessera-cli)"
+        ),
+        Some(cli) => {
+            let mut orders = String::from("org,product,runners,expires,order_id\n");
+            for i in 0..issue {
+                orders.push_str(&format!("Issue {},acme-hub,3,2031-12-31,I-{i}\n", i % 97));
+            }
+            std::fs::write(dir.path().join("orders.csv"), orders).expect("orders");
+            let timed = |out: &str, register: bool| {
+                let mut command = Command::new(&cli);
+                command
+                    .args(["issue", "--key"])
+                    .arg(vendor.key_path())
+                    .arg("--batch")
+                    .arg(dir.path().join("orders.csv"))
+                    .arg("--out-dir")
+                    .arg(dir.path().join(out));
+                if register {
+                    command.args(["--register", &portal.url]).env("TESSERA_API_KEY", &portal.key);
+                }
+                let started = Instant::now();
+                let output = command.output().expect("tessera issue");
+                assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+                issue as f64 / started.elapsed().as_secs_f64()
+            };
+            let alone = timed("alone", false);
+            let registered = timed("registered", true);
+            println!(
+                "tessera issue --batch ({issue} rows): {alone:.0}/s alone, {registered:.0}/s with --register = {:.0} %",
+                registered / alone * 100.0
+            );
+        }
+    }
+    drop(portal);
+
+    // The rollup of one day for every license (the day 90 days ago leaves the window).
+    let later = UnixTime::from_unix(now.as_unix() + DAY).expect("time");
+    let started = Instant::now();
+    let report = store.rollup(later).await.expect("rollup");
+    println!(
+        "rollup: {} days of {} pings moved in {:.1} s",
+        report.days_rolled,
+        report.pings_moved,
+        started.elapsed().as_secs_f64()
+    );
+    store.pool().close().await;
+    if let (Some(base), true) = (&postgres, url.contains("tessera_bench_")) {
+        drop_database(base, &url).await;
+    }
+}
+
+fn vendor_key(vendor: &tessera_testkit::Vendor) -> &SigningKey {
+    &vendor.key
+}
+
+async fn fresh_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("tessera_bench_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
+    format!("{prefix}/{name}")
+}
+
+async fn drop_database(base: &str, url: &str) {
+    use sqlx::Connection;
+    let name = url.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
+    if let Ok(mut admin) = sqlx::PgConnection::connect(base).await {
+        let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&mut admin)
+            .await;
+    }
+}
