@@ -310,6 +310,19 @@ pub fn issue_batch(
     now: UnixTime,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<BatchSummary, BatchError> {
+    issue_batch_then(orders, key, out_dir, now, progress, &|_| {})
+}
+
+/// [`issue_batch`], telling `recorded` of each chunk of licenses once it is durable and in
+/// the manifest (to register them while the next chunks are issued).
+pub fn issue_batch_then(
+    orders: &[Order],
+    key: &SigningKey,
+    out_dir: &Path,
+    now: UnixTime,
+    progress: &(dyn Fn(u64) + Sync),
+    recorded: &(dyn Fn(&[ManifestEntry]) + Sync),
+) -> Result<BatchSummary, BatchError> {
     let dir_error = |source| BatchError::Write { path: out_dir.to_owned(), source };
     fs::create_dir_all(out_dir).map_err(dir_error)?;
     let manifest_path = out_dir.join(MANIFEST_NAME);
@@ -336,6 +349,7 @@ pub fn issue_batch(
                 sync_written_files(out_dir).map_err(dir_error)?;
                 append_to_manifest(&mut manifest, manifest_path, &entries)?;
                 progress(entries.len() as u64);
+                recorded(&entries);
             }
             Ok(())
         });

@@ -242,11 +242,18 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
                 indicatif::ProgressDrawTarget::hidden()
             },
         );
-        let summary = batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?;
+        let summary = match &args.register {
+            None => batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?,
+            Some(url) => {
+                let client = tessera_cli::portal::PortalClient::new(
+                    url,
+                    &api_key(args.api_key.as_deref())?,
+                    args.insecure_http,
+                )?;
+                issue_and_register(&client, &orders, &key, out_dir, now, &bar)?
+            }
+        };
         bar.finish_and_clear();
-        if let Some(url) = &args.register {
-            register_batch(url, args.api_key.as_deref(), args.insecure_http, out_dir)?;
-        }
         if args.json {
             emit_json(&summary)?;
         } else {
@@ -316,36 +323,73 @@ fn api_key(given: Option<&str>) -> Result<String, Failure> {
         .ok_or_else(|| Failure::new(Exit::Input, "--register needs --api-key or TESSERA_API_KEY"))
 }
 
-/// Registers every license of a batch's manifest, in batches, several in flight; the
-/// portal makes repeats harmless, so a run cut short is simply run again.
-fn register_batch(
-    url: &str,
-    key: Option<&str>,
-    insecure_http: bool,
+/// Issues a batch and registers it at once: what the manifest already holds (a run before
+/// this one) is sent first, then each chunk as soon as it is durable and in the manifest,
+/// while the next chunks are issued. The portal makes repeats harmless, so a run cut short
+/// is simply run again.
+fn issue_and_register(
+    client: &tessera_cli::portal::PortalClient,
+    orders: &[batch::Order],
+    key: &tessera_core::keys::SigningKey,
     out_dir: &Path,
-) -> Result<(), Failure> {
-    let client = tessera_cli::portal::PortalClient::new(url, &api_key(key)?, insecure_http)?;
+    now: UnixTime,
+    bar: &indicatif::ProgressBar,
+) -> Result<batch::BatchSummary, Failure> {
+    use tessera_cli::portal::{BATCH, Progress};
     let manifest = out_dir.join(batch::MANIFEST_NAME);
-    let mut reader = csv::Reader::from_path(&manifest)
-        .map_err(|e| Failure::new(Exit::Io, format!("{}: {e}", manifest.display())))?;
-    let mut files = Vec::new();
-    for entry in reader.deserialize::<batch::ManifestEntry>() {
-        let entry =
-            entry.map_err(|e| Failure::new(Exit::Input, format!("{}: {e}", manifest.display())))?;
-        files.push(out_dir.join(&entry.file));
+    let mut earlier = Vec::new();
+    if manifest.exists() {
+        let mut reader = csv::Reader::from_path(&manifest)
+            .map_err(|e| Failure::new(Exit::Io, format!("{}: {e}", manifest.display())))?;
+        for entry in reader.deserialize::<batch::ManifestEntry>() {
+            let entry = entry
+                .map_err(|e| Failure::new(Exit::Input, format!("{}: {e}", manifest.display())))?;
+            earlier.push(out_dir.join(&entry.file));
+        }
     }
-    let results = register_all(&client, &files, "registering").map_err(|mut failure| {
+    let (send, receive) = std::sync::mpsc::channel::<Vec<std::path::PathBuf>>();
+    for chunk in earlier.chunks(BATCH) {
+        let _ = send.send(chunk.to_vec());
+    }
+    let (summary, results) = std::thread::scope(|scope| {
+        let registering = scope.spawn(|| {
+            tessera_cli::portal::register_stream(client, receive, 4, &|step| {
+                if let Progress::Waiting(pause) = step {
+                    bar.set_message(format!(
+                        "the portal asks to slow down: waiting {} s",
+                        pause.as_secs_f32()
+                    ));
+                }
+            })
+        });
+        let send = std::sync::Mutex::new(send);
+        let summary =
+            batch::issue_batch_then(orders, key, out_dir, now, &|n| bar.inc(n), &|entries| {
+                if let Ok(send) = send.lock() {
+                    for chunk in entries.chunks(BATCH) {
+                        let _ = send.send(chunk.iter().map(|e| out_dir.join(&e.file)).collect());
+                    }
+                }
+            });
+        drop(send);
+        let results = registering.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (summary, results)
+    });
+    let summary = summary?;
+    let results = results.map_err(|e| {
+        let mut failure = Failure::from(e);
         failure.message = format!("{} (rerun to continue)", failure.message);
         failure
     })?;
     let mut refused = 0usize;
-    for (file, result) in files.iter().zip(&results) {
+    for (file, result) in &results {
         if result.outcome == "refused" {
             refused += 1;
             eprintln!("{}: {}", file.display(), describe(result));
         }
     }
-    refusals(refused, results.len())
+    refusals(refused, results.len())?;
+    Ok(summary)
 }
 
 /// Registers `files` with a progress bar on a terminal (four calls in flight: the portal

@@ -216,27 +216,55 @@ pub fn register_files(
     workers: usize,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<BatchResult>, RegisterError> {
-    let chunks: Vec<&[std::path::PathBuf]> = files.chunks(BATCH).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let answers: std::sync::Mutex<Vec<Option<Vec<BatchResult>>>> =
-        std::sync::Mutex::new(vec![None; chunks.len()]);
-    let first_error: std::sync::Mutex<Option<RegisterError>> = std::sync::Mutex::new(None);
+    let (send, receive) = std::sync::mpsc::channel();
+    for chunk in files.chunks(BATCH) {
+        let _ = send.send(chunk.to_vec());
+    }
+    drop(send);
+    let answered = register_stream(client, receive, workers, progress)?;
+    Ok(answered.into_iter().map(|(_, result)| result).collect())
+}
+
+/// A chunk's place in the run, its files and their answers.
+type Answered = (usize, Vec<std::path::PathBuf>, Vec<BatchResult>);
+
+/// Registers the license files that arrive on `chunks` (each at most [`BATCH`]) until the
+/// sender is dropped, `workers` calls in flight; answers for each file in arrival order.
+/// The first failure stops the run.
+pub fn register_stream(
+    client: &PortalClient,
+    chunks: std::sync::mpsc::Receiver<Vec<std::path::PathBuf>>,
+    workers: usize,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<(std::path::PathBuf, BatchResult)>, RegisterError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let queue = Mutex::new((0usize, chunks));
+    let failed = AtomicBool::new(false);
+    let answers: Mutex<Vec<Answered>> = Mutex::new(Vec::new());
+    let first_error: Mutex<Option<RegisterError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..workers.clamp(1, 16) {
             scope.spawn(|| {
-                use std::sync::atomic::Ordering;
                 loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= chunks.len() || failed.load(Ordering::Relaxed) {
+                    if failed.load(Ordering::Relaxed) {
                         return;
                     }
-                    let outcome = send_chunk(client, chunks[index], progress);
-                    match outcome {
+                    // One worker waits on the channel at a time; the others wait their turn.
+                    let next = match queue.lock() {
+                        Ok(mut queue) => {
+                            let index = queue.0;
+                            queue.0 += 1;
+                            queue.1.recv().ok().map(|chunk| (index, chunk))
+                        }
+                        Err(_) => None,
+                    };
+                    let Some((index, files)) = next else { return };
+                    match send_chunk(client, &files, progress) {
                         Ok(results) => {
                             progress(Progress::Done(results.len() as u64));
                             if let Ok(mut answers) = answers.lock() {
-                                answers[index] = Some(results);
+                                answers.push((index, files, results));
                             }
                         }
                         Err(e) => {
@@ -254,8 +282,9 @@ pub fn register_files(
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    let answers = answers.into_inner().unwrap_or_default();
-    Ok(answers.into_iter().flatten().flatten().collect())
+    let mut answers = answers.into_inner().unwrap_or_default();
+    answers.sort_by_key(|(index, _, _)| *index);
+    Ok(answers.into_iter().flat_map(|(_, files, results)| files.into_iter().zip(results)).collect())
 }
 
 fn send_chunk(

@@ -26,6 +26,7 @@ pub use filter::{LicenseFilter, Standing};
 use tessera_core::UnixTime;
 use tessera_core::chain::Chain;
 use tessera_core::receipt::Nonce;
+pub use usage::{PageLicense, UsagePage, UsageRow};
 
 /// The embedded migrations, applied on every start (a no-op once applied).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

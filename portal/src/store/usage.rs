@@ -22,21 +22,33 @@ impl Store {
     pub async fn monthly_usage(&self, license_id: &str) -> Result<Vec<MonthlyUsage>, StoreError> {
         let filter =
             LicenseFilter { ids: Some(vec![license_id.to_owned()]), ..LicenseFilter::default() };
-        let (usage, _) = self.usage_page(&filter, None, 1, UnixTime::EPOCH).await?;
-        Ok(usage)
+        let page = self.usage_page(&filter, None, 1, UnixTime::EPOCH).await?;
+        Ok(page
+            .rows
+            .iter()
+            .map(|row| {
+                let license = &page.licenses[row.license];
+                MonthlyUsage {
+                    license_id: license.id.clone(),
+                    org: license.org.clone(),
+                    product: license.product.clone(),
+                    month: row.month,
+                    pings: row.pings,
+                }
+            })
+            .collect())
     }
 
     /// The usage of one page of licenses (license id order, after `after`, at most `limit`
-    /// licenses, as [`Store::license_page`] walks them), and the last license id of the page
-    /// (None at the end). Exports stream page after page, so memory never grows with the
-    /// size of the answer.
+    /// licenses, as [`Store::license_page`] walks them). Exports stream page after page, so
+    /// memory never grows with the size of the answer.
     pub async fn usage_page(
         &self,
         filter: &LicenseFilter,
         after: Option<&str>,
         limit: u32,
         now: UnixTime,
-    ) -> Result<(Vec<MonthlyUsage>, Option<String>), StoreError> {
+    ) -> Result<UsagePage, StoreError> {
         let mut sql = Where::default();
         filter.conditions(&mut sql, now);
         if let Some(after) = after {
@@ -50,55 +62,48 @@ impl Store {
             sql.clause()
         );
         let rows = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_all(&self.pool).await?;
-        let mut page: BTreeMap<String, (String, String)> = BTreeMap::new();
-        let mut totals: BTreeMap<(String, i64), i64> = BTreeMap::new();
-        for row in &rows {
-            let id: String = row.try_get(0)?;
+        let mut licenses = Vec::with_capacity(rows.len());
+        let mut totals: BTreeMap<(usize, i64), i64> = BTreeMap::new();
+        for (index, row) in rows.iter().enumerate() {
             let history = stored_history(row.try_get::<Option<Vec<u8>>, _>(3)?.as_deref())?;
             for (day, pings) in history.days() {
-                *totals.entry((id.clone(), month_of_day(day))).or_insert(0) +=
+                *totals.entry((index, month_of_day(day))).or_insert(0) +=
                     i64::try_from(pings).unwrap_or(i64::MAX);
             }
-            page.insert(id, (row.try_get(1)?, row.try_get(2)?));
+            licenses.push(PageLicense {
+                id: row.try_get(0)?,
+                org: row.try_get(1)?,
+                product: row.try_get(2)?,
+            });
         }
-        let (Some(first), Some(last)) = (page.keys().next(), page.keys().next_back()) else {
-            return Ok((Vec::new(), None));
+        let (Some(first), Some(last)) = (licenses.first(), licenses.last()) else {
+            return Ok(UsagePage::default());
         };
-        let (first, last) = (first.clone(), last.clone());
-        // The months of this page's licenses only: the filter again, within the page's id
-        // range. Rows are added up as they arrive, never collected.
-        {
-            let mut sql = Where::default();
-            filter.conditions(&mut sql, now);
-            let (a, b) = (sql.bind(Bind::Text(first.clone())), sql.bind(Bind::Text(last.clone())));
-            sql.push(format!("u.license_id >= ${a} AND u.license_id <= ${b}"));
-            let query = format!(
-                "SELECT u.license_id, u.month, u.pings FROM ping_months u \
-                 JOIN licenses l ON l.id = u.license_id \
-                 LEFT JOIN activations a ON a.license_id = l.id{}",
-                sql.clause()
-            );
-            let query = sql.apply(sqlx::query(AssertSqlSafe(query)));
-            let mut rows = query.fetch(&self.pool);
-            while let Some(row) = rows.try_next().await? {
-                let id: String = row.try_get(0)?;
-                // A license registered since the page was read waits for the next export.
-                if !page.contains_key(&id) {
-                    continue;
-                }
-                let month: i64 = row.try_get(1)?;
-                *totals.entry((id, month)).or_insert(0) += row.try_get::<i64, _>(2)?;
-            }
+        let (first, last) = (first.id.clone(), last.id.clone());
+        // The months of this page's licenses: a range of the table's primary key. Rows are
+        // added up as they arrive, never collected; a license in the range that the page
+        // does not hold (filtered out, or registered since) is passed over.
+        let query = sqlx::query(
+            "SELECT license_id, month, pings FROM ping_months \
+             WHERE license_id >= $1 AND license_id <= $2",
+        )
+        .bind(&first)
+        .bind(&last);
+        let mut months = query.fetch(&self.pool);
+        while let Some(row) = months.try_next().await? {
+            let id: &str = row.try_get(0)?;
+            let Ok(index) = licenses.binary_search_by(|l| l.id.as_str().cmp(id)) else {
+                continue;
+            };
+            *totals.entry((index, row.try_get(1)?)).or_insert(0) += row.try_get::<i64, _>(2)?;
         }
-        let usage = totals
+        drop(months);
+        let rows = totals
             .into_iter()
-            .map(|((license_id, month), pings)| {
-                let (org, product) = page.get(&license_id).cloned().unwrap_or_default();
-                MonthlyUsage { license_id, org, product, month, pings }
-            })
+            .map(|((license, month), pings)| UsageRow { license, month, pings })
             .collect();
-        let more = rows.len() == limit as usize;
-        Ok((usage, more.then_some(last)))
+        let more = licenses.len() == limit as usize;
+        Ok(UsagePage { licenses, rows, next: more.then_some(last) })
     }
 
     /// Per-day counts of one license, oldest first (for tests and the detail view).
@@ -132,7 +137,7 @@ impl Store {
     }
 
     /// Rolls every day but the last [`DAYS_KEPT`] (today included) into months, a few
-    /// thousand licenses to a transaction: each transaction moves its days and adds them to
+    /// thousand licenses to a transaction with a pause between: each transaction moves its days and adds them to
     /// their months at once, so totals are conserved at every moment; run it twice and the
     /// second run finds nothing.
     pub async fn rollup(&self, now: UnixTime) -> Result<RollupReport, StoreError> {
@@ -186,6 +191,9 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
+            // Let the other writers in (pings, registrations): SQLite's waiting writers poll
+            // for the lock, and a loop that takes it again at once would starve them.
+            tokio::time::sleep(ROLLUP_PAUSE).await;
         }
         Ok(report)
     }
@@ -228,5 +236,34 @@ impl Store {
     }
 }
 
-/// Licenses per rollup transaction.
-const ROLLUP_CHUNK: usize = 5_000;
+/// A page of a usage export: its licenses in id order, and their pings per month.
+#[derive(Debug, Default)]
+pub struct UsagePage {
+    pub licenses: Vec<PageLicense>,
+    /// In license order, then month order.
+    pub rows: Vec<UsageRow>,
+    /// The last license id of the page, when another page may follow.
+    pub next: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct PageLicense {
+    pub id: String,
+    pub org: String,
+    pub product: String,
+}
+
+/// Pings of the page's license number `license` in `month` (YYYYMM).
+#[derive(Debug, Clone, Copy)]
+pub struct UsageRow {
+    pub license: usize,
+    pub month: i64,
+    pub pings: i64,
+}
+
+/// Licenses per rollup transaction: short enough that a ping waits at most a few tens of
+/// milliseconds for the write lock.
+const ROLLUP_CHUNK: usize = 1_000;
+
+/// The pause between two rollup transactions.
+const ROLLUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
