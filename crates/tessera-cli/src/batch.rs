@@ -407,24 +407,20 @@ fn issue_part(
 ) -> Result<Vec<ManifestEntry>, BatchError> {
     // One read of the OS generator for the whole part: a syscall per license costs more
     // than signing it on some virtual machines.
-    const ENTROPY: usize = 16 + 21;
+    const ENTROPY: usize = 10 + 21;
     let mut entropy = vec![0u8; part.len() * ENTROPY];
     tessera_core::keys::fill_random(&mut entropy).map_err(IssueError::from)?;
     part.iter()
         .zip(entropy.chunks_exact(ENTROPY))
         .map(|(order, random)| {
-            let mut id = [0u8; 16];
+            let mut id = [0u8; 10];
             let mut license_key = [0u8; 21];
-            id.copy_from_slice(&random[..16]);
-            license_key.copy_from_slice(&random[16..]);
+            id.copy_from_slice(&random[..10]);
+            license_key.copy_from_slice(&random[10..]);
             let claims = order
                 .terms
                 .clone()
-                .issue_as(
-                    now,
-                    LicenseId::from_random_bytes(id),
-                    LicenseKey::from_entropy(license_key),
-                )
+                .issue_as(now, LicenseId::new(now, id), LicenseKey::from_entropy(license_key))
                 .map_err(IssueError::from)?;
             let text = sign(&claims, key).map_err(IssueError::from)?;
             let file = order.file_name();

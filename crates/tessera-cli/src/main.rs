@@ -353,14 +353,19 @@ fn issue_and_register(
     }
     let (summary, results) = std::thread::scope(|scope| {
         let registering = scope.spawn(|| {
-            tessera_cli::portal::register_stream(client, receive, 4, &|step| {
-                if let Progress::Waiting(pause) = step {
-                    bar.set_message(format!(
-                        "the portal asks to slow down: waiting {} s",
-                        pause.as_secs_f32()
-                    ));
-                }
-            })
+            tessera_cli::portal::register_stream(
+                client,
+                receive,
+                tessera_cli::portal::CALLS_IN_FLIGHT,
+                &|step| {
+                    if let Progress::Waiting(pause) = step {
+                        bar.set_message(format!(
+                            "the portal asks to slow down: waiting {} s",
+                            pause.as_secs_f32()
+                        ));
+                    }
+                },
+            )
         });
         let send = std::sync::Mutex::new(send);
         let summary =
@@ -409,19 +414,24 @@ fn register_all(
         },
     );
     bar.set_message(what);
-    let results = tessera_cli::portal::register_files(client, files, 4, &|step| match step {
-        Progress::Done(n) => {
-            bar.set_message(what);
-            bar.inc(n);
-        }
-        Progress::Waiting(pause) => {
-            bar.set_message(format!(
-                "the portal asks to slow down: waiting {} s",
-                pause.as_secs_f32()
-            ));
-            bar.tick();
-        }
-    });
+    let results = tessera_cli::portal::register_files(
+        client,
+        files,
+        tessera_cli::portal::CALLS_IN_FLIGHT,
+        &|step| match step {
+            Progress::Done(n) => {
+                bar.set_message(what);
+                bar.inc(n);
+            }
+            Progress::Waiting(pause) => {
+                bar.set_message(format!(
+                    "the portal asks to slow down: waiting {} s",
+                    pause.as_secs_f32()
+                ));
+                bar.tick();
+            }
+        },
+    );
     bar.finish_and_clear();
     Ok(results?)
 }

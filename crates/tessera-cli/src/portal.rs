@@ -44,8 +44,18 @@ struct BatchAnswer {
     results: Vec<BatchResult>,
 }
 
-/// Licenses in one batch call: well under the portal's batch limit (1,000 licenses, 4 MiB).
-pub const BATCH: usize = 500;
+/// Licenses in one batch call: the portal's limit (1,000 licenses). Fewer, larger
+/// transactions are what make SQLite fast at this.
+pub const BATCH: usize = 1000;
+
+/// Batch calls in flight: one being checked while another is written is what a portal can
+/// use (SQLite writes one transaction at a time); more only queue.
+pub const CALLS_IN_FLIGHT: usize = 2;
+
+/// Bytes of license text in one call, at most: under the portal's default body limit for a
+/// batch (4 MiB) with room for JSON's escapes. Licenses are ~700 bytes but may be up to 64 KiB,
+/// so a chunk of large ones goes in several calls.
+const BATCH_BYTES: usize = 3 * 1024 * 1024;
 
 /// How long to wait out `429` answers in a row before giving up.
 const PATIENCE: Duration = Duration::from_secs(600);
@@ -298,7 +308,29 @@ fn send_chunk(
             .map_err(|source| RegisterError::Read { path: path.clone(), source })?;
         texts.push(text);
     }
-    Ok(client.register_batch(&texts, &|pause| progress(Progress::Waiting(pause)))?)
+    let mut results = Vec::with_capacity(texts.len());
+    for part in by_size(&texts, BATCH_BYTES) {
+        results.extend(client.register_batch(part, &|pause| progress(Progress::Waiting(pause)))?);
+    }
+    Ok(results)
+}
+
+/// `texts` in consecutive parts of at most `budget` bytes each (a text larger than the
+/// budget alone in its part).
+fn by_size(texts: &[String], budget: usize) -> Vec<&[String]> {
+    let mut parts = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, text) in texts.iter().enumerate() {
+        if i > start && bytes + text.len() > budget {
+            parts.push(&texts[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += text.len();
+    }
+    if start < texts.len() {
+        parts.push(&texts[start..]);
+    }
+    parts
 }
 
 /// A license file's text, read up to the armor's cap (one byte more tells the portal it is
@@ -316,4 +348,18 @@ fn read_license(path: &std::path::Path) -> std::io::Result<String> {
             _ => e,
         })?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::by_size;
+
+    #[test]
+    fn batches_are_split_by_size_keeping_order() {
+        let texts: Vec<String> = [3, 4, 2, 9, 1].iter().map(|n| "x".repeat(*n)).collect();
+        let parts: Vec<Vec<usize>> =
+            by_size(&texts, 7).iter().map(|p| p.iter().map(String::len).collect()).collect();
+        assert_eq!(parts, vec![vec![3, 4], vec![2], vec![9], vec![1]]);
+        assert!(by_size(&[], 7).is_empty());
+    }
 }

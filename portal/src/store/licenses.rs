@@ -25,18 +25,65 @@ impl Store {
         &self,
         licenses: &[LicenseRow],
     ) -> Result<Vec<Registered>, StoreError> {
+        if let Some(file) = self.sqlite_file.clone() {
+            let licenses = licenses.to_vec();
+            return tokio::task::spawn_blocking(move || {
+                super::sqlite_bulk::register_licenses(&file, &licenses)
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
+        // Multi-row statements that return the ids they inserted: a license not returned was
+        // there already. 13 values a row, well under both databases' parameter limits.
         let mut tx = self.begin_write().await?;
-        let mut answers = Vec::with_capacity(licenses.len());
-        for license in licenses {
-            let result = insert_license(license).execute(&mut *tx).await?;
-            answers.push(if result.rows_affected() == 1 {
-                Registered::New
-            } else {
-                Registered::AlreadyThere
-            });
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in licenses.chunks(REGISTER_ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|k| {
+                    let p = 13 * k;
+                    let marks: Vec<String> = (1..=13).map(|i| format!("${}", p + i)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO licenses (id, key_sha256, org, product, runners, not_before, \
+                 expires_at, terminates_at, grace_period_secs, ping_interval_secs, status, \
+                 registered_at, status_changed_at) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for license in chunk {
+                query = query
+                    .bind(&license.id)
+                    .bind(&license.key_sha256)
+                    .bind(&license.org)
+                    .bind(&license.product)
+                    .bind(license.runners)
+                    .bind(license.not_before)
+                    .bind(license.expires_at)
+                    .bind(license.terminates_at)
+                    .bind(license.grace_period_secs)
+                    .bind(license.ping_interval_secs)
+                    .bind(license.state.as_str())
+                    .bind(license.registered_at)
+                    .bind(license.status_changed_at);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                inserted.insert(row.try_get::<String, _>(0)?);
+            }
         }
         tx.commit().await?;
-        Ok(answers)
+        // The same id twice in one call: the first is new, the second was there.
+        Ok(licenses
+            .iter()
+            .map(|license| {
+                if inserted.remove(&license.id) {
+                    Registered::New
+                } else {
+                    Registered::AlreadyThere
+                }
+            })
+            .collect())
     }
 
     pub async fn license(&self, id: &str) -> Result<Option<LicenseRow>, StoreError> {
@@ -235,27 +282,5 @@ impl Store {
     }
 }
 
-/// The INSERT of one license row (nothing if its id is there already).
-fn insert_license(
-    license: &LicenseRow,
-) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
-    sqlx::query(
-        "INSERT INTO licenses (id, key_sha256, org, product, runners, not_before, expires_at, \
-         terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, \
-         status_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&license.id)
-    .bind(&license.key_sha256)
-    .bind(&license.org)
-    .bind(&license.product)
-    .bind(license.runners)
-    .bind(license.not_before)
-    .bind(license.expires_at)
-    .bind(license.terminates_at)
-    .bind(license.grace_period_secs)
-    .bind(license.ping_interval_secs)
-    .bind(license.state.as_str())
-    .bind(license.registered_at)
-    .bind(license.status_changed_at)
-}
+/// License rows per INSERT statement.
+const REGISTER_ROWS: usize = 100;

@@ -12,6 +12,7 @@ pub mod day_counts;
 mod filter;
 mod licenses;
 mod pings;
+pub mod sqlite_bulk;
 pub mod sqlite_pings;
 mod usage;
 
@@ -54,6 +55,9 @@ pub enum StoreError {
     /// does not parse): the database was changed behind the portal's back.
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A blocking database task that did not finish (it panicked).
+    #[error("database task: {0}")]
+    Task(String),
 }
 
 /// Which database the store talks to.

@@ -52,7 +52,7 @@ pub fn open(file: &Path) -> Result<(PingReader, PingWriter), StoreError> {
     Ok((PingReader(connect(file)?), PingWriter(connect(file)?)))
 }
 
-fn connect(file: &Path) -> rusqlite::Result<Connection> {
+pub(super) fn connect(file: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open_with_flags(
         file,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

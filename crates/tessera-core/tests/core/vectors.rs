@@ -662,3 +662,25 @@ fn oversized_input_is_refused_before_parsing() {
     assert_eq!(verdict.status(), Status::Malformed);
     assert!(verdict.problem().expect("problem").to_string().contains("limit"));
 }
+
+#[test]
+fn license_ids_are_version_7_and_sort_by_issue_time() {
+    use tessera_core::license::LicenseId;
+    let earlier = time("2026-12-15T09:30:00Z");
+    let later = time("2026-12-15T09:30:01Z");
+    let a = LicenseId::generate(earlier).expect("id");
+    let b = LicenseId::generate(earlier).expect("id");
+    assert_ne!(a, b, "74 random bits make each id unique");
+    assert_eq!(a.as_uuid().get_version_num(), 7);
+    // Whatever the random bits, a later second sorts after, as text too (the portal's order).
+    let first = LicenseId::new(earlier, [0xff; 10]);
+    let second = LicenseId::new(later, [0x00; 10]);
+    assert!(first.to_string() < second.to_string(), "{first} then {second}");
+    // The issue second is readable from the id: 2026-12-15T09:30:00Z in milliseconds.
+    let millis = format!("{:012x}", 1_797_327_000_000u64);
+    let text = first.to_string();
+    assert_eq!((&text[..8], &text[9..13]), (&millis[..8], &millis[8..]));
+    // Readers accept ids of any version (licenses issued before version 7 ids).
+    let v4: LicenseId = "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("v4 id");
+    assert_eq!(v4.as_uuid().get_version_num(), 4);
+}

@@ -1,0 +1,60 @@
+//! Bulk registration on SQLite: one prepared INSERT run per license on a connection of its
+//! own (rusqlite), three times the rows per second of the async driver's multi-row
+//! statements, where every value is handed across threads and converted twice.
+
+use std::path::Path;
+
+use rusqlite::{TransactionBehavior, params};
+
+use super::{LicenseRow, Registered, StoreError};
+
+/// The page cache of a SQLite connection that registers licenses in bulk: 16 MiB
+/// (the default is 2 MiB). A bulk write touches a page of each random-keyed index per row;
+/// with room for them, a page touched by many rows is read and written once.
+const SQLITE_CACHE: &str = "PRAGMA cache_size = -16384";
+/// WAL pages before this connection checkpoints (the default is 1,000): a checkpoint
+/// every ~40 MB of WAL instead of 4 MB copies a page written by many transactions once.
+const SQLITE_CHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 10000";
+
+const INSERT: &str = "INSERT INTO licenses (id, key_sha256, org, product, runners, \
+     not_before, expires_at, terminates_at, grace_period_secs, ping_interval_secs, status, \
+     registered_at, status_changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+     ?12, ?13) ON CONFLICT DO NOTHING";
+
+/// Stores `licenses` in one write transaction (one durable commit), answering for each, in
+/// order, whether it is new or was there already. Blocking: run it off the async workers.
+pub fn register_licenses(
+    file: &Path,
+    licenses: &[LicenseRow],
+) -> Result<Vec<Registered>, StoreError> {
+    let mut connection = super::sqlite_pings::connect(file)?;
+    // Its own cache and checkpoint interval, gone with the connection: the pool's stay at
+    // SQLite's defaults (with a larger WAL, an export grew the portal's memory).
+    connection.execute_batch(SQLITE_CACHE)?;
+    connection.execute_batch(SQLITE_CHECKPOINT)?;
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut answers = Vec::with_capacity(licenses.len());
+    {
+        let mut insert = tx.prepare(INSERT)?;
+        for license in licenses {
+            let inserted = insert.execute(params![
+                license.id,
+                license.key_sha256,
+                license.org,
+                license.product,
+                license.runners,
+                license.not_before,
+                license.expires_at,
+                license.terminates_at,
+                license.grace_period_secs,
+                license.ping_interval_secs,
+                license.state.as_str(),
+                license.registered_at,
+                license.status_changed_at,
+            ])?;
+            answers.push(if inserted == 1 { Registered::New } else { Registered::AlreadyThere });
+        }
+    }
+    tx.commit()?;
+    Ok(answers)
+}
