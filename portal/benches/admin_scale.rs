@@ -14,7 +14,8 @@
 //! ```
 //! Knobs: `LICENSES` (1000000), `REGISTER` (100000 licenses signed and registered),
 //! `ISSUE` (50000 rows for the CLI comparison), `SEEDED` (a file to keep the seeded SQLite
-//! database in between runs). Figures in BENCHMARKS.md.
+//! database in between runs), `V4_IDS` (seed random ids, as licenses issued before ids were
+//! time-ordered have). Figures in BENCHMARKS.md.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -37,8 +38,17 @@ fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The `n`th seeded license's id: version 7, as issued since ids became time-ordered (a
+/// millisecond apart here), so that ids sort in the order licenses were registered.
+/// `V4_IDS=1` seeds random (version-4) ids instead, as a portal holding licenses issued
+/// before then has.
 fn license_id(n: usize) -> String {
-    format!("{:08x}-0000-4000-8000-{n:012x}", (n as u64).wrapping_mul(0x9E37_79B1) as u32)
+    if std::env::var_os("V4_IDS").is_some() {
+        let random = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        return format!("{:08x}-0000-4000-8000-{n:012x}", (random >> 32) as u32);
+    }
+    let millis = 1_764_000_000_000u64 + n as u64;
+    format!("{:08x}-{:04x}-7000-8000-{n:012x}", millis >> 16, millis & 0xffff)
 }
 
 fn peak_kib(pid: u32) -> u64 {

@@ -8,7 +8,7 @@ use super::{
     LicenseState, LicenseSummary, Registered, Store, StoreError, activation_from_row,
     license_from_row,
 };
-use crate::store::filter::{Bind, LicenseFilter, Where};
+use crate::store::filter::{Bind, LicenseFilter, Where, page_source};
 
 impl Store {
     // --- licenses ---------------------------------------------------------------------
@@ -121,17 +121,12 @@ impl Store {
     ) -> Result<Vec<LicenseSummary>, StoreError> {
         let mut sql = Where::default();
         filter.conditions(&mut sql, now);
-        if let Some(after) = after {
-            let n = sql.bind(Bind::Text(after.to_owned()));
-            sql.push(format!("l.id > ${n}"));
-        }
+        let source = page_source(&mut sql, after);
         let limit_n = sql.bind(Bind::Int(i64::from(limit)));
         let query = format!(
             "SELECT {LICENSE_COLUMNS}, \
              CAST(CASE WHEN a.license_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS activated, \
-             a.last_ping_at AS last_ping \
-             FROM licenses l LEFT JOIN activations a ON a.license_id = l.id{} \
-             ORDER BY l.id LIMIT ${limit_n}",
+             a.last_ping_at AS last_ping {source}{} ORDER BY l.id LIMIT ${limit_n}",
             sql.clause()
         );
         let rows = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_all(&self.pool).await?;

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
 use super::day_counts::DayCounts;
-use super::filter::{Bind, Where};
+use super::filter::{Bind, Where, page_source};
 use super::pings::stored_history;
 use super::{
     Backend, DAYS_KEPT, LicenseFilter, MonthlyUsage, RollupReport, Store, StoreError, day_of,
@@ -51,14 +51,10 @@ impl Store {
     ) -> Result<UsagePage, StoreError> {
         let mut sql = Where::default();
         filter.conditions(&mut sql, now);
-        if let Some(after) = after {
-            let n = sql.bind(Bind::Text(after.to_owned()));
-            sql.push(format!("l.id > ${n}"));
-        }
+        let source = page_source(&mut sql, after);
         let limit_n = sql.bind(Bind::Int(i64::from(limit)));
         let query = format!(
-            "SELECT l.id, l.org, l.product, l.day_counts FROM licenses l \
-             LEFT JOIN activations a ON a.license_id = l.id{} ORDER BY l.id LIMIT ${limit_n}",
+            "SELECT l.id, l.org, l.product, l.day_counts {source}{} ORDER BY l.id LIMIT ${limit_n}",
             sql.clause()
         );
         let rows = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_all(&self.pool).await?;
