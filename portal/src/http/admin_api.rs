@@ -232,16 +232,7 @@ pub async fn list(
     if query.format.is_some() {
         return Err(ApiError::bad_request("invalid_query", "format is for /v1/admin/usage"));
     }
-    let limit = match query.limit {
-        None => DEFAULT_PAGE,
-        Some(n @ 1..=MAX_PAGE) => n,
-        Some(n) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("limit {n}: give 1 to {MAX_PAGE}"),
-            ));
-        }
-    };
+    let limit = page_size(query.limit)?;
     if query.after.as_ref().is_some_and(|a| a.len() > 64) {
         return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
     }
@@ -254,6 +245,52 @@ pub async fn list(
     let next = if more { page.last().map(|s| s.license.id.clone()) } else { None };
     let licenses: Vec<LicenseView> = page.into_iter().map(|s| view(s, now)).collect();
     Ok(Json(json!({ "licenses": licenses, "next": next })))
+}
+
+/// The query of `GET /v1/admin/organizations`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationsQuery {
+    /// Organizations per page: default 100, at most 1000.
+    limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
+}
+
+/// `GET /v1/admin/organizations`: a page of the organizations that hold licenses, in name
+/// order, each with its number of licenses; `next` as for licenses.
+pub async fn organizations(
+    key: AdminKey,
+    State(portal): State<Arc<Portal>>,
+    query: Result<Query<OrganizationsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require(Scope::Read)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let limit = page_size(query.limit)?;
+    // An organization's name is at most 200 characters (docs/FORMAT.md), of up to 4 bytes.
+    if query.after.as_ref().is_some_and(|a| a.len() > 800) {
+        return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
+    }
+    let mut page = portal.store.organization_page(query.after.as_deref(), limit + 1).await?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = if more { page.last().map(|(org, _)| org.clone()) } else { None };
+    let organizations: Vec<serde_json::Value> = page
+        .into_iter()
+        .map(|(org, licenses)| json!({ "org": org, "licenses": licenses }))
+        .collect();
+    Ok(Json(json!({ "organizations": organizations, "next": next })))
+}
+
+/// A page size asked for: the default, or 1 to the maximum.
+fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n @ 1..=MAX_PAGE) => Ok(n),
+        Some(n) => {
+            Err(ApiError::bad_request("invalid_query", format!("limit {n}: give 1 to {MAX_PAGE}")))
+        }
+    }
 }
 
 /// `POST /v1/admin/licenses/lookup` body: a license key (in a body, never a URL, so that it

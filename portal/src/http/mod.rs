@@ -71,6 +71,7 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .route("/v1/admin/licenses/{id}/revoke", post(admin_api::revoke))
         .route("/v1/admin/licenses/{id}/reset-binding", post(admin_api::reset_binding))
         .route("/v1/admin/usage", get(admin_api::usage))
+        .route("/v1/admin/organizations", get(admin_api::organizations))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(portal.clone(), observe))

@@ -109,6 +109,24 @@ impl Store {
         row.as_ref().map(license_from_row).transpose()
     }
 
+    /// One page of the organizations that hold licenses, in name order, after `after` (a
+    /// name, or the start), at most `limit`, each with its number of licenses. Read from the
+    /// `(org, id)` index alone.
+    pub async fn organization_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org, COUNT(*) FROM licenses WHERE org > $1 GROUP BY org ORDER BY org LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+
     /// One page of licenses in license id order, after `after` (a license id, or the start),
     /// at most `limit`: a keyset walk, so licenses present when a walk starts are never
     /// repeated or skipped, whatever is added meanwhile.

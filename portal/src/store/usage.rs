@@ -140,19 +140,25 @@ impl Store {
         let cutoff = day_of(now) - (DAYS_KEPT - 1);
         let mut report = RollupReport::default();
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        // A walk in id order from where the last chunk ended: starting from the first id
+        // each time re-read every license already rolled (quadratic: at a million licenses,
+        // PostgreSQL did a tenth in eight minutes).
+        let mut after = String::new();
         loop {
             let mut tx = self.begin_write().await?;
             // In id order, as the ping writers lock: no deadlock between them.
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT id, day_counts FROM licenses WHERE days_from < $1 \
+                "SELECT id, day_counts FROM licenses WHERE days_from < $1 AND id > $2 \
                  ORDER BY id LIMIT {ROLLUP_CHUNK}{lock}"
             )))
             .bind(cutoff)
+            .bind(&after)
             .fetch_all(&mut *tx)
             .await?;
-            if rows.is_empty() {
+            let Some(last) = rows.last() else {
                 break;
-            }
+            };
+            after = last.try_get(0)?;
             let mut months: BTreeMap<(String, i64), i64> = BTreeMap::new();
             let mut kept: Vec<(String, DayCounts)> = Vec::with_capacity(rows.len());
             for row in &rows {

@@ -401,3 +401,57 @@ on_both_stores!(usage_exports_stream_every_row_in_three_formats_with_filters, |a
     let none: serde_json::Value = serde_json::from_str(&body("org=Nobody").await).expect("JSON");
     assert_eq!(none, serde_json::json!({ "usage": [] }));
 });
+
+on_both_stores!(organizations_are_paged_in_name_order_with_their_license_counts, |app| {
+    let t = app.now().as_unix();
+    let mut rows: Vec<LicenseRow> = (0..300).map(|i| synthetic(i, t)).collect();
+    // 150 more organizations, the even ones with two licenses.
+    for n in 0..150u64 {
+        for copy in 0..(1 + (n + 1) % 2) {
+            let mut row = synthetic(10_000 + n * 2 + copy, t);
+            row.org = format!("Org {n:03}");
+            rows.push(row);
+        }
+    }
+    app.portal.store.register_licenses(&rows).await.expect("rows");
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for row in &rows {
+        *expected.entry(row.org.clone()).or_default() += 1;
+    }
+    let key = Some(app.admin_key.as_str());
+    let (mut seen, mut after, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let cursor =
+            after.as_ref().map(|a| format!("&after={}", urlencoding(a))).unwrap_or_default();
+        let page = app.get(&format!("/v1/admin/organizations?limit=7{cursor}"), key).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        pages += 1;
+        for entry in page.body["organizations"].as_array().expect("organizations") {
+            let org = entry["org"].as_str().expect("org").to_owned();
+            seen.push((org, entry["licenses"].as_i64().expect("count")));
+        }
+        match page.body["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected.into_iter().collect::<Vec<_>>(), "each once, in name order");
+    assert_eq!(pages, 155usize.div_ceil(7));
+    for query in ["limit=0", "limit=1001", "org=x"] {
+        let answer = app.get(&format!("/v1/admin/organizations?{query}"), key).await;
+        assert_eq!((answer.status, answer.code()), (400, "invalid_query"), "{query}");
+    }
+    assert_eq!(app.get("/v1/admin/organizations", None).await.status, 401);
+});
+
+/// `text` for a query string.
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

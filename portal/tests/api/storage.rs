@@ -116,6 +116,40 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
     assert_eq!(store.monthly_usage(&id).await.expect("usage"), before);
 });
 
+on_both_stores!(the_rollup_walks_every_license_in_chunks_and_conserves_totals, |app| {
+    // More licenses than one rollup transaction takes (1,000), each with 100 days of history:
+    // every one is rolled, once, and not a ping is lost.
+    let store = &app.portal.store;
+    let today = day_of(app.now());
+    let rows: Vec<_> =
+        (0..2_500).map(|i| crate::listing::synthetic(i, app.now().as_unix())).collect();
+    store.register_licenses(&rows).await.expect("licenses");
+    let mut history = tessera_portal::store::day_counts::DayCounts::default();
+    for day in today - 99..=today {
+        history.add(day, 3);
+    }
+    sqlx::query("UPDATE licenses SET day_counts = $1, days_from = $2")
+        .bind(history.encode())
+        .bind(history.first_day())
+        .execute(store.pool())
+        .await
+        .expect("history");
+    let before = store.day_pings_total().await.expect("total");
+    assert_eq!(before, 2_500 * 100 * 3);
+    let report = app.portal.rollup().await.expect("rollup");
+    assert_eq!(report.days_rolled, 2_500 * (100 - DAYS_KEPT as u64));
+    assert_eq!(report.pings_moved, 2_500 * (100 - DAYS_KEPT) * 3);
+    assert_eq!(store.day_pings_total().await.expect("total"), 2_500 * DAYS_KEPT * 3);
+    let months: i64 = sqlx::query("SELECT CAST(SUM(pings) AS BIGINT) FROM ping_months")
+        .fetch_one(store.pool())
+        .await
+        .expect("months")
+        .try_get(0)
+        .expect("sum");
+    assert_eq!(months + store.day_pings_total().await.expect("total"), before);
+    assert_eq!(app.portal.rollup().await.expect("rollup").days_rolled, 0);
+});
+
 on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| {
     // A ping is checked against the bound hub key, then written; if the same host
     // re-activated with a new key in between, the write must refuse it. Both ping paths'
