@@ -138,6 +138,48 @@ impl LicenseFile {
         if self.envelope.verify_signature(key).is_err() {
             return Verdict::rejected(key_id, Problem::BadSignature { key_id: self.key_id() });
         }
+        self.signed_verdict(now, expect)
+    }
+
+    /// Verifies many files against `trust` at `now`: the verdict of [`LicenseFile::verify`]
+    /// for each, in order, with their signatures checked in one batch (about half the CPU
+    /// of checking them one by one; a batch that fails is checked one by one).
+    pub fn verify_many(
+        files: &[LicenseFile],
+        trust: &TrustSet,
+        now: UnixTime,
+        expect: &Expectations,
+    ) -> Vec<Verdict> {
+        let keys: Vec<_> = files.iter().map(|file| trust.lookup(file.key_id(), now)).collect();
+        let items: Vec<_> = files
+            .iter()
+            .zip(&keys)
+            .filter_map(|(file, key)| {
+                let key = key.as_ref().ok()?;
+                Some((*key, file.envelope.signed_message(), file.envelope.signature()))
+            })
+            .collect();
+        let mut good = crate::keys::verify_many(&items).into_iter();
+        files
+            .iter()
+            .zip(keys)
+            .map(|(file, key)| {
+                let key_id = Some(file.key_id());
+                match key {
+                    Err(untrusted) => Verdict::rejected(key_id, untrusted),
+                    Ok(_) if good.next() == Some(true) => file.signed_verdict(now, expect),
+                    Ok(_) => {
+                        Verdict::rejected(key_id, Problem::BadSignature { key_id: file.key_id() })
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The verdict on a file whose signature by a trusted key was checked: only now are
+    /// its claims read.
+    fn signed_verdict(&self, now: UnixTime, expect: &Expectations) -> Verdict {
+        let key_id = Some(self.key_id());
         let claims = match self.unverified_claims() {
             Ok(claims) => claims,
             Err(e) => return Verdict::rejected(key_id, e),

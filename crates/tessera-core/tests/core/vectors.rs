@@ -684,3 +684,47 @@ fn license_ids_are_version_7_and_sort_by_issue_time() {
     let v4: LicenseId = "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("v4 id");
     assert_eq!(v4.as_uuid().get_version_num(), 4);
 }
+
+#[test]
+fn verifying_many_at_once_gives_each_vector_its_own_verdict() {
+    use tessera_core::license::LicenseFile;
+    let dir = vectors_dir();
+    // Vectors that parse, grouped by what they are checked against.
+    // (trust file, time, product) → (vector name, file)
+    type Against = (String, String, Option<String>);
+    let mut groups: BTreeMap<Against, Vec<(String, LicenseFile)>> = BTreeMap::new();
+    for entry in fs::read_dir(dir.join("license")).expect("vectors") {
+        let path = entry.expect("entry").path();
+        let bytes = fs::read(&path).expect("read vector");
+        let (header, license) = read_vector(&bytes);
+        let Ok(file) = LicenseFile::parse(license) else { continue };
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let group = (header["trust"].clone(), header["at"].clone(), header.get("product").cloned());
+        groups.entry(group).or_default().push((name, file));
+    }
+    let mut bad_in_a_batch = 0;
+    for ((trust, at, product), files) in &groups {
+        let trust_bytes = fs::read(dir.join("trust").join(trust)).expect("trust file");
+        let trust = TrustSet::parse(&trust_bytes).expect("trust set");
+        let expect = Expectations {
+            product: product.as_ref().map(|p| p.parse().expect("product")),
+            fingerprint: None,
+        };
+        let only: Vec<_> = files.iter().map(|(_, f)| f.clone()).collect();
+        let many = LicenseFile::verify_many(&only, &trust, time(at), &expect);
+        assert_eq!(many.len(), files.len());
+        for ((name, file), verdict) in files.iter().zip(&many) {
+            let alone = file.verify(&trust, time(at), &expect);
+            assert_eq!(verdict.status(), alone.status(), "{name}");
+            assert_eq!(
+                verdict.problem().map(ToString::to_string),
+                alone.problem().map(ToString::to_string),
+                "{name}"
+            );
+            if files.len() > 1 && alone.status() == Status::BadSignature {
+                bad_in_a_batch += 1;
+            }
+        }
+    }
+    assert!(bad_in_a_batch > 0, "no batch held a bad signature: the fallback went untested");
+}
