@@ -8,7 +8,8 @@
 //!   cargo bench -p tessera-portal --bench ping_load                     # PostgreSQL (a fresh database)
 //! ```
 //! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000),
-//! `HISTORY` (days of hourly pings each license already holds, 0) and `PORTAL_BIN` (another
+//! `HISTORY` (days of hourly pings each license already holds, 0), `ROLLING` (that history
+//! ends yesterday, so the portal's first rollup runs during the pings) and `PORTAL_BIN` (another
 //! `tessera-portal` binary, to compare two builds in one session).
 //! See BENCHMARKS.md for figures.
 
@@ -284,8 +285,8 @@ async fn load() {
     println!(
         "ping_load: {} on {}, {licenses} licenses ({} days of history), {pings} pings, {concurrency} connections",
         env!("CARGO_PKG_NAME"),
-        env_usize("HISTORY", 0),
-        if database.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL, WAL)" }
+        if database.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL, WAL)" },
+        env_usize("HISTORY", 0)
     );
 
     let vendor = SigningKey::generate().expect("key");
@@ -326,7 +327,11 @@ async fn load() {
     if history_days > 0 {
         let today = now.as_unix().div_euclid(86_400);
         let mut history = tessera_portal::store::day_counts::DayCounts::default();
-        for day in today - history_days..today {
+        // Ending today: all inside the 90 days kept, so the rollup the portal runs as it
+        // starts finds nothing to move. `ROLLING=1` ends it yesterday instead: the first
+        // rollup after midnight, a day to move for every license, runs during the pings.
+        let last = if std::env::var_os("ROLLING").is_some() { today - 1 } else { today };
+        for day in last + 1 - history_days..=last {
             history.add(day, 24);
         }
         sqlx::query("UPDATE licenses SET day_counts = $1, days_from = $2")

@@ -265,7 +265,7 @@ pub struct UsageRow {
 
 /// Licenses per rollup transaction: short enough that a ping waits at most a few tens of
 /// milliseconds for the write lock.
-const ROLLUP_CHUNK: usize = 1_000;
+const ROLLUP_CHUNK: usize = 100;
 
 /// The pause between two rollup transactions.
 const ROLLUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
