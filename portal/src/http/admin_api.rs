@@ -232,6 +232,16 @@ impl ListQuery {
     }
 
     fn filter(&self) -> Result<LicenseFilter, ApiError> {
+        // No name or product id holds a control character (and PostgreSQL refuses NUL in
+        // text): such a filter is a mistake, not an empty answer or a 500.
+        for (name, value) in [("org", &self.org), ("product", &self.product)] {
+            if value.as_ref().is_some_and(|v| v.chars().any(char::is_control)) {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("{name}: control characters are in no {name}"),
+                ));
+            }
+        }
         Ok(LicenseFilter {
             org: self.org.clone(),
             product: self.product.clone(),
@@ -266,7 +276,11 @@ pub async fn list(
         return Err(ApiError::bad_request("invalid_query", "format is for /v1/admin/usage"));
     }
     let limit = page_size(query.limit)?;
-    if query.after.as_ref().is_some_and(|a| a.len() > 64) {
+    // A cursor is a license id: anything else (control characters included, which
+    // PostgreSQL refuses in text) is not one of ours.
+    let not_a_cursor =
+        |a: &String| a.len() > 64 || !a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if query.after.as_ref().is_some_and(not_a_cursor) {
         return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
     }
     let now = portal.now();
@@ -301,7 +315,8 @@ pub async fn organizations(
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let limit = page_size(query.limit)?;
     // An organization's name is at most 200 characters (docs/FORMAT.md), of up to 4 bytes.
-    if query.after.as_ref().is_some_and(|a| a.len() > 800) {
+    // Control characters are in no organization's name (and PostgreSQL refuses NUL in text).
+    if query.after.as_ref().is_some_and(|a| a.len() > 800 || a.chars().any(char::is_control)) {
         return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
     }
     let mut page = portal.store.organization_page(query.after.as_deref(), limit + 1).await?;

@@ -205,6 +205,10 @@ on_both_stores!(list_queries_are_checked, |app| {
         ("activated=maybe", "activated"),
         ("colour=blue", "colour"),
         ("format=csv", "format"),
+        ("after=%00", "after"),
+        ("org=Acme%00", "org"),
+        ("product=x%0A", "product"),
+        ("after=not%20an%20id", "after"),
     ] {
         let answer = app.get(&format!("/v1/admin/licenses?{query}"), key).await;
         assert_eq!((answer.status, answer.code()), (400, "invalid_query"), "{query}");
@@ -437,7 +441,7 @@ on_both_stores!(organizations_are_paged_in_name_order_with_their_license_counts,
     }
     assert_eq!(seen, expected.into_iter().collect::<Vec<_>>(), "each once, in name order");
     assert_eq!(pages, 155usize.div_ceil(7));
-    for query in ["limit=0", "limit=1001", "org=x"] {
+    for query in ["limit=0", "limit=1001", "org=x", "after=Org%00"] {
         let answer = app.get(&format!("/v1/admin/organizations?{query}"), key).await;
         assert_eq!((answer.status, answer.code()), (400, "invalid_query"), "{query}");
     }
