@@ -30,25 +30,19 @@ pub struct RegisterRequest {
     pub license: String,
 }
 
-/// A license checked for registration: its row and its status now, or why not.
-fn admit(portal: &Portal, text: &str, now: UnixTime) -> Result<(LicenseRow, Status), ApiError> {
-    let trust = portal.trust.as_ref().ok_or_else(|| ApiError::NotReady {
-        missing: "no trust set: the portal cannot check licenses".to_owned(),
-    })?;
-    let verdict = LicenseFile::parse(text.as_bytes())
-        .map(|file| file.verify(trust, now, &Expectations::default()))
-        .map_err(malformed)?;
-    admitted(&verdict, now)
-}
-
-/// [`admit`] for many licenses, their signatures checked in one batch.
+/// Licenses checked for registration, their signatures in one batch: for each, in order,
+/// its row and its status now, or why not.
 fn admit_many(
     portal: &Portal,
     texts: &[String],
     now: UnixTime,
 ) -> Vec<Result<(LicenseRow, Status), ApiError>> {
     let Some(trust) = portal.trust.as_ref() else {
-        return texts.iter().map(|text| admit(portal, text, now)).collect();
+        let missing = "no trust set: the portal cannot check licenses";
+        return texts
+            .iter()
+            .map(|_| Err(ApiError::NotReady { missing: missing.to_owned() }))
+            .collect();
     };
     let parsed: Vec<_> = texts.iter().map(|text| LicenseFile::parse(text.as_bytes())).collect();
     let files: Vec<LicenseFile> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
@@ -88,7 +82,9 @@ pub async fn register(
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     key.require(Scope::Write)?;
-    let (row, status) = admit(&portal, &request.license, portal.now())?;
+    let admitted = admit_many(&portal, std::slice::from_ref(&request.license), portal.now());
+    let (row, status) =
+        admitted.into_iter().next().unwrap_or_else(|| Err(ApiError::Internal("verdict".into())))?;
     let registered = portal.store.register_license(&row).await?;
     let code = match registered {
         Registered::New => {

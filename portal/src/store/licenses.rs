@@ -46,9 +46,8 @@ impl Store {
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO licenses (id, key_sha256, org, product, runners, not_before, \
-                 expires_at, terminates_at, grace_period_secs, ping_interval_secs, status, \
-                 registered_at, status_changed_at) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                "INSERT INTO licenses ({INSERT_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING \
+                 RETURNING id",
                 rows.join(", ")
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -294,6 +293,11 @@ impl Store {
         Ok(bound)
     }
 }
+
+/// The columns a registration writes, in the order both writers bind them (13).
+pub(super) const INSERT_COLUMNS: &str = "id, key_sha256, org, product, runners, not_before, \
+     expires_at, terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, \
+     status_changed_at";
 
 /// License rows per INSERT statement.
 const REGISTER_ROWS: usize = 100;

@@ -13,11 +13,6 @@ use super::{LicenseRow, Registered, StoreError};
 /// with room for them, a page touched by many rows is read and written once.
 const SQLITE_CACHE: &str = "PRAGMA cache_size = -16384";
 
-const INSERT: &str = "INSERT INTO licenses (id, key_sha256, org, product, runners, \
-     not_before, expires_at, terminates_at, grace_period_secs, ping_interval_secs, status, \
-     registered_at, status_changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-     ?12, ?13) ON CONFLICT DO NOTHING";
-
 /// Stores `licenses` in one write transaction (one durable commit), answering for each, in
 /// order, whether it is new or was there already. Blocking: run it off the async workers.
 pub fn register_licenses(
@@ -32,7 +27,11 @@ pub fn register_licenses(
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut answers = Vec::with_capacity(licenses.len());
     {
-        let mut insert = tx.prepare(INSERT)?;
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO licenses ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+             ?12, ?13) ON CONFLICT DO NOTHING",
+            super::licenses::INSERT_COLUMNS
+        ))?;
         for license in licenses {
             let inserted = insert.execute(params![
                 license.id,
