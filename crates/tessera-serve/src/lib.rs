@@ -9,8 +9,13 @@
 //! - at most [`Limits::max_connections`] connections are open at once; one more is
 //!   accepted and closed at once, so the kernel's queue never fills with them.
 //!
+//! - the unread rest of a refused request is read out before the answer goes
+//!   ([`drain`]), so the client sees the answer rather than a reset connection.
+//!
 //! Shutdown is graceful: no new connections, in-flight requests finish (up to 30 s).
 #![forbid(unsafe_code)]
+
+pub mod drain;
 
 use std::future::Future;
 use std::path::Path;
@@ -89,6 +94,7 @@ pub async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let router = router.layer(axum::middleware::from_fn(drain::drain_unread));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
