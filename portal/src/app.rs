@@ -26,6 +26,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Pings(#[from] PingPathError),
+    #[error("cannot make the portal's secret: {0}")]
+    Secret(String),
 }
 
 /// What the portal lacks to serve hubs: the trust set or a valid delegation.
@@ -48,6 +50,8 @@ pub struct Portal {
     pub limits: Arc<RateLimits>,
     pub metrics: Metrics,
     pub pings: PingPath,
+    /// The key of device cookies and form tokens, shared by every instance (in the store).
+    ui_secret: Vec<u8>,
 }
 
 impl Portal {
@@ -76,6 +80,15 @@ impl Portal {
         for problem in &problems {
             tracing::warn!(%problem, "hubs cannot be served until this is fixed");
         }
+        let ui_secret = {
+            let mut fresh = [0u8; 32];
+            tessera_core::keys::fill_random(&mut fresh)
+                .map_err(|e| StartError::Secret(e.to_string()))?;
+            let stored = store.portal_secret("ui", &hex::encode(fresh)).await?;
+            hex::decode(stored).map_err(|_| {
+                StartError::Store(StoreError::Corrupt("portal secret \"ui\"".to_owned()))
+            })?
+        };
         let metrics = Metrics::default();
         let limits = Arc::new(RateLimits::new(settings.limits));
         let pings = PingPath::start(store.clone(), metrics.ping_batches.clone(), limits.clone())?;
@@ -90,7 +103,13 @@ impl Portal {
             setup_problems: problems,
             metrics,
             pings,
+            ui_secret,
         }))
+    }
+
+    /// The key of device cookies and form tokens.
+    pub fn ui_secret(&self) -> &[u8] {
+        &self.ui_secret
     }
 
     pub fn now(&self) -> UnixTime {
@@ -131,8 +150,8 @@ impl Portal {
     }
 }
 
-/// The periodic jobs, until the task is aborted: the rollup and forgetting idle rate-limit
-/// keys.
+/// The periodic jobs, until the task is aborted: the rollup, deleting expired sessions and
+/// forgetting idle rate-limit keys.
 pub async fn run_jobs(portal: Arc<Portal>) {
     let every = std::time::Duration::from_secs(portal.settings.rollup_every_secs);
     let mut every = tokio::time::interval(every);
@@ -144,6 +163,13 @@ pub async fn run_jobs(portal: Arc<Portal>) {
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "rollup failed"),
+        }
+        let now = portal.now().as_unix();
+        let rules = portal.settings.sessions;
+        if let Err(e) =
+            portal.store.delete_expired_sessions(now - rules.idle_secs, now - rules.max_secs).await
+        {
+            tracing::error!(error = %e, "deleting expired sessions failed");
         }
         portal.limits.shrink();
     }

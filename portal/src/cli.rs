@@ -27,6 +27,12 @@ pub enum Command {
     /// Manage admin API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Manage the people who sign in to the web pages.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage customer organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Print the receipt key's public key (making the key on first use), for `tessera delegate`.
     ReceiptKey(Box<StoreArgs>),
 }
@@ -56,6 +62,54 @@ pub enum ApiKeyCommand {
     Revoke {
         /// The key id (the 16 hex digits after `tsk_`).
         id: String,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Make an account. The password is read from standard input when it is not a terminal
+    /// (one line), else asked for twice; never from an argument.
+    Create {
+        /// super-admin (the vendor's staff) or org-admin (a customer's administrator).
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        email: String,
+        /// The person's name as shown in the portal.
+        #[arg(long)]
+        name: String,
+        /// The organization's name (org-admin only).
+        #[arg(long, value_name = "NAME")]
+        org: Option<String>,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+    /// Clear the sign-in delays that failed attempts put on an account.
+    Unlock {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+    /// End every session of an account (sign out everywhere).
+    SignOut {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Make an organization; unassigned licenses whose org claim is exactly its name become
+    /// its own.
+    Create {
+        /// The name, exactly as licenses give it in their org claim.
+        #[arg(long)]
+        name: String,
         #[command(flatten)]
         store: Box<StoreArgs>,
     },

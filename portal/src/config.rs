@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+use crate::domain::accounts::SessionRules;
+
 /// A database URL. A PostgreSQL URL may carry a password, so `Debug` and `Display` show
 /// only its scheme (a SQLite URL names a file and is shown whole); [`DatabaseUrl::expose`]
 /// gives the URL to the one place that connects.
@@ -85,6 +87,9 @@ pub struct Layer {
     pub header_read_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub rebind_every_secs: Option<i64>,
+    pub public_url: Option<String>,
+    pub session_idle_secs: Option<i64>,
+    pub session_max_secs: Option<i64>,
 }
 
 /// How logs are written.
@@ -119,6 +124,11 @@ pub struct Settings {
     pub max_connections: usize,
     /// The least time between two re-activations of one binding on the same host.
     pub rebind_every_secs: i64,
+    /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
+    /// TLS proxy).
+    pub secure_cookies: bool,
+    /// How long web sessions last.
+    pub sessions: SessionRules,
 }
 
 /// Rate limits (per minute or second, with a burst of the same size); see
@@ -188,6 +198,9 @@ impl Layer {
                 .or(below.header_read_timeout_secs),
             max_connections: self.max_connections.or(below.max_connections),
             rebind_every_secs: self.rebind_every_secs.or(below.rebind_every_secs),
+            public_url: self.public_url.or(below.public_url),
+            session_idle_secs: self.session_idle_secs.or(below.session_idle_secs),
+            session_max_secs: self.session_max_secs.or(below.session_max_secs),
         }
     }
 
@@ -203,6 +216,16 @@ impl Layer {
                     "give both tls_cert and tls_key (or neither, for plain HTTP behind a proxy)"
                         .to_owned(),
                 ));
+            }
+        };
+        let secure_cookies = match self.public_url.as_deref() {
+            None => tls.is_some(),
+            Some(url) if url.starts_with("https://") => true,
+            Some(url) if url.starts_with("http://") => tls.is_some(),
+            Some(url) => {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url {url:?}: give the https:// (or http://) address people use"
+                )));
             }
         };
         let positive = |name: &str, value: u32| {
@@ -251,6 +274,11 @@ impl Layer {
             header_read_timeout_secs: self.header_read_timeout_secs.unwrap_or(10).max(1),
             max_connections: self.max_connections.unwrap_or(1024).max(1),
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
+            secure_cookies,
+            sessions: SessionRules {
+                idle_secs: self.session_idle_secs.unwrap_or(2 * 3600).max(60),
+                max_secs: self.session_max_secs.unwrap_or(12 * 3600).max(60),
+            },
         })
     }
 }

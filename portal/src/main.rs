@@ -15,11 +15,11 @@ use clap::Parser;
 use tessera_core::time::{Clock, SystemClock, UnixTime};
 use tessera_portal::app::Portal;
 use tessera_portal::config::{Layer, LogFormat, Settings};
-use tessera_portal::domain::apikeys;
+use tessera_portal::domain::{accounts, apikeys};
 use tessera_portal::store::Store;
 use tessera_portal::{http, startup};
 
-use crate::cli::{ApiKeyCommand, Cli, Command, StoreArgs};
+use crate::cli::{ApiKeyCommand, Cli, Command, OrgCommand, StoreArgs, UserCommand};
 use crate::error::{Exit, Failure};
 
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
@@ -100,6 +100,108 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::ApiKey(command) => api_key(command).await,
+        Command::User(command) => user(command).await,
+        Command::Org(command) => org(command).await,
+    }
+}
+
+/// A password from standard input (one line) when it is not a terminal; else asked for
+/// twice on the terminal.
+fn read_password() -> Result<accounts::Password, Failure> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| fail(Exit::Usage, format!("reading the password from stdin: {e}")))?;
+        return Ok(accounts::Password::new(line.trim_end_matches(['\r', '\n'])));
+    }
+    let first = rpassword::prompt_password("Password: ")
+        .map_err(|e| fail(Exit::Usage, format!("reading the password: {e}")))?;
+    let second = rpassword::prompt_password("Password again: ")
+        .map_err(|e| fail(Exit::Usage, format!("reading the password: {e}")))?;
+    if first != second {
+        return Err(fail(Exit::Usage, "the two passwords differ"));
+    }
+    Ok(accounts::Password::new(first))
+}
+
+fn account_failure(e: accounts::AccountError) -> Failure {
+    match e {
+        accounts::AccountError::Store(e) => e.into(),
+        other => fail(Exit::Usage, other),
+    }
+}
+
+async fn user(command: UserCommand) -> Result<(), Failure> {
+    let now = SystemClock.now();
+    match command {
+        UserCommand::Create { role, email, name, org, store } => {
+            let role: accounts::Role = role.parse().map_err(account_failure)?;
+            let store = open_store(&settings(&store)?).await?;
+            let org_id = match &org {
+                Some(name) => Some(
+                    store
+                        .organization_named(name)
+                        .await?
+                        .ok_or_else(|| {
+                            fail(
+                                Exit::Usage,
+                                format!("no organization {name:?} (tessera-portal org create)"),
+                            )
+                        })?
+                        .id,
+                ),
+                None => None,
+            };
+            let password = read_password()?;
+            let new = accounts::NewUser {
+                email: &email,
+                name: &name,
+                role,
+                org_id: org_id.as_deref(),
+                password: &password,
+            };
+            let user = accounts::create_user(&store, &new, now).await.map_err(account_failure)?;
+            println!("created {} {} ({})", user.role, user.email, user.id);
+            Ok(())
+        }
+        UserCommand::Unlock { email, store } => {
+            let store = open_store(&settings(&store)?).await?;
+            let user = find_user(&store, &email).await?;
+            store.clear_failed_signins(&user.id).await?;
+            println!("{}: sign-in delays cleared", user.email);
+            Ok(())
+        }
+        UserCommand::SignOut { email, store } => {
+            let store = open_store(&settings(&store)?).await?;
+            let user = find_user(&store, &email).await?;
+            let ended = store.delete_sessions_of(&user.id).await?;
+            println!("{}: {ended} sessions ended", user.email);
+            Ok(())
+        }
+    }
+}
+
+async fn find_user(store: &Store, email: &str) -> Result<tessera_portal::store::UserRow, Failure> {
+    let email = accounts::normalize_email(email).map_err(account_failure)?;
+    store
+        .user_by_email(&email)
+        .await?
+        .ok_or_else(|| fail(Exit::Usage, format!("no account with the email {email:?}")))
+}
+
+async fn org(command: OrgCommand) -> Result<(), Failure> {
+    match command {
+        OrgCommand::Create { name, store } => {
+            let store = open_store(&settings(&store)?).await?;
+            let org = accounts::create_organization(&store, &name, SystemClock.now())
+                .await
+                .map_err(account_failure)?;
+            println!("created organization {:?} ({})", org.name, org.id);
+            Ok(())
+        }
     }
 }
 

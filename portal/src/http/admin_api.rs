@@ -16,11 +16,10 @@ use tessera_core::{Status, UnixTime};
 use super::error::ApiError;
 use super::extract::{AdminKey, ApiJson};
 use crate::app::Portal;
+use crate::domain::actions::{self, Action, ActionError, Done};
 use crate::domain::apikeys::Scope;
 use crate::domain::standing::license_status;
-use crate::store::{
-    LicenseFilter, LicenseRow, LicenseState, LicenseSummary, Registered, Standing, UsagePage,
-};
+use crate::store::{LicenseFilter, LicenseRow, LicenseSummary, Registered, Standing, UsagePage};
 
 /// `POST /v1/admin/licenses` body.
 #[derive(Debug, Deserialize)]
@@ -239,6 +238,7 @@ impl ListQuery {
             }
         }
         Ok(LicenseFilter {
+            organization: None,
             org: self.org.clone(),
             product: self.product.clone(),
             standing: self.standing,
@@ -429,19 +429,28 @@ pub async fn show(
     })))
 }
 
-async fn change_state(
+async fn act(
     portal: &Portal,
     key: &AdminKey,
     id: &str,
-    to: LicenseState,
+    action: Action,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let license = existing(portal, id).await?;
-    if license.state == LicenseState::Revoked && to != LicenseState::Revoked {
-        return Err(ApiError::conflict("revoked", "a revoked license stays revoked"));
-    }
-    portal.store.set_state(id, to, portal.now()).await?;
-    tracing::info!(license = %id, state = to.as_str(), by = %key.id, "license state changed");
-    Ok(Json(json!({ "id": id, "state": to })))
+    let done =
+        actions::apply(&portal.store, id, action, portal.now()).await.map_err(|e| match e {
+            ActionError::UnknownLicense(_) => ApiError::not_found("unknown_license", e.to_string()),
+            ActionError::Revoked => ApiError::conflict("revoked", e.to_string()),
+            ActionError::Store(e) => e.into(),
+        })?;
+    Ok(Json(match done {
+        Done::State(to) => {
+            tracing::info!(license = %id, state = to.as_str(), by = %key.id, "license state changed");
+            json!({ "id": id, "state": to })
+        }
+        Done::Reset(reset) => {
+            tracing::info!(license = %id, reset, by = %key.id, "binding reset");
+            json!({ "id": id, "reset": reset })
+        }
+    }))
 }
 
 /// `POST /v1/admin/licenses/{id}/suspend`.
@@ -451,7 +460,7 @@ pub async fn suspend(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
-    change_state(&portal, &key, &id, LicenseState::Suspended).await
+    act(&portal, &key, &id, Action::Suspend).await
 }
 
 /// `POST /v1/admin/licenses/{id}/reinstate`.
@@ -461,7 +470,7 @@ pub async fn reinstate(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
-    change_state(&portal, &key, &id, LicenseState::Active).await
+    act(&portal, &key, &id, Action::Reinstate).await
 }
 
 /// `POST /v1/admin/licenses/{id}/revoke`: final.
@@ -471,7 +480,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Revoke)?;
-    change_state(&portal, &key, &id, LicenseState::Revoked).await
+    act(&portal, &key, &id, Action::Revoke).await
 }
 
 /// `POST /v1/admin/licenses/{id}/reset-binding`: the next activation may come from a new host.
@@ -481,10 +490,7 @@ pub async fn reset_binding(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
-    existing(&portal, &id).await?;
-    let reset = portal.store.reset_binding(&id).await?;
-    tracing::info!(license = %id, reset, by = %key.id, "binding reset");
-    Ok(Json(json!({ "id": id, "reset": reset })))
+    act(&portal, &key, &id, Action::ResetBinding).await
 }
 
 /// How a usage export is written.

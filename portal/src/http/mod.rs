@@ -6,6 +6,7 @@ pub mod admin_api;
 pub mod error;
 pub mod extract;
 pub mod hub_api;
+pub mod ui;
 
 use std::future::Future;
 use std::path::Path;
@@ -72,6 +73,7 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .route("/v1/admin/licenses/{id}/reset-binding", post(admin_api::reset_binding))
         .route("/v1/admin/usage", get(admin_api::usage))
         .route("/v1/admin/organizations", get(admin_api::organizations))
+        .merge(ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(portal.clone(), observe))
@@ -117,7 +119,8 @@ async fn observe(State(portal): State<Arc<Portal>>, request: Request, next: Next
         .unwrap_or("unmatched");
     let method = request.method().clone();
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    ui::security_headers(response.headers_mut(), portal.settings.secure_cookies);
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     portal.metrics.requests.get_or_create(&RequestLabels { route, status }).inc();

@@ -20,6 +20,16 @@ pub enum Standing {
 }
 
 impl Standing {
+    /// Every standing, in the order a dashboard shows them.
+    pub const ALL: [Standing; 6] = [
+        Standing::Valid,
+        Standing::NotYetValid,
+        Standing::Expired,
+        Standing::Terminated,
+        Standing::Suspended,
+        Standing::Revoked,
+    ];
+
     pub fn status(self) -> Status {
         match self {
             Standing::Valid => Status::Valid,
@@ -33,7 +43,7 @@ impl Standing {
 
     /// The same rule as `license_status`, in SQL with the time bound as `$t`; a test holds
     /// the two to each other.
-    fn condition(self, t: &str) -> String {
+    pub(crate) fn condition(self, t: &str) -> String {
         let active = "l.status = 'active'";
         let started = format!("{t} >= l.not_before");
         let terminated = format!("(l.terminates_at IS NOT NULL AND {t} > l.terminates_at)");
@@ -55,6 +65,9 @@ impl Standing {
 /// Filters on licenses; every one given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct LicenseFilter {
+    /// Assigned to this organization record (by id): what an org-admin is limited to.
+    pub organization: Option<String>,
+    /// The `org` claim, exactly.
     pub org: Option<String>,
     pub product: Option<String>,
     /// What a ping would answer now.
@@ -71,6 +84,10 @@ pub struct LicenseFilter {
 
 impl LicenseFilter {
     pub(crate) fn conditions(&self, sql: &mut Where, now: UnixTime) {
+        if let Some(organization) = &self.organization {
+            let n = sql.bind(Bind::Text(organization.clone()));
+            sql.push(format!("l.org_id = ${n}"));
+        }
         if let Some(org) = &self.org {
             let n = sql.bind(Bind::Text(org.clone()));
             sql.push(format!("l.org = ${n}"));

@@ -8,7 +8,7 @@ use super::{
     LicenseState, LicenseSummary, Registered, Store, StoreError, activation_from_row,
     license_from_row,
 };
-use crate::store::filter::{Bind, LicenseFilter, Where, page_source};
+use crate::store::filter::{Bind, LicenseFilter, Standing, Where, page_source};
 
 impl Store {
     // --- licenses ---------------------------------------------------------------------
@@ -42,7 +42,7 @@ impl Store {
                 .map(|k| {
                     let p = 13 * k;
                     let marks: Vec<String> = (1..=13).map(|i| format!("${}", p + i)).collect();
-                    format!("({})", marks.join(", "))
+                    format!("({}, {})", marks.join(", "), organization_of(&format!("${}", p + 3)))
                 })
                 .collect();
             let sql = format!(
@@ -156,6 +156,52 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The dashboard's figures over the licenses `filter` covers: how many in each standing
+    /// (in [`Standing::ALL`]'s order), valid ones ending within `soon` seconds, and bound
+    /// hubs silent past their license's grace period. One pass over the table.
+    pub async fn license_counts(
+        &self,
+        filter: &LicenseFilter,
+        soon: i64,
+        now: UnixTime,
+    ) -> Result<LicenseCounts, StoreError> {
+        let mut sql = Where::default();
+        filter.conditions(&mut sql, now);
+        let t = sql.bind(Bind::Int(now.as_unix()));
+        let t = format!("${t}");
+        let soon_n = sql.bind(Bind::Int(now.as_unix().saturating_add(soon)));
+        let mut sums: Vec<String> = Standing::ALL
+            .iter()
+            .map(|s| format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", s.condition(&t)))
+            .collect();
+        sums.push(format!(
+            "SUM(CASE WHEN {} AND l.expires_at < ${soon_n} THEN 1 ELSE 0 END)",
+            Standing::Valid.condition(&t)
+        ));
+        sums.push(format!(
+            "SUM(CASE WHEN a.license_id IS NOT NULL AND l.status = 'active' AND \
+             COALESCE(a.last_ping_at, a.activated_at) < {t} - l.grace_period_secs \
+             THEN 1 ELSE 0 END)"
+        ));
+        let casts: Vec<String> =
+            sums.iter().map(|sum| format!("CAST(COALESCE({sum}, 0) AS BIGINT)")).collect();
+        let query = format!(
+            "SELECT {} FROM licenses l LEFT JOIN activations a ON a.license_id = l.id{}",
+            casts.join(", "),
+            sql.clause()
+        );
+        let row = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_one(&self.pool).await?;
+        let mut by_standing = [0i64; 6];
+        for (i, slot) in by_standing.iter_mut().enumerate() {
+            *slot = row.try_get(i)?;
+        }
+        Ok(LicenseCounts {
+            by_standing,
+            ending_soon: row.try_get(6)?,
+            silent_past_grace: row.try_get(7)?,
+        })
     }
 
     /// Changes a license's state; false if there is no such license.
@@ -294,10 +340,26 @@ impl Store {
     }
 }
 
-/// The columns a registration writes, in the order both writers bind them (13).
+/// The columns a registration writes, in the order both writers bind them (13), then the
+/// organization, found by [`organization_of`] the `org` claim (the third value).
 pub(super) const INSERT_COLUMNS: &str = "id, key_sha256, org, product, runners, not_before, \
      expires_at, terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, \
-     status_changed_at";
+     status_changed_at, org_id";
+
+/// The organization a license belongs to: the one named exactly as its `org` claim (the
+/// placeholder `org`), or none. One rule for both writers.
+pub(super) fn organization_of(org: &str) -> String {
+    format!("(SELECT id FROM organizations WHERE name = {org})")
+}
 
 /// License rows per INSERT statement.
 const REGISTER_ROWS: usize = 100;
+
+/// The dashboard's figures ([`Store::license_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LicenseCounts {
+    /// In [`Standing::ALL`]'s order.
+    pub by_standing: [i64; 6],
+    pub ending_soon: i64,
+    pub silent_past_grace: i64,
+}

@@ -11,6 +11,7 @@ mod api_keys;
 pub mod day_counts;
 mod filter;
 mod licenses;
+mod people;
 mod pings;
 pub mod sqlite_bulk;
 pub mod sqlite_pings;
@@ -24,6 +25,8 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 pub use filter::{LicenseFilter, Standing};
+pub use licenses::LicenseCounts;
+pub use people::{OrganizationRow, SessionRow, UserRow};
 use tessera_core::UnixTime;
 use tessera_core::chain::Chain;
 use tessera_core::receipt::Nonce;

@@ -29,8 +29,9 @@ pub fn register_licenses(
     {
         let mut insert = tx.prepare(&format!(
             "INSERT INTO licenses ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-             ?12, ?13) ON CONFLICT DO NOTHING",
-            super::licenses::INSERT_COLUMNS
+             ?12, ?13, {}) ON CONFLICT DO NOTHING",
+            super::licenses::INSERT_COLUMNS,
+            super::licenses::organization_of("?3")
         ))?;
         for license in licenses {
             let inserted = insert.execute(params![

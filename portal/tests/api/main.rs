@@ -9,3 +9,4 @@ mod hub_api;
 mod listing;
 mod processes;
 mod storage;
+mod web;

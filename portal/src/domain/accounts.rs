@@ -1,0 +1,502 @@
+//! People: roles, passwords, sign-in with growing delays, and sessions. Nothing here knows
+//! HTTP (the web pages are in `http::ui`); every SQL statement is in `store::people`.
+//!
+//! - Passwords are hashed with argon2id ([`PASSWORD_COST`]) and a random salt, stored as a
+//!   PHC string; a new password has at least [`MIN_PASSWORD_CHARS`] characters and is not
+//!   on a bundled list of common passwords.
+//! - A failed sign-in makes the next one wait ([`signin_delay`]): nothing from the 1st to
+//!   the 3rd, then 1 s doubling up to 15 minutes. No lock outlasts that, and a browser that
+//!   has signed in as that person before (a device cookie, [`device_token`]) is not held up
+//!   by a stranger's failures. No IP address is stored.
+//! - Sessions: a random token in an `HttpOnly; SameSite=Strict` cookie; the store keeps its
+//!   SHA-256. A session ends when idle or old ([`SessionRules`]), on sign-out, and with all
+//!   of its user's sessions on a password or role change.
+
+use std::fmt;
+use std::str::FromStr;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tessera_core::UnixTime;
+use tessera_core::keys::{RandomError, fill_random};
+
+use crate::store::{OrganizationRow, Store, StoreError, UserRow};
+
+/// A person's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Role {
+    /// The vendor's staff: everything.
+    #[serde(rename = "super-admin")]
+    SuperAdmin,
+    /// A customer's administrator: their own organization only.
+    #[serde(rename = "org-admin")]
+    OrgAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SuperAdmin => "super-admin",
+            Role::OrgAdmin => "org-admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = AccountError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "super-admin" => Ok(Role::SuperAdmin),
+            "org-admin" => Ok(Role::OrgAdmin),
+            other => Err(AccountError::Invalid(format!(
+                "unknown role {other:?} (super-admin, org-admin)"
+            ))),
+        }
+    }
+}
+
+/// Why an account operation was refused. The messages are for the person at the keyboard.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a person with this email already exists")]
+    EmailTaken,
+    #[error("an organization with this name already exists")]
+    OrganizationTaken,
+    #[error("no such organization")]
+    NoSuchOrganization,
+    #[error("no such person")]
+    NoSuchUser,
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The shortest password accepted, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest, so that hashing cannot be made expensive.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// argon2id cost of a password hash: 19 MiB, 2 passes, 1 lane (OWASP's first choice for
+/// argon2id). Each stored hash names its own cost, so raising this leaves old hashes valid.
+pub const PASSWORD_COST: (u32, u32, u32) = (19 * 1024, 2, 1);
+
+const COMMON: &str = include_str!("common_passwords.txt");
+
+/// A password a person typed: compared and hashed, never shown (`Debug` hides it).
+pub struct Password(String);
+
+impl Password {
+    pub fn new(text: impl Into<String>) -> Password {
+        Password(text.into())
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+/// Checks a new password against the rules; the error says which one it breaks.
+pub fn check_new_password(password: &Password, email: &str) -> Result<(), AccountError> {
+    let text = password.0.as_str();
+    if text.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::Invalid(format!(
+            "the password is longer than {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    if text.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::Invalid(format!(
+            "the password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    let lower = text.to_lowercase();
+    let first = lower.chars().next().unwrap_or(' ');
+    let common = COMMON.lines().any(|line| !line.starts_with('#') && line == lower)
+        || lower.chars().all(|c| c == first)
+        || lower == email.to_lowercase()
+        || email.split('@').next().is_some_and(|local| local.len() >= 4 && lower.contains(local));
+    if common {
+        return Err(AccountError::Invalid(
+            "this password is too common or too close to the email; choose another".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The argon2id PHC string of a password under a fresh salt.
+pub fn hash_password(password: &Password) -> Result<String, AccountError> {
+    let mut salt = [0u8; 16];
+    fill_random(&mut salt)?;
+    let (m, t, p) = PASSWORD_COST;
+    let hash = argon2id(password.0.as_bytes(), &salt, m, t, p)
+        .ok_or_else(|| AccountError::Invalid("password hashing failed".to_owned()))?;
+    Ok(format!(
+        "$argon2id$v=19$m={m},t={t},p={p}${}${}",
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(hash)
+    ))
+}
+
+fn argon2id(password: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Option<[u8; 32]> {
+    let params = Params::new(m, t, p, Some(32)).ok()?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(password, salt, &mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// Whether `password` matches a stored PHC string (compared in constant time). A stored
+/// string that does not parse, or asks for an unreasonable cost, matches nothing.
+pub fn verify_password(password: &Password, stored: &str) -> bool {
+    let parts: Vec<&str> = stored.split('$').collect();
+    let ["", "argon2id", "v=19", params, salt, hash] = parts.as_slice() else { return false };
+    let mut cost = [0u32; 3];
+    for (slot, (field, name)) in cost.iter_mut().zip(params.split(',').zip(["m=", "t=", "p="])) {
+        match field.strip_prefix(name).and_then(|v| v.parse().ok()) {
+            Some(v) => *slot = v,
+            None => return false,
+        }
+    }
+    let [m, t, p] = cost;
+    if m > 1024 * 1024 || t > 16 || p > 16 || password.0.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
+    let (Ok(salt), Ok(expected)) = (STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(hash))
+    else {
+        return false;
+    };
+    argon2id(password.0.as_bytes(), &salt, m, t, p)
+        .is_some_and(|got| bool::from(got.as_slice().ct_eq(&expected)))
+}
+
+/// A stored hash to check a password against when no one has the email: a sign-in for an
+/// unknown email costs the same time as one for a known email.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        hash_password(&Password::new("decoy password, never anyone's")).unwrap_or_default()
+    })
+}
+
+/// An email as stored: trimmed and lower-cased; refused unless it looks like one.
+pub fn normalize_email(text: &str) -> Result<String, AccountError> {
+    let email = text.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+        && email.rsplit('@').next().is_some_and(|domain| domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"'".contains(c));
+    if valid {
+        Ok(email)
+    } else {
+        Err(AccountError::Invalid(format!("{:?} is not an email address", text.trim())))
+    }
+}
+
+/// A person's or organization's name: trimmed, 1 to 200 characters, no control characters.
+pub fn normalize_name(what: &str, text: &str) -> Result<String, AccountError> {
+    let name = text.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AccountError::Invalid(format!(
+            "the {what} needs 1 to 200 characters, without control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// A random id: 16 bytes as 32 hex digits. A user's id is a pseudonym: nothing in it comes
+/// from the person.
+pub fn random_id() -> Result<String, RandomError> {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes)?;
+    Ok(hex::encode(bytes))
+}
+
+/// Makes an organization; unassigned licenses whose `org` claim is its name become its own.
+pub async fn create_organization(
+    store: &Store,
+    name: &str,
+    now: UnixTime,
+) -> Result<OrganizationRow, AccountError> {
+    let org = OrganizationRow {
+        id: random_id()?,
+        name: normalize_name("organization name", name)?,
+        created_at: now.as_unix(),
+    };
+    if store.insert_organization(&org).await? {
+        Ok(org)
+    } else {
+        Err(AccountError::OrganizationTaken)
+    }
+}
+
+/// Who a new person is.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    /// The organization's id; required for an org-admin, refused for a super-admin.
+    pub org_id: Option<&'a str>,
+    pub password: &'a Password,
+}
+
+/// Makes a person's account.
+pub async fn create_user(
+    store: &Store,
+    new: &NewUser<'_>,
+    now: UnixTime,
+) -> Result<UserRow, AccountError> {
+    let email = normalize_email(new.email)?;
+    let name = normalize_name("name", new.name)?;
+    check_new_password(new.password, &email)?;
+    let org_id = match (new.role, new.org_id) {
+        (Role::SuperAdmin, None) => None,
+        (Role::SuperAdmin, Some(_)) => {
+            return Err(AccountError::Invalid(
+                "a super-admin belongs to the vendor, not to an organization".to_owned(),
+            ));
+        }
+        (Role::OrgAdmin, None) => {
+            return Err(AccountError::Invalid("an org-admin needs an organization".to_owned()));
+        }
+        (Role::OrgAdmin, Some(id)) => {
+            store.organization(id).await?.ok_or(AccountError::NoSuchOrganization)?;
+            Some(id.to_owned())
+        }
+    };
+    let user = UserRow {
+        id: random_id()?,
+        email,
+        name,
+        role: new.role.as_str().to_owned(),
+        org_id,
+        password_hash: hash_password(new.password)?,
+        failed_signins: 0,
+        next_signin_at: 0,
+        created_at: now.as_unix(),
+        credentials_changed_at: now.as_unix(),
+    };
+    if store.insert_user(&user).await? { Ok(user) } else { Err(AccountError::EmailTaken) }
+}
+
+/// How long the next sign-in waits after `failed` failures in a row: none up to 3, then
+/// 1 s, 2 s, 4 s … at most 15 minutes.
+pub fn signin_delay(failed: i64) -> i64 {
+    if failed < 4 { 0 } else { (1i64 << (failed - 4).min(10)).min(900) }
+}
+
+/// What a sign-in attempt came to.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in: the person.
+    Welcome(UserRow),
+    /// Wrong email or password (the same answer for both).
+    Refused,
+    /// Too soon after failed attempts: try again in this many seconds.
+    Wait(i64),
+}
+
+/// Checks an email and password at `now`. `trusted_device`: the browser holds a device
+/// cookie of this person (it signed in as them before): other people's failures do not
+/// delay it.
+pub async fn sign_in(
+    store: &Store,
+    email: &str,
+    password: &Password,
+    trusted_device: &(dyn Fn(&UserRow) -> bool + Sync),
+    now: UnixTime,
+) -> Result<SignIn, AccountError> {
+    let user = match normalize_email(email) {
+        Ok(email) => store.user_by_email(&email).await?,
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        let hash = decoy_hash().to_owned();
+        let password = Password::new(password.0.clone());
+        let _ = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await;
+        return Ok(SignIn::Refused);
+    };
+    let now = now.as_unix();
+    if now < user.next_signin_at && !trusted_device(&user) {
+        return Ok(SignIn::Wait(user.next_signin_at - now));
+    }
+    let hash = user.password_hash.clone();
+    let typed = Password::new(password.0.clone());
+    let good =
+        tokio::task::spawn_blocking(move || verify_password(&typed, &hash)).await.unwrap_or(false);
+    if good {
+        if user.failed_signins > 0 {
+            store.clear_failed_signins(&user.id).await?;
+        }
+        return Ok(SignIn::Welcome(user));
+    }
+    let failed = user.failed_signins.saturating_add(1);
+    store.record_failed_signin(&user.id, failed, now + signin_delay(failed)).await?;
+    if failed == 4 {
+        tracing::warn!(user = %user.id, "repeated failed sign-ins: delays begin");
+    }
+    Ok(SignIn::Refused)
+}
+
+/// How long sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionRules {
+    /// A session unused this long ends.
+    pub idle_secs: i64,
+    /// A session ends this long after sign-in, used or not.
+    pub max_secs: i64,
+}
+
+/// A session token as the cookie holds it (`Debug` hides it).
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 the store keeps.
+    pub fn digest(&self) -> String {
+        token_digest(&self.0)
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(…)")
+    }
+}
+
+fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Starts a session for a person who just signed in.
+pub async fn start_session(
+    store: &Store,
+    user: &UserRow,
+    now: UnixTime,
+) -> Result<SessionToken, AccountError> {
+    let mut random = [0u8; 32];
+    fill_random(&mut random)?;
+    let token = SessionToken(URL_SAFE_NO_PAD.encode(random));
+    store.insert_session(&token.digest(), &user.id, now.as_unix()).await?;
+    Ok(token)
+}
+
+/// The person of a session cookie, if the session is live at `now`; notes its use.
+pub async fn session_user(
+    store: &Store,
+    token: &str,
+    rules: SessionRules,
+    now: UnixTime,
+) -> Result<Option<UserRow>, AccountError> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    let digest = token_digest(token);
+    let Some(session) = store.session(&digest).await? else { return Ok(None) };
+    let now = now.as_unix();
+    if now - session.last_seen_at > rules.idle_secs || now - session.created_at > rules.max_secs {
+        store.delete_session(&digest).await?;
+        return Ok(None);
+    }
+    // At most a write a minute per session, not one per page.
+    if now - session.last_seen_at >= 60 {
+        store.touch_session(&digest, now).await?;
+    }
+    Ok(store.user(&session.user_id).await?)
+}
+
+/// Ends one session (sign-out).
+pub async fn end_session(store: &Store, token: &str) -> Result<(), AccountError> {
+    Ok(store.delete_session(&token_digest(token)).await?)
+}
+
+/// A keyed tag, for device cookies and form tokens: HMAC-SHA-256 under the portal's
+/// secret, base64url.
+pub fn tag(secret: &[u8], parts: &[&str]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key");
+    for part in parts {
+        mac.update(part.as_bytes());
+        mac.update(b"\0");
+    }
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Compares two tags in constant time.
+pub fn same_tag(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// The device cookie of a person on a browser they signed in on: tied to their password
+/// (a new password retires every device cookie).
+pub fn device_token(secret: &[u8], user: &UserRow) -> String {
+    tag(secret, &["device", &user.id, &user.credentials_changed_at.to_string()])
+}
+
+/// The form token of a session: every state-changing form carries it.
+pub fn csrf_token(secret: &[u8], session_token: &str) -> String {
+    tag(secret, &["csrf", session_token])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_hash_verifies_only_its_password() {
+        let hash = hash_password(&Password::new("correct horse battery")).expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(verify_password(&Password::new("correct horse battery"), &hash));
+        assert!(!verify_password(&Password::new("correct horse batterz"), &hash));
+        assert!(!verify_password(&Password::new("correct horse battery"), "$argon2id$junk"));
+        let costly = hash.replace("m=19456", "m=99999999");
+        assert!(!verify_password(&Password::new("correct horse battery"), &costly));
+    }
+
+    #[test]
+    fn short_common_and_email_like_passwords_are_refused() {
+        let email = "dana.smith@example.com";
+        for bad in ["short", "Password1234", "aaaaaaaaaaaaaaaa", "dana.smith2024!!"] {
+            assert!(check_new_password(&Password::new(bad), email).is_err(), "{bad}");
+        }
+        assert!(check_new_password(&Password::new("tram lantern quietly"), email).is_ok());
+    }
+
+    #[test]
+    fn delays_grow_and_stop_at_fifteen_minutes() {
+        let delays: Vec<i64> = (0..20).map(signin_delay).collect();
+        assert_eq!(&delays[..8], &[0, 0, 0, 0, 1, 2, 4, 8]);
+        assert_eq!(delays[19], 900);
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(normalize_email("  Dana@Example.COM ").expect("email"), "dana@example.com");
+        for bad in
+            ["dana", "dana@", "@example.com", "a@b@c.com", "da na@example.com", "x@localhost"]
+        {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        assert_eq!(format!("{:?}", Password::new("hunter2hunter2")), "Password(…)");
+        assert_eq!(format!("{:?}", SessionToken("abc".into())), "SessionToken(…)");
+    }
+}

@@ -1,0 +1,76 @@
+//! What staff (or a customer) may do to a license, one rule for the admin API and the web
+//! pages: suspend, reinstate, revoke (final), reset the binding.
+
+use tessera_core::UnixTime;
+
+use crate::store::{LicenseState, Store, StoreError};
+
+/// An action on a license.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Suspend,
+    Reinstate,
+    Revoke,
+    ResetBinding,
+}
+
+impl Action {
+    /// The word in URLs and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Suspend => "suspend",
+            Action::Reinstate => "reinstate",
+            Action::Revoke => "revoke",
+            Action::ResetBinding => "reset-binding",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Action> {
+        [Action::Suspend, Action::Reinstate, Action::Revoke, Action::ResetBinding]
+            .into_iter()
+            .find(|a| a.as_str() == word)
+    }
+}
+
+/// Why an action was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActionError {
+    #[error("no license {0:?} is registered")]
+    UnknownLicense(String),
+    #[error("a revoked license stays revoked")]
+    Revoked,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an action did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// The license is now in this state.
+    State(LicenseState),
+    /// The binding was reset (false: there was none).
+    Reset(bool),
+}
+
+/// Does `action` to license `id` at `now`.
+pub async fn apply(
+    store: &Store,
+    id: &str,
+    action: Action,
+    now: UnixTime,
+) -> Result<Done, ActionError> {
+    let license =
+        store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
+    let to = match action {
+        Action::ResetBinding => return Ok(Done::Reset(store.reset_binding(id).await?)),
+        Action::Suspend => LicenseState::Suspended,
+        Action::Reinstate => LicenseState::Active,
+        Action::Revoke => LicenseState::Revoked,
+    };
+    if license.state == LicenseState::Revoked && to != LicenseState::Revoked {
+        return Err(ActionError::Revoked);
+    }
+    store.set_state(id, to, now).await?;
+    Ok(Done::State(to))
+}

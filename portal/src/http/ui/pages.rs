@@ -1,0 +1,420 @@
+//! The HTML of every page (maud: checked when compiled, every value escaped).
+
+use maud::{DOCTYPE, Markup, html};
+use tessera_core::UnixTime;
+
+use crate::domain::accounts::Role;
+use crate::store::{
+    ActivationRow, LicenseCounts, LicenseRow, LicenseSummary, MonthlyUsage, OrganizationRow,
+    Standing, UserRow,
+};
+
+/// Who is looking, and the form token of their session.
+pub struct Chrome<'a> {
+    pub user: &'a UserRow,
+    pub role: Role,
+    pub csrf: &'a str,
+}
+
+fn when(t: Option<i64>) -> String {
+    t.and_then(|t| UnixTime::from_unix(t).ok()).map_or_else(
+        || "never".to_owned(),
+        |t| t.to_rfc3339().replace('T', " ").replace('Z', " UTC"),
+    )
+}
+
+fn day(t: i64) -> String {
+    UnixTime::from_unix(t).map(|t| t.date().to_string()).unwrap_or_default()
+}
+
+/// The frame of every page.
+pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Tessera portal" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    a.brand href="/ui" { "Tessera portal" }
+                    @if let Some(chrome) = chrome {
+                        nav aria-label="Main" {
+                            a href="/ui" { "Dashboard" }
+                            a href="/ui/licenses" { "Licenses" }
+                            @if chrome.role == Role::SuperAdmin {
+                                a href="/ui/organizations" { "Organizations" }
+                            }
+                        }
+                        span { (chrome.user.name) " (" (chrome.role.as_str()) ")" }
+                        form method="post" action="/ui/signout" {
+                            input type="hidden" name="csrf" value=(chrome.csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+pub fn sign_in(error: Option<&str>, email: &str, csrf: &str) -> Markup {
+    page(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form method="post" action="/ui/signin" {
+                input type="hidden" name="csrf" value=(csrf);
+                div.field {
+                    label for="email" { "Email" }
+                    input id="email" name="email" type="email" autocomplete="username" required value=(email);
+                }
+                div.field {
+                    label for="password" { "Password" }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub fn message(title: &str, chrome: Option<&Chrome<'_>>, text: &str) -> Markup {
+    page(
+        title,
+        chrome,
+        html! {
+            h1 { (title) }
+            p.error role="alert" { (text) }
+            p { a href="/ui" { "Back to the dashboard" } }
+        },
+    )
+}
+
+fn standing_word(s: Standing) -> &'static str {
+    s.status().as_str()
+}
+
+pub fn dashboard(chrome: &Chrome<'_>, scope: &str, counts: &LicenseCounts) -> Markup {
+    page(
+        "Dashboard",
+        Some(chrome),
+        html! {
+            h1 { "Dashboard" }
+            p.muted { (scope) }
+            h2 { "Licenses by standing" }
+            div.cards {
+                @for (standing, n) in Standing::ALL.iter().zip(counts.by_standing) {
+                    a.card href={ "/ui/licenses?standing=" (standing_word(*standing)) } {
+                        span.n { (n) }
+                        (standing_word(*standing).replace('_', " "))
+                    }
+                }
+            }
+            h2 { "Needs attention" }
+            div.cards {
+                div.card { span.n { (counts.ending_soon) } "valid, ending within 30 days" }
+                div.card { span.n { (counts.silent_past_grace) } "hubs silent past their grace period" }
+            }
+        },
+    )
+}
+
+/// The filters of the license list, as the form shows them.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct ListForm {
+    #[serde(default)]
+    pub org: String,
+    #[serde(default)]
+    pub product: String,
+    #[serde(default)]
+    pub standing: String,
+    #[serde(default)]
+    pub activated: String,
+    #[serde(default)]
+    pub after: String,
+}
+
+pub fn licenses(
+    chrome: &Chrome<'_>,
+    form: &ListForm,
+    rows: &[(LicenseSummary, tessera_core::Status)],
+    next: Option<&str>,
+) -> Markup {
+    let next_link = next.map(|after| {
+        let mut q = url_query(&[
+            ("org", &form.org),
+            ("product", &form.product),
+            ("standing", &form.standing),
+            ("activated", &form.activated),
+        ]);
+        q.push_str(&format!("&after={after}"));
+        format!("/ui/licenses?{q}")
+    });
+    page(
+        "Licenses",
+        Some(chrome),
+        html! {
+            h1 { "Licenses" }
+            form.filters method="get" action="/ui/licenses" role="search" {
+                div { label for="f-org" { "Organization (org claim)" } input id="f-org" name="org" value=(form.org); }
+                div { label for="f-product" { "Product" } input id="f-product" name="product" value=(form.product); }
+                div {
+                    label for="f-standing" { "Standing" }
+                    select id="f-standing" name="standing" {
+                        option value="" { "any" }
+                        @for s in Standing::ALL {
+                            option value=(standing_word(s)) selected[form.standing == standing_word(s)] { (standing_word(s).replace('_', " ")) }
+                        }
+                    }
+                }
+                div {
+                    label for="f-activated" { "Bound to a hub" }
+                    select id="f-activated" name="activated" {
+                        option value="" { "either" }
+                        option value="true" selected[form.activated == "true"] { "yes" }
+                        option value="false" selected[form.activated == "false"] { "no" }
+                    }
+                }
+                button type="submit" { "Filter" }
+            }
+            @if rows.is_empty() {
+                p { "No license matches." }
+            } @else {
+                div.table {
+                    table {
+                        caption.muted { "Licenses in issue order, 50 a page" }
+                        thead { tr { th scope="col" { "License" } th scope="col" { "Organization" } th scope="col" { "Product" } th scope="col" { "Standing" } th scope="col" { "Ends" } th scope="col" { "Last validation" } } }
+                        tbody {
+                            @for (row, status) in rows {
+                                tr {
+                                    td { a href={ "/ui/licenses/" (row.license.id) } { code { (row.license.id) } } }
+                                    td { (row.license.org) }
+                                    td { (row.license.product) }
+                                    td { span class={ "status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) } }
+                                    td { (day(row.license.expires_at)) }
+                                    td { @if row.activated { (when(row.last_ping_at)) } @else { span.muted { "not activated" } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(link) = next_link {
+                p.pager { a href=(link) rel="next" { "Next page →" } }
+            }
+        },
+    )
+}
+
+fn url_query(pairs: &[(&str, &str)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", percent(v))).collect::<Vec<_>>().join("&")
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// What one license page shows.
+pub struct LicensePage<'a> {
+    pub license: &'a LicenseRow,
+    pub status: tessera_core::Status,
+    pub organization: Option<&'a OrganizationRow>,
+    pub activation: Option<&'a ActivationRow>,
+    pub usage: &'a [MonthlyUsage],
+    pub done: Option<&'a str>,
+}
+
+pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
+    let l = view.license;
+    page(
+        "License",
+        Some(chrome),
+        html! {
+            h1 { "License " code { (l.id) } }
+            @if let Some(done) = view.done {
+                p.notice role="status" { (done) }
+            }
+            p { "Standing: " span class={ "status status-" (view.status.as_str()) } { (view.status.as_str().replace('_', " ")) } }
+            h2 { "Terms" }
+            dl.terms {
+                dt { "Organization (claim)" } dd { (l.org) }
+                dt { "Assigned to" } dd { @match view.organization { Some(o) => (o.name), None => span.muted { "no organization record" } } }
+                dt { "Product" } dd { (l.product) }
+                dt { "Runners" } dd { (l.runners) }
+                dt { "Valid from" } dd { (day(l.not_before)) }
+                dt { "Ends" } dd { (day(l.expires_at)) }
+                @if let Some(t) = l.terminates_at { dt { "Terminates" } dd { (day(t)) } }
+                dt { "Grace period" } dd { (l.grace_period_secs / 86_400) " days" }
+                dt { "Registered" } dd { (when(Some(l.registered_at))) }
+            }
+            h2 { "Hub" }
+            @match view.activation {
+                Some(a) => {
+                    dl.terms {
+                        dt { "Activated" } dd { (when(Some(a.activated_at))) }
+                        dt { "Last validation" } dd { (when(a.last_ping_at)) }
+                        dt { "Re-activations" } dd { (a.rebinds) }
+                    }
+                }
+                None => p { "Not bound to a hub: the next activation binds it." }
+            }
+            h2 id="usage" { "Validations per month" }
+            (chart(view.usage))
+            h2 { "Actions" }
+            div.actions {
+                @for action in actions_for(chrome.role, l) {
+                    a href={ "/ui/licenses/" (l.id) "/confirm/" (action) } { (action_label(action)) }
+                }
+            }
+        },
+    )
+}
+
+/// The actions a role may take on a license in its state.
+pub fn actions_for(role: Role, l: &LicenseRow) -> Vec<&'static str> {
+    use crate::store::LicenseState::*;
+    if role != Role::SuperAdmin {
+        return Vec::new();
+    }
+    match l.state {
+        Active => vec!["suspend", "revoke", "reset-binding"],
+        Suspended => vec!["reinstate", "revoke", "reset-binding"],
+        Revoked => vec![],
+    }
+}
+
+pub fn action_label(action: &str) -> &'static str {
+    match action {
+        "suspend" => "Suspend",
+        "reinstate" => "Reinstate",
+        "revoke" => "Revoke",
+        _ => "Reset the hub binding",
+    }
+}
+
+fn action_warning(action: &str) -> &'static str {
+    match action {
+        "suspend" => {
+            "The hub is refused at its next validation and its runners stop once their lease runs out. You can reinstate it later."
+        }
+        "reinstate" => "The hub is served again at its next validation.",
+        "revoke" => "Revoking is final: the license can never be reinstated.",
+        _ => {
+            "The hub bound now is forgotten: the next activation, from any machine, binds the license."
+        }
+    }
+}
+
+pub fn confirm(chrome: &Chrome<'_>, l: &LicenseRow, action: &str) -> Markup {
+    page(
+        action_label(action),
+        Some(chrome),
+        html! {
+            h1 { (action_label(action)) " license " code { (l.id) } "?" }
+            p { (l.org) " · " (l.product) }
+            p { (action_warning(action)) }
+            form method="post" action={ "/ui/licenses/" (l.id) "/" (action) } {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.actions {
+                    button.danger[action == "revoke"] type="submit" { (action_label(action)) }
+                    a href={ "/ui/licenses/" (l.id) } { "Cancel" }
+                }
+            }
+        },
+    )
+}
+
+/// Monthly validations as bars, drawn in SVG (no script), with the figures as a table too.
+fn chart(usage: &[MonthlyUsage]) -> Markup {
+    if usage.is_empty() {
+        return html! { p.muted { "No validation recorded yet." } };
+    }
+    let months: Vec<&MonthlyUsage> = usage.iter().rev().take(12).rev().collect();
+    let top = months.iter().map(|m| m.pings).max().unwrap_or(1).max(1);
+    let (width, height, bar) = (640i64, 200i64, 640 / 12);
+    let label = |m: i64| format!("{}-{:02}", m / 100, m % 100);
+    html! {
+        figure.chart {
+            svg viewBox={ "0 0 " (width) " " (height + 24) } role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg" {
+                title id="chart-title" { "Validations per month, last " (months.len()) " months" }
+                @for (i, m) in months.iter().enumerate() {
+                    @let h = m.pings * height / top;
+                    @let x = i as i64 * bar;
+                    g {
+                        title { (label(m.month)) ": " (m.pings) " validations" }
+                        rect x=(x + 4) y=(height - h) width=(bar - 8) height=(h) fill="#0b5cad" {}
+                        text x=(x + bar / 2) y=(height + 16) font-size="11" text-anchor="middle" fill="#57606a" { (label(m.month)) }
+                    }
+                }
+            }
+            figcaption {
+                details {
+                    summary { "The figures" }
+                    table {
+                        thead { tr { th scope="col" { "Month" } th scope="col" { "Validations" } } }
+                        tbody { @for m in &months { tr { td { (label(m.month)) } td { (m.pings) } } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn organizations(
+    chrome: &Chrome<'_>,
+    rows: &[(OrganizationRow, i64)],
+    error: Option<&str>,
+    done: Option<&str>,
+) -> Markup {
+    page(
+        "Organizations",
+        Some(chrome),
+        html! {
+            h1 { "Organizations" }
+            @if let Some(done) = done { p.notice role="status" { (done) } }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            h2 { "New organization" }
+            form method="post" action="/ui/organizations" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.field {
+                    label for="org-name" { "Name, exactly as licenses name it in their org claim" }
+                    input id="org-name" name="name" required maxlength="200";
+                }
+                button type="submit" { "Create" }
+            }
+            h2 { "All organizations" }
+            @if rows.is_empty() {
+                p { "None yet." }
+            } @else {
+                div.table {
+                    table {
+                        thead { tr { th scope="col" { "Name" } th scope="col" { "Licenses" } th scope="col" { "Since" } } }
+                        tbody {
+                            @for (org, n) in rows {
+                                tr { td { (org.name) } td { (n) } td { (day(org.created_at)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,399 @@
+//! People as stored: organizations, users and their sessions (docs/PORTAL.md).
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Store, StoreError};
+
+/// A customer organization.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OrganizationRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// A person as stored. `Debug` leaves out the password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub org_id: Option<String>,
+    pub password_hash: String,
+    pub failed_signins: i64,
+    pub next_signin_at: i64,
+    pub created_at: i64,
+    pub credentials_changed_at: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("org_id", &self.org_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed-in session as stored (the token's hash, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, org_id, password_hash, failed_signins, \
+     next_signin_at, created_at, credentials_changed_at";
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: row.try_get("role")?,
+        org_id: row.try_get("org_id")?,
+        password_hash: row.try_get("password_hash")?,
+        failed_signins: row.try_get("failed_signins")?,
+        next_signin_at: row.try_get("next_signin_at")?,
+        created_at: row.try_get("created_at")?,
+        credentials_changed_at: row.try_get("credentials_changed_at")?,
+    })
+}
+
+fn organization_from_row(row: &sqlx::any::AnyRow) -> Result<OrganizationRow, StoreError> {
+    Ok(OrganizationRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// The portal secret `name`: `fresh` is stored unless one is there already (another
+    /// instance may have made it first); the stored one is answered.
+    pub async fn portal_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO portal_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT value FROM portal_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    // --- organizations -------------------------------------------------------------------
+
+    /// Stores an organization and assigns it every unassigned license whose `org` claim is
+    /// exactly its name. False when the name is taken.
+    pub async fn insert_organization(&self, org: &OrganizationRow) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(org.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            sqlx::query("UPDATE licenses SET org_id = $1 WHERE org = $2 AND org_id IS NULL")
+                .bind(&org.id)
+                .bind(&org.name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub async fn organization(&self, id: &str) -> Result<Option<OrganizationRow>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(organization_from_row).transpose()
+    }
+
+    pub async fn organization_named(
+        &self,
+        name: &str,
+    ) -> Result<Option<OrganizationRow>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(organization_from_row).transpose()
+    }
+
+    /// Organizations by name, after `after`, at most `limit`, with their license counts.
+    pub async fn organization_records(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(OrganizationRow, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.name, o.created_at, \
+             (SELECT COUNT(*) FROM licenses l WHERE l.org_id = o.id) AS licenses \
+             FROM organizations o WHERE o.name > $1 ORDER BY o.name LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((organization_from_row(r)?, r.try_get::<i64, _>("licenses")?)))
+            .collect()
+    }
+
+    /// The organization a license is assigned to, if any (None also when no such license).
+    pub async fn license_organization(
+        &self,
+        license_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT org_id FROM licenses WHERE id = $1")
+            .bind(license_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<Option<String>, _>(0)?,
+            None => None,
+        })
+    }
+
+    /// Assigns a license to an organization (or none). False when there is no such license.
+    pub async fn assign_license(
+        &self,
+        license_id: &str,
+        org_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE licenses SET org_id = $1 WHERE id = $2")
+            .bind(org_id)
+            .bind(license_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // --- users ---------------------------------------------------------------------------
+
+    /// Stores a user. False when the email is taken.
+    pub async fn insert_user(&self, user: &UserRow) -> Result<bool, StoreError> {
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT DO NOTHING"
+        )))
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(&user.role)
+        .bind(&user.org_id)
+        .bind(&user.password_hash)
+        .bind(user.failed_signins)
+        .bind(user.next_signin_at)
+        .bind(user.created_at)
+        .bind(user.credentials_changed_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        let row =
+            sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The user with this (lower-cased) email.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        )))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Users by email, after `after`, at most `limit`; of one organization when given.
+    pub async fn users(
+        &self,
+        org_id: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<UserRow>, StoreError> {
+        let rows = match org_id {
+            Some(org) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND email > $2 \
+                     ORDER BY email LIMIT $3"
+                )))
+                .bind(org)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email > $1 ORDER BY email LIMIT $2"
+                )))
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Counts super-admins (the last one cannot be removed or demoted).
+    pub async fn count_super_admins(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records a failed sign-in: the count and when the next attempt is allowed.
+    pub async fn record_failed_signin(
+        &self,
+        user_id: &str,
+        failed: i64,
+        next_signin_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET failed_signins = $1, next_signin_at = $2 WHERE id = $3")
+            .bind(failed)
+            .bind(next_signin_at)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Clears the failed sign-ins of a user (a good sign-in, or `user unlock`).
+    pub async fn clear_failed_signins(&self, user_id: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET failed_signins = 0, next_signin_at = 0 WHERE id = $1")
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces a user's password hash and ends all of their sessions, in one transaction.
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, credentials_changed_at = $2, \
+             failed_signins = 0, next_signin_at = 0 WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // --- sessions ------------------------------------------------------------------------
+
+    pub async fn insert_session(
+        &self,
+        token_sha256: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, user_id, created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $3)",
+        )
+        .bind(token_sha256)
+        .bind(user_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, created_at, last_seen_at FROM sessions WHERE token_sha256 = $1",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                user_id: r.try_get("user_id")?,
+                created_at: r.try_get("created_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Notes a session's use (for idle expiry).
+    pub async fn touch_session(&self, token_sha256: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_sha256 = $2")
+            .bind(now)
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_sha256: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a user ("sign out everywhere").
+    pub async fn delete_sessions_of(&self, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes sessions idle since `idle_before` or begun before `begun_before`.
+    pub async fn delete_expired_sessions(
+        &self,
+        idle_before: i64,
+        begun_before: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+            .bind(idle_before)
+            .bind(begun_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,357 @@
+//! The web pages over real HTTP: sign-in, sessions, form tokens, headers, and what each role
+//! sees. (Browser tests in a real Chromium are a separate suite.)
+
+use std::time::Duration;
+
+use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
+
+use crate::helpers::TestApp;
+use crate::on_both_stores;
+
+const PASSWORD: &str = "tram lantern quietly";
+
+/// A browser without JavaScript: keeps cookies by hand, never follows redirects.
+struct Browser<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    headers: reqwest::header::HeaderMap,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Page {
+    /// The value of the hidden `csrf` field of the first form.
+    fn csrf(&self) -> String {
+        let at = self.body.find(r#"name="csrf" value=""#).expect("a form token on the page");
+        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').expect("end")].to_owned()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Browser { app, http, cookies: Default::default() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn take(&mut self, response: reqwest::Response) -> Page {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let set_cookies: Vec<String> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect();
+        for line in &set_cookies {
+            let pair = line.split(';').next().expect("pair");
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let location = headers.get("location").map(|v| v.to_str().expect("location").to_owned());
+        Page { status, location, headers, set_cookies, body: response.text().await.expect("body") }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.app.address))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        self.take(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.app.address))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode(form));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.expect("POST");
+        self.take(response).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let form = self.get("/ui/signin").await;
+        let csrf = form.csrf();
+        self.post("/ui/signin", &[("email", email), ("password", password), ("csrf", &csrf)], None)
+            .await
+    }
+}
+
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+fn encode(form: &[(&str, &str)]) -> String {
+    let escape = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    form.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect::<Vec<_>>().join("&")
+}
+
+async fn person(app: &TestApp, email: &str, role: Role, org: Option<&str>) {
+    let password = Password::new(PASSWORD);
+    let new = NewUser { email, name: "Dana Smith", role, org_id: org, password: &password };
+    accounts::create_user(&app.portal.store, &new, app.now()).await.expect("user");
+}
+
+on_both_stores!(signing_in_gives_a_strict_session_and_every_page_its_security_headers, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut browser = Browser::new(&app);
+    let away = browser.get("/ui").await;
+    assert_eq!((away.status, away.location.as_deref()), (303, Some("/ui/signin")));
+
+    let form = browser.get("/ui/signin").await;
+    assert_eq!(form.status, 200);
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(form.headers.get(name).and_then(|v| v.to_str().ok()), Some(value), "{name}");
+    }
+    let csp = form.headers["content-security-policy"].to_str().expect("csp");
+    assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe"), "{csp}");
+    assert!(form.headers.get("strict-transport-security").is_none(), "no HSTS on plain HTTP");
+    // The API answers carry them too.
+    let api = app.http.get(format!("{}/healthz", app.address)).send().await.expect("healthz");
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+
+    let wrong = browser.sign_in("dana@vendor.example", "not the password at all").await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("Wrong email or password."), "{}", wrong.body);
+    let unknown = browser.sign_in("nobody@vendor.example", PASSWORD).await;
+    assert_eq!(unknown.status, 401);
+    assert!(unknown.body.contains("Wrong email or password."));
+
+    let welcome = browser.sign_in("Dana@Vendor.example", PASSWORD).await;
+    assert_eq!((welcome.status, welcome.location.as_deref()), (303, Some("/ui")));
+    let session = welcome
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("tessera_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    assert!(!session.contains("Secure"), "plain HTTP without an https public_url: {session}");
+    // Only the token's hash is stored.
+    let token = browser.cookies["tessera_session"].clone();
+    assert!(app.portal.store.session(&token).await.expect("db").is_none());
+
+    let dashboard = browser.get("/ui").await;
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    assert!(dashboard.body.contains("<h1>Dashboard</h1>"));
+    assert_eq!(dashboard.headers["cache-control"], "no-store");
+
+    let csrf = dashboard.csrf();
+    let out = browser.post("/ui/signout", &[("csrf", &csrf)], None).await;
+    assert_eq!((out.status, out.location.as_deref()), (303, Some("/ui/signin")));
+    // The old cookie is worth nothing now, even if kept.
+    browser.cookies.insert("tessera_session".into(), token);
+    assert_eq!(browser.get("/ui").await.status, 303);
+});
+
+on_both_stores!(
+    cookies_are_secure_and_hsts_is_sent_when_people_reach_the_portal_over_https,
+    tune = |layer| tessera_portal::config::Layer {
+        public_url: Some("https://portal.vendor.example".into()),
+        ..layer
+    },
+    |app| {
+        person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+        let mut browser = Browser::new(&app);
+        let welcome = browser.sign_in("dana@vendor.example", PASSWORD).await;
+        assert_eq!(welcome.status, 303);
+        assert!(
+            welcome.set_cookies.iter().all(|c| c.contains("; Secure")),
+            "{:?}",
+            welcome.set_cookies
+        );
+        assert!(welcome.headers.get("strict-transport-security").is_some());
+    }
+);
+
+on_both_stores!(forms_without_their_token_or_from_another_site_change_nothing, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let claims = app.registered_license().await;
+    let id = claims.id.to_string();
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let confirm = browser.get(&format!("/ui/licenses/{id}/confirm/suspend")).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let csrf = confirm.csrf();
+    let path = format!("/ui/licenses/{id}/suspend");
+
+    let missing = browser.post(&path, &[], None).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
+    let wrong = browser.post(&path, &[("csrf", "forged")], None).await;
+    assert_eq!(wrong.status, 403);
+    let elsewhere = browser.post(&path, &[("csrf", &csrf)], Some("https://evil.example")).await;
+    assert_eq!(elsewhere.status, 403);
+    let row = app.portal.store.license(&id).await.expect("db").expect("row");
+    assert_eq!(row.state.as_str(), "active", "nothing changed");
+
+    // The sign-in form too: without its cookie's token it signs no one in.
+    let mut stranger = Browser::new(&app);
+    let forged = stranger
+        .post(
+            "/ui/signin",
+            &[("email", "dana@vendor.example"), ("password", PASSWORD), ("csrf", "x")],
+            None,
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let done = browser.post(&path, &[("csrf", &csrf)], None).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let row = app.portal.store.license(&id).await.expect("db").expect("row");
+    assert_eq!(row.state.as_str(), "suspended");
+    let shown = browser.get(done.location.as_deref().expect("back to the license")).await;
+    assert!(shown.body.contains("The license is suspended."), "{}", shown.body);
+});
+
+on_both_stores!(an_org_admin_sees_and_reaches_only_their_own_organization, |app| {
+    let (acme, acme_text) = app.issue(|t| t.org = "Acme Corp".parse().expect("org"));
+    let (globex, globex_text) = app.issue(|t| t.org = "Globex".parse().expect("org"));
+    assert_eq!(app.register(&acme_text).await.status, 201);
+    // The organization made after its license was registered gets it; the one made before
+    // gets its license at registration.
+    let acme_org = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    accounts::create_organization(&app.portal.store, "Globex", app.now()).await.expect("org");
+    assert_eq!(app.register(&globex_text).await.status, 201);
+    let (acme_id, globex_id) = (acme.id.to_string(), globex.id.to_string());
+    assert_eq!(
+        app.portal.store.license_organization(&acme_id).await.expect("db"),
+        Some(acme_org.id.clone())
+    );
+    assert!(app.portal.store.license_organization(&globex_id).await.expect("db").is_some());
+
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme_org.id)).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let list = browser.get("/ui/licenses").await;
+    assert!(list.body.contains(&acme_id), "{}", list.body);
+    assert!(!list.body.contains(&globex_id), "another organization's license is listed");
+    // Asking by the other organization's name changes nothing.
+    let asked = browser.get("/ui/licenses?org=Globex").await;
+    assert!(!asked.body.contains(&globex_id));
+    let dashboard = browser.get("/ui").await;
+    assert!(dashboard.body.contains("The licenses of Acme Corp."), "{}", dashboard.body);
+
+    for path in [
+        format!("/ui/licenses/{globex_id}"),
+        format!("/ui/licenses/{globex_id}/confirm/suspend"),
+        format!("/ui/licenses/{acme_id}/confirm/revoke"),
+        "/ui/organizations".to_owned(),
+    ] {
+        assert_eq!(browser.get(&path).await.status, 404, "{path}");
+    }
+    let own = browser.get(&format!("/ui/licenses/{acme_id}")).await;
+    assert_eq!(own.status, 200);
+    let csrf = own.csrf();
+    for (id, action) in [(&globex_id, "suspend"), (&acme_id, "revoke"), (&acme_id, "suspend")] {
+        let tried =
+            browser.post(&format!("/ui/licenses/{id}/{action}"), &[("csrf", &csrf)], None).await;
+        assert_eq!(tried.status, 404, "{action} {id}");
+    }
+    for id in [&acme_id, &globex_id] {
+        let row = app.portal.store.license(id).await.expect("db").expect("row");
+        assert_eq!(row.state.as_str(), "active");
+    }
+});
+
+on_both_stores!(failed_sign_ins_slow_the_next_but_never_hold_a_known_browser, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    // Dana's own browser signed in once: it holds her device cookie.
+    let mut own = Browser::new(&app);
+    assert_eq!(own.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+
+    let mut stranger = Browser::new(&app);
+    for _ in 0..5 {
+        let tried = stranger.sign_in("dana@vendor.example", "guessing guessing").await;
+        assert!(matches!(tried.status, 401 | 429), "{}", tried.status);
+    }
+    let held = stranger.sign_in("dana@vendor.example", PASSWORD).await;
+    assert_eq!(held.status, 429, "even the right password waits");
+    assert!(held.body.contains("try again in"), "{}", held.body);
+
+    // Her own browser is not held up by the stranger.
+    let mut again = Browser::new(&app);
+    again.cookies.insert("tessera_device".into(), own.cookies["tessera_device"].clone());
+    assert_eq!(again.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+
+    // Her good sign-in cleared the count. Four failures again: the next attempt waits 1 s
+    // (the delays double up to 15 minutes, a unit test shows), then runs out on its own.
+    for _ in 0..4 {
+        stranger.sign_in("dana@vendor.example", "guessing guessing").await;
+    }
+    assert_eq!(stranger.sign_in("dana@vendor.example", PASSWORD).await.status, 429);
+    app.clock.advance(Duration::from_secs(2));
+    assert_eq!(stranger.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+});
+
+on_both_stores!(sessions_end_when_idle_too_long_and_when_the_password_changes, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    app.clock.advance(Duration::from_secs(3600));
+    assert_eq!(browser.get("/ui").await.status, 200, "an hour idle is within the default");
+    app.clock.advance(Duration::from_secs(2 * 3600 + 1));
+    assert_eq!(browser.get("/ui").await.status, 303, "two hours idle ends it");
+
+    assert_eq!(browser.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let user =
+        app.portal.store.user_by_email("dana@vendor.example").await.expect("db").expect("user");
+    let hash = accounts::hash_password(&Password::new("a brand new passphrase")).expect("hash");
+    app.portal.store.set_password(&user.id, &hash, app.now().as_unix()).await.expect("set");
+    assert_eq!(browser.get("/ui").await.status, 303, "a new password ends every session");
+});
+
+on_both_stores!(the_license_page_shows_terms_standing_and_a_monthly_chart, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let claims = app.registered_license().await;
+    let mut hub = crate::helpers::TestHub::new("web", &app);
+    hub.activate(&app, &claims).await;
+    for _ in 0..3 {
+        app.clock.advance(Duration::from_secs(3600));
+        hub.ping(&app, &claims).await;
+    }
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let page = browser.get(&format!("/ui/licenses/{}", claims.id)).await;
+    assert_eq!(page.status, 200);
+    for text in ["Acme Corp", "acme-hub", "status-valid", "<svg", "3 validations", "Suspend"] {
+        assert!(page.body.contains(text), "{text} missing from {}", page.body);
+    }
+    let missing = browser.get("/ui/licenses/0190aaaa-0000-7000-8000-000000000000").await;
+    assert_eq!(missing.status, 404);
+});
