@@ -481,3 +481,91 @@ fn a_usage_export_streams_in_bounded_memory_and_stops_when_the_client_goes() {
         stopped_at - start
     );
 }
+
+/// `tessera-portal` with `args` on the data directory `data`, `stdin` piped in.
+fn portal_command(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tessera-portal");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn people_and_organizations_are_made_from_the_command_line_and_can_sign_in() {
+    let vendor = Vendor::new();
+    let mut portal = PortalProcess::start(&vendor);
+    let data = portal.data.clone();
+    let create = |role: &str, email: &str, org: Option<&str>, password: &str| {
+        let mut args = vec!["user", "create", "--role", role, "--email", email, "--name", "Dana"];
+        if let Some(org) = org {
+            args.extend(["--org", org]);
+        }
+        portal_command(&data, &args, &format!("{password}\n"))
+    };
+    let (code, out, err) =
+        create("super-admin", "dana@vendor.example", None, "tram lantern quietly");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created super-admin dana@vendor.example"), "{out}");
+
+    // Each mistake: exit 2 and one line naming it; nothing is made.
+    for (role, email, org, password, says) in [
+        ("boss", "x@vendor.example", None, "tram lantern quietly", "unknown role"),
+        ("super-admin", "dana@vendor.example", None, "tram lantern quietly", "already exists"),
+        ("super-admin", "kim@vendor.example", None, "password1234", "too common"),
+        ("super-admin", "kim@vendor.example", None, "short", "at least 12"),
+        ("super-admin", "not an email", None, "tram lantern quietly", "not an email"),
+        ("org-admin", "ops@acme.example", Some("Acme"), "tram lantern quietly", "no organization"),
+        ("org-admin", "ops@acme.example", None, "tram lantern quietly", "needs an organization"),
+    ] {
+        let (code, _, err) = create(role, email, org, password);
+        assert_eq!(code, 2, "{role} {email}: {err}");
+        assert!(err.contains(says), "{says:?} not in {err}");
+        assert!(!err.contains("panicked") && !err.contains(password), "{err}");
+    }
+    let (code, out, err) = portal_command(&data, &["org", "create", "--name", "Acme"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created organization \"Acme\""), "{out}");
+    let (code, _, err) =
+        create("org-admin", "ops@acme.example", Some("Acme"), "tram lantern quietly");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) =
+        portal_command(&data, &["user", "unlock", "--email", "OPS@acme.example"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("ops@acme.example: sign-in delays cleared"), "{out}");
+    let (code, _, err) =
+        portal_command(&data, &["user", "unlock", "--email", "who@acme.example"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("no account"), "{err}");
+
+    // The running portal (a process of its own) signs the new person in.
+    tessera_testkit::install_crypto();
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form = http.get(format!("{}/ui/signin", portal.url)).send().expect("form");
+    let cookie = form.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    let token = cookie.split(';').next().expect("pair").split_once('=').expect("=").1.to_owned();
+    let signed_in = http
+        .post(format!("{}/ui/signin", portal.url))
+        .header("cookie", format!("tessera_signin={token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("email=dana%40vendor.example&password=tram+lantern+quietly&csrf={token}"))
+        .send()
+        .expect("sign in");
+    assert_eq!(signed_in.status(), 303);
+    portal.terminate();
+}

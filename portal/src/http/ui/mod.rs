@@ -1,4 +1,4 @@
-//! The web pages: where a person signs in ([`sign_in`]) and what vendor staff and customer
+//! The web pages: where a person signs in (`sign_in`) and what vendor staff and customer
 //! org-admins see. Server-rendered HTML (maud), one stylesheet, no JavaScript.
 //!
 //! - Sessions ride in an `HttpOnly; SameSite=Strict` cookie (`Secure` when the portal is
