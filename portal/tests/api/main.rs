@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod bad_input;
+mod browser;
 mod helpers;
 mod hostile;
 mod hub_api;

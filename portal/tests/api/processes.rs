@@ -483,7 +483,7 @@ fn a_usage_export_streams_in_bounded_memory_and_stops_when_the_client_goes() {
 }
 
 /// `tessera-portal` with `args` on the data directory `data`, `stdin` piped in.
-fn portal_command(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+pub fn portal_command(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
         .args(args)

@@ -23,6 +23,10 @@ fn when(t: Option<i64>) -> String {
     )
 }
 
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
 fn day(t: i64) -> String {
     UnixTime::from_unix(t).map(|t| t.date().to_string()).unwrap_or_default()
 }
@@ -262,7 +266,7 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                 dt { "Valid from" } dd { (day(l.not_before)) }
                 dt { "Ends" } dd { (day(l.expires_at)) }
                 @if let Some(t) = l.terminates_at { dt { "Terminates" } dd { (day(t)) } }
-                dt { "Grace period" } dd { (l.grace_period_secs / 86_400) " days" }
+                dt { "Grace period" } dd { (plural(l.grace_period_secs / 86_400, "day")) }
                 dt { "Registered" } dd { (when(Some(l.registered_at))) }
             }
             h2 { "Hub" }
@@ -278,10 +282,13 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
             }
             h2 id="usage" { "Validations per month" }
             (chart(view.usage))
-            h2 { "Actions" }
-            div.actions {
-                @for action in actions_for(chrome.role, l) {
-                    a href={ "/ui/licenses/" (l.id) "/confirm/" (action) } { (action_label(action)) }
+            @let actions = actions_for(chrome.role, l);
+            @if !actions.is_empty() {
+                h2 { "Actions" }
+                div.actions {
+                    @for action in actions {
+                        a href={ "/ui/licenses/" (l.id) "/confirm/" (action) } { (action_label(action)) }
+                    }
                 }
             }
         },

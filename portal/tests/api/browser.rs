@@ -1,0 +1,80 @@
+//! The web pages in a real headless Chromium: `portal/tests/browser/ui.test.mjs` (Node's test
+//! runner, playwright-core, axe-core) against the real portal binary. Screenshots land in
+//! `target/browser-screenshots/` for a person to look at.
+
+use std::path::{Path, PathBuf};
+
+use tessera_testkit::{PortalProcess, Vendor};
+
+use crate::processes::portal_command;
+
+/// Chromium and the test project's packages, or None — said loudly, and a failure under CI
+/// (`.ci/run` installs both).
+fn browser_kit() -> Option<(PathBuf, PathBuf)> {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var_os("TESSERA_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let packages = project.join("node_modules/playwright-core");
+    if chromium.exists() && packages.exists() {
+        return Some((chromium, project));
+    }
+    let message = format!(
+        "browser tests need Chromium at {} (apt-get install chromium) and the test packages \
+         (cd {} && npm ci)",
+        chromium.display(),
+        project.display()
+    );
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    eprintln!("\n!!! NOT RUN: {message}\n");
+    None
+}
+
+#[test]
+fn the_pages_work_in_chromium_for_staff_and_customers_and_pass_axe() {
+    let Some((chromium, project)) = browser_kit() else { return };
+    let vendor = Vendor::new();
+    let portal = PortalProcess::start(&vendor);
+    let (claims, text) = vendor.license(2, None);
+    portal.register(&text);
+    let password = "tram lantern quietly";
+    let (code, _, err) =
+        portal_command(&portal.data, &["org", "create", "--name", "Acme Corp"], "");
+    assert_eq!(code, 0, "{err}");
+    for (role, email, org) in [
+        ("super-admin", "dana@vendor.example", None),
+        ("org-admin", "ops@acme.example", Some("Acme Corp")),
+    ] {
+        let mut args =
+            vec!["user", "create", "--role", role, "--email", email, "--name", "Dana Smith"];
+        if let Some(org) = org {
+            args.extend(["--org", org]);
+        }
+        let (code, _, err) = portal_command(&portal.data, &args, &format!("{password}\n"));
+        assert_eq!(code, 0, "{err}");
+    }
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
+    std::fs::create_dir_all(&screenshots).expect("screenshot directory");
+    let output = std::process::Command::new("node")
+        .args(["--test", "--test-reporter=spec", "ui.test.mjs"])
+        .current_dir(&project)
+        .env("PORTAL_URL", &portal.url)
+        .env("CHROMIUM", &chromium)
+        .env("SCREENSHOTS", &screenshots)
+        .env("SUPER_EMAIL", "dana@vendor.example")
+        .env("ORG_EMAIL", "ops@acme.example")
+        .env("PASSWORD", password)
+        .env("LICENSE_ID", claims.id.to_string())
+        .output()
+        .expect("run node (Node.js 20 or later)");
+    assert!(
+        output.status.success(),
+        "browser tests failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for shot in ["01-sign-in", "05-license", "10-customer-license"] {
+        let png = screenshots.join(format!("{shot}.png"));
+        assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 1000), "{}", png.display());
+    }
+}

@@ -1,0 +1,136 @@
+// The portal's pages in Debian's Chromium, headless: a vendor's staff member and a
+// customer's org-admin, each in a browser of their own. Started by portal/tests/api/browser.rs,
+// which starts the real portal and makes the people and licenses; it passes:
+//   PORTAL_URL, CHROMIUM, SCREENSHOTS (a directory), SUPER_EMAIL, ORG_EMAIL, PASSWORD,
+//   LICENSE_ID (an Acme Corp license, bound to no hub).
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const env = (name) => {
+  const value = process.env[name];
+  assert.ok(value, `${name} is not set`);
+  return value;
+};
+const url = env('PORTAL_URL');
+const shots = env('SCREENSHOTS');
+const password = env('PASSWORD');
+const licenseId = env('LICENSE_ID');
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: env('CHROMIUM'), args: ['--no-sandbox'] });
+});
+after(async () => {
+  await browser?.close();
+});
+
+// axe-core on the page as it is: no serious or critical violation. The page's CSP forbids
+// scripts, so axe goes in through the browser's own channel (bypassCSP).
+async function accessible(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => await window.axe.run(document));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
+    [],
+    `accessibility of ${name}`,
+  );
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+async function signIn(page, email) {
+  await page.goto(`${url}/ui`);
+  assert.match(page.url(), /\/ui\/signin$/);
+  // Keyboard only: the skip link, the home link, then the email and password fields, in
+  // order, each with a visible focus.
+  for (const expected of ['Skip to content', 'Tessera portal']) {
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), expected);
+  }
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'email');
+  await page.keyboard.type(email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`${url}/ui`);
+}
+
+test('a super-admin signs in, finds a license and suspends it; the org-admin sees it', async () => {
+  const staff = await browser.newContext({ bypassCSP: true, viewport: { width: 1200, height: 800 } });
+  const page = await staff.newPage();
+  await page.goto(`${url}/ui/signin`);
+  await accessible(page, 'sign-in');
+  await shot(page, '01-sign-in');
+
+  // A wrong password first: the page says so, and the form is still there.
+  await page.getByLabel('Email').fill(env('SUPER_EMAIL'));
+  await page.getByLabel('Password').fill('not the password at all');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await assert.doesNotReject(page.getByRole('alert').filter({ hasText: 'Wrong email or password.' }).waitFor());
+  await shot(page, '02-sign-in-refused');
+
+  await signIn(page, env('SUPER_EMAIL'));
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await accessible(page, 'dashboard');
+  await shot(page, '03-dashboard');
+
+  await page.getByRole('link', { name: 'Licenses' }).click();
+  await page.getByLabel('Organization (org claim)').fill('Acme Corp');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByRole('link', { name: licenseId }).waitFor();
+  await accessible(page, 'licenses');
+  await shot(page, '04-licenses');
+
+  await page.getByRole('link', { name: licenseId }).click();
+  await page.getByRole('heading', { name: `License ${licenseId}` }).waitFor();
+  await accessible(page, 'license');
+  await shot(page, '05-license');
+
+  await page.getByRole('link', { name: 'Suspend' }).click();
+  await page.getByRole('heading', { name: /Suspend license/ }).waitFor();
+  await accessible(page, 'confirm');
+  await shot(page, '06-confirm-suspend');
+  await page.getByRole('button', { name: 'Suspend' }).click();
+  await page.getByRole('status').filter({ hasText: 'The license is suspended.' }).waitFor();
+  assert.equal(await page.locator('.status').first().textContent(), 'suspended');
+  await shot(page, '07-suspended');
+
+  await page.getByRole('link', { name: 'Organizations' }).click();
+  await accessible(page, 'organizations');
+  await page.getByLabel(/Name, exactly as licenses name it/).fill('Initech');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('status').filter({ hasText: 'The organization is created.' }).waitFor();
+  await page.getByRole('cell', { name: 'Initech' }).waitFor();
+  await shot(page, '08-organizations');
+
+  // The customer, on a phone-sized screen, sees the change and nothing of the vendor's.
+  const customer = await browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 } });
+  const phone = await customer.newPage();
+  await signIn(phone, env('ORG_EMAIL'));
+  await phone.getByText('The licenses of Acme Corp.').waitFor();
+  assert.equal(await phone.getByRole('link', { name: 'Organizations' }).count(), 0);
+  await accessible(phone, 'org-admin dashboard');
+  await shot(phone, '09-customer-dashboard');
+  await phone.getByRole('link', { name: 'Licenses' }).click();
+  await phone.getByRole('link', { name: licenseId }).click();
+  assert.equal(await phone.locator('.status').first().textContent(), 'suspended');
+  assert.equal(await phone.getByRole('link', { name: 'Suspend' }).count(), 0);
+  await accessible(phone, 'org-admin license');
+  await shot(phone, '10-customer-license');
+
+  await phone.getByRole('button', { name: 'Sign out' }).click();
+  await phone.waitForURL(`${url}/ui/signin`);
+  await phone.goto(`${url}/ui/licenses`);
+  assert.match(phone.url(), /\/ui\/signin$/, 'signed out for good');
+  await staff.close();
+  await customer.close();
+});
