@@ -151,7 +151,7 @@ impl Portal {
 }
 
 /// The periodic jobs, until the task is aborted: the rollup, deleting expired sessions and
-/// forgetting idle rate-limit keys.
+/// invitations, and forgetting idle rate-limit keys.
 pub async fn run_jobs(portal: Arc<Portal>) {
     let every = std::time::Duration::from_secs(portal.settings.rollup_every_secs);
     let mut every = tokio::time::interval(every);
@@ -170,6 +170,9 @@ pub async fn run_jobs(portal: Arc<Portal>) {
             portal.store.delete_expired_sessions(now - rules.idle_secs, now - rules.max_secs).await
         {
             tracing::error!(error = %e, "deleting expired sessions failed");
+        }
+        if let Err(e) = portal.store.delete_expired_invitations(now).await {
+            tracing::error!(error = %e, "deleting expired invitations failed");
         }
         portal.limits.shrink();
     }

@@ -90,6 +90,7 @@ pub struct Layer {
     pub public_url: Option<String>,
     pub session_idle_secs: Option<i64>,
     pub session_max_secs: Option<i64>,
+    pub customer_reset_every_secs: Option<i64>,
 }
 
 /// How logs are written.
@@ -127,8 +128,12 @@ pub struct Settings {
     /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
     /// TLS proxy).
     pub secure_cookies: bool,
+    /// The address people use for the web pages (invitation links), when set.
+    pub public_url: Option<String>,
     /// How long web sessions last.
     pub sessions: SessionRules,
+    /// The least time between two resets of one license's binding by its customer.
+    pub customer_reset_every_secs: i64,
 }
 
 /// Rate limits (per minute or second, with a burst of the same size); see
@@ -201,6 +206,9 @@ impl Layer {
             public_url: self.public_url.or(below.public_url),
             session_idle_secs: self.session_idle_secs.or(below.session_idle_secs),
             session_max_secs: self.session_max_secs.or(below.session_max_secs),
+            customer_reset_every_secs: self
+                .customer_reset_every_secs
+                .or(below.customer_reset_every_secs),
         }
     }
 
@@ -275,6 +283,8 @@ impl Layer {
             max_connections: self.max_connections.unwrap_or(1024).max(1),
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
             secure_cookies,
+            public_url: self.public_url.clone(),
+            customer_reset_every_secs: self.customer_reset_every_secs.unwrap_or(30 * 86_400).max(0),
             sessions: SessionRules {
                 idle_secs: self.session_idle_secs.unwrap_or(2 * 3600).max(60),
                 max_secs: self.session_max_secs.unwrap_or(12 * 3600).max(60),

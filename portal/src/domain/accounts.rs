@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use tessera_core::UnixTime;
 use tessera_core::keys::{RandomError, fill_random};
 
-use crate::store::{OrganizationRow, Store, StoreError, UserRow};
+use crate::store::{InvitationRow, OrganizationRow, Store, StoreError, UserRow};
 
 /// A person's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -289,6 +289,139 @@ pub async fn create_user(
         credentials_changed_at: now.as_unix(),
     };
     if store.insert_user(&user).await? { Ok(user) } else { Err(AccountError::EmailTaken) }
+}
+
+/// How long an invitation link works: 7 days.
+pub const INVITATION_SECS: i64 = 7 * 86_400;
+
+/// An invitation's one-time token, as the link holds it (`Debug` hides it).
+pub struct InvitationToken(String);
+
+impl InvitationToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for InvitationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InvitationToken(…)")
+    }
+}
+
+/// Invites `email` as `role` (into `org_id` for an org-admin). A super-admin may invite
+/// anyone; an org-admin only more org-admins of their own organization.
+pub async fn invite(
+    store: &Store,
+    inviter: &UserRow,
+    email: &str,
+    role: Role,
+    org_id: Option<&str>,
+    now: UnixTime,
+) -> Result<(InvitationRow, InvitationToken), AccountError> {
+    let email = normalize_email(email)?;
+    let inviter_role: Role = inviter.role.parse()?;
+    let org_id = match (inviter_role, role, org_id) {
+        (Role::SuperAdmin, Role::SuperAdmin, _) => None,
+        (Role::SuperAdmin, Role::OrgAdmin, Some(org)) => {
+            store.organization(org).await?.ok_or(AccountError::NoSuchOrganization)?;
+            Some(org.to_owned())
+        }
+        (_, Role::OrgAdmin, None) => {
+            return Err(AccountError::Invalid("choose the organization to invite into".to_owned()));
+        }
+        (Role::OrgAdmin, Role::OrgAdmin, Some(org)) if inviter.org_id.as_deref() == Some(org) => {
+            Some(org.to_owned())
+        }
+        (Role::OrgAdmin, _, _) => {
+            return Err(AccountError::Invalid(
+                "you can invite administrators of your own organization only".to_owned(),
+            ));
+        }
+    };
+    if store.user_by_email(&email).await?.is_some() {
+        return Err(AccountError::EmailTaken);
+    }
+    let mut random = [0u8; 32];
+    fill_random(&mut random)?;
+    let token = InvitationToken(URL_SAFE_NO_PAD.encode(random));
+    let row = InvitationRow {
+        token_sha256: token_digest(token.expose()),
+        email,
+        role: role.as_str().to_owned(),
+        org_id,
+        invited_by: inviter.id.clone(),
+        created_at: now.as_unix(),
+        expires_at: now.as_unix() + INVITATION_SECS,
+    };
+    store.insert_invitation(&row).await?;
+    Ok((row, token))
+}
+
+/// The live invitation of a link's token, if any: unknown, used and expired ones alike are
+/// none.
+pub async fn invitation(
+    store: &Store,
+    token: &str,
+    now: UnixTime,
+) -> Result<Option<InvitationRow>, AccountError> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    let row = store.invitation(&token_digest(token)).await?;
+    Ok(row.filter(|r| now.as_unix() <= r.expires_at))
+}
+
+/// Accepts an invitation: makes the account with the name and password given. Used once.
+pub async fn accept_invitation(
+    store: &Store,
+    token: &str,
+    name: &str,
+    password: &Password,
+    now: UnixTime,
+) -> Result<UserRow, AccountError> {
+    let invitation = invitation(store, token, now).await?.ok_or_else(|| {
+        AccountError::Invalid("this invitation has expired or was used".to_owned())
+    })?;
+    let name = normalize_name("name", name)?;
+    check_new_password(password, &invitation.email)?;
+    let user = UserRow {
+        id: random_id()?,
+        email: invitation.email.clone(),
+        name,
+        role: invitation.role.clone(),
+        org_id: invitation.org_id.clone(),
+        password_hash: hash_password(password)?,
+        failed_signins: 0,
+        next_signin_at: 0,
+        created_at: now.as_unix(),
+        credentials_changed_at: now.as_unix(),
+    };
+    if store.accept_invitation(&invitation.token_sha256, &user).await? {
+        Ok(user)
+    } else {
+        Err(AccountError::Invalid("this invitation has expired or was used".to_owned()))
+    }
+}
+
+/// Changes a person's password after checking the current one; ends all their sessions.
+pub async fn change_password(
+    store: &Store,
+    user: &UserRow,
+    current: &Password,
+    new: &Password,
+    now: UnixTime,
+) -> Result<(), AccountError> {
+    let hash = user.password_hash.clone();
+    let typed = Password::new(current.0.clone());
+    let good =
+        tokio::task::spawn_blocking(move || verify_password(&typed, &hash)).await.unwrap_or(false);
+    if !good {
+        return Err(AccountError::Invalid("the current password is wrong".to_owned()));
+    }
+    check_new_password(new, &user.email)?;
+    store.set_password(&user.id, &hash_password(new)?, now.as_unix()).await?;
+    Ok(())
 }
 
 /// How long the next sign-in waits after `failed` failures in a row: none up to 3, then

@@ -40,6 +40,11 @@ pub enum ActionError {
     UnknownLicense(String),
     #[error("a revoked license stays revoked")]
     Revoked,
+    /// A customer's own reset came too soon after their last one.
+    #[error(
+        "the binding of this license was reset on {last}; the next reset is possible from {next}"
+    )]
+    TooSoon { last: UnixTime, next: UnixTime },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -73,4 +78,23 @@ pub async fn apply(
     }
     store.set_state(id, to, now).await?;
     Ok(Done::State(to))
+}
+
+/// A customer's own reset of a binding (moving their hub to a new machine): at most one per
+/// `every_secs` for each license, so that self-service cannot alternate two running copies
+/// of a hub — the same reason the hub protocol limits re-activations.
+pub async fn customer_reset(
+    store: &Store,
+    id: &str,
+    every_secs: i64,
+    now: UnixTime,
+) -> Result<Done, ActionError> {
+    store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
+    match store.customer_reset_binding(id, every_secs, now).await? {
+        Ok(reset) => Ok(Done::Reset(reset)),
+        Err(last) => {
+            let at = |t: i64| UnixTime::from_unix(t).unwrap_or(now);
+            Err(ActionError::TooSoon { last: at(last), next: at(last.saturating_add(every_secs)) })
+        }
+    }
 }

@@ -100,6 +100,62 @@ pub async fn register(
     Ok((code, Json(body)).into_response())
 }
 
+/// What registering one license of a batch came to.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The license id, unless refused.
+    pub id: Option<String>,
+    /// `registered`, `already` or `refused`.
+    pub outcome: &'static str,
+    /// The license's status word now, or the refusal's code.
+    pub status: String,
+    pub problem: Option<String>,
+}
+
+/// Checks and stores licenses in one batch (signatures off the async workers, rows in one
+/// transaction): the batch call's and the web upload's one path.
+pub(crate) async fn register_texts(
+    portal: &Arc<Portal>,
+    texts: Vec<String>,
+) -> Result<Vec<Outcome>, ApiError> {
+    if portal.trust.is_none() {
+        return Err(ApiError::NotReady {
+            missing: "no trust set: the portal cannot check licenses".to_owned(),
+        });
+    }
+    let now = portal.now();
+    // A full call is ~20 ms of CPU.
+    let checked = {
+        let portal = portal.clone();
+        tokio::task::spawn_blocking(move || admit_many(&portal, &texts, now))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    };
+    let rows: Vec<LicenseRow> =
+        checked.iter().filter_map(|c| c.as_ref().ok().map(|(row, _)| row.clone())).collect();
+    let mut stored = portal.store.register_licenses(&rows).await?.into_iter();
+    Ok(checked
+        .into_iter()
+        .map(|checked| match checked {
+            Ok((row, status)) => Outcome {
+                id: Some(row.id),
+                outcome: match stored.next() {
+                    Some(Registered::New) => "registered",
+                    _ => "already",
+                },
+                status: status.as_str().to_owned(),
+                problem: None,
+            },
+            Err(e) => Outcome {
+                id: None,
+                outcome: "refused",
+                status: e.code().to_owned(),
+                problem: Some(e.to_string()),
+            },
+        })
+        .collect())
+}
+
 /// Licenses in one `POST /v1/admin/licenses/batch` call, at most.
 pub const MAX_BATCH: usize = 1000;
 
@@ -126,41 +182,13 @@ pub async fn register_batch(
             format!("licenses: give 1 to {MAX_BATCH} licenses ({} given)", request.licenses.len()),
         ));
     }
-    if portal.trust.is_none() {
-        return Err(ApiError::NotReady {
-            missing: "no trust set: the portal cannot check licenses".to_owned(),
-        });
-    }
-    let now = portal.now();
-    // Signatures are checked off the async workers, in one batch: a full call is ~20 ms
-    // of CPU.
-    let checked = {
-        let portal = portal.clone();
-        tokio::task::spawn_blocking(move || admit_many(&portal, &request.licenses, now))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-    };
-    let rows: Vec<LicenseRow> =
-        checked.iter().filter_map(|c| c.as_ref().ok().map(|(row, _)| row.clone())).collect();
-    let mut stored = portal.store.register_licenses(&rows).await?.into_iter();
-    let mut new = 0usize;
-    let results: Vec<serde_json::Value> = checked
-        .into_iter()
-        .map(|checked| match checked {
-            Ok((row, status)) => {
-                let outcome = match stored.next() {
-                    Some(Registered::New) => {
-                        new += 1;
-                        "registered"
-                    }
-                    _ => "already",
-                };
-                json!({ "id": row.id, "outcome": outcome, "status": status })
-            }
-            Err(e) => {
-                let code = e.code();
-                json!({ "outcome": "refused", "status": code, "problem": e.to_string() })
-            }
+    let outcomes = register_texts(&portal, request.licenses).await?;
+    let new = outcomes.iter().filter(|o| o.outcome == "registered").count();
+    let results: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| match &o.id {
+            Some(id) => json!({ "id": id, "outcome": o.outcome, "status": o.status }),
+            None => json!({ "outcome": o.outcome, "status": o.status, "problem": o.problem }),
         })
         .collect();
     tracing::info!(licenses = results.len(), new, by = %key.id, "license batch registered");
@@ -439,6 +467,7 @@ async fn act(
         actions::apply(&portal.store, id, action, portal.now()).await.map_err(|e| match e {
             ActionError::UnknownLicense(_) => ApiError::not_found("unknown_license", e.to_string()),
             ActionError::Revoked => ApiError::conflict("revoked", e.to_string()),
+            ActionError::TooSoon { .. } => ApiError::conflict("too_soon", e.to_string()),
             ActionError::Store(e) => e.into(),
         })?;
     Ok(Json(match done {
@@ -647,6 +676,11 @@ pub async fn usage(
         }
     };
     let filter = query.filter()?;
+    Ok(stream_usage(portal, filter, format))
+}
+
+/// The usage rows of the licenses `filter` covers, streamed page by page as they are read.
+fn stream_usage(portal: Arc<Portal>, filter: LicenseFilter, format: Format) -> Response {
     let head: &'static [u8] = if format == Format::Json { b"{\"usage\":[" } else { b"" };
     let export = Export { portal, filter, format, after: None, wrote_rows: false, done: false };
     let pages = futures_util::stream::unfold(export, Export::next);
@@ -654,5 +688,11 @@ pub async fn usage(
         futures_util::stream::once(async move { Ok(bytes::Bytes::from_static(head)) }),
         pages,
     );
-    Ok(([(header::CONTENT_TYPE, format.content_type())], Body::from_stream(body)).into_response())
+    ([(header::CONTENT_TYPE, format.content_type())], Body::from_stream(body)).into_response()
+}
+
+/// The usage export as CSV, for the web pages' download (the same rows and columns as
+/// `GET /v1/admin/usage?format=csv`).
+pub(crate) fn usage_csv(portal: Arc<Portal>, filter: LicenseFilter) -> Response {
+    stream_usage(portal, filter, Format::Csv)
 }

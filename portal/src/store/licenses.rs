@@ -221,6 +221,48 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
+    /// A customer's own reset of a binding: forgets the host unless the last such reset of
+    /// this license was less than `every_secs` before `now`. `Err(last)` when too soon.
+    pub async fn customer_reset_binding(
+        &self,
+        id: &str,
+        every_secs: i64,
+        now: UnixTime,
+    ) -> Result<Result<bool, i64>, StoreError> {
+        let now = now.as_unix();
+        let mut tx = self.begin_write().await?;
+        let allowed = sqlx::query(
+            "UPDATE licenses SET customer_reset_at = $1 WHERE id = $2 \
+             AND (customer_reset_at IS NULL OR customer_reset_at <= $3)",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(now - every_secs)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !allowed {
+            let last = sqlx::query("SELECT customer_reset_at FROM licenses WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get::<Option<i64>, _>(0))
+                .transpose()?
+                .flatten()
+                .unwrap_or(now);
+            return Ok(Err(last));
+        }
+        let reset = sqlx::query("DELETE FROM activations WHERE license_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(Ok(reset))
+    }
+
     /// Forgets the host a license is bound to, so that the next activation binds afresh.
     pub async fn reset_binding(&self, id: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("DELETE FROM activations WHERE license_id = $1")

@@ -26,7 +26,7 @@ use sqlx::{AnyPool, Row};
 
 pub use filter::{LicenseFilter, Standing};
 pub use licenses::LicenseCounts;
-pub use people::{OrganizationRow, SessionRow, UserRow};
+pub use people::{InvitationRow, OrganizationRow, SessionRow, UserRow};
 use tessera_core::UnixTime;
 use tessera_core::chain::Chain;
 use tessera_core::receipt::Nonce;

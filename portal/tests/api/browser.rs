@@ -41,18 +41,23 @@ fn the_pages_work_in_chromium_for_staff_and_customers_and_pass_axe() {
     let (code, _, err) =
         portal_command(&portal.data, &["org", "create", "--name", "Acme Corp"], "");
     assert_eq!(code, 0, "{err}");
-    for (role, email, org) in [
-        ("super-admin", "dana@vendor.example", None),
-        ("org-admin", "ops@acme.example", Some("Acme Corp")),
-    ] {
-        let mut args =
-            vec!["user", "create", "--role", role, "--email", email, "--name", "Dana Smith"];
-        if let Some(org) = org {
-            args.extend(["--org", org]);
-        }
-        let (code, _, err) = portal_command(&portal.data, &args, &format!("{password}\n"));
-        assert_eq!(code, 0, "{err}");
-    }
+    let (code, _, err) = portal_command(
+        &portal.data,
+        &[
+            "user",
+            "create",
+            "--role",
+            "super-admin",
+            "--email",
+            "dana@vendor.example",
+            "--name",
+            "Dana Smith",
+        ],
+        &format!("{password}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let upload = portal.data.join("upload.license");
+    std::fs::write(&upload, vendor.license(3, None).1).expect("a license file to upload");
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
     std::fs::create_dir_all(&screenshots).expect("screenshot directory");
     let output = std::process::Command::new("node")
@@ -62,7 +67,7 @@ fn the_pages_work_in_chromium_for_staff_and_customers_and_pass_axe() {
         .env("CHROMIUM", &chromium)
         .env("SCREENSHOTS", &screenshots)
         .env("SUPER_EMAIL", "dana@vendor.example")
-        .env("ORG_EMAIL", "ops@acme.example")
+        .env("UPLOAD_FILE", &upload)
         .env("PASSWORD", password)
         .env("LICENSE_ID", claims.id.to_string())
         .output()
@@ -73,7 +78,7 @@ fn the_pages_work_in_chromium_for_staff_and_customers_and_pass_axe() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    for shot in ["01-sign-in", "05-license", "10-customer-license"] {
+    for shot in ["01-sign-in", "05-license", "08-registered-by-upload", "13-customer-license"] {
         let png = screenshots.join(format!("{shot}.png"));
         assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 1000), "{}", png.display());
     }

@@ -355,3 +355,240 @@ on_both_stores!(the_license_page_shows_terms_standing_and_a_monthly_chart, |app|
     let missing = browser.get("/ui/licenses/0190aaaa-0000-7000-8000-000000000000").await;
     assert_eq!(missing.status, 404);
 });
+
+/// The invitation link on a users page, after "Invite".
+fn invitation_link(page: &Page) -> String {
+    let at = page.body.find("/ui/invite/").expect("an invitation link on the page");
+    let rest = &page.body[at..];
+    rest[..rest.find('<').expect("end of the link")].to_owned()
+}
+
+on_both_stores!(an_invitation_works_once_within_seven_days_and_only_as_offered, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    let globex =
+        accounts::create_organization(&app.portal.store, "Globex", app.now()).await.expect("org");
+    let mut staff = Browser::new(&app);
+    assert_eq!(staff.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let people = staff.get("/ui/users").await;
+    let csrf = people.csrf();
+    let made = staff
+        .post(
+            "/ui/users/invite",
+            &[
+                ("email", "Kim@Acme.example"),
+                ("role", "org-admin"),
+                ("org", &acme.id),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let link = invitation_link(&made);
+    // Shown once: the users page lists the invitation, never its link again.
+    let again = staff.get("/ui/users").await;
+    assert!(again.body.contains("kim@acme.example") && !again.body.contains("/ui/invite/"));
+    // Only the token's hash is stored.
+    let token = link.rsplit('/').next().expect("token").to_owned();
+    assert!(app.portal.store.invitation(&token).await.expect("db").is_none());
+
+    let mut kim = Browser::new(&app);
+    let form = kim.get(&link).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("kim@acme.example"));
+    let csrf = form.csrf();
+    let weak = kim
+        .post(
+            &link,
+            &[
+                ("name", "Kim Lee"),
+                ("password", "password1234"),
+                ("again", "password1234"),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("too common"), "{}", weak.body);
+    let csrf = weak.csrf();
+    let joined = kim
+        .post(
+            &link,
+            &[
+                ("name", "Kim Lee"),
+                ("password", "quiet harbour lamps"),
+                ("again", "quiet harbour lamps"),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!((joined.status, joined.location.as_deref()), (303, Some("/ui")), "{}", joined.body);
+    let home = kim.get("/ui").await;
+    assert!(home.body.contains("The licenses of Acme Corp."), "{}", home.body);
+    let kim_row =
+        app.portal.store.user_by_email("kim@acme.example").await.expect("db").expect("user");
+    assert_eq!(
+        (kim_row.role.as_str(), kim_row.org_id.as_deref()),
+        ("org-admin", Some(acme.id.as_str()))
+    );
+
+    // Used: gone. A second link left 7 days: gone too.
+    assert_eq!(Browser::new(&app).get(&link).await.status, 404);
+    let csrf = csrf_of(&mut staff).await;
+    let made = staff
+        .post(
+            "/ui/users/invite",
+            &[
+                ("email", "lee@acme.example"),
+                ("role", "org-admin"),
+                ("org", &acme.id),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    let late = invitation_link(&made);
+    app.clock.advance(Duration::from_secs(7 * 86_400 + 1));
+    assert_eq!(Browser::new(&app).get(&late).await.status, 404);
+    assert_eq!(Browser::new(&app).get("/ui/invite/not-a-token").await.status, 404);
+
+    // An org-admin invites only org-admins of their own organization.
+    assert_eq!(kim.sign_in("kim@acme.example", "quiet harbour lamps").await.status, 303);
+    let csrf = csrf_of(&mut kim).await;
+    for (role, org) in [("super-admin", ""), ("org-admin", globex.id.as_str())] {
+        let refused = kim
+            .post(
+                "/ui/users/invite",
+                &[("email", "x@acme.example"), ("role", role), ("org", org), ("csrf", &csrf)],
+                None,
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{role} {org}: {}", refused.body);
+        assert!(!refused.body.contains("/ui/invite/"));
+    }
+    let people = kim.get("/ui/users").await;
+    assert!(!people.body.contains("dana@vendor.example"), "an org-admin sees the vendor's staff");
+});
+
+/// A form token of the signed-in browser (from the profile page).
+async fn csrf_of(browser: &mut Browser<'_>) -> String {
+    browser.get("/ui/profile").await.csrf()
+}
+
+on_both_stores!(a_password_change_signs_out_every_other_browser, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut laptop = Browser::new(&app);
+    let mut phone = Browser::new(&app);
+    assert_eq!(laptop.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    assert_eq!(phone.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut laptop).await;
+    let wrong = laptop
+        .post(
+            "/ui/profile/password",
+            &[
+                ("current", "not it at all"),
+                ("new", "fresh kettle morning"),
+                ("again", "fresh kettle morning"),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body.contains("The current password is wrong."), "{}", wrong.body);
+    let changed = laptop
+        .post(
+            "/ui/profile/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "fresh kettle morning"),
+                ("again", "fresh kettle morning"),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (changed.status, changed.location.as_deref()),
+        (303, Some("/ui/profile?done=password"))
+    );
+    assert_eq!(laptop.get("/ui").await.status, 200, "the browser that changed it stays in");
+    assert_eq!(phone.get("/ui").await.status, 303, "every other browser is signed out");
+    assert_eq!(phone.sign_in("dana@vendor.example", PASSWORD).await.status, 401);
+    assert_eq!(phone.sign_in("dana@vendor.example", "fresh kettle morning").await.status, 303);
+
+    let csrf = csrf_of(&mut phone).await;
+    let out = phone.post("/ui/profile/signout-everywhere", &[("csrf", &csrf)], None).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(laptop.get("/ui").await.status, 303);
+    assert_eq!(phone.get("/ui").await.status, 303);
+});
+
+on_both_stores!(a_customer_resets_a_binding_once_a_month_and_downloads_only_their_usage, |app| {
+    let (acme, acme_text) = app.issue(|t| t.org = "Acme Corp".parse().expect("org"));
+    let (globex, globex_text) = app.issue(|t| t.org = "Globex".parse().expect("org"));
+    let acme_org = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    assert_eq!(app.register(&acme_text).await.status, 201);
+    assert_eq!(app.register(&globex_text).await.status, 201);
+    let mut hub = crate::helpers::TestHub::new("acme-hub-1", &app);
+    hub.activate(&app, &acme).await;
+    hub.ping(&app, &acme).await;
+    let mut other = crate::helpers::TestHub::new("globex-hub", &app);
+    other.activate(&app, &globex).await;
+    other.ping(&app, &globex).await;
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme_org.id)).await;
+    let mut kim = Browser::new(&app);
+    assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+
+    let usage = kim.get("/ui/usage.csv").await;
+    assert_eq!(usage.status, 200);
+    assert!(usage.headers["content-disposition"].to_str().expect("ascii").contains("usage.csv"));
+    assert!(usage.body.contains(&acme.id.to_string()), "{}", usage.body);
+    assert!(!usage.body.contains(&globex.id.to_string()), "another organization's usage");
+
+    let id = acme.id.to_string();
+    let confirm = kim.get(&format!("/ui/licenses/{id}/confirm/reset-binding")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("once every 30 days"), "{}", confirm.body);
+    let csrf = confirm.csrf();
+    let reset =
+        kim.post(&format!("/ui/licenses/{id}/reset-binding"), &[("csrf", &csrf)], None).await;
+    assert_eq!(
+        reset.location.as_deref(),
+        Some(format!("/ui/licenses/{id}?done=reset-binding").as_str())
+    );
+    assert!(app.portal.store.activation(&id).await.expect("db").is_none(), "the binding is gone");
+    // The hub moves to a new machine; a second reset within 30 days is refused.
+    let mut moved = crate::helpers::TestHub::new("acme-hub-2", &app);
+    moved.activate(&app, &acme).await;
+    app.clock.advance(Duration::from_secs(29 * 86_400));
+    // (The session ended meanwhile: a new day, a new sign-in.)
+    assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut kim).await;
+    let refused =
+        kim.post(&format!("/ui/licenses/{id}/reset-binding"), &[("csrf", &csrf)], None).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.body.contains("the next reset is possible from"), "{}", refused.body);
+    assert!(app.portal.store.activation(&id).await.expect("db").is_some(), "nothing changed");
+    app.clock.advance(Duration::from_secs(86_400 + 1));
+    assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut kim).await;
+    let later =
+        kim.post(&format!("/ui/licenses/{id}/reset-binding"), &[("csrf", &csrf)], None).await;
+    let done = format!("/ui/licenses/{id}?done=reset-binding");
+    assert_eq!(later.location.as_deref(), Some(done.as_str()), "{}", later.body);
+    // Nor can the customer suspend, or reach another organization's binding.
+    for (lid, action) in [(id.clone(), "suspend"), (globex.id.to_string(), "reset-binding")] {
+        let tried =
+            kim.post(&format!("/ui/licenses/{lid}/{action}"), &[("csrf", &csrf)], None).await;
+        assert_eq!(tried.status, 404, "{action} {lid}");
+    }
+    assert!(app.portal.store.activation(&globex.id.to_string()).await.expect("db").is_some());
+});

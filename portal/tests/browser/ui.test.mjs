@@ -1,8 +1,8 @@
 // The portal's pages in Debian's Chromium, headless: a vendor's staff member and a
 // customer's org-admin, each in a browser of their own. Started by portal/tests/api/browser.rs,
 // which starts the real portal and makes the people and licenses; it passes:
-//   PORTAL_URL, CHROMIUM, SCREENSHOTS (a directory), SUPER_EMAIL, ORG_EMAIL, PASSWORD,
-//   LICENSE_ID (an Acme Corp license, bound to no hub).
+//   PORTAL_URL, CHROMIUM, SCREENSHOTS (a directory), SUPER_EMAIL, PASSWORD,
+//   LICENSE_ID (a registered Acme Corp license), UPLOAD_FILE (another license's file).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -64,7 +64,7 @@ async function signIn(page, email) {
   await page.waitForURL(`${url}/ui`);
 }
 
-test('a super-admin signs in, finds a license and suspends it; the org-admin sees it', async () => {
+test('staff sign in, register, suspend and invite; the customer joins, sees it and resets a binding', async () => {
   const staff = await browser.newContext({ bypassCSP: true, viewport: { width: 1200, height: 800 } });
   const page = await staff.newPage();
   await page.goto(`${url}/ui/signin`);
@@ -104,30 +104,67 @@ test('a super-admin signs in, finds a license and suspends it; the org-admin see
   assert.equal(await page.locator('.status').first().textContent(), 'suspended');
   await shot(page, '07-suspended');
 
+  // Register a license by uploading its file.
+  await page.getByRole('link', { name: 'Register' }).click();
+  await page.getByRole('heading', { name: 'Register licenses' }).waitFor();
+  await accessible(page, 'register');
+  await page.getByLabel(/License files/).setInputFiles(env('UPLOAD_FILE'));
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.getByRole('cell', { name: /registered \(valid\)/ }).waitFor();
+  await accessible(page, 'register results');
+  await shot(page, '08-registered-by-upload');
+
   await page.getByRole('link', { name: 'Organizations' }).click();
   await accessible(page, 'organizations');
   await page.getByLabel(/Name, exactly as licenses name it/).fill('Initech');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByRole('status').filter({ hasText: 'The organization is created.' }).waitFor();
   await page.getByRole('cell', { name: 'Initech' }).waitFor();
-  await shot(page, '08-organizations');
+  await shot(page, '09-organizations');
 
-  // The customer, on a phone-sized screen, sees the change and nothing of the vendor's.
+  // Invite the customer's administrator; the link is shown once.
+  await page.getByRole('link', { name: 'People' }).click();
+  await accessible(page, 'people');
+  await page.getByLabel('Business email').fill('kim@acme.example');
+  await page.getByLabel('Role').selectOption('org-admin');
+  await page.getByLabel(/^Organization/).selectOption({ label: 'Acme Corp' });
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = (await page.locator('.notice code').textContent()).trim();
+  assert.match(link, /\/ui\/invite\/[A-Za-z0-9_-]{43}$/);
+  await shot(page, '10-invited');
+
+  // The customer, on a phone-sized screen, joins, sees the change, and resets the binding.
   const customer = await browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 } });
   const phone = await customer.newPage();
-  await signIn(phone, env('ORG_EMAIL'));
+  await phone.goto(link);
+  await accessible(phone, 'join');
+  await phone.getByLabel('Your name').fill('Kim Lee');
+  await phone.getByLabel(/^Password/).fill(password);
+  await phone.getByLabel('The password again').fill(password);
+  await shot(phone, '11-join');
+  await phone.getByRole('button', { name: 'Create my account' }).click();
+  await phone.waitForURL(`${url}/ui`);
   await phone.getByText('The licenses of Acme Corp.').waitFor();
   assert.equal(await phone.getByRole('link', { name: 'Organizations' }).count(), 0);
   await accessible(phone, 'org-admin dashboard');
-  await shot(phone, '09-customer-dashboard');
+  await shot(phone, '12-customer-dashboard');
   await phone.getByRole('link', { name: 'Licenses' }).click();
   await phone.getByRole('link', { name: licenseId }).click();
   assert.equal(await phone.locator('.status').first().textContent(), 'suspended');
   assert.equal(await phone.getByRole('link', { name: 'Suspend' }).count(), 0);
   await accessible(phone, 'org-admin license');
-  await shot(phone, '10-customer-license');
+  await shot(phone, '13-customer-license');
+  await phone.getByRole('link', { name: 'Reset the hub binding' }).click();
+  await phone.getByText('once every 30 days').waitFor();
+  await accessible(phone, 'org-admin confirm reset');
+  await phone.getByRole('button', { name: 'Reset the hub binding' }).click();
+  await phone.getByRole('status').filter({ hasText: 'The hub binding is reset.' }).waitFor();
+  await shot(phone, '14-customer-reset');
 
-  await phone.getByRole('button', { name: 'Sign out' }).click();
+  await phone.getByRole('link', { name: /Kim Lee/ }).click();
+  await accessible(phone, 'profile');
+  await shot(phone, '15-profile');
+  await phone.getByRole('button', { name: 'Sign out', exact: true }).click();
   await phone.waitForURL(`${url}/ui/signin`);
   await phone.goto(`${url}/ui/licenses`);
   assert.match(phone.url(), /\/ui\/signin$/, 'signed out for good');

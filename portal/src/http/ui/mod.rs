@@ -31,6 +31,8 @@ use pages::{Chrome, ListForm};
 const SESSION_COOKIE: &str = "tessera_session";
 const DEVICE_COOKIE: &str = "tessera_device";
 const SIGNIN_COOKIE: &str = "tessera_signin";
+/// The most an upload of license files may hold (the batch API's own limit).
+const UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// Licenses on one page of the list.
 const PAGE: u32 = 50;
 
@@ -47,6 +49,19 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))
         .route("/ui/licenses/{id}/{action}", axum::routing::post(act))
         .route("/ui/organizations", get(organizations).post(create_organization))
+        .route("/ui/usage.csv", get(usage_csv))
+        .route(
+            "/ui/register",
+            get(register_page)
+                .post(register)
+                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_BYTES)),
+        )
+        .route("/ui/users", get(users))
+        .route("/ui/users/invite", axum::routing::post(invite))
+        .route("/ui/invite/{token}", get(accept_page).post(accept))
+        .route("/ui/profile", get(profile))
+        .route("/ui/profile/password", axum::routing::post(change_password))
+        .route("/ui/profile/signout-everywhere", axum::routing::post(sign_out_everywhere))
 }
 
 /// The security headers of every answer (pages and API alike).
@@ -239,17 +254,43 @@ async fn stylesheet() -> Response {
 
 // --- signing in and out -----------------------------------------------------------------
 
-/// The sign-in form, with a fresh form token in a cookie of its own.
-fn sign_in_form(portal: &Portal, status: StatusCode, error: Option<&str>, email: &str) -> Response {
+/// A page with a form for someone not signed in (sign-in, accepting an invitation): its
+/// form token is also set in a cookie of its own, and the two must match when it comes back.
+fn open_form(portal: &Portal, status: StatusCode, page: impl FnOnce(&str) -> Markup) -> Response {
     let token = match accounts::random_id() {
         Ok(token) => token,
         Err(_) => return UiError::Internal.into_response(),
     };
-    let mut response = html(status, pages::sign_in(error, email, &token));
+    let mut response = html(status, page(&token));
     response
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(portal, SIGNIN_COOKIE, &token, Some(3600)));
     response
+}
+
+/// Whether an open form's token matches its cookie.
+fn open_form_token_ok(headers: &HeaderMap, token: &str) -> bool {
+    let expected = cookie(headers, SIGNIN_COOKIE).unwrap_or_default();
+    !expected.is_empty() && accounts::same_tag(token, expected)
+}
+
+/// The sign-in form.
+fn sign_in_form(portal: &Portal, status: StatusCode, error: Option<&str>, email: &str) -> Response {
+    open_form(portal, status, |token| pages::sign_in(error, email, token))
+}
+
+/// A session for `user` just signed in (or who just joined): the session and device cookies.
+async fn signed_in(portal: &Portal, user: &UserRow) -> Result<Response, UiError> {
+    let token = accounts::start_session(&portal.store, user, portal.now()).await?;
+    tracing::info!(user = %user.id, "signed in");
+    let mut response = Redirect::to("/ui").into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, set_cookie(portal, SESSION_COOKIE, token.expose(), None));
+    let device = accounts::device_token(portal.ui_secret(), user);
+    headers
+        .append(header::SET_COOKIE, set_cookie(portal, DEVICE_COOKIE, &device, Some(180 * 86_400)));
+    headers.append(header::SET_COOKIE, set_cookie(portal, SIGNIN_COOKIE, "", Some(0)));
+    Ok(response)
 }
 
 async fn sign_in_page(State(portal): State<Arc<Portal>>) -> Response {
@@ -280,8 +321,7 @@ async fn sign_in(
             "",
         ));
     };
-    let expected = cookie(&headers, SIGNIN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !accounts::same_tag(&form.csrf, expected) {
+    if !open_form_token_ok(&headers, &form.csrf) {
         return Ok(sign_in_form(
             &portal,
             StatusCode::FORBIDDEN,
@@ -318,18 +358,7 @@ async fn sign_in(
             ));
         }
     };
-    let token = accounts::start_session(&portal.store, &user, portal.now()).await?;
-    tracing::info!(user = %user.id, "signed in");
-    let mut response = Redirect::to("/ui").into_response();
-    let headers = response.headers_mut();
-    headers.append(header::SET_COOKIE, set_cookie(&portal, SESSION_COOKIE, token.expose(), None));
-    let device = accounts::device_token(portal.ui_secret(), &user);
-    headers.append(
-        header::SET_COOKIE,
-        set_cookie(&portal, DEVICE_COOKIE, &device, Some(180 * 86_400)),
-    );
-    headers.append(header::SET_COOKIE, set_cookie(&portal, SIGNIN_COOKIE, "", Some(0)));
-    Ok(response)
+    signed_in(&portal, &user).await
 }
 
 #[derive(serde::Deserialize)]
@@ -376,6 +405,27 @@ async fn licenses(
     query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, UiError> {
     let Query(form) = query.map_err(|_| UiError::NotFound)?;
+    let filter = list_filter(&viewer, &form)?;
+    let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+    let after = given(&form.after)
+        .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+    let now = portal.now();
+    let page = portal.store.license_page(&filter, after.as_deref(), PAGE + 1, now).await?;
+    let more = page.len() > PAGE as usize;
+    let rows: Vec<_> = page
+        .into_iter()
+        .take(PAGE as usize)
+        .map(|row| {
+            let status = license_status(&row.license, now);
+            (row, status)
+        })
+        .collect();
+    let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
+    Ok(html(StatusCode::OK, pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref())))
+}
+
+/// The filters of the list form, within what the viewer may see.
+fn list_filter(viewer: &Viewer, form: &ListForm) -> Result<LicenseFilter, UiError> {
     let mut filter = viewer.scope();
     let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
     filter.org = given(&form.org);
@@ -392,21 +442,23 @@ async fn licenses(
     {
         return Err(UiError::NotFound);
     }
-    let after = given(&form.after)
-        .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
-    let now = portal.now();
-    let page = portal.store.license_page(&filter, after.as_deref(), PAGE + 1, now).await?;
-    let more = page.len() > PAGE as usize;
-    let rows: Vec<_> = page
-        .into_iter()
-        .take(PAGE as usize)
-        .map(|row| {
-            let status = license_status(&row.license, now);
-            (row, status)
-        })
-        .collect();
-    let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
-    Ok(html(StatusCode::OK, pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref())))
+    Ok(filter)
+}
+
+/// `GET /ui/usage.csv`: the monthly validations of the listed licenses, streamed.
+async fn usage_csv(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, UiError> {
+    let Query(form) = query.map_err(|_| UiError::NotFound)?;
+    let filter = list_filter(&viewer, &form)?;
+    let mut response = super::admin_api::usage_csv(portal, filter);
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"usage.csv\""),
+    );
+    Ok(response)
 }
 
 /// A license the viewer may see, or "not found".
@@ -471,7 +523,11 @@ async fn confirm(
         .into_iter()
         .find(|a| *a == action)
         .ok_or(UiError::NotFound)?;
-    Ok(html(StatusCode::OK, pages::confirm(&viewer.chrome(), &license, action)))
+    let limit = (viewer.role == Role::OrgAdmin).then(|| {
+        let days = portal.settings.customer_reset_every_secs / 86_400;
+        format!("You can reset the binding of a license once every {days} days.")
+    });
+    Ok(html(StatusCode::OK, pages::confirm(&viewer.chrome(), &license, action, limit.as_deref())))
 }
 
 async fn act(
@@ -482,10 +538,21 @@ async fn act(
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    visible_license(&portal, &viewer, &id).await?;
+    let license = visible_license(&portal, &viewer, &id).await?;
     let action = Action::parse(&word).ok_or(UiError::NotFound)?;
-    viewer.require(Role::SuperAdmin)?;
-    match actions::apply(&portal.store, &id, action, portal.now()).await {
+    if !pages::actions_for(viewer.role, &license).contains(&action.as_str()) {
+        return Err(UiError::NotFound);
+    }
+    let now = portal.now();
+    let outcome = match viewer.role {
+        Role::SuperAdmin => actions::apply(&portal.store, &id, action, now).await,
+        // A customer may only reset a binding, and only so often.
+        Role::OrgAdmin => {
+            let every = portal.settings.customer_reset_every_secs;
+            actions::customer_reset(&portal.store, &id, every, now).await
+        }
+    };
+    match outcome {
         Ok(done) => {
             match done {
                 Done::State(to) => {
@@ -498,7 +565,9 @@ async fn act(
             Ok(Redirect::to(&format!("/ui/licenses/{id}?done={}", action.as_str())).into_response())
         }
         Err(ActionError::UnknownLicense(_)) => Err(UiError::NotFound),
-        Err(e @ ActionError::Revoked) => Err(UiError::Conflict(format!("Not done: {e}."))),
+        Err(e @ (ActionError::Revoked | ActionError::TooSoon { .. })) => {
+            Err(UiError::Conflict(format!("Not done: {e}.")))
+        }
         Err(ActionError::Store(e)) => Err(e.into()),
     }
 }
@@ -550,4 +619,313 @@ async fn create_organization(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+// --- people ------------------------------------------------------------------------------
+
+/// The users page's data for `viewer`.
+async fn users_page(
+    portal: &Portal,
+    viewer: &Viewer,
+    error: Option<&str>,
+    link: Option<&str>,
+) -> Result<Response, UiError> {
+    let own_org = match viewer.role {
+        Role::SuperAdmin => None,
+        Role::OrgAdmin => Some(viewer.user.org_id.clone().unwrap_or_default()),
+    };
+    let users = portal.store.users(own_org.as_deref(), "", 1000).await?;
+    let invitations = portal.store.invitations(own_org.as_deref(), 200).await?;
+    let organizations: Vec<crate::store::OrganizationRow> = match &own_org {
+        None => {
+            portal.store.organization_records("", 1000).await?.into_iter().map(|(o, _)| o).collect()
+        }
+        Some(org) => portal.store.organization(org).await?.into_iter().collect(),
+    };
+    let view = pages::UsersPage {
+        users: &users,
+        invitations: &invitations,
+        organizations: &organizations,
+        error,
+        link,
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(html(status, pages::users(&viewer.chrome(), &view)))
+}
+
+async fn users(viewer: Viewer, State(portal): State<Arc<Portal>>) -> Result<Response, UiError> {
+    users_page(&portal, &viewer, None, None).await
+}
+
+#[derive(serde::Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn invite(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<InviteForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let role: Role = match form.role.parse() {
+        Ok(role) => role,
+        Err(e) => return users_page(&portal, &viewer, Some(&e.to_string()), None).await,
+    };
+    let org = (!form.org.is_empty()).then_some(form.org.as_str());
+    let org = if role == Role::SuperAdmin { None } else { org };
+    match accounts::invite(&portal.store, &viewer.user, &form.email, role, org, portal.now()).await
+    {
+        Ok((row, token)) => {
+            tracing::info!(by = %viewer.user.id, role = %row.role, "invitation made");
+            let base = match &portal.settings.public_url {
+                Some(url) => url.trim_end_matches('/').to_owned(),
+                None => {
+                    let host = headers
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("localhost");
+                    let scheme = if portal.settings.secure_cookies { "https" } else { "http" };
+                    format!("{scheme}://{host}")
+                }
+            };
+            let link = format!("{base}/ui/invite/{}", token.expose());
+            users_page(&portal, &viewer, None, Some(&link)).await
+        }
+        Err(
+            e @ (AccountError::Invalid(_)
+            | AccountError::EmailTaken
+            | AccountError::NoSuchOrganization),
+        ) => users_page(&portal, &viewer, Some(&e.to_string()), None).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn invitation_gone() -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            "Invitation",
+            None,
+            "This invitation has expired or was already used. Ask whoever invited you for a new one.",
+        ),
+    )
+}
+
+async fn accept_page(
+    State(portal): State<Arc<Portal>>,
+    Path(token): Path<String>,
+) -> Result<Response, UiError> {
+    let Some(invitation) = accounts::invitation(&portal.store, &token, portal.now()).await? else {
+        return Ok(invitation_gone());
+    };
+    Ok(open_form(&portal, StatusCode::OK, |csrf| pages::accept(&invitation, &token, csrf, None)))
+}
+
+#[derive(serde::Deserialize)]
+struct AcceptForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    again: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn accept(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    axum::Form(form): axum::Form<AcceptForm>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    let Some(invitation) = accounts::invitation(&portal.store, &token, portal.now()).await? else {
+        return Ok(invitation_gone());
+    };
+    let again = |status: StatusCode, error: &str| {
+        open_form(&portal, status, |csrf| pages::accept(&invitation, &token, csrf, Some(error)))
+    };
+    if !open_form_token_ok(&headers, &form.csrf) {
+        return Ok(again(StatusCode::FORBIDDEN, "The form expired. Please try again."));
+    }
+    if form.password != form.again {
+        return Ok(again(StatusCode::BAD_REQUEST, "The two passwords differ."));
+    }
+    let password = Password::new(form.password);
+    match accounts::accept_invitation(&portal.store, &token, &form.name, &password, portal.now())
+        .await
+    {
+        Ok(user) => {
+            tracing::info!(user = %user.id, role = %user.role, "joined by invitation");
+            signed_in(&portal, &user).await
+        }
+        Err(AccountError::Invalid(message)) => {
+            Ok(again(StatusCode::BAD_REQUEST, &capitalized(&message)))
+        }
+        Err(AccountError::EmailTaken) => Ok(invitation_gone()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A message from the domain as a sentence.
+fn capitalized(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ProfileQuery {
+    done: Option<String>,
+}
+
+async fn profile(viewer: Viewer, Query(query): Query<ProfileQuery>) -> Response {
+    let done = query.done.as_deref().and_then(|d| match d {
+        "password" => Some("Your password is changed; other browsers are signed out."),
+        _ => None,
+    });
+    html(StatusCode::OK, pages::profile(&viewer.chrome(), None, done))
+}
+
+#[derive(serde::Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    again: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn change_password(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<PasswordForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let refuse = |message: &str| {
+        html(StatusCode::BAD_REQUEST, pages::profile(&viewer.chrome(), Some(message), None))
+    };
+    if form.new != form.again {
+        return Ok(refuse("The two new passwords differ."));
+    }
+    let (current, new) = (Password::new(form.current), Password::new(form.new));
+    match accounts::change_password(&portal.store, &viewer.user, &current, &new, portal.now()).await
+    {
+        Ok(()) => {
+            tracing::info!(user = %viewer.user.id, "password changed");
+            // Every session ended, this one too: a fresh one for the browser that changed it.
+            let user = portal.store.user(&viewer.user.id).await?.ok_or(UiError::SignIn)?;
+            let mut response = signed_in(&portal, &user).await?;
+            response
+                .headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_static("/ui/profile?done=password"));
+            Ok(response)
+        }
+        Err(AccountError::Invalid(message)) => Ok(refuse(&capitalized(&message))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn sign_out_everywhere(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let ended = portal.store.delete_sessions_of(&viewer.user.id).await?;
+    tracing::info!(user = %viewer.user.id, ended, "signed out everywhere");
+    let mut response = Redirect::to("/ui/signin").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(&portal, SESSION_COOKIE, "", Some(0)));
+    Ok(response)
+}
+
+// --- registering licenses by upload ------------------------------------------------------
+
+async fn register_page(viewer: Viewer) -> Result<Response, UiError> {
+    viewer.require(Role::SuperAdmin)?;
+    Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &[], None)))
+}
+
+async fn register(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    viewer.require(Role::SuperAdmin)?;
+    let refuse = |status: StatusCode, message: &str| {
+        html(status, pages::register(&viewer.chrome(), &[], Some(message)))
+    };
+    let Ok(mut multipart) = multipart else {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "Choose license files to upload."));
+    };
+    let (mut token, mut files) = (String::new(), Vec::new());
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => {
+                let limit = UPLOAD_BYTES / (1024 * 1024);
+                return Ok(refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("The upload is too large or broken: at most {limit} MiB at once."),
+                ));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let file = field.file_name().unwrap_or_default().to_owned();
+        let Ok(bytes) = field.bytes().await else {
+            return Ok(refuse(StatusCode::BAD_REQUEST, "The upload broke off; try again."));
+        };
+        match name.as_str() {
+            "csrf" => token = String::from_utf8_lossy(&bytes).into_owned(),
+            "licenses" if !bytes.is_empty() => {
+                files.push((file, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+            _ => {}
+        }
+    }
+    viewer.check(&headers, &token)?;
+    if files.is_empty() {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "Choose license files to upload."));
+    }
+    if files.len() > super::admin_api::MAX_BATCH {
+        let most = super::admin_api::MAX_BATCH;
+        return Ok(refuse(StatusCode::BAD_REQUEST, &format!("At most {most} files at once.")));
+    }
+    let (names, texts): (Vec<String>, Vec<String>) = files.into_iter().unzip();
+    let outcomes = match super::admin_api::register_texts(&portal, texts).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            tracing::error!(error = %e, "registering uploaded licenses");
+            return Ok(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("Nothing was registered: {e}"),
+            ));
+        }
+    };
+    let new = outcomes.iter().filter(|o| o.outcome == "registered").count();
+    tracing::info!(licenses = outcomes.len(), new, by = %viewer.user.id, "licenses uploaded");
+    let rows: Vec<(String, super::admin_api::Outcome)> = names.into_iter().zip(outcomes).collect();
+    Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &rows, None)))
 }

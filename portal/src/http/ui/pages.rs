@@ -51,10 +51,12 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
                             a href="/ui" { "Dashboard" }
                             a href="/ui/licenses" { "Licenses" }
                             @if chrome.role == Role::SuperAdmin {
+                                a href="/ui/register" { "Register" }
                                 a href="/ui/organizations" { "Organizations" }
                             }
+                            a href="/ui/users" { "People" }
+                            a href="/ui/profile" { (chrome.user.name) " (" (chrome.role.as_str()) ")" }
                         }
-                        span { (chrome.user.name) " (" (chrome.role.as_str()) ")" }
                         form method="post" action="/ui/signout" {
                             input type="hidden" name="csrf" value=(chrome.csrf);
                             button type="submit" { "Sign out" }
@@ -216,6 +218,7 @@ pub fn licenses(
             @if let Some(link) = next_link {
                 p.pager { a href=(link) rel="next" { "Next page →" } }
             }
+            p { a href={ "/ui/usage.csv?" (url_query(&[("org", &form.org), ("product", &form.product), ("standing", &form.standing), ("activated", &form.activated)])) } download="usage.csv" { "Download the monthly validations of these licenses (CSV)" } }
         },
     )
 }
@@ -298,8 +301,9 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
 /// The actions a role may take on a license in its state.
 pub fn actions_for(role: Role, l: &LicenseRow) -> Vec<&'static str> {
     use crate::store::LicenseState::*;
-    if role != Role::SuperAdmin {
-        return Vec::new();
+    if role == Role::OrgAdmin {
+        // Self-service: moving their hub to a new machine.
+        return if l.state == Revoked { vec![] } else { vec!["reset-binding"] };
     }
     match l.state {
         Active => vec!["suspend", "revoke", "reset-binding"],
@@ -330,7 +334,7 @@ fn action_warning(action: &str) -> &'static str {
     }
 }
 
-pub fn confirm(chrome: &Chrome<'_>, l: &LicenseRow, action: &str) -> Markup {
+pub fn confirm(chrome: &Chrome<'_>, l: &LicenseRow, action: &str, limit: Option<&str>) -> Markup {
     page(
         action_label(action),
         Some(chrome),
@@ -338,6 +342,7 @@ pub fn confirm(chrome: &Chrome<'_>, l: &LicenseRow, action: &str) -> Markup {
             h1 { (action_label(action)) " license " code { (l.id) } "?" }
             p { (l.org) " · " (l.product) }
             p { (action_warning(action)) }
+            @if let Some(limit) = limit { p { (limit) } }
             form method="post" action={ "/ui/licenses/" (l.id) "/" (action) } {
                 input type="hidden" name="csrf" value=(chrome.csrf);
                 div.actions {
@@ -417,6 +422,211 @@ pub fn organizations(
                         tbody {
                             @for (org, n) in rows {
                                 tr { td { (org.name) } td { (n) } td { (day(org.created_at)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// What the users page shows.
+pub struct UsersPage<'a> {
+    pub users: &'a [UserRow],
+    pub invitations: &'a [crate::store::InvitationRow],
+    /// Organizations an invitation may go to (a super-admin's choice; an org-admin's own).
+    pub organizations: &'a [OrganizationRow],
+    pub error: Option<&'a str>,
+    /// A link just made: shown once.
+    pub link: Option<&'a str>,
+}
+
+pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
+    let org_name = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| view.organizations.iter().find(|o| &o.id == id))
+            .map_or_else(|| "—".to_owned(), |o| o.name.clone())
+    };
+    page(
+        "People",
+        Some(chrome),
+        html! {
+            h1 { "People" }
+            @if let Some(link) = view.link {
+                div.notice role="status" {
+                    p { "Invitation made. Send this link to the person; it works once, for 7 days, and is shown only now:" }
+                    p { code { (link) } }
+                }
+            }
+            @if let Some(error) = view.error { p.error role="alert" { (error) } }
+            h2 { "Invite someone" }
+            form method="post" action="/ui/users/invite" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.field {
+                    label for="invite-email" { "Business email" }
+                    input id="invite-email" name="email" type="email" required;
+                }
+                div.field {
+                    label for="invite-role" { "Role" }
+                    select id="invite-role" name="role" {
+                        option value="org-admin" { "org-admin (a customer's administrator)" }
+                        @if chrome.role == Role::SuperAdmin {
+                            option value="super-admin" { "super-admin (vendor staff)" }
+                        }
+                    }
+                }
+                div.field {
+                    label for="invite-org" { "Organization (org-admins)" }
+                    select id="invite-org" name="org" {
+                        @if chrome.role == Role::SuperAdmin { option value="" { "none (super-admin)" } }
+                        @for org in view.organizations {
+                            option value=(org.id) { (org.name) }
+                        }
+                    }
+                }
+                button type="submit" { "Invite" }
+            }
+            h2 { "Accounts" }
+            div.table {
+                table {
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" } th scope="col" { "Since" } } }
+                    tbody {
+                        @for user in view.users {
+                            tr { td { (user.name) } td { (user.email) } td { (user.role) } td { (org_name(&user.org_id)) } td { (day(user.created_at)) } }
+                        }
+                    }
+                }
+            }
+            @if !view.invitations.is_empty() {
+                h2 { "Pending invitations" }
+                div.table {
+                    table {
+                        thead { tr { th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" } th scope="col" { "Expires" } } }
+                        tbody {
+                            @for invitation in view.invitations {
+                                tr { td { (invitation.email) } td { (invitation.role) } td { (org_name(&invitation.org_id)) } td { (when(Some(invitation.expires_at))) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub fn accept(
+    invitation: &crate::store::InvitationRow,
+    token: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> Markup {
+    page(
+        "Join",
+        None,
+        html! {
+            h1 { "Join the Tessera portal" }
+            p { "You are invited as " strong { (invitation.role) } " with the email " strong { (invitation.email) } "." }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action={ "/ui/invite/" (token) } {
+                input type="hidden" name="csrf" value=(csrf);
+                div.field {
+                    label for="name" { "Your name" }
+                    input id="name" name="name" required maxlength="200" autocomplete="name";
+                }
+                div.field {
+                    label for="password" { "Password (at least 12 characters)" }
+                    input id="password" name="password" type="password" required minlength="12" autocomplete="new-password";
+                }
+                div.field {
+                    label for="again" { "The password again" }
+                    input id="again" name="again" type="password" required minlength="12" autocomplete="new-password";
+                }
+                button type="submit" { "Create my account" }
+            }
+        },
+    )
+}
+
+pub fn profile(chrome: &Chrome<'_>, error: Option<&str>, done: Option<&str>) -> Markup {
+    let user = chrome.user;
+    page(
+        "Profile",
+        Some(chrome),
+        html! {
+            h1 { "Your profile" }
+            @if let Some(done) = done { p.notice role="status" { (done) } }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            dl.terms {
+                dt { "Name" } dd { (user.name) }
+                dt { "Email" } dd { (user.email) }
+                dt { "Role" } dd { (user.role) }
+            }
+            h2 { "Change your password" }
+            p.muted { "Every other browser signed in as you is signed out." }
+            form method="post" action="/ui/profile/password" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.field {
+                    label for="current" { "Current password" }
+                    input id="current" name="current" type="password" required autocomplete="current-password";
+                }
+                div.field {
+                    label for="new" { "New password (at least 12 characters)" }
+                    input id="new" name="new" type="password" required minlength="12" autocomplete="new-password";
+                }
+                div.field {
+                    label for="again" { "New password again" }
+                    input id="again" name="again" type="password" required minlength="12" autocomplete="new-password";
+                }
+                button type="submit" { "Change password" }
+            }
+            h2 { "Sessions" }
+            form method="post" action="/ui/profile/signout-everywhere" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                button.danger type="submit" { "Sign out everywhere" }
+            }
+        },
+    )
+}
+
+pub fn register(
+    chrome: &Chrome<'_>,
+    results: &[(String, crate::http::admin_api::Outcome)],
+    error: Option<&str>,
+) -> Markup {
+    page(
+        "Register licenses",
+        Some(chrome),
+        html! {
+            h1 { "Register licenses" }
+            p { "Upload license files made with " code { "tessera issue" } ". Each is checked against the vendor's keys; a license already registered is left as it is." }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action="/ui/register" enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.field {
+                    label for="licenses" { "License files (up to 1,000)" }
+                    input id="licenses" name="licenses" type="file" multiple required;
+                }
+                button type="submit" { "Register" }
+            }
+            @if !results.is_empty() {
+                h2 { "Results" }
+                div.table {
+                    table {
+                        thead { tr { th scope="col" { "File" } th scope="col" { "Outcome" } th scope="col" { "License" } } }
+                        tbody {
+                            @for (file, outcome) in results {
+                                tr {
+                                    td { (file) }
+                                    td { (outcome.outcome) " (" (outcome.status.replace('_', " ")) ")" }
+                                    td {
+                                        @match (&outcome.id, &outcome.problem) {
+                                            (Some(id), _) => a href={ "/ui/licenses/" (id) } { code { (id) } },
+                                            (None, Some(problem)) => (problem),
+                                            (None, None) => "",
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
