@@ -93,6 +93,14 @@ pub enum UserCommand {
         #[command(flatten)]
         store: Box<StoreArgs>,
     },
+    /// Turn off an account's two-step sign-in (a person who lost their authenticator and
+    /// recovery codes, such as a sole super-admin); ends their sessions.
+    ResetSecondFactor {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
     /// End every session of an account (sign out everywhere).
     SignOut {
         #[arg(long)]

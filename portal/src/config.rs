@@ -91,6 +91,7 @@ pub struct Layer {
     pub session_idle_secs: Option<i64>,
     pub session_max_secs: Option<i64>,
     pub customer_reset_every_secs: Option<i64>,
+    pub require_second_factor_for_super_admins: Option<bool>,
 }
 
 /// How logs are written.
@@ -132,6 +133,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// How long web sessions last.
     pub sessions: SessionRules,
+    /// Super-admins must turn on a second factor before they can use any page.
+    pub require_second_factor_for_super_admins: bool,
     /// The least time between two resets of one license's binding by its customer.
     pub customer_reset_every_secs: i64,
 }
@@ -209,6 +212,9 @@ impl Layer {
             customer_reset_every_secs: self
                 .customer_reset_every_secs
                 .or(below.customer_reset_every_secs),
+            require_second_factor_for_super_admins: self
+                .require_second_factor_for_super_admins
+                .or(below.require_second_factor_for_super_admins),
         }
     }
 
@@ -284,6 +290,9 @@ impl Layer {
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
             secure_cookies,
             public_url: self.public_url.clone(),
+            require_second_factor_for_super_admins: self
+                .require_second_factor_for_super_admins
+                .unwrap_or(false),
             customer_reset_every_secs: self.customer_reset_every_secs.unwrap_or(30 * 86_400).max(0),
             sessions: SessionRules {
                 idle_secs: self.session_idle_secs.unwrap_or(2 * 3600).max(60),

@@ -174,6 +174,14 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             println!("{}: sign-in delays cleared", user.email);
             Ok(())
         }
+        UserCommand::ResetSecondFactor { email, store } => {
+            let store = open_store(&settings(&store)?).await?;
+            let user = find_user(&store, &email).await?;
+            store.set_second_factor(&user.id, None, &[]).await?;
+            let ended = store.delete_sessions_of(&user.id).await?;
+            println!("{}: two-step sign-in is off, {ended} sessions ended", user.email);
+            Ok(())
+        }
         UserCommand::SignOut { email, store } => {
             let store = open_store(&settings(&store)?).await?;
             let user = find_user(&store, &email).await?;

@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 use tessera_core::UnixTime;
 use tessera_core::keys::{RandomError, fill_random};
 
+use crate::domain::totp;
 use crate::store::{InvitationRow, OrganizationRow, Store, StoreError, UserRow};
 
 /// A person's role.
@@ -180,6 +181,12 @@ pub fn verify_password(password: &Password, stored: &str) -> bool {
         .is_some_and(|got| bool::from(got.as_slice().ct_eq(&expected)))
 }
 
+/// [`verify_password`] off the async workers (a check costs ~20 ms of CPU).
+async fn password_matches(password: &Password, stored: &str) -> bool {
+    let (typed, stored) = (Password::new(password.0.clone()), stored.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&typed, &stored)).await.unwrap_or(false)
+}
+
 /// A stored hash to check a password against when no one has the email: a sign-in for an
 /// unknown email costs the same time as one for a known email.
 fn decoy_hash() -> &'static str {
@@ -287,6 +294,8 @@ pub async fn create_user(
         next_signin_at: 0,
         created_at: now.as_unix(),
         credentials_changed_at: now.as_unix(),
+        totp_secret: None,
+        totp_last_step: None,
     };
     if store.insert_user(&user).await? { Ok(user) } else { Err(AccountError::EmailTaken) }
 }
@@ -396,6 +405,8 @@ pub async fn accept_invitation(
         next_signin_at: 0,
         created_at: now.as_unix(),
         credentials_changed_at: now.as_unix(),
+        totp_secret: None,
+        totp_last_step: None,
     };
     if store.accept_invitation(&invitation.token_sha256, &user).await? {
         Ok(user)
@@ -412,10 +423,7 @@ pub async fn change_password(
     new: &Password,
     now: UnixTime,
 ) -> Result<(), AccountError> {
-    let hash = user.password_hash.clone();
-    let typed = Password::new(current.0.clone());
-    let good =
-        tokio::task::spawn_blocking(move || verify_password(&typed, &hash)).await.unwrap_or(false);
+    let good = password_matches(current, &user.password_hash).await;
     if !good {
         return Err(AccountError::Invalid("the current password is wrong".to_owned()));
     }
@@ -434,7 +442,7 @@ pub fn signin_delay(failed: i64) -> i64 {
 #[derive(Debug)]
 pub enum SignIn {
     /// Signed in: the person.
-    Welcome(UserRow),
+    Welcome(Box<UserRow>),
     /// Wrong email or password (the same answer for both).
     Refused,
     /// Too soon after failed attempts: try again in this many seconds.
@@ -456,24 +464,19 @@ pub async fn sign_in(
         Err(_) => None,
     };
     let Some(user) = user else {
-        let hash = decoy_hash().to_owned();
-        let password = Password::new(password.0.clone());
-        let _ = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await;
+        let _ = password_matches(password, decoy_hash()).await;
         return Ok(SignIn::Refused);
     };
     let now = now.as_unix();
     if now < user.next_signin_at && !trusted_device(&user) {
         return Ok(SignIn::Wait(user.next_signin_at - now));
     }
-    let hash = user.password_hash.clone();
-    let typed = Password::new(password.0.clone());
-    let good =
-        tokio::task::spawn_blocking(move || verify_password(&typed, &hash)).await.unwrap_or(false);
+    let good = password_matches(password, &user.password_hash).await;
     if good {
         if user.failed_signins > 0 {
             store.clear_failed_signins(&user.id).await?;
         }
-        return Ok(SignIn::Welcome(user));
+        return Ok(SignIn::Welcome(Box::new(user)));
     }
     let failed = user.failed_signins.saturating_add(1);
     store.record_failed_signin(&user.id, failed, now + signin_delay(failed)).await?;
@@ -481,6 +484,112 @@ pub async fn sign_in(
         tracing::warn!(user = %user.id, "repeated failed sign-ins: delays begin");
     }
     Ok(SignIn::Refused)
+}
+
+/// Turns on a person's second factor: `secret` (made by [`totp::new_secret`] and shown to
+/// them) is stored once they typed a code of it. Answers the recovery codes, to show once.
+pub async fn enable_second_factor(
+    store: &Store,
+    user: &UserRow,
+    secret: &str,
+    typed: &str,
+    now: UnixTime,
+) -> Result<Vec<String>, AccountError> {
+    let step = totp::matching_step(secret, typed, now).ok_or_else(|| {
+        AccountError::Invalid(
+            "that code does not match; check the device's clock and try the next one".to_owned(),
+        )
+    })?;
+    let codes = totp::recovery_codes()?;
+    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_digest(c)).collect();
+    store.set_second_factor(&user.id, Some(secret), &hashes).await?;
+    store.use_totp_step(&user.id, step).await?;
+    Ok(codes)
+}
+
+/// Turns a person's second factor off (their password is asked again first).
+pub async fn disable_second_factor(
+    store: &Store,
+    user: &UserRow,
+    password: &Password,
+) -> Result<(), AccountError> {
+    let good = password_matches(password, &user.password_hash).await;
+    if !good {
+        return Err(AccountError::Invalid("the password is wrong".to_owned()));
+    }
+    store.set_second_factor(&user.id, None, &[]).await?;
+    Ok(())
+}
+
+/// The second step of signing in, for a person with a second factor who gave their
+/// password: a code of their authenticator, or one of their recovery codes (used up). Wrong
+/// codes count as failed sign-ins, with the same growing delays.
+pub async fn second_step(
+    store: &Store,
+    user: &UserRow,
+    typed: &str,
+    trusted_device: bool,
+    now: UnixTime,
+) -> Result<SignIn, AccountError> {
+    let Some(secret) = &user.totp_secret else {
+        return Ok(SignIn::Welcome(Box::new(user.clone())));
+    };
+    let t = now.as_unix();
+    if t < user.next_signin_at && !trusted_device {
+        return Ok(SignIn::Wait(user.next_signin_at - t));
+    }
+    let good = match totp::matching_step(secret, typed, now) {
+        Some(step) => store.use_totp_step(&user.id, step).await?,
+        None => {
+            let cleaned = typed.trim();
+            cleaned.len() >= 10
+                && store.use_recovery_code(&user.id, &totp::recovery_digest(cleaned)).await?
+        }
+    };
+    if good {
+        if user.failed_signins > 0 {
+            store.clear_failed_signins(&user.id).await?;
+        }
+        return Ok(SignIn::Welcome(Box::new(user.clone())));
+    }
+    let failed = user.failed_signins.saturating_add(1);
+    store.record_failed_signin(&user.id, failed, t + signin_delay(failed)).await?;
+    Ok(SignIn::Refused)
+}
+
+/// The cookie that carries a sign-in between the password and the second factor: the
+/// person's id and an expiry (5 minutes), tagged under the portal's secret.
+pub fn pending_sign_in(secret: &[u8], user: &UserRow, now: UnixTime) -> String {
+    let expires = (now.as_unix() + 300).to_string();
+    let changed = user.credentials_changed_at.to_string();
+    let tag = tag(secret, &["second step", &user.id, &expires, &changed]);
+    format!("{}.{expires}.{tag}", user.id)
+}
+
+/// The person of a pending sign-in cookie, if it is genuine and not expired.
+pub async fn pending_user(
+    store: &Store,
+    secret: &[u8],
+    cookie: &str,
+    now: UnixTime,
+) -> Result<Option<UserRow>, AccountError> {
+    let mut parts = cookie.splitn(3, '.');
+    let (Some(id), Some(expires), Some(given)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(None);
+    };
+    let Ok(expiry) = expires.parse::<i64>() else { return Ok(None) };
+    if now.as_unix() > expiry || id.len() != 32 {
+        return Ok(None);
+    }
+    let Some(user) = store.user(id).await? else { return Ok(None) };
+    let changed = user.credentials_changed_at.to_string();
+    let expected = tag(secret, &["second step", &user.id, expires, &changed]);
+    Ok(same_tag(given, &expected).then_some(user))
+}
+
+/// A TOTP secret offered for enrolment, tagged so the form cannot swap it for another.
+pub fn enrolment_tag(secret: &[u8], user: &UserRow, totp_secret: &str) -> String {
+    tag(secret, &["enrol", &user.id, totp_secret])
 }
 
 /// How long sessions last.

@@ -9,3 +9,4 @@ pub mod binding;
 pub mod clock;
 pub mod pings;
 pub mod standing;
+pub mod totp;

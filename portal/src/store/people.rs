@@ -25,6 +25,10 @@ pub struct UserRow {
     pub next_signin_at: i64,
     pub created_at: i64,
     pub credentials_changed_at: i64,
+    /// The TOTP secret (base32) when the person turned the second factor on.
+    pub totp_secret: Option<String>,
+    /// The last TOTP time step a code was accepted for.
+    pub totp_last_step: Option<i64>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -45,8 +49,12 @@ pub struct SessionRow {
     pub last_seen_at: i64,
 }
 
+/// The columns a new user is inserted with (10).
 const USER_COLUMNS: &str = "id, email, name, role, org_id, password_hash, failed_signins, \
      next_signin_at, created_at, credentials_changed_at";
+/// The columns a user is read with.
+const USER_READ_COLUMNS: &str = "id, email, name, role, org_id, password_hash, failed_signins, \
+     next_signin_at, created_at, credentials_changed_at, totp_secret, totp_last_step";
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
     Ok(UserRow {
@@ -60,6 +68,8 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
         next_signin_at: row.try_get("next_signin_at")?,
         created_at: row.try_get("created_at")?,
         credentials_changed_at: row.try_get("credentials_changed_at")?,
+        totp_secret: row.try_get("totp_secret")?,
+        totp_last_step: row.try_get("totp_last_step")?,
     })
 }
 
@@ -209,18 +219,19 @@ impl Store {
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
-        let row =
-            sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_READ_COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     /// The user with this (lower-cased) email.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+            "SELECT {USER_READ_COLUMNS} FROM users WHERE email = $1"
         )))
         .bind(email)
         .fetch_optional(&self.pool)
@@ -235,28 +246,27 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<UserRow>, StoreError> {
-        let rows = match org_id {
-            Some(org) => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND email > $2 \
+        let rows =
+            match org_id {
+                Some(org) => {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "SELECT {USER_READ_COLUMNS} FROM users WHERE org_id = $1 AND email > $2 \
                      ORDER BY email LIMIT $3"
+                    )))
+                    .bind(org)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                None => sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {USER_READ_COLUMNS} FROM users WHERE email > $1 ORDER BY email LIMIT $2"
                 )))
-                .bind(org)
                 .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE email > $1 ORDER BY email LIMIT $2"
-                )))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+                .await?,
+            };
         rows.iter().map(user_from_row).collect()
     }
 
@@ -317,6 +327,76 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Turns a person's second factor on (a secret and the hashes of fresh recovery codes)
+    /// or off (`None`, no codes), replacing any codes they had, and ends their sessions.
+    pub async fn set_second_factor(
+        &self,
+        user_id: &str,
+        secret: Option<&str>,
+        recovery_sha256: &[String],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = NULL WHERE id = $2")
+                .bind(secret)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for code in recovery_sha256 {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_sha256) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Accepts a TOTP time step for a person once: false when this step (or a later one)
+    /// was already used.
+    pub async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 \
+             AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Uses up a recovery code: false when the person has no such (unused) code.
+    pub async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        code_sha256: &str,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_sha256 = $2")
+                .bind(user_id)
+                .bind(code_sha256)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Recovery codes a person has left.
+    pub async fn recovery_codes_left(&self, user_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     // --- sessions ------------------------------------------------------------------------

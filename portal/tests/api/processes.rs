@@ -545,6 +545,13 @@ fn people_and_organizations_are_made_from_the_command_line_and_can_sign_in() {
         portal_command(&data, &["user", "unlock", "--email", "OPS@acme.example"], "");
     assert_eq!(code, 0);
     assert!(out.contains("ops@acme.example: sign-in delays cleared"), "{out}");
+    let (code, out, _) = portal_command(
+        &data,
+        &["user", "reset-second-factor", "--email", "dana@vendor.example"],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("dana@vendor.example: two-step sign-in is off"), "{out}");
     let (code, _, err) =
         portal_command(&data, &["user", "unlock", "--email", "who@acme.example"], "");
     assert_eq!(code, 2);

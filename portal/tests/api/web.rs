@@ -592,3 +592,140 @@ on_both_stores!(a_customer_resets_a_binding_once_a_month_and_downloads_only_thei
     }
     assert!(app.portal.store.activation(&globex.id.to_string()).await.expect("db").is_some());
 });
+
+/// The text of the first `<code>` element after `after` on a page.
+fn code_after(page: &Page, after: &str) -> String {
+    let at = page.body.find(after).expect("marker");
+    let rest = &page.body[at..];
+    let start = rest.find("<code>").expect("code") + "<code>".len();
+    rest[start..start + rest[start..].find('<').expect("end")].to_owned()
+}
+
+fn totp_code(secret: &str, at: tessera_core::UnixTime) -> String {
+    use tessera_portal::domain::totp;
+    format!("{:06}", totp::code_at(secret, totp::step_of(at)).expect("code"))
+}
+
+on_both_stores!(two_step_sign_in_asks_for_a_code_once_and_recovery_codes_work_once, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let setup = browser.get("/ui/profile/second-factor").await;
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let secret = code_after(&setup, "with this key");
+    let tag = {
+        let at =
+            setup.body.find(r#"name="tag" value=""#).expect("tag") + r#"name="tag" value=""#.len();
+        setup.body[at..at + setup.body[at..].find('"').expect("end")].to_owned()
+    };
+    let csrf = setup.csrf();
+    let wrong = browser
+        .post(
+            "/ui/profile/second-factor",
+            &[("secret", &secret), ("tag", &tag), ("code", "000000"), ("csrf", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    // A secret of the browser's choosing is refused: the tag binds the one offered.
+    let swapped = browser
+        .post(
+            "/ui/profile/second-factor",
+            &[
+                ("secret", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("tag", &tag),
+                ("code", "000000"),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(swapped.status, 403);
+    let on = browser
+        .post(
+            "/ui/profile/second-factor",
+            &[
+                ("secret", &secret),
+                ("tag", &tag),
+                ("code", &totp_code(&secret, app.now())),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    let recovery: Vec<String> = on
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .map(|part| part[..part.find('<').expect("end")].to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10, "{}", on.body);
+    let stored =
+        app.portal.store.user_by_email("dana@vendor.example").await.expect("db").expect("user");
+    assert_eq!(stored.totp_secret.as_deref(), Some(secret.as_str()));
+
+    // Signing in now takes a password, then a code.
+    let mut other = Browser::new(&app);
+    let first = other.sign_in("dana@vendor.example", PASSWORD).await;
+    assert_eq!(first.location.as_deref(), Some("/ui/signin/code"));
+    assert_eq!(other.get("/ui").await.status, 303, "no session before the code");
+    let form = other.get("/ui/signin/code").await;
+    let csrf = form.csrf();
+    let bad = other.post("/ui/signin/code", &[("code", "123456"), ("csrf", &csrf)], None).await;
+    assert_eq!(bad.status, 401);
+    let csrf = bad.csrf();
+    // The code used to turn it on was for this step: it does not work twice.
+    let reused = other
+        .post("/ui/signin/code", &[("code", &totp_code(&secret, app.now())), ("csrf", &csrf)], None)
+        .await;
+    assert_eq!(reused.status, 401, "a code works once");
+    let csrf = reused.csrf();
+    app.clock.advance(Duration::from_secs(30));
+    let good = other
+        .post("/ui/signin/code", &[("code", &totp_code(&secret, app.now())), ("csrf", &csrf)], None)
+        .await;
+    assert_eq!(good.location.as_deref(), Some("/ui"), "{}", good.body);
+    assert_eq!(other.get("/ui").await.status, 200);
+
+    // A recovery code, once.
+    for expected in [303, 401] {
+        let mut fresh = Browser::new(&app);
+        app.clock.advance(Duration::from_secs(5));
+        fresh.sign_in("dana@vendor.example", PASSWORD).await;
+        let form = fresh.get("/ui/signin/code").await;
+        let csrf = form.csrf();
+        let used = fresh
+            .post(
+                "/ui/signin/code",
+                &[("code", &recovery[3].to_uppercase()), ("csrf", &csrf)],
+                None,
+            )
+            .await;
+        assert_eq!(used.status, expected);
+    }
+    // The pending step expires: five minutes later the code form sends back to sign-in.
+    let mut slow = Browser::new(&app);
+    slow.sign_in("dana@vendor.example", PASSWORD).await;
+    app.clock.advance(Duration::from_secs(301));
+    assert_eq!(slow.get("/ui/signin/code").await.location.as_deref(), Some("/ui/signin"));
+});
+
+on_both_stores!(
+    a_portal_can_require_the_second_factor_of_its_super_admins,
+    tune = |layer| tessera_portal::config::Layer {
+        require_second_factor_for_super_admins: Some(true),
+        ..layer
+    },
+    |app| {
+        person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+        let mut browser = Browser::new(&app);
+        assert_eq!(browser.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+        for path in ["/ui", "/ui/licenses", "/ui/users"] {
+            let page = browser.get(path).await;
+            assert_eq!(page.location.as_deref(), Some("/ui/profile/second-factor"), "{path}");
+        }
+        assert_eq!(browser.get("/ui/profile/second-factor").await.status, 200);
+        assert_eq!(browser.get("/ui/profile").await.status, 200);
+    }
+);

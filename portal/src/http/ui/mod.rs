@@ -31,6 +31,7 @@ use pages::{Chrome, ListForm};
 const SESSION_COOKIE: &str = "tessera_session";
 const DEVICE_COOKIE: &str = "tessera_device";
 const SIGNIN_COOKIE: &str = "tessera_signin";
+const SECOND_STEP_COOKIE: &str = "tessera_second_step";
 /// The most an upload of license files may hold (the batch API's own limit).
 const UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// Licenses on one page of the list.
@@ -44,6 +45,7 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/style.css", get(stylesheet))
         .route("/ui/signin", get(sign_in_page).post(sign_in))
         .route("/ui/signout", axum::routing::post(sign_out))
+        .route("/ui/signin/code", get(code_page).post(code))
         .route("/ui/licenses", get(licenses))
         .route("/ui/licenses/{id}", get(license))
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))
@@ -62,6 +64,8 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/profile", get(profile))
         .route("/ui/profile/password", axum::routing::post(change_password))
         .route("/ui/profile/signout-everywhere", axum::routing::post(sign_out_everywhere))
+        .route("/ui/profile/second-factor", get(enrol_page).post(enrol))
+        .route("/ui/profile/second-factor/off", axum::routing::post(second_factor_off))
 }
 
 /// The security headers of every answer (pages and API alike).
@@ -98,6 +102,8 @@ fn html(status: StatusCode, markup: Markup) -> Response {
 pub enum UiError {
     /// No live session: to the sign-in page.
     SignIn,
+    /// A super-admin without the second factor the portal requires: to its set-up page.
+    Enrol,
     /// A form without its token, or from another site.
     Forbidden(&'static str),
     NotFound,
@@ -128,6 +134,7 @@ impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         let (status, title, text) = match self {
             UiError::SignIn => return Redirect::to("/ui/signin").into_response(),
+            UiError::Enrol => return Redirect::to("/ui/profile/second-factor").into_response(),
             UiError::Forbidden(why) => (StatusCode::FORBIDDEN, "Refused", why.to_owned()),
             UiError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -237,6 +244,15 @@ impl FromRequestParts<Arc<Portal>> for Viewer {
             UiError::Internal
         })?;
         let csrf = accounts::csrf_token(portal.ui_secret(), token);
+        // A required second factor comes first: until it is on, only its set-up page, the
+        // profile and signing out answer.
+        let must_enrol = role == Role::SuperAdmin
+            && portal.settings.require_second_factor_for_super_admins
+            && user.totp_secret.is_none();
+        let allowed = ["/ui/profile", "/ui/profile/second-factor", "/ui/signout"];
+        if must_enrol && !allowed.contains(&parts.uri.path()) {
+            return Err(UiError::Enrol);
+        }
         Ok(Viewer { user, role, csrf })
     }
 }
@@ -338,6 +354,15 @@ async fn sign_in(
     let outcome =
         accounts::sign_in(&portal.store, &form.email, &password, &trusted, portal.now()).await?;
     let user = match outcome {
+        SignIn::Welcome(user) if user.totp_secret.is_some() => {
+            let pending = accounts::pending_sign_in(portal.ui_secret(), &user, portal.now());
+            let mut response = Redirect::to("/ui/signin/code").into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&portal, SECOND_STEP_COOKIE, &pending, Some(300)),
+            );
+            return Ok(response);
+        }
         SignIn::Welcome(user) => user,
         SignIn::Refused => {
             return Ok(sign_in_form(
@@ -791,12 +816,21 @@ struct ProfileQuery {
     done: Option<String>,
 }
 
-async fn profile(viewer: Viewer, Query(query): Query<ProfileQuery>) -> Response {
+async fn profile(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Query(query): Query<ProfileQuery>,
+) -> Result<Response, UiError> {
     let done = query.done.as_deref().and_then(|d| match d {
         "password" => Some("Your password is changed; other browsers are signed out."),
+        "second-factor-off" => Some("Two-step sign-in is off."),
         _ => None,
     });
-    html(StatusCode::OK, pages::profile(&viewer.chrome(), None, done))
+    let left = match viewer.user.totp_secret {
+        Some(_) => Some(portal.store.recovery_codes_left(&viewer.user.id).await?),
+        None => None,
+    };
+    Ok(html(StatusCode::OK, pages::profile(&viewer.chrome(), None, done, left)))
 }
 
 #[derive(serde::Deserialize)]
@@ -818,8 +852,12 @@ async fn change_password(
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
+    let left = match viewer.user.totp_secret {
+        Some(_) => Some(portal.store.recovery_codes_left(&viewer.user.id).await?),
+        None => None,
+    };
     let refuse = |message: &str| {
-        html(StatusCode::BAD_REQUEST, pages::profile(&viewer.chrome(), Some(message), None))
+        html(StatusCode::BAD_REQUEST, pages::profile(&viewer.chrome(), Some(message), None, left))
     };
     if form.new != form.again {
         return Ok(refuse("The two new passwords differ."));
@@ -928,4 +966,191 @@ async fn register(
     tracing::info!(licenses = outcomes.len(), new, by = %viewer.user.id, "licenses uploaded");
     let rows: Vec<(String, super::admin_api::Outcome)> = names.into_iter().zip(outcomes).collect();
     Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &rows, None)))
+}
+
+// --- the second factor --------------------------------------------------------------------
+
+fn code_form(portal: &Portal, status: StatusCode, error: Option<&str>) -> Response {
+    open_form(portal, status, |token| pages::second_step(error, token))
+}
+
+async fn code_page(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    let pending = cookie(&headers, SECOND_STEP_COOKIE).unwrap_or_default();
+    if accounts::pending_user(&portal.store, portal.ui_secret(), pending, portal.now())
+        .await?
+        .is_none()
+    {
+        return Ok(Redirect::to("/ui/signin").into_response());
+    }
+    Ok(code_form(&portal, StatusCode::OK, None))
+}
+
+#[derive(serde::Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn code(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    let pending = cookie(&headers, SECOND_STEP_COOKIE).unwrap_or_default();
+    let Some(user) =
+        accounts::pending_user(&portal.store, portal.ui_secret(), pending, portal.now()).await?
+    else {
+        return Ok(sign_in_form(
+            &portal,
+            StatusCode::UNAUTHORIZED,
+            Some("That took too long: sign in again."),
+            "",
+        ));
+    };
+    if !open_form_token_ok(&headers, &form.csrf) {
+        return Ok(code_form(
+            &portal,
+            StatusCode::FORBIDDEN,
+            Some("The form expired. Please try again."),
+        ));
+    }
+    let device = cookie(&headers, DEVICE_COOKIE).unwrap_or_default();
+    let trusted = !device.is_empty()
+        && accounts::same_tag(device, &accounts::device_token(portal.ui_secret(), &user));
+    match accounts::second_step(&portal.store, &user, &form.code, trusted, portal.now()).await? {
+        SignIn::Welcome(user) => {
+            let mut response = signed_in(&portal, &user).await?;
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&portal, SECOND_STEP_COOKIE, "", Some(0)));
+            Ok(response)
+        }
+        SignIn::Refused => Ok(code_form(
+            &portal,
+            StatusCode::UNAUTHORIZED,
+            Some("That code is not right, or was used already."),
+        )),
+        SignIn::Wait(secs) => Ok(code_form(
+            &portal,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&format!(
+                "Too many failed attempts for this account: try again in {secs} seconds."
+            )),
+        )),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct EnrolForm {
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+fn enrol_view(
+    portal: &Portal,
+    viewer: &Viewer,
+    secret: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let tag = accounts::enrolment_tag(portal.ui_secret(), &viewer.user, secret);
+    let uri = crate::domain::totp::otpauth_uri(secret, &viewer.user.email);
+    let required =
+        portal.settings.require_second_factor_for_super_admins && viewer.role == Role::SuperAdmin;
+    html(status, pages::enrol(&viewer.chrome(), secret, &tag, &uri, required, error))
+}
+
+async fn enrol_page(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+) -> Result<Response, UiError> {
+    if viewer.user.totp_secret.is_some() {
+        return Ok(Redirect::to("/ui/profile").into_response());
+    }
+    let secret = crate::domain::totp::new_secret().map_err(|_| UiError::Internal)?;
+    Ok(enrol_view(&portal, &viewer, &secret, StatusCode::OK, None))
+}
+
+async fn enrol(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<EnrolForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let expected = accounts::enrolment_tag(portal.ui_secret(), &viewer.user, &form.secret);
+    if viewer.user.totp_secret.is_some() || !accounts::same_tag(&form.tag, &expected) {
+        return Err(UiError::Forbidden("This form has expired. Open the set-up page again."));
+    }
+    match accounts::enable_second_factor(
+        &portal.store,
+        &viewer.user,
+        &form.secret,
+        &form.code,
+        portal.now(),
+    )
+    .await
+    {
+        Ok(codes) => {
+            tracing::info!(user = %viewer.user.id, "second factor turned on");
+            Ok(html(StatusCode::OK, pages::recovery_codes(&viewer.chrome(), &codes)))
+        }
+        Err(AccountError::Invalid(message)) => Ok(enrol_view(
+            &portal,
+            &viewer,
+            &form.secret,
+            StatusCode::BAD_REQUEST,
+            Some(&capitalized(&message)),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct OffForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn second_factor_off(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<OffForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    if viewer.role == Role::SuperAdmin && portal.settings.require_second_factor_for_super_admins {
+        return Err(UiError::Conflict(
+            "This portal requires a second factor for super-admins.".to_owned(),
+        ));
+    }
+    let password = Password::new(form.password);
+    match accounts::disable_second_factor(&portal.store, &viewer.user, &password).await {
+        Ok(()) => {
+            tracing::info!(user = %viewer.user.id, "second factor turned off");
+            Ok(Redirect::to("/ui/profile?done=second-factor-off").into_response())
+        }
+        Err(AccountError::Invalid(message)) => {
+            let left = portal.store.recovery_codes_left(&viewer.user.id).await?;
+            Ok(html(
+                StatusCode::BAD_REQUEST,
+                pages::profile(&viewer.chrome(), Some(&capitalized(&message)), None, Some(left)),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

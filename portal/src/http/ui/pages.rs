@@ -548,7 +548,13 @@ pub fn accept(
     )
 }
 
-pub fn profile(chrome: &Chrome<'_>, error: Option<&str>, done: Option<&str>) -> Markup {
+/// `second_factor`: None when off, else the recovery codes left.
+pub fn profile(
+    chrome: &Chrome<'_>,
+    error: Option<&str>,
+    done: Option<&str>,
+    second_factor: Option<i64>,
+) -> Markup {
     let user = chrome.user;
     page(
         "Profile",
@@ -579,6 +585,24 @@ pub fn profile(chrome: &Chrome<'_>, error: Option<&str>, done: Option<&str>) -> 
                     input id="again" name="again" type="password" required minlength="12" autocomplete="new-password";
                 }
                 button type="submit" { "Change password" }
+            }
+            h2 { "Two-step sign-in" }
+            @match second_factor {
+                None => {
+                    p { "Off. With it on, signing in also asks for a code from an authenticator app." }
+                    p { a href="/ui/profile/second-factor" { "Turn on two-step sign-in" } }
+                }
+                Some(left) => {
+                    p { "On. " (plural(left, "recovery code")) " left." }
+                    form method="post" action="/ui/profile/second-factor/off" {
+                        input type="hidden" name="csrf" value=(chrome.csrf);
+                        div.field {
+                            label for="off-password" { "Your password, to turn it off" }
+                            input id="off-password" name="password" type="password" required autocomplete="current-password";
+                        }
+                        button.danger type="submit" { "Turn off two-step sign-in" }
+                    }
+                }
             }
             h2 { "Sessions" }
             form method="post" action="/ui/profile/signout-everywhere" {
@@ -632,6 +656,72 @@ pub fn register(
                     }
                 }
             }
+        },
+    )
+}
+
+pub fn second_step(error: Option<&str>, csrf: &str) -> Markup {
+    page(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in: second step" }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action="/ui/signin/code" {
+                input type="hidden" name="csrf" value=(csrf);
+                div.field {
+                    label for="code" { "The 6-digit code from your authenticator app, or a recovery code" }
+                    input id="code" name="code" required autocomplete="one-time-code" inputmode="text" maxlength="40";
+                }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub fn enrol(
+    chrome: &Chrome<'_>,
+    secret: &str,
+    tag: &str,
+    uri: &str,
+    required: bool,
+    error: Option<&str>,
+) -> Markup {
+    page(
+        "Two-step sign-in",
+        Some(chrome),
+        html! {
+            h1 { "Turn on two-step sign-in" }
+            @if required { p.notice role="status" { "This portal requires two-step sign-in for super-admins: set it up to go on." } }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            ol {
+                li { "In your authenticator app, add an account with this key (time-based, 6 digits, 30 seconds): " code { (secret) } }
+                li { "Or open this address on the device that has the app: " code { (uri) } }
+                li { "Type the code the app shows:" }
+            }
+            form method="post" action="/ui/profile/second-factor" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                input type="hidden" name="secret" value=(secret);
+                input type="hidden" name="tag" value=(tag);
+                div.field {
+                    label for="code" { "Code from the app" }
+                    input id="code" name="code" required inputmode="numeric" autocomplete="one-time-code" maxlength="8";
+                }
+                button type="submit" { "Turn on" }
+            }
+        },
+    )
+}
+
+pub fn recovery_codes(chrome: &Chrome<'_>, codes: &[String]) -> Markup {
+    page(
+        "Recovery codes",
+        Some(chrome),
+        html! {
+            h1 { "Two-step sign-in is on" }
+            p.notice role="status" { "Keep these recovery codes somewhere safe. Each signs you in once without the app; they are shown only now." }
+            ul { @for code in codes { li { code { (code) } } } }
+            p { a href="/ui/profile" { "Back to your profile" } }
         },
     )
 }
