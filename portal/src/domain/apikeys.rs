@@ -87,7 +87,16 @@ fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Makes and stores a new key.
+/// Whose a new key is.
+#[derive(Debug, Clone, Default)]
+pub struct Owner {
+    /// The person making it on the web pages.
+    pub user_id: Option<String>,
+    /// The organization it is limited to (an org-admin's keys); none: the vendor's.
+    pub org_id: Option<String>,
+}
+
+/// Makes and stores a new key (the vendor's, made on the command line).
 pub async fn create(
     store: &Store,
     scopes: &BTreeSet<Scope>,
@@ -95,6 +104,25 @@ pub async fn create(
     expires_at: Option<UnixTime>,
     now: UnixTime,
 ) -> Result<NewApiKey, CreateError> {
+    create_owned(store, scopes, label, expires_at, Owner::default(), now).await
+}
+
+/// Makes and stores a new key for `owner`. An organization's key may not have the revoke
+/// scope (revoking is the vendor's).
+pub async fn create_owned(
+    store: &Store,
+    scopes: &BTreeSet<Scope>,
+    label: &str,
+    expires_at: Option<UnixTime>,
+    owner: Owner,
+    now: UnixTime,
+) -> Result<NewApiKey, CreateError> {
+    if owner.org_id.is_some() && scopes.contains(&Scope::Revoke) {
+        return Err(CreateError::NotForOrganizations);
+    }
+    if label.chars().count() > 200 || label.chars().any(char::is_control) {
+        return Err(CreateError::Label);
+    }
     if scopes.is_empty() {
         return Err(CreateError::NoScope);
     }
@@ -110,6 +138,8 @@ pub async fn create(
         created_at: now.as_unix(),
         expires_at: expires_at.map(UnixTime::as_unix),
         revoked_at: None,
+        owner_id: owner.user_id,
+        org_id: owner.org_id,
     };
     store.insert_api_key(&row).await?;
     Ok(NewApiKey { row, secret_text: format!("tsk_{id}_{secret}") })
@@ -121,6 +151,10 @@ pub async fn create(
 pub enum CreateError {
     #[error("give at least one scope (read, write, revoke)")]
     NoScope,
+    #[error("an organization's key cannot have the revoke scope")]
+    NotForOrganizations,
+    #[error("the label has at most 200 characters, without control characters")]
+    Label,
     #[error(transparent)]
     Random(#[from] RandomError),
     #[error(transparent)]
@@ -153,12 +187,19 @@ pub enum Refusal {
     Expired,
 }
 
-/// Checks a presented key against the store at `now`; on success, its scopes.
+/// A key that was accepted: what it may do, and the organization it is limited to.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub scopes: BTreeSet<Scope>,
+    pub org_id: Option<String>,
+}
+
+/// Checks a presented key against the store at `now`.
 pub async fn authenticate(
     store: &Store,
     presented: &Presented<'_>,
     now: UnixTime,
-) -> Result<Result<BTreeSet<Scope>, Refusal>, StoreError> {
+) -> Result<Result<Accepted, Refusal>, StoreError> {
     let Some(row) = store.api_key(presented.id).await? else {
         return Ok(Err(Refusal::Unknown));
     };
@@ -173,7 +214,9 @@ pub async fn authenticate(
     if row.expires_at.is_some_and(|t| now.as_unix() > t) {
         return Ok(Err(Refusal::Expired));
     }
-    Ok(parse_scopes(&row.scopes).map_err(|_| Refusal::Unknown))
+    Ok(parse_scopes(&row.scopes)
+        .map(|scopes| Accepted { scopes, org_id: row.org_id })
+        .map_err(|_| Refusal::Unknown))
 }
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ pub async fn register(
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     key.require(Scope::Write)?;
+    key.require_vendor()?;
     let admitted = admit_many(&portal, std::slice::from_ref(&request.license), portal.now());
     let (row, status) =
         admitted.into_iter().next().unwrap_or_else(|| Err(ApiError::Internal("verdict".into())))?;
@@ -176,6 +177,7 @@ pub async fn register_batch(
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
+    key.require_vendor()?;
     if request.licenses.is_empty() || request.licenses.len() > MAX_BATCH {
         return Err(ApiError::bad_request(
             "invalid_fields",
@@ -308,7 +310,8 @@ pub async fn list(
         return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
     }
     let now = portal.now();
-    let filter = query.filter()?;
+    let mut filter = query.filter()?;
+    key.limit(&mut filter);
     let mut page =
         portal.store.license_page(&filter, query.after.as_deref(), limit + 1, now).await?;
     let more = page.len() > limit as usize;
@@ -342,6 +345,17 @@ pub async fn organizations(
     // Control characters are in no organization's name (and PostgreSQL refuses NUL in text).
     if query.after.as_ref().is_some_and(|a| a.len() > 800 || a.chars().any(char::is_control)) {
         return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
+    }
+    if let Some(org) = &key.organization {
+        // An organization's key sees its own organization only.
+        let counted = portal.store.organization_records("", i64::from(MAX_PAGE)).await?;
+        let organizations: Vec<serde_json::Value> = counted
+            .into_iter()
+            .filter(|(o, _)| &o.id == org)
+            .filter(|(o, _)| query.after.as_deref().is_none_or(|after| o.name.as_str() > after))
+            .map(|(o, licenses)| json!({ "org": o.name, "licenses": licenses }))
+            .collect();
+        return Ok(Json(json!({ "organizations": organizations, "next": null })));
     }
     let mut page = portal.store.organization_page(query.after.as_deref(), limit + 1).await?;
     let more = page.len() > limit as usize;
@@ -397,9 +411,12 @@ pub async fn lookup(
             ));
         }
     };
-    let license = row.ok_or_else(|| {
-        ApiError::not_found("unknown_license", "no registered license has that key or id")
-    })?;
+    let unknown =
+        || ApiError::not_found("unknown_license", "no registered license has that key or id");
+    let license = row.ok_or_else(unknown)?;
+    if !key.sees(&portal, &license.id).await? {
+        return Err(unknown());
+    }
     let activation = portal.store.activation(&license.id).await?;
     let summary = LicenseSummary {
         activated: activation.is_some(),
@@ -409,10 +426,16 @@ pub async fn lookup(
     Ok(Json(json!({ "license": view(summary, portal.now()) })))
 }
 
-async fn existing(portal: &Portal, id: &str) -> Result<LicenseRow, ApiError> {
-    portal.store.license(id).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_license", format!("no license {id:?} is registered"))
-    })
+/// A license the key may see, or "unknown": an organization's key is told nothing of the
+/// licenses of others, not even that they exist.
+async fn existing(portal: &Portal, key: &AdminKey, id: &str) -> Result<LicenseRow, ApiError> {
+    let unknown =
+        || ApiError::not_found("unknown_license", format!("no license {id:?} is registered"));
+    let license = portal.store.license(id).await?.ok_or_else(unknown)?;
+    if !key.sees(portal, id).await? {
+        return Err(unknown());
+    }
+    Ok(license)
 }
 
 /// `GET /v1/admin/licenses/{id}`: the license, its activation and its monthly pings.
@@ -422,7 +445,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Read)?;
-    let license = existing(&portal, &id).await?;
+    let license = existing(&portal, &key, &id).await?;
     let activation = portal.store.activation(&id).await?;
     let usage = portal.store.monthly_usage(&id).await?;
     let activation = activation.map(|a| {
@@ -463,13 +486,25 @@ async fn act(
     id: &str,
     action: Action,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let done =
-        actions::apply(&portal.store, id, action, portal.now()).await.map_err(|e| match e {
-            ActionError::UnknownLicense(_) => ApiError::not_found("unknown_license", e.to_string()),
-            ActionError::Revoked => ApiError::conflict("revoked", e.to_string()),
-            ActionError::TooSoon { .. } => ApiError::conflict("too_soon", e.to_string()),
-            ActionError::Store(e) => e.into(),
-        })?;
+    let outcome = match &key.organization {
+        None => actions::apply(&portal.store, id, action, portal.now()).await,
+        // An organization's key: its own licenses' bindings only, as often as its people may.
+        Some(_) if action == Action::ResetBinding => {
+            existing(portal, key, id).await?;
+            let every = portal.settings.customer_reset_every_secs;
+            actions::customer_reset(&portal.store, id, every, portal.now()).await
+        }
+        Some(_) => {
+            existing(portal, key, id).await?;
+            return Err(ApiError::VendorOnly);
+        }
+    };
+    let done = outcome.map_err(|e| match e {
+        ActionError::UnknownLicense(_) => ApiError::not_found("unknown_license", e.to_string()),
+        ActionError::Revoked => ApiError::conflict("revoked", e.to_string()),
+        ActionError::TooSoon { .. } => ApiError::conflict("too_soon", e.to_string()),
+        ActionError::Store(e) => e.into(),
+    })?;
     Ok(Json(match done {
         Done::State(to) => {
             tracing::info!(license = %id, state = to.as_str(), by = %key.id, "license state changed");
@@ -675,7 +710,8 @@ pub async fn usage(
             ));
         }
     };
-    let filter = query.filter()?;
+    let mut filter = query.filter()?;
+    key.limit(&mut filter);
     Ok(stream_usage(portal, filter, format))
 }
 

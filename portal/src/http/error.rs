@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The API key lacks the scope: 403.
     #[error("this API key lacks the {needed} scope")]
     Forbidden { needed: &'static str },
+    /// An organization's key on a call that is the vendor's: 403.
+    #[error("this call is the vendor's: an organization's API key cannot make it")]
+    VendorOnly,
     /// 404.
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
@@ -80,7 +83,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::VendorOnly => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -101,6 +104,7 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Forbidden { .. } => "insufficient_scope",
+            ApiError::VendorOnly => "vendor_only",
             ApiError::TooLarge => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "rate_limited",

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use crate::app::Portal;
 use crate::domain::apikeys::{self, Refusal, Scope};
+use crate::store::LicenseFilter;
 
 /// `Json<T>` with the portal's error format.
 pub struct ApiJson<T>(pub T);
@@ -43,10 +44,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// An authenticated admin caller.
+/// An authenticated admin caller: the vendor's key (every license) or an organization's
+/// (its own licenses only, as if no other existed).
 pub struct AdminKey {
     pub id: String,
     scopes: BTreeSet<Scope>,
+    /// The organization the key is limited to.
+    pub organization: Option<String>,
 }
 
 impl AdminKey {
@@ -55,6 +59,33 @@ impl AdminKey {
             Ok(())
         } else {
             Err(ApiError::Forbidden { needed: scope.as_str() })
+        }
+    }
+
+    /// Refuses an organization's key: the call is the vendor's alone (registering,
+    /// suspending, reinstating, revoking).
+    pub fn require_vendor(&self) -> Result<(), ApiError> {
+        match self.organization {
+            None => Ok(()),
+            Some(_) => Err(ApiError::VendorOnly),
+        }
+    }
+
+    /// Limits a filter to what the key may see.
+    pub fn limit(&self, filter: &mut LicenseFilter) {
+        if let Some(org) = &self.organization {
+            filter.organization = Some(org.clone());
+        }
+    }
+
+    /// Whether the key may see license `id` (an organization's key: its own only). A license
+    /// it may not see is answered as one that does not exist.
+    pub async fn sees(&self, portal: &Portal, id: &str) -> Result<bool, ApiError> {
+        match &self.organization {
+            None => Ok(true),
+            Some(org) => {
+                Ok(portal.store.license_organization(id).await?.as_deref() == Some(org.as_str()))
+            }
         }
     }
 }
@@ -73,9 +104,13 @@ impl FromRequestParts<Arc<Portal>> for AdminKey {
         };
         let verdict = apikeys::authenticate(&portal.store, &presented, portal.now()).await?;
         match verdict {
-            Ok(scopes) => {
+            Ok(accepted) => {
                 portal.limits.admin(presented.id)?;
-                Ok(AdminKey { id: presented.id.to_owned(), scopes })
+                Ok(AdminKey {
+                    id: presented.id.to_owned(),
+                    scopes: accepted.scopes,
+                    organization: accepted.org_id,
+                })
             }
             Err(refusal) => {
                 portal.limits.auth_failure()?;

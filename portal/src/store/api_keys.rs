@@ -10,8 +10,8 @@ impl Store {
 
     pub async fn insert_api_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at, expires_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at, expires_at, \
+             revoked_at, owner_id, org_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&key.id)
         .bind(&key.secret_sha256)
@@ -20,6 +20,8 @@ impl Store {
         .bind(key.created_at)
         .bind(key.expires_at)
         .bind(key.revoked_at)
+        .bind(&key.owner_id)
+        .bind(&key.org_id)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -27,8 +29,8 @@ impl Store {
 
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at \
-             FROM api_keys WHERE id = $1",
+            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
+             owner_id, org_id FROM api_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -38,9 +40,21 @@ impl Store {
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at \
-             FROM api_keys ORDER BY created_at, id",
+            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
+             owner_id, org_id FROM api_keys ORDER BY created_at, id",
         )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    /// The keys limited to one organization, oldest first.
+    pub async fn api_keys_of(&self, org_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
+             owner_id, org_id FROM api_keys WHERE org_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(api_key_from_row).collect()
@@ -66,5 +80,7 @@ fn api_key_from_row(row: &sqlx::any::AnyRow) -> Result<ApiKeyRow, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        owner_id: row.try_get("owner_id")?,
+        org_id: row.try_get("org_id")?,
     })
 }

@@ -278,6 +278,10 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The person who made it on the web pages; none when made on the command line.
+    pub owner_id: Option<String>,
+    /// The organization it is limited to; none for the vendor's keys, which see everything.
+    pub org_id: Option<String>,
 }
 
 /// What a rollup moved.

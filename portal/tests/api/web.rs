@@ -729,3 +729,192 @@ on_both_stores!(
         assert_eq!(browser.get("/ui/profile").await.status, 200);
     }
 );
+
+on_both_stores!(
+    an_organizations_api_key_reaches_only_its_own_licenses_on_every_admin_route,
+    |app| {
+        use tessera_portal::domain::apikeys::{self, Owner, Scope};
+        let (acme, acme_text) = app.issue(|t| t.org = "Acme Corp".parse().expect("org"));
+        let (globex, globex_text) = app.issue(|t| t.org = "Globex".parse().expect("org"));
+        let acme_org = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+            .await
+            .expect("org");
+        accounts::create_organization(&app.portal.store, "Globex", app.now()).await.expect("org");
+        assert_eq!(app.register(&acme_text).await.status, 201);
+        assert_eq!(app.register(&globex_text).await.status, 201);
+        let mut hub = crate::helpers::TestHub::new("globex", &app);
+        hub.activate(&app, &globex).await;
+        hub.ping(&app, &globex).await;
+        let owner = Owner { user_id: None, org_id: Some(acme_org.id.clone()) };
+        let scopes = [Scope::Read, Scope::Write].into();
+        let key = apikeys::create_owned(
+            &app.portal.store,
+            &scopes,
+            "acme ci",
+            None,
+            owner.clone(),
+            app.now(),
+        )
+        .await
+        .expect("key");
+        let key = key.expose().to_owned();
+        let all = [Scope::Read, Scope::Write, Scope::Revoke].into();
+        assert!(
+            apikeys::create_owned(&app.portal.store, &all, "x", None, owner, app.now())
+                .await
+                .is_err()
+        );
+        let (mine, theirs) = (acme.id.to_string(), globex.id.to_string());
+
+        // Reading: only its own, and nothing of the other organization shows anywhere.
+        let list = app.get("/v1/admin/licenses", Some(&key)).await;
+        assert_eq!(list.status, 200);
+        let ids: Vec<&str> = list.body["licenses"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|l| l["id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(ids, vec![mine.as_str()]);
+        let filtered = app.get("/v1/admin/licenses?org=Globex", Some(&key)).await;
+        assert_eq!(filtered.body["licenses"].as_array().map(Vec::len), Some(0));
+        let orgs = app.get("/v1/admin/organizations", Some(&key)).await;
+        assert_eq!(
+            orgs.body["organizations"],
+            serde_json::json!([{ "org": "Acme Corp", "licenses": 1 }])
+        );
+        let usage = app
+            .http
+            .get(format!("{}/v1/admin/usage?format=csv", app.address))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("usage");
+        let usage = usage.text().await.expect("csv");
+        assert!(!usage.contains(&theirs), "{usage}");
+        assert_eq!(app.get(&format!("/v1/admin/licenses/{theirs}"), Some(&key)).await.status, 404);
+        assert_eq!(app.get(&format!("/v1/admin/licenses/{mine}"), Some(&key)).await.status, 200);
+        let by_id = app
+            .post_json(
+                "/v1/admin/licenses/lookup",
+                Some(&key),
+                &serde_json::json!({ "id": theirs }),
+            )
+            .await;
+        assert_eq!((by_id.status, by_id.code()), (404, "unknown_license"));
+        let by_key = app
+            .post_json(
+                "/v1/admin/licenses/lookup",
+                Some(&key),
+                &serde_json::json!({ "license_key": globex.key.expose() }),
+            )
+            .await;
+        assert_eq!((by_key.status, by_key.code()), (404, "unknown_license"));
+
+        // Changing: never the other organization's (as if it did not exist), never the vendor's calls.
+        for action in ["suspend", "reinstate", "reset-binding"] {
+            let path = format!("/v1/admin/licenses/{theirs}/{action}");
+            let tried = app.post_json(&path, Some(&key), &serde_json::json!({})).await;
+            assert_eq!((tried.status, tried.code()), (404, "unknown_license"), "{action}");
+        }
+        // (Revoking needs a scope an organization's key never has: refused before the license.)
+        let path = format!("/v1/admin/licenses/{theirs}/revoke");
+        let tried = app.post_json(&path, Some(&key), &serde_json::json!({})).await;
+        assert_eq!((tried.status, tried.code()), (403, "insufficient_scope"));
+        for action in ["suspend", "reinstate", "revoke"] {
+            let tried = app
+                .post_json(
+                    &format!("/v1/admin/licenses/{mine}/{action}"),
+                    Some(&key),
+                    &serde_json::json!({}),
+                )
+                .await;
+            assert_eq!(tried.status, 403, "{action}: {:?}", tried.body);
+        }
+        let (_, another) = app.issue(|t| t.org = "Acme Corp".parse().expect("org"));
+        let register = app
+            .post_json("/v1/admin/licenses", Some(&key), &serde_json::json!({ "license": another }))
+            .await;
+        assert_eq!((register.status, register.code()), (403, "vendor_only"));
+        let batch = app
+            .post_json(
+                "/v1/admin/licenses/batch",
+                Some(&key),
+                &serde_json::json!({ "licenses": [another] }),
+            )
+            .await;
+        assert_eq!((batch.status, batch.code()), (403, "vendor_only"));
+        let reset = app
+            .post_json(
+                &format!("/v1/admin/licenses/{mine}/reset-binding"),
+                Some(&key),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(reset.status, 200, "{:?}", reset.body);
+        let again = app
+            .post_json(
+                &format!("/v1/admin/licenses/{mine}/reset-binding"),
+                Some(&key),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!((again.status, again.code()), (409, "too_soon"));
+        let globex_row = app.portal.store.license(&theirs).await.expect("db").expect("row");
+        assert_eq!(globex_row.state.as_str(), "active");
+        assert!(app.portal.store.activation(&theirs).await.expect("db").is_some());
+    }
+);
+
+on_both_stores!(people_make_and_revoke_api_keys_on_the_web_pages_within_their_reach, |app| {
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+    let mut kim = Browser::new(&app);
+    assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let page = kim.get("/ui/api-keys").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("name=\"revoke\""), "an org-admin is not offered the revoke scope");
+    let csrf = page.csrf();
+    let refused = kim
+        .post(
+            "/ui/api-keys",
+            &[("label", "ci"), ("read", "on"), ("revoke", "on"), ("csrf", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    let made =
+        kim.post("/ui/api-keys", &[("label", "ci"), ("read", "on"), ("csrf", &csrf)], None).await;
+    assert_eq!(made.status, 200);
+    let secret = code_after(&made, "shown only now");
+    assert!(secret.starts_with("tsk_"), "{secret}");
+    let listed = app.get("/v1/admin/licenses", Some(&secret)).await;
+    assert_eq!(listed.status, 200, "the key works");
+    let id = secret[4..20].to_owned();
+    let row = app.portal.store.api_key(&id).await.expect("db").expect("row");
+    assert_eq!(row.org_id.as_deref(), Some(acme.id.as_str()));
+    assert!(row.owner_id.is_some());
+
+    // The vendor's keys are not the org-admin's to see or revoke.
+    let vendor_key = app.admin_key[4..20].to_owned();
+    assert!(!kim.get("/ui/api-keys").await.body.contains(&vendor_key));
+    let tried =
+        kim.post(&format!("/ui/api-keys/{vendor_key}/revoke"), &[("csrf", &csrf)], None).await;
+    assert_eq!(tried.status, 404);
+    assert!(
+        app.portal.store.api_key(&vendor_key).await.expect("db").expect("row").revoked_at.is_none()
+    );
+
+    // The vendor's staff see every key, and revoke the organization's.
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let all = dana.get("/ui/api-keys").await;
+    assert!(all.body.contains(&vendor_key) && all.body.contains(&id));
+    let csrf = all.csrf();
+    let revoked = dana.post(&format!("/ui/api-keys/{id}/revoke"), &[("csrf", &csrf)], None).await;
+    assert_eq!(revoked.status, 303);
+    assert_eq!(app.get("/v1/admin/licenses", Some(&secret)).await.status, 401);
+});

@@ -61,6 +61,8 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/users", get(users))
         .route("/ui/users/invite", axum::routing::post(invite))
         .route("/ui/invite/{token}", get(accept_page).post(accept))
+        .route("/ui/api-keys", get(api_keys).post(create_api_key))
+        .route("/ui/api-keys/{id}/revoke", axum::routing::post(revoke_api_key))
         .route("/ui/profile", get(profile))
         .route("/ui/profile/password", axum::routing::post(change_password))
         .route("/ui/profile/signout-everywhere", axum::routing::post(sign_out_everywhere))
@@ -1153,4 +1155,120 @@ async fn second_factor_off(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+// --- API keys -------------------------------------------------------------------------------
+
+/// The keys `viewer` may see and revoke: a super-admin all, an org-admin their organization's.
+async fn visible_keys(
+    portal: &Portal,
+    viewer: &Viewer,
+) -> Result<Vec<crate::store::ApiKeyRow>, UiError> {
+    Ok(match viewer.role {
+        Role::SuperAdmin => portal.store.list_api_keys().await?,
+        Role::OrgAdmin => {
+            portal.store.api_keys_of(viewer.user.org_id.as_deref().unwrap_or_default()).await?
+        }
+    })
+}
+
+async fn api_keys_page(
+    portal: &Portal,
+    viewer: &Viewer,
+    status: StatusCode,
+    error: Option<&str>,
+    secret: Option<&str>,
+) -> Result<Response, UiError> {
+    let keys = visible_keys(portal, viewer).await?;
+    let now = portal.now().as_unix();
+    Ok(html(status, pages::api_keys(&viewer.chrome(), &keys, now, error, secret)))
+}
+
+async fn api_keys(viewer: Viewer, State(portal): State<Arc<Portal>>) -> Result<Response, UiError> {
+    api_keys_page(&portal, &viewer, StatusCode::OK, None, None).await
+}
+
+#[derive(serde::Deserialize)]
+struct KeyForm {
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    read: Option<String>,
+    #[serde(default)]
+    write: Option<String>,
+    #[serde(default)]
+    revoke: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn create_api_key(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<KeyForm>,
+) -> Result<Response, UiError> {
+    use crate::domain::apikeys::{self, CreateError, Owner, Scope};
+    viewer.check(&headers, &form.csrf)?;
+    let scopes: std::collections::BTreeSet<Scope> = [
+        (form.read.is_some(), Scope::Read),
+        (form.write.is_some(), Scope::Write),
+        (form.revoke.is_some(), Scope::Revoke),
+    ]
+    .into_iter()
+    .filter_map(|(on, scope)| on.then_some(scope))
+    .collect();
+    let owner = Owner {
+        user_id: Some(viewer.user.id.clone()),
+        org_id: match viewer.role {
+            Role::SuperAdmin => None,
+            Role::OrgAdmin => Some(viewer.user.org_id.clone().ok_or(UiError::NotFound)?),
+        },
+    };
+    match apikeys::create_owned(
+        &portal.store,
+        &scopes,
+        form.label.trim(),
+        None,
+        owner,
+        portal.now(),
+    )
+    .await
+    {
+        Ok(key) => {
+            tracing::info!(key = %key.row.id, by = %viewer.user.id, scopes = %key.row.scopes, "API key made");
+            api_keys_page(&portal, &viewer, StatusCode::OK, None, Some(key.expose())).await
+        }
+        Err(e @ (CreateError::NoScope | CreateError::NotForOrganizations | CreateError::Label)) => {
+            api_keys_page(
+                &portal,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                Some(&capitalized(&e.to_string())),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "making an API key");
+            Err(UiError::Internal)
+        }
+    }
+}
+
+async fn revoke_api_key(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    if !visible_keys(&portal, &viewer).await?.iter().any(|k| k.id == id) {
+        return Err(UiError::NotFound);
+    }
+    if portal.store.revoke_api_key(&id, portal.now()).await? {
+        tracing::info!(key = %id, by = %viewer.user.id, "API key revoked");
+    }
+    Ok(Redirect::to("/ui/api-keys").into_response())
 }

@@ -55,6 +55,7 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
                                 a href="/ui/organizations" { "Organizations" }
                             }
                             a href="/ui/users" { "People" }
+                            a href="/ui/api-keys" { "API keys" }
                             a href="/ui/profile" { (chrome.user.name) " (" (chrome.role.as_str()) ")" }
                         }
                         form method="post" action="/ui/signout" {
@@ -722,6 +723,86 @@ pub fn recovery_codes(chrome: &Chrome<'_>, codes: &[String]) -> Markup {
             p.notice role="status" { "Keep these recovery codes somewhere safe. Each signs you in once without the app; they are shown only now." }
             ul { @for code in codes { li { code { (code) } } } }
             p { a href="/ui/profile" { "Back to your profile" } }
+        },
+    )
+}
+
+pub fn api_keys(
+    chrome: &Chrome<'_>,
+    keys: &[crate::store::ApiKeyRow],
+    now: i64,
+    error: Option<&str>,
+    secret: Option<&str>,
+) -> Markup {
+    let state = |k: &crate::store::ApiKeyRow| match (k.revoked_at, k.expires_at) {
+        (Some(t), _) => format!("revoked {}", day(t)),
+        (None, Some(t)) if t < now => format!("expired {}", day(t)),
+        (None, Some(t)) => format!("active until {}", day(t)),
+        (None, None) => "active".to_owned(),
+    };
+    page(
+        "API keys",
+        Some(chrome),
+        html! {
+            h1 { "API keys" }
+            p {
+                "Keys for the admin API (" code { "/v1/admin" } ", docs/PROTOCOL.md). "
+                @if chrome.role == Role::OrgAdmin { "Your organization's keys see and change only its licenses." }
+                @else { "Keys made here or with " code { "tessera-portal api-key create" } " see every license." }
+            }
+            @if let Some(secret) = secret {
+                div.notice role="status" {
+                    p { "The new key, shown only now: only its hash is stored." }
+                    p { code { (secret) } }
+                }
+            }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            h2 { "New key" }
+            form method="post" action="/ui/api-keys" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.field {
+                    label for="key-label" { "Label (who or what uses it)" }
+                    input id="key-label" name="label" maxlength="200";
+                }
+                fieldset {
+                    legend { "Scopes" }
+                    label { input type="checkbox" name="read" value="on" checked; " read: list, show, export usage" }
+                    label { input type="checkbox" name="write" value="on"; @if chrome.role == Role::OrgAdmin { " write: reset bindings" } @else { " write: register, suspend, reinstate, reset bindings" } }
+                    @if chrome.role == Role::SuperAdmin {
+                        label { input type="checkbox" name="revoke" value="on"; " revoke: revoke licenses (final)" }
+                    }
+                }
+                button type="submit" { "Make a key" }
+            }
+            h2 { "Keys" }
+            @if keys.is_empty() {
+                p { "None yet." }
+            } @else {
+                div.table {
+                    table {
+                        thead { tr { th scope="col" { "Id" } th scope="col" { "Label" } th scope="col" { "Scopes" } th scope="col" { "State" } th scope="col" { "Made" } th scope="col" { span.muted { "Action" } } } }
+                        tbody {
+                            @for key in keys {
+                                tr {
+                                    td { code { (key.id) } }
+                                    td { (key.label) }
+                                    td { (key.scopes) }
+                                    td { (state(key)) }
+                                    td { (day(key.created_at)) }
+                                    td {
+                                        @if key.revoked_at.is_none() {
+                                            form method="post" action={ "/ui/api-keys/" (key.id) "/revoke" } {
+                                                input type="hidden" name="csrf" value=(chrome.csrf);
+                                                button.danger type="submit" aria-label={ "Revoke key " (key.id) } { "Revoke" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         },
     )
 }
