@@ -28,6 +28,8 @@ pub enum StartError {
     Pings(#[from] PingPathError),
     #[error("cannot make the portal's secret: {0}")]
     Secret(String),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// What the portal lacks to serve hubs: the trust set or a valid delegation.
@@ -52,6 +54,8 @@ pub struct Portal {
     pub pings: PingPath,
     /// The key of device cookies and form tokens, shared by every instance (in the store).
     ui_secret: Vec<u8>,
+    /// The SMTP relay for invitation emails, when one is configured.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl Portal {
@@ -89,6 +93,10 @@ impl Portal {
                 StartError::Store(StoreError::Corrupt("portal secret \"ui\"".to_owned()))
             })?
         };
+        let mailer = match &settings.smtp {
+            Some((url, from)) => Some(crate::mail::Mailer::new(url, from)?),
+            None => None,
+        };
         let metrics = Metrics::default();
         let limits = Arc::new(RateLimits::new(settings.limits));
         let pings = PingPath::start(store.clone(), metrics.ping_batches.clone(), limits.clone())?;
@@ -104,6 +112,7 @@ impl Portal {
             metrics,
             pings,
             ui_secret,
+            mailer,
         }))
     }
 

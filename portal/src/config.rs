@@ -61,6 +61,34 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// The SMTP relay invitation emails go through: `smtps://host:port` (TLS from the start),
+/// `smtp://host:port?tls=required` (STARTTLS), or plain `smtp://host:port` (a relay on the
+/// same machine or network only), with `user:password@` when the relay wants them. `Debug`
+/// shows the scheme only.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    /// The whole URL, credentials included: for the mailer only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SmtpUrl {
+    fn from(url: String) -> Self {
+        SmtpUrl(url)
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.0.split_once(':').map_or("", |(scheme, _)| scheme);
+        write!(f, "SmtpUrl({scheme}://[redacted])")
+    }
+}
+
 /// Settings as given by one layer; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +120,8 @@ pub struct Layer {
     pub session_max_secs: Option<i64>,
     pub customer_reset_every_secs: Option<i64>,
     pub require_second_factor_for_super_admins: Option<bool>,
+    pub smtp_url: Option<SmtpUrl>,
+    pub smtp_from: Option<String>,
 }
 
 /// How logs are written.
@@ -129,6 +159,8 @@ pub struct Settings {
     /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
     /// TLS proxy).
     pub secure_cookies: bool,
+    /// The SMTP relay and the sender of invitation emails, when set.
+    pub smtp: Option<(SmtpUrl, String)>,
     /// The address people use for the web pages (invitation links), when set.
     pub public_url: Option<String>,
     /// How long web sessions last.
@@ -215,6 +247,8 @@ impl Layer {
             require_second_factor_for_super_admins: self
                 .require_second_factor_for_super_admins
                 .or(below.require_second_factor_for_super_admins),
+            smtp_url: self.smtp_url.or(below.smtp_url),
+            smtp_from: self.smtp_from.or(below.smtp_from),
         }
     }
 
@@ -240,6 +274,16 @@ impl Layer {
                 return Err(ConfigError::Invalid(format!(
                     "public_url {url:?}: give the https:// (or http://) address people use"
                 )));
+            }
+        };
+        let smtp = match (self.smtp_url, self.smtp_from) {
+            (Some(url), Some(from)) => Some((url, from)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "give both smtp_url and smtp_from (or neither: invitation links are then sent by hand)"
+                        .to_owned(),
+                ));
             }
         };
         let positive = |name: &str, value: u32| {
@@ -290,6 +334,7 @@ impl Layer {
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
             secure_cookies,
             public_url: self.public_url.clone(),
+            smtp,
             require_second_factor_for_super_admins: self
                 .require_second_factor_for_super_admins
                 .unwrap_or(false),

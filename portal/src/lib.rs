@@ -11,7 +11,7 @@
 //!
 //! Beside them: [`app`] (the shared state made at start), [`startup`] (the receipt key,
 //! trust set and delegation read from files), [`config`] (settings), [`limits`] (rate
-//! limits) and [`metrics`].
+//! limits), [`mail`] (invitation emails) and [`metrics`].
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -19,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod limits;
+pub mod mail;
 pub mod metrics;
 pub mod startup;
 pub mod store;

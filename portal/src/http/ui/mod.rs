@@ -655,7 +655,7 @@ async fn users_page(
     portal: &Portal,
     viewer: &Viewer,
     error: Option<&str>,
-    link: Option<&str>,
+    link: Option<(&str, pages::Emailed<'_>)>,
 ) -> Result<Response, UiError> {
     let own_org = match viewer.role {
         Role::SuperAdmin => None,
@@ -725,7 +725,30 @@ async fn invite(
                 }
             };
             let link = format!("{base}/ui/invite/{}", token.expose());
-            users_page(&portal, &viewer, None, Some(&link)).await
+            let emailed = match &portal.mailer {
+                None => None,
+                Some(mailer) => {
+                    let org = match &row.org_id {
+                        Some(id) => portal.store.organization(id).await?.map(|o| o.name),
+                        None => None,
+                    };
+                    let text = crate::mail::invitation_text(
+                        &viewer.user.name,
+                        &row.role,
+                        org.as_deref(),
+                        &link,
+                    );
+                    let sent = mailer
+                        .send(&row.email, "Your invitation to the Tessera license portal", text)
+                        .await;
+                    if let Err(e) = &sent {
+                        tracing::warn!(error = %e, "invitation email not sent");
+                    }
+                    Some(sent.map_err(|e| e.to_string()))
+                }
+            };
+            let sent = pages::Emailed { to: &row.email, outcome: emailed };
+            users_page(&portal, &viewer, None, Some((&link, sent))).await
         }
         Err(
             e @ (AccountError::Invalid(_)

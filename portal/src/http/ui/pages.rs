@@ -439,8 +439,14 @@ pub struct UsersPage<'a> {
     /// Organizations an invitation may go to (a super-admin's choice; an org-admin's own).
     pub organizations: &'a [OrganizationRow],
     pub error: Option<&'a str>,
-    /// A link just made: shown once.
-    pub link: Option<&'a str>,
+    /// A link just made (shown once), and whether it was emailed.
+    pub link: Option<(&'a str, Emailed<'a>)>,
+}
+
+/// Whether an invitation was emailed: no relay (None), sent, or the relay's refusal.
+pub struct Emailed<'a> {
+    pub to: &'a str,
+    pub outcome: Option<Result<(), String>>,
 }
 
 pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
@@ -454,9 +460,13 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
         Some(chrome),
         html! {
             h1 { "People" }
-            @if let Some(link) = view.link {
+            @if let Some((link, emailed)) = &view.link {
                 div.notice role="status" {
-                    p { "Invitation made. Send this link to the person; it works once, for 7 days, and is shown only now:" }
+                    @match &emailed.outcome {
+                        Some(Ok(())) => p { "Invitation made and emailed to " (emailed.to) ". The link works once, for 7 days; it is shown only now, should you need to send it yourself:" },
+                        Some(Err(why)) => p { "Invitation made, but the email to " (emailed.to) " could not be sent (" (why) "). Send this link yourself; it works once, for 7 days, and is shown only now:" },
+                        None => p { "Invitation made. Send this link to the person; it works once, for 7 days, and is shown only now:" },
+                    }
                     p { code { (link) } }
                 }
             }

@@ -1,0 +1,78 @@
+//! Emails the portal sends — invitations — through the vendor's SMTP relay (lettre), when
+//! one is configured. Failing to send never fails what the person did: the page says so and
+//! shows the link to send by hand.
+
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::SmtpUrl;
+
+/// Why an email was not sent (never holds the relay's credentials).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MailError {
+    #[error("the SMTP relay setting is not usable: {0}")]
+    Config(String),
+    #[error("the email address {0:?} is not usable")]
+    Address(String),
+    #[error("the SMTP relay refused or could not be reached: {0}")]
+    Send(String),
+}
+
+/// The relay and the sender.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: lettre::message::Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mailer(from {})", self.from)
+    }
+}
+
+impl Mailer {
+    /// A mailer for `url`, sending as `from` (`Name <address>` or an address).
+    pub fn new(url: &SmtpUrl, from: &str) -> Result<Mailer, MailError> {
+        // The relay's error text may quote the URL: keep only the kind of problem.
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+            .map_err(|_| MailError::Config("give smtp://host:port or smtps://host:port".into()))?
+            .timeout(Some(Duration::from_secs(15)))
+            .build();
+        let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
+        Ok(Mailer { transport, from })
+    }
+
+    /// Sends a plain-text email.
+    pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
+        let to = to.parse().map_err(|_| MailError::Address(to.to_owned()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| MailError::Send(e.to_string()))?;
+        self.transport.send(message).await.map_err(|e| MailError::Send(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// The invitation email: who invites, as what, the link, and how long it works.
+pub fn invitation_text(
+    inviter: &str,
+    role: &str,
+    organization: Option<&str>,
+    link: &str,
+) -> String {
+    let place = organization.map(|o| format!(" for {o}")).unwrap_or_default();
+    format!(
+        "{inviter} invites you to the Tessera license portal as {role}{place}.\n\n\
+         Open this link to choose your password and sign in. It works once, for 7 days:\n\n\
+         {link}\n\n\
+         If you did not expect this, ignore this email: nothing happens unless the link is \
+         opened.\n"
+    )
+}
