@@ -432,6 +432,70 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Whether `actor` may manage (change or remove) `target`: a super-admin anyone but
+/// themself; an org-admin the other org-admins of their own organization. (One's own role
+/// is changed by someone else, so that the last super-admin cannot leave by mistake.)
+pub fn may_manage(actor: &UserRow, target: &UserRow) -> bool {
+    if actor.id == target.id {
+        return false;
+    }
+    match actor.role.parse::<Role>() {
+        Ok(Role::SuperAdmin) => true,
+        Ok(Role::OrgAdmin) => {
+            target.role == Role::OrgAdmin.as_str()
+                && target.org_id.is_some()
+                && target.org_id == actor.org_id
+        }
+        Err(_) => false,
+    }
+}
+
+/// Changes `target`'s role (and organization, for an org-admin); only a super-admin may.
+/// Every session of theirs ends.
+pub async fn change_role(
+    store: &Store,
+    actor: &UserRow,
+    target: &UserRow,
+    role: Role,
+    org_id: Option<&str>,
+) -> Result<(), AccountError> {
+    if actor.role != Role::SuperAdmin.as_str() || !may_manage(actor, target) {
+        return Err(AccountError::NoSuchUser);
+    }
+    let org_id = match (role, org_id) {
+        (Role::SuperAdmin, _) => None,
+        (Role::OrgAdmin, None) => {
+            return Err(AccountError::Invalid("an org-admin needs an organization".to_owned()));
+        }
+        (Role::OrgAdmin, Some(id)) => {
+            store.organization(id).await?.ok_or(AccountError::NoSuchOrganization)?;
+            Some(id)
+        }
+    };
+    if store.set_role(&target.id, role.as_str(), org_id).await? {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid("the portal must keep at least one super-admin".to_owned()))
+    }
+}
+
+/// Removes `target` (see [`may_manage`]).
+pub async fn remove_user(
+    store: &Store,
+    actor: &UserRow,
+    target: &UserRow,
+    now: UnixTime,
+) -> Result<(), AccountError> {
+    if !may_manage(actor, target) {
+        return Err(AccountError::NoSuchUser);
+    }
+    if store.delete_user(&target.id, now.as_unix()).await? {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid("the portal must keep at least one super-admin".to_owned()))
+    }
+}
+
 /// How long the next sign-in waits after `failed` failures in a row: none up to 3, then
 /// 1 s, 2 s, 4 s … at most 15 minutes.
 pub fn signin_delay(failed: i64) -> i64 {

@@ -348,10 +348,9 @@ pub async fn organizations(
     }
     if let Some(org) = &key.organization {
         // An organization's key sees its own organization only.
-        let counted = portal.store.organization_records("", i64::from(MAX_PAGE)).await?;
+        let counted = portal.store.organization_counted(org).await?;
         let organizations: Vec<serde_json::Value> = counted
             .into_iter()
-            .filter(|(o, _)| &o.id == org)
             .filter(|(o, _)| query.after.as_deref().is_none_or(|after| o.name.as_str() > after))
             .map(|(o, licenses)| json!({ "org": o.name, "licenses": licenses }))
             .collect();

@@ -146,6 +146,35 @@ impl Store {
         row.as_ref().map(organization_from_row).transpose()
     }
 
+    /// Organizations by name, after `after`, at most `limit` (no counts: cheap at any size).
+    pub async fn organizations(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<OrganizationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at FROM organizations WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(organization_from_row).collect()
+    }
+
+    /// One organization with its license count.
+    pub async fn organization_counted(
+        &self,
+        id: &str,
+    ) -> Result<Option<(OrganizationRow, i64)>, StoreError> {
+        let Some(org) = self.organization(id).await? else { return Ok(None) };
+        let row = sqlx::query("SELECT COUNT(*) FROM licenses WHERE org_id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some((org, row.try_get(0)?)))
+    }
+
     /// Organizations by name, after `after`, at most `limit`, with their license counts.
     pub async fn organization_records(
         &self,
@@ -397,6 +426,66 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// Changes a person's role and organization and ends all their sessions, in one
+    /// transaction. Refused (false) when it would leave no super-admin.
+    pub async fn set_role(
+        &self,
+        user_id: &str,
+        role: &str,
+        org_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE users SET role = $1, org_id = $2 WHERE id = $3")
+            .bind(role)
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if left == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes a person: their sessions and recovery codes go, the API keys they made are
+    /// revoked, and their row is deleted, in one transaction. Refused (false) when it would
+    /// leave no super-admin.
+    pub async fn delete_user(&self, user_id: &str, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM recovery_codes WHERE user_id = $1",
+        ] {
+            sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE owner_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+        let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if left == 0 {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     // --- sessions ------------------------------------------------------------------------

@@ -1040,3 +1040,222 @@ async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_sai
     assert!(again.body.contains("could not be sent"), "{}", again.body);
     assert!(again.body.contains("/ui/invite/"));
 }
+
+on_both_stores!(
+    super_admins_change_roles_and_remove_people_but_never_the_last_super_admin,
+    |app| {
+        use tessera_portal::domain::apikeys::{self, Owner, Scope};
+        let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+            .await
+            .expect("org");
+        person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+        person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+        person(&app, "lee@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+        let user = |email: &'static str| {
+            let store = app.portal.store.clone();
+            async move { store.user_by_email(email).await.expect("db").expect("user") }
+        };
+        let (dana, kim, lee) = (
+            user("dana@vendor.example").await,
+            user("ops@acme.example").await,
+            user("lee@acme.example").await,
+        );
+        let mut dana_b = Browser::new(&app);
+        let mut kim_b = Browser::new(&app);
+        assert_eq!(dana_b.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+        assert_eq!(kim_b.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+
+        // Nobody manages themself; an org-admin cannot change roles.
+        assert_eq!(dana_b.get(&format!("/ui/users/{}", dana.id)).await.status, 404);
+        let csrf = csrf_of(&mut kim_b).await;
+        let tried = kim_b
+            .post(
+                &format!("/ui/users/{}/role", lee.id),
+                &[("role", "super-admin"), ("csrf", &csrf)],
+                None,
+            )
+            .await;
+        assert_eq!(tried.status, 404);
+        assert_eq!(user("lee@acme.example").await.role, "org-admin");
+
+        // Kim becomes a super-admin: her sessions end.
+        let csrf = csrf_of(&mut dana_b).await;
+        let page = dana_b.get(&format!("/ui/users/{}", kim.id)).await;
+        assert_eq!(page.status, 200);
+        let changed = dana_b
+            .post(
+                &format!("/ui/users/{}/role", kim.id),
+                &[("role", "super-admin"), ("org", ""), ("csrf", &csrf)],
+                None,
+            )
+            .await;
+        assert_eq!(changed.location.as_deref(), Some("/ui/users?done=role"), "{}", changed.body);
+        assert_eq!(kim_b.get("/ui").await.status, 303, "a role change ends the sessions");
+        let kim_now = user("ops@acme.example").await;
+        assert_eq!((kim_now.role.as_str(), kim_now.org_id.as_deref()), ("super-admin", None));
+        let bad = dana_b
+            .post(
+                &format!("/ui/users/{}/role", lee.id),
+                &[("role", "org-admin"), ("org", ""), ("csrf", &csrf)],
+                None,
+            )
+            .await;
+        assert_eq!(bad.status, 400);
+
+        // Lee made a key; removing Lee revokes it and ends everything of Lee's.
+        let owner = Owner { user_id: Some(lee.id.clone()), org_id: Some(acme.id.clone()) };
+        let key = apikeys::create_owned(
+            &app.portal.store,
+            &[Scope::Read].into(),
+            "lee",
+            None,
+            owner,
+            app.now(),
+        )
+        .await
+        .expect("key");
+        let confirm = dana_b.get(&format!("/ui/users/{}/remove", lee.id)).await;
+        assert_eq!(confirm.status, 200);
+        let removed =
+            dana_b.post(&format!("/ui/users/{}/remove", lee.id), &[("csrf", &csrf)], None).await;
+        assert_eq!(removed.location.as_deref(), Some("/ui/users?done=removed"));
+        assert!(app.portal.store.user_by_email("lee@acme.example").await.expect("db").is_none());
+        assert_eq!(app.get("/v1/admin/licenses", Some(key.expose())).await.status, 401);
+        assert_eq!(Browser::new(&app).sign_in("lee@acme.example", PASSWORD).await.status, 401);
+
+        // Kim (now a super-admin) removes Dana; then Kim is the last one and cannot be demoted
+        // by anyone, nor removed.
+        let mut kim_b = Browser::new(&app);
+        assert_eq!(kim_b.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+        let csrf = csrf_of(&mut kim_b).await;
+        let gone =
+            kim_b.post(&format!("/ui/users/{}/remove", dana.id), &[("csrf", &csrf)], None).await;
+        assert_eq!(gone.status, 303);
+        let kim = user("ops@acme.example").await;
+        let store = &app.portal.store;
+        assert!(!store.set_role(&kim.id, "org-admin", Some(&acme.id)).await.expect("db"));
+        assert!(!store.delete_user(&kim.id, app.now().as_unix()).await.expect("db"));
+        assert_eq!(user("ops@acme.example").await.role, "super-admin");
+    }
+);
+
+on_both_stores!(
+    an_unmatched_license_is_assigned_by_a_super_admin_and_then_seen_by_that_organization,
+    |app| {
+        let (claims, text) = app.issue(|t| t.org = "ACME Corporation Ltd".parse().expect("org"));
+        assert_eq!(app.register(&text).await.status, 201);
+        let id = claims.id.to_string();
+        let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+            .await
+            .expect("org");
+        assert_eq!(
+            app.portal.store.license_organization(&id).await.expect("db"),
+            None,
+            "no exact match"
+        );
+        person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+        person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+        let mut kim = Browser::new(&app);
+        assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+        assert_eq!(kim.get(&format!("/ui/licenses/{id}")).await.status, 404);
+        let csrf = csrf_of(&mut kim).await;
+        let tried = kim
+            .post(&format!("/ui/licenses/{id}/assign"), &[("org", &acme.id), ("csrf", &csrf)], None)
+            .await;
+        assert_eq!(tried.status, 404, "an org-admin cannot take a license");
+
+        let mut dana = Browser::new(&app);
+        assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+        let page = dana.get(&format!("/ui/licenses/{id}")).await;
+        let csrf = page.csrf();
+        let assigned = dana
+            .post(&format!("/ui/licenses/{id}/assign"), &[("org", &acme.id), ("csrf", &csrf)], None)
+            .await;
+        assert_eq!(assigned.location, Some(format!("/ui/licenses/{id}?done=assigned")));
+        assert_eq!(kim.get(&format!("/ui/licenses/{id}")).await.status, 200);
+        let unknown = dana
+            .post(&format!("/ui/licenses/{id}/assign"), &[("org", "nope"), ("csrf", &csrf)], None)
+            .await;
+        assert_eq!(unknown.status, 404);
+    }
+);
+
+on_both_stores!(every_page_and_form_refuses_the_wrong_organizations_admin, |app| {
+    use tessera_portal::domain::apikeys::{self, Owner, Scope};
+    let (globex, text) = app.issue(|t| t.org = "Globex".parse().expect("org"));
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    let globex_org =
+        accounts::create_organization(&app.portal.store, "Globex", app.now()).await.expect("org");
+    assert_eq!(app.register(&text).await.status, 201);
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+    person(&app, "boss@globex.example", Role::OrgAdmin, Some(&globex_org.id)).await;
+    let boss =
+        app.portal.store.user_by_email("boss@globex.example").await.expect("db").expect("user");
+    let owner = Owner { user_id: Some(boss.id.clone()), org_id: Some(globex_org.id.clone()) };
+    let key = apikeys::create_owned(
+        &app.portal.store,
+        &[Scope::Read].into(),
+        "globex",
+        None,
+        owner,
+        app.now(),
+    )
+    .await
+    .expect("key");
+    let (lid, kid, uid) = (globex.id.to_string(), key.row.id.clone(), boss.id.clone());
+    let mut kim = Browser::new(&app);
+    assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut kim).await;
+    for path in [
+        format!("/ui/licenses/{lid}"),
+        format!("/ui/licenses/{lid}/confirm/reset-binding"),
+        format!("/ui/users/{uid}"),
+        format!("/ui/users/{uid}/remove"),
+        "/ui/organizations".to_owned(),
+        "/ui/register".to_owned(),
+    ] {
+        assert_eq!(kim.get(&path).await.status, 404, "GET {path}");
+    }
+    for (path, form) in [
+        (format!("/ui/licenses/{lid}/reset-binding"), vec![]),
+        (format!("/ui/licenses/{lid}/suspend"), vec![]),
+        (format!("/ui/licenses/{lid}/assign"), vec![("org", acme.id.as_str())]),
+        (format!("/ui/users/{uid}/role"), vec![("role", "org-admin"), ("org", acme.id.as_str())]),
+        (format!("/ui/users/{uid}/remove"), vec![]),
+        (format!("/ui/api-keys/{kid}/revoke"), vec![]),
+        ("/ui/organizations".to_owned(), vec![("name", "Initech")]),
+    ] {
+        let mut fields = form.clone();
+        fields.push(("csrf", csrf.as_str()));
+        assert_eq!(kim.post(&path, &fields, None).await.status, 404, "POST {path}");
+    }
+    let invite = kim
+        .post(
+            "/ui/users/invite",
+            &[
+                ("email", "x@globex.example"),
+                ("role", "org-admin"),
+                ("org", &globex_org.id),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(invite.status, 400);
+    for page in ["/ui/licenses", "/ui/users", "/ui/api-keys", "/ui/usage.csv", "/ui"] {
+        let body = kim.get(page).await.body;
+        for secret in [&lid, &kid, &uid, &"Globex".to_owned(), &"boss@globex.example".to_owned()] {
+            assert!(!body.contains(secret.as_str()), "{page} shows {secret}");
+        }
+    }
+    // Nothing of Globex changed.
+    assert_eq!(
+        app.portal.store.license(&lid).await.expect("db").expect("row").state.as_str(),
+        "active"
+    );
+    assert!(app.portal.store.user(&uid).await.expect("db").is_some());
+    assert!(app.portal.store.api_key(&kid).await.expect("db").expect("key").revoked_at.is_none());
+    assert!(app.portal.store.organization_named("Initech").await.expect("db").is_none());
+});

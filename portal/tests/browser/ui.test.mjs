@@ -164,6 +164,16 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await phone.getByRole('link', { name: /Kim Lee/ }).click();
   await accessible(phone, 'profile');
   await shot(phone, '15-profile');
+  await phone.getByRole('link', { name: 'Turn on two-step sign-in' }).click();
+  await phone.getByRole('heading', { name: 'Turn on two-step sign-in' }).waitFor();
+  await accessible(phone, 'second factor set-up');
+  await shot(phone, '16-second-factor');
+  await phone.getByRole('link', { name: 'API keys' }).click();
+  await phone.getByLabel(/Label/).fill('our monitoring');
+  await phone.getByRole('button', { name: 'Make a key' }).click();
+  assert.match(await phone.locator('.notice code').textContent(), /^tsk_[0-9a-f]{16}_/);
+  await accessible(phone, 'API keys');
+  await shot(phone, '17-api-keys');
   await phone.getByRole('button', { name: 'Sign out', exact: true }).click();
   await phone.waitForURL(`${url}/ui/signin`);
   await phone.goto(`${url}/ui/licenses`);

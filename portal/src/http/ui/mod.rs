@@ -60,6 +60,10 @@ pub fn router() -> Router<Arc<Portal>> {
         )
         .route("/ui/users", get(users))
         .route("/ui/users/invite", axum::routing::post(invite))
+        .route("/ui/users/{id}", get(person))
+        .route("/ui/users/{id}/role", axum::routing::post(change_role))
+        .route("/ui/users/{id}/remove", get(confirm_remove).post(remove))
+        .route("/ui/licenses/{id}/assign", axum::routing::post(assign))
         .route("/ui/invite/{token}", get(accept_page).post(accept))
         .route("/ui/api-keys", get(api_keys).post(create_api_key))
         .route("/ui/api-keys/{id}/revoke", axum::routing::post(revoke_api_key))
@@ -527,12 +531,18 @@ async fn license(
         "reinstate" => Some("The license is reinstated."),
         "revoke" => Some("The license is revoked."),
         "reset-binding" => Some("The hub binding is reset."),
+        "assigned" => Some("The license's organization is changed."),
         _ => None,
     });
+    let organizations: Vec<crate::store::OrganizationRow> = match viewer.role {
+        Role::SuperAdmin => portal.store.organizations("", 1000).await?,
+        Role::OrgAdmin => Vec::new(),
+    };
     let view = pages::LicensePage {
         status: license_status(&license, portal.now()),
         license: &license,
         organization: organization.as_ref(),
+        organizations: &organizations,
         activation: activation.as_ref(),
         usage: &usage,
         done,
@@ -656,6 +666,7 @@ async fn users_page(
     viewer: &Viewer,
     error: Option<&str>,
     link: Option<(&str, pages::Emailed<'_>)>,
+    done: Option<&str>,
 ) -> Result<Response, UiError> {
     let own_org = match viewer.role {
         Role::SuperAdmin => None,
@@ -664,9 +675,7 @@ async fn users_page(
     let users = portal.store.users(own_org.as_deref(), "", 1000).await?;
     let invitations = portal.store.invitations(own_org.as_deref(), 200).await?;
     let organizations: Vec<crate::store::OrganizationRow> = match &own_org {
-        None => {
-            portal.store.organization_records("", 1000).await?.into_iter().map(|(o, _)| o).collect()
-        }
+        None => portal.store.organizations("", 1000).await?,
         Some(org) => portal.store.organization(org).await?.into_iter().collect(),
     };
     let view = pages::UsersPage {
@@ -675,13 +684,28 @@ async fn users_page(
         organizations: &organizations,
         error,
         link,
+        done,
+        viewer: &viewer.user,
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok(html(status, pages::users(&viewer.chrome(), &view)))
 }
 
-async fn users(viewer: Viewer, State(portal): State<Arc<Portal>>) -> Result<Response, UiError> {
-    users_page(&portal, &viewer, None, None).await
+#[derive(serde::Deserialize)]
+struct UsersQuery {
+    done: Option<String>,
+}
+
+async fn users(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Query(query): Query<UsersQuery>,
+) -> Result<Response, UiError> {
+    let done = query.done.as_deref().map(|done| match done {
+        "role" => "The role is changed; that person's sessions ended.",
+        _ => "The person is removed; the API keys they made are revoked.",
+    });
+    users_page(&portal, &viewer, None, None, done).await
 }
 
 #[derive(serde::Deserialize)]
@@ -705,7 +729,7 @@ async fn invite(
     viewer.check(&headers, &form.csrf)?;
     let role: Role = match form.role.parse() {
         Ok(role) => role,
-        Err(e) => return users_page(&portal, &viewer, Some(&e.to_string()), None).await,
+        Err(e) => return users_page(&portal, &viewer, Some(&e.to_string()), None, None).await,
     };
     let org = (!form.org.is_empty()).then_some(form.org.as_str());
     let org = if role == Role::SuperAdmin { None } else { org };
@@ -748,13 +772,13 @@ async fn invite(
                 }
             };
             let sent = pages::Emailed { to: &row.email, outcome: emailed };
-            users_page(&portal, &viewer, None, Some((&link, sent))).await
+            users_page(&portal, &viewer, None, Some((&link, sent)), None).await
         }
         Err(
             e @ (AccountError::Invalid(_)
             | AccountError::EmailTaken
             | AccountError::NoSuchOrganization),
-        ) => users_page(&portal, &viewer, Some(&e.to_string()), None).await,
+        ) => users_page(&portal, &viewer, Some(&e.to_string()), None, None).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -1294,4 +1318,147 @@ async fn revoke_api_key(
         tracing::info!(key = %id, by = %viewer.user.id, "API key revoked");
     }
     Ok(Redirect::to("/ui/api-keys").into_response())
+}
+
+// --- managing people ----------------------------------------------------------------------
+
+/// A person the viewer may manage, or "not found".
+async fn manageable(portal: &Portal, viewer: &Viewer, id: &str) -> Result<UserRow, UiError> {
+    let target = portal.store.user(id).await?.ok_or(UiError::NotFound)?;
+    if accounts::may_manage(&viewer.user, &target) { Ok(target) } else { Err(UiError::NotFound) }
+}
+
+async fn person_page(
+    portal: &Portal,
+    viewer: &Viewer,
+    target: &UserRow,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Response, UiError> {
+    let organizations: Vec<crate::store::OrganizationRow> = match viewer.role {
+        Role::SuperAdmin => portal.store.organizations("", 1000).await?,
+        Role::OrgAdmin => Vec::new(),
+    };
+    Ok(html(status, pages::person(&viewer.chrome(), target, &organizations, error)))
+}
+
+async fn person(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let target = manageable(&portal, &viewer, &id).await?;
+    person_page(&portal, &viewer, &target, StatusCode::OK, None).await
+}
+
+#[derive(serde::Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn change_role(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<RoleForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    viewer.require(Role::SuperAdmin)?;
+    let target = manageable(&portal, &viewer, &id).await?;
+    let role: Role = match form.role.parse() {
+        Ok(role) => role,
+        Err(e) => {
+            return person_page(
+                &portal,
+                &viewer,
+                &target,
+                StatusCode::BAD_REQUEST,
+                Some(&e.to_string()),
+            )
+            .await;
+        }
+    };
+    let org = (!form.org.is_empty()).then_some(form.org.as_str());
+    match accounts::change_role(&portal.store, &viewer.user, &target, role, org).await {
+        Ok(()) => {
+            tracing::info!(user = %target.id, role = role.as_str(), by = %viewer.user.id, "role changed");
+            Ok(Redirect::to("/ui/users?done=role").into_response())
+        }
+        Err(e @ (AccountError::Invalid(_) | AccountError::NoSuchOrganization)) => {
+            person_page(
+                &portal,
+                &viewer,
+                &target,
+                StatusCode::BAD_REQUEST,
+                Some(&capitalized(&e.to_string())),
+            )
+            .await
+        }
+        Err(AccountError::NoSuchUser) => Err(UiError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn confirm_remove(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let target = manageable(&portal, &viewer, &id).await?;
+    Ok(html(StatusCode::OK, pages::confirm_remove(&viewer.chrome(), &target)))
+}
+
+async fn remove(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let target = manageable(&portal, &viewer, &id).await?;
+    match accounts::remove_user(&portal.store, &viewer.user, &target, portal.now()).await {
+        Ok(()) => {
+            tracing::info!(user = %target.id, by = %viewer.user.id, "person removed");
+            Ok(Redirect::to("/ui/users?done=removed").into_response())
+        }
+        Err(AccountError::Invalid(message)) => Err(UiError::Conflict(capitalized(&message))),
+        Err(AccountError::NoSuchUser) => Err(UiError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AssignForm {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A super-admin assigns a license to an organization (one its claim matches none of, say),
+/// or takes it out of any.
+async fn assign(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<AssignForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    viewer.require(Role::SuperAdmin)?;
+    visible_license(&portal, &viewer, &id).await?;
+    let org = match form.org.as_str() {
+        "" => None,
+        given => Some(portal.store.organization(given).await?.ok_or(UiError::NotFound)?.id),
+    };
+    portal.store.assign_license(&id, org.as_deref()).await?;
+    tracing::info!(license = %id, org = ?org, by = %viewer.user.id, "license assigned");
+    Ok(Redirect::to(&format!("/ui/licenses/{id}?done=assigned")).into_response())
 }

@@ -245,6 +245,8 @@ pub struct LicensePage<'a> {
     pub license: &'a LicenseRow,
     pub status: tessera_core::Status,
     pub organization: Option<&'a OrganizationRow>,
+    /// Organizations it may be assigned to (a super-admin's page).
+    pub organizations: &'a [OrganizationRow],
     pub activation: Option<&'a ActivationRow>,
     pub usage: &'a [MonthlyUsage],
     pub done: Option<&'a str>,
@@ -272,6 +274,21 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                 @if let Some(t) = l.terminates_at { dt { "Terminates" } dd { (day(t)) } }
                 dt { "Grace period" } dd { (plural(l.grace_period_secs / 86_400, "day")) }
                 dt { "Registered" } dd { (when(Some(l.registered_at))) }
+            }
+            @if chrome.role == Role::SuperAdmin && !view.organizations.is_empty() {
+                form.filters method="post" action={ "/ui/licenses/" (l.id) "/assign" } {
+                    input type="hidden" name="csrf" value=(chrome.csrf);
+                    div {
+                        label for="assign-org" { "Assign to an organization" }
+                        select id="assign-org" name="org" {
+                            option value="" { "none" }
+                            @for org in view.organizations {
+                                option value=(org.id) selected[view.organization.is_some_and(|o| o.id == org.id)] { (org.name) }
+                            }
+                        }
+                    }
+                    button type="submit" { "Assign" }
+                }
             }
             h2 { "Hub" }
             @match view.activation {
@@ -441,6 +458,9 @@ pub struct UsersPage<'a> {
     pub error: Option<&'a str>,
     /// A link just made (shown once), and whether it was emailed.
     pub link: Option<(&'a str, Emailed<'a>)>,
+    pub done: Option<&'a str>,
+    /// Who is looking (the people they may manage get a link).
+    pub viewer: &'a UserRow,
 }
 
 /// Whether an invitation was emailed: no relay (None), sent, or the relay's refusal.
@@ -470,6 +490,7 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
                     p { code { (link) } }
                 }
             }
+            @if let Some(done) = view.done { p.notice role="status" { (done) } }
             @if let Some(error) = view.error { p.error role="alert" { (error) } }
             h2 { "Invite someone" }
             form method="post" action="/ui/users/invite" {
@@ -504,7 +525,14 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
                     thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" } th scope="col" { "Since" } } }
                     tbody {
                         @for user in view.users {
-                            tr { td { (user.name) } td { (user.email) } td { (user.role) } td { (org_name(&user.org_id)) } td { (day(user.created_at)) } }
+                            tr {
+                                td {
+                                    @if crate::domain::accounts::may_manage(view.viewer, user) {
+                                        a href={ "/ui/users/" (user.id) } { (user.name) }
+                                    } @else { (user.name) }
+                                }
+                                td { (user.email) } td { (user.role) } td { (org_name(&user.org_id)) } td { (day(user.created_at)) }
+                            }
                         }
                     }
                 }
@@ -811,6 +839,72 @@ pub fn api_keys(
                             }
                         }
                     }
+                }
+            }
+        },
+    )
+}
+
+pub fn person(
+    chrome: &Chrome<'_>,
+    target: &UserRow,
+    organizations: &[OrganizationRow],
+    error: Option<&str>,
+) -> Markup {
+    page(
+        "Person",
+        Some(chrome),
+        html! {
+            h1 { (target.name) }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            dl.terms {
+                dt { "Email" } dd { (target.email) }
+                dt { "Role" } dd { (target.role) }
+                dt { "Since" } dd { (day(target.created_at)) }
+                dt { "Two-step sign-in" } dd { @if target.totp_secret.is_some() { "on" } @else { "off" } }
+            }
+            @if chrome.role == Role::SuperAdmin {
+                h2 { "Change the role" }
+                p.muted { "Every session of theirs ends." }
+                form method="post" action={ "/ui/users/" (target.id) "/role" } {
+                    input type="hidden" name="csrf" value=(chrome.csrf);
+                    div.field {
+                        label for="role" { "Role" }
+                        select id="role" name="role" {
+                            option value="org-admin" selected[target.role == "org-admin"] { "org-admin" }
+                            option value="super-admin" selected[target.role == "super-admin"] { "super-admin" }
+                        }
+                    }
+                    div.field {
+                        label for="org" { "Organization (org-admins)" }
+                        select id="org" name="org" {
+                            option value="" { "none (super-admin)" }
+                            @for org in organizations {
+                                option value=(org.id) selected[target.org_id.as_deref() == Some(org.id.as_str())] { (org.name) }
+                            }
+                        }
+                    }
+                    button type="submit" { "Change" }
+                }
+            }
+            h2 { "Remove" }
+            p { a href={ "/ui/users/" (target.id) "/remove" } { "Remove " (target.name) " from the portal" } }
+        },
+    )
+}
+
+pub fn confirm_remove(chrome: &Chrome<'_>, target: &UserRow) -> Markup {
+    page(
+        "Remove",
+        Some(chrome),
+        html! {
+            h1 { "Remove " (target.name) "?" }
+            p { (target.email) " can no longer sign in: their sessions end and the API keys they made are revoked." }
+            form method="post" action={ "/ui/users/" (target.id) "/remove" } {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.actions {
+                    button.danger type="submit" { "Remove" }
+                    a href="/ui/users" { "Cancel" }
                 }
             }
         },
