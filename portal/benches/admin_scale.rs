@@ -15,7 +15,8 @@
 //! Knobs: `LICENSES` (1000000), `REGISTER` (100000 licenses signed and registered),
 //! `ISSUE` (50000 rows for the CLI comparison), `SEEDED` (a file to keep the seeded SQLite
 //! database in between runs), `V4_IDS` (seed random ids, as licenses issued before ids were
-//! time-ordered have). Figures in BENCHMARKS.md.
+//! time-ordered have), `PAGES_ONLY` (stop after the API and web pages). Figures in
+//! BENCHMARKS.md.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -33,6 +34,9 @@ use tessera_portal::store::{Backend, Store};
 
 const DAY: i64 = 86_400;
 const CUSTOMERS: usize = 1000;
+
+/// A page's path for a random number.
+type PathOf<'a> = &'a dyn Fn(usize) -> String;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -328,6 +332,144 @@ async fn run() {
         }
         let (p50, p99) = percentiles(samples);
         println!("page: {name:<34} p50 {p50:6.2} ms  p99 {p99:6.2} ms  (400 pages)");
+    }
+
+    // The web pages, signed in as a super-admin and as an org-admin of one organization
+    // (1,000 licenses of the million, assigned when the organization is made).
+    let cli = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--database-url")
+            .arg(&url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tessera-portal");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("stdin");
+        assert!(child.wait().expect("wait").success(), "{args:?}");
+    };
+    let password = "bench lantern quietly\n";
+    cli(&["org", "create", "--name", "Customer 7"], "");
+    cli(
+        &[
+            "user",
+            "create",
+            "--role",
+            "super-admin",
+            "--email",
+            "staff@vendor.example",
+            "--name",
+            "Staff",
+        ],
+        password,
+    );
+    cli(
+        &[
+            "user",
+            "create",
+            "--role",
+            "org-admin",
+            "--org",
+            "Customer 7",
+            "--email",
+            "ops@c7.example",
+            "--name",
+            "Ops",
+        ],
+        password,
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let sign_in = |email: &'static str| {
+        let (browser, base) = (browser.clone(), portal.url.clone());
+        async move {
+            let form = browser.get(format!("{base}/ui/signin")).send().await.expect("form");
+            let cookie = form.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+            let token = cookie
+                .split(';')
+                .next()
+                .and_then(|p| p.split_once('='))
+                .expect("pair")
+                .1
+                .to_owned();
+            let done = browser
+                .post(format!("{base}/ui/signin"))
+                .header("cookie", format!("tessera_signin={token}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "email={}&password=bench+lantern+quietly&csrf={token}",
+                    email.replace('@', "%40")
+                ))
+                .send()
+                .await
+                .expect("sign in");
+            assert_eq!(done.status(), 303, "sign-in of {email}");
+            let session = done
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|c| c.starts_with("tessera_session="))
+                .expect("session cookie");
+            session.split(';').next().expect("pair").to_owned()
+        }
+    };
+    let staff = sign_in("staff@vendor.example").await;
+    let ops = sign_in("ops@c7.example").await;
+    let page = |cookie: String, path: String| {
+        let (browser, base) = (browser.clone(), portal.url.clone());
+        async move {
+            let sent = Instant::now();
+            let response = browser
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("page");
+            assert_eq!(response.status(), 200, "{path}");
+            let _ = response.bytes().await.expect("body");
+            sent.elapsed()
+        }
+    };
+    let web_cases: [(&str, &String, PathOf<'_>); 4] = [
+        ("web: one license (staff)", &staff, &|n| format!("/ui/licenses/{}", license_id(n))),
+        ("web: standing=valid list (staff)", &staff, &|n| {
+            format!("/ui/licenses?standing=valid&after={}", license_id(n))
+        }),
+        ("web: org-admin's list (1 in 1,000)", &ops, &|n| {
+            format!("/ui/licenses?after={}", license_id(n))
+        }),
+        ("web: org-admin's license", &ops, &|n| {
+            // Customer 7's licenses are those whose number ends in 007.
+            format!("/ui/licenses/{}", license_id(n / CUSTOMERS * CUSTOMERS + 7))
+        }),
+    ];
+    for (name, cookie, path) in web_cases {
+        let mut samples = Vec::new();
+        for _ in 0..400 {
+            samples.push(page(cookie.clone(), path(random(licenses - CUSTOMERS))).await);
+        }
+        let (p50, p99) = percentiles(samples);
+        println!("page: {name:<34} p50 {p50:6.2} ms  p99 {p99:6.2} ms  (400 pages)");
+    }
+    for (name, cookie, times) in [("staff", &staff, 5), ("org-admin", &ops, 50)] {
+        let mut samples = Vec::new();
+        for _ in 0..times {
+            samples.push(page(cookie.clone(), "/ui".into()).await);
+        }
+        let (p50, p99) = percentiles(samples);
+        println!(
+            "page: web: dashboard ({name}){:<14} p50 {p50:6.2} ms  p99 {p99:6.2} ms  ({times} pages)",
+            ""
+        );
+    }
+    if std::env::var_os("PAGES_ONLY").is_some() {
+        return;
     }
 
     // The export's reads alone, in this process: the store's part of an export.

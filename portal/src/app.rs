@@ -56,6 +56,9 @@ pub struct Portal {
     ui_secret: Vec<u8>,
     /// The SMTP relay for invitation emails, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
+    /// The staff dashboard's figures and when they were counted: one pass over every
+    /// license, so done at most once a minute per instance however many people look.
+    pub dashboard: tokio::sync::Mutex<Option<(UnixTime, crate::store::LicenseCounts)>>,
 }
 
 impl Portal {
@@ -113,6 +116,7 @@ impl Portal {
             pings,
             ui_secret,
             mailer,
+            dashboard: tokio::sync::Mutex::new(None),
         }))
     }
 

@@ -181,8 +181,14 @@ pub fn verify_password(password: &Password, stored: &str) -> bool {
         .is_some_and(|got| bool::from(got.as_slice().ct_eq(&expected)))
 }
 
-/// [`verify_password`] off the async workers (a check costs ~20 ms of CPU).
+/// Password checks running at once, at most: each takes 19 MiB and tens of milliseconds, so
+/// a flood of sign-ins (any emails) waits in line instead of taking the machine's memory.
+const CHECKS_AT_ONCE: usize = 4;
+
+/// [`verify_password`] off the async workers, a few at a time.
 async fn password_matches(password: &Password, stored: &str) -> bool {
+    static LINE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHECKS_AT_ONCE);
+    let Ok(_turn) = LINE.acquire().await else { return false };
     let (typed, stored) = (Password::new(password.0.clone()), stored.to_owned());
     tokio::task::spawn_blocking(move || verify_password(&typed, &stored)).await.unwrap_or(false)
 }

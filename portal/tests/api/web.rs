@@ -1259,3 +1259,59 @@ on_both_stores!(every_page_and_form_refuses_the_wrong_organizations_admin, |app|
     assert!(app.portal.store.api_key(&kid).await.expect("db").expect("key").revoked_at.is_none());
     assert!(app.portal.store.organization_named("Initech").await.expect("db").is_none());
 });
+
+on_both_stores!(one_license_is_found_by_its_id_or_key_posted_and_only_among_ones_own, |app| {
+    let (acme, acme_text) = app.issue(|t| t.org = "Acme Corp".parse().expect("org"));
+    let (globex, globex_text) = app.issue(|t| t.org = "Globex".parse().expect("org"));
+    let org = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    assert_eq!(app.register(&acme_text).await.status, 201);
+    assert_eq!(app.register(&globex_text).await.status, 201);
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&org.id)).await;
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut dana).await;
+    let by_key =
+        dana.post("/ui/licenses/find", &[("q", &acme.key.expose()), ("csrf", &csrf)], None).await;
+    assert_eq!(by_key.location, Some(format!("/ui/licenses/{}", acme.id)));
+    let upper = acme.id.to_string().to_uppercase();
+    let by_id = dana.post("/ui/licenses/find", &[("q", &upper), ("csrf", &csrf)], None).await;
+    assert_eq!(by_id.location, Some(format!("/ui/licenses/{}", acme.id)));
+    let none = dana
+        .post("/ui/licenses/find", &[("q", "nothing like either"), ("csrf", &csrf)], None)
+        .await;
+    assert_eq!(none.status, 404);
+    assert!(none.body.contains("No license of yours has that id or license key."), "{}", none.body);
+    let forged = dana.post("/ui/licenses/find", &[("q", &acme.key.expose())], None).await;
+    assert_eq!(forged.status, 403);
+
+    let mut kim = Browser::new(&app);
+    assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut kim).await;
+    for q in [globex.key.expose(), globex.id.to_string()] {
+        let other = kim.post("/ui/licenses/find", &[("q", &q), ("csrf", &csrf)], None).await;
+        assert_eq!(other.status, 404, "another organization's license is not found");
+        assert!(!other.body.contains(&globex.id.to_string()));
+    }
+});
+
+on_both_stores!(the_staff_dashboard_counts_once_a_minute_and_says_when, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let valid_count = |page: &Page| {
+        let at = page.body.find("standing=valid\"").expect("valid card");
+        let rest = &page.body[at..];
+        let start = rest.find("class=\"n\">").expect("figure") + "class=\"n\">".len();
+        rest[start..start + rest[start..].find('<').expect("end")].to_owned()
+    };
+    let first = dana.get("/ui").await;
+    assert!(first.body.contains("Counted at"), "{}", first.body);
+    assert_eq!(valid_count(&first), "0");
+    app.registered_license().await;
+    assert_eq!(valid_count(&dana.get("/ui").await), "0", "the same minute: the same figures");
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(valid_count(&dana.get("/ui").await), "1", "a minute later: counted again");
+});

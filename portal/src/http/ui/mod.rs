@@ -34,6 +34,8 @@ const SIGNIN_COOKIE: &str = "tessera_signin";
 const SECOND_STEP_COOKIE: &str = "tessera_second_step";
 /// The most an upload of license files may hold (the batch API's own limit).
 const UPLOAD_BYTES: usize = 4 * 1024 * 1024;
+/// How long the staff dashboard's figures are reused.
+const DASHBOARD_SECS: i64 = 60;
 /// Licenses on one page of the list.
 const PAGE: u32 = 50;
 
@@ -47,6 +49,7 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/signout", axum::routing::post(sign_out))
         .route("/ui/signin/code", get(code_page).post(code))
         .route("/ui/licenses", get(licenses))
+        .route("/ui/licenses/find", axum::routing::post(find))
         .route("/ui/licenses/{id}", get(license))
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))
         .route("/ui/licenses/{id}/{action}", axum::routing::post(act))
@@ -418,7 +421,29 @@ async fn sign_out(
 // --- pages ------------------------------------------------------------------------------
 
 async fn dashboard(viewer: Viewer, State(portal): State<Arc<Portal>>) -> Result<Response, UiError> {
-    let counts = portal.store.license_counts(&viewer.scope(), 30 * 86_400, portal.now()).await?;
+    let now = portal.now();
+    let (counts, counted_at) = match viewer.role {
+        // Every license: counted at most once a minute (the lock makes a crowd wait for one
+        // count rather than each run its own).
+        Role::SuperAdmin => {
+            let mut cached = portal.dashboard.lock().await;
+            match *cached {
+                Some((at, counts)) if now.as_unix() - at.as_unix() < DASHBOARD_SECS => {
+                    (counts, Some(at))
+                }
+                _ => {
+                    let counts =
+                        portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?;
+                    *cached = Some((now, counts));
+                    (counts, Some(now))
+                }
+            }
+        }
+        // An organization's licenses: an index walk, always fresh.
+        Role::OrgAdmin => {
+            (portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?, None)
+        }
+    };
     let scope = match (viewer.role, &viewer.user.org_id) {
         (Role::SuperAdmin, _) => "Every registered license.".to_owned(),
         (Role::OrgAdmin, Some(org)) => match portal.store.organization(org).await? {
@@ -426,6 +451,13 @@ async fn dashboard(viewer: Viewer, State(portal): State<Arc<Portal>>) -> Result<
             None => "Your organization's licenses.".to_owned(),
         },
         (Role::OrgAdmin, None) => "You belong to no organization yet.".to_owned(),
+    };
+    let scope = match counted_at {
+        Some(at) => format!(
+            "{scope} Counted at {} UTC.",
+            at.to_rfc3339().replace('T', " ").trim_end_matches('Z')
+        ),
+        None => scope,
     };
     Ok(html(StatusCode::OK, pages::dashboard(&viewer.chrome(), &scope, &counts)))
 }
@@ -452,7 +484,7 @@ async fn licenses(
         })
         .collect();
     let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
-    Ok(html(StatusCode::OK, pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref())))
+    Ok(html(StatusCode::OK, pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref(), None)))
 }
 
 /// The filters of the list form, within what the viewer may see.
@@ -1461,4 +1493,59 @@ async fn assign(
     portal.store.assign_license(&id, org.as_deref()).await?;
     tracing::info!(license = %id, org = ?org, by = %viewer.user.id, "license assigned");
     Ok(Redirect::to(&format!("/ui/licenses/{id}?done=assigned")).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct FindForm {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Finds one license by its id or its license key (posted, never in a URL: a key is a
+/// secret; the portal looks it up by its hash).
+async fn find(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<FindForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let q = form.q.trim();
+    let found = match tessera_core::license::LicenseKey::parse_lenient(q) {
+        Ok(key) => portal.store.license_by_key_digest(&hex::encode(key.digest())).await?,
+        Err(_) if q.len() <= 64 && q.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
+            portal.store.license(&q.to_ascii_lowercase()).await?
+        }
+        Err(_) => None,
+    };
+    let visible = match found {
+        Some(license) => visible_license(&portal, &viewer, &license.id).await.ok(),
+        None => None,
+    };
+    match visible {
+        Some(license) => Ok(Redirect::to(&format!("/ui/licenses/{}", license.id)).into_response()),
+        None => {
+            let form = ListForm::default();
+            let filter = list_filter(&viewer, &form)?;
+            let now = portal.now();
+            let page = portal.store.license_page(&filter, None, PAGE + 1, now).await?;
+            let more = page.len() > PAGE as usize;
+            let rows: Vec<_> = page
+                .into_iter()
+                .take(PAGE as usize)
+                .map(|row| {
+                    let status = license_status(&row.license, now);
+                    (row, status)
+                })
+                .collect();
+            let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
+            let message = "No license of yours has that id or license key.";
+            Ok(html(
+                StatusCode::NOT_FOUND,
+                pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref(), Some(message)),
+            ))
+        }
+    }
 }

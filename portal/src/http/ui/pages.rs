@@ -156,6 +156,7 @@ pub fn licenses(
     form: &ListForm,
     rows: &[(LicenseSummary, tessera_core::Status)],
     next: Option<&str>,
+    error: Option<&str>,
 ) -> Markup {
     let next_link = next.map(|after| {
         let mut q = url_query(&[
@@ -172,7 +173,16 @@ pub fn licenses(
         Some(chrome),
         html! {
             h1 { "Licenses" }
-            form.filters method="get" action="/ui/licenses" role="search" {
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form.filters method="post" action="/ui/licenses/find" role="search" aria-label="Find one license" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div {
+                    label for="find" { "License id or license key" }
+                    input id="find" name="q" required maxlength="100" autocomplete="off" spellcheck="false";
+                }
+                button type="submit" { "Find" }
+            }
+            form.filters method="get" action="/ui/licenses" role="search" aria-label="Filter the licenses" {
                 div { label for="f-org" { "Organization (org claim)" } input id="f-org" name="org" value=(form.org); }
                 div { label for="f-product" { "Product" } input id="f-product" name="product" value=(form.product); }
                 div {
