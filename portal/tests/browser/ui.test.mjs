@@ -7,6 +7,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -40,6 +41,19 @@ async function accessible(page, name) {
     [],
     `accessibility of ${name}`,
   );
+}
+
+// RFC 6238: the 6-digit code of a base32 secret now, as an authenticator app shows it.
+function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const step = Buffer.alloc(8);
+  step.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(step).digest();
+  const offset = mac[19] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
 async function shot(page, name) {
@@ -168,6 +182,14 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await phone.getByRole('heading', { name: 'Turn on two-step sign-in' }).waitFor();
   await accessible(phone, 'second factor set-up');
   await shot(phone, '16-second-factor');
+  const secret = (await phone.locator('ol li code').first().textContent()).trim();
+  await phone.getByLabel('Code from the app').fill(totp(secret));
+  await phone.getByRole('button', { name: 'Turn on' }).click();
+  await phone.getByRole('heading', { name: 'Two-step sign-in is on' }).waitFor();
+  const recovery = (await phone.locator('main ul li code').allTextContents()).map((c) => c.trim());
+  assert.equal(recovery.length, 10);
+  await accessible(phone, 'recovery codes');
+  await shot(phone, '16b-recovery-codes');
   await phone.getByRole('link', { name: 'API keys' }).click();
   await phone.getByLabel(/Label/).fill('our monitoring');
   await phone.getByRole('button', { name: 'Make a key' }).click();
@@ -178,6 +200,27 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await phone.waitForURL(`${url}/ui/signin`);
   await phone.goto(`${url}/ui/licenses`);
   assert.match(phone.url(), /\/ui\/signin$/, 'signed out for good');
+
+  // Signing in again takes the second step: a recovery code this time.
+  await phone.getByLabel('Email').fill('kim@acme.example');
+  await phone.getByLabel('Password').fill(password);
+  await phone.getByRole('button', { name: 'Sign in' }).click();
+  await phone.waitForURL(`${url}/ui/signin/code`);
+  await accessible(phone, 'second step');
+  await shot(phone, '18-second-step');
+  await phone.getByLabel(/6-digit code/).fill(recovery[0]);
+  await phone.getByRole('button', { name: 'Sign in' }).click();
+  await phone.waitForURL(`${url}/ui`);
+
+  // The vendor's staff see Kim among the people, and can open her page.
+  await page.getByRole('link', { name: 'People' }).click();
+  await page.getByRole('link', { name: 'Kim Lee' }).click();
+  await page.getByRole('heading', { name: 'Kim Lee' }).waitFor();
+  await accessible(page, 'person');
+  await shot(page, '19-person');
+  await page.getByRole('link', { name: /Remove Kim Lee/ }).click();
+  await accessible(page, 'confirm removal');
+  await shot(page, '20-confirm-remove');
   await staff.close();
   await customer.close();
 });
