@@ -221,6 +221,13 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await page.getByRole('link', { name: /Remove Kim Lee/ }).click();
   await accessible(page, 'confirm removal');
   await shot(page, '20-confirm-remove');
+
+  // A refusal is a page too: what happened, and the way back.
+  const missing = await page.goto(`${url}/ui/licenses/no-such-license`);
+  assert.equal(missing.status(), 404);
+  await page.getByRole('alert').filter({ hasText: 'not yours to see' }).waitFor();
+  await accessible(page, 'not found');
+  await shot(page, '21-not-found');
   await staff.close();
   await customer.close();
 });
