@@ -187,6 +187,9 @@ pub async fn run_jobs(portal: Arc<Portal>) {
         if let Err(e) = portal.store.delete_expired_invitations(now).await {
             tracing::error!(error = %e, "deleting expired invitations failed");
         }
+        if let Err(e) = portal.store.delete_expired_email_changes(now).await {
+            tracing::error!(error = %e, "deleting expired email changes failed");
+        }
         portal.limits.shrink();
     }
 }

@@ -485,21 +485,127 @@ pub async fn change_role(
     }
 }
 
-/// Removes `target` (see [`may_manage`]).
-pub async fn remove_user(
+/// How long an email-change link works: a day.
+pub const EMAIL_CHANGE_SECS: i64 = 86_400;
+
+/// Starts changing a person's email: the new address is taken only once the link sent to it
+/// is opened (answered here, to email or show).
+pub async fn request_email_change(
+    store: &Store,
+    user: &UserRow,
+    new_email: &str,
+    now: UnixTime,
+) -> Result<(String, InvitationToken), AccountError> {
+    let email = normalize_email(new_email)?;
+    if email == user.email {
+        return Err(AccountError::Invalid("that is your email already".to_owned()));
+    }
+    if store.user_by_email(&email).await?.is_some() {
+        return Err(AccountError::EmailTaken);
+    }
+    let mut random = [0u8; 32];
+    fill_random(&mut random)?;
+    let token = InvitationToken(URL_SAFE_NO_PAD.encode(random));
+    let expires = now.as_unix() + EMAIL_CHANGE_SECS;
+    store.insert_email_change(&token_digest(token.expose()), &user.id, &email, expires).await?;
+    Ok((email, token))
+}
+
+/// Confirms an email change by its link's token: the person's new email.
+pub async fn confirm_email_change(
+    store: &Store,
+    token: &str,
+    now: UnixTime,
+) -> Result<String, AccountError> {
+    let gone = || AccountError::Invalid("this link has expired or was used".to_owned());
+    if token.len() != 43 {
+        return Err(gone());
+    }
+    let (user_id, email, expires) =
+        store.take_email_change(&token_digest(token)).await?.ok_or_else(gone)?;
+    if now.as_unix() > expires {
+        return Err(gone());
+    }
+    if !store.set_email(&user_id, &email).await? {
+        return Err(AccountError::EmailTaken);
+    }
+    Ok(email)
+}
+
+/// Erases a person: their account and everything that names them go, and on SQLite the
+/// files are rid of the deleted pages (see [`Store::forget_deleted`]). By someone who
+/// [`may_manage`] them, or by themself with their password (not the last super-admin).
+pub async fn erase(
     store: &Store,
     actor: &UserRow,
     target: &UserRow,
+    password: Option<&Password>,
     now: UnixTime,
 ) -> Result<(), AccountError> {
-    if !may_manage(actor, target) {
+    let by_self = actor.id == target.id;
+    if by_self {
+        let good = match password {
+            Some(password) => password_matches(password, &target.password_hash).await,
+            None => false,
+        };
+        if !good {
+            return Err(AccountError::Invalid("the password is wrong".to_owned()));
+        }
+    } else if !may_manage(actor, target) {
         return Err(AccountError::NoSuchUser);
     }
-    if store.delete_user(&target.id, now.as_unix()).await? {
-        Ok(())
-    } else {
-        Err(AccountError::Invalid("the portal must keep at least one super-admin".to_owned()))
+    if !store.delete_user(&target.id, now.as_unix()).await? {
+        return Err(AccountError::Invalid(
+            "the portal must keep at least one super-admin".to_owned(),
+        ));
     }
+    store.forget_deleted().await?;
+    Ok(())
+}
+
+/// Everything the portal holds about a person, for them to download.
+pub async fn export_person(
+    store: &Store,
+    user: &UserRow,
+) -> Result<serde_json::Value, AccountError> {
+    let organization = match &user.org_id {
+        Some(id) => store.organization(id).await?,
+        None => None,
+    };
+    let sessions: Vec<serde_json::Value> = store
+        .sessions_of(&user.id)
+        .await?
+        .iter()
+        .map(|s| serde_json::json!({ "began_at": s.created_at, "last_used_at": s.last_seen_at }))
+        .collect();
+    let keys: Vec<serde_json::Value> = store
+        .list_api_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.owner_id.as_deref() == Some(user.id.as_str()))
+        .map(|k| {
+            serde_json::json!({
+                "id": k.id, "label": k.label, "scopes": k.scopes, "created_at": k.created_at,
+                "expires_at": k.expires_at, "revoked_at": k.revoked_at,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "profile": {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "role": user.role,
+            "organization": organization.map(|o| serde_json::json!({ "id": o.id, "name": o.name })),
+            "created_at": user.created_at,
+            "password_changed_at": user.credentials_changed_at,
+            "two_step_sign_in": user.totp_secret.is_some(),
+            "failed_sign_ins_in_a_row": user.failed_signins,
+        },
+        "sessions": sessions,
+        "api_keys": keys,
+        "note": "Passwords, second-factor secrets and recovery codes are kept only as hashes or for checking codes, and are not exported. See docs/PRIVACY.md.",
+    }))
 }
 
 /// How long the next sign-in waits after `failed` failures in a row: none up to 3, then

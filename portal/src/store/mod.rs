@@ -416,6 +416,9 @@ impl Store {
                             sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
                             sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
                             sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                            // What is deleted is overwritten, not left in free pages: an
+                            // erased person's name and email must not stay in the file.
+                            sqlx::query("PRAGMA secure_delete = ON").execute(&mut *conn).await?;
                             Ok(())
                         })
                     })

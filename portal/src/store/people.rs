@@ -466,6 +466,7 @@ impl Store {
         for sql in [
             "DELETE FROM sessions WHERE user_id = $1",
             "DELETE FROM recovery_codes WHERE user_id = $1",
+            "DELETE FROM email_changes WHERE user_id = $1",
         ] {
             sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
         }
@@ -473,6 +474,13 @@ impl Store {
             "UPDATE api_keys SET revoked_at = $1 WHERE owner_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        // Invitations to the same address go too: they hold the email.
+        sqlx::query(
+            "DELETE FROM invitations WHERE email = (SELECT email FROM users WHERE id = $1)",
+        )
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
@@ -486,6 +494,121 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// After an erasure: on SQLite, moves every page of the write-ahead log into the database
+    /// (where secure delete has zeroed what was deleted) and truncates the log, so the old
+    /// page images that held the erased data are gone from both files. PostgreSQL: nothing
+    /// (its vacuum reclaims dead rows; see docs/PRIVACY.md).
+    pub async fn forget_deleted(&self) -> Result<(), StoreError> {
+        if self.backend == super::Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes a person's name.
+    pub async fn set_name(&self, user_id: &str, name: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Changes a person's email. False when another person has it.
+    pub async fn set_email(&self, user_id: &str, email: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET email = $1 WHERE id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM users WHERE email = $1)",
+        )
+        .bind(email)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The sessions of a person: when each began and was last used.
+    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, created_at, last_seen_at FROM sessions WHERE user_id = $1 \
+             ORDER BY created_at",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionRow {
+                    user_id: r.try_get("user_id")?,
+                    created_at: r.try_get("created_at")?,
+                    last_seen_at: r.try_get("last_seen_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The people of an organization (for erasing them all).
+    pub async fn users_of(&self, org_id: &str) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_READ_COLUMNS} FROM users WHERE org_id = $1 ORDER BY email"
+        )))
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub async fn insert_email_change(
+        &self,
+        token_sha256: &str,
+        user_id: &str,
+        new_email: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO email_changes (token_sha256, user_id, new_email, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_sha256)
+        .bind(user_id)
+        .bind(new_email)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes an email change by its token's hash (deleting it): whose, the new address and
+    /// its expiry.
+    pub async fn take_email_change(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<(String, String, i64)>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT user_id, new_email, expires_at FROM email_changes WHERE token_sha256 = $1",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM email_changes WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).transpose()
+    }
+
+    /// Deletes email changes that expired before `now`.
+    pub async fn delete_expired_email_changes(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM email_changes WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     // --- sessions ------------------------------------------------------------------------

@@ -72,6 +72,13 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/api-keys/{id}/revoke", axum::routing::post(revoke_api_key))
         .route("/ui/profile", get(profile))
         .route("/ui/profile/password", axum::routing::post(change_password))
+        .route("/ui/profile/name", axum::routing::post(change_name))
+        .route("/ui/profile/email", axum::routing::post(change_email))
+        .route("/ui/profile/export.json", get(export_self))
+        .route("/ui/profile/delete", get(confirm_delete_self).post(delete_self))
+        .route("/ui/email/{token}", get(email_page).post(confirm_email))
+        .route("/ui/organization/export.json", get(export_organization))
+        .route("/ui/organizations/{id}/erase-people", get(confirm_erase_people).post(erase_people))
         .route("/ui/profile/signout-everywhere", axum::routing::post(sign_out_everywhere))
         .route("/ui/profile/second-factor", get(enrol_page).post(enrol))
         .route("/ui/profile/second-factor/off", axum::routing::post(second_factor_off))
@@ -653,7 +660,10 @@ async fn organizations(
 ) -> Result<Response, UiError> {
     viewer.require(Role::SuperAdmin)?;
     let rows = portal.store.organization_records("", 1000).await?;
-    let done = query.done.map(|_| "The organization is created.");
+    let done = query.done.map(|d| match d.as_str() {
+        "erased" => "The organization's people are erased.",
+        _ => "The organization is created.",
+    });
     Ok(html(StatusCode::OK, pages::organizations(&viewer.chrome(), &rows, None, done)))
 }
 
@@ -769,17 +779,7 @@ async fn invite(
     {
         Ok((row, token)) => {
             tracing::info!(by = %viewer.user.id, role = %row.role, "invitation made");
-            let base = match &portal.settings.public_url {
-                Some(url) => url.trim_end_matches('/').to_owned(),
-                None => {
-                    let host = headers
-                        .get(header::HOST)
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or("localhost");
-                    let scheme = if portal.settings.secure_cookies { "https" } else { "http" };
-                    format!("{scheme}://{host}")
-                }
-            };
+            let base = public_base(&portal, &headers);
             let link = format!("{base}/ui/invite/{}", token.expose());
             let emailed = match &portal.mailer {
                 None => None,
@@ -905,6 +905,8 @@ async fn profile(
     let done = query.done.as_deref().and_then(|d| match d {
         "password" => Some("Your password is changed; other browsers are signed out."),
         "second-factor-off" => Some("Two-step sign-in is off."),
+        "name" => Some("Your name is changed."),
+        "email" => Some("Your email is changed."),
         _ => None,
     });
     let left = match viewer.user.totp_secret {
@@ -1455,7 +1457,7 @@ async fn remove(
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
     let target = manageable(&portal, &viewer, &id).await?;
-    match accounts::remove_user(&portal.store, &viewer.user, &target, portal.now()).await {
+    match accounts::erase(&portal.store, &viewer.user, &target, None, portal.now()).await {
         Ok(()) => {
             tracing::info!(user = %target.id, by = %viewer.user.id, "person removed");
             Ok(Redirect::to("/ui/users?done=removed").into_response())
@@ -1548,4 +1550,294 @@ async fn find(
             ))
         }
     }
+}
+
+// --- a person's rights over their data ---------------------------------------------------------
+
+async fn profile_with(
+    portal: &Portal,
+    viewer: &Viewer,
+    status: StatusCode,
+    error: Option<&str>,
+    done: Option<&str>,
+) -> Result<Response, UiError> {
+    let left = match viewer.user.totp_secret {
+        Some(_) => Some(portal.store.recovery_codes_left(&viewer.user.id).await?),
+        None => None,
+    };
+    Ok(html(status, pages::profile(&viewer.chrome(), error, done, left)))
+}
+
+#[derive(serde::Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn change_name(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<NameForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    match accounts::normalize_name("name", &form.name) {
+        Ok(name) => {
+            portal.store.set_name(&viewer.user.id, &name).await?;
+            Ok(Redirect::to("/ui/profile?done=name").into_response())
+        }
+        Err(e) => {
+            profile_with(
+                &portal,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                Some(&capitalized(&e.to_string())),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct EmailForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn change_email(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<EmailForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    match accounts::request_email_change(&portal.store, &viewer.user, &form.email, portal.now())
+        .await
+    {
+        Ok((email, token)) => {
+            let link = format!("{}/ui/email/{}", public_base(&portal, &headers), token.expose());
+            let message = match &portal.mailer {
+                Some(mailer) => {
+                    let text = format!(
+                        "Someone signed in as {} on the Tessera license portal asked to use this address instead.\n\n\
+                         Open this link within a day to confirm it:\n\n{link}\n\nIf it was not you, ignore this email.\n",
+                        viewer.user.name
+                    );
+                    match mailer
+                        .send(&email, "Confirm your new email for the Tessera license portal", text)
+                        .await
+                    {
+                        Ok(()) => format!(
+                            "A link to confirm it went to {email}. Your email changes when it is opened (within a day)."
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "email-change link not sent");
+                            format!(
+                                "The email to {email} could not be sent ({e}); open this link from that mailbox's owner within a day: {link}"
+                            )
+                        }
+                    }
+                }
+                None => format!(
+                    "Open this link within a day to confirm {email} (no mail relay is configured, so it is shown here, once): {link}"
+                ),
+            };
+            profile_with(&portal, &viewer, StatusCode::OK, None, Some(&message)).await
+        }
+        Err(e @ (AccountError::Invalid(_) | AccountError::EmailTaken)) => {
+            profile_with(
+                &portal,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                Some(&capitalized(&e.to_string())),
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The address people reach the portal at: `public_url`, or what the browser asked for.
+fn public_base(portal: &Portal, headers: &HeaderMap) -> String {
+    match &portal.settings.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host =
+                headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let scheme = if portal.settings.secure_cookies { "https" } else { "http" };
+            format!("{scheme}://{host}")
+        }
+    }
+}
+
+async fn email_page(State(portal): State<Arc<Portal>>, Path(token): Path<String>) -> Response {
+    open_form(&portal, StatusCode::OK, |csrf| pages::confirm_email(&token, csrf, None))
+}
+
+async fn confirm_email(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    if !open_form_token_ok(&headers, &form.csrf) {
+        return Ok(open_form(&portal, StatusCode::FORBIDDEN, |csrf| {
+            pages::confirm_email(&token, csrf, Some("The form expired. Please try again."))
+        }));
+    }
+    match accounts::confirm_email_change(&portal.store, &token, portal.now()).await {
+        Ok(_) => Ok(html(
+            StatusCode::OK,
+            pages::message_ok(
+                "Email changed",
+                "Your new email is confirmed: sign in with it from now on.",
+            ),
+        )),
+        Err(e @ (AccountError::Invalid(_) | AccountError::EmailTaken)) => Ok(html(
+            StatusCode::NOT_FOUND,
+            pages::message("Email", None, &capitalized(&e.to_string())),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn export_self(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+) -> Result<Response, UiError> {
+    let data = accounts::export_person(&portal.store, &viewer.user).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"my-data.json\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        serde_json::to_string_pretty(&data).unwrap_or_default(),
+    )
+        .into_response())
+}
+
+async fn confirm_delete_self(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+) -> Result<Response, UiError> {
+    let _ = &portal;
+    Ok(html(StatusCode::OK, pages::confirm_delete_self(&viewer.chrome(), None)))
+}
+
+async fn delete_self(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<OffForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let password = Password::new(form.password);
+    match accounts::erase(&portal.store, &viewer.user, &viewer.user, Some(&password), portal.now())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(user = %viewer.user.id, "deleted their own account");
+            let mut response = html(
+                StatusCode::OK,
+                pages::message_ok(
+                    "Account deleted",
+                    "Your account and everything that named you are deleted.",
+                ),
+            );
+            for name in [SESSION_COOKIE, DEVICE_COOKIE] {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, set_cookie(&portal, name, "", Some(0)));
+            }
+            Ok(response)
+        }
+        Err(AccountError::Invalid(message)) => Ok(html(
+            StatusCode::BAD_REQUEST,
+            pages::confirm_delete_self(&viewer.chrome(), Some(&capitalized(&message))),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An org-admin's download of their organization's licenses, bindings and monthly usage.
+async fn export_organization(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+) -> Result<Response, UiError> {
+    let scope = viewer.scope();
+    let now = portal.now();
+    let mut licenses = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = portal.store.license_page(&scope, after.as_deref(), 1000, now).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.license.id.clone());
+        for summary in page {
+            let id = summary.license.id.clone();
+            let activation = portal.store.activation(&id).await?;
+            let usage = portal.store.monthly_usage(&id).await?;
+            licenses.push(serde_json::json!({
+                "id": id,
+                "org": summary.license.org,
+                "product": summary.license.product,
+                "runners": summary.license.runners,
+                "not_before": summary.license.not_before,
+                "expires_at": summary.license.expires_at,
+                "terminates_at": summary.license.terminates_at,
+                "standing": license_status(&summary.license, now).as_str(),
+                "activation": activation.map(|a| serde_json::json!({
+                    "activated_at": a.activated_at, "last_validation_at": a.last_ping_at, "rebinds": a.rebinds,
+                })),
+                "monthly_validations": usage.iter().map(|m| serde_json::json!({ "month": m.month, "validations": m.pings })).collect::<Vec<_>>(),
+            }));
+        }
+    }
+    let body = serde_json::json!({ "licenses": licenses });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"organization.json\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        serde_json::to_string_pretty(&body).unwrap_or_default(),
+    )
+        .into_response())
+}
+
+async fn confirm_erase_people(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    viewer.require(Role::SuperAdmin)?;
+    let org = portal.store.organization(&id).await?.ok_or(UiError::NotFound)?;
+    let people = portal.store.users_of(&id).await?;
+    Ok(html(StatusCode::OK, pages::confirm_erase_people(&viewer.chrome(), &org, people.len())))
+}
+
+/// A super-admin erases every person of an organization (its licenses stay).
+async fn erase_people(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    viewer.require(Role::SuperAdmin)?;
+    portal.store.organization(&id).await?.ok_or(UiError::NotFound)?;
+    let people = portal.store.users_of(&id).await?;
+    for person in &people {
+        accounts::erase(&portal.store, &viewer.user, person, None, portal.now()).await?;
+    }
+    tracing::info!(org = %id, erased = people.len(), by = %viewer.user.id, "organization's people erased");
+    Ok(Redirect::to("/ui/organizations?done=erased").into_response())
 }

@@ -446,10 +446,13 @@ pub fn organizations(
             } @else {
                 div.table {
                     table {
-                        thead { tr { th scope="col" { "Name" } th scope="col" { "Licenses" } th scope="col" { "Since" } } }
+                        thead { tr { th scope="col" { "Name" } th scope="col" { "Licenses" } th scope="col" { "Since" } th scope="col" { span.muted { "Data rights" } } } }
                         tbody {
                             @for (org, n) in rows {
-                                tr { td { (org.name) } td { (n) } td { (day(org.created_at)) } }
+                                tr {
+                                    td { (org.name) } td { (n) } td { (day(org.created_at)) }
+                                    td { a href={ "/ui/organizations/" (org.id) "/erase-people" } aria-label={ "Erase the people of " (org.name) } { "Erase its people" } }
+                                }
                             }
                         }
                     }
@@ -617,6 +620,26 @@ pub fn profile(
                 dt { "Email" } dd { (user.email) }
                 dt { "Role" } dd { (user.role) }
             }
+            h2 { "Your name and email" }
+            form.filters method="post" action="/ui/profile/name" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div { label for="profile-name" { "Name" } input id="profile-name" name="name" required maxlength="200" value=(user.name) autocomplete="name"; }
+                button type="submit" { "Save the name" }
+            }
+            form.filters method="post" action="/ui/profile/email" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div { label for="profile-email" { "New email (confirmed by a link sent to it)" } input id="profile-email" name="email" type="email" required autocomplete="email"; }
+                button type="submit" { "Change the email" }
+            }
+            h2 { "Your data" }
+            p {
+                a href="/ui/profile/export.json" download="my-data.json" { "Download everything the portal holds about you (JSON)" }
+                @if chrome.role == Role::OrgAdmin {
+                    " · " a href="/ui/organization/export.json" download="organization.json" { "your organization's licenses, bindings and monthly validations (JSON)" }
+                    " · " a href="/ui/usage.csv" download="usage.csv" { "monthly validations (CSV)" }
+                }
+            }
+            p { a href="/ui/profile/delete" { "Delete your account" } }
             h2 { "Change your password" }
             p.muted { "Every other browser signed in as you is signed out." }
             form method="post" action="/ui/profile/password" {
@@ -915,6 +938,74 @@ pub fn confirm_remove(chrome: &Chrome<'_>, target: &UserRow) -> Markup {
                 div.actions {
                     button.danger type="submit" { "Remove" }
                     a href="/ui/users" { "Cancel" }
+                }
+            }
+        },
+    )
+}
+
+pub fn message_ok(title: &str, text: &str) -> Markup {
+    page(
+        title,
+        None,
+        html! {
+            h1 { (title) }
+            p.notice role="status" { (text) }
+            p { a href="/ui/signin" { "Sign in" } }
+        },
+    )
+}
+
+pub fn confirm_email(token: &str, csrf: &str, error: Option<&str>) -> Markup {
+    page(
+        "Confirm your email",
+        None,
+        html! {
+            h1 { "Confirm your new email" }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action={ "/ui/email/" (token) } {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Confirm" }
+            }
+        },
+    )
+}
+
+pub fn confirm_delete_self(chrome: &Chrome<'_>, error: Option<&str>) -> Markup {
+    page(
+        "Delete your account",
+        Some(chrome),
+        html! {
+            h1 { "Delete your account?" }
+            p { "Your account, your sessions and the API keys you made go at once, and your name and email are erased from the portal's database for good. This cannot be undone." }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action="/ui/profile/delete" {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.field {
+                    label for="delete-password" { "Your password" }
+                    input id="delete-password" name="password" type="password" required autocomplete="current-password";
+                }
+                div.actions {
+                    button.danger type="submit" { "Delete my account" }
+                    a href="/ui/profile" { "Cancel" }
+                }
+            }
+        },
+    )
+}
+
+pub fn confirm_erase_people(chrome: &Chrome<'_>, org: &OrganizationRow, people: usize) -> Markup {
+    page(
+        "Erase people",
+        Some(chrome),
+        html! {
+            h1 { "Erase the people of " (org.name) "?" }
+            p { (plural(people as i64, "person")) " of this organization: their accounts, sessions and API keys go, and their names and emails are erased for good. The organization and its licenses stay." }
+            form method="post" action={ "/ui/organizations/" (org.id) "/erase-people" } {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                div.actions {
+                    button.danger type="submit" { "Erase them" }
+                    a href="/ui/organizations" { "Cancel" }
                 }
             }
         },
