@@ -154,6 +154,12 @@ impl Portal {
         self.delegation.as_ref().map(|d| d.text.as_str())
     }
 
+    /// Deletes the licenses whose contract ended more than `keep_ended_licenses_days` ago.
+    pub async fn forget_ended_licenses(&self) -> Result<u64, StoreError> {
+        let keep = self.settings.keep_ended_licenses_days.saturating_mul(86_400);
+        self.store.delete_ended_licenses(self.now().as_unix().saturating_sub(keep)).await
+    }
+
     /// Runs the rollup now and counts it.
     pub async fn rollup(&self) -> Result<RollupReport, StoreError> {
         let report = self.store.rollup(self.now()).await?;
@@ -163,8 +169,9 @@ impl Portal {
     }
 }
 
-/// The periodic jobs, until the task is aborted: the rollup, deleting expired sessions and
-/// invitations, and forgetting idle rate-limit keys.
+/// The periodic jobs, until the task is aborted: the rollup, deleting expired sessions,
+/// invitations and email changes and the licenses past their retention, and forgetting idle
+/// rate-limit keys.
 pub async fn run_jobs(portal: Arc<Portal>) {
     let every = std::time::Duration::from_secs(portal.settings.rollup_every_secs);
     let mut every = tokio::time::interval(every);
@@ -189,6 +196,11 @@ pub async fn run_jobs(portal: Arc<Portal>) {
         }
         if let Err(e) = portal.store.delete_expired_email_changes(now).await {
             tracing::error!(error = %e, "deleting expired email changes failed");
+        }
+        match portal.forget_ended_licenses().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(licenses = n, "licenses past their retention deleted"),
+            Err(e) => tracing::error!(error = %e, "deleting licenses past their retention failed"),
         }
         portal.limits.shrink();
     }

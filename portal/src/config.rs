@@ -121,6 +121,7 @@ pub struct Layer {
     pub customer_reset_every_secs: Option<i64>,
     pub require_second_factor_for_super_admins: Option<bool>,
     pub smtp_url: Option<SmtpUrl>,
+    pub keep_ended_licenses_days: Option<i64>,
     pub smtp_from: Option<String>,
 }
 
@@ -159,6 +160,8 @@ pub struct Settings {
     /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
     /// TLS proxy).
     pub secure_cookies: bool,
+    /// Days a license (its bindings, counts) is kept after its contract ended: 7 years.
+    pub keep_ended_licenses_days: i64,
     /// The SMTP relay and the sender of invitation emails, when set.
     pub smtp: Option<(SmtpUrl, String)>,
     /// The address people use for the web pages (invitation links), when set.
@@ -248,6 +251,9 @@ impl Layer {
                 .require_second_factor_for_super_admins
                 .or(below.require_second_factor_for_super_admins),
             smtp_url: self.smtp_url.or(below.smtp_url),
+            keep_ended_licenses_days: self
+                .keep_ended_licenses_days
+                .or(below.keep_ended_licenses_days),
             smtp_from: self.smtp_from.or(below.smtp_from),
         }
     }
@@ -334,6 +340,7 @@ impl Layer {
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
             secure_cookies,
             public_url: self.public_url.clone(),
+            keep_ended_licenses_days: self.keep_ended_licenses_days.unwrap_or(7 * 365 + 2).max(1),
             smtp,
             require_second_factor_for_super_admins: self
                 .require_second_factor_for_super_admins

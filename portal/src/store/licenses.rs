@@ -263,6 +263,47 @@ impl Store {
         Ok(Ok(reset))
     }
 
+    /// Deletes licenses whose contract ended (expiry, or termination when later) before
+    /// `ended_before`, with their bindings and counts, a thousand per transaction.
+    /// Answers how many went.
+    pub async fn delete_ended_licenses(&self, ended_before: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0u64;
+        loop {
+            let mut tx = self.begin_write().await?;
+            // `expires_at < t` first (its index): a contract cannot end before it expires.
+            let ids: Vec<String> = sqlx::query(
+                "SELECT id FROM licenses WHERE expires_at < $1 \
+                 AND (terminates_at IS NULL OR terminates_at < $1) LIMIT 1000",
+            )
+            .bind(ended_before)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let list = marks.join(", ");
+            for table in ["activations", "ping_days", "ping_months"] {
+                let sql = format!("DELETE FROM {table} WHERE license_id IN ({list})");
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for id in &ids {
+                    query = query.bind(id);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            let mut query =
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM licenses WHERE id IN ({list})")));
+            for id in &ids {
+                query = query.bind(id);
+            }
+            deleted += query.execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+        }
+    }
+
     /// Forgets the host a license is bound to, so that the next activation binds afresh.
     pub async fn reset_binding(&self, id: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("DELETE FROM activations WHERE license_id = $1")

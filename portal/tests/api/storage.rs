@@ -235,3 +235,78 @@ on_both_stores!(
         assert_eq!(monthly, 7 + 24 + 6);
     }
 );
+
+/// Every `table.column` the schema has, but the migrations' own table.
+async fn schema_columns(app: &TestApp) -> std::collections::BTreeSet<String> {
+    let tables: Vec<String> = match app.portal.store.backend() {
+        Backend::Sqlite => sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%'",
+        ),
+        Backend::Postgres => sqlx::query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'",
+        ),
+    }
+    .fetch_all(app.portal.store.pool())
+    .await
+    .expect("tables")
+    .iter()
+    .map(|row| row.try_get::<String, _>(0).expect("name"))
+    .collect();
+    let mut all = std::collections::BTreeSet::new();
+    for table in tables {
+        for column in columns(app, &table).await {
+            all.insert(format!("{table}.{column}"));
+        }
+    }
+    all
+}
+
+on_both_stores!(privacy_md_lists_every_column_of_the_schema, |app| {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/PRIVACY.md"),
+    )
+    .expect("docs/PRIVACY.md");
+    // The first cell of every table row: `table.column`.
+    let documented: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let real = schema_columns(&app).await;
+    let undocumented: Vec<_> = real.difference(&documented).collect();
+    let gone: Vec<_> = documented.difference(&real).collect();
+    assert!(undocumented.is_empty(), "columns missing from docs/PRIVACY.md: {undocumented:?}");
+    assert!(gone.is_empty(), "docs/PRIVACY.md lists columns the schema has not: {gone:?}");
+});
+
+on_both_stores!(a_license_is_deleted_seven_years_after_its_contract_ends_with_its_counts, |app| {
+    // Ends 2028-03-01 (the helper's default); another terminates later than it expires.
+    let (ended, ended_text) = app.issue(|_| {});
+    let (later, later_text) = app.issue(|t| {
+        t.terminates_at = Some("2030-06-01T00:00:00Z".parse().expect("t"));
+    });
+    assert_eq!(app.register(&ended_text).await.status, 201);
+    assert_eq!(app.register(&later_text).await.status, 201);
+    let mut hub = TestHub::new("retention", &app);
+    hub.activate(&app, &ended).await;
+    hub.ping(&app, &ended).await;
+    let (ended_id, later_id) = (ended.id.to_string(), later.id.to_string());
+    let store = &app.portal.store;
+
+    // Seven years after 2028-03-01, less a day: both stay.
+    app.clock.set("2035-02-27T00:00:00Z".parse().expect("t"));
+    assert_eq!(app.portal.forget_ended_licenses().await.expect("job"), 0);
+    // A week later the first is gone, with its binding and counts; the other ends in 2030.
+    app.clock.set("2035-03-08T00:00:00Z".parse().expect("t"));
+    assert_eq!(app.portal.forget_ended_licenses().await.expect("job"), 1);
+    assert!(store.license(&ended_id).await.expect("db").is_none());
+    assert!(store.activation(&ended_id).await.expect("db").is_none());
+    assert!(store.monthly_usage(&ended_id).await.expect("db").is_empty());
+    assert!(store.license(&later_id).await.expect("db").is_some());
+    app.clock.set("2037-06-02T00:00:00Z".parse().expect("t"));
+    assert_eq!(app.portal.forget_ended_licenses().await.expect("job"), 1);
+    assert!(store.license(&later_id).await.expect("db").is_none());
+});
