@@ -72,6 +72,8 @@ impl Portal {
             path: settings.data_dir.display().to_string(),
             source,
         })?;
+        // A backup or restore that crashed may have left a plaintext copy here.
+        crate::backup::remove_leftovers(&settings.data_dir);
         let store = Store::open(settings.database_url.expose()).await?;
         let receipt_key = startup::load_or_create_receipt_key(&settings.data_dir)?;
         let mut problems = Vec::new();

@@ -33,6 +33,29 @@ pub enum Command {
     /// Manage customer organizations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Write an encrypted backup of the SQLite store while the portal serves (for PostgreSQL,
+    /// pg_dump piped through age: docs/OPERATIONS.md).
+    Backup {
+        /// The backup file to write (encrypted).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The age public key (age1…) to encrypt to; its identity is kept off the portal.
+        #[arg(long, value_name = "AGE_PUBLIC_KEY")]
+        recipient: String,
+        #[command(flatten)]
+        store: Box<StoreArgs>,
+    },
+    /// Restore a backup into an empty data directory (as its portal.db).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The age identity file (AGE-SECRET-KEY-1…) the backup was encrypted to.
+        #[arg(long, value_name = "FILE")]
+        identity: PathBuf,
+        /// The data directory to restore into [default: .].
+        #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Print the receipt key's public key (making the key on first use), for `tessera delegate`.
     ReceiptKey(Box<StoreArgs>),
 }

@@ -11,10 +11,11 @@
 //!
 //! Beside them: [`app`] (the shared state made at start), [`startup`] (the receipt key,
 //! trust set and delegation read from files), [`config`] (settings), [`limits`] (rate
-//! limits), [`mail`] (invitation emails) and [`metrics`].
+//! limits), [`mail`] (invitation emails), [`backup`] (encrypted backups) and [`metrics`].
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -101,6 +101,34 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::ApiKey(command) => api_key(command).await,
         Command::User(command) => user(command).await,
+        Command::Backup { out, recipient, store } => {
+            let settings = settings(&store)?;
+            let opened = open_store(&settings).await?;
+            let report =
+                tessera_portal::backup::backup(&opened, &settings.data_dir, &out, &recipient)
+                    .await
+                    .map_err(backup_failure)?;
+            println!(
+                "wrote {} ({} bytes of database, encrypted to {})",
+                out.display(),
+                report.snapshot_bytes,
+                recipient.trim()
+            );
+            Ok(())
+        }
+        Command::Restore { file, identity, data_dir } => {
+            let data_dir = data_dir.unwrap_or_else(|| std::path::PathBuf::from("."));
+            startup::private_data_dir(&data_dir).map_err(|e| {
+                fail(Exit::Config, format!("data directory {}: {e}", data_dir.display()))
+            })?;
+            let bytes = tessera_portal::backup::restore(&file, &identity, &data_dir)
+                .map_err(backup_failure)?;
+            println!(
+                "restored {bytes} bytes into {}; put back receipt.key (or make a new one and have it delegated) before serving",
+                data_dir.join("portal.db").display()
+            );
+            Ok(())
+        }
         Command::Org(command) => org(command).await,
     }
 }
@@ -125,6 +153,17 @@ fn read_password() -> Result<accounts::Password, Failure> {
         return Err(fail(Exit::Usage, "the two passwords differ"));
     }
     Ok(accounts::Password::new(first))
+}
+
+fn backup_failure(e: tessera_portal::backup::BackupError) -> Failure {
+    use tessera_portal::backup::BackupError;
+    let exit = match &e {
+        BackupError::Recipient(_) | BackupError::Identity { .. } => Exit::Usage,
+        BackupError::NotSqlite | BackupError::NotEmpty(_) => Exit::Config,
+        BackupError::Store(_) => Exit::Database,
+        _ => Exit::Runtime,
+    };
+    fail(exit, e)
 }
 
 fn account_failure(e: accounts::AccountError) -> Failure {

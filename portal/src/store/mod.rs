@@ -459,6 +459,20 @@ impl Store {
         })
     }
 
+    /// Writes a consistent copy of the SQLite database to `path` (a new file) while others
+    /// read and write: `VACUUM INTO` reads in one transaction.
+    pub async fn snapshot_into(&self, path: &Path) -> Result<(), StoreError> {
+        let text = path
+            .to_str()
+            .ok_or_else(|| StoreError::Files(format!("{}: not a UTF-8 path", path.display())))?;
+        // A string literal in SQL: quotes doubled (VACUUM INTO takes no bound value).
+        let literal = format!("'{}'", text.replace('\'', "''"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO {literal}")))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

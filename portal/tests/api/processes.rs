@@ -576,3 +576,111 @@ fn people_and_organizations_are_made_from_the_command_line_and_can_sign_in() {
     assert_eq!(signed_in.status(), 303);
     portal.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_backup_taken_under_ping_load_restores_every_acknowledged_ping() {
+    use age::secrecy::ExposeSecret;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let vendor = Vendor::new();
+    let portal = PortalProcess::start(&vendor);
+    let hubs = hubs(&vendor, &portal.url, &portal.api_key, 8).await;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let keys = tempfile::tempdir().expect("dir");
+    let identity_file = keys.path().join("backup.key");
+    std::fs::write(
+        &identity_file,
+        format!("# test identity\n{}\n", identity.to_string().expose_secret()),
+    )
+    .expect("identity");
+
+    // Hubs ping without pause while the backup is taken.
+    let answered = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for mut hub in hubs {
+        let (answered, stop, url) = (answered.clone(), stop.clone(), portal.url.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = crate::helpers::client().build().expect("client");
+            while !stop.load(Ordering::Relaxed) {
+                if hub.ping(&http, &url).await {
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = answered.load(Ordering::SeqCst);
+    assert!(before > 0, "pings were answered before the backup");
+    // What a backup that crashed would have left: removed by the next one (and at start).
+    std::fs::write(portal.data.join("backup-0123456789abcdef.partial"), b"SQLite format 3")
+        .expect("leftover");
+    let out = keys.path().join("portal.backup");
+    let data = portal.data.clone();
+    let (out_arg, recipient_arg) = (out.clone(), recipient.clone());
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        portal_command(
+            &data,
+            &["backup", "--out", out_arg.to_str().expect("utf-8"), "--recipient", &recipient_arg],
+            "",
+        )
+    })
+    .await
+    .expect("backup");
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.expect("pinger");
+    }
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("encrypted to age1"), "{stdout}");
+
+    // No plaintext copy is left, and the backup is not one.
+    let leftovers: Vec<_> = std::fs::read_dir(&portal.data)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let sealed = std::fs::read(&out).expect("backup file");
+    assert!(sealed.starts_with(b"age-encryption.org/v1"), "an age file");
+    assert!(!sealed.windows(15).any(|w| w == b"SQLite format 3"), "no plaintext database inside");
+
+    // Restored into an empty directory: every ping answered before the backup began is there.
+    let restored = tempfile::tempdir().expect("dir");
+    let target = restored.path().join("data");
+    let restore = |dir: &std::path::Path, key: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-portal"))
+            .arg("restore")
+            .arg(&out)
+            .arg("--identity")
+            .arg(key)
+            .arg("--data-dir")
+            .arg(dir)
+            .output()
+            .expect("restore");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let stranger = keys.path().join("other.key");
+    let other = age::x25519::Identity::generate();
+    std::fs::write(&stranger, other.to_string().expose_secret()).expect("other identity");
+    let (code, stderr) = restore(&target, &stranger);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not a backup this identity can open"), "{stderr}");
+    assert!(!target.join("portal.db").exists());
+    let (code, stderr) = restore(&target, &identity_file);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = restore(&target, &identity_file);
+    assert_eq!(code, Some(3), "a second restore over the first is refused: {stderr}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(target.join("portal.db")).expect("db").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let store = Store::open(&format!("sqlite://{}", target.join("portal.db").display()))
+        .await
+        .expect("restored store");
+    let counted = store.day_pings_total().await.expect("pings");
+    assert!(
+        counted >= before as i64,
+        "{counted} pings restored, {before} were answered before the backup began"
+    );
+}
