@@ -75,7 +75,11 @@ impl Portal {
         // A backup or restore that crashed may have left a plaintext copy here.
         crate::backup::remove_leftovers(&settings.data_dir);
         let store = Store::open(settings.database_url.expose()).await?;
-        let receipt_key = startup::load_or_create_receipt_key(&settings.data_dir)?;
+        let receipt_key = startup::receipt_key(
+            &settings.data_dir,
+            settings.receipt_key_file.as_deref(),
+            settings.receipt_key_passphrase_file.as_deref(),
+        )?;
         let mut problems = Vec::new();
         let trust = startup::load_trust(&settings.trust, &mut problems);
         let delegation = startup::load_delegation(

@@ -122,6 +122,8 @@ pub struct Layer {
     pub require_second_factor_for_super_admins: Option<bool>,
     pub smtp_url: Option<SmtpUrl>,
     pub keep_ended_licenses_days: Option<i64>,
+    pub receipt_key_file: Option<PathBuf>,
+    pub receipt_key_passphrase_file: Option<PathBuf>,
     pub smtp_from: Option<String>,
 }
 
@@ -160,6 +162,10 @@ pub struct Settings {
     /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
     /// TLS proxy).
     pub secure_cookies: bool,
+    /// The receipt key's file when not `receipt.key` in the data directory (plain or
+    /// encrypted), and the file holding an encrypted key's passphrase.
+    pub receipt_key_file: Option<PathBuf>,
+    pub receipt_key_passphrase_file: Option<PathBuf>,
     /// Days a license (its bindings, counts) is kept after its contract ended: 7 years.
     pub keep_ended_licenses_days: i64,
     /// The SMTP relay and the sender of invitation emails, when set.
@@ -254,6 +260,10 @@ impl Layer {
             keep_ended_licenses_days: self
                 .keep_ended_licenses_days
                 .or(below.keep_ended_licenses_days),
+            receipt_key_file: self.receipt_key_file.or(below.receipt_key_file),
+            receipt_key_passphrase_file: self
+                .receipt_key_passphrase_file
+                .or(below.receipt_key_passphrase_file),
             smtp_from: self.smtp_from.or(below.smtp_from),
         }
     }
@@ -341,6 +351,8 @@ impl Layer {
             secure_cookies,
             public_url: self.public_url.clone(),
             keep_ended_licenses_days: self.keep_ended_licenses_days.unwrap_or(7 * 365 + 2).max(1),
+            receipt_key_file: self.receipt_key_file.clone(),
+            receipt_key_passphrase_file: self.receipt_key_passphrase_file.clone(),
             smtp,
             require_second_factor_for_super_admins: self
                 .require_second_factor_for_super_admins

@@ -90,8 +90,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             startup::private_data_dir(&settings.data_dir).map_err(|e| {
                 fail(Exit::Config, format!("data directory {}: {e}", settings.data_dir.display()))
             })?;
-            let key = startup::load_or_create_receipt_key(&settings.data_dir)
-                .map_err(|e| fail(Exit::Config, e))?;
+            let key = startup::receipt_key(
+                &settings.data_dir,
+                settings.receipt_key_file.as_deref(),
+                settings.receipt_key_passphrase_file.as_deref(),
+            )
+            .map_err(|e| fail(Exit::Config, e))?;
             println!("{}\nkey id: {}", key.public_key(), key.key_id());
             println!(
                 "public key file: {}",

@@ -59,6 +59,62 @@ pub fn load_or_create_receipt_key(data_dir: &Path) -> Result<SigningKey, Receipt
     Ok(key)
 }
 
+/// The systemd credential names the portal reads (`LoadCredential=` or
+/// `LoadCredentialEncrypted=`, found in `$CREDENTIALS_DIRECTORY`).
+pub const RECEIPT_KEY_CREDENTIAL: &str = "tessera-receipt-key";
+pub const RECEIPT_PASSPHRASE_CREDENTIAL: &str = "tessera-receipt-key-passphrase";
+
+/// Where the receipt key comes from, first found wins: the systemd credential
+/// `tessera-receipt-key`; the `receipt_key_file` setting (a plain or passphrase-encrypted key
+/// file, as `tessera keygen` writes); else `receipt.key` in the data directory, made on first
+/// start. An encrypted key's passphrase comes from the credential
+/// `tessera-receipt-key-passphrase`, the file `receipt_key_passphrase_file`, or the
+/// environment variable `TESSERA_RECEIPT_KEY_PASSPHRASE`, in that order.
+pub fn receipt_key(
+    data_dir: &Path,
+    key_file: Option<&Path>,
+    passphrase_file: Option<&Path>,
+) -> Result<SigningKey, ReceiptKeyError> {
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    let credential = credentials
+        .as_ref()
+        .map(|dir| dir.join(RECEIPT_KEY_CREDENTIAL))
+        .filter(|path| path.exists());
+    let Some(path) = credential.or_else(|| key_file.map(Path::to_owned)) else {
+        return load_or_create_receipt_key(data_dir);
+    };
+    let fail = |message: String| ReceiptKeyError { path: path.clone(), message };
+    let bytes = read_capped(&path, keyfile::MAX_KEY_FILE_LEN).map_err(|e| fail(e.to_string()))?;
+    let file = keyfile::KeyFile::parse(&bytes).map_err(|e| fail(e.to_string()))?;
+    let passphrase = || {
+        let from_credential = credentials
+            .as_ref()
+            .map(|dir| dir.join(RECEIPT_PASSPHRASE_CREDENTIAL))
+            .filter(|path| path.exists());
+        let text = match from_credential.as_deref().or(passphrase_file) {
+            Some(source) => std::fs::read_to_string(source)
+                .map_err(|_| keyfile::KeyFileError::EmptyPassphrase)?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            None => std::env::var("TESSERA_RECEIPT_KEY_PASSPHRASE").unwrap_or_default(),
+        };
+        if text.is_empty() {
+            return Err(keyfile::KeyFileError::EmptyPassphrase);
+        }
+        Ok(keyfile::Passphrase::new(text))
+    };
+    let key = file.unlock(passphrase).map_err(|e| match e {
+        keyfile::KeyFileError::EmptyPassphrase => fail(
+            "the key file is encrypted: give its passphrase (receipt_key_passphrase_file, the \
+             tessera-receipt-key-passphrase credential or TESSERA_RECEIPT_KEY_PASSPHRASE)"
+                .to_owned(),
+        ),
+        other => fail(other.to_string()),
+    })?;
+    tracing::info!(key_id = %key.key_id(), path = %path.display(), "receipt key read");
+    Ok(key)
+}
+
 /// Loads the vendor's trust files into one set; a problem goes into `problems`.
 pub fn load_trust(paths: &[PathBuf], problems: &mut Vec<String>) -> Option<TrustSet> {
     if paths.is_empty() {

@@ -684,3 +684,77 @@ async fn an_encrypted_backup_taken_under_ping_load_restores_every_acknowledged_p
         "{counted} pings restored, {before} were answered before the backup began"
     );
 }
+
+#[test]
+fn the_receipt_key_comes_from_an_encrypted_key_file_or_a_systemd_credential() {
+    use tessera_core::keyfile::{KdfParams, Passphrase, encrypt, plain};
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let key = SigningKey::generate().expect("key");
+    let fast = KdfParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 };
+    let sealed = dir.path().join("receipt.sealed");
+    std::fs::write(
+        &sealed,
+        encrypt(&key, &Passphrase::new("open sesame".into()), fast).expect("encrypt").as_bytes(),
+    )
+    .expect("key file");
+    let passphrase = dir.path().join("passphrase");
+    std::fs::write(&passphrase, "open sesame\n").expect("passphrase");
+    let receipt_key = |extra: &[(&str, &std::path::Path)], env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-portal"));
+        command.arg("receipt-key").arg("--data-dir").arg(&data).env_remove("CREDENTIALS_DIRECTORY");
+        let mut config = String::new();
+        for (name, path) in extra {
+            config.push_str(&format!("{name} = {:?}\n", path.display().to_string()));
+        }
+        let config_file = dir.path().join("portal.toml");
+        std::fs::write(&config_file, config).expect("config");
+        command.arg("--config").arg(&config_file);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let out = command.output().expect("receipt-key");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let id = key.key_id().to_string();
+    // The encrypted file with its passphrase file; then with the environment variable.
+    let (code, out, err) = receipt_key(
+        &[("receipt_key_file", &sealed), ("receipt_key_passphrase_file", &passphrase)],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&id), "{out}");
+    let (code, out, _) = receipt_key(
+        &[("receipt_key_file", &sealed)],
+        &[("TESSERA_RECEIPT_KEY_PASSPHRASE", "open sesame")],
+    );
+    assert_eq!((code, out.contains(&id)), (Some(0), true));
+    // Without a passphrase, or a wrong one: exit 3, saying what is missing, never the key.
+    let (code, _, err) = receipt_key(&[("receipt_key_file", &sealed)], &[]);
+    assert_eq!(code, Some(3));
+    assert!(err.contains("give its passphrase"), "{err}");
+    let (code, _, err) = receipt_key(
+        &[("receipt_key_file", &sealed)],
+        &[("TESSERA_RECEIPT_KEY_PASSPHRASE", "wrong")],
+    );
+    assert_eq!(code, Some(3));
+    assert!(err.contains("wrong passphrase"), "{err}");
+    assert!(!data.join("receipt.key").exists(), "no key is made when one is named");
+
+    // A systemd credential wins over the setting.
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).expect("dir");
+    let other = SigningKey::generate().expect("key");
+    std::fs::write(credentials.join("tessera-receipt-key"), plain(&other).as_bytes())
+        .expect("credential");
+    let (code, out, err) = receipt_key(
+        &[("receipt_key_file", &sealed)],
+        &[("CREDENTIALS_DIRECTORY", credentials.to_str().expect("utf-8"))],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&other.key_id().to_string()), "{out}");
+}
