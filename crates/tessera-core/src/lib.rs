@@ -9,6 +9,7 @@
 //! - whether a hub or runner may run now is decided once, in [`standing`]; a copy of a hub
 //!   or runner is noticed through the [`chain`] of its calls;
 //! - keys and key files are [`keys`] and [`keyfile`]; the trust set is [`trust`];
+//! - the portal's audit ledger (a signed hash chain) is checked by one rule, [`ledger`];
 //! - the status words every check answers are [`status::Status`];
 //! - time is always an argument ([`time::UnixTime`]); only binaries read a [`time::Clock`].
 #![forbid(unsafe_code)]
@@ -51,6 +52,7 @@ pub mod fingerprint;
 pub mod fsutil;
 pub mod keyfile;
 pub mod keys;
+pub mod ledger;
 pub mod license;
 pub mod receipt;
 pub mod standing;

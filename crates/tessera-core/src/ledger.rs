@@ -1,0 +1,347 @@
+//! The portal's audit ledger: every change made by a person or an API key, as a hash chain
+//! whose heads the portal signs with its receipt key. One rule here for the portal that
+//! appends and signs and for `tessera audit verify`, which checks an export offline.
+//!
+//! Entry `n`'s hash is SHA-256(hash of entry `n-1` ‖ its canonical text), the first entry's
+//! predecessor being 32 zero bytes. A head says "entry `seq` has hash `h`" at a time, signed
+//! by the portal's key; it is checked against the vendor's delegation of that key that was
+//! valid when it was signed, so an export stays verifiable after the key is rotated.
+
+use sha2::{Digest, Sha256};
+
+use crate::armor::{Envelope, Kind};
+use crate::delegation::{Delegation, DelegationClaims};
+use crate::keys::{KeyId, PublicKey, SigningKey};
+use crate::time::UnixTime;
+use crate::trust::TrustSet;
+
+/// The predecessor of the first entry.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// One ledger entry. The actor is a pseudonymous id (a person's random id, `key:<id>` for an
+/// API key, `cli` for the portal's command line), never a name or an email.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub org: Option<String>,
+}
+
+impl Entry {
+    /// The entry's hash, following the entry whose hash is `previous`.
+    pub fn hash_after(&self, previous: &[u8; 32]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(previous);
+        // Lengths first: no field can run into the next.
+        for field in [
+            self.seq.to_string().as_str(),
+            self.at.to_string().as_str(),
+            &self.actor,
+            &self.action,
+            &self.target,
+            self.org.as_deref().unwrap_or(""),
+        ] {
+            hasher.update((field.len() as u64).to_be_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hasher.update([u8::from(self.org.is_some())]);
+        hasher.finalize().into()
+    }
+}
+
+/// A signed head: entry `seq` has `hash`, as of `signed_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: [u8; 32],
+    pub signed_at: UnixTime,
+}
+
+impl Head {
+    fn message(&self) -> Vec<u8> {
+        let mut message = b"tessera ledger head v1\0".to_vec();
+        message.extend(self.seq.to_be_bytes());
+        message.extend(self.hash);
+        message.extend(self.signed_at.as_unix().to_be_bytes());
+        message
+    }
+
+    pub fn sign(&self, key: &SigningKey) -> [u8; 64] {
+        key.sign(&self.message())
+    }
+
+    pub fn verify(&self, key: &PublicKey, signature: &[u8; 64]) -> bool {
+        key.verify(&self.message(), signature).is_ok()
+    }
+}
+
+/// What an export holds, as `tessera audit verify` reads it.
+#[derive(Debug, Default)]
+pub struct Export {
+    /// Entries with the hash the portal stored for each, in the file's order.
+    pub entries: Vec<(Entry, [u8; 32])>,
+    /// Heads, each with the id of the key that signed it and the signature.
+    pub heads: Vec<(Head, KeyId, [u8; 64])>,
+    /// The delegations of the keys that signed heads (armored text).
+    pub delegations: Vec<String>,
+}
+
+/// The first thing wrong in an export.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    #[error("entry {seq} was changed (its hash does not follow from the entries before it)")]
+    Changed { seq: u64 },
+    #[error("entry {seq} is missing: removed, or the export was cut")]
+    Removed { seq: u64 },
+    #[error("entry {seq} is out of place: inserted or reordered")]
+    Inserted { seq: u64 },
+    #[error(
+        "the entries up to {seq} are not those signed at {signed_at}: an entry from {from} to {seq} was changed, removed or inserted, and the hashes after it recomputed"
+    )]
+    Rewritten { seq: u64, from: u64, signed_at: UnixTime },
+    #[error("the head of entry {seq} has no delegation from a trusted vendor key valid at {signed_at}: {why}")]
+    Undelegated { seq: u64, signed_at: UnixTime, why: String },
+    #[error("the head of entry {seq} has a bad signature")]
+    BadHead { seq: u64 },
+    #[error("the head of entry {seq} names an entry the export does not hold")]
+    HeadBeyond { seq: u64 },
+    #[error("the export holds no entry")]
+    Empty,
+}
+
+/// What a sound export showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub entries: u64,
+    pub heads: usize,
+    /// Entries after the last signed head (signed at the portal's next signing).
+    pub unsigned_tail: u64,
+}
+
+/// Checks an export: the chain entry by entry, then every head against the chain and a
+/// delegation from `trust` valid when the head was signed.
+pub fn verify(export: &Export, trust: &TrustSet) -> Result<Verified, LedgerError> {
+    let first = export.entries.first().ok_or(LedgerError::Empty)?.0.seq;
+    if first != 1 {
+        return Err(LedgerError::Removed { seq: 1 });
+    }
+    // The hash after each entry, by sequence number (index seq - 1).
+    let mut chain: Vec<[u8; 32]> = Vec::with_capacity(export.entries.len());
+    let mut previous = GENESIS;
+    for (entry, stored) in &export.entries {
+        let expected = chain.len() as u64 + 1;
+        if entry.seq > expected {
+            return Err(LedgerError::Removed { seq: expected });
+        }
+        if entry.seq < expected {
+            return Err(LedgerError::Inserted { seq: entry.seq });
+        }
+        let hash = entry.hash_after(&previous);
+        if &hash != stored {
+            return Err(LedgerError::Changed { seq: entry.seq });
+        }
+        chain.push(hash);
+        previous = hash;
+    }
+    // Each delegation by the key it delegates (its vendor signature is checked below, at
+    // the time of each head it vouches for).
+    let delegations: Vec<(KeyId, &String)> = export
+        .delegations
+        .iter()
+        .filter_map(|text| {
+            let envelope = Envelope::parse(Kind::Delegation, text.as_bytes()).ok()?;
+            let claims: DelegationClaims = envelope.open().ok()?;
+            Some((claims.portal_key.key_id(), text))
+        })
+        .collect();
+    let mut heads: Vec<&(Head, KeyId, [u8; 64])> = export.heads.iter().collect();
+    heads.sort_by_key(|(head, _, _)| head.seq);
+    let mut last_good = 0u64;
+    for (head, key_id, signature) in heads {
+        let Some(chained) = head.seq.checked_sub(1).and_then(|i| chain.get(i as usize)) else {
+            return Err(LedgerError::HeadBeyond { seq: head.seq });
+        };
+        let undelegated = |why: String| LedgerError::Undelegated {
+            seq: head.seq,
+            signed_at: head.signed_at,
+            why,
+        };
+        let text = delegations
+            .iter()
+            .find(|(id, _)| id == key_id)
+            .map(|(_, text)| *text)
+            .ok_or_else(|| undelegated(format!("no delegation of key {key_id} in the export")))?;
+        let delegation = Delegation::verify(text.as_bytes(), trust, head.signed_at)
+            .map_err(|e| undelegated(e.to_string()))?;
+        let portal_key = &delegation.claims.portal_key;
+        if !delegation.covers(head.signed_at) {
+            return Err(undelegated("the delegation's window does not cover it".to_owned()));
+        }
+        if !head.verify(portal_key, signature) {
+            return Err(LedgerError::BadHead { seq: head.seq });
+        }
+        if chained != &head.hash {
+            return Err(LedgerError::Rewritten {
+                seq: head.seq,
+                from: last_good + 1,
+                signed_at: head.signed_at,
+            });
+        }
+        last_good = head.seq;
+    }
+    Ok(Verified {
+        entries: chain.len() as u64,
+        heads: export.heads.len(),
+        unsigned_tail: chain.len() as u64 - last_good,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delegation::{self, DelegationClaims};
+
+    fn t(s: i64) -> UnixTime {
+        UnixTime::from_unix(1_800_000_000 + s).expect("t")
+    }
+
+    struct Portal {
+        vendor: SigningKey,
+        key: SigningKey,
+        export: Export,
+        previous: [u8; 32],
+    }
+
+    impl Portal {
+        fn new() -> Portal {
+            let vendor = SigningKey::generate().expect("vendor");
+            let mut portal = Portal {
+                vendor,
+                key: SigningKey::generate().expect("portal"),
+                export: Export::default(),
+                previous: GENESIS,
+            };
+            portal.delegate(t(0), t(1000));
+            portal
+        }
+
+        fn delegate(&mut self, from: UnixTime, to: UnixTime) {
+            let claims = DelegationClaims {
+                portal_key: self.key.public_key().clone(),
+                issued_at: from,
+                not_before: from,
+                not_after: to,
+            };
+            self.export.delegations.push(delegation::sign(&claims, &self.vendor));
+        }
+
+        fn append(&mut self, action: &str) {
+            let entry = Entry {
+                seq: self.export.entries.len() as u64 + 1,
+                at: 1_800_000_000,
+                actor: "0123abcd".into(),
+                action: action.into(),
+                target: "license-1".into(),
+                org: None,
+            };
+            let hash = entry.hash_after(&self.previous);
+            self.previous = hash;
+            self.export.entries.push((entry, hash));
+        }
+
+        fn sign(&mut self, at: UnixTime) {
+            let head = Head { seq: self.export.entries.len() as u64, hash: self.previous, signed_at: at };
+            let signature = head.sign(&self.key);
+            self.export.heads.push((head, self.key.key_id(), signature));
+        }
+
+        fn trust(&self) -> TrustSet {
+            TrustSet::single(self.vendor.public_key().clone())
+        }
+    }
+
+    fn sample() -> Portal {
+        let mut portal = Portal::new();
+        for action in ["license.registered", "license.suspended", "user.invited", "user.joined"] {
+            portal.append(action);
+        }
+        portal.sign(t(10));
+        portal.append("license.reinstated");
+        portal
+    }
+
+    #[test]
+    fn a_sound_export_verifies_with_its_unsigned_tail_counted() {
+        let portal = sample();
+        let verified = verify(&portal.export, &portal.trust()).expect("sound");
+        assert_eq!(verified, Verified { entries: 5, heads: 1, unsigned_tail: 1 });
+    }
+
+    #[test]
+    fn every_kind_of_edit_is_named() {
+        let portal = sample();
+        let trust = portal.trust();
+        let mut changed = sample_like(&portal);
+        changed.entries[1].0.action = "license.reinstated".into();
+        assert_eq!(verify(&changed, &trust), Err(LedgerError::Changed { seq: 2 }));
+        let mut removed = sample_like(&portal);
+        removed.entries.remove(2);
+        assert_eq!(verify(&removed, &trust), Err(LedgerError::Removed { seq: 3 }));
+        let mut reordered = sample_like(&portal);
+        reordered.entries.swap(1, 2);
+        assert_eq!(verify(&reordered, &trust), Err(LedgerError::Removed { seq: 2 }));
+        let mut inserted = sample_like(&portal);
+        let copy = inserted.entries[0].clone();
+        inserted.entries.insert(2, copy);
+        assert_eq!(verify(&inserted, &trust), Err(LedgerError::Inserted { seq: 1 }));
+        // A forger who recomputes every hash after the edit is caught by the signed head.
+        let mut rewritten = sample_like(&portal);
+        rewritten.entries[1].0.target = "license-2".into();
+        let mut previous = GENESIS;
+        for (entry, hash) in &mut rewritten.entries {
+            *hash = entry.hash_after(&previous);
+            previous = *hash;
+        }
+        assert!(matches!(
+            verify(&rewritten, &trust),
+            Err(LedgerError::Rewritten { seq: 4, from: 1, .. })
+        ));
+    }
+
+    fn sample_like(portal: &Portal) -> Export {
+        Export {
+            entries: portal.export.entries.clone(),
+            heads: portal.export.heads.clone(),
+            delegations: portal.export.delegations.clone(),
+        }
+    }
+
+    #[test]
+    fn heads_need_a_delegation_valid_when_signed_and_survive_a_key_rotation() {
+        let mut portal = sample();
+        // The portal's key is rotated: a new key, delegated from t(500).
+        portal.key = SigningKey::generate().expect("new key");
+        portal.delegate(t(500), t(2000));
+        portal.sign(t(600));
+        let trust = portal.trust();
+        assert!(verify(&portal.export, &trust).is_ok(), "old and new heads both check");
+        // A head signed outside its key's delegation is refused.
+        let mut late = sample_like(&portal);
+        let (head, key_id, _) = late.heads[1].clone();
+        let head = Head { signed_at: t(100), ..head };
+        let signature = head.sign(&portal.key);
+        late.heads[1] = (head, key_id, signature);
+        assert!(matches!(verify(&late, &trust), Err(LedgerError::Undelegated { seq: 5, .. })));
+        // A stranger's vendor key vouches for nothing.
+        let stranger = TrustSet::single(SigningKey::generate().expect("k").public_key().clone());
+        assert!(matches!(verify(&portal.export, &stranger), Err(LedgerError::Undelegated { .. })));
+        // A forged signature.
+        let mut forged = sample_like(&portal);
+        forged.heads[0].2[0] ^= 1;
+        assert_eq!(verify(&forged, &trust), Err(LedgerError::BadHead { seq: 4 }));
+    }
+}
