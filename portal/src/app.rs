@@ -166,6 +166,17 @@ impl Portal {
         self.store.delete_ended_licenses(self.now().as_unix().saturating_sub(keep)).await
     }
 
+    /// Signs the audit ledger's head if it moved (see `domain::audit::sign_head`).
+    pub async fn sign_ledger_head(&self) -> Result<bool, StoreError> {
+        crate::domain::audit::sign_head(
+            &self.store,
+            &self.receipt_key,
+            self.delegation_text(),
+            self.now(),
+        )
+        .await
+    }
+
     /// Runs the rollup now and counts it.
     pub async fn rollup(&self) -> Result<RollupReport, StoreError> {
         let report = self.store.rollup(self.now()).await?;
@@ -175,14 +186,27 @@ impl Portal {
     }
 }
 
-/// The periodic jobs, until the task is aborted: the rollup, deleting expired sessions,
+/// How often the audit ledger's head is signed when it moved.
+pub const LEDGER_SIGN_SECS: u64 = 60;
+
+/// The periodic jobs, until the task is aborted: signing the audit ledger's head every
+/// minute when it moved, and each `rollup_every_secs` the rollup, deleting expired sessions,
 /// invitations and email changes and the licenses past their retention, and forgetting idle
 /// rate-limit keys.
 pub async fn run_jobs(portal: Arc<Portal>) {
     let every = std::time::Duration::from_secs(portal.settings.rollup_every_secs);
     let mut every = tokio::time::interval(every);
+    let mut heads = tokio::time::interval(std::time::Duration::from_secs(LEDGER_SIGN_SECS));
     loop {
-        every.tick().await;
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = heads.tick() => {
+                if let Err(e) = portal.sign_ledger_head().await {
+                    tracing::error!(error = %e, "signing the audit ledger's head failed");
+                }
+                continue;
+            }
+        }
         match portal.rollup().await {
             Ok(report) if report.days_rolled > 0 => {
                 tracing::info!(days = report.days_rolled, pings = report.pings_moved, "rolled up");

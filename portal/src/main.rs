@@ -214,6 +214,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             let store = open_store(&settings(&store)?).await?;
             let user = find_user(&store, &email).await?;
             store.clear_failed_signins(&user.id).await?;
+            cli_record(&store, "user.unlocked", &user).await?;
             println!("{}: sign-in delays cleared", user.email);
             Ok(())
         }
@@ -222,6 +223,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             let user = find_user(&store, &email).await?;
             store.set_second_factor(&user.id, None, &[]).await?;
             let ended = store.delete_sessions_of(&user.id).await?;
+            cli_record(&store, "user.second_factor_reset", &user).await?;
             println!("{}: two-step sign-in is off, {ended} sessions ended", user.email);
             Ok(())
         }
@@ -229,10 +231,22 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             let store = open_store(&settings(&store)?).await?;
             let user = find_user(&store, &email).await?;
             let ended = store.delete_sessions_of(&user.id).await?;
+            cli_record(&store, "user.signed_out_everywhere", &user).await?;
             println!("{}: {ended} sessions ended", user.email);
             Ok(())
         }
     }
+}
+
+/// Records a change made at the command line to a person's account.
+async fn cli_record(
+    store: &Store,
+    action: &str,
+    user: &tessera_portal::store::UserRow,
+) -> Result<(), Failure> {
+    use tessera_portal::domain::audit::{Actor, record};
+    let org = user.org_id.as_deref();
+    Ok(record(store, &Actor::CommandLine, action, &user.id, org, SystemClock.now()).await?)
 }
 
 async fn find_user(store: &Store, email: &str) -> Result<tessera_portal::store::UserRow, Failure> {
@@ -297,7 +311,8 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
         }
         ApiKeyCommand::Revoke { id, store } => {
             let store = open_store(&settings(&store)?).await?;
-            if store.revoke_api_key(&id, now).await? {
+            let actor = tessera_portal::domain::audit::Actor::CommandLine;
+            if apikeys::revoke(&store, &actor, &id, now).await? {
                 println!("revoked {id}");
                 Ok(())
             } else {

@@ -36,6 +36,9 @@ pub enum Command {
     ActivateOffline(ActivateOfflineArgs),
     /// Upload issued licenses to a portal (it stores only their terms and key hashes).
     Register(RegisterArgs),
+    /// The portal's audit ledger, checked offline.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run the whole job once in a temporary directory: key, license, verification.
     Demo,
     /// Print a shell completion script.
@@ -48,6 +51,21 @@ pub enum Command {
         /// Directory to write the pages into (created if missing).
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an export of the portal's audit ledger (GET /v1/admin/audit): the hash chain
+    /// entry by entry, and every signed head against the vendor's delegation of the key that
+    /// signed it, valid when it was signed. Names the first entry changed, removed, inserted
+    /// or reordered. Exit 0 when sound, 9 when not.
+    Verify {
+        /// The export (JSON lines).
+        file: PathBuf,
+        /// The vendor's public key or trust file; repeat for several.
+        #[arg(long, value_name = "FILE", required = true)]
+        trust: Vec<PathBuf>,
     },
 }
 

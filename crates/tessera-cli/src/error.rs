@@ -20,6 +20,8 @@ pub enum Exit {
     Exists = 6,
     Unreachable = 7,
     Refused = 8,
+    /// `audit verify`: the ledger export is not sound.
+    Tampered = 9,
 }
 
 /// A failure: what to say and how to exit.

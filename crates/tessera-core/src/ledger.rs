@@ -103,7 +103,9 @@ pub enum LedgerError {
         "the entries up to {seq} are not those signed at {signed_at}: an entry from {from} to {seq} was changed, removed or inserted, and the hashes after it recomputed"
     )]
     Rewritten { seq: u64, from: u64, signed_at: UnixTime },
-    #[error("the head of entry {seq} has no delegation from a trusted vendor key valid at {signed_at}: {why}")]
+    #[error(
+        "the head of entry {seq} has no delegation from a trusted vendor key valid at {signed_at}: {why}"
+    )]
     Undelegated { seq: u64, signed_at: UnixTime, why: String },
     #[error("the head of entry {seq} has a bad signature")]
     BadHead { seq: u64 },
@@ -170,11 +172,10 @@ pub fn verify(export: &Export, trust: &TrustSet) -> Result<Verified, LedgerError
             signed_at: head.signed_at,
             why,
         };
-        let text = delegations
-            .iter()
-            .find(|(id, _)| id == key_id)
-            .map(|(_, text)| *text)
-            .ok_or_else(|| undelegated(format!("no delegation of key {key_id} in the export")))?;
+        let text =
+            delegations.iter().find(|(id, _)| id == key_id).map(|(_, text)| *text).ok_or_else(
+                || undelegated(format!("no delegation of key {key_id} in the export")),
+            )?;
         let delegation = Delegation::verify(text.as_bytes(), trust, head.signed_at)
             .map_err(|e| undelegated(e.to_string()))?;
         let portal_key = &delegation.claims.portal_key;
@@ -254,7 +255,8 @@ mod tests {
         }
 
         fn sign(&mut self, at: UnixTime) {
-            let head = Head { seq: self.export.entries.len() as u64, hash: self.previous, signed_at: at };
+            let head =
+                Head { seq: self.export.entries.len() as u64, hash: self.previous, signed_at: at };
             let signature = head.sign(&self.key);
             self.export.heads.push((head, self.key.key_id(), signature));
         }

@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 use tessera_core::UnixTime;
 use tessera_core::keys::{RandomError, fill_random};
 
+use crate::domain::audit::{self, Actor};
 use crate::domain::totp;
 use crate::store::{InvitationRow, OrganizationRow, Store, StoreError, UserRow};
 
@@ -236,9 +237,19 @@ pub fn random_id() -> Result<String, RandomError> {
     Ok(hex::encode(bytes))
 }
 
-/// Makes an organization; unassigned licenses whose `org` claim is its name become its own.
+/// Makes an organization from the command line (see [`create_organization_by`]).
 pub async fn create_organization(
     store: &Store,
+    name: &str,
+    now: UnixTime,
+) -> Result<OrganizationRow, AccountError> {
+    create_organization_by(store, &Actor::CommandLine, name, now).await
+}
+
+/// Makes an organization; unassigned licenses whose `org` claim is its name become its own.
+pub async fn create_organization_by(
+    store: &Store,
+    actor: &Actor,
     name: &str,
     now: UnixTime,
 ) -> Result<OrganizationRow, AccountError> {
@@ -248,6 +259,7 @@ pub async fn create_organization(
         created_at: now.as_unix(),
     };
     if store.insert_organization(&org).await? {
+        audit::record(store, actor, "organization.created", &org.id, Some(&org.id), now).await?;
         Ok(org)
     } else {
         Err(AccountError::OrganizationTaken)
@@ -303,7 +315,19 @@ pub async fn create_user(
         totp_secret: None,
         totp_last_step: None,
     };
-    if store.insert_user(&user).await? { Ok(user) } else { Err(AccountError::EmailTaken) }
+    if !store.insert_user(&user).await? {
+        return Err(AccountError::EmailTaken);
+    }
+    audit::record(
+        store,
+        &Actor::CommandLine,
+        "user.created",
+        &user.id,
+        user.org_id.as_deref(),
+        now,
+    )
+    .await?;
+    Ok(user)
 }
 
 /// How long an invitation link works: 7 days.
@@ -370,6 +394,17 @@ pub async fn invite(
         expires_at: now.as_unix() + INVITATION_SECS,
     };
     store.insert_invitation(&row).await?;
+    // The invitation by the first hex digits of its token's hash (never the email).
+    let target = format!("invitation:{}", &row.token_sha256[..16]);
+    audit::record(
+        store,
+        &Actor::Person(inviter.id.clone()),
+        "user.invited",
+        &target,
+        row.org_id.as_deref(),
+        now,
+    )
+    .await?;
     Ok((row, token))
 }
 
@@ -415,6 +450,16 @@ pub async fn accept_invitation(
         totp_last_step: None,
     };
     if store.accept_invitation(&invitation.token_sha256, &user).await? {
+        let target = format!("{} invitation:{}", user.id, &invitation.token_sha256[..16]);
+        audit::record(
+            store,
+            &Actor::Person(user.id.clone()),
+            "user.joined",
+            &target,
+            user.org_id.as_deref(),
+            now,
+        )
+        .await?;
         Ok(user)
     } else {
         Err(AccountError::Invalid("this invitation has expired or was used".to_owned()))
@@ -435,6 +480,9 @@ pub async fn change_password(
     }
     check_new_password(new, &user.email)?;
     store.set_password(&user.id, &hash_password(new)?, now.as_unix()).await?;
+    let actor = Actor::Person(user.id.clone());
+    audit::record(store, &actor, "user.password_changed", &user.id, user.org_id.as_deref(), now)
+        .await?;
     Ok(())
 }
 
@@ -464,6 +512,7 @@ pub async fn change_role(
     target: &UserRow,
     role: Role,
     org_id: Option<&str>,
+    now: UnixTime,
 ) -> Result<(), AccountError> {
     if actor.role != Role::SuperAdmin.as_str() || !may_manage(actor, target) {
         return Err(AccountError::NoSuchUser);
@@ -479,6 +528,17 @@ pub async fn change_role(
         }
     };
     if store.set_role(&target.id, role.as_str(), org_id).await? {
+        let what = format!("{} {}", target.id, role.as_str());
+        let org = org_id.or(target.org_id.as_deref());
+        audit::record(
+            store,
+            &Actor::Person(actor.id.clone()),
+            "user.role_changed",
+            &what,
+            org,
+            now,
+        )
+        .await?;
         Ok(())
     } else {
         Err(AccountError::Invalid("the portal must keep at least one super-admin".to_owned()))
@@ -529,6 +589,15 @@ pub async fn confirm_email_change(
     if !store.set_email(&user_id, &email).await? {
         return Err(AccountError::EmailTaken);
     }
+    audit::record(
+        store,
+        &Actor::Person(user_id.clone()),
+        "user.email_changed",
+        &user_id,
+        None,
+        now,
+    )
+    .await?;
     Ok(email)
 }
 
@@ -560,6 +629,16 @@ pub async fn erase(
         ));
     }
     store.forget_deleted().await?;
+    // The ledger keeps the pseudonymous id alone: nothing that names the person.
+    audit::record(
+        store,
+        &Actor::Person(actor.id.clone()),
+        "user.erased",
+        &target.id,
+        target.org_id.as_deref(),
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -658,6 +737,16 @@ pub async fn sign_in(
     store.record_failed_signin(&user.id, failed, now + signin_delay(failed)).await?;
     if failed == 4 {
         tracing::warn!(user = %user.id, "repeated failed sign-ins: delays begin");
+        let org = user.org_id.as_deref();
+        audit::record(
+            store,
+            &Actor::Portal,
+            "user.sign_in_delayed",
+            &user.id,
+            org,
+            UnixTime::from_unix(now).unwrap_or(UnixTime::EPOCH),
+        )
+        .await?;
     }
     Ok(SignIn::Refused)
 }
@@ -680,6 +769,9 @@ pub async fn enable_second_factor(
     let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_digest(c)).collect();
     store.set_second_factor(&user.id, Some(secret), &hashes).await?;
     store.use_totp_step(&user.id, step).await?;
+    let actor = Actor::Person(user.id.clone());
+    audit::record(store, &actor, "user.second_factor_on", &user.id, user.org_id.as_deref(), now)
+        .await?;
     Ok(codes)
 }
 
@@ -688,12 +780,16 @@ pub async fn disable_second_factor(
     store: &Store,
     user: &UserRow,
     password: &Password,
+    now: UnixTime,
 ) -> Result<(), AccountError> {
     let good = password_matches(password, &user.password_hash).await;
     if !good {
         return Err(AccountError::Invalid("the password is wrong".to_owned()));
     }
     store.set_second_factor(&user.id, None, &[]).await?;
+    let actor = Actor::Person(user.id.clone());
+    audit::record(store, &actor, "user.second_factor_off", &user.id, user.org_id.as_deref(), now)
+        .await?;
     Ok(())
 }
 

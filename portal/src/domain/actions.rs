@@ -3,6 +3,7 @@
 
 use tessera_core::UnixTime;
 
+use crate::domain::audit::{self, Actor};
 use crate::store::{LicenseState, Store, StoreError};
 
 /// An action on a license.
@@ -61,14 +62,20 @@ pub enum Done {
 /// Does `action` to license `id` at `now`.
 pub async fn apply(
     store: &Store,
+    actor: &Actor,
     id: &str,
     action: Action,
     now: UnixTime,
 ) -> Result<Done, ActionError> {
     let license =
         store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
+    let org = store.license_organization(id).await?;
     let to = match action {
-        Action::ResetBinding => return Ok(Done::Reset(store.reset_binding(id).await?)),
+        Action::ResetBinding => {
+            let reset = store.reset_binding(id).await?;
+            audit::record(store, actor, "license.binding_reset", id, org.as_deref(), now).await?;
+            return Ok(Done::Reset(reset));
+        }
         Action::Suspend => LicenseState::Suspended,
         Action::Reinstate => LicenseState::Active,
         Action::Revoke => LicenseState::Revoked,
@@ -77,6 +84,12 @@ pub async fn apply(
         return Err(ActionError::Revoked);
     }
     store.set_state(id, to, now).await?;
+    let word = match to {
+        LicenseState::Active => "license.reinstated",
+        LicenseState::Suspended => "license.suspended",
+        LicenseState::Revoked => "license.revoked",
+    };
+    audit::record(store, actor, word, id, org.as_deref(), now).await?;
     Ok(Done::State(to))
 }
 
@@ -85,13 +98,19 @@ pub async fn apply(
 /// of a hub — the same reason the hub protocol limits re-activations.
 pub async fn customer_reset(
     store: &Store,
+    actor: &Actor,
     id: &str,
     every_secs: i64,
     now: UnixTime,
 ) -> Result<Done, ActionError> {
     store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
     match store.customer_reset_binding(id, every_secs, now).await? {
-        Ok(reset) => Ok(Done::Reset(reset)),
+        Ok(reset) => {
+            let org = store.license_organization(id).await?;
+            let word = "license.binding_reset_by_customer";
+            audit::record(store, actor, word, id, org.as_deref(), now).await?;
+            Ok(Done::Reset(reset))
+        }
         Err(last) => {
             let at = |t: i64| UnixTime::from_unix(t).unwrap_or(now);
             Err(ActionError::TooSoon { last: at(last), next: at(last.saturating_add(every_secs)) })

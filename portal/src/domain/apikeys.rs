@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 use tessera_core::UnixTime;
 use tessera_core::keys::{RandomError, fill_random};
 
+use crate::domain::audit::{self, Actor};
 use crate::store::{ApiKeyRow, Store, StoreError};
 
 /// What an API key may do.
@@ -142,7 +143,27 @@ pub async fn create_owned(
         org_id: owner.org_id,
     };
     store.insert_api_key(&row).await?;
+    let actor = match &row.owner_id {
+        Some(person) => Actor::Person(person.clone()),
+        None => Actor::CommandLine,
+    };
+    audit::record(store, &actor, "api_key.created", &row.id, row.org_id.as_deref(), now).await?;
     Ok(NewApiKey { row, secret_text: format!("tsk_{id}_{secret}") })
+}
+
+/// Revokes a key; false when there is no such key or it was revoked already.
+pub async fn revoke(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let org = store.api_key(id).await?.and_then(|k| k.org_id);
+    let revoked = store.revoke_api_key(id, now).await?;
+    if revoked {
+        audit::record(store, actor, "api_key.revoked", id, org.as_deref(), now).await?;
+    }
+    Ok(revoked)
 }
 
 /// Why a key could not be made.

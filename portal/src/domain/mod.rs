@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod apikeys;
+pub mod audit;
 pub mod binding;
 pub mod clock;
 pub mod pings;

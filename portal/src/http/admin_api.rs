@@ -18,6 +18,7 @@ use super::extract::{AdminKey, ApiJson};
 use crate::app::Portal;
 use crate::domain::actions::{self, Action, ActionError, Done};
 use crate::domain::apikeys::Scope;
+use crate::domain::audit::{self, Actor};
 use crate::domain::standing::license_status;
 use crate::store::{LicenseFilter, LicenseRow, LicenseSummary, Registered, Standing, UsagePage};
 
@@ -88,6 +89,15 @@ pub async fn register(
     let registered = portal.store.register_license(&row).await?;
     let code = match registered {
         Registered::New => {
+            audit::record(
+                &portal.store,
+                &key.actor(),
+                "license.registered",
+                &row.id,
+                None,
+                portal.now(),
+            )
+            .await?;
             tracing::info!(license = %row.id, org = %row.org, by = %key.id, "license registered");
             StatusCode::CREATED
         }
@@ -117,6 +127,7 @@ pub struct Outcome {
 /// transaction): the batch call's and the web upload's one path.
 pub(crate) async fn register_texts(
     portal: &Arc<Portal>,
+    actor: &Actor,
     texts: Vec<String>,
 ) -> Result<Vec<Outcome>, ApiError> {
     if portal.trust.is_none() {
@@ -134,7 +145,18 @@ pub(crate) async fn register_texts(
     };
     let rows: Vec<LicenseRow> =
         checked.iter().filter_map(|c| c.as_ref().ok().map(|(row, _)| row.clone())).collect();
-    let mut stored = portal.store.register_licenses(&rows).await?.into_iter();
+    let stored: Vec<Registered> = portal.store.register_licenses(&rows).await?;
+    let new: Vec<&str> = rows
+        .iter()
+        .zip(&stored)
+        .filter(|(_, r)| **r == Registered::New)
+        .map(|(row, _)| row.id.as_str())
+        .collect();
+    if !new.is_empty() {
+        audit::record(&portal.store, actor, "license.registered", &new.join(" "), None, now)
+            .await?;
+    }
+    let mut stored = stored.into_iter();
     Ok(checked
         .into_iter()
         .map(|checked| match checked {
@@ -184,7 +206,7 @@ pub async fn register_batch(
             format!("licenses: give 1 to {MAX_BATCH} licenses ({} given)", request.licenses.len()),
         ));
     }
-    let outcomes = register_texts(&portal, request.licenses).await?;
+    let outcomes = register_texts(&portal, &key.actor(), request.licenses).await?;
     let new = outcomes.iter().filter(|o| o.outcome == "registered").count();
     let results: Vec<serde_json::Value> = outcomes
         .iter()
@@ -486,12 +508,12 @@ async fn act(
     action: Action,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let outcome = match &key.organization {
-        None => actions::apply(&portal.store, id, action, portal.now()).await,
+        None => actions::apply(&portal.store, &key.actor(), id, action, portal.now()).await,
         // An organization's key: its own licenses' bindings only, as often as its people may.
         Some(_) if action == Action::ResetBinding => {
             existing(portal, key, id).await?;
             let every = portal.settings.customer_reset_every_secs;
-            actions::customer_reset(&portal.store, id, every, portal.now()).await
+            actions::customer_reset(&portal.store, &key.actor(), id, every, portal.now()).await
         }
         Some(_) => {
             existing(portal, key, id).await?;
@@ -730,4 +752,65 @@ fn stream_usage(portal: Arc<Portal>, filter: LicenseFilter, format: Format) -> R
 /// `GET /v1/admin/usage?format=csv`).
 pub(crate) fn usage_csv(portal: Arc<Portal>, filter: LicenseFilter) -> Response {
     stream_usage(portal, filter, Format::Csv)
+}
+
+/// `GET /v1/admin/audit`: the whole audit ledger as JSON lines — the delegations of the keys
+/// that signed heads, every entry with its hash, oldest first, then every signed head (the
+/// head is signed first, so the export ends signed) — for `tessera audit verify`. Streamed:
+/// memory does not grow with the ledger. The vendor's keys only.
+pub async fn audit(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<Response, ApiError> {
+    key.require(Scope::Read)?;
+    key.require_vendor()?;
+    portal.sign_ledger_head().await?;
+    let (heads, delegations) = portal.store.ledger_heads().await?;
+    let mut head_text = String::new();
+    for text in &delegations {
+        head_text.push_str(&json!({ "kind": "delegation", "text": text }).to_string());
+        head_text.push('\n');
+    }
+    let mut tail_text = String::new();
+    for head in &heads {
+        tail_text.push_str(
+            &json!({
+                "kind": "head", "seq": head.seq, "hash": head.hash, "signed_at": head.signed_at,
+                "key_id": head.key_id, "signature": head.signature,
+            })
+            .to_string(),
+        );
+        tail_text.push('\n');
+    }
+    let store = portal.store.clone();
+    let entries = futures_util::stream::unfold(Some(0i64), move |after| {
+        let store = store.clone();
+        async move {
+            let after = after?;
+            match store.ledger_after(after, 10_000).await {
+                Ok(page) if page.is_empty() => None,
+                Ok(page) => {
+                    let next = page.last().map(|e| e.entry.seq as i64);
+                    let mut text = String::new();
+                    for stored in &page {
+                        let mut line = serde_json::to_value(&stored.entry).unwrap_or_default();
+                        line["kind"] = json!("entry");
+                        line["hash"] = json!(stored.hash);
+                        text.push_str(&line.to_string());
+                        text.push('\n');
+                    }
+                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(text)), next))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export stopped");
+                    Some((Err(std::io::Error::other("the store failed")), None))
+                }
+            }
+        }
+    });
+    let body = futures_util::StreamExt::chain(
+        futures_util::StreamExt::chain(
+            futures_util::stream::once(async move { Ok(bytes::Bytes::from(head_text)) }),
+            entries,
+        ),
+        futures_util::stream::once(async move { Ok(bytes::Bytes::from(tail_text)) }),
+    );
+    Ok(([(header::CONTENT_TYPE, "application/jsonl")], Body::from_stream(body)).into_response())
 }

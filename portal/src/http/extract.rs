@@ -71,6 +71,11 @@ impl AdminKey {
         }
     }
 
+    /// The key as the audit ledger names it.
+    pub fn actor(&self) -> crate::domain::audit::Actor {
+        crate::domain::audit::Actor::Key(self.id.clone())
+    }
+
     /// Limits a filter to what the key may see.
     pub fn limit(&self, filter: &mut LicenseFilter) {
         if let Some(org) = &self.organization {

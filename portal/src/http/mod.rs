@@ -46,6 +46,8 @@ const ROUTES: &[&str] = &[
     "/v1/admin/licenses/{id}/revoke",
     "/v1/admin/licenses/{id}/reset-binding",
     "/v1/admin/usage",
+    "/v1/admin/organizations",
+    "/v1/admin/audit",
 ];
 
 /// Every route of the portal.
@@ -73,6 +75,7 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .route("/v1/admin/licenses/{id}/reset-binding", post(admin_api::reset_binding))
         .route("/v1/admin/usage", get(admin_api::usage))
         .route("/v1/admin/organizations", get(admin_api::organizations))
+        .route("/v1/admin/audit", get(admin_api::audit))
         .merge(ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -10,6 +10,7 @@
 mod api_keys;
 pub mod day_counts;
 mod filter;
+pub mod ledger;
 mod licenses;
 mod people;
 mod pings;

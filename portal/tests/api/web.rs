@@ -1494,3 +1494,187 @@ on_both_stores!(
         assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 401);
     }
 );
+
+/// The audit export over HTTP, read into what `tessera audit verify` checks.
+async fn audit_export(app: &TestApp) -> tessera_core::ledger::Export {
+    use tessera_core::ledger::{Entry, Export, Head};
+    let response = app
+        .http
+        .get(format!("{}/v1/admin/audit", app.address))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .expect("audit");
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    let mut export = Export::default();
+    let hash = |v: &serde_json::Value| -> [u8; 32] {
+        hex::decode(v.as_str().expect("hash")).expect("hex").try_into().expect("32 bytes")
+    };
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        match value["kind"].as_str() {
+            Some("delegation") => {
+                export.delegations.push(value["text"].as_str().expect("text").to_owned())
+            }
+            Some("entry") => {
+                let h = hash(&value["hash"]);
+                export.entries.push((serde_json::from_value::<Entry>(value).expect("entry"), h));
+            }
+            Some("head") => export.heads.push((
+                Head {
+                    seq: value["seq"].as_u64().expect("seq"),
+                    hash: hash(&value["hash"]),
+                    signed_at: tessera_core::UnixTime::from_unix(
+                        value["signed_at"].as_i64().expect("t"),
+                    )
+                    .expect("t"),
+                },
+                value["key_id"].as_str().expect("key id").parse().expect("key id"),
+                hex::decode(value["signature"].as_str().expect("sig"))
+                    .expect("hex")
+                    .try_into()
+                    .expect("64"),
+            )),
+            other => panic!("unknown line kind {other:?}"),
+        }
+    }
+    export
+}
+
+on_both_stores!(
+    every_change_lands_in_a_signed_ledger_and_every_edit_of_the_database_is_found,
+    |app| {
+        use tessera_core::ledger::{LedgerError, verify};
+        let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+            .await
+            .expect("org");
+        let claims = app.registered_license().await;
+        let id = claims.id.to_string();
+        person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+        let mut dana = Browser::new(&app);
+        assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+        let csrf = csrf_of(&mut dana).await;
+        assert_eq!(
+            dana.post(&format!("/ui/licenses/{id}/suspend"), &[("csrf", &csrf)], None).await.status,
+            303
+        );
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await.status, 200);
+        dana.post(
+            "/ui/users/invite",
+            &[
+                ("email", "kim@acme.example"),
+                ("role", "org-admin"),
+                ("org", &acme.id),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+        let dana_id = app
+            .portal
+            .store
+            .user_by_email("dana@vendor.example")
+            .await
+            .expect("db")
+            .expect("user")
+            .id;
+
+        let export = audit_export(&app).await;
+        let trust = app.trust.clone();
+        let verified = verify(&export, &trust).expect("a sound ledger");
+        assert_eq!(verified.unsigned_tail, 0, "the export signs its head first");
+        let actions: Vec<(&str, &str)> =
+            export.entries.iter().map(|(e, _)| (e.action.as_str(), e.actor.as_str())).collect();
+        let key_actor = format!("key:{}", &app.admin_key[4..20]);
+        for expected in [
+            ("organization.created", "cli"),
+            ("license.registered", key_actor.as_str()),
+            ("user.created", "cli"),
+            ("license.suspended", dana_id.as_str()),
+            ("license.reinstated", key_actor.as_str()),
+            ("user.invited", dana_id.as_str()),
+        ] {
+            assert!(actions.contains(&expected), "{expected:?} not in {actions:?}");
+        }
+        // No entry names a person: no email, no name.
+        for (entry, _) in &export.entries {
+            let text = format!("{entry:?}");
+            assert!(!text.contains('@') && !text.contains("Dana"), "{text}");
+        }
+
+        // Whoever edits the database directly is found, whatever the edit.
+        let suspended = export
+            .entries
+            .iter()
+            .find(|(e, _)| e.action == "license.suspended")
+            .map(|(e, _)| e.seq)
+            .expect("the suspension's entry");
+        let pool = app.portal.store.pool();
+        let edit = |sql: String| async move {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.expect("edit");
+        };
+        edit(format!("UPDATE ledger SET action = 'license.reinstated' WHERE seq = {suspended}"))
+            .await;
+        assert_eq!(
+            verify(&audit_export(&app).await, &trust),
+            Err(LedgerError::Changed { seq: suspended })
+        );
+        edit(format!("UPDATE ledger SET action = 'license.suspended' WHERE seq = {suspended}"))
+            .await;
+        verify(&audit_export(&app).await, &trust).expect("sound again once undone");
+        // Rewriting an entry with every later hash recomputed: the signed head disagrees.
+        let rows = app.portal.store.ledger_after(0, 1000).await.expect("entries");
+        let mut previous = tessera_core::ledger::GENESIS;
+        for mut stored in rows {
+            if stored.entry.seq == 2 {
+                stored.entry.target = "someone-else".into();
+                sqlx::query("UPDATE ledger SET target = 'someone-else' WHERE seq = 2")
+                    .execute(pool)
+                    .await
+                    .expect("edit");
+            }
+            previous = stored.entry.hash_after(&previous);
+            sqlx::query("UPDATE ledger SET hash = $1 WHERE seq = $2")
+                .bind(hex::encode(previous))
+                .bind(stored.entry.seq as i64)
+                .execute(pool)
+                .await
+                .expect("rehash");
+        }
+        let found = verify(&audit_export(&app).await, &trust);
+        // The entry changed (2) lies in the range named (the heads signed meanwhile decide
+        // where it starts).
+        assert!(
+            matches!(found, Err(LedgerError::Rewritten { from, seq, .. }) if from <= 2 && 2 <= seq),
+            "{found:?}"
+        );
+        sqlx::query("DELETE FROM ledger WHERE seq = 3").execute(pool).await.expect("remove");
+        assert_eq!(verify(&audit_export(&app).await, &trust), Err(LedgerError::Removed { seq: 3 }));
+
+        // The pages: staff read the ledger, filtered by license.
+        let page = dana.get(&format!("/ui/audit?license={id}")).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("license.reinstated") && !page.body.contains("user.invited"),
+            "{}",
+            page.body
+        );
+    }
+);
+
+on_both_stores!(an_org_admin_reads_only_the_ledger_entries_about_their_organization, |app| {
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    accounts::create_organization(&app.portal.store, "Globex", app.now()).await.expect("org");
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+    let mut kim = Browser::new(&app);
+    assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let page = kim.get("/ui/audit").await;
+    assert_eq!(page.status, 200);
+    let entries = page.body.matches("organization.created").count();
+    assert_eq!(entries, 1, "only Acme's creation, not Globex's: {}", page.body);
+    let forced = kim.get("/ui/audit?org=").await;
+    assert_eq!(forced.body.matches("organization.created").count(), 1);
+});

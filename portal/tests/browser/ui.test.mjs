@@ -97,7 +97,7 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await accessible(page, 'dashboard');
   await shot(page, '03-dashboard');
 
-  await page.getByRole('link', { name: 'Licenses' }).click();
+  await page.getByRole('link', { name: 'Licenses', exact: true }).click();
   await page.getByLabel('Organization (org claim)').fill('Acme Corp');
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.getByRole('link', { name: licenseId }).waitFor();
@@ -128,16 +128,16 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await accessible(page, 'register results');
   await shot(page, '08-registered-by-upload');
 
-  await page.getByRole('link', { name: 'Organizations' }).click();
+  await page.getByRole('link', { name: 'Organizations', exact: true }).click();
   await accessible(page, 'organizations');
   await page.getByLabel(/Name, exactly as licenses name it/).fill('Initech');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByRole('status').filter({ hasText: 'The organization is created.' }).waitFor();
-  await page.getByRole('cell', { name: 'Initech' }).waitFor();
+  await page.getByRole('cell', { name: 'Initech', exact: true }).waitFor();
   await shot(page, '09-organizations');
 
   // Invite the customer's administrator; the link is shown once.
-  await page.getByRole('link', { name: 'People' }).click();
+  await page.getByRole('link', { name: 'People', exact: true }).click();
   await accessible(page, 'people');
   await page.getByLabel('Business email').fill('kim@acme.example');
   await page.getByLabel('Role').selectOption('org-admin');
@@ -159,10 +159,10 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await phone.getByRole('button', { name: 'Create my account' }).click();
   await phone.waitForURL(`${url}/ui`);
   await phone.getByText('The licenses of Acme Corp.').waitFor();
-  assert.equal(await phone.getByRole('link', { name: 'Organizations' }).count(), 0);
+  assert.equal(await phone.getByRole('link', { name: 'Organizations', exact: true }).count(), 0);
   await accessible(phone, 'org-admin dashboard');
   await shot(phone, '12-customer-dashboard');
-  await phone.getByRole('link', { name: 'Licenses' }).click();
+  await phone.getByRole('link', { name: 'Licenses', exact: true }).click();
   await phone.getByRole('link', { name: licenseId }).click();
   assert.equal(await phone.locator('.status').first().textContent(), 'suspended');
   assert.equal(await phone.getByRole('link', { name: 'Suspend' }).count(), 0);
@@ -213,7 +213,7 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await phone.waitForURL(`${url}/ui`);
 
   // The vendor's staff see Kim among the people, and can open her page.
-  await page.getByRole('link', { name: 'People' }).click();
+  await page.getByRole('link', { name: 'People', exact: true }).click();
   await page.getByRole('link', { name: 'Kim Lee' }).click();
   await page.getByRole('heading', { name: 'Kim Lee' }).waitFor();
   await accessible(page, 'person');
@@ -221,6 +221,12 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await page.getByRole('link', { name: /Remove Kim Lee/ }).click();
   await accessible(page, 'confirm removal');
   await shot(page, '20-confirm-remove');
+
+  // The audit ledger holds what was done, by pseudonymous id (people shown by name).
+  await page.getByRole('link', { name: 'Audit', exact: true }).click();
+  await page.getByRole('cell', { name: 'license.suspended' }).first().waitFor();
+  await accessible(page, 'audit');
+  await shot(page, '20b-audit');
 
   // A refusal is a page too: what happened, and the way back.
   const missing = await page.goto(`${url}/ui/licenses/no-such-license`);

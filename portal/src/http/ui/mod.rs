@@ -68,6 +68,7 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/users/{id}/remove", get(confirm_remove).post(remove))
         .route("/ui/licenses/{id}/assign", axum::routing::post(assign))
         .route("/ui/invite/{token}", get(accept_page).post(accept))
+        .route("/ui/audit", get(audit))
         .route("/ui/api-keys", get(api_keys).post(create_api_key))
         .route("/ui/api-keys/{id}/revoke", axum::routing::post(revoke_api_key))
         .route("/ui/profile", get(profile))
@@ -213,6 +214,11 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// The person as the audit ledger names them.
+    fn actor(&self) -> crate::domain::audit::Actor {
+        crate::domain::audit::Actor::Person(self.user.id.clone())
+    }
+
     fn chrome(&self) -> Chrome<'_> {
         Chrome { user: &self.user, role: self.role, csrf: &self.csrf }
     }
@@ -621,11 +627,11 @@ async fn act(
     }
     let now = portal.now();
     let outcome = match viewer.role {
-        Role::SuperAdmin => actions::apply(&portal.store, &id, action, now).await,
+        Role::SuperAdmin => actions::apply(&portal.store, &viewer.actor(), &id, action, now).await,
         // A customer may only reset a binding, and only so often.
         Role::OrgAdmin => {
             let every = portal.settings.customer_reset_every_secs;
-            actions::customer_reset(&portal.store, &id, every, now).await
+            actions::customer_reset(&portal.store, &viewer.actor(), &id, every, now).await
         }
     };
     match outcome {
@@ -683,7 +689,9 @@ async fn create_organization(
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
     viewer.require(Role::SuperAdmin)?;
-    match accounts::create_organization(&portal.store, &form.name, portal.now()).await {
+    match accounts::create_organization_by(&portal.store, &viewer.actor(), &form.name, portal.now())
+        .await
+    {
         Ok(org) => {
             tracing::info!(org = %org.id, by = %viewer.user.id, "organization created");
             Ok(Redirect::to("/ui/organizations?done=1").into_response())
@@ -971,6 +979,16 @@ async fn sign_out_everywhere(
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
     let ended = portal.store.delete_sessions_of(&viewer.user.id).await?;
+    let org = viewer.user.org_id.as_deref();
+    crate::domain::audit::record(
+        &portal.store,
+        &viewer.actor(),
+        "user.signed_out_everywhere",
+        &viewer.user.id,
+        org,
+        portal.now(),
+    )
+    .await?;
     tracing::info!(user = %viewer.user.id, ended, "signed out everywhere");
     let mut response = Redirect::to("/ui/signin").into_response();
     response
@@ -1035,7 +1053,7 @@ async fn register(
         return Ok(refuse(StatusCode::BAD_REQUEST, &format!("At most {most} files at once.")));
     }
     let (names, texts): (Vec<String>, Vec<String>) = files.into_iter().unzip();
-    let outcomes = match super::admin_api::register_texts(&portal, texts).await {
+    let outcomes = match super::admin_api::register_texts(&portal, &viewer.actor(), texts).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
             tracing::error!(error = %e, "registering uploaded licenses");
@@ -1222,7 +1240,9 @@ async fn second_factor_off(
         ));
     }
     let password = Password::new(form.password);
-    match accounts::disable_second_factor(&portal.store, &viewer.user, &password).await {
+    match accounts::disable_second_factor(&portal.store, &viewer.user, &password, portal.now())
+        .await
+    {
         Ok(()) => {
             tracing::info!(user = %viewer.user.id, "second factor turned off");
             Ok(Redirect::to("/ui/profile?done=second-factor-off").into_response())
@@ -1348,7 +1368,7 @@ async fn revoke_api_key(
     if !visible_keys(&portal, &viewer).await?.iter().any(|k| k.id == id) {
         return Err(UiError::NotFound);
     }
-    if portal.store.revoke_api_key(&id, portal.now()).await? {
+    if crate::domain::apikeys::revoke(&portal.store, &viewer.actor(), &id, portal.now()).await? {
         tracing::info!(key = %id, by = %viewer.user.id, "API key revoked");
     }
     Ok(Redirect::to("/ui/api-keys").into_response())
@@ -1419,7 +1439,8 @@ async fn change_role(
         }
     };
     let org = (!form.org.is_empty()).then_some(form.org.as_str());
-    match accounts::change_role(&portal.store, &viewer.user, &target, role, org).await {
+    match accounts::change_role(&portal.store, &viewer.user, &target, role, org, portal.now()).await
+    {
         Ok(()) => {
             tracing::info!(user = %target.id, role = role.as_str(), by = %viewer.user.id, "role changed");
             Ok(Redirect::to("/ui/users?done=role").into_response())
@@ -1493,6 +1514,16 @@ async fn assign(
         given => Some(portal.store.organization(given).await?.ok_or(UiError::NotFound)?.id),
     };
     portal.store.assign_license(&id, org.as_deref()).await?;
+    let target = format!("{id} {}", org.as_deref().unwrap_or("-"));
+    crate::domain::audit::record(
+        &portal.store,
+        &viewer.actor(),
+        "license.assigned",
+        &target,
+        org.as_deref(),
+        portal.now(),
+    )
+    .await?;
     tracing::info!(license = %id, org = ?org, by = %viewer.user.id, "license assigned");
     Ok(Redirect::to(&format!("/ui/licenses/{id}?done=assigned")).into_response())
 }
@@ -1586,6 +1617,16 @@ async fn change_name(
     match accounts::normalize_name("name", &form.name) {
         Ok(name) => {
             portal.store.set_name(&viewer.user.id, &name).await?;
+            let org = viewer.user.org_id.as_deref();
+            crate::domain::audit::record(
+                &portal.store,
+                &viewer.actor(),
+                "user.name_changed",
+                &viewer.user.id,
+                org,
+                portal.now(),
+            )
+            .await?;
             Ok(Redirect::to("/ui/profile?done=name").into_response())
         }
         Err(e) => {
@@ -1840,4 +1881,65 @@ async fn erase_people(
     }
     tracing::info!(org = %id, erased = people.len(), by = %viewer.user.id, "organization's people erased");
     Ok(Redirect::to("/ui/organizations?done=erased").into_response())
+}
+
+// --- the audit ledger -------------------------------------------------------------------------
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct AuditForm {
+    #[serde(default)]
+    pub license: String,
+    #[serde(default)]
+    pub org: String,
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+/// Ledger entries newest first: a super-admin's all (filtered by license, organization,
+/// actor), an org-admin's those about their organization.
+async fn audit(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    query: Result<Query<AuditForm>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, UiError> {
+    let Query(form) = query.map_err(|_| UiError::NotFound)?;
+    let given = |v: &str| {
+        let v = v.trim();
+        (!v.is_empty() && v.len() <= 100 && !v.chars().any(char::is_control)).then(|| v.to_owned())
+    };
+    let org = match viewer.role {
+        Role::SuperAdmin => given(&form.org),
+        Role::OrgAdmin => Some(viewer.user.org_id.clone().unwrap_or_default()),
+    };
+    let (license, actor) = (given(&form.license), given(&form.actor));
+    let page = portal
+        .store
+        .ledger_page(org.as_deref(), actor.as_deref(), license.as_deref(), form.before, 51)
+        .await?;
+    let more = page.len() > 50;
+    let entries: Vec<_> = page.into_iter().take(50).collect();
+    let next = if more { entries.last().map(|e| e.entry.seq as i64) } else { None };
+    let organizations = match viewer.role {
+        Role::SuperAdmin => portal.store.organizations("", 1000).await?,
+        Role::OrgAdmin => Vec::new(),
+    };
+    // People are shown by name while they have an account; the ledger itself keeps ids.
+    let mut names = std::collections::BTreeMap::new();
+    for entry in &entries {
+        if !names.contains_key(&entry.entry.actor)
+            && let Some(user) = portal.store.user(&entry.entry.actor).await?
+        {
+            names.insert(entry.entry.actor.clone(), user.name);
+        }
+    }
+    let view = pages::AuditPage {
+        entries: &entries,
+        names: &names,
+        organizations: &organizations,
+        form: &form,
+        next,
+    };
+    Ok(html(StatusCode::OK, pages::audit(&viewer.chrome(), &view)))
 }

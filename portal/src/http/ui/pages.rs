@@ -56,6 +56,7 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
                             }
                             a href="/ui/users" { "People" }
                             a href="/ui/api-keys" { "API keys" }
+                            a href="/ui/audit" { "Audit" }
                             a href="/ui/profile" { (chrome.user.name) " (" (chrome.role.as_str()) ")" }
                         }
                         form method="post" action="/ui/signout" {
@@ -207,7 +208,7 @@ pub fn licenses(
             @if rows.is_empty() {
                 p { "No license matches." }
             } @else {
-                div.table {
+                div.table tabindex="0" role="region" aria-label="Scrollable table" {
                     table {
                         caption.muted { "Licenses in issue order, 50 a page" }
                         thead { tr { th scope="col" { "License" } th scope="col" { "Organization" } th scope="col" { "Product" } th scope="col" { "Standing" } th scope="col" { "Ends" } th scope="col" { "Last validation" } } }
@@ -444,14 +445,14 @@ pub fn organizations(
             @if rows.is_empty() {
                 p { "None yet." }
             } @else {
-                div.table {
+                div.table tabindex="0" role="region" aria-label="Scrollable table" {
                     table {
                         thead { tr { th scope="col" { "Name" } th scope="col" { "Licenses" } th scope="col" { "Since" } th scope="col" { span.muted { "Data rights" } } } }
                         tbody {
                             @for (org, n) in rows {
                                 tr {
                                     td { (org.name) } td { (n) } td { (day(org.created_at)) }
-                                    td { a href={ "/ui/organizations/" (org.id) "/erase-people" } aria-label={ "Erase the people of " (org.name) } { "Erase its people" } }
+                                    td { a href={ "/ui/organizations/" (org.id) "/erase-people" } aria-label={ "Erase its people: " (org.name) } { "Erase its people" } }
                                 }
                             }
                         }
@@ -533,7 +534,7 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
                 button type="submit" { "Invite" }
             }
             h2 { "Accounts" }
-            div.table {
+            div.table tabindex="0" role="region" aria-label="Scrollable table" {
                 table {
                     thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" } th scope="col" { "Since" } } }
                     tbody {
@@ -552,7 +553,7 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
             }
             @if !view.invitations.is_empty() {
                 h2 { "Pending invitations" }
-                div.table {
+                div.table tabindex="0" role="region" aria-label="Scrollable table" {
                     table {
                         thead { tr { th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" } th scope="col" { "Expires" } } }
                         tbody {
@@ -707,7 +708,7 @@ pub fn register(
             }
             @if !results.is_empty() {
                 h2 { "Results" }
-                div.table {
+                div.table tabindex="0" role="region" aria-label="Scrollable table" {
                     table {
                         thead { tr { th scope="col" { "File" } th scope="col" { "Outcome" } th scope="col" { "License" } } }
                         tbody {
@@ -849,7 +850,7 @@ pub fn api_keys(
             @if keys.is_empty() {
                 p { "None yet." }
             } @else {
-                div.table {
+                div.table tabindex="0" role="region" aria-label="Scrollable table" {
                     table {
                         thead { tr { th scope="col" { "Id" } th scope="col" { "Label" } th scope="col" { "Scopes" } th scope="col" { "State" } th scope="col" { "Made" } th scope="col" { span.muted { "Action" } } } }
                         tbody {
@@ -1007,6 +1008,100 @@ pub fn confirm_erase_people(chrome: &Chrome<'_>, org: &OrganizationRow, people: 
                     button.danger type="submit" { "Erase them" }
                     a href="/ui/organizations" { "Cancel" }
                 }
+            }
+        },
+    )
+}
+
+/// A ledger target as a cell shows it: a batch of many licenses by its first ids.
+fn short_target(target: &str) -> String {
+    let ids: Vec<&str> = target.split(' ').collect();
+    if ids.len() <= 3 {
+        target.to_owned()
+    } else {
+        format!("{} … and {} more", ids[..3].join(" "), ids.len() - 3)
+    }
+}
+
+/// What the audit page shows.
+pub struct AuditPage<'a> {
+    pub entries: &'a [crate::store::ledger::StoredEntry],
+    pub names: &'a std::collections::BTreeMap<String, String>,
+    pub organizations: &'a [OrganizationRow],
+    pub form: &'a super::AuditForm,
+    pub next: Option<i64>,
+}
+
+pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
+    let org_name = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| view.organizations.iter().find(|o| &o.id == id))
+            .map_or_else(|| id.clone().unwrap_or_default(), |o| o.name.clone())
+    };
+    let next_link = view.next.map(|before| {
+        format!(
+            "/ui/audit?{}&before={before}",
+            url_query(&[
+                ("license", &view.form.license),
+                ("org", &view.form.org),
+                ("actor", &view.form.actor)
+            ])
+        )
+    });
+    page(
+        "Audit",
+        Some(chrome),
+        html! {
+            h1 { "Audit ledger" }
+            p {
+                "Every change made by a person or an API key, newest first. The entries form a hash chain the portal signs every minute; "
+                code { "GET /v1/admin/audit" } " exports it and " code { "tessera audit verify" } " checks it offline."
+            }
+            form.filters method="get" action="/ui/audit" role="search" aria-label="Filter the ledger" {
+                div { label for="a-license" { "License id" } input id="a-license" name="license" value=(view.form.license); }
+                @if chrome.role == Role::SuperAdmin {
+                    div {
+                        label for="a-org" { "Organization" }
+                        select id="a-org" name="org" {
+                            option value="" { "any" }
+                            @for org in view.organizations {
+                                option value=(org.id) selected[view.form.org == org.id] { (org.name) }
+                            }
+                        }
+                    }
+                    div { label for="a-actor" { "Actor id" } input id="a-actor" name="actor" value=(view.form.actor); }
+                }
+                button type="submit" { "Filter" }
+            }
+            @if view.entries.is_empty() {
+                p { "No entry matches." }
+            } @else {
+                div.table tabindex="0" role="region" aria-label="Scrollable table" {
+                    table {
+                        thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "On" } th scope="col" { "Organization" } } }
+                        tbody {
+                            @for stored in view.entries {
+                                @let e = &stored.entry;
+                                tr {
+                                    td { (e.seq) }
+                                    td { (when(Some(e.at))) }
+                                    td {
+                                        @match view.names.get(&e.actor) {
+                                            Some(name) => { (name) br; span.muted { code { (e.actor) } } },
+                                            None => code { (e.actor) },
+                                        }
+                                    }
+                                    td { (e.action) }
+                                    td { code { (short_target(&e.target)) } }
+                                    td { (org_name(&e.org)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(link) = next_link {
+                p.pager { a href=(link) rel="next" { "Older entries →" } }
             }
         },
     )

@@ -1,0 +1,226 @@
+//! The audit ledger as stored: entries chained by hash, signed heads, delegations.
+
+use sqlx::Row;
+use tessera_core::ledger::{Entry, GENESIS};
+
+use super::{Backend, Store, StoreError};
+
+/// A ledger entry to append (its number and hash are given by the store).
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub org_id: Option<String>,
+}
+
+/// A stored entry with its hash (hex).
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub entry: Entry,
+    pub hash: String,
+}
+
+/// A stored head.
+#[derive(Debug, Clone)]
+pub struct StoredHead {
+    pub seq: i64,
+    pub hash: String,
+    pub signed_at: i64,
+    pub key_id: String,
+    pub signature: String,
+}
+
+fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("ledger hash {text:?}")))
+}
+
+fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEntry, StoreError> {
+    let seq: i64 = row.try_get("seq")?;
+    Ok(StoredEntry {
+        entry: Entry {
+            seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("ledger seq".into()))?,
+            at: row.try_get("at")?,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            target: row.try_get("target")?,
+            org: row.try_get("org_id")?,
+        },
+        hash: row.try_get("hash")?,
+    })
+}
+
+impl Store {
+    /// Appends entries to the chain in one transaction. Writers take turns (SQLite's write
+    /// lock; on PostgreSQL a lock on the table), so several portal instances never fork it.
+    pub async fn append_ledger(&self, entries: &[NewEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE ledger IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
+        let last = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (mut seq, mut previous) = match last {
+            Some(row) => (row.try_get::<i64, _>(0)?, decode_hash(&row.try_get::<String, _>(1)?)?),
+            None => (0, GENESIS),
+        };
+        for new in entries {
+            seq += 1;
+            let entry = Entry {
+                seq: seq as u64,
+                at: new.at,
+                actor: new.actor.clone(),
+                action: new.action.clone(),
+                target: new.target.clone(),
+                org: new.org_id.clone(),
+            };
+            let hash = entry.hash_after(&previous);
+            sqlx::query(
+                "INSERT INTO ledger (seq, at, actor, action, target, org_id, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(seq)
+            .bind(new.at)
+            .bind(&new.actor)
+            .bind(&new.action)
+            .bind(&new.target)
+            .bind(&new.org_id)
+            .bind(hex::encode(hash))
+            .execute(&mut *tx)
+            .await?;
+            previous = hash;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The chain's last entry: its number and hash.
+    pub async fn ledger_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, decode_hash(&r.try_get::<String, _>(1)?)?))).transpose()
+    }
+
+    /// The number of the last signed head (0: none).
+    pub async fn last_signed_seq(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM ledger_heads")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Stores a signed head and the delegation of the key that signed it.
+    pub async fn insert_head(&self, head: &StoredHead, delegation: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO ledger_delegations (key_id, text) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&head.key_id)
+        .bind(delegation)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO ledger_heads (seq, hash, signed_at, key_id, signature) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(head.seq)
+        .bind(&head.hash)
+        .bind(head.signed_at)
+        .bind(&head.key_id)
+        .bind(&head.signature)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Entries after `after`, oldest first, at most `limit` (for the export).
+    pub async fn ledger_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, target, org_id, hash FROM ledger WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Entries newest first, before `before` (or from the newest), at most `limit`;
+    /// of one organization, one actor, or naming one target, when given.
+    pub async fn ledger_page(
+        &self,
+        org_id: Option<&str>,
+        actor: Option<&str>,
+        target: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let mut conditions = vec!["seq < $1".to_owned()];
+        let mut binds: Vec<String> = Vec::new();
+        for (column, value) in [("org_id", org_id), ("actor", actor)] {
+            if let Some(value) = value {
+                binds.push(value.to_owned());
+                conditions.push(format!("{column} = ${}", binds.len() + 1));
+            }
+        }
+        if let Some(target) = target {
+            // Targets are ids separated by spaces: a whole-word match.
+            binds.push(format!("% {target} %"));
+            conditions.push(format!("(' ' || target || ' ') LIKE ${}", binds.len() + 1));
+        }
+        let sql = format!(
+            "SELECT seq, at, actor, action, target, org_id, hash FROM ledger WHERE {} \
+             ORDER BY seq DESC LIMIT ${}",
+            conditions.join(" AND "),
+            binds.len() + 2
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before.unwrap_or(i64::MAX));
+        for value in &binds {
+            query = query.bind(value.clone());
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Every signed head, oldest first, and every delegation that signed one.
+    pub async fn ledger_heads(&self) -> Result<(Vec<StoredHead>, Vec<String>), StoreError> {
+        let heads = sqlx::query(
+            "SELECT seq, hash, signed_at, key_id, signature FROM ledger_heads ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StoredHead {
+                seq: r.try_get(0)?,
+                hash: r.try_get(1)?,
+                signed_at: r.try_get(2)?,
+                key_id: r.try_get(3)?,
+                signature: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let delegations = sqlx::query("SELECT text FROM ledger_delegations ORDER BY key_id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((heads, delegations))
+    }
+}
