@@ -167,3 +167,73 @@ fn a_hub_put_back_to_before_its_revocation_is_refused_at_its_next_ping() {
     assert_ne!(ping.status(), "valid", "{}", ping.stdout);
     assert_ne!(ping.code, 0);
 }
+
+#[test]
+fn tessera_audit_verify_checks_the_portals_ledger_and_names_what_was_changed() {
+    let vendor = Vendor::keygen();
+    let portal = crate::kit::Portal::start(&vendor);
+    let (claims, license) = vendor.license(2, None);
+    portal.register(&license);
+    let id = claims.id.to_string();
+    portal.admin(&id, "suspend");
+    portal.admin(&id, "reinstate");
+    let dir = tempfile::tempdir().expect("dir");
+    let export = dir.path().join("audit.jsonl");
+    let text = portal.admin_text("audit");
+    std::fs::write(&export, &text).expect("export");
+    let verify = |file: &std::path::Path| {
+        let mut command = crate::kit::cmd("tessera");
+        command.args(["audit", "verify"]).arg(file).arg("--trust").arg(vendor.trust_path());
+        run(&mut command)
+    };
+    let sound = verify(&export);
+    assert_eq!(sound.code, 0, "{}", sound.stderr);
+    assert!(sound.stdout.contains("sound: 4 entries"), "{}", sound.stdout);
+
+    // Each kind of edit of the export, named.
+    let lines: Vec<&str> = text.lines().collect();
+    let entry_at = |seq: u64| {
+        lines
+            .iter()
+            .position(|l| {
+                l.contains("\"kind\":\"entry\"") && l.contains(&format!("\"seq\":{seq},"))
+            })
+            .expect("entry")
+    };
+    let write = |name: &str, lines: &[String]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n")).expect("write");
+        path
+    };
+    let owned: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    let mut changed = owned.clone();
+    changed[entry_at(3)] = changed[entry_at(3)].replace("license.suspended", "license.reinstated");
+    let mut removed = owned.clone();
+    removed.remove(entry_at(2));
+    let mut reordered = owned.clone();
+    reordered.swap(entry_at(3), entry_at(4));
+    for (name, lines, says) in [
+        ("changed", changed, "entry 3 was changed"),
+        ("removed", removed, "entry 2 is missing"),
+        ("reordered", reordered, "entry 3 is missing"),
+    ] {
+        let bad = verify(&write(name, &lines));
+        assert_eq!(bad.code, 9, "{name}: {}", bad.stderr);
+        assert!(bad.stderr.contains(says), "{name}: {}", bad.stderr);
+    }
+    // Another vendor's key vouches for none of its heads.
+    let other = Vendor::keygen();
+    let mut command = crate::kit::cmd("tessera");
+    command.args(["audit", "verify"]).arg(&export).arg("--trust").arg(other.trust_path());
+    let stranger = run(&mut command);
+    assert_eq!(stranger.code, 9, "{}", stranger.stderr);
+    assert!(
+        stranger.stderr.contains("no delegation from a trusted vendor key"),
+        "{}",
+        stranger.stderr
+    );
+    let junk = write("junk", &["not json".to_owned()]);
+    let refused = verify(&junk);
+    assert_eq!(refused.code, 5, "{}", refused.stderr);
+    assert!(refused.stderr.contains("line 1"), "{}", refused.stderr);
+}

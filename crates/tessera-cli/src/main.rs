@@ -478,7 +478,7 @@ const MAX_AUDIT_EXPORT: usize = 2 * 1024 * 1024 * 1024;
 
 fn audit_verify(file: &Path, trust: &[std::path::PathBuf]) -> Result<u8, Failure> {
     use std::io::BufRead;
-    use tessera_core::ledger::{self, Entry, Export, Head};
+    use tessera_core::ledger::{self, Export};
     let trust = load_trust(trust)?;
     let opened = std::fs::File::open(file).map_err(|e| Failure::io(file, e))?;
     if opened.metadata().map(|m| m.len()).unwrap_or(0) > MAX_AUDIT_EXPORT as u64 {
@@ -487,59 +487,12 @@ fn audit_verify(file: &Path, trust: &[std::path::PathBuf]) -> Result<u8, Failure
             format!("{}: larger than an audit export can be", file.display()),
         ));
     }
-    let bad = |n: usize, what: String| {
-        Failure::new(Exit::Input, format!("{} line {n}: {what}", file.display()))
-    };
-    let hash32 = |n: usize, text: &str| -> Result<[u8; 32], Failure> {
-        hex::decode(text)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad(n, "a hash is 64 hex digits".into()))
-    };
-    let mut export = Export::default();
-    for (i, line) in std::io::BufReader::new(opened).lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| Failure::io(file, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| bad(n, format!("not JSON: {e}")))?;
-        match value["kind"].as_str() {
-            Some("delegation") => export.delegations.push(
-                value["text"]
-                    .as_str()
-                    .ok_or_else(|| bad(n, "a delegation needs its text".into()))?
-                    .to_owned(),
-            ),
-            Some("entry") => {
-                let hash = hash32(n, value["hash"].as_str().unwrap_or_default())?;
-                let entry: Entry =
-                    serde_json::from_value(value).map_err(|e| bad(n, format!("entry: {e}")))?;
-                export.entries.push((entry, hash));
-            }
-            Some("head") => {
-                let field = |name: &str| value[name].clone();
-                let seq = field("seq").as_u64().ok_or_else(|| bad(n, "head: seq".into()))?;
-                let signed_at = field("signed_at")
-                    .as_i64()
-                    .and_then(|t| UnixTime::from_unix(t).ok())
-                    .ok_or_else(|| bad(n, "head: signed_at".into()))?;
-                let hash = hash32(n, field("hash").as_str().unwrap_or_default())?;
-                let key_id = field("key_id")
-                    .as_str()
-                    .and_then(|k| k.parse().ok())
-                    .ok_or_else(|| bad(n, "head: key_id".into()))?;
-                let signature: [u8; 64] =
-                    hex::decode(field("signature").as_str().unwrap_or_default())
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
-                        .ok_or_else(|| bad(n, "head: signature".into()))?;
-                export.heads.push((Head { seq, hash, signed_at }, key_id, signature));
-            }
-            _ => return Err(bad(n, "each line is a delegation, an entry or a head".into())),
-        }
-    }
+    let lines = std::io::BufReader::new(opened)
+        .lines()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::io(file, e))?;
+    let export = Export::from_lines(&lines)
+        .map_err(|e| Failure::new(Exit::Input, format!("{} {e}", file.display())))?;
     match ledger::verify(&export, &trust) {
         Ok(verified) => {
             emit(&format!(

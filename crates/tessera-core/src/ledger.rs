@@ -89,6 +89,87 @@ pub struct Export {
     pub delegations: Vec<String>,
 }
 
+/// A line of an export that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ExportLineError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl Export {
+    /// Reads an export as `GET /v1/admin/audit` writes it: JSON lines, each a
+    /// `delegation` (`text`), an `entry` (its fields and `hash`) or a `head` (`seq`, `hash`,
+    /// `signed_at`, `key_id`, `signature`).
+    pub fn from_lines<I, S>(lines: I) -> Result<Export, ExportLineError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut export = Export::default();
+        for (i, line) in lines.into_iter().enumerate() {
+            let bad = |message: String| ExportLineError { line: i + 1, message };
+            let line = line.as_ref().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let parsed: Line = serde_json::from_str(line).map_err(|e| {
+                bad(format!("not a delegation, an entry or a head of an audit export: {e}"))
+            })?;
+            let hex32 = |what: &str, text: &str| -> Result<[u8; 32], ExportLineError> {
+                hex::decode(text)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| bad(format!("{what}: 64 hex digits")))
+            };
+            match parsed {
+                Line::Delegation { text } => export.delegations.push(text),
+                Line::Entry { seq, at, actor, action, target, org, hash } => {
+                    let hash = hex32("hash", &hash)?;
+                    export.entries.push((Entry { seq, at, actor, action, target, org }, hash));
+                }
+                Line::Head { seq, hash, signed_at, key_id, signature } => {
+                    let hash = hex32("hash", &hash)?;
+                    let signed_at =
+                        UnixTime::from_unix(signed_at).map_err(|_| bad("signed_at".into()))?;
+                    let key_id = key_id.parse().map_err(|_| bad("key_id".into()))?;
+                    let signature = hex::decode(&signature)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| bad("signature: 128 hex digits".into()))?;
+                    export.heads.push((Head { seq, hash, signed_at }, key_id, signature));
+                }
+            }
+        }
+        Ok(export)
+    }
+}
+
+/// One line of an export, as written.
+#[derive(serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+enum Line {
+    Delegation {
+        text: String,
+    },
+    Entry {
+        seq: u64,
+        at: i64,
+        actor: String,
+        action: String,
+        target: String,
+        org: Option<String>,
+        hash: String,
+    },
+    Head {
+        seq: u64,
+        hash: String,
+        signed_at: i64,
+        key_id: String,
+        signature: String,
+    },
+}
+
 /// The first thing wrong in an export.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -145,6 +145,11 @@ impl PortalProcess {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
     }
 
+    /// A GET of `/v1/admin/{path}` with the admin key: the body as text.
+    pub fn admin_text(&self, path: &str) -> String {
+        self.admin_call(path, None)
+    }
+
     fn admin_post(&self, path: &str, body: serde_json::Value) {
         self.admin_call(path, Some(body));
     }

@@ -758,3 +758,59 @@ fn the_receipt_key_comes_from_an_encrypted_key_file_or_a_systemd_credential() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(&other.key_id().to_string()), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_portals_writing_the_ledger_at_once_never_fork_it() {
+    let Some(database) = PgDatabase::fresh().await else { return };
+    let database_url = database.url.clone();
+    let vendor = Vendor::new();
+    let shared =
+        || PortalOptions { database_url: Some(database_url.clone()), ..PortalOptions::default() };
+    let a = portal(&vendor, "a", shared());
+    let b = portal(&vendor, "b", shared());
+    let hubs = hubs(&vendor, &a.url, &a.api_key, 4).await;
+    let ids: Vec<String> = hubs.iter().map(|h| h.claims.id.to_string()).collect();
+    // Both instances suspend and reinstate licenses at once: every change is an entry.
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        for (url, key) in [(a.url.clone(), a.api_key.clone()), (b.url.clone(), b.api_key.clone())] {
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                let http = crate::helpers::client().build().expect("client");
+                for n in 0..10 {
+                    let action = if (n + i) % 2 == 0 { "suspend" } else { "reinstate" };
+                    let answer = http
+                        .post(format!("{url}/v1/admin/licenses/{id}/{action}"))
+                        .bearer_auth(&key)
+                        .json(&serde_json::json!({}))
+                        .send()
+                        .await
+                        .expect("action");
+                    assert_eq!(answer.status(), 200);
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let text = tokio::task::spawn_blocking(move || {
+        let text = b.admin_text("audit");
+        drop(b);
+        text
+    })
+    .await
+    .expect("export");
+    let export = tessera_core::ledger::Export::from_lines(text.lines()).expect("export");
+    let trust = tessera_core::TrustSet::parse(&std::fs::read(vendor.trust_path()).expect("trust"))
+        .expect("trust");
+    let verified = tessera_core::ledger::verify(&export, &trust).expect("one chain, no fork");
+    // Two API keys made, four registrations, 80 changes: every one of them, once.
+    let changes = export
+        .entries
+        .iter()
+        .filter(|(e, _)| e.action.starts_with("license.s") || e.action.starts_with("license.r"))
+        .count();
+    assert_eq!(changes, 4 + 80, "{verified:?}");
+    drop((a, database));
+}

@@ -1497,7 +1497,6 @@ on_both_stores!(
 
 /// The audit export over HTTP, read into what `tessera audit verify` checks.
 async fn audit_export(app: &TestApp) -> tessera_core::ledger::Export {
-    use tessera_core::ledger::{Entry, Export, Head};
     let response = app
         .http
         .get(format!("{}/v1/admin/audit", app.address))
@@ -1507,39 +1506,7 @@ async fn audit_export(app: &TestApp) -> tessera_core::ledger::Export {
         .expect("audit");
     assert_eq!(response.status(), 200);
     let text = response.text().await.expect("body");
-    let mut export = Export::default();
-    let hash = |v: &serde_json::Value| -> [u8; 32] {
-        hex::decode(v.as_str().expect("hash")).expect("hex").try_into().expect("32 bytes")
-    };
-    for line in text.lines() {
-        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
-        match value["kind"].as_str() {
-            Some("delegation") => {
-                export.delegations.push(value["text"].as_str().expect("text").to_owned())
-            }
-            Some("entry") => {
-                let h = hash(&value["hash"]);
-                export.entries.push((serde_json::from_value::<Entry>(value).expect("entry"), h));
-            }
-            Some("head") => export.heads.push((
-                Head {
-                    seq: value["seq"].as_u64().expect("seq"),
-                    hash: hash(&value["hash"]),
-                    signed_at: tessera_core::UnixTime::from_unix(
-                        value["signed_at"].as_i64().expect("t"),
-                    )
-                    .expect("t"),
-                },
-                value["key_id"].as_str().expect("key id").parse().expect("key id"),
-                hex::decode(value["signature"].as_str().expect("sig"))
-                    .expect("hex")
-                    .try_into()
-                    .expect("64"),
-            )),
-            other => panic!("unknown line kind {other:?}"),
-        }
-    }
-    export
+    tessera_core::ledger::Export::from_lines(text.lines()).expect("an export")
 }
 
 on_both_stores!(
