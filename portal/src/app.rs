@@ -54,6 +54,8 @@ pub struct Portal {
     pub pings: PingPath,
     /// The key of device cookies and form tokens, shared by every instance (in the store).
     ui_secret: Vec<u8>,
+    /// The vendor's ledger delegation of the receipt key: lets the portal sign ledger heads.
+    ledger_delegation: Option<String>,
     /// The SMTP relay for invitation emails, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
     /// The staff dashboard's figures and when they were counted: one pass over every
@@ -90,6 +92,12 @@ impl Portal {
             &settings.data_dir,
             &mut problems,
         );
+        let ledger_delegation = startup::load_ledger_delegation(
+            settings.ledger_delegation.as_deref(),
+            trust.as_ref(),
+            &receipt_key,
+            clock.now(),
+        );
         for problem in &problems {
             tracing::warn!(%problem, "hubs cannot be served until this is fixed");
         }
@@ -121,6 +129,7 @@ impl Portal {
             metrics,
             pings,
             ui_secret,
+            ledger_delegation,
             mailer,
             dashboard: tokio::sync::Mutex::new(None),
         }))
@@ -171,7 +180,7 @@ impl Portal {
         crate::domain::audit::sign_head(
             &self.store,
             &self.receipt_key,
-            self.delegation_text(),
+            self.ledger_delegation.as_deref(),
             self.now(),
         )
         .await

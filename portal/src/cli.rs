@@ -166,6 +166,10 @@ pub struct StoreArgs {
     /// The vendor-signed delegation of this portal's receipt key (`tessera delegate`).
     #[arg(long, env = "TESSERA_DELEGATION", value_name = "FILE")]
     pub delegation: Option<PathBuf>,
+    /// The vendor-signed ledger delegation of the receipt key (`tessera delegate --ledger`),
+    /// to sign the audit ledger's heads.
+    #[arg(long, env = "TESSERA_LEDGER_DELEGATION", value_name = "FILE")]
+    pub ledger_delegation: Option<PathBuf>,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key).
     #[arg(long, env = "TESSERA_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -186,6 +190,7 @@ impl StoreArgs {
             database_url: self.database_url.clone(),
             trust: self.trust.clone(),
             delegation: self.delegation.clone(),
+            ledger_delegation: self.ledger_delegation.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
             log_format: self.log_format,

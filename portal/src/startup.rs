@@ -179,3 +179,47 @@ pub fn load_delegation(
         Ok(loaded) => Some(loaded),
     }
 }
+
+/// Loads the vendor's ledger delegation of the receipt key (`tessera delegate --ledger`), which
+/// lets the portal sign its audit ledger's heads. Without one (or with one that does not
+/// certify this key) the ledger is kept and chained but its heads are not signed: said in the
+/// log at start.
+pub fn load_ledger_delegation(
+    path: Option<&Path>,
+    trust: Option<&TrustSet>,
+    receipt_key: &SigningKey,
+    now: UnixTime,
+) -> Option<String> {
+    let warn = |why: String| {
+        tracing::warn!(%why, "the audit ledger's heads are not signed until this is fixed");
+        None
+    };
+    let Some(path) = path else {
+        return warn(format!(
+            "no ledger delegation: make one with `tessera delegate --ledger … --portal-key` for key {} and give --ledger-delegation",
+            receipt_key.key_id()
+        ));
+    };
+    let trust = trust?;
+    let loaded = read_capped(path, MAX_ARMORED_LEN).map_err(|e| e.to_string()).and_then(|bytes| {
+        let text = String::from_utf8(bytes).map_err(|_| "not text".to_owned())?;
+        let delegation = Delegation::verify_for(
+            tessera_core::delegation::Purpose::Ledger,
+            text.as_bytes(),
+            trust,
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((text, delegation))
+    });
+    match loaded {
+        Err(e) => warn(format!("ledger delegation {}: {e}", path.display())),
+        Ok((_, delegation)) if delegation.claims.portal_key != *receipt_key.public_key() => {
+            warn(format!(
+                "ledger delegation {} certifies another key than the receipt key",
+                path.display()
+            ))
+        }
+        Ok((text, _)) => Some(text),
+    }
+}

@@ -150,6 +150,10 @@ pub struct DelegateArgs {
     /// First day of validity (YYYY-MM-DD or RFC 3339); defaults to now.
     #[arg(long, value_name = "DATE")]
     pub not_before: Option<String>,
+    /// Let the key sign the heads of the portal's audit ledger (a LEDGER DELEGATION, the
+    /// portal's --ledger-delegation) instead of receipts.
+    #[arg(long)]
+    pub ledger: bool,
     /// Replace an existing --out file.
     #[arg(long)]
     pub force: bool,

@@ -199,12 +199,15 @@ fn delegate(args: crate::cli::DelegateArgs) -> Result<u8, Failure> {
         not_after: not_before
             .saturating_add(std::time::Duration::from_secs(u64::from(args.valid_days) * 86_400)),
     };
-    let text = delegation::sign(&claims, &key);
+    let purpose =
+        if args.ledger { delegation::Purpose::Ledger } else { delegation::Purpose::Receipts };
+    let text = delegation::sign_for(purpose, &claims, &key);
     let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
     write_atomic(&args.out, text.as_bytes(), options).map_err(|e| Failure::io(&args.out, e))?;
     emit(&format!(
-        "delegated portal key {} (signed by {}), valid {} through {}\nwritten to: {}\n",
+        "delegated portal key {} to sign {} (signed by {}), valid {} through {}\nwritten to: {}\n",
         portal_key.key.key_id(),
+        if args.ledger { "audit ledger heads" } else { "receipts" },
         key.key_id(),
         claims.not_before,
         claims.not_after,

@@ -54,10 +54,12 @@ pub enum Kind {
     /// A runner's call to its hub (a lease asked for, renewed or given back), signed by the
     /// runner's own key.
     RunnerCall,
+    /// The vendor's statement that a portal key may sign the heads of its audit ledger.
+    LedgerDelegation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::License,
         Kind::Receipt,
         Kind::Delegation,
@@ -67,6 +69,7 @@ impl Kind {
         Kind::Ping,
         Kind::Lease,
         Kind::RunnerCall,
+        Kind::LedgerDelegation,
     ];
 
     /// The label in the BEGIN/END lines.
@@ -81,6 +84,7 @@ impl Kind {
             Kind::Ping => "PING",
             Kind::Lease => "LEASE",
             Kind::RunnerCall => "RUNNER CALL",
+            Kind::LedgerDelegation => "LEDGER DELEGATION",
         }
     }
 
@@ -96,6 +100,7 @@ impl Kind {
             Kind::Ping => "ping",
             Kind::Lease => "lease",
             Kind::RunnerCall => "runner_call",
+            Kind::LedgerDelegation => "ledger_delegation",
         }
     }
 
@@ -111,6 +116,7 @@ impl Kind {
             Kind::Ping => b"tessera ping v1\0",
             Kind::Lease => b"tessera lease v2\0",
             Kind::RunnerCall => b"tessera runner call v1\0",
+            Kind::LedgerDelegation => b"tessera ledger delegation v1\0",
         }
     }
 

@@ -50,9 +50,33 @@ impl DelegationError {
     }
 }
 
+/// What a delegation lets the portal key sign. Each is a signed statement of its own, so a
+/// hub that knows only receipts never meets a field it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Receipts of activations and pings (`DELEGATION`).
+    Receipts,
+    /// The heads of the portal's audit ledger (`LEDGER DELEGATION`).
+    Ledger,
+}
+
+impl Purpose {
+    fn kind(self) -> Kind {
+        match self {
+            Purpose::Receipts => Kind::Delegation,
+            Purpose::Ledger => Kind::LedgerDelegation,
+        }
+    }
+}
+
+/// Signs a delegation of `claims.portal_key` for `purpose` with the vendor key.
+pub fn sign_for(purpose: Purpose, claims: &DelegationClaims, vendor_key: &SigningKey) -> String {
+    Envelope::seal(purpose.kind(), vendor_key, claims)
+}
+
 /// Signs a delegation of `claims.portal_key` with the vendor key; returns the armored text.
 pub fn sign(claims: &DelegationClaims, vendor_key: &SigningKey) -> String {
-    Envelope::seal(Kind::Delegation, vendor_key, claims)
+    sign_for(Purpose::Receipts, claims, vendor_key)
 }
 
 /// A delegation whose vendor signature verified.
@@ -66,7 +90,18 @@ impl Delegation {
     /// Verifies the vendor's signature with `trust` (looked up at `now`). The window is not
     /// checked here: see [`Delegation::check_window`] and [`Delegation::covers`].
     pub fn verify(bytes: &[u8], trust: &TrustSet, now: UnixTime) -> Result<Self, DelegationError> {
-        let envelope = Envelope::parse(Kind::Delegation, bytes)?;
+        Self::verify_for(Purpose::Receipts, bytes, trust, now)
+    }
+
+    /// [`Delegation::verify`] for a delegation of `purpose`: one of another purpose is
+    /// malformed here.
+    pub fn verify_for(
+        purpose: Purpose,
+        bytes: &[u8],
+        trust: &TrustSet,
+        now: UnixTime,
+    ) -> Result<Self, DelegationError> {
+        let envelope = Envelope::parse(purpose.kind(), bytes)?;
         let key = trust.lookup(envelope.key_id(), now)?;
         envelope
             .verify_signature(key)

@@ -4,13 +4,14 @@
 //!
 //! Entry `n`'s hash is SHA-256(hash of entry `n-1` ‖ its canonical text), the first entry's
 //! predecessor being 32 zero bytes. A head says "entry `seq` has hash `h`" at a time, signed
-//! by the portal's key; it is checked against the vendor's delegation of that key that was
-//! valid when it was signed, so an export stays verifiable after the key is rotated.
+//! by the portal's key; it is checked against the vendor's ledger delegation of that key
+//! (`LEDGER DELEGATION`: a receipt delegation does not let a key sign heads) valid when it was
+//! signed, so an export stays verifiable after the key is rotated.
 
 use sha2::{Digest, Sha256};
 
 use crate::armor::{Envelope, Kind};
-use crate::delegation::{Delegation, DelegationClaims};
+use crate::delegation::{Delegation, DelegationClaims, Purpose};
 use crate::keys::{KeyId, PublicKey, SigningKey};
 use crate::time::UnixTime;
 use crate::trust::TrustSet;
@@ -236,7 +237,7 @@ pub fn verify(export: &Export, trust: &TrustSet) -> Result<Verified, LedgerError
         .delegations
         .iter()
         .filter_map(|text| {
-            let envelope = Envelope::parse(Kind::Delegation, text.as_bytes()).ok()?;
+            let envelope = Envelope::parse(Kind::LedgerDelegation, text.as_bytes()).ok()?;
             let claims: DelegationClaims = envelope.open().ok()?;
             Some((claims.portal_key.key_id(), text))
         })
@@ -257,8 +258,9 @@ pub fn verify(export: &Export, trust: &TrustSet) -> Result<Verified, LedgerError
             delegations.iter().find(|(id, _)| id == key_id).map(|(_, text)| *text).ok_or_else(
                 || undelegated(format!("no delegation of key {key_id} in the export")),
             )?;
-        let delegation = Delegation::verify(text.as_bytes(), trust, head.signed_at)
-            .map_err(|e| undelegated(e.to_string()))?;
+        let delegation =
+            Delegation::verify_for(Purpose::Ledger, text.as_bytes(), trust, head.signed_at)
+                .map_err(|e| undelegated(e.to_string()))?;
         let portal_key = &delegation.claims.portal_key;
         if !delegation.covers(head.signed_at) {
             return Err(undelegated("the delegation's window does not cover it".to_owned()));
@@ -318,7 +320,8 @@ mod tests {
                 not_before: from,
                 not_after: to,
             };
-            self.export.delegations.push(delegation::sign(&claims, &self.vendor));
+            let text = delegation::sign_for(delegation::Purpose::Ledger, &claims, &self.vendor);
+            self.export.delegations.push(text);
         }
 
         fn append(&mut self, action: &str) {
@@ -419,6 +422,16 @@ mod tests {
         let signature = head.sign(&portal.key);
         late.heads[1] = (head, key_id, signature);
         assert!(matches!(verify(&late, &trust), Err(LedgerError::Undelegated { seq: 5, .. })));
+        // A receipt delegation of the same key does not let it sign heads.
+        let mut receipts_only = sample_like(&portal);
+        let claims = DelegationClaims {
+            portal_key: portal.key.public_key().clone(),
+            issued_at: t(0),
+            not_before: t(0),
+            not_after: t(2000),
+        };
+        receipts_only.delegations = vec![delegation::sign(&claims, &portal.vendor)];
+        assert!(matches!(verify(&receipts_only, &trust), Err(LedgerError::Undelegated { .. })));
         // A stranger's vendor key vouches for nothing.
         let stranger = TrustSet::single(SigningKey::generate().expect("k").public_key().clone());
         assert!(matches!(verify(&portal.export, &stranger), Err(LedgerError::Undelegated { .. })));

@@ -61,6 +61,17 @@ impl PortalProcess {
             .arg(&delegation)
             .arg("--force"))
         .ok();
+        // And the ledger delegation, with the real CLI too: the portal signs its ledger heads.
+        let ledger_delegation = data.join("ledger-delegation.txt");
+        run(command("tessera")
+            .args(["delegate", "--ledger", "--key"])
+            .arg(vendor.key_path())
+            .arg("--portal-key")
+            .arg(data.join("receipt.pub"))
+            .arg("--out")
+            .arg(&ledger_delegation)
+            .arg("--force"))
+        .ok();
         let api_key = run(command("tessera-portal")
             .args(["api-key", "create", "--scope", "read,write,revoke"])
             .args(&store))
@@ -71,6 +82,7 @@ impl PortalProcess {
         let mut serve = store;
         serve.extend(["--trust".into(), vendor.trust_path().into()]);
         serve.extend(["--delegation".into(), delegation.into()]);
+        serve.extend(["--ledger-delegation".into(), ledger_delegation.into()]);
         if let Some(text) = &options.config {
             let config = data.join("portal.toml");
             std::fs::write(&config, text).expect("config file");

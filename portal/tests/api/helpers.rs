@@ -69,11 +69,15 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
         not_after: clock.now().saturating_add(std::time::Duration::from_secs(3 * 365 * 86_400)),
     };
     std::fs::write(&delegation_path, delegation::sign(&claims, &vendor)).expect("delegation");
+    let ledger_delegation = dir.path().join("ledger-delegation.txt");
+    let ledger = delegation::sign_for(delegation::Purpose::Ledger, &claims, &vendor);
+    std::fs::write(&ledger_delegation, ledger).expect("ledger delegation");
     let layer = Layer {
         data_dir: Some(data_dir),
         database_url: database_url.map(Into::into),
         trust: vec![trust_path],
         delegation: Some(delegation_path),
+        ledger_delegation: Some(ledger_delegation),
         ..Layer::default()
     };
     let settings = tune(layer).resolve().expect("settings");
