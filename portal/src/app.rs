@@ -186,6 +186,21 @@ impl Portal {
         .await
     }
 
+    /// Cuts the audit ledger's entries older than `keep_ledger_days`, at a signed checkpoint.
+    pub async fn cut_ledger(&self) -> Result<u64, StoreError> {
+        let keep = self.settings.keep_ledger_days.saturating_mul(86_400);
+        let before = UnixTime::from_unix(self.now().as_unix().saturating_sub(keep))
+            .unwrap_or(UnixTime::EPOCH);
+        crate::domain::audit::cut(
+            &self.store,
+            &self.receipt_key,
+            self.ledger_delegation.as_deref(),
+            before,
+            self.now(),
+        )
+        .await
+    }
+
     /// Runs the rollup now and counts it.
     pub async fn rollup(&self) -> Result<RollupReport, StoreError> {
         let report = self.store.rollup(self.now()).await?;
@@ -235,6 +250,11 @@ pub async fn run_jobs(portal: Arc<Portal>) {
         }
         if let Err(e) = portal.store.delete_expired_email_changes(now).await {
             tracing::error!(error = %e, "deleting expired email changes failed");
+        }
+        match portal.cut_ledger().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "audit ledger entries past their retention cut"),
+            Err(e) => tracing::error!(error = %e, "cutting the audit ledger failed"),
         }
         match portal.forget_ended_licenses().await {
             Ok(0) => {}

@@ -123,6 +123,7 @@ pub struct Layer {
     pub require_second_factor_for_super_admins: Option<bool>,
     pub smtp_url: Option<SmtpUrl>,
     pub keep_ended_licenses_days: Option<i64>,
+    pub keep_ledger_days: Option<i64>,
     pub receipt_key_file: Option<PathBuf>,
     pub receipt_key_passphrase_file: Option<PathBuf>,
     pub smtp_from: Option<String>,
@@ -168,6 +169,8 @@ pub struct Settings {
     /// encrypted), and the file holding an encrypted key's passphrase.
     pub receipt_key_file: Option<PathBuf>,
     pub receipt_key_passphrase_file: Option<PathBuf>,
+    /// Days an audit ledger entry is kept: 7 years.
+    pub keep_ledger_days: i64,
     /// Days a license (its bindings, counts) is kept after its contract ended: 7 years.
     pub keep_ended_licenses_days: i64,
     /// The SMTP relay and the sender of invitation emails, when set.
@@ -263,6 +266,7 @@ impl Layer {
             keep_ended_licenses_days: self
                 .keep_ended_licenses_days
                 .or(below.keep_ended_licenses_days),
+            keep_ledger_days: self.keep_ledger_days.or(below.keep_ledger_days),
             receipt_key_file: self.receipt_key_file.or(below.receipt_key_file),
             receipt_key_passphrase_file: self
                 .receipt_key_passphrase_file
@@ -355,6 +359,7 @@ impl Layer {
             secure_cookies,
             public_url: self.public_url.clone(),
             keep_ended_licenses_days: self.keep_ended_licenses_days.unwrap_or(7 * 365 + 2).max(1),
+            keep_ledger_days: self.keep_ledger_days.unwrap_or(7 * 365 + 2).max(1),
             receipt_key_file: self.receipt_key_file.clone(),
             receipt_key_passphrase_file: self.receipt_key_passphrase_file.clone(),
             smtp,

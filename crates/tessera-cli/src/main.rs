@@ -502,6 +502,12 @@ fn audit_verify(file: &Path, trust: &[std::path::PathBuf]) -> Result<u8, Failure
                 "sound: {} entries, {} signed heads; {} entries after the last signed head\n",
                 verified.entries, verified.heads, verified.unsigned_tail
             ))?;
+            if verified.starts_after > 0 {
+                emit(&format!(
+                    "the chain starts after the signed checkpoint at entry {}: older entries were cut at retention\n",
+                    verified.starts_after
+                ))?;
+            }
             Ok(0)
         }
         Err(e) => Err(Failure::new(Exit::Tampered, format!("{}: {e}", file.display()))),

@@ -204,20 +204,65 @@ pub struct Verified {
     pub heads: usize,
     /// Entries after the last signed head (signed at the portal's next signing).
     pub unsigned_tail: u64,
+    /// The entry of the checkpoint the held chain starts after (0: from the first entry);
+    /// older entries were cut at retention. An auditor checks it is old enough.
+    pub starts_after: u64,
 }
 
 /// Checks an export: the chain entry by entry, then every head against the chain and a
 /// delegation from `trust` valid when the head was signed.
 pub fn verify(export: &Export, trust: &TrustSet) -> Result<Verified, LedgerError> {
     let first = export.entries.first().ok_or(LedgerError::Empty)?.0.seq;
-    if first != 1 {
-        return Err(LedgerError::Removed { seq: 1 });
-    }
-    // The hash after each entry, by sequence number (index seq - 1).
-    let mut chain: Vec<[u8; 32]> = Vec::with_capacity(export.entries.len());
+    // Each delegation by the key it delegates (its vendor signature is checked at the time
+    // of each head it vouches for).
+    let delegations: Vec<(KeyId, &String)> = export
+        .delegations
+        .iter()
+        .filter_map(|text| {
+            let envelope = Envelope::parse(Kind::LedgerDelegation, text.as_bytes()).ok()?;
+            let claims: DelegationClaims = envelope.open().ok()?;
+            Some((claims.portal_key.key_id(), text))
+        })
+        .collect();
+    // A head's signature, by a key the vendor delegated for ledger heads at its time.
+    let check_head = |(head, key_id, signature): &(Head, KeyId, [u8; 64])| {
+        let undelegated = |why: String| LedgerError::Undelegated {
+            seq: head.seq,
+            signed_at: head.signed_at,
+            why,
+        };
+        let text =
+            delegations.iter().find(|(id, _)| id == key_id).map(|(_, text)| *text).ok_or_else(
+                || undelegated(format!("no delegation of key {key_id} in the export")),
+            )?;
+        let delegation =
+            Delegation::verify_for(Purpose::Ledger, text.as_bytes(), trust, head.signed_at)
+                .map_err(|e| undelegated(e.to_string()))?;
+        if !delegation.covers(head.signed_at) {
+            return Err(undelegated("the delegation's window does not cover it".to_owned()));
+        }
+        if !head.verify(&delegation.claims.portal_key, signature) {
+            return Err(LedgerError::BadHead { seq: head.seq });
+        }
+        Ok(())
+    };
+    // Entries older than the retention period are cut: the chain then starts after a signed
+    // head (the checkpoint) whose hash is its first entry's predecessor.
+    let offset = first - 1;
     let mut previous = GENESIS;
+    if offset > 0 {
+        let checkpoint = export
+            .heads
+            .iter()
+            .find(|(head, _, _)| head.seq == offset)
+            .ok_or(LedgerError::Removed { seq: offset })?;
+        check_head(checkpoint)?;
+        previous = checkpoint.0.hash;
+    }
+    // The hash after each entry, by sequence number (index seq - first).
+    let mut chain: Vec<[u8; 32]> = Vec::with_capacity(export.entries.len());
     for (entry, stored) in &export.entries {
-        let expected = chain.len() as u64 + 1;
+        let expected = first + chain.len() as u64;
         if entry.seq > expected {
             return Err(LedgerError::Removed { seq: expected });
         }
@@ -231,43 +276,17 @@ pub fn verify(export: &Export, trust: &TrustSet) -> Result<Verified, LedgerError
         chain.push(hash);
         previous = hash;
     }
-    // Each delegation by the key it delegates (its vendor signature is checked below, at
-    // the time of each head it vouches for).
-    let delegations: Vec<(KeyId, &String)> = export
-        .delegations
-        .iter()
-        .filter_map(|text| {
-            let envelope = Envelope::parse(Kind::LedgerDelegation, text.as_bytes()).ok()?;
-            let claims: DelegationClaims = envelope.open().ok()?;
-            Some((claims.portal_key.key_id(), text))
-        })
-        .collect();
     let mut heads: Vec<&(Head, KeyId, [u8; 64])> = export.heads.iter().collect();
     heads.sort_by_key(|(head, _, _)| head.seq);
-    let mut last_good = 0u64;
-    for (head, key_id, signature) in heads {
-        let Some(chained) = head.seq.checked_sub(1).and_then(|i| chain.get(i as usize)) else {
+    let mut last_good = offset;
+    // Heads at or before the cut vouch for entries no longer held (the checkpoint is checked).
+    for signed in heads.into_iter().filter(|(head, _, _)| head.seq > offset) {
+        let head = &signed.0;
+        let Some(chained) = (head.seq - first).try_into().ok().and_then(|i: usize| chain.get(i))
+        else {
             return Err(LedgerError::HeadBeyond { seq: head.seq });
         };
-        let undelegated = |why: String| LedgerError::Undelegated {
-            seq: head.seq,
-            signed_at: head.signed_at,
-            why,
-        };
-        let text =
-            delegations.iter().find(|(id, _)| id == key_id).map(|(_, text)| *text).ok_or_else(
-                || undelegated(format!("no delegation of key {key_id} in the export")),
-            )?;
-        let delegation =
-            Delegation::verify_for(Purpose::Ledger, text.as_bytes(), trust, head.signed_at)
-                .map_err(|e| undelegated(e.to_string()))?;
-        let portal_key = &delegation.claims.portal_key;
-        if !delegation.covers(head.signed_at) {
-            return Err(undelegated("the delegation's window does not cover it".to_owned()));
-        }
-        if !head.verify(portal_key, signature) {
-            return Err(LedgerError::BadHead { seq: head.seq });
-        }
+        check_head(signed)?;
         if chained != &head.hash {
             return Err(LedgerError::Rewritten {
                 seq: head.seq,
@@ -280,7 +299,8 @@ pub fn verify(export: &Export, trust: &TrustSet) -> Result<Verified, LedgerError
     Ok(Verified {
         entries: chain.len() as u64,
         heads: export.heads.len(),
-        unsigned_tail: chain.len() as u64 - last_good,
+        unsigned_tail: offset + chain.len() as u64 - last_good,
+        starts_after: offset,
     })
 }
 
@@ -364,7 +384,7 @@ mod tests {
     fn a_sound_export_verifies_with_its_unsigned_tail_counted() {
         let portal = sample();
         let verified = verify(&portal.export, &portal.trust()).expect("sound");
-        assert_eq!(verified, Verified { entries: 5, heads: 1, unsigned_tail: 1 });
+        assert_eq!(verified, Verified { entries: 5, heads: 1, unsigned_tail: 1, starts_after: 0 });
     }
 
     #[test]
@@ -396,6 +416,31 @@ mod tests {
             verify(&rewritten, &trust),
             Err(LedgerError::Rewritten { seq: 4, from: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_chain_cut_at_a_signed_checkpoint_still_verifies_and_one_cut_elsewhere_does_not() {
+        let mut portal = sample();
+        portal.sign(t(20)); // a head at entry 5
+        portal.append("license.revoked");
+        portal.sign(t(30)); // and at 6
+        let trust = portal.trust();
+        // Entries 1 to 4 are past retention: cut at the head of entry 4 (the checkpoint).
+        let mut cut = sample_like(&portal);
+        cut.entries.drain(..4);
+        assert_eq!(
+            verify(&cut, &trust),
+            Ok(Verified { entries: 2, heads: 3, unsigned_tail: 0, starts_after: 4 })
+        );
+        // Cut where no signed head is: the missing entries are named.
+        let mut uncovered = sample_like(&portal);
+        uncovered.entries.drain(..3);
+        assert_eq!(verify(&uncovered, &trust), Err(LedgerError::Removed { seq: 3 }));
+        // A forged checkpoint (its hash changed) does not verify.
+        let mut forged = sample_like(&portal);
+        forged.entries.drain(..4);
+        forged.heads[0].0.hash[0] ^= 1;
+        assert_eq!(verify(&forged, &trust), Err(LedgerError::BadHead { seq: 4 }));
     }
 
     fn sample_like(portal: &Portal) -> Export {

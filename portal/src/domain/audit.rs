@@ -58,6 +58,56 @@ pub async fn record(
     appended
 }
 
+/// Whether a ledger delegation's window holds `now`: a head signed outside it would not
+/// verify, so none is signed (the vendor renews the delegation; the portal says so).
+fn covers(delegation: &str, now: UnixTime) -> bool {
+    use tessera_core::armor::{Envelope, Kind};
+    let covered = Envelope::parse(Kind::LedgerDelegation, delegation.as_bytes())
+        .ok()
+        .and_then(|e| e.open::<tessera_core::delegation::DelegationClaims>().ok())
+        .is_some_and(|c| c.not_before <= now && now <= c.not_after);
+    if !covered {
+        tracing::error!(
+            "the ledger delegation does not cover now: ledger heads are not signed until it is renewed (tessera delegate --ledger)"
+        );
+    }
+    covered
+}
+
+/// Cuts the entries made before `before` (retention), keeping the chain verifiable: a head
+/// signed at the last entry cut becomes the checkpoint the held chain starts after. Nothing
+/// is cut without a ledger delegation to sign that checkpoint. Answers the entries cut.
+pub async fn cut(
+    store: &Store,
+    key: &SigningKey,
+    delegation: Option<&str>,
+    before: UnixTime,
+    now: UnixTime,
+) -> Result<u64, StoreError> {
+    let Some((seq, hash)) = store.ledger_last_before(before.as_unix()).await? else {
+        return Ok(0);
+    };
+    if !store.has_head_at(seq).await? {
+        let Some(delegation) = delegation else {
+            tracing::warn!(
+                "ledger entries past retention kept: no ledger delegation to sign the checkpoint"
+            );
+            return Ok(0);
+        };
+        let head = Head { seq: seq as u64, hash, signed_at: now };
+        let signature = head.sign(key);
+        let stored = StoredHead {
+            seq,
+            hash: hex::encode(hash),
+            signed_at: now.as_unix(),
+            key_id: key.key_id().to_string(),
+            signature: hex::encode(signature),
+        };
+        store.insert_head(&stored, delegation).await?;
+    }
+    store.cut_ledger(seq).await
+}
+
 /// Signs the chain's head with the portal's key when it moved since the last signed head.
 /// Needs the delegation of that key (the export carries it); without one, nothing is signed.
 pub async fn sign_head(
@@ -66,9 +116,9 @@ pub async fn sign_head(
     delegation: Option<&str>,
     now: UnixTime,
 ) -> Result<bool, StoreError> {
-    let Some(delegation) = delegation else { return Ok(false) };
     let Some((seq, hash)) = store.ledger_head().await? else { return Ok(false) };
-    if seq <= store.last_signed_seq().await? {
+    let Some(delegation) = delegation else { return Ok(false) };
+    if seq <= store.last_signed_seq().await? || !covers(delegation, now) {
         return Ok(false);
     }
     let head = Head { seq: seq as u64, hash, signed_at: now };

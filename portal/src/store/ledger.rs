@@ -65,9 +65,15 @@ impl Store {
         if self.backend == Backend::Postgres {
             sqlx::query("LOCK TABLE ledger IN EXCLUSIVE MODE").execute(&mut *tx).await?;
         }
-        let last = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
+        // The last entry, or — every entry cut at retention — the checkpoint it left.
+        let mut last = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
+        if last.is_none() {
+            last = sqlx::query("SELECT seq, hash FROM ledger_heads ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let (mut seq, mut previous) = match last {
             Some(row) => (row.try_get::<i64, _>(0)?, decode_hash(&row.try_get::<String, _>(1)?)?),
             None => (0, GENESIS),
@@ -108,6 +114,43 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| Ok((r.try_get(0)?, decode_hash(&r.try_get::<String, _>(1)?)?))).transpose()
+    }
+
+    /// The last entry made before `before` (its number and hash), if any.
+    pub async fn ledger_last_before(
+        &self,
+        before: i64,
+    ) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+        let row = sqlx::query(
+            "SELECT seq, hash FROM ledger WHERE seq = (SELECT MAX(seq) FROM ledger WHERE at < $1)",
+        )
+        .bind(before)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, decode_hash(&r.try_get::<String, _>(1)?)?))).transpose()
+    }
+
+    /// Whether a signed head covers exactly entry `seq`.
+    pub async fn has_head_at(&self, seq: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM ledger_heads WHERE seq = $1")
+            .bind(seq)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// Deletes entries through `seq` and the heads before it (the head at `seq` stays: the
+    /// checkpoint the chain now starts after). Answers the entries deleted.
+    pub async fn cut_ledger(&self, seq: i64) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let cut = sqlx::query("DELETE FROM ledger WHERE seq <= $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM ledger_heads WHERE seq < $1").bind(seq).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(cut)
     }
 
     /// The number of the last signed head (0: none).

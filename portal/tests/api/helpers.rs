@@ -70,7 +70,12 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
     };
     std::fs::write(&delegation_path, delegation::sign(&claims, &vendor)).expect("delegation");
     let ledger_delegation = dir.path().join("ledger-delegation.txt");
-    let ledger = delegation::sign_for(delegation::Purpose::Ledger, &claims, &vendor);
+    // The ledger's delegation covers ten years: the retention tests travel seven.
+    let ledger_claims = DelegationClaims {
+        not_after: clock.now().saturating_add(std::time::Duration::from_secs(10 * 365 * 86_400)),
+        ..claims.clone()
+    };
+    let ledger = delegation::sign_for(delegation::Purpose::Ledger, &ledger_claims, &vendor);
     std::fs::write(&ledger_delegation, ledger).expect("ledger delegation");
     let layer = Layer {
         data_dir: Some(data_dir),

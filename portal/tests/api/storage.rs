@@ -310,3 +310,35 @@ on_both_stores!(a_license_is_deleted_seven_years_after_its_contract_ends_with_it
     assert_eq!(app.portal.forget_ended_licenses().await.expect("job"), 1);
     assert!(store.license(&later_id).await.expect("db").is_none());
 });
+
+on_both_stores!(
+    ledger_entries_are_cut_after_seven_years_at_a_signed_checkpoint_and_still_verify,
+    |app| {
+        use tessera_core::ledger::{Export, verify};
+        // Entries now (the admin key's, a registration, a suspension)...
+        let claims = app.registered_license().await;
+        let id = claims.id.to_string();
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+        // ...and seven years and a week later, one more.
+        app.clock.advance(std::time::Duration::from_secs((7 * 365 + 9) * 86_400));
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await.status, 200);
+        let cut = app.portal.cut_ledger().await.expect("cut");
+        assert_eq!(cut, 3, "the three old entries go");
+        assert_eq!(app.portal.cut_ledger().await.expect("again"), 0);
+        // The chain goes on from the checkpoint, and the export verifies.
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+        let text = app
+            .http
+            .get(format!("{}/v1/admin/audit", app.address))
+            .bearer_auth(&app.admin_key)
+            .send()
+            .await
+            .expect("audit")
+            .text()
+            .await
+            .expect("body");
+        let export = Export::from_lines(text.lines()).expect("export");
+        let verified = verify(&export, &app.trust).expect("sound across the cut");
+        assert_eq!((verified.starts_after, verified.entries), (3, 2), "{verified:?}");
+    }
+);
