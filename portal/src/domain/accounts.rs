@@ -642,6 +642,51 @@ pub async fn erase(
     Ok(())
 }
 
+/// An organization's licenses, their bindings and monthly validations, for its people to
+/// download (the web pages and the API alike).
+pub async fn export_organization(
+    store: &Store,
+    org_id: &str,
+    now: UnixTime,
+) -> Result<serde_json::Value, AccountError> {
+    let scope = crate::store::LicenseFilter {
+        organization: Some(org_id.to_owned()),
+        ..crate::store::LicenseFilter::default()
+    };
+    let mut licenses = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.license_page(&scope, after.as_deref(), 1000, now).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.license.id.clone());
+        for summary in page {
+            let id = summary.license.id.clone();
+            let activation = store.activation(&id).await?;
+            let usage = store.monthly_usage(&id).await?;
+            licenses.push(serde_json::json!({
+                "id": id,
+                "org": summary.license.org,
+                "product": summary.license.product,
+                "runners": summary.license.runners,
+                "not_before": summary.license.not_before,
+                "expires_at": summary.license.expires_at,
+                "terminates_at": summary.license.terminates_at,
+                "standing": crate::domain::standing::license_status(&summary.license, now).as_str(),
+                "activation": activation.map(|a| serde_json::json!({
+                    "activated_at": a.activated_at,
+                    "last_validation_at": a.last_ping_at,
+                    "rebinds": a.rebinds,
+                })),
+                "monthly_validations": usage
+                    .iter()
+                    .map(|m| serde_json::json!({ "month": m.month, "validations": m.pings }))
+                    .collect::<Vec<_>>(),
+            }));
+        }
+    }
+    Ok(serde_json::json!({ "organization": org_id, "licenses": licenses }))
+}
+
 /// Everything the portal holds about a person, for them to download.
 pub async fn export_person(
     store: &Store,
@@ -669,7 +714,18 @@ pub async fn export_person(
             })
         })
         .collect();
+    // The ledger entries they made, oldest first.
+    let mut made = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.ledger_page(None, Some(&user.id), None, before, 1000).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.entry.seq as i64);
+        made.extend(page.into_iter().map(|e| e.entry));
+    }
+    made.reverse();
     Ok(serde_json::json!({
+        "ledger_entries_as_actor": made,
         "profile": {
             "id": user.id,
             "email": user.email,

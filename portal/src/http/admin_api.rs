@@ -814,3 +814,59 @@ pub async fn audit(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<R
     );
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], Body::from_stream(body)).into_response())
 }
+
+/// `GET /v1/admin/people/{id}/export`: everything held about a person (as they download it
+/// on their profile page), for a data request handled by automation. The vendor's keys: any
+/// person; an organization's key: its own people only (others are unknown).
+pub async fn export_person(
+    key: AdminKey,
+    State(portal): State<Arc<Portal>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require(Scope::Read)?;
+    let unknown = || ApiError::not_found("unknown_person", "no such person");
+    let person = portal.store.user(&id).await?.ok_or_else(unknown)?;
+    if key.organization.is_some() && person.org_id != key.organization {
+        return Err(unknown());
+    }
+    let data = crate::domain::accounts::export_person(&portal.store, &person)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(data))
+}
+
+/// The query of `GET /v1/admin/organization/export`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgExportQuery {
+    /// The organization's id (the vendor's keys; an organization's key exports its own).
+    org: Option<String>,
+}
+
+/// `GET /v1/admin/organization/export`: an organization's licenses, bindings and monthly
+/// validations (as its org-admins download them).
+pub async fn export_organization(
+    key: AdminKey,
+    State(portal): State<Arc<Portal>>,
+    query: Result<Query<OrgExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require(Scope::Read)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let unknown = || ApiError::not_found("unknown_organization", "no such organization");
+    let org = match (&key.organization, query.org) {
+        (Some(own), None) => own.clone(),
+        (Some(own), Some(asked)) if &asked == own => asked,
+        (Some(_), Some(_)) => return Err(unknown()),
+        (None, Some(asked)) => asked,
+        (None, None) => {
+            return Err(ApiError::bad_request("invalid_query", "org: give the organization's id"));
+        }
+    };
+    if org.len() > 64 || portal.store.organization(&org).await?.is_none() {
+        return Err(unknown());
+    }
+    let data = crate::domain::accounts::export_organization(&portal.store, &org, portal.now())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(data))
+}

@@ -48,6 +48,8 @@ const ROUTES: &[&str] = &[
     "/v1/admin/usage",
     "/v1/admin/organizations",
     "/v1/admin/audit",
+    "/v1/admin/people/{id}/export",
+    "/v1/admin/organization/export",
 ];
 
 /// Every route of the portal.
@@ -76,6 +78,8 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .route("/v1/admin/usage", get(admin_api::usage))
         .route("/v1/admin/organizations", get(admin_api::organizations))
         .route("/v1/admin/audit", get(admin_api::audit))
+        .route("/v1/admin/people/{id}/export", get(admin_api::export_person))
+        .route("/v1/admin/organization/export", get(admin_api::export_organization))
         .merge(ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -612,6 +612,11 @@ async fn an_encrypted_backup_taken_under_ping_load_restores_every_acknowledged_p
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = answered.load(Ordering::SeqCst);
     assert!(before > 0, "pings were answered before the backup");
+    let live = Store::open(&format!("sqlite://{}", portal.data.join("portal.db").display()))
+        .await
+        .expect("the live store");
+    let entries_before = live.ledger_after(0, 1_000_000).await.expect("ledger").len();
+    assert!(entries_before >= 9, "a key and eight registrations are in the ledger");
     // What a backup that crashed would have left: removed by the next one (and at start).
     std::fs::write(portal.data.join("backup-0123456789abcdef.partial"), b"SQLite format 3")
         .expect("leftover");
@@ -678,6 +683,11 @@ async fn an_encrypted_backup_taken_under_ping_load_restores_every_acknowledged_p
     let store = Store::open(&format!("sqlite://{}", target.join("portal.db").display()))
         .await
         .expect("restored store");
+    let restored_entries = store.ledger_after(0, 1_000_000).await.expect("ledger").len();
+    assert!(
+        restored_entries >= entries_before,
+        "{restored_entries} < {entries_before} ledger entries"
+    );
     let counted = store.day_pings_total().await.expect("pings");
     assert!(
         counted >= before as i64,

@@ -1645,3 +1645,60 @@ on_both_stores!(an_org_admin_reads_only_the_ledger_entries_about_their_organizat
     let forced = kim.get("/ui/audit?org=").await;
     assert_eq!(forced.body.matches("organization.created").count(), 1);
 });
+
+on_both_stores!(data_requests_are_answered_over_the_api_within_each_keys_reach, |app| {
+    use tessera_portal::domain::apikeys::{self, Owner, Scope};
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    let globex =
+        accounts::create_organization(&app.portal.store, "Globex", app.now()).await.expect("org");
+    let (_, text) = app.issue(|t| t.org = "Acme Corp".parse().expect("org"));
+    assert_eq!(app.register(&text).await.status, 201);
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+    person(&app, "boss@globex.example", Role::OrgAdmin, Some(&globex.id)).await;
+    let kim = app.portal.store.user_by_email("ops@acme.example").await.expect("db").expect("user");
+    let boss =
+        app.portal.store.user_by_email("boss@globex.example").await.expect("db").expect("user");
+    // Kim acts once, so the ledger holds an entry by her.
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut browser).await;
+    browser.post("/ui/profile/name", &[("name", "Kim Lee"), ("csrf", &csrf)], None).await;
+
+    let vendor =
+        app.get(&format!("/v1/admin/people/{}/export", kim.id), Some(&app.admin_key)).await;
+    assert_eq!(vendor.status, 200);
+    assert_eq!(vendor.body["profile"]["email"], "ops@acme.example");
+    assert_eq!(vendor.body["ledger_entries_as_actor"][0]["action"], "user.name_changed");
+    let owner = Owner { user_id: Some(kim.id.clone()), org_id: Some(acme.id.clone()) };
+    let key = apikeys::create_owned(
+        &app.portal.store,
+        &[Scope::Read].into(),
+        "acme",
+        None,
+        owner,
+        app.now(),
+    )
+    .await
+    .expect("key");
+    let key = key.expose().to_owned();
+    assert_eq!(
+        app.get(&format!("/v1/admin/people/{}/export", kim.id), Some(&key)).await.status,
+        200
+    );
+    let other = app.get(&format!("/v1/admin/people/{}/export", boss.id), Some(&key)).await;
+    assert_eq!((other.status, other.code()), (404, "unknown_person"));
+
+    let own = app.get("/v1/admin/organization/export", Some(&key)).await;
+    assert_eq!(own.status, 200);
+    assert_eq!(own.body["licenses"].as_array().map(Vec::len), Some(1));
+    let theirs =
+        app.get(&format!("/v1/admin/organization/export?org={}", globex.id), Some(&key)).await;
+    assert_eq!(theirs.status, 404);
+    let named = app
+        .get(&format!("/v1/admin/organization/export?org={}", acme.id), Some(&app.admin_key))
+        .await;
+    assert_eq!(named.body["licenses"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.get("/v1/admin/organization/export", Some(&app.admin_key)).await.status, 400);
+});

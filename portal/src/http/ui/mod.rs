@@ -1813,35 +1813,8 @@ async fn export_organization(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
 ) -> Result<Response, UiError> {
-    let scope = viewer.scope();
-    let now = portal.now();
-    let mut licenses = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = portal.store.license_page(&scope, after.as_deref(), 1000, now).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.license.id.clone());
-        for summary in page {
-            let id = summary.license.id.clone();
-            let activation = portal.store.activation(&id).await?;
-            let usage = portal.store.monthly_usage(&id).await?;
-            licenses.push(serde_json::json!({
-                "id": id,
-                "org": summary.license.org,
-                "product": summary.license.product,
-                "runners": summary.license.runners,
-                "not_before": summary.license.not_before,
-                "expires_at": summary.license.expires_at,
-                "terminates_at": summary.license.terminates_at,
-                "standing": license_status(&summary.license, now).as_str(),
-                "activation": activation.map(|a| serde_json::json!({
-                    "activated_at": a.activated_at, "last_validation_at": a.last_ping_at, "rebinds": a.rebinds,
-                })),
-                "monthly_validations": usage.iter().map(|m| serde_json::json!({ "month": m.month, "validations": m.pings })).collect::<Vec<_>>(),
-            }));
-        }
-    }
-    let body = serde_json::json!({ "licenses": licenses });
+    let org = viewer.user.org_id.clone().ok_or(UiError::NotFound)?;
+    let body = accounts::export_organization(&portal.store, &org, portal.now()).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
