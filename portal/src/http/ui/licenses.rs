@@ -1,0 +1,452 @@
+//! The licenses: dashboard, list, find, one license, its actions, registering by upload,
+//! assigning, organizations.
+
+use super::*;
+
+// --- pages ------------------------------------------------------------------------------
+
+pub(super) async fn dashboard(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+) -> Result<Response, UiError> {
+    let now = portal.now();
+    let (counts, counted_at) = match viewer.role {
+        // Every license: counted at most once a minute (the lock makes a crowd wait for one
+        // count rather than each run its own).
+        Role::SuperAdmin => {
+            let mut cached = portal.dashboard.lock().await;
+            match *cached {
+                Some((at, counts)) if now.as_unix() - at.as_unix() < DASHBOARD_SECS => {
+                    (counts, Some(at))
+                }
+                _ => {
+                    let counts =
+                        portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?;
+                    *cached = Some((now, counts));
+                    (counts, Some(now))
+                }
+            }
+        }
+        // An organization's licenses: an index walk, always fresh.
+        Role::OrgAdmin => {
+            (portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?, None)
+        }
+    };
+    let scope = match (viewer.role, &viewer.user.org_id) {
+        (Role::SuperAdmin, _) => "Every registered license.".to_owned(),
+        (Role::OrgAdmin, Some(org)) => match portal.store.organization(org).await? {
+            Some(org) => format!("The licenses of {}.", org.name),
+            None => "Your organization's licenses.".to_owned(),
+        },
+        (Role::OrgAdmin, None) => "You belong to no organization yet.".to_owned(),
+    };
+    let scope = match counted_at {
+        Some(at) => format!(
+            "{scope} Counted at {} UTC.",
+            at.to_rfc3339().replace('T', " ").trim_end_matches('Z')
+        ),
+        None => scope,
+    };
+    Ok(html(StatusCode::OK, pages::dashboard(&viewer.chrome(), &scope, &counts)))
+}
+
+pub(super) async fn licenses(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, UiError> {
+    let Query(form) = query.map_err(|_| UiError::NotFound)?;
+    let filter = list_filter(&viewer, &form)?;
+    let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+    let after = given(&form.after)
+        .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+    let now = portal.now();
+    let page = portal.store.license_page(&filter, after.as_deref(), PAGE + 1, now).await?;
+    let more = page.len() > PAGE as usize;
+    let rows: Vec<_> = page
+        .into_iter()
+        .take(PAGE as usize)
+        .map(|row| {
+            let status = license_status(&row.license, now);
+            (row, status)
+        })
+        .collect();
+    let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
+    Ok(html(StatusCode::OK, pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref(), None)))
+}
+
+/// The filters of the list form, within what the viewer may see.
+pub(super) fn list_filter(viewer: &Viewer, form: &ListForm) -> Result<LicenseFilter, UiError> {
+    let mut filter = viewer.scope();
+    let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+    filter.org = given(&form.org);
+    filter.product = given(&form.product);
+    filter.standing = Standing::ALL.into_iter().find(|s| s.status().as_str() == form.standing);
+    filter.activated = match form.activated.as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
+    if [&filter.org, &filter.product]
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| v.chars().any(char::is_control)))
+    {
+        return Err(UiError::NotFound);
+    }
+    Ok(filter)
+}
+
+/// `GET /ui/usage.csv`: the monthly validations of the listed licenses, streamed.
+pub(super) async fn usage_csv(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, UiError> {
+    let Query(form) = query.map_err(|_| UiError::NotFound)?;
+    let filter = list_filter(&viewer, &form)?;
+    let mut response = crate::http::admin_api::usage_csv(portal, filter);
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"usage.csv\""),
+    );
+    Ok(response)
+}
+
+/// A license the viewer may see, or "not found".
+pub(super) async fn visible_license(
+    portal: &Portal,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<crate::store::LicenseRow, UiError> {
+    let license = portal.store.license(id).await?.ok_or(UiError::NotFound)?;
+    if viewer.role == Role::OrgAdmin {
+        let owner = portal.store.license_organization(id).await?;
+        if owner.is_none() || owner != viewer.user.org_id {
+            return Err(UiError::NotFound);
+        }
+    }
+    Ok(license)
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct DoneQuery {
+    pub(super) done: Option<String>,
+}
+
+pub(super) async fn license(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Path(id): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, UiError> {
+    let license = visible_license(&portal, &viewer, &id).await?;
+    let activation = portal.store.activation(&id).await?;
+    let usage = portal.store.monthly_usage(&id).await?;
+    let organization = match portal.store.license_organization(&id).await? {
+        Some(org) => portal.store.organization(&org).await?,
+        None => None,
+    };
+    let done = query.done.as_deref().and_then(|d| match d {
+        "suspend" => Some("The license is suspended."),
+        "reinstate" => Some("The license is reinstated."),
+        "revoke" => Some("The license is revoked."),
+        "reset-binding" => Some("The hub binding is reset."),
+        "assigned" => Some("The license's organization is changed."),
+        _ => None,
+    });
+    let organizations: Vec<crate::store::OrganizationRow> = match viewer.role {
+        Role::SuperAdmin => portal.store.organizations("", 1000).await?,
+        Role::OrgAdmin => Vec::new(),
+    };
+    let view = pages::LicensePage {
+        status: license_status(&license, portal.now()),
+        license: &license,
+        organization: organization.as_ref(),
+        organizations: &organizations,
+        activation: activation.as_ref(),
+        usage: &usage,
+        done,
+    };
+    Ok(html(StatusCode::OK, pages::license(&viewer.chrome(), &view)))
+}
+
+pub(super) async fn confirm(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let license = visible_license(&portal, &viewer, &id).await?;
+    let action = pages::actions_for(viewer.role, &license)
+        .into_iter()
+        .find(|a| *a == action)
+        .ok_or(UiError::NotFound)?;
+    let limit = (viewer.role == Role::OrgAdmin).then(|| {
+        let days = portal.settings.customer_reset_every_secs / 86_400;
+        format!("You can reset the binding of a license once every {days} days.")
+    });
+    Ok(html(StatusCode::OK, pages::confirm(&viewer.chrome(), &license, action, limit.as_deref())))
+}
+
+pub(super) async fn act(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path((id, word)): Path<(String, String)>,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let license = visible_license(&portal, &viewer, &id).await?;
+    let action = Action::parse(&word).ok_or(UiError::NotFound)?;
+    if !pages::actions_for(viewer.role, &license).contains(&action.as_str()) {
+        return Err(UiError::NotFound);
+    }
+    let now = portal.now();
+    let outcome = match viewer.role {
+        Role::SuperAdmin => actions::apply(&portal.store, &viewer.actor(), &id, action, now).await,
+        // A customer may only reset a binding, and only so often.
+        Role::OrgAdmin => {
+            let every = portal.settings.customer_reset_every_secs;
+            actions::customer_reset(&portal.store, &viewer.actor(), &id, every, now).await
+        }
+    };
+    match outcome {
+        Ok(done) => {
+            match done {
+                Done::State(to) => {
+                    tracing::info!(license = %id, state = to.as_str(), by = %viewer.user.id, "license state changed")
+                }
+                Done::Reset(reset) => {
+                    tracing::info!(license = %id, reset, by = %viewer.user.id, "binding reset")
+                }
+            }
+            Ok(Redirect::to(&format!("/ui/licenses/{id}?done={}", action.as_str())).into_response())
+        }
+        Err(ActionError::UnknownLicense(_)) => Err(UiError::NotFound),
+        Err(e @ (ActionError::Revoked | ActionError::TooSoon { .. })) => {
+            Err(UiError::Conflict(format!("Not done: {e}.")))
+        }
+        Err(ActionError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct OrgQuery {
+    pub(super) done: Option<String>,
+}
+
+pub(super) async fn organizations(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Query(query): Query<OrgQuery>,
+) -> Result<Response, UiError> {
+    viewer.require(Role::SuperAdmin)?;
+    let rows = portal.store.organization_records("", 1000).await?;
+    let done = query.done.map(|d| match d.as_str() {
+        "erased" => "The organization's people are erased.",
+        _ => "The organization is created.",
+    });
+    Ok(html(StatusCode::OK, pages::organizations(&viewer.chrome(), &rows, None, done)))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct OrgForm {
+    #[serde(default)]
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+pub(super) async fn create_organization(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<OrgForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    viewer.require(Role::SuperAdmin)?;
+    match accounts::create_organization_by(&portal.store, &viewer.actor(), &form.name, portal.now())
+        .await
+    {
+        Ok(org) => {
+            tracing::info!(org = %org.id, by = %viewer.user.id, "organization created");
+            Ok(Redirect::to("/ui/organizations?done=1").into_response())
+        }
+        Err(e @ (AccountError::Invalid(_) | AccountError::OrganizationTaken)) => {
+            let rows = portal.store.organization_records("", 1000).await?;
+            let message = e.to_string();
+            Ok(html(
+                StatusCode::BAD_REQUEST,
+                pages::organizations(&viewer.chrome(), &rows, Some(&message), None),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// --- registering licenses by upload ------------------------------------------------------
+
+pub(super) async fn register_page(viewer: Viewer) -> Result<Response, UiError> {
+    viewer.require(Role::SuperAdmin)?;
+    Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &[], None)))
+}
+
+pub(super) async fn register(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    viewer.require(Role::SuperAdmin)?;
+    let refuse = |status: StatusCode, message: &str| {
+        html(status, pages::register(&viewer.chrome(), &[], Some(message)))
+    };
+    let Ok(mut multipart) = multipart else {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "Choose license files to upload."));
+    };
+    let (mut token, mut files) = (String::new(), Vec::new());
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => {
+                let limit = UPLOAD_BYTES / (1024 * 1024);
+                return Ok(refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("The upload is too large or broken: at most {limit} MiB at once."),
+                ));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let file = field.file_name().unwrap_or_default().to_owned();
+        let Ok(bytes) = field.bytes().await else {
+            return Ok(refuse(StatusCode::BAD_REQUEST, "The upload broke off; try again."));
+        };
+        match name.as_str() {
+            "csrf" => token = String::from_utf8_lossy(&bytes).into_owned(),
+            "licenses" if !bytes.is_empty() => {
+                files.push((file, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+            _ => {}
+        }
+    }
+    viewer.check(&headers, &token)?;
+    if files.is_empty() {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "Choose license files to upload."));
+    }
+    if files.len() > crate::http::admin_api::MAX_BATCH {
+        let most = crate::http::admin_api::MAX_BATCH;
+        return Ok(refuse(StatusCode::BAD_REQUEST, &format!("At most {most} files at once.")));
+    }
+    let (names, texts): (Vec<String>, Vec<String>) = files.into_iter().unzip();
+    let outcomes =
+        match crate::http::admin_api::register_texts(&portal, &viewer.actor(), texts).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                tracing::error!(error = %e, "registering uploaded licenses");
+                return Ok(refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("Nothing was registered: {e}"),
+                ));
+            }
+        };
+    let new = outcomes.iter().filter(|o| o.outcome == "registered").count();
+    tracing::info!(licenses = outcomes.len(), new, by = %viewer.user.id, "licenses uploaded");
+    let rows: Vec<(String, crate::http::admin_api::Outcome)> =
+        names.into_iter().zip(outcomes).collect();
+    Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &rows, None)))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct AssignForm {
+    #[serde(default)]
+    pub(super) org: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+/// A super-admin assigns a license to an organization (one its claim matches none of, say),
+/// or takes it out of any.
+pub(super) async fn assign(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<AssignForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    viewer.require(Role::SuperAdmin)?;
+    visible_license(&portal, &viewer, &id).await?;
+    let org = match form.org.as_str() {
+        "" => None,
+        given => Some(portal.store.organization(given).await?.ok_or(UiError::NotFound)?.id),
+    };
+    portal.store.assign_license(&id, org.as_deref()).await?;
+    let target = format!("{id} {}", org.as_deref().unwrap_or("-"));
+    crate::domain::audit::record(
+        &portal.store,
+        &viewer.actor(),
+        "license.assigned",
+        &target,
+        org.as_deref(),
+        portal.now(),
+    )
+    .await?;
+    tracing::info!(license = %id, org = ?org, by = %viewer.user.id, "license assigned");
+    Ok(Redirect::to(&format!("/ui/licenses/{id}?done=assigned")).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct FindForm {
+    #[serde(default)]
+    pub(super) q: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+/// Finds one license by its id or its license key (posted, never in a URL: a key is a
+/// secret; the portal looks it up by its hash).
+pub(super) async fn find(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<FindForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let q = form.q.trim();
+    let found = match tessera_core::license::LicenseKey::parse_lenient(q) {
+        Ok(key) => portal.store.license_by_key_digest(&hex::encode(key.digest())).await?,
+        Err(_) if q.len() <= 64 && q.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
+            portal.store.license(&q.to_ascii_lowercase()).await?
+        }
+        Err(_) => None,
+    };
+    let visible = match found {
+        Some(license) => visible_license(&portal, &viewer, &license.id).await.ok(),
+        None => None,
+    };
+    match visible {
+        Some(license) => Ok(Redirect::to(&format!("/ui/licenses/{}", license.id)).into_response()),
+        None => {
+            let form = ListForm::default();
+            let filter = list_filter(&viewer, &form)?;
+            let now = portal.now();
+            let page = portal.store.license_page(&filter, None, PAGE + 1, now).await?;
+            let more = page.len() > PAGE as usize;
+            let rows: Vec<_> = page
+                .into_iter()
+                .take(PAGE as usize)
+                .map(|row| {
+                    let status = license_status(&row.license, now);
+                    (row, status)
+                })
+                .collect();
+            let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
+            let message = "No license of yours has that id or license key.";
+            Ok(html(
+                StatusCode::NOT_FOUND,
+                pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref(), Some(message)),
+            ))
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Where a person signs in: the password, the second step (TOTP or a recovery code) and
+//! setting up the second factor; signing out.
+
+use super::*;
+
+// --- signing in and out -----------------------------------------------------------------
+
+/// A page with a form for someone not signed in (sign-in, accepting an invitation): its
+/// form token is also set in a cookie of its own, and the two must match when it comes back.
+pub(super) fn open_form(
+    portal: &Portal,
+    status: StatusCode,
+    page: impl FnOnce(&str) -> Markup,
+) -> Response {
+    let token = match accounts::random_id() {
+        Ok(token) => token,
+        Err(_) => return UiError::Internal.into_response(),
+    };
+    let mut response = html(status, page(&token));
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(portal, SIGNIN_COOKIE, &token, Some(3600)));
+    response
+}
+
+/// Whether an open form's token matches its cookie.
+pub(super) fn open_form_token_ok(headers: &HeaderMap, token: &str) -> bool {
+    let expected = cookie(headers, SIGNIN_COOKIE).unwrap_or_default();
+    !expected.is_empty() && accounts::same_tag(token, expected)
+}
+
+/// The sign-in form.
+pub(super) fn sign_in_form(
+    portal: &Portal,
+    status: StatusCode,
+    error: Option<&str>,
+    email: &str,
+) -> Response {
+    open_form(portal, status, |token| pages::sign_in(error, email, token))
+}
+
+/// A session for `user` just signed in (or who just joined): the session and device cookies.
+pub(super) async fn signed_in(portal: &Portal, user: &UserRow) -> Result<Response, UiError> {
+    let token = accounts::start_session(&portal.store, user, portal.now()).await?;
+    tracing::info!(user = %user.id, "signed in");
+    let mut response = Redirect::to("/ui").into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, set_cookie(portal, SESSION_COOKIE, token.expose(), None));
+    let device = accounts::device_token(portal.ui_secret(), user);
+    headers
+        .append(header::SET_COOKIE, set_cookie(portal, DEVICE_COOKIE, &device, Some(180 * 86_400)));
+    headers.append(header::SET_COOKIE, set_cookie(portal, SIGNIN_COOKIE, "", Some(0)));
+    Ok(response)
+}
+
+pub(super) async fn sign_in_page(State(portal): State<Arc<Portal>>) -> Response {
+    sign_in_form(&portal, StatusCode::OK, None, "")
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct SignInForm {
+    #[serde(default)]
+    pub(super) email: String,
+    #[serde(default)]
+    pub(super) password: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+pub(super) async fn sign_in(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    form: Result<axum::Form<SignInForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    let Ok(axum::Form(form)) = form else {
+        return Ok(sign_in_form(
+            &portal,
+            StatusCode::BAD_REQUEST,
+            Some("Give an email and a password."),
+            "",
+        ));
+    };
+    if !open_form_token_ok(&headers, &form.csrf) {
+        return Ok(sign_in_form(
+            &portal,
+            StatusCode::FORBIDDEN,
+            Some("The sign-in form expired. Please try again."),
+            &form.email,
+        ));
+    }
+    let device = cookie(&headers, DEVICE_COOKIE).unwrap_or_default().to_owned();
+    let secret = portal.ui_secret().to_vec();
+    let trusted = move |user: &UserRow| {
+        !device.is_empty() && accounts::same_tag(&device, &accounts::device_token(&secret, user))
+    };
+    let password = Password::new(form.password);
+    let outcome =
+        accounts::sign_in(&portal.store, &form.email, &password, &trusted, portal.now()).await?;
+    let user = match outcome {
+        SignIn::Welcome(user) if user.totp_secret.is_some() => {
+            let pending = accounts::pending_sign_in(portal.ui_secret(), &user, portal.now());
+            let mut response = Redirect::to("/ui/signin/code").into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&portal, SECOND_STEP_COOKIE, &pending, Some(300)),
+            );
+            return Ok(response);
+        }
+        SignIn::Welcome(user) => user,
+        SignIn::Refused => {
+            return Ok(sign_in_form(
+                &portal,
+                StatusCode::UNAUTHORIZED,
+                Some("Wrong email or password."),
+                &form.email,
+            ));
+        }
+        SignIn::Wait(secs) => {
+            return Ok(sign_in_form(
+                &portal,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&format!(
+                    "Too many failed attempts for this account: try again in {secs} seconds."
+                )),
+                &form.email,
+            ));
+        }
+    };
+    signed_in(&portal, &user).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct TokenForm {
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+pub(super) async fn sign_out(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        accounts::end_session(&portal.store, token).await?;
+    }
+    let mut response = Redirect::to("/ui/signin").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(&portal, SESSION_COOKIE, "", Some(0)));
+    Ok(response)
+}
+
+// --- the second factor --------------------------------------------------------------------
+
+pub(super) fn code_form(portal: &Portal, status: StatusCode, error: Option<&str>) -> Response {
+    open_form(portal, status, |token| pages::second_step(error, token))
+}
+
+pub(super) async fn code_page(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    let pending = cookie(&headers, SECOND_STEP_COOKIE).unwrap_or_default();
+    if accounts::pending_user(&portal.store, portal.ui_secret(), pending, portal.now())
+        .await?
+        .is_none()
+    {
+        return Ok(Redirect::to("/ui/signin").into_response());
+    }
+    Ok(code_form(&portal, StatusCode::OK, None))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct CodeForm {
+    #[serde(default)]
+    pub(super) code: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+pub(super) async fn code(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    let pending = cookie(&headers, SECOND_STEP_COOKIE).unwrap_or_default();
+    let Some(user) =
+        accounts::pending_user(&portal.store, portal.ui_secret(), pending, portal.now()).await?
+    else {
+        return Ok(sign_in_form(
+            &portal,
+            StatusCode::UNAUTHORIZED,
+            Some("That took too long: sign in again."),
+            "",
+        ));
+    };
+    if !open_form_token_ok(&headers, &form.csrf) {
+        return Ok(code_form(
+            &portal,
+            StatusCode::FORBIDDEN,
+            Some("The form expired. Please try again."),
+        ));
+    }
+    let device = cookie(&headers, DEVICE_COOKIE).unwrap_or_default();
+    let trusted = !device.is_empty()
+        && accounts::same_tag(device, &accounts::device_token(portal.ui_secret(), &user));
+    match accounts::second_step(&portal.store, &user, &form.code, trusted, portal.now()).await? {
+        SignIn::Welcome(user) => {
+            let mut response = signed_in(&portal, &user).await?;
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&portal, SECOND_STEP_COOKIE, "", Some(0)));
+            Ok(response)
+        }
+        SignIn::Refused => Ok(code_form(
+            &portal,
+            StatusCode::UNAUTHORIZED,
+            Some("That code is not right, or was used already."),
+        )),
+        SignIn::Wait(secs) => Ok(code_form(
+            &portal,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&format!(
+                "Too many failed attempts for this account: try again in {secs} seconds."
+            )),
+        )),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct EnrolForm {
+    #[serde(default)]
+    pub(super) secret: String,
+    #[serde(default)]
+    pub(super) tag: String,
+    #[serde(default)]
+    pub(super) code: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+pub(super) fn enrol_view(
+    portal: &Portal,
+    viewer: &Viewer,
+    secret: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let tag = accounts::enrolment_tag(portal.ui_secret(), &viewer.user, secret);
+    let uri = crate::domain::totp::otpauth_uri(secret, &viewer.user.email);
+    let required =
+        portal.settings.require_second_factor_for_super_admins && viewer.role == Role::SuperAdmin;
+    html(status, pages::enrol(&viewer.chrome(), secret, &tag, &uri, required, error))
+}
+
+pub(super) async fn enrol_page(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+) -> Result<Response, UiError> {
+    if viewer.user.totp_secret.is_some() {
+        return Ok(Redirect::to("/ui/profile").into_response());
+    }
+    let secret = crate::domain::totp::new_secret().map_err(|_| UiError::Internal)?;
+    Ok(enrol_view(&portal, &viewer, &secret, StatusCode::OK, None))
+}
+
+pub(super) async fn enrol(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<EnrolForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    let expected = accounts::enrolment_tag(portal.ui_secret(), &viewer.user, &form.secret);
+    if viewer.user.totp_secret.is_some() || !accounts::same_tag(&form.tag, &expected) {
+        return Err(UiError::Forbidden("This form has expired. Open the set-up page again."));
+    }
+    match accounts::enable_second_factor(
+        &portal.store,
+        &viewer.user,
+        &form.secret,
+        &form.code,
+        portal.now(),
+    )
+    .await
+    {
+        Ok(codes) => {
+            tracing::info!(user = %viewer.user.id, "second factor turned on");
+            Ok(html(StatusCode::OK, pages::recovery_codes(&viewer.chrome(), &codes)))
+        }
+        Err(AccountError::Invalid(message)) => Ok(enrol_view(
+            &portal,
+            &viewer,
+            &form.secret,
+            StatusCode::BAD_REQUEST,
+            Some(&capitalized(&message)),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct OffForm {
+    #[serde(default)]
+    pub(super) password: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+pub(super) async fn second_factor_off(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<OffForm>,
+) -> Result<Response, UiError> {
+    viewer.check(&headers, &form.csrf)?;
+    if viewer.role == Role::SuperAdmin && portal.settings.require_second_factor_for_super_admins {
+        return Err(UiError::Conflict(
+            "This portal requires a second factor for super-admins.".to_owned(),
+        ));
+    }
+    let password = Password::new(form.password);
+    match accounts::disable_second_factor(&portal.store, &viewer.user, &password, portal.now())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(user = %viewer.user.id, "second factor turned off");
+            Ok(Redirect::to("/ui/profile?done=second-factor-off").into_response())
+        }
+        Err(AccountError::Invalid(message)) => {
+            let left = portal.store.recovery_codes_left(&viewer.user.id).await?;
+            Ok(html(
+                StatusCode::BAD_REQUEST,
+                pages::profile(&viewer.chrome(), Some(&capitalized(&message)), None, Some(left)),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
