@@ -277,6 +277,31 @@ pub struct NewUser<'a> {
     pub password: &'a Password,
 }
 
+/// The row of a new account: a fresh pseudonymous id, the password's hash, nothing else yet.
+fn fresh_user(
+    email: String,
+    name: String,
+    role: &str,
+    org_id: Option<String>,
+    password: &Password,
+    now: UnixTime,
+) -> Result<UserRow, AccountError> {
+    Ok(UserRow {
+        id: random_id()?,
+        email,
+        name,
+        role: role.to_owned(),
+        org_id,
+        password_hash: hash_password(password)?,
+        failed_signins: 0,
+        next_signin_at: 0,
+        created_at: now.as_unix(),
+        credentials_changed_at: now.as_unix(),
+        totp_secret: None,
+        totp_last_step: None,
+    })
+}
+
 /// Makes a person's account.
 pub async fn create_user(
     store: &Store,
@@ -301,20 +326,7 @@ pub async fn create_user(
             Some(id.to_owned())
         }
     };
-    let user = UserRow {
-        id: random_id()?,
-        email,
-        name,
-        role: new.role.as_str().to_owned(),
-        org_id,
-        password_hash: hash_password(new.password)?,
-        failed_signins: 0,
-        next_signin_at: 0,
-        created_at: now.as_unix(),
-        credentials_changed_at: now.as_unix(),
-        totp_secret: None,
-        totp_last_step: None,
-    };
+    let user = fresh_user(email, name, new.role.as_str(), org_id, new.password, now)?;
     if !store.insert_user(&user).await? {
         return Err(AccountError::EmailTaken);
     }
@@ -435,20 +447,14 @@ pub async fn accept_invitation(
     })?;
     let name = normalize_name("name", name)?;
     check_new_password(password, &invitation.email)?;
-    let user = UserRow {
-        id: random_id()?,
-        email: invitation.email.clone(),
+    let user = fresh_user(
+        invitation.email.clone(),
         name,
-        role: invitation.role.clone(),
-        org_id: invitation.org_id.clone(),
-        password_hash: hash_password(password)?,
-        failed_signins: 0,
-        next_signin_at: 0,
-        created_at: now.as_unix(),
-        credentials_changed_at: now.as_unix(),
-        totp_secret: None,
-        totp_last_step: None,
-    };
+        &invitation.role,
+        invitation.org_id.clone(),
+        password,
+        now,
+    )?;
     if store.accept_invitation(&invitation.token_sha256, &user).await? {
         let target = format!("{} invitation:{}", user.id, &invitation.token_sha256[..16]);
         audit::record(

@@ -73,6 +73,32 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
     })
 }
 
+/// The statement that stores a new user (nothing when the email is taken).
+fn insert_user(user: &UserRow) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT DO NOTHING"
+    )))
+    .bind(user.id.clone())
+    .bind(user.email.clone())
+    .bind(user.name.clone())
+    .bind(user.role.clone())
+    .bind(user.org_id.clone())
+    .bind(user.password_hash.clone())
+    .bind(user.failed_signins)
+    .bind(user.next_signin_at)
+    .bind(user.created_at)
+    .bind(user.credentials_changed_at)
+}
+
+fn session_from_row(row: &sqlx::any::AnyRow) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        user_id: row.try_get("user_id")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+    })
+}
+
 fn organization_from_row(row: &sqlx::any::AnyRow) -> Result<OrganizationRow, StoreError> {
     Ok(OrganizationRow {
         id: row.try_get("id")?,
@@ -228,22 +254,7 @@ impl Store {
 
     /// Stores a user. False when the email is taken.
     pub async fn insert_user(&self, user: &UserRow) -> Result<bool, StoreError> {
-        let done = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT DO NOTHING"
-        )))
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(&user.role)
-        .bind(&user.org_id)
-        .bind(&user.password_hash)
-        .bind(user.failed_signins)
-        .bind(user.next_signin_at)
-        .bind(user.created_at)
-        .bind(user.credentials_changed_at)
-        .execute(&self.pool)
-        .await?;
+        let done = insert_user(user).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -539,15 +550,7 @@ impl Store {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SessionRow {
-                    user_id: r.try_get("user_id")?,
-                    created_at: r.try_get("created_at")?,
-                    last_seen_at: r.try_get("last_seen_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(session_from_row).collect()
     }
 
     /// The people of an organization (for erasing them all).
@@ -638,14 +641,7 @@ impl Store {
         .bind(token_sha256)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(SessionRow {
-                user_id: r.try_get("user_id")?,
-                created_at: r.try_get("created_at")?,
-                last_seen_at: r.try_get("last_seen_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(session_from_row).transpose()
     }
 
     /// Notes a session's use (for idle expiry).
@@ -792,24 +788,7 @@ impl Store {
         if !taken {
             return Ok(false);
         }
-        let inserted = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT DO NOTHING"
-        )))
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(&user.role)
-        .bind(&user.org_id)
-        .bind(&user.password_hash)
-        .bind(user.failed_signins)
-        .bind(user.next_signin_at)
-        .bind(user.created_at)
-        .bind(user.credentials_changed_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let inserted = insert_user(user).execute(&mut *tx).await?.rows_affected() == 1;
         if inserted {
             tx.commit().await?;
         }

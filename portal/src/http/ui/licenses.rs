@@ -60,8 +60,21 @@ pub(super) async fn licenses(
     let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
     let after = given(&form.after)
         .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+    list_page(&portal, &viewer, &form, &filter, after.as_deref(), StatusCode::OK, None).await
+}
+
+/// A page of the license list (50 after `after`), each with its standing now.
+async fn list_page(
+    portal: &Portal,
+    viewer: &Viewer,
+    form: &ListForm,
+    filter: &LicenseFilter,
+    after: Option<&str>,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Response, UiError> {
     let now = portal.now();
-    let page = portal.store.license_page(&filter, after.as_deref(), PAGE + 1, now).await?;
+    let page = portal.store.license_page(filter, after, PAGE + 1, now).await?;
     let more = page.len() > PAGE as usize;
     let rows: Vec<_> = page
         .into_iter()
@@ -72,7 +85,7 @@ pub(super) async fn licenses(
         })
         .collect();
     let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
-    Ok(html(StatusCode::OK, pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref(), None)))
+    Ok(html(status, pages::licenses(&viewer.chrome(), form, &rows, next.as_deref(), error)))
 }
 
 /// The filters of the list form, within what the viewer may see.
@@ -430,23 +443,9 @@ pub(super) async fn find(
         None => {
             let form = ListForm::default();
             let filter = list_filter(&viewer, &form)?;
-            let now = portal.now();
-            let page = portal.store.license_page(&filter, None, PAGE + 1, now).await?;
-            let more = page.len() > PAGE as usize;
-            let rows: Vec<_> = page
-                .into_iter()
-                .take(PAGE as usize)
-                .map(|row| {
-                    let status = license_status(&row.license, now);
-                    (row, status)
-                })
-                .collect();
-            let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
             let message = "No license of yours has that id or license key.";
-            Ok(html(
-                StatusCode::NOT_FOUND,
-                pages::licenses(&viewer.chrome(), &form, &rows, next.as_deref(), Some(message)),
-            ))
+            list_page(&portal, &viewer, &form, &filter, None, StatusCode::NOT_FOUND, Some(message))
+                .await
         }
     }
 }

@@ -126,6 +126,20 @@ fn html(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
+/// A JSON file for the browser to save as `filename`, never cached.
+fn json_download(filename: &'static str, data: &serde_json::Value) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        serde_json::to_string_pretty(data).unwrap_or_default(),
+    )
+        .into_response()
+}
+
 /// What went wrong, as a page.
 #[derive(Debug)]
 pub enum UiError {

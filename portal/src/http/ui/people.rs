@@ -212,11 +212,7 @@ pub(super) async fn profile(
         "email" => Some("Your email is changed."),
         _ => None,
     });
-    let left = match viewer.user.totp_secret {
-        Some(_) => Some(portal.store.recovery_codes_left(&viewer.user.id).await?),
-        None => None,
-    };
-    Ok(html(StatusCode::OK, pages::profile(&viewer.chrome(), None, done, left)))
+    profile_with(&portal, &viewer, StatusCode::OK, None, done).await
 }
 
 #[derive(serde::Deserialize)]
@@ -238,15 +234,9 @@ pub(super) async fn change_password(
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    let left = match viewer.user.totp_secret {
-        Some(_) => Some(portal.store.recovery_codes_left(&viewer.user.id).await?),
-        None => None,
-    };
-    let refuse = |message: &str| {
-        html(StatusCode::BAD_REQUEST, pages::profile(&viewer.chrome(), Some(message), None, left))
-    };
     if form.new != form.again {
-        return Ok(refuse("The two new passwords differ."));
+        let differ = "The two new passwords differ.";
+        return profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(differ), None).await;
     }
     let (current, new) = (Password::new(form.current), Password::new(form.new));
     match accounts::change_password(&portal.store, &viewer.user, &current, &new, portal.now()).await
@@ -261,7 +251,10 @@ pub(super) async fn change_password(
                 .insert(header::LOCATION, HeaderValue::from_static("/ui/profile?done=password"));
             Ok(response)
         }
-        Err(AccountError::Invalid(message)) => Ok(refuse(&capitalized(&message))),
+        Err(AccountError::Invalid(message)) => {
+            let message = capitalized(&message);
+            profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(&message), None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -704,23 +697,11 @@ pub(super) async fn export_self(
     State(portal): State<Arc<Portal>>,
 ) -> Result<Response, UiError> {
     let data = accounts::export_person(&portal.store, &viewer.user).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"my-data.json\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        serde_json::to_string_pretty(&data).unwrap_or_default(),
-    )
-        .into_response())
+    Ok(json_download("my-data.json", &data))
 }
 
-pub(super) async fn confirm_delete_self(
-    viewer: Viewer,
-    State(portal): State<Arc<Portal>>,
-) -> Result<Response, UiError> {
-    let _ = &portal;
-    Ok(html(StatusCode::OK, pages::confirm_delete_self(&viewer.chrome(), None)))
+pub(super) async fn confirm_delete_self(viewer: Viewer) -> Response {
+    html(StatusCode::OK, pages::confirm_delete_self(&viewer.chrome(), None))
 }
 
 pub(super) async fn delete_self(
@@ -765,15 +746,7 @@ pub(super) async fn export_organization(
 ) -> Result<Response, UiError> {
     let org = viewer.user.org_id.clone().ok_or(UiError::NotFound)?;
     let body = accounts::export_organization(&portal.store, &org, portal.now()).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"organization.json\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        serde_json::to_string_pretty(&body).unwrap_or_default(),
-    )
-        .into_response())
+    Ok(json_download("organization.json", &body))
 }
 
 pub(super) async fn confirm_erase_people(

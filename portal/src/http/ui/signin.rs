@@ -332,11 +332,8 @@ pub(super) async fn second_factor_off(
             Ok(Redirect::to("/ui/profile?done=second-factor-off").into_response())
         }
         Err(AccountError::Invalid(message)) => {
-            let left = portal.store.recovery_codes_left(&viewer.user.id).await?;
-            Ok(html(
-                StatusCode::BAD_REQUEST,
-                pages::profile(&viewer.chrome(), Some(&capitalized(&message)), None, Some(left)),
-            ))
+            let message = capitalized(&message);
+            profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(&message), None).await
         }
         Err(e) => Err(e.into()),
     }
