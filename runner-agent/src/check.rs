@@ -31,6 +31,10 @@ pub struct Decision {
     pub runner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_expires_at: Option<UnixTime>,
+    /// The cached license's claims when it verified: features and runner limit for
+    /// in-process callers (never printed: they hold the license key).
+    #[serde(skip)]
+    pub license: Option<Box<Claims>>,
 }
 
 impl Decision {
@@ -42,6 +46,7 @@ impl Decision {
             license_id: None,
             runner: None,
             lease_expires_at: None,
+            license: None,
         }
     }
 
@@ -56,32 +61,42 @@ impl Decision {
 /// and the receipt through the cached (verified) delegation, or the offline activation
 /// against the trust set: two signature checks.
 pub fn decide(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
-    let mut decision = judge(cache, now, tolerance);
+    let (mut decision, claims) = judge(cache, now, tolerance);
+    decision.license = claims.map(Box::new);
     decision.runner = Some(cache.label.clone());
     decision.lease_expires_at = Some(cache.lease.expires_at);
     decision.license_id = Some(cache.lease.license_id.to_string());
     decision
 }
 
-fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
+fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> (Decision, Option<Claims>) {
+    match judge_claims(cache, now, tolerance) {
+        Ok((decision, claims)) => (decision, Some(claims)),
+        Err(decision) => (decision, None),
+    }
+}
+
+/// The decision with the license's claims, or a decision made before the license verified.
+fn judge_claims(
+    cache: &Cache,
+    now: UnixTime,
+    tolerance: Duration,
+) -> Result<(Decision, Claims), Decision> {
     // First, before anything is verified: a clock set back must not make an expired
     // license or an ended grace look fine, nor a not-yet-valid one look wrong.
     if let Some(standing) = standing::rollback(now, cache.high_water, tolerance) {
-        return Decision::new(standing.status, standing.reason);
+        return Err(Decision::new(standing.status, standing.reason));
     }
     let trust = match TrustSet::parse(cache.trust.as_bytes()) {
         Ok(trust) => trust,
-        Err(e) => return Decision::new(Status::Tampered, format!("cached trust set: {e}")),
+        Err(e) => return Err(Decision::new(Status::Tampered, format!("cached trust set: {e}"))),
     };
-    let claims = match license_claims(&cache.license, &trust, now) {
-        Ok(claims) => claims,
-        Err(decision) => return decision,
-    };
+    let claims = license_claims(&cache.license, &trust, now)?;
     if cache.lease.license_id != claims.id {
-        return Decision::new(Status::Tampered, "the lease is for another license");
+        return Err(Decision::new(Status::Tampered, "the lease is for another license"));
     }
     if cache.lease.runner_key_id != cache.runner_key_id {
-        return Decision::new(Status::Tampered, "the lease is for another runner key");
+        return Err(Decision::new(Status::Tampered, "the lease is for another runner key"));
     }
     let offline;
     let receipt;
@@ -89,19 +104,16 @@ fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
         offline = match activation::verify_activation(text.as_bytes(), &trust, now) {
             Ok(a) if a.license_id == claims.id && a.hub_key_id == cache.hub_key_id => a,
             Ok(_) => {
-                return Decision::new(
+                return Err(Decision::new(
                     Status::Tampered,
                     "the offline activation is for another license or hub",
-                );
+                ));
             }
-            Err(e) => return Decision::new(e.status(), format!("offline activation: {e}")),
+            Err(e) => return Err(Decision::new(e.status(), format!("offline activation: {e}"))),
         };
         Evidence::Offline(&offline)
     } else if let (Some(text), Some(delegation)) = (&cache.receipt, &cache.delegation) {
-        receipt = match verified_receipt(text, delegation, cache, &claims) {
-            Ok(r) => r,
-            Err(decision) => return decision,
-        };
+        receipt = verified_receipt(text, delegation, cache, &claims)?;
         Evidence::Receipt(&receipt)
     } else {
         Evidence::None
@@ -119,17 +131,18 @@ fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
     };
     let left = standing.left.map(|l| l.as_secs());
     if standing.status.permits_running() && now > cache.lease.expires_at {
-        return Decision::new(
+        let d = Decision::new(
             Status::RunnerLimitExceeded,
             format!(
                 "this runner's lease ended {}: `tessera-runner refresh` renews it while a slot is free",
                 cache.lease.expires_at
             ),
         );
+        return Ok((d, claims));
     }
     let mut d = Decision::new(standing.status, reason);
     d.grace_left_secs = left;
-    d
+    Ok((d, claims))
 }
 
 fn license_claims(text: &str, trust: &TrustSet, now: UnixTime) -> Result<Claims, Decision> {

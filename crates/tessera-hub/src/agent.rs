@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-pub use tessera_core::activation::Bundle;
 use tessera_core::activation::{self, ActivationClaims, RequestClaims, sign_request};
+pub use tessera_core::activation::{Bundle, LocalStatus};
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::Delegation;
 use tessera_core::fingerprint::{
@@ -666,6 +666,32 @@ impl Hub {
             hub_key: installed.key.public_key().clone(),
             lease: None,
         }
+    }
+
+    /// What the local status socket answers: the agent's verdict with the signed evidence
+    /// behind it, for the vendor's hub application to check for itself.
+    pub fn local_status(&self) -> Result<LocalStatus, HubError> {
+        let state = self.dir.load()?;
+        let high_water = state.high_water.unwrap_or(UnixTime::EPOCH);
+        let (report, evidence) = match self.installed() {
+            Ok(installed) => {
+                let report = self.judge(&installed, &state);
+                let bundle = Hub::bundle_of(&installed, &state, report.status);
+                (report, Some(bundle))
+            }
+            Err(e) => {
+                let status = e.status().unwrap_or(Status::NoLicense);
+                (Report::bare(status, e.to_string(), &state), None)
+            }
+        };
+        Ok(LocalStatus {
+            version: LocalStatus::VERSION,
+            status: report.status,
+            reason: report.reason,
+            evidence,
+            high_water,
+            runners_leased: report.runners_leased,
+        })
     }
 
     /// What the daemon needs each round: whether to ping (a valid license activated online)

@@ -153,6 +153,10 @@ pub struct RunArgs {
     /// How long a runner's lease lasts unless renewed (e.g. 10m).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub lease_ttl: std::time::Duration,
+    /// The local status socket for the vendor's hub application (mode 0660: the hub's user
+    /// and group). Default: status.sock in the state directory.
+    #[arg(long, value_name = "PATH", env = "TESSERA_HUB_STATUS_SOCKET")]
+    pub status_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

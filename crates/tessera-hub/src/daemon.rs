@@ -23,6 +23,8 @@ pub struct DaemonConfig {
     pub max_backoff: Duration,
     /// Runner API connections open at once.
     pub max_connections: usize,
+    /// The local status socket for the vendor's hub application ([`crate::local`]).
+    pub status_socket: Option<std::path::PathBuf>,
 }
 
 impl Default for DaemonConfig {
@@ -33,6 +35,7 @@ impl Default for DaemonConfig {
             min_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(15 * 60),
             max_connections: 512,
+            status_socket: None,
         }
     }
 }
@@ -71,8 +74,19 @@ pub async fn run(
     config: DaemonConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.runner_listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.runner_listen).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("runner listener {}: {e}", config.runner_listen))
+    })?;
     let addr = listener.local_addr()?;
+    let status_socket = match &config.status_socket {
+        Some(path) => Some((
+            crate::local::bind(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("status socket {}: {e}", path.display()))
+            })?,
+            path.clone(),
+        )),
+        None => None,
+    };
     println!("runners: listening on {addr}");
     tracing::info!(%addr, "serving runners");
     let api = Arc::new(RunnerApi { hub: hub.clone(), lease_ttl: config.lease_ttl });
@@ -90,11 +104,19 @@ pub async fn run(
         })
         .await
     });
+    let local = status_socket.map(|(socket, path)| {
+        // Logged, not printed: the runner address stays the one line on standard output.
+        tracing::info!(socket = %path.display(), "serving the local status socket");
+        tokio::spawn(crate::local::serve(hub.clone(), socket, path, stop_rx.clone()))
+    });
     let pinger = tokio::spawn(ping_loop(hub, config, stop_rx));
     shutdown.await;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     let _ = pinger.await;
+    if let Some(local) = local {
+        let _ = local.await;
+    }
     match server.await {
         Ok(result) => result,
         Err(e) => Err(std::io::Error::other(e)),

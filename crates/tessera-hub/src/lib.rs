@@ -6,6 +6,7 @@
 //!   [`agent`] ([`agent::Hub::status`] is where the hub decides, through
 //!   `tessera_core::standing`); runner slots are granted to runner keys in [`slots`];
 //! - the state directory (atomic 0600 files under a lock) is [`state`];
+//! - the vendor's hub application asks the agent over the Unix socket in [`local`];
 //! - the portal client is [`portal`]; the runners' HTTP API is [`runners`];
 //! - the daemon's schedule (jitter, backoff, shutdown) is [`daemon`].
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@
 pub mod agent;
 pub mod daemon;
 pub mod host;
+pub mod local;
 pub mod portal;
 pub mod runners;
 pub mod slots;

@@ -204,14 +204,16 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let config = DaemonConfig {
                 runner_listen: args.runner_listen,
                 lease_ttl: args.lease_ttl,
+                status_socket: Some(
+                    args.status_socket
+                        .unwrap_or_else(|| tessera_hub::local::default_socket(hub.dir().root())),
+                ),
                 ..DaemonConfig::default()
             };
             // Before the listener announces itself: a SIGTERM right after start is graceful.
             let shutdown = tessera_serve::shutdown_signal()
                 .map_err(|e| fail(Exit::Io, format!("signal handlers: {e}")))?;
-            daemon::run(Arc::new(hub), config, shutdown).await.map_err(|e| {
-                fail(Exit::Io, format!("runner listener {}: {e}", args.runner_listen))
-            })?;
+            daemon::run(Arc::new(hub), config, shutdown).await.map_err(|e| fail(Exit::Io, e))?;
             Ok(0)
         }
         Command::Ping { json } => {

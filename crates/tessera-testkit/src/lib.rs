@@ -7,6 +7,7 @@
 //! - [`portal`]: a real `tessera-portal` process with a receipt key, a delegation and an
 //!   admin API key, that can be stopped and started again on the same port.
 //! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards.
+//! - [`scene`]: a licensed site (portal, hub agents, a runner) for the in-process checks.
 //! - [`clock`]: a clock the test sets.
 //! - [`session`]: re-running a test inside a session of a real OS keystore.
 //! - [`slow`]: slow and idle clients, for the servers' connection limits.
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod portal;
 pub mod postgres;
 pub mod process;
+pub mod scene;
 pub mod session;
 pub mod slow;
 pub mod vendor;
@@ -27,6 +29,7 @@ pub use clock::TestClock;
 pub use portal::{PortalOptions, PortalProcess};
 pub use postgres::{PgDatabase, postgres_url};
 pub use process::{Daemon, Ran, at, command, eventually, have, run, workspace_binary};
+pub use scene::Scene;
 pub use session::{Keystore, in_keystore_session};
 pub use vendor::Vendor;
 

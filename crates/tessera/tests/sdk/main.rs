@@ -1,0 +1,157 @@
+//! The SDK on real state: a real portal, real hub agents serving their status sockets, a
+//! runner installed on the real kernel keyring (the test kit's [`Scene`]).
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+use tessera::{Error, HubOptions, RunnerOptions, Status, TrustSet, UnixTime};
+use tessera_testkit::scene::{FEATURES, PRODUCT};
+use tessera_testkit::{Keystore, Scene, in_keystore_session};
+
+fn at(seconds: i64) -> UnixTime {
+    UnixTime::from_unix(seconds).expect("time")
+}
+
+fn trust(scene: &Scene) -> TrustSet {
+    TrustSet::parse(&std::fs::read(&scene.trust).expect("trust file")).expect("trust set")
+}
+
+/// Serves `answer` once on a new socket in `dir`, as a hostile or broken agent would.
+fn fake_agent(dir: &Path, answer: Vec<u8>) -> std::path::PathBuf {
+    let path = dir.join(format!("fake-{}.sock", tessera_testkit::random_bytes::<4>()[0]));
+    let listener = UnixListener::bind(&path).expect("bind");
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.write_all(&answer);
+        }
+    });
+    path
+}
+
+fn raw_answer(socket: &Path) -> serde_json::Value {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("connect");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("read");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
+    if !in_keystore_session(Keystore::KernelKeyring) {
+        return;
+    }
+    let mut scene = Scene::new();
+    let trust = trust(&scene);
+    let license = std::fs::read(&scene.license).expect("license");
+    let now = scene.now;
+
+    // A license file.
+    let check = tessera::verify_license(&license, &trust, Some(PRODUCT), now).expect("verify");
+    assert_eq!(check.status, Status::Valid, "{}", check.reason);
+    let terms = check.license.expect("terms");
+    assert_eq!(terms.id, scene.claims.id.to_string());
+    assert_eq!(terms.features, FEATURES);
+    assert!(terms.has_feature("sso") && !terms.has_feature("sso2"));
+    assert_eq!(terms.runner_limit, 2);
+    let tampered = std::fs::read(&scene.tampered).expect("tampered");
+    let check = tessera::verify_license(&tampered, &trust, None, now).expect("verify");
+    assert_eq!(check.status, Status::BadSignature, "{}", check.reason);
+    assert!(check.license.is_none());
+    let check =
+        tessera::verify_license(&license, &trust, None, scene.expired_at()).expect("verify");
+    assert_eq!(check.status, Status::Expired);
+    assert!(check.license.is_some(), "an expired license still shows its terms");
+    let check =
+        tessera::verify_license(&license, &trust, Some("other-product"), now).expect("verify");
+    assert_eq!(check.status, Status::WrongProduct);
+    let other =
+        TrustSet::parse(tessera_testkit::Vendor::new().trust_text().as_bytes()).expect("trust");
+    assert_eq!(
+        tessera::verify_license(&license, &other, None, now).expect("verify").status,
+        Status::UnknownKey
+    );
+    let e = tessera::verify_license(&license, &trust, Some("Not A Product!"), now).unwrap_err();
+    assert_eq!(e.code(), "bad_argument");
+
+    // The hub application asks its agent.
+    let hub = HubOptions::new(&scene.hub_socket).product(PRODUCT);
+    let status = tessera::hub_status(&hub, &trust, now).expect("hub status");
+    assert_eq!(status.status, Status::Valid, "{}", status.reason);
+    assert_eq!(status.mode, tessera::Mode::Online);
+    assert_eq!(status.agent_status, Status::Valid);
+    assert_eq!(status.runners_leased, 1);
+    assert_eq!(status.license.as_ref().expect("terms").features, FEATURES);
+    let status = tessera::hub_status(&hub, &trust, scene.grace_at()).expect("hub status");
+    assert_eq!(status.status, Status::Grace, "{}", status.reason);
+    let left = status.grace_left_secs.expect("grace left");
+    assert!(left > 20 * 3600 && left <= 22 * 3600, "{left}");
+    let status = tessera::hub_status(&hub, &trust, scene.past_grace_at()).expect("hub status");
+    assert_eq!(status.status, Status::GraceExpired, "{}", status.reason);
+    let revoked = HubOptions::new(&scene.revoked_hub_socket);
+    let status = tessera::hub_status(&revoked, &trust, now).expect("hub status");
+    assert_eq!(status.status, Status::Revoked, "{}", status.reason);
+    let wrong = HubOptions::new(&scene.hub_socket).product("other-product");
+    assert_eq!(
+        tessera::hub_status(&wrong, &trust, now).expect("status").status,
+        Status::WrongProduct
+    );
+    // A hub whose clock the application sees set back far below what the hub has seen.
+    let status = tessera::hub_status(&hub, &trust, at(now.as_unix() - 86_400)).expect("status");
+    assert_eq!(status.status, Status::ClockRollback, "{}", status.reason);
+
+    // A hostile agent: its word is not taken.
+    let dir = tempfile::tempdir().expect("dir");
+    let mut answer = raw_answer(&scene.hub_socket);
+    let revoked_answer = raw_answer(&scene.revoked_hub_socket);
+    answer["evidence"]["receipt"] = revoked_answer["evidence"]["receipt"].clone();
+    let socket = fake_agent(dir.path(), serde_json::to_vec(&answer).expect("json"));
+    let status = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect("status");
+    assert_eq!(status.status, Status::Tampered, "{}", status.reason);
+    let mut answer = raw_answer(&scene.hub_socket);
+    answer.as_object_mut().expect("object").remove("evidence");
+    let socket = fake_agent(dir.path(), serde_json::to_vec(&answer).expect("json"));
+    let status = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect("status");
+    assert_eq!((status.status, status.agent_status), (Status::Tampered, Status::Valid));
+    let mut answer = raw_answer(&scene.hub_socket);
+    answer["evidence"]["license"] =
+        std::fs::read_to_string(&scene.tampered).expect("tampered").into();
+    let socket = fake_agent(dir.path(), serde_json::to_vec(&answer).expect("json"));
+    let status = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect("status");
+    assert_eq!(status.status, Status::BadSignature, "{}", status.reason);
+    let socket = fake_agent(dir.path(), b"{\"version\": 1, \"status\": ".to_vec());
+    let e = tessera::hub_status(&HubOptions::new(socket), &trust, now).unwrap_err();
+    assert!(matches!(e, Error::BadAnswer(_)), "{e}");
+    assert_eq!(e.code(), "bad_answer");
+
+    // A runner checks offline, from its sealed cache on the real kernel keyring.
+    let runner =
+        RunnerOptions::new(&scene.runner_state).keystore_named("keyutils").expect("keystore");
+    let check = tessera::runner_check(&runner, now).expect("runner check");
+    assert_eq!(check.status, Status::Valid, "{}", check.reason);
+    assert_eq!(check.runner.as_deref(), Some("scene-runner"));
+    let terms = check.license.expect("terms");
+    assert_eq!(
+        (terms.features.as_slice(), terms.runner_limit),
+        (&FEATURES.map(String::from)[..], 2)
+    );
+    let check = tessera::runner_check(&runner, scene.grace_at()).expect("runner check");
+    assert_eq!(check.status, Status::Grace, "{}", check.reason);
+    assert!(check.grace_left_secs.is_some_and(|s| s > 20 * 3600));
+    let check = tessera::runner_check(&runner, scene.past_grace_at()).expect("runner check");
+    assert_eq!(check.status, Status::GraceExpired, "{}", check.reason);
+    // It has now seen a later time: going back is a rolled-back clock.
+    let check = tessera::runner_check(&runner, now).expect("runner check");
+    assert_eq!(check.status, Status::ClockRollback, "{}", check.reason);
+    let empty = tempfile::tempdir().expect("dir");
+    let options = RunnerOptions::new(empty.path()).keystore_named("keyutils").expect("keystore");
+    let check = tessera::runner_check(&options, now).expect("runner check");
+    assert_eq!(check.status, Status::NoLicense, "{}", check.reason);
+    let e = RunnerOptions::new(empty.path()).keystore_named("floppy").unwrap_err();
+    assert_eq!(e.code(), "bad_argument");
+
+    // The agent stopped: its socket is gone.
+    scene.stop_hubs();
+    let e = tessera::hub_status(&hub, &trust, now).unwrap_err();
+    assert_eq!(e.code(), "hub_unreachable", "{e}");
+}
