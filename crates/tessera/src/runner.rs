@@ -1,9 +1,8 @@
 //! A runner's check in process: the same decision as `tessera-runner check`, from the same
 //! sealed cache and keystore entry (the product's user must own both).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -72,22 +71,6 @@ pub struct RunnerCheck {
     pub license: Option<License>,
 }
 
-/// Opened keystore entries, by backend and account: the Secret Service's connection is
-/// made once per process, not per check.
-fn keystore(backend: Backend, account: String) -> Result<Arc<OsKeystore>, Error> {
-    static OPEN: OnceLock<Mutex<HashMap<(&'static str, String), Arc<OsKeystore>>>> =
-        OnceLock::new();
-    let mut open = OPEN.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner());
-    let key = (backend.name(), account);
-    if let Some(entry) = open.get(&key) {
-        return Ok(entry.clone());
-    }
-    let entry =
-        Arc::new(OsKeystore::open(backend, &key.1).map_err(|e| Error::Keystore(e.to_string()))?);
-    open.insert(key, entry.clone());
-    Ok(entry)
-}
-
 /// Whether this runner may run at `now`, decided offline from its sealed cache (two
 /// signature checks and an HMAC). A missing or damaged cache is a status (`no_license`,
 /// `tampered`), not an error; errors are a keystore or a state directory that cannot be
@@ -104,8 +87,10 @@ fn keystore(backend: Backend, account: String) -> Result<Arc<OsKeystore>, Error>
 /// ```
 pub fn runner_check(options: &RunnerOptions, now: UnixTime) -> Result<RunnerCheck, Error> {
     let backend = options.keystore.unwrap_or_else(Backend::default_for_this_session);
-    let entry = keystore(backend, Runner::account(&options.state_dir))?;
-    let runner = Runner::new(&options.state_dir, entry, Arc::new(FixedClock(now)))
+    // Opened per check: the kernel keyring's entry costs a few system calls.
+    let entry = OsKeystore::open(backend, &Runner::account(&options.state_dir))
+        .map_err(|e| Error::Keystore(e.to_string()))?;
+    let runner = Runner::new(&options.state_dir, Arc::new(entry), Arc::new(FixedClock(now)))
         .with_tolerance(options.tolerance);
     let decision = runner.check().map_err(|e| match e {
         RunnerError::Keystore(e) => Error::Keystore(e.to_string()),

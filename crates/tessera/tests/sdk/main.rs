@@ -71,7 +71,8 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
         tessera::verify_license(&license, &other, None, now).expect("verify").status,
         Status::UnknownKey
     );
-    let e = tessera::verify_license(&license, &trust, Some("Not A Product!"), now).unwrap_err();
+    let e = tessera::verify_license(&license, &trust, Some("Not A Product!"), now)
+        .expect_err("an error");
     assert_eq!(e.code(), "bad_argument");
 
     // The hub application asks its agent.
@@ -120,7 +121,7 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     let status = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect("status");
     assert_eq!(status.status, Status::BadSignature, "{}", status.reason);
     let socket = fake_agent(dir.path(), b"{\"version\": 1, \"status\": ".to_vec());
-    let e = tessera::hub_status(&HubOptions::new(socket), &trust, now).unwrap_err();
+    let e = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect_err("an error");
     assert!(matches!(e, Error::BadAnswer(_)), "{e}");
     assert_eq!(e.code(), "bad_answer");
 
@@ -147,11 +148,11 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     let options = RunnerOptions::new(empty.path()).keystore_named("keyutils").expect("keystore");
     let check = tessera::runner_check(&options, now).expect("runner check");
     assert_eq!(check.status, Status::NoLicense, "{}", check.reason);
-    let e = RunnerOptions::new(empty.path()).keystore_named("floppy").unwrap_err();
+    let e = RunnerOptions::new(empty.path()).keystore_named("floppy").expect_err("an error");
     assert_eq!(e.code(), "bad_argument");
 
     // The agent stopped: its socket is gone.
     scene.stop_hubs();
-    let e = tessera::hub_status(&hub, &trust, now).unwrap_err();
+    let e = tessera::hub_status(&hub, &trust, now).expect_err("an error");
     assert_eq!(e.code(), "hub_unreachable", "{e}");
 }

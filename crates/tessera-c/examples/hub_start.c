@@ -1,0 +1,42 @@
+/* A hub application written in C gates its start-up on the hub's standing (docs/INTEGRATION.md).
+ *
+ *   cc -I target/debug/include examples/hub_start.c target/debug/libtessera_c.a -lpthread -ldl -lm
+ *   ./a.out /var/lib/tessera-hub/status.sock
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tessera.h"
+
+/* The vendor's public keys, compiled in (the text of the vendor's .pub file). */
+static const char *VENDOR_TRUST =
+#include "vendor_trust.inc"
+    ;
+
+int main(int argc, char **argv) {
+  const char *socket = argc > 1 ? argv[1] : "/var/lib/tessera-hub/status.sock";
+  TesseraTrust *trust = NULL;
+  if (tessera_trust_parse(VENDOR_TRUST, &trust) != TESSERA_CODE_OK) {
+    fprintf(stderr, "built-in trust set: %s\n", tessera_last_error());
+    return 70;
+  }
+  TesseraCheck *hub = NULL;
+  TesseraCode code = tessera_hub_status(socket, trust, "acme-hub", tessera_now(), &hub);
+  tessera_trust_free(trust);
+  if (code != TESSERA_CODE_OK) {
+    /* No answer at all (agent not running, no permission): do not start. */
+    fprintf(stderr, "cannot ask the license agent: %s\n", tessera_last_error());
+    return 69;
+  }
+  int ok = tessera_check_permits_running(hub);
+  printf("license %s: %s\n", tessera_check_status(hub), tessera_check_reason(hub));
+  if (ok && strcmp(tessera_check_status(hub), "grace") == 0) {
+    printf("warning: the license server has not been reached; %lld seconds of grace left\n",
+           (long long)tessera_check_grace_left_secs(hub));
+  }
+  if (ok && tessera_check_has_feature(hub, "sso")) {
+    printf("single sign-on enabled\n");
+  }
+  tessera_check_free(hub);
+  return ok ? 0 : 1;
+}

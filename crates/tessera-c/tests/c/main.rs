@@ -1,0 +1,101 @@
+//! The C library from C: `scenarios.c` and the `hub_start.c` example are compiled with gcc
+//! against the generated header and the static library, run on the test kit's scene, and
+//! run again under valgrind, which must report no error and no leak.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tessera_testkit::{Keystore, Scene, have, in_keystore_session};
+
+/// The static library built with this test, beside its executable (target/<profile>/deps/:
+/// a test build leaves it there, where `cargo build` would copy it up a level).
+fn library() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let path = exe.parent().expect("deps dir").join("libtessera_c.a");
+    assert!(path.exists(), "{} is missing: build with `cargo test --workspace`", path.display());
+    path
+}
+
+/// Compiles `sources` into `out` with warnings as errors.
+fn compile(sources: &[&Path], include: &[&Path], out: &Path) {
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-o"]).arg(out);
+    for dir in include {
+        gcc.arg("-I").arg(dir);
+    }
+    gcc.args(sources).arg(library()).args(["-lpthread", "-ldl", "-lm"]);
+    let output = gcc.output().expect("run gcc");
+    assert!(output.status.success(), "gcc failed:\n{}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn run(scene: &Scene, program: &Path, args: &[&str], valgrind: bool) -> std::process::Output {
+    let mut command = if valgrind {
+        let mut c = scene.command("valgrind");
+        c.args([
+            "--quiet",
+            "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible",
+            "--error-exitcode=99",
+        ])
+        .arg(format!(
+            "--suppressions={}",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/std.supp").display()
+        ))
+        .arg(program);
+        c
+    } else {
+        scene.command(program)
+    };
+    command.args(args).output().expect("run the C program")
+}
+
+#[test]
+fn the_c_library_answers_every_scenario_and_leaks_nothing_under_valgrind() {
+    let tools = have("gcc", "gcc") & have("valgrind", "valgrind");
+    if !tools || !in_keystore_session(Keystore::KernelKeyring) {
+        return;
+    }
+    let header = Path::new(env!("TESSERA_C_HEADER_DIR"));
+    assert!(header.join("tessera.h").exists(), "the build did not generate tessera.h");
+    let scene = Scene::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+
+    let scenarios = dir.path().join("scenarios");
+    compile(&[&here.join("tests/c/scenarios.c")], &[header], &scenarios);
+    // Under valgrind: every answer right (exit 0), no invalid access, no leak (99).
+    let output = run(&scene, &scenarios, &[], true);
+    assert!(
+        output.status.success(),
+        "C scenarios failed (exit {:?}; 99: valgrind found errors or leaks):\n{}{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The example of docs/INTEGRATION.md, with the vendor's trust compiled in.
+    let trust = std::fs::read_to_string(&scene.trust).expect("trust");
+    let literal: String = trust.lines().map(|l| format!("\"{l}\\n\"\n")).collect();
+    std::fs::write(dir.path().join("vendor_trust.inc"), literal).expect("inc");
+    let example = dir.path().join("hub_start");
+    compile(&[&here.join("examples/hub_start.c")], &[header, dir.path()], &example);
+    let socket = scene.hub_socket.display().to_string();
+    let output = run(&scene, &example, &[&socket], true);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "hub_start: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("license valid") && stdout.contains("single sign-on enabled"),
+        "{stdout}"
+    );
+    let revoked = scene.revoked_hub_socket.display().to_string();
+    let output = run(&scene, &example, &[&revoked], false);
+    assert_eq!(output.status.code(), Some(1), "a revoked hub does not start");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("license revoked"));
+    let output = run(&scene, &example, &["/nonexistent.sock"], false);
+    assert_eq!(output.status.code(), Some(69), "no agent, no start");
+}
