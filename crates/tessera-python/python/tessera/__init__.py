@@ -1,0 +1,32 @@
+"""Tessera's license checks, in process.
+
+- ``verify_license(text, trust, product=..., now=...)``: a license file against the vendor's
+  trust set;
+- ``runner_check(state_dir, keystore=..., now=...)``: whether this runner may run, offline;
+- ``hub_status(socket, trust, product=..., now=...)``: the hub's standing, decided here from
+  the local hub agent's signed evidence.
+
+Each returns a ``Check`` whose ``status`` is the command-line tools' word (``valid``,
+``grace``, ``expired``, ``revoked``...). A call that cannot be made raises ``TesseraError``
+with a stable ``code``. See docs/INTEGRATION.md.
+"""
+
+from ._tessera import (
+    Check,
+    License,
+    TesseraError,
+    TrustSet,
+    hub_status,
+    runner_check,
+    verify_license,
+)
+
+__all__ = [
+    "Check",
+    "License",
+    "TesseraError",
+    "TrustSet",
+    "hub_status",
+    "runner_check",
+    "verify_license",
+]

@@ -1,0 +1,90 @@
+"""Typed stubs of the extension module (kept beside the Rust source, src/lib.rs)."""
+
+import os
+from typing import List, Optional, Union
+
+class TesseraError(Exception):
+    """A check that could not be made: ``bad_argument``, ``bad_trust``, ``keystore``,
+    ``io``, ``hub_unreachable`` or ``bad_answer``."""
+
+    code: str
+
+class TrustSet:
+    """A vendor's trust set (its public keys): parse once, pass to every check."""
+
+    def __init__(self, text: str) -> None: ...
+
+class License:
+    """A license's terms (never its key)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def org(self) -> str: ...
+    @property
+    def product(self) -> str: ...
+    @property
+    def features(self) -> List[str]: ...
+    @property
+    def runner_limit(self) -> int: ...
+    @property
+    def issued_at(self) -> int: ...
+    @property
+    def not_before(self) -> int: ...
+    @property
+    def expires_at(self) -> int: ...
+    @property
+    def terminates_at(self) -> Optional[int]: ...
+    @property
+    def grace_period_secs(self) -> int: ...
+    @property
+    def ping_interval_secs(self) -> int: ...
+    def has_feature(self, feature: str) -> bool: ...
+
+class Check:
+    """A check's answer."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def permits_running(self) -> bool: ...
+    @property
+    def grace_left_secs(self) -> Optional[int]: ...
+    @property
+    def license(self) -> Optional[License]: ...
+    @property
+    def runner(self) -> Optional[str]: ...
+    @property
+    def lease_expires_at(self) -> Optional[int]: ...
+    @property
+    def mode(self) -> Optional[str]: ...
+    @property
+    def runners_leased(self) -> Optional[int]: ...
+    @property
+    def agent_status(self) -> Optional[str]: ...
+
+def verify_license(
+    license: Union[str, bytes],
+    trust: TrustSet,
+    *,
+    product: Optional[str] = None,
+    now: Optional[int] = None,
+) -> Check: ...
+def runner_check(
+    state_dir: Union[str, "os.PathLike[str]"],
+    *,
+    keystore: Optional[str] = None,
+    tolerance_secs: Optional[float] = None,
+    now: Optional[int] = None,
+) -> Check: ...
+def hub_status(
+    socket: Union[str, "os.PathLike[str]"],
+    trust: TrustSet,
+    *,
+    product: Optional[str] = None,
+    tolerance_secs: Optional[float] = None,
+    timeout_secs: Optional[float] = None,
+    now: Optional[int] = None,
+) -> Check: ...

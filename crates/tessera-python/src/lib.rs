@@ -1,0 +1,271 @@
+//! Tessera's checks for Python, an extension module (PyO3, abi3 for Python 3.9 and later):
+//! `verify_license`, `runner_check`, `hub_status`. Status words are the command-line tools'
+//! words; a call that cannot be made raises `TesseraError` whose `code` is the SDK's stable
+//! code (`bad_argument`, `bad_trust`, `keystore`, `io`, `hub_unreachable`, `bad_answer`).
+//! The two calls that do I/O release the GIL while they wait.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(
+    _tessera,
+    TesseraError,
+    PyException,
+    "A check that could not be made; `code` says why in a word."
+);
+
+fn raise(py: Python<'_>, code: &str, message: String) -> PyErr {
+    let err = TesseraError::new_err(message);
+    if let Err(e) = err.value(py).setattr("code", code) {
+        return e;
+    }
+    err
+}
+
+fn thrown(py: Python<'_>, e: &tessera::Error) -> PyErr {
+    raise(py, e.code(), e.to_string())
+}
+
+fn time(py: Python<'_>, now: Option<i64>) -> PyResult<tessera::UnixTime> {
+    match now {
+        Some(s) => tessera::UnixTime::from_unix(s)
+            .map_err(|e| raise(py, "bad_argument", format!("now: {e}"))),
+        None => Ok(tessera::now()),
+    }
+}
+
+fn seconds(py: Python<'_>, what: &str, secs: Option<f64>) -> PyResult<Option<Duration>> {
+    secs.map(|s| {
+        Duration::try_from_secs_f64(s)
+            .map_err(|e| raise(py, "bad_argument", format!("{what}: {e}")))
+    })
+    .transpose()
+}
+
+/// A vendor's trust set (its public keys): parse once, pass to every check.
+#[pyclass(frozen, module = "tessera")]
+struct TrustSet {
+    inner: tessera::TrustSet,
+}
+
+#[pymethods]
+impl TrustSet {
+    /// Parses the text of the vendor's `.pub` file. Raises TesseraError (`bad_trust`).
+    #[new]
+    fn new(py: Python<'_>, text: &str) -> PyResult<Self> {
+        tessera::TrustSet::parse(text.as_bytes())
+            .map(|inner| TrustSet { inner })
+            .map_err(|e| thrown(py, &tessera::Error::Trust(e)))
+    }
+}
+
+/// A license's terms (never its key).
+#[pyclass(frozen, get_all, module = "tessera")]
+struct License {
+    id: String,
+    org: String,
+    product: String,
+    features: Vec<String>,
+    runner_limit: u32,
+    issued_at: i64,
+    not_before: i64,
+    expires_at: i64,
+    terminates_at: Option<i64>,
+    grace_period_secs: u32,
+    ping_interval_secs: u32,
+}
+
+#[pymethods]
+impl License {
+    /// Whether the license grants `feature`.
+    fn has_feature(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "License(id={:?}, org={:?}, product={:?}, features={:?}, runner_limit={})",
+            self.id, self.org, self.product, self.features, self.runner_limit
+        )
+    }
+}
+
+fn license(l: Option<&tessera::License>) -> Option<License> {
+    l.map(|l| License {
+        id: l.id.clone(),
+        org: l.org.clone(),
+        product: l.product.clone(),
+        features: l.features.clone(),
+        runner_limit: l.runner_limit,
+        issued_at: l.issued_at.as_unix(),
+        not_before: l.not_before.as_unix(),
+        expires_at: l.expires_at.as_unix(),
+        terminates_at: l.terminates_at.map(tessera::UnixTime::as_unix),
+        grace_period_secs: l.grace_period_secs,
+        ping_interval_secs: l.ping_interval_secs,
+    })
+}
+
+/// A check's answer: `status` (`valid`, `grace`, `expired`, `revoked`…), `reason` for
+/// people, and what else the check knows.
+#[pyclass(frozen, get_all, module = "tessera")]
+struct Check {
+    status: String,
+    reason: String,
+    /// `valid` or `grace`.
+    permits_running: bool,
+    grace_left_secs: Option<u64>,
+    license: Option<Py<License>>,
+    /// The runner's label (runner checks).
+    runner: Option<String>,
+    /// When the runner's lease ends (runner checks).
+    lease_expires_at: Option<i64>,
+    /// `online`, `offline` or `none` (hub status).
+    mode: Option<String>,
+    /// Runners holding a lease (hub status).
+    runners_leased: Option<usize>,
+    /// What the hub agent itself said (hub status; informative).
+    agent_status: Option<String>,
+}
+
+#[pymethods]
+impl Check {
+    fn __repr__(&self) -> String {
+        format!("Check(status={:?}, reason={:?})", self.status, self.reason)
+    }
+}
+
+impl Check {
+    fn new(
+        py: Python<'_>,
+        status: tessera::Status,
+        reason: String,
+        terms: Option<&tessera::License>,
+    ) -> PyResult<Self> {
+        Ok(Check {
+            status: status.as_str().to_owned(),
+            reason,
+            permits_running: status.permits_running(),
+            grace_left_secs: None,
+            license: license(terms).map(|l| Py::new(py, l)).transpose()?,
+            runner: None,
+            lease_expires_at: None,
+            mode: None,
+            runners_leased: None,
+            agent_status: None,
+        })
+    }
+}
+
+/// A license file as `str` or `bytes`.
+#[derive(FromPyObject)]
+enum Text {
+    Str(String),
+    Bytes(Vec<u8>),
+}
+
+impl Text {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Str(s) => s.as_bytes(),
+            Text::Bytes(b) => b,
+        }
+    }
+}
+
+/// Verifies a license file (its text or bytes) with the vendor's trust set, for `product`
+/// when given, at `now` (Unix seconds; the system clock when None).
+#[pyfunction]
+#[pyo3(signature = (license, trust, *, product=None, now=None))]
+fn verify_license(
+    py: Python<'_>,
+    license: Text,
+    trust: &TrustSet,
+    product: Option<&str>,
+    now: Option<i64>,
+) -> PyResult<Check> {
+    let now = time(py, now)?;
+    let check = tessera::verify_license(license.as_bytes(), &trust.inner, product, now)
+        .map_err(|e| thrown(py, &e))?;
+    Check::new(py, check.status, check.reason, check.license.as_ref())
+}
+
+/// Whether this runner may run, decided offline from its sealed cache in `state_dir` with
+/// the key in `keystore` (`"keyutils"`, `"secret-service"`, or the default).
+#[pyfunction]
+#[pyo3(signature = (state_dir, *, keystore=None, tolerance_secs=None, now=None))]
+fn runner_check(
+    py: Python<'_>,
+    state_dir: PathBuf,
+    keystore: Option<&str>,
+    tolerance_secs: Option<f64>,
+    now: Option<i64>,
+) -> PyResult<Check> {
+    let mut options = tessera::RunnerOptions::new(state_dir);
+    if let Some(name) = keystore {
+        options = options.keystore_named(name).map_err(|e| thrown(py, &e))?;
+    }
+    if let Some(t) = seconds(py, "tolerance_secs", tolerance_secs)? {
+        options = options.tolerance(t);
+    }
+    let now = time(py, now)?;
+    let answer = py.detach(|| tessera::runner_check(&options, now)).map_err(|e| thrown(py, &e))?;
+    let mut check = Check::new(py, answer.status, answer.reason, answer.license.as_ref())?;
+    check.grace_left_secs = answer.grace_left_secs;
+    check.runner = answer.runner;
+    check.lease_expires_at = answer.lease_expires_at.map(tessera::UnixTime::as_unix);
+    Ok(check)
+}
+
+/// The hub's standing, asked of the hub agent at `socket` and decided here from its signed
+/// evidence with `trust`.
+#[pyfunction]
+#[pyo3(signature = (socket, trust, *, product=None, tolerance_secs=None, timeout_secs=None, now=None))]
+#[allow(clippy::too_many_arguments)] // keyword arguments, as Python callers name them
+fn hub_status(
+    py: Python<'_>,
+    socket: PathBuf,
+    trust: &TrustSet,
+    product: Option<String>,
+    tolerance_secs: Option<f64>,
+    timeout_secs: Option<f64>,
+    now: Option<i64>,
+) -> PyResult<Check> {
+    let mut options = tessera::HubOptions::new(socket);
+    if let Some(product) = product {
+        options = options.product(product);
+    }
+    if let Some(t) = seconds(py, "tolerance_secs", tolerance_secs)? {
+        options.tolerance = t;
+    }
+    if let Some(t) = seconds(py, "timeout_secs", timeout_secs)? {
+        options.timeout = t.max(Duration::from_millis(1));
+    }
+    let now = time(py, now)?;
+    let trust = trust.inner.clone();
+    let answer =
+        py.detach(|| tessera::hub_status(&options, &trust, now)).map_err(|e| thrown(py, &e))?;
+    let mut check = Check::new(py, answer.status, answer.reason, answer.license.as_ref())?;
+    check.grace_left_secs = answer.grace_left_secs;
+    check.mode = Some(answer.mode.as_str().to_owned());
+    check.runners_leased = Some(answer.runners_leased);
+    check.agent_status = Some(answer.agent_status.as_str().to_owned());
+    Ok(check)
+}
+
+/// The extension module; the `tessera` package re-exports it.
+#[pymodule]
+fn _tessera(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("TesseraError", m.py().get_type::<TesseraError>())?;
+    m.add_class::<TrustSet>()?;
+    m.add_class::<License>()?;
+    m.add_class::<Check>()?;
+    m.add_function(wrap_pyfunction!(verify_license, m)?)?;
+    m.add_function(wrap_pyfunction!(runner_check, m)?)?;
+    m.add_function(wrap_pyfunction!(hub_status, m)?)?;
+    Ok(())
+}
