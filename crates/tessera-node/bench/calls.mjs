@@ -1,0 +1,32 @@
+// Time per call of verifyLicense and runnerCheck from Node.js, on the scene the Rust
+// benchmark made (crates/tessera/benches/bindings.rs reads the one JSON line printed).
+import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
+
+const require = createRequire(import.meta.url)
+const tessera = require('../index.js')
+const env = (name) => process.env[name] ?? (() => { throw new Error(`${name} is not set`) })()
+
+const BATCHES = 15
+const CALLS = 200
+const trust = new tessera.TrustSet(readFileSync(env('TESSERA_SCENE_TRUST'), 'utf8'))
+const license = readFileSync(env('TESSERA_SCENE_LICENSE'), 'utf8')
+const now = Number(env('TESSERA_SCENE_NOW'))
+const runner = { stateDir: env('TESSERA_SCENE_RUNNER_STATE'), keystore: 'keyutils', now }
+
+function medianPerCall(call) {
+  const means = []
+  for (let b = 0; b < BATCHES; b++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < CALLS; i++) {
+      if (!call().permitsRunning) throw new Error('the check said no')
+    }
+    means.push(Number(process.hrtime.bigint() - start) / CALLS)
+  }
+  means.sort((a, b) => a - b)
+  return means[Math.floor(BATCHES / 2)]
+}
+
+const verify_ns = medianPerCall(() => tessera.verifyLicense(license, trust, { now }))
+const runner_ns = medianPerCall(() => tessera.runnerCheck(runner))
+console.log(JSON.stringify({ verify_ns, runner_ns }))

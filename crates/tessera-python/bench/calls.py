@@ -1,0 +1,33 @@
+"""Time per call of verify_license and runner_check from Python, on the scene the Rust
+benchmark made (crates/tessera/benches/bindings.rs reads the one JSON line printed)."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import tessera
+
+BATCHES = 15
+CALLS = 200
+TRUST = tessera.TrustSet(Path(os.environ["TESSERA_SCENE_TRUST"]).read_text())
+LICENSE = Path(os.environ["TESSERA_SCENE_LICENSE"]).read_text()
+NOW = int(os.environ["TESSERA_SCENE_NOW"])
+RUNNER = os.environ["TESSERA_SCENE_RUNNER_STATE"]
+
+
+def median_per_call(call):
+    means = []
+    for _ in range(BATCHES):
+        start = time.perf_counter_ns()
+        for _ in range(CALLS):
+            if not call().permits_running:
+                raise RuntimeError("the check said no")
+        means.append((time.perf_counter_ns() - start) / CALLS)
+    means.sort()
+    return means[BATCHES // 2]
+
+
+verify_ns = median_per_call(lambda: tessera.verify_license(LICENSE, TRUST, now=NOW))
+runner_ns = median_per_call(lambda: tessera.runner_check(RUNNER, keystore="keyutils", now=NOW))
+print(json.dumps({"verify_ns": verify_ns, "runner_ns": runner_ns}))
