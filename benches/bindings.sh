@@ -10,7 +10,7 @@ tools="${TESSERA_PYTHON_TOOLS:-$PWD/target/ci-tools/python}"
 if [ ! -x "$tools/bin/maturin" ]; then
   python3 -m venv "$tools" && "$tools/bin/pip" install -q 'maturin==1.16.0'
 fi
-cargo build --release -p tessera-portal -p tessera-hub -p tessera-runner -p tessera-node
+cargo build --release -p tessera-cli -p tessera-portal -p tessera-hub -p tessera-runner -p tessera-node
 rm -rf target/bench-bindings && mkdir -p target/bench-bindings
 cp target/release/libtessera_node.so target/bench-bindings/tessera.node
 (cd crates/tessera-python && "$tools/bin/maturin" build --release --quiet --out ../../target/bench-bindings/wheels)

@@ -16,18 +16,18 @@ NOW = int(os.environ["TESSERA_SCENE_NOW"])
 RUNNER = os.environ["TESSERA_SCENE_RUNNER_STATE"]
 
 
-def median_per_call(call):
-    means = []
+def best_per_call(call):
+    """The best of the batches' mean time per call."""
+    best = float("inf")
     for _ in range(BATCHES):
         start = time.perf_counter_ns()
         for _ in range(CALLS):
             if not call().permits_running:
                 raise RuntimeError("the check said no")
-        means.append((time.perf_counter_ns() - start) / CALLS)
-    means.sort()
-    return means[BATCHES // 2]
+        best = min(best, (time.perf_counter_ns() - start) / CALLS)
+    return best
 
 
-verify_ns = median_per_call(lambda: tessera.verify_license(LICENSE, TRUST, now=NOW))
-runner_ns = median_per_call(lambda: tessera.runner_check(RUNNER, keystore="keyutils", now=NOW))
+verify_ns = best_per_call(lambda: tessera.verify_license(LICENSE, TRUST, now=NOW))
+runner_ns = best_per_call(lambda: tessera.runner_check(RUNNER, keystore="keyutils", now=NOW))
 print(json.dumps({"verify_ns": verify_ns, "runner_ns": runner_ns}))
