@@ -151,6 +151,27 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     let e = RunnerOptions::new(empty.path()).keystore_named("floppy").expect_err("an error");
     assert_eq!(e.code(), "bad_argument");
 
+    // The example of docs/INTEGRATION.md (cargo test builds the examples).
+    let example = |socket: &Path| {
+        let exe = std::env::current_exe().expect("test executable");
+        let path =
+            exe.parent().and_then(Path::parent).expect("target dir").join("examples/hub_start");
+        std::process::Command::new(path)
+            .arg(socket)
+            .env("VENDOR_TRUST_FILE", &scene.trust)
+            .output()
+            .expect("run the hub_start example")
+    };
+    let output = example(&scene.hub_socket);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("license valid") && stdout.contains("single sign-on enabled"),
+        "{stdout}"
+    );
+    assert_eq!(example(&scene.revoked_hub_socket).status.code(), Some(1));
+    assert_eq!(example(Path::new("/nonexistent.sock")).status.code(), Some(69));
+
     // The agent stopped: its socket is gone.
     scene.stop_hubs();
     let e = tessera::hub_status(&hub, &trust, now).expect_err("an error");
