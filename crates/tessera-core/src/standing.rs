@@ -132,6 +132,29 @@ pub fn judge(
     }
 }
 
+/// How a hub is licensed: the evidence its standing rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Not activated.
+    None,
+    /// Confirmed by the vendor's portal (pings and receipts).
+    Online,
+    /// A vendor-signed offline activation.
+    Offline,
+}
+
+impl Mode {
+    /// The word used in JSON and docs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::None => "none",
+            Mode::Online => "online",
+            Mode::Offline => "offline",
+        }
+    }
+}
+
 /// The slack allowed past a ping deadline before a hub counts as late: retries take time.
 pub fn ping_slack(interval: Duration) -> Duration {
     (interval / 4).min(Duration::from_secs(15 * 60))

@@ -17,6 +17,7 @@ use tessera_core::license::{Claims, Expectations, LicenseFile};
 use tessera_core::receipt::{
     self, ActivateCall, Answers, Nonce, PingCall, ReceiptClaims, fingerprint_digest,
 };
+pub use tessera_core::standing::Mode;
 use tessera_core::standing::{self, DEFAULT_TOLERANCE, Evidence, Standing};
 use tessera_core::time::Clock;
 use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
@@ -65,18 +66,6 @@ impl HubError {
             _ => None,
         }
     }
-}
-
-/// How the hub is licensed right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Not activated.
-    None,
-    /// Pings a portal.
-    Online,
-    /// Runs on a vendor-signed offline activation.
-    Offline,
 }
 
 /// The hub's answer to "may we run?", with what led to it.

@@ -7,8 +7,8 @@
 //! The runner's keystore needs a kernel keyring session: call [`Scene::new`] inside
 //! [`crate::in_keystore_session`], and run the language's tests as its children.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use tessera_core::UnixTime;
@@ -193,6 +193,38 @@ impl Scene {
         let mut c = Command::new(program);
         c.envs(self.env());
         c
+    }
+
+    /// Checks a language's hub start-up example (docs/INTEGRATION.md), which `run` runs
+    /// against a socket: it starts on the valid hub, saying so and enabling the licensed
+    /// feature; it does not start on the revoked one (exit 1); with no agent to ask it stops
+    /// (exit 69). Returns what it said in that last case.
+    pub fn assert_hub_example(&self, run: impl Fn(&Path) -> Output) -> String {
+        let said = |o: &Output| {
+            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+        };
+        let output = run(&self.hub_socket);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "the example on a valid hub: {}", said(&output));
+        assert!(
+            stdout.contains("license valid") && stdout.contains("single sign-on enabled"),
+            "{stdout}"
+        );
+        let output = run(&self.revoked_hub_socket);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "a revoked hub does not start: {}",
+            said(&output)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("license revoked"),
+            "{}",
+            said(&output)
+        );
+        let output = run(Path::new("/nonexistent/status.sock"));
+        assert_eq!(output.status.code(), Some(69), "no agent, no start: {}", said(&output));
+        said(&output)
     }
 
     /// Stops the hub agents (their sockets go away).

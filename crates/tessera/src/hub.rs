@@ -13,6 +13,7 @@ use tessera_core::activation::{self, Bundle, LocalStatus};
 use tessera_core::delegation::Delegation;
 use tessera_core::license::{Claims, Expectations, ProductId};
 use tessera_core::receipt;
+pub use tessera_core::standing::Mode;
 use tessera_core::standing::{self, Evidence};
 use tessera_core::{Status, TrustSet, UnixTime};
 
@@ -50,28 +51,6 @@ impl HubOptions {
     pub fn product(mut self, product: impl Into<String>) -> Self {
         self.product = Some(product.into());
         self
-    }
-}
-
-/// How the hub is licensed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Not activated.
-    None,
-    /// Confirmed by the vendor's portal (pings).
-    Online,
-    /// A vendor-signed offline activation.
-    Offline,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::None => "none",
-            Mode::Online => "online",
-            Mode::Offline => "offline",
-        }
     }
 }
 

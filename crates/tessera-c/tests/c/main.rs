@@ -80,22 +80,6 @@ fn the_c_library_answers_every_scenario_and_leaks_nothing_under_valgrind() {
     std::fs::write(dir.path().join("vendor_trust.inc"), literal).expect("inc");
     let example = dir.path().join("hub_start");
     compile(&[&here.join("examples/hub_start.c")], &[header, dir.path()], &example);
-    let socket = scene.hub_socket.display().to_string();
-    let output = run(&scene, &example, &[&socket], true);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "hub_start: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.contains("license valid") && stdout.contains("single sign-on enabled"),
-        "{stdout}"
-    );
-    let revoked = scene.revoked_hub_socket.display().to_string();
-    let output = run(&scene, &example, &[&revoked], false);
-    assert_eq!(output.status.code(), Some(1), "a revoked hub does not start");
-    assert!(String::from_utf8_lossy(&output.stdout).contains("license revoked"));
-    let output = run(&scene, &example, &["/nonexistent.sock"], false);
-    assert_eq!(output.status.code(), Some(69), "no agent, no start");
+    scene
+        .assert_hub_example(|socket| run(&scene, &example, &[&socket.display().to_string()], true));
 }

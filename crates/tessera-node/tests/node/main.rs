@@ -65,16 +65,6 @@ fn the_node_addon_answers_every_scenario() {
             .output()
             .expect("run node")
     };
-    let output = example(&scene.hub_socket);
-    assert!(output.status.success(), "{}", said(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("license valid") && stdout.contains("single sign-on enabled"),
-        "{stdout}"
-    );
-    let output = example(&scene.revoked_hub_socket);
-    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
-    let output = example(Path::new("/nonexistent.sock"));
-    assert_eq!(output.status.code(), Some(69), "{}", said(&output));
-    assert!(said(&output).contains("hub_unreachable"));
+    let said = scene.assert_hub_example(example);
+    assert!(said.contains("hub_unreachable"), "{said}");
 }
