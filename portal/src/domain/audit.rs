@@ -94,16 +94,7 @@ pub async fn cut(
             );
             return Ok(0);
         };
-        let head = Head { seq: seq as u64, hash, signed_at: now };
-        let signature = head.sign(key);
-        let stored = StoredHead {
-            seq,
-            hash: hex::encode(hash),
-            signed_at: now.as_unix(),
-            key_id: key.key_id().to_string(),
-            signature: hex::encode(signature),
-        };
-        store.insert_head(&stored, delegation).await?;
+        store_signed_head(store, key, delegation, seq, hash, now).await?;
     }
     store.cut_ledger(seq).await
 }
@@ -121,15 +112,27 @@ pub async fn sign_head(
     if seq <= store.last_signed_seq().await? || !covers(delegation, now) {
         return Ok(false);
     }
+    store_signed_head(store, key, delegation, seq, hash, now).await?;
+    Ok(true)
+}
+
+/// Signs the head at `seq` (whose entry hash is `hash`) with the portal's key and keeps it
+/// with the delegation that vouches for the key.
+async fn store_signed_head(
+    store: &Store,
+    key: &SigningKey,
+    delegation: &str,
+    seq: i64,
+    hash: [u8; 32],
+    now: UnixTime,
+) -> Result<(), StoreError> {
     let head = Head { seq: seq as u64, hash, signed_at: now };
-    let signature = head.sign(key);
     let stored = StoredHead {
         seq,
         hash: hex::encode(hash),
         signed_at: now.as_unix(),
         key_id: key.key_id().to_string(),
-        signature: hex::encode(signature),
+        signature: hex::encode(head.sign(key)),
     };
-    store.insert_head(&stored, delegation).await?;
-    Ok(true)
+    store.insert_head(&stored, delegation).await
 }

@@ -261,11 +261,10 @@ pub(super) async fn organizations(
     Ok(html(StatusCode::OK, pages::organizations(&viewer.chrome(), &rows, None, done)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct OrgForm {
-    #[serde(default)]
     pub(super) name: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -370,11 +369,10 @@ pub(super) async fn register(
     Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &rows, None)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct AssignForm {
-    #[serde(default)]
     pub(super) org: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -409,11 +407,10 @@ pub(super) async fn assign(
     Ok(Redirect::to(&format!("/ui/licenses/{id}?done=assigned")).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct FindForm {
-    #[serde(default)]
     pub(super) q: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 

@@ -53,15 +53,12 @@ pub(super) async fn users(
     users_page(&portal, &viewer, None, None, done).await
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct InviteForm {
-    #[serde(default)]
     pub(super) email: String,
-    #[serde(default)]
     pub(super) role: String,
-    #[serde(default)]
     pub(super) org: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -139,15 +136,12 @@ pub(super) async fn accept_page(
     Ok(open_form(&portal, StatusCode::OK, |csrf| pages::accept(&invitation, &token, csrf, None)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct AcceptForm {
-    #[serde(default)]
     pub(super) name: String,
-    #[serde(default)]
     pub(super) password: String,
-    #[serde(default)]
     pub(super) again: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -215,15 +209,12 @@ pub(super) async fn profile(
     profile_with(&portal, &viewer, StatusCode::OK, None, done).await
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct PasswordForm {
-    #[serde(default)]
     pub(super) current: String,
-    #[serde(default)]
     pub(super) new: String,
-    #[serde(default)]
     pub(super) again: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -319,17 +310,13 @@ pub(super) async fn api_keys(
     api_keys_page(&portal, &viewer, StatusCode::OK, None, None).await
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct KeyForm {
-    #[serde(default)]
     pub(super) label: String,
-    #[serde(default)]
     pub(super) read: Option<String>,
-    #[serde(default)]
     pub(super) write: Option<String>,
-    #[serde(default)]
     pub(super) revoke: Option<String>,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -439,13 +426,11 @@ pub(super) async fn person(
     person_page(&portal, &viewer, &target, StatusCode::OK, None).await
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct RoleForm {
-    #[serde(default)]
     pub(super) role: String,
-    #[serde(default)]
     pub(super) org: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -539,11 +524,10 @@ pub(super) async fn profile_with(
     Ok(html(status, pages::profile(&viewer.chrome(), error, done, left)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct NameForm {
-    #[serde(default)]
     pub(super) name: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -582,11 +566,10 @@ pub(super) async fn change_name(
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct EmailForm {
-    #[serde(default)]
     pub(super) email: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 

@@ -57,13 +57,11 @@ pub(super) async fn sign_in_page(State(portal): State<Arc<Portal>>) -> Response 
     sign_in_form(&portal, StatusCode::OK, None, "")
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct SignInForm {
-    #[serde(default)]
     pub(super) email: String,
-    #[serde(default)]
     pub(super) password: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -130,9 +128,9 @@ pub(super) async fn sign_in(
     signed_in(&portal, &user).await
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct TokenForm {
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -173,11 +171,10 @@ pub(super) async fn code_page(
     Ok(code_form(&portal, StatusCode::OK, None))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct CodeForm {
-    #[serde(default)]
     pub(super) code: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -231,15 +228,12 @@ pub(super) async fn code(
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct EnrolForm {
-    #[serde(default)]
     pub(super) secret: String,
-    #[serde(default)]
     pub(super) tag: String,
-    #[serde(default)]
     pub(super) code: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -303,11 +297,10 @@ pub(super) async fn enrol(
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub(super) struct OffForm {
-    #[serde(default)]
     pub(super) password: String,
-    #[serde(default)]
     pub(super) csrf: String,
 }
 
