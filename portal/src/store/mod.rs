@@ -13,6 +13,7 @@ mod filter;
 pub mod ledger;
 mod licenses;
 mod people;
+mod pg_pings;
 mod pings;
 pub mod sqlite_bulk;
 pub mod sqlite_pings;
@@ -299,6 +300,8 @@ pub struct Store {
     backend: Backend,
     /// The database file, for SQLite on a file.
     sqlite_file: Option<PathBuf>,
+    /// PostgreSQL's ping path, on connections of its own.
+    pg_pings: Option<pg_pings::PgPings>,
 }
 
 /// Days since 1970-01-01 of a time.
@@ -312,40 +315,70 @@ pub fn month_of_day(day: i64) -> i64 {
     date.map_or(0, |d| i64::from(d.year()) * 100 + i64::from(u8::from(d.month())))
 }
 
-pub(crate) fn license_from_row(row: &sqlx::any::AnyRow) -> Result<LicenseRow, StoreError> {
+/// A row the store reads its column types from by name: the `Any` driver's rows, and
+/// PostgreSQL's own on the ping path.
+pub(crate) trait ReadRow {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+}
+
+macro_rules! read_row {
+    ($row:ty) => {
+        impl ReadRow for $row {
+            fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+        }
+    };
+}
+read_row!(sqlx::any::AnyRow);
+read_row!(sqlx::postgres::PgRow);
+
+pub(crate) fn license_from_row(row: &impl ReadRow) -> Result<LicenseRow, StoreError> {
     Ok(LicenseRow {
-        id: row.try_get("id")?,
-        key_sha256: row.try_get("key_sha256")?,
-        org: row.try_get("org")?,
-        product: row.try_get("product")?,
-        runners: row.try_get("runners")?,
-        not_before: row.try_get("not_before")?,
-        expires_at: row.try_get("expires_at")?,
-        terminates_at: row.try_get("terminates_at")?,
-        grace_period_secs: row.try_get("grace_period_secs")?,
-        ping_interval_secs: row.try_get("ping_interval_secs")?,
-        state: row.try_get::<String, _>("status")?.parse()?,
-        registered_at: row.try_get("registered_at")?,
-        status_changed_at: row.try_get("status_changed_at")?,
+        id: row.text("id")?,
+        key_sha256: row.text("key_sha256")?,
+        org: row.text("org")?,
+        product: row.text("product")?,
+        runners: row.int("runners")?,
+        not_before: row.int("not_before")?,
+        expires_at: row.int("expires_at")?,
+        terminates_at: row.opt_int("terminates_at")?,
+        grace_period_secs: row.int("grace_period_secs")?,
+        ping_interval_secs: row.int("ping_interval_secs")?,
+        state: row.text("status")?.parse()?,
+        registered_at: row.int("registered_at")?,
+        status_changed_at: row.int("status_changed_at")?,
     })
 }
 
-pub(crate) fn activation_from_row(row: &sqlx::any::AnyRow) -> Result<ActivationRow, StoreError> {
+pub(crate) fn activation_from_row(row: &impl ReadRow) -> Result<ActivationRow, StoreError> {
     Ok(ActivationRow {
-        license_id: row.try_get("license_id")?,
-        fingerprint: row.try_get("fingerprint")?,
-        fingerprint_version: row.try_get("fingerprint_version")?,
-        hub_key: row.try_get("hub_key")?,
-        activated_at: row.try_get("activated_at")?,
-        last_ping_at: row.try_get("last_ping_at")?,
-        last_hub_time_ms: row.try_get("last_hub_time_ms")?,
+        license_id: row.text("license_id")?,
+        fingerprint: row.text("fingerprint")?,
+        fingerprint_version: row.int("fingerprint_version")?,
+        hub_key: row.text("hub_key")?,
+        activated_at: row.int("activated_at")?,
+        last_ping_at: row.opt_int("last_ping_at")?,
+        last_hub_time_ms: row.int("last_hub_time_ms")?,
         chain: Chain {
-            confirmed: stored_nonce(row.try_get("chain_confirmed")?)?,
-            pending: stored_nonce(row.try_get("chain_pending")?)?,
+            confirmed: stored_nonce(row.opt_text("chain_confirmed")?)?,
+            pending: stored_nonce(row.opt_text("chain_pending")?)?,
         },
-        cloned_at: row.try_get("cloned_at")?,
-        rebinds: row.try_get("rebinds")?,
-        rebound_at: row.try_get("rebound_at")?,
+        cloned_at: row.opt_int("cloned_at")?,
+        rebinds: row.int("rebinds")?,
+        rebound_at: row.opt_int("rebound_at")?,
     })
 }
 
@@ -435,7 +468,11 @@ impl Store {
             }
         };
         MIGRATOR.run(&pool).await?;
-        let store = Store { pool, backend, sqlite_file };
+        let pg_pings = match backend {
+            Backend::Postgres => Some(pg_pings::PgPings::connect(url).await?),
+            Backend::Sqlite => None,
+        };
+        let store = Store { pool, backend, sqlite_file, pg_pings };
         if backend == Backend::Postgres {
             store.leave_room_for_ping_updates().await?;
         }

@@ -1,19 +1,24 @@
-//! The ping path's statements over the pool (PostgreSQL, in-memory SQLite): one lookup
-//! query per round and one transaction that records a round.
+//! The ping path's statements over the pool: one lookup query per round and one transaction
+//! that records a round. On PostgreSQL they run through its own driver ([`pg_pings`]); the
+//! `Any` statements here serve an in-memory SQLite store (tests). The rule a write follows,
+//! [`plan_round`], is the one both use, and the SQLite file's ping path too.
+//!
+//! [`pg_pings`]: super::pg_pings
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{AssertSqlSafe, Row};
+
 use tessera_core::chain::{Chain, Link};
 
 use super::day_counts::DayCounts;
 
 use super::{
-    ACTIVATION_COLUMNS, ActivationRow, Backend, LicenseRow, PingOutcome, PingRecord, Store,
-    StoreError, activation_from_row, day_of, license_from_row, stored_nonce,
+    ACTIVATION_COLUMNS, ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, StoreError,
+    activation_from_row, day_of, license_from_row, stored_nonce,
 };
 
-/// Rows per multi-row statement (four parameters each: well under both databases' limits).
+/// Rows per multi-row statement (five parameters each: well under SQLite's limit).
 const PINGS_PER_STATEMENT: usize = 500;
 
 impl Store {
@@ -22,6 +27,9 @@ impl Store {
         &self,
         ids: &[&str],
     ) -> Result<Vec<(LicenseRow, Option<ActivationRow>)>, StoreError> {
+        if let Some(pg) = &self.pg_pings {
+            return pg.lookup(ids).await;
+        }
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -42,43 +50,30 @@ impl Store {
             query = query.bind(*id);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let license = license_from_row(row)?;
-                // A left join: no activation row reads as a NULL license_id.
-                let activation = match row.try_get::<Option<String>, _>("license_id")? {
-                    None => None,
-                    Some(_) => Some(activation_from_row(row)?),
-                };
-                Ok((license, activation))
-            })
-            .collect()
+        rows.iter().map(license_and_activation).collect()
     }
 
     /// Records a batch of authenticated pings in one transaction (one durable commit for
     /// all), returning what happened to each, in order, by the rule of `judge_write`.
     /// The whole batch takes a few statements, not a few per ping: one read of the
-    /// bindings (locked for the transaction on PostgreSQL, where several portals may
-    /// write), one `UPDATE … FROM (VALUES …)` of last-ping times and chains, one of copies
-    /// noticed, and one multi-row upsert of the day counts. A license twice in one batch is
-    /// judged in order against the binding as the first ping left it.
+    /// bindings, one `UPDATE … FROM (VALUES …)` of last-ping times and chains, one of
+    /// copies noticed, and one of the day counts. A license twice in one batch is judged in
+    /// order against the binding as the first ping left it.
     pub async fn record_pings(&self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
+        if let Some(pg) = &self.pg_pings {
+            return pg.record(pings).await;
+        }
         let mut tx = self.begin_write().await?;
-        let mut ids: Vec<&str> = pings.iter().map(|p| p.license_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let ids = round_ids(pings);
         let mut bindings: HashMap<String, Binding> = HashMap::new();
         for chunk in ids.chunks(PINGS_PER_STATEMENT) {
             let placeholders =
                 (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
-            // In license id order, so that concurrent writers (another portal, the rollup)
-            // lock rows in one order and never deadlock.
             let sql = format!(
                 "SELECT a.license_id, a.hub_key, a.last_hub_time_ms, a.chain_confirmed, \
                  a.chain_pending, l.day_counts FROM activations a \
                  JOIN licenses l ON l.id = a.license_id \
-                 WHERE a.license_id IN ({placeholders}) ORDER BY a.license_id{lock}"
+                 WHERE a.license_id IN ({placeholders}) ORDER BY a.license_id"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for id in chunk {
@@ -97,32 +92,8 @@ impl Store {
                 bindings.insert(row.try_get(0)?, binding);
             }
         }
-        let mut outcomes = Vec::with_capacity(pings.len());
-        let mut touched: BTreeMap<&str, i64> = BTreeMap::new();
-        let mut cloned: BTreeSet<&str> = BTreeSet::new();
-        let mut counted: BTreeSet<&str> = BTreeSet::new();
-        for ping in pings {
-            let binding = bindings.get_mut(&ping.license_id);
-            outcomes.push(match judge_write(binding.as_deref(), ping) {
-                Write::Count(chain) => {
-                    if let Some(binding) = binding {
-                        binding.last_hub_time_ms = ping.hub_time_ms;
-                        binding.chain = chain;
-                        binding.history.add(day_of(ping.at), 1);
-                    }
-                    touched.insert(&ping.license_id, ping.at.as_unix());
-                    counted.insert(&ping.license_id);
-                    PingOutcome::Counted
-                }
-                Write::Cloned => {
-                    cloned.insert(&ping.license_id);
-                    PingOutcome::Cloned
-                }
-                Write::Refuse(outcome) => outcome,
-            });
-        }
-        let touched: Vec<(&str, i64)> = touched.into_iter().collect();
-        for chunk in touched.chunks(PINGS_PER_STATEMENT) {
+        let round = plan_round(pings, &mut bindings);
+        for chunk in round.counted.chunks(PINGS_PER_STATEMENT) {
             let values = (0..chunk.len())
                 .map(|k| {
                     let p = 5 * k;
@@ -146,24 +117,7 @@ impl Store {
                     .bind(binding.chain.pending.map(|n| n.to_string()));
             }
             query.execute(&mut *tx).await?;
-        }
-        let cloned: Vec<&str> = cloned.into_iter().collect();
-        for chunk in cloned.chunks(PINGS_PER_STATEMENT) {
-            let placeholders =
-                (2..=chunk.len() + 1).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
-            let sql = format!(
-                "UPDATE activations SET cloned_at = $1 WHERE license_id IN ({placeholders})"
-            );
-            let at = pings.first().map_or(0, |p| p.at.as_unix());
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(at);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        // The day counts: one row per license, as the activations above.
-        let counted: Vec<&str> = counted.into_iter().collect();
-        for chunk in counted.chunks(PINGS_PER_STATEMENT) {
+            // The day counts: one row per license, as the activations above.
             let values = (0..chunk.len())
                 .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
                 .collect::<Vec<_>>()
@@ -173,15 +127,49 @@ impl Store {
                  FROM (VALUES {values}) AS v WHERE licenses.id = v.column1"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for id in chunk {
+            for (id, _) in chunk {
                 let history = &bindings[*id].history;
                 query = query.bind(*id).bind(history.encode()).bind(history.first_day());
             }
             query.execute(&mut *tx).await?;
         }
+        for chunk in round.cloned.chunks(PINGS_PER_STATEMENT) {
+            let placeholders =
+                (2..=chunk.len() + 1).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+            let sql = format!(
+                "UPDATE activations SET cloned_at = $1 WHERE license_id IN ({placeholders})"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(round.cloned_at);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(round.outcomes)
     }
+}
+
+/// A row of the lookup: the license, and its binding when the left join found one (no
+/// activation reads as a NULL `license_id`).
+pub(super) fn license_and_activation<R: super::ReadRow>(
+    row: &R,
+) -> Result<(LicenseRow, Option<ActivationRow>), StoreError> {
+    let license = license_from_row(row)?;
+    let activation = match row.opt_text("license_id")? {
+        None => None,
+        Some(_) => Some(activation_from_row(row)?),
+    };
+    Ok((license, activation))
+}
+
+/// The distinct license ids of a round, in order: concurrent writers (another portal, the
+/// rollup) lock rows in one order and never deadlock.
+pub(super) fn round_ids(pings: &[PingRecord]) -> Vec<&str> {
+    let mut ids: Vec<&str> = pings.iter().map(|p| p.license_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// A binding as a ping's write sees it, with its license's day counts.
@@ -195,6 +183,55 @@ pub(super) struct Binding {
 /// Day counts as stored; damaged bytes are a corrupt row.
 pub(super) fn stored_history(bytes: Option<&[u8]>) -> Result<DayCounts, StoreError> {
     DayCounts::decode(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// What a round's write does, decided against the bindings as the transaction read them.
+pub(super) struct Round<'a> {
+    /// Each ping's outcome, in order.
+    pub outcomes: Vec<PingOutcome>,
+    /// The licenses with counted pings, in id order, with the last ping's time; their
+    /// bindings (chain, hub time, day counts) hold what to write.
+    pub counted: Vec<(&'a str, i64)>,
+    /// The licenses a copy of whose hub was noticed, in id order.
+    pub cloned: Vec<&'a str>,
+    /// The time a noticed copy is marked with.
+    pub cloned_at: i64,
+}
+
+/// Judges a round's pings in order against `bindings`, advancing each binding as its
+/// counted pings do: a license's second ping in the round sees what the first left.
+pub(super) fn plan_round<'a>(
+    pings: &'a [PingRecord],
+    bindings: &mut HashMap<String, Binding>,
+) -> Round<'a> {
+    let mut outcomes = Vec::with_capacity(pings.len());
+    let mut counted: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut cloned: BTreeSet<&str> = BTreeSet::new();
+    for ping in pings {
+        let binding = bindings.get_mut(&ping.license_id);
+        outcomes.push(match judge_write(binding.as_deref(), ping) {
+            Write::Count(chain) => {
+                if let Some(binding) = binding {
+                    binding.last_hub_time_ms = ping.hub_time_ms;
+                    binding.chain = chain;
+                    binding.history.add(day_of(ping.at), 1);
+                }
+                counted.insert(&ping.license_id, ping.at.as_unix());
+                PingOutcome::Counted
+            }
+            Write::Cloned => {
+                cloned.insert(&ping.license_id);
+                PingOutcome::Cloned
+            }
+            Write::Refuse(outcome) => outcome,
+        });
+    }
+    Round {
+        outcomes,
+        counted: counted.into_iter().collect(),
+        cloned: cloned.into_iter().collect(),
+        cloned_at: pings.first().map_or(0, |p| p.at.as_unix()),
+    }
 }
 
 /// What the write does with one authentic ping.
