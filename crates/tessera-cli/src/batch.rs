@@ -232,6 +232,13 @@ pub struct ManifestEntry {
     pub file: String,
 }
 
+/// A license just issued: its manifest entry and its armored text (what is in its file).
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub entry: ManifestEntry,
+    pub text: String,
+}
+
 /// What a batch run did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BatchSummary {
@@ -313,15 +320,16 @@ pub fn issue_batch(
     issue_batch_then(orders, key, out_dir, now, progress, &|_| {})
 }
 
-/// [`issue_batch`], telling `recorded` of each chunk of licenses once it is durable and in
-/// the manifest (to register them while the next chunks are issued).
+/// [`issue_batch`], handing `recorded` each chunk of licenses once it is durable and in
+/// the manifest (to register them while the next chunks are issued, without reading their
+/// files back). Issuing waits while `recorded` does.
 pub fn issue_batch_then(
     orders: &[Order],
     key: &SigningKey,
     out_dir: &Path,
     now: UnixTime,
     progress: &(dyn Fn(u64) + Sync),
-    recorded: &(dyn Fn(&[ManifestEntry]) + Sync),
+    recorded: &(dyn Fn(Vec<Issued>) + Sync),
 ) -> Result<BatchSummary, BatchError> {
     let dir_error = |source| BatchError::Write { path: out_dir.to_owned(), source };
     fs::create_dir_all(out_dir).map_err(dir_error)?;
@@ -342,14 +350,14 @@ pub fn issue_batch_then(
     // makes chunk N durable and only then appends it to the manifest.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|scope| {
-        let (to_recorder, chunks_done) = std::sync::mpsc::sync_channel::<Vec<ManifestEntry>>(1);
+        let (to_recorder, chunks_done) = std::sync::mpsc::sync_channel::<Vec<Issued>>(1);
         let manifest_path = &manifest_path;
         let recorder = scope.spawn(move || -> Result<(), BatchError> {
-            for entries in chunks_done {
+            for issued in chunks_done {
                 sync_written_files(out_dir).map_err(dir_error)?;
-                append_to_manifest(&mut manifest, manifest_path, &entries)?;
-                progress(entries.len() as u64);
-                recorded(&entries);
+                append_to_manifest(&mut manifest, manifest_path, &issued)?;
+                progress(issued.len() as u64);
+                recorded(issued);
             }
             Ok(())
         });
@@ -383,15 +391,15 @@ pub fn issue_batch_then(
     })
 }
 
-/// Appends `entries` to the manifest and makes them durable.
+/// Appends the entries of `issued` to the manifest and makes them durable.
 fn append_to_manifest(
     manifest: &mut File,
     path: &Path,
-    entries: &[ManifestEntry],
+    issued: &[Issued],
 ) -> Result<(), BatchError> {
     let write_error = |source| BatchError::Write { path: path.to_owned(), source };
     let mut lines = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    for entry in entries {
+    for Issued { entry, .. } in issued {
         lines.serialize(entry).map_err(|e| write_error(io::Error::other(e)))?;
     }
     let lines = lines.into_inner().map_err(|e| write_error(io::Error::other(e.to_string())))?;
@@ -404,7 +412,7 @@ fn issue_part(
     key: &SigningKey,
     out_dir: &Path,
     now: UnixTime,
-) -> Result<Vec<ManifestEntry>, BatchError> {
+) -> Result<Vec<Issued>, BatchError> {
     // One read of the OS generator for the whole part: a syscall per license costs more
     // than signing it on some virtual machines.
     const ENTROPY: usize = 10 + 21;
@@ -427,14 +435,15 @@ fn issue_part(
             let path = out_dir.join(&file);
             write_private(&path, text.as_bytes())
                 .map_err(|source| BatchError::Write { path, source })?;
-            Ok(ManifestEntry {
+            let entry = ManifestEntry {
                 row_key: order.row_key.clone(),
                 id: claims.id.to_string(),
                 key: claims.key.expose(),
                 org: claims.org.to_string(),
                 product: claims.product.to_string(),
                 file,
-            })
+            };
+            Ok(Issued { entry, text })
         })
         .collect()
 }

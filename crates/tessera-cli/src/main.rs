@@ -339,7 +339,7 @@ fn issue_and_register(
     now: UnixTime,
     bar: &indicatif::ProgressBar,
 ) -> Result<batch::BatchSummary, Failure> {
-    use tessera_cli::portal::{BATCH, Progress};
+    use tessera_cli::portal::{BATCH, Progress, ToRegister};
     let manifest = out_dir.join(batch::MANIFEST_NAME);
     let mut earlier = Vec::new();
     if manifest.exists() {
@@ -351,10 +351,9 @@ fn issue_and_register(
             earlier.push(out_dir.join(&entry.file));
         }
     }
-    let (send, receive) = std::sync::mpsc::channel::<Vec<std::path::PathBuf>>();
-    for chunk in earlier.chunks(BATCH) {
-        let _ = send.send(chunk.to_vec());
-    }
+    // A few chunks queue at most: issuing waits for the portal rather than holding the
+    // texts of licenses not yet sent.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<ToRegister>>(4);
     let (summary, results) = std::thread::scope(|scope| {
         let registering = scope.spawn(|| {
             tessera_cli::portal::register_stream(
@@ -371,12 +370,23 @@ fn issue_and_register(
                 },
             )
         });
+        let earlier_send = send.clone();
+        scope.spawn(move || {
+            for chunk in earlier.chunks(BATCH) {
+                let _ = earlier_send.send(chunk.iter().cloned().map(ToRegister::file).collect());
+            }
+        });
         let send = std::sync::Mutex::new(send);
         let summary =
-            batch::issue_batch_then(orders, key, out_dir, now, &|n| bar.inc(n), &|entries| {
+            batch::issue_batch_then(orders, key, out_dir, now, &|n| bar.inc(n), &|issued| {
+                let chunk: Vec<ToRegister> = issued
+                    .into_iter()
+                    .map(|i| ToRegister { file: out_dir.join(&i.entry.file), text: Some(i.text) })
+                    .collect();
                 if let Ok(send) = send.lock() {
-                    for chunk in entries.chunks(BATCH) {
-                        let _ = send.send(chunk.iter().map(|e| out_dir.join(&e.file)).collect());
+                    let mut chunk = chunk.into_iter().peekable();
+                    while chunk.peek().is_some() {
+                        let _ = send.send(chunk.by_ref().take(BATCH).collect());
                     }
                 }
             });

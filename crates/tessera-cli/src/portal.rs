@@ -94,7 +94,11 @@ impl PortalClient {
         waiting: &dyn Fn(Duration),
     ) -> Result<Vec<BatchResult>, PortalError> {
         let url = format!("{}/v1/admin/licenses/batch", self.base);
-        let body = serde_json::json!({ "licenses": licenses });
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            licenses: &'a [String],
+        }
+        let body = Body { licenses };
         let mut waited = Duration::ZERO;
         let mut failures = 0;
         loop {
@@ -216,6 +220,21 @@ pub enum RegisterError {
     Portal(#[from] PortalError),
 }
 
+/// A license to register: its file, and its text when it is already in memory (just
+/// issued); otherwise the file is read as its batch is sent.
+#[derive(Debug, Clone)]
+pub struct ToRegister {
+    pub file: std::path::PathBuf,
+    pub text: Option<String>,
+}
+
+impl ToRegister {
+    /// A license file to read when its batch is sent.
+    pub fn file(file: std::path::PathBuf) -> ToRegister {
+        ToRegister { file, text: None }
+    }
+}
+
 /// Registers license files in batches of [`BATCH`], `workers` calls in flight, answering for
 /// each file in the order given. Files are read as their batch is sent, so a run over a
 /// hundred thousand licenses holds a few batches in memory, not all of them. The portal makes
@@ -228,7 +247,7 @@ pub fn register_files(
 ) -> Result<Vec<BatchResult>, RegisterError> {
     let (send, receive) = std::sync::mpsc::channel();
     for chunk in files.chunks(BATCH) {
-        let _ = send.send(chunk.to_vec());
+        let _ = send.send(chunk.iter().cloned().map(ToRegister::file).collect());
     }
     drop(send);
     let answered = register_stream(client, receive, workers, progress)?;
@@ -238,12 +257,12 @@ pub fn register_files(
 /// A chunk's place in the run, its files and their answers.
 type Answered = (usize, Vec<std::path::PathBuf>, Vec<BatchResult>);
 
-/// Registers the license files that arrive on `chunks` (each at most [`BATCH`]) until the
+/// Registers the licenses that arrive on `chunks` (each at most [`BATCH`]) until the
 /// sender is dropped, `workers` calls in flight; answers for each file in arrival order.
 /// The first failure stops the run.
 pub fn register_stream(
     client: &PortalClient,
-    chunks: std::sync::mpsc::Receiver<Vec<std::path::PathBuf>>,
+    chunks: std::sync::mpsc::Receiver<Vec<ToRegister>>,
     workers: usize,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<(std::path::PathBuf, BatchResult)>, RegisterError> {
@@ -269,8 +288,10 @@ pub fn register_stream(
                         }
                         Err(_) => None,
                     };
-                    let Some((index, files)) = next else { return };
-                    match send_chunk(client, &files, progress) {
+                    let Some((index, licenses)) = next else { return };
+                    let (files, texts): (Vec<_>, Vec<_>) =
+                        licenses.into_iter().map(|l| (l.file, l.text)).unzip();
+                    match send_chunk(client, &files, texts, progress) {
                         Ok(results) => {
                             progress(Progress::Done(results.len() as u64));
                             if let Ok(mut answers) = answers.lock() {
@@ -297,17 +318,22 @@ pub fn register_stream(
     Ok(answers.into_iter().flat_map(|(_, files, results)| files.into_iter().zip(results)).collect())
 }
 
+/// Sends one chunk: each license's text as given, or read from its file.
 fn send_chunk(
     client: &PortalClient,
     files: &[std::path::PathBuf],
+    texts: Vec<Option<String>>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<BatchResult>, RegisterError> {
-    let mut texts = Vec::with_capacity(files.len());
-    for path in files {
-        let text = read_license(path)
-            .map_err(|source| RegisterError::Read { path: path.clone(), source })?;
-        texts.push(text);
-    }
+    let texts = files
+        .iter()
+        .zip(texts)
+        .map(|(path, text)| match text {
+            Some(text) => Ok(text),
+            None => read_license(path)
+                .map_err(|source| RegisterError::Read { path: path.clone(), source }),
+        })
+        .collect::<Result<Vec<String>, RegisterError>>()?;
     let mut results = Vec::with_capacity(texts.len());
     for part in by_size(&texts, BATCH_BYTES) {
         results.extend(client.register_batch(part, &|pause| progress(Progress::Waiting(pause)))?);
