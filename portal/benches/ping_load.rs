@@ -8,7 +8,9 @@
 //!   cargo bench -p tessera-portal --bench ping_load                     # PostgreSQL (a fresh database)
 //! ```
 //! Knobs (environment): `LICENSES` (100000), `CONCURRENCY` (64), `PINGS` (100000),
-//! `HISTORY` (days of hourly pings each license already holds, 0), `ROLLING` (that history
+//! `HISTORY` (days of hourly pings each license already holds, 0), `RATE` (pings offered per
+//! second, spread evenly, instead of each connection sending as soon as it has its answer;
+//! latency then counts from when a ping was due), `ROLLING` (that history
 //! ends yesterday, so the portal's first rollup runs during the pings) and `PORTAL_BIN` (another
 //! `tessera-portal` binary, to compare two builds in one session).
 //! See BENCHMARKS.md for figures.
@@ -101,6 +103,7 @@ async fn run_phase(
     address: SocketAddr,
     concurrency: usize,
     calls: Arc<Vec<Call>>,
+    rate: Option<f64>,
 ) -> Phase {
     let mut senders = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -125,6 +128,12 @@ async fn run_phase(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(call) = calls.get(i) else { break };
+                // Paced: wait until this call is due, and count its latency from then (a
+                // slow answer delays the calls behind it, and they count that wait).
+                let due = rate.map(|rate| started + Duration::from_secs_f64(i as f64 / rate));
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let mut request =
                     hyper::Request::builder().uri(call.path).header(HOST, host.clone());
                 if call.body.is_some() {
@@ -135,7 +144,7 @@ async fn run_phase(
                 let request = request
                     .body(Full::new(call.body.clone().unwrap_or_default()))
                     .expect("request");
-                let sent = Instant::now();
+                let sent = due.unwrap_or_else(Instant::now);
                 if sender.ready().await.is_err() {
                     failures += 1;
                     continue;
@@ -271,6 +280,7 @@ fn main() {
 async fn load() {
     let licenses = env_usize("LICENSES", 100_000);
     let concurrency = env_usize("CONCURRENCY", 64);
+    let rate = Some(env_usize("RATE", 0) as f64).filter(|r| *r > 0.0);
     let pings = env_usize("PINGS", 100_000);
     let database = match std::env::var("TESSERA_BENCH_POSTGRES_URL") {
         Ok(base) => Some(fresh_postgres_database(&base).await),
@@ -283,10 +293,11 @@ async fn load() {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", data.join("portal.db").display()));
     println!(
-        "ping_load: {} on {}, {licenses} licenses ({} days of history), {pings} pings, {concurrency} connections",
+        "ping_load: {} on {}, {licenses} licenses ({} days of history), {pings} pings, {concurrency} connections, {}",
         env!("CARGO_PKG_NAME"),
         if database.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL, WAL)" },
-        env_usize("HISTORY", 0)
+        env_usize("HISTORY", 0),
+        rate.map_or("as fast as answered".to_owned(), |r| format!("{r:.0} pings/s offered"))
     );
 
     let vendor = SigningKey::generate().expect("key");
@@ -340,6 +351,14 @@ async fn load() {
             .execute(store.pool())
             .await
             .expect("history");
+    }
+    if database.is_some() {
+        // A bulk load leaves PostgreSQL work to do (the history update leaves a dead version
+        // of every row, and no table has statistics yet): done now, not by autovacuum
+        // during the measurement. A portal that has run for a while is in this state.
+        for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
+            sqlx::query(statement).execute(store.pool()).await.expect(statement);
+        }
     }
     store.pool().close().await;
     println!(
@@ -402,12 +421,12 @@ async fn load() {
 
     // Warm the server, then the ceiling, then the pings.
     let warm = vec![Call { path: "/healthz", body: None }; concurrency * 4];
-    run_phase(pid, address, concurrency, Arc::new(warm)).await;
-    let ceiling = run_phase(pid, address, concurrency, Arc::new(health)).await;
+    run_phase(pid, address, concurrency, Arc::new(warm), None).await;
+    let ceiling = run_phase(pid, address, concurrency, Arc::new(health), None).await;
     // The crypto floor just before and just after the pings, averaged: the machine's speed
     // drifts.
     let (verify_before, sign_before) = crypto_baseline();
-    let pinged = run_phase(pid, address, concurrency, Arc::new(pings_calls)).await;
+    let pinged = run_phase(pid, address, concurrency, Arc::new(pings_calls), rate).await;
     let (verify_after, sign_after) = crypto_baseline();
     let (verify_us, sign_us) =
         ((verify_before + verify_after) / 2.0, (sign_before + sign_after) / 2.0);
