@@ -195,6 +195,37 @@ on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| 
     );
 });
 
+on_both_stores!(one_round_judges_a_license_twice_in_order_beside_unknown_and_replayed, |app| {
+    // A round's write judges its pings in order against the binding as the earlier ones in
+    // the same round left it (the pooled path reads all bindings once, then writes all).
+    let license = app.registered_license().await;
+    let id = license.id.to_string();
+    let mut hub = TestHub::new("host-a", &app);
+    assert_eq!(hub.activate(&app, &license).await.0.status, 200);
+    let record = |license_id: &str, hub_time_ms: i64| PingRecord {
+        license_id: license_id.to_owned(),
+        hub_key: hub.key.public_key().to_string(),
+        hub_time_ms,
+        at: app.now(),
+        holds: None,
+        answer: tessera_core::receipt::Nonce::generate().expect("nonce"),
+    };
+    let t = hub.time_ms + 1_000;
+    let unknown = "01900000-0000-7000-8000-000000000000";
+    let round = [record(&id, t), record(unknown, t), record(&id, t + 1), record(&id, t + 1)];
+    assert_eq!(
+        app.portal.store.record_pings(&round).await.expect("record"),
+        [PingOutcome::Counted, PingOutcome::NotActivated, PingOutcome::Counted, PingOutcome::Stale]
+    );
+    let days = app.portal.store.daily_pings(&id).await.expect("days");
+    assert_eq!(days.iter().map(|(_, count)| *count).sum::<i64>(), 2, "{days:?}");
+    // The next round starts from the second ping's hub time.
+    assert_eq!(
+        app.portal.store.record_pings(&[record(&id, t + 1)]).await.expect("record"),
+        [PingOutcome::Stale]
+    );
+});
+
 on_both_stores!(
     day_rows_an_earlier_version_wrote_move_into_the_license_and_every_count_stays,
     |app| {
