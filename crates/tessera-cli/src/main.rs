@@ -376,18 +376,14 @@ fn issue_and_register(
                 let _ = earlier_send.send(chunk.iter().cloned().map(ToRegister::file).collect());
             }
         });
-        let send = std::sync::Mutex::new(send);
         let summary =
             batch::issue_batch_then(orders, key, out_dir, now, &|n| bar.inc(n), &|issued| {
-                let chunk: Vec<ToRegister> = issued
+                let mut chunk = issued
                     .into_iter()
                     .map(|i| ToRegister { file: out_dir.join(&i.entry.file), text: Some(i.text) })
-                    .collect();
-                if let Ok(send) = send.lock() {
-                    let mut chunk = chunk.into_iter().peekable();
-                    while chunk.peek().is_some() {
-                        let _ = send.send(chunk.by_ref().take(BATCH).collect());
-                    }
+                    .peekable();
+                while chunk.peek().is_some() {
+                    let _ = send.send(chunk.by_ref().take(BATCH).collect());
                 }
             });
         drop(send);

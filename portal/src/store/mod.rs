@@ -322,6 +322,7 @@ pub(crate) trait ReadRow {
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
 }
 
 macro_rules! read_row {
@@ -337,6 +338,9 @@ macro_rules! read_row {
                 self.try_get(column)
             }
             fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
                 self.try_get(column)
             }
         }

@@ -6,14 +6,16 @@
 //! ([`plan_round`]).
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use sqlx::Row;
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use tessera_core::chain::Chain;
 
-use super::pings::{Binding, license_and_activation, plan_round, round_ids, stored_history};
-use super::{ActivationRow, LicenseRow, PingOutcome, PingRecord, StoreError, stored_nonce};
+use super::pings::{
+    BINDINGS_WITH_HISTORY, Binding, binding_from_row, license_and_activation, plan_round, round_ids,
+};
+use super::{ActivationRow, LicenseRow, PingOutcome, PingRecord, StoreError};
 
 /// The license and its binding, for each license id of a round.
 const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.not_before, \
@@ -25,9 +27,9 @@ const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.
 
 /// The bindings of a round with their day counts, locked for the write transaction in
 /// license id order (several portals, and the rollup, lock in the same order: no deadlock).
-const BINDINGS: &str = "SELECT a.license_id, a.hub_key, a.last_hub_time_ms, a.chain_confirmed, \
-     a.chain_pending, l.day_counts FROM activations a JOIN licenses l ON l.id = a.license_id \
-     WHERE a.license_id = ANY($1) ORDER BY a.license_id FOR UPDATE";
+static BINDINGS: LazyLock<String> = LazyLock::new(|| {
+    format!("{BINDINGS_WITH_HISTORY} WHERE a.license_id = ANY($1) ORDER BY a.license_id FOR UPDATE")
+});
 
 /// The counted pings of a round in one statement: each license's last-ping time and chain,
 /// and its day counts.
@@ -79,17 +81,10 @@ impl PgPings {
         let mut tx = self.pool.begin().await?;
         let ids = round_ids(pings);
         let mut bindings: HashMap<String, Binding> = HashMap::with_capacity(ids.len());
-        for row in sqlx::query(BINDINGS).bind(&ids).fetch_all(&mut *tx).await? {
-            let binding = Binding {
-                hub_key: row.try_get(1)?,
-                last_hub_time_ms: row.try_get(2)?,
-                chain: Chain {
-                    confirmed: stored_nonce(row.try_get(3)?)?,
-                    pending: stored_nonce(row.try_get(4)?)?,
-                },
-                history: stored_history(row.try_get::<Option<&[u8]>, _>(5)?)?,
-            };
-            bindings.insert(row.try_get(0)?, binding);
+        let query = sqlx::query(AssertSqlSafe(BINDINGS.as_str()));
+        for row in query.bind(&ids).fetch_all(&mut *tx).await? {
+            let (id, binding) = binding_from_row(&row)?;
+            bindings.insert(id, binding);
         }
         let round = plan_round(pings, &mut bindings);
         if !round.counted.is_empty() {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use tessera_core::chain::{Chain, Link};
 
@@ -70,26 +70,16 @@ impl Store {
             let placeholders =
                 (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
             let sql = format!(
-                "SELECT a.license_id, a.hub_key, a.last_hub_time_ms, a.chain_confirmed, \
-                 a.chain_pending, l.day_counts FROM activations a \
-                 JOIN licenses l ON l.id = a.license_id \
-                 WHERE a.license_id IN ({placeholders}) ORDER BY a.license_id"
+                "{BINDINGS_WITH_HISTORY} WHERE a.license_id IN ({placeholders}) \
+                 ORDER BY a.license_id"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for id in chunk {
                 query = query.bind(*id);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                let binding = Binding {
-                    hub_key: row.try_get(1)?,
-                    last_hub_time_ms: row.try_get(2)?,
-                    chain: Chain {
-                        confirmed: stored_nonce(row.try_get(3)?)?,
-                        pending: stored_nonce(row.try_get(4)?)?,
-                    },
-                    history: stored_history(row.try_get::<Option<Vec<u8>>, _>(5)?.as_deref())?,
-                };
-                bindings.insert(row.try_get(0)?, binding);
+                let (id, binding) = binding_from_row(&row)?;
+                bindings.insert(id, binding);
             }
         }
         let round = plan_round(pings, &mut bindings);
@@ -161,6 +151,28 @@ pub(super) fn license_and_activation<R: super::ReadRow>(
         Some(_) => Some(activation_from_row(row)?),
     };
     Ok((license, activation))
+}
+
+/// The bindings a round's write reads, with their licenses' day counts (the pool paths add
+/// which licenses, and PostgreSQL the lock).
+pub(super) const BINDINGS_WITH_HISTORY: &str = "SELECT a.license_id, a.hub_key, \
+     a.last_hub_time_ms, a.chain_confirmed, a.chain_pending, l.day_counts \
+     FROM activations a JOIN licenses l ON l.id = a.license_id";
+
+/// A row of [`BINDINGS_WITH_HISTORY`]: the license id and its binding.
+pub(super) fn binding_from_row<R: super::ReadRow>(
+    row: &R,
+) -> Result<(String, Binding), StoreError> {
+    let binding = Binding {
+        hub_key: row.text("hub_key")?,
+        last_hub_time_ms: row.int("last_hub_time_ms")?,
+        chain: Chain {
+            confirmed: stored_nonce(row.opt_text("chain_confirmed")?)?,
+            pending: stored_nonce(row.opt_text("chain_pending")?)?,
+        },
+        history: stored_history(row.opt_bytes("day_counts")?.as_deref())?,
+    };
+    Ok((row.text("license_id")?, binding))
 }
 
 /// The distinct license ids of a round, in order: concurrent writers (another portal, the
