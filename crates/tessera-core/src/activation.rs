@@ -169,34 +169,6 @@ pub struct Bundle {
     pub lease: Option<String>,
 }
 
-/// What the hub agent answers on its local status socket (`tessera-hub run
-/// --status-socket`): the signed evidence of the hub's standing, for the vendor's own hub
-/// application to check itself (the SDK's `hub_status`) rather than take the agent's word,
-/// and the agent's own view beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalStatus {
-    /// The format of this answer: [`LocalStatus::VERSION`].
-    pub version: u32,
-    /// The agent's own status (informative: the application decides from the evidence).
-    #[serde(deserialize_with = "crate::status::tolerant")]
-    pub status: Status,
-    /// The agent's reason, one sentence for people.
-    pub reason: String,
-    /// The license, receipt and delegation (or offline activation) and the hub key; absent
-    /// when the hub holds no license.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Bundle>,
-    /// The latest time the hub has seen: a clock set back below it is `clock_rollback`.
-    pub high_water: UnixTime,
-    /// Runners holding a lease now.
-    pub runners_leased: usize,
-}
-
-impl LocalStatus {
-    pub const VERSION: u32 = 1;
-}
-
 /// What a runner asks of its hub, signed with the runner's own key: the runner proves it
 /// holds the key a slot is leased to. Sent online (`POST /v1/lease`) or, air-gapped, as a
 /// request file the hub operator answers with a bundle.

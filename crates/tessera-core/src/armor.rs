@@ -56,10 +56,13 @@ pub enum Kind {
     RunnerCall,
     /// The vendor's statement that a portal key may sign the heads of its audit ledger.
     LedgerDelegation,
+    /// A hub agent's answer on its local status socket, signed by the hub's own key
+    /// ([`crate::local_status`]).
+    LocalStatus,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::License,
         Kind::Receipt,
         Kind::Delegation,
@@ -70,6 +73,7 @@ impl Kind {
         Kind::Lease,
         Kind::RunnerCall,
         Kind::LedgerDelegation,
+        Kind::LocalStatus,
     ];
 
     /// The label in the BEGIN/END lines.
@@ -85,6 +89,7 @@ impl Kind {
             Kind::Lease => "LEASE",
             Kind::RunnerCall => "RUNNER CALL",
             Kind::LedgerDelegation => "LEDGER DELEGATION",
+            Kind::LocalStatus => "LOCAL STATUS",
         }
     }
 
@@ -101,6 +106,7 @@ impl Kind {
             Kind::Lease => "lease",
             Kind::RunnerCall => "runner_call",
             Kind::LedgerDelegation => "ledger_delegation",
+            Kind::LocalStatus => "local_status",
         }
     }
 
@@ -117,6 +123,17 @@ impl Kind {
             Kind::Lease => b"tessera lease v2\0",
             Kind::RunnerCall => b"tessera runner call v1\0",
             Kind::LedgerDelegation => b"tessera ledger delegation v1\0",
+            Kind::LocalStatus => b"tessera local status v1\0",
+        }
+    }
+
+    /// The largest payload accepted, in bytes (base64 in the compact form). A hub's status
+    /// answer carries a license, receipt, delegation and activation, each up to a file's
+    /// limit.
+    pub fn max_len(self) -> usize {
+        match self {
+            Kind::LocalStatus => 4 * MAX_ARMORED_LEN,
+            _ => MAX_ARMORED_LEN,
         }
     }
 
@@ -336,8 +353,8 @@ impl Envelope {
 
     /// Reads the JSON form strictly, with the same size limit as armored files.
     pub fn from_compact(kind: Kind, compact: &Compact) -> Result<Envelope, FormatError> {
-        if compact.payload.len() > MAX_ARMORED_LEN {
-            return Err(FormatError::TooLarge { max: MAX_ARMORED_LEN });
+        if compact.payload.len() > kind.max_len() {
+            return Err(FormatError::TooLarge { max: kind.max_len() });
         }
         let mut signature = [0u8; 64];
         if compact.signature.len() != SIGNATURE_B64_LEN

@@ -6,6 +6,7 @@
 //! - the portal signs receipts and hubs and runners check them in [`receipt`], through the
 //!   vendor-signed [`delegation`] of the portal's key;
 //! - offline activation (request, vendor answer) and runner leases are [`activation`];
+//! - the hub agent's signed answer to the vendor's hub application is [`local_status`];
 //! - whether a hub or runner may run now is decided once, in [`standing`]; a copy of a hub
 //!   or runner is noticed through the [`chain`] of its calls;
 //! - keys and key files are [`keys`] and [`keyfile`]; the trust set is [`trust`];
@@ -54,6 +55,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod ledger;
 pub mod license;
+pub mod local_status;
 pub mod receipt;
 pub mod standing;
 pub mod status;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+pub use tessera_core::activation::Bundle;
 use tessera_core::activation::{self, ActivationClaims, RequestClaims, sign_request};
-pub use tessera_core::activation::{Bundle, LocalStatus};
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::Delegation;
 use tessera_core::fingerprint::{
@@ -14,6 +14,7 @@ use tessera_core::fingerprint::{
 };
 use tessera_core::keys::SigningKey;
 use tessera_core::license::{Claims, Expectations, LicenseFile};
+use tessera_core::local_status::{BootId, LocalAnswer, LocalStatus};
 use tessera_core::receipt::{
     self, ActivateCall, Answers, Nonce, PingCall, ReceiptClaims, fingerprint_digest,
 };
@@ -657,30 +658,39 @@ impl Hub {
         }
     }
 
-    /// What the local status socket answers: the agent's verdict with the signed evidence
-    /// behind it, for the vendor's hub application to check for itself.
-    pub fn local_status(&self) -> Result<LocalStatus, HubError> {
-        let state = self.dir.load()?;
-        let high_water = state.high_water.unwrap_or(UnixTime::EPOCH);
-        let (report, evidence) = match self.installed() {
-            Ok(installed) => {
-                let report = self.judge(&installed, &state);
-                let bundle = Hub::bundle_of(&installed, &state, report.status);
-                (report, Some(bundle))
-            }
+    /// What the local status socket answers the request with `nonce`: the agent's verdict
+    /// with the signed evidence behind it, signed with the hub key together with the nonce
+    /// and this machine's boot id, for the vendor's hub application to check for itself.
+    /// Without a license there is nothing to sign: the answer is unsigned (a "no").
+    pub fn local_answer(&self, nonce: Nonce) -> LocalAnswer {
+        let state = match self.dir.load() {
+            Ok(state) => state,
             Err(e) => {
-                let status = e.status().unwrap_or(Status::NoLicense);
-                (Report::bare(status, e.to_string(), &state), None)
+                let e = HubError::from(e);
+                return LocalAnswer::unsigned(
+                    e.status().unwrap_or(Status::NoLicense),
+                    e.to_string(),
+                );
             }
         };
-        Ok(LocalStatus {
-            version: LocalStatus::VERSION,
+        let installed = match self.installed() {
+            Ok(installed) => installed,
+            Err(e) => {
+                let status = e.status().unwrap_or(Status::NoLicense);
+                return LocalAnswer::unsigned(status, e.to_string());
+            }
+        };
+        let report = self.judge(&installed, &state);
+        let status = LocalStatus {
+            nonce,
+            boot_id: BootId::of_this_machine(),
             status: report.status,
             reason: report.reason,
-            evidence,
-            high_water,
+            evidence: Hub::bundle_of(&installed, &state, report.status),
+            high_water: state.high_water.unwrap_or(UnixTime::EPOCH),
             runners_leased: report.runners_leased,
-        })
+        };
+        LocalAnswer::signed(&status, &installed.key)
     }
 
     /// What the daemon needs each round: whether to ping (a valid license activated online)

@@ -1,21 +1,30 @@
 //! Where the vendor's hub application asks the hub agent how the hub stands: a Unix socket
 //! that only the local product reaches (file permissions, not the runner API on the LAN).
-//! Each connection gets one JSON [`LocalStatus`] and is closed; the application checks the
-//! signed evidence in it itself (the SDK's `hub_status`).
+//! Each connection writes one JSON [`LocalRequest`] line (a fresh nonce) and gets one JSON
+//! [`LocalAnswer`] line, signed with the hub key over that nonce and this machine's boot id,
+//! then is closed; the application checks the answer and the signed evidence in it itself
+//! (the SDK's `hub_status`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tessera_core::Status;
+use tessera_core::local_status::{LocalAnswer, LocalRequest, LocalStatus};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
-use crate::agent::{Hub, LocalStatus};
+use crate::agent::Hub;
 
 /// Answers at once at most this many connections; more wait for the kernel's backlog.
 const MAX_AT_ONCE: usize = 16;
 /// A reader that does not take its answer within this is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A client that has not written its whole request within this is dropped: the SDK writes
+/// it at once, so only a broken or hostile client waits, and it must not hold a place.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most a request may be (a nonce and a version are under 100 bytes).
+const MAX_REQUEST: u64 = 1024;
 
 /// The socket's default place: beside the hub's state.
 pub fn default_socket(state_dir: &Path) -> PathBuf {
@@ -42,17 +51,33 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// One connection's answer, as bytes.
-fn answer(hub: &Hub) -> Vec<u8> {
-    let status = hub.local_status().unwrap_or_else(|e| LocalStatus {
-        version: LocalStatus::VERSION,
-        status: e.status().unwrap_or(tessera_core::Status::NoLicense),
-        reason: e.to_string(),
-        evidence: None,
-        high_water: tessera_core::UnixTime::EPOCH,
-        runners_leased: 0,
-    });
-    let mut bytes = serde_json::to_vec(&status).unwrap_or_default();
+/// Reads one request line, within [`REQUEST_TIMEOUT`] and [`MAX_REQUEST`] bytes. `None`: the
+/// client sent nothing whole in time (it gets no answer).
+async fn read_request(stream: &mut tokio::net::UnixStream) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(stream).take(MAX_REQUEST);
+    match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
+        Ok(Ok(n)) if n > 0 => Some(line),
+        _ => None,
+    }
+}
+
+/// The answer to one request's bytes, as one line.
+fn answer(hub: &Hub, request: &[u8]) -> Vec<u8> {
+    let answer = match serde_json::from_slice::<LocalRequest>(request.trim_ascii_end()) {
+        Ok(request) if request.version == LocalStatus::VERSION => hub.local_answer(request.nonce),
+        Ok(request) => LocalAnswer::unsigned(
+            Status::Malformed,
+            format!(
+                "the request is in format version {} (this agent reads {}): update the hub \
+                 agent or the library",
+                request.version,
+                LocalStatus::VERSION
+            ),
+        ),
+        Err(e) => LocalAnswer::unsigned(Status::Malformed, format!("the request is not one: {e}")),
+    };
+    let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
@@ -82,8 +107,12 @@ pub async fn serve(
         let hub = hub.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            // Reading the state and checking signatures is blocking work.
-            let Ok(bytes) = tokio::task::spawn_blocking(move || answer(&hub)).await else {
+            let Some(request) = read_request(&mut stream).await else {
+                return;
+            };
+            // Reading the state and checking and making signatures is blocking work.
+            let Ok(bytes) = tokio::task::spawn_blocking(move || answer(&hub, &request)).await
+            else {
                 return;
             };
             let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;

@@ -1,26 +1,27 @@
 //! The hub's standing for the vendor's hub application: asked of the local hub agent over
 //! its Unix socket, then decided here from the signed license, receipt and delegation (or
 //! offline activation) by the rule the agent and runners use (`tessera_core::standing`).
-//! The agent's own word is shown beside, never trusted.
+//! The agent's own word is shown beside, never trusted. The answer must be signed by the hub
+//! key the receipt (or activation) names, over this request's fresh nonce and this machine's
+//! boot id: an old answer, another hub's, or one relayed from another machine is `tampered`.
 
-use std::io::Read;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
-use tessera_core::activation::{self, Bundle, LocalStatus};
+use tessera_core::activation::{self, Bundle};
 use tessera_core::delegation::Delegation;
 use tessera_core::license::{Claims, Expectations, ProductId};
-use tessera_core::receipt;
+use tessera_core::local_status::{
+    self, BootId, LocalAnswer, LocalRequest, LocalStatus, LocalStatusError,
+};
+use tessera_core::receipt::{self, Nonce};
 pub use tessera_core::standing::Mode;
 use tessera_core::standing::{self, Evidence};
 use tessera_core::{Status, TrustSet, UnixTime};
 
+use crate::hub_socket;
 use crate::{Error, License};
-
-/// The most a status answer may be: a license, a receipt and a delegation are a few KB.
-const MAX_ANSWER: u64 = 1024 * 1024;
 
 /// How to reach the hub agent and what to expect.
 #[derive(Debug, Clone)]
@@ -33,7 +34,9 @@ pub struct HubOptions {
     pub product: Option<String>,
     /// How far the clock may fall behind the latest time the hub has seen.
     pub tolerance: Duration,
-    /// How long to wait for the agent's answer.
+    /// The whole call's deadline: connecting, sending the request and reading the answer
+    /// all end within it, whatever the agent (or whatever serves the socket) does; past it
+    /// the call is `hub_unreachable`. Must be above zero.
     pub timeout: Duration,
 }
 
@@ -75,9 +78,10 @@ pub struct HubStatus {
 
 /// Asks the hub agent at `options.socket` and decides the hub's standing at `now` from the
 /// signed evidence it hands over, with the vendor's `trust` set (compiled into the
-/// application, not read from the agent). Errors: the socket cannot be reached
-/// (`hub_unreachable`: the agent is not running, or this user may not open it) or its
-/// answer is not one (`bad_answer`); everything else is a status.
+/// application, not read from the agent). The call ends within `options.timeout`. Errors:
+/// the socket cannot be reached or does not answer in time (`hub_unreachable`: the agent is
+/// not running, this user may not open it, or it stalls) or its answer is not one
+/// (`bad_answer`); everything else is a status.
 ///
 /// ```no_run
 /// # let trust_text = "";
@@ -100,36 +104,111 @@ pub fn hub_status(
         .map(str::parse::<ProductId>)
         .transpose()
         .map_err(|e| Error::BadArgument { what: "product", message: e.to_string() })?;
-    let answer = ask(options)?;
-    Ok(decide(&answer, trust, product, now, options.tolerance))
+    let asked = Asked {
+        nonce: Nonce::generate().map_err(|e| Error::Io(format!("a random nonce: {e}")))?,
+        boot_id: BootId::of_this_machine(),
+    };
+    let answer = ask(options, asked.nonce)?;
+    Ok(decide(&answer, &asked, trust, product, now, options.tolerance))
 }
 
-fn ask(options: &HubOptions) -> Result<LocalStatus, Error> {
-    let unreachable = |e: std::io::Error| Error::HubUnreachable {
-        path: options.socket.display().to_string(),
-        message: e.to_string(),
-    };
-    let stream = UnixStream::connect(&options.socket).map_err(unreachable)?;
-    stream.set_read_timeout(Some(options.timeout)).map_err(unreachable)?;
-    let mut bytes = Vec::new();
-    stream.take(MAX_ANSWER + 1).read_to_end(&mut bytes).map_err(unreachable)?;
-    if bytes.len() as u64 > MAX_ANSWER {
-        return Err(Error::BadAnswer(format!("longer than {MAX_ANSWER} bytes")));
+/// What this call binds the answer to.
+struct Asked {
+    nonce: Nonce,
+    /// This machine's; `None` where the kernel shows none.
+    boot_id: Option<BootId>,
+}
+
+fn ask(options: &HubOptions, nonce: Nonce) -> Result<LocalAnswer, Error> {
+    let request = LocalRequest { version: LocalStatus::VERSION, nonce };
+    let mut line = serde_json::to_vec(&request).map_err(|e| Error::Io(e.to_string()))?;
+    line.push(b'\n');
+    let bytes = hub_socket::exchange(&options.socket, &line, options.timeout)?;
+    // The version first, so that another format says "update", not "unknown field".
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u32,
     }
-    let answer: LocalStatus =
+    let version: Version =
         serde_json::from_slice(&bytes).map_err(|e| Error::BadAnswer(e.to_string()))?;
-    if answer.version != LocalStatus::VERSION {
+    if version.version != LocalStatus::VERSION {
         return Err(Error::BadAnswer(format!(
             "format version {} (this library reads {}): update the library or the hub agent",
-            answer.version,
+            version.version,
             LocalStatus::VERSION
         )));
+    }
+    let answer: LocalAnswer =
+        serde_json::from_slice(&bytes).map_err(|e| Error::BadAnswer(e.to_string()))?;
+    if answer.signed.is_some() == answer.unsigned.is_some() {
+        return Err(Error::BadAnswer("not exactly one of `signed` and `unsigned`".into()));
     }
     Ok(answer)
 }
 
-/// The decision from an answer: the license, then the evidence, then the standing rule.
+/// The decision from an answer: whose answer it is, then the license, then the evidence,
+/// then the standing rule.
 fn decide(
+    answer: &LocalAnswer,
+    asked: &Asked,
+    trust: &TrustSet,
+    product: Option<ProductId>,
+    now: UnixTime,
+    tolerance: Duration,
+) -> HubStatus {
+    let refused = |agent_status: Status, reason: String| HubStatus {
+        status: Status::Tampered,
+        reason,
+        mode: Mode::None,
+        grace_left_secs: None,
+        license: None,
+        runners_leased: 0,
+        agent_status,
+    };
+    let compact = match (&answer.signed, &answer.unsigned) {
+        (Some(compact), _) => compact,
+        // Without evidence nothing can be checked: only a "no" is believed.
+        (None, Some(unsigned)) if !unsigned.status.permits_running() => {
+            let said = unsigned.status;
+            return HubStatus { status: said, ..refused(said, unsigned.reason.clone()) };
+        }
+        (None, Some(unsigned)) => {
+            let said = unsigned.status;
+            return refused(said, format!("the hub agent says {said} but shows no license"));
+        }
+        (None, None) => return refused(Status::Malformed, "an empty answer".into()),
+    };
+    let status = match local_status::open_signed(compact) {
+        Ok(status) => status,
+        Err(LocalStatusError::Malformed(e)) => {
+            return refused(Status::Malformed, format!("the hub agent's signed answer: {e}"));
+        }
+        Err(e) => return refused(Status::Tampered, format!("a forged answer: {e}")),
+    };
+    if status.nonce != asked.nonce {
+        return refused(
+            status.status,
+            "the answer is not to this request (an old answer, replayed)".into(),
+        );
+    }
+    if status.boot_id != asked.boot_id {
+        let shown = |id: Option<BootId>| id.map_or_else(|| "none".to_owned(), |id| id.to_string());
+        return refused(
+            status.status,
+            format!(
+                "the answer comes from another machine (boot id {}, this machine's {}): \
+                 relayed from another host",
+                shown(status.boot_id),
+                shown(asked.boot_id)
+            ),
+        );
+    }
+    judge_evidence(&status, trust, product, now, tolerance)
+}
+
+/// The decision from a signed answer that answers this request: the license, then the
+/// evidence, then the standing rule.
+fn judge_evidence(
     answer: &LocalStatus,
     trust: &TrustSet,
     product: Option<ProductId>,
@@ -145,14 +224,7 @@ fn decide(
         runners_leased: answer.runners_leased,
         agent_status: answer.status,
     };
-    let Some(bundle) = &answer.evidence else {
-        // Without evidence nothing can be checked: only a "no" is believed.
-        if answer.status.permits_running() {
-            status.status = Status::Tampered;
-            status.reason = format!("the hub agent says {} but shows no license", answer.status);
-        }
-        return status;
-    };
+    let bundle = &answer.evidence;
     let verdict = tessera_core::verify(
         bundle.license.as_bytes(),
         trust,

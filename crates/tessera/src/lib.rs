@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod hub;
+mod hub_socket;
 mod license;
 mod runner;
 
@@ -65,7 +66,8 @@ pub enum Error {
     /// A file of the runner's state could not be read or written.
     #[error("{0}")]
     Io(String),
-    /// The hub agent's status socket cannot be reached (not running, or no permission).
+    /// The hub agent's status socket cannot be reached (not running, or no permission), or
+    /// the call's deadline ([`HubOptions::timeout`]) passed before a whole answer came.
     #[error("the hub agent at {path}: {message}")]
     HubUnreachable { path: String, message: String },
     /// The hub agent answered something that is not a status answer.

@@ -8,3 +8,4 @@ mod offline;
 mod online;
 mod processes;
 mod runners;
+mod status_socket;

@@ -1,11 +1,18 @@
 //! The SDK on real state: a real portal, real hub agents serving their status sockets, a
 //! runner installed on the real kernel keyring (the test kit's [`Scene`]).
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixListener;
-use std::path::Path;
+mod answer_binding;
+mod deadline;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 
 use tessera::{Error, HubOptions, RunnerOptions, Status, TrustSet, UnixTime};
+use tessera_core::armor::{Envelope, Kind};
+use tessera_core::keys::SigningKey;
+use tessera_core::local_status::{self, LocalAnswer, LocalRequest, LocalStatus};
+use tessera_core::receipt::Nonce;
 use tessera_testkit::scene::{FEATURES, PRODUCT};
 use tessera_testkit::{Keystore, Scene, in_keystore_session};
 
@@ -17,23 +24,66 @@ fn trust(scene: &Scene) -> TrustSet {
     TrustSet::parse(&std::fs::read(&scene.trust).expect("trust file")).expect("trust set")
 }
 
-/// Serves `answer` once on a new socket in `dir`, as a hostile or broken agent would.
-fn fake_agent(dir: &Path, answer: Vec<u8>) -> std::path::PathBuf {
-    let path = dir.join(format!("fake-{}.sock", tessera_testkit::random_bytes::<4>()[0]));
+/// A new socket path in `dir`.
+fn socket_path(dir: &Path) -> PathBuf {
+    dir.join(format!("fake-{}.sock", u32::from_ne_bytes(tessera_testkit::random_bytes::<4>())))
+}
+
+/// Serves one connection on a new socket in `dir`, as a hostile or broken agent would: reads
+/// the request line and answers what `answer` makes of its nonce.
+fn fake_agent(dir: &Path, answer: impl FnOnce(Nonce) -> Vec<u8> + Send + 'static) -> PathBuf {
+    let path = socket_path(dir);
     let listener = UnixListener::bind(&path).expect("bind");
     std::thread::spawn(move || {
         if let Ok((mut stream, _)) = listener.accept() {
-            let _ = stream.write_all(&answer);
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            let request: LocalRequest = serde_json::from_str(&line).expect("a request line");
+            let _ = stream.write_all(&answer(request.nonce));
         }
     });
     path
 }
 
-fn raw_answer(socket: &Path) -> serde_json::Value {
-    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("connect");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("read");
-    serde_json::from_str(&text).expect("JSON")
+/// What the real agent at `socket` answers a request with `nonce`.
+fn genuine_answer(socket: &Path, nonce: Nonce) -> LocalAnswer {
+    let mut stream = UnixStream::connect(socket).expect("connect");
+    let request = LocalRequest { version: LocalStatus::VERSION, nonce };
+    stream.write_all(&serde_json::to_vec(&request).expect("json")).expect("request");
+    stream.write_all(b"\n").expect("request");
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line).expect("answer");
+    serde_json::from_str(&line).expect("an answer line")
+}
+
+/// The signed status inside a genuine answer.
+fn opened(answer: &LocalAnswer) -> LocalStatus {
+    local_status::open_signed(answer.signed.as_ref().expect("a signed answer")).expect("open")
+}
+
+/// `status` signed with `key` as an answer line (what root on the hub, who can read the hub
+/// key, can serve).
+fn signed_line(status: &LocalStatus, key: &SigningKey) -> Vec<u8> {
+    line(&LocalAnswer::signed(status, key))
+}
+
+fn line(answer: &LocalAnswer) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(answer).expect("json");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The key of the scene's hub in state directory `state`.
+fn hub_key(scene: &Scene, state: &str) -> SigningKey {
+    let path = scene.path(state).join("hub.key");
+    tessera_core::keyfile::load_or_create_plain(&path).expect("hub key").0
+}
+
+/// A signed envelope of the wrong kind must never pass as an answer: kept here so that the
+/// test names every way in.
+fn lease_kind_line(status: &LocalStatus, key: &SigningKey) -> Vec<u8> {
+    let compact = Envelope::sign_body(Kind::Lease, key, status).to_compact();
+    line(&LocalAnswer { version: LocalStatus::VERSION, signed: Some(compact), unsigned: None })
 }
 
 #[test]
@@ -101,29 +151,53 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     let status = tessera::hub_status(&hub, &trust, at(now.as_unix() - 86_400)).expect("status");
     assert_eq!(status.status, Status::ClockRollback, "{}", status.reason);
 
-    // A hostile agent: its word is not taken.
+    // A hostile agent (root on the hub, who can read the hub key and sign): its word is not
+    // taken, the evidence is checked.
     let dir = tempfile::tempdir().expect("dir");
-    let mut answer = raw_answer(&scene.hub_socket);
-    let revoked_answer = raw_answer(&scene.revoked_hub_socket);
-    answer["evidence"]["receipt"] = revoked_answer["evidence"]["receipt"].clone();
-    let socket = fake_agent(dir.path(), serde_json::to_vec(&answer).expect("json"));
-    let status = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect("status");
+    let key = std::sync::Arc::new(hub_key(&scene, "hub"));
+    let (socket, revoked_socket) = (scene.hub_socket.clone(), scene.revoked_hub_socket.clone());
+    let hostile = |edit: fn(&mut LocalStatus, &LocalStatus)| {
+        let (socket, revoked_socket, key) = (socket.clone(), revoked_socket.clone(), key.clone());
+        fake_agent(dir.path(), move |nonce| {
+            let mut status = opened(&genuine_answer(&socket, nonce));
+            edit(&mut status, &opened(&genuine_answer(&revoked_socket, nonce)));
+            signed_line(&status, &key)
+        })
+    };
+    let ask = |socket: PathBuf| tessera::hub_status(&HubOptions::new(socket), &trust, now);
+    let socket = hostile(|status, revoked| {
+        status.evidence.receipt.clone_from(&revoked.evidence.receipt);
+    });
+    let status = ask(socket).expect("status");
     assert_eq!(status.status, Status::Tampered, "{}", status.reason);
-    let mut answer = raw_answer(&scene.hub_socket);
-    answer.as_object_mut().expect("object").remove("evidence");
-    let socket = fake_agent(dir.path(), serde_json::to_vec(&answer).expect("json"));
-    let status = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect("status");
-    assert_eq!((status.status, status.agent_status), (Status::Tampered, Status::Valid));
-    let mut answer = raw_answer(&scene.hub_socket);
-    answer["evidence"]["license"] =
-        std::fs::read_to_string(&scene.tampered).expect("tampered").into();
-    let socket = fake_agent(dir.path(), serde_json::to_vec(&answer).expect("json"));
-    let status = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect("status");
+    assert!(status.reason.contains("receipt is for another license"), "{}", status.reason);
+    let tampered_license = std::fs::read_to_string(&scene.tampered).expect("tampered");
+    let socket = fake_agent(dir.path(), {
+        let (socket, key) = (scene.hub_socket.clone(), key.clone());
+        move |nonce| {
+            let mut status = opened(&genuine_answer(&socket, nonce));
+            status.evidence.license = tampered_license;
+            signed_line(&status, &key)
+        }
+    });
+    let status = ask(socket).expect("status");
     assert_eq!(status.status, Status::BadSignature, "{}", status.reason);
-    let socket = fake_agent(dir.path(), b"{\"version\": 1, \"status\": ".to_vec());
-    let e = tessera::hub_status(&HubOptions::new(socket), &trust, now).expect_err("an error");
+    let socket = hostile(|status, _| {
+        status.evidence.receipt = None;
+        status.evidence.delegation = None;
+    });
+    let status = ask(socket).expect("status");
+    assert_eq!((status.status, status.agent_status), (Status::NoLicense, Status::Valid));
+    let socket = fake_agent(dir.path(), |_| b"{\"version\": 2, \"signed\": ".to_vec());
+    let e = ask(socket).expect_err("an error");
     assert!(matches!(e, Error::BadAnswer(_)), "{e}");
     assert_eq!(e.code(), "bad_answer");
+    let socket = fake_agent(dir.path(), {
+        let (socket, key) = (scene.hub_socket.clone(), key.clone());
+        move |nonce| lease_kind_line(&opened(&genuine_answer(&socket, nonce)), &key)
+    });
+    let status = ask(socket).expect("status");
+    assert_eq!(status.status, Status::Tampered, "{}", status.reason);
 
     // A runner checks offline, from its sealed cache on the real kernel keyring.
     let runner =

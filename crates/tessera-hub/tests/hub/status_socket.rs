@@ -1,0 +1,118 @@
+//! The real `tessera-hub run` serving its status socket: a request with a nonce gets an
+//! answer signed with the hub key over that nonce and this machine's boot id; a client that
+//! never sends its request is dropped, and holds nobody else up meanwhile.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tessera_core::local_status::{self, BootId, LocalAnswer, LocalRequest, LocalStatus};
+use tessera_core::receipt::Nonce;
+use tessera_testkit::{Daemon, run};
+
+use crate::helpers::Vendor;
+
+fn hub(state: &Path) -> Command {
+    let mut command = tessera_testkit::command("tessera-hub");
+    command.arg("--state-dir").arg(state);
+    command
+}
+
+/// One line written, one line read back.
+fn exchange(socket: &Path, request: &[u8]) -> LocalAnswer {
+    let mut stream = UnixStream::connect(socket).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(request).expect("request");
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line).expect("an answer");
+    serde_json::from_str(&line).expect("an answer line")
+}
+
+/// A hub activated offline (no portal needed), serving its status socket.
+fn serving_hub(dir: &Path) -> (Daemon, std::path::PathBuf) {
+    let vendor = Vendor::new();
+    let (_, license) = vendor.license(2, None);
+    let license_path = dir.join("acme.license");
+    std::fs::write(&license_path, &license).expect("license");
+    let key_path = dir.join("signing.key");
+    std::fs::write(&key_path, format!("{}\n", &*vendor.key.to_secret_text())).expect("key");
+    std::fs::set_permissions(&key_path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let state = dir.join("state");
+    let (request, answer) = (dir.join("request.txt"), dir.join("answer.txt"));
+    run(hub(&state)
+        .args(["activation-request", "--license"])
+        .arg(&license_path)
+        .arg("--trust")
+        .arg(vendor.trust_path())
+        .arg("--out")
+        .arg(&request))
+    .ok();
+    run(tessera_testkit::command("tessera")
+        .arg("activate-offline")
+        .arg(&request)
+        .arg("--key")
+        .arg(&key_path)
+        .arg("--out")
+        .arg(&answer))
+    .ok();
+    run(hub(&state).args(["activate", "--offline"]).arg(&answer)).ok();
+    let socket = dir.join("status.sock");
+    let mut command = hub(&state);
+    command.args(["run", "--runner-listen", "127.0.0.1:0", "--status-socket"]).arg(&socket);
+    (Daemon::start(command, "runners: listening on "), state)
+}
+
+#[test]
+fn the_status_socket_signs_its_answer_over_the_nonce_and_drops_a_silent_client() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (daemon, state) = serving_hub(dir.path());
+    let socket = dir.path().join("status.sock");
+
+    // A client that connects and never sends its request.
+    let mut silent = UnixStream::connect(&socket).expect("connect");
+    silent.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let connected = Instant::now();
+
+    // Meanwhile a request is answered: signed with the hub key, echoing the nonce and this
+    // machine's boot id.
+    let nonce = Nonce::generate().expect("nonce");
+    let request = LocalRequest { version: LocalStatus::VERSION, nonce };
+    let mut line = serde_json::to_vec(&request).expect("json");
+    line.push(b'\n');
+    let answer = exchange(&socket, &line);
+    assert_eq!((answer.version, answer.unsigned.as_ref()), (LocalStatus::VERSION, None));
+    let status = local_status::open_signed(answer.signed.as_ref().expect("signed")).expect("open");
+    let hub_key =
+        tessera_core::keyfile::load_or_create_plain(&state.join("hub.key")).expect("hub key").0;
+    assert_eq!(&status.evidence.hub_key, hub_key.public_key());
+    assert_eq!(status.nonce, nonce);
+    assert_eq!(status.boot_id, BootId::of_this_machine());
+    assert!(status.boot_id.is_some(), "this machine shows a boot id");
+    assert_eq!(status.status, tessera_core::Status::Valid, "{}", status.reason);
+    assert!(status.evidence.activation.is_some());
+
+    // The silent client gets nothing and is dropped within the agent's request timeout (2 s).
+    let mut buffer = Vec::new();
+    let read = silent.read_to_end(&mut buffer);
+    let waited = connected.elapsed();
+    assert!(
+        matches!(read, Ok(0)),
+        "a client that sent no request got {:?}: {}",
+        read,
+        String::from_utf8_lossy(&buffer)
+    );
+    assert!(waited < Duration::from_secs(5), "dropped after {waited:?}");
+
+    // A request that is not one, and one in another format version: unsigned, and say so.
+    let answer = exchange(&socket, b"hello\n");
+    let said = answer.unsigned.expect("unsigned");
+    assert_eq!(said.status, tessera_core::Status::Malformed);
+    assert!(said.reason.contains("not one"), "{}", said.reason);
+    let newer = format!("{{\"version\": 3, \"nonce\": \"{nonce}\"}}\n");
+    let said = exchange(&socket, newer.as_bytes()).unsigned.expect("unsigned");
+    assert!(said.reason.contains("format version 3"), "{}", said.reason);
+    daemon.stop();
+}
