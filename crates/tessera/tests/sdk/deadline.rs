@@ -133,9 +133,9 @@ fn a_misbehaving_socket_never_holds_the_call_past_its_deadline() {
 }
 
 fn check(peer: &str, e: &Error, took: Duration, code: &str, words: &str, waits: bool) {
+    assert!(took < TIMEOUT + Duration::from_secs(1), "{peer}: the call took {took:?}: {e}");
     assert_eq!(e.code(), code, "{peer}: {e}");
     assert!(e.to_string().contains(words), "{peer}: {e}");
-    assert!(took < TIMEOUT + Duration::from_secs(1), "{peer}: the call took {took:?}: {e}");
     if waits {
         assert!(took >= TIMEOUT, "{peer}: gave up after {took:?}, before its deadline: {e}");
     }
