@@ -72,7 +72,8 @@ pub struct HubStatus {
     pub license: Option<License>,
     /// Runners holding a lease now (the agent's count).
     pub runners_leased: usize,
-    /// What the agent itself said (informative).
+    /// What the agent itself said (informative); `tampered` or `malformed` when its signed
+    /// answer could not be opened.
     pub agent_status: Status,
 }
 
