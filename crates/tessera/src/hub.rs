@@ -290,3 +290,62 @@ fn judge(
     }
     Ok(standing::judge(Evidence::Receipt(&r), claims, now, high_water, tolerance))
 }
+
+#[cfg(test)]
+mod tests {
+    use tessera_core::keys::SigningKey;
+
+    use super::*;
+
+    /// A signed answer to `nonce` from an agent that shows `boot_id`, holding a valid license
+    /// that was never activated.
+    fn answer(nonce: Nonce, boot_id: Option<BootId>) -> (LocalAnswer, TrustSet) {
+        let vendor = tessera_testkit::Vendor::new();
+        let (_, license) = vendor.license(2, None);
+        let hub = SigningKey::from_seed(&[7; 32]);
+        let status = LocalStatus {
+            nonce,
+            boot_id,
+            status: Status::NoLicense,
+            reason: String::new(),
+            evidence: Bundle {
+                status: Status::NoLicense,
+                license,
+                receipt: None,
+                delegation: None,
+                activation: None,
+                hub_key: hub.public_key().clone(),
+                lease: None,
+            },
+            high_water: UnixTime::EPOCH,
+            runners_leased: 0,
+        };
+        let trust = TrustSet::parse(vendor.trust_text().as_bytes()).expect("trust");
+        (LocalAnswer::signed(&status, &hub), trust)
+    }
+
+    fn decided(answer: &LocalAnswer, asked: &Asked, trust: &TrustSet) -> HubStatus {
+        decide(answer, asked, trust, None, crate::now(), Duration::ZERO)
+    }
+
+    #[test]
+    fn a_boot_id_shown_on_one_side_only_is_not_this_machine() {
+        let nonce = Nonce::from_bytes([1; 16]);
+        let id: BootId = "d27147c2-e28a-432d-b2a8-d9b5da9570c8".parse().expect("boot id");
+        let cases = [
+            (Some(id), Some(id), Status::NoLicense),
+            (None, None, Status::NoLicense),
+            (Some(id), None, Status::Tampered),
+            (None, Some(id), Status::Tampered),
+        ];
+        for (agent, here, expected) in cases {
+            let (answer, trust) = answer(nonce, agent);
+            let status = decided(&answer, &Asked { nonce, boot_id: here }, &trust);
+            assert_eq!(
+                status.status, expected,
+                "agent {agent:?}, here {here:?}: {}",
+                status.reason
+            );
+        }
+    }
+}
