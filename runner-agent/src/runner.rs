@@ -30,11 +30,16 @@ use zeroize::Zeroizing;
 use crate::cache::{self, Cache, MAX_CACHE_LEN, OpenError};
 use crate::check::{self, BadBundle, Decision, LeaseInput};
 use crate::hub::{HubClient, HubError};
-use crate::keystore::{Keystore, KeystoreError, Secret};
+use crate::installation::{self, Installation, Misfit};
+use crate::keystore::{Backend, Keystore, KeystoreError, Secret};
 
 /// The high-water mark is written at most this often by `check`: a durable write per check
 /// would cost more than the check itself.
 const HIGH_WATER_STEP: Duration = Duration::from_secs(60);
+
+/// How often a read of the cache starts again when a write moved the generation between
+/// its two reads (a refresh beside a check).
+const OPEN_ATTEMPTS: usize = 20;
 
 /// Why an operation failed (a status, when there is one, comes back as a [`Decision`]).
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +55,12 @@ pub enum RunnerError {
     Hub(#[from] HubError),
     #[error("{0}")]
     Input(String),
+    /// The state directory and this call do not fit: another keystore, user or key.
+    #[error(transparent)]
+    Misfit(#[from] Misfit),
+    /// Writes kept moving the cache's generation while it was read.
+    #[error("the cache kept changing while it was read ({attempts} attempts): try again")]
+    Changing { attempts: usize },
 }
 
 fn io_error(path: &Path, source: io::Error) -> RunnerError {
@@ -92,6 +103,20 @@ impl Found {
             Found::Unusable(..) => None,
         }
     }
+}
+
+/// One read of the cache and the keystore: settled, or moved by a write in between.
+enum Opened {
+    Settled(Found),
+    Moving,
+}
+
+/// Where a cache's key comes from when it is written.
+enum KeySource {
+    /// The key the keystore holds, continuing its generations.
+    Kept(Secret),
+    /// A new key, after the generation the keystore held (if any).
+    New { after: Option<u64> },
 }
 
 /// Holds the state directory's lock while alive.
@@ -188,62 +213,123 @@ impl Runner {
         }
     }
 
-    /// The cache and its key, or the status that stands in for them.
-    fn open(&self) -> Result<Found, RunnerError> {
+    /// The cache and its key, or the status that stands in for them. A writer (`for_write`)
+    /// takes a cache whose key is not the recorded one as unusable, to write over it.
+    fn open(&self, for_write: bool) -> Result<Found, RunnerError> {
+        for _ in 0..OPEN_ATTEMPTS {
+            if let Opened::Settled(found) = self.open_once(for_write)? {
+                return Ok(found);
+            }
+        }
+        Err(RunnerError::Changing { attempts: OPEN_ATTEMPTS })
+    }
+
+    /// One read: the keystore first, then the file. Writers write the file first, then the
+    /// keystore, so a file older than the keystore's generation that was read after it is an
+    /// older copy put back — unless the keystore moved meanwhile (read again to know).
+    fn open_once(&self, for_write: bool) -> Result<Opened, RunnerError> {
+        let record = installation::read(&self.dir)?;
+        if let Some(record) = &record {
+            self.fits(record)?;
+        }
+        let loaded = self.keystore.load();
         let path = self.cache_path();
         let bytes = match read_capped(&path, MAX_CACHE_LEN) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Found::Unusable(
+                return Ok(Opened::Settled(Found::Unusable(
                     Decision::new(
                         Status::NoLicense,
                         "no license cache: run `tessera-runner install`",
                     ),
-                    None,
-                ));
+                    loaded.ok().flatten(),
+                )));
             }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 let decision = Decision::new(Status::Tampered, "the cache file is too large");
-                return Ok(Found::Unusable(decision, None));
+                return Ok(Opened::Settled(Found::Unusable(decision, loaded?)));
             }
             Err(e) => return Err(io_error(&path, e)),
         };
-        let Some(secret) = self.keystore.load()? else {
+        let Some(secret) = loaded? else {
             let reason = format!(
-                "the cache key is not in the {} keystore (deleted, or cleared by a reboot): \
-                 run `tessera-runner refresh`",
-                self.keystore.backend()
+                "{}: run `tessera-runner refresh --trust FILE` (the vendor trust set)",
+                self.keystore.missing_key()
             );
-            return Ok(Found::Unusable(Decision::new(Status::NoLicense, reason), None));
+            return Ok(Opened::Settled(Found::Unusable(
+                Decision::new(Status::NoLicense, reason),
+                None,
+            )));
         };
         let cache = match cache::open(&bytes, &secret.key) {
             Ok(cache) => cache,
             Err(OpenError::OldVersion) => {
                 let decision = Decision::new(Status::NoLicense, OpenError::OldVersion.to_string());
-                return Ok(Found::Unusable(decision, Some(secret)));
+                return Ok(Opened::Settled(Found::Unusable(decision, Some(secret))));
             }
             Err(e) => {
+                let found = installation::key_id(&secret.key);
+                if let Some(record) = record.filter(|r| r.key_id != found && !for_write) {
+                    return Err(Misfit::OtherKey {
+                        keystore: record.keystore,
+                        found,
+                        installed: record.key_id,
+                    }
+                    .into());
+                }
                 let decision = Decision::new(Status::Tampered, e.to_string());
-                return Ok(Found::Unusable(decision, Some(secret)));
+                return Ok(Opened::Settled(Found::Unusable(decision, Some(secret))));
             }
         };
-        if cache.generation < secret.generation || cache.generation > secret.generation + 1 {
-            let reason = format!(
-                "the cache file is generation {}, the keystore expects {}: an older copy was \
-                 put back",
-                cache.generation, secret.generation
-            );
-            return Ok(Found::Unusable(Decision::new(Status::Tampered, reason), Some(secret)));
-        }
-        let secret = if cache.generation == secret.generation + 1 {
-            // A write was interrupted after the file and before the keystore: finish it.
-            let finished = Secret { key: secret.key.clone(), generation: cache.generation };
-            self.keystore.store(&finished)?;
-            finished
-        } else {
-            secret
+        let Some(expected) = secret.generation else {
+            // The generation was lost (a credential's, at a reboot): the next write records
+            // it again (docs/RUNNER.md: what a rollback can gain then).
+            return Ok(Opened::Settled(Found::Usable(Box::new(cache), secret)));
         };
-        Ok(Found::Usable(Box::new(cache), secret))
+        // One ahead: a write between its file and its keystore (in flight, or interrupted:
+        // the next write under the lock completes it).
+        if cache.generation == expected || cache.generation == expected + 1 {
+            return Ok(Opened::Settled(Found::Usable(Box::new(cache), secret)));
+        }
+        let again = self.keystore.load()?;
+        if again.and_then(|s| s.generation) != Some(expected) {
+            return Ok(Opened::Moving);
+        }
+        let reason = if cache.generation < expected {
+            format!(
+                "the cache file is generation {}, the keystore expects {expected}: an older copy \
+                 was put back",
+                cache.generation
+            )
+        } else {
+            format!(
+                "the cache file is generation {}, newer than the keystore's {expected}: it is not \
+                 the cache this keystore entry was written with",
+                cache.generation
+            )
+        };
+        Ok(Opened::Settled(Found::Unusable(Decision::new(Status::Tampered, reason), Some(secret))))
+    }
+
+    /// The recorded installation fits this call: the same keystore, and for a per-user
+    /// keystore the same user.
+    fn fits(&self, record: &Installation) -> Result<(), Misfit> {
+        if record.keystore != self.keystore.backend() {
+            return Err(Misfit::OtherKeystore {
+                installed: record.keystore.clone(),
+                asked: self.keystore.backend().to_owned(),
+            });
+        }
+        let per_user = record.keystore.parse::<Backend>().is_ok_and(Backend::per_user);
+        let this = installation::this_uid();
+        if per_user && record.uid != this {
+            return Err(Misfit::OtherUser {
+                keystore: record.keystore.clone(),
+                installed: record.uid,
+                this,
+            });
+        }
+        Ok(())
     }
 
     /// The lease this runner holds, to chain its next call to: the cache's, or when the cache
@@ -258,57 +344,87 @@ impl Runner {
         }
     }
 
-    /// Writes the cache (generation + 1) and then the keystore: a crash in between leaves a
-    /// file one generation ahead, which the next open accepts and completes. Call with the
-    /// lock held.
+    /// Writes the cache with the next generation. With the kept key: the file, then the
+    /// keystore — a crash in between leaves a file one generation ahead, which readers accept
+    /// and the next write completes. With a new key: the keystore first (the file it replaces
+    /// was unusable anyway), then the file. Call with the lock held. Returns the key.
     fn commit(
         &self,
         _lock: &Locked,
         mut cache: Cache,
-        secret: Option<Secret>,
-    ) -> Result<(), RunnerError> {
-        let (key, generation) = match secret {
-            Some(s) => (s.key, s.generation.max(cache.generation) + 1),
-            None => {
+        source: KeySource,
+    ) -> Result<Zeroizing<[u8; 32]>, RunnerError> {
+        let path = self.cache_path();
+        match source {
+            KeySource::Kept(secret) => {
+                let generation = secret.generation.unwrap_or(0).max(cache.generation) + 1;
+                cache.generation = generation;
+                write_atomic(
+                    &path,
+                    &cache::seal(&cache, &secret.key),
+                    WriteOptions::SECRET_REPLACE,
+                )
+                .map_err(|e| io_error(&path, e))?;
+                let secret = Secret { key: secret.key, generation: Some(generation) };
+                self.keystore.store(&secret)?;
+                Ok(secret.key)
+            }
+            KeySource::New { after } => {
                 let mut key = Zeroizing::new([0u8; 32]);
                 fill_random(&mut key[..]).map_err(|e| RunnerError::Input(e.to_string()))?;
-                (key, cache.generation + 1)
+                let generation = after.unwrap_or(0).max(cache.generation) + 1;
+                cache.generation = generation;
+                let secret = Secret { key, generation: Some(generation) };
+                self.keystore.store(&secret)?;
+                write_atomic(
+                    &path,
+                    &cache::seal(&cache, &secret.key),
+                    WriteOptions::SECRET_REPLACE,
+                )
+                .map_err(|e| io_error(&path, e))?;
+                Ok(secret.key)
             }
-        };
-        cache.generation = generation;
-        let path = self.cache_path();
-        write_atomic(&path, &cache::seal(&cache, &key), WriteOptions::SECRET_REPLACE)
-            .map_err(|e| io_error(&path, e))?;
-        self.keystore.store(&Secret { key, generation })?;
-        Ok(())
+        }
     }
 
     /// Where a runner decides: offline, from the cache, at the clock's time.
     pub fn check(&self) -> Result<Decision, RunnerError> {
-        let now = self.clock.now();
-        let (cache, _) = match self.open()? {
+        self.check_at(self.clock.now())
+    }
+
+    /// The decision at `at` (a time the caller chose, e.g. a test's); only this runner's own
+    /// clock is ever written to the state as the high-water mark, so a time passed in for a
+    /// test never turns later real checks into `clock_rollback`.
+    pub fn check_at(&self, at: tessera_core::UnixTime) -> Result<Decision, RunnerError> {
+        let (cache, secret) = match self.open(false)? {
             Found::Usable(cache, secret) => (*cache, secret),
             Found::Unusable(decision, _) => return Ok(decision),
         };
-        let decision = check::decide(&cache, now, self.tolerance);
-        if decision.status != Status::ClockRollback
-            && now > cache.high_water.saturating_add(HIGH_WATER_STEP)
+        let decision = check::decide(&cache, at, self.tolerance);
+        let real = self.clock.now();
+        if real > cache.high_water.saturating_add(HIGH_WATER_STEP)
+            || secret.generation != Some(cache.generation)
         {
-            self.raise_high_water(cache.generation, now)?;
+            self.write_back(cache.generation, real)?;
         }
         Ok(decision)
     }
 
-    /// Writes `now` as the high-water mark, unless the cache changed since generation
-    /// `seen` was read (an install or refresh wrote a newer one) or one is being written.
-    fn raise_high_water(&self, seen: u64, now: tessera_core::UnixTime) -> Result<(), RunnerError> {
+    /// Raises the high-water mark to the clock's `real` time, or records the generation a
+    /// reader found one ahead (or lost) — unless the cache changed since generation `seen`
+    /// was read (an install or refresh wrote a newer one) or one is being written.
+    fn write_back(&self, seen: u64, real: tessera_core::UnixTime) -> Result<(), RunnerError> {
         let Some(lock) = self.try_lock()? else { return Ok(()) };
-        if let Found::Usable(cache, secret) = self.open()?
-            && cache.generation == seen
-        {
+        let Found::Usable(cache, secret) = self.open(true)? else { return Ok(()) };
+        if cache.generation != seen {
+            return Ok(());
+        }
+        if real > cache.high_water.saturating_add(HIGH_WATER_STEP) {
             let mut cache = *cache;
-            cache.high_water = cache.high_water.max(now);
-            self.commit(&lock, cache, Some(secret))?;
+            cache.high_water = cache.high_water.max(real);
+            self.commit(&lock, cache, KeySource::Kept(secret))?;
+        } else if secret.generation != Some(cache.generation) {
+            self.keystore.store(&Secret { key: secret.key, generation: Some(cache.generation) })?;
         }
         Ok(())
     }
@@ -362,7 +478,7 @@ impl Runner {
     pub fn request(&self, label: &str) -> Result<String, RunnerError> {
         let key = self.runner_key()?;
         let lock = self.lock()?;
-        let holds = self.holds(&self.open()?);
+        let holds = self.holds(&self.open(true)?);
         let (text, nonce) = self.call(&key, label, RunnerAction::Lease, holds)?;
         let path = self.pending_path();
         let bytes = serde_json::to_vec(&Pending { nonce })
@@ -399,7 +515,7 @@ impl Runner {
         let expected = Expected { key_id: key.key_id(), nonce: pending.nonce };
         let decision = self.install(
             &lock,
-            self.open()?,
+            self.open(true)?,
             bundle,
             LeaseInput::Signed(&lease),
             &expected,
@@ -454,7 +570,7 @@ impl Runner {
     ) -> Result<Decision, RunnerError> {
         let key = self.runner_key()?;
         let lock = self.lock()?;
-        let found = self.open()?;
+        let found = self.open(true)?;
         let trust = match (trust, &found) {
             (Some(trust), _) => trust.to_owned(),
             (None, Found::Usable(cache, _)) => cache.trust.clone(),
@@ -586,24 +702,37 @@ impl Runner {
             high_water,
             refreshed_at: now,
         };
-        // A keystore entry without a usable cache: continue its generations, new key.
-        let secret = match (previous.is_some(), secret) {
-            (true, secret) => secret,
-            (false, Some(old)) => {
-                let mut key = Zeroizing::new([0u8; 32]);
-                fill_random(&mut key[..]).map_err(|e| RunnerError::Input(e.to_string()))?;
-                Some(Secret { key, generation: old.generation })
+        // A keystore entry without a usable cache: continue its generations, with a new key
+        // (old copies sealed with the old one never open again) where the keystore can take
+        // one (a credential inside its unit cannot: it keeps its key).
+        let key = match (previous.is_some(), secret) {
+            (true, Some(secret)) => self.commit(lock, cache.clone(), KeySource::Kept(secret))?,
+            (_, old) => {
+                let after = old.as_ref().and_then(|s| s.generation);
+                match self.commit(lock, cache.clone(), KeySource::New { after }) {
+                    Err(RunnerError::Keystore(KeystoreError::ReadOnly { .. })) if old.is_some() => {
+                        let old = old.expect("some");
+                        self.commit(lock, cache.clone(), KeySource::Kept(old))?
+                    }
+                    other => other?,
+                }
             }
-            (false, None) => None,
         };
-        self.commit(lock, cache.clone(), secret)?;
+        let record = Installation {
+            keystore: self.keystore.backend().to_owned(),
+            uid: installation::this_uid(),
+            key_id: installation::key_id(&key),
+        };
+        let path = self.dir.join(installation::FILE);
+        installation::write(&self.dir, &record).map_err(|e| io_error(&path, e))?;
         Ok(check::decide(&cache, now, self.tolerance))
     }
 
     /// Removes the cache, its key, the enrollment and a waiting request (uninstall). The
     /// runner key stays: a runner installed again is the same runner.
     pub fn forget(&self) -> Result<(), RunnerError> {
-        for path in [self.cache_path(), self.enrollment_path(), self.pending_path()] {
+        let record = self.dir.join(installation::FILE);
+        for path in [self.cache_path(), self.enrollment_path(), self.pending_path(), record] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

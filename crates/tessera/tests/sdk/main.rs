@@ -141,9 +141,26 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     assert!(check.grace_left_secs.is_some_and(|s| s > 20 * 3600));
     let check = tessera::runner_check(&runner, scene.past_grace_at()).expect("runner check");
     assert_eq!(check.status, Status::GraceExpired, "{}", check.reason);
-    // It has now seen a later time: going back is a rolled-back clock.
-    let check = tessera::runner_check(&runner, now).expect("runner check");
+    // A time passed in decides that answer only: the state keeps the time the system clock
+    // has seen, so later real checks (in process and from the binary) are right...
+    let check = tessera::runner_check(&runner, tessera::now()).expect("runner check");
+    assert_eq!(check.status, Status::Valid, "{}", check.reason);
+    let binary = tessera_testkit::run(
+        tessera_testkit::command("tessera-runner")
+            .arg("--state-dir")
+            .arg(&scene.runner_state)
+            .args(["check", "--json"]),
+    );
+    assert_eq!(binary.status(), "valid", "{}{}", binary.stdout, binary.stderr);
+    // ...and a time far behind what the runner has seen is still a rolled-back clock.
+    let check = tessera::runner_check(&runner, at(now.as_unix() - 86_400)).expect("runner check");
     assert_eq!(check.status, Status::ClockRollback, "{}", check.reason);
+    // Asking for another keystore than the one installed: an error, not a status.
+    let other =
+        RunnerOptions::new(&scene.runner_state).keystore_named("secret-service").expect("keystore");
+    let e = tessera::runner_check(&other, now).expect_err("an error");
+    assert_eq!(e.code(), "keystore", "{e}");
+    assert!(e.to_string().contains("installed with the keyutils keystore"), "{e}");
     let empty = tempfile::tempdir().expect("dir");
     let options = RunnerOptions::new(empty.path()).keystore_named("keyutils").expect("keystore");
     let check = tessera::runner_check(&options, now).expect("runner check");
@@ -169,4 +186,50 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     scene.stop_hubs();
     let e = tessera::hub_status(&hub, &trust, now).expect_err("an error");
     assert_eq!(e.code(), "hub_unreachable", "{e}");
+}
+
+/// An example binary of this crate (cargo builds them for `cargo test`).
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let path = exe.parent().and_then(Path::parent).expect("target dir").join("examples").join(name);
+    assert!(path.exists(), "{} is missing: `cargo test -p tessera` builds it", path.display());
+    path
+}
+
+/// The first `runner_check` of a fresh process answers as the later ones do, in every
+/// context a product is started in: with no keyring session of its own (systemd, cron, a
+/// container's entry point), a fresh session, `setsid`, `env -i`, `runuser`. Not inside a
+/// keystore session: the contexts are made here.
+#[test]
+fn the_first_runner_check_of_a_process_is_as_right_as_the_later_ones() {
+    if !tessera_testkit::have("keyctl", "keyutils") {
+        return;
+    }
+    let scene = Scene::new();
+    let gate = example("runner_gate");
+    let contexts: &[(&str, &[&str])] = &[
+        ("this process's context", &[]),
+        ("no keyring session of its own", &["keyctl", "session", "_uid_ses.0"]),
+        ("a fresh session keyring", &["keyctl", "session", "-"]),
+        ("setsid, env -i", &["setsid", "--wait", "env", "-i"]),
+        ("runuser (PAM, pam_keyinit)", &["runuser", "-u", "root", "--"]),
+    ];
+    for (what, wrapper) in contexts {
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(rest).arg(&gate);
+                c
+            }
+            None => std::process::Command::new(&gate),
+        };
+        command.arg(&scene.runner_state).arg("3").env_remove("DBUS_SESSION_BUS_ADDRESS");
+        let ran = tessera_testkit::run(&mut command);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "{what}: {}\n{}", ran.stdout, ran.stderr);
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.starts_with("valid:"), "{what}, check {}: {line}", i + 1);
+        }
+        assert_eq!(ran.code, 0, "{what}");
+    }
 }
