@@ -282,7 +282,10 @@ fn kernel_expiry() -> String {
     std::fs::read_to_string("/proc/sys/kernel/keys/persistent_keyring_expiry")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(|secs| humantime::format_duration(std::time::Duration::from_secs(secs)).to_string())
+        .map(|secs| match secs {
+            s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+            s => humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
+        })
         .unwrap_or_else(|| "some days".to_owned())
 }
 

@@ -117,3 +117,33 @@ fn a_systemd_credential_keeps_the_key_across_a_reboot() {
     // Asking for another keystore: an error naming the installed one.
     in_unit(&["--keystore", "keyutils", "check"]).fails(6, "installed with the systemd-creds");
 }
+
+/// The units in runner-agent/systemd/ pass `systemd-analyze verify` (with the binary's real
+/// path in place of /usr/bin/tessera-runner).
+#[test]
+fn the_shipped_systemd_units_verify() {
+    if !have("systemd-analyze", "systemd") {
+        return;
+    }
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let dir = tempfile::tempdir().expect("dir");
+    let binary = tessera_testkit::workspace_binary("tessera-runner");
+    for name in ["tessera-runner-refresh.service", "tessera-runner-refresh.timer"] {
+        let text = std::fs::read_to_string(shipped.join(name)).expect("unit");
+        let text = text.replace("/usr/bin/tessera-runner", &binary.display().to_string());
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    let drop_in =
+        std::fs::read_to_string(shipped.join("product-runner-credential.conf")).expect("drop-in");
+    assert!(drop_in.contains("LoadCredentialEncrypted=tessera-runner:"), "{drop_in}");
+    for name in ["tessera-runner-refresh.service", "tessera-runner-refresh.timer"] {
+        let out = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(dir.path().join(name))
+            .current_dir(dir.path())
+            .output()
+            .expect("systemd-analyze");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && said.trim().is_empty(), "{name}: {said}");
+    }
+}
