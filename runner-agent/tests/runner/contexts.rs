@@ -47,7 +47,8 @@ fn says_valid(what: &str, ran: Ran) {
     assert_eq!(ran.status(), "valid", "{what}: {}", ran.stdout);
 }
 
-/// The contexts a product's process may be started in, as root.
+/// The contexts a product's process may be started in, as root (joining root's user-session
+/// keyring `_uid_ses.0` makes a process with no session keyring of its own).
 const CONTEXTS: &[(&str, &[&str])] = &[
     ("a login-like shell", &[]),
     ("no keyring session of its own", &["keyctl", "session", "_uid_ses.0"]),
@@ -63,6 +64,10 @@ const CONTEXTS: &[(&str, &[&str])] = &[
 
 #[test]
 fn the_binary_answers_the_same_from_every_context() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "the contexts (runuser -u root, root's _uid_ses.0) are root's: run as root (CI does)"
+    );
     if !have("keyctl", "keyutils") {
         return;
     }
@@ -146,7 +151,9 @@ fn a_fresh_user_gets_the_same_answer_from_every_context() {
     }
     let site = Site::new(2);
     let user = FreshUser::new();
-    let dir = tempfile::tempdir().expect("dir");
+    // Not under /tmp, whose mode other tests' hubs may have narrowed: a directory the user
+    // can reach through every parent.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let home = owned_by(&user, dir.path(), "home");
     let state = home.join("state");
@@ -194,4 +201,35 @@ fn a_fresh_user_gets_the_same_answer_from_every_context() {
     let ran = run(&mut in_context(&[], &args(&state, &["check", "--json"])));
     let ran = ran.fails(6, &format!("keyutils keystore of uid {uid}"));
     assert!(ran.stdout.is_empty(), "no status: {}", ran.stdout);
+}
+
+/// Installed where a D-Bus session was (so in the Secret Service), checked where none is (a
+/// cron job): an error naming the Secret Service and the fix, never `no_license` from a look
+/// into another keystore.
+#[test]
+fn a_runner_installed_with_a_d_bus_session_is_not_looked_for_elsewhere_without_one() {
+    if !crate::helpers::in_session(tessera_runner::keystore::Backend::SecretService) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").expect("the session's bus");
+    let token = dir.path().join("token");
+    std::fs::write(&token, site.new_token()).expect("token");
+    // No --keystore: the default where a D-Bus session is, the Secret Service.
+    let mut install = args(&state, &["install", "--hub", &site.hub_url, "--label", "r1"]);
+    install.extend(["--token-file".into(), token.into()]);
+    install.extend(["--trust".into(), site.vendor.trust_path().into()]);
+    run(in_context(&[], &install).env("DBUS_SESSION_BUS_ADDRESS", &bus)).ok();
+    let check = args(&state, &["check", "--json"]);
+    let with_bus = run(in_context(&[], &check).env("DBUS_SESSION_BUS_ADDRESS", &bus));
+    says_valid("with the D-Bus session", with_bus);
+    for (what, wrapper) in [("no D-Bus session", &[][..]), ("env -i", &["env", "-i"][..])] {
+        let ran = run(&mut in_context(wrapper, &check));
+        assert_eq!(ran.code, 6, "{what}: {}\n{}", ran.stdout, ran.stderr);
+        assert!(ran.stdout.is_empty(), "{what}: no status: {}", ran.stdout);
+        let said = &ran.stderr;
+        assert!(said.contains("secret-service keystore is not available"), "{what}: {said}");
+    }
 }
