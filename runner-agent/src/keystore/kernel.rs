@@ -15,21 +15,20 @@ use super::{Backend, KeystoreError};
 
 /// One entry (a `user` key) in the persistent keyring.
 pub struct Entry {
-    persistent: KeyRing,
     description: String,
 }
 
 impl Entry {
-    /// The entry named `description`, in this user's persistent keyring.
+    /// The entry named `description`, in this user's persistent keyring (reached once here,
+    /// so that a keyring that cannot be used is said at once).
     pub fn open(description: &str) -> Result<Self, KeystoreError> {
-        let persistent =
-            KeyRing::get_persistent(KeyRingIdentifier::Process).map_err(|e| unavailable(&e))?;
-        Ok(Entry { persistent, description: description.to_owned() })
+        persistent()?;
+        Ok(Entry { description: description.to_owned() })
     }
 
     /// The entry's bytes, or `None` when there is no such entry.
     pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, KeystoreError> {
-        match self.persistent.search(&self.description) {
+        match persistent()?.search(&self.description) {
             Ok(key) => match key.read_to_vec() {
                 Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
                 Err(e) if gone(&e) => Ok(None),
@@ -43,11 +42,11 @@ impl Entry {
     /// Writes the entry: one `add_key`, which replaces the payload of an existing entry
     /// atomically (a reader sees the old bytes or the new).
     pub fn write(&self, bytes: &[u8]) -> Result<(), KeystoreError> {
-        self.persistent.add_key(&self.description, bytes).map(|_| ()).map_err(|e| unavailable(&e))
+        persistent()?.add_key(&self.description, bytes).map(|_| ()).map_err(|e| unavailable(&e))
     }
 
     pub fn delete(&self) -> Result<(), KeystoreError> {
-        match self.persistent.search(&self.description) {
+        match persistent()?.search(&self.description) {
             Ok(key) => match key.invalidate() {
                 Ok(()) => Ok(()),
                 Err(e) if gone(&e) => Ok(()),
@@ -57,6 +56,14 @@ impl Entry {
             Err(e) => Err(unavailable(&e)),
         }
     }
+}
+
+/// The persistent keyring, linked into the calling thread's process keyring. At every use:
+/// the kernel keeps a process keyring made after a thread started in that thread's
+/// credentials only, and a keyring is "possessed" (its keys readable) only through one's own
+/// keyrings; the call also resets the persistent keyring's expiry.
+fn persistent() -> Result<KeyRing, KeystoreError> {
+    KeyRing::get_persistent(KeyRingIdentifier::Process).map_err(|e| unavailable(&e))
 }
 
 /// The errors that mean "no such entry" (the kernel answers a key being invalidated or
