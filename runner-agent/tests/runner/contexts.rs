@@ -8,10 +8,10 @@
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use tessera_testkit::{Ran, have, run, workspace_binary};
+use tessera_testkit::{FreshUser, Ran, have, run, workspace_binary};
 
 use crate::helpers::Site;
 
@@ -105,41 +105,6 @@ fn the_binary_answers_the_same_from_every_context() {
     assert!(ran.stdout.is_empty(), "no status: {}", ran.stdout);
 }
 
-/// A user made for one test, removed with everything it owns afterwards.
-struct FreshUser {
-    name: String,
-    uid: u32,
-}
-
-impl FreshUser {
-    fn new() -> Self {
-        let name = format!("tsr{}", hex::encode(tessera_testkit::random_bytes::<4>()));
-        let made = Command::new("useradd")
-            .args(["--no-create-home", "--shell", "/bin/sh", &name])
-            .output()
-            .expect("useradd (these tests run as root, as CI does)");
-        assert!(made.status.success(), "useradd: {}", String::from_utf8_lossy(&made.stderr));
-        let id = Command::new("id").args(["-u", &name]).output().expect("id");
-        let uid = String::from_utf8_lossy(&id.stdout).trim().parse().expect("uid");
-        FreshUser { name, uid }
-    }
-}
-
-impl Drop for FreshUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").args(["--force", &self.name]).output();
-    }
-}
-
-/// A directory the fresh user owns, inside one everyone may enter.
-fn owned_by(user: &FreshUser, parent: &Path, name: &str) -> PathBuf {
-    let path = parent.join(name);
-    std::fs::create_dir(&path).expect("dir");
-    let chown = Command::new("chown").arg(&user.name).arg(&path).status().expect("chown");
-    assert!(chown.success());
-    path
-}
-
 #[test]
 fn a_fresh_user_gets_the_same_answer_from_every_context() {
     assert!(
@@ -155,13 +120,13 @@ fn a_fresh_user_gets_the_same_answer_from_every_context() {
     // can reach through every parent.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let home = owned_by(&user, dir.path(), "home");
+    let home = user.owned_dir(dir.path(), "home");
     let state = home.join("state");
     let trust = dir.path().join("vendor.pub");
     std::fs::write(&trust, site.vendor.trust_text()).expect("trust");
     let token = home.join("token");
     std::fs::write(&token, site.new_token()).expect("token");
-    Command::new("chown").arg(&user.name).arg(&token).status().expect("chown");
+    user.chown(&token);
 
     let as_user: &[&str] = &["runuser", "-u", &user.name, "--"];
     let mut install = args(&state, &["--keystore", "keyutils", "install", "--hub", &site.hub_url]);

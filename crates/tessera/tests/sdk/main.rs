@@ -233,3 +233,87 @@ fn the_first_runner_check_of_a_process_is_as_right_as_the_later_ones() {
         assert_eq!(ran.code, 0, "{what}");
     }
 }
+
+/// A runner installed by a fresh user is checked in process by that user from every context
+/// (`runuser`, `env -i`, `setsid` with no keyring session of its own, `su -`, `setpriv` with
+/// root's session keyring), with no D-Bus session; root asking is told whose keystore it is.
+#[test]
+fn a_fresh_users_runner_is_checked_in_process_from_every_context() {
+    if !tessera_testkit::have("keyctl", "keyutils")
+        || !tessera_testkit::have("setpriv", "util-linux")
+    {
+        return;
+    }
+    let scene = Scene::new();
+    let user = tessera_testkit::FreshUser::new();
+    // Not under /tmp, whose mode other tests' hubs may narrow: every parent is reachable.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let home = user.owned_dir(dir.path(), "home");
+    let state = home.join("state");
+    let token = home.join("token");
+    std::fs::write(&token, scene.runner_token()).expect("token");
+    user.chown(&token);
+    let trust = dir.path().join("vendor.pub");
+    std::fs::copy(&scene.trust, &trust).expect("trust");
+    let runner = tessera_testkit::workspace_binary("tessera-runner");
+    let installed = tessera_testkit::run(
+        std::process::Command::new("runuser")
+            .args(["-u", &user.name, "--"])
+            .arg(&runner)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--keystore", "keyutils", "install", "--label", "fresh", "--hub"])
+            .arg(scene.hub_url())
+            .arg("--token-file")
+            .arg(&token)
+            .arg("--trust")
+            .arg(&trust)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    );
+    assert_eq!(installed.code, 0, "{}{}", installed.stdout, installed.stderr);
+
+    let gate = example("runner_gate");
+    let uid = user.uid.to_string();
+    let user_session = format!("_uid_ses.{uid}");
+    let line = format!("{} {} 3", gate.display(), state.display());
+    let contexts: Vec<(&str, Vec<&str>)> = vec![
+        ("runuser", vec!["runuser", "-u", &user.name, "--"]),
+        ("runuser, env -i", vec!["runuser", "-u", &user.name, "--", "env", "-i"]),
+        (
+            "runuser, setsid, no keyring session of its own",
+            vec![
+                "runuser",
+                "-u",
+                &user.name,
+                "--",
+                "setsid",
+                "--wait",
+                "keyctl",
+                "session",
+                &user_session,
+            ],
+        ),
+        ("setpriv", vec!["setpriv", "--reuid", &uid, "--regid", &uid, "--clear-groups"]),
+        ("su -", vec!["su", "--shell", "/bin/sh", "--login", &user.name, "--command", &line]),
+    ];
+    for (what, wrapper) in &contexts {
+        let mut command = std::process::Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).env_remove("DBUS_SESSION_BUS_ADDRESS");
+        if *what != "su -" {
+            command.arg(&gate).arg(&state).arg("3");
+        }
+        let ran = tessera_testkit::run(&mut command);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "{what}: {}\n{}", ran.stdout, ran.stderr);
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.starts_with("valid:"), "{what}, check {}: {line}", i + 1);
+        }
+    }
+    // Root asking: an error naming the user's keystore, not a status.
+    let ran = tessera_testkit::run(std::process::Command::new(&gate).arg(&state));
+    assert_eq!(ran.code, 69, "{}", ran.stdout);
+    assert!(ran.stdout.starts_with("error keystore:"), "{}", ran.stdout);
+    assert!(ran.stdout.contains(&format!("keyutils keystore of uid {uid}")), "{}", ran.stdout);
+}
