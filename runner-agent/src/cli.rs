@@ -18,8 +18,10 @@ pub struct Cli {
     /// root, else $XDG_STATE_HOME/tessera-runner or ~/.local/state/tessera-runner.
     #[arg(long, global = true, value_name = "DIR", env = "TESSERA_RUNNER_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Where the cache key lives: keyutils (the kernel keyring) or secret-service. Default:
-    /// secret-service when a D-Bus session is there, else keyutils.
+    /// Where the cache key lives: keyutils (the kernel keyring), secret-service, or
+    /// systemd-creds (a systemd credential: servers). Recorded at install and used by every
+    /// later command; a different one is an error. Default for an install: secret-service
+    /// when a D-Bus session is there, else keyutils.
     #[arg(long, global = true, value_name = "BACKEND", env = "TESSERA_RUNNER_KEYSTORE")]
     pub keystore: Option<String>,
     #[command(subcommand)]
@@ -87,6 +89,18 @@ pub struct InstallArgs {
     /// The vendor trust set (public keys).
     #[arg(long, value_name = "FILE", env = "TESSERA_RUNNER_TRUST")]
     pub trust: PathBuf,
+    /// With --keystore systemd-creds: where to write the new encrypted credential (read by
+    /// the units' LoadCredentialEncrypted=tessera-runner:PATH).
+    #[arg(long, value_name = "PATH", default_value = "/etc/credstore.encrypted/tessera-runner")]
+    pub credential_out: PathBuf,
+    /// With --keystore systemd-creds: what the credential is bound to (systemd-creds encrypt
+    /// --with-key): auto (the TPM2 and the host key where a TPM2 exists, else the host key),
+    /// host, tpm2, host+tpm2.
+    #[arg(long, value_name = "KEY", default_value = "auto")]
+    pub credential_key: String,
+    /// With --keystore systemd-creds: replace an existing credential file.
+    #[arg(long)]
+    pub force: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use tessera_runner::hub::HubError;
+use tessera_runner::installation::Misfit;
 use tessera_runner::keystore::KeystoreError;
 use tessera_runner::runner::RunnerError;
 
@@ -17,7 +18,8 @@ pub enum Exit {
     Io = 3,
     /// Invalid input: a bad bundle or trust file.
     Input = 5,
-    /// The OS keystore is missing or locked.
+    /// The OS keystore is missing, locked or denies access, or is not the one (or not the
+    /// user's) the runner was installed with.
     Keystore = 6,
     Unreachable = 7,
     Refused = 8,
@@ -54,6 +56,9 @@ impl From<RunnerError> for Failure {
             RunnerError::Io { .. } => Exit::Io,
             RunnerError::Input(_) => Exit::Input,
             RunnerError::Keystore(_) => Exit::Keystore,
+            RunnerError::Misfit(Misfit::Unreadable { .. }) => Exit::Io,
+            RunnerError::Misfit(_) => Exit::Keystore,
+            RunnerError::Changing { .. } => Exit::Io,
             RunnerError::Hub(HubError::Unreachable(_)) => Exit::Unreachable,
             RunnerError::Hub(HubError::Refused { .. }) => Exit::Refused,
             RunnerError::Bundle(b) => {
@@ -61,6 +66,13 @@ impl From<RunnerError> for Failure {
             }
             _ => Exit::Internal,
         };
+        Failure::new(exit, e)
+    }
+}
+
+impl From<Misfit> for Failure {
+    fn from(e: Misfit) -> Self {
+        let exit = if matches!(e, Misfit::Unreadable { .. }) { Exit::Io } else { Exit::Keystore };
         Failure::new(exit, e)
     }
 }

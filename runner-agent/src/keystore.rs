@@ -1,8 +1,17 @@
-//! Where the cache key lives: the OS keystore (kernel keyutils or the Secret Service on
-//! Linux), never a file. The entry holds the 32-byte HMAC key and the cache's generation,
-//! so that an older copy of the cache file is recognised.
+//! Where the cache key lives: an OS keystore, never a plain file. Three backends:
+//! the kernel keyring ([`kernel`]), the Secret Service over D-Bus ([`secret_service`]), and a
+//! systemd credential ([`credential`]) that systemd decrypts for the service. The kernel
+//! keyring and the Secret Service hold the 32-byte HMAC key together with the cache's
+//! generation, so that an older copy of the cache file is recognised; a credential is
+//! read-only while the service runs, so beside it the generation lives in the kernel keyring.
 
-use std::sync::{Arc, Mutex};
+#[cfg(target_os = "linux")]
+pub mod credential;
+#[cfg(target_os = "linux")]
+pub mod kernel;
+mod secret_service;
+
+use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
@@ -11,11 +20,17 @@ pub const SERVICE: &str = "tessera-runner";
 
 /// Which OS keystore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Backend {
-    /// The Linux kernel keyring (`keyctl`): per user, gone after a reboot.
+    /// The Linux kernel keyring (`keyctl`): the user's persistent keyring, gone after a
+    /// reboot and after some days unused.
     Keyutils,
     /// The freedesktop Secret Service over D-Bus (gnome-keyring, KeePassXC): persistent.
     SecretService,
+    /// A systemd credential (`systemd-creds encrypt`, TPM2-bound where a TPM exists), that
+    /// systemd decrypts into `$CREDENTIALS_DIRECTORY` for the services that load it:
+    /// persistent, for servers.
+    SystemdCreds,
 }
 
 impl Backend {
@@ -23,10 +38,13 @@ impl Backend {
         match self {
             Backend::Keyutils => "keyutils",
             Backend::SecretService => "secret-service",
+            Backend::SystemdCreds => "systemd-creds",
         }
     }
 
-    /// The Secret Service when a D-Bus session is there, else the kernel keyring.
+    /// The Secret Service when a D-Bus session is there, else the kernel keyring: the
+    /// default for a new installation only (an installed runner keeps its own, recorded in
+    /// its state directory).
     pub fn default_for_this_session() -> Self {
         if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()) {
             Backend::SecretService
@@ -35,18 +53,34 @@ impl Backend {
         }
     }
 
-    fn fix(self) -> &'static str {
+    /// Whether the key belongs to the user who stored it (another user cannot see it).
+    pub fn per_user(self) -> bool {
+        matches!(self, Backend::Keyutils | Backend::SecretService)
+    }
+
+    pub(crate) fn fix(self) -> &'static str {
         match self {
             Backend::Keyutils => {
-                "the process needs a session keyring: run it from a login session, under \
-                 `keyctl session -`, or as a systemd service with KeyringMode=shared; or use \
-                 --keystore secret-service"
+                "the kernel keyring must be usable by this process (containers often block \
+                 the keyctl system call: allow it, or use --keystore systemd-creds or \
+                 secret-service)"
             }
             Backend::SecretService => {
                 "start and unlock a Secret Service (gnome-keyring-daemon --unlock, KeePassXC) in \
-                 this D-Bus session; or use --keystore keyutils"
+                 this D-Bus session, and set DBUS_SESSION_BUS_ADDRESS to it"
+            }
+            Backend::SystemdCreds => {
+                "run it inside a systemd unit with LoadCredentialEncrypted=tessera-runner:PATH \
+                 (docs/RUNNER.md, \"systemd units\"), or under `systemd-run --pipe --wait \
+                 --property=LoadCredentialEncrypted=tessera-runner:PATH`"
             }
         }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -57,7 +91,10 @@ impl std::str::FromStr for Backend {
         match s {
             "keyutils" => Ok(Backend::Keyutils),
             "secret-service" => Ok(Backend::SecretService),
-            other => Err(format!("unknown keystore {other:?}: keyutils or secret-service")),
+            "systemd-creds" => Ok(Backend::SystemdCreds),
+            other => Err(format!(
+                "unknown keystore {other:?}: keyutils, secret-service or systemd-creds"
+            )),
         }
     }
 }
@@ -66,22 +103,25 @@ impl std::str::FromStr for Backend {
 #[derive(Clone)]
 pub struct Secret {
     pub key: Zeroizing<[u8; 32]>,
-    pub generation: u64,
+    /// `None` where the generation is kept apart from the key and was lost (a systemd
+    /// credential's generation after a reboot): the next write records it again.
+    pub generation: Option<u64>,
 }
 
 impl Secret {
-    fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+    /// The key and generation as one keystore entry (the kernel keyring, the Secret Service).
+    pub(crate) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut bytes = Zeroizing::new(Vec::with_capacity(40));
         bytes.extend_from_slice(&self.key[..]);
-        bytes.extend_from_slice(&self.generation.to_le_bytes());
+        bytes.extend_from_slice(&self.generation.unwrap_or(0).to_le_bytes());
         bytes
     }
 
-    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let (key, generation) = bytes.split_at_checked(32)?;
         let mut k = Zeroizing::new([0u8; 32]);
         k.copy_from_slice(key);
-        Some(Secret { key: k, generation: u64::from_le_bytes(generation.try_into().ok()?) })
+        Some(Secret { key: k, generation: Some(u64::from_le_bytes(generation.try_into().ok()?)) })
     }
 }
 
@@ -93,6 +133,19 @@ pub enum KeystoreError {
     Unavailable { backend: &'static str, detail: String, fix: &'static str },
     #[error("the {backend} keystore entry of this runner is not a cache key")]
     Damaged { backend: &'static str },
+    /// The keystore cannot take this write (a credential is read-only while a unit runs).
+    #[error("the {backend} keystore cannot store this key: {detail}")]
+    ReadOnly { backend: &'static str, detail: String },
+}
+
+impl KeystoreError {
+    pub(crate) fn unavailable(backend: Backend, detail: impl Into<String>) -> Self {
+        KeystoreError::Unavailable {
+            backend: backend.name(),
+            detail: detail.into(),
+            fix: backend.fix(),
+        }
+    }
 }
 
 /// A place for the secret.
@@ -100,75 +153,140 @@ pub trait Keystore: Send + Sync {
     fn load(&self) -> Result<Option<Secret>, KeystoreError>;
     fn store(&self, secret: &Secret) -> Result<(), KeystoreError>;
     fn delete(&self) -> Result<(), KeystoreError>;
-    /// The backend's name, for messages.
+    /// The backend's name, for messages and the state directory's record.
     fn backend(&self) -> &'static str;
+    /// Why a key that is not there is missing, for the status's reason.
+    fn missing_key(&self) -> String {
+        format!("the cache key is not in the {} keystore", self.backend())
+    }
 }
 
 /// An OS keystore entry.
 pub struct OsKeystore {
     backend: Backend,
-    entry: keyring_core::Entry,
+    inner: Inner,
+}
+
+enum Inner {
+    #[cfg(target_os = "linux")]
+    Kernel(kernel::Entry),
+    SecretService(secret_service::Entry),
+    #[cfg(target_os = "linux")]
+    Credential(credential::Entry),
 }
 
 impl OsKeystore {
-    /// The entry `tessera-runner`/`account` in `backend`.
+    /// The entry of the runner account `account` in `backend`. Opening reaches the
+    /// keystore (a D-Bus connection, the kernel's keyring), not the entry: a missing entry
+    /// shows at [`Keystore::load`].
     pub fn open(backend: Backend, account: &str) -> Result<Self, KeystoreError> {
-        let store = store(backend).map_err(|e| unavailable(backend, &e))?;
-        let entry = store.build(SERVICE, account, None).map_err(|e| unavailable(backend, &e))?;
-        Ok(OsKeystore { backend, entry })
+        let inner = match backend {
+            #[cfg(target_os = "linux")]
+            Backend::Keyutils => {
+                Inner::Kernel(kernel::Entry::open(&format!("{SERVICE}:{account}"))?)
+            }
+            Backend::SecretService => Inner::SecretService(secret_service::Entry::open(account)?),
+            #[cfg(target_os = "linux")]
+            Backend::SystemdCreds => Inner::Credential(credential::Entry::open(account)?),
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(KeystoreError::unavailable(backend, "not available on this platform"));
+            }
+        };
+        Ok(OsKeystore { backend, inner })
     }
-}
 
-fn store(backend: Backend) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
-    match backend {
-        #[cfg(target_os = "linux")]
-        Backend::Keyutils => Ok(linux_keyutils_keyring_store::Store::new()?),
-        #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
-        Backend::SecretService => Ok(zbus_secret_service_keyring_store::Store::new()?),
-        #[allow(unreachable_patterns)]
-        _ => Err(keyring_core::Error::NotSupportedByStore(format!(
-            "{} is not available on this platform",
-            backend.name()
-        ))),
+    /// The same, allowed to write a new systemd credential (at install), as `out` says.
+    #[cfg(target_os = "linux")]
+    pub fn with_credential_out(mut self, out: credential::Out) -> Self {
+        if let Inner::Credential(entry) = &mut self.inner {
+            entry.set_out(out);
+        }
+        self
     }
-}
 
-fn unavailable(backend: Backend, e: &keyring_core::Error) -> KeystoreError {
-    KeystoreError::Unavailable {
-        backend: backend.name(),
-        detail: e.to_string(),
-        fix: backend.fix(),
+    /// Whether an install can write its key here: fails before the hub is asked when it
+    /// could not (a credential file exists and --force was not given).
+    pub fn ready_to_install(&self) -> Result<(), KeystoreError> {
+        match &self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Credential(entry) => entry.ready_to_install(),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn backend_kind(&self) -> Backend {
+        self.backend
     }
 }
 
 impl Keystore for OsKeystore {
     fn load(&self) -> Result<Option<Secret>, KeystoreError> {
-        match self.entry.get_secret() {
-            Ok(bytes) => {
-                let bytes = Zeroizing::new(bytes);
-                Secret::from_bytes(&bytes)
+        match &self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Kernel(entry) => match entry.read()? {
+                Some(bytes) => Secret::from_bytes(&bytes)
                     .map(Some)
-                    .ok_or(KeystoreError::Damaged { backend: self.backend.name() })
-            }
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(unavailable(self.backend, &e)),
+                    .ok_or(KeystoreError::Damaged { backend: self.backend.name() }),
+                None => Ok(None),
+            },
+            Inner::SecretService(entry) => entry.load(),
+            #[cfg(target_os = "linux")]
+            Inner::Credential(entry) => entry.load(),
         }
     }
 
     fn store(&self, secret: &Secret) -> Result<(), KeystoreError> {
-        self.entry.set_secret(&secret.to_bytes()).map_err(|e| unavailable(self.backend, &e))
+        match &self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Kernel(entry) => entry.write(&secret.to_bytes()),
+            Inner::SecretService(entry) => entry.store(secret),
+            #[cfg(target_os = "linux")]
+            Inner::Credential(entry) => entry.store(secret),
+        }
     }
 
     fn delete(&self) -> Result<(), KeystoreError> {
-        match self.entry.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(e) => Err(unavailable(self.backend, &e)),
+        match &self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Kernel(entry) => entry.delete(),
+            Inner::SecretService(entry) => entry.delete(),
+            #[cfg(target_os = "linux")]
+            Inner::Credential(entry) => entry.delete(),
         }
     }
 
     fn backend(&self) -> &'static str {
         self.backend.name()
     }
+
+    fn missing_key(&self) -> String {
+        match self.backend {
+            Backend::Keyutils => format!(
+                "the cache key is not in the keyutils keystore of uid {} (the kernel keyring \
+                 forgets it at a reboot, and after {} unused)",
+                rustix::process::geteuid().as_raw(),
+                kernel_expiry()
+            ),
+            Backend::SecretService => {
+                "the cache key is not in the secret-service keystore (its entry was deleted)"
+                    .to_owned()
+            }
+            Backend::SystemdCreds => "the cache key's credential is not loaded".to_owned(),
+        }
+    }
+}
+
+/// How long the kernel keeps an unused persistent keyring, for messages.
+fn kernel_expiry() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/keys/persistent_keyring_expiry")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(|secs| match secs {
+            s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+            s => humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
+        })
+        .unwrap_or_else(|| "some days".to_owned())
 }
 
 /// A keystore in memory: for unit tests and for embedding code that brings its own.
@@ -201,10 +319,18 @@ mod tests {
 
     #[test]
     fn secrets_round_trip_and_short_entries_are_refused() {
-        let secret = Secret { key: Zeroizing::new([7; 32]), generation: 42 };
+        let secret = Secret { key: Zeroizing::new([7; 32]), generation: Some(42) };
         let back = Secret::from_bytes(&secret.to_bytes()).expect("round trip");
-        assert_eq!((*back.key, back.generation), ([7; 32], 42));
+        assert_eq!((*back.key, back.generation), ([7; 32], Some(42)));
         assert!(Secret::from_bytes(&[1; 39]).is_none());
         assert!(Secret::from_bytes(&[1; 41]).is_none());
+    }
+
+    #[test]
+    fn backend_names_round_trip() {
+        for b in [Backend::Keyutils, Backend::SecretService, Backend::SystemdCreds] {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+        }
+        assert!("floppy".parse::<Backend>().is_err());
     }
 }

@@ -12,6 +12,9 @@ use clap::Parser;
 use tessera_core::activation::Bundle;
 use tessera_core::time::SystemClock;
 use tessera_runner::check::Decision;
+use tessera_runner::installation;
+#[cfg(target_os = "linux")]
+use tessera_runner::keystore::credential;
 use tessera_runner::keystore::{Backend, OsKeystore};
 use tessera_runner::runner::Runner;
 
@@ -92,12 +95,14 @@ fn default_name() -> String {
 
 fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = cli.state_dir.unwrap_or_else(default_state_dir);
-    let backend = match &cli.keystore {
-        Some(name) => {
-            name.parse::<Backend>().map_err(|e| fail(Exit::Usage, format!("--keystore: {e}")))?
-        }
-        None => Backend::default_for_this_session(),
+    let asked = match &cli.keystore {
+        Some(name) => Some(
+            name.parse::<Backend>().map_err(|e| fail(Exit::Usage, format!("--keystore: {e}")))?,
+        ),
+        None => None,
     };
+    // The keystore recorded at install, whatever this process's environment.
+    let backend = installation::backend_for(&dir, asked)?;
     if !matches!(cli.command, Command::Check { .. }) {
         std::fs::create_dir_all(&dir)
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", dir.display())))?;
@@ -108,8 +113,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 .map_err(|e| fail(Exit::Io, format!("{}: {e}", dir.display())))?;
         }
     }
-    let keystore = Arc::new(OsKeystore::open(backend, &Runner::account(&dir))?);
-    let runner = Runner::new(&dir, keystore, Arc::new(SystemClock));
+    #[allow(unused_mut)]
+    let mut keystore = OsKeystore::open(backend, &Runner::account(&dir))?;
+    #[cfg(target_os = "linux")]
+    if let Command::Install(args) = &cli.command {
+        keystore = keystore.with_credential_out(credential::Out {
+            path: args.credential_out.clone(),
+            with_key: args.credential_key.clone(),
+            force: args.force,
+        });
+    }
+    if matches!(cli.command, Command::Install(_)) {
+        keystore.ready_to_install()?;
+    }
+    let runner = Runner::new(&dir, Arc::new(keystore), Arc::new(SystemClock));
     match cli.command {
         Command::Check { json, tolerance } => {
             let decision = runner.with_tolerance(tolerance).check()?;

@@ -10,7 +10,6 @@
 //! replaced by an older one. Install, refresh and the writes of `check` take the state
 //! directory's lock (`cache.lock`), so none of them overwrites another's newer cache.
 
-use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,16 +20,20 @@ use tessera_core::Status;
 use tessera_core::activation::{Bundle, RunnerAction, RunnerCall, sign_runner_call};
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::keyfile;
-use tessera_core::keys::{KeyId, SigningKey, fill_random};
+use tessera_core::keys::{KeyId, SigningKey};
 use tessera_core::receipt::Nonce;
 use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
-use zeroize::Zeroizing;
 
-use crate::cache::{self, Cache, MAX_CACHE_LEN, OpenError};
+use crate::cache::Cache;
 use crate::check::{self, BadBundle, Decision, LeaseInput};
 use crate::hub::{HubClient, HubError};
+use crate::installation::{self, Installation, Misfit};
 use crate::keystore::{Keystore, KeystoreError, Secret};
+
+mod state;
+
+use state::{Found, KeySource, Locked};
 
 /// The high-water mark is written at most this often by `check`: a durable write per check
 /// would cost more than the check itself.
@@ -50,6 +53,12 @@ pub enum RunnerError {
     Hub(#[from] HubError),
     #[error("{0}")]
     Input(String),
+    /// The state directory and this call do not fit: another keystore, user or key.
+    #[error(transparent)]
+    Misfit(#[from] Misfit),
+    /// Writes kept moving the cache's generation while it was read.
+    #[error("the cache kept changing while it was read ({attempts} attempts): try again")]
+    Changing { attempts: usize },
 }
 
 fn io_error(path: &Path, source: io::Error) -> RunnerError {
@@ -76,27 +85,6 @@ struct Enrollment {
 #[serde(deny_unknown_fields)]
 struct Pending {
     nonce: Nonce,
-}
-
-/// The cache as found: usable with its key, or the status that stands in for it together
-/// with the keystore's secret when one was read (a new cache continues its generations).
-enum Found {
-    Usable(Box<Cache>, Secret),
-    Unusable(Decision, Option<Secret>),
-}
-
-impl Found {
-    fn cache(&self) -> Option<&Cache> {
-        match self {
-            Found::Usable(cache, _) => Some(cache),
-            Found::Unusable(..) => None,
-        }
-    }
-}
-
-/// Holds the state directory's lock while alive.
-struct Locked {
-    _file: File,
 }
 
 /// What a lease must be to enter the cache: for this runner's key, answering this nonce.
@@ -156,159 +144,46 @@ impl Runner {
             .map_err(|e| RunnerError::Input(format!("runner key: {e}")))
     }
 
-    /// Takes the state directory's lock, waiting for it.
-    fn lock(&self) -> Result<Locked, RunnerError> {
-        self.take_lock(true)?
-            .ok_or_else(|| RunnerError::Input("the state lock was not taken".into()))
-    }
-
-    /// Takes the state directory's lock if no other process holds it.
-    fn try_lock(&self) -> Result<Option<Locked>, RunnerError> {
-        self.take_lock(false)
-    }
-
-    fn take_lock(&self, wait: bool) -> Result<Option<Locked>, RunnerError> {
-        let path = self.dir.join("cache.lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_error(&path, e))?;
-        use rustix::fs::{FlockOperation, flock};
-        let operation = if wait {
-            FlockOperation::LockExclusive
-        } else {
-            FlockOperation::NonBlockingLockExclusive
-        };
-        match flock(&file, operation) {
-            Ok(()) => Ok(Some(Locked { _file: file })),
-            Err(e) if !wait && e == rustix::io::Errno::WOULDBLOCK => Ok(None),
-            Err(e) => Err(io_error(&path, e.into())),
-        }
-    }
-
-    /// The cache and its key, or the status that stands in for them.
-    fn open(&self) -> Result<Found, RunnerError> {
-        let path = self.cache_path();
-        let bytes = match read_capped(&path, MAX_CACHE_LEN) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Found::Unusable(
-                    Decision::new(
-                        Status::NoLicense,
-                        "no license cache: run `tessera-runner install`",
-                    ),
-                    None,
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                let decision = Decision::new(Status::Tampered, "the cache file is too large");
-                return Ok(Found::Unusable(decision, None));
-            }
-            Err(e) => return Err(io_error(&path, e)),
-        };
-        let Some(secret) = self.keystore.load()? else {
-            let reason = format!(
-                "the cache key is not in the {} keystore (deleted, or cleared by a reboot): \
-                 run `tessera-runner refresh`",
-                self.keystore.backend()
-            );
-            return Ok(Found::Unusable(Decision::new(Status::NoLicense, reason), None));
-        };
-        let cache = match cache::open(&bytes, &secret.key) {
-            Ok(cache) => cache,
-            Err(OpenError::OldVersion) => {
-                let decision = Decision::new(Status::NoLicense, OpenError::OldVersion.to_string());
-                return Ok(Found::Unusable(decision, Some(secret)));
-            }
-            Err(e) => {
-                let decision = Decision::new(Status::Tampered, e.to_string());
-                return Ok(Found::Unusable(decision, Some(secret)));
-            }
-        };
-        if cache.generation < secret.generation || cache.generation > secret.generation + 1 {
-            let reason = format!(
-                "the cache file is generation {}, the keystore expects {}: an older copy was \
-                 put back",
-                cache.generation, secret.generation
-            );
-            return Ok(Found::Unusable(Decision::new(Status::Tampered, reason), Some(secret)));
-        }
-        let secret = if cache.generation == secret.generation + 1 {
-            // A write was interrupted after the file and before the keystore: finish it.
-            let finished = Secret { key: secret.key.clone(), generation: cache.generation };
-            self.keystore.store(&finished)?;
-            finished
-        } else {
-            secret
-        };
-        Ok(Found::Usable(Box::new(cache), secret))
-    }
-
-    /// The lease this runner holds, to chain its next call to: the cache's, or when the cache
-    /// cannot be opened (a reboot cleared its key), the one its file names — otherwise the
-    /// hub would take a runner that lost its key for a copy of itself.
-    fn holds(&self, found: &Found) -> Option<Nonce> {
-        match found.cache() {
-            Some(cache) => Some(cache.lease.nonce),
-            None => read_capped(&self.cache_path(), MAX_CACHE_LEN)
-                .ok()
-                .and_then(|bytes| cache::unchecked_lease_nonce(&bytes)),
-        }
-    }
-
-    /// Writes the cache (generation + 1) and then the keystore: a crash in between leaves a
-    /// file one generation ahead, which the next open accepts and completes. Call with the
-    /// lock held.
-    fn commit(
-        &self,
-        _lock: &Locked,
-        mut cache: Cache,
-        secret: Option<Secret>,
-    ) -> Result<(), RunnerError> {
-        let (key, generation) = match secret {
-            Some(s) => (s.key, s.generation.max(cache.generation) + 1),
-            None => {
-                let mut key = Zeroizing::new([0u8; 32]);
-                fill_random(&mut key[..]).map_err(|e| RunnerError::Input(e.to_string()))?;
-                (key, cache.generation + 1)
-            }
-        };
-        cache.generation = generation;
-        let path = self.cache_path();
-        write_atomic(&path, &cache::seal(&cache, &key), WriteOptions::SECRET_REPLACE)
-            .map_err(|e| io_error(&path, e))?;
-        self.keystore.store(&Secret { key, generation })?;
-        Ok(())
-    }
-
     /// Where a runner decides: offline, from the cache, at the clock's time.
     pub fn check(&self) -> Result<Decision, RunnerError> {
-        let now = self.clock.now();
-        let (cache, _) = match self.open()? {
+        self.check_at(self.clock.now())
+    }
+
+    /// The decision at `at` (a time the caller chose, e.g. a test's); only this runner's own
+    /// clock is ever written to the state as the high-water mark, so a time passed in for a
+    /// test never turns later real checks into `clock_rollback`.
+    pub fn check_at(&self, at: tessera_core::UnixTime) -> Result<Decision, RunnerError> {
+        let (cache, secret) = match self.open(false)? {
             Found::Usable(cache, secret) => (*cache, secret),
             Found::Unusable(decision, _) => return Ok(decision),
         };
-        let decision = check::decide(&cache, now, self.tolerance);
-        if decision.status != Status::ClockRollback
-            && now > cache.high_water.saturating_add(HIGH_WATER_STEP)
+        let decision = check::decide(&cache, at, self.tolerance);
+        let real = self.clock.now();
+        if real > cache.high_water.saturating_add(HIGH_WATER_STEP)
+            || secret.generation != Some(cache.generation)
         {
-            self.raise_high_water(cache.generation, now)?;
+            // Best effort: the answer is made; a process that may not write the state
+            // directory (or its keystore) still gets it, and the refreshes keep recording.
+            let _ = self.write_back(cache.generation, real);
         }
         Ok(decision)
     }
 
-    /// Writes `now` as the high-water mark, unless the cache changed since generation
-    /// `seen` was read (an install or refresh wrote a newer one) or one is being written.
-    fn raise_high_water(&self, seen: u64, now: tessera_core::UnixTime) -> Result<(), RunnerError> {
+    /// Raises the high-water mark to the clock's `real` time, or records the generation a
+    /// reader found one ahead (or lost) — unless the cache changed since generation `seen`
+    /// was read (an install or refresh wrote a newer one) or one is being written.
+    fn write_back(&self, seen: u64, real: tessera_core::UnixTime) -> Result<(), RunnerError> {
         let Some(lock) = self.try_lock()? else { return Ok(()) };
-        if let Found::Usable(cache, secret) = self.open()?
-            && cache.generation == seen
-        {
+        let Found::Usable(cache, secret) = self.open(true)? else { return Ok(()) };
+        if cache.generation != seen {
+            return Ok(());
+        }
+        if real > cache.high_water.saturating_add(HIGH_WATER_STEP) {
             let mut cache = *cache;
-            cache.high_water = cache.high_water.max(now);
-            self.commit(&lock, cache, Some(secret))?;
+            cache.high_water = cache.high_water.max(real);
+            self.commit(&lock, cache, KeySource::Kept(secret))?;
+        } else if secret.generation != Some(cache.generation) {
+            self.keystore.store(&Secret { key: secret.key, generation: Some(cache.generation) })?;
         }
         Ok(())
     }
@@ -362,7 +237,7 @@ impl Runner {
     pub fn request(&self, label: &str) -> Result<String, RunnerError> {
         let key = self.runner_key()?;
         let lock = self.lock()?;
-        let holds = self.holds(&self.open()?);
+        let holds = self.holds(&self.open(true)?);
         let (text, nonce) = self.call(&key, label, RunnerAction::Lease, holds)?;
         let path = self.pending_path();
         let bytes = serde_json::to_vec(&Pending { nonce })
@@ -399,7 +274,7 @@ impl Runner {
         let expected = Expected { key_id: key.key_id(), nonce: pending.nonce };
         let decision = self.install(
             &lock,
-            self.open()?,
+            self.open(true)?,
             bundle,
             LeaseInput::Signed(&lease),
             &expected,
@@ -454,7 +329,7 @@ impl Runner {
     ) -> Result<Decision, RunnerError> {
         let key = self.runner_key()?;
         let lock = self.lock()?;
-        let found = self.open()?;
+        let found = self.open(true)?;
         let trust = match (trust, &found) {
             (Some(trust), _) => trust.to_owned(),
             (None, Found::Usable(cache, _)) => cache.trust.clone(),
@@ -586,24 +461,37 @@ impl Runner {
             high_water,
             refreshed_at: now,
         };
-        // A keystore entry without a usable cache: continue its generations, new key.
-        let secret = match (previous.is_some(), secret) {
-            (true, secret) => secret,
-            (false, Some(old)) => {
-                let mut key = Zeroizing::new([0u8; 32]);
-                fill_random(&mut key[..]).map_err(|e| RunnerError::Input(e.to_string()))?;
-                Some(Secret { key, generation: old.generation })
+        // A keystore entry without a usable cache: continue its generations, with a new key
+        // (old copies sealed with the old one never open again) where the keystore can take
+        // one (a credential inside its unit cannot: it keeps its key).
+        let key = match (previous.is_some(), secret) {
+            (true, Some(secret)) => self.commit(lock, cache.clone(), KeySource::Kept(secret))?,
+            (_, old) => {
+                let after = old.as_ref().and_then(|s| s.generation);
+                match self.commit(lock, cache.clone(), KeySource::New { after }) {
+                    Err(RunnerError::Keystore(KeystoreError::ReadOnly { .. })) if old.is_some() => {
+                        let old = old.expect("some");
+                        self.commit(lock, cache.clone(), KeySource::Kept(old))?
+                    }
+                    other => other?,
+                }
             }
-            (false, None) => None,
         };
-        self.commit(lock, cache.clone(), secret)?;
+        let record = Installation {
+            keystore: self.keystore.backend().to_owned(),
+            uid: installation::this_uid(),
+            key_id: installation::key_id(&key),
+        };
+        let path = self.dir.join(installation::FILE);
+        installation::write(&self.dir, &record).map_err(|e| io_error(&path, e))?;
         Ok(check::decide(&cache, now, self.tolerance))
     }
 
     /// Removes the cache, its key, the enrollment and a waiting request (uninstall). The
     /// runner key stays: a runner installed again is the same runner.
     pub fn forget(&self) -> Result<(), RunnerError> {
-        for path in [self.cache_path(), self.enrollment_path(), self.pending_path()] {
+        let record = self.dir.join(installation::FILE);
+        for path in [self.cache_path(), self.enrollment_path(), self.pending_path(), record] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

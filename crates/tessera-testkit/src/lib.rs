@@ -11,6 +11,7 @@
 //! - [`clock`]: a clock the test sets.
 //! - [`session`]: re-running a test inside a session of a real OS keystore.
 //! - [`slow`]: slow and idle clients, for the servers' connection limits.
+//! - [`user`]: a fresh user for one test (as root).
 //!
 //! A test that needs a tool that is missing says so loudly and, under CI, fails.
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod process;
 pub mod scene;
 pub mod session;
 pub mod slow;
+pub mod user;
 pub mod vendor;
 
 pub use clock::TestClock;
@@ -31,6 +33,7 @@ pub use postgres::{PgDatabase, postgres_url};
 pub use process::{Daemon, Ran, at, command, eventually, have, run, workspace_binary};
 pub use scene::Scene;
 pub use session::{Keystore, in_keystore_session};
+pub use user::FreshUser;
 pub use vendor::Vendor;
 
 /// An HTTP client builder (rustls needs its crypto provider picked first).

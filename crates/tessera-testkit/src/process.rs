@@ -53,7 +53,9 @@ fn quiet(command: &mut Command) {
 /// Where hubs run by a test keep their fingerprint secret: in the temporary directory, not
 /// in the machine's own place; one per test process, the same "machine" for all its hubs.
 pub fn host_secret_path() -> PathBuf {
-    std::env::temp_dir().join(format!("tessera-test-{}-host.secret", std::process::id()))
+    // In a directory of its own: a hub makes the secret's directory private (0700), which
+    // must not be the shared temporary directory itself.
+    std::env::temp_dir().join(format!("tessera-test-{}", std::process::id())).join("host.secret")
 }
 
 /// The same command with the clock moved by `offset` (libfaketime syntax: "+3h", "-2h",

@@ -227,6 +227,18 @@ impl Scene {
         said(&output)
     }
 
+    /// The valid hub's runner API, to install another runner from.
+    pub fn hub_url(&self) -> String {
+        format!("http://{}", self.hubs[0].address)
+    }
+
+    /// A runner token of the valid hub (each enrolls one runner).
+    pub fn runner_token(&self) -> String {
+        let mut hub = command("tessera-hub");
+        hub.arg("--state-dir").arg(self.path("hub")).arg("runner-token");
+        run(&mut hub).ok().stdout.trim().to_owned()
+    }
+
     /// Stops the hub agents (their sockets go away).
     pub fn stop_hubs(&mut self) {
         for hub in self.hubs.drain(..) {

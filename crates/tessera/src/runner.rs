@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tessera_core::time::FixedClock;
+use tessera_core::time::SystemClock;
 use tessera_core::{Status, UnixTime};
+use tessera_runner::installation::{self, Misfit};
 use tessera_runner::keystore::{Backend, OsKeystore};
 use tessera_runner::runner::{Runner, RunnerError};
 
@@ -22,8 +23,8 @@ pub type Keystore = Backend;
 pub struct RunnerOptions {
     /// The runner's state directory (as `tessera-runner --state-dir`).
     pub state_dir: PathBuf,
-    /// The keystore the runner was installed with; `None`: the Secret Service when a D-Bus
-    /// session is there, else the kernel keyring (as the binary chooses).
+    /// The keystore the runner was installed with; `None`: the one recorded in the state
+    /// directory at install (a different one named here is an error, `keystore`).
     pub keystore: Option<Keystore>,
     /// How far the clock may fall behind the latest time seen before `clock_rollback`.
     pub tolerance: Duration,
@@ -39,7 +40,8 @@ impl RunnerOptions {
         }
     }
 
-    /// The same with the keystore named by `name` (`keyutils`, `secret-service`).
+    /// The same with the keystore named by `name` (`keyutils`, `secret-service`,
+    /// `systemd-creds`).
     pub fn keystore_named(mut self, name: &str) -> Result<Self, Error> {
         self.keystore =
             Some(name.parse().map_err(|message| Error::BadArgument { what: "keystore", message })?);
@@ -74,7 +76,10 @@ pub struct RunnerCheck {
 /// Whether this runner may run at `now`, decided offline from its sealed cache (two
 /// signature checks and an HMAC). A missing or damaged cache is a status (`no_license`,
 /// `tampered`), not an error; errors are a keystore or a state directory that cannot be
-/// used at all.
+/// used at all, or that is not the keystore (or the user) the runner was installed with.
+///
+/// `now` decides the answer only: the time this runner has seen (its defence against a clock
+/// set back) moves with the system clock alone, so a test may pass any time.
 ///
 /// ```no_run
 /// let options = tessera::RunnerOptions::new("/var/lib/my-runner/tessera").keystore_named("keyutils")?;
@@ -86,14 +91,17 @@ pub struct RunnerCheck {
 /// # Ok::<(), tessera::Error>(())
 /// ```
 pub fn runner_check(options: &RunnerOptions, now: UnixTime) -> Result<RunnerCheck, Error> {
-    let backend = options.keystore.unwrap_or_else(Backend::default_for_this_session);
+    let backend =
+        installation::backend_for(&options.state_dir, options.keystore).map_err(|e| misfit(&e))?;
     // Opened per check: the kernel keyring's entry costs a few system calls.
     let entry = OsKeystore::open(backend, &Runner::account(&options.state_dir))
         .map_err(|e| Error::Keystore(e.to_string()))?;
-    let runner = Runner::new(&options.state_dir, Arc::new(entry), Arc::new(FixedClock(now)))
+    // The runner's clock is the system's: only it is written as the high-water mark.
+    let runner = Runner::new(&options.state_dir, Arc::new(entry), Arc::new(SystemClock))
         .with_tolerance(options.tolerance);
-    let decision = runner.check().map_err(|e| match e {
+    let decision = runner.check_at(now).map_err(|e| match e {
         RunnerError::Keystore(e) => Error::Keystore(e.to_string()),
+        RunnerError::Misfit(e) => misfit(&e),
         other => Error::Io(other.to_string()),
     })?;
     Ok(RunnerCheck {
@@ -104,4 +112,13 @@ pub fn runner_check(options: &RunnerOptions, now: UnixTime) -> Result<RunnerChec
         lease_expires_at: decision.lease_expires_at,
         license: decision.license.as_deref().map(License::from),
     })
+}
+
+/// A state directory that does not fit the call: its record unreadable is `io`, any other
+/// misfit (keystore, user, key) is `keystore`.
+fn misfit(e: &Misfit) -> Error {
+    match e {
+        Misfit::Unreadable { .. } => Error::Io(e.to_string()),
+        _ => Error::Keystore(e.to_string()),
+    }
 }

@@ -25,8 +25,9 @@ pub use tessera_testkit::{PortalOptions, PortalProcess, TestClock, Vendor};
 /// sessions). Returns `true` in that session (run the test body), `false` outside.
 pub fn in_session(backend: Backend) -> bool {
     in_keystore_session(match backend {
-        Backend::Keyutils => Keystore::KernelKeyring,
         Backend::SecretService => Keystore::SecretService,
+        // A systemd credential's generation lives in the kernel keyring.
+        _ => Keystore::KernelKeyring,
     })
 }
 

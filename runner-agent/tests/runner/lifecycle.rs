@@ -178,3 +178,27 @@ fn leases_end_and_the_runner_limit_holds() {
     site.install(&second, "r2").expect("install");
     assert_eq!(second.check().expect("check").status, Status::Valid);
 }
+
+#[test]
+fn a_runner_shared_across_threads_checks_from_each() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    // Threads started before the runner (a product's worker pool): the kernel gives a keyring
+    // made later in one thread to that thread only.
+    let (send, receive) =
+        std::sync::mpsc::channel::<std::sync::Arc<tessera_runner::runner::Runner>>();
+    let worker = std::thread::spawn(move || {
+        let runner = receive.recv().expect("the runner");
+        (0..3)
+            .map(|_| runner.check().map(|d| d.status).map_err(|e| e.to_string()))
+            .collect::<Vec<_>>()
+    });
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let (runner, _clock) = runner(dir.path(), Backend::Keyutils);
+    site.install(&runner, "r1").expect("install");
+    send.send(std::sync::Arc::new(runner)).expect("send");
+    let answers = worker.join().expect("worker");
+    assert_eq!(answers, vec![Ok(Status::Valid); 3]);
+}

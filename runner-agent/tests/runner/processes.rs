@@ -164,3 +164,54 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"));
     out.fails(6, "secret-service keystore is not available");
 }
+
+#[test]
+fn a_damaged_or_foreign_state_directory_is_an_error_that_names_it_and_changes_nothing() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let out = run(runner(&state)
+        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
+        .arg(site.vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
+    assert!(out.code == 0, "{}", out.stderr);
+    let unchanged = |state: &Path| {
+        ["cache", "keystore.json", "enrollment.json"]
+            .map(|name| std::fs::read(state.join(name)).unwrap_or_default())
+    };
+    let before = unchanged(&state);
+
+    // The keystore record cut short, or from something else: exit 3, naming the file.
+    let record = state.join("keystore.json");
+    for junk in [
+        &b"{\"keystore\": \"keyu"[..],
+        b"{\"keystore\": \"floppy\", \"uid\": 0, \"key_id\": \"00\"}",
+    ] {
+        std::fs::write(&record, junk).expect("write");
+        let out = run(tessera_testkit::command("tessera-runner")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["check", "--json"]));
+        let out = out.fails(3, "keystore.json");
+        assert!(out.stdout.is_empty(), "no status: {}", out.stdout);
+    }
+    std::fs::write(&record, &before[1]).expect("restore");
+    assert_eq!(unchanged(&state), before, "nothing stored changed");
+    assert_eq!(run(runner(&state).args(["check", "--json"])).status(), "valid");
+
+    // Installed by another user (root's check of it cannot see that user's kernel keyring).
+    let text = String::from_utf8(before[1].clone()).expect("text");
+    let foreign = text.replace("\"uid\":0", "\"uid\":4242");
+    assert_ne!(foreign, text);
+    std::fs::write(&record, foreign).expect("write");
+    run(runner(&state).args(["check", "--json"])).fails(6, "uid 4242");
+    std::fs::write(&record, &before[1]).expect("restore");
+
+    // The cache truncated: tampered, and nothing else changes.
+    std::fs::write(state.join("cache"), &before[0][..before[0].len() / 3]).expect("truncate");
+    assert_eq!(run(runner(&state).args(["check", "--json"])).status(), "tampered");
+    assert_eq!(std::fs::read(&record).expect("record"), before[1]);
+}

@@ -215,9 +215,26 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     assert!(check.grace_left_secs.is_some_and(|s| s > 20 * 3600));
     let check = tessera::runner_check(&runner, scene.past_grace_at()).expect("runner check");
     assert_eq!(check.status, Status::GraceExpired, "{}", check.reason);
-    // It has now seen a later time: going back is a rolled-back clock.
-    let check = tessera::runner_check(&runner, now).expect("runner check");
+    // A time passed in decides that answer only: the state keeps the time the system clock
+    // has seen, so later real checks (in process and from the binary) are right...
+    let check = tessera::runner_check(&runner, tessera::now()).expect("runner check");
+    assert_eq!(check.status, Status::Valid, "{}", check.reason);
+    let binary = tessera_testkit::run(
+        tessera_testkit::command("tessera-runner")
+            .arg("--state-dir")
+            .arg(&scene.runner_state)
+            .args(["check", "--json"]),
+    );
+    assert_eq!(binary.status(), "valid", "{}{}", binary.stdout, binary.stderr);
+    // ...and a time far behind what the runner has seen is still a rolled-back clock.
+    let check = tessera::runner_check(&runner, at(now.as_unix() - 86_400)).expect("runner check");
     assert_eq!(check.status, Status::ClockRollback, "{}", check.reason);
+    // Asking for another keystore than the one installed: an error, not a status.
+    let other =
+        RunnerOptions::new(&scene.runner_state).keystore_named("secret-service").expect("keystore");
+    let e = tessera::runner_check(&other, now).expect_err("an error");
+    assert_eq!(e.code(), "keystore", "{e}");
+    assert!(e.to_string().contains("installed with the keyutils keystore"), "{e}");
     let empty = tempfile::tempdir().expect("dir");
     let options = RunnerOptions::new(empty.path()).keystore_named("keyutils").expect("keystore");
     let check = tessera::runner_check(&options, now).expect("runner check");
@@ -243,4 +260,134 @@ fn licenses_runners_and_hubs_are_decided_in_process_on_real_state() {
     scene.stop_hubs();
     let e = tessera::hub_status(&hub, &trust, now).expect_err("an error");
     assert_eq!(e.code(), "hub_unreachable", "{e}");
+}
+
+/// An example binary of this crate (cargo builds them for `cargo test`).
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let path = exe.parent().and_then(Path::parent).expect("target dir").join("examples").join(name);
+    assert!(path.exists(), "{} is missing: `cargo test -p tessera` builds it", path.display());
+    path
+}
+
+/// The first `runner_check` of a fresh process answers as the later ones do, in every
+/// context a product is started in: with no keyring session of its own (systemd, cron, a
+/// container's entry point), a fresh session, `setsid`, `env -i`, `runuser`. Not inside a
+/// keystore session: the contexts are made here.
+#[test]
+fn the_first_runner_check_of_a_process_is_as_right_as_the_later_ones() {
+    if !tessera_testkit::have("keyctl", "keyutils") {
+        return;
+    }
+    let scene = Scene::new();
+    let gate = example("runner_gate");
+    let contexts: &[(&str, &[&str])] = &[
+        ("this process's context", &[]),
+        ("no keyring session of its own", &["keyctl", "session", "_uid_ses.0"]),
+        ("a fresh session keyring", &["keyctl", "session", "-"]),
+        ("setsid, env -i", &["setsid", "--wait", "env", "-i"]),
+        ("runuser (PAM, pam_keyinit)", &["runuser", "-u", "root", "--"]),
+    ];
+    for (what, wrapper) in contexts {
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(rest).arg(&gate);
+                c
+            }
+            None => std::process::Command::new(&gate),
+        };
+        command.arg(&scene.runner_state).arg("3").env_remove("DBUS_SESSION_BUS_ADDRESS");
+        let ran = tessera_testkit::run(&mut command);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "{what}: {}\n{}", ran.stdout, ran.stderr);
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.starts_with("valid:"), "{what}, check {}: {line}", i + 1);
+        }
+        assert_eq!(ran.code, 0, "{what}");
+    }
+}
+
+/// A runner installed by a fresh user is checked in process by that user from every context
+/// (`runuser`, `env -i`, `setsid` with no keyring session of its own, `su -`, `setpriv` with
+/// root's session keyring), with no D-Bus session; root asking is told whose keystore it is.
+#[test]
+fn a_fresh_users_runner_is_checked_in_process_from_every_context() {
+    if !tessera_testkit::have("keyctl", "keyutils")
+        || !tessera_testkit::have("setpriv", "util-linux")
+    {
+        return;
+    }
+    let scene = Scene::new();
+    let user = tessera_testkit::FreshUser::new();
+    // Not under /tmp, whose mode other tests' hubs may narrow: every parent is reachable.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let home = user.owned_dir(dir.path(), "home");
+    let state = home.join("state");
+    let token = home.join("token");
+    std::fs::write(&token, scene.runner_token()).expect("token");
+    user.chown(&token);
+    let trust = dir.path().join("vendor.pub");
+    std::fs::copy(&scene.trust, &trust).expect("trust");
+    let runner = tessera_testkit::workspace_binary("tessera-runner");
+    let installed = tessera_testkit::run(
+        std::process::Command::new("runuser")
+            .args(["-u", &user.name, "--"])
+            .arg(&runner)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--keystore", "keyutils", "install", "--label", "fresh", "--hub"])
+            .arg(scene.hub_url())
+            .arg("--token-file")
+            .arg(&token)
+            .arg("--trust")
+            .arg(&trust)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    );
+    assert_eq!(installed.code, 0, "{}{}", installed.stdout, installed.stderr);
+
+    let gate = example("runner_gate");
+    let uid = user.uid.to_string();
+    let user_session = format!("_uid_ses.{uid}");
+    let line = format!("{} {} 3", gate.display(), state.display());
+    let contexts: Vec<(&str, Vec<&str>)> = vec![
+        ("runuser", vec!["runuser", "-u", &user.name, "--"]),
+        ("runuser, env -i", vec!["runuser", "-u", &user.name, "--", "env", "-i"]),
+        (
+            "runuser, setsid, no keyring session of its own",
+            vec![
+                "runuser",
+                "-u",
+                &user.name,
+                "--",
+                "setsid",
+                "--wait",
+                "keyctl",
+                "session",
+                &user_session,
+            ],
+        ),
+        ("setpriv", vec!["setpriv", "--reuid", &uid, "--regid", &uid, "--clear-groups"]),
+        ("su -", vec!["su", "--shell", "/bin/sh", "--login", &user.name, "--command", &line]),
+    ];
+    for (what, wrapper) in &contexts {
+        let mut command = std::process::Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).env_remove("DBUS_SESSION_BUS_ADDRESS");
+        if *what != "su -" {
+            command.arg(&gate).arg(&state).arg("3");
+        }
+        let ran = tessera_testkit::run(&mut command);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "{what}: {}\n{}", ran.stdout, ran.stderr);
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.starts_with("valid:"), "{what}, check {}: {line}", i + 1);
+        }
+    }
+    // Root asking: an error naming the user's keystore, not a status.
+    let ran = tessera_testkit::run(std::process::Command::new(&gate).arg(&state));
+    assert_eq!(ran.code, 69, "{}", ran.stdout);
+    assert!(ran.stdout.starts_with("error keystore:"), "{}", ran.stdout);
+    assert!(ran.stdout.contains(&format!("keyutils keystore of uid {uid}")), "{}", ran.stdout);
 }
