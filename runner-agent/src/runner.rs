@@ -434,17 +434,21 @@ impl Runner {
             never_older(previous, &admitted)?;
         }
         // The hub's lease time and the portal's receipt time are signed: after a lost keystore
-        // entry, they put the high-water mark back where it was.
-        let high_water = [
-            Some(now),
-            previous.as_ref().map(|c| c.high_water),
-            admitted.portal_time,
-            Some(admitted.lease.issued_at),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(now);
+        // entry, they put the high-water mark back where it was. A lease that answers this
+        // runner's call just made (from the hub, not carried by hand) is the hub's present:
+        // a mark beyond it was set by this runner's clock running ahead (a wrong hardware
+        // clock before NTP), and would make a paying customer `clock_rollback` until the
+        // real time caught up with it.
+        let fresh = signed && hub.is_some();
+        let previous_mark = previous
+            .as_ref()
+            .map(|c| if fresh { c.high_water.min(admitted.lease.issued_at) } else { c.high_water });
+        let high_water =
+            [Some(now), previous_mark, admitted.portal_time, Some(admitted.lease.issued_at)]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(now);
         let cache = Cache {
             generation: previous.as_ref().map_or(0, |c| c.generation),
             runner_key_id: expected.key_id,

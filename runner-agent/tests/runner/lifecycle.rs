@@ -123,6 +123,40 @@ fn a_clock_moved_back_past_the_tolerance_is_clock_rollback() {
     assert_eq!(runner.check().expect("check").status, Status::Valid);
 }
 
+/// A clock that ran a day ahead (a wrong hardware clock at boot, before NTP set it right)
+/// and was seen by checks and refreshes: once it is right again, the next refresh takes the
+/// hub's signed time as the present, so the paying customer is not `clock_rollback` for the
+/// day it takes the real clock to catch up.
+#[test]
+fn a_clock_that_ran_ahead_and_was_set_right_is_cleared_by_a_refresh() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let (runner, clock) = runner(dir.path(), Backend::Keyutils);
+    site.install(&runner, "r1").expect("install");
+
+    clock.advance(Duration::from_secs(86_400));
+    runner.check().expect("check a day ahead");
+    runner.refresh(None).expect("refresh a day ahead");
+    runner.check().expect("check a day ahead");
+
+    // NTP sets the clock right: until the runner hears from its hub, it cannot tell.
+    clock.rewind(Duration::from_secs(86_400));
+    assert_eq!(runner.check().expect("check").status, Status::ClockRollback);
+    // The refresh's lease answers this runner's fresh call with the hub's signed time.
+    let refreshed = runner.refresh(None).expect("refresh");
+    assert_eq!(refreshed.status, Status::Valid, "{refreshed:?}");
+    let decision = runner.check().expect("check");
+    assert_eq!(decision.status, Status::Valid, "{decision:?}");
+
+    // A clock set back past the hub's present is still caught after a refresh.
+    clock.rewind(Duration::from_secs(2 * 3600));
+    assert_eq!(runner.check().expect("check").status, Status::ClockRollback);
+    assert_eq!(runner.refresh(None).expect("refresh").status, Status::ClockRollback);
+}
+
 #[test]
 fn revocation_and_suspension_arrive_through_a_refresh() {
     if !in_session(Backend::Keyutils) {
