@@ -71,6 +71,10 @@ pub fn this_uid() -> u32 {
 pub fn read(dir: &Path) -> Result<Option<Installation>, Misfit> {
     let path = dir.join(FILE);
     let unreadable = |problem: String| Misfit::Unreadable { path: path.clone(), problem };
+    // A FIFO in its place would make every check wait for a writer forever.
+    if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+        return Err(unreadable("not a regular file: reinstall the runner".into()));
+    }
     match read_capped(&path, 4096) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)

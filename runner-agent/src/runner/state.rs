@@ -110,6 +110,12 @@ impl Runner {
         }
         let loaded = self.keystore.load();
         let path = self.cache_path();
+        // Not a file (a FIFO, a device, a directory put in its place): opening a FIFO would
+        // wait for a writer forever.
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            let decision = Decision::new(Status::Tampered, "the cache is not a regular file");
+            return Ok(Opened::Settled(Found::Unusable(decision, loaded.ok().flatten())));
+        }
         let bytes = match read_capped(&path, MAX_CACHE_LEN) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -214,4 +214,19 @@ fn a_damaged_or_foreign_state_directory_is_an_error_that_names_it_and_changes_no
     std::fs::write(state.join("cache"), &before[0][..before[0].len() / 3]).expect("truncate");
     assert_eq!(run(runner(&state).args(["check", "--json"])).status(), "tampered");
     assert_eq!(std::fs::read(&record).expect("record"), before[1]);
+
+    // A FIFO in place of the cache or the record: an answer, not a check waiting forever.
+    std::fs::remove_file(state.join("cache")).expect("remove cache");
+    mkfifo(&state.join("cache"));
+    assert_eq!(run(runner(&state).args(["check", "--json"])).status(), "tampered");
+    std::fs::remove_file(state.join("cache")).expect("remove fifo");
+    std::fs::write(state.join("cache"), &before[0]).expect("restore");
+    std::fs::remove_file(&record).expect("remove record");
+    mkfifo(&record);
+    run(runner(&state).args(["check", "--json"])).fails(3, "keystore.json: not a regular file");
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo (coreutils)");
+    assert!(status.success(), "mkfifo {}", path.display());
 }
