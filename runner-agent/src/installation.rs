@@ -46,8 +46,9 @@ pub enum Misfit {
     OtherUser { keystore: String, installed: u32, this: u32 },
     #[error(
         "the key in the {keystore} keystore is not the one this runner was installed with \
-         (key {found}, installed {installed}): another installation wrote it, or the \
-         credential was replaced and this unit still has the old one (restart it)"
+         (key {found}, installed {installed}): a refresh was interrupted after a lost key \
+         (run `tessera-runner refresh --trust FILE` again), another installation wrote it, \
+         or the credential was replaced and this unit still has the old one (restart it)"
     )]
     OtherKey { keystore: String, found: String, installed: String },
     #[error("{path}: {problem}")]

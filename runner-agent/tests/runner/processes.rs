@@ -4,7 +4,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tessera_runner::keystore::Backend;
+use tessera_runner::keystore::{Backend, Keystore, OsKeystore, Secret};
+use tessera_runner::runner::Runner;
+use zeroize::Zeroizing;
 
 use tessera_testkit::run;
 
@@ -229,4 +231,35 @@ fn a_damaged_or_foreign_state_directory_is_an_error_that_names_it_and_changes_no
 fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").arg(path).status().expect("mkfifo (coreutils)");
     assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A reboot empties the kernel keyring; the refresh that follows writes a new key, then the
+/// new cache. Killed in between, it leaves a key that does not open the old file: the check
+/// says how to recover (refresh again), and the refresh does.
+#[test]
+fn a_refresh_killed_between_its_new_key_and_its_cache_is_told_to_refresh_again() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let out = run(runner(&state)
+        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
+        .arg(site.vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
+    assert!(out.code == 0, "{}", out.stderr);
+
+    // The state such a refresh leaves: a new key with the next generation, the old file.
+    let entry = OsKeystore::open(Backend::Keyutils, &Runner::account(&state)).expect("keystore");
+    let new_key = Secret { key: Zeroizing::new([7u8; 32]), generation: Some(2) };
+    entry.store(&new_key).expect("store a new key");
+
+    let out = run(runner(&state).arg("check"));
+    let out = out.fails(6, "refresh --trust");
+    assert!(!out.stderr.contains("0707070707"), "no key material: {}", out.stderr);
+
+    let out = run(runner(&state).args(["refresh", "--trust"]).arg(site.vendor.trust_path()));
+    assert!(out.code == 0, "{}", out.stderr);
+    assert_eq!(run(runner(&state).args(["check", "--json"])).status(), "valid");
 }
