@@ -180,7 +180,8 @@ impl Runner {
         let reason = if cache.generation < expected {
             format!(
                 "the cache file is generation {}, the keystore expects {expected}: an older copy \
-                 was put back",
+                 was put back (restored from a backup: run `tessera-runner refresh --trust \
+                 FILE`)",
                 cache.generation
             )
         } else {

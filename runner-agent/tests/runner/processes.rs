@@ -263,3 +263,32 @@ fn a_refresh_killed_between_its_new_key_and_its_cache_is_told_to_refresh_again()
     assert!(out.code == 0, "{}", out.stderr);
     assert_eq!(run(runner(&state).args(["check", "--json"])).status(), "valid");
 }
+
+/// A state directory restored from a backup (an older cache than the keystore's generation)
+/// is `tampered` — the same as a copy put back on purpose — and the reason says how a customer
+/// who restored it gets going again: a refresh with the trust set, which the hub answers.
+#[test]
+fn a_state_directory_restored_from_backup_is_told_to_refresh_and_the_refresh_recovers() {
+    if !in_session(Backend::Keyutils) {
+        return;
+    }
+    let site = Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let out = run(runner(&state)
+        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
+        .arg(site.vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
+    assert!(out.code == 0, "{}", out.stderr);
+    let backup = std::fs::read(state.join("cache")).expect("backup");
+    assert!(run(runner(&state).arg("refresh")).code == 0);
+    std::fs::write(state.join("cache"), &backup).expect("restore");
+
+    let out = run(runner(&state).args(["check", "--json"]));
+    assert_eq!(out.status(), "tampered");
+    assert!(out.stdout.contains("refresh --trust"), "{}", out.stdout);
+
+    let out = run(runner(&state).args(["refresh", "--trust"]).arg(site.vendor.trust_path()));
+    assert!(out.code == 0, "{}", out.stderr);
+    assert_eq!(run(runner(&state).args(["check", "--json"])).status(), "valid");
+}
