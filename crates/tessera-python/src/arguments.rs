@@ -118,8 +118,9 @@ pub fn seconds(
     let secs = value.extract::<f64>().map_err(|_| refused(py, what, "out of range"))?;
     let low_ok = if positive { secs > 0.0 } else { secs >= 0.0 };
     if !secs.is_finite() || !low_ok || secs > max {
-        let low = if positive { "more than 0" } else { "from 0" };
-        return Err(refused(py, what, format!("must be {low} to {max} seconds, not {secs}")));
+        let low = if positive { "more than 0" } else { "at least 0" };
+        let high = if max < f64::MAX { format!(" and at most {max}") } else { String::new() };
+        return Err(refused(py, what, format!("must be {low}{high} seconds, not {secs}")));
     }
     Ok(Some(Duration::from_secs_f64(secs)))
 }
