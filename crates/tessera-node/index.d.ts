@@ -49,7 +49,7 @@ export interface VerifyOptions {
 export interface RunnerOptions {
   /** The runner's state directory (`tessera-runner --state-dir`). */
   stateDir: string
-  /** `keyutils` or `secret-service`; the default as the runner agent chooses it. */
+  /** `keyutils`, `secret-service` or `systemd-creds`; by default the one the runner was installed with. */
   keystore?: string
   /** How far (whole seconds) the clock may fall behind the latest time seen. */
   toleranceSecs?: number

@@ -324,7 +324,8 @@ pub unsafe extern "C" fn tessera_verify_license(
 }
 
 /// A runner's check from its state directory at `now`, on `keystore` (`"keyutils"`,
-/// `"secret-service"`, or NULL for the default). The answer goes to `*out`.
+/// `"secret-service"`, `"systemd-creds"`, or NULL for the one the runner was installed with).
+/// The answer goes to `*out`.
 ///
 /// # Safety
 /// `state_dir` is a NUL-terminated string; `keystore` NULL or one; `out` points to storage

@@ -167,7 +167,8 @@ fn verify_license(
 }
 
 /// Whether this runner may run, decided offline from its sealed cache in `state_dir` with
-/// the key in `keystore` (`"keyutils"`, `"secret-service"`, or the default).
+/// the key in `keystore` (`"keyutils"`, `"secret-service"`, `"systemd-creds"`, or by default the
+/// one the runner was installed with).
 #[pyfunction]
 #[pyo3(signature = (state_dir, *, keystore=None, tolerance_secs=None, now=None))]
 fn runner_check(
