@@ -5,6 +5,7 @@
 //! then is closed; the application checks the answer and the signed evidence in it itself
 //! (the SDK's `hub_status`).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +14,17 @@ use tessera_core::Status;
 use tessera_core::local_status::{LocalAnswer, LocalRequest, LocalStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
+use tokio::task::AbortHandle;
 
 use crate::agent::Hub;
 
-/// Answers at once at most this many connections; more wait for the kernel's backlog.
+/// Makes at most this many answers at once (reading the state, checking and signing);
+/// more requests wait their turn.
 const MAX_AT_ONCE: usize = 16;
+/// At most this many connections wait for their request; a new one drops the oldest. A
+/// place is held only while the request is awaited, so connections that never send it
+/// cannot keep a genuine request (written at once) waiting.
+const MAX_AWAITED: usize = 256;
 /// A reader that does not take its answer within this is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client that has not written its whole request within this is dropped: the SDK writes
@@ -83,6 +90,11 @@ fn answer(hub: &Hub, request: &[u8]) -> Vec<u8> {
 }
 
 /// Serves the socket until `stop` turns true, then removes it.
+///
+/// Every connection is accepted at once and its request read without holding one of the
+/// [`MAX_AT_ONCE`] places: only making the answer does. So a local user who opens many
+/// connections and sends nothing (or sends slowly) holds no place a genuine request needs;
+/// at most [`MAX_AWAITED`] such connections are kept, each at most [`REQUEST_TIMEOUT`].
 pub async fn serve(
     hub: Arc<Hub>,
     listener: UnixListener,
@@ -90,12 +102,13 @@ pub async fn serve(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_AT_ONCE));
+    let mut awaited: VecDeque<AbortHandle> = VecDeque::new();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|stop| *stop) => break,
         };
-        let (mut stream, _) = match accepted {
+        let (stream, _) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
                 tracing::warn!(error = %e, "status socket: accept");
@@ -103,21 +116,47 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let hub = hub.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let Some(request) = read_request(&mut stream).await else {
-                return;
-            };
-            // Reading the state and checking and making signatures is blocking work.
-            let Ok(bytes) = tokio::task::spawn_blocking(move || answer(&hub, &request)).await
-            else {
-                return;
-            };
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;
-            let _ = stream.shutdown().await;
+        // The oldest still-silent connection makes room: a genuine client has sent its
+        // request by the time it is accepted, so it is never the oldest one waiting long.
+        awaited.retain(|reading| !reading.is_finished());
+        while awaited.len() >= MAX_AWAITED {
+            if let Some(oldest) = awaited.pop_front() {
+                oldest.abort();
+            }
+        }
+        let (hub, permits) = (hub.clone(), permits.clone());
+        let reading = tokio::spawn(async move {
+            let mut stream = stream;
+            if let Some(request) = read_request(&mut stream).await {
+                // A task of its own: dropping this (still silent) connection's place must
+                // never cut an answer short.
+                tokio::spawn(respond(hub, permits, stream, request));
+            }
         });
+        awaited.push_back(reading.abort_handle());
+    }
+    for reading in awaited {
+        reading.abort();
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// Makes and writes the answer to one request, holding one of the [`MAX_AT_ONCE`] places
+/// while the answer is made.
+async fn respond(
+    hub: Arc<Hub>,
+    permits: Arc<tokio::sync::Semaphore>,
+    mut stream: tokio::net::UnixStream,
+    request: Vec<u8>,
+) {
+    let bytes = {
+        let Ok(_permit) = permits.acquire_owned().await else { return };
+        // Reading the state and checking and making signatures is blocking work.
+        let Ok(bytes) = tokio::task::spawn_blocking(move || answer(&hub, &request)).await else {
+            return;
+        };
+        bytes
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;
+    let _ = stream.shutdown().await;
 }

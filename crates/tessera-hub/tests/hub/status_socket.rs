@@ -116,3 +116,68 @@ fn the_status_socket_signs_its_answer_over_the_nonce_and_drops_a_silent_client()
     assert!(said.reason.contains("format version 3"), "{}", said.reason);
     daemon.stop();
 }
+
+/// A stranger who may open the socket holds many connections that never send their request
+/// (more than the agent answers at once and more than it keeps waiting, re-opened as the
+/// agent drops them): a genuine request, written at once, is still answered within a 1 s
+/// deadline. A silent connection that held one of the 16 places for the 2 s request timeout
+/// would queue the genuine one behind it: a wrong "no" (`hub_unreachable`) for a paying
+/// customer.
+#[test]
+fn silent_connections_do_not_starve_a_genuine_request() {
+    const SILENT: usize = 300;
+    let dir = tempfile::tempdir().expect("dir");
+    let (daemon, _state) = serving_hub(dir.path());
+    let socket = dir.path().join("status.sock");
+
+    // The stranger: SILENT connections at all times, each re-opened when the agent drops it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stranger = {
+        let (socket, stop) = (socket.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut held: Vec<UnixStream> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                held.retain(|stream| {
+                    let mut byte = [0u8; 1];
+                    // Still open: the read would block (nonblocking: WouldBlock).
+                    matches!((&*stream).read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+                });
+                while held.len() < SILENT {
+                    let Ok(stream) = UnixStream::connect(&socket) else { break };
+                    stream.set_nonblocking(true).expect("nonblocking");
+                    held.push(stream);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+
+    for _ in 0..3 {
+        let nonce = Nonce::generate().expect("nonce");
+        let request = LocalRequest { version: LocalStatus::VERSION, nonce };
+        let mut line = serde_json::to_vec(&request).expect("json");
+        line.push(b'\n');
+        let started = Instant::now();
+        let mut stream = UnixStream::connect(&socket).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+        stream.write_all(&line).expect("request");
+        let mut answer = String::new();
+        let read = BufReader::new(&stream).read_line(&mut answer);
+        let waited = started.elapsed();
+        assert!(
+            matches!(read, Ok(n) if n > 0),
+            "no answer within 1 s while a stranger holds {SILENT} silent connections: {read:?} \
+             after {waited:?}"
+        );
+        let answer: LocalAnswer = serde_json::from_str(&answer).expect("an answer line");
+        let status =
+            local_status::open_signed(answer.signed.as_ref().expect("signed")).expect("open");
+        assert_eq!(status.nonce, nonce);
+        assert_eq!(status.status, tessera_core::Status::Valid, "{}", status.reason);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stranger.join().expect("stranger");
+    daemon.stop();
+}
