@@ -21,10 +21,11 @@ use crate::agent::Hub;
 /// Makes at most this many answers at once (reading the state, checking and signing);
 /// more requests wait their turn.
 const MAX_AT_ONCE: usize = 16;
-/// At most this many connections wait for their request; a new one drops the oldest. A
-/// place is held only while the request is awaited, so connections that never send it
-/// cannot keep a genuine request (written at once) waiting.
-const MAX_AWAITED: usize = 256;
+/// Keeps at most this many connections open (file descriptors the agent also needs for its
+/// state and its runners). When all are taken, the oldest connection still waiting for its
+/// request is dropped to make room: connections that never send theirs cannot keep out a
+/// genuine request, which is written at once.
+const MAX_OPEN: usize = 256;
 /// A reader that does not take its answer within this is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client that has not written its whole request within this is dropped: the SDK writes
@@ -91,10 +92,11 @@ fn answer(hub: &Hub, request: &[u8]) -> Vec<u8> {
 
 /// Serves the socket until `stop` turns true, then removes it.
 ///
-/// Every connection is accepted at once and its request read without holding one of the
-/// [`MAX_AT_ONCE`] places: only making the answer does. So a local user who opens many
-/// connections and sends nothing (or sends slowly) holds no place a genuine request needs;
-/// at most [`MAX_AWAITED`] such connections are kept, each at most [`REQUEST_TIMEOUT`].
+/// Every connection's request is read without holding one of the [`MAX_AT_ONCE`] places:
+/// only making the answer does. So a local user who opens many connections and sends
+/// nothing (or sends slowly) holds no place a genuine request needs; of [`MAX_OPEN`]
+/// connections, the oldest silent one makes room for a new one, and none waits longer than
+/// [`REQUEST_TIMEOUT`].
 pub async fn serve(
     hub: Arc<Hub>,
     listener: UnixListener,
@@ -102,8 +104,23 @@ pub async fn serve(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_AT_ONCE));
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));
+    // The connections still reading their request, oldest first.
     let mut awaited: VecDeque<AbortHandle> = VecDeque::new();
     loop {
+        awaited.retain(|reading| !reading.is_finished());
+        if open.available_permits() == 0 {
+            // Dropping its task closes it and gives its place back; connections being
+            // answered give theirs back as soon as the answer is written.
+            if let Some(oldest) = awaited.pop_front() {
+                oldest.abort();
+            }
+        }
+        let place = tokio::select! {
+            place = open.clone().acquire_owned() => place,
+            _ = stop.wait_for(|stop| *stop) => break,
+        };
+        let Ok(place) = place else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|stop| *stop) => break,
@@ -116,21 +133,13 @@ pub async fn serve(
                 continue;
             }
         };
-        // The oldest still-silent connection makes room: a genuine client has sent its
-        // request by the time it is accepted, so it is never the oldest one waiting long.
-        awaited.retain(|reading| !reading.is_finished());
-        while awaited.len() >= MAX_AWAITED {
-            if let Some(oldest) = awaited.pop_front() {
-                oldest.abort();
-            }
-        }
         let (hub, permits) = (hub.clone(), permits.clone());
         let reading = tokio::spawn(async move {
             let mut stream = stream;
             if let Some(request) = read_request(&mut stream).await {
-                // A task of its own: dropping this (still silent) connection's place must
-                // never cut an answer short.
-                tokio::spawn(respond(hub, permits, stream, request));
+                // A task of its own: dropping a silent connection to make room must never
+                // cut an answer short.
+                tokio::spawn(respond(hub, permits, stream, request, place));
             }
         });
         awaited.push_back(reading.abort_handle());
@@ -148,6 +157,7 @@ async fn respond(
     permits: Arc<tokio::sync::Semaphore>,
     mut stream: tokio::net::UnixStream,
     request: Vec<u8>,
+    _place: tokio::sync::OwnedSemaphorePermit,
 ) {
     let bytes = {
         let Ok(_permit) = permits.acquire_owned().await else { return };

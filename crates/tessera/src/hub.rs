@@ -36,7 +36,8 @@ pub struct HubOptions {
     pub tolerance: Duration,
     /// The whole call's deadline: connecting, sending the request and reading the answer
     /// all end within it, whatever the agent (or whatever serves the socket) does; past it
-    /// the call is `hub_unreachable`. Must be above zero.
+    /// the call is `hub_unreachable`. Must be above zero; `Duration::MAX` waits as long as
+    /// it takes.
     pub timeout: Duration,
 }
 

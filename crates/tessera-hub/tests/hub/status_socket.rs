@@ -118,7 +118,7 @@ fn the_status_socket_signs_its_answer_over_the_nonce_and_drops_a_silent_client()
 }
 
 /// A stranger who may open the socket holds many connections that never send their request
-/// (more than the agent answers at once and more than it keeps waiting, re-opened as the
+/// (more than the agent answers at once and more than it keeps open, re-opened as the
 /// agent drops them): a genuine request, written at once, is still answered within a 1 s
 /// deadline. A silent connection that held one of the 16 places for the 2 s request timeout
 /// would queue the genuine one behind it: a wrong "no" (`hub_unreachable`) for a paying
