@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::Status;
-use tessera_core::local_status::{LocalAnswer, LocalRequest, LocalStatus};
+use tessera_core::local_status::{BootId, LocalAnswer, LocalRequest, LocalStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::task::AbortHandle;
@@ -103,6 +103,10 @@ pub async fn serve(
     path: PathBuf,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Read now, while descriptors are plenty; every answer then signs the same one.
+    if let Err(e) = BootId::of_this_machine() {
+        tracing::warn!(error = %e, "status socket: this machine's boot id");
+    }
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_AT_ONCE));
     let open = Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));
     // The connections still reading their request, oldest first.

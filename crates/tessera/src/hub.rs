@@ -108,7 +108,9 @@ pub fn hub_status(
         .map_err(|e| Error::BadArgument { what: "product", message: e.to_string() })?;
     let asked = Asked {
         nonce: Nonce::generate().map_err(|e| Error::Io(format!("a random nonce: {e}")))?,
-        boot_id: BootId::of_this_machine(),
+        // A boot id that cannot be read now is an error, not a "no" for another machine.
+        boot_id: BootId::of_this_machine()
+            .map_err(|e| Error::Io(format!("this machine's boot id: {e}")))?,
     };
     let answer = ask(options, asked.nonce)?;
     Ok(decide(&answer, &asked, trust, product, now, options.tolerance))

@@ -89,7 +89,7 @@ fn the_status_socket_signs_its_answer_over_the_nonce_and_drops_a_silent_client()
         tessera_core::keyfile::load_or_create_plain(&state.join("hub.key")).expect("hub key").0;
     assert_eq!(&status.evidence.hub_key, hub_key.public_key());
     assert_eq!(status.nonce, nonce);
-    assert_eq!(status.boot_id, BootId::of_this_machine());
+    assert_eq!(status.boot_id, BootId::of_this_machine().expect("this machine's boot id"));
     assert!(status.boot_id.is_some(), "this machine shows a boot id");
     assert_eq!(status.status, tessera_core::Status::Valid, "{}", status.reason);
     assert!(status.evidence.activation.is_some());
