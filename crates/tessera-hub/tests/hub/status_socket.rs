@@ -126,6 +126,7 @@ fn the_status_socket_signs_its_answer_over_the_nonce_and_drops_a_silent_client()
 #[test]
 fn silent_connections_do_not_starve_a_genuine_request() {
     const SILENT: usize = 300;
+    const GENUINE: usize = 20;
     let dir = tempfile::tempdir().expect("dir");
     let (daemon, _state) = serving_hub(dir.path());
     let socket = dir.path().join("status.sock");
@@ -153,31 +154,48 @@ fn silent_connections_do_not_starve_a_genuine_request() {
     };
     std::thread::sleep(Duration::from_millis(500));
 
+    // Three rounds of GENUINE callers at once, each with a 1 s deadline.
     for _ in 0..3 {
-        let nonce = Nonce::generate().expect("nonce");
-        let request = LocalRequest { version: LocalStatus::VERSION, nonce };
-        let mut line = serde_json::to_vec(&request).expect("json");
-        line.push(b'\n');
-        let started = Instant::now();
-        let mut stream = UnixStream::connect(&socket).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
-        stream.write_all(&line).expect("request");
-        let mut answer = String::new();
-        let read = BufReader::new(&stream).read_line(&mut answer);
-        let waited = started.elapsed();
-        assert!(
-            matches!(read, Ok(n) if n > 0),
-            "no answer within 1 s while a stranger holds {SILENT} silent connections: {read:?} \
-             after {waited:?}"
-        );
-        let answer: LocalAnswer = serde_json::from_str(&answer).expect("an answer line");
-        let status =
-            local_status::open_signed(answer.signed.as_ref().expect("signed")).expect("open");
-        assert_eq!(status.nonce, nonce);
-        assert_eq!(status.status, tessera_core::Status::Valid, "{}", status.reason);
+        let callers: Vec<_> = (0..GENUINE)
+            .map(|_| {
+                let socket = socket.clone();
+                std::thread::spawn(move || genuine_call(&socket, Duration::from_secs(1)))
+            })
+            .collect();
+        for caller in callers {
+            if let Err(problem) = caller.join().expect("a caller") {
+                panic!("while a stranger holds {SILENT} silent connections: {problem}");
+            }
+        }
         std::thread::sleep(Duration::from_millis(300));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     stranger.join().expect("stranger");
     daemon.stop();
+}
+
+/// One request with a fresh nonce, written at once: `Ok` when the signed, valid answer to it
+/// came within `deadline`.
+fn genuine_call(socket: &Path, deadline: Duration) -> Result<(), String> {
+    let nonce = Nonce::generate().expect("nonce");
+    let request = LocalRequest { version: LocalStatus::VERSION, nonce };
+    let mut line = serde_json::to_vec(&request).expect("json");
+    line.push(b'\n');
+    let started = Instant::now();
+    let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(deadline)).expect("timeout");
+    stream.write_all(&line).map_err(|e| format!("request: {e}"))?;
+    let mut answer = String::new();
+    let read = BufReader::new(&stream).read_line(&mut answer);
+    if !matches!(read, Ok(n) if n > 0) {
+        return Err(format!(
+            "no answer within {deadline:?}: {read:?} after {:?}",
+            started.elapsed()
+        ));
+    }
+    let answer: LocalAnswer = serde_json::from_str(&answer).expect("an answer line");
+    let status = local_status::open_signed(answer.signed.as_ref().expect("signed")).expect("open");
+    assert_eq!(status.nonce, nonce);
+    assert_eq!(status.status, tessera_core::Status::Valid, "{}", status.reason);
+    Ok(())
 }
