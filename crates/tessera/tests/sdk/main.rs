@@ -2,6 +2,7 @@
 //! runner installed on the real kernel keyring (the test kit's [`Scene`]).
 
 mod answer_binding;
+mod concurrency;
 mod deadline;
 
 use std::io::{BufRead, BufReader, Write};
