@@ -60,12 +60,15 @@ fn logs_redirected_to_a_file_hold_no_colour() {
     }
 }
 
-/// What `script` (a pseudo-terminal) shows of `shell_command`, run with `env` set.
+/// What `script` (a pseudo-terminal) shows of `shell_command`, with `NO_COLOR=1` or without
+/// `NO_COLOR`.
 fn on_a_terminal(dir: &Path, shell_command: &str, no_color: bool) -> Vec<u8> {
     let script = dir.join("on-a-terminal.sh");
     std::fs::write(&script, shell_command).expect("script");
     let mut command = Command::new("script");
-    command.args(["-qec", &format!("sh {}", script.display()), "/dev/null"]);
+    command
+        .args(["-qec", &format!("sh {}", script.display()), "/dev/null"])
+        .env("TESSERA_HUB_HOST_SECRET", tessera_testkit::process::host_secret_path());
     if no_color {
         command.env("NO_COLOR", "1");
     } else {
@@ -85,7 +88,8 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
     // stderr on the terminal; the announced address goes to a file the script waits for.
     let server = |name: &str, args: &str, data: &str| {
         format!(
-            "TESSERA_LOG=info '{}' {args} '{}' > '{d}/{name}.out' & pid=$!\n\
+            "rm -f '{d}/{name}.out'\n\
+             TESSERA_LOG=info '{}' {args} '{}' > '{d}/{name}.out' & pid=$!\n\
              until grep -q listening '{d}/{name}.out' 2>/dev/null; do sleep 0.05; done\n\
              kill -TERM $pid; wait $pid\n",
             bin(name).display(),
@@ -97,17 +101,20 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
         (
             "tessera-hub run",
             server("tessera-hub", "run --runner-listen 127.0.0.1:0 --state-dir", "hub"),
+            "INFO",
         ),
         (
             "tessera-portal serve",
             server("tessera-portal", "serve --listen 127.0.0.1:0 --data-dir", "portal"),
+            "INFO",
         ),
         (
             "tessera usage error",
             format!("'{}' --no-such-option\ntest $? = 2\n", bin("tessera").display()),
+            "error:",
         ),
     ];
-    for (what, shell_command) in cases {
+    for (what, shell_command, said) in cases {
         let coloured = on_a_terminal(dir.path(), &shell_command, false);
         assert!(
             coloured.contains(&ESC),
@@ -115,12 +122,9 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
             String::from_utf8_lossy(&coloured)
         );
         let plain = on_a_terminal(dir.path(), &shell_command, true);
-        assert!(!plain.is_empty(), "{what} said nothing");
-        assert!(
-            !plain.contains(&ESC),
-            "{what} coloured its output under NO_COLOR: {:?}",
-            String::from_utf8_lossy(&plain)
-        );
+        let text = String::from_utf8_lossy(&plain);
+        assert!(text.contains(said), "{what} did not say {said:?}: {text}");
+        assert!(!plain.contains(&ESC), "{what} coloured its output under NO_COLOR: {text:?}");
     }
 }
 
