@@ -142,4 +142,20 @@ fn a_portal_url_with_a_password_is_refused_before_anything_is_written() {
     .fails(5, "password");
     assert!(!ran.stderr.contains("hunter2"), "{}", ran.stderr);
     assert!(!out.exists(), "a license was written that cannot be registered this way");
+
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(&orders, "org,product,runners,expires\nA,p,1,2030-12-31\n").expect("orders");
+    let out_dir = dir.path().join("licenses");
+    let ran = run(cmd("tessera")
+        .args(["issue", "--key"])
+        .arg(vendor.key_path())
+        .arg("--batch")
+        .arg(&orders)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .args(["--register", &with_password])
+        .env("TESSERA_API_KEY", &portal.api_key))
+    .fails(5, "password");
+    assert!(!ran.stderr.contains("hunter2"), "{}", ran.stderr);
+    assert!(!out_dir.exists(), "a batch was issued that cannot be registered this way");
 }

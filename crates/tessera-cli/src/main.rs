@@ -232,8 +232,11 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     let now = SystemClock.now();
     let defaults = raw_terms(args.terms);
     if let (Some(csv), Some(out_dir)) = (&args.batch, &args.out_dir) {
-        // Every row is checked before the key is unlocked or anything is written.
+        // Every row, the portal's URL and the API key are checked before the key is unlocked
+        // or anything is written.
         let orders = batch::read_orders(csv, &defaults, now)?;
+        let client =
+            portal_client(args.register.as_deref(), args.api_key.as_deref(), args.insecure_http)?;
         let key = load_signing_key(&args.key)?;
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(orders.len() as u64),
@@ -243,16 +246,11 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
                 indicatif::ProgressDrawTarget::hidden()
             },
         );
-        let (summary, registration) = match &args.register {
+        let (summary, registration) = match &client {
             None => (batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?, None),
-            Some(url) => {
-                let client = tessera_cli::portal::PortalClient::new(
-                    url,
-                    &api_key(args.api_key.as_deref())?,
-                    args.insecure_http,
-                )?;
+            Some(client) => {
                 let (summary, tally) =
-                    issue_and_register(&client, &orders, &key, out_dir, now, &bar)?;
+                    issue_and_register(client, &orders, &key, out_dir, now, &bar)?;
                 (summary, Some(BatchRegistration { portal: client.url().to_owned(), tally }))
             }
         };
@@ -293,14 +291,8 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
         return Err(Failure::io(&out, std::io::ErrorKind::AlreadyExists.into()));
     }
     // The portal's URL and the API key are checked before the key is unlocked.
-    let client = match &args.register {
-        Some(url) => Some(tessera_cli::portal::PortalClient::new(
-            url,
-            &api_key(args.api_key.as_deref())?,
-            args.insecure_http,
-        )?),
-        None => None,
-    };
+    let client =
+        portal_client(args.register.as_deref(), args.api_key.as_deref(), args.insecure_http)?;
     let key = load_signing_key(&args.key)?;
     let claims = terms.issue(now)?;
     let text = sign(&claims, &key)?;
@@ -371,6 +363,18 @@ struct BatchRegistration {
     portal: String,
     #[serde(flatten)]
     tally: tessera_cli::portal::Tally,
+}
+
+/// The portal `issue --register` registers with, if it does.
+fn portal_client(
+    register: Option<&str>,
+    api_key_given: Option<&str>,
+    insecure_http: bool,
+) -> Result<Option<tessera_cli::portal::PortalClient>, Failure> {
+    let Some(url) = register else { return Ok(None) };
+    let client =
+        tessera_cli::portal::PortalClient::new(url, &api_key(api_key_given)?, insecure_http)?;
+    Ok(Some(client))
 }
 
 fn api_key(given: Option<&str>) -> Result<String, Failure> {
