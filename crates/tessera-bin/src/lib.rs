@@ -5,14 +5,14 @@
 //!   code ([`Failure`]);
 //! - a bug (a panic) is one line too, `<binary>: internal error (please report it): …`,
 //!   never a backtrace;
-//! - a command's answer goes out through [`print`]: a reader that has gone
+//! - a command's answer goes out through [`print()`]: a reader that has gone
 //!   (`tessera-hub status --json | head -c0`) changes nothing, and the command ends with its
 //!   own exit code (a refusal stays a refusal); notes go out through [`note`], which a
 //!   closed stderr does not stop;
 //! - a `println!` left on a closed standard output ends the program quietly with code 0, as
 //!   ripgrep does: the reader has what it wanted;
 //! - colour only on a terminal and without `NO_COLOR` ([`colour`]), and the logs of the
-//!   binaries that log set up once (feature `logging`: [`logging`]).
+//!   binaries that log set up once (feature `logging`: `tessera_bin::logging`).
 //!
 //! Each binary keeps its own failure type (in its `error.rs`) with the exit codes it
 //! documents, and implements [`Failure`] for it.
