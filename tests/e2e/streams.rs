@@ -187,6 +187,11 @@ fn a_reader_that_left_changes_no_exit_code_and_debug_logs_on_a_closed_stderr_do_
     assert_eq!(run(&mut status(&fresh)).code, 23);
     assert_eq!(with_closed(status(&fresh), true, false), 23);
     assert_eq!(with_closed(status(&fresh), true, true), 23);
+    // The note after a new runner token goes to a closed stderr: the token was made and
+    // shown, so the command succeeded.
+    let mut token = hub(&state);
+    token.arg("runner-token");
+    assert_eq!(with_closed(token, false, true), 0, "runner-token with a closed stderr");
     // A full disk is a failure to say so, with the documented code for what cannot be written.
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
     run(hub(&state).arg("status").stdout(full)).fails(3, "standard output");
