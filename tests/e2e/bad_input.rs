@@ -318,11 +318,6 @@ fn a_closed_stdout_ends_every_binary_quietly() {
             c.args(["fingerprint", "--json", "--product", "acme-hub"]);
             c
         }),
-        ("tessera-runner check", {
-            let mut c = runner(&dir.path().join("runner"));
-            c.args(["check", "--json"]);
-            c
-        }),
         ("tessera-portal receipt-key", {
             let mut c = cmd("tessera-portal");
             c.arg("receipt-key").arg("--data-dir").arg(dir.path().join("portal"));
@@ -337,6 +332,22 @@ fn a_closed_stdout_ends_every_binary_quietly() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{what}: {stderr}");
         assert!(stderr.trim().is_empty(), "{what} said on a closed stdout: {stderr}");
+    }
+    // A check's exit code is its status: a closed stdout keeps the refusal (`no_license`,
+    // 23), never a 0 that a script would take for `valid`.
+    for json in [true, false] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut check = runner(&dir.path().join("runner"));
+        check.arg("check");
+        if json {
+            check.arg("--json");
+        }
+        let output =
+            check.stdout(writer).stderr(std::process::Stdio::piped()).output().expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(23), "runner check (json {json}): {stderr}");
+        assert!(stderr.trim().is_empty(), "runner check said on a closed stdout: {stderr}");
     }
 }
 
