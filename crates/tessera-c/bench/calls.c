@@ -79,13 +79,8 @@ static void runner(void) {
 static void hub(void) {
   TesseraCheck *check = NULL;
   /* The hub agent's latest time is the wall clock's: ask at the system time. */
-#ifdef TESSERA_HUB_TIMEOUT_MS_DEFAULT
-  /* A header whose hub call takes its deadline (timeout_ms) before `now`. */
   TesseraCode code = tessera_hub_status(hub_socket, trust, NULL, TESSERA_HUB_TIMEOUT_MS_DEFAULT,
                                         tessera_now(), &check);
-#else
-  TesseraCode code = tessera_hub_status(hub_socket, trust, NULL, tessera_now(), &check);
-#endif
   finish(code, check);
 }
 
