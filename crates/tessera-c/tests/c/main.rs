@@ -120,19 +120,5 @@ fn the_c_library_refuses_every_bad_argument_and_keeps_its_deadline_under_valgrin
 
 #[test]
 fn the_integration_doc_shows_the_c_example_verbatim() {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let doc = std::fs::read_to_string(here.join("../../docs/INTEGRATION.md"))
-        .expect("docs/INTEGRATION.md");
-    let file = std::fs::read_to_string(here.join("examples/hub_start.c")).expect("example");
-    let shown = block_after(&doc, "`crates/tessera-c/examples/hub_start.c`");
-    assert_eq!(shown, file, "docs/INTEGRATION.md shows another C example than the file");
-}
-
-/// The text of the first fenced code block after the line that names `file`.
-fn block_after(doc: &str, file: &str) -> String {
-    let mut lines = doc.lines().skip_while(|l| !l.contains(file));
-    assert!(lines.next().is_some(), "the doc does not name {file}");
-    let mut lines = lines.skip_while(|l| !l.starts_with("```")).skip(1);
-    let block: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
-    block.iter().map(|l| format!("{l}\n")).collect()
+    tessera_testkit::assert_doc_shows("docs/INTEGRATION.md", "crates/tessera-c/examples/hub_start.c");
 }

@@ -158,18 +158,5 @@ fn index_d_ts_holds_a_products_typescript_under_tsc_strict() {
 
 #[test]
 fn the_integration_doc_shows_the_node_example_verbatim() {
-    let doc = std::fs::read_to_string(Path::new(HERE).join("../../docs/INTEGRATION.md"))
-        .expect("docs/INTEGRATION.md");
-    let file = std::fs::read_to_string(Path::new(HERE).join("examples/hub.ts")).expect("example");
-    let shown = block_after(&doc, "`crates/tessera-node/examples/hub.ts`");
-    assert_eq!(shown, file, "docs/INTEGRATION.md shows another Node.js example than the file");
-}
-
-/// The text of the first fenced code block after the line that names `file`.
-fn block_after(doc: &str, file: &str) -> String {
-    let mut lines = doc.lines().skip_while(|l| !l.contains(file));
-    assert!(lines.next().is_some(), "the doc does not name {file}");
-    let mut lines = lines.skip_while(|l| !l.starts_with("```")).skip(1);
-    let block: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
-    block.iter().map(|l| format!("{l}\n")).collect()
+    tessera_testkit::assert_doc_shows("docs/INTEGRATION.md", "crates/tessera-node/examples/hub.ts");
 }
