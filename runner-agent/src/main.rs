@@ -73,13 +73,15 @@ fn read_text(path: &Path) -> Result<String, Failure> {
     String::from_utf8(bytes).map_err(|_| fail(Exit::Input, format!("{}: not text", path.display())))
 }
 
+/// The decision on stdout. A reader that has gone (`check | head -c0`) does not turn a
+/// refusal into exit 0: the command still ends with the status's own code.
 fn print(decision: &Decision, json: bool) -> Result<(), Failure> {
-    if json {
-        println!("{}", serde_json::to_string(decision).map_err(|e| fail(Exit::Internal, e))?);
+    let line = if json {
+        serde_json::to_string(decision).map_err(|e| fail(Exit::Internal, e))?
     } else {
-        println!("{}: {}", decision.status, decision.reason);
-    }
-    Ok(())
+        format!("{}: {}", decision.status, decision.reason)
+    };
+    tessera_bin::print(&format!("{line}\n")).map_err(|e| fail(Exit::Io, format!("stdout: {e}")))
 }
 
 /// Runner labels: letters, digits, '.', '-', '_' (as the hub wants them).

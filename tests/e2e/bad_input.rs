@@ -301,7 +301,8 @@ fn the_hubs_runner_api_answers_bad_requests_with_json_errors() {
 #[test]
 fn a_closed_stdout_ends_every_binary_quietly() {
     // The reading end of the pipe is gone before the binary writes: every write fails with
-    // EPIPE, as in `tessera-hub status --json | head -0`.
+    // EPIPE, as in `tessera-hub fingerprint --json | head -0`. (A command whose exit code is
+    // a status keeps it: streams.rs.)
     let vendor = Vendor::keygen();
     let license = vendor.issue("good.license", 2, &[]);
     let dir = tempfile::tempdir().expect("dir");
@@ -315,16 +316,6 @@ fn a_closed_stdout_ends_every_binary_quietly() {
         ("tessera-hub fingerprint", {
             let mut c = hub(&state);
             c.args(["fingerprint", "--json", "--product", "acme-hub"]);
-            c
-        }),
-        ("tessera-hub status", {
-            let mut c = hub(&state);
-            c.args(["status", "--json"]);
-            c
-        }),
-        ("tessera-runner check", {
-            let mut c = runner(&dir.path().join("runner"));
-            c.args(["check", "--json"]);
             c
         }),
         ("tessera-portal receipt-key", {
@@ -341,6 +332,22 @@ fn a_closed_stdout_ends_every_binary_quietly() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{what}: {stderr}");
         assert!(stderr.trim().is_empty(), "{what} said on a closed stdout: {stderr}");
+    }
+    // A check's exit code is its status: a closed stdout keeps the refusal (`no_license`,
+    // 23), never a 0 that a script would take for `valid`.
+    for json in [true, false] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut check = runner(&dir.path().join("runner"));
+        check.arg("check");
+        if json {
+            check.arg("--json");
+        }
+        let output =
+            check.stdout(writer).stderr(std::process::Stdio::piped()).output().expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(23), "runner check (json {json}): {stderr}");
+        assert!(stderr.trim().is_empty(), "runner check said on a closed stdout: {stderr}");
     }
 }
 

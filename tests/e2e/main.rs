@@ -7,4 +7,6 @@ mod bulk;
 mod crashes;
 mod demo;
 mod kit;
+mod registering;
 mod scenarios;
+mod streams;

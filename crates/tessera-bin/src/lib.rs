@@ -5,16 +5,29 @@
 //!   code ([`Failure`]);
 //! - a bug (a panic) is one line too, `<binary>: internal error (please report it): …`,
 //!   never a backtrace;
-//! - a closed standard output (`tessera-hub status --json | head -3`) ends the program
-//!   quietly with code 0, as ripgrep does: the reader has what it wanted.
+//! - a command's answer goes out through [`print()`]: a reader that has gone
+//!   (`tessera-hub status --json | head -c0`) changes nothing, and the command ends with its
+//!   own exit code (a refusal stays a refusal); notes go out through [`note`], which a
+//!   closed stderr does not stop;
+//! - a `println!` left on a closed standard output ends the program quietly with code 0, as
+//!   ripgrep does: the reader has what it wanted;
+//! - colour only on a terminal and without `NO_COLOR` ([`colour`]), and the logs of the
+//!   binaries that log set up once (feature `logging`: `tessera_bin::logging`).
 //!
 //! Each binary keeps its own failure type (in its `error.rs`) with the exit codes it
 //! documents, and implements [`Failure`] for it.
 #![forbid(unsafe_code)]
 
+pub mod colour;
+#[cfg(feature = "logging")]
+pub mod logging;
+mod output;
+
 use std::fmt::Display;
 use std::io::Write as _;
 use std::process::ExitCode;
+
+pub use output::{note, print};
 
 /// A failure a binary reports: what to say and how to exit.
 pub trait Failure: Display {
@@ -35,7 +48,7 @@ pub fn run<F: Failure>(name: &'static str, body: impl FnOnce() -> Result<u8, F>)
 
 /// Writes `<name>: <message>` on stderr; a closed stderr is not worth a panic.
 pub fn say(name: &str, message: &dyn Display) {
-    let _ = writeln!(std::io::stderr(), "{name}: {message}");
+    let _ = writeln!(std::io::stderr().lock(), "{name}: {message}");
 }
 
 /// Panics become one line; a panic from printing to a closed stdout ends the program

@@ -4,7 +4,6 @@
  *   ./a.out /var/lib/tessera-hub/status.sock
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "tessera.h"
 
@@ -21,18 +20,26 @@ int main(int argc, char **argv) {
     return 70;
   }
   TesseraCheck *hub = NULL;
-  TesseraCode code = tessera_hub_status(socket, trust, "acme-hub", tessera_now(), &hub);
+  TesseraCode code = tessera_hub_status(socket, trust, "acme-hub", 2000 /* ms */, tessera_now(), &hub);
   tessera_trust_free(trust);
   if (code != TESSERA_CODE_OK) {
     /* No answer at all (agent not running, no permission): do not start. */
     fprintf(stderr, "cannot ask the license agent: %s\n", tessera_last_error());
     return 69;
   }
-  int ok = tessera_check_permits_running(hub);
   printf("license %s: %s\n", tessera_check_status(hub), tessera_check_reason(hub));
-  if (ok && strcmp(tessera_check_status(hub), "grace") == 0) {
-    printf("warning: the license server has not been reached; %lld seconds of grace left\n",
-           (long long)tessera_check_grace_left_secs(hub));
+  int ok = 0;
+  switch (tessera_check_status_code(hub)) {
+    case TESSERA_STATUS_GRACE:
+      printf("warning: the license server has not been reached; %lld seconds of grace left\n",
+             (long long)tessera_check_grace_left_secs(hub));
+      ok = 1;
+      break;
+    case TESSERA_STATUS_VALID:
+      ok = 1;
+      break;
+    default: /* every other word, and any word newer than this code: do not run */
+      break;
   }
   if (ok && tessera_check_has_feature(hub, "sso")) {
     printf("single sign-on enabled\n");

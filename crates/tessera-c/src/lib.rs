@@ -13,12 +13,23 @@
 //! The workspace forbids `unsafe`; here it is denied but allowed item by item where the C
 //! ABI needs it (exported symbols, pointers from the caller), each with its reason.
 
+mod status;
+
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
 use tessera::{Error, HubOptions, RunnerOptions, Status, TrustSet, UnixTime};
+
+pub use status::TesseraStatus;
+
+/// The hub status call's deadline when a product has no reason to choose another, in
+/// milliseconds.
+pub const TESSERA_HUB_TIMEOUT_MS_DEFAULT: i64 = 5000;
+
+/// The longest deadline `tessera_hub_status` takes: an hour, in milliseconds.
+pub const TESSERA_HUB_TIMEOUT_MS_MAX: i64 = 3_600_000;
 
 /// What a call returns.
 #[repr(C)]
@@ -129,6 +140,12 @@ fn missing(what: &'static str) -> Error {
     Error::BadArgument { what, message: "NULL".into() }
 }
 
+/// Refuses a NULL `out` before any work is done (a check that cannot be handed back is
+/// not made).
+fn out_given<T>(out: *mut *mut T) -> Result<(), Error> {
+    if out.is_null() { Err(missing("out")) } else { Ok(()) }
+}
+
 /// A NUL-terminated UTF-8 string from the caller.
 ///
 /// # Safety
@@ -141,6 +158,20 @@ unsafe fn text<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Er
     // SAFETY: not NULL, and the caller promises a NUL-terminated string alive for the call.
     let text = unsafe { CStr::from_ptr(ptr) };
     text.to_str().map_err(|_| Error::BadArgument { what, message: "not UTF-8".into() })
+}
+
+/// A path from the caller: as [`text`], and not empty.
+///
+/// # Safety
+/// As [`text`].
+#[allow(unsafe_code)]
+unsafe fn path<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Error> {
+    // SAFETY: the caller's promise, passed on.
+    let path = unsafe { text(ptr, what) }?;
+    if path.is_empty() {
+        return Err(Error::BadArgument { what, message: "empty".into() });
+    }
+    Ok(path)
 }
 
 /// An optional string: NULL is none.
@@ -186,6 +217,18 @@ fn time(now: i64) -> Result<UnixTime, Error> {
     UnixTime::from_unix(now).map_err(|e| Error::BadArgument { what: "now", message: e.to_string() })
 }
 
+fn timeout(ms: i64) -> Result<std::time::Duration, Error> {
+    match u64::try_from(ms) {
+        Ok(ms @ 1..) if ms <= TESSERA_HUB_TIMEOUT_MS_MAX.unsigned_abs() => {
+            Ok(std::time::Duration::from_millis(ms))
+        }
+        _ => Err(Error::BadArgument {
+            what: "timeout_ms",
+            message: format!("{ms} is not from 1 to {TESSERA_HUB_TIMEOUT_MS_MAX} milliseconds"),
+        }),
+    }
+}
+
 fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -217,6 +260,7 @@ pub unsafe extern "C" fn tessera_trust_parse(
     out: *mut *mut TesseraTrust,
 ) -> TesseraCode {
     call(|| {
+        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
         let text = unsafe { self::text(text, "trust text") }?;
         let trust = TrustSet::parse(text.as_bytes())?;
@@ -256,6 +300,7 @@ pub unsafe extern "C" fn tessera_verify_license(
     out: *mut *mut TesseraCheck,
 ) -> TesseraCode {
     call(|| {
+        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
         let trust = unsafe { self::trust(trust) }?;
         if license.is_null() {
@@ -279,7 +324,8 @@ pub unsafe extern "C" fn tessera_verify_license(
 }
 
 /// A runner's check from its state directory at `now`, on `keystore` (`"keyutils"`,
-/// `"secret-service"`, or NULL for the default). The answer goes to `*out`.
+/// `"secret-service"`, `"systemd-creds"`, or NULL for the one the runner was installed with).
+/// The answer goes to `*out`.
 ///
 /// # Safety
 /// `state_dir` is a NUL-terminated string; `keystore` NULL or one; `out` points to storage
@@ -293,8 +339,9 @@ pub unsafe extern "C" fn tessera_runner_check(
     out: *mut *mut TesseraCheck,
 ) -> TesseraCode {
     call(|| {
+        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
-        let dir = unsafe { text(state_dir, "state_dir") }?;
+        let dir = unsafe { path(state_dir, "state_dir") }?;
         let mut options = RunnerOptions::new(dir);
         // SAFETY: as above.
         if let Some(name) = unsafe { optional_text(keystore, "keystore") }? {
@@ -314,7 +361,9 @@ pub unsafe extern "C" fn tessera_runner_check(
 }
 
 /// The hub's standing, asked of the hub agent at `socket` and checked here with `trust` at
-/// `now`, for `product` unless NULL. The answer goes to `*out`.
+/// `now`, for `product` unless NULL, waiting at most `timeout_ms` milliseconds for the
+/// whole call (1 to `TESSERA_HUB_TIMEOUT_MS_MAX`; `TESSERA_HUB_TIMEOUT_MS_DEFAULT` when in
+/// doubt). The answer goes to `*out`.
 ///
 /// # Safety
 /// `socket` is a NUL-terminated string; `trust` a live handle; `product` NULL or a
@@ -325,12 +374,14 @@ pub unsafe extern "C" fn tessera_hub_status(
     socket: *const c_char,
     trust: *const TesseraTrust,
     product: *const c_char,
+    timeout_ms: i64,
     now: i64,
     out: *mut *mut TesseraCheck,
 ) -> TesseraCode {
     call(|| {
+        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
-        let socket = unsafe { text(socket, "socket") }?;
+        let socket = unsafe { path(socket, "socket") }?;
         // SAFETY: as above.
         let trust = unsafe { self::trust(trust) }?;
         let mut options = HubOptions::new(socket);
@@ -338,6 +389,7 @@ pub unsafe extern "C" fn tessera_hub_status(
         if let Some(product) = unsafe { optional_text(product, "product") }? {
             options = options.product(product);
         }
+        options.timeout = timeout(timeout_ms)?;
         let status = tessera::hub_status(&options, trust, time(now)?)?;
         let made = TesseraCheck::new(
             status.status,
@@ -369,6 +421,17 @@ unsafe fn check<'a>(check: *const TesseraCheck) -> Option<&'a TesseraCheck> {
 pub unsafe extern "C" fn tessera_check_status(check: *const TesseraCheck) -> *const c_char {
     // SAFETY: this function's contract.
     unsafe { self::check(check) }.map_or(ptr::null(), |c| c.status_text.as_ptr())
+}
+
+/// The status as an enum value, for a `switch` (`TESSERA_STATUS_UNRECOGNIZED` for NULL).
+///
+/// # Safety
+/// `check` is a live handle or NULL.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)] // an exported C symbol.
+pub unsafe extern "C" fn tessera_check_status_code(check: *const TesseraCheck) -> TesseraStatus {
+    // SAFETY: this function's contract.
+    unsafe { self::check(check) }.map_or(TesseraStatus::Unrecognized, |c| c.status.into())
 }
 
 /// 1 when the status permits running (`valid`, `grace`), else 0.

@@ -131,7 +131,7 @@ impl From<tessera_cli::portal::PortalError> for Failure {
     fn from(e: tessera_cli::portal::PortalError) -> Self {
         use tessera_cli::portal::PortalError;
         let exit = match e {
-            PortalError::BadUrl(_) => Exit::Input,
+            PortalError::BadUrl(_) | PortalError::Credentials { .. } => Exit::Input,
             PortalError::Unreachable { .. } => Exit::Unreachable,
             _ => Exit::Refused,
         };

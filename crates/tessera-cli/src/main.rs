@@ -4,7 +4,7 @@
 mod cli;
 mod error;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -84,14 +84,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message, and the
+/// command keeps its own exit code.
 fn emit(text: &str) -> Result<(), Failure> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Failure::new(Exit::Io, format!("cannot write to standard output: {e}")))
-        }
-        _ => Ok(()),
-    }
+    tessera_bin::print(text)
+        .map_err(|e| Failure::new(Exit::Io, format!("cannot write to standard output: {e}")))
 }
 
 fn emit_json(value: &impl serde::Serialize) -> Result<(), Failure> {
@@ -235,8 +232,11 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     let now = SystemClock.now();
     let defaults = raw_terms(args.terms);
     if let (Some(csv), Some(out_dir)) = (&args.batch, &args.out_dir) {
-        // Every row is checked before the key is unlocked or anything is written.
+        // Every row, the portal's URL and the API key are checked before the key is unlocked
+        // or anything is written.
         let orders = batch::read_orders(csv, &defaults, now)?;
+        let client =
+            portal_client(args.register.as_deref(), args.api_key.as_deref(), args.insecure_http)?;
         let key = load_signing_key(&args.key)?;
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(orders.len() as u64),
@@ -246,27 +246,39 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
                 indicatif::ProgressDrawTarget::hidden()
             },
         );
-        let summary = match &args.register {
-            None => batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?,
-            Some(url) => {
-                let client = tessera_cli::portal::PortalClient::new(
-                    url,
-                    &api_key(args.api_key.as_deref())?,
-                    args.insecure_http,
-                )?;
-                issue_and_register(&client, &orders, &key, out_dir, now, &bar)?
+        let (summary, registration) = match &client {
+            None => (batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?, None),
+            Some(client) => {
+                let (summary, tally) =
+                    issue_and_register(client, &orders, &key, out_dir, now, &bar)?;
+                (summary, Some(BatchRegistration { portal: client.url().to_owned(), tally }))
             }
         };
         bar.finish_and_clear();
         if args.json {
-            emit_json(&summary)?;
+            #[derive(serde::Serialize)]
+            struct Issued<'a> {
+                #[serde(flatten)]
+                summary: &'a batch::BatchSummary,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                registration: Option<&'a BatchRegistration>,
+            }
+            emit_json(&Issued { summary: &summary, registration: registration.as_ref() })?;
         } else {
-            emit(&format!(
+            let mut text = format!(
                 "issued {} licenses, skipped {} already issued; manifest: {}\n",
                 summary.issued,
                 summary.skipped,
                 summary.manifest.display()
-            ))?;
+            );
+            if let Some(BatchRegistration { portal, tally }) = &registration {
+                text.push_str(&format!(
+                    "registered {} licenses at {portal} ({} of them already registered)\n",
+                    tally.registered + tally.already,
+                    tally.already
+                ));
+            }
+            emit(&text)?;
         }
         return Ok(0);
     }
@@ -278,25 +290,30 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     if out.exists() && !args.force {
         return Err(Failure::io(&out, std::io::ErrorKind::AlreadyExists.into()));
     }
+    // The portal's URL and the API key are checked before the key is unlocked.
+    let client =
+        portal_client(args.register.as_deref(), args.api_key.as_deref(), args.insecure_http)?;
     let key = load_signing_key(&args.key)?;
     let claims = terms.issue(now)?;
     let text = sign(&claims, &key)?;
     // The license file holds the license key: only its owner reads it.
     let options = WriteOptions { overwrite: args.force, ..WriteOptions::SECRET_NEW };
     write_atomic(&out, text.as_bytes(), options).map_err(|e| Failure::io(&out, e))?;
-    if let Some(url) = &args.register {
-        let client = tessera_cli::portal::PortalClient::new(
-            url,
-            &api_key(args.api_key.as_deref())?,
-            args.insecure_http,
-        )?;
-        client.register(&text).map_err(|e| {
-            let mut failure = Failure::from(e);
-            failure.message =
-                format!("{} was written but not registered: {}", out.display(), failure.message);
-            failure
-        })?;
-    }
+    let registration = match &client {
+        Some(client) => {
+            let answer = client.register(&text).map_err(|e| {
+                let mut failure = Failure::from(e);
+                failure.message = format!(
+                    "{} was written but not registered: {}",
+                    out.display(),
+                    failure.message
+                );
+                failure
+            })?;
+            Some(Registered { portal: client.url().to_owned(), answer })
+        }
+        None => None,
+    };
     if args.json {
         #[derive(serde::Serialize)]
         struct Issued<'a> {
@@ -304,21 +321,60 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
             key_id: String,
             #[serde(flatten)]
             claims: ClaimsView<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            registration: Option<&'a Registered>,
         }
         emit_json(&Issued {
             file: &out,
             key_id: key.key_id().to_string(),
             claims: ClaimsView::new(&claims),
+            registration: registration.as_ref(),
         })?;
     } else {
-        emit(&format!(
+        let mut text = format!(
             "license id:  {}\nlicense key: {}\nwritten to:  {}\n",
             claims.id,
             claims.key.expose(),
             out.display()
-        ))?;
+        );
+        if let Some(Registered { portal, answer }) = &registration {
+            let already = if answer.registered { "" } else { "already " };
+            text.push_str(&format!(
+                "registered:  {already}at {portal} as {} ({})\n",
+                answer.id, answer.status
+            ));
+        }
+        emit(&text)?;
     }
     Ok(0)
+}
+
+/// Where one license was registered and what the portal said.
+#[derive(serde::Serialize)]
+struct Registered {
+    portal: String,
+    #[serde(flatten)]
+    answer: tessera_cli::portal::Registration,
+}
+
+/// Where a batch was registered and what the portal said, counted.
+#[derive(serde::Serialize)]
+struct BatchRegistration {
+    portal: String,
+    #[serde(flatten)]
+    tally: tessera_cli::portal::Tally,
+}
+
+/// The portal `issue --register` registers with, if it does.
+fn portal_client(
+    register: Option<&str>,
+    api_key_given: Option<&str>,
+    insecure_http: bool,
+) -> Result<Option<tessera_cli::portal::PortalClient>, Failure> {
+    let Some(url) = register else { return Ok(None) };
+    let client =
+        tessera_cli::portal::PortalClient::new(url, &api_key(api_key_given)?, insecure_http)?;
+    Ok(Some(client))
 }
 
 fn api_key(given: Option<&str>) -> Result<String, Failure> {
@@ -338,7 +394,7 @@ fn issue_and_register(
     out_dir: &Path,
     now: UnixTime,
     bar: &indicatif::ProgressBar,
-) -> Result<batch::BatchSummary, Failure> {
+) -> Result<(batch::BatchSummary, tessera_cli::portal::Tally), Failure> {
     use tessera_cli::portal::{BATCH, Progress, ToRegister};
     let manifest = out_dir.join(batch::MANIFEST_NAME);
     let mut earlier = Vec::new();
@@ -396,15 +452,14 @@ fn issue_and_register(
         failure.message = format!("{} (rerun to continue)", failure.message);
         failure
     })?;
-    let mut refused = 0usize;
+    let tally = tessera_cli::portal::Tally::of(results.iter().map(|(_, result)| result));
     for (file, result) in &results {
         if result.outcome == "refused" {
-            refused += 1;
-            eprintln!("{}: {}", file.display(), describe(result));
+            tessera_bin::note(&format_args!("{}: {}", file.display(), describe(result)));
         }
     }
-    refusals(refused, results.len())?;
-    Ok(summary)
+    refusals(tally.refused, results.len())?;
+    Ok((summary, tally))
 }
 
 /// Registers `files` with a progress bar on a terminal (four calls in flight: the portal
@@ -572,7 +627,10 @@ fn inspect(path: &Path, json: bool) -> Result<u8, Failure> {
                     &serde_json::json!({ "status": status, "verified": false, "problem": e.to_string() }),
                 )?;
             } else {
-                eprintln!("tessera: {}: malformed license: {e}", path.display());
+                tessera_bin::say(
+                    "tessera",
+                    &format_args!("{}: malformed license: {e}", path.display()),
+                );
             }
             return Ok(status.exit_code());
         }

@@ -11,6 +11,8 @@ use tessera_core::wire::ErrorBody;
 pub enum PortalError {
     #[error(transparent)]
     BadUrl(#[from] tessera_core::transport::UrlError),
+    #[error("portal URL {url}: a user or password in it is not how to sign in (the API key is)")]
+    Credentials { url: String },
     #[error("cannot reach the portal at {url}: {message}")]
     Unreachable { url: String, message: String },
     #[error("the portal refused ({status} {code}): {message}")]
@@ -73,6 +75,11 @@ impl PortalClient {
     pub fn new(base: &str, api_key: &str, insecure_http: bool) -> Result<Self, PortalError> {
         let base = base.trim_end_matches('/').to_owned();
         tessera_core::transport::check_portal_url(&base, insecure_http)?;
+        // The HTTP client would send them ahead of the API key: refused, and never repeated.
+        let shown = without_credentials(&base);
+        if shown != base {
+            return Err(PortalError::Credentials { url: shown });
+        }
         // rustls is built without a default provider (no C toolchain needed): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Idle connections are dropped before the portal closes them (its header-read
@@ -83,6 +90,11 @@ impl PortalClient {
             .build()
             .map_err(|e| PortalError::Unreachable { url: base.clone(), message: e.to_string() })?;
         Ok(PortalClient { base, api_key: api_key.trim().to_owned(), http })
+    }
+
+    /// The portal's address (it carries no credentials).
+    pub fn url(&self) -> &str {
+        &self.base
     }
 
     /// Registers up to [`BATCH`] armored licenses in one call, answering for each in order.
@@ -189,6 +201,44 @@ impl PortalClient {
             });
         }
         Err(refusal(status.as_u16(), response))
+    }
+}
+
+/// `base` without the user and password a URL may carry (`https://user:pass@host`), as a
+/// message may show it.
+fn without_credentials(base: &str) -> String {
+    match reqwest::Url::parse(base) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            // Only fails for URLs that cannot have a user (no host): not these.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.as_str().trim_end_matches('/').to_owned()
+        }
+        _ => base.to_owned(),
+    }
+}
+
+/// What a registration run did, counted by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
+    /// Newly registered.
+    pub registered: usize,
+    /// The portal had them already.
+    pub already: usize,
+    pub refused: usize,
+}
+
+impl Tally {
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a BatchResult>) -> Tally {
+        let mut tally = Tally::default();
+        for result in results {
+            match result.outcome.as_str() {
+                "registered" => tally.registered += 1,
+                "already" => tally.already += 1,
+                _ => tally.refused += 1,
+            }
+        }
+        tally
     }
 }
 
@@ -378,7 +428,20 @@ fn read_license(path: &std::path::Path) -> std::io::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::by_size;
+    use super::{by_size, without_credentials};
+
+    #[test]
+    fn a_portal_url_is_shown_without_credentials() {
+        assert_eq!(
+            without_credentials("https://vendor:hunter2@portal.example.com/"),
+            "https://portal.example.com"
+        );
+        assert_eq!(
+            without_credentials("https://vendor@portal.example.com"),
+            "https://portal.example.com"
+        );
+        assert_eq!(without_credentials("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
 
     #[test]
     fn batches_are_split_by_size_keeping_order() {

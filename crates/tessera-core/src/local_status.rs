@@ -31,9 +31,27 @@ const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
 pub struct BootId(uuid::Uuid);
 
 impl BootId {
-    /// This machine's, or `None` where the kernel does not show one (no `/proc`).
-    pub fn of_this_machine() -> Option<BootId> {
-        std::fs::read_to_string(BOOT_ID_PATH).ok()?.trim().parse().ok()
+    /// This machine's: `Ok(None)` where the kernel does not show one (no `/proc`), an error
+    /// where it could not be read (a process out of file descriptors): never `None` for a
+    /// passing failure, which the other side would take for another machine. Read once per
+    /// process: a running kernel keeps its boot id.
+    pub fn of_this_machine() -> std::io::Result<Option<BootId>> {
+        static READ: std::sync::OnceLock<BootId> = std::sync::OnceLock::new();
+        if let Some(id) = READ.get() {
+            return Ok(Some(*id));
+        }
+        let id = BootId::read(std::path::Path::new(BOOT_ID_PATH))?;
+        Ok(id.map(|id| *READ.get_or_init(|| id)))
+    }
+
+    /// The boot id the file at `path` shows; `Ok(None)` where there is no such file or it
+    /// shows no boot id.
+    fn read(path: &std::path::Path) -> std::io::Result<Option<BootId>> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(text.trim().parse().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -222,10 +240,26 @@ mod tests {
 
     #[test]
     fn this_machine_shows_one_boot_id_and_only_the_kernel_spelling_parses() {
-        let id = BootId::of_this_machine().expect("/proc/sys/kernel/random/boot_id");
-        assert_eq!(BootId::of_this_machine(), Some(id));
+        let id = BootId::of_this_machine()
+            .expect("/proc/sys/kernel/random/boot_id read")
+            .expect("/proc/sys/kernel/random/boot_id");
+        assert_eq!(BootId::of_this_machine().expect("read"), Some(id));
         assert_eq!(id.to_string().parse(), Ok(id));
         assert_eq!("d27147c2e28a432db2a8d9b5da9570c8".parse::<BootId>(), Err(BadBootId));
         assert_eq!("not a boot id".parse::<BootId>(), Err(BadBootId));
+    }
+
+    #[test]
+    fn a_boot_id_that_cannot_be_read_is_an_error_not_another_machine() {
+        let dir = tempfile::tempdir().expect("dir");
+        // A directory where the file should be: the read fails (as out of descriptors would).
+        assert!(BootId::read(dir.path()).is_err());
+        assert_eq!(BootId::read(&dir.path().join("absent")).expect("no file"), None);
+        let file = dir.path().join("boot_id");
+        std::fs::write(&file, "d27147c2-e28a-432d-b2a8-d9b5da9570c8\n").expect("write");
+        assert_eq!(
+            BootId::read(&file).expect("read"),
+            "d27147c2-e28a-432d-b2a8-d9b5da9570c8".parse().ok()
+        );
     }
 }

@@ -683,7 +683,9 @@ impl Hub {
         let report = self.judge(&installed, &state);
         let status = LocalStatus {
             nonce,
-            boot_id: BootId::of_this_machine(),
+            // Read once when the socket starts serving (local.rs), so no later shortage
+            // of descriptors can change it.
+            boot_id: BootId::of_this_machine().unwrap_or(None),
             status: report.status,
             reason: report.reason,
             evidence: Hub::bundle_of(&installed, &state, report.status),

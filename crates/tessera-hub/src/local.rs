@@ -5,19 +5,27 @@
 //! then is closed; the application checks the answer and the signed evidence in it itself
 //! (the SDK's `hub_status`).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::Status;
-use tessera_core::local_status::{LocalAnswer, LocalRequest, LocalStatus};
+use tessera_core::local_status::{BootId, LocalAnswer, LocalRequest, LocalStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
+use tokio::task::AbortHandle;
 
 use crate::agent::Hub;
 
-/// Answers at once at most this many connections; more wait for the kernel's backlog.
+/// Makes at most this many answers at once (reading the state, checking and signing);
+/// more requests wait their turn.
 const MAX_AT_ONCE: usize = 16;
+/// Keeps at most this many connections open (file descriptors the agent also needs for its
+/// state and its runners). When all are taken, the oldest connection still waiting for its
+/// request is dropped to make room: connections that never send theirs cannot keep out a
+/// genuine request, which is written at once.
+const MAX_OPEN: usize = 256;
 /// A reader that does not take its answer within this is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client that has not written its whole request within this is dropped: the SDK writes
@@ -83,19 +91,45 @@ fn answer(hub: &Hub, request: &[u8]) -> Vec<u8> {
 }
 
 /// Serves the socket until `stop` turns true, then removes it.
+///
+/// Every connection's request is read without holding one of the [`MAX_AT_ONCE`] places:
+/// only making the answer does. So a local user who opens many connections and sends
+/// nothing (or sends slowly) holds no place a genuine request needs; of [`MAX_OPEN`]
+/// connections, the oldest silent one makes room for a new one, and none waits longer than
+/// [`REQUEST_TIMEOUT`].
 pub async fn serve(
     hub: Arc<Hub>,
     listener: UnixListener,
     path: PathBuf,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Read now, while descriptors are plenty; every answer then signs the same one.
+    if let Err(e) = BootId::of_this_machine() {
+        tracing::warn!(error = %e, "status socket: this machine's boot id");
+    }
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_AT_ONCE));
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));
+    // The connections still reading their request, oldest first.
+    let mut awaited: VecDeque<AbortHandle> = VecDeque::new();
     loop {
+        awaited.retain(|reading| !reading.is_finished());
+        if open.available_permits() == 0 {
+            // Dropping its task closes it and gives its place back; connections being
+            // answered give theirs back as soon as the answer is written.
+            if let Some(oldest) = awaited.pop_front() {
+                oldest.abort();
+            }
+        }
+        let place = tokio::select! {
+            place = open.clone().acquire_owned() => place,
+            _ = stop.wait_for(|stop| *stop) => break,
+        };
+        let Ok(place) = place else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|stop| *stop) => break,
         };
-        let (mut stream, _) = match accepted {
+        let (stream, _) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
                 tracing::warn!(error = %e, "status socket: accept");
@@ -103,21 +137,40 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let hub = hub.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let Some(request) = read_request(&mut stream).await else {
-                return;
-            };
-            // Reading the state and checking and making signatures is blocking work.
-            let Ok(bytes) = tokio::task::spawn_blocking(move || answer(&hub, &request)).await
-            else {
-                return;
-            };
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;
-            let _ = stream.shutdown().await;
+        let (hub, permits) = (hub.clone(), permits.clone());
+        let reading = tokio::spawn(async move {
+            let mut stream = stream;
+            if let Some(request) = read_request(&mut stream).await {
+                // A task of its own: dropping a silent connection to make room must never
+                // cut an answer short.
+                tokio::spawn(respond(hub, permits, stream, request, place));
+            }
         });
+        awaited.push_back(reading.abort_handle());
+    }
+    for reading in awaited {
+        reading.abort();
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// Makes and writes the answer to one request, holding one of the [`MAX_AT_ONCE`] places
+/// while the answer is made.
+async fn respond(
+    hub: Arc<Hub>,
+    permits: Arc<tokio::sync::Semaphore>,
+    mut stream: tokio::net::UnixStream,
+    request: Vec<u8>,
+    _place: tokio::sync::OwnedSemaphorePermit,
+) {
+    let bytes = {
+        let Ok(_permit) = permits.acquire_owned().await else { return };
+        // Reading the state and checking and making signatures is blocking work.
+        let Ok(bytes) = tokio::task::spawn_blocking(move || answer(&hub, &request)).await else {
+            return;
+        };
+        bytes
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;
+    let _ = stream.shutdown().await;
 }

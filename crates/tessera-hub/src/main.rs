@@ -25,11 +25,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tessera_bin::run("tessera-hub", || {
         let quiet = !matches!(cli.command, Command::Run(_));
-        let filter =
-            tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
-            });
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tessera_bin::logging::logs(if quiet { "warn" } else { "info" }).init();
         // One thread: the hub pings once an hour and serves a handful of runners.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -69,45 +65,51 @@ fn trust_bytes(arg: &TrustArg) -> Result<Vec<u8>, Failure> {
     }
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| fail(Exit::Internal, e))?;
-    println!("{text}");
-    Ok(())
+/// Writes a command's answer; a reader that has gone does not change the exit code.
+fn out(text: &str) -> Result<(), Failure> {
+    tessera_bin::print(text)
+        .map_err(|e| fail(Exit::Io, format!("cannot write to standard output: {e}")))
 }
 
-fn print_report(report: &Report) {
-    println!("status: {}", report.status);
-    println!("reason: {}", report.reason);
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| fail(Exit::Internal, e))?;
+    out(&format!("{text}\n"))
+}
+
+fn report_text(report: &Report) -> String {
+    let mut lines =
+        vec![format!("status: {}", report.status), format!("reason: {}", report.reason)];
     if let Some(id) = &report.license_id {
-        println!(
+        lines.push(format!(
             "license: {id} ({}, {})",
             report.org.as_deref().unwrap_or("?"),
             report.product.as_deref().unwrap_or("?")
-        );
+        ));
     }
-    println!(
+    lines.push(format!(
         "mode: {}",
         serde_json::to_value(report.mode).unwrap_or_default().as_str().unwrap_or("?")
-    );
+    ));
     if let Some(portal) = &report.portal {
-        println!("portal: {portal}");
+        lines.push(format!("portal: {portal}"));
     }
     if let Some(t) = report.last_good_receipt {
-        println!("last good receipt: {t}");
+        lines.push(format!("last good receipt: {t}"));
     }
     if let Some(left) = report.grace_left_secs {
-        println!(
+        lines.push(format!(
             "grace left: {}",
             humantime::format_duration(std::time::Duration::from_secs(left))
-        );
+        ));
     }
     if let Some(f) = &report.last_failure {
-        println!("last failure: {f}");
+        lines.push(format!("last failure: {f}"));
     }
-    match report.runner_limit {
-        Some(limit) => println!("runners leased: {} of {limit}", report.runners_leased),
-        None => println!("runners leased: {}", report.runners_leased),
-    }
+    lines.push(match report.runner_limit {
+        Some(limit) => format!("runners leased: {} of {limit}", report.runners_leased),
+        None => format!("runners leased: {}", report.runners_leased),
+    });
+    lines.join("\n") + "\n"
 }
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
@@ -138,13 +140,14 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             if args.json {
                 print_json(&report)?;
             } else {
-                println!("product: {}", report.product);
+                let mut text = format!("product: {}\n", report.product);
                 for (name, hash) in &report.components {
-                    println!("{name:<14} {hash}");
+                    text.push_str(&format!("{name:<14} {hash}\n"));
                 }
                 for name in &report.missing {
-                    println!("{name:<14} (missing)");
+                    text.push_str(&format!("{name:<14} (missing)\n"));
                 }
+                out(&text)?;
             }
             Ok(0)
         }
@@ -152,10 +155,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let report_receipt = if let Some(path) = &args.offline {
                 let claims = hub.install_offline(&read(path)?)?;
                 if !args.json {
-                    println!(
-                        "offline activation installed for license {}, valid through {}",
+                    out(&format!(
+                        "offline activation installed for license {}, valid through {}\n",
                         claims.license_id, claims.not_after
-                    );
+                    ))?;
                 }
                 None
             } else {
@@ -172,10 +175,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             if args.json {
                 print_json(&report)?;
             } else if let Some(receipt) = report_receipt {
-                println!(
-                    "activated license {} at portal time {}; next ping by {}",
+                out(&format!(
+                    "activated license {} at portal time {}; next ping by {}\n",
                     receipt.license_id, receipt.portal_time, receipt.next_ping_by
-                );
+                ))?;
             }
             Ok(0)
         }
@@ -184,7 +187,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let trust = trust_bytes(&args.trust)?;
             let request = hub.activation_request(&license, &trust)?;
             if args.out == Path::new("-") {
-                print!("{request}");
+                out(&request)?;
             } else {
                 tessera_core::fsutil::write_atomic(
                     &args.out,
@@ -192,11 +195,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
                 )
                 .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
-                eprintln!(
+                tessera_bin::note(&format_args!(
                     "request written to {}: carry it to the vendor, then run \
                      `tessera-hub activate --offline ANSWER`",
                     args.out.display()
-                );
+                ));
             }
             Ok(0)
         }
@@ -222,10 +225,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&report)?;
             } else {
-                println!(
-                    "the portal answered {} at {}; next ping by {}",
+                out(&format!(
+                    "the portal answered {} at {}; next ping by {}\n",
                     receipt.status, receipt.portal_time, receipt.next_ping_by
-                );
+                ))?;
             }
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
@@ -234,7 +237,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&report)?;
             } else {
-                print_report(&report);
+                out(&report_text(&report))?;
             }
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
@@ -247,11 +250,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
             )
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
-            eprintln!(
+            tessera_bin::note(&format_args!(
                 "bundle written to {} (lease until {})",
                 args.out.display(),
                 hub.now().saturating_add(args.lease_ttl)
-            );
+            ));
             Ok(0)
         }
         Command::Runners(RunnersCommand::List { json }) => {
@@ -259,32 +262,36 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&runners)?;
             } else {
+                let mut text = String::new();
                 for r in &runners {
                     let slot = match (r.holds_slot, r.lease_until) {
                         (true, Some(until)) => format!("slot until {until}"),
                         _ => "no slot".to_owned(),
                     };
                     let copy = r.cloned_at.map(|t| format!("  COPY SEEN {t}")).unwrap_or_default();
-                    println!("{}  {:<24} {slot}{copy}", r.key_id, r.label);
+                    text.push_str(&format!("{}  {:<24} {slot}{copy}\n", r.key_id, r.label));
                 }
+                out(&text)?;
             }
             Ok(0)
         }
         Command::Runners(RunnersCommand::Release { key_id }) => {
             hub.release_runner(&key_id)?;
-            println!("released the slot of runner {key_id}");
+            out(&format!("released the slot of runner {key_id}\n"))?;
             Ok(0)
         }
         Command::Runners(RunnersCommand::Forget { key_id }) => {
             hub.forget_runner(&key_id)?;
-            println!("removed runner {key_id}; it must enroll again with a new runner token");
+            out(&format!(
+                "removed runner {key_id}; it must enroll again with a new runner token\n"
+            ))?;
             Ok(0)
         }
         Command::RunnerToken => {
             let token = hub.create_runner_token()?;
-            println!("{token}");
-            eprintln!(
-                "this token is shown once; give it to the runner (`tessera-runner install --token`)"
+            out(&format!("{token}\n"))?;
+            tessera_bin::note(
+                &"this token is shown once; give it to the runner (`tessera-runner install --token`)",
             );
             Ok(0)
         }

@@ -1,5 +1,5 @@
-// Time per call of verifyLicense and runnerCheck from Node.js, on the scene the Rust
-// benchmark made (crates/tessera/benches/bindings.rs reads the one JSON line printed).
+// Time per call of verifyLicense, runnerCheck and hubStatus from Node.js, on the scene the
+// Rust benchmark made (crates/tessera/benches/bindings.rs reads the one JSON line printed).
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
 
@@ -13,6 +13,8 @@ const trust = new tessera.TrustSet(readFileSync(env('TESSERA_SCENE_TRUST'), 'utf
 const license = readFileSync(env('TESSERA_SCENE_LICENSE'), 'utf8')
 const now = Number(env('TESSERA_SCENE_NOW'))
 const runner = { stateDir: env('TESSERA_SCENE_RUNNER_STATE'), keystore: 'keyutils', now }
+// The hub agent's latest time is the wall clock's: asked at the system time (no `now`).
+const hub = { socket: env('TESSERA_SCENE_HUB_SOCKET') }
 
 // The best of the batches' mean time per call.
 function bestPerCall(call) {
@@ -29,4 +31,5 @@ function bestPerCall(call) {
 
 const verify_ns = bestPerCall(() => tessera.verifyLicense(license, trust, { now }))
 const runner_ns = bestPerCall(() => tessera.runnerCheck(runner))
-console.log(JSON.stringify({ verify_ns, runner_ns }))
+const hub_ns = bestPerCall(() => tessera.hubStatus(trust, hub))
+console.log(JSON.stringify({ verify_ns, runner_ns, hub_ns }))

@@ -1,16 +1,20 @@
 //! Tessera's checks for Node.js, a native addon (napi-rs): `verifyLicense`, `runnerCheck`,
 //! `hubStatus` and the async variants of the two that do I/O. Status words are the
-//! command-line tools' words; a call that cannot be made throws an `Error` whose `code` is
-//! the SDK's stable code (`bad_argument`, `bad_trust`, `keystore`, `io`,
-//! `hub_unreachable`, `bad_answer`).
+//! command-line tools' words (`Status`); a call that cannot be made throws an `Error` whose
+//! `code` is the SDK's stable code (`bad_argument`, `bad_trust`, `keystore`, `io`,
+//! `hub_unreachable`, `bad_answer`). Every argument is checked here (`arguments`): a wrong
+//! type, an unknown option or `NaN` is `bad_argument` naming it.
 //!
 //! No `unsafe` here: napi-rs's macros make the boundary.
 
-use std::time::Duration;
+mod arguments;
+mod words;
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, Either};
+use napi::bindgen_prelude::{AsyncTask, Unknown};
 use napi::{Env, JsError, Task};
 use napi_derive::napi;
+
+pub use words::{Mode, Status};
 
 /// An error's `code` for JavaScript: the SDK's stable code.
 pub struct Code(&'static str);
@@ -31,21 +35,6 @@ fn bad(what: &str, message: impl std::fmt::Display) -> napi::Error<Code> {
     napi::Error::new(Code("bad_argument"), format!("{what}: {message}"))
 }
 
-/// Seconds since the Unix epoch: the given time, or the system clock's.
-fn time(now: Option<i64>) -> Result<tessera::UnixTime> {
-    match now {
-        Some(seconds) => tessera::UnixTime::from_unix(seconds).map_err(|e| bad("now", e)),
-        None => Ok(tessera::now()),
-    }
-}
-
-fn tolerance(secs: Option<i64>) -> Result<Option<Duration>> {
-    secs.map(|s| {
-        u64::try_from(s).map(Duration::from_secs).map_err(|_| bad("toleranceSecs", "negative"))
-    })
-    .transpose()
-}
-
 /// A vendor's trust set (its public keys): parse once, pass to every check.
 #[napi]
 pub struct TrustSet {
@@ -54,10 +43,12 @@ pub struct TrustSet {
 
 #[napi]
 impl TrustSet {
-    /// Parses the text of the vendor's `.pub` file. Throws `bad_trust`.
-    #[napi(constructor)]
-    pub fn new(text: String) -> Result<Self> {
-        tessera::TrustSet::parse(text.as_bytes())
+    /// Parses the text of the vendor's `.pub` file (a string or a Buffer). Throws
+    /// `bad_trust`.
+    #[napi(constructor, ts_args_type = "text: string | Buffer")]
+    pub fn new(text: Option<Unknown<'_>>) -> Result<Self> {
+        let text = arguments::bytes(text, "text")?;
+        tessera::TrustSet::parse(text.as_ref())
             .map(|inner| TrustSet { inner })
             .map_err(|e| thrown(&tessera::Error::Trust(e)))
     }
@@ -101,19 +92,11 @@ fn secs(s: Option<u64>) -> Option<i64> {
     s.map(|s| i64::try_from(s).unwrap_or(i64::MAX))
 }
 
-/// Options of `verifyLicense`.
-#[napi(object)]
-pub struct VerifyOptions {
-    /// The product this software is: another product's license is `wrong_product`.
-    pub product: Option<String>,
-    /// Unix seconds; the system clock when absent.
-    pub now: Option<i64>,
-}
-
 /// A license file's verdict.
 #[napi(object)]
 pub struct LicenseCheck {
-    pub status: String,
+    #[napi(ts_type = "Status")]
+    pub status: Status,
     pub reason: String,
     /// `status` is `valid`.
     pub permits_running: bool,
@@ -121,45 +104,36 @@ pub struct LicenseCheck {
     pub license: Option<License>,
 }
 
-/// Verifies a license file (its text or bytes) with the vendor's trust set.
-#[napi]
+/// Verifies a license file (its text or bytes) with the vendor's trust set. Options:
+/// `product`, `now`.
+#[napi(
+    ts_args_type = "license: string | Buffer, trust: TrustSet, options?: VerifyOptions | undefined | null"
+)]
 pub fn verify_license(
-    license: Either<String, Buffer>,
-    trust: &TrustSet,
-    options: Option<VerifyOptions>,
+    license: Option<Unknown<'_>>,
+    trust: Option<Unknown<'_>>,
+    options: Option<Unknown<'_>>,
 ) -> Result<LicenseCheck> {
-    let (product, now) = options.map_or((None, None), |o| (o.product, o.now));
-    let bytes: &[u8] = match &license {
-        Either::A(text) => text.as_bytes(),
-        Either::B(buffer) => buffer,
-    };
-    let check = tessera::verify_license(bytes, &trust.inner, product.as_deref(), time(now)?)
+    let license = arguments::bytes(license, "license")?;
+    let trust = arguments::trust(trust)?;
+    let options = arguments::Options::new(options, "verifyLicense", &["product", "now"], false)?;
+    let product = options.name("product")?;
+    let now = options.now()?;
+    let check = tessera::verify_license(license.as_ref(), &trust.inner, product.as_deref(), now)
         .map_err(|e| thrown(&e))?;
     Ok(LicenseCheck {
         permits_running: check.status.permits_running(),
-        status: check.status.as_str().to_owned(),
+        status: check.status.into(),
         reason: check.reason,
         license: check.license.as_ref().map(License::from),
     })
 }
 
-/// Options of `runnerCheck`.
-#[napi(object)]
-pub struct RunnerOptions {
-    /// The runner's state directory (`tessera-runner --state-dir`).
-    pub state_dir: String,
-    /// `keyutils` or `secret-service`; the default as the runner agent chooses it.
-    pub keystore: Option<String>,
-    /// How far (seconds) the clock may fall behind the latest time seen.
-    pub tolerance_secs: Option<i64>,
-    /// Unix seconds; the system clock when absent.
-    pub now: Option<i64>,
-}
-
 /// A runner's answer.
 #[napi(object)]
 pub struct RunnerCheck {
-    pub status: String,
+    #[napi(ts_type = "Status")]
+    pub status: Status,
     pub reason: String,
     /// `valid` or `grace`.
     pub permits_running: bool,
@@ -169,21 +143,29 @@ pub struct RunnerCheck {
     pub license: Option<License>,
 }
 
-fn runner_options(o: &RunnerOptions) -> Result<(tessera::RunnerOptions, tessera::UnixTime)> {
-    let mut options = tessera::RunnerOptions::new(&o.state_dir);
-    if let Some(name) = &o.keystore {
-        options = options.keystore_named(name).map_err(|e| thrown(&e))?;
+fn runner_options(
+    options: Option<Unknown<'_>>,
+) -> Result<(tessera::RunnerOptions, tessera::UnixTime)> {
+    let o = arguments::Options::new(
+        options,
+        "runnerCheck",
+        &["stateDir", "keystore", "toleranceSecs", "now"],
+        true,
+    )?;
+    let mut options = tessera::RunnerOptions::new(o.required_name("stateDir")?);
+    if let Some(name) = o.name("keystore")? {
+        options = options.keystore_named(&name).map_err(|e| thrown(&e))?;
     }
-    if let Some(t) = tolerance(o.tolerance_secs)? {
+    if let Some(t) = o.tolerance()? {
         options = options.tolerance(t);
     }
-    Ok((options, time(o.now)?))
+    Ok((options, o.now()?))
 }
 
 fn runner_answer(check: tessera::RunnerCheck) -> RunnerCheck {
     RunnerCheck {
         permits_running: check.status.permits_running(),
-        status: check.status.as_str().to_owned(),
+        status: check.status.into(),
         reason: check.reason,
         grace_left_secs: secs(check.grace_left_secs),
         runner: check.runner,
@@ -193,82 +175,80 @@ fn runner_answer(check: tessera::RunnerCheck) -> RunnerCheck {
 }
 
 /// Whether this runner may run, decided offline from its sealed cache (reads the state
-/// directory and the keystore: `runnerCheckAsync` does it off the main thread).
-#[napi]
-pub fn runner_check(options: RunnerOptions) -> Result<RunnerCheck> {
-    let (options, now) = runner_options(&options)?;
+/// directory and the keystore: `runnerCheckAsync` does it off the main thread). Options:
+/// `stateDir` (required), `keystore`, `toleranceSecs`, `now`.
+#[napi(ts_args_type = "options: RunnerOptions")]
+pub fn runner_check(options: Option<Unknown<'_>>) -> Result<RunnerCheck> {
+    let (options, now) = runner_options(options)?;
     tessera::runner_check(&options, now).map(runner_answer).map_err(|e| thrown(&e))
-}
-
-/// Options of `hubStatus`.
-#[napi(object)]
-pub struct HubOptions {
-    /// The hub agent's status socket (`tessera-hub run --status-socket`).
-    pub socket: String,
-    /// The product this application is.
-    pub product: Option<String>,
-    pub tolerance_secs: Option<i64>,
-    /// How long to wait for the agent, in milliseconds (default 5000).
-    pub timeout_ms: Option<u32>,
-    /// Unix seconds; the system clock when absent.
-    pub now: Option<i64>,
 }
 
 /// The hub's standing, as this process decided it from the agent's signed evidence.
 #[napi(object)]
 pub struct HubStatus {
-    pub status: String,
+    #[napi(ts_type = "Status")]
+    pub status: Status,
     pub reason: String,
     /// `valid` or `grace`.
     pub permits_running: bool,
-    /// `online`, `offline` or `none`.
-    pub mode: String,
+    #[napi(ts_type = "Mode")]
+    pub mode: Mode,
     pub grace_left_secs: Option<i64>,
     pub license: Option<License>,
     pub runners_leased: u32,
     /// What the agent itself said (informative).
-    pub agent_status: String,
+    #[napi(ts_type = "Status")]
+    pub agent_status: Status,
 }
 
-fn hub_options(o: &HubOptions) -> Result<(tessera::HubOptions, tessera::UnixTime)> {
-    let mut options = tessera::HubOptions::new(&o.socket);
-    if let Some(product) = &o.product {
-        options = options.product(product.clone());
+fn hub_options(options: Option<Unknown<'_>>) -> Result<(tessera::HubOptions, tessera::UnixTime)> {
+    let o = arguments::Options::new(
+        options,
+        "hubStatus",
+        &["socket", "product", "toleranceSecs", "timeoutMs", "now"],
+        true,
+    )?;
+    let mut options = tessera::HubOptions::new(o.required_name("socket")?);
+    if let Some(product) = o.name("product")? {
+        options = options.product(product);
     }
-    if let Some(t) = tolerance(o.tolerance_secs)? {
+    if let Some(t) = o.tolerance()? {
         options.tolerance = t;
     }
-    if let Some(ms) = o.timeout_ms {
-        options.timeout = Duration::from_millis(ms.max(1).into());
+    if let Some(t) = o.timeout()? {
+        options.timeout = t;
     }
-    Ok((options, time(o.now)?))
+    Ok((options, o.now()?))
 }
 
 fn hub_answer(s: tessera::HubStatus) -> HubStatus {
     HubStatus {
         permits_running: s.status.permits_running(),
-        status: s.status.as_str().to_owned(),
+        status: s.status.into(),
         reason: s.reason,
-        mode: s.mode.as_str().to_owned(),
+        mode: s.mode.into(),
         grace_left_secs: secs(s.grace_left_secs),
         license: s.license.as_ref().map(License::from),
         runners_leased: u32::try_from(s.runners_leased).unwrap_or(u32::MAX),
-        agent_status: s.agent_status.as_str().to_owned(),
+        agent_status: s.agent_status.into(),
     }
 }
 
 /// Asks the local hub agent and decides the hub's standing from its signed evidence with
-/// `trust` (blocks up to the timeout: `hubStatusAsync` does it off the main thread).
-#[napi]
-pub fn hub_status(trust: &TrustSet, options: HubOptions) -> Result<HubStatus> {
-    let (options, now) = hub_options(&options)?;
+/// `trust` (waits up to `timeoutMs`, 5000 by default: `hubStatusAsync` waits off the main
+/// thread). Options: `socket` (required), `product`, `toleranceSecs`, `timeoutMs`, `now`.
+#[napi(ts_args_type = "trust: TrustSet, options: HubOptions")]
+pub fn hub_status(trust: Option<Unknown<'_>>, options: Option<Unknown<'_>>) -> Result<HubStatus> {
+    let trust = arguments::trust(trust)?;
+    let (options, now) = hub_options(options)?;
     tessera::hub_status(&options, &trust.inner, now).map(hub_answer).map_err(|e| thrown(&e))
 }
 
-/// Work for libuv's thread pool; its error keeps the SDK's code.
+/// Work for libuv's thread pool, or the argument error to reject with.
 pub enum Work {
     Runner(tessera::RunnerOptions, tessera::UnixTime),
     Hub(tessera::HubOptions, tessera::TrustSet, tessera::UnixTime),
+    Refused(napi::Error<Code>),
 }
 
 /// The answer of a [`Work`].
@@ -277,47 +257,66 @@ pub enum Done {
     Hub(tessera::HubStatus),
 }
 
-/// A check run off the main thread; resolves to the same object as the sync call.
+/// A check run off the main thread; resolves to the same object as the sync call, or
+/// rejects with the same `Error` (its `code` included).
 pub struct Check(Option<Work>);
 
 impl Task for Check {
-    type Output = std::result::Result<Done, tessera::Error>;
-    type JsValue = Either<RunnerCheck, HubStatus>;
+    type Output = std::result::Result<Done, (&'static str, String)>;
+    type JsValue = napi::bindgen_prelude::Either<RunnerCheck, HubStatus>;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
+        let failed = |e: tessera::Error| (e.code(), e.to_string());
         Ok(match self.0.take() {
             Some(Work::Runner(options, now)) => {
-                tessera::runner_check(&options, now).map(Done::Runner)
+                tessera::runner_check(&options, now).map(Done::Runner).map_err(failed)
             }
             Some(Work::Hub(options, trust, now)) => {
-                tessera::hub_status(&options, &trust, now).map(Done::Hub)
+                tessera::hub_status(&options, &trust, now).map(Done::Hub).map_err(failed)
             }
-            None => {
-                Err(tessera::Error::BadArgument { what: "task", message: "already run".into() })
-            }
+            Some(Work::Refused(e)) => Err((e.status.0, e.reason)),
+            None => Err(("bad_argument", "task: already run".into())),
         })
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        use napi::bindgen_prelude::Either;
         match output {
             Ok(Done::Runner(check)) => Ok(Either::A(runner_answer(check))),
             Ok(Done::Hub(status)) => Ok(Either::B(hub_answer(status))),
-            // The rejection is a JavaScript Error made here, so it carries the SDK's code.
-            Err(e) => Err(napi::Error::from(JsError::from(thrown(&e)).into_unknown(env))),
+            // The rejection is a JavaScript Error made here, so it carries the code.
+            Err((code, message)) => {
+                let error = napi::Error::new(Code(code), message);
+                Err(napi::Error::from(JsError::from(error).into_unknown(env)))
+            }
         }
     }
 }
 
-/// `runnerCheck` off the main thread.
-#[napi(ts_return_type = "Promise<RunnerCheck>")]
-pub fn runner_check_async(options: RunnerOptions) -> Result<AsyncTask<Check>> {
-    let (options, now) = runner_options(&options)?;
-    Ok(AsyncTask::new(Check(Some(Work::Runner(options, now)))))
+/// `runnerCheck` off the main thread (a bad argument rejects).
+#[napi(ts_args_type = "options: RunnerOptions", ts_return_type = "Promise<RunnerCheck>")]
+pub fn runner_check_async(options: Option<Unknown<'_>>) -> AsyncTask<Check> {
+    let work = match runner_options(options) {
+        Ok((options, now)) => Work::Runner(options, now),
+        Err(e) => Work::Refused(e),
+    };
+    AsyncTask::new(Check(Some(work)))
 }
 
-/// `hubStatus` off the main thread.
-#[napi(ts_return_type = "Promise<HubStatus>")]
-pub fn hub_status_async(trust: &TrustSet, options: HubOptions) -> Result<AsyncTask<Check>> {
-    let (options, now) = hub_options(&options)?;
-    Ok(AsyncTask::new(Check(Some(Work::Hub(options, trust.inner.clone(), now)))))
+/// `hubStatus` off the main thread (a bad argument rejects).
+#[napi(
+    ts_args_type = "trust: TrustSet, options: HubOptions",
+    ts_return_type = "Promise<HubStatus>"
+)]
+pub fn hub_status_async(
+    trust: Option<Unknown<'_>>,
+    options: Option<Unknown<'_>>,
+) -> AsyncTask<Check> {
+    let work = match arguments::trust(trust)
+        .and_then(|trust| Ok((trust.inner.clone(), hub_options(options)?)))
+    {
+        Ok((trust, (options, now))) => Work::Hub(options, trust, now),
+        Err(e) => Work::Refused(e),
+    };
+    AsyncTask::new(Check(Some(work)))
 }

@@ -2,10 +2,10 @@
 //! `verify_license`, `runner_check`, `hub_status`. Status words are the command-line tools'
 //! words; a call that cannot be made raises `TesseraError` whose `code` is the SDK's stable
 //! code (`bad_argument`, `bad_trust`, `keystore`, `io`, `hub_unreachable`, `bad_answer`).
-//! The two calls that do I/O release the GIL while they wait.
+//! The two calls that do I/O release the GIL while they wait. Arguments are checked in
+//! `arguments`: a wrong type is a `TypeError`, a refused value `TesseraError` (`bad_argument`).
 
-use std::path::PathBuf;
-use std::time::Duration;
+mod arguments;
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -18,7 +18,7 @@ create_exception!(
     "A check that could not be made; `code` says why in a word."
 );
 
-fn raise(py: Python<'_>, code: &str, message: String) -> PyErr {
+pub(crate) fn raise(py: Python<'_>, code: &str, message: String) -> PyErr {
     let err = TesseraError::new_err(message);
     if let Err(e) = err.value(py).setattr("code", code) {
         return e;
@@ -30,22 +30,6 @@ fn thrown(py: Python<'_>, e: &tessera::Error) -> PyErr {
     raise(py, e.code(), e.to_string())
 }
 
-fn time(py: Python<'_>, now: Option<i64>) -> PyResult<tessera::UnixTime> {
-    match now {
-        Some(s) => tessera::UnixTime::from_unix(s)
-            .map_err(|e| raise(py, "bad_argument", format!("now: {e}"))),
-        None => Ok(tessera::now()),
-    }
-}
-
-fn seconds(py: Python<'_>, what: &str, secs: Option<f64>) -> PyResult<Option<Duration>> {
-    secs.map(|s| {
-        Duration::try_from_secs_f64(s)
-            .map_err(|e| raise(py, "bad_argument", format!("{what}: {e}")))
-    })
-    .transpose()
-}
-
 /// A vendor's trust set (its public keys): parse once, pass to every check.
 #[pyclass(frozen, module = "tessera")]
 struct TrustSet {
@@ -54,10 +38,11 @@ struct TrustSet {
 
 #[pymethods]
 impl TrustSet {
-    /// Parses the text of the vendor's `.pub` file. Raises TesseraError (`bad_trust`).
+    /// Parses the text of the vendor's `.pub` file (`str` or `bytes`). Raises TesseraError
+    /// (`bad_trust`).
     #[new]
-    fn new(py: Python<'_>, text: &str) -> PyResult<Self> {
-        tessera::TrustSet::parse(text.as_bytes())
+    fn new(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Self> {
+        tessera::TrustSet::parse(&arguments::text(text, "text")?)
             .map(|inner| TrustSet { inner })
             .map_err(|e| thrown(py, &tessera::Error::Trust(e)))
     }
@@ -161,58 +146,46 @@ impl Check {
     }
 }
 
-/// A license file as `str` or `bytes`.
-#[derive(FromPyObject)]
-enum Text {
-    Str(String),
-    Bytes(Vec<u8>),
-}
-
-impl Text {
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Text::Str(s) => s.as_bytes(),
-            Text::Bytes(b) => b,
-        }
-    }
-}
-
 /// Verifies a license file (its text or bytes) with the vendor's trust set, for `product`
 /// when given, at `now` (Unix seconds; the system clock when None).
 #[pyfunction]
 #[pyo3(signature = (license, trust, *, product=None, now=None))]
 fn verify_license(
     py: Python<'_>,
-    license: Text,
-    trust: &TrustSet,
-    product: Option<&str>,
-    now: Option<i64>,
+    license: &Bound<'_, PyAny>,
+    trust: &Bound<'_, PyAny>,
+    product: Option<&Bound<'_, PyAny>>,
+    now: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Check> {
-    let now = time(py, now)?;
-    let check = tessera::verify_license(license.as_bytes(), &trust.inner, product, now)
+    let license = arguments::text(license, "license")?;
+    let trust = arguments::trust(trust)?;
+    let product = arguments::name(product, "product")?;
+    let now = arguments::now(now)?;
+    let check = tessera::verify_license(&license, &trust, product.as_deref(), now)
         .map_err(|e| thrown(py, &e))?;
     Check::new(py, check.status, check.reason, check.license.as_ref())
 }
 
 /// Whether this runner may run, decided offline from its sealed cache in `state_dir` with
-/// the key in `keystore` (`"keyutils"`, `"secret-service"`, or the default).
+/// the key in `keystore` (`"keyutils"`, `"secret-service"`, `"systemd-creds"`, or by default the
+/// one the runner was installed with).
 #[pyfunction]
 #[pyo3(signature = (state_dir, *, keystore=None, tolerance_secs=None, now=None))]
 fn runner_check(
     py: Python<'_>,
-    state_dir: PathBuf,
-    keystore: Option<&str>,
-    tolerance_secs: Option<f64>,
-    now: Option<i64>,
+    state_dir: &Bound<'_, PyAny>,
+    keystore: Option<&Bound<'_, PyAny>>,
+    tolerance_secs: Option<&Bound<'_, PyAny>>,
+    now: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Check> {
-    let mut options = tessera::RunnerOptions::new(state_dir);
-    if let Some(name) = keystore {
-        options = options.keystore_named(name).map_err(|e| thrown(py, &e))?;
+    let mut options = tessera::RunnerOptions::new(arguments::path(state_dir, "state_dir")?);
+    if let Some(name) = arguments::name(keystore, "keystore")? {
+        options = options.keystore_named(&name).map_err(|e| thrown(py, &e))?;
     }
-    if let Some(t) = seconds(py, "tolerance_secs", tolerance_secs)? {
+    if let Some(t) = arguments::seconds(tolerance_secs, "tolerance_secs", false, f64::MAX)? {
         options = options.tolerance(t);
     }
-    let now = time(py, now)?;
+    let now = arguments::now(now)?;
     let answer = py.detach(|| tessera::runner_check(&options, now)).map_err(|e| thrown(py, &e))?;
     let mut check = Check::new(py, answer.status, answer.reason, answer.license.as_ref())?;
     check.grace_left_secs = answer.grace_left_secs;
@@ -222,31 +195,31 @@ fn runner_check(
 }
 
 /// The hub's standing, asked of the hub agent at `socket` and decided here from its signed
-/// evidence with `trust`.
+/// evidence with `trust`; `timeout` (seconds) is the whole call's deadline.
 #[pyfunction]
-#[pyo3(signature = (socket, trust, *, product=None, tolerance_secs=None, timeout_secs=None, now=None))]
+#[pyo3(signature = (socket, trust, *, product=None, tolerance_secs=None, timeout=None, now=None))]
 #[allow(clippy::too_many_arguments)] // keyword arguments, as Python callers name them
 fn hub_status(
     py: Python<'_>,
-    socket: PathBuf,
-    trust: &TrustSet,
-    product: Option<String>,
-    tolerance_secs: Option<f64>,
-    timeout_secs: Option<f64>,
-    now: Option<i64>,
+    socket: &Bound<'_, PyAny>,
+    trust: &Bound<'_, PyAny>,
+    product: Option<&Bound<'_, PyAny>>,
+    tolerance_secs: Option<&Bound<'_, PyAny>>,
+    timeout: Option<&Bound<'_, PyAny>>,
+    now: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Check> {
-    let mut options = tessera::HubOptions::new(socket);
-    if let Some(product) = product {
+    let mut options = tessera::HubOptions::new(arguments::path(socket, "socket")?);
+    let trust = arguments::trust(trust)?;
+    if let Some(product) = arguments::name(product, "product")? {
         options = options.product(product);
     }
-    if let Some(t) = seconds(py, "tolerance_secs", tolerance_secs)? {
+    if let Some(t) = arguments::seconds(tolerance_secs, "tolerance_secs", false, f64::MAX)? {
         options.tolerance = t;
     }
-    if let Some(t) = seconds(py, "timeout_secs", timeout_secs)? {
-        options.timeout = t.max(Duration::from_millis(1));
+    if let Some(t) = arguments::seconds(timeout, "timeout", true, arguments::MAX_TIMEOUT_SECS)? {
+        options.timeout = t;
     }
-    let now = time(py, now)?;
-    let trust = trust.inner.clone();
+    let now = arguments::now(now)?;
     let answer =
         py.detach(|| tessera::hub_status(&options, &trust, now)).map_err(|e| thrown(py, &e))?;
     let mut check = Check::new(py, answer.status, answer.reason, answer.license.as_ref())?;

@@ -9,6 +9,7 @@
 //! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards.
 //! - [`scene`]: a licensed site (portal, hub agents, a runner) for the in-process checks.
 //! - [`clock`]: a clock the test sets.
+//! - [`docs`]: a doc that shows an example file shows it verbatim.
 //! - [`session`]: re-running a test inside a session of a real OS keystore.
 //! - [`slow`]: slow and idle clients, for the servers' connection limits.
 //! - [`user`]: a fresh user for one test (as root).
@@ -18,6 +19,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod clock;
+pub mod docs;
 pub mod portal;
 pub mod postgres;
 pub mod process;
@@ -28,6 +30,7 @@ pub mod user;
 pub mod vendor;
 
 pub use clock::TestClock;
+pub use docs::assert_doc_shows;
 pub use portal::{PortalOptions, PortalProcess};
 pub use postgres::{PgDatabase, postgres_url};
 pub use process::{Daemon, Ran, at, command, eventually, have, run, workspace_binary};

@@ -36,7 +36,8 @@ pub struct HubOptions {
     pub tolerance: Duration,
     /// The whole call's deadline: connecting, sending the request and reading the answer
     /// all end within it, whatever the agent (or whatever serves the socket) does; past it
-    /// the call is `hub_unreachable`. Must be above zero.
+    /// the call is `hub_unreachable`. Must be above zero; `Duration::MAX` waits as long as
+    /// it takes.
     pub timeout: Duration,
 }
 
@@ -107,7 +108,9 @@ pub fn hub_status(
         .map_err(|e| Error::BadArgument { what: "product", message: e.to_string() })?;
     let asked = Asked {
         nonce: Nonce::generate().map_err(|e| Error::Io(format!("a random nonce: {e}")))?,
-        boot_id: BootId::of_this_machine(),
+        // A boot id that cannot be read now is an error, not a "no" for another machine.
+        boot_id: BootId::of_this_machine()
+            .map_err(|e| Error::Io(format!("this machine's boot id: {e}")))?,
     };
     let answer = ask(options, asked.nonce)?;
     Ok(decide(&answer, &asked, trust, product, now, options.tolerance))

@@ -21,7 +21,12 @@ pub(crate) fn exchange(path: &Path, request: &[u8], timeout: Duration) -> Result
     if timeout.is_zero() {
         return Err(Error::BadArgument { what: "timeout", message: "must be above zero".into() });
     }
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    // A timeout too long to be a point in time (`Duration::MAX`) means "wait": a deadline
+    // 68 years away, not an overflow panic.
+    let deadline = started
+        .checked_add(timeout)
+        .unwrap_or_else(|| started + Duration::from_secs(i32::MAX.unsigned_abs().into()));
     let unreachable =
         |message: String| Error::HubUnreachable { path: path.display().to_string(), message };
     let late = |doing: &str| unreachable(format!("no answer within {timeout:?}: {doing}"));

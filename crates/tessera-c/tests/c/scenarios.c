@@ -72,7 +72,8 @@ static void expect_runner(const char *dir, int64_t now, const char *status) {
 
 static void expect_hub(const char *socket, const TesseraTrust *trust, int64_t now, const char *status) {
   TesseraCheck *check = NULL;
-  TesseraCode code = tessera_hub_status(socket, trust, env("TESSERA_SCENE_PRODUCT"), now, &check);
+  TesseraCode code = tessera_hub_status(socket, trust, env("TESSERA_SCENE_PRODUCT"),
+                                        TESSERA_HUB_TIMEOUT_MS_DEFAULT, now, &check);
   EXPECT(code == TESSERA_CODE_OK, "code %d: %s", code, tessera_last_error());
   if (code == TESSERA_CODE_OK) {
     EXPECT(strcmp(tessera_check_status(check), status) == 0, "hub: %s (%s)",
@@ -117,7 +118,7 @@ int main(void) {
   EXPECT(tessera_trust_parse("not a trust set", &bad) == TESSERA_CODE_BAD_TRUST, "bad trust");
   EXPECT(bad == NULL, "no handle on error");
   EXPECT(tessera_runner_check("/tmp", "floppy", now, &check) == TESSERA_CODE_BAD_ARGUMENT, "bad keystore");
-  EXPECT(tessera_hub_status("/nonexistent/hub.sock", trust, NULL, now, &check) == TESSERA_CODE_HUB_UNREACHABLE, "no agent");
+  EXPECT(tessera_hub_status("/nonexistent/hub.sock", trust, NULL, 1000, now, &check) == TESSERA_CODE_HUB_UNREACHABLE, "no agent");
   EXPECT(tessera_check_status(NULL) == NULL && tessera_check_grace_left_secs(NULL) == -1, "NULL handles");
   tessera_check_free(NULL);
   tessera_trust_free(NULL);

@@ -6,3 +6,4 @@ mod keys;
 mod licenses;
 mod misuse;
 mod offline;
+mod streams;

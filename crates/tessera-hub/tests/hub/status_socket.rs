@@ -89,7 +89,7 @@ fn the_status_socket_signs_its_answer_over_the_nonce_and_drops_a_silent_client()
         tessera_core::keyfile::load_or_create_plain(&state.join("hub.key")).expect("hub key").0;
     assert_eq!(&status.evidence.hub_key, hub_key.public_key());
     assert_eq!(status.nonce, nonce);
-    assert_eq!(status.boot_id, BootId::of_this_machine());
+    assert_eq!(status.boot_id, BootId::of_this_machine().expect("this machine's boot id"));
     assert!(status.boot_id.is_some(), "this machine shows a boot id");
     assert_eq!(status.status, tessera_core::Status::Valid, "{}", status.reason);
     assert!(status.evidence.activation.is_some());
@@ -115,4 +115,87 @@ fn the_status_socket_signs_its_answer_over_the_nonce_and_drops_a_silent_client()
     let said = exchange(&socket, newer.as_bytes()).unsigned.expect("unsigned");
     assert!(said.reason.contains("format version 3"), "{}", said.reason);
     daemon.stop();
+}
+
+/// A stranger who may open the socket holds many connections that never send their request
+/// (more than the agent answers at once and more than it keeps open, re-opened as the
+/// agent drops them): a genuine request, written at once, is still answered within a 1 s
+/// deadline. A silent connection that held one of the 16 places for the 2 s request timeout
+/// would queue the genuine one behind it: a wrong "no" (`hub_unreachable`) for a paying
+/// customer.
+#[test]
+fn silent_connections_do_not_starve_a_genuine_request() {
+    const SILENT: usize = 300;
+    const GENUINE: usize = 20;
+    let dir = tempfile::tempdir().expect("dir");
+    let (daemon, _state) = serving_hub(dir.path());
+    let socket = dir.path().join("status.sock");
+
+    // The stranger: SILENT connections at all times, each re-opened when the agent drops it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stranger = {
+        let (socket, stop) = (socket.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut held: Vec<UnixStream> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                held.retain(|stream| {
+                    let mut byte = [0u8; 1];
+                    // Still open: the read would block (nonblocking: WouldBlock).
+                    matches!((&*stream).read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+                });
+                while held.len() < SILENT {
+                    let Ok(stream) = UnixStream::connect(&socket) else { break };
+                    stream.set_nonblocking(true).expect("nonblocking");
+                    held.push(stream);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Three rounds of GENUINE callers at once, each with a 1 s deadline.
+    for _ in 0..3 {
+        let callers: Vec<_> = (0..GENUINE)
+            .map(|_| {
+                let socket = socket.clone();
+                std::thread::spawn(move || genuine_call(&socket, Duration::from_secs(1)))
+            })
+            .collect();
+        for caller in callers {
+            if let Err(problem) = caller.join().expect("a caller") {
+                panic!("while a stranger holds {SILENT} silent connections: {problem}");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stranger.join().expect("stranger");
+    daemon.stop();
+}
+
+/// One request with a fresh nonce, written at once: `Ok` when the signed, valid answer to it
+/// came within `deadline`.
+fn genuine_call(socket: &Path, deadline: Duration) -> Result<(), String> {
+    let nonce = Nonce::generate().expect("nonce");
+    let request = LocalRequest { version: LocalStatus::VERSION, nonce };
+    let mut line = serde_json::to_vec(&request).expect("json");
+    line.push(b'\n');
+    let started = Instant::now();
+    let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(deadline)).expect("timeout");
+    stream.write_all(&line).map_err(|e| format!("request: {e}"))?;
+    let mut answer = String::new();
+    let read = BufReader::new(&stream).read_line(&mut answer);
+    if !matches!(read, Ok(n) if n > 0) {
+        return Err(format!(
+            "no answer within {deadline:?}: {read:?} after {:?}",
+            started.elapsed()
+        ));
+    }
+    let answer: LocalAnswer = serde_json::from_str(&answer).expect("an answer line");
+    let status = local_status::open_signed(answer.signed.as_ref().expect("signed")).expect("open");
+    assert_eq!(status.nonce, nonce);
+    assert_eq!(status.status, tessera_core::Status::Valid, "{}", status.reason);
+    Ok(())
 }

@@ -3,16 +3,20 @@
 import os
 from typing import List, Optional, Union
 
+from ._words import ErrorCode, Mode, Status
+
+_Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
 class TesseraError(Exception):
     """A check that could not be made: ``bad_argument``, ``bad_trust``, ``keystore``,
     ``io``, ``hub_unreachable`` or ``bad_answer``."""
 
-    code: str
+    code: ErrorCode
 
 class TrustSet:
     """A vendor's trust set (its public keys): parse once, pass to every check."""
 
-    def __init__(self, text: str) -> None: ...
+    def __init__(self, text: Union[str, bytes]) -> None: ...
 
 class License:
     """A license's terms (never its key)."""
@@ -45,7 +49,7 @@ class Check:
     """A check's answer."""
 
     @property
-    def status(self) -> str: ...
+    def status(self) -> Status: ...
     @property
     def reason(self) -> str: ...
     @property
@@ -59,11 +63,11 @@ class Check:
     @property
     def lease_expires_at(self) -> Optional[int]: ...
     @property
-    def mode(self) -> Optional[str]: ...
+    def mode(self) -> Optional[Mode]: ...
     @property
     def runners_leased(self) -> Optional[int]: ...
     @property
-    def agent_status(self) -> Optional[str]: ...
+    def agent_status(self) -> Optional[Status]: ...
 
 def verify_license(
     license: Union[str, bytes],
@@ -73,18 +77,18 @@ def verify_license(
     now: Optional[int] = None,
 ) -> Check: ...
 def runner_check(
-    state_dir: Union[str, "os.PathLike[str]"],
+    state_dir: _Path,
     *,
     keystore: Optional[str] = None,
     tolerance_secs: Optional[float] = None,
     now: Optional[int] = None,
 ) -> Check: ...
 def hub_status(
-    socket: Union[str, "os.PathLike[str]"],
+    socket: _Path,
     trust: TrustSet,
     *,
     product: Optional[str] = None,
     tolerance_secs: Optional[float] = None,
-    timeout_secs: Optional[float] = None,
+    timeout: Optional[float] = None,
     now: Optional[int] = None,
 ) -> Check: ...

@@ -155,3 +155,24 @@ fn a_zero_timeout_is_a_bad_argument() {
     assert_eq!(e.code(), "bad_argument", "{e}");
     assert!(e.to_string().contains("timeout"), "{e}");
 }
+
+/// A deadline too far to be a point in time (`Duration::MAX`, or a huge number of seconds
+/// from Python) waits as long as it takes: the answer, never a panic.
+#[test]
+fn a_timeout_too_long_to_add_to_now_is_no_panic() {
+    let dir = tempfile::tempdir().expect("dir");
+    let socket = crate::fake_agent(dir.path(), |_| {
+        crate::line(&tessera_core::local_status::LocalAnswer::unsigned(
+            tessera::Status::NoLicense,
+            "no license here".into(),
+        ))
+    });
+    let mut options = HubOptions::new(socket);
+    options.timeout = Duration::MAX;
+    let trust =
+        TrustSet::parse(tessera_testkit::Vendor::new().trust_text().as_bytes()).expect("trust set");
+    let status = std::panic::catch_unwind(|| tessera::hub_status(&options, &trust, tessera::now()))
+        .expect("no panic")
+        .expect("the agent's answer");
+    assert_eq!(status.status, tessera::Status::NoLicense, "{}", status.reason);
+}

@@ -2,6 +2,7 @@
 //! runner installed on the real kernel keyring (the test kit's [`Scene`]).
 
 mod answer_binding;
+mod concurrency;
 mod deadline;
 
 use std::io::{BufRead, BufReader, Write};
@@ -390,4 +391,9 @@ fn a_fresh_users_runner_is_checked_in_process_from_every_context() {
     assert_eq!(ran.code, 69, "{}", ran.stdout);
     assert!(ran.stdout.starts_with("error keystore:"), "{}", ran.stdout);
     assert!(ran.stdout.contains(&format!("keyutils keystore of uid {uid}")), "{}", ran.stdout);
+}
+
+#[test]
+fn the_integration_doc_shows_the_rust_example_verbatim() {
+    tessera_testkit::assert_doc_shows("docs/INTEGRATION.md", "crates/tessera/examples/hub_start.rs");
 }
