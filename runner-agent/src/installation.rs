@@ -40,7 +40,8 @@ pub enum Misfit {
     )]
     OtherKeystore { installed: String, asked: String },
     #[error(
-        "this runner's key is in the {keystore} keystore of uid {installed}, which uid {this} \
+        "this runner's key is in the {keystore} keystore of uid {installed} (with \
+         systemd-creds, its generation is in that uid's kernel keyring), which uid {this} \
          cannot see: run it as uid {installed} (`runuser -u USER --`, systemd `User=`)"
     )]
     OtherUser { keystore: String, installed: u32, this: u32 },

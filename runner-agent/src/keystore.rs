@@ -53,9 +53,11 @@ impl Backend {
         }
     }
 
-    /// Whether the key belongs to the user who stored it (another user cannot see it).
+    /// Whether what a check reads belongs to the user who stored it (another user cannot see
+    /// it): the key itself, or for a credential its generation in the user's kernel keyring
+    /// (a product checking as another user than the refresh would fall generations behind).
     pub fn per_user(self) -> bool {
-        matches!(self, Backend::Keyutils | Backend::SecretService)
+        matches!(self, Backend::Keyutils | Backend::SecretService | Backend::SystemdCreds)
     }
 
     pub(crate) fn fix(self) -> &'static str {

@@ -57,8 +57,12 @@ pub fn load_or_create_secret(path: &Path) -> Result<HostSecret, SecretError> {
             Ok(HostSecret::from_bytes(bytes))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.exists()
+            {
                 fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+                // Private only when made here: a directory that was there (`/etc`, `/tmp`)
+                // belongs to others too, and keeps its mode (the file itself is 0600).
                 #[cfg(unix)]
                 {
                     use std::os::unix::fs::PermissionsExt;

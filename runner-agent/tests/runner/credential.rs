@@ -116,6 +116,23 @@ fn a_systemd_credential_keeps_the_key_across_a_reboot() {
     assert_eq!(status(&in_unit(&["check", "--json"])), "valid");
     // Asking for another keystore: an error naming the installed one.
     in_unit(&["--keystore", "keyutils", "check"]).fails(6, "installed with the systemd-creds");
+
+    // A product checking as another user than the one that installed (and refreshes): the
+    // generation lives in each user's own kernel keyring, so it would fall behind the
+    // refreshes and turn `tampered`. It is told whose runner this is instead, at once.
+    let user = tessera_testkit::FreshUser::new();
+    let chown = Command::new("chown").arg("-R").arg(&user.name).arg(dir.path()).status();
+    assert!(chown.expect("chown").success());
+    let mut as_user = Command::new("runuser");
+    as_user
+        .args(["-u", &user.name, "--"])
+        .arg(tessera_testkit::workspace_binary("tessera-runner"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["check", "--json"])
+        .env("CREDENTIALS_DIRECTORY", &creds);
+    let ran = run(&mut as_user).fails(6, "systemd-creds keystore of uid 0");
+    assert!(ran.stdout.is_empty(), "{}", ran.stdout);
 }
 
 /// The units in runner-agent/systemd/ pass `systemd-analyze verify` (with the binary's real

@@ -120,5 +120,8 @@ fn the_c_library_refuses_every_bad_argument_and_keeps_its_deadline_under_valgrin
 
 #[test]
 fn the_integration_doc_shows_the_c_example_verbatim() {
-    tessera_testkit::assert_doc_shows("docs/INTEGRATION.md", "crates/tessera-c/examples/hub_start.c");
+    tessera_testkit::assert_doc_shows(
+        "docs/INTEGRATION.md",
+        "crates/tessera-c/examples/hub_start.c",
+    );
 }

@@ -27,12 +27,16 @@ fn this_host_gives_the_same_fingerprint_twice_with_its_kept_secret() {
         |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(path.parent().expect("dir")), 0o700);
-    // Another machine's secret: nothing matches.
-    let other =
-        HostComponents::collect(load_or_create_secret(&dir.path().join("other")).expect("secret"))
-            .fingerprint(&product())
-            .expect("fingerprint");
+    // Another machine's secret: nothing matches. Made in a directory that was already there
+    // (shared, as /etc or /tmp are): the file is private, the directory keeps its mode.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let other_path = dir.path().join("other");
+    let other = HostComponents::collect(load_or_create_secret(&other_path).expect("secret"))
+        .fingerprint(&product())
+        .expect("fingerprint");
     assert_eq!(first.matching(&other), 0);
+    assert_eq!(mode(&other_path), 0o600);
+    assert_eq!(mode(dir.path()), 0o755, "the hub narrowed a directory it did not make");
 }
 
 #[test]

@@ -170,5 +170,8 @@ fn the_stubs_hold_a_products_python_under_mypy_strict() {
 
 #[test]
 fn the_integration_doc_shows_the_python_example_verbatim() {
-    tessera_testkit::assert_doc_shows("docs/INTEGRATION.md", "crates/tessera-python/examples/hub.py");
+    tessera_testkit::assert_doc_shows(
+        "docs/INTEGRATION.md",
+        "crates/tessera-python/examples/hub.py",
+    );
 }

@@ -395,5 +395,8 @@ fn a_fresh_users_runner_is_checked_in_process_from_every_context() {
 
 #[test]
 fn the_integration_doc_shows_the_rust_example_verbatim() {
-    tessera_testkit::assert_doc_shows("docs/INTEGRATION.md", "crates/tessera/examples/hub_start.rs");
+    tessera_testkit::assert_doc_shows(
+        "docs/INTEGRATION.md",
+        "crates/tessera/examples/hub_start.rs",
+    );
 }
