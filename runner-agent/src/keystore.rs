@@ -1,5 +1,5 @@
 //! Where the cache key lives: an OS keystore, never a plain file. Three backends:
-//! the kernel keyring ([`kernel`]), the Secret Service over D-Bus ([`secret_service`]), and a
+//! the kernel keyring ([`kernel`]), the Secret Service over D-Bus (`secret_service`), and a
 //! systemd credential ([`credential`]) that systemd decrypts for the service. The kernel
 //! keyring and the Secret Service hold the 32-byte HMAC key together with the cache's
 //! generation, so that an older copy of the cache file is recognised; a credential is

@@ -92,11 +92,11 @@ fn answer(hub: &Hub, request: &[u8]) -> Vec<u8> {
 
 /// Serves the socket until `stop` turns true, then removes it.
 ///
-/// Every connection's request is read without holding one of the [`MAX_AT_ONCE`] places:
+/// Every connection's request is read without holding one of the `MAX_AT_ONCE` places:
 /// only making the answer does. So a local user who opens many connections and sends
-/// nothing (or sends slowly) holds no place a genuine request needs; of [`MAX_OPEN`]
+/// nothing (or sends slowly) holds no place a genuine request needs; of `MAX_OPEN`
 /// connections, the oldest silent one makes room for a new one, and none waits longer than
-/// [`REQUEST_TIMEOUT`].
+/// `REQUEST_TIMEOUT`.
 pub async fn serve(
     hub: Arc<Hub>,
     listener: UnixListener,
