@@ -161,6 +161,8 @@ impl TrustSet {
             return Err(TrustError::TooLarge);
         }
         let text = std::str::from_utf8(bytes).map_err(|_| TrustError::NotText)?;
+        // A byte-order mark is how some Windows editors save UTF-8: not part of the first key.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut set = TrustSet::new();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -245,6 +247,18 @@ mod tests {
         let unknown = public(4).key_id();
         assert!(matches!(set.lookup(unknown, t("2027-01-01")), Err(Untrusted::Unknown { .. })));
         assert_eq!(TrustSet::parse(set.to_string().as_bytes()), Ok(set));
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_windows_line_endings_are_read() {
+        let text =
+            format!("\u{feff}# vendor keys\r\n{}\r\n{} distrusted\r\n", public(1), public(2));
+        let set = TrustSet::parse(text.as_bytes()).expect("parse");
+        assert!(set.lookup(public(1).key_id(), t("2027-01-01")).is_ok());
+        assert!(matches!(
+            set.lookup(public(2).key_id(), t("2027-01-01")),
+            Err(Untrusted::Distrusted { .. })
+        ));
     }
 
     #[test]

@@ -31,7 +31,9 @@ fn kind(value: &Unknown<'_>) -> &'static str {
         Ok(ValueType::Function) => "a function",
         Ok(ValueType::Object) if value.is_array().unwrap_or(false) => "an array",
         Ok(ValueType::Object) => "an object",
-        _ => "an unknown value",
+        // Without napi-rs's `napi6` feature a bigint is its `Unknown`; the only other kind
+        // (an external) never comes from JavaScript code.
+        _ => "a bigint",
     }
 }
 
@@ -41,6 +43,18 @@ fn given<'env>(value: Option<Unknown<'env>>, what: &str) -> Result<Option<Unknow
     match engine(value.get_type(), what)? {
         ValueType::Undefined | ValueType::Null => Ok(None),
         _ => Ok(Some(value)),
+    }
+}
+
+/// Nothing after the arguments `call` takes (`takes`): an extra one, such as a time given
+/// after the options object, would otherwise be dropped without a word.
+pub fn no_more(extra: Option<Unknown<'_>>, call: &str, takes: &str) -> Result<()> {
+    match given(extra, "arguments")? {
+        None => Ok(()),
+        Some(value) => Err(bad(
+            "arguments",
+            format!("{call} takes {takes}; an extra argument ({}) was given", kind(&value)),
+        )),
     }
 }
 

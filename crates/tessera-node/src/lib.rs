@@ -46,7 +46,8 @@ impl TrustSet {
     /// Parses the text of the vendor's `.pub` file (a string or a Buffer). Throws
     /// `bad_trust`.
     #[napi(constructor, ts_args_type = "text: string | Buffer")]
-    pub fn new(text: Option<Unknown<'_>>) -> Result<Self> {
+    pub fn new(text: Option<Unknown<'_>>, extra: Option<Unknown<'_>>) -> Result<Self> {
+        arguments::no_more(extra, "new TrustSet", "(text)")?;
         let text = arguments::bytes(text, "text")?;
         tessera::TrustSet::parse(text.as_ref())
             .map(|inner| TrustSet { inner })
@@ -113,7 +114,9 @@ pub fn verify_license(
     license: Option<Unknown<'_>>,
     trust: Option<Unknown<'_>>,
     options: Option<Unknown<'_>>,
+    extra: Option<Unknown<'_>>,
 ) -> Result<LicenseCheck> {
+    arguments::no_more(extra, "verifyLicense", "(license, trust, options?)")?;
     let license = arguments::bytes(license, "license")?;
     let trust = arguments::trust(trust)?;
     let options = arguments::Options::new(options, "verifyLicense", &["product", "now"], false)?;
@@ -178,7 +181,11 @@ fn runner_answer(check: tessera::RunnerCheck) -> RunnerCheck {
 /// directory and the keystore: `runnerCheckAsync` does it off the main thread). Options:
 /// `stateDir` (required), `keystore`, `toleranceSecs`, `now`.
 #[napi(ts_args_type = "options: RunnerOptions")]
-pub fn runner_check(options: Option<Unknown<'_>>) -> Result<RunnerCheck> {
+pub fn runner_check(
+    options: Option<Unknown<'_>>,
+    extra: Option<Unknown<'_>>,
+) -> Result<RunnerCheck> {
+    arguments::no_more(extra, "runnerCheck", "(options)")?;
     let (options, now) = runner_options(options)?;
     tessera::runner_check(&options, now).map(runner_answer).map_err(|e| thrown(&e))
 }
@@ -238,7 +245,12 @@ fn hub_answer(s: tessera::HubStatus) -> HubStatus {
 /// `trust` (waits up to `timeoutMs`, 5000 by default: `hubStatusAsync` waits off the main
 /// thread). Options: `socket` (required), `product`, `toleranceSecs`, `timeoutMs`, `now`.
 #[napi(ts_args_type = "trust: TrustSet, options: HubOptions")]
-pub fn hub_status(trust: Option<Unknown<'_>>, options: Option<Unknown<'_>>) -> Result<HubStatus> {
+pub fn hub_status(
+    trust: Option<Unknown<'_>>,
+    options: Option<Unknown<'_>>,
+    extra: Option<Unknown<'_>>,
+) -> Result<HubStatus> {
+    arguments::no_more(extra, "hubStatus", "(trust, options)")?;
     let trust = arguments::trust(trust)?;
     let (options, now) = hub_options(options)?;
     tessera::hub_status(&options, &trust.inner, now).map(hub_answer).map_err(|e| thrown(&e))
@@ -295,8 +307,12 @@ impl Task for Check {
 
 /// `runnerCheck` off the main thread (a bad argument rejects).
 #[napi(ts_args_type = "options: RunnerOptions", ts_return_type = "Promise<RunnerCheck>")]
-pub fn runner_check_async(options: Option<Unknown<'_>>) -> AsyncTask<Check> {
-    let work = match runner_options(options) {
+pub fn runner_check_async(
+    options: Option<Unknown<'_>>,
+    extra: Option<Unknown<'_>>,
+) -> AsyncTask<Check> {
+    let checked = arguments::no_more(extra, "runnerCheckAsync", "(options)");
+    let work = match checked.and_then(|()| runner_options(options)) {
         Ok((options, now)) => Work::Runner(options, now),
         Err(e) => Work::Refused(e),
     };
@@ -311,8 +327,10 @@ pub fn runner_check_async(options: Option<Unknown<'_>>) -> AsyncTask<Check> {
 pub fn hub_status_async(
     trust: Option<Unknown<'_>>,
     options: Option<Unknown<'_>>,
+    extra: Option<Unknown<'_>>,
 ) -> AsyncTask<Check> {
-    let work = match arguments::trust(trust)
+    let work = match arguments::no_more(extra, "hubStatusAsync", "(trust, options)")
+        .and_then(|()| arguments::trust(trust))
         .and_then(|trust| Ok((trust.inner.clone(), hub_options(options)?)))
     {
         Ok((trust, (options, now))) => Work::Hub(options, trust, now),

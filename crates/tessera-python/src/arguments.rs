@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyMemoryView;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyString};
 
 use crate::{TrustSet, raise};
@@ -34,13 +35,17 @@ fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py,
     value.filter(|v| !v.is_none())
 }
 
-/// A file's contents: `str`, `bytes` or `bytearray`.
+/// A file's contents: `str`, `bytes`, `bytearray` or `memoryview` (the stubs' `bytes`,
+/// which type checkers let all three stand for).
 pub fn text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(text.to_cow()?.as_bytes().to_vec());
     }
     if value.is_instance_of::<PyBytes>() || value.is_instance_of::<PyByteArray>() {
         return value.extract::<Vec<u8>>();
+    }
+    if value.is_instance_of::<PyMemoryView>() {
+        return value.call_method0("tobytes")?.extract::<Vec<u8>>();
     }
     Err(wrong_type(what, "str or bytes", value))
 }
@@ -49,8 +54,14 @@ pub fn text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
 pub fn path(value: &Bound<'_, PyAny>, what: &str) -> PyResult<PathBuf> {
     let py = value.py();
     let fspath = py.import("os")?.getattr("fspath")?;
-    let Ok(path) = fspath.call1((value,)) else {
-        return Err(wrong_type(what, "str, bytes or os.PathLike", value));
+    // A TypeError is a value that is no path; any other exception is the caller's own
+    // `__fspath__` failing, and stays theirs.
+    let path = match fspath.call1((value,)) {
+        Ok(path) => path,
+        Err(e) if e.is_instance_of::<PyTypeError>(py) => {
+            return Err(wrong_type(what, "str, bytes or os.PathLike", value));
+        }
+        Err(e) => return Err(e),
     };
     let path: OsString = if let Ok(text) = path.cast::<PyString>() {
         text.to_cow()?.into_owned().into()
@@ -90,12 +101,25 @@ pub fn name(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Str
     Ok(Some(text.into_owned()))
 }
 
-/// `now`: an `int` of Unix seconds, or the system clock's time when absent.
+/// An integer: an `int` or any other integer type (`__index__`, such as numpy's), never a
+/// `bool` (a flag given for a number is a mistake).
+fn integer<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    if value.is_instance_of::<PyBool>() {
+        return None;
+    }
+    if value.is_instance_of::<PyInt>() {
+        return Some(value.clone());
+    }
+    let index = value.py().import("operator").ok()?.getattr("index").ok()?;
+    index.call1((value,)).ok()
+}
+
+/// `now`: an integer of Unix seconds, or the system clock's time when absent.
 pub fn now(value: Option<&Bound<'_, PyAny>>) -> PyResult<tessera::UnixTime> {
     let Some(value) = given(value) else { return Ok(tessera::now()) };
-    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+    let Some(value) = integer(value) else {
         return Err(wrong_type("now", "an int of Unix seconds (int(time.time()))", value));
-    }
+    };
     let seconds = value.extract::<i64>().map_err(|_| {
         refused(value.py(), "now", format!("{value} is out of range (0 to the year 9999)"))
     })?;
@@ -110,10 +134,11 @@ pub fn seconds(
     max: f64,
 ) -> PyResult<Option<Duration>> {
     let Some(value) = given(value) else { return Ok(None) };
-    let number = value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>();
-    if value.is_instance_of::<PyBool>() || !number {
-        return Err(wrong_type(what, "a number of seconds (int or float)", value));
-    }
+    let value = match integer(value) {
+        Some(value) => value,
+        None if value.is_instance_of::<PyFloat>() => value.clone(),
+        None => return Err(wrong_type(what, "a number of seconds (int or float)", value)),
+    };
     let py = value.py();
     let secs = value.extract::<f64>().map_err(|_| refused(py, what, "out of range"))?;
     let low_ok = if positive { secs > 0.0 } else { secs >= 0.0 };

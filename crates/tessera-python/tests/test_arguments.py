@@ -196,3 +196,55 @@ def test_hub_status_keeps_its_timeout_against_an_agent_that_never_answers() -> N
             for connection in held:
                 connection.close()
             server.close()
+
+
+class _Index:
+    """An integer type that is no int, as numpy's are: it has ``__index__``."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+class _BrokenPath:
+    """A path object whose ``__fspath__`` fails with the caller's own error."""
+
+    def __fspath__(self) -> str:
+        raise RuntimeError("the vendor's own failure")
+
+
+def test_other_integer_types_and_memoryviews_are_accepted_no_wrong_no() -> None:
+    # What the stubs allow (SupportsIndex, memoryview) the runtime takes.
+    check = tessera.verify_license(memoryview(LICENSE.encode()), TRUST, product=PRODUCT, now=_Index(NOW))
+    assert check.status == "valid", check.reason
+    assert tessera.TrustSet(memoryview(TRUST_TEXT.encode())) is not None
+    assert tessera.verify_license(LICENSE, TRUST, now=_Index(0)).status == "not_yet_valid"
+    with pytest.raises(tessera.TesseraError) as e:
+        tessera.hub_status(NO_HUB, TRUST, tolerance_secs=_Index(5), timeout=_Index(1), now=_Index(NOW))
+    assert e.value.code == "hub_unreachable", str(e.value)
+    # An integer type is still checked: out of range is bad_argument, a bool a TypeError.
+    with pytest.raises(tessera.TesseraError) as refused:
+        tessera.verify_license(LICENSE, TRUST, now=_Index(-1))
+    assert refused.value.code == "bad_argument" and str(refused.value).startswith("now: ")
+    with pytest.raises(TypeError):
+        tessera.hub_status(NO_HUB, TRUST, timeout=False)
+
+
+def test_a_path_whose_fspath_fails_raises_the_callers_own_error() -> None:
+    with pytest.raises(RuntimeError, match="the vendor's own failure"):
+        tessera.runner_check(_BrokenPath())
+
+
+def test_windows_line_endings_and_a_bom_are_no_wrong_no() -> None:
+    crlf = TRUST_TEXT.replace("\n", "\r\n")
+    for trust_text in (crlf, "\ufeff" + TRUST_TEXT, ("\ufeff" + crlf).encode()):
+        trust = tessera.TrustSet(trust_text)
+        check = tessera.verify_license(LICENSE, trust, product=PRODUCT, now=NOW)
+        assert check.status == "valid", check.reason
+    # A license's signed bytes are exact: one converted to CR LF is refused, and says how
+    # to mend it.
+    license_crlf = LICENSE.replace("\n", "\r\n").encode()
+    check = tessera.verify_license(license_crlf, TRUST, product=PRODUCT, now=NOW)
+    assert check.status == "malformed" and "convert it to LF" in check.reason, check.reason

@@ -1,11 +1,13 @@
 """Typed stubs of the extension module (kept beside the Rust source, src/lib.rs)."""
 
 import os
-from typing import List, Optional, Union
+from typing import List, Optional, SupportsIndex, Union
 
 from ._words import ErrorCode, Mode, Status
 
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+_Text = Union[str, bytes, bytearray, memoryview]
+_Seconds = Union[float, SupportsIndex]
 
 class TesseraError(Exception):
     """A check that could not be made: ``bad_argument``, ``bad_trust``, ``keystore``,
@@ -16,7 +18,7 @@ class TesseraError(Exception):
 class TrustSet:
     """A vendor's trust set (its public keys): parse once, pass to every check."""
 
-    def __init__(self, text: Union[str, bytes]) -> None: ...
+    def __init__(self, text: _Text) -> None: ...
 
 class License:
     """A license's terms (never its key)."""
@@ -70,25 +72,25 @@ class Check:
     def agent_status(self) -> Optional[Status]: ...
 
 def verify_license(
-    license: Union[str, bytes],
+    license: _Text,
     trust: TrustSet,
     *,
     product: Optional[str] = None,
-    now: Optional[int] = None,
+    now: Optional[SupportsIndex] = None,
 ) -> Check: ...
 def runner_check(
     state_dir: _Path,
     *,
     keystore: Optional[str] = None,
-    tolerance_secs: Optional[float] = None,
-    now: Optional[int] = None,
+    tolerance_secs: Optional[_Seconds] = None,
+    now: Optional[SupportsIndex] = None,
 ) -> Check: ...
 def hub_status(
     socket: _Path,
     trust: TrustSet,
     *,
     product: Optional[str] = None,
-    tolerance_secs: Optional[float] = None,
-    timeout: Optional[float] = None,
-    now: Optional[int] = None,
+    tolerance_secs: Optional[_Seconds] = None,
+    timeout: Optional[_Seconds] = None,
+    now: Optional[SupportsIndex] = None,
 ) -> Check: ...
