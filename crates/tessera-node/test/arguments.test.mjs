@@ -63,7 +63,15 @@ for (const [what, value] of nowRows) {
 const trustRows = [
   ['no trust text', () => new tessera.TrustSet(), 'text'],
   ['a number as trust text', () => new tessera.TrustSet(42), 'text'],
+  ['a bigint as trust text', () => new tessera.TrustSet(42n), 'text'],
+  ['a second argument to TrustSet', () => new tessera.TrustSet(trustText, 'utf8'), 'arguments'],
 ]
+// An argument after the last one a call takes would be dropped without a word (the time
+// after the options, the product after the trust set).
+verifyRows.push(
+  ['a now after the options', () => tessera.verifyLicense(license, trust, { product }, now), 'arguments'],
+  ['options after undefined', () => tessera.verifyLicense(license, trust, undefined, { product: 'other' }), 'arguments'],
+)
 const runnerRows = (call) => [
   ['no options', () => call(), 'options'],
   ['null options', () => call(null), 'options'],
@@ -81,6 +89,7 @@ const runnerRows = (call) => [
   ['NaN as now', () => call({ ...runner, now: NaN }), 'now'],
   ['a negative now', () => call({ ...runner, now: -1 }), 'now'],
   ['a timeoutMs it does not take', () => call({ ...runner, timeoutMs: 100 }), 'timeoutMs'],
+  ['a now after the options', () => call({ stateDir: runner.stateDir }, { now }), 'arguments'],
 ]
 const hubRows = (call) => [
   ['no trust', () => call(undefined, hub), 'trust'],
@@ -103,6 +112,7 @@ const hubRows = (call) => [
   ['a negative toleranceSecs', () => call(trust, { ...hub, toleranceSecs: -5 }), 'toleranceSecs'],
   ['NaN as now', () => call(trust, { ...hub, now: NaN }), 'now'],
   ['a fractional now', () => call(trust, { ...hub, now: now + 0.25 }), 'now'],
+  ['a product after the options', () => call(trust, hub, product), 'arguments'],
 ]
 
 function refused(what) {
@@ -110,7 +120,7 @@ function refused(what) {
     assert.ok(e instanceof Error, `${what}: not an Error: ${e}`)
     assert.equal(e.code, 'bad_argument', `${what}: ${e.code}: ${e.message}`)
     assert.ok(e.message.startsWith(`${what}: `), `the message names ${what}: ${e.message}`)
-    assert.doesNotMatch(e.message, /napi|InvalidArg|Rust/, e.message)
+    assert.doesNotMatch(e.message, /napi|InvalidArg|Rust|unknown value/, e.message)
     return true
   }
 }
@@ -146,6 +156,15 @@ test('the same calls, with every argument right, are made: no wrong no', async (
   assert.equal(tessera.verifyLicense(license, trust, { product: undefined, now: undefined }).status, 'valid')
   assert.equal(tessera.verifyLicense(license, trust, { product: 'other-product', now }).status, 'wrong_product')
   assert.equal(tessera.verifyLicense(license, trust, { now: 0 }).status, 'not_yet_valid')
+  // A trust set saved by a Windows editor (CR LF, a byte-order mark) and the times products
+  // compute (`Date.now() / 1000 | 0`, `Math.floor`, -0) are all accepted.
+  for (const text of [trustText.replaceAll('\n', '\r\n'), '\uFEFF' + trustText, Buffer.from('\uFEFF' + trustText)]) {
+    const windows = new tessera.TrustSet(text)
+    assert.equal(tessera.verifyLicense(license, windows, { product, now }).status, 'valid')
+  }
+  assert.equal(tessera.verifyLicense(license, trust, { now: Date.now() / 1000 | 0 }).status, 'valid')
+  assert.equal(tessera.verifyLicense(license, trust, { now: Math.floor(Date.now() / 1000) }).status, 'valid')
+  assert.equal(tessera.verifyLicense(license, trust, { now: -0 }).status, 'not_yet_valid')
   // Right arguments reach the agent's socket: the error is the socket's, not the arguments'.
   const reached = { code: 'hub_unreachable' }
   assert.throws(() => tessera.hubStatus(trust, { ...hub, product, timeoutMs: 3_600_000, toleranceSecs: 0 }), reached)
