@@ -141,9 +141,19 @@ fn missing(what: &'static str) -> Error {
 }
 
 /// Refuses a NULL `out` before any work is done (a check that cannot be handed back is
-/// not made).
-fn out_given<T>(out: *mut *mut T) -> Result<(), Error> {
-    if out.is_null() { Err(missing("out")) } else { Ok(()) }
+/// not made), and sets `*out` to NULL: after a failure the caller holds NULL (whose answers
+/// are all "no" and whose free does nothing), never what the variable held before.
+///
+/// # Safety
+/// `out` is NULL (refused) or points to writable storage for a pointer.
+#[allow(unsafe_code)]
+unsafe fn out_given<T>(out: *mut *mut T) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(missing("out"));
+    }
+    // SAFETY: not NULL; the caller promises it is writable.
+    unsafe { *out = ptr::null_mut() };
+    Ok(())
 }
 
 /// A NUL-terminated UTF-8 string from the caller.
@@ -260,8 +270,8 @@ pub unsafe extern "C" fn tessera_trust_parse(
     out: *mut *mut TesseraTrust,
 ) -> TesseraCode {
     call(|| {
-        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
+        unsafe { out_given(out) }?;
         let text = unsafe { self::text(text, "trust text") }?;
         let trust = TrustSet::parse(text.as_bytes())?;
         // SAFETY: as above.
@@ -300,8 +310,8 @@ pub unsafe extern "C" fn tessera_verify_license(
     out: *mut *mut TesseraCheck,
 ) -> TesseraCode {
     call(|| {
-        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
+        unsafe { out_given(out) }?;
         let trust = unsafe { self::trust(trust) }?;
         if license.is_null() {
             return Err(missing("license"));
@@ -339,8 +349,8 @@ pub unsafe extern "C" fn tessera_runner_check(
     out: *mut *mut TesseraCheck,
 ) -> TesseraCode {
     call(|| {
-        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
+        unsafe { out_given(out) }?;
         let dir = unsafe { path(state_dir, "state_dir") }?;
         let mut options = RunnerOptions::new(dir);
         // SAFETY: as above.
@@ -379,8 +389,8 @@ pub unsafe extern "C" fn tessera_hub_status(
     out: *mut *mut TesseraCheck,
 ) -> TesseraCode {
     call(|| {
-        out_given(out)?;
         // SAFETY: the caller's promises in this function's contract.
+        unsafe { out_given(out) }?;
         let socket = unsafe { path(socket, "socket") }?;
         // SAFETY: as above.
         let trust = unsafe { self::trust(trust) }?;

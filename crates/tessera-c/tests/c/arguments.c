@@ -121,6 +121,43 @@ int main(void) {
   refused("hub: negative now", tessera_hub_status(nowhere, trust, NULL, ms, -1, &c), c, "now");
   refused("hub: NULL out", tessera_hub_status(nowhere, trust, NULL, ms, now, NULL), NULL, "out");
 
+  /* A failed call leaves NULL in *out, whatever the variable held: a caller that reads or
+   * frees it after a failure gets NULL's answers ("no"), never a stale or wild pointer. (The
+   * code is taken first: C may read `stale` before making a call that is an argument.) */
+  int sentinel = 0;
+  TesseraCheck *stale = (TesseraCheck *)&sentinel;
+  TesseraCode failed = tessera_verify_license(NULL, bytes, len, NULL, now, &stale);
+  refused("verify: stale out", failed, stale, "trust");
+  stale = (TesseraCheck *)&sentinel;
+  failed = tessera_runner_check(NULL, NULL, now, &stale);
+  refused("runner: stale out", failed, stale, "state_dir");
+  stale = (TesseraCheck *)&sentinel;
+  failed = tessera_hub_status(NULL, trust, NULL, ms, now, &stale);
+  refused("hub: stale out", failed, stale, "socket");
+  stale = (TesseraCheck *)&sentinel;
+  EXPECT(tessera_hub_status(nowhere, trust, NULL, 1, now, &stale) == TESSERA_CODE_HUB_UNREACHABLE && stale == NULL,
+         "hub unreachable: a stale out stays: %s", tessera_last_error());
+  TesseraTrust *stale_trust = (TesseraTrust *)&sentinel;
+  failed = tessera_trust_parse(NULL, &stale_trust);
+  refused("trust: stale out", failed, stale_trust, "trust text");
+  stale_trust = (TesseraTrust *)&sentinel;
+  EXPECT(tessera_trust_parse("", &stale_trust) == TESSERA_CODE_BAD_TRUST && stale_trust == NULL, "bad trust: a stale out stays");
+
+  /* A trust set saved by a Windows editor (a byte-order mark) is the same trust set. */
+  char *bom_text = malloc(strlen(trust_text) + 4);
+  EXPECT(bom_text != NULL, "malloc");
+  strcpy(bom_text, "\xEF\xBB\xBF");
+  strcat(bom_text, trust_text);
+  TesseraTrust *bom_trust = NULL;
+  EXPECT(tessera_trust_parse(bom_text, &bom_trust) == TESSERA_CODE_OK, "a trust set with a BOM: %s", tessera_last_error());
+  EXPECT(tessera_verify_license(bom_trust, bytes, len, product, now, &c) == TESSERA_CODE_OK &&
+             tessera_check_permits_running(c) == 1,
+         "a license under a trust set with a BOM: %s", tessera_check_reason(c));
+  tessera_check_free(c);
+  c = NULL;
+  tessera_trust_free(bom_trust);
+  free(bom_text);
+
   /* Every argument right: the call is made (no wrong no). */
   EXPECT(tessera_hub_status(nowhere, trust, product, 1, now, &c) == TESSERA_CODE_HUB_UNREACHABLE && c == NULL, "1 ms: %s", tessera_last_error());
   EXPECT(tessera_hub_status(nowhere, trust, product, TESSERA_HUB_TIMEOUT_MS_MAX, now, &c) == TESSERA_CODE_HUB_UNREACHABLE, "max: %s", tessera_last_error());
