@@ -147,5 +147,8 @@ pub fn seconds(
         let high = if max < f64::MAX { format!(" and at most {max}") } else { String::new() };
         return Err(refused(py, what, format!("must be {low}{high} seconds, not {secs}")));
     }
-    Ok(Some(Duration::from_secs_f64(secs)))
+    // Finite but past what a duration holds (1e300): refused, never a panic.
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|_| refused(py, what, format!("{secs} seconds is too large")))
 }

@@ -88,6 +88,8 @@ REFUSED: List[Tuple[str, Call, str]] = [
     ("timeout over an hour", lambda: tessera.hub_status(NO_HUB, TRUST, timeout=3600.5), "timeout"),
     ("timeout huge", lambda: tessera.hub_status(NO_HUB, TRUST, timeout=10**400), "timeout"),
     ("hub tolerance inf", lambda: tessera.hub_status(NO_HUB, TRUST, tolerance_secs=math.inf), "tolerance_secs"),
+    ("tolerance past a duration", lambda: tessera.runner_check(NO_RUNNER, tolerance_secs=1e300), "tolerance_secs"),
+    ("hub tolerance past 64 bits", lambda: tessera.hub_status(NO_HUB, TRUST, tolerance_secs=10**30), "tolerance_secs"),
     ("hub now out of range", lambda: tessera.hub_status(NO_HUB, TRUST, now=-1), "now"),
 ]
 

@@ -149,7 +149,7 @@ fn the_python_wheel_refuses_every_bad_argument_and_keeps_its_deadline() {
         .env("TESSERA_TEST_PRODUCT", tessera_testkit::scene::PRODUCT)
         .env("TESSERA_TEST_NOW", tessera::now().as_unix().to_string());
     let text = pytest(venv, command, "tests/test_arguments.py");
-    assert!(text.contains("62 passed"), "{text}");
+    assert!(text.contains("64 passed"), "{text}");
 }
 
 #[test]
