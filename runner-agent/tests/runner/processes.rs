@@ -18,6 +18,16 @@ fn runner(state: &Path) -> Command {
     command
 }
 
+/// `tessera-runner install` of runner `r1` in `state` from the site's hub, as an operator
+/// runs it (the token through the environment).
+fn install(site: &Site, state: &Path) {
+    let out = run(runner(state)
+        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
+        .arg(site.vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
+    assert!(out.code == 0, "{}", out.stderr);
+}
+
 #[test]
 fn the_binary_installs_checks_refreshes_and_uninstalls() {
     if !in_session(Backend::Keyutils) {
@@ -33,11 +43,7 @@ fn the_binary_installs_checks_refreshes_and_uninstalls() {
     let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(decision["status"], "no_license");
 
-    let out = run(runner(&state)
-        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
-        .arg(site.vendor.trust_path())
-        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
-    assert!(out.code == 0, "{}", out.stderr);
+    install(&site, &state);
 
     let out = run(runner(&state).args(["check", "--json"]));
     assert_eq!(Some(out.code), Some(0), "{}", out.stdout);
@@ -175,11 +181,7 @@ fn a_damaged_or_foreign_state_directory_is_an_error_that_names_it_and_changes_no
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
-    let out = run(runner(&state)
-        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
-        .arg(site.vendor.trust_path())
-        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
-    assert!(out.code == 0, "{}", out.stderr);
+    install(&site, &state);
     let unchanged = |state: &Path| {
         ["cache", "keystore.json", "enrollment.json"]
             .map(|name| std::fs::read(state.join(name)).unwrap_or_default())
@@ -244,11 +246,7 @@ fn a_refresh_killed_between_its_new_key_and_its_cache_is_told_to_refresh_again()
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
-    let out = run(runner(&state)
-        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
-        .arg(site.vendor.trust_path())
-        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
-    assert!(out.code == 0, "{}", out.stderr);
+    install(&site, &state);
 
     // The state such a refresh leaves: a new key with the next generation, the old file.
     let entry = OsKeystore::open(Backend::Keyutils, &Runner::account(&state)).expect("keystore");
@@ -275,11 +273,7 @@ fn a_state_directory_restored_from_backup_is_told_to_refresh_and_the_refresh_rec
     let site = Site::new(2);
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
-    let out = run(runner(&state)
-        .args(["install", "--hub", &site.hub_url, "--label", "r1", "--trust"])
-        .arg(site.vendor.trust_path())
-        .env("TESSERA_RUNNER_TOKEN", site.new_token()));
-    assert!(out.code == 0, "{}", out.stderr);
+    install(&site, &state);
     let backup = std::fs::read(state.join("cache")).expect("backup");
     assert!(run(runner(&state).arg("refresh")).code == 0);
     std::fs::write(state.join("cache"), &backup).expect("restore");
