@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets the one version: Cargo.toml's [workspace.package] (every crate inherits it; the Python
+# wheel reads it through maturin; the C library's tessera_version() is built from it), then the
+# npm manifests, which must carry a literal. Add the CHANGELOG.md section by hand.
+# Usage: scripts/set-version.sh 0.2.0
+set -euo pipefail
+new="${1:?usage: scripts/set-version.sh VERSION}"
+cd "$(dirname "$0")/.."
+if ! [[ "$new" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]]; then
+  echo "not a semantic version: $new" >&2
+  exit 2
+fi
+sed -i "/^\[workspace.package\]/,/^\[/s/^version = \".*\"/version = \"$new\"/" Cargo.toml
+for manifest in crates/tessera-node/package.json crates/tessera-node/npm/*/package.json; do
+  node -e '
+    const fs = require("fs");
+    const [file, want] = process.argv.slice(1);
+    const p = JSON.parse(fs.readFileSync(file, "utf8"));
+    p.version = want;
+    for (const name of Object.keys(p.optionalDependencies || {})) p.optionalDependencies[name] = want;
+    fs.writeFileSync(file, JSON.stringify(p, null, 2) + "\n");
+  ' "$manifest" "$new"
+done
+cargo update --workspace --offline >/dev/null 2>&1 || cargo update --workspace
+(cd crates/tessera-node && npm install --package-lock-only --offline --no-audit --no-fund >/dev/null 2>&1 || true)
+echo "version set to $new; now add \"## [$new]\" to CHANGELOG.md and run scripts/check-versions.sh"
