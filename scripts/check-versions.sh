@@ -11,7 +11,7 @@ if [ -z "$version" ]; then
   exit 1
 fi
 bad=0
-mismatch() { echo "$1: $2, not the workspace version $version" >&2; bad=1; }
+mismatch() { echo "$1: $2 (the workspace version is $version)" >&2; bad=1; }
 
 # Every crate takes the workspace's version.
 for manifest in $(git ls-files '*Cargo.toml' | grep -v '^fuzz/'); do

@@ -10,3 +10,4 @@ mod kit;
 mod registering;
 mod scenarios;
 mod streams;
+mod versions;

@@ -1,0 +1,77 @@
+//! One version: `scripts/check-versions.sh` passes on this checkout, and names each file
+//! that strays from the workspace's version in a copy where one does.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tessera_testkit::have;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
+}
+
+fn check(root: &Path) -> Output {
+    Command::new("bash")
+        .arg(root.join("scripts/check-versions.sh"))
+        .arg(root)
+        .output()
+        .expect("run scripts/check-versions.sh")
+}
+
+fn said(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn every_crate_and_package_carries_the_workspace_version() {
+    if !have("node", "nodejs") || !have("git", "git") {
+        return;
+    }
+    let output = check(&root());
+    assert!(output.status.success(), "versions differ:\n{}", said(&output));
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(said(&output).contains(version), "{}", said(&output));
+}
+
+#[test]
+fn a_package_at_another_version_is_named() {
+    if !have("node", "nodejs") || !have("git", "git") {
+        return;
+    }
+    // A copy of the repository's tracked files (git ls-files is what the script walks).
+    let copy = tempfile::tempdir().expect("dir");
+    let archive = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "git -C \"$1\" ls-files -z | tar -C \"$1\" --null -T - -cf - | tar -C \"$2\" -xf - \
+              && git -C \"$2\" init -q && git -C \"$2\" add -A",
+        )
+        .args(["copy", &root().display().to_string(), &copy.path().display().to_string()])
+        .output()
+        .expect("copy the repository");
+    assert!(archive.status.success(), "{}", said(&archive));
+    assert!(
+        check(copy.path()).status.success(),
+        "the copy fails before any change: {}",
+        said(&check(copy.path()))
+    );
+
+    let manifest = copy.path().join("crates/tessera-node/package.json");
+    let text = std::fs::read_to_string(&manifest).expect("package.json");
+    let version = env!("CARGO_PKG_VERSION");
+    let changed =
+        text.replacen(&format!("\"version\": \"{version}\""), "\"version\": \"9.9.9\"", 1);
+    assert_ne!(text, changed, "package.json has no version line to change");
+    std::fs::write(&manifest, changed).expect("write");
+    let output = check(copy.path());
+    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
+    assert!(
+        said(&output).contains("crates/tessera-node/package.json: version 9.9.9"),
+        "the mismatch is not named: {}",
+        said(&output)
+    );
+}
