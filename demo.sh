@@ -66,9 +66,9 @@ PORTAL="http://$(wait_line "$WORK/portal.out" | sed 's/^listening on //')"
 echo "    portal listening at $PORTAL"
 
 step 3 "vendor: issue a license for 2 runners and register it with the portal"
-"$BIN/tessera" issue --key "$WORK/vendor/signing.key" --org "Demo Customer Ltd" --product demo-hub \
+TESSERA_API_KEY="$API_KEY" "$BIN/tessera" issue --key "$WORK/vendor/signing.key" --org "Demo Customer Ltd" --product demo-hub \
   --runners 2 --expires 2099-12-31 --portal-url "$PORTAL" --out "$WORK/demo.license" \
-  --register "$PORTAL" --api-key "$API_KEY" | sed 's/^/    /'
+  --register "$PORTAL" | sed 's/^/    /'
 
 step 4 "customer hub: activate (license checked offline, then the portal binds this host)"
 "$BIN/tessera-hub" --state-dir "$WORK/hub" activate --license "$WORK/demo.license" \

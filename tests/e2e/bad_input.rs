@@ -90,7 +90,8 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
             (
                 "tessera register",
                 run(cmd("tessera")
-                    .args(["register", "--portal", "http://127.0.0.1:9", "--api-key", "tsk_x_y"])
+                    .env("TESSERA_API_KEY", "tsk_x_y")
+                    .args(["register", "--portal", "http://127.0.0.1:9"])
                     .arg(&file)),
             ),
             (
@@ -217,7 +218,7 @@ fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
     let license = vendor.issue(
         "flood.license",
         2,
-        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key", &portal.api_key],
+        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key-file", portal.api_key_file.to_str().expect("path")],
     );
     let mut limited = 0;
     let state = tempfile::tempdir().expect("dir");

@@ -9,5 +9,6 @@ mod demo;
 mod kit;
 mod registering;
 mod scenarios;
+mod secrets;
 mod streams;
 mod versions;

@@ -19,8 +19,8 @@ pub(crate) fn site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -
             &portal.url,
             "--register",
             &portal.url,
-            "--api-key",
-            &portal.api_key,
+            "--api-key-file",
+            portal.api_key_file.to_str().expect("path"),
             "--not-before",
             "2020-01-01",
         ],
@@ -292,7 +292,7 @@ fn a_slightly_changed_host_keeps_working_and_another_host_is_refused() {
     let license = vendor.issue(
         "acme.license",
         2,
-        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key", &portal.api_key],
+        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key-file", portal.api_key_file.to_str().expect("path")],
     );
     let state = dir.path().join("hub");
     run(hub(&state)

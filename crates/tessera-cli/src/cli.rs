@@ -118,10 +118,11 @@ pub struct IssueArgs {
     #[arg(long, value_name = "URL")]
     pub register: Option<String>,
 
-    /// The admin API key for --register (scope write); prefer the TESSERA_API_KEY
-    /// environment variable, which other users cannot read from the process list.
-    #[arg(long, env = "TESSERA_API_KEY", hide_env_values = true, requires = "register")]
-    pub api_key: Option<String>,
+    /// A file holding the admin API key for --register (scope write), `-` for standard
+    /// input; without it the key comes from the TESSERA_API_KEY environment variable. The
+    /// key itself is never an argument: other users can read the process list.
+    #[arg(long, value_name = "FILE", requires = "register")]
+    pub api_key_file: Option<PathBuf>,
 
     /// Allow a plain http:// --register URL to another machine (the API key travels in
     /// the clear).
@@ -192,10 +193,11 @@ pub struct RegisterArgs {
         help = "The portal's base URL, e.g. https://portal.example.com"
     )]
     pub portal: String,
-    /// The admin API key (scope write); prefer the TESSERA_API_KEY environment variable,
-    /// which other users cannot read from the process list.
-    #[arg(long, env = "TESSERA_API_KEY", hide_env_values = true)]
-    pub api_key: String,
+    /// A file holding the admin API key (scope write), `-` for standard input; without it
+    /// the key comes from the TESSERA_API_KEY environment variable. The key itself is never
+    /// an argument: other users can read the process list.
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
     /// Allow a plain http:// portal URL to another machine (the API key travels in the
     /// clear).
     #[arg(long)]

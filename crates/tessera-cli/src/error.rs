@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 
 use tessera_cli::batch::BatchError;
-use tessera_cli::secrets::{KeyLoadError, KeygenError};
+use tessera_cli::secrets::{ApiKeyError, KeyLoadError, KeygenError};
 use tessera_cli::terms::TermsError;
 
 /// Exit codes for operational failures. License statuses use 10 and up
@@ -64,6 +64,16 @@ impl From<KeyLoadError> for Failure {
         let exit = match e {
             KeyLoadError::Read { .. } => Exit::Io,
             _ => Exit::Key,
+        };
+        Failure::new(exit, e)
+    }
+}
+
+impl From<ApiKeyError> for Failure {
+    fn from(e: ApiKeyError) -> Self {
+        let exit = match e {
+            ApiKeyError::Read { .. } => Exit::Io,
+            _ => Exit::Input,
         };
         Failure::new(exit, e)
     }

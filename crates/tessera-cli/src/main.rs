@@ -47,11 +47,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Delegate(args) => delegate(args),
         Command::ActivateOffline(args) => activate_offline(args),
         Command::Register(args) => {
-            let client = tessera_cli::portal::PortalClient::new(
-                &args.portal,
-                &args.api_key,
-                args.insecure_http,
-            )?;
+            let key = tessera_cli::secrets::api_key(args.api_key_file.as_deref())?;
+            let client =
+                tessera_cli::portal::PortalClient::new(&args.portal, &key, args.insecure_http)?;
             let results = register_all(&client, &args.files, "registering")?;
             let mut refused = 0usize;
             for (file, result) in args.files.iter().zip(&results) {
@@ -236,7 +234,7 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
         // or anything is written.
         let orders = batch::read_orders(csv, &defaults, now)?;
         let client =
-            portal_client(args.register.as_deref(), args.api_key.as_deref(), args.insecure_http)?;
+            portal_client(args.register.as_deref(), args.api_key_file.as_deref(), args.insecure_http)?;
         let key = load_signing_key(&args.key)?;
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(orders.len() as u64),
@@ -292,7 +290,7 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     }
     // The portal's URL and the API key are checked before the key is unlocked.
     let client =
-        portal_client(args.register.as_deref(), args.api_key.as_deref(), args.insecure_http)?;
+        portal_client(args.register.as_deref(), args.api_key_file.as_deref(), args.insecure_http)?;
     let key = load_signing_key(&args.key)?;
     let claims = terms.issue(now)?;
     let text = sign(&claims, &key)?;
@@ -368,19 +366,13 @@ struct BatchRegistration {
 /// The portal `issue --register` registers with, if it does.
 fn portal_client(
     register: Option<&str>,
-    api_key_given: Option<&str>,
+    api_key_file: Option<&Path>,
     insecure_http: bool,
 ) -> Result<Option<tessera_cli::portal::PortalClient>, Failure> {
     let Some(url) = register else { return Ok(None) };
-    let client =
-        tessera_cli::portal::PortalClient::new(url, &api_key(api_key_given)?, insecure_http)?;
+    let key = tessera_cli::secrets::api_key(api_key_file)?;
+    let client = tessera_cli::portal::PortalClient::new(url, &key, insecure_http)?;
     Ok(Some(client))
-}
-
-fn api_key(given: Option<&str>) -> Result<String, Failure> {
-    given
-        .map(str::to_owned)
-        .ok_or_else(|| Failure::new(Exit::Input, "--register needs --api-key or TESSERA_API_KEY"))
 }
 
 /// Issues a batch and registers it at once: what the manifest already holds (a run before

@@ -136,3 +136,48 @@ pub fn write_key_pair(
     };
     Ok((key, files))
 }
+
+/// The environment variable the portal's admin API key may come from.
+pub const API_KEY_ENV: &str = "TESSERA_API_KEY";
+
+/// An API key file holds one line; anything longer is not a key.
+const MAX_API_KEY_FILE_LEN: usize = 4096;
+
+/// Why the portal's admin API key could not be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiKeyError {
+    #[error("an admin API key is needed: set {API_KEY_ENV} or give --api-key-file FILE (- for standard input)")]
+    Missing,
+    #[error("cannot read the API key from {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} holds no API key")]
+    Empty { path: PathBuf },
+}
+
+/// The portal's admin API key: from `file` (`-`: standard input) when given, otherwise from
+/// the environment. Never from an argument, which other users could read in the process list.
+pub fn api_key(file: Option<&Path>) -> Result<String, ApiKeyError> {
+    let Some(path) = file else {
+        return match std::env::var(API_KEY_ENV) {
+            Ok(key) if !key.trim().is_empty() => Ok(key.trim().to_owned()),
+            _ => Err(ApiKeyError::Missing),
+        };
+    };
+    let read = |source| ApiKeyError::Read { path: path.to_owned(), source };
+    let bytes = if path == Path::new("-") {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::io::stdin().take(MAX_API_KEY_FILE_LEN as u64).read_to_end(&mut bytes).map_err(read)?;
+        bytes
+    } else {
+        read_capped(path, MAX_API_KEY_FILE_LEN).map_err(read)?
+    };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        read(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+    })?;
+    match text.trim() {
+        "" => Err(ApiKeyError::Empty { path: path.to_owned() }),
+        key => Ok(key.to_owned()),
+    }
+}

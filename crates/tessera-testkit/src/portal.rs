@@ -34,6 +34,8 @@ pub struct PortalProcess {
     pub data: PathBuf,
     /// An admin API key with the read, write and revoke scopes.
     pub api_key: String,
+    /// A file holding `api_key` (0600), for `--api-key-file`.
+    pub api_key_file: PathBuf,
     /// The arguments of `serve` but the listening address.
     serve: Vec<OsString>,
 }
@@ -79,6 +81,13 @@ impl PortalProcess {
         .stdout
         .trim()
         .to_owned();
+        let api_key_file = data.join("api-key.txt");
+        tessera_core::fsutil::write_atomic(
+            &api_key_file,
+            api_key.as_bytes(),
+            tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
+        )
+        .expect("api key file");
         let mut serve = store;
         serve.extend(["--trust".into(), vendor.trust_path().into()]);
         serve.extend(["--delegation".into(), delegation.into()]);
@@ -101,6 +110,7 @@ impl PortalProcess {
             address: "127.0.0.1:0".to_owned(),
             data,
             api_key,
+            api_key_file,
             serve,
         };
         portal.restart();
