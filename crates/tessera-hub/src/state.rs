@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -202,10 +203,12 @@ impl StateDir {
     /// Takes the directory's lock (blocking while another process holds it).
     pub fn lock(&self) -> Result<Locked, StateError> {
         let path = self.root.join("state.lock");
+        // 0600 like every file of the directory (docs/HUB.md), whatever the umask allows.
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&path)
             .map_err(|e| StateError::io(&path, e))?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)

@@ -36,7 +36,7 @@ async fn a_hub_activates_pings_and_stays_valid() {
     assert_eq!(hub.hub.status().expect("status").status, Status::Valid);
 
     // State files are private.
-    for name in ["hub.key", "state.json", "license.license"] {
+    for name in ["hub.key", "state.json", "license.license", "state.lock"] {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(hub.state_dir().join(name)).expect(name).permissions(),
         );
