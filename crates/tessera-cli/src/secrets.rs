@@ -109,8 +109,7 @@ pub fn write_key_pair(
     if let Some(path) = [&secret_path, &public_path].into_iter().find(|p| !force && p.exists()) {
         return Err(KeygenError::Exists { path: path.clone() });
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|source| KeygenError::Write { path: dir.to_owned(), source })?;
+    make_private_dir(dir).map_err(|source| KeygenError::Write { path: dir.to_owned(), source })?;
     let key = SigningKey::generate()?;
     let secret_text = match passphrase {
         Some(p) => tessera_core::keyfile::encrypt(&key, p, tessera_core::keyfile::DEFAULT_KDF)?,
@@ -135,6 +134,18 @@ pub fn write_key_pair(
         encrypted: passphrase.is_some(),
     };
     Ok((key, files))
+}
+
+/// Makes `dir` (and its missing parents) for a secret key: 0700 whatever the umask, since the
+/// directory lists the key files. A directory that already exists keeps its mode.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    // The umask may have taken bits from 0700 (umask 077 leaves it; 0777 would not).
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 /// The environment variable the portal's admin API key may come from.

@@ -58,3 +58,31 @@ fn pubkey_rederives_the_public_key_file() {
     assert!(run.stdout.starts_with("tessera-pub-v1:"));
     assert_eq!(sandbox.read("again.pub"), sandbox.read("keys/signing.pub"));
 }
+
+#[test]
+fn the_key_directory_keygen_makes_is_0700_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    for (umask, dir) in [("000", "open/keys"), ("022", "usual/keys"), ("077", "closed/keys")] {
+        let ran = tessera_testkit::run(
+            std::process::Command::new("sh")
+                .args(["-c", &format!("umask {umask}; exec \"$0\" \"$@\"")])
+                .arg(env!("CARGO_BIN_EXE_tessera"))
+                .args(["keygen", "--no-passphrase", "--out-dir", dir])
+                .current_dir(sandbox.path("")),
+        )
+        .ok();
+        let mode = |p: &str| {
+            std::fs::metadata(sandbox.path(p)).expect("meta").permissions().mode() & 0o777
+        };
+        assert_eq!(mode(dir), 0o700, "umask {umask}: {}", ran.stdout);
+        assert_eq!(mode(&format!("{dir}/signing.key")), 0o600, "umask {umask}");
+    }
+    // A directory that already exists is the owner's choice: left as it is.
+    std::fs::create_dir(sandbox.path("shared")).expect("dir");
+    std::fs::set_permissions(sandbox.path("shared"), std::fs::Permissions::from_mode(0o750))
+        .expect("chmod");
+    sandbox.run(&["keygen", "--no-passphrase", "--out-dir", "shared"]).ok();
+    let mode = std::fs::metadata(sandbox.path("shared")).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o750);
+}
