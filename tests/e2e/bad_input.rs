@@ -218,7 +218,14 @@ fn the_http_apis_answer_bad_requests_with_json_errors_and_floods_with_429() {
     let license = vendor.issue(
         "flood.license",
         2,
-        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key-file", portal.api_key_file.to_str().expect("path")],
+        &[
+            "--portal-url",
+            &portal.url,
+            "--register",
+            &portal.url,
+            "--api-key-file",
+            portal.api_key_file.to_str().expect("path"),
+        ],
     );
     let mut limited = 0;
     let state = tempfile::tempdir().expect("dir");

@@ -42,7 +42,14 @@ fn hub_and_runner_state_survive_kill_9_at_random_points() {
     let license = vendor.issue(
         "acme.license",
         2,
-        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key-file", portal.api_key_file.to_str().expect("path")],
+        &[
+            "--portal-url",
+            &portal.url,
+            "--register",
+            &portal.url,
+            "--api-key-file",
+            portal.api_key_file.to_str().expect("path"),
+        ],
     );
     let dir = tempfile::tempdir().expect("dir");
     let (hub_state, r1) = (dir.path().join("hub"), dir.path().join("r1"));

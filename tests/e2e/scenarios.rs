@@ -292,7 +292,14 @@ fn a_slightly_changed_host_keeps_working_and_another_host_is_refused() {
     let license = vendor.issue(
         "acme.license",
         2,
-        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key-file", portal.api_key_file.to_str().expect("path")],
+        &[
+            "--portal-url",
+            &portal.url,
+            "--register",
+            &portal.url,
+            "--api-key-file",
+            portal.api_key_file.to_str().expect("path"),
+        ],
     );
     let state = dir.path().join("hub");
     run(hub(&state)

@@ -154,7 +154,14 @@ fn a_reader_that_left_changes_no_exit_code_and_debug_logs_on_a_closed_stderr_do_
     let license = vendor.issue(
         "acme.license",
         2,
-        &["--portal-url", &portal.url, "--register", &portal.url, "--api-key-file", portal.api_key_file.to_str().expect("path")],
+        &[
+            "--portal-url",
+            &portal.url,
+            "--register",
+            &portal.url,
+            "--api-key-file",
+            portal.api_key_file.to_str().expect("path"),
+        ],
     );
     run(hub(&state)
         .args(["activate", "--license"])

@@ -233,8 +233,11 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
         // Every row, the portal's URL and the API key are checked before the key is unlocked
         // or anything is written.
         let orders = batch::read_orders(csv, &defaults, now)?;
-        let client =
-            portal_client(args.register.as_deref(), args.api_key_file.as_deref(), args.insecure_http)?;
+        let client = portal_client(
+            args.register.as_deref(),
+            args.api_key_file.as_deref(),
+            args.insecure_http,
+        )?;
         let key = load_signing_key(&args.key)?;
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(orders.len() as u64),

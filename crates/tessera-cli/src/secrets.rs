@@ -158,7 +158,9 @@ const MAX_API_KEY_FILE_LEN: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiKeyError {
-    #[error("an admin API key is needed: set {API_KEY_ENV} or give --api-key-file FILE (- for standard input)")]
+    #[error(
+        "an admin API key is needed: set {API_KEY_ENV} or give --api-key-file FILE (- for standard input)"
+    )]
     Missing,
     #[error("cannot read the API key from {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
