@@ -13,12 +13,11 @@ use tessera::Error;
 use crate::{TesseraCode, call};
 
 /// The workspace's version, NUL-terminated, for C.
-const VERSION: &CStr = match CStr::from_bytes_with_nul(
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-) {
-    Ok(version) => version,
-    Err(_) => panic!("the package version holds a NUL"),
-};
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => panic!("the package version holds a NUL"),
+    };
 
 /// This library's version (`"0.1.0"`), the same as `TESSERA_VERSION` in the header it was
 /// built with: a static string that lives as long as the program. Never free it.

@@ -15,7 +15,11 @@ use super::{library, under_valgrind};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn said(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// `script` run by `sh` with `PKG_CONFIG_PATH` on the prefix, as a vendor's build runs it;
@@ -82,7 +86,10 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
     let link = |name: &str| std::fs::read_link(lib.join(name)).map(|t| t.display().to_string());
     let major = VERSION.split('.').next().expect("major");
     assert_eq!(link("libtessera.so").ok(), Some(format!("libtessera.so.{major}")));
-    assert_eq!(link(&format!("libtessera.so.{major}")).ok(), Some(format!("libtessera.so.{VERSION}")));
+    assert_eq!(
+        link(&format!("libtessera.so.{major}")).ok(),
+        Some(format!("libtessera.so.{VERSION}"))
+    );
     let shared = lib.join(format!("libtessera.so.{VERSION}"));
     for file in [&shared, &lib.join("libtessera.a"), &prefix.join("include/tessera.h")] {
         assert!(file.is_file(), "{} is not installed", file.display());
@@ -142,7 +149,13 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
     std::fs::write(other.join("tessera.h"), header.replace(&from, &to)).expect("header");
     let mismatched = dir.path().join("mismatched");
     let include = format!("-I '{}'", other.display());
-    build_example(&prefix, dir.path(), &include, "$(pkg-config --cflags --libs tessera)", &mismatched);
+    build_example(
+        &prefix,
+        dir.path(),
+        &include,
+        "$(pkg-config --cflags --libs tessera)",
+        &mismatched,
+    );
     let output = Command::new(&mismatched)
         .arg(&license_path)
         .env("LD_LIBRARY_PATH", &lib)
