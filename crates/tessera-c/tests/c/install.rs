@@ -141,8 +141,8 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
     let other = dir.path().join("other-header");
     std::fs::create_dir(&other).expect("dir");
     let header = std::fs::read_to_string(prefix.join("include/tessera.h")).expect("header");
-    let [_, minor, _] = [0, 1, 2].map(|i| VERSION.split('.').nth(i).expect("part"));
-    let next = format!("{major}.{}.0", minor.parse::<u64>().expect("minor") + 1);
+    let minor: u64 = VERSION.split('.').nth(1).and_then(|m| m.parse().ok()).expect("minor");
+    let next = format!("{major}.{}.0", minor + 1);
     let from = format!("#define TESSERA_VERSION \"{VERSION}\"");
     assert!(header.contains(&from), "the header names its version: {from}");
     let to = format!("#define TESSERA_VERSION \"{next}\"");
