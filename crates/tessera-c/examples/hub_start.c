@@ -1,7 +1,7 @@
 /* A hub application written in C gates its start-up on the hub's standing (docs/INTEGRATION.md).
  *
- *   cc -I target/debug/include examples/hub_start.c target/debug/libtessera_c.a -lpthread -ldl -lm
- *   ./a.out /var/lib/tessera-hub/status.sock
+ *   cc -o hub_start examples/hub_start.c $(pkg-config --cflags --libs tessera)
+ *   ./hub_start /var/lib/tessera-hub/status.sock
  */
 #include <stdio.h>
 
@@ -13,6 +13,11 @@ static const char *VENDOR_TRUST =
     ;
 
 int main(int argc, char **argv) {
+  /* Compiled with the tessera.h of another version than the library loaded: stop, saying so. */
+  if (tessera_version_check(TESSERA_VERSION) != TESSERA_CODE_OK) {
+    fprintf(stderr, "%s\n", tessera_last_error());
+    return 70;
+  }
   const char *socket = argc > 1 ? argv[1] : "/var/lib/tessera-hub/status.sock";
   TesseraTrust *trust = NULL;
   if (tessera_trust_parse(VENDOR_TRUST, &trust) != TESSERA_CODE_OK) {

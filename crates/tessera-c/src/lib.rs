@@ -14,6 +14,7 @@
 //! ABI needs it (exported symbols, pointers from the caller), each with its reason.
 
 mod status;
+mod version;
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
@@ -23,6 +24,7 @@ use std::ptr;
 use tessera::{Error, HubOptions, RunnerOptions, Status, TrustSet, UnixTime};
 
 pub use status::TesseraStatus;
+pub use version::{tessera_version, tessera_version_check};
 
 /// The hub status call's deadline when a product has no reason to choose another, in
 /// milliseconds.

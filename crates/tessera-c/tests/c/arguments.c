@@ -73,6 +73,22 @@ int main(void) {
   int64_t now = strtoll(env("TESSERA_TEST_NOW"), NULL, 10);
   const char *nowhere = "/nonexistent/hub.sock";
 
+  /* The version: the library's is the header's; a header of another series, or newer than
+   * the library, is refused in one sentence naming both versions. */
+  EXPECT(strcmp(tessera_version(), TESSERA_VERSION) == 0, "library %s, header %s", tessera_version(), TESSERA_VERSION);
+  EXPECT(tessera_version() == tessera_version(), "one static string");
+  EXPECT(tessera_version_check(TESSERA_VERSION) == TESSERA_CODE_OK && tessera_last_error() == NULL, "%s", tessera_last_error());
+  refused("version: NULL", tessera_version_check(NULL), NULL, "header_version");
+  refused("version: non-UTF-8", tessera_version_check(not_utf8), NULL, "header_version");
+  char newer[64];
+  snprintf(newer, sizeof newer, "%d.%d.%d", TESSERA_VERSION_MAJOR, TESSERA_VERSION_MINOR, TESSERA_VERSION_PATCH + 1);
+  const char *others[] = {newer, "99.0.0", "", "0.1", "garbage"};
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+    refused("version: another", tessera_version_check(others[i]), NULL, "header_version");
+    EXPECT(strstr(tessera_last_error(), tessera_version()) != NULL && strstr(tessera_last_error(), others[i]) != NULL,
+           "the sentence names both versions: %s", tessera_last_error());
+  }
+
   TesseraTrust *trust = NULL;
   EXPECT(tessera_trust_parse(trust_text, &trust) == TESSERA_CODE_OK, "%s", tessera_last_error());
 

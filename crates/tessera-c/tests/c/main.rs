@@ -2,7 +2,10 @@
 //! against the generated header and the static library and run on the test kit's scene
 //! under valgrind, which must report no error and no leak; `arguments.c` (every bad
 //! argument, the status enum, the hub call's deadline) on a vendor's files the same way; and
-//! the doc shows the example verbatim.
+//! the doc shows the example verbatim. `install.rs`: `make install` and a vendor's build
+//! with pkg-config against the installed shared and static library.
+
+mod install;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
