@@ -39,11 +39,9 @@ function libc() {
   }
 }
 
-class LoadError extends Error {
-  constructor(code, message) {
-    super(message)
-    this.code = code
-  }
+// The one error the loader throws: a plain Error with a `code`, as the addon's errors are.
+function failure(code, message) {
+  return Object.assign(new Error(message), { code })
 }
 
 // What is wrong with an addon file that the dynamic loader would report badly or not at all,
@@ -90,10 +88,10 @@ function loadAddon(file, what, fix) {
     } catch (error) {
       // The dynamic loader's reason: a C library or glibc version this machine lacks…
       const reason = String(error.message).split('\n')[0].replace(`${file}: `, '')
-      throw new LoadError('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): ${reason}; ${fix}.`)
+      throw failure('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): ${reason}; ${fix}.`)
     }
   }
-  throw new LoadError('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): ${fault}; ${fix}.`)
+  throw failure('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): ${fault}; ${fix}.`)
 }
 
 function load() {
@@ -103,7 +101,7 @@ function load() {
 
   const platform = `${process.platform}-${process.arch}${libc()}`
   if (!(platform in PLATFORMS)) {
-    throw new LoadError('unsupported_platform', `@tessera/node ${version} has no addon for ${platform}: it is built for ${SUPPORTED}.`)
+    throw failure('unsupported_platform', `@tessera/node ${version} has no addon for ${platform}: it is built for ${SUPPORTED}.`)
   }
 
   // `npm run build` in a checkout puts the addon beside this file; a published package never
@@ -117,7 +115,7 @@ function load() {
   try {
     manifest = require.resolve(`${pkg}/package.json`)
   } catch {
-    throw new LoadError(
+    throw failure(
       'addon_not_loaded',
       `@tessera/node ${version} needs the package ${pkg} on ${platform}, and it is not installed ` +
         '(npm leaves optional dependencies out with --omit=optional, and when node_modules was ' +
@@ -126,7 +124,7 @@ function load() {
   }
   const installed = JSON.parse(readFileSync(manifest, 'utf8')).version
   if (installed !== version) {
-    throw new LoadError(
+    throw failure(
       'addon_not_loaded',
       `@tessera/node ${version} needs ${pkg} at the same version, and ${installed} is installed: ${reinstall}.`,
     )
