@@ -6,8 +6,14 @@
 //!   deadline against an agent that never answers (a vendor's files, no scene);
 //! - `index.d.ts` under `tsc --strict` (`test/types.ts`), and the doc's example verbatim.
 //!
+//! - `package.rs`: the packages as a vendor installs them (`npm pack`, `npm publish --dry-run`,
+//!   an install of the tarballs with no network, the example there) and what the loader says
+//!   on a machine it has no addon for; every package at the workspace's version.
+//!
 //! TypeScript is the package's pinned dev dependency (`npm ci` in this directory, which
 //! `.ci/run` does).
+
+mod package;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,14 +22,19 @@ use tessera_testkit::{Keystore, Scene, Vendor, have, in_keystore_session};
 
 const HERE: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The addon built with this test (target/<profile>/deps/libtessera_node.so), copied to
-/// `dir` under the name Node.js loads native addons by (`.node`).
-fn addon(dir: &Path) -> PathBuf {
+/// The addon built with this test: target/<profile>/deps/libtessera_node.so.
+fn built_addon() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let built = exe.parent().expect("deps dir").join("libtessera_node.so");
     assert!(built.exists(), "{} is missing: build with `cargo test --workspace`", built.display());
+    built
+}
+
+/// The addon built with this test, copied to `dir` under the name Node.js loads native
+/// addons by (`.node`).
+fn addon(dir: &Path) -> PathBuf {
     let path = dir.join("tessera.node");
-    std::fs::copy(&built, &path).expect("copy the addon");
+    std::fs::copy(built_addon(), &path).expect("copy the addon");
     path
 }
 
