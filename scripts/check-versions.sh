@@ -34,6 +34,17 @@ for manifest in $(git ls-files 'crates/tessera-node/package.json' 'crates/tesser
   ' "$manifest" "$version")
 done
 
+# npm's lock file: the package and its platform packages.
+while IFS= read -r line; do
+  mismatch crates/tessera-node/package-lock.json "$line"
+done < <(node -e '
+  const [file, want] = process.argv.slice(1);
+  const lock = require(require("path").resolve(file));
+  for (const [path, entry] of Object.entries(lock.packages))
+    if ((path === "" || path.startsWith("node_modules/@tessera/node-")) && entry.version !== want)
+      console.log(`${path || "the package"} at ${entry.version}`);
+' crates/tessera-node/package-lock.json "$version")
+
 # Python: maturin takes the version from Cargo (dynamic), never a second literal.
 pyproject=crates/tessera-python/pyproject.toml
 if grep -q '^version *=' "$pyproject"; then

@@ -21,6 +21,18 @@ for manifest in crates/tessera-node/package.json crates/tessera-node/npm/*/packa
     fs.writeFileSync(file, JSON.stringify(p, null, 2) + "\n");
   ' "$manifest" "$new"
 done
-cargo update --workspace --offline >/dev/null 2>&1 || cargo update --workspace
-(cd crates/tessera-node && npm install --package-lock-only --offline --no-audit --no-fund >/dev/null 2>&1 || true)
+# The lock file's own entries for the package and its (unpublished) platform packages.
+node -e '
+  const fs = require("fs");
+  const [file, want] = process.argv.slice(1);
+  const lock = JSON.parse(fs.readFileSync(file, "utf8"));
+  lock.version = want;
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path === "" || path.startsWith("node_modules/@tessera/node-")) entry.version = want;
+    for (const name of Object.keys(entry.optionalDependencies || {}))
+      if (name.startsWith("@tessera/node-")) entry.optionalDependencies[name] = want;
+  }
+  fs.writeFileSync(file, JSON.stringify(lock, null, 2) + "\n");
+' crates/tessera-node/package-lock.json "$new"
+cargo update --workspace --offline >/dev/null
 echo "version set to $new; now add \"## [$new]\" to CHANGELOG.md and run scripts/check-versions.sh"
