@@ -75,3 +75,45 @@ fn a_package_at_another_version_is_named() {
         said(&output)
     );
 }
+
+#[test]
+fn set_version_moves_every_crate_and_package_together() {
+    if !have("node", "nodejs") || !have("git", "git") {
+        return;
+    }
+    let copy = tempfile::tempdir().expect("dir");
+    let archive = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "git -C \"$1\" ls-files -z | tar -C \"$1\" --null -T - -cf - | tar -C \"$2\" -xf - \
+              && git -C \"$2\" init -q && git -C \"$2\" add -A",
+        )
+        .args(["copy", &root().display().to_string(), &copy.path().display().to_string()])
+        .output()
+        .expect("copy the repository");
+    assert!(archive.status.success(), "{}", said(&archive));
+    let set = Command::new("bash")
+        .arg(copy.path().join("scripts/set-version.sh"))
+        .arg("7.8.9")
+        .output()
+        .expect("run set-version.sh");
+    assert!(set.status.success(), "{}", said(&set));
+    // Everything moved but the changelog, which a person writes.
+    let output = check(copy.path());
+    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
+    assert_eq!(
+        said(&output).trim(),
+        "CHANGELOG.md: no section \"## [7.8.9]\" (the workspace version is 7.8.9)"
+    );
+    let changelog = copy.path().join("CHANGELOG.md");
+    let text = std::fs::read_to_string(&changelog).expect("changelog");
+    std::fs::write(&changelog, text.replacen("## [", "## [7.8.9] - unreleased\n\n## [", 1))
+        .expect("write");
+    let output = check(copy.path());
+    assert!(output.status.success(), "{}", said(&output));
+    let lock = std::fs::read_to_string(copy.path().join("Cargo.lock")).expect("Cargo.lock");
+    assert!(
+        lock.contains("name = \"tessera-core\"\nversion = \"7.8.9\""),
+        "Cargo.lock not updated"
+    );
+}
