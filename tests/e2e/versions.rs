@@ -18,6 +18,22 @@ fn check(root: &Path) -> Output {
         .expect("run scripts/check-versions.sh")
 }
 
+/// A copy of the repository's tracked files (what the scripts walk, through git ls-files).
+fn copy_of_repository() -> tempfile::TempDir {
+    let copy = tempfile::tempdir().expect("dir");
+    let archive = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "git -C \"$1\" ls-files -z | tar -C \"$1\" --null -T - -cf - | tar -C \"$2\" -xf - \
+              && git -C \"$2\" init -q && git -C \"$2\" add -A",
+        )
+        .args(["copy", &root().display().to_string(), &copy.path().display().to_string()])
+        .output()
+        .expect("copy the repository");
+    assert!(archive.status.success(), "{}", said(&archive));
+    copy
+}
+
 fn said(output: &Output) -> String {
     format!(
         "{}{}",
@@ -42,18 +58,7 @@ fn a_package_at_another_version_is_named() {
     if !have("node", "nodejs") || !have("git", "git") {
         return;
     }
-    // A copy of the repository's tracked files (git ls-files is what the script walks).
-    let copy = tempfile::tempdir().expect("dir");
-    let archive = Command::new("bash")
-        .arg("-c")
-        .arg(
-            "git -C \"$1\" ls-files -z | tar -C \"$1\" --null -T - -cf - | tar -C \"$2\" -xf - \
-              && git -C \"$2\" init -q && git -C \"$2\" add -A",
-        )
-        .args(["copy", &root().display().to_string(), &copy.path().display().to_string()])
-        .output()
-        .expect("copy the repository");
-    assert!(archive.status.success(), "{}", said(&archive));
+    let copy = copy_of_repository();
     assert!(
         check(copy.path()).status.success(),
         "the copy fails before any change: {}",
@@ -81,17 +86,7 @@ fn set_version_moves_every_crate_and_package_together() {
     if !have("node", "nodejs") || !have("git", "git") {
         return;
     }
-    let copy = tempfile::tempdir().expect("dir");
-    let archive = Command::new("bash")
-        .arg("-c")
-        .arg(
-            "git -C \"$1\" ls-files -z | tar -C \"$1\" --null -T - -cf - | tar -C \"$2\" -xf - \
-              && git -C \"$2\" init -q && git -C \"$2\" add -A",
-        )
-        .args(["copy", &root().display().to_string(), &copy.path().display().to_string()])
-        .output()
-        .expect("copy the repository");
-    assert!(archive.status.success(), "{}", said(&archive));
+    let copy = copy_of_repository();
     let set = Command::new("bash")
         .arg(copy.path().join("scripts/set-version.sh"))
         .arg("7.8.9")
