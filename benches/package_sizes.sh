@@ -39,9 +39,9 @@ measure() { # label, package, artifact file name, extra cargo flags…
   strip -o "$copy" "$target/release/$file"
   local bytes
   bytes=$(stat -c %s "$copy")
-  printf '| %s | %s | %s | %s (%s bytes) |\n' "$label" \
+  printf '| %s | %s | %s | %s MB (%s bytes) |\n' "$label" \
     "$(count "$package" normal "$@")" "$(count "$package" normal,no-proc-macro "$@")" \
-    "$(numfmt --to=si --format='%.2f' --suffix=B "$bytes")" "$bytes"
+    "$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e6 }')" "$bytes"
 }
 
 echo "source: $(git -C "$tree" rev-parse --short HEAD), $(rustc --version)"
