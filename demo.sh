@@ -18,7 +18,7 @@ fi
 
 if [ -z "${TESSERA_BIN_DIR:-}" ]; then
   echo "building the release binaries (first time: a few minutes)..."
-  cargo build --release --quiet -p tessera-cli -p tessera-portal -p tessera-hub -p tessera-runner
+  cargo build --release --quiet -p tessera-cli -p tessera-portal -p tessera-hub -p tessera-runner-agent
   BIN="$PWD/target/release"
 else
   BIN="$(cd "$TESSERA_BIN_DIR" && pwd)"

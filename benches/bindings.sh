@@ -11,7 +11,7 @@ tools="${TESSERA_PYTHON_TOOLS:-$PWD/target/ci-tools/python}"
 if [ ! -x "$tools/bin/maturin" ]; then
   python3 -m venv "$tools" && "$tools/bin/pip" install -q 'maturin==1.16.0'
 fi
-cargo build --release -p tessera-cli -p tessera-portal -p tessera-hub -p tessera-runner \
+cargo build --release -p tessera-cli -p tessera-portal -p tessera-hub -p tessera-runner-agent \
   -p tessera-node -p tessera-c
 out=target/bench-bindings
 rm -rf "$out" && mkdir -p "$out"

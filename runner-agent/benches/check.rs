@@ -7,7 +7,7 @@
 //!    1 KB file, and the peak memory of each (GNU time).
 //!
 //! ```sh
-//! keyctl session - cargo bench -p tessera-runner --bench check     # needs keyutils, minisign, time
+//! keyctl session - cargo bench -p tessera-runner-agent --bench check     # needs keyutils, minisign, time
 //! ```
 //! Knob: `ROUNDS` (15). Figures in BENCHMARKS.md.
 

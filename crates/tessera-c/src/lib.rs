@@ -21,7 +21,11 @@ use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use tessera::{Error, HubOptions, RunnerOptions, Status, TrustSet, UnixTime};
+#[cfg(feature = "hub")]
+use tessera::HubOptions;
+#[cfg(feature = "runner")]
+use tessera::RunnerOptions;
+use tessera::{Error, Status, TrustSet, UnixTime};
 
 pub use status::TesseraStatus;
 pub use version::{tessera_version, tessera_version_check};
@@ -176,6 +180,7 @@ unsafe fn text<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Er
 ///
 /// # Safety
 /// As [`text`].
+#[cfg(any(feature = "runner", feature = "hub"))]
 #[allow(unsafe_code)]
 unsafe fn path<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Error> {
     // SAFETY: the caller's promise, passed on.
@@ -229,6 +234,7 @@ fn time(now: i64) -> Result<UnixTime, Error> {
     UnixTime::from_unix(now).map_err(|e| Error::BadArgument { what: "now", message: e.to_string() })
 }
 
+#[cfg(feature = "hub")]
 fn timeout(ms: i64) -> Result<std::time::Duration, Error> {
     match u64::try_from(ms) {
         Ok(ms @ 1..) if ms <= TESSERA_HUB_TIMEOUT_MS_MAX.unsigned_abs() => {
@@ -342,6 +348,7 @@ pub unsafe extern "C" fn tessera_verify_license(
 /// # Safety
 /// `state_dir` is a NUL-terminated string; `keystore` NULL or one; `out` points to storage
 /// for a pointer.
+#[cfg(feature = "runner")]
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)] // an exported C symbol.
 pub unsafe extern "C" fn tessera_runner_check(
@@ -380,6 +387,7 @@ pub unsafe extern "C" fn tessera_runner_check(
 /// # Safety
 /// `socket` is a NUL-terminated string; `trust` a live handle; `product` NULL or a
 /// NUL-terminated string; `out` points to storage for a pointer.
+#[cfg(feature = "hub")]
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)] // an exported C symbol.
 pub unsafe extern "C" fn tessera_hub_status(

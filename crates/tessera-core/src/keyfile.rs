@@ -7,19 +7,26 @@
 //! `m_cost ‖ t_cost ‖ p_cost` (u32 little-endian each) `‖ salt[16] ‖ nonce[24] ‖ sealed[56]`.
 //! The sealed plaintext is the 40 bytes of the plain form (seed ‖ key id); the associated data
 //! is the prefix and everything before the nonce, so the parameters cannot be swapped.
+//!
+//! Encrypting and decrypting (argon2, XChaCha20-Poly1305) need the crate's `key-encryption`
+//! feature, which the issuing tools enable. Without it an encrypted file still parses, and a
+//! service loading its own plain key ([`load_or_create_plain`]) tells one apart.
 
 use std::fmt::Write as _;
 
+#[cfg(feature = "key-encryption")]
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+#[cfg(feature = "key-encryption")]
 use chacha20poly1305::aead::{Aead, Payload};
+#[cfg(feature = "key-encryption")]
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use crate::keys::{
-    KeyError, PUBLIC_KEY_PREFIX, RandomError, SECRET_KEY_PREFIX, SigningKey, fill_random,
-};
+#[cfg(feature = "key-encryption")]
+use crate::keys::fill_random;
+use crate::keys::{KeyError, PUBLIC_KEY_PREFIX, RandomError, SECRET_KEY_PREFIX, SigningKey};
 
 /// Prefix of an encrypted secret key's text form.
 pub const ENCRYPTED_KEY_PREFIX: &str = "TESSERA-ENCRYPTED-KEY-V1:";
@@ -34,11 +41,15 @@ const BLOB_LEN: usize = HEADER_LEN + NONCE_LEN + SEALED_LEN;
 
 /// Argon2id cost used for new key files: 64 MiB, 3 passes, 1 lane (RFC 9106's second
 /// recommendation). Stored in the file so that it can grow without breaking old files.
+#[cfg(feature = "key-encryption")]
 pub const DEFAULT_KDF: KdfParams = KdfParams { m_cost_kib: 64 * 1024, t_cost: 3, p_cost: 1 };
 
 // Bounds on what a file may ask for, so that a hostile file cannot make us allocate 4 GiB.
+#[cfg(feature = "key-encryption")]
 const MAX_M_COST_KIB: u32 = 1024 * 1024;
+#[cfg(feature = "key-encryption")]
 const MAX_T_COST: u32 = 64;
+#[cfg(feature = "key-encryption")]
 const MAX_P_COST: u32 = 16;
 
 /// Argon2id cost parameters.
@@ -146,6 +157,7 @@ impl KeyFile {
 
     /// The signing key, decrypting with `passphrase` if the file is encrypted. The
     /// passphrase is asked for lazily so that plain files never prompt.
+    #[cfg(feature = "key-encryption")]
     pub fn unlock(
         self,
         passphrase: impl FnOnce() -> Result<Passphrase, KeyFileError>,
@@ -159,6 +171,8 @@ impl KeyFile {
 
 /// An encrypted secret key, not yet decrypted.
 pub struct EncryptedKey {
+    // Read by `decrypt` only (feature `key-encryption`).
+    #[cfg_attr(not(feature = "key-encryption"), allow(dead_code))]
     blob: [u8; BLOB_LEN],
 }
 
@@ -176,6 +190,7 @@ impl EncryptedKey {
         Ok(EncryptedKey { blob })
     }
 
+    #[cfg(feature = "key-encryption")]
     fn params(&self) -> KdfParams {
         let word = |i: usize| {
             let mut le = [0u8; 4];
@@ -185,6 +200,7 @@ impl EncryptedKey {
         KdfParams { m_cost_kib: word(0), t_cost: word(1), p_cost: word(2) }
     }
 
+    #[cfg(feature = "key-encryption")]
     pub fn decrypt(&self, passphrase: &Passphrase) -> Result<SigningKey, KeyFileError> {
         let params = self.params();
         if params.m_cost_kib > MAX_M_COST_KIB
@@ -213,10 +229,12 @@ impl EncryptedKey {
     }
 }
 
+#[cfg(feature = "key-encryption")]
 fn associated_data(header: &[u8]) -> Vec<u8> {
     [ENCRYPTED_KEY_PREFIX.as_bytes(), header].concat()
 }
 
+#[cfg(feature = "key-encryption")]
 fn plain_text_of(raw: &[u8]) -> Zeroizing<String> {
     let mut text = Zeroizing::new(String::with_capacity(80));
     text.push_str(SECRET_KEY_PREFIX);
@@ -224,6 +242,7 @@ fn plain_text_of(raw: &[u8]) -> Zeroizing<String> {
     text
 }
 
+#[cfg(feature = "key-encryption")]
 fn cipher_for(
     passphrase: &Passphrase,
     salt: &[u8],
@@ -244,6 +263,7 @@ fn cipher_for(
 }
 
 /// The text of a key file holding `key` encrypted under `passphrase`.
+#[cfg(feature = "key-encryption")]
 pub fn encrypt(
     key: &SigningKey,
     passphrase: &Passphrase,
@@ -333,7 +353,7 @@ pub fn public(key: &SigningKey) -> String {
     format!("# Tessera public key {}\n{}\n", key.key_id(), key.public_key())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "key-encryption"))]
 mod tests {
     use super::*;
 

@@ -6,6 +6,13 @@
 //! type, an unknown option or `NaN` is `bad_argument` naming it.
 //!
 //! No `unsafe` here: napi-rs's macros make the boundary.
+//!
+//! Features `runner` and `hub` (both default) pass through to the SDK; a build without one
+//! leaves out its calls, and the argument helpers only they use lie idle.
+#![cfg_attr(
+    not(all(feature = "runner", feature = "hub")),
+    allow(dead_code, unused_imports, unused_variables)
+)]
 
 mod arguments;
 mod words;
@@ -146,6 +153,7 @@ pub struct RunnerCheck {
     pub license: Option<License>,
 }
 
+#[cfg(feature = "runner")]
 fn runner_options(
     options: Option<Unknown<'_>>,
 ) -> Result<(tessera::RunnerOptions, tessera::UnixTime)> {
@@ -165,6 +173,7 @@ fn runner_options(
     Ok((options, o.now()?))
 }
 
+#[cfg(feature = "runner")]
 fn runner_answer(check: tessera::RunnerCheck) -> RunnerCheck {
     RunnerCheck {
         permits_running: check.status.permits_running(),
@@ -180,6 +189,7 @@ fn runner_answer(check: tessera::RunnerCheck) -> RunnerCheck {
 /// Whether this runner may run, decided offline from its sealed cache (reads the state
 /// directory and the keystore: `runnerCheckAsync` does it off the main thread). Options:
 /// `stateDir` (required), `keystore`, `toleranceSecs`, `now`.
+#[cfg(feature = "runner")]
 #[napi(ts_args_type = "options: RunnerOptions")]
 pub fn runner_check(
     options: Option<Unknown<'_>>,
@@ -208,6 +218,7 @@ pub struct HubStatus {
     pub agent_status: Status,
 }
 
+#[cfg(feature = "hub")]
 fn hub_options(options: Option<Unknown<'_>>) -> Result<(tessera::HubOptions, tessera::UnixTime)> {
     let o = arguments::Options::new(
         options,
@@ -228,6 +239,7 @@ fn hub_options(options: Option<Unknown<'_>>) -> Result<(tessera::HubOptions, tes
     Ok((options, o.now()?))
 }
 
+#[cfg(feature = "hub")]
 fn hub_answer(s: tessera::HubStatus) -> HubStatus {
     HubStatus {
         permits_running: s.status.permits_running(),
@@ -244,6 +256,7 @@ fn hub_answer(s: tessera::HubStatus) -> HubStatus {
 /// Asks the local hub agent and decides the hub's standing from its signed evidence with
 /// `trust` (waits up to `timeoutMs`, 5000 by default: `hubStatusAsync` waits off the main
 /// thread). Options: `socket` (required), `product`, `toleranceSecs`, `timeoutMs`, `now`.
+#[cfg(feature = "hub")]
 #[napi(ts_args_type = "trust: TrustSet, options: HubOptions")]
 pub fn hub_status(
     trust: Option<Unknown<'_>>,
@@ -258,14 +271,18 @@ pub fn hub_status(
 
 /// Work for libuv's thread pool, or the argument error to reject with.
 pub enum Work {
+    #[cfg(feature = "runner")]
     Runner(tessera::RunnerOptions, tessera::UnixTime),
+    #[cfg(feature = "hub")]
     Hub(tessera::HubOptions, tessera::TrustSet, tessera::UnixTime),
     Refused(napi::Error<Code>),
 }
 
 /// The answer of a [`Work`].
 pub enum Done {
+    #[cfg(feature = "runner")]
     Runner(tessera::RunnerCheck),
+    #[cfg(feature = "hub")]
     Hub(tessera::HubStatus),
 }
 
@@ -280,9 +297,11 @@ impl Task for Check {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let failed = |e: tessera::Error| (e.code(), e.to_string());
         Ok(match self.0.take() {
+            #[cfg(feature = "runner")]
             Some(Work::Runner(options, now)) => {
                 tessera::runner_check(&options, now).map(Done::Runner).map_err(failed)
             }
+            #[cfg(feature = "hub")]
             Some(Work::Hub(options, trust, now)) => {
                 tessera::hub_status(&options, &trust, now).map(Done::Hub).map_err(failed)
             }
@@ -294,7 +313,9 @@ impl Task for Check {
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         use napi::bindgen_prelude::Either;
         match output {
+            #[cfg(feature = "runner")]
             Ok(Done::Runner(check)) => Ok(Either::A(runner_answer(check))),
+            #[cfg(feature = "hub")]
             Ok(Done::Hub(status)) => Ok(Either::B(hub_answer(status))),
             // The rejection is a JavaScript Error made here, so it carries the code.
             Err((code, message)) => {
@@ -306,6 +327,7 @@ impl Task for Check {
 }
 
 /// `runnerCheck` off the main thread (a bad argument rejects).
+#[cfg(feature = "runner")]
 #[napi(ts_args_type = "options: RunnerOptions", ts_return_type = "Promise<RunnerCheck>")]
 pub fn runner_check_async(
     options: Option<Unknown<'_>>,
@@ -320,6 +342,7 @@ pub fn runner_check_async(
 }
 
 /// `hubStatus` off the main thread (a bad argument rejects).
+#[cfg(feature = "hub")]
 #[napi(
     ts_args_type = "trust: TrustSet, options: HubOptions",
     ts_return_type = "Promise<HubStatus>"

@@ -63,6 +63,7 @@ pub enum Mode {
     None,
 }
 
+#[cfg(feature = "hub")]
 impl From<tessera::Mode> for Mode {
     fn from(mode: tessera::Mode) -> Self {
         match mode {

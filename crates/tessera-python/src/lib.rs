@@ -4,6 +4,10 @@
 //! code (`bad_argument`, `bad_trust`, `keystore`, `io`, `hub_unreachable`, `bad_answer`).
 //! The two calls that do I/O release the GIL while they wait. Arguments are checked in
 //! `arguments`: a wrong type is a `TypeError`, a refused value `TesseraError` (`bad_argument`).
+//!
+//! Features `runner` and `hub` (both default) pass through to the SDK; a build without one
+//! leaves out its call, and the argument helpers only it uses lie idle.
+#![cfg_attr(not(all(feature = "runner", feature = "hub")), allow(dead_code))]
 
 mod arguments;
 
@@ -169,6 +173,7 @@ fn verify_license(
 /// Whether this runner may run, decided offline from its sealed cache in `state_dir` with
 /// the key in `keystore` (`"keyutils"`, `"secret-service"`, `"systemd-creds"`, or by default the
 /// one the runner was installed with).
+#[cfg(feature = "runner")]
 #[pyfunction]
 #[pyo3(signature = (state_dir, *, keystore=None, tolerance_secs=None, now=None))]
 fn runner_check(
@@ -196,6 +201,7 @@ fn runner_check(
 
 /// The hub's standing, asked of the hub agent at `socket` and decided here from its signed
 /// evidence with `trust`; `timeout` (seconds) is the whole call's deadline.
+#[cfg(feature = "hub")]
 #[pyfunction]
 #[pyo3(signature = (socket, trust, *, product=None, tolerance_secs=None, timeout=None, now=None))]
 #[allow(clippy::too_many_arguments)] // keyword arguments, as Python callers name them
@@ -238,7 +244,9 @@ fn _tessera(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<License>()?;
     m.add_class::<Check>()?;
     m.add_function(wrap_pyfunction!(verify_license, m)?)?;
+    #[cfg(feature = "runner")]
     m.add_function(wrap_pyfunction!(runner_check, m)?)?;
+    #[cfg(feature = "hub")]
     m.add_function(wrap_pyfunction!(hub_status, m)?)?;
     Ok(())
 }

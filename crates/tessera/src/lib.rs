@@ -3,11 +3,25 @@
 //!
 //! - [`verify_license`]: a license file against the vendor's trust set, at a given time,
 //!   optionally for one product;
-//! - [`runner_check`]: whether this runner may run, offline, from its sealed cache (as
-//!   `tessera-runner check`);
-//! - [`hub_status`]: the hub's standing for the vendor's hub application, asked of the local
-//!   hub agent over its Unix socket and checked here from the signed evidence (the agent's
-//!   word is not taken).
+#![cfg_attr(
+    feature = "runner",
+    doc = "- [`runner_check`]: whether this runner may run, offline, from its sealed cache (as"
+)]
+#![cfg_attr(feature = "runner", doc = "  `tessera-runner check`; feature `runner`);")]
+#![cfg_attr(
+    feature = "hub",
+    doc = "- [`hub_status`]: the hub's standing for the vendor's hub application, asked of the"
+)]
+#![cfg_attr(
+    feature = "hub",
+    doc = "  local hub agent over its Unix socket and checked here from the signed evidence (the"
+)]
+#![cfg_attr(feature = "hub", doc = "  agent's word is not taken; feature `hub`).")]
+//!
+//! Cargo features: `runner` (the runner's check: its sealed cache and the OS keystores) and
+//! `hub` (the hub agent's status socket), both on by default. Without them the crate verifies
+//! license files and links only the core: no keystore, no socket, no async runtime or HTTP
+//! client in any case.
 //!
 //! Time is always an argument ([`UnixTime`]; [`now`] reads the system clock). The trust set
 //! is parsed once ([`TrustSet::parse`]) and reused: compile the vendor's public keys into the
@@ -31,13 +45,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "hub")]
 mod hub;
+#[cfg(feature = "hub")]
 mod hub_socket;
 mod license;
+#[cfg(feature = "runner")]
 mod runner;
 
+#[cfg(feature = "hub")]
 pub use hub::{HubOptions, HubStatus, Mode, hub_status};
 pub use license::{License, LicenseCheck, verify_license};
+#[cfg(feature = "runner")]
 pub use runner::{Keystore, RunnerCheck, RunnerOptions, runner_check};
 pub use tessera_core::time::TimeError;
 pub use tessera_core::trust::TrustError;
@@ -67,7 +86,7 @@ pub enum Error {
     #[error("{0}")]
     Io(String),
     /// The hub agent's status socket cannot be reached (not running, or no permission), or
-    /// the call's deadline ([`HubOptions::timeout`]) passed before a whole answer came.
+    /// the call's deadline (`HubOptions::timeout`) passed before a whole answer came.
     #[error("the hub agent at {path}: {message}")]
     HubUnreachable { path: String, message: String },
     /// The hub agent answered something that is not a status answer.

@@ -27,10 +27,13 @@ use tessera_core::trust::TrustSet;
 
 use crate::cache::Cache;
 use crate::check::{self, BadBundle, Decision, LeaseInput};
-use crate::hub::{HubClient, HubError};
+#[cfg(feature = "refresh")]
+use crate::hub::HubError;
 use crate::installation::{self, Installation, Misfit};
 use crate::keystore::{Keystore, KeystoreError, Secret};
 
+#[cfg(feature = "refresh")]
+mod refresh;
 mod state;
 
 use state::{Found, KeySource, Locked};
@@ -49,6 +52,7 @@ pub enum RunnerError {
     Io { path: PathBuf, source: io::Error },
     #[error(transparent)]
     Bundle(#[from] BadBundle),
+    #[cfg(feature = "refresh")]
     #[error(transparent)]
     Hub(#[from] HubError),
     #[error("{0}")]
@@ -63,21 +67,6 @@ pub enum RunnerError {
 
 fn io_error(path: &Path, source: io::Error) -> RunnerError {
     RunnerError::Io { path: path.to_owned(), source }
-}
-
-/// How a runner reaches its hub, kept (0600) beside the cache so a refresh works even when
-/// the keystore lost the cache key (a reboot clears the kernel keyring). No secret: the
-/// runner proves itself with its key; a runner token is used once, at enrollment.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Enrollment {
-    hub: String,
-    #[serde(alias = "runner")]
-    label: String,
-    /// A token kept by versions before runner keys: used once to enroll this runner's key
-    /// at its next refresh, then dropped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
 }
 
 /// The request file this runner is waiting for an answer to (air-gapped install).
@@ -283,114 +272,6 @@ impl Runner {
         )?;
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
         Ok(decision)
-    }
-
-    /// Enrolls with a hub (using up `token`), takes its bundle and a lease for this
-    /// runner's key.
-    pub fn install_from_hub(
-        &self,
-        hub: &str,
-        token: &str,
-        label: &str,
-        trust: &str,
-    ) -> Result<Decision, RunnerError> {
-        let client = HubClient::new(hub)?;
-        let enrollment =
-            Enrollment { hub: client.base().to_owned(), label: label.to_owned(), token: None };
-        self.lease_from(&client, &enrollment, Some(token), Some(trust))
-    }
-
-    /// Renews the bundle and the lease from the hub. A failed refresh leaves the cache as it
-    /// was. `trust` is needed only when the cache cannot be opened (its key was lost).
-    pub fn refresh(&self, trust: Option<&str>) -> Result<Decision, RunnerError> {
-        let path = self.enrollment_path();
-        let enrollment: Enrollment = match read_capped(&path, 64 * 1024) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| RunnerError::Input(format!("{}: {e}", path.display())))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(RunnerError::Input(
-                    "this runner was not installed from a hub: install a new bundle instead".into(),
-                ));
-            }
-            Err(e) => return Err(io_error(&path, e)),
-        };
-        let client = HubClient::new(&enrollment.hub)?;
-        let token = enrollment.token.clone();
-        self.lease_from(&client, &enrollment, token.as_deref(), trust)
-    }
-
-    /// One lease call to the hub, and the answer into the cache.
-    fn lease_from(
-        &self,
-        client: &HubClient,
-        enrollment: &Enrollment,
-        token: Option<&str>,
-        trust: Option<&str>,
-    ) -> Result<Decision, RunnerError> {
-        let key = self.runner_key()?;
-        let lock = self.lock()?;
-        let found = self.open(true)?;
-        let trust = match (trust, &found) {
-            (Some(trust), _) => trust.to_owned(),
-            (None, Found::Usable(cache, _)) => cache.trust.clone(),
-            (None, Found::Unusable(decision, _)) => {
-                return Err(RunnerError::Input(format!(
-                    "the cache cannot be used ({}: {}); refresh needs the vendor trust set: --trust FILE",
-                    decision.status, decision.reason
-                )));
-            }
-        };
-        let held = found.cache().map(|c| c.lease.clone());
-        let holds = self.holds(&found);
-        let (call, nonce) = self.call(&key, &enrollment.label, RunnerAction::Lease, holds)?;
-        let answer = client.lease(&call, token)?;
-        let expected = Expected { key_id: key.key_id(), nonce };
-        let lease = match (&answer.lease, &held) {
-            (Some(lease), _) => LeaseInput::Signed(lease),
-            // The hub may not run (revoked, suspended, …) and grants no lease, but its bundle
-            // carries the news: take it with the lease already held.
-            (None, Some(held)) => LeaseInput::Kept(held),
-            (None, None) => {
-                return Err(RunnerError::Bundle(check::bad(
-                    answer.bundle.status,
-                    "the hub grants no lease (it may not run) and this runner holds none",
-                )));
-            }
-        };
-        let decision = self.install(
-            &lock,
-            found,
-            &answer.bundle,
-            lease,
-            &expected,
-            &trust,
-            Some(client.base()),
-        )?;
-        let keep = Enrollment {
-            hub: enrollment.hub.clone(),
-            label: enrollment.label.clone(),
-            token: None,
-        };
-        let path = self.enrollment_path();
-        let bytes = serde_json::to_vec(&keep).map_err(|e| RunnerError::Input(e.to_string()))?;
-        write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)
-            .map_err(|e| io_error(&path, e))?;
-        Ok(decision)
-    }
-
-    /// Gives this runner's slot back to the hub (it holds none afterwards).
-    pub fn release(&self) -> Result<(), RunnerError> {
-        let path = self.enrollment_path();
-        let enrollment: Enrollment =
-            serde_json::from_slice(&read_capped(&path, 64 * 1024).map_err(|e| io_error(&path, e))?)
-                .map_err(|e| RunnerError::Input(format!("{}: {e}", path.display())))?;
-        let key = self.runner_key()?;
-        let client = HubClient::new(&enrollment.hub)?;
-        let lock = self.lock()?;
-        let (call, _) = self.call(&key, &enrollment.label, RunnerAction::Release, None)?;
-        drop(lock);
-        client.release(&call)?;
-        Ok(())
     }
 
     /// Verifies a bundle and writes it as the new cache, over what `found` says is there.

@@ -1,7 +1,7 @@
 //! The runner code of a busy product: `Runner::check` before every job, many times, in one
 //! process. Prints one line per status seen (`valid 50000`), then each reason that was not
 //! `valid` or `grace` once. The test suite runs two of these beside a stream of refreshes
-//! (runner-agent/tests/runner/concurrency.rs).
+//! (crates/tessera-runner/tests/runner/concurrency.rs).
 //!
 //! ```sh
 //! cargo run -p tessera-runner --example checks -- /var/lib/tessera-runner keyutils 1000

@@ -44,11 +44,17 @@ impl Entry {
 }
 
 fn store() -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
-    #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+    #[cfg(all(
+        feature = "secret-service",
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
     return Ok(zbus_secret_service_keyring_store::Store::new()?);
     #[allow(unreachable_code)]
     Err(keyring_core::Error::NotSupportedByStore(
-        "secret-service is not available on this platform".to_owned(),
+        "secret-service is not built into this program (a platform without D-Bus, or a build \
+         without the `secret-service` feature)"
+            .to_owned(),
     ))
 }
 

@@ -1,0 +1,22 @@
+//! Tessera's runner, as a library: the vendor's runner code calls
+//! [`runner::Runner::check`] before each job; the `tessera-runner` binary (runner-agent/) is
+//! a thin shell over it.
+//!
+//! Where things are:
+//! - the runner decides in [`check::decide`], offline, from the sealed cache;
+//! - the cache file and its HMAC seal are [`cache`]; its key lives in the OS [`keystore`],
+//!   the one recorded at install ([`installation`]);
+//! - install, refresh and check are [`runner::Runner`]; the hub client is `hub`.
+//!
+//! Feature `refresh` (default): installing from and refreshing with a hub over HTTP(S)
+//! (`Runner::install_from_hub`, `refresh`, `release`; the `hub` client). Without it the
+//! library checks, installs bundle files and links no HTTP client or async runtime.
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod check;
+#[cfg(feature = "refresh")]
+pub mod hub;
+pub mod installation;
+pub mod keystore;
+pub mod runner;
