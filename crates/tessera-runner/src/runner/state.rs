@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 
 use tessera_core::Status;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
@@ -70,10 +71,12 @@ impl Runner {
 
     fn take_lock(&self, wait: bool) -> Result<Option<Locked>, RunnerError> {
         let path = self.dir.join("cache.lock");
+        // 0600 like every file of the state directory, whatever the umask allows.
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&path)
             .map_err(|e| io_error(&path, e))?;
         use rustix::fs::{FlockOperation, flock};

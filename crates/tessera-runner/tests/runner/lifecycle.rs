@@ -32,7 +32,7 @@ fn install_check_refresh_with_the_kernel_keyring() {
     assert_eq!(site.hub.hub.status().expect("hub status").runners_leased, 1);
 
     // The cache and enrollment files are private; the key is nowhere on disk.
-    for name in ["cache", "enrollment.json"] {
+    for name in ["cache", "enrollment.json", "cache.lock"] {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(dir.path().join(name)).expect(name).permissions(),
         );
