@@ -71,7 +71,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// The hub's runner API, e.g. http://hub.internal:7480. The runner token (from
+    /// The hub's runner API, e.g. `http://hub.internal:7480`. The runner token (from
     /// `tessera-hub runner-token`, used up by this install) comes from --token-file or the
     /// TESSERA_RUNNER_TOKEN environment variable, never the command line.
     #[arg(long, value_name = "URL", conflicts_with = "bundle")]
