@@ -13,6 +13,10 @@ fn commands(binary: &str, path: &[String]) -> Vec<Vec<String>> {
     let mut found = vec![path.to_vec()];
     let Some((_, listed)) = ran.stdout.split_once("Commands:\n") else { return found };
     for line in listed.lines().take_while(|l| l.starts_with("  ")) {
+        // A command's line starts at two spaces; its wrapped description goes deeper.
+        if line.starts_with("   ") {
+            continue;
+        }
         let name = line.split_whitespace().next().expect("a command name");
         if name == "help" {
             continue;
