@@ -6,8 +6,10 @@
 set -euo pipefail
 new="${1:?usage: scripts/set-version.sh VERSION}"
 cd "$(dirname "$0")/.."
-if ! [[ "$new" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]]; then
-  echo "not a semantic version: $new" >&2
+# MAJOR.MINOR.PATCH only: the C library's version check (tessera_version_check) and its
+# SONAME read exactly that.
+if ! [[ "$new" =~ ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$ ]]; then
+  echo "not a version of the form MAJOR.MINOR.PATCH: $new" >&2
   exit 2
 fi
 sed -i "/^\[workspace.package\]/,/^\[/s/^version = \".*\"/version = \"$new\"/" Cargo.toml

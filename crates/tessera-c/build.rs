@@ -3,10 +3,11 @@
 //! beside the libraries, for products to build against. The header carries the version
 //! (`TESSERA_VERSION`) for `tessera_version_check`.
 //!
-//! On Linux the shared library gets its SONAME here, `libtessera.so.<major>`: the file cargo
+//! On Linux the shared library gets its SONAME here, `libtessera.so.<abi>` (the major version;
+//! before 1.0, `0.<minor>`), `libtessera-verify.so.<abi>` for a verify-only build: the file cargo
 //! makes is `libtessera_c.so` (the crate's name; a `[lib] name = "tessera"` would clash with
 //! the `tessera` crate it wraps), and `make install` (Makefile) installs it as
-//! `libtessera.so.<version>` with the `libtessera.so.<major>` and `libtessera.so` links, so
+//! `libtessera.so.<version>` with the `libtessera.so.<abi>` and `libtessera.so` links, so
 //! programs linked with `-ltessera` record the SONAME and load the installed file.
 
 use std::path::PathBuf;
@@ -17,6 +18,18 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let version = |part: &str| std::env::var(format!("CARGO_PKG_VERSION{part}")).expect(part);
     let (major, minor, patch) = (version("_MAJOR"), version("_MINOR"), version("_PATCH"));
+    // Which calls this build holds decides the library's name, so that a program built
+    // against the full header can never load a smaller build installed under the same name
+    // (it would fail at its first call with an undefined symbol).
+    let has = |feature: &str| std::env::var_os(format!("CARGO_FEATURE_{feature}")).is_some();
+    let name = match (has("RUNNER"), has("HUB")) {
+        (true, true) => "tessera",
+        (false, false) => "tessera-verify",
+        (true, false) => "tessera-runner-check",
+        (false, true) => "tessera-hub-status",
+    };
+    // The ABI in the SONAME: the major version, or before 1.0 the minor too (0.2 is not 0.1).
+    let abi = if major == "0" { format!("0.{minor}") } else { major.clone() };
     let after_includes = format!(
         "\n/* The version of this header (the library's is tessera_version()). Call\n \
          * tessera_version_check(TESSERA_VERSION) at start-up: it fails, with one sentence in\n \
@@ -24,7 +37,11 @@ fn main() {
          #define TESSERA_VERSION \"{}\"\n\
          #define TESSERA_VERSION_MAJOR {major}\n\
          #define TESSERA_VERSION_MINOR {minor}\n\
-         #define TESSERA_VERSION_PATCH {patch}\n",
+         #define TESSERA_VERSION_PATCH {patch}\n\
+         /* The library this header belongs to (a build's features choose it) and the ABI in\n \
+         * its SONAME, lib<TESSERA_LIBRARY>.so.<TESSERA_ABI>. */\n\
+         #define TESSERA_LIBRARY \"{name}\"\n\
+         #define TESSERA_ABI \"{abi}\"\n",
         version("")
     );
     // What this build holds, for the `#if defined(TESSERA_HAS_…)` around its calls.
@@ -72,7 +89,7 @@ fn main() {
         }
     }
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libtessera.so.{major}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,lib{name}.so.{abi}");
     }
     println!("cargo:rustc-env=TESSERA_C_HEADER_DIR={}", out_dir.display());
     println!("cargo:rerun-if-changed=src");

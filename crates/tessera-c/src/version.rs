@@ -49,8 +49,8 @@ pub unsafe extern "C" fn tessera_version_check(header_version: *const c_char) ->
                 what: "header_version",
                 message: format!(
                     "the program was compiled with tessera.h {header} but the library \
-                     loaded is {library}: rebuild it with the tessera.h installed with \
-                     this library"
+                     loaded is {library}: install the library of the header's version, or \
+                     rebuild the program with the tessera.h installed with this library"
                 ),
             })
         }

@@ -84,17 +84,20 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
     // The files a C project expects, the shared library's name chain ending at its SONAME.
     let lib = prefix.join("lib");
     let link = |name: &str| std::fs::read_link(lib.join(name)).map(|t| t.display().to_string());
-    let major = VERSION.split('.').next().expect("major");
-    assert_eq!(link("libtessera.so").ok(), Some(format!("libtessera.so.{major}")));
+    // The ABI in the SONAME: the major version, before 1.0 the minor too.
+    let mut parts = VERSION.split('.');
+    let (major, minor) = (parts.next().expect("major"), parts.next().expect("minor"));
+    let abi = if major == "0" { format!("0.{minor}") } else { major.to_owned() };
+    assert_eq!(link("libtessera.so").ok(), Some(format!("libtessera.so.{abi}")));
     assert_eq!(
-        link(&format!("libtessera.so.{major}")).ok(),
+        link(&format!("libtessera.so.{abi}")).ok(),
         Some(format!("libtessera.so.{VERSION}"))
     );
     let shared = lib.join(format!("libtessera.so.{VERSION}"));
     for file in [&shared, &lib.join("libtessera.a"), &prefix.join("include/tessera.h")] {
         assert!(file.is_file(), "{} is not installed", file.display());
     }
-    let soname = format!("Library soname: [libtessera.so.{major}]");
+    let soname = format!("Library soname: [libtessera.so.{abi}]");
     assert!(dynamic_section(&shared).contains(&soname), "{soname} missing");
 
     // Only the API is exported: every defined dynamic symbol is a `tessera_` call.
@@ -122,7 +125,7 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
     std::fs::write(&license_path, license).expect("license");
     let example = dir.path().join("verify_license");
     build_example(&prefix, dir.path(), "", "$(pkg-config --cflags --libs tessera)", &example);
-    let needed = format!("Shared library: [libtessera.so.{major}]");
+    let needed = format!("Shared library: [libtessera.so.{abi}]");
     assert!(dynamic_section(&example).contains(&needed), "the example does not load {needed}");
     let mut valgrind = Command::new("valgrind");
     valgrind.env("LD_LIBRARY_PATH", &lib);
@@ -166,7 +169,8 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
         String::from_utf8_lossy(&output.stderr),
         format!(
             "header_version: the program was compiled with tessera.h {next} but the library \
-             loaded is {VERSION}: rebuild it with the tessera.h installed with this library\n"
+             loaded is {VERSION}: install the library of the header's version, or rebuild the \
+             program with the tessera.h installed with this library\n"
         )
     );
 
@@ -184,4 +188,54 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
     let output = Command::new(&static_example).arg(&license_path).output().expect("run");
     assert!(output.status.success(), "the static example: {}", said(&output));
     assert!(said(&output).contains("license valid: "), "{}", said(&output));
+}
+
+/// A build with fewer calls (its header says `TESSERA_LIBRARY "tessera-verify"`) installs
+/// under its own name, never as `libtessera`: a program built against the full header could
+/// otherwise load it and die at its first call with an undefined symbol.
+#[test]
+fn a_smaller_build_installs_under_its_own_name() {
+    if !(have("make", "make") & have("pkg-config", "pkgconf")) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let headers = dir.path().join("headers");
+    std::fs::create_dir(&headers).expect("dir");
+    let full = std::fs::read_to_string(Path::new(env!("TESSERA_C_HEADER_DIR")).join("tessera.h"))
+        .expect("header");
+    let from = "#define TESSERA_LIBRARY \"tessera\"";
+    assert!(full.contains(from), "the header names its library: {from}");
+    std::fs::write(
+        headers.join("tessera.h"),
+        full.replace(from, "#define TESSERA_LIBRARY \"tessera-verify\""),
+    )
+    .expect("header");
+    let prefix = dir.path().join("prefix");
+    let built: PathBuf = library().parent().expect("deps dir").to_owned();
+    let make = Command::new("make")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("BUILT={}", built.display()))
+        .arg(format!("HEADER_DIR={}", headers.display()))
+        .output()
+        .expect("run make");
+    assert!(make.status.success(), "make install failed:\n{}", said(&make));
+    let lib = prefix.join("lib");
+    for file in [
+        lib.join(format!("libtessera-verify.so.{VERSION}")),
+        lib.join("libtessera-verify.a"),
+        lib.join("pkgconfig/tessera-verify.pc"),
+        prefix.join("include/tessera-verify/tessera.h"),
+    ] {
+        assert!(file.is_file(), "{} is not installed", file.display());
+    }
+    for name in ["libtessera.so", "libtessera.a", "pkgconfig/tessera.pc"] {
+        assert!(!lib.join(name).exists(), "{name} installed for a smaller build");
+    }
+    assert!(!prefix.join("include/tessera.h").exists(), "the smaller header took the full name");
+    let flags = sh(&prefix, "pkg-config --cflags --libs tessera-verify");
+    assert!(flags.contains("-ltessera-verify"), "{flags}");
+    assert!(flags.contains("include/tessera-verify"), "{flags}");
 }
