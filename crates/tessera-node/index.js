@@ -83,13 +83,20 @@ function defect(file) {
 function loadAddon(file, what, fix) {
   const fault = defect(file)
   if (fault === undefined) {
+    let addon
     try {
-      return require(file)
+      addon = require(file)
     } catch (error) {
       // The dynamic loader's reason: a C library or glibc version this machine lacks…
       const reason = String(error.message).split('\n')[0].replace(`${file}: `, '')
-      throw failure('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): ${reason}; ${fix}.`)
+      throw failure('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): ${reason.replace(/\.$/, '')}; ${fix}.`)
     }
+    // Another program's napi-rs addon (NAPI_RS_NATIVE_LIBRARY_PATH is every napi-rs loader's
+    // variable) loads as well as ours: it must hold Tessera's calls.
+    if (typeof addon.verifyLicense !== 'function' || typeof addon.TrustSet !== 'function') {
+      throw failure('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): it is not Tessera's addon; ${fix}.`)
+    }
+    return addon
   }
   throw failure('addon_not_loaded', `@tessera/node ${version} cannot load ${what} (${file}): ${fault}; ${fix}.`)
 }

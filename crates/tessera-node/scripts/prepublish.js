@@ -39,7 +39,12 @@ if (manifest.napi) {
   const machine = head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18)
   const built = machines[machine] || `machine ${machine}`
   if (!manifest.cpu.includes(built)) fail(`${manifest.main} is built for ${built}, and the package is for ${manifest.cpu}`)
-  // The C library it links: glibc's libc.so.6 or musl's libc.musl-<arch>.so.1.
-  const libc = bytes.includes('libc.musl-') ? 'musl' : bytes.includes('libc.so.6') ? 'glibc' : 'an unknown C library'
+  // The C library it links: glibc's libc.so.6, or musl's libc.musl-<arch>.so.1 (zig, which
+  // links the musl build, records plain libc.so: musl's name for itself).
+  const libc = bytes.includes('libc.so.6')
+    ? 'glibc'
+    : bytes.includes('libc.musl-') || bytes.includes('libc.so\0')
+      ? 'musl'
+      : 'an unknown C library'
   if (!manifest.libc.includes(libc)) fail(`${manifest.main} is linked against ${libc}, and the package is for ${manifest.libc}`)
 }

@@ -18,10 +18,13 @@
 )]
 #![cfg_attr(feature = "hub", doc = "  agent's word is not taken; feature `hub`).")]
 //!
-//! Cargo features: `runner` (the runner's check: its sealed cache and the OS keystores) and
-//! `hub` (the hub agent's status socket), both on by default. Without them the crate verifies
-//! license files and links only the core: no keystore, no socket, no async runtime or HTTP
-//! client in any case.
+//! Cargo features, all on by default: `runner` (the runner's check: its sealed cache, the
+//! kernel keyring and systemd credentials), `secret-service` (the Secret Service keystore,
+//! where a runner installed in a D-Bus session keeps its key: leave it out only if your
+//! product never runs beside such a runner, or their checks answer `keystore`; it brings zbus
+//! and its small async executor) and `hub` (the hub agent's status socket). Without them the
+//! crate verifies license files and links only the core. No HTTP client, tokio or key-file
+//! encryption in any case.
 //!
 //! Time is always an argument ([`UnixTime`]; [`now`] reads the system clock). The trust set
 //! is parsed once ([`TrustSet::parse`]) and reused: compile the vendor's public keys into the
