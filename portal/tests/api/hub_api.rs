@@ -146,3 +146,33 @@ on_both_stores!(hub_calls_are_checked_before_anything_is_stored, |app| {
     assert_eq!((answer.status, answer.code()), (422, "bad_signature"));
     assert!(app.portal.store.activation(&license.id.to_string()).await.expect("db").is_none());
 });
+
+// A stranger replaying a genuine ping (captured on the wire, or from a log) is refused as
+// stale before it counts against the license's rate limit: it cannot get the genuine hub
+// refused as rate_limited.
+on_both_stores!(
+    replayed_pings_do_not_spend_the_genuine_hubs_allowance,
+    tune = |mut layer| {
+        layer.pings_per_minute = Some(3);
+        layer.refused_pings_per_second = Some(1000);
+        layer
+    },
+    |app| {
+        let license = app.registered_license().await;
+        let mut hub = TestHub::new("host-a", &app);
+        hub.activate(&app, &license).await;
+        let (body, _) = hub.ping_body(&app, &license);
+        assert_eq!(app.post_json("/v1/ping", None, &body).await.status, 200);
+        for _ in 0..10 {
+            let replay = app.post_json("/v1/ping", None, &body).await;
+            assert_eq!((replay.status, replay.code()), (409, "stale_call"));
+        }
+        // The genuine hub's next pings are answered: the replays spent nothing.
+        for _ in 0..2 {
+            app.clock.advance(std::time::Duration::from_secs(60));
+            let (answer, _) = hub.ping(&app, &license).await;
+            assert_eq!(answer.status, 200, "{}", answer.code());
+            assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+        }
+    }
+);

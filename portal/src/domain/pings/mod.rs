@@ -141,15 +141,19 @@ impl VerifiedPing {
 
 /// The signature check of a round: each ping against the hub key its license is bound to,
 /// all signatures in one batch verification (one by one only when the batch fails), then
-/// the license's rate limit, which only authentic pings count against. `Ok(ping)` is
-/// authentic and within its limit; `Err(judged)` says why not.
+/// the license's rate limit, which only authentic pings newer than the hub's last accepted
+/// call count against (a replayed genuine ping is stale before it spends the genuine hub's
+/// allowance; the write checks staleness again under its lock). `Ok(ping)` is authentic,
+/// fresh and within its limit; `Err(judged)` says why not. `hub_time_ms` is each call's time.
 fn authenticate(
-    round: Vec<(Envelope, Found)>,
+    round: Vec<(Envelope, Found, i64)>,
     limits: &RateLimits,
 ) -> Result<Vec<Result<VerifiedPing, Judged>>, StoreError> {
     let mut answers = Vec::with_capacity(round.len());
     let mut envelopes = Vec::with_capacity(round.len());
-    for (envelope, found) in round {
+    let mut times = Vec::with_capacity(round.len());
+    for (envelope, found, hub_time_ms) in round {
+        times.push(hub_time_ms);
         let answer = match found {
             None => Err(Judged::UnknownLicense),
             Some((_, None)) => Err(Judged::NotActivated),
@@ -182,8 +186,12 @@ fn authenticate(
     drop(items);
     Ok(answers
         .into_iter()
-        .map(|answer| match answer {
+        .zip(times)
+        .map(|(answer, hub_time_ms)| match answer {
             Ok(ping) if good.next() == Some(true) => {
+                if hub_time_ms <= ping.activation.last_hub_time_ms {
+                    return Err(Judged::Stale);
+                }
                 limits.verified_ping(&ping.license.id).map_err(Judged::Limited)?;
                 Ok(ping)
             }

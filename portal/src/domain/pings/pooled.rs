@@ -75,10 +75,10 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
 /// (on a blocking thread: it is a few milliseconds of arithmetic) for every ping.
 async fn check_round(
     store: Store,
-    checks: Vec<(String, Envelope)>,
+    checks: Vec<(String, Envelope, i64)>,
     limits: Arc<RateLimits>,
 ) -> Result<Vec<Result<VerifiedPing, Judged>>, PingPathError> {
-    let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
+    let ids: Vec<&str> = checks.iter().map(|(id, _, _)| id.as_str()).collect();
     let found: HashMap<String, _> = store
         .licenses_with_activations(&ids)
         .await?
@@ -86,8 +86,10 @@ async fn check_round(
         .map(|(license, activation)| (license.id.clone(), (license, activation)))
         .collect();
     // Each ping gets its own copy: a license may ping twice in one round.
-    let round: Vec<(Envelope, _)> =
-        checks.into_iter().map(|(id, envelope)| (envelope, found.get(&id).cloned())).collect();
+    let round: Vec<(Envelope, _, i64)> = checks
+        .into_iter()
+        .map(|(id, envelope, hub_time_ms)| (envelope, found.get(&id).cloned(), hub_time_ms))
+        .collect();
     let checked = tokio::task::spawn_blocking(move || authenticate(round, &limits))
         .await
         .map_err(|e| PingPathError::Thread { name: "signature check", reason: e.to_string() })?;
@@ -96,7 +98,7 @@ async fn check_round(
 
 /// The two batchers: look up and verify, then record.
 pub struct Rounds {
-    checks: Batcher<(String, Envelope), Result<VerifiedPing, Judged>>,
+    checks: Batcher<(String, Envelope, i64), Result<VerifiedPing, Judged>>,
     records: Batcher<PingRecord, PingOutcome>,
 }
 
@@ -104,7 +106,7 @@ impl Rounds {
     pub fn start(store: Store, write_rounds: Counter, limits: Arc<RateLimits>) -> Self {
         let reader = store.clone();
         let checks = Batcher::start(
-            move |checks: Vec<(String, Envelope)>| {
+            move |checks: Vec<(String, Envelope, i64)>| {
                 check_round(reader.clone(), checks, limits.clone())
             },
             Counter::default(),
@@ -121,10 +123,11 @@ impl Rounds {
 
     pub async fn judge(&self, ping: PingRequest) -> Result<Judged, PingPathError> {
         let call = ping.call();
-        let verified = match self.checks.call((ping.license_id, ping.envelope)).await? {
-            Ok(verified) => verified,
-            Err(judged) => return Ok(judged),
-        };
+        let verified =
+            match self.checks.call((ping.license_id, ping.envelope, ping.hub_time_ms)).await? {
+                Ok(verified) => verified,
+                Err(judged) => return Ok(judged),
+            };
         let outcome = self.records.call(verified.record(call)).await?;
         Ok(verified.judged(outcome))
     }

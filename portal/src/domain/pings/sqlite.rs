@@ -120,7 +120,7 @@ fn check_round(
         .zip(found)
         .map(|(ping, found)| {
             calls.push(ping.call());
-            (ping.envelope, found)
+            (ping.envelope, found, ping.hub_time_ms)
         })
         .collect();
     Ok(authenticate(round, limits)?
