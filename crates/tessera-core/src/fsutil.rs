@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 /// How a file is written.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +38,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], options: WriteOptions) -> io::Res
         ));
     }
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".tessera-").suffix(".tmp");
+    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -52,6 +53,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8], options: WriteOptions) -> io::Res
         temp.persist_noclobber(path).map_err(|e| e.error)?;
     }
     sync_dir(dir)
+}
+
+const TEMP_PREFIX: &str = ".tessera-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// How old a temporary file of [`write_atomic`] must be to count as left behind by a process
+/// that died mid-write: far older than any write in progress (milliseconds), so a running
+/// writer's file is never taken.
+pub const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
+
+/// Removes the temporary files [`write_atomic`] leaves in `dir` when its process dies between
+/// creating and renaming one (`.tessera-*.tmp`), those last modified more than
+/// [`STALE_TEMP_AGE`] before `now` (the file system's clock). Best effort: returns how many
+/// went; anything it cannot read or remove stays.
+pub fn remove_stale_temp_files(dir: &Path, now: SystemTime) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|at| now.duration_since(at).ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if meta.is_file() && old && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Makes a rename in `dir` durable.
@@ -86,6 +121,26 @@ pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_old_temporary_files_of_write_atomic_are_removed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let now = SystemTime::now();
+        let make = |name: &str, age: u64| {
+            let path = dir.path().join(name);
+            let file = File::create(&path).expect("create");
+            file.set_modified(now - Duration::from_secs(age)).expect("mtime");
+            path
+        };
+        let old = make(".tessera-abc123.tmp", 3600);
+        let fresh = make(".tessera-def456.tmp", 5);
+        let other = make("state.json", 3600);
+        let foreign = make(".other-abc.tmp", 3600);
+        assert_eq!(remove_stale_temp_files(dir.path(), now), 1);
+        assert!(!old.exists(), "a leftover from an hour ago stays");
+        assert!(fresh.exists() && other.exists() && foreign.exists());
+        assert_eq!(remove_stale_temp_files(&dir.path().join("missing"), now), 0);
+    }
 
     #[test]
     fn secret_files_are_0600_and_never_clobbered() {

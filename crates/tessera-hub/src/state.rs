@@ -213,6 +213,8 @@ impl StateDir {
             .map_err(|e| StateError::io(&path, e))?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| StateError::io(&path, e.into()))?;
+        // A crash between writing a temporary file and renaming it leaves the file behind.
+        tessera_core::fsutil::remove_stale_temp_files(&self.root, std::time::SystemTime::now());
         Ok(Locked { _file: file })
     }
 

@@ -35,6 +35,19 @@ async fn a_hub_activates_pings_and_stays_valid() {
     }
     assert_eq!(hub.hub.status().expect("status").status, Status::Valid);
 
+    // A temporary file a crash left an hour ago goes at the next write; a fresh one stays.
+    let leftover = hub.state_dir().join(".tessera-crashed.tmp");
+    let fresh = hub.state_dir().join(".tessera-writing.tmp");
+    for (path, age) in [(&leftover, 3600), (&fresh, 1)] {
+        let file = std::fs::File::create(path).expect("temp file");
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age))
+            .expect("mtime");
+    }
+    assert_eq!(hub.hub.ping().await.expect("ping").status, Status::Valid);
+    assert!(!leftover.exists(), "a crash's leftover stays in the state directory");
+    assert!(fresh.exists(), "a write in progress lost its file");
+    std::fs::remove_file(&fresh).expect("remove");
+
     // State files are private.
     for name in ["hub.key", "state.json", "license.license", "state.lock"] {
         let mode = std::os::unix::fs::PermissionsExt::mode(

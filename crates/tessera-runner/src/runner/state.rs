@@ -86,7 +86,14 @@ impl Runner {
             FlockOperation::NonBlockingLockExclusive
         };
         match flock(&file, operation) {
-            Ok(()) => Ok(Some(Locked { _file: file })),
+            Ok(()) => {
+                // A crash between writing a temporary file and renaming it leaves it behind.
+                tessera_core::fsutil::remove_stale_temp_files(
+                    &self.dir,
+                    std::time::SystemTime::now(),
+                );
+                Ok(Some(Locked { _file: file }))
+            }
             Err(e) if !wait && e == rustix::io::Errno::WOULDBLOCK => Ok(None),
             Err(e) => Err(io_error(&path, e.into())),
         }

@@ -27,9 +27,16 @@ fn install_check_refresh_with_the_kernel_keyring() {
     assert_eq!(decision.license_id, Some(site.claims.id.to_string()));
     assert!(decision.grace_left_secs.expect("grace left") > 0);
 
+    // A temporary file a crash left an hour ago goes at the next refresh.
+    let leftover = dir.path().join(".tessera-crashed.tmp");
+    std::fs::File::create(&leftover)
+        .expect("temp file")
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .expect("mtime");
     site.hub_pings();
     assert_eq!(runner.refresh(None).expect("refresh").status, Status::Valid);
     assert_eq!(site.hub.hub.status().expect("hub status").runners_leased, 1);
+    assert!(!leftover.exists(), "a crash's leftover stays in the state directory");
 
     // The cache and enrollment files are private; the key is nowhere on disk.
     for name in ["cache", "enrollment.json", "cache.lock"] {
