@@ -50,6 +50,22 @@ fn build_example(prefix: &Path, include: &Path, flags_before: &str, flags_after:
 }
 
 /// What `readelf -d` says of `file`.
+/// `make install` into `prefix` of the libraries this test build made, with the header in
+/// `header_dir` (nothing is built again).
+fn make_install(prefix: &Path, header_dir: &Path) {
+    let built: PathBuf = library().parent().expect("deps dir").to_owned();
+    let make = Command::new("make")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("BUILT={}", built.display()))
+        .arg(format!("HEADER_DIR={}", header_dir.display()))
+        .output()
+        .expect("run make");
+    assert!(make.status.success(), "make install failed:\n{}", said(&make));
+}
+
 fn dynamic_section(file: &Path) -> String {
     let output = Command::new("readelf").arg("-d").arg(file).output().expect("run readelf");
     assert!(output.status.success(), "readelf -d {}: {}", file.display(), said(&output));
@@ -69,17 +85,7 @@ fn make_install_gives_the_shared_and_static_library_pkg_config_finds() {
     }
     let dir = tempfile::tempdir().expect("dir");
     let prefix = dir.path().join("prefix");
-    let built: PathBuf = library().parent().expect("deps dir").to_owned();
-    let make = Command::new("make")
-        .arg("-C")
-        .arg(env!("CARGO_MANIFEST_DIR"))
-        .arg("install")
-        .arg(format!("PREFIX={}", prefix.display()))
-        .arg(format!("BUILT={}", built.display()))
-        .arg(format!("HEADER_DIR={}", env!("TESSERA_C_HEADER_DIR")))
-        .output()
-        .expect("run make");
-    assert!(make.status.success(), "make install failed:\n{}", said(&make));
+    make_install(&prefix, Path::new(env!("TESSERA_C_HEADER_DIR")));
 
     // The files a C project expects, the shared library's name chain ending at its SONAME.
     let lib = prefix.join("lib");
@@ -211,17 +217,7 @@ fn a_smaller_build_installs_under_its_own_name() {
     )
     .expect("header");
     let prefix = dir.path().join("prefix");
-    let built: PathBuf = library().parent().expect("deps dir").to_owned();
-    let make = Command::new("make")
-        .arg("-C")
-        .arg(env!("CARGO_MANIFEST_DIR"))
-        .arg("install")
-        .arg(format!("PREFIX={}", prefix.display()))
-        .arg(format!("BUILT={}", built.display()))
-        .arg(format!("HEADER_DIR={}", headers.display()))
-        .output()
-        .expect("run make");
-    assert!(make.status.success(), "make install failed:\n{}", said(&make));
+    make_install(&prefix, &headers);
     let lib = prefix.join("lib");
     for file in [
         lib.join(format!("libtessera-verify.so.{VERSION}")),
