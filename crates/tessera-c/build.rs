@@ -22,7 +22,8 @@ fn main() {
     // against the full header can never load a smaller build installed under the same name
     // (it would fail at its first call with an undefined symbol).
     let has = |feature: &str| std::env::var_os(format!("CARGO_FEATURE_{feature}")).is_some();
-    let name = match (has("RUNNER"), has("HUB")) {
+    let (runner, hub) = (has("RUNNER"), has("HUB"));
+    let name = match (runner, hub) {
         (true, true) => "tessera",
         (false, false) => "tessera-verify",
         (true, false) => "tessera-runner-check",
@@ -45,12 +46,11 @@ fn main() {
         version("")
     );
     // What this build holds, for the `#if defined(TESSERA_HAS_…)` around its calls.
-    let features: String =
-        [("CARGO_FEATURE_RUNNER", "TESSERA_HAS_RUNNER"), ("CARGO_FEATURE_HUB", "TESSERA_HAS_HUB")]
-            .iter()
-            .filter(|(feature, _)| std::env::var_os(feature).is_some())
-            .map(|(_, name)| format!("#define {name} 1\n"))
-            .collect();
+    let features: String = [(runner, "TESSERA_HAS_RUNNER"), (hub, "TESSERA_HAS_HUB")]
+        .iter()
+        .filter(|(built, _)| *built)
+        .map(|(_, define)| format!("#define {define} 1\n"))
+        .collect();
     let config = cbindgen::Config {
         language: cbindgen::Language::C,
         include_guard: Some("TESSERA_H".into()),
