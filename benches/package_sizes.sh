@@ -50,7 +50,6 @@ echo '|---|---|---|---|'
 measure 'C shared library' tessera-c libtessera_c.so
 if has_features; then
   measure 'C verify-only' tessera-c libtessera_c.so --no-default-features
-  measure 'C without the Secret Service' tessera-c libtessera_c.so --no-default-features --features runner,hub
 else
   echo '| C verify-only | (no such build) | | |'
 fi

@@ -1,5 +1,6 @@
 //! Where the cache key lives: an OS keystore, never a plain file. Three backends:
-//! the kernel keyring ([`kernel`]), the Secret Service over D-Bus (`secret_service`), and a
+//! the kernel keyring ([`kernel`]), the Secret Service over D-Bus (`secret_service`, through
+//! the small client in `dbus`), and a
 //! systemd credential ([`credential`]) that systemd decrypts for the service. The kernel
 //! keyring and the Secret Service hold the 32-byte HMAC key together with the cache's
 //! generation, so that an older copy of the cache file is recognised; a credential is
@@ -7,9 +8,38 @@
 
 #[cfg(target_os = "linux")]
 pub mod credential;
+#[cfg(unix)]
+mod dbus;
 #[cfg(target_os = "linux")]
 pub mod kernel;
+#[cfg(unix)]
 mod secret_service;
+
+/// Without Unix sockets, no D-Bus: the backend is known by name and refused.
+#[cfg(not(unix))]
+mod secret_service {
+    use super::{Backend, KeystoreError, Secret};
+
+    pub enum Entry {}
+
+    impl Entry {
+        pub fn open(_account: &str) -> Result<Self, KeystoreError> {
+            Err(KeystoreError::unavailable(Backend::SecretService, "this platform has no D-Bus"))
+        }
+
+        pub fn load(&self) -> Result<Option<Secret>, KeystoreError> {
+            match *self {}
+        }
+
+        pub fn store(&self, _secret: &Secret) -> Result<(), KeystoreError> {
+            match *self {}
+        }
+
+        pub fn delete(&self) -> Result<(), KeystoreError> {
+            match *self {}
+        }
+    }
+}
 
 use std::sync::Mutex;
 

@@ -18,11 +18,9 @@
 )]
 #![cfg_attr(feature = "hub", doc = "  agent's word is not taken; feature `hub`).")]
 //!
-//! Cargo features, all on by default: `runner` (the runner's check: its sealed cache, the
-//! kernel keyring and systemd credentials), `secret-service` (the Secret Service keystore,
-//! where a runner installed in a D-Bus session keeps its key: leave it out only if your
-//! product never runs beside such a runner, or their checks answer `keystore`; it brings zbus
-//! and its small async executor) and `hub` (the hub agent's status socket). Without them the
+//! Cargo features, both on by default: `runner` (the runner's check: its sealed cache and
+//! every keystore a runner may keep its key in, the kernel keyring, systemd credentials and
+//! the Secret Service) and `hub` (the hub agent's status socket). Without them the
 //! crate verifies license files and links only the core. No HTTP client, tokio or key-file
 //! encryption in any case.
 //!

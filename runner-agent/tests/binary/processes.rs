@@ -171,6 +171,39 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
         .args(["--keystore", "secret-service", "check"])
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"));
     out.fails(6, "secret-service keystore is not available");
+
+    // A D-Bus session with no Secret Service on it (and none to start: a bus without the
+    // system's service files): the same, saying what is missing.
+    let config = dir.path().join("bus.conf");
+    std::fs::write(
+        &config,
+        "<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen>\
+         <auth>EXTERNAL</auth><policy context=\"default\">\
+         <allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>\
+         <allow own=\"*\"/></policy></busconfig>",
+    )
+    .expect("bus config");
+    let mut bus = std::process::Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--print-address"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dbus-daemon (package dbus)");
+    let mut address = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(bus.stdout.as_mut().expect("stdout")),
+        &mut address,
+    )
+    .expect("the bus's address");
+    let out = run(tessera_testkit::command("tessera-runner")
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--keystore", "secret-service", "check"])
+        .env("DBUS_SESSION_BUS_ADDRESS", address.trim()));
+    let _ = bus.kill();
+    let _ = bus.wait();
+    out.fails(6, "no Secret Service is running in this D-Bus session");
 }
 
 #[test]

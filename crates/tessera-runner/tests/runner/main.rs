@@ -5,4 +5,5 @@
 mod concurrency;
 mod helpers;
 mod lifecycle;
+mod secret_service;
 mod tamper;
