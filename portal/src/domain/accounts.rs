@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 use tessera_core::UnixTime;
 use tessera_core::keys::{RandomError, fill_random};
 
+use crate::domain::apikeys;
 use crate::domain::audit::{self, Actor};
 use crate::domain::totp;
 use crate::store::{InvitationRow, OrganizationRow, Store, StoreError, UserRow};
@@ -371,25 +372,10 @@ pub async fn invite(
     now: UnixTime,
 ) -> Result<(InvitationRow, InvitationToken), AccountError> {
     let email = normalize_email(email)?;
-    let inviter_role: Role = inviter.role.parse()?;
-    let org_id = match (inviter_role, role, org_id) {
-        (Role::SuperAdmin, Role::SuperAdmin, _) => None,
-        (Role::SuperAdmin, Role::OrgAdmin, Some(org)) => {
-            store.organization(org).await?.ok_or(AccountError::NoSuchOrganization)?;
-            Some(org.to_owned())
-        }
-        (_, Role::OrgAdmin, None) => {
-            return Err(AccountError::Invalid("choose the organization to invite into".to_owned()));
-        }
-        (Role::OrgAdmin, Role::OrgAdmin, Some(org)) if inviter.org_id.as_deref() == Some(org) => {
-            Some(org.to_owned())
-        }
-        (Role::OrgAdmin, _, _) => {
-            return Err(AccountError::Invalid(
-                "you can invite administrators of your own organization only".to_owned(),
-            ));
-        }
-    };
+    let org_id = may_invite(inviter, role, org_id)?;
+    if let Some(org) = &org_id {
+        store.organization(org).await?.ok_or(AccountError::NoSuchOrganization)?;
+    }
     if store.user_by_email(&email).await?.is_some() {
         return Err(AccountError::EmailTaken);
     }
@@ -420,6 +406,63 @@ pub async fn invite(
     Ok((row, token))
 }
 
+/// Whether `inviter`, as they are now, may invite someone as `role` into `org_id`: a
+/// super-admin anyone; an org-admin only more org-admins of their own organization. Returns
+/// the organization the invitation is for. Asked when the invitation is made and again when
+/// it is accepted, so an invitation dies with its author's rights.
+pub fn may_invite(
+    inviter: &UserRow,
+    role: Role,
+    org_id: Option<&str>,
+) -> Result<Option<String>, AccountError> {
+    let inviter_role: Role = inviter.role.parse()?;
+    match (inviter_role, role, org_id) {
+        (Role::SuperAdmin, Role::SuperAdmin, _) => Ok(None),
+        (Role::SuperAdmin, Role::OrgAdmin, Some(org)) => Ok(Some(org.to_owned())),
+        (_, Role::OrgAdmin, None) => {
+            Err(AccountError::Invalid("choose the organization to invite into".to_owned()))
+        }
+        (Role::OrgAdmin, Role::OrgAdmin, Some(org)) if inviter.org_id.as_deref() == Some(org) => {
+            Ok(Some(org.to_owned()))
+        }
+        (Role::OrgAdmin, _, _) => Err(AccountError::Invalid(
+            "you can invite administrators of your own organization only".to_owned(),
+        )),
+    }
+}
+
+/// Whether an invitation's author may still make it (they exist and [`may_invite`] holds).
+async fn author_may_still_invite(
+    store: &Store,
+    invitation: &InvitationRow,
+) -> Result<bool, AccountError> {
+    let Some(author) = store.user(&invitation.invited_by).await? else { return Ok(false) };
+    let Ok(role) = invitation.role.parse::<Role>() else { return Ok(false) };
+    Ok(may_invite(&author, role, invitation.org_id.as_deref())
+        .is_ok_and(|org| org == invitation.org_id))
+}
+
+/// Cancels the pending invitations `author` (as they are now) may no longer make, after a
+/// change of their role or organization or their erasure; each is in the audit ledger.
+pub async fn cancel_invitations_beyond_rights(
+    store: &Store,
+    author_id: &str,
+    now: UnixTime,
+) -> Result<usize, AccountError> {
+    let mut cancelled = 0;
+    for invitation in store.invitations_by(author_id).await? {
+        if !author_may_still_invite(store, &invitation).await?
+            && store.delete_invitation(&invitation.token_sha256).await?
+        {
+            let target = format!("invitation:{}", &invitation.token_sha256[..16]);
+            let org = invitation.org_id.as_deref();
+            audit::record(store, &Actor::Portal, "invitation.cancelled", &target, org, now).await?;
+            cancelled += 1;
+        }
+    }
+    Ok(cancelled)
+}
+
 /// The live invitation of a link's token, if any: unknown, used and expired ones alike are
 /// none.
 pub async fn invitation(
@@ -445,6 +488,12 @@ pub async fn accept_invitation(
     let invitation = invitation(store, token, now).await?.ok_or_else(|| {
         AccountError::Invalid("this invitation has expired or was used".to_owned())
     })?;
+    if !author_may_still_invite(store, &invitation).await? {
+        cancel_invitations_beyond_rights(store, &invitation.invited_by, now).await?;
+        return Err(AccountError::Invalid(
+            "this invitation was withdrawn: whoever sent it can no longer invite you".to_owned(),
+        ));
+    }
     let name = normalize_name("name", name)?;
     check_new_password(password, &invitation.email)?;
     let user = fresh_user(
@@ -545,6 +594,11 @@ pub async fn change_role(
             now,
         )
         .await?;
+        // What they made under their old rights does not outlive them.
+        if let Some(changed) = store.user(&target.id).await? {
+            apikeys::revoke_beyond_rights(store, &changed, now).await?;
+        }
+        cancel_invitations_beyond_rights(store, &target.id, now).await?;
         Ok(())
     } else {
         Err(AccountError::Invalid("the portal must keep at least one super-admin".to_owned()))
@@ -634,6 +688,8 @@ pub async fn erase(
             "the portal must keep at least one super-admin".to_owned(),
         ));
     }
+    // Their keys were revoked with the account; their pending invitations go too.
+    cancel_invitations_beyond_rights(store, &target.id, now).await?;
     store.forget_deleted().await?;
     // The ledger keeps the pseudonymous id alone: nothing that names the person.
     audit::record(

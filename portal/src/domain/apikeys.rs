@@ -13,8 +13,9 @@ use subtle::ConstantTimeEq;
 use tessera_core::UnixTime;
 use tessera_core::keys::{RandomError, fill_random};
 
+use crate::domain::accounts::Role;
 use crate::domain::audit::{self, Actor};
-use crate::store::{ApiKeyRow, Store, StoreError};
+use crate::store::{ApiKeyRow, Store, StoreError, UserRow};
 
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -206,6 +207,47 @@ pub enum Refusal {
     Unknown,
     Revoked,
     Expired,
+    /// Its owner no longer holds the rights it was made with (erased, demoted, moved).
+    OwnerLostRights,
+}
+
+/// Whether a key is within its owner's rights today: a key acts for its owner, so it may
+/// never do more than they now may. A super-admin's keys stay; an org-admin's only for
+/// their own organization; a key whose owner is gone fits nobody. Keys made on the command
+/// line (no owner) are the vendor's.
+pub fn within_owner_rights(key: &ApiKeyRow, owner: Option<&UserRow>) -> bool {
+    if key.owner_id.is_none() {
+        return true;
+    }
+    let Some(owner) = owner.filter(|o| Some(&o.id) == key.owner_id.as_ref()) else {
+        return false;
+    };
+    match owner.role.parse::<Role>() {
+        Ok(Role::SuperAdmin) => true,
+        Ok(Role::OrgAdmin) => key.org_id.is_some() && key.org_id == owner.org_id,
+        Err(_) => false,
+    }
+}
+
+/// Revokes the keys of `owner` (as they are now) that are beyond their rights, after a
+/// change of role or organization; each revocation is in the audit ledger, where the owner
+/// and the vendor see it. Returns how many.
+pub async fn revoke_beyond_rights(
+    store: &Store,
+    owner: &UserRow,
+    now: UnixTime,
+) -> Result<usize, StoreError> {
+    let mut revoked = 0;
+    for key in store.api_keys_owned_by(&owner.id).await? {
+        let beyond = key.revoked_at.is_none() && !within_owner_rights(&key, Some(owner));
+        if beyond && store.revoke_api_key(&key.id, now).await? {
+            let what = format!("{} owner-rights-changed", key.id);
+            let org = key.org_id.as_deref();
+            audit::record(store, &Actor::Portal, "api_key.revoked", &what, org, now).await?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
 }
 
 /// A key that was accepted: what it may do, and the organization it is limited to.
@@ -235,6 +277,14 @@ pub async fn authenticate(
     if row.expires_at.is_some_and(|t| now.as_unix() > t) {
         return Ok(Err(Refusal::Expired));
     }
+    // Checked at each use as well as revoked at a role change: a change made any other way
+    // (a restore, an edit of the database) still cannot lend a key rights its owner lost.
+    if let Some(owner_id) = &row.owner_id {
+        let owner = store.user(owner_id).await?;
+        if !within_owner_rights(&row, owner.as_ref()) {
+            return Ok(Err(Refusal::OwnerLostRights));
+        }
+    }
     Ok(parse_scopes(&row.scopes)
         .map(|scopes| Accepted { scopes, org_id: row.org_id })
         .map_err(|_| Refusal::Unknown))
@@ -251,6 +301,63 @@ mod tests {
         assert!(split("tsk_0123_abc").is_none());
         assert!(split(&good.replace("tsk_", "tpk_")).is_none());
         assert!(split(&format!("{good}x")).is_none());
+    }
+
+    fn key(owner: Option<&str>, org: Option<&str>) -> ApiKeyRow {
+        ApiKeyRow {
+            id: "k".into(),
+            secret_sha256: String::new(),
+            scopes: "read".into(),
+            label: String::new(),
+            created_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            owner_id: owner.map(str::to_owned),
+            org_id: org.map(str::to_owned),
+        }
+    }
+
+    fn person(id: &str, role: Role, org: Option<&str>) -> UserRow {
+        UserRow {
+            id: id.into(),
+            email: String::new(),
+            name: String::new(),
+            role: role.as_str().into(),
+            org_id: org.map(str::to_owned),
+            password_hash: String::new(),
+            failed_signins: 0,
+            next_signin_at: 0,
+            created_at: 0,
+            credentials_changed_at: 0,
+            totp_secret: None,
+            totp_last_step: None,
+        }
+    }
+
+    #[test]
+    fn a_key_never_outlives_its_owners_rights() {
+        use Role::{OrgAdmin, SuperAdmin};
+        let cases = [
+            // (key's owner, key's org, owner now, fits)
+            (None, None, None, true), // the vendor's
+            (Some("u"), None, Some(person("u", SuperAdmin, None)), true),
+            (Some("u"), None, Some(person("u", OrgAdmin, Some("a"))), false), // demoted
+            (Some("u"), Some("a"), Some(person("u", OrgAdmin, Some("a"))), true),
+            (Some("u"), Some("a"), Some(person("u", OrgAdmin, Some("b"))), false), // moved
+            (Some("u"), Some("a"), Some(person("u", SuperAdmin, None)), true),     // promoted
+            (Some("u"), Some("a"), None, false),                                   // erased
+            (Some("u"), Some("a"), Some(person("v", OrgAdmin, Some("a"))), false), // not theirs
+        ];
+        for (owner, org, now, fits) in cases {
+            assert_eq!(
+                within_owner_rights(&key(owner, org), now.as_ref()),
+                fits,
+                "{owner:?} {org:?} {now:?}"
+            );
+        }
+        let mut strange = person("u", SuperAdmin, None);
+        strange.role = "auditor".into();
+        assert!(!within_owner_rights(&key(Some("u"), None), Some(&strange)));
     }
 
     #[test]

@@ -123,6 +123,9 @@ impl FromRequestParts<Arc<Portal>> for AdminKey {
                     Refusal::Unknown => "the API key is not valid",
                     Refusal::Revoked => "the API key was revoked",
                     Refusal::Expired => "the API key has expired",
+                    Refusal::OwnerLostRights => {
+                        "the API key's owner no longer has the rights it was made with"
+                    }
                 };
                 Err(ApiError::unauthorized("invalid_api_key", message))
             }

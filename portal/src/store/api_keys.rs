@@ -60,6 +60,18 @@ impl Store {
         rows.iter().map(api_key_from_row).collect()
     }
 
+    /// The keys a person made, oldest first.
+    pub async fn api_keys_owned_by(&self, owner_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
+             owner_id, org_id FROM api_keys WHERE owner_id = $1 ORDER BY created_at, id",
+        )
+        .bind(owner_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
     pub async fn revoke_api_key(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
         let result =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")

@@ -795,6 +795,18 @@ impl Store {
         Ok(inserted)
     }
 
+    /// The pending invitations one person made.
+    pub async fn invitations_by(&self, invited_by: &str) -> Result<Vec<InvitationRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE invited_by = $1 \
+             ORDER BY created_at"
+        )))
+        .bind(invited_by)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(invitation_from_row).collect()
+    }
+
     pub async fn delete_invitation(&self, token_sha256: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM invitations WHERE token_sha256 = $1")
             .bind(token_sha256)

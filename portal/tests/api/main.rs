@@ -9,5 +9,6 @@ mod hostile;
 mod hub_api;
 mod listing;
 mod processes;
+mod rights;
 mod storage;
 mod web;
