@@ -60,6 +60,7 @@ pub enum RunnerError {
     /// A bundle was refused.
     #[error(transparent)]
     Bundle(#[from] BadBundle),
+    /// The hub could not be reached or refused the call.
     #[cfg(feature = "refresh")]
     #[error(transparent)]
     Hub(#[from] HubError),
@@ -114,6 +115,7 @@ impl Runner {
         self
     }
 
+    /// The cache file (`cache` in the state directory).
     pub fn cache_path(&self) -> PathBuf {
         self.dir.join("cache")
     }
