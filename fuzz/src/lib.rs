@@ -23,8 +23,11 @@ use tessera_core::license::{Expectations, LicenseFile, LicenseKey, LicenseTerms}
 use tessera_core::receipt::{self, ActivateCall, Answers, Nonce, PingCall, ReceiptClaims};
 use tessera_core::{Status, TrustSet, UnixTime};
 
+/// A target's body: libFuzzer's input in, a panic for a bug.
+pub type Body = fn(&[u8]);
+
 /// Every fuzz target by the name of its file in `fuzz_targets/`, with its body.
-pub const TARGETS: [(&str, fn(&[u8])); 4] =
+pub const TARGETS: [(&str, Body); 4] =
     [("license", license), ("key_files", key_files), ("signed", signed), ("bodies", bodies)];
 
 /// The key of the runner cache the `bodies` target opens (and [`write_seeds`] seals).

@@ -46,7 +46,7 @@ fn input(path: &Path) -> Vec<u8> {
 }
 
 /// Runs `body` over each file and names the ones it panicked on (the panic itself is printed).
-fn replay(name: &str, body: fn(&[u8]), files: &[PathBuf]) -> Vec<String> {
+fn replay(name: &str, body: targets::Body, files: &[PathBuf]) -> Vec<String> {
     let mut panicked = Vec::new();
     for path in files {
         let data = input(path);
