@@ -18,16 +18,27 @@ use crate::store::{RollupReport, Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
+    /// The data directory could not be created.
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The receipt key could not be loaded or made.
     #[error(transparent)]
     ReceiptKey(#[from] ReceiptKeyError),
+    /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The ping path could not be started.
     #[error(transparent)]
     Pings(#[from] PingPathError),
+    /// The portal's own secret could not be made or read.
     #[error("cannot make the portal's secret: {0}")]
     Secret(String),
+    /// The SMTP setting is not usable.
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
 }
@@ -36,21 +47,30 @@ pub enum StartError {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the portal is not ready: {missing}")]
 pub struct NotReady {
+    /// What is missing (a trust set, a delegation).
     pub missing: String,
 }
 
 /// Everything a request handler needs.
 pub struct Portal {
+    /// The database.
     pub store: Store,
+    /// The settings the portal was started with.
     pub settings: Settings,
+    /// The clock every rule reads.
     pub clock: Arc<dyn Clock>,
+    /// The key that signs receipts.
     pub receipt_key: SigningKey,
+    /// The vendor trust set licenses are checked against, when configured.
     pub trust: Option<TrustSet>,
     delegation: Option<LoadedDelegation>,
     /// What was wrong with the configuration at start (missing trust set, bad delegation).
     setup_problems: Vec<String>,
+    /// The in-memory rate limits.
     pub limits: Arc<RateLimits>,
+    /// The Prometheus metrics.
     pub metrics: Metrics,
+    /// Where pings are judged and recorded.
     pub pings: PingPath,
     /// The key of device cookies and form tokens, shared by every instance (in the store).
     ui_secret: Vec<u8>,
@@ -140,6 +160,7 @@ impl Portal {
         &self.ui_secret
     }
 
+    /// The time now, by the portal's clock.
     pub fn now(&self) -> UnixTime {
         self.clock.now()
     }

@@ -18,24 +18,46 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackupError {
+    /// The portal runs on PostgreSQL.
     #[error(
         "backup works on a SQLite portal; for PostgreSQL use pg_dump piped through age (docs/OPERATIONS.md)"
     )]
     NotSqlite,
+    /// Not an age public key.
     #[error("{0:?} is not an age public key (age1…)")]
     Recipient(String),
+    /// The identity file holds no age identity.
     #[error("{path}: no age identity (AGE-SECRET-KEY-1…) in the file")]
-    Identity { path: PathBuf },
+    Identity {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// age could not encrypt.
     #[error("encrypting: {0}")]
     Encrypt(String),
+    /// The backup does not open with this identity.
     #[error("{path}: not a backup this identity can open ({reason})")]
-    Decrypt { path: PathBuf, reason: String },
+    Decrypt {
+        /// The backup.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The data directory already holds a database.
     #[error("{0} already holds a portal database: restore into an empty data directory")]
     NotEmpty(PathBuf),
+    /// The restored file fails the database's checks.
     #[error("the restored file is not a sound portal database: {0}")]
     Unsound(String),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

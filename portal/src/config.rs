@@ -93,39 +93,72 @@ impl fmt::Debug for SmtpUrl {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
+    /// `listen`: the address and port.
     pub listen: Option<SocketAddr>,
+    /// `data_dir`: the SQLite file and receipt key.
     pub data_dir: Option<PathBuf>,
+    /// `database_url`: SQLite or PostgreSQL.
     pub database_url: Option<DatabaseUrl>,
+    /// `trust`: the vendor trust files.
     #[serde(default)]
     pub trust: Vec<PathBuf>,
+    /// `delegation`: the delegation file.
     pub delegation: Option<PathBuf>,
+    /// `ledger_delegation`: the vendor's ledger delegation of the receipt key.
     pub ledger_delegation: Option<PathBuf>,
+    /// `tls_cert`: the PEM certificate chain for HTTPS.
     pub tls_cert: Option<PathBuf>,
+    /// `tls_key`: the PEM private key for HTTPS.
     pub tls_key: Option<PathBuf>,
+    /// `log_format`: `text` or `json`.
     pub log_format: Option<LogFormat>,
+    /// `rollup_every_secs`: how often the rollup runs.
     pub rollup_every_secs: Option<u64>,
+    /// `max_body_bytes`: the request body limit.
     pub max_body_bytes: Option<usize>,
+    /// `max_batch_body_bytes`: the body limit of a batch registration.
     pub max_batch_body_bytes: Option<usize>,
+    /// `clock_skew_secs`: how far a hub's call time may be from the portal's.
     pub clock_skew_secs: Option<u64>,
+    /// `activations_per_minute`: per registered license.
     pub activations_per_minute: Option<u32>,
+    /// `pings_per_minute`: per license.
     pub pings_per_minute: Option<u32>,
+    /// `admin_requests_per_second`: per API key.
     pub admin_requests_per_second: Option<u32>,
+    /// `auth_failures_per_minute`: failed admin authentications, all together.
     pub auth_failures_per_minute: Option<u32>,
+    /// `unknown_activations_per_minute`: activations with unknown license keys, all together.
     pub unknown_activations_per_minute: Option<u32>,
+    /// `refused_pings_per_second`: refused pings, all together.
     pub refused_pings_per_second: Option<u32>,
+    /// `header_read_timeout_secs`: the time a connection has to send a request's headers.
     pub header_read_timeout_secs: Option<u64>,
+    /// `max_connections`: connections open at once.
     pub max_connections: Option<usize>,
+    /// `rebind_every_secs`: how often one binding may be re-activated from its own host.
     pub rebind_every_secs: Option<i64>,
+    /// `public_url`: the address people use for the web pages.
     pub public_url: Option<String>,
+    /// `session_idle_secs`: a web session unused this long ends.
     pub session_idle_secs: Option<i64>,
+    /// `session_max_secs`: a web session ends this long after sign-in.
     pub session_max_secs: Option<i64>,
+    /// `customer_reset_every_secs`: how often an org-admin may reset one license's binding.
     pub customer_reset_every_secs: Option<i64>,
+    /// `require_second_factor_for_super_admins`.
     pub require_second_factor_for_super_admins: Option<bool>,
+    /// `smtp_url`: the SMTP relay for invitation and email-change links.
     pub smtp_url: Option<SmtpUrl>,
+    /// `keep_ended_licenses_days`: how long an ended license is kept.
     pub keep_ended_licenses_days: Option<i64>,
+    /// `keep_ledger_days`: how long an audit ledger entry is kept.
     pub keep_ledger_days: Option<i64>,
+    /// `receipt_key_file`: the receipt key's file.
     pub receipt_key_file: Option<PathBuf>,
+    /// `receipt_key_passphrase_file`: the passphrase of an encrypted receipt key.
     pub receipt_key_passphrase_file: Option<PathBuf>,
+    /// `smtp_from`: the sender of the portal's emails.
     pub smtp_from: Option<String>,
 }
 
@@ -133,27 +166,41 @@ pub struct Layer {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Plain text lines.
     #[default]
     Text,
+    /// One JSON object a line.
     Json,
 }
 
 /// The settings in force.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The address and port to listen on.
     pub listen: SocketAddr,
+    /// The SQLite file's and receipt key's directory.
     pub data_dir: PathBuf,
+    /// The database.
     pub database_url: DatabaseUrl,
+    /// The vendor trust files.
     pub trust: Vec<PathBuf>,
+    /// The delegation file.
     pub delegation: Option<PathBuf>,
+    /// The vendor's ledger delegation of the receipt key.
     pub ledger_delegation: Option<PathBuf>,
+    /// The PEM certificate chain and private key, for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// How logs are written.
     pub log_format: LogFormat,
+    /// How often the rollup runs, in seconds.
     pub rollup_every_secs: u64,
+    /// The request body limit.
     pub max_body_bytes: usize,
     /// The body limit of a batch registration (up to 1,000 licenses).
     pub max_batch_body_bytes: usize,
+    /// How far a hub's call time may be from the portal's, in seconds.
     pub clock_skew_secs: u64,
+    /// The rate limits.
     pub limits: Limits,
     /// Seconds a connection has to send a request's headers (also closes idle keep-alive
     /// connections) and to finish a TLS handshake.
@@ -168,6 +215,7 @@ pub struct Settings {
     /// The receipt key's file when not `receipt.key` in the data directory (plain or
     /// encrypted), and the file holding an encrypted key's passphrase.
     pub receipt_key_file: Option<PathBuf>,
+    /// The file holding an encrypted receipt key's passphrase.
     pub receipt_key_passphrase_file: Option<PathBuf>,
     /// Days an audit ledger entry is kept: 7 years.
     pub keep_ledger_days: i64,
@@ -189,11 +237,17 @@ pub struct Settings {
 /// [`crate::limits`] for what each counts.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Per registered license.
     pub activations_per_minute: u32,
+    /// Per license, counting only pings whose signature verified.
     pub pings_per_minute: u32,
+    /// Per API key.
     pub admin_requests_per_second: u32,
+    /// Failed admin authentications, all together.
     pub auth_failures_per_minute: u32,
+    /// Activations with license keys the portal does not know, all together.
     pub unknown_activations_per_minute: u32,
+    /// Refused pings, all together.
     pub refused_pings_per_second: u32,
 }
 
@@ -201,10 +255,23 @@ pub struct Limits {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The config file does not parse.
     #[error("config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A setting's value is not acceptable.
     #[error("{0}")]
     Invalid(String),
 }

@@ -13,6 +13,7 @@
 //! trust set and delegation read from files), [`config`] (settings), [`limits`] (rate
 //! limits), [`mail`] (invitation emails), [`backup`] (encrypted backups) and [`metrics`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod backup;

@@ -25,6 +25,7 @@ use crate::config::Limits;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many requests; retry in {retry_after_secs} s")]
 pub struct Limited {
+    /// When to try again.
     pub retry_after_secs: u64,
 }
 
@@ -52,6 +53,7 @@ fn per_second(n: u32) -> Quota {
 }
 
 impl RateLimits {
+    /// Rate limits at `limits`, with nothing counted yet.
     pub fn new(limits: Limits) -> Self {
         RateLimits {
             activations: DefaultKeyedRateLimiter::keyed(per_minute(limits.activations_per_minute)),

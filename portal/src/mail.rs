@@ -13,10 +13,13 @@ use crate::config::SmtpUrl;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MailError {
+    /// The SMTP relay setting is not usable.
     #[error("the SMTP relay setting is not usable: {0}")]
     Config(String),
+    /// An email address is not usable.
     #[error("the email address {0:?} is not usable")]
     Address(String),
+    /// The relay refused or could not be reached.
     #[error("the SMTP relay refused or could not be reached: {0}")]
     Send(String),
 }

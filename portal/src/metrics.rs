@@ -6,33 +6,49 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// The labels of a request count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// The route's pattern.
     pub route: &'static str,
+    /// The HTTP status.
     pub status: u16,
 }
 
+/// A route label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabel {
+    /// The route's pattern.
     pub route: &'static str,
 }
 
+/// A status label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
+    /// The status word.
     pub status: &'static str,
 }
 
 /// Every metric the portal exports.
 pub struct Metrics {
     registry: Registry,
+    /// HTTP requests by route and status.
     pub requests: Family<RequestLabels, Counter>,
+    /// Request latency by route.
     pub latency: Family<RouteLabel, Histogram>,
+    /// Authenticated pings by outcome.
     pub pings: Family<StatusLabel, Counter>,
+    /// Signed receipts by status.
     pub receipts: Family<StatusLabel, Counter>,
+    /// Group commits of pings.
     pub ping_batches: Counter,
+    /// Rollup runs.
     pub rollups: Counter,
+    /// Per-day ping rows rolled into months.
     pub rolled_days: Counter,
+    /// Re-activations of an existing binding (same host).
     pub rebinds: Counter,
+    /// Rows written by usage exports.
     pub export_rows: Counter,
 }
 

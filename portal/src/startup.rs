@@ -15,13 +15,16 @@ use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
 
 /// File names in the data directory.
 pub const RECEIPT_KEY_FILE: &str = "receipt.key";
+/// See [`RECEIPT_KEY_FILE`].
 pub const RECEIPT_PUB_FILE: &str = "receipt.pub";
 
 /// Why the receipt key could not be loaded or made.
 #[derive(Debug, thiserror::Error)]
 #[error("receipt key {}: {message}", path.display())]
 pub struct ReceiptKeyError {
+    /// The key file.
     pub path: PathBuf,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -29,6 +32,7 @@ pub struct ReceiptKeyError {
 pub struct LoadedDelegation {
     /// The armored text, sent to hubs with every receipt.
     pub text: String,
+    /// The delegation, verified.
     pub delegation: Delegation,
 }
 
@@ -62,6 +66,7 @@ pub fn load_or_create_receipt_key(data_dir: &Path) -> Result<SigningKey, Receipt
 /// The systemd credential names the portal reads (`LoadCredential=` or
 /// `LoadCredentialEncrypted=`, found in `$CREDENTIALS_DIRECTORY`).
 pub const RECEIPT_KEY_CREDENTIAL: &str = "tessera-receipt-key";
+/// The credential holding an encrypted receipt key's passphrase.
 pub const RECEIPT_PASSPHRASE_CREDENTIAL: &str = "tessera-receipt-key-passphrase";
 
 /// Where the receipt key comes from, first found wins: the systemd credential

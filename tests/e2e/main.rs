@@ -6,6 +6,7 @@ mod bad_input;
 mod bulk;
 mod crashes;
 mod demo;
+mod fuzz_seeds;
 mod kit;
 mod registering;
 mod scenarios;

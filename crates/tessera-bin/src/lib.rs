@@ -17,6 +17,7 @@
 //! Each binary keeps its own failure type (in its `error.rs`) with the exit codes it
 //! documents, and implements [`Failure`] for it.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod colour;
 #[cfg(feature = "logging")]
@@ -31,6 +32,7 @@ pub use output::{note, print};
 
 /// A failure a binary reports: what to say and how to exit.
 pub trait Failure: Display {
+    /// The process exit code for this failure (documented per binary).
     fn exit_code(&self) -> u8;
 }
 

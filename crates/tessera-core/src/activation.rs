@@ -24,12 +24,16 @@ fn version_1() -> u8 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestClaims {
+    /// The license the hub asks to run.
     pub license_id: LicenseId,
+    /// The licensed product.
     pub product: ProductId,
+    /// The hub's host fingerprint.
     pub fingerprint: Fingerprint,
     /// The version of `fingerprint`; absent means 1.
     #[serde(default = "version_1")]
     pub fingerprint_version: u8,
+    /// The hub's public key, which signs the request.
     pub hub_key: PublicKey,
     /// Echoed in the answer: the hub installs only the answer to its outstanding request.
     pub nonce: Nonce,
@@ -46,19 +50,28 @@ pub fn sign_request(claims: &RequestClaims, hub_key: &SigningKey) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActivationError {
+    /// Not a well-formed file of the expected kind.
     #[error("malformed: {0}")]
     Malformed(#[from] FormatError),
+    /// The request is not signed by the hub key it carries.
     #[error("the request is not signed by the hub key it carries")]
     RequestNotSelfSigned,
+    /// The activation's signing key is not trusted.
     #[error("activation: {0}")]
     Untrusted(#[from] Untrusted),
+    /// The activation's signature does not verify.
     #[error("activation signature by key {key_id} does not verify")]
-    BadSignature { key_id: KeyId },
+    BadSignature {
+        /// The key it names.
+        key_id: KeyId,
+    },
+    /// The activation's validity window is empty.
     #[error("activation's not_before is after its not_after")]
     EmptyWindow,
 }
 
 impl ActivationError {
+    /// The status word this refusal is reported as.
     pub fn status(&self) -> Status {
         match self {
             ActivationError::Malformed(_) | ActivationError::EmptyWindow => Status::Malformed,
@@ -86,6 +99,7 @@ pub fn open_request(bytes: &[u8]) -> Result<RequestClaims, ActivationError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivationClaims {
+    /// The activated license.
     pub license_id: LicenseId,
     /// The fingerprint from the request; the hub checks it with the core matching rule.
     pub fingerprint: Fingerprint,
@@ -93,10 +107,13 @@ pub struct ActivationClaims {
     /// version 2) means 1.
     #[serde(default = "version_1")]
     pub fingerprint_version: u8,
+    /// The id of the hub key the activation is for.
     pub hub_key_id: KeyId,
     /// The request's nonce, echoed.
     pub nonce: Nonce,
+    /// When the vendor signed it.
     pub issued_at: UnixTime,
+    /// The activation is valid from then.
     pub not_before: UnixTime,
     /// The hub needs a new activation (or the portal) after this second.
     pub not_after: UnixTime,
@@ -155,11 +172,15 @@ pub struct Bundle {
     /// The hub's own status when it served the bundle (informative: runners decide).
     #[serde(deserialize_with = "crate::status::tolerant")]
     pub status: Status,
+    /// The hub's license, as signed.
     pub license: String,
+    /// The portal's latest receipt, as signed (online hubs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
+    /// The vendor's delegation of the portal's receipt key, as signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<String>,
+    /// The vendor's offline activation, as signed (air-gapped hubs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<String>,
     /// The hub's public key: leases are signed with it, receipts and activations name its id.
@@ -226,6 +247,7 @@ pub fn open_runner_call(bytes: &[u8]) -> Result<RunnerCall, ActivationError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseClaims {
+    /// The license the slot belongs to.
     pub license_id: LicenseId,
     /// The runner key the slot is leased to: a runner accepts only a lease for its own key.
     pub runner_key_id: KeyId,
@@ -233,7 +255,9 @@ pub struct LeaseClaims {
     pub label: String,
     /// The nonce of the runner call this lease answers.
     pub nonce: Nonce,
+    /// When the hub granted it.
     pub issued_at: UnixTime,
+    /// When the slot ends unless renewed.
     pub expires_at: UnixTime,
 }
 

@@ -40,10 +40,15 @@ const SIGNATURE_B64_LEN: usize = 88;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Kind {
+    /// A vendor-signed license.
     License,
+    /// A portal-signed receipt of an activation or ping.
     Receipt,
+    /// The vendor's certification of a portal's receipt key.
     Delegation,
+    /// An air-gapped hub's activation request, signed by the hub's own key.
     ActivationRequest,
+    /// The vendor's answer to an activation request.
     Activation,
     /// A hub's online activation call to the portal, signed by the hub's own key.
     Activate,
@@ -62,6 +67,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of the enum.
     pub const ALL: [Kind; 11] = [
         Kind::License,
         Kind::Receipt,
@@ -159,44 +165,98 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormatError {
+    /// The file passes the size limit of its kind.
     #[error("file is larger than the {max}-byte limit")]
-    TooLarge { max: usize },
+    TooLarge {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The file is empty.
     #[error("file is empty")]
     Empty,
+    /// The file is not ASCII text.
     #[error("file is not ASCII text (binary data?)")]
     NotText,
+    /// The file has CR LF line endings.
     #[error("file has Windows line endings (CR LF); convert it to LF line endings")]
     CarriageReturn,
+    /// The first line is not a Tessera BEGIN line.
     #[error("not a Tessera file: the first line must be `-----BEGIN TESSERA {expected}-----`")]
-    NotArmored { expected: &'static str },
+    NotArmored {
+        /// The label expected.
+        expected: &'static str,
+    },
+    /// The file is a Tessera file of another kind.
     #[error("this is a Tessera {found}, not a {expected}")]
-    WrongKind { expected: &'static str, found: String },
+    WrongKind {
+        /// The label expected.
+        expected: &'static str,
+        /// The label found.
+        found: String,
+    },
+    /// A header line is missing or out of order.
     #[error("line {line}: expected the `{expected}` header")]
-    BadHeader { line: usize, expected: &'static str },
+    BadHeader {
+        /// The line number.
+        line: usize,
+        /// The header expected there.
+        expected: &'static str,
+    },
+    /// The format version is not one this build reads.
     #[error("unsupported format version {0:?} (this build reads version {VERSION})")]
     UnsupportedVersion(String),
+    /// The signature algorithm is not Ed25519.
     #[error("unsupported signature algorithm {0:?} (this build knows {ALGORITHM})")]
     UnsupportedAlgorithm(String),
+    /// The key id header is not 16 upper-case hex digits.
     #[error("line 4: key id is not 16 upper-case hex digits")]
     BadKeyId,
+    /// The signature header is not canonical base64 of 64 bytes.
     #[error("line 5: signature is not canonical base64 of 64 bytes")]
     BadSignatureEncoding,
+    /// No empty line after the headers.
     #[error("line 6: expected an empty line after the headers")]
     MissingBlankLine,
+    /// The file has no payload lines.
     #[error("the file holds no payload")]
     EmptyPayload,
+    /// A payload line has the wrong length.
     #[error("line {line}: payload lines must be exactly {LINE_LEN} characters but the last")]
-    BadLineLength { line: usize },
+    BadLineLength {
+        /// The line number.
+        line: usize,
+    },
+    /// A payload line is not canonical base64.
     #[error("line {line}: payload is not canonical base64")]
-    BadPayloadEncoding { line: usize },
+    BadPayloadEncoding {
+        /// The line number.
+        line: usize,
+    },
+    /// The END line is missing.
     #[error("the `-----END TESSERA {expected}-----` line is missing (file truncated?)")]
-    MissingEnd { expected: &'static str },
+    MissingEnd {
+        /// The label expected.
+        expected: &'static str,
+    },
+    /// Something follows the END line.
     #[error("line {line}: unexpected data after the END line")]
-    TrailingData { line: usize },
+    TrailingData {
+        /// The first line after it.
+        line: usize,
+    },
+    /// The payload is not the JSON its kind requires.
     #[error("signed payload is not valid: {0}")]
     Payload(String),
+    /// The payload disagrees with a header.
     #[error("signed payload says {field} {inside:?} but the header says {outside:?}")]
-    HeaderMismatch { field: &'static str, inside: String, outside: String },
+    HeaderMismatch {
+        /// The field that disagrees.
+        field: &'static str,
+        /// Its value in the payload.
+        inside: String,
+        /// Its value in the header.
+        outside: String,
+    },
 }
 
 /// An envelope as a JSON object, for HTTP bodies: the same signed bytes without the armor.
@@ -204,8 +264,11 @@ pub enum FormatError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Compact {
+    /// The signing key's id.
     pub key_id: KeyId,
+    /// The payload, base64.
     pub payload: String,
+    /// The signature over the kind's context and the payload, base64.
     pub signature: String,
 }
 
@@ -396,6 +459,7 @@ impl Envelope {
         Self::sign_payload(kind, key, &payload)
     }
 
+    /// The kind of file.
     pub fn kind(&self) -> Kind {
         self.kind
     }
@@ -415,6 +479,7 @@ impl Envelope {
         &self.signed
     }
 
+    /// The Ed25519 signature.
     pub fn signature(&self) -> &[u8; 64] {
         &self.signature
     }

@@ -14,9 +14,13 @@ use crate::trust::{TrustSet, Untrusted};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DelegationClaims {
+    /// The portal's receipt key being certified.
     pub portal_key: PublicKey,
+    /// When the vendor signed it.
     pub issued_at: UnixTime,
+    /// The portal key may sign from then.
     pub not_before: UnixTime,
+    /// The portal key may sign until then.
     pub not_after: UnixTime,
 }
 
@@ -24,21 +28,37 @@ pub struct DelegationClaims {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DelegationError {
+    /// Not a well-formed delegation.
     #[error("malformed delegation: {0}")]
     Malformed(#[from] FormatError),
+    /// The vendor key that signed it is not trusted.
     #[error("delegation: {0}")]
     Untrusted(#[from] Untrusted),
+    /// The signature does not verify.
     #[error("delegation signature by key {key_id} does not verify")]
-    BadSignature { key_id: KeyId },
+    BadSignature {
+        /// The key it names.
+        key_id: KeyId,
+    },
+    /// The delegation is not valid yet.
     #[error("delegation is valid only from {not_before}")]
-    NotYetValid { not_before: UnixTime },
+    NotYetValid {
+        /// When it starts.
+        not_before: UnixTime,
+    },
+    /// The delegation has expired.
     #[error("delegation expired at {not_after}")]
-    Expired { not_after: UnixTime },
+    Expired {
+        /// When it ended.
+        not_after: UnixTime,
+    },
+    /// The delegation's validity window is empty.
     #[error("delegation's not_before is after its not_after")]
     EmptyWindow,
 }
 
 impl DelegationError {
+    /// The status word this refusal is reported as.
     pub fn status(&self) -> Status {
         match self {
             DelegationError::Malformed(_) | DelegationError::EmptyWindow => Status::Malformed,
@@ -82,7 +102,9 @@ pub fn sign(claims: &DelegationClaims, vendor_key: &SigningKey) -> String {
 /// A delegation whose vendor signature verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delegation {
+    /// The delegation's claims.
     pub claims: DelegationClaims,
+    /// The id of the vendor key that signed it.
     pub vendor_key_id: KeyId,
 }
 

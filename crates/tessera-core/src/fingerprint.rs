@@ -29,14 +29,23 @@ pub const MAX_COMPONENTS: usize = 32;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FingerprintError {
+    /// A component name is not acceptable.
     #[error("component name {0:?} is not 1-32 characters of a-z, 0-9 and _")]
     BadName(String),
+    /// A component hash is not 64 lower-case hex digits.
     #[error("component hash is not 64 lower-case hex digits")]
     BadHash,
+    /// Too few or too many components.
     #[error("a fingerprint holds 1 to {MAX_COMPONENTS} components, this has {0}")]
     BadCount(usize),
+    /// The match threshold is out of range.
     #[error("min_matches must be between 1 and the number of components ({count}), got {min}")]
-    BadThreshold { min: usize, count: usize },
+    BadThreshold {
+        /// The threshold given.
+        min: usize,
+        /// The number of components.
+        count: usize,
+    },
 }
 
 /// The fingerprint version hubs compute and send now.
@@ -51,6 +60,7 @@ pub const VERSION_1: u8 = 1;
 pub struct HostSecret(zeroize::Zeroizing<[u8; 32]>);
 
 impl HostSecret {
+    /// A host secret from its 32 bytes (as read from the host's secret file).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         HostSecret(zeroize::Zeroizing::new(bytes))
     }
@@ -62,6 +72,7 @@ impl HostSecret {
         Ok(HostSecret(bytes))
     }
 
+    /// The secret's bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -140,6 +151,7 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// An empty fingerprint.
     pub fn new() -> Self {
         Fingerprint::default()
     }
@@ -156,14 +168,17 @@ impl Fingerprint {
         Ok(())
     }
 
+    /// The components by name.
     pub fn components(&self) -> &BTreeMap<String, ComponentHash> {
         &self.components
     }
 
+    /// How many components it holds.
     pub fn len(&self) -> usize {
         self.components.len()
     }
 
+    /// Whether it holds no component.
     pub fn is_empty(&self) -> bool {
         self.components.is_empty()
     }
@@ -194,7 +209,9 @@ impl<'de> Deserialize<'de> for Fingerprint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("host matches {matched} of the {needed} fingerprint components needed")]
 pub struct FingerprintMismatch {
+    /// How many components matched.
     pub matched: usize,
+    /// How many must match.
     pub needed: usize,
 }
 
@@ -231,6 +248,7 @@ impl FingerprintBinding {
         Self::with_threshold(fingerprint, min)
     }
 
+    /// Binds `fingerprint` so that `min_matches` of its components must match.
     pub fn with_threshold(
         fingerprint: Fingerprint,
         min_matches: usize,
@@ -245,10 +263,12 @@ impl FingerprintBinding {
         Ok(FingerprintBinding { components: fingerprint, min_matches })
     }
 
+    /// The bound fingerprint.
     pub fn fingerprint(&self) -> &Fingerprint {
         &self.components
     }
 
+    /// How many components must match.
     pub fn min_matches(&self) -> usize {
         self.min_matches
     }

@@ -55,8 +55,11 @@ const MAX_P_COST: u32 = 16;
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KdfParams {
+    /// Memory in KiB.
     pub m_cost_kib: u32,
+    /// Passes.
     pub t_cost: u32,
+    /// Lanes.
     pub p_cost: u32,
 }
 
@@ -64,6 +67,7 @@ pub struct KdfParams {
 pub struct Passphrase(Zeroizing<String>);
 
 impl Passphrase {
+    /// Wraps a passphrase.
     pub fn new(passphrase: String) -> Self {
         Passphrase(Zeroizing::new(passphrase))
     }
@@ -72,6 +76,7 @@ impl Passphrase {
         self.0.as_bytes()
     }
 
+    /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -87,37 +92,61 @@ impl Passphrase {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyFileError {
+    /// The file passes the size limit.
     #[error("key file is larger than {MAX_KEY_FILE_LEN} bytes: not a Tessera key file")]
     TooLarge,
+    /// The file is not UTF-8 text.
     #[error("key file is not UTF-8 text: not a Tessera key file")]
     NotText,
+    /// The file holds no key line.
     #[error("key file holds no key line")]
     NoKey,
+    /// The file holds more than one key line.
     #[error("key file holds more than one key line")]
     SeveralKeys,
+    /// A public key file where a secret key is needed.
     #[error("this is a public key file; a secret signing key is needed")]
     PublicKeyFile,
+    /// A line the format does not know.
     #[error("unrecognized line in key file (line {line})")]
-    UnknownLine { line: usize },
+    UnknownLine {
+        /// The line number.
+        line: usize,
+    },
+    /// The key line does not decode.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The encrypted key is damaged or truncated.
     #[error("encrypted key is damaged or truncated")]
     BadEncryptedKey,
+    /// The file asks for argon2 costs past the limits.
     #[error(
         "key file asks for unreasonable argon2 parameters ({m_cost_kib} KiB, {t_cost} passes, {p_cost} lanes)"
     )]
-    UnreasonableKdf { m_cost_kib: u32, t_cost: u32, p_cost: u32 },
+    UnreasonableKdf {
+        /// Memory in KiB.
+        m_cost_kib: u32,
+        /// Passes.
+        t_cost: u32,
+        /// Lanes.
+        p_cost: u32,
+    },
+    /// The passphrase does not decrypt the key.
     #[error("wrong passphrase (or the key file was altered)")]
     WrongPassphrase,
+    /// An empty passphrase was given to encrypt with.
     #[error("an empty passphrase is not allowed; use --no-passphrase to store the key unencrypted")]
     EmptyPassphrase,
+    /// The OS random generator failed.
     #[error(transparent)]
     Random(#[from] RandomError),
 }
 
 /// A key file as read from disk: plain keys are ready, encrypted ones need a passphrase.
 pub enum KeyFile {
+    /// A key stored in plain text.
     Plain(Box<SigningKey>),
+    /// A key encrypted under a passphrase.
     Encrypted(EncryptedKey),
 }
 
@@ -151,6 +180,7 @@ impl KeyFile {
         found.ok_or(KeyFileError::NoKey)
     }
 
+    /// Whether a passphrase is needed.
     pub fn is_encrypted(&self) -> bool {
         matches!(self, KeyFile::Encrypted(_))
     }
@@ -200,6 +230,7 @@ impl EncryptedKey {
         KdfParams { m_cost_kib: word(0), t_cost: word(1), p_cost: word(2) }
     }
 
+    /// The signing key, decrypted with `passphrase` (after checking the file's argon2 costs).
     #[cfg(feature = "key-encryption")]
     pub fn decrypt(&self, passphrase: &Passphrase) -> Result<SigningKey, KeyFileError> {
         let params = self.params();
@@ -316,12 +347,29 @@ pub fn plain(key: &SigningKey) -> Zeroizing<String> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceKeyError {
+    /// The key file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The key file does not parse.
     #[error("{path}: {source}")]
-    KeyFile { path: std::path::PathBuf, source: KeyFileError },
+    KeyFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        source: KeyFileError,
+    },
+    /// The key file is encrypted.
     #[error("{path} is encrypted; a service needs a plain key it can load unattended")]
-    Encrypted { path: std::path::PathBuf },
+    Encrypted {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The OS random generator failed.
     #[error("cannot make a key: {0}")]
     Random(#[from] crate::keys::RandomError),
 }

@@ -28,20 +28,28 @@ const KEY_ID_CONTEXT: &[u8] = b"tessera key id v1\0";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
+    /// Not text starting with the public key prefix.
     #[error("not a Tessera public key: expected text starting with `{PUBLIC_KEY_PREFIX}`")]
     NotAPublicKey,
+    /// A secret key where a public key is expected.
     #[error("this is a secret key, not a public key: never hand out the secret key file")]
     SecretWherePublicExpected,
+    /// Not text starting with the secret key prefix.
     #[error("not a Tessera secret key: expected text starting with `{SECRET_KEY_PREFIX}`")]
     NotASecretKey,
+    /// A public key where a secret key is expected.
     #[error("this is a public key, not a secret key")]
     PublicWhereSecretExpected,
+    /// The key is not canonical base64url of the right length.
     #[error("key encoding is not canonical base64url of the right length")]
     BadEncoding,
+    /// The bytes are not a valid Ed25519 point.
     #[error("public key is not a valid Ed25519 point")]
     InvalidPoint,
+    /// The secret key's checksum does not match.
     #[error("secret key is damaged: its checksum does not match")]
     Damaged,
+    /// A key id that is not 16 upper-case hex digits.
     #[error("key id must be 16 upper-case hex digits, got {0:?}")]
     BadKeyId(String),
 }
@@ -62,6 +70,7 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
 pub struct KeyId([u8; 8]);
 
 impl KeyId {
+    /// The id of `key`.
     pub fn of(key: &PublicKey) -> Self {
         let digest =
             Sha256::new().chain_update(KEY_ID_CONTEXT).chain_update(key.as_bytes()).finalize();
@@ -70,6 +79,7 @@ impl KeyId {
         KeyId(id)
     }
 
+    /// The id's 8 bytes.
     pub fn as_bytes(&self) -> &[u8; 8] {
         &self.0
     }
@@ -112,6 +122,7 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
+    /// A public key from its 32 bytes, if they are a valid Ed25519 point.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let key =
             ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPoint)?;
@@ -128,10 +139,12 @@ impl PublicKey {
         public
     }
 
+    /// The key's 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         self.key.as_bytes()
     }
 
+    /// The key's id.
     pub fn key_id(&self) -> KeyId {
         self.id
     }
@@ -239,16 +252,19 @@ impl SigningKey {
         Ok(Self::from_seed(&seed))
     }
 
+    /// The key made from a 32-byte seed (deterministic: tests and vectors).
     pub fn from_seed(seed: &[u8; 32]) -> Self {
         let key = ed25519_dalek::SigningKey::from_bytes(seed);
         let public = PublicKey::from_dalek(key.verifying_key());
         SigningKey { key, public }
     }
 
+    /// The matching public key.
     pub fn public_key(&self) -> &PublicKey {
         &self.public
     }
 
+    /// The id of the public key.
     pub fn key_id(&self) -> KeyId {
         self.public.key_id()
     }

@@ -23,11 +23,17 @@ pub const GENESIS: [u8; 32] = [0; 32];
 /// API key, `cli` for the portal's command line), never a name or an email.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
+    /// The entry's number: 1, 2, … without gaps.
     pub seq: u64,
+    /// When it happened, Unix seconds.
     pub at: i64,
+    /// Who did it (pseudonymous).
     pub actor: String,
+    /// What was done.
     pub action: String,
+    /// What it was done to.
     pub target: String,
+    /// The organization concerned, if any.
     pub org: Option<String>,
 }
 
@@ -56,8 +62,11 @@ impl Entry {
 /// A signed head: entry `seq` has `hash`, as of `signed_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
+    /// The entry the head covers.
     pub seq: u64,
+    /// That entry's hash.
     pub hash: [u8; 32],
+    /// When the head was signed.
     pub signed_at: UnixTime,
 }
 
@@ -70,10 +79,12 @@ impl Head {
         message
     }
 
+    /// Signs the head with the portal's key.
     pub fn sign(&self, key: &SigningKey) -> [u8; 64] {
         key.sign(&self.message())
     }
 
+    /// Whether `signature` is `key`'s signature of this head.
     pub fn verify(&self, key: &PublicKey, signature: &[u8; 64]) -> bool {
         key.verify(&self.message(), signature).is_ok()
     }
@@ -94,7 +105,9 @@ pub struct Export {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
 pub struct ExportLineError {
+    /// The line number.
     pub line: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -175,24 +188,61 @@ enum Line {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LedgerError {
+    /// An entry was changed.
     #[error("entry {seq} was changed (its hash does not follow from the entries before it)")]
-    Changed { seq: u64 },
+    Changed {
+        /// The entry.
+        seq: u64,
+    },
+    /// An entry is missing.
     #[error("entry {seq} is missing: removed, or the export was cut")]
-    Removed { seq: u64 },
+    Removed {
+        /// The entry.
+        seq: u64,
+    },
+    /// An entry was inserted or moved.
     #[error("entry {seq} is out of place: inserted or reordered")]
-    Inserted { seq: u64 },
+    Inserted {
+        /// The entry.
+        seq: u64,
+    },
+    /// The chain was recomputed after a change: a signed head no longer matches.
     #[error(
         "the entries up to {seq} are not those signed at {signed_at}: an entry from {from} to {seq} was changed, removed or inserted, and the hashes after it recomputed"
     )]
-    Rewritten { seq: u64, from: u64, signed_at: UnixTime },
+    Rewritten {
+        /// The entry the head covers.
+        seq: u64,
+        /// The first entry that may have changed.
+        from: u64,
+        /// When the head was signed.
+        signed_at: UnixTime,
+    },
+    /// A head's key has no trusted delegation for its time.
     #[error(
         "the head of entry {seq} has no delegation from a trusted vendor key valid at {signed_at}: {why}"
     )]
-    Undelegated { seq: u64, signed_at: UnixTime, why: String },
+    Undelegated {
+        /// The entry the head covers.
+        seq: u64,
+        /// When the head was signed.
+        signed_at: UnixTime,
+        /// Why the delegation does not hold.
+        why: String,
+    },
+    /// A head's signature does not verify.
     #[error("the head of entry {seq} has a bad signature")]
-    BadHead { seq: u64 },
+    BadHead {
+        /// The entry the head covers.
+        seq: u64,
+    },
+    /// A head names an entry past the export.
     #[error("the head of entry {seq} names an entry the export does not hold")]
-    HeadBeyond { seq: u64 },
+    HeadBeyond {
+        /// The entry it names.
+        seq: u64,
+    },
+    /// The export holds no entry.
     #[error("the export holds no entry")]
     Empty,
 }
@@ -200,7 +250,9 @@ pub enum LedgerError {
 /// What a sound export showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
+    /// How many entries.
     pub entries: u64,
+    /// How many signed heads.
     pub heads: usize,
     /// Entries after the last signed head (signed at the portal's next signing).
     pub unsigned_tail: u64,

@@ -14,6 +14,7 @@
 //! - the status words every check answers are [`status::Status`];
 //! - time is always an argument ([`time::UnixTime`]); only binaries read a [`time::Clock`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 /// Serializes a type as its `Display` text and deserializes it through `FromStr`, so the
 /// strict parser is the only way in.

@@ -134,6 +134,7 @@ impl LocalAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Unsigned {
+    /// The agent's status word.
     #[serde(deserialize_with = "crate::status::tolerant")]
     pub status: Status,
     /// One sentence for people.
@@ -174,11 +175,17 @@ impl LocalStatus {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LocalStatusError {
+    /// Not a well-formed answer.
     #[error("malformed: {0}")]
     Malformed(#[from] FormatError),
     /// Not signed by the hub key the answer shows (so not by the key the receipt names).
     #[error("the answer is signed by key {signed_by}, not by the hub key it shows ({shown})")]
-    BadSignature { signed_by: KeyId, shown: KeyId },
+    BadSignature {
+        /// The key that signed it.
+        signed_by: KeyId,
+        /// The hub key the answer shows.
+        shown: KeyId,
+    },
 }
 
 /// Opens a signed answer and checks that the hub key it shows signed it. That key is bound

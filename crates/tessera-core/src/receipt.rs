@@ -27,16 +27,19 @@ use crate::time::UnixTime;
 pub struct Nonce([u8; 16]);
 
 impl Nonce {
+    /// A fresh random nonce.
     pub fn generate() -> Result<Self, RandomError> {
         let mut bytes = [0u8; 16];
         fill_random(&mut bytes)?;
         Ok(Nonce(bytes))
     }
 
+    /// A nonce from its 16 bytes.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
         Nonce(bytes)
     }
 
+    /// The nonce's bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
@@ -93,7 +96,9 @@ pub fn fingerprint_json_digest(canonical_json: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateCall {
+    /// The license key the customer typed.
     pub license_key: LicenseKey,
+    /// The hub's host fingerprint.
     pub fingerprint: Fingerprint,
     /// The version of `fingerprint` ([`crate::fingerprint::VERSION`]); absent means 1.
     #[serde(default = "version_1")]
@@ -102,7 +107,9 @@ pub struct ActivateCall {
     /// version 2 (the portal checks it against what it holds, then keeps only `fingerprint`).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub previous_fingerprint: Option<Fingerprint>,
+    /// The hub's public key: the calls after this one are signed with it.
     pub hub_key: PublicKey,
+    /// Fresh for every call; the receipt echoes it.
     pub nonce: Nonce,
     /// The hub's time in milliseconds: must grow from call to call (replay protection).
     pub hub_time_ms: i64,
@@ -116,7 +123,9 @@ fn version_1() -> u8 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PingCall {
+    /// The license the hub runs.
     pub license_id: LicenseId,
+    /// The hub's host fingerprint now.
     pub fingerprint: Fingerprint,
     /// The version of `fingerprint`; absent means 1.
     #[serde(default = "version_1")]
@@ -128,7 +137,9 @@ pub struct PingCall {
     /// the hub (same key, same state) that falls behind is noticed ([`crate::chain`]).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub holds: Option<Nonce>,
+    /// Fresh for every call; the receipt echoes it.
     pub nonce: Nonce,
+    /// The hub's clock in milliseconds: each ping must be newer than the last one.
     pub hub_time_ms: i64,
 }
 
@@ -136,7 +147,9 @@ pub struct PingCall {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answers {
+    /// An activation call.
     Activate,
+    /// A ping.
     Ping,
 }
 
@@ -144,7 +157,9 @@ pub enum Answers {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptClaims {
+    /// The license the receipt is about.
     pub license_id: LicenseId,
+    /// Which call it answers.
     pub answers: Answers,
     /// `valid`, `expired`, `terminated`, `suspended`, `revoked`, `fingerprint_mismatch`,
     /// `cloned`, …; a word this version does not know reads as `unrecognized`.
@@ -171,17 +186,30 @@ pub fn sign(claims: &ReceiptClaims, portal_key: &SigningKey) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReceiptError {
+    /// Not a well-formed receipt.
     #[error("malformed receipt: {0}")]
     Malformed(#[from] FormatError),
+    /// Signed by another key than the delegated one.
     #[error("receipt is signed by key {found}, but the delegation certifies {delegated}")]
-    NotDelegated { found: KeyId, delegated: KeyId },
+    NotDelegated {
+        /// The key that signed it.
+        found: KeyId,
+        /// The key the delegation certifies.
+        delegated: KeyId,
+    },
+    /// The signature does not verify.
     #[error("receipt signature does not verify")]
     BadSignature,
+    /// Signed outside the delegation's validity.
     #[error("receipt time {portal_time} is outside the delegation's window")]
-    OutsideDelegation { portal_time: UnixTime },
+    OutsideDelegation {
+        /// The receipt's time.
+        portal_time: UnixTime,
+    },
 }
 
 impl ReceiptError {
+    /// The status word this refusal is reported as.
     pub fn status(&self) -> Status {
         match self {
             ReceiptError::Malformed(_) => Status::Malformed,

@@ -48,6 +48,7 @@ impl Evidence<'_> {
 /// The answer, with what led to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standing {
+    /// The status word.
     pub status: Status,
     /// One sentence for people.
     pub reason: String,

@@ -11,22 +11,39 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Status {
+    /// Everything checks out.
     Valid,
+    /// The portal has not been reached lately, but the grace period has not run out.
     Grace,
+    /// After `expires_at`.
     Expired,
+    /// After `terminates_at`.
     Terminated,
+    /// Before `not_before`.
     NotYetValid,
+    /// The signature does not verify: the file was altered.
     BadSignature,
+    /// The signing key is not trusted (unknown, distrusted, outside its window).
     UnknownKey,
+    /// Not a well-formed Tessera file of the expected kind.
     Malformed,
+    /// Bound to another host.
     FingerprintMismatch,
+    /// Revoked on the portal.
     Revoked,
+    /// Suspended on the portal.
     Suspended,
+    /// All runner slots are leased.
     RunnerLimitExceeded,
+    /// The portal was unreachable for longer than the grace period.
     GraceExpired,
+    /// The clock went back by more than the tolerance.
     ClockRollback,
+    /// A sealed cache was altered, or a hub's status answer is not its own answer to this call.
     Tampered,
+    /// No license installed.
     NoLicense,
+    /// A license for another product.
     WrongProduct,
     /// Two hubs (or runners) share one identity: the copy that is behind is refused.
     Cloned,

@@ -19,10 +19,15 @@ pub struct UnixTime(i64);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TimeError {
+    /// Outside 1970-01-01 to 9999-12-31.
     #[error("time {0} is outside 1970-01-01..9999-12-31")]
     OutOfRange(i64),
+    /// Neither a date nor an RFC 3339 time.
     #[error("{input:?} is not a date (YYYY-MM-DD) or an RFC 3339 time (2027-01-31T12:00:00Z)")]
-    Unparsable { input: String },
+    Unparsable {
+        /// The text given.
+        input: String,
+    },
 }
 
 impl UnixTime {
@@ -32,6 +37,7 @@ impl UnixTime {
     /// 9999-12-31T23:59:59Z: the last second every formatter can print.
     pub const MAX_SECONDS: i64 = 253_402_300_799;
 
+    /// The time `seconds` after the Unix epoch, if in range.
     pub fn from_unix(seconds: i64) -> Result<Self, TimeError> {
         if (0..=Self::MAX_SECONDS).contains(&seconds) {
             Ok(UnixTime(seconds))
@@ -40,6 +46,7 @@ impl UnixTime {
         }
     }
 
+    /// Seconds since the Unix epoch.
     pub fn as_unix(self) -> i64 {
         self.0
     }
@@ -140,6 +147,7 @@ impl<'de> Deserialize<'de> for UnixTime {
 
 /// The one place a binary asks what time it is. Libraries take a [`UnixTime`] instead.
 pub trait Clock: Send + Sync {
+    /// The time now.
     fn now(&self) -> UnixTime;
 
     /// The time in milliseconds, for call timestamps that must grow between two calls in

@@ -8,13 +8,21 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UrlError {
+    /// Not an http or https URL.
     #[error("{url:?} is not an http(s) URL")]
-    NotHttp { url: String },
+    NotHttp {
+        /// The URL given.
+        url: String,
+    },
+    /// Plain http to another machine, without leave to use it.
     #[error(
         "{url:?} is plain http to another machine: use https, or give --insecure-http if this \
          network is trusted"
     )]
-    Insecure { url: String },
+    Insecure {
+        /// The URL given.
+        url: String,
+    },
 }
 
 /// Checks a portal URL: `https`, or `http` to loopback, or `http` anywhere when

@@ -26,9 +26,13 @@ pub const MAX_TRUST_FILE_LEN: usize = 256 * 1024;
 /// One public key and the terms on which it is trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedKey {
+    /// The trusted key.
     pub key: PublicKey,
+    /// Trusted only from then, if set.
     pub not_before: Option<UnixTime>,
+    /// Trusted only until then, if set.
     pub not_after: Option<UnixTime>,
+    /// Listed but no longer trusted.
     pub distrusted: bool,
 }
 
@@ -59,36 +63,85 @@ impl fmt::Display for TrustedKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Untrusted {
+    /// The key is not in the trust set.
     #[error("key {key_id} is not in the trust set")]
-    Unknown { key_id: KeyId },
+    Unknown {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// The key is marked distrusted.
     #[error("key {key_id} is distrusted")]
-    Distrusted { key_id: KeyId },
+    Distrusted {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// The key's window has not started.
     #[error("key {key_id} is trusted only from {not_before}")]
-    NotYetTrusted { key_id: KeyId, not_before: UnixTime },
+    NotYetTrusted {
+        /// The key.
+        key_id: KeyId,
+        /// When it starts.
+        not_before: UnixTime,
+    },
+    /// The key's window has ended.
     #[error("key {key_id} was trusted only until {not_after}")]
-    NoLongerTrusted { key_id: KeyId, not_after: UnixTime },
+    NoLongerTrusted {
+        /// The key.
+        key_id: KeyId,
+        /// When it ended.
+        not_after: UnixTime,
+    },
 }
 
 /// Why a trust file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrustError {
+    /// The file passes the size limit.
     #[error("trust file is larger than {MAX_TRUST_FILE_LEN} bytes")]
     TooLarge,
+    /// The file is not UTF-8 text.
     #[error("trust file is not UTF-8 text")]
     NotText,
+    /// A key line does not decode.
     #[error("line {line}: {source}")]
-    Key { line: usize, source: KeyError },
+    Key {
+        /// The line number.
+        line: usize,
+        /// What is wrong with it.
+        source: KeyError,
+    },
+    /// A time option does not parse.
     #[error("line {line}: {source}")]
-    Time { line: usize, source: TimeError },
+    Time {
+        /// The line number.
+        line: usize,
+        /// What is wrong with it.
+        source: TimeError,
+    },
+    /// An option the format does not know.
     #[error(
         "line {line}: unknown option {option:?} (expected not-before=, not-after= or distrusted)"
     )]
-    UnknownOption { line: usize, option: String },
+    UnknownOption {
+        /// The line number.
+        line: usize,
+        /// The option.
+        option: String,
+    },
+    /// A key's window is empty.
     #[error("line {line}: not-before is after not-after")]
-    EmptyWindow { line: usize },
+    EmptyWindow {
+        /// The line number.
+        line: usize,
+    },
+    /// A key listed twice with different windows.
     #[error("key {key_id} is listed twice with different windows")]
-    Conflict { key_id: KeyId },
+    Conflict {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// The set holds no key.
     #[error("the trust set holds no key")]
     Empty,
 }
@@ -100,6 +153,7 @@ pub struct TrustSet {
 }
 
 impl TrustSet {
+    /// An empty trust set.
     pub fn new() -> Self {
         TrustSet::default()
     }
@@ -109,10 +163,12 @@ impl TrustSet {
         TrustSet { keys: vec![TrustedKey::always(key)] }
     }
 
+    /// The keys, in file order.
     pub fn keys(&self) -> &[TrustedKey] {
         &self.keys
     }
 
+    /// Whether it holds no key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -4,18 +4,24 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The body of every error answer: `{"error": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// The error.
     pub error: ErrorDetail,
 }
 
+/// An error's stable code and message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
+    /// A stable word for programs.
     pub code: String,
+    /// A sentence for people.
     pub message: String,
 }
 
 impl ErrorBody {
+    /// An error body with `code` and `message`.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         ErrorBody { error: ErrorDetail { code: code.into(), message: message.into() } }
     }

@@ -32,25 +32,51 @@ use crate::state::{Failure, HubState, StateDir, StateError, bounded};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HubError {
+    /// The state directory could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The trust set is not usable.
     #[error("trust set: {0}")]
     Trust(String),
     /// The license itself is not usable here (checked offline, before any call).
     #[error("license is {status}: {message}")]
-    License { status: Status, message: String },
+    License {
+        /// The license's status here.
+        status: Status,
+        /// Why, for people.
+        message: String,
+    },
+    /// The portal gave no receipt.
     #[error(transparent)]
     Portal(#[from] CallError),
     /// The portal answered, but its answer does not hold up.
     #[error("the portal's receipt is not accepted ({status}): {message}")]
-    BadReceipt { status: Status, message: String },
+    BadReceipt {
+        /// The status the receipt is refused with.
+        status: Status,
+        /// Why, for people.
+        message: String,
+    },
     /// A signed answer said no.
     #[error("{what}: {status}")]
-    Denied { what: &'static str, status: Status },
+    Denied {
+        /// What said no (the receipt, the activation).
+        what: &'static str,
+        /// The status it said.
+        status: Status,
+    },
+    /// Neither the command line nor the license names a portal.
     #[error("no portal URL: give --portal or issue the license with a portal URL")]
     NoPortal,
+    /// The offline activation or its request is not usable.
     #[error("offline activation: {message}")]
-    Offline { status: Status, message: String },
+    Offline {
+        /// The status it is refused with.
+        status: Status,
+        /// Why, for people.
+        message: String,
+    },
+    /// An argument or a file given by the caller is not usable.
     #[error("{0}")]
     Input(String),
 }
@@ -72,16 +98,22 @@ impl HubError {
 /// The hub's answer to "may we run?", with what led to it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The hub's status word.
     pub status: Status,
     /// One sentence for people.
     pub reason: String,
+    /// How the hub is licensed: online (receipts), offline (an activation), or not yet.
     pub mode: Mode,
+    /// The license's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub license_id: Option<String>,
+    /// The licensed organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
+    /// The licensed product.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
+    /// The portal the hub pings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub portal: Option<String>,
     /// The portal time of the last receipt that said `valid`.
@@ -90,9 +122,12 @@ pub struct Report {
     /// Seconds of grace left (online) or of the offline activation left.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_left_secs: Option<u64>,
+    /// Why the last ping failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<String>,
+    /// How many runners hold a slot now.
     pub runners_leased: usize,
+    /// How many runners the license allows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runner_limit: Option<u32>,
 }
@@ -183,10 +218,12 @@ impl Hub {
         }
     }
 
+    /// The hub's state directory.
     pub fn dir(&self) -> &StateDir {
         &self.dir
     }
 
+    /// The time now, by the hub's clock.
     pub fn now(&self) -> UnixTime {
         self.clock.now()
     }

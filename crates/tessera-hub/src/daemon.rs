@@ -17,9 +17,11 @@ use crate::runners::{RunnerApi, router};
 pub struct DaemonConfig {
     /// Where runners reach the hub.
     pub runner_listen: SocketAddr,
+    /// How long a lease granted to a runner lasts.
     pub lease_ttl: Duration,
     /// First retry delay after a failed ping; doubles up to `max_backoff`.
     pub min_backoff: Duration,
+    /// The longest delay between retries.
     pub max_backoff: Duration,
     /// Runner API connections open at once.
     pub max_connections: usize,

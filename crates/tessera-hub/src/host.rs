@@ -36,7 +36,9 @@ pub fn default_secret_path(root: bool) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 #[error("host secret {path}: {message}")]
 pub struct SecretError {
+    /// The host secret's file.
     pub path: PathBuf,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -225,8 +227,11 @@ impl HostComponents {
 /// A fingerprint as shown to people and scripts.
 #[derive(Debug, Serialize)]
 pub struct FingerprintReport {
+    /// The product the components are hashed for.
     pub product: ProductId,
+    /// Each component found, by name, with its hash.
     pub components: BTreeMap<String, String>,
+    /// The components this host lacks.
     pub missing: Vec<String>,
 }
 

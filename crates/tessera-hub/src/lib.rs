@@ -10,6 +10,7 @@
 //! - the portal client is [`portal`]; the runners' HTTP API is [`runners`];
 //! - the daemon's schedule (jitter, backoff, shutdown) is [`daemon`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod agent;
 pub mod daemon;

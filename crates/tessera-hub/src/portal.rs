@@ -17,9 +17,12 @@ pub const MAX_ANSWER_LEN: usize = 256 * 1024;
 /// A portal's answer to an activation or a ping.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReceiptResponse {
+    /// The license's status at the portal.
     #[serde(deserialize_with = "tessera_core::status::tolerant")]
     pub status: Status,
+    /// The portal's signed receipt.
     pub receipt: String,
+    /// The vendor's delegation of the portal's receipt key.
     pub delegation: String,
 }
 
@@ -32,7 +35,14 @@ pub enum CallError {
     Unreachable(String),
     /// The portal understood and said no (4xx): retrying the same call will not help.
     #[error("portal refused the call: {code}: {message}")]
-    Refused { http: u16, code: String, message: String },
+    Refused {
+        /// The HTTP status.
+        http: u16,
+        /// The portal's stable error code.
+        code: String,
+        /// The portal's message.
+        message: String,
+    },
 }
 
 /// An HTTP client bound to one portal.
@@ -55,14 +65,17 @@ impl PortalClient {
         Ok(PortalClient { base: base.trim_end_matches('/').to_owned(), http })
     }
 
+    /// The portal's base URL.
     pub fn base(&self) -> &str {
         &self.base
     }
 
+    /// Sends an activation call (`POST /v1/activate`).
     pub async fn activate(&self, call: &Compact) -> Result<ReceiptResponse, CallError> {
         self.post("/v1/activate", call).await
     }
 
+    /// Sends a ping (`POST /v1/ping`).
     pub async fn ping(&self, call: &Compact) -> Result<ReceiptResponse, CallError> {
         self.post("/v1/ping", call).await
     }

@@ -27,6 +27,7 @@ const MAX_BODY: usize = 16 * 1024;
 
 /// Shared by the runner API's handlers.
 pub struct RunnerApi {
+    /// The hub the runner API answers for.
     pub hub: Arc<Hub>,
     /// How long a lease lasts unless renewed.
     pub lease_ttl: Duration,

@@ -40,7 +40,9 @@ pub enum Authority<'a> {
 /// the runner learns why.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LeaseAnswer {
+    /// The hub's bundle: its license, receipt or activation, and status.
     pub bundle: Bundle,
+    /// The signed lease, when a slot is granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<String>,
 }
@@ -48,12 +50,18 @@ pub struct LeaseAnswer {
 /// A runner as the operator sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunnerView {
+    /// The id of the runner's key.
     pub key_id: String,
+    /// The runner's label.
     pub label: String,
+    /// When the runner was enrolled.
     pub enrolled_at: UnixTime,
+    /// The end of the slot it holds, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<UnixTime>,
+    /// Whether it holds a slot now.
     pub holds_slot: bool,
+    /// When a copy of this runner was noticed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloned_at: Option<UnixTime>,
 }
@@ -62,27 +70,40 @@ pub struct RunnerView {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LeaseError {
+    /// Every slot is leased.
     #[error("all {limit} runner slots of the license are leased")]
-    LimitExceeded { limit: u32 },
+    LimitExceeded {
+        /// The license's runner limit.
+        limit: u32,
+    },
+    /// The hub's own status lets no runner start.
     #[error("the hub is {0}: no runner may start")]
     NotRunnable(Status),
+    /// The runner call does not open (not signed by the key it carries, or malformed).
     #[error("the runner call is not valid: {0}")]
     BadCall(String),
+    /// The runner's label is not acceptable.
     #[error("runner label must be 1 to 64 characters of letters, digits, '.', '-', '_'")]
     BadLabel,
+    /// The runner's key is not enrolled.
     #[error("this runner key is not enrolled: install the runner with a runner token")]
     NotEnrolled,
+    /// The runner token is unknown or already used.
     #[error("the runner token is not valid (unknown, or already used to enroll a runner)")]
     BadToken,
+    /// The call is not newer than the runner's last one.
     #[error("the runner call is not newer than this runner's last one (a replay?)")]
     Stale,
+    /// The runner's calls show a copy of it.
     #[error(
         "another copy of this runner (the same runner key) holds the newer lease: this copy is \
          refused; the operator sees it in `tessera-hub runners`"
     )]
     Cloned,
+    /// No runner with that key is enrolled.
     #[error("no runner with key {0} is enrolled")]
     UnknownRunner(String),
+    /// The hub itself failed.
     #[error(transparent)]
     Hub(#[from] HubError),
 }

@@ -28,14 +28,36 @@ const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateError {
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A file does not parse.
     #[error("{path} is damaged ({reason}); restore it from a backup or activate again")]
-    Damaged { path: PathBuf, reason: String },
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The hub has no license yet.
     #[error("this hub is not activated yet (no {path}); run `tessera-hub activate` first")]
-    NotActivated { path: PathBuf },
+    NotActivated {
+        /// The license file that is missing.
+        path: PathBuf,
+    },
+    /// A write would pass the file's size limit.
     #[error("{path} would grow to {len} bytes, more than it may hold; nothing was written")]
-    TooLarge { path: PathBuf, len: usize },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The size it would have.
+        len: usize,
+    },
 }
 
 impl StateError {
@@ -108,8 +130,11 @@ impl HubState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunnerRecord {
+    /// The runner's public key: its identity.
     pub key: PublicKey,
+    /// The runner's label, for people.
     pub label: String,
+    /// When it was enrolled.
     pub enrolled_at: UnixTime,
     /// The end of the slot it holds, if it holds one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,7 +176,9 @@ pub fn bounded(text: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Failure {
+    /// When the ping failed.
     pub at: UnixTime,
+    /// Why, cut to one line.
     pub reason: String,
 }
 
@@ -180,18 +207,22 @@ impl StateDir {
         Ok(StateDir { root: root.to_owned() })
     }
 
+    /// The state directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The license file (`license.license`).
     pub fn license_path(&self) -> PathBuf {
         self.root.join("license.license")
     }
 
+    /// The vendor trust file (`trust.pub`).
     pub fn trust_path(&self) -> PathBuf {
         self.root.join("trust.pub")
     }
 
+    /// The hub's signing key (`hub.key`).
     pub fn key_path(&self) -> PathBuf {
         self.root.join("hub.key")
     }

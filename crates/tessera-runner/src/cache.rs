@@ -46,23 +46,29 @@ pub struct Cache {
     pub hub: Option<String>,
     /// The vendor trust set given at install.
     pub trust: String,
+    /// The license file's text, as signed.
     pub license: String,
+    /// The portal's latest receipt for the license, as signed (none for an offline activation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
+    /// The vendor's delegation of the portal's receipt key, verified when it entered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<VerifiedDelegation>,
+    /// The vendor's offline activation of the hub, as signed (an air-gapped site).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<String>,
     /// The id of the hub key that signed the lease (verified on entry); receipts and
     /// activations must name it. Kept as the id: decoding a key costs more than the check's
     /// other steps.
     pub hub_key_id: KeyId,
+    /// The lease this runner holds, verified when it entered.
     pub lease: LeaseClaims,
     /// The portal time of the cached receipt: a newer bundle never brings an older one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_time: Option<UnixTime>,
     /// The latest time this runner has seen: its clock and the portal's.
     pub high_water: UnixTime,
+    /// When the cache was last written from a bundle.
     pub refreshed_at: UnixTime,
 }
 
@@ -70,7 +76,9 @@ pub struct Cache {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifiedDelegation {
+    /// The delegation's claims: the portal key, its validity.
     pub claims: DelegationClaims,
+    /// The id of the vendor key whose signature was checked.
     pub vendor_key_id: KeyId,
 }
 
@@ -83,6 +91,7 @@ pub struct Tampered(pub &'static str);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
+    /// The seal does not match: the file was edited or belongs to another runner.
     #[error(transparent)]
     Tampered(#[from] Tampered),
     /// Written by a version before runner keys.

@@ -19,16 +19,20 @@ pub const DEFAULT_TOLERANCE: Duration = standing::DEFAULT_TOLERANCE;
 /// A runner's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
+    /// The runner's status word.
     pub status: Status,
     /// One sentence for people.
     pub reason: String,
     /// Seconds of grace left (or of the offline activation), when that applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_left_secs: Option<u64>,
+    /// The cached license's id, once its signature was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub license_id: Option<String>,
+    /// The runner's label.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runner: Option<String>,
+    /// When the lease the runner holds ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_expires_at: Option<UnixTime>,
     /// The cached license's claims when it verified: features and runner limit for
@@ -38,6 +42,7 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A decision with `status` and its reason, nothing else known.
     pub fn new(status: Status, reason: impl Into<String>) -> Self {
         Decision {
             status,
@@ -179,7 +184,9 @@ fn verified_receipt(
 #[error("bundle: {status}: {message}")]
 #[non_exhaustive]
 pub struct BadBundle {
+    /// The status the bundle is refused with.
     pub status: Status,
+    /// What is wrong with it, for people.
     pub message: String,
 }
 
@@ -201,7 +208,9 @@ pub enum LeaseInput<'a> {
 /// What a bundle brings into the cache once verified.
 #[derive(Debug)]
 pub struct Admitted {
+    /// The portal key's delegation, verified (none for an offline activation).
     pub delegation: Option<VerifiedDelegation>,
+    /// The lease, verified with the hub key.
     pub lease: LeaseClaims,
     /// The receipt's portal time: the latest time the runner has seen from the portal.
     pub portal_time: Option<UnixTime>,

@@ -18,16 +18,27 @@ const MAX_MESSAGE_LEN: usize = 300;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HubError {
+    /// Network trouble, a timeout, an oversized answer or a 5xx: try again later.
     #[error("hub unreachable: {0}")]
     Unreachable(String),
+    /// The hub answered with a client error (4xx).
     #[error("hub refused: {code}: {message}")]
-    Refused { http: u16, code: String, message: String },
+    Refused {
+        /// The HTTP status.
+        http: u16,
+        /// The hub's stable error code.
+        code: String,
+        /// The hub's message.
+        message: String,
+    },
 }
 
 /// The hub's answer to a lease call: its bundle, and a lease when one is granted.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LeaseAnswer {
+    /// The hub's bundle: its license, receipt or activation, and status.
     pub bundle: Bundle,
+    /// The signed lease, when a slot is granted.
     #[serde(default)]
     pub lease: Option<String>,
 }
@@ -48,6 +59,7 @@ fn bounded(text: &str) -> String {
 }
 
 impl HubClient {
+    /// A client of the hub at `base` (its runner API URL).
     pub fn new(base: &str) -> Result<Self, HubError> {
         // rustls is built without a default provider (no C toolchain needed): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -59,6 +71,7 @@ impl HubClient {
         Ok(HubClient { base: base.trim_end_matches('/').to_owned(), http })
     }
 
+    /// The hub's URL.
     pub fn base(&self) -> &str {
         &self.base
     }

@@ -33,27 +33,55 @@ pub struct Installation {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Misfit {
+    /// The runner was installed with another keystore than the one asked for.
     #[error(
         "this runner was installed with the {installed} keystore, not {asked}: leave out \
          --keystore (and TESSERA_RUNNER_KEYSTORE), or move it (`uninstall`, then `install \
          --keystore {asked}`)"
     )]
-    OtherKeystore { installed: String, asked: String },
+    OtherKeystore {
+        /// The keystore recorded at install.
+        installed: String,
+        /// The keystore asked for now.
+        asked: String,
+    },
+    /// The runner was installed by another user, whose keystore this process cannot see.
     #[error(
         "this runner's key is in the {keystore} keystore of uid {installed} (with \
          systemd-creds, its generation is in that uid's kernel keyring), which uid {this} \
          cannot see: run it as uid {installed} (`runuser -u USER --`, systemd `User=`)"
     )]
-    OtherUser { keystore: String, installed: u32, this: u32 },
+    OtherUser {
+        /// The keystore recorded at install.
+        keystore: String,
+        /// The uid that installed the runner.
+        installed: u32,
+        /// The uid of this process.
+        this: u32,
+    },
+    /// The keystore holds another key than the one recorded at install.
     #[error(
         "the key in the {keystore} keystore is not the one this runner was installed with \
          (key {found}, installed {installed}): a refresh was interrupted after a lost key \
          (run `tessera-runner refresh --trust FILE` again), another installation wrote it, \
          or the credential was replaced and this unit still has the old one (restart it)"
     )]
-    OtherKey { keystore: String, found: String, installed: String },
+    OtherKey {
+        /// The keystore recorded at install.
+        keystore: String,
+        /// The id of the key found in it.
+        found: String,
+        /// The id of the key recorded at install.
+        installed: String,
+    },
+    /// The installation record could not be read.
     #[error("{path}: {problem}")]
-    Unreadable { path: PathBuf, problem: String },
+    Unreadable {
+        /// The record's file.
+        path: PathBuf,
+        /// Why it could not be read.
+        problem: String,
+    },
 }
 
 /// The id of a cache key.

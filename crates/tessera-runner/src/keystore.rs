@@ -64,6 +64,7 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend's name, as `--keystore` and the installation record spell it.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Keyutils => "keyutils",
@@ -134,6 +135,7 @@ impl std::str::FromStr for Backend {
 /// The cache key and the generation of the cache it seals. No `Debug`: it is a secret.
 #[derive(Clone)]
 pub struct Secret {
+    /// The 32-byte key that seals the cache.
     pub key: Zeroizing<[u8; 32]>,
     /// `None` where the generation is kept apart from the key and was lost (a systemd
     /// credential's generation after a reboot): the next write records it again.
@@ -161,13 +163,30 @@ impl Secret {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeystoreError {
+    /// The keystore cannot be reached.
     #[error("the {backend} keystore is not available ({detail}); {fix}")]
-    Unavailable { backend: &'static str, detail: String, fix: &'static str },
+    Unavailable {
+        /// The keystore's name.
+        backend: &'static str,
+        /// What went wrong.
+        detail: String,
+        /// What to do about it.
+        fix: &'static str,
+    },
+    /// The entry is there but holds no cache key.
     #[error("the {backend} keystore entry of this runner is not a cache key")]
-    Damaged { backend: &'static str },
+    Damaged {
+        /// The keystore's name.
+        backend: &'static str,
+    },
     /// The keystore cannot take this write (a credential is read-only while a unit runs).
     #[error("the {backend} keystore cannot store this key: {detail}")]
-    ReadOnly { backend: &'static str, detail: String },
+    ReadOnly {
+        /// The keystore's name.
+        backend: &'static str,
+        /// Why it cannot.
+        detail: String,
+    },
 }
 
 impl KeystoreError {
@@ -182,8 +201,11 @@ impl KeystoreError {
 
 /// A place for the secret.
 pub trait Keystore: Send + Sync {
+    /// The secret, or `None` when there is no entry.
     fn load(&self) -> Result<Option<Secret>, KeystoreError>;
+    /// Writes the secret, replacing any earlier one.
     fn store(&self, secret: &Secret) -> Result<(), KeystoreError>;
+    /// Removes the entry; no entry is not an error.
     fn delete(&self) -> Result<(), KeystoreError>;
     /// The backend's name, for messages and the state directory's record.
     fn backend(&self) -> &'static str;
@@ -247,6 +269,7 @@ impl OsKeystore {
         }
     }
 
+    /// The backend this keystore uses.
     pub fn backend_kind(&self) -> Backend {
         self.backend
     }

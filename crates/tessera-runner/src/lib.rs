@@ -12,6 +12,7 @@
 //! (`Runner::install_from_hub`, `refresh`, `release`; the `hub` client). Without it the
 //! library checks, installs bundle files and links no HTTP client or async runtime.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cache;
 pub mod check;

@@ -46,15 +46,25 @@ const HIGH_WATER_STEP: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunnerError {
+    /// The keystore failed.
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
+    /// A file of the state directory could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A bundle was refused.
     #[error(transparent)]
     Bundle(#[from] BadBundle),
+    /// The hub could not be reached or refused the call.
     #[cfg(feature = "refresh")]
     #[error(transparent)]
     Hub(#[from] HubError),
+    /// An argument or a file given by the caller is not usable.
     #[error("{0}")]
     Input(String),
     /// The state directory and this call do not fit: another keystore, user or key.
@@ -62,7 +72,10 @@ pub enum RunnerError {
     Misfit(#[from] Misfit),
     /// Writes kept moving the cache's generation while it was read.
     #[error("the cache kept changing while it was read ({attempts} attempts): try again")]
-    Changing { attempts: usize },
+    Changing {
+        /// How many reads were tried.
+        attempts: usize,
+    },
 }
 
 fn io_error(path: &Path, source: io::Error) -> RunnerError {
@@ -91,6 +104,7 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// A runner with its state in `dir`, its key in `keystore`, checking at `clock`'s time.
     pub fn new(dir: &Path, keystore: Arc<dyn Keystore>, clock: Arc<dyn Clock>) -> Self {
         Runner { dir: dir.to_owned(), keystore, clock, tolerance: check::DEFAULT_TOLERANCE }
     }
@@ -101,6 +115,7 @@ impl Runner {
         self
     }
 
+    /// The cache file (`cache` in the state directory).
     pub fn cache_path(&self) -> PathBuf {
         self.dir.join("cache")
     }

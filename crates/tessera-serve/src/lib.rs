@@ -14,6 +14,7 @@
 //!
 //! Shutdown is graceful: no new connections, in-flight requests finish (up to 30 s).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod drain;
 
@@ -55,10 +56,23 @@ impl Default for Limits {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
+    /// The certificate file could not be read or holds no usable certificate.
     #[error("TLS certificate {path}: {message}")]
-    Certificate { path: String, message: String },
+    Certificate {
+        /// The certificate file.
+        path: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The private key file could not be read or holds no usable key.
     #[error("TLS key {path}: {message}")]
-    Key { path: String, message: String },
+    Key {
+        /// The key file.
+        path: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// rustls refused the certificate and key together.
     #[error("TLS: {0}")]
     Config(#[from] rustls::Error),
 }

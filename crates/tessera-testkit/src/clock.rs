@@ -25,10 +25,12 @@ impl TestClock {
         Self::at(SystemClock.now())
     }
 
+    /// Sets the clock to `t`.
     pub fn set(&self, t: UnixTime) {
         self.0.store(t.as_unix(), Ordering::SeqCst);
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(secs(by), Ordering::SeqCst);
     }

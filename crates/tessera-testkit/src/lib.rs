@@ -16,6 +16,7 @@
 //!
 //! A test that needs a tool that is missing says so loudly and, under CI, fails.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod clock;

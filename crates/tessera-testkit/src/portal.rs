@@ -31,6 +31,7 @@ pub struct PortalProcess {
     pub url: String,
     /// `127.0.0.1:PORT`.
     pub address: String,
+    /// The portal's data directory (`--data-dir`).
     pub data: PathBuf,
     /// An admin API key with the read, write and revoke scopes.
     pub api_key: String,
@@ -46,6 +47,7 @@ impl PortalProcess {
         Self::start_with(vendor, PortalOptions::default())
     }
 
+    /// A portal started with `options` (store, config, TLS, name of its data directory).
     pub fn start_with(vendor: &Vendor, options: PortalOptions) -> Self {
         let data = vendor.path(options.name.as_deref().unwrap_or("portal"));
         let mut store: Vec<OsString> = vec!["--data-dir".into(), data.clone().into()];

@@ -72,8 +72,11 @@ pub fn at(offset: &str, name: &str) -> Command {
 pub struct Ran {
     /// The program's file name (`tessera-hub`, `faketime`, …).
     pub program: String,
+    /// The exit code (-1 when killed by a signal).
     pub code: i32,
+    /// What it printed on standard output.
     pub stdout: String,
+    /// What it printed on standard error.
     pub stderr: String,
 }
 
@@ -104,6 +107,7 @@ impl Ran {
         self
     }
 
+    /// Standard output parsed as JSON; panics with both streams if it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
@@ -192,6 +196,7 @@ pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
 /// dropped.
 pub struct Daemon {
     child: Child,
+    /// The address the process printed, without the prefix.
     pub address: String,
 }
 

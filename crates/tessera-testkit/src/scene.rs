@@ -25,16 +25,23 @@ pub const FEATURES: [&str; 2] = ["audit-log", "sso"];
 
 /// A licensed site on this machine.
 pub struct Scene {
+    /// The vendor whose key signed the scene's licenses.
     pub vendor: Vendor,
+    /// The portal the hubs activated with and ping.
     pub portal: PortalProcess,
     /// The valid license's claims.
     pub claims: Claims,
+    /// The vendor's trust file.
     pub trust: PathBuf,
+    /// The valid license's file.
     pub license: PathBuf,
     /// The valid license with one character of its signed payload changed.
     pub tampered: PathBuf,
+    /// The state directory of the runner installed against the valid hub.
     pub runner_state: PathBuf,
+    /// The status socket of the hub holding the valid license.
     pub hub_socket: PathBuf,
+    /// The status socket of the hub whose license the vendor revoked.
     pub revoked_hub_socket: PathBuf,
     /// When the scene was made: the runner's and hub's latest receipt time is about this.
     pub now: UnixTime,

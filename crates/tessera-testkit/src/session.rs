@@ -20,6 +20,7 @@ pub enum Keystore {
 }
 
 impl Keystore {
+    /// The keystore's name as the runner's `--keystore` option spells it.
     pub fn name(self) -> &'static str {
         match self {
             Keystore::KernelKeyring => "keyutils",

@@ -8,7 +8,9 @@ use std::process::Command;
 /// A user made for one test.
 #[derive(Debug)]
 pub struct FreshUser {
+    /// The user's login name (`tsr` and random hex).
     pub name: String,
+    /// The user's numeric id.
     pub uid: u32,
 }
 

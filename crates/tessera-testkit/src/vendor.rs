@@ -15,7 +15,9 @@ use crate::process::{command, run};
 
 /// The vendor of a test.
 pub struct Vendor {
+    /// The vendor's signing key.
     pub key: SigningKey,
+    /// The vendor's directory: `keys/`, licenses, the portal's data.
     pub dir: tempfile::TempDir,
 }
 
@@ -56,14 +58,17 @@ impl Vendor {
         Vendor { key: *key, dir }
     }
 
+    /// `keys/signing.key`, the secret key file (not encrypted).
     pub fn key_path(&self) -> PathBuf {
         self.path("keys/signing.key")
     }
 
+    /// `keys/signing.pub`, the vendor's trust file.
     pub fn trust_path(&self) -> PathBuf {
         self.path("keys/signing.pub")
     }
 
+    /// The text of the vendor's trust file.
     pub fn trust_text(&self) -> String {
         keyfile::public(&self.key)
     }

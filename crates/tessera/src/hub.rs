@@ -42,6 +42,8 @@ pub struct HubOptions {
 }
 
 impl HubOptions {
+    /// Options to ask the hub agent at `socket`: any product, the default clock tolerance and
+    /// a 5-second deadline.
     pub fn new(socket: impl Into<PathBuf>) -> Self {
         HubOptions {
             socket: socket.into(),
@@ -66,6 +68,7 @@ pub struct HubStatus {
     pub status: Status,
     /// One sentence for people.
     pub reason: String,
+    /// How the hub is licensed: online (receipts), offline (an activation), or not yet.
     pub mode: Mode,
     /// Seconds of grace (or of the offline activation) left, when that applies.
     pub grace_left_secs: Option<u64>,

@@ -45,6 +45,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "hub")]
 mod hub;
@@ -76,7 +77,12 @@ pub fn now() -> UnixTime {
 pub enum Error {
     /// An argument is not what the call takes (an unknown product id, keystore name…).
     #[error("{what}: {message}")]
-    BadArgument { what: &'static str, message: String },
+    BadArgument {
+        /// The argument.
+        what: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The trust set text does not parse.
     #[error("trust set: {0}")]
     Trust(#[from] TrustError),
@@ -89,7 +95,12 @@ pub enum Error {
     /// The hub agent's status socket cannot be reached (not running, or no permission), or
     /// the call's deadline (`HubOptions::timeout`) passed before a whole answer came.
     #[error("the hub agent at {path}: {message}")]
-    HubUnreachable { path: String, message: String },
+    HubUnreachable {
+        /// The socket.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The hub agent answered something that is not a status answer.
     #[error("the hub agent's answer: {0}")]
     BadAnswer(String),

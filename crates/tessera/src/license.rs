@@ -11,20 +11,27 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct License {
+    /// The license's id.
     pub id: String,
+    /// The licensed organization.
     pub org: String,
+    /// The licensed product.
     pub product: String,
     /// The features the license grants, as the vendor named them.
     pub features: Vec<String>,
     /// How many runners may hold a lease at once.
     pub runner_limit: u32,
+    /// When the vendor issued it.
     pub issued_at: UnixTime,
+    /// It is `not_yet_valid` before then.
     pub not_before: UnixTime,
     /// Valid through this second, `expired` after it.
     pub expires_at: UnixTime,
     /// `terminated` after this second, when set.
     pub terminates_at: Option<UnixTime>,
+    /// How long a hub keeps working without a fresh receipt, in seconds.
     pub grace_period_secs: u32,
+    /// How often the hub pings the portal, in seconds.
     pub ping_interval_secs: u32,
 }
 

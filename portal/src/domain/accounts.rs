@@ -41,6 +41,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's word, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::SuperAdmin => "super-admin",
@@ -67,18 +68,25 @@ impl FromStr for Role {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AccountError {
+    /// A value that is not acceptable (an email, a name, a password).
     #[error("{0}")]
     Invalid(String),
+    /// The email is taken.
     #[error("a person with this email already exists")]
     EmailTaken,
+    /// The organization name is taken.
     #[error("an organization with this name already exists")]
     OrganizationTaken,
+    /// No such organization.
     #[error("no such organization")]
     NoSuchOrganization,
+    /// No such person.
     #[error("no such person")]
     NoSuchUser,
+    /// The OS random generator failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -98,6 +106,7 @@ const COMMON: &str = include_str!("common_passwords.txt");
 pub struct Password(String);
 
 impl Password {
+    /// Wraps a typed password.
     pub fn new(text: impl Into<String>) -> Password {
         Password(text.into())
     }
@@ -270,11 +279,15 @@ pub async fn create_organization_by(
 /// Who a new person is.
 #[derive(Debug)]
 pub struct NewUser<'a> {
+    /// The person's email.
     pub email: &'a str,
+    /// The person's name.
     pub name: &'a str,
+    /// The person's role.
     pub role: Role,
     /// The organization's id; required for an org-admin, refused for a super-admin.
     pub org_id: Option<&'a str>,
+    /// The person's first password.
     pub password: &'a Password,
 }
 
@@ -350,6 +363,7 @@ pub const INVITATION_SECS: i64 = 7 * 86_400;
 pub struct InvitationToken(String);
 
 impl InvitationToken {
+    /// The token's text, for the invitation link.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -995,6 +1009,7 @@ pub struct SessionRules {
 pub struct SessionToken(String);
 
 impl SessionToken {
+    /// The token's text, for the session cookie.
     pub fn expose(&self) -> &str {
         &self.0
     }

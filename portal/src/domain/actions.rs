@@ -9,9 +9,13 @@ use crate::store::{LicenseState, Store, StoreError};
 /// An action on a license.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// Stop the license until reinstated.
     Suspend,
+    /// Undo a suspension.
     Reinstate,
+    /// End the license for good.
     Revoke,
+    /// Unbind the license from its host, so another host can activate it.
     ResetBinding,
 }
 
@@ -26,6 +30,7 @@ impl Action {
         }
     }
 
+    /// The action a word names (as the API and the pages spell it).
     pub fn parse(word: &str) -> Option<Action> {
         [Action::Suspend, Action::Reinstate, Action::Revoke, Action::ResetBinding]
             .into_iter()
@@ -37,15 +42,23 @@ impl Action {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActionError {
+    /// No license with this id is registered.
     #[error("no license {0:?} is registered")]
     UnknownLicense(String),
+    /// A revoked license cannot change state.
     #[error("a revoked license stays revoked")]
     Revoked,
     /// A customer's own reset came too soon after their last one.
     #[error(
         "the binding of this license was reset on {last}; the next reset is possible from {next}"
     )]
-    TooSoon { last: UnixTime, next: UnixTime },
+    TooSoon {
+        /// The last reset.
+        last: UnixTime,
+        /// The first time the next one is allowed.
+        next: UnixTime,
+    },
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

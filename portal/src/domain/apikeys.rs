@@ -30,6 +30,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The scope's word.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
@@ -68,6 +69,7 @@ fn scopes_text(scopes: &BTreeSet<Scope>) -> String {
 
 /// A freshly made key. Its secret is shown once; `Debug` hides it.
 pub struct NewApiKey {
+    /// The stored row.
     pub row: ApiKeyRow,
     secret_text: String,
 }
@@ -171,20 +173,26 @@ pub async fn revoke(
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CreateError {
+    /// No scope given.
     #[error("give at least one scope (read, write, revoke)")]
     NoScope,
+    /// The revoke scope asked for an organization's key.
     #[error("an organization's key cannot have the revoke scope")]
     NotForOrganizations,
+    /// The label is too long or has control characters.
     #[error("the label has at most 200 characters, without control characters")]
     Label,
+    /// The OS random generator failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// A presented key, split; the secret is only hashed.
 pub struct Presented<'a> {
+    /// The key's id.
     pub id: &'a str,
     secret: &'a str,
 }
@@ -204,8 +212,11 @@ pub fn split(text: &str) -> Option<Presented<'_>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
+    /// No key with this id, or the secret does not match.
     Unknown,
+    /// The key was revoked.
     Revoked,
+    /// The key has expired.
     Expired,
     /// Its owner no longer holds the rights it was made with (erased, demoted, moved).
     OwnerLostRights,
@@ -253,7 +264,9 @@ pub async fn revoke_beyond_rights(
 /// A key that was accepted: what it may do, and the organization it is limited to.
 #[derive(Debug, Clone)]
 pub struct Accepted {
+    /// What the key may do.
     pub scopes: BTreeSet<Scope>,
+    /// The organization the key is limited to, if any.
     pub org_id: Option<String>,
 }
 

@@ -23,6 +23,7 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The actor's pseudonymous id, as the ledger records it.
     pub fn id(&self) -> String {
         match self {
             Actor::Person(id) => id.clone(),

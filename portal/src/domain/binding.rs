@@ -7,8 +7,11 @@ use tessera_core::fingerprint::{Fingerprint, FingerprintBinding, VERSION_1};
 /// version 1 binding moves over) its version 1 fingerprint.
 #[derive(Debug, Clone, Copy)]
 pub struct Presented<'a> {
+    /// The host's fingerprint now.
     pub fingerprint: &'a Fingerprint,
+    /// Its version.
     pub version: u8,
+    /// The host's version 1 fingerprint, while a version 1 binding moves over.
     pub previous: Option<&'a Fingerprint>,
 }
 

@@ -11,7 +11,9 @@ use tessera_core::UnixTime;
     now.as_unix()
 )]
 pub struct ClockSkew {
+    /// The allowed skew in seconds.
     pub skew_secs: u64,
+    /// The portal's time.
     pub now: UnixTime,
 }
 

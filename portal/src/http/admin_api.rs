@@ -120,6 +120,7 @@ pub struct Outcome {
     pub outcome: &'static str,
     /// The license's status word now, or the refusal's code.
     pub status: String,
+    /// Why, when the license is not valid or was refused.
     pub problem: Option<String>,
 }
 
@@ -232,6 +233,7 @@ pub struct LicenseView {
 
 /// Page sizes of the license list and the usage export's internal pages.
 pub const DEFAULT_PAGE: u32 = 100;
+/// See [`DEFAULT_PAGE`].
 pub const MAX_PAGE: u32 = 1000;
 
 /// The filters of `GET /v1/admin/licenses` and `GET /v1/admin/usage`.

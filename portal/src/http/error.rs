@@ -19,22 +19,45 @@ use crate::store::StoreError;
 pub enum ApiError {
     /// The client sent something wrong: 400.
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest {
+        /// The stable error code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// No usable API key: 401.
     #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
+    Unauthorized {
+        /// The stable error code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// The API key lacks the scope: 403.
     #[error("this API key lacks the {needed} scope")]
-    Forbidden { needed: &'static str },
+    Forbidden {
+        /// The scope needed.
+        needed: &'static str,
+    },
     /// An organization's key on a call that is the vendor's: 403.
     #[error("this call is the vendor's: an organization's API key cannot make it")]
     VendorOnly,
     /// 404.
     #[error("{message}")]
-    NotFound { code: &'static str, message: String },
+    NotFound {
+        /// The stable error code.
+        code: &'static str,
+        /// What was not found.
+        message: String,
+    },
     /// The request conflicts with the state: 409.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        /// The stable error code.
+        code: &'static str,
+        /// What conflicts.
+        message: String,
+    },
     /// 413.
     #[error("request body is too large")]
     TooLarge,
@@ -43,13 +66,24 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// A signed object that does not verify, or a license the trust set does not accept: 422.
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable {
+        /// The stable error code.
+        code: &'static str,
+        /// What does not verify.
+        message: String,
+    },
     /// 429, with Retry-After.
     #[error("too many requests; retry in {retry_after_secs} s")]
-    TooManyRequests { retry_after_secs: u64 },
+    TooManyRequests {
+        /// When to try again.
+        retry_after_secs: u64,
+    },
     /// The portal lacks configuration to serve hubs: 503.
     #[error("the portal is not ready: {missing}")]
-    NotReady { missing: String },
+    NotReady {
+        /// What is missing.
+        missing: String,
+    },
     /// The portal is stopping: 503.
     #[error("the portal is shutting down; try again shortly")]
     ShuttingDown,
@@ -59,26 +93,32 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 400 with `code` and `message`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::BadRequest { code, message: message.into() }
     }
 
+    /// A 404 with `code` and `message`.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::NotFound { code, message: message.into() }
     }
 
+    /// A 409 with `code` and `message`.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Conflict { code, message: message.into() }
     }
 
+    /// A 401 with `code` and `message`.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Unauthorized { code, message: message.into() }
     }
 
+    /// A 422 with `code` and `message`.
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Unprocessable { code, message: message.into() }
     }
 
+    /// The HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

@@ -47,6 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// An authenticated admin caller: the vendor's key (every license) or an organization's
 /// (its own licenses only, as if no other existed).
 pub struct AdminKey {
+    /// The key's id.
     pub id: String,
     scopes: BTreeSet<Scope>,
     /// The organization the key is limited to.
@@ -54,6 +55,7 @@ pub struct AdminKey {
 }
 
 impl AdminKey {
+    /// A 403 unless the key has `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.scopes.contains(&scope) {
             Ok(())

@@ -8,6 +8,7 @@ use super::{ApiKeyRow, Store, StoreError};
 impl Store {
     // --- API keys ------------------------------------------------------------------------
 
+    /// Stores a new API key.
     pub async fn insert_api_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at, expires_at, \
@@ -27,6 +28,7 @@ impl Store {
         Ok(())
     }
 
+    /// The API key with this id.
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
         let row = sqlx::query(
             "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
@@ -38,6 +40,7 @@ impl Store {
         row.map(|r| api_key_from_row(&r)).transpose()
     }
 
+    /// Every API key.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
@@ -72,6 +75,7 @@ impl Store {
         rows.iter().map(api_key_from_row).collect()
     }
 
+    /// Revokes the key at `now`; false when there was none to revoke.
     pub async fn revoke_api_key(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
         let result =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")

@@ -74,10 +74,12 @@ impl DayCounts {
         (!self.counts.is_empty()).then_some(self.first_day)
     }
 
+    /// Whether no day is held.
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
     }
 
+    /// The bytes stored in the database.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + self.counts.len());
         out.push(FORMAT);

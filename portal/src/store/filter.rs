@@ -11,11 +11,17 @@ use tessera_core::{Status, UnixTime};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
+    /// Valid now.
     Valid,
+    /// Not valid yet.
     NotYetValid,
+    /// Expired.
     Expired,
+    /// Terminated.
     Terminated,
+    /// Suspended by the vendor.
     Suspended,
+    /// Revoked by the vendor.
     Revoked,
 }
 
@@ -30,6 +36,7 @@ impl Standing {
         Standing::Revoked,
     ];
 
+    /// The status word this standing shows as.
     pub fn status(self) -> Status {
         match self {
             Standing::Valid => Status::Valid,
@@ -69,6 +76,7 @@ pub struct LicenseFilter {
     pub organization: Option<String>,
     /// The `org` claim, exactly.
     pub org: Option<String>,
+    /// The product, exactly.
     pub product: Option<String>,
     /// What a ping would answer now.
     pub standing: Option<Standing>,

@@ -8,27 +8,39 @@ use super::{Backend, Store, StoreError};
 /// A ledger entry to append (its number and hash are given by the store).
 #[derive(Debug, Clone)]
 pub struct NewEntry {
+    /// When, Unix seconds.
     pub at: i64,
+    /// Who (pseudonymous).
     pub actor: String,
+    /// What was done.
     pub action: String,
+    /// What it was done to.
     pub target: String,
+    /// The organization concerned, if any.
     pub org_id: Option<String>,
 }
 
 /// A stored entry with its hash (hex).
 #[derive(Debug, Clone)]
 pub struct StoredEntry {
+    /// The entry.
     pub entry: Entry,
+    /// Its hash, hex.
     pub hash: String,
 }
 
 /// A stored head.
 #[derive(Debug, Clone)]
 pub struct StoredHead {
+    /// The entry the head covers.
     pub seq: i64,
+    /// That entry's hash, hex.
     pub hash: String,
+    /// When it was signed.
     pub signed_at: i64,
+    /// The signing key's id.
     pub key_id: String,
+    /// The signature.
     pub signature: String,
 }
 

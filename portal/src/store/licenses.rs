@@ -85,6 +85,7 @@ impl Store {
             .collect())
     }
 
+    /// The license with this id.
     pub async fn license(&self, id: &str) -> Result<Option<LicenseRow>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = $1"
@@ -95,6 +96,7 @@ impl Store {
         row.as_ref().map(license_from_row).transpose()
     }
 
+    /// The license whose key hashes to `digest`.
     pub async fn license_by_key_digest(
         &self,
         digest: &str,
@@ -315,6 +317,7 @@ impl Store {
 
     // --- activations and pings -------------------------------------------------------------
 
+    /// The license's binding, if it is activated.
     pub async fn activation(&self, license_id: &str) -> Result<Option<ActivationRow>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_id = $1"
@@ -443,6 +446,8 @@ const REGISTER_ROWS: usize = 100;
 pub struct LicenseCounts {
     /// In [`Standing::ALL`]'s order.
     pub by_standing: [i64; 6],
+    /// Valid licenses ending within 30 days.
     pub ending_soon: i64,
+    /// Active, activated licenses whose hub has been silent past its grace period.
     pub silent_past_grace: i64,
 }

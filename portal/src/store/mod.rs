@@ -44,15 +44,21 @@ pub const DAYS_KEPT: i64 = 90;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A database error (sqlx).
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A database error (the SQLite ping path).
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A migration failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Only the scheme is kept: the rest of a URL may hold a password.
     #[error("unsupported database URL scheme {scheme:?}: use sqlite://FILE or postgres://…")]
-    UnsupportedUrl { scheme: String },
+    UnsupportedUrl {
+        /// The URL's scheme.
+        scheme: String,
+    },
     /// The database files could not be made private (created, or their mode set).
     #[error("database file {0}")]
     Files(String),
@@ -68,7 +74,9 @@ pub enum StoreError {
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// An SQLite file.
     Sqlite,
+    /// A PostgreSQL server.
     Postgres,
 }
 
@@ -76,12 +84,16 @@ pub enum Backend {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LicenseState {
+    /// Neither suspended nor revoked.
     Active,
+    /// Suspended by the vendor.
     Suspended,
+    /// Revoked by the vendor.
     Revoked,
 }
 
 impl LicenseState {
+    /// The state's word, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             LicenseState::Active => "active",
@@ -107,18 +119,31 @@ impl FromStr for LicenseState {
 /// A registered license: its terms and state, never its key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LicenseRow {
+    /// The license's id.
     pub id: String,
+    /// The SHA-256 of its license key, hex: the key itself is not stored.
     pub key_sha256: String,
+    /// The licensed organization.
     pub org: String,
+    /// The licensed product.
     pub product: String,
+    /// How many runners may hold a lease at once.
     pub runners: i64,
+    /// Unix seconds.
     pub not_before: i64,
+    /// Unix seconds.
     pub expires_at: i64,
+    /// Unix seconds.
     pub terminates_at: Option<i64>,
+    /// The license's grace period.
     pub grace_period_secs: i64,
+    /// The license's ping interval.
     pub ping_interval_secs: i64,
+    /// Active, suspended or revoked.
     pub state: LicenseState,
+    /// When it was registered.
     pub registered_at: i64,
+    /// When its state last changed.
     pub status_changed_at: i64,
 }
 
@@ -146,14 +171,19 @@ impl LicenseRow {
 /// The hub a license is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActivationRow {
+    /// The license.
     pub license_id: String,
     /// The fingerprint as the hub sent it: JSON of component name → keyed hash.
     pub fingerprint: String,
     /// 1 (keyed by the product id) or 2 (keyed by the host's own secret).
     pub fingerprint_version: i64,
+    /// The bound hub key.
     pub hub_key: String,
+    /// When the binding was made.
     pub activated_at: i64,
+    /// The last counted ping, if any.
     pub last_ping_at: Option<i64>,
+    /// The hub time of its last accepted call.
     pub last_hub_time_ms: i64,
     /// The chain of the hub's pings (the receipts it holds).
     pub chain: Chain,
@@ -161,6 +191,7 @@ pub struct ActivationRow {
     pub cloned_at: Option<i64>,
     /// Re-activations of this binding, and the last one's time.
     pub rebinds: i64,
+    /// When it was last re-activated.
     pub rebound_at: Option<i64>,
 }
 
@@ -178,19 +209,27 @@ pub(crate) fn stored_nonce(text: Option<String>) -> Result<Option<Nonce>, StoreE
 /// A license as listed: its row plus when it last pinged.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LicenseSummary {
+    /// The license.
     #[serde(flatten)]
     pub license: LicenseRow,
+    /// Whether it is bound to a host.
     pub activated: bool,
+    /// The last counted ping, if any.
     pub last_ping_at: Option<i64>,
 }
 
 /// Pings of one license in one month (YYYYMM), days not yet rolled up included.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MonthlyUsage {
+    /// The license.
     pub license_id: String,
+    /// Its organization.
     pub org: String,
+    /// Its product.
     pub product: String,
+    /// The month, YYYYMM.
     pub month: i64,
+    /// Pings counted that month.
     pub pings: i64,
 }
 
@@ -198,7 +237,9 @@ pub struct MonthlyUsage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Registered {
+    /// Registered now.
     New,
+    /// Already registered.
     AlreadyThere,
 }
 
@@ -213,20 +254,34 @@ pub enum Bound {
     Again,
     /// The same host again, but sooner after its last re-activation than allowed: refused
     /// (re-activating must not alternate two copies of one hub).
-    TooSoon { rebound_at: i64 },
+    TooSoon {
+        /// The last re-activation.
+        rebound_at: i64,
+    },
     /// Bound to another host.
-    OtherHost { matched: usize, needed: usize },
+    OtherHost {
+        /// Components that matched.
+        matched: usize,
+        /// Components needed.
+        needed: usize,
+    },
     /// The hub's clock did not move forward since its last call: a replay.
     Stale,
 }
 
 /// An activation call to bind or re-bind, as the store needs it.
 pub struct Activation<'a> {
+    /// The license.
     pub license_id: &'a str,
+    /// The host's fingerprint, JSON.
     pub fingerprint_json: &'a str,
+    /// Its version.
     pub fingerprint_version: u8,
+    /// The hub's key.
     pub hub_key: &'a str,
+    /// The hub's time in the call, milliseconds.
     pub hub_time_ms: i64,
+    /// The portal's time.
     pub now: UnixTime,
     /// The nonce the receipt will echo: the first link of the binding's ping chain.
     pub answer: Nonce,
@@ -240,11 +295,14 @@ pub struct Activation<'a> {
 /// One authenticated ping to record: both ping paths take this.
 #[derive(Debug, Clone)]
 pub struct PingRecord {
+    /// The license.
     pub license_id: String,
     /// The hub key (as stored in the activation) whose signature was checked: the ping
     /// counts only while the license is still bound to it.
     pub hub_key: String,
+    /// The hub's time in the call, milliseconds.
     pub hub_time_ms: i64,
+    /// The portal's time.
     pub at: UnixTime,
     /// The nonce of the receipt the hub says it holds (its chain).
     pub holds: Option<Nonce>,
@@ -256,6 +314,7 @@ pub struct PingRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PingOutcome {
+    /// Counted.
     Counted,
     /// Not newer than the last accepted call of that hub: refused, not counted.
     Stale,
@@ -272,13 +331,20 @@ pub enum PingOutcome {
 /// An admin API key as stored: an id and the SHA-256 of its secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiKeyRow {
+    /// The key's id.
     pub id: String,
+    /// The SHA-256 of its secret, hex.
     #[serde(skip)]
     pub secret_sha256: String,
+    /// Its scopes.
     pub scopes: String,
+    /// Its label, for people.
     pub label: String,
+    /// When it was made.
     pub created_at: i64,
+    /// When it expires, if ever.
     pub expires_at: Option<i64>,
+    /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
     /// The person who made it on the web pages; none when made on the command line.
     pub owner_id: Option<String>,
@@ -289,7 +355,9 @@ pub struct ApiKeyRow {
 /// What a rollup moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RollupReport {
+    /// Days rolled into months.
     pub days_rolled: u64,
+    /// Ping rows moved.
     pub pings_moved: i64,
 }
 
@@ -537,6 +605,7 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite or PostgreSQL.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -546,6 +615,7 @@ impl Store {
         self.sqlite_file.as_deref()
     }
 
+    /// The connection pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -7,23 +7,36 @@ use super::{Store, StoreError};
 /// A customer organization.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OrganizationRow {
+    /// The organization's id.
     pub id: String,
+    /// Its name.
     pub name: String,
+    /// When it was made.
     pub created_at: i64,
 }
 
 /// A person as stored. `Debug` leaves out the password hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRow {
+    /// The person's id.
     pub id: String,
+    /// Their email.
     pub email: String,
+    /// Their name.
     pub name: String,
+    /// Their role's word.
     pub role: String,
+    /// Their organization, for an org-admin.
     pub org_id: Option<String>,
+    /// Their password's hash.
     pub password_hash: String,
+    /// Failed sign-ins in a row.
     pub failed_signins: i64,
+    /// The earliest next sign-in (the growing delay).
     pub next_signin_at: i64,
+    /// When they were added.
     pub created_at: i64,
+    /// When their password or second factor last changed (older sessions end).
     pub credentials_changed_at: i64,
     /// The TOTP secret (base32) when the person turned the second factor on.
     pub totp_secret: Option<String>,
@@ -44,8 +57,11 @@ impl std::fmt::Debug for UserRow {
 /// A signed-in session as stored (the token's hash, never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
+    /// Whose session.
     pub user_id: String,
+    /// When it began.
     pub created_at: i64,
+    /// When it was last used.
     pub last_seen_at: i64,
 }
 
@@ -153,6 +169,7 @@ impl Store {
         Ok(inserted)
     }
 
+    /// The organization with this id.
     pub async fn organization(&self, id: &str) -> Result<Option<OrganizationRow>, StoreError> {
         let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1")
             .bind(id)
@@ -161,6 +178,7 @@ impl Store {
         row.as_ref().map(organization_from_row).transpose()
     }
 
+    /// The organization with this name.
     pub async fn organization_named(
         &self,
         name: &str,
@@ -258,6 +276,7 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The person with this id.
     pub async fn user(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {USER_READ_COLUMNS} FROM users WHERE id = $1"
@@ -564,6 +583,7 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Stores an email change waiting for its link.
     pub async fn insert_email_change(
         &self,
         token_sha256: &str,
@@ -616,6 +636,7 @@ impl Store {
 
     // --- sessions ------------------------------------------------------------------------
 
+    /// Stores a new session.
     pub async fn insert_session(
         &self,
         token_sha256: &str,
@@ -634,6 +655,7 @@ impl Store {
         Ok(())
     }
 
+    /// The session whose token hashes to `token_sha256`.
     pub async fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>, StoreError> {
         let row = sqlx::query(
             "SELECT user_id, created_at, last_seen_at FROM sessions WHERE token_sha256 = $1",
@@ -654,6 +676,7 @@ impl Store {
         Ok(())
     }
 
+    /// Ends a session.
     pub async fn delete_session(&self, token_sha256: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
             .bind(token_sha256)
@@ -689,12 +712,19 @@ impl Store {
 /// An invitation as stored (the token's hash, never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvitationRow {
+    /// The SHA-256 of the invitation token, hex.
     pub token_sha256: String,
+    /// Who is invited.
     pub email: String,
+    /// The role offered.
     pub role: String,
+    /// The organization, for an org-admin.
     pub org_id: Option<String>,
+    /// Who invited them.
     pub invited_by: String,
+    /// When.
     pub created_at: i64,
+    /// When the invitation ends.
     pub expires_at: i64,
 }
 
@@ -714,6 +744,7 @@ const INVITATION_COLUMNS: &str =
     "token_sha256, email, role, org_id, invited_by, created_at, expires_at";
 
 impl Store {
+    /// Stores an invitation.
     pub async fn insert_invitation(&self, invitation: &InvitationRow) -> Result<(), StoreError> {
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO invitations ({INVITATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -730,6 +761,7 @@ impl Store {
         Ok(())
     }
 
+    /// The invitation whose token hashes to `token_sha256`.
     pub async fn invitation(
         &self,
         token_sha256: &str,
@@ -807,6 +839,7 @@ impl Store {
         rows.iter().map(invitation_from_row).collect()
     }
 
+    /// Removes an invitation; false when there was none.
     pub async fn delete_invitation(&self, token_sha256: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM invitations WHERE token_sha256 = $1")
             .bind(token_sha256)

@@ -241,6 +241,7 @@ impl Store {
 /// A page of a usage export: its licenses in id order, and their pings per month.
 #[derive(Debug, Default)]
 pub struct UsagePage {
+    /// The page's licenses, in id order.
     pub licenses: Vec<PageLicense>,
     /// In license order, then month order.
     pub rows: Vec<UsageRow>,
@@ -248,18 +249,25 @@ pub struct UsagePage {
     pub next: Option<String>,
 }
 
+/// A license of a usage page.
 #[derive(Debug)]
 pub struct PageLicense {
+    /// The license's id.
     pub id: String,
+    /// Its organization.
     pub org: String,
+    /// Its product.
     pub product: String,
 }
 
 /// Pings of the page's license number `license` in `month` (YYYYMM).
 #[derive(Debug, Clone, Copy)]
 pub struct UsageRow {
+    /// The license's index in the page's licenses.
     pub license: usize,
+    /// The month, YYYYMM.
     pub month: i64,
+    /// Pings counted that month.
     pub pings: i64,
 }
 

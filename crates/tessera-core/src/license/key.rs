@@ -25,12 +25,22 @@ const CHECK_CONTEXT: &[u8] = b"tessera license key v1\0";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LicenseKeyError {
+    /// Not 25 symbols.
     #[error("a license key has {SYMBOLS} characters (five groups of five), this has {found}")]
-    WrongLength { found: usize },
+    WrongLength {
+        /// How many there are.
+        found: usize,
+    },
+    /// A character outside the key's alphabet.
     #[error("{found:?} cannot appear in a license key")]
-    BadCharacter { found: char },
+    BadCharacter {
+        /// The character.
+        found: char,
+    },
+    /// The check symbols do not match.
     #[error("this license key is mistyped: its check characters do not match")]
     Mistyped,
+    /// Not in the canonical form.
     #[error("license key is not in canonical form (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX)")]
     NotCanonical,
 }

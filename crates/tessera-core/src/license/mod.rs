@@ -30,6 +30,7 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(3600);
 pub const MAX_GRACE: Duration = Duration::from_secs(365 * 86_400);
 /// Shortest and longest ping intervals.
 pub const MIN_PING_INTERVAL: Duration = Duration::from_secs(60);
+/// See [`MIN_PING_INTERVAL`].
 pub const MAX_PING_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
 /// Largest runner limit.
 pub const MAX_RUNNERS: u32 = 1_000_000;
@@ -40,8 +41,14 @@ pub const MAX_FEATURES: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClaimError {
+    /// A claim is out of its range.
     #[error("{field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        /// The claim.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ClaimError {
@@ -70,6 +77,7 @@ impl LicenseId {
         LicenseId(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
     }
 
+    /// The UUID.
     pub fn as_uuid(&self) -> uuid::Uuid {
         self.0
     }
@@ -110,6 +118,7 @@ macro_rules! checked_string {
         pub struct $name(String);
 
         impl $name {
+            /// The text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -210,25 +219,33 @@ checked_string!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claims {
+    /// The license's id.
     pub id: LicenseId,
+    /// The license key the customer types.
     pub key: LicenseKey,
+    /// The licensed organization.
     pub org: Org,
+    /// The licensed product.
     pub product: ProductId,
     /// How many runners may hold a lease at once.
     pub runners: u32,
+    /// When the vendor issued it.
     pub issued_at: UnixTime,
+    /// It is `not_yet_valid` before then.
     pub not_before: UnixTime,
     /// The license is valid through this second, `expired` after it.
     pub expires_at: UnixTime,
     /// Hard stop: `terminated` after this second. At or after `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub terminates_at: Option<UnixTime>,
+    /// The features the license unlocks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<Feature>,
     /// How long the hub keeps working without a fresh receipt.
     pub grace_period_secs: u32,
     /// How often the hub pings the portal.
     pub ping_interval_secs: u32,
+    /// The portal the hub activates with and pings.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub portal_url: Option<PortalUrl>,
     /// Present when the license is bound to one host.
@@ -250,14 +267,17 @@ impl Claims {
         })
     }
 
+    /// The grace period as a duration.
     pub fn grace_period(&self) -> Duration {
         Duration::from_secs(self.grace_period_secs.into())
     }
 
+    /// The ping interval as a duration.
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.ping_interval_secs.into())
     }
 
+    /// Whether the license unlocks the feature `name`.
     pub fn has_feature(&self, name: &str) -> bool {
         self.features.iter().any(|f| f.as_str() == name)
     }
@@ -304,17 +324,27 @@ fn validate_terms(t: TermsRef<'_>) -> Result<(), ClaimError> {
 /// key and the issue time.
 #[derive(Debug, Clone)]
 pub struct LicenseTerms {
+    /// The licensed organization.
     pub org: Org,
+    /// The licensed product.
     pub product: ProductId,
+    /// How many runners may hold a lease at once.
     pub runners: u32,
     /// Defaults to the issue time.
     pub not_before: Option<UnixTime>,
+    /// Valid through this second.
     pub expires_at: UnixTime,
+    /// A hard stop after the expiry, if any.
     pub terminates_at: Option<UnixTime>,
+    /// The features unlocked.
     pub features: Vec<Feature>,
+    /// How long a hub keeps working without a fresh receipt.
     pub grace_period: Duration,
+    /// How often the hub pings the portal.
     pub ping_interval: Duration,
+    /// The portal the hub activates with.
     pub portal_url: Option<PortalUrl>,
+    /// The host the license is bound to, if any.
     pub fingerprint: Option<FingerprintBinding>,
 }
 
@@ -392,8 +422,10 @@ impl LicenseTerms {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
+    /// A claim is out of range.
     #[error(transparent)]
     Claim(#[from] ClaimError),
+    /// The OS random generator failed.
     #[error(transparent)]
     Random(#[from] RandomError),
 }

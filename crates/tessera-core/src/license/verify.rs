@@ -21,25 +21,57 @@ pub struct Expectations {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Problem {
+    /// Not a well-formed license file.
     #[error("malformed license: {0}")]
     Malformed(#[from] FormatError),
+    /// The signing key is not trusted.
     #[error(transparent)]
     Untrusted(#[from] Untrusted),
+    /// The signature does not verify.
     #[error("signature by key {key_id} does not verify: the license was altered")]
-    BadSignature { key_id: KeyId },
+    BadSignature {
+        /// The key it names.
+        key_id: KeyId,
+    },
+    /// A license for another product.
     #[error("license is for product {found}, not {expected}")]
-    WrongProduct { expected: ProductId, found: ProductId },
+    WrongProduct {
+        /// The product asked for.
+        expected: ProductId,
+        /// The license's product.
+        found: ProductId,
+    },
+    /// Checked before `not_before`.
     #[error("license is valid only from {not_before} (checked at {at})")]
-    NotYetValid { at: UnixTime, not_before: UnixTime },
+    NotYetValid {
+        /// When it was checked.
+        at: UnixTime,
+        /// When it starts.
+        not_before: UnixTime,
+    },
+    /// Checked after `expires_at`.
     #[error("license expired at {expires_at} (checked at {at})")]
-    Expired { at: UnixTime, expires_at: UnixTime },
+    Expired {
+        /// When it was checked.
+        at: UnixTime,
+        /// When it expired.
+        expires_at: UnixTime,
+    },
+    /// Checked after `terminates_at`.
     #[error("license terminated at {terminates_at} (checked at {at})")]
-    Terminated { at: UnixTime, terminates_at: UnixTime },
+    Terminated {
+        /// When it was checked.
+        at: UnixTime,
+        /// When it terminated.
+        terminates_at: UnixTime,
+    },
+    /// The license is bound to another host.
     #[error("license is bound to another host: {0}")]
     FingerprintMismatch(FingerprintMismatch),
 }
 
 impl Problem {
+    /// The status word this problem is reported as.
     pub fn status(&self) -> Status {
         match self {
             Problem::Malformed(_) => Status::Malformed,
@@ -68,10 +100,12 @@ impl Verdict {
         Verdict { claims: None, key_id, problem: Some(problem.into()) }
     }
 
+    /// The status: `valid`, or the problem's.
     pub fn status(&self) -> Status {
         self.problem.as_ref().map_or(Status::Valid, Problem::status)
     }
 
+    /// Whether the license is valid.
     pub fn is_valid(&self) -> bool {
         self.problem.is_none()
     }
@@ -82,6 +116,7 @@ impl Verdict {
         self.claims.as_ref()
     }
 
+    /// The claims, owned (see [`Verdict::claims`]).
     pub fn into_claims(self) -> Option<Claims> {
         self.claims
     }
@@ -91,6 +126,7 @@ impl Verdict {
         self.key_id
     }
 
+    /// Why the license is not valid, if it is not.
     pub fn problem(&self) -> Option<&Problem> {
         self.problem.as_ref()
     }
@@ -108,10 +144,12 @@ impl LicenseFile {
         Ok(LicenseFile { envelope: Envelope::parse(Kind::License, bytes)? })
     }
 
+    /// The key id in the header.
     pub fn key_id(&self) -> KeyId {
         self.envelope.key_id()
     }
 
+    /// The parsed envelope.
     pub fn envelope(&self) -> &Envelope {
         &self.envelope
     }

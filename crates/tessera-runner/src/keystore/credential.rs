@@ -51,6 +51,8 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The credential systemd loaded for this process, if any, and its generation's entry in
+    /// the kernel keyring.
     pub fn open(account: &str) -> Result<Self, KeystoreError> {
         let generation =
             kernel::Entry::open(&format!("{SERVICE}:generation-{account}")).map_err(|e| {
@@ -66,6 +68,7 @@ impl Entry {
         Ok(Entry { loaded, why_not, written: Mutex::new(None), generation, out: None })
     }
 
+    /// Where an install writes the new credential.
     pub fn set_out(&mut self, out: Out) {
         self.out = Some(out);
     }
@@ -86,6 +89,7 @@ impl Entry {
         written.clone().or_else(|| self.loaded.clone())
     }
 
+    /// The key systemd decrypted (or this process wrote), with its generation.
     pub fn load(&self) -> Result<Option<Secret>, KeystoreError> {
         let Some(key) = self.current() else {
             // Installing: no key yet, a new credential will be written.
@@ -104,6 +108,7 @@ impl Entry {
         Ok(Some(Secret { key, generation }))
     }
 
+    /// Keeps the generation; writes the key as a new encrypted credential when installing.
     pub fn store(&self, secret: &Secret) -> Result<(), KeystoreError> {
         let same = self.current().is_some_and(|key| bool::from(key[..].ct_eq(&secret.key[..])));
         if !same {

@@ -45,6 +45,7 @@ impl Entry {
         persistent()?.add_key(&self.description, bytes).map(|_| ()).map_err(|e| unavailable(&e))
     }
 
+    /// Removes the entry; no entry is not an error.
     pub fn delete(&self) -> Result<(), KeystoreError> {
         match persistent()?.search(&self.description) {
             Ok(key) => match key.invalidate() {

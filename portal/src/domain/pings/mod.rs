@@ -35,7 +35,9 @@ const MAX_BATCH: usize = 512;
 
 /// A ping to judge: whose it claims to be, its signed envelope and when it was made.
 pub struct PingRequest {
+    /// The license the ping claims to be for.
     pub license_id: String,
+    /// The signed ping.
     pub envelope: Envelope,
     /// The hub's time in the call: it must be newer than the hub's last accepted call.
     pub hub_time_ms: i64,
@@ -43,6 +45,7 @@ pub struct PingRequest {
     pub at: UnixTime,
     /// The nonce of the receipt the hub holds, and of this call (the chain).
     pub holds: Option<Nonce>,
+    /// The nonce of this call, which its receipt will echo.
     pub answer: Nonce,
 }
 
@@ -74,10 +77,20 @@ pub enum PingPathError {
     Round(Arc<StoreError>),
     /// A round answered a different number of pings than it was given (a bug).
     #[error("a ping round answered {answered} of {asked} pings")]
-    Miscounted { asked: usize, answered: usize },
+    Miscounted {
+        /// Pings given.
+        asked: usize,
+        /// Pings answered.
+        answered: usize,
+    },
     /// A thread of a ping pipeline could not be started, or failed.
     #[error("cannot start the {name} thread: {reason}")]
-    Thread { name: &'static str, reason: String },
+    Thread {
+        /// The thread.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl From<StoreError> for PingPathError {
@@ -89,11 +102,13 @@ impl From<StoreError> for PingPathError {
 /// What happened to a ping.
 #[non_exhaustive]
 pub enum Judged {
+    /// No license with this id is registered.
     UnknownLicense,
     /// No activation (or its binding was reset).
     NotActivated,
     /// Signed by a key other than the bound hub key.
     WrongKey,
+    /// The signature does not verify.
     BadSignature,
     /// Authentic but not newer than the hub's last accepted call: a replay, not counted.
     Stale,
@@ -108,8 +123,11 @@ pub enum Judged {
 
 /// An authenticated ping's license, binding and hub key.
 pub struct VerifiedPing {
+    /// The license.
     pub license: LicenseRow,
+    /// Its binding.
     pub activation: ActivationRow,
+    /// The bound hub key, which signed the ping.
     pub hub_key: PublicKey,
 }
 
@@ -251,7 +269,9 @@ fn fail_all<T>(replies: Vec<Reply<T>>, error: PingPathError, what: &str) {
 
 /// The ping path of the store the portal was started on.
 pub enum PingPath {
+    /// SQLite: one connection on one thread.
     Sqlite(sqlite::Rounds),
+    /// PostgreSQL: through the connection pool.
     Pooled(pooled::Rounds),
 }
 

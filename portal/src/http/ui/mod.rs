@@ -150,8 +150,11 @@ pub enum UiError {
     Enrol,
     /// A form without its token, or from another site.
     Forbidden(&'static str),
+    /// No such page or record: 404.
     NotFound,
+    /// The request conflicts with the state: 409, with the message.
     Conflict(String),
+    /// A bug: 500, logged.
     Internal,
 }
 
@@ -234,7 +237,9 @@ fn same_origin(headers: &HeaderMap) -> Result<(), UiError> {
 
 /// The signed-in person of a request.
 pub struct Viewer {
+    /// The person.
     pub user: UserRow,
+    /// The person's role.
     pub role: Role,
     /// The form token of this session.
     pub csrf: String,
