@@ -832,7 +832,9 @@ pub enum SignIn {
     Welcome(Box<UserRow>),
     /// Wrong email or password (the same answer for both).
     Refused,
-    /// Too soon after failed attempts: try again in this many seconds.
+    /// Too soon after failed attempts: try again in this many seconds (the second step's
+    /// answer; the first step answers [`SignIn::Refused`], so as not to tell that an address
+    /// has an account).
     Wait(i64),
 }
 
@@ -854,19 +856,28 @@ pub async fn sign_in(
         let _ = password_matches(password, decoy_hash()).await;
         return Ok(SignIn::Refused);
     };
+    let failed = match claim_attempt(store, &user.id, trusted_device(&user), now).await? {
+        Claim::Go { failed } => failed,
+        // A held account answers as a wrong password does, after the same work: whether an
+        // address has an account is not told by a different answer or time.
+        Claim::Wait(_) => {
+            let _ = password_matches(password, decoy_hash()).await;
+            return Ok(SignIn::Refused);
+        }
+    };
     let now = now.as_unix();
-    if now < user.next_signin_at && !trusted_device(&user) {
-        return Ok(SignIn::Wait(user.next_signin_at - now));
-    }
     let good = password_matches(password, &user.password_hash).await;
     if good {
-        if user.failed_signins > 0 {
+        if user.totp_secret.is_none() {
             store.clear_failed_signins(&user.id).await?;
+        } else {
+            // With a second factor the count stands until the code is right too (a known
+            // password does not buy undelayed guesses at the code), but the code may be
+            // typed at once: this attempt's delay is lifted (if no other came meanwhile).
+            store.claim_signin_attempt(&user.id, failed, failed, now).await?;
         }
         return Ok(SignIn::Welcome(Box::new(user)));
     }
-    let failed = user.failed_signins.saturating_add(1);
-    store.record_failed_signin(&user.id, failed, now + signin_delay(failed)).await?;
     if failed == 4 {
         tracing::warn!(user = %user.id, "repeated failed sign-ins: delays begin");
         let org = user.org_id.as_deref();
@@ -938,9 +949,8 @@ pub async fn second_step(
     let Some(secret) = &user.totp_secret else {
         return Ok(SignIn::Welcome(Box::new(user.clone())));
     };
-    let t = now.as_unix();
-    if t < user.next_signin_at && !trusted_device {
-        return Ok(SignIn::Wait(user.next_signin_at - t));
+    if let Claim::Wait(secs) = claim_attempt(store, &user.id, trusted_device, now).await? {
+        return Ok(SignIn::Wait(secs));
     }
     let good = match totp::matching_step(secret, typed, now) {
         Some(step) => store.use_totp_step(&user.id, step).await?,
@@ -951,14 +961,46 @@ pub async fn second_step(
         }
     };
     if good {
-        if user.failed_signins > 0 {
-            store.clear_failed_signins(&user.id).await?;
-        }
+        store.clear_failed_signins(&user.id).await?;
         return Ok(SignIn::Welcome(Box::new(user.clone())));
     }
-    let failed = user.failed_signins.saturating_add(1);
-    store.record_failed_signin(&user.id, failed, t + signin_delay(failed)).await?;
     Ok(SignIn::Refused)
+}
+
+/// Whether an attempt may be checked now.
+enum Claim {
+    /// Checked; counted as the `failed`-th failure until it proves good.
+    Go { failed: i64 },
+    /// Held: the account waits this many more seconds.
+    Wait(i64),
+}
+
+/// Claims one sign-in attempt (a password or a code) for an account: it is counted as
+/// failed, and the delay the next attempt waits is set, BEFORE the secret is checked, with
+/// a compare-and-set on the count. So attempts sent in parallel are each counted, and once
+/// the delays begin they wait their turn instead of all being checked. A good attempt clears
+/// the count afterwards. `trusted`: the browser signed in as this person before (its own
+/// attempts are counted but not held by others' failures).
+async fn claim_attempt(
+    store: &Store,
+    user_id: &str,
+    trusted: bool,
+    now: UnixTime,
+) -> Result<Claim, AccountError> {
+    let now = now.as_unix();
+    // Each lost race means another attempt was counted: a few rounds always settle.
+    for _ in 0..16 {
+        let user = store.user(user_id).await?.ok_or(AccountError::NoSuchUser)?;
+        if now < user.next_signin_at && !trusted {
+            return Ok(Claim::Wait(user.next_signin_at - now));
+        }
+        let failed = user.failed_signins.saturating_add(1);
+        let until = now + signin_delay(failed);
+        if store.claim_signin_attempt(user_id, user.failed_signins, failed, until).await? {
+            return Ok(Claim::Go { failed });
+        }
+    }
+    Ok(Claim::Wait(1))
 }
 
 /// The cookie that carries a sign-in between the password and the second factor: the

@@ -337,20 +337,26 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Records a failed sign-in: the count and when the next attempt is allowed.
-    pub async fn record_failed_signin(
+    /// Sets the failed sign-in count and when the next attempt is allowed, if the count is
+    /// still `seen_failed` (compare-and-set); false when another attempt changed it first.
+    pub async fn claim_signin_attempt(
         &self,
         user_id: &str,
+        seen_failed: i64,
         failed: i64,
         next_signin_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET failed_signins = $1, next_signin_at = $2 WHERE id = $3")
-            .bind(failed)
-            .bind(next_signin_at)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET failed_signins = $1, next_signin_at = $2 \
+             WHERE id = $3 AND failed_signins = $4",
+        )
+        .bind(failed)
+        .bind(next_signin_at)
+        .bind(user_id)
+        .bind(seen_failed)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Clears the failed sign-ins of a user (a good sign-in, or `user unlock`).

@@ -106,21 +106,16 @@ pub(super) async fn sign_in(
             return Ok(response);
         }
         SignIn::Welcome(user) => user,
-        SignIn::Refused => {
+        // One answer for a wrong password, an unknown address and an account held after
+        // failures (the domain answers all three `Refused`): no way to learn who has one.
+        SignIn::Refused | SignIn::Wait(_) => {
             return Ok(sign_in_form(
                 &portal,
                 StatusCode::UNAUTHORIZED,
-                Some("Wrong email or password."),
-                &form.email,
-            ));
-        }
-        SignIn::Wait(secs) => {
-            return Ok(sign_in_form(
-                &portal,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(&format!(
-                    "Too many failed attempts for this account: try again in {secs} seconds."
-                )),
+                Some(
+                    "Wrong email or password. (After repeated failures an account waits \
+                     before it is checked again, up to 15 minutes.)",
+                ),
                 &form.email,
             ));
         }
