@@ -27,7 +27,7 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tessera_bin::run("tessera-runner", || run(cli))
+    tessera_process::run("tessera-runner", || run(cli))
 }
 
 fn default_state_dir() -> PathBuf {
@@ -81,7 +81,7 @@ fn print(decision: &Decision, json: bool) -> Result<(), Failure> {
     } else {
         format!("{}: {}", decision.status, decision.reason)
     };
-    tessera_bin::print(&format!("{line}\n")).map_err(|e| fail(Exit::Io, format!("stdout: {e}")))
+    tessera_process::print(&format!("{line}\n")).map_err(|e| fail(Exit::Io, format!("stdout: {e}")))
 }
 
 /// Runner labels: letters, digits, '.', '-', '_' (as the hub wants them).

@@ -24,7 +24,7 @@ use crate::error::{Exit, Failure};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tessera_bin::run("tessera", || run(cli))
+    tessera_process::run("tessera", || run(cli))
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
@@ -85,7 +85,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message, and the
 /// command keeps its own exit code.
 fn emit(text: &str) -> Result<(), Failure> {
-    tessera_bin::print(text)
+    tessera_process::print(text)
         .map_err(|e| Failure::new(Exit::Io, format!("cannot write to standard output: {e}")))
 }
 
@@ -450,7 +450,7 @@ fn issue_and_register(
     let tally = tessera_cli::portal::Tally::of(results.iter().map(|(_, result)| result));
     for (file, result) in &results {
         if result.outcome == "refused" {
-            tessera_bin::note(&format_args!("{}: {}", file.display(), describe(result)));
+            tessera_process::note(&format_args!("{}: {}", file.display(), describe(result)));
         }
     }
     refusals(tally.refused, results.len())?;
@@ -622,7 +622,7 @@ fn inspect(path: &Path, json: bool) -> Result<u8, Failure> {
                     &serde_json::json!({ "status": status, "verified": false, "problem": e.to_string() }),
                 )?;
             } else {
-                tessera_bin::say(
+                tessera_process::say(
                     "tessera",
                     &format_args!("{}: malformed license: {e}", path.display()),
                 );

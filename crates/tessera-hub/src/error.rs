@@ -47,7 +47,7 @@ impl fmt::Display for Failure {
     }
 }
 
-impl tessera_bin::Failure for Failure {
+impl tessera_process::Failure for Failure {
     fn exit_code(&self) -> u8 {
         self.code
     }

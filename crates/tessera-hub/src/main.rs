@@ -23,9 +23,9 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tessera_bin::run("tessera-hub", || {
+    tessera_process::run("tessera-hub", || {
         let quiet = !matches!(cli.command, Command::Run(_));
-        tessera_bin::logging::logs(if quiet { "warn" } else { "info" }).init();
+        tessera_process::logging::logs(if quiet { "warn" } else { "info" }).init();
         // One thread: the hub pings once an hour and serves a handful of runners.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -67,7 +67,7 @@ fn trust_bytes(arg: &TrustArg) -> Result<Vec<u8>, Failure> {
 
 /// Writes a command's answer; a reader that has gone does not change the exit code.
 fn out(text: &str) -> Result<(), Failure> {
-    tessera_bin::print(text)
+    tessera_process::print(text)
         .map_err(|e| fail(Exit::Io, format!("cannot write to standard output: {e}")))
 }
 
@@ -195,7 +195,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
                 )
                 .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
-                tessera_bin::note(&format_args!(
+                tessera_process::note(&format_args!(
                     "request written to {}: carry it to the vendor, then run \
                      `tessera-hub activate --offline ANSWER`",
                     args.out.display()
@@ -214,7 +214,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 ..DaemonConfig::default()
             };
             // Before the listener announces itself: a SIGTERM right after start is graceful.
-            let shutdown = tessera_serve::shutdown_signal()
+            let shutdown = tessera_http_server::shutdown_signal()
                 .map_err(|e| fail(Exit::Io, format!("signal handlers: {e}")))?;
             daemon::run(Arc::new(hub), config, shutdown).await.map_err(|e| fail(Exit::Io, e))?;
             Ok(0)
@@ -250,7 +250,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
             )
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
-            tessera_bin::note(&format_args!(
+            tessera_process::note(&format_args!(
                 "bundle written to {} (lease until {})",
                 args.out.display(),
                 hub.now().saturating_add(args.lease_ttl)
@@ -290,7 +290,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::RunnerToken => {
             let token = hub.create_runner_token()?;
             out(&format!("{token}\n"))?;
-            tessera_bin::note(
+            tessera_process::note(
                 &"this token is shown once; give it to the runner (`tessera-runner install --token`)",
             );
             Ok(0)

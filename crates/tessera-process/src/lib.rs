@@ -12,7 +12,7 @@
 //! - a `println!` left on a closed standard output ends the program quietly with code 0, as
 //!   ripgrep does: the reader has what it wanted;
 //! - colour only on a terminal and without `NO_COLOR` ([`colour`]), and the logs of the
-//!   binaries that log set up once (feature `logging`: `tessera_bin::logging`).
+//!   binaries that log set up once (feature `logging`: `tessera_process::logging`).
 //!
 //! Each binary keeps its own failure type (in its `error.rs`) with the exit codes it
 //! documents, and implements [`Failure`] for it.
