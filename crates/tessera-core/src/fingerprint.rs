@@ -20,7 +20,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::Sha256;
 
-use crate::license::ProductId;
+use crate::claim::ProductId;
 
 /// Most components a fingerprint may hold.
 pub const MAX_COMPONENTS: usize = 32;
