@@ -176,4 +176,3 @@ checked_string!(
         Ok(())
     }
 );
-

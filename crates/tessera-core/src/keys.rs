@@ -196,9 +196,7 @@ impl FromStr for PublicKey {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let Some(encoded) = s.strip_prefix(PUBLIC_KEY_PREFIX) else {
             return Err(
-                if s.starts_with(SECRET_KEY_PREFIX)
-                    || s.starts_with(ENCRYPTED_KEY_PREFIX)
-                {
+                if s.starts_with(SECRET_KEY_PREFIX) || s.starts_with(ENCRYPTED_KEY_PREFIX) {
                     KeyError::SecretWherePublicExpected
                 } else {
                     KeyError::NotAPublicKey

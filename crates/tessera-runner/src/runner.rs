@@ -28,7 +28,7 @@ use tessera_core::trust::TrustSet;
 use crate::cache::Cache;
 use crate::check::{self, BadBundle, Decision, LeaseInput};
 #[cfg(feature = "refresh")]
-use crate::hub::HubError;
+use crate::hub::HubCallError;
 use crate::installation::{self, Installation, Misfit};
 use crate::keystore::{Keystore, KeystoreError, Secret};
 
@@ -54,7 +54,7 @@ pub enum RunnerError {
     Bundle(#[from] BadBundle),
     #[cfg(feature = "refresh")]
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Hub(#[from] HubCallError),
     #[error("{0}")]
     Input(String),
     /// The state directory and this call do not fit: another keystore, user or key.
