@@ -35,9 +35,9 @@ impl fmt::Display for Failure {
     }
 }
 
-impl tessera_bin::Failure for Failure {
-    fn exit_code(&self) -> u8 {
-        self.exit as u8
+impl From<Failure> for tessera_process::Failure {
+    fn from(failure: Failure) -> Self {
+        tessera_process::Failure::new(failure.exit as u8, failure.message)
     }
 }
 

@@ -28,7 +28,7 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tessera_bin::run("tessera-portal", || {
+    tessera_process::run("tessera-portal", || {
         // mimalloc asks for transparent huge pages; under load it gives memory back and
         // takes it again, and each time the kernel zeroes a whole 2 MiB page: several % of
         // the CPU per ping (BENCHMARKS.md). Small pages cost less here. Best effort: only a
@@ -52,7 +52,7 @@ fn settings(args: &StoreArgs) -> Result<Settings, Failure> {
 }
 
 fn init_logging(format: LogFormat) {
-    let builder = tessera_bin::logging::logs("info");
+    let builder = tessera_process::logging::logs("info");
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -326,7 +326,7 @@ async fn serve(settings: Settings) -> Result<(), Failure> {
     let portal = Portal::start(settings, clock).await?;
     // Before the address is announced: a SIGTERM right after start stops the portal
     // gracefully instead of killing it.
-    let shutdown = tessera_serve::shutdown_signal().map_err(|e| fail(Exit::Runtime, e))?;
+    let shutdown = tessera_http_server::shutdown_signal().map_err(|e| fail(Exit::Runtime, e))?;
     let missing = portal.missing();
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, scheme, ready = missing.is_empty(), receipt_key = %portal.receipt_key.key_id(), "portal listening");

@@ -2,9 +2,8 @@
 //! documented exit code (docs/RUNNER.md, "Exit codes"). License statuses use 10 and up
 //! ([`tessera_core::Status::exit_code`]).
 
-use std::fmt;
-
-use tessera_runner::hub::HubError;
+use tessera_process::{Classify, Failure};
+use tessera_runner::hub::HubCallError;
 use tessera_runner::installation::Misfit;
 use tessera_runner::keystore::KeystoreError;
 use tessera_runner::runner::RunnerError;
@@ -25,33 +24,14 @@ pub enum Exit {
     Refused = 8,
 }
 
-/// A failure: what to say and the process's exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(exit: Exit, message: impl fmt::Display) -> Self {
-        Failure { code: exit as u8, message: message.to_string() }
+impl From<Exit> for u8 {
+    fn from(exit: Exit) -> u8 {
+        exit as u8
     }
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl tessera_bin::Failure for Failure {
-    fn exit_code(&self) -> u8 {
-        self.code
-    }
-}
-
-impl From<RunnerError> for Failure {
-    fn from(e: RunnerError) -> Self {
+impl Classify<RunnerError> for Exit {
+    fn failure(e: RunnerError) -> Failure {
         let exit = match &e {
             RunnerError::Io { .. } => Exit::Io,
             RunnerError::Input(_) => Exit::Input,
@@ -59,10 +39,10 @@ impl From<RunnerError> for Failure {
             RunnerError::Misfit(Misfit::Unreadable { .. }) => Exit::Io,
             RunnerError::Misfit(_) => Exit::Keystore,
             RunnerError::Changing { .. } => Exit::Io,
-            RunnerError::Hub(HubError::Unreachable(_)) => Exit::Unreachable,
-            RunnerError::Hub(HubError::Refused { .. }) => Exit::Refused,
+            RunnerError::Hub(HubCallError::Unreachable(_)) => Exit::Unreachable,
+            RunnerError::Hub(HubCallError::Refused { .. }) => Exit::Refused,
             RunnerError::Bundle(b) => {
-                return Failure { code: b.status.exit_code(), message: e.to_string() };
+                return Failure::new(b.status.exit_code(), e);
             }
             _ => Exit::Internal,
         };
@@ -70,15 +50,15 @@ impl From<RunnerError> for Failure {
     }
 }
 
-impl From<Misfit> for Failure {
-    fn from(e: Misfit) -> Self {
+impl Classify<Misfit> for Exit {
+    fn failure(e: Misfit) -> Failure {
         let exit = if matches!(e, Misfit::Unreadable { .. }) { Exit::Io } else { Exit::Keystore };
         Failure::new(exit, e)
     }
 }
 
-impl From<KeystoreError> for Failure {
-    fn from(e: KeystoreError) -> Self {
+impl Classify<KeystoreError> for Exit {
+    fn failure(e: KeystoreError) -> Failure {
         Failure::new(Exit::Keystore, e)
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use clap::Parser;
 use tessera_core::activation::Bundle;
 use tessera_core::time::SystemClock;
+use tessera_process::{Classify as _, Failure};
 use tessera_runner::check::Decision;
 use tessera_runner::installation;
 #[cfg(target_os = "linux")]
@@ -19,7 +20,7 @@ use tessera_runner::keystore::{Backend, OsKeystore};
 use tessera_runner::runner::Runner;
 
 use crate::cli::{Cli, Command};
-use crate::error::{Exit, Failure};
+use crate::error::Exit;
 
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
     Failure::new(exit, message)
@@ -27,7 +28,7 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tessera_bin::run("tessera-runner", || run(cli))
+    tessera_process::run("tessera-runner", || run(cli))
 }
 
 fn default_state_dir() -> PathBuf {
@@ -81,7 +82,7 @@ fn print(decision: &Decision, json: bool) -> Result<(), Failure> {
     } else {
         format!("{}: {}", decision.status, decision.reason)
     };
-    tessera_bin::print(&format!("{line}\n")).map_err(|e| fail(Exit::Io, format!("stdout: {e}")))
+    tessera_process::print(&format!("{line}\n")).map_err(|e| fail(Exit::Io, format!("stdout: {e}")))
 }
 
 /// Runner labels: letters, digits, '.', '-', '_' (as the hub wants them).
@@ -104,7 +105,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         None => None,
     };
     // The keystore recorded at install, whatever this process's environment.
-    let backend = installation::backend_for(&dir, asked)?;
+    let backend = installation::backend_for(&dir, asked).map_err(Exit::failure)?;
     if !matches!(cli.command, Command::Check { .. }) {
         std::fs::create_dir_all(&dir)
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", dir.display())))?;
@@ -116,7 +117,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
     }
     #[allow(unused_mut)]
-    let mut keystore = OsKeystore::open(backend, &Runner::account(&dir))?;
+    let mut keystore = OsKeystore::open(backend, &Runner::account(&dir)).map_err(Exit::failure)?;
     #[cfg(target_os = "linux")]
     if let Command::Install(args) = &cli.command {
         keystore = keystore.with_credential_out(credential::Out {
@@ -126,12 +127,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         });
     }
     if matches!(cli.command, Command::Install(_)) {
-        keystore.ready_to_install()?;
+        keystore.ready_to_install().map_err(Exit::failure)?;
     }
     let runner = Runner::new(&dir, Arc::new(keystore), Arc::new(SystemClock));
     match cli.command {
         Command::Check { json, tolerance } => {
-            let decision = runner.with_tolerance(tolerance).check()?;
+            let decision = runner.with_tolerance(tolerance).check().map_err(Exit::failure)?;
             print(&decision, json)?;
             Ok(decision.exit_code())
         }
@@ -143,12 +144,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
                         fail(Exit::Input, format!("{}: not a bundle: {e}", path.display()))
                     })?;
-                    runner.install_bundle(&bundle, &trust)?
+                    runner.install_bundle(&bundle, &trust).map_err(Exit::failure)?
                 }
                 (None, Some(hub)) => {
                     let token = runner_token(args.token_file.as_deref())?;
                     let label = args.label.clone().unwrap_or_else(default_name);
-                    runner.install_from_hub(hub, &token, &label, &trust)?
+                    runner.install_from_hub(hub, &token, &label, &trust).map_err(Exit::failure)?
                 }
                 _ => {
                     return Err(fail(
@@ -162,7 +163,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Request { out, label } => {
             let label = label.unwrap_or_else(default_name);
-            let text = runner.request(&label)?;
+            let text = runner.request(&label).map_err(Exit::failure)?;
             if out == Path::new("-") {
                 print!("{text}");
             } else {
@@ -181,18 +182,18 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Release => {
-            runner.release()?;
+            runner.release().map_err(Exit::failure)?;
             println!("gave this runner's slot back to the hub");
             Ok(0)
         }
         Command::Refresh { trust, json } => {
             let trust = trust.as_deref().map(read_text).transpose()?;
-            let decision = runner.refresh(trust.as_deref())?;
+            let decision = runner.refresh(trust.as_deref()).map_err(Exit::failure)?;
             print(&decision, json)?;
             Ok(0)
         }
         Command::Uninstall => {
-            runner.forget()?;
+            runner.forget().map_err(Exit::failure)?;
             println!("removed the cache of {} and its keystore entry", dir.display());
             Ok(0)
         }

@@ -1,3 +1,5 @@
+// Over 500 lines on purpose: the whole C boundary in one file, so every `unsafe` item and its
+// reason are reviewed together.
 //! Tessera's checks for C and C++: the calls of the `tessera` crate behind a C ABI, with a
 //! header (`tessera.h`) that cbindgen generates in the build.
 //!

@@ -1,12 +1,17 @@
 //! Every failure the `tessera` binary can report: one line on stderr and a documented exit
 //! code (see `docs/CLI.md`).
 
-use std::fmt;
 use std::path::Path;
 
+use tessera_cli::audit::AuditError;
 use tessera_cli::batch::BatchError;
+use tessera_cli::delegate::DelegateError;
+use tessera_cli::files::{FileError, TrustFileError};
+use tessera_cli::issue::{ClientError, IssueOneError};
+use tessera_cli::offline::AnswerError;
 use tessera_cli::secrets::{ApiKeyError, KeyLoadError, KeygenError};
 use tessera_cli::terms::TermsError;
+use tessera_process::{Classify, Failure};
 
 /// Exit codes for operational failures. License statuses use 10 and up
 /// ([`tessera_core::Status::exit_code`]).
@@ -24,43 +29,96 @@ pub enum Exit {
     Tampered = 9,
 }
 
-/// A failure: what to say and how to exit.
-#[derive(Debug)]
-pub struct Failure {
-    pub exit: Exit,
-    pub message: String,
+impl From<Exit> for u8 {
+    fn from(exit: Exit) -> u8 {
+        exit as u8
+    }
 }
 
-impl Failure {
-    pub fn new(exit: Exit, message: impl fmt::Display) -> Self {
-        Failure { exit, message: message.to_string() }
+impl Exit {
+    /// A file that could not be read or written; one that exists without `--force` is
+    /// [`Exit::Exists`].
+    pub fn io(path: &Path, error: std::io::Error) -> Failure {
+        Exit::failure(FileError::new(path, error))
     }
+}
 
-    pub fn io(path: &Path, error: std::io::Error) -> Self {
-        if error.kind() == std::io::ErrorKind::AlreadyExists {
-            return Failure::new(
-                Exit::Exists,
-                format!("{} already exists; use --force to replace it", path.display()),
-            );
+impl Classify<FileError> for Exit {
+    fn failure(e: FileError) -> Failure {
+        Failure::new(if e.exists() { Exit::Exists } else { Exit::Io }, e)
+    }
+}
+
+impl Classify<TrustFileError> for Exit {
+    fn failure(e: TrustFileError) -> Failure {
+        match e {
+            TrustFileError::File(e) => Exit::failure(e),
+            e => Failure::new(Exit::Input, e),
         }
-        Failure::new(Exit::Io, format!("{}: {error}", path.display()))
     }
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+impl Classify<AnswerError> for Exit {
+    fn failure(e: AnswerError) -> Failure {
+        match e {
+            AnswerError::File(e) => Exit::failure(e),
+            AnswerError::Key(e) => Exit::failure(e),
+            e => Failure::new(Exit::Input, e),
+        }
     }
 }
 
-impl tessera_bin::Failure for Failure {
-    fn exit_code(&self) -> u8 {
-        self.exit as u8
+impl Classify<DelegateError> for Exit {
+    fn failure(e: DelegateError) -> Failure {
+        match e {
+            DelegateError::File(e) => Exit::failure(e),
+            DelegateError::Key(e) => Exit::failure(e),
+            e => Failure::new(Exit::Input, e),
+        }
     }
 }
 
-impl From<KeyLoadError> for Failure {
-    fn from(e: KeyLoadError) -> Self {
+impl Classify<AuditError> for Exit {
+    fn failure(e: AuditError) -> Failure {
+        match e {
+            AuditError::File(e) => Exit::failure(e),
+            e @ AuditError::Unsound { .. } => Failure::new(Exit::Tampered, e),
+            e => Failure::new(Exit::Input, e),
+        }
+    }
+}
+
+impl Classify<ClientError> for Exit {
+    fn failure(e: ClientError) -> Failure {
+        match e {
+            ClientError::ApiKey(e) => Exit::failure(e),
+            ClientError::Portal(e) => Exit::failure(e),
+            e => Failure::new(Exit::Internal, e),
+        }
+    }
+}
+
+impl Classify<IssueOneError> for Exit {
+    fn failure(e: IssueOneError) -> Failure {
+        match e {
+            IssueOneError::Claim(e) => Exit::failure(e),
+            IssueOneError::File(e) => Exit::failure(e),
+            IssueOneError::Client(e) => Exit::failure(e),
+            IssueOneError::Key(e) => Exit::failure(e),
+            IssueOneError::Issue(e) => Exit::failure(e),
+            IssueOneError::NotRegistered { path, source } => {
+                let failure = Exit::failure(source);
+                let message =
+                    format!("{} was written but not registered: {}", path.display(), failure);
+                Failure { message, ..failure }
+            }
+            e => Failure::new(Exit::Internal, e),
+        }
+    }
+}
+
+impl Classify<KeyLoadError> for Exit {
+    fn failure(e: KeyLoadError) -> Failure {
         let exit = match e {
             KeyLoadError::Read { .. } => Exit::Io,
             _ => Exit::Key,
@@ -69,8 +127,8 @@ impl From<KeyLoadError> for Failure {
     }
 }
 
-impl From<ApiKeyError> for Failure {
-    fn from(e: ApiKeyError) -> Self {
+impl Classify<ApiKeyError> for Exit {
+    fn failure(e: ApiKeyError) -> Failure {
         let exit = match e {
             ApiKeyError::Read { .. } => Exit::Io,
             _ => Exit::Input,
@@ -79,8 +137,8 @@ impl From<ApiKeyError> for Failure {
     }
 }
 
-impl From<KeygenError> for Failure {
-    fn from(e: KeygenError) -> Self {
+impl Classify<KeygenError> for Exit {
+    fn failure(e: KeygenError) -> Failure {
         let exit = match e {
             KeygenError::Exists { .. } => Exit::Exists,
             KeygenError::Write { .. } => Exit::Io,
@@ -91,8 +149,8 @@ impl From<KeygenError> for Failure {
     }
 }
 
-impl From<BatchError> for Failure {
-    fn from(e: BatchError) -> Self {
+impl Classify<BatchError> for Exit {
+    fn failure(e: BatchError) -> Failure {
         let exit = match e {
             BatchError::Read { .. } | BatchError::Write { .. } => Exit::Io,
             BatchError::Header { .. } | BatchError::Row { .. } | BatchError::Empty { .. } => {
@@ -105,14 +163,14 @@ impl From<BatchError> for Failure {
     }
 }
 
-impl From<TermsError> for Failure {
-    fn from(e: TermsError) -> Self {
+impl Classify<TermsError> for Exit {
+    fn failure(e: TermsError) -> Failure {
         Failure::new(Exit::Input, e)
     }
 }
 
-impl From<tessera_core::license::IssueError> for Failure {
-    fn from(e: tessera_core::license::IssueError) -> Self {
+impl Classify<tessera_core::license::IssueError> for Exit {
+    fn failure(e: tessera_core::license::IssueError) -> Failure {
         let exit = match e {
             tessera_core::license::IssueError::Claim(_) => Exit::Input,
             _ => Exit::Internal,
@@ -121,24 +179,24 @@ impl From<tessera_core::license::IssueError> for Failure {
     }
 }
 
-impl From<tessera_core::license::ClaimError> for Failure {
-    fn from(e: tessera_core::license::ClaimError) -> Self {
+impl Classify<tessera_core::license::ClaimError> for Exit {
+    fn failure(e: tessera_core::license::ClaimError) -> Failure {
         Failure::new(Exit::Input, e)
     }
 }
 
-impl From<tessera_cli::portal::RegisterError> for Failure {
-    fn from(e: tessera_cli::portal::RegisterError) -> Self {
+impl Classify<tessera_cli::portal::RegisterError> for Exit {
+    fn failure(e: tessera_cli::portal::RegisterError) -> Failure {
         use tessera_cli::portal::RegisterError;
         match e {
-            RegisterError::Portal(e) => Failure::from(e),
+            RegisterError::Portal(e) => Exit::failure(e),
             other => Failure::new(Exit::Io, other),
         }
     }
 }
 
-impl From<tessera_cli::portal::PortalError> for Failure {
-    fn from(e: tessera_cli::portal::PortalError) -> Self {
+impl Classify<tessera_cli::portal::PortalError> for Exit {
+    fn failure(e: tessera_cli::portal::PortalError) -> Failure {
         use tessera_cli::portal::PortalError;
         let exit = match e {
             PortalError::BadUrl(_) | PortalError::Credentials { .. } => Exit::Input,
@@ -146,5 +204,20 @@ impl From<tessera_cli::portal::PortalError> for Failure {
             _ => Exit::Refused,
         };
         Failure::new(exit, e)
+    }
+}
+
+impl Classify<tessera_cli::issue::IssueAndRegisterError> for Exit {
+    fn failure(e: tessera_cli::issue::IssueAndRegisterError) -> Failure {
+        use tessera_cli::issue::IssueAndRegisterError;
+        match e {
+            IssueAndRegisterError::Batch(e) => Exit::failure(e),
+            IssueAndRegisterError::Register(e) => {
+                let message = format!("{e} (rerun to continue)");
+                Failure { message, ..Exit::failure(e) }
+            }
+            e @ IssueAndRegisterError::ManifestOpen { .. } => Failure::new(Exit::Io, e),
+            e => Failure::new(Exit::Input, e),
+        }
     }
 }

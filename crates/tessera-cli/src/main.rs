@@ -5,26 +5,34 @@ mod cli;
 mod error;
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+use tessera_cli::audit::verify_export;
 use tessera_cli::batch;
+use tessera_cli::delegate::{DelegateOrder, Delegated};
+use tessera_cli::files::{load_trust, read_for_parser};
+use tessera_cli::issue::{
+    IssuedOne, RegisterAt, Registered, admin_client, issue_and_register, issue_one,
+};
+use tessera_cli::offline::{AnswerOrder, Answered, answer_request};
 use tessera_cli::render::{ClaimsView, VerifyReport};
 use tessera_cli::secrets::{self, load_signing_key};
 use tessera_cli::terms::RawTerms;
 use tessera_core::armor::MAX_ARMORED_LEN;
-use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
-use tessera_core::license::{Expectations, LicenseFile, ProductId, sign};
+use tessera_core::delegation::Purpose;
+use tessera_core::fsutil::{WriteOptions, write_atomic};
+use tessera_core::license::{Expectations, LicenseFile, ProductId};
 use tessera_core::time::{Clock, SystemClock, UnixTime};
-use tessera_core::trust::{MAX_TRUST_FILE_LEN, TrustSet};
+use tessera_process::{Classify as _, Failure};
 
 use crate::cli::{AuditCommand, Cli, Command, IssueArgs, KeygenArgs, TermsArgs, VerifyArgs};
-use crate::error::{Exit, Failure};
+use crate::error::Exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tessera_bin::run("tessera", || run(cli))
+    tessera_process::run("tessera", || run(cli))
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
@@ -35,11 +43,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Audit(AuditCommand::Verify { file, trust }) => audit_verify(&file, &trust),
         Command::Inspect(args) => inspect(&args.file, args.json),
         Command::Pubkey(args) => {
-            let key = load_signing_key(&args.key)?;
+            let key = load_signing_key(&args.key).map_err(Exit::failure)?;
             if let Some(out) = &args.out {
                 let text = tessera_core::keyfile::public(&key);
                 write_atomic(out, text.as_bytes(), WriteOptions::PUBLIC_NEW)
-                    .map_err(|e| Failure::io(out, e))?;
+                    .map_err(|e| Exit::io(out, e))?;
             }
             emit(&format!("{}\nkey id: {}\n", key.public_key(), key.key_id()))?;
             Ok(0)
@@ -47,9 +55,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Delegate(args) => delegate(args),
         Command::ActivateOffline(args) => activate_offline(args),
         Command::Register(args) => {
-            let key = tessera_cli::secrets::api_key(args.api_key_file.as_deref())?;
+            let key = tessera_cli::secrets::api_key(args.api_key_file.as_deref())
+                .map_err(Exit::failure)?;
             let client =
-                tessera_cli::portal::PortalClient::new(&args.portal, &key, args.insecure_http)?;
+                tessera_cli::portal::AdminApiClient::new(&args.portal, &key, args.insecure_http)
+                    .map_err(Exit::failure)?;
             let results = register_all(&client, &args.files, "registering")?;
             let mut refused = 0usize;
             for (file, result) in args.files.iter().zip(&results) {
@@ -85,7 +95,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message, and the
 /// command keeps its own exit code.
 fn emit(text: &str) -> Result<(), Failure> {
-    tessera_bin::print(text)
+    tessera_process::print(text)
         .map_err(|e| Failure::new(Exit::Io, format!("cannot write to standard output: {e}")))
 }
 
@@ -95,8 +105,13 @@ fn emit_json(value: &impl serde::Serialize) -> Result<(), Failure> {
 }
 
 fn keygen(args: KeygenArgs) -> Result<u8, Failure> {
-    let passphrase = if args.no_passphrase { None } else { Some(secrets::new_passphrase()?) };
-    let (_, files) = secrets::write_key_pair(&args.out_dir, passphrase.as_ref(), args.force)?;
+    let passphrase = if args.no_passphrase {
+        None
+    } else {
+        Some(secrets::new_passphrase().map_err(Exit::failure)?)
+    };
+    let (_, files) = secrets::write_key_pair(&args.out_dir, passphrase.as_ref(), args.force)
+        .map_err(Exit::failure)?;
     if args.json {
         emit_json(&files)?;
     } else {
@@ -111,30 +126,17 @@ fn keygen(args: KeygenArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// Where the vendor answers an air-gapped hub: the request is checked (signed by the hub key
-/// it carries) and answered with an activation signed by a vendor key.
+/// Where the vendor answers an air-gapped hub (`tessera_cli::offline`).
 fn activate_offline(args: crate::cli::ActivateOfflineArgs) -> Result<u8, Failure> {
-    use tessera_core::activation::{self, ActivationClaims};
-    let text =
-        read_capped(&args.request, MAX_ARMORED_LEN).map_err(|e| Failure::io(&args.request, e))?;
-    let request = activation::open_request(&text).map_err(|e| {
-        Failure::new(Exit::Input, format!("activation request {}: {e}", args.request.display()))
-    })?;
-    if args.valid_days == 0 {
-        return Err(Failure::new(Exit::Input, "--valid-days must be at least 1"));
-    }
-    if args.out.exists() && !args.force {
-        return Err(Failure::io(&args.out, std::io::ErrorKind::AlreadyExists.into()));
-    }
-    let key = load_signing_key(&args.key)?;
-    let claims = ActivationClaims::answer(
-        &request,
-        SystemClock.now(),
-        std::time::Duration::from_secs(u64::from(args.valid_days) * 86_400),
-    );
-    let answer = activation::sign_activation(&claims, &key);
-    let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
-    write_atomic(&args.out, answer.as_bytes(), options).map_err(|e| Failure::io(&args.out, e))?;
+    let order = AnswerOrder {
+        request: &args.request,
+        key: &args.key,
+        out: &args.out,
+        valid_days: args.valid_days,
+        force: args.force,
+    };
+    let Answered { request, claims, signed_by } =
+        answer_request(&order, SystemClock.now()).map_err(Exit::failure)?;
     if args.json {
         emit_json(&serde_json::json!({
             "license_id": claims.license_id,
@@ -142,7 +144,7 @@ fn activate_offline(args: crate::cli::ActivateOfflineArgs) -> Result<u8, Failure
             "hub_key_id": claims.hub_key_id,
             "components": request.fingerprint.len(),
             "not_after": claims.not_after,
-            "signed_by": key.key_id(),
+            "signed_by": signed_by,
             "out": args.out,
         }))?;
     } else {
@@ -154,7 +156,7 @@ fn activate_offline(args: crate::cli::ActivateOfflineArgs) -> Result<u8, Failure
             claims.hub_key_id,
             request.fingerprint.len(),
             claims.not_after,
-            key.key_id(),
+            signed_by,
             args.out.display()
         ))?;
     }
@@ -162,48 +164,22 @@ fn activate_offline(args: crate::cli::ActivateOfflineArgs) -> Result<u8, Failure
 }
 
 fn delegate(args: crate::cli::DelegateArgs) -> Result<u8, Failure> {
-    use tessera_core::delegation::{self, DelegationClaims};
-    let portal_text = read_capped(&args.portal_key, MAX_TRUST_FILE_LEN)
-        .map_err(|e| Failure::io(&args.portal_key, e))?;
-    let portal_set = TrustSet::parse(&portal_text).map_err(|e| {
-        Failure::new(Exit::Input, format!("portal key {}: {e}", args.portal_key.display()))
-    })?;
-    let [portal_key] = portal_set.keys() else {
-        return Err(Failure::new(
-            Exit::Input,
-            format!("portal key {}: expected exactly one public key", args.portal_key.display()),
-        ));
+    let order = DelegateOrder {
+        key: &args.key,
+        portal_key: &args.portal_key,
+        out: &args.out,
+        valid_days: args.valid_days,
+        not_before: args.not_before.as_deref(),
+        purpose: if args.ledger { Purpose::Ledger } else { Purpose::Receipts },
+        force: args.force,
     };
-    let now = SystemClock.now();
-    let not_before = match &args.not_before {
-        Some(text) => UnixTime::parse_start(text)
-            .map_err(|e| Failure::new(Exit::Input, format!("--not-before: {e}")))?,
-        None => now,
-    };
-    if args.valid_days == 0 {
-        return Err(Failure::new(Exit::Input, "--valid-days must be at least 1"));
-    }
-    if args.out.exists() && !args.force {
-        return Err(Failure::io(&args.out, std::io::ErrorKind::AlreadyExists.into()));
-    }
-    let key = load_signing_key(&args.key)?;
-    let claims = DelegationClaims {
-        portal_key: portal_key.key.clone(),
-        issued_at: now,
-        not_before,
-        not_after: not_before
-            .saturating_add(std::time::Duration::from_secs(u64::from(args.valid_days) * 86_400)),
-    };
-    let purpose =
-        if args.ledger { delegation::Purpose::Ledger } else { delegation::Purpose::Receipts };
-    let text = delegation::sign_for(purpose, &claims, &key);
-    let options = WriteOptions { overwrite: args.force, ..WriteOptions::PUBLIC_NEW };
-    write_atomic(&args.out, text.as_bytes(), options).map_err(|e| Failure::io(&args.out, e))?;
+    let Delegated { claims, signed_by } =
+        tessera_cli::delegate::delegate(&order, SystemClock.now()).map_err(Exit::failure)?;
     emit(&format!(
         "delegated portal key {} to sign {} (signed by {}), valid {} through {}\nwritten to: {}\n",
-        portal_key.key.key_id(),
+        claims.portal_key.key_id(),
         if args.ledger { "audit ledger heads" } else { "receipts" },
-        key.key_id(),
+        signed_by,
         claims.not_before,
         claims.not_after,
         args.out.display()
@@ -232,13 +208,14 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     if let (Some(csv), Some(out_dir)) = (&args.batch, &args.out_dir) {
         // Every row, the portal's URL and the API key are checked before the key is unlocked
         // or anything is written.
-        let orders = batch::read_orders(csv, &defaults, now)?;
-        let client = portal_client(
-            args.register.as_deref(),
-            args.api_key_file.as_deref(),
-            args.insecure_http,
-        )?;
-        let key = load_signing_key(&args.key)?;
+        let orders = batch::read_orders(csv, &defaults, now).map_err(Exit::failure)?;
+        let client = admin_client(args.register.as_deref().map(|portal| RegisterAt {
+            portal,
+            api_key_file: args.api_key_file.as_deref(),
+            insecure_http: args.insecure_http,
+        }))
+        .map_err(Exit::failure)?;
+        let key = load_signing_key(&args.key).map_err(Exit::failure)?;
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(orders.len() as u64),
             if std::io::stderr().is_terminal() {
@@ -248,11 +225,37 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
             },
         );
         let (summary, registration) = match &client {
-            None => (batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))?, None),
+            None => (
+                batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))
+                    .map_err(Exit::failure)?,
+                None,
+            ),
             Some(client) => {
-                let (summary, tally) =
-                    issue_and_register(client, &orders, &key, out_dir, now, &bar)?;
-                (summary, Some(BatchRegistration { portal: client.url().to_owned(), tally }))
+                let done = issue_and_register(
+                    client,
+                    &orders,
+                    &key,
+                    out_dir,
+                    now,
+                    &|n| bar.inc(n),
+                    &|pause| {
+                        bar.set_message(format!(
+                            "the portal asks to slow down: waiting {} s",
+                            pause.as_secs_f32()
+                        ))
+                    },
+                )
+                .map_err(Exit::failure)?;
+                for (file, result) in &done.refused {
+                    tessera_process::note(&format_args!(
+                        "{}: {}",
+                        file.display(),
+                        describe(result)
+                    ));
+                }
+                refusals(done.tally.refused, done.sent)?;
+                let portal = client.url().to_owned();
+                (done.summary, Some(BatchRegistration { portal, tally: done.tally }))
             }
         };
         bar.finish_and_clear();
@@ -286,35 +289,14 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     let Some(out) = args.out else {
         return Err(Failure::new(Exit::Input, "give --out FILE or --batch CSV --out-dir DIR"));
     };
-    let terms = defaults.resolve()?;
-    terms.check(now)?;
-    if out.exists() && !args.force {
-        return Err(Failure::io(&out, std::io::ErrorKind::AlreadyExists.into()));
-    }
-    // The portal's URL and the API key are checked before the key is unlocked.
-    let client =
-        portal_client(args.register.as_deref(), args.api_key_file.as_deref(), args.insecure_http)?;
-    let key = load_signing_key(&args.key)?;
-    let claims = terms.issue(now)?;
-    let text = sign(&claims, &key)?;
-    // The license file holds the license key: only its owner reads it.
-    let options = WriteOptions { overwrite: args.force, ..WriteOptions::SECRET_NEW };
-    write_atomic(&out, text.as_bytes(), options).map_err(|e| Failure::io(&out, e))?;
-    let registration = match &client {
-        Some(client) => {
-            let answer = client.register(&text).map_err(|e| {
-                let mut failure = Failure::from(e);
-                failure.message = format!(
-                    "{} was written but not registered: {}",
-                    out.display(),
-                    failure.message
-                );
-                failure
-            })?;
-            Some(Registered { portal: client.url().to_owned(), answer })
-        }
-        None => None,
-    };
+    let terms = defaults.resolve().map_err(Exit::failure)?;
+    let register = args.register.as_deref().map(|portal| RegisterAt {
+        portal,
+        api_key_file: args.api_key_file.as_deref(),
+        insecure_http: args.insecure_http,
+    });
+    let IssuedOne { claims, signed_by, registration } =
+        issue_one(terms, &args.key, &out, args.force, register, now).map_err(Exit::failure)?;
     if args.json {
         #[derive(serde::Serialize)]
         struct Issued<'a> {
@@ -327,7 +309,7 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
         }
         emit_json(&Issued {
             file: &out,
-            key_id: key.key_id().to_string(),
+            key_id: signed_by.to_string(),
             claims: ClaimsView::new(&claims),
             registration: registration.as_ref(),
         })?;
@@ -350,14 +332,6 @@ fn issue(args: IssueArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// Where one license was registered and what the portal said.
-#[derive(serde::Serialize)]
-struct Registered {
-    portal: String,
-    #[serde(flatten)]
-    answer: tessera_cli::portal::Registration,
-}
-
 /// Where a batch was registered and what the portal said, counted.
 #[derive(serde::Serialize)]
 struct BatchRegistration {
@@ -366,101 +340,10 @@ struct BatchRegistration {
     tally: tessera_cli::portal::Tally,
 }
 
-/// The portal `issue --register` registers with, if it does.
-fn portal_client(
-    register: Option<&str>,
-    api_key_file: Option<&Path>,
-    insecure_http: bool,
-) -> Result<Option<tessera_cli::portal::PortalClient>, Failure> {
-    let Some(url) = register else { return Ok(None) };
-    let key = tessera_cli::secrets::api_key(api_key_file)?;
-    let client = tessera_cli::portal::PortalClient::new(url, &key, insecure_http)?;
-    Ok(Some(client))
-}
-
-/// Issues a batch and registers it at once: what the manifest already holds (a run before
-/// this one) is sent first, then each chunk as soon as it is durable and in the manifest,
-/// while the next chunks are issued. The portal makes repeats harmless, so a run cut short
-/// is simply run again.
-fn issue_and_register(
-    client: &tessera_cli::portal::PortalClient,
-    orders: &[batch::Order],
-    key: &tessera_core::keys::SigningKey,
-    out_dir: &Path,
-    now: UnixTime,
-    bar: &indicatif::ProgressBar,
-) -> Result<(batch::BatchSummary, tessera_cli::portal::Tally), Failure> {
-    use tessera_cli::portal::{BATCH, Progress, ToRegister};
-    let manifest = out_dir.join(batch::MANIFEST_NAME);
-    let mut earlier = Vec::new();
-    if manifest.exists() {
-        let mut reader = csv::Reader::from_path(&manifest)
-            .map_err(|e| Failure::new(Exit::Io, format!("{}: {e}", manifest.display())))?;
-        for entry in reader.deserialize::<batch::ManifestEntry>() {
-            let entry = entry
-                .map_err(|e| Failure::new(Exit::Input, format!("{}: {e}", manifest.display())))?;
-            earlier.push(out_dir.join(&entry.file));
-        }
-    }
-    // A few chunks queue at most: issuing waits for the portal rather than holding the
-    // texts of licenses not yet sent.
-    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<ToRegister>>(4);
-    let (summary, results) = std::thread::scope(|scope| {
-        let registering = scope.spawn(|| {
-            tessera_cli::portal::register_stream(
-                client,
-                receive,
-                tessera_cli::portal::CALLS_IN_FLIGHT,
-                &|step| {
-                    if let Progress::Waiting(pause) = step {
-                        bar.set_message(format!(
-                            "the portal asks to slow down: waiting {} s",
-                            pause.as_secs_f32()
-                        ));
-                    }
-                },
-            )
-        });
-        let earlier_send = send.clone();
-        scope.spawn(move || {
-            for chunk in earlier.chunks(BATCH) {
-                let _ = earlier_send.send(chunk.iter().cloned().map(ToRegister::file).collect());
-            }
-        });
-        let summary =
-            batch::issue_batch_then(orders, key, out_dir, now, &|n| bar.inc(n), &|issued| {
-                let mut chunk = issued
-                    .into_iter()
-                    .map(|i| ToRegister { file: out_dir.join(&i.entry.file), text: Some(i.text) })
-                    .peekable();
-                while chunk.peek().is_some() {
-                    let _ = send.send(chunk.by_ref().take(BATCH).collect());
-                }
-            });
-        drop(send);
-        let results = registering.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (summary, results)
-    });
-    let summary = summary?;
-    let results = results.map_err(|e| {
-        let mut failure = Failure::from(e);
-        failure.message = format!("{} (rerun to continue)", failure.message);
-        failure
-    })?;
-    let tally = tessera_cli::portal::Tally::of(results.iter().map(|(_, result)| result));
-    for (file, result) in &results {
-        if result.outcome == "refused" {
-            tessera_bin::note(&format_args!("{}: {}", file.display(), describe(result)));
-        }
-    }
-    refusals(tally.refused, results.len())?;
-    Ok((summary, tally))
-}
-
 /// Registers `files` with a progress bar on a terminal (four calls in flight: the portal
 /// checks signatures on as many cores).
 fn register_all(
-    client: &tessera_cli::portal::PortalClient,
+    client: &tessera_cli::portal::AdminApiClient,
     files: &[std::path::PathBuf],
     what: &'static str,
 ) -> Result<Vec<tessera_cli::portal::BatchResult>, Failure> {
@@ -493,7 +376,7 @@ fn register_all(
         },
     );
     bar.finish_and_clear();
-    Ok(results?)
+    results.map_err(Exit::failure)
 }
 
 fn describe(result: &tessera_cli::portal::BatchResult) -> String {
@@ -522,70 +405,24 @@ fn refusals(refused: usize, total: usize) -> Result<(), Failure> {
     ))
 }
 
-/// Reads a file that the parser caps itself: one byte past the cap is enough for it to say
-/// "too large" without reading a huge file whole.
-fn read_for_parser(path: &Path, cap: usize) -> Result<Vec<u8>, Failure> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| Failure::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.take(cap as u64 + 1).read_to_end(&mut bytes).map_err(|e| Failure::io(path, e))?;
-    Ok(bytes)
-}
-
-/// The largest audit export read (a million entries is ~250 MB of JSON lines).
-const MAX_AUDIT_EXPORT: usize = 2 * 1024 * 1024 * 1024;
-
-fn audit_verify(file: &Path, trust: &[std::path::PathBuf]) -> Result<u8, Failure> {
-    use std::io::BufRead;
-    use tessera_core::ledger::{self, Export};
-    let trust = load_trust(trust)?;
-    let opened = std::fs::File::open(file).map_err(|e| Failure::io(file, e))?;
-    if opened.metadata().map(|m| m.len()).unwrap_or(0) > MAX_AUDIT_EXPORT as u64 {
-        return Err(Failure::new(
-            Exit::Input,
-            format!("{}: larger than an audit export can be", file.display()),
-        ));
+fn audit_verify(file: &Path, trust: &[PathBuf]) -> Result<u8, Failure> {
+    let trust = load_trust(trust).map_err(Exit::failure)?;
+    let verified = verify_export(file, &trust).map_err(Exit::failure)?;
+    emit(&format!(
+        "sound: {} entries, {} signed heads; {} entries after the last signed head\n",
+        verified.entries, verified.heads, verified.unsigned_tail
+    ))?;
+    if verified.starts_after > 0 {
+        emit(&format!(
+            "the chain starts after the signed checkpoint at entry {}: older entries were cut at retention\n",
+            verified.starts_after
+        ))?;
     }
-    let lines = std::io::BufReader::new(opened)
-        .lines()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::io(file, e))?;
-    let export = Export::from_lines(&lines)
-        .map_err(|e| Failure::new(Exit::Input, format!("{} {e}", file.display())))?;
-    match ledger::verify(&export, &trust) {
-        Ok(verified) => {
-            emit(&format!(
-                "sound: {} entries, {} signed heads; {} entries after the last signed head\n",
-                verified.entries, verified.heads, verified.unsigned_tail
-            ))?;
-            if verified.starts_after > 0 {
-                emit(&format!(
-                    "the chain starts after the signed checkpoint at entry {}: older entries were cut at retention\n",
-                    verified.starts_after
-                ))?;
-            }
-            Ok(0)
-        }
-        Err(e) => Err(Failure::new(Exit::Tampered, format!("{}: {e}", file.display()))),
-    }
-}
-
-fn load_trust(paths: &[std::path::PathBuf]) -> Result<TrustSet, Failure> {
-    let mut trust = TrustSet::new();
-    for path in paths {
-        let bytes = read_capped(path, MAX_TRUST_FILE_LEN).map_err(|e| Failure::io(path, e))?;
-        let set = TrustSet::parse(&bytes).map_err(|e| {
-            Failure::new(Exit::Input, format!("trust file {}: {e}", path.display()))
-        })?;
-        trust.extend(set).map_err(|e| {
-            Failure::new(Exit::Input, format!("trust file {}: {e}", path.display()))
-        })?;
-    }
-    Ok(trust)
+    Ok(0)
 }
 
 fn verify(args: VerifyArgs) -> Result<u8, Failure> {
-    let trust = load_trust(&args.trust)?;
+    let trust = load_trust(&args.trust).map_err(Exit::failure)?;
     let at = match &args.at {
         Some(text) => UnixTime::parse_start(text)
             .map_err(|e| Failure::new(Exit::Input, format!("--at: {e}")))?,
@@ -597,7 +434,7 @@ fn verify(args: VerifyArgs) -> Result<u8, Failure> {
         }
         None => None,
     };
-    let bytes = read_for_parser(&args.file, MAX_ARMORED_LEN)?;
+    let bytes = read_for_parser(&args.file, MAX_ARMORED_LEN).map_err(Exit::failure)?;
     let expect = Expectations { product, fingerprint: None };
     let verdict = tessera_core::verify(&bytes, &trust, at, &expect);
     let report = VerifyReport::new(&verdict, at);
@@ -610,7 +447,7 @@ fn verify(args: VerifyArgs) -> Result<u8, Failure> {
 }
 
 fn inspect(path: &Path, json: bool) -> Result<u8, Failure> {
-    let bytes = read_for_parser(path, MAX_ARMORED_LEN)?;
+    let bytes = read_for_parser(path, MAX_ARMORED_LEN).map_err(Exit::failure)?;
     let parsed =
         LicenseFile::parse(&bytes).and_then(|file| Ok((file.key_id(), file.unverified_claims()?)));
     let (key_id, claims) = match parsed {
@@ -622,7 +459,7 @@ fn inspect(path: &Path, json: bool) -> Result<u8, Failure> {
                     &serde_json::json!({ "status": status, "verified": false, "problem": e.to_string() }),
                 )?;
             } else {
-                tessera_bin::say(
+                tessera_process::say(
                     "tessera",
                     &format_args!("{}: malformed license: {e}", path.display()),
                 );
@@ -644,7 +481,7 @@ fn inspect(path: &Path, json: bool) -> Result<u8, Failure> {
 }
 
 fn man_pages(out_dir: &Path) -> Result<u8, Failure> {
-    std::fs::create_dir_all(out_dir).map_err(|e| Failure::io(out_dir, e))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| Exit::io(out_dir, e))?;
     let command = Cli::command();
     let mut pages = vec![("tessera".to_owned(), command.clone())];
     for sub in command.get_subcommands() {
@@ -654,8 +491,8 @@ fn man_pages(out_dir: &Path) -> Result<u8, Failure> {
     for (name, page) in pages {
         let path = out_dir.join(format!("{name}.1"));
         let mut text = Vec::new();
-        clap_mangen::Man::new(page).render(&mut text).map_err(|e| Failure::io(&path, e))?;
-        std::fs::write(&path, text).map_err(|e| Failure::io(&path, e))?;
+        clap_mangen::Man::new(page).render(&mut text).map_err(|e| Exit::io(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| Exit::io(&path, e))?;
     }
     emit(&format!("man pages written to {}\n", out_dir.display()))?;
     Ok(0)

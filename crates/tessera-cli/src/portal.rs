@@ -63,13 +63,13 @@ const BATCH_BYTES: usize = 3 * 1024 * 1024;
 const PATIENCE: Duration = Duration::from_secs(600);
 
 /// A portal's admin API.
-pub struct PortalClient {
+pub struct AdminApiClient {
     base: String,
     api_key: String,
     http: reqwest::blocking::Client,
 }
 
-impl PortalClient {
+impl AdminApiClient {
     /// A client for the portal at `base`: https, or http to this machine only unless
     /// `insecure_http` (the API key travels with every call).
     pub fn new(base: &str, api_key: &str, insecure_http: bool) -> Result<Self, PortalError> {
@@ -89,7 +89,7 @@ impl PortalClient {
             .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| PortalError::Unreachable { url: base.clone(), message: e.to_string() })?;
-        Ok(PortalClient { base, api_key: api_key.trim().to_owned(), http })
+        Ok(AdminApiClient { base, api_key: api_key.trim().to_owned(), http })
     }
 
     /// The portal's address (it carries no credentials).
@@ -290,7 +290,7 @@ impl ToRegister {
 /// hundred thousand licenses holds a few batches in memory, not all of them. The portal makes
 /// a repeat harmless (`already`), so a run cut short is simply run again.
 pub fn register_files(
-    client: &PortalClient,
+    client: &AdminApiClient,
     files: &[std::path::PathBuf],
     workers: usize,
     progress: &(dyn Fn(Progress) + Sync),
@@ -311,7 +311,7 @@ type Answered = (usize, Vec<std::path::PathBuf>, Vec<BatchResult>);
 /// sender is dropped, `workers` calls in flight; answers for each file in arrival order.
 /// The first failure stops the run.
 pub fn register_stream(
-    client: &PortalClient,
+    client: &AdminApiClient,
     chunks: std::sync::mpsc::Receiver<Vec<ToRegister>>,
     workers: usize,
     progress: &(dyn Fn(Progress) + Sync),
@@ -370,7 +370,7 @@ pub fn register_stream(
 
 /// Sends one chunk: each license's text as given, or read from its file.
 fn send_chunk(
-    client: &PortalClient,
+    client: &AdminApiClient,
     files: &[std::path::PathBuf],
     texts: Vec<Option<String>>,
     progress: &(dyn Fn(Progress) + Sync),

@@ -1,3 +1,5 @@
+// Over 500 lines on purpose: the envelope's parser and its writer must agree byte for byte, so
+// they are read side by side, with their tests.
 //! The signed envelope shared by every Tessera file: licenses, receipts, delegations and
 //! offline activations. See `docs/FORMAT.md`.
 //!

@@ -10,8 +10,8 @@
 //! it). Nobody without that secret — the vendor included, holding the portal's database —
 //! can test a guess (a hostname, a CPU model, a MAC address) against a stored component.
 //! Version 1 keyed the HMAC with the product id alone, which is public: a dictionary
-//! recovers the hostname. Version 1 is still computed, only to move hubs and offline
-//! activations bound before version 2 over to it (docs/HUB.md).
+//! recovers the hostname. Hubs compute version 2 only; version 1 stays here for the portal,
+//! which still moves a binding made with it over (docs/FORMAT.md).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,7 +20,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::Sha256;
 
-use crate::license::ProductId;
+use crate::claim::ProductId;
 
 /// Most components a fingerprint may hold.
 pub const MAX_COMPONENTS: usize = 32;

@@ -26,10 +26,9 @@ use zeroize::Zeroizing;
 
 #[cfg(feature = "key-encryption")]
 use crate::keys::fill_random;
-use crate::keys::{KeyError, PUBLIC_KEY_PREFIX, RandomError, SECRET_KEY_PREFIX, SigningKey};
-
-/// Prefix of an encrypted secret key's text form.
-pub const ENCRYPTED_KEY_PREFIX: &str = "TESSERA-ENCRYPTED-KEY-V1:";
+use crate::keys::{
+    ENCRYPTED_KEY_PREFIX, KeyError, PUBLIC_KEY_PREFIX, RandomError, SECRET_KEY_PREFIX, SigningKey,
+};
 
 /// Key files are tiny; anything bigger is not one.
 pub const MAX_KEY_FILE_LEN: usize = 4096;

@@ -21,6 +21,9 @@ use zeroize::Zeroizing;
 pub const PUBLIC_KEY_PREFIX: &str = "tessera-pub-v1:";
 /// Prefix of an unencrypted secret key's text form.
 pub const SECRET_KEY_PREFIX: &str = "TESSERA-SECRET-KEY-V1:";
+/// Prefix of a passphrase-encrypted secret key's text form (made and opened by the key-file
+/// module); here, with the other prefixes, so that the public-key parser knows every secret.
+pub const ENCRYPTED_KEY_PREFIX: &str = "TESSERA-ENCRYPTED-KEY-V1:";
 
 const KEY_ID_CONTEXT: &[u8] = b"tessera key id v1\0";
 
@@ -206,9 +209,7 @@ impl FromStr for PublicKey {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let Some(encoded) = s.strip_prefix(PUBLIC_KEY_PREFIX) else {
             return Err(
-                if s.starts_with(SECRET_KEY_PREFIX)
-                    || s.starts_with(crate::keyfile::ENCRYPTED_KEY_PREFIX)
-                {
+                if s.starts_with(SECRET_KEY_PREFIX) || s.starts_with(ENCRYPTED_KEY_PREFIX) {
                     KeyError::SecretWherePublicExpected
                 } else {
                     KeyError::NotAPublicKey

@@ -49,6 +49,7 @@ where
 pub mod activation;
 pub mod armor;
 pub mod chain;
+pub mod claim;
 pub mod delegation;
 pub mod fingerprint;
 pub mod fsutil;

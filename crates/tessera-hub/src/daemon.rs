@@ -95,13 +95,13 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     // The runner API listens on the LAN: slow or idle connections are closed, their
-    // number capped (tessera-serve).
-    let limits = tessera_serve::Limits {
+    // number capped (tessera-http-server).
+    let limits = tessera_http_server::Limits {
         max_connections: config.max_connections,
-        ..tessera_serve::Limits::default()
+        ..tessera_http_server::Limits::default()
     };
     let server = tokio::spawn(async move {
-        tessera_serve::serve(listener, router(api), limits, None, async move {
+        tessera_http_server::serve(listener, router(api), limits, None, async move {
             let _ = server_stop.wait_for(|stop| *stop).await;
         })
         .await

@@ -9,6 +9,7 @@ use tessera_hub::agent::HubError;
 use tessera_hub::portal::CallError;
 use tessera_hub::slots::LeaseError;
 use tessera_hub::state::StateError;
+use tessera_process::{Classify, Failure};
 
 /// Exit codes for operational failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,41 +24,22 @@ pub enum Exit {
     Refused = 8,
 }
 
-/// A failure: what to say and the process's exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(exit: Exit, message: impl fmt::Display) -> Self {
-        Failure { code: exit as u8, message: message.to_string() }
-    }
-
-    /// A failure whose exit code is a license status's.
-    pub fn status(status: Status, message: impl fmt::Display) -> Self {
-        Failure { code: status.exit_code(), message: message.to_string() }
+impl From<Exit> for u8 {
+    fn from(exit: Exit) -> u8 {
+        exit as u8
     }
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
+/// A failure whose exit code is a license status's.
+fn status_failure(status: Status, message: impl fmt::Display) -> Failure {
+    Failure::new(status.exit_code(), message)
 }
 
-impl tessera_bin::Failure for Failure {
-    fn exit_code(&self) -> u8 {
-        self.code
-    }
-}
-
-impl From<HubError> for Failure {
-    fn from(e: HubError) -> Self {
+impl Classify<HubError> for Exit {
+    fn failure(e: HubError) -> Failure {
         let exit = match &e {
             HubError::State(StateError::NotActivated { .. }) => {
-                return Failure::status(Status::NoLicense, e);
+                return status_failure(Status::NoLicense, e);
             }
             HubError::State(
                 StateError::Io { .. } | StateError::Damaged { .. } | StateError::TooLarge { .. },
@@ -66,7 +48,7 @@ impl From<HubError> for Failure {
             HubError::Portal(CallError::Unreachable(_)) => Exit::Unreachable,
             HubError::Portal(CallError::Refused { .. }) => Exit::Refused,
             _ => match e.status() {
-                Some(status) => return Failure::status(status, e),
+                Some(status) => return status_failure(status, e),
                 None => Exit::Internal,
             },
         };
@@ -74,13 +56,13 @@ impl From<HubError> for Failure {
     }
 }
 
-impl From<LeaseError> for Failure {
-    fn from(e: LeaseError) -> Self {
+impl Classify<LeaseError> for Exit {
+    fn failure(e: LeaseError) -> Failure {
         match e {
-            LeaseError::Hub(e) => Failure::from(e),
-            LeaseError::LimitExceeded { .. } => Failure::status(Status::RunnerLimitExceeded, e),
-            LeaseError::NotRunnable(status) => Failure::status(status, e),
-            LeaseError::Cloned => Failure::status(Status::Cloned, e),
+            LeaseError::Hub(e) => Exit::failure(e),
+            LeaseError::LimitExceeded { .. } => status_failure(Status::RunnerLimitExceeded, e),
+            LeaseError::NotRunnable(status) => status_failure(status, e),
+            LeaseError::Cloned => status_failure(Status::Cloned, e),
             LeaseError::BadCall(_)
             | LeaseError::BadLabel
             | LeaseError::Stale
@@ -90,8 +72,8 @@ impl From<LeaseError> for Failure {
     }
 }
 
-impl From<StateError> for Failure {
-    fn from(e: StateError) -> Self {
+impl Classify<StateError> for Exit {
+    fn failure(e: StateError) -> Failure {
         Failure::new(Exit::Io, e)
     }
 }

@@ -96,11 +96,11 @@ pub const COMPONENTS: [&str; 6] =
 
 /// Raw host facts, by component name, plus the names that could not be read, and the host's
 /// fingerprint secret.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HostComponents {
     raw: BTreeMap<String, Vec<u8>>,
     missing: Vec<String>,
-    secret: Option<Arc<HostSecret>>,
+    secret: Arc<HostSecret>,
 }
 
 // Raw hardware ids are not secrets, but they are what the fingerprint exists to keep
@@ -117,7 +117,7 @@ impl std::fmt::Debug for HostComponents {
 impl HostComponents {
     /// Reads this host, with its secret.
     pub fn collect(secret: HostSecret) -> Self {
-        let mut host = HostComponents { secret: Some(Arc::new(secret)), ..Self::default() };
+        let mut host = HostComponents::with_secret(secret);
         let sys = sysinfo::System::new_with_specifics(
             sysinfo::RefreshKind::nothing().with_cpu(sysinfo::CpuRefreshKind::nothing()),
         );
@@ -136,11 +136,15 @@ impl HostComponents {
         values: impl IntoIterator<Item = (&'a str, &'a str)>,
         secret: HostSecret,
     ) -> Self {
-        let mut host = HostComponents { secret: Some(Arc::new(secret)), ..Self::default() };
+        let mut host = HostComponents::with_secret(secret);
         for (name, value) in values {
             host.raw.insert(name.to_owned(), value.as_bytes().to_vec());
         }
         host
+    }
+
+    fn with_secret(secret: HostSecret) -> Self {
+        HostComponents { raw: BTreeMap::new(), missing: Vec::new(), secret: Arc::new(secret) }
     }
 
     fn put(&mut self, name: &str, value: Option<String>) {
@@ -168,43 +172,11 @@ impl HostComponents {
         &self.missing
     }
 
-    /// The fingerprint for `product` (version 2): each component HMAC-keyed by the host's
-    /// secret. Without a secret (never for a collected host) it is the version 1 one.
+    /// The fingerprint for `product`: each component HMAC-keyed by the host's secret.
     pub fn fingerprint(&self, product: &ProductId) -> Result<Fingerprint, FingerprintError> {
-        match &self.secret {
-            Some(secret) => {
-                self.hashed(|name, raw| ComponentHash::keyed(secret, product, name, raw))
-            }
-            None => self.legacy_fingerprint(product),
-        }
-    }
-
-    /// The version 1 fingerprint (keyed by the product id alone): only to move a binding
-    /// made with it over to version 2.
-    pub fn legacy_fingerprint(&self, product: &ProductId) -> Result<Fingerprint, FingerprintError> {
-        self.hashed(|name, raw| ComponentHash::of(product, name, raw))
-    }
-
-    /// The fingerprint of `version` (1 or 2).
-    pub fn fingerprint_of_version(
-        &self,
-        product: &ProductId,
-        version: u8,
-    ) -> Result<Fingerprint, FingerprintError> {
-        if version == tessera_core::fingerprint::VERSION_1 {
-            self.legacy_fingerprint(product)
-        } else {
-            self.fingerprint(product)
-        }
-    }
-
-    fn hashed(
-        &self,
-        hash: impl Fn(&str, &[u8]) -> ComponentHash,
-    ) -> Result<Fingerprint, FingerprintError> {
         let mut fingerprint = Fingerprint::new();
         for (name, raw) in &self.raw {
-            fingerprint.insert(name, hash(name, raw))?;
+            fingerprint.insert(name, ComponentHash::keyed(&self.secret, product, name, raw))?;
         }
         Ok(fingerprint)
     }

@@ -13,9 +13,10 @@ use tessera_core::time::SystemClock;
 use tessera_hub::agent::{Hub, Report};
 use tessera_hub::daemon::{self, DaemonConfig};
 use tessera_hub::state::StateDir;
+use tessera_process::{Classify as _, Failure};
 
 use crate::cli::{Cli, Command, RunnersCommand, TrustArg};
-use crate::error::{Exit, Failure};
+use crate::error::Exit;
 
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
     Failure::new(exit, message)
@@ -23,9 +24,9 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tessera_bin::run("tessera-hub", || {
+    tessera_process::run("tessera-hub", || {
         let quiet = !matches!(cli.command, Command::Run(_));
-        tessera_bin::logging::logs(if quiet { "warn" } else { "info" }).init();
+        tessera_process::logging::logs(if quiet { "warn" } else { "info" }).init();
         // One thread: the hub pings once an hour and serves a handful of runners.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -67,7 +68,7 @@ fn trust_bytes(arg: &TrustArg) -> Result<Vec<u8>, Failure> {
 
 /// Writes a command's answer; a reader that has gone does not change the exit code.
 fn out(text: &str) -> Result<(), Failure> {
-    tessera_bin::print(text)
+    tessera_process::print(text)
         .map_err(|e| fail(Exit::Io, format!("cannot write to standard output: {e}")))
 }
 
@@ -113,7 +114,8 @@ fn report_text(report: &Report) -> String {
 }
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
-    let dir = StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir))?;
+    let dir =
+        StateDir::open(&cli.state_dir.unwrap_or_else(default_state_dir)).map_err(Exit::failure)?;
     let mut hub = Hub::on_this_host(dir, Arc::new(SystemClock));
     if let Some(path) = cli.host_secret {
         hub = hub.with_host_secret(path);
@@ -136,7 +138,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         .product
                 }
             };
-            let report = hub.host()?.report(&product).map_err(|e| fail(Exit::Internal, e))?;
+            let report = hub
+                .host()
+                .map_err(Exit::failure)?
+                .report(&product)
+                .map_err(|e| fail(Exit::Internal, e))?;
             if args.json {
                 print_json(&report)?;
             } else {
@@ -153,7 +159,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Activate(args) => {
             let report_receipt = if let Some(path) = &args.offline {
-                let claims = hub.install_offline(&read(path)?)?;
+                let claims = hub.install_offline(&read(path)?).map_err(Exit::failure)?;
                 if !args.json {
                     out(&format!(
                         "offline activation installed for license {}, valid through {}\n",
@@ -168,10 +174,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     .ok_or_else(|| fail(Exit::Usage, "--license is required"))?;
                 let license = read(license_path)?;
                 let trust = trust_bytes(&args.trust)?;
-                let receipt = hub.activate(&license, &trust, args.portal.as_deref()).await?;
+                let receipt = hub
+                    .activate(&license, &trust, args.portal.as_deref())
+                    .await
+                    .map_err(Exit::failure)?;
                 Some(receipt)
             };
-            let report = hub.status()?;
+            let report = hub.status().map_err(Exit::failure)?;
             if args.json {
                 print_json(&report)?;
             } else if let Some(receipt) = report_receipt {
@@ -185,7 +194,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::ActivationRequest(args) => {
             let license = read(&args.license)?;
             let trust = trust_bytes(&args.trust)?;
-            let request = hub.activation_request(&license, &trust)?;
+            let request = hub.activation_request(&license, &trust).map_err(Exit::failure)?;
             if args.out == Path::new("-") {
                 out(&request)?;
             } else {
@@ -195,7 +204,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
                 )
                 .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
-                tessera_bin::note(&format_args!(
+                tessera_process::note(&format_args!(
                     "request written to {}: carry it to the vendor, then run \
                      `tessera-hub activate --offline ANSWER`",
                     args.out.display()
@@ -214,14 +223,14 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 ..DaemonConfig::default()
             };
             // Before the listener announces itself: a SIGTERM right after start is graceful.
-            let shutdown = tessera_serve::shutdown_signal()
+            let shutdown = tessera_http_server::shutdown_signal()
                 .map_err(|e| fail(Exit::Io, format!("signal handlers: {e}")))?;
             daemon::run(Arc::new(hub), config, shutdown).await.map_err(|e| fail(Exit::Io, e))?;
             Ok(0)
         }
         Command::Ping { json } => {
-            let receipt = hub.ping().await?;
-            let report = hub.status()?;
+            let receipt = hub.ping().await.map_err(Exit::failure)?;
+            let report = hub.status().map_err(Exit::failure)?;
             if json {
                 print_json(&report)?;
             } else {
@@ -233,7 +242,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
         Command::Status { json } => {
-            let report = hub.status()?;
+            let report = hub.status().map_err(Exit::failure)?;
             if json {
                 print_json(&report)?;
             } else {
@@ -242,7 +251,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
         Command::Bundle(args) => {
-            let bundle = hub.bundle_for_request(&read(&args.request)?, args.lease_ttl)?;
+            let bundle = hub
+                .bundle_for_request(&read(&args.request)?, args.lease_ttl)
+                .map_err(Exit::failure)?;
             let text = serde_json::to_vec_pretty(&bundle).map_err(|e| fail(Exit::Internal, e))?;
             tessera_core::fsutil::write_atomic(
                 &args.out,
@@ -250,7 +261,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
             )
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
-            tessera_bin::note(&format_args!(
+            tessera_process::note(&format_args!(
                 "bundle written to {} (lease until {})",
                 args.out.display(),
                 hub.now().saturating_add(args.lease_ttl)
@@ -258,7 +269,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Runners(RunnersCommand::List { json }) => {
-            let runners = hub.runners()?;
+            let runners = hub.runners().map_err(Exit::failure)?;
             if json {
                 print_json(&runners)?;
             } else {
@@ -276,21 +287,21 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Runners(RunnersCommand::Release { key_id }) => {
-            hub.release_runner(&key_id)?;
+            hub.release_runner(&key_id).map_err(Exit::failure)?;
             out(&format!("released the slot of runner {key_id}\n"))?;
             Ok(0)
         }
         Command::Runners(RunnersCommand::Forget { key_id }) => {
-            hub.forget_runner(&key_id)?;
+            hub.forget_runner(&key_id).map_err(Exit::failure)?;
             out(&format!(
                 "removed runner {key_id}; it must enroll again with a new runner token\n"
             ))?;
             Ok(0)
         }
         Command::RunnerToken => {
-            let token = hub.create_runner_token()?;
+            let token = hub.create_runner_token().map_err(Exit::failure)?;
             out(&format!("{token}\n"))?;
-            tessera_bin::note(
+            tessera_process::note(
                 &"this token is shown once; give it to the runner (`tessera-runner install --token`)",
             );
             Ok(0)

@@ -45,14 +45,14 @@ pub enum CallError {
     },
 }
 
-/// An HTTP client bound to one portal.
+/// An HTTP client of one portal's hub API (activate, ping).
 #[derive(Debug, Clone)]
-pub struct PortalClient {
+pub struct HubApiClient {
     base: String,
     http: reqwest::Client,
 }
 
-impl PortalClient {
+impl HubApiClient {
     /// A client for the portal at `base` (e.g. `https://portal.example.com`).
     pub fn new(base: &str) -> Result<Self, CallError> {
         install_crypto_provider();
@@ -62,7 +62,7 @@ impl PortalClient {
             .user_agent(concat!("tessera-hub/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CallError::Unreachable(format!("HTTP client: {e}")))?;
-        Ok(PortalClient { base: base.trim_end_matches('/').to_owned(), http })
+        Ok(HubApiClient { base: base.trim_end_matches('/').to_owned(), http })
     }
 
     /// The portal's base URL.

@@ -13,12 +13,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tessera_core::Status;
 use tessera_core::UnixTime;
 use tessera_core::chain::Chain;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::keys::{PublicKey, SigningKey};
-use tessera_core::license::LicenseId;
 use tessera_core::receipt::Nonce;
 
 /// Largest state file read back (leases and tokens of many runners fit easily).
@@ -85,10 +83,6 @@ pub struct HubState {
     /// The latest receipt that verified, whatever its status: the latest word counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
-    /// Read from state files of earlier versions and dropped: the standing now comes from
-    /// the signed receipt alone.
-    #[serde(default, skip_serializing)]
-    pub last_good: Option<UnixTime>,
     /// The latest time this hub has seen (its clock, receipts): a clock set far behind it is
     /// `clock_rollback`. Only ever makes the standing stricter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,7 +90,7 @@ pub struct HubState {
     /// When the last ping attempt failed, and why (cleared by the next receipt); the reason
     /// is bounded ([`MAX_REASON_LEN`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_failure: Option<Failure>,
+    pub last_failure: Option<PingFailure>,
     /// The time of the last call sent, in milliseconds: each call's time must grow.
     #[serde(default)]
     pub last_call_ms: i64,
@@ -113,10 +107,6 @@ pub struct HubState {
     /// Enrolled runners, by the id of their key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runners: BTreeMap<String, RunnerRecord>,
-    /// Slots by runner name, from earlier versions: read and dropped (slots are leased to
-    /// runner keys now).
-    #[serde(default, skip_serializing)]
-    pub leases: BTreeMap<String, UnixTime>,
 }
 
 impl HubState {
@@ -175,7 +165,7 @@ pub fn bounded(text: &str) -> String {
 /// A failed ping, remembered for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Failure {
+pub struct PingFailure {
     /// When the ping failed.
     pub at: UnixTime,
     /// Why, cut to one line.
@@ -336,15 +326,4 @@ impl StateDir {
             .map(|(key, _)| key)
             .map_err(|e| StateError::Damaged { path, reason: e.to_string() })
     }
-}
-
-/// The id the license file in the state directory claims, read without verification (for
-/// messages only).
-pub fn claimed_license_id(license: &[u8]) -> Option<LicenseId> {
-    tessera_core::LicenseFile::parse(license).ok()?.unverified_claims().ok().map(|c| c.id)
-}
-
-/// The statuses a receipt may carry that stop the hub at once.
-pub fn stops_at_once(status: Status) -> bool {
-    !matches!(status, Status::Valid | Status::Grace)
 }

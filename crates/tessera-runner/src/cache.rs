@@ -23,9 +23,6 @@ use tessera_core::receipt::Nonce;
 
 const HEADER: &str = "TESSERA RUNNER CACHE v2";
 const CONTEXT: &[u8] = b"tessera runner cache v2\0";
-/// The header of the cache of versions before runner keys: it is not read, the runner
-/// enrolls again (`tessera-runner refresh`).
-const OLD_HEADER: &str = "TESSERA RUNNER CACHE v1";
 /// Largest cache file read.
 pub const MAX_CACHE_LEN: usize = 256 * 1024;
 
@@ -94,9 +91,6 @@ pub enum OpenError {
     /// The seal does not match: the file was edited or belongs to another runner.
     #[error(transparent)]
     Tampered(#[from] Tampered),
-    /// Written by a version before runner keys.
-    #[error("the cache is from an earlier version of the runner: run `tessera-runner refresh`")]
-    OldVersion,
 }
 
 fn mac(key: &[u8; 32], body: &[u8]) -> Hmac<Sha256> {
@@ -120,7 +114,6 @@ pub fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cache, OpenError> {
     let mut lines = text.strip_suffix('\n').ok_or(Tampered("truncated"))?.split('\n');
     match lines.next() {
         Some(HEADER) => {}
-        Some(OLD_HEADER) => return Err(OpenError::OldVersion),
         _ => return Err(Tampered("header").into()),
     }
     let body = lines.next().ok_or(Tampered("truncated"))?;
@@ -220,12 +213,5 @@ mod tests {
         let mut longer = sealed.clone();
         longer.extend_from_slice(b"x\n");
         assert!(open(&longer, &key).is_err());
-    }
-
-    #[test]
-    fn an_earlier_versions_cache_says_so() {
-        let sealed = seal(&sample(), &[9u8; 32]);
-        let old = String::from_utf8(sealed).expect("text").replace(HEADER, OLD_HEADER);
-        assert_eq!(open(old.as_bytes(), &[9u8; 32]), Err(OpenError::OldVersion));
     }
 }

@@ -17,7 +17,7 @@ const MAX_MESSAGE_LEN: usize = 300;
 /// Why the hub gave no answer to use.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum HubError {
+pub enum HubCallError {
     /// Network trouble, a timeout, an oversized answer or a 5xx: try again later.
     #[error("hub unreachable: {0}")]
     Unreachable(String),
@@ -60,14 +60,14 @@ fn bounded(text: &str) -> String {
 
 impl HubClient {
     /// A client of the hub at `base` (its runner API URL).
-    pub fn new(base: &str) -> Result<Self, HubError> {
+    pub fn new(base: &str) -> Result<Self, HubCallError> {
         // rustls is built without a default provider (no C toolchain needed): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| HubError::Unreachable(format!("HTTP client: {e}")))?;
+            .map_err(|e| HubCallError::Unreachable(format!("HTTP client: {e}")))?;
         Ok(HubClient { base: base.trim_end_matches('/').to_owned(), http })
     }
 
@@ -78,7 +78,7 @@ impl HubClient {
 
     /// Asks for a lease (renewing the one held) and the hub's bundle. `token` enrolls the
     /// runner's key the first time.
-    pub fn lease(&self, call: &str, token: Option<&str>) -> Result<LeaseAnswer, HubError> {
+    pub fn lease(&self, call: &str, token: Option<&str>) -> Result<LeaseAnswer, HubCallError> {
         let mut request = self
             .http
             .post(format!("{}/v1/lease", self.base))
@@ -88,11 +88,11 @@ impl HubClient {
         }
         let body = answer(request.send())?;
         serde_json::from_slice(&body)
-            .map_err(|e| HubError::Unreachable(bounded(&format!("unreadable answer: {e}"))))
+            .map_err(|e| HubCallError::Unreachable(bounded(&format!("unreadable answer: {e}"))))
     }
 
     /// Gives the slot back.
-    pub fn release(&self, call: &str) -> Result<(), HubError> {
+    pub fn release(&self, call: &str) -> Result<(), HubCallError> {
         let request = self
             .http
             .post(format!("{}/v1/release", self.base))
@@ -103,16 +103,16 @@ impl HubClient {
 
 /// The body of a successful answer, or the hub's error; at most [`MAX_ANSWER_LEN`] bytes
 /// are read either way.
-fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> Result<Vec<u8>, HubError> {
-    let response = sent.map_err(|e| HubError::Unreachable(bounded(&describe(&e))))?;
+fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> Result<Vec<u8>, HubCallError> {
+    let response = sent.map_err(|e| HubCallError::Unreachable(bounded(&describe(&e))))?;
     let http = response.status();
     let mut body = Vec::new();
     let read = response
         .take(MAX_ANSWER_LEN as u64 + 1)
         .read_to_end(&mut body)
-        .map_err(|e| HubError::Unreachable(bounded(&format!("reading the answer: {e}"))))?;
+        .map_err(|e| HubCallError::Unreachable(bounded(&format!("reading the answer: {e}"))))?;
     if read > MAX_ANSWER_LEN {
-        return Err(HubError::Unreachable(format!(
+        return Err(HubCallError::Unreachable(format!(
             "the answer is longer than {MAX_ANSWER_LEN} bytes"
         )));
     }
@@ -124,8 +124,8 @@ fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> Result<Vec<u8>,
         Err(_) => ("http_error".to_owned(), format!("HTTP {http}")),
     };
     if http.is_server_error() {
-        Err(HubError::Unreachable(format!("{code}: {message}")))
+        Err(HubCallError::Unreachable(format!("{code}: {message}")))
     } else {
-        Err(HubError::Refused { http: http.as_u16(), code, message })
+        Err(HubCallError::Refused { http: http.as_u16(), code, message })
     }
 }

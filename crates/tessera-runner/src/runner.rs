@@ -28,7 +28,7 @@ use tessera_core::trust::TrustSet;
 use crate::cache::Cache;
 use crate::check::{self, BadBundle, Decision, LeaseInput};
 #[cfg(feature = "refresh")]
-use crate::hub::HubError;
+use crate::hub::HubCallError;
 use crate::installation::{self, Installation, Misfit};
 use crate::keystore::{Keystore, KeystoreError, Secret};
 
@@ -63,7 +63,7 @@ pub enum RunnerError {
     /// The hub could not be reached or refused the call.
     #[cfg(feature = "refresh")]
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Hub(#[from] HubCallError),
     /// An argument or a file given by the caller is not usable.
     #[error("{0}")]
     Input(String),

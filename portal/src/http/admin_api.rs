@@ -20,7 +20,9 @@ use crate::domain::actions::{self, Action, ActionError, Done};
 use crate::domain::apikeys::Scope;
 use crate::domain::audit::{self, Actor};
 use crate::domain::standing::license_status;
-use crate::store::{LicenseFilter, LicenseRow, LicenseSummary, Registered, Standing, UsagePage};
+use crate::store::{
+    LicenseFilter, LicenseRow, LicenseStanding, LicenseSummary, Registered, UsagePage,
+};
 
 /// `POST /v1/admin/licenses` body.
 #[derive(Debug, Deserialize)]
@@ -242,7 +244,7 @@ pub const MAX_PAGE: u32 = 1000;
 pub struct ListQuery {
     org: Option<String>,
     product: Option<String>,
-    standing: Option<Standing>,
+    standing: Option<LicenseStanding>,
     /// A time: Unix seconds, an RFC 3339 time or a date.
     expiring_before: Option<String>,
     activated: Option<bool>,

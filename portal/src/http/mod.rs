@@ -98,12 +98,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = tokio::spawn(run_jobs(portal.clone()));
-    let limits = tessera_serve::Limits {
+    let limits = tessera_http_server::Limits {
         header_read_timeout: Duration::from_secs(portal.settings.header_read_timeout_secs),
         handshake_timeout: Duration::from_secs(portal.settings.header_read_timeout_secs),
         max_connections: portal.settings.max_connections,
     };
-    let result = tessera_serve::serve(listener, router(&portal), limits, tls, shutdown).await;
+    let result = tessera_http_server::serve(listener, router(&portal), limits, tls, shutdown).await;
     jobs.abort();
     portal.pings.close().await;
     result
@@ -113,8 +113,8 @@ pub async fn serve(
 pub fn tls_config(
     cert: &Path,
     key: &Path,
-) -> Result<Arc<rustls::ServerConfig>, tessera_serve::TlsError> {
-    tessera_serve::tls_config(cert, key)
+) -> Result<Arc<rustls::ServerConfig>, tessera_http_server::TlsError> {
+    tessera_http_server::tls_config(cert, key)
 }
 
 /// Counts and times every request; logs it without bodies, addresses or agents.

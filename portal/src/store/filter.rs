@@ -10,7 +10,7 @@ use tessera_core::{Status, UnixTime};
 /// [`crate::domain::standing::license_status`] answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Standing {
+pub enum LicenseStanding {
     /// Valid now.
     Valid,
     /// Not valid yet.
@@ -25,26 +25,26 @@ pub enum Standing {
     Revoked,
 }
 
-impl Standing {
+impl LicenseStanding {
     /// Every standing, in the order a dashboard shows them.
-    pub const ALL: [Standing; 6] = [
-        Standing::Valid,
-        Standing::NotYetValid,
-        Standing::Expired,
-        Standing::Terminated,
-        Standing::Suspended,
-        Standing::Revoked,
+    pub const ALL: [LicenseStanding; 6] = [
+        LicenseStanding::Valid,
+        LicenseStanding::NotYetValid,
+        LicenseStanding::Expired,
+        LicenseStanding::Terminated,
+        LicenseStanding::Suspended,
+        LicenseStanding::Revoked,
     ];
 
     /// The status word this standing shows as.
     pub fn status(self) -> Status {
         match self {
-            Standing::Valid => Status::Valid,
-            Standing::NotYetValid => Status::NotYetValid,
-            Standing::Expired => Status::Expired,
-            Standing::Terminated => Status::Terminated,
-            Standing::Suspended => Status::Suspended,
-            Standing::Revoked => Status::Revoked,
+            LicenseStanding::Valid => Status::Valid,
+            LicenseStanding::NotYetValid => Status::NotYetValid,
+            LicenseStanding::Expired => Status::Expired,
+            LicenseStanding::Terminated => Status::Terminated,
+            LicenseStanding::Suspended => Status::Suspended,
+            LicenseStanding::Revoked => Status::Revoked,
         }
     }
 
@@ -55,14 +55,14 @@ impl Standing {
         let started = format!("{t} >= l.not_before");
         let terminated = format!("(l.terminates_at IS NOT NULL AND {t} > l.terminates_at)");
         match self {
-            Standing::Revoked => "l.status = 'revoked'".to_owned(),
-            Standing::Suspended => "l.status = 'suspended'".to_owned(),
-            Standing::NotYetValid => format!("{active} AND {t} < l.not_before"),
-            Standing::Terminated => format!("{active} AND {started} AND {terminated}"),
-            Standing::Expired => {
+            LicenseStanding::Revoked => "l.status = 'revoked'".to_owned(),
+            LicenseStanding::Suspended => "l.status = 'suspended'".to_owned(),
+            LicenseStanding::NotYetValid => format!("{active} AND {t} < l.not_before"),
+            LicenseStanding::Terminated => format!("{active} AND {started} AND {terminated}"),
+            LicenseStanding::Expired => {
                 format!("{active} AND {started} AND NOT {terminated} AND {t} > l.expires_at")
             }
-            Standing::Valid => {
+            LicenseStanding::Valid => {
                 format!("{active} AND {started} AND NOT {terminated} AND {t} <= l.expires_at")
             }
         }
@@ -79,7 +79,7 @@ pub struct LicenseFilter {
     /// The product, exactly.
     pub product: Option<String>,
     /// What a ping would answer now.
-    pub standing: Option<Standing>,
+    pub standing: Option<LicenseStanding>,
     /// Ends (`expires_at`) before this time.
     pub expiring_before: Option<i64>,
     /// Bound to a hub, or not.

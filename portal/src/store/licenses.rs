@@ -8,7 +8,7 @@ use super::{
     LicenseState, LicenseSummary, Registered, Store, StoreError, activation_from_row,
     license_from_row,
 };
-use crate::store::filter::{Bind, LicenseFilter, Standing, Where, page_source};
+use crate::store::filter::{Bind, LicenseFilter, LicenseStanding, Where, page_source};
 
 impl Store {
     // --- licenses ---------------------------------------------------------------------
@@ -161,7 +161,7 @@ impl Store {
     }
 
     /// The dashboard's figures over the licenses `filter` covers: how many in each standing
-    /// (in [`Standing::ALL`]'s order), valid ones ending within `soon` seconds, and bound
+    /// (in [`LicenseStanding::ALL`]'s order), valid ones ending within `soon` seconds, and bound
     /// hubs silent past their license's grace period. One pass over the table.
     pub async fn license_counts(
         &self,
@@ -174,13 +174,13 @@ impl Store {
         let t = sql.bind(Bind::Int(now.as_unix()));
         let t = format!("${t}");
         let soon_n = sql.bind(Bind::Int(now.as_unix().saturating_add(soon)));
-        let mut sums: Vec<String> = Standing::ALL
+        let mut sums: Vec<String> = LicenseStanding::ALL
             .iter()
             .map(|s| format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", s.condition(&t)))
             .collect();
         sums.push(format!(
             "SUM(CASE WHEN {} AND l.expires_at < ${soon_n} THEN 1 ELSE 0 END)",
-            Standing::Valid.condition(&t)
+            LicenseStanding::Valid.condition(&t)
         ));
         sums.push(format!(
             "SUM(CASE WHEN a.license_id IS NOT NULL AND l.status = 'active' AND \
@@ -444,7 +444,7 @@ const REGISTER_ROWS: usize = 100;
 /// The dashboard's figures ([`Store::license_counts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LicenseCounts {
-    /// In [`Standing::ALL`]'s order.
+    /// In [`LicenseStanding::ALL`]'s order.
     pub by_standing: [i64; 6],
     /// Valid licenses ending within 30 days.
     pub ending_soon: i64,

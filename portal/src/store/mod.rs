@@ -26,7 +26,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
-pub use filter::{LicenseFilter, Standing};
+pub use filter::{LicenseFilter, LicenseStanding};
 pub use licenses::LicenseCounts;
 pub use people::{InvitationRow, OrganizationRow, SessionRow, UserRow};
 use tessera_core::UnixTime;

@@ -115,14 +115,14 @@ on_both_stores!(api_keys_have_scopes_expiry_revocation_and_rotate_without_downti
 });
 
 on_both_stores!(the_vendor_cli_registers_licenses_through_the_admin_api, |app| {
-    use tessera_cli::portal::{PortalClient, PortalError};
+    use tessera_cli::portal::{AdminApiClient, PortalError};
     let (claims, text) = app.issue(|_| {});
     let (address, key) = (app.address.clone(), app.admin_key.clone());
     let outcome = tokio::task::spawn_blocking(move || {
-        let client = PortalClient::new(&address, &key, false).expect("client");
+        let client = AdminApiClient::new(&address, &key, false).expect("client");
         let first = client.register(&text).expect("register");
         let again = client.register(&text).expect("register again");
-        let wrong = PortalClient::new(
+        let wrong = AdminApiClient::new(
             &address,
             "tsk_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             false,
@@ -144,7 +144,7 @@ on_both_stores!(the_vendor_cli_registers_licenses_through_the_admin_api, |app| {
         matches!(garbage, Err(PortalError::Refused { status: 422, ref code, .. }) if code == "malformed")
     );
     let unreachable = tokio::task::spawn_blocking(|| {
-        PortalClient::new("http://127.0.0.1:9", "k", false).expect("client").register("x")
+        AdminApiClient::new("http://127.0.0.1:9", "k", false).expect("client").register("x")
     })
     .await
     .expect("task");

@@ -1,3 +1,5 @@
+// Over 500 lines on purpose: the vectors' generator and the checks of the same files, kept
+// together so that they cannot drift apart unseen.
 //! The license test vectors in `tests/vectors/license/`: one file a case, each with a header
 //! saying what verifying it must give. `docs/FORMAT.md` lists them.
 //!

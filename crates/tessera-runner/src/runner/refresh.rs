@@ -19,12 +19,7 @@ use crate::hub::HubClient;
 #[serde(deny_unknown_fields)]
 struct Enrollment {
     hub: String,
-    #[serde(alias = "runner")]
     label: String,
-    /// A token kept by versions before runner keys: used once to enroll this runner's key
-    /// at its next refresh, then dropped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
 }
 
 impl Runner {
@@ -38,8 +33,7 @@ impl Runner {
         trust: &str,
     ) -> Result<Decision, RunnerError> {
         let client = HubClient::new(hub)?;
-        let enrollment =
-            Enrollment { hub: client.base().to_owned(), label: label.to_owned(), token: None };
+        let enrollment = Enrollment { hub: client.base().to_owned(), label: label.to_owned() };
         self.lease_from(&client, &enrollment, Some(token), Some(trust))
     }
 
@@ -58,8 +52,7 @@ impl Runner {
             Err(e) => return Err(io_error(&path, e)),
         };
         let client = HubClient::new(&enrollment.hub)?;
-        let token = enrollment.token.clone();
-        self.lease_from(&client, &enrollment, token.as_deref(), trust)
+        self.lease_from(&client, &enrollment, None, trust)
     }
 
     /// One lease call to the hub, and the answer into the cache.
@@ -109,11 +102,7 @@ impl Runner {
             &trust,
             Some(client.base()),
         )?;
-        let keep = Enrollment {
-            hub: enrollment.hub.clone(),
-            label: enrollment.label.clone(),
-            token: None,
-        };
+        let keep = Enrollment { hub: enrollment.hub.clone(), label: enrollment.label.clone() };
         let path = self.enrollment_path();
         let bytes = serde_json::to_vec(&keep).map_err(|e| RunnerError::Input(e.to_string()))?;
         write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)

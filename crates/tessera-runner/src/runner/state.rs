@@ -13,7 +13,7 @@ use tessera_core::receipt::Nonce;
 use zeroize::Zeroizing;
 
 use super::{Runner, RunnerError, io_error};
-use crate::cache::{self, Cache, MAX_CACHE_LEN, OpenError};
+use crate::cache::{self, Cache, MAX_CACHE_LEN};
 use crate::check::Decision;
 use crate::installation::{self, Installation, Misfit};
 use crate::keystore::{Backend, Secret};
@@ -155,10 +155,6 @@ impl Runner {
         };
         let cache = match cache::open(&bytes, &secret.key) {
             Ok(cache) => cache,
-            Err(OpenError::OldVersion) => {
-                let decision = Decision::new(Status::NoLicense, OpenError::OldVersion.to_string());
-                return Ok(Opened::Settled(Found::Unusable(decision, Some(secret))));
-            }
             Err(e) => {
                 let found = installation::key_id(&secret.key);
                 if let Some(record) = record.filter(|r| r.key_id != found && !for_write) {

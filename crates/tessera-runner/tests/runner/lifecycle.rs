@@ -206,7 +206,7 @@ fn leases_end_and_the_runner_limit_holds() {
     site.install(&first, "r1").expect("install");
     let refused = site.install(&second, "r2");
     assert!(
-        matches!(&refused, Err(RunnerError::Hub(tessera_runner::hub::HubError::Refused { code, .. })) if code == "runner_limit_exceeded"),
+        matches!(&refused, Err(RunnerError::Hub(tessera_runner::hub::HubCallError::Refused { code, .. })) if code == "runner_limit_exceeded"),
         "{refused:?}"
     );
     assert_eq!(second.check().expect("check").status, Status::NoLicense);

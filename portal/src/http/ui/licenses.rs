@@ -94,7 +94,8 @@ pub(super) fn list_filter(viewer: &Viewer, form: &ListForm) -> Result<LicenseFil
     let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
     filter.org = given(&form.org);
     filter.product = given(&form.product);
-    filter.standing = Standing::ALL.into_iter().find(|s| s.status().as_str() == form.standing);
+    filter.standing =
+        LicenseStanding::ALL.into_iter().find(|s| s.status().as_str() == form.standing);
     filter.activated = match form.activated.as_str() {
         "true" => Some(true),
         "false" => Some(false),

@@ -37,7 +37,7 @@ use crate::app::Portal;
 use crate::domain::accounts::{self, AccountError, Password, Role, SignIn};
 use crate::domain::actions::{self, Action, ActionError, Done};
 use crate::domain::standing::license_status;
-use crate::store::{LicenseFilter, Standing, StoreError, UserRow};
+use crate::store::{LicenseFilter, LicenseStanding, StoreError, UserRow};
 use pages::{Chrome, ListForm};
 
 const SESSION_COOKIE: &str = "tessera_session";

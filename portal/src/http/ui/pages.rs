@@ -5,8 +5,8 @@ use tessera_core::UnixTime;
 
 use crate::domain::accounts::Role;
 use crate::store::{
-    ActivationRow, LicenseCounts, LicenseRow, LicenseSummary, MonthlyUsage, OrganizationRow,
-    Standing, UserRow,
+    ActivationRow, LicenseCounts, LicenseRow, LicenseStanding, LicenseSummary, MonthlyUsage,
+    OrganizationRow, UserRow,
 };
 
 /// Who is looking, and the form token of their session.
@@ -108,7 +108,7 @@ pub fn message(title: &str, chrome: Option<&Chrome<'_>>, text: &str) -> Markup {
     )
 }
 
-fn standing_word(s: Standing) -> &'static str {
+fn standing_word(s: LicenseStanding) -> &'static str {
     s.status().as_str()
 }
 
@@ -121,7 +121,7 @@ pub fn dashboard(chrome: &Chrome<'_>, scope: &str, counts: &LicenseCounts) -> Ma
             p.muted { (scope) }
             h2 { "Licenses by standing" }
             div.cards {
-                @for (standing, n) in Standing::ALL.iter().zip(counts.by_standing) {
+                @for (standing, n) in LicenseStanding::ALL.iter().zip(counts.by_standing) {
                     a.card href={ "/ui/licenses?standing=" (standing_word(*standing)) } {
                         span.n { (n) }
                         (standing_word(*standing).replace('_', " "))
@@ -190,7 +190,7 @@ pub fn licenses(
                     label for="f-standing" { "Standing" }
                     select id="f-standing" name="standing" {
                         option value="" { "any" }
-                        @for s in Standing::ALL {
+                        @for s in LicenseStanding::ALL {
                             option value=(standing_word(s)) selected[form.standing == standing_word(s)] { (standing_word(s).replace('_', " ")) }
                         }
                     }

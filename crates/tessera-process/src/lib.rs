@@ -2,7 +2,7 @@
 //! does the same way around its own work, in one place:
 //!
 //! - a failure is one line on stderr, `<binary>: <what is wrong>`, and a documented exit
-//!   code ([`Failure`]);
+//!   code: one shape for every binary, [`Failure`];
 //! - a bug (a panic) is one line too, `<binary>: internal error (please report it): …`,
 //!   never a backtrace;
 //! - a command's answer goes out through [`print()`]: a reader that has gone
@@ -12,10 +12,10 @@
 //! - a `println!` left on a closed standard output ends the program quietly with code 0, as
 //!   ripgrep does: the reader has what it wanted;
 //! - colour only on a terminal and without `NO_COLOR` ([`colour`]), and the logs of the
-//!   binaries that log set up once (feature `logging`: `tessera_bin::logging`).
+//!   binaries that log set up once (feature `logging`: `tessera_process::logging`).
 //!
-//! Each binary keeps its own failure type (in its `error.rs`) with the exit codes it
-//! documents, and implements [`Failure`] for it.
+//! Each binary keeps, in its `error.rs`, the table of exit codes it documents and which code
+//! each error of its libraries is ([`Classify`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -30,20 +30,44 @@ use std::process::ExitCode;
 
 pub use output::{note, print};
 
-/// A failure a binary reports: what to say and how to exit.
-pub trait Failure: Display {
-    /// The process exit code for this failure (documented per binary).
-    fn exit_code(&self) -> u8;
+/// What a binary failed with: the one line it says on stderr and the code it exits with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The exit code.
+    pub code: u8,
+    /// The one line said on stderr.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with `code`: one of the binary's documented exit codes (its `Exit` table,
+    /// or a license status's code).
+    pub fn new(code: impl Into<u8>, message: impl Display) -> Self {
+        Failure { code: code.into(), message: message.to_string() }
+    }
+}
+
+impl Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Which failure an error of a library is, as one binary documents it: implemented by the
+/// binary's table of exit codes for each error it reports (`.map_err(Exit::failure)?`).
+pub trait Classify<E> {
+    /// The failure `error` is.
+    fn failure(error: E) -> Failure;
 }
 
 /// Runs a binary's `body` under the shared rules; its `Ok` is the exit code.
-pub fn run<F: Failure>(name: &'static str, body: impl FnOnce() -> Result<u8, F>) -> ExitCode {
+pub fn run<F: Into<Failure>>(name: &'static str, body: impl FnOnce() -> Result<u8, F>) -> ExitCode {
     install_panic_hook(name);
-    match body() {
+    match body().map_err(Into::into) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             say(name, &failure);
-            ExitCode::from(failure.exit_code())
+            ExitCode::from(failure.code)
         }
     }
 }

@@ -2,7 +2,7 @@
 //! anything (<https://no-color.org>). A log redirected to a file or read by a log collector
 //! stays plain text.
 //!
-//! The binaries' logs follow this rule (`tessera_bin::logging`); clap's help and usage errors
+//! The binaries' logs follow this rule (`tessera_process::logging`); clap's help and usage errors
 //! follow the same one on their own (terminal and `NO_COLOR`, checked per stream).
 
 use std::ffi::OsStr;

@@ -34,9 +34,15 @@ fn start() -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         runtime
-            .block_on(tessera_serve::serve(listener, router, Default::default(), None, async {
-                let _ = stopped.await;
-            }))
+            .block_on(tessera_http_server::serve(
+                listener,
+                router,
+                Default::default(),
+                None,
+                async {
+                    let _ = stopped.await;
+                },
+            ))
             .expect("serve");
     });
     (address, stop)

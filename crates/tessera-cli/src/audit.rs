@@ -1,0 +1,44 @@
+//! `tessera audit verify`: an export of the portal's audit ledger, checked against the
+//! vendor's trust set by the core's one ledger rule.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+
+use tessera_core::ledger::{self, Export, ExportLineError, LedgerError, Verified};
+use tessera_core::trust::TrustSet;
+
+use crate::files::FileError;
+
+/// The largest audit export read (a million entries is ~250 MB of JSON lines).
+const MAX_AUDIT_EXPORT: usize = 2 * 1024 * 1024 * 1024;
+
+/// Why an export was not found sound.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{}: larger than an audit export can be", path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{} {source}", path.display())]
+    NotAnExport { path: PathBuf, source: ExportLineError },
+    /// The export reads, but the ledger it holds is not sound.
+    #[error("{}: {source}", path.display())]
+    Unsound { path: PathBuf, source: LedgerError },
+}
+
+/// Reads the export at `file` and checks it against `trust`.
+pub fn verify_export(file: &Path, trust: &TrustSet) -> Result<Verified, AuditError> {
+    let opened = std::fs::File::open(file).map_err(|e| FileError::new(file, e))?;
+    if opened.metadata().map(|m| m.len()).unwrap_or(0) > MAX_AUDIT_EXPORT as u64 {
+        return Err(AuditError::TooLarge { path: file.to_owned() });
+    }
+    let lines = std::io::BufReader::new(opened)
+        .lines()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| FileError::new(file, e))?;
+    let export = Export::from_lines(&lines)
+        .map_err(|source| AuditError::NotAnExport { path: file.to_owned(), source })?;
+    ledger::verify(&export, trust)
+        .map_err(|source| AuditError::Unsound { path: file.to_owned(), source })
+}
