@@ -184,4 +184,3 @@ checked_string!(
         Ok(())
     }
 );
-
