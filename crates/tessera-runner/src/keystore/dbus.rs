@@ -11,7 +11,7 @@ pub mod wire;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
@@ -63,8 +63,28 @@ impl From<io::Error> for DbusError {
 
 /// A connection to the session bus, after `Hello`.
 pub struct Connection {
-    stream: BufReader<UnixStream>,
+    stream: BufReader<Timed>,
     serial: u32,
+    timeout: Duration,
+}
+
+/// The socket, read against one deadline per call: a bus that keeps sending what is not the
+/// reply (signals, replies to others, a byte at a time) is reported when the call's time is
+/// up, not read for ever (a socket's read timeout alone restarts with every byte).
+struct Timed {
+    stream: UnixStream,
+    deadline: Instant,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
 }
 
 /// A method to call: where, and what.
@@ -91,17 +111,18 @@ impl Connection {
         let mut last = DbusError::NoBus;
         for address in addresses.split(';').filter(|a| !a.is_empty()) {
             match connect(address) {
-                Ok(stream) => return Connection::start(stream),
+                Ok(stream) => return Connection::start(stream, TIMEOUT),
                 Err(source) => last = DbusError::Connect { address: address.to_owned(), source },
             }
         }
         Err(last)
     }
 
-    fn start(stream: UnixStream) -> Result<Self, DbusError> {
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.set_write_timeout(Some(TIMEOUT))?;
-        let mut connection = Connection { stream: BufReader::new(stream), serial: 0 };
+    fn start(stream: UnixStream, timeout: Duration) -> Result<Self, DbusError> {
+        stream.set_write_timeout(Some(timeout))?;
+        let deadline = Instant::now() + timeout;
+        let stream = BufReader::new(Timed { stream, deadline });
+        let mut connection = Connection { stream, serial: 0, timeout };
         connection.authenticate()?;
         let hello = Call {
             destination: "org.freedesktop.DBus",
@@ -117,13 +138,13 @@ impl Connection {
     fn authenticate(&mut self) -> Result<(), DbusError> {
         let uid = rustix::process::geteuid().as_raw().to_string();
         let line = format!("\0AUTH EXTERNAL {}\r\n", hex::encode(uid));
-        self.stream.get_mut().write_all(line.as_bytes())?;
+        self.stream.get_mut().stream.write_all(line.as_bytes())?;
         let mut reply = String::new();
         (&mut self.stream).take(512).read_line(&mut reply)?;
         if !reply.starts_with("OK ") {
             return Err(DbusError::Auth(reply.trim_end().to_owned()));
         }
-        self.stream.get_mut().write_all(b"BEGIN\r\n")?;
+        self.stream.get_mut().stream.write_all(b"BEGIN\r\n")?;
         Ok(())
     }
 
@@ -132,7 +153,9 @@ impl Connection {
         self.serial = self.serial.wrapping_add(1).max(1);
         let serial = self.serial;
         let message = Zeroizing::new(method_call(call, args, serial));
-        self.stream.get_mut().write_all(&message)?;
+        let timed = self.stream.get_mut();
+        timed.deadline = Instant::now() + self.timeout;
+        timed.stream.write_all(&message)?;
         loop {
             let reply = self.read_message()?;
             // Signals (NameAcquired after Hello) and anything else are not this reply.
@@ -301,6 +324,40 @@ mod tests {
             panic!("header fields")
         };
         assert_eq!(fields.len(), 5, "path, interface, member, destination, signature");
+    }
+
+    /// A bus that answers the handshake, then sends messages that are never the reply (a
+    /// signal every few milliseconds, as any process on the bus may send to this connection).
+    fn chatty_bus() -> (UnixStream, std::thread::JoinHandle<()>) {
+        let (client, server) = UnixStream::pair().expect("socket pair");
+        let bus = std::thread::spawn(move || {
+            let mut server = BufReader::new(server);
+            let mut line = Vec::new();
+            let _ = server.read_until(b'\n', &mut line);
+            let _ = server.get_mut().write_all(b"OK 0123456789abcdef0123456789abcdef\r\n");
+            let _ = server.read_until(b'\n', &mut line);
+            let call = Call { destination: "d.e", path: "/p", interface: "i.f", member: "S" };
+            let mut signal = method_call(&call, &[], 1000);
+            signal[1] = 4;
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if server.get_mut().write_all(&signal).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        (client, bus)
+    }
+
+    #[test]
+    fn a_bus_that_never_replies_but_keeps_talking_times_out() {
+        let (client, bus) = chatty_bus();
+        let started = Instant::now();
+        let result = Connection::start(client, Duration::from_millis(300));
+        assert!(matches!(result, Err(DbusError::Timeout)), "{:?}", result.err());
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        bus.join().expect("bus thread");
     }
 
     #[test]
