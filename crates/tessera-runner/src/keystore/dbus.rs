@@ -101,12 +101,24 @@ impl Connection {
     pub fn session() -> Result<Self, DbusError> {
         let addresses = match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
             Ok(a) if !a.is_empty() => a,
-            _ => match std::env::var_os("XDG_RUNTIME_DIR") {
-                Some(dir) if std::path::Path::new(&dir).join("bus").exists() => {
-                    format!("unix:path={}/bus", std::path::Path::new(&dir).display())
+            _ => {
+                let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") else {
+                    return Err(DbusError::NoBus);
+                };
+                // Connected to by path, not through an address: a directory's name may hold
+                // the address syntax's `,` `;` `%`.
+                let bus = std::path::Path::new(&dir).join("bus");
+                if !bus.exists() {
+                    return Err(DbusError::NoBus);
                 }
-                _ => return Err(DbusError::NoBus),
-            },
+                return match UnixStream::connect(&bus) {
+                    Ok(stream) => Connection::start(stream, TIMEOUT),
+                    Err(source) => Err(DbusError::Connect {
+                        address: format!("unix:path={}", bus.display()),
+                        source,
+                    }),
+                };
+            }
         };
         let mut last = DbusError::NoBus;
         for address in addresses.split(';').filter(|a| !a.is_empty()) {
