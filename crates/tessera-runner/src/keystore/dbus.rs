@@ -154,7 +154,7 @@ impl Connection {
         let mut reply = String::new();
         (&mut self.stream).take(512).read_line(&mut reply)?;
         if !reply.starts_with("OK ") {
-            return Err(DbusError::Auth(reply.trim_end().to_owned()));
+            return Err(DbusError::Auth(shown(reply.trim_end())));
         }
         self.stream.get_mut().stream.write_all(b"BEGIN\r\n")?;
         Ok(())
@@ -177,8 +177,8 @@ impl Connection {
             return match reply.kind {
                 METHOD_RETURN => Ok(reply.body),
                 ERROR => Err(DbusError::Remote {
-                    name: reply.error_name.unwrap_or_default(),
-                    message: reply.body.first().and_then(Value::as_str).unwrap_or("").to_owned(),
+                    name: shown(reply.error_name.as_deref().unwrap_or("")),
+                    message: shown(reply.body.first().and_then(Value::as_str).unwrap_or("")),
                 }),
                 _ => Err(DbusError::Wire(WireError::Invalid("a reply of an unknown kind"))),
             };
@@ -237,6 +237,19 @@ struct Received {
     reply_serial: Option<u32>,
     error_name: Option<String>,
     body: Vec<Value>,
+}
+
+/// Text from the other end as it goes into an error: at most 200 characters, control
+/// characters (a terminal's escape sequences) replaced, since a process that owns a name on
+/// the session bus writes what it likes.
+fn shown(text: &str) -> String {
+    const MAX: usize = 200;
+    let mut shown: String =
+        text.chars().take(MAX).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+    if text.chars().nth(MAX).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// A method call message: the fixed header, the header fields, the body.
@@ -370,6 +383,14 @@ mod tests {
         assert!(matches!(result, Err(DbusError::Timeout)), "{:?}", result.err());
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
         bus.join().expect("bus thread");
+    }
+
+    #[test]
+    fn text_from_the_bus_is_shown_short_and_without_control_characters() {
+        assert_eq!(shown("Not found"), "Not found");
+        assert_eq!(shown("a\x1b]0;owned\x07b"), "a\u{fffd}]0;owned\u{fffd}b");
+        let long = shown(&"E".repeat(900_000));
+        assert_eq!(long.chars().count(), 201, "200 characters and the ellipsis");
     }
 
     #[test]
