@@ -97,7 +97,8 @@ pub struct Call<'a> {
 
 impl Connection {
     /// The session bus of `DBUS_SESSION_BUS_ADDRESS`, or the systemd user bus in
-    /// `XDG_RUNTIME_DIR` (a service or cron job started without the session's environment).
+    /// `XDG_RUNTIME_DIR` (a systemd user service started without the session's environment;
+    /// a cron job usually has neither, and gets [`DbusError::NoBus`]).
     pub fn session() -> Result<Self, DbusError> {
         let addresses = match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
             Ok(a) if !a.is_empty() => a,
