@@ -112,7 +112,9 @@ impl Connection {
                 if !bus.exists() {
                     return Err(DbusError::NoBus);
                 }
-                return match UnixStream::connect(&bus) {
+                let address =
+                    rustix::net::SocketAddrUnix::new(bus.as_path()).map_err(io::Error::from);
+                return match address.and_then(|a| connect_within(&a, Instant::now() + TIMEOUT)) {
                     Ok(stream) => Connection::start(stream, TIMEOUT),
                     Err(source) => Err(DbusError::Connect {
                         address: format!("unix:path={}", bus.display()),
@@ -293,18 +295,51 @@ fn connect(address: &str) -> io::Result<UnixStream> {
         match key {
             "path" => {
                 use std::os::unix::ffi::OsStrExt;
-                return UnixStream::connect(std::ffi::OsStr::from_bytes(&value));
+                let path = std::ffi::OsStr::from_bytes(&value);
+                let addr = rustix::net::SocketAddrUnix::new(path)?;
+                return connect_within(&addr, Instant::now() + TIMEOUT);
             }
             #[cfg(target_os = "linux")]
             "abstract" => {
-                use std::os::linux::net::SocketAddrExt;
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(&value)?;
-                return UnixStream::connect_addr(&addr);
+                let addr = rustix::net::SocketAddrUnix::new_abstract_name(&value)?;
+                return connect_within(&addr, Instant::now() + TIMEOUT);
             }
             _ => {}
         }
     }
     Err(unsupported())
+}
+
+/// Connects without waiting past `deadline`: a blocking connect to a bus whose queue of
+/// connections is full (a daemon stopped or stuck) waits for ever.
+fn connect_within(
+    address: &rustix::net::SocketAddrUnix,
+    deadline: Instant,
+) -> io::Result<UnixStream> {
+    use rustix::io::Errno;
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    loop {
+        match rustix::net::connect(&fd, address) {
+            Ok(()) | Err(Errno::ISCONN) => break,
+            // Linux: the queue is full (nothing pending); elsewhere the connection may be
+            // under way. Either way, ask again until the deadline.
+            Err(Errno::AGAIN | Errno::INPROGRESS | Errno::ALREADY | Errno::INTR) => {
+                if Instant::now() >= deadline {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    rustix::io::ioctl_fionbio(&fd, false)?;
+    Ok(UnixStream::from(fd))
 }
 
 /// An address value with its `%xx` escapes decoded.
@@ -392,6 +427,32 @@ mod tests {
         assert_eq!(shown("a\x1b]0;owned\x07b"), "a\u{fffd}]0;owned\u{fffd}b");
         let long = shown(&"E".repeat(900_000));
         assert_eq!(long.chars().count(), 201, "200 characters and the ellipsis");
+    }
+
+    #[test]
+    fn a_bus_that_accepts_no_connection_times_out() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("bus");
+        // A listener that never accepts, its queue filled: a blocking connect would wait.
+        let listener = rustix::net::socket(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            None,
+        )
+        .expect("socket");
+        let addr = rustix::net::SocketAddrUnix::new(path.as_path()).expect("address");
+        rustix::net::bind(&listener, &addr).expect("bind");
+        rustix::net::listen(&listener, 0).expect("listen");
+        let mut queued = Vec::new();
+        while let Ok(stream) = connect_within(&addr, Instant::now()) {
+            queued.push(stream);
+            assert!(queued.len() < 1000, "the listener's queue never filled");
+        }
+        let started = Instant::now();
+        let refused = connect_within(&addr, Instant::now() + Duration::from_millis(300))
+            .expect_err("no connection");
+        assert_eq!(refused.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     }
 
     #[test]
