@@ -2,10 +2,10 @@
 //! of it shares (loading the installed license, the host's fingerprint, the portal client).
 //! Time is always the injected clock's. Each job is a file of its own:
 //!
-//! - [`online`]: activation at the portal and the hourly ping;
-//! - [`offline`]: the offline activation request and the vendor's answer;
-//! - [`status`]: whether the hub may run now;
-//! - [`evidence`]: the signed evidence handed to runners and to the local status socket.
+//! - `online`: activation at the portal and the hourly ping;
+//! - `offline`: the offline activation request and the vendor's answer;
+//! - `status`: whether the hub may run now;
+//! - `evidence`: the signed evidence handed to runners and to the local status socket.
 //!
 //! Runner leases are the hub's [`crate::runners`].
 
