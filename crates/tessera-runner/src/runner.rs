@@ -390,6 +390,9 @@ impl Runner {
     /// Removes the cache, its key, the enrollment and a waiting request (uninstall). The
     /// runner key stays: a runner installed again is the same runner.
     pub fn forget(&self) -> Result<(), RunnerError> {
+        // The key first: a keystore that refuses (a locked keyring) leaves the files, so
+        // that a retry still knows which keystore holds the key, and no key is left behind.
+        self.keystore.delete()?;
         let record = self.dir.join(installation::FILE);
         for path in [self.cache_path(), self.enrollment_path(), self.pending_path(), record] {
             match std::fs::remove_file(&path) {
@@ -398,7 +401,6 @@ impl Runner {
                 Err(e) => return Err(io_error(&path, e)),
             }
         }
-        self.keystore.delete()?;
         Ok(())
     }
 }

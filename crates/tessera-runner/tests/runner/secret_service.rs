@@ -61,13 +61,8 @@ fn a_key_is_stored_replaced_read_and_deleted() {
     assert_eq!(loaded(&other), Some(([9; 32], Some(1))), "the other runner's key stays");
 }
 
-#[test]
-fn a_locked_keyring_is_an_error_not_a_missing_key() {
-    if !in_session(Backend::SecretService) {
-        return;
-    }
-    let entry = OsKeystore::open(Backend::SecretService, "runner-locked").expect("open");
-    entry.store(&secret(3, 1)).expect("store");
+/// Locks the session's default collection (no prompt is needed to lock).
+fn lock_the_default_collection() {
     let alias = secret_service("ReadAlias", &["string:default"]);
     let collection = alias
         .split('"')
@@ -75,6 +70,31 @@ fn a_locked_keyring_is_an_error_not_a_missing_key() {
         .unwrap_or_else(|| panic!("the default collection:\n{alias}"))
         .to_owned();
     secret_service("Lock", &[&format!("array:objpath:{collection}")]);
+}
+
+#[test]
+fn an_uninstall_on_a_locked_keyring_keeps_the_files_for_a_retry() {
+    if !in_session(Backend::SecretService) {
+        return;
+    }
+    let site = crate::helpers::Site::new(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let (runner, _clock) = crate::helpers::runner(dir.path(), Backend::SecretService);
+    let bundle = site.bundle_for(&runner, "r1", std::time::Duration::from_secs(86_400));
+    runner.install_bundle(&bundle, &site.vendor.trust_text()).expect("install");
+    lock_the_default_collection();
+    assert!(runner.forget().is_err(), "the key could not be deleted");
+    assert!(runner.cache_path().exists(), "the files stay, so a retry knows the keystore");
+}
+
+#[test]
+fn a_locked_keyring_is_an_error_not_a_missing_key() {
+    if !in_session(Backend::SecretService) {
+        return;
+    }
+    let entry = OsKeystore::open(Backend::SecretService, "runner-locked").expect("open");
+    entry.store(&secret(3, 1)).expect("store");
+    lock_the_default_collection();
 
     // Unlocking needs a person at a prompt: the answer says the keyring is locked (the
     // runner reports `keystore`, which a person can fix), not "no key" (`no_license`).
