@@ -159,7 +159,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 }
             };
             print(&decision, args.json)?;
-            Ok(0)
+            // Installed, but what it says (a hub's refusal carried by a bundle) lets nothing
+            // run: the exit code says so too.
+            Ok(if decision.status.permits_running() { 0 } else { decision.exit_code() })
         }
         Command::Request { out, label } => {
             let label = label.unwrap_or_else(default_name);

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::kit::{Portal, Vendor, hub, in_keyring_session, run, runner};
+use crate::kit::{Portal, Vendor, hub, hub_at, in_keyring_session, run, runner, runner_at};
 use crate::scenarios::{install, site};
 
 /// `cp -a from to`: a copy of a state directory, as a cloned VM or a restored backup has.
@@ -135,14 +135,197 @@ fn a_revoked_runner_cannot_be_brought_back_with_anything_saved_before() {
     copy_dir(&saved_dir, &r1);
     let check = run(runner(&r1).args(["check", "--json"]));
     assert_eq!((check.code, check.status()), (22, "tampered".to_owned()), "{}", check.stdout);
-    for f in [hub_state.join("state.json"), r1.join("cache")] {
-        eprintln!("DEBUG {}: {:?}", f.display(), std::fs::read_to_string(&f));
-    }
     // Asking the hub again (with the vendor's trust set: the cache's own cannot be trusted
     // now) hears the revocation: the hub grants no lease, and nothing becomes valid.
     run(runner(&r1).args(["refresh", "--trust"]).arg(vendor.trust_path())).fails(17, "revoked");
     assert_ne!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
     assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_mirror_fed_the_originals_receipts_leases_no_runner() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let original = dir.path().join("hub");
+    let mirror = dir.path().join("mirror");
+    // A second machine: the whole state directory (hub key, receipt, delegation) copied,
+    // its own host (another host secret: every component reads differently).
+    let elsewhere = dir.path().join("elsewhere").join("host.secret");
+    let on_mirror = |args: &[&str]| {
+        let mut command = hub(&mirror);
+        command.env("TESSERA_HUB_HOST_SECRET", &elsewhere).args(args);
+        command
+    };
+    // A runner's request for a lease, answered by the operator's `bundle` (air-gapped).
+    let r1 = dir.path().join("r1");
+    let request = dir.path().join("request.txt");
+    run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&request)).ok();
+    let bundle = |command: &mut Command, out: &str| {
+        run(command.arg("--request").arg(&request).arg("--out").arg(dir.path().join(out)))
+    };
+    // Fed the original's receipt after each of its pings, the mirror still refuses.
+    for _ in 0..2 {
+        assert_eq!(run(hub(&original).args(["ping", "--json"])).status(), "valid");
+        let _ = std::fs::remove_dir_all(&mirror);
+        copy_dir(&original, &mirror);
+        let status = run(&mut on_mirror(&["status", "--json"]));
+        assert_eq!((status.code, status.status()), (16, "fingerprint_mismatch".to_owned()));
+        assert!(status.stdout.contains("another host"), "{}", status.stdout);
+        // Its answer to a runner's request holds no lease, only the refusal.
+        let refused = bundle(&mut on_mirror(&["bundle"]), "mirror-bundle.json");
+        assert_eq!(refused.code, 16, "{}", refused.stderr);
+        let written = std::fs::read_to_string(dir.path().join("mirror-bundle.json"));
+        let written: serde_json::Value =
+            serde_json::from_str(&written.expect("bundle")).expect("json");
+        assert!(written["lease"].is_null(), "{written}");
+    }
+    // The original, on its own host, is valid and answers the same request.
+    assert_eq!(run(hub(&original).args(["status", "--json"])).status(), "valid");
+    bundle(hub(&original).arg("bundle"), "bundle.json").ok();
+    // One changed component on the hub's own host is no refusal (the binding's majority):
+    // the fingerprint kept with the receipt may differ from this host's in one name.
+    let state_file = original.join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("json");
+    assert!(state["fingerprint"].is_object(), "{state}");
+    let kept = state["fingerprint"].as_object().expect("components").len();
+    assert!(kept >= 2, "{state}");
+    // ...but the kept fingerprint must be the one the receipt names: an edited one is refused.
+    let first =
+        state["fingerprint"].as_object().expect("map").keys().next().cloned().expect("a name");
+    state["fingerprint"][&first] = serde_json::Value::String("00".repeat(32));
+    std::fs::write(&state_file, serde_json::to_vec(&state).expect("json")).expect("write");
+    let edited = run(hub(&original).args(["status", "--json"]));
+    assert_eq!(edited.status(), "tampered", "{}", edited.stdout);
+}
+
+#[test]
+fn a_clock_moved_ahead_and_back_is_noticed_and_a_fresh_receipt_settles_an_honest_one() {
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let state = dir.path().join("hub");
+    // Only `status`, with the clock two days ahead (inside the week of grace): kept.
+    assert_eq!(run(hub_at("+2d", &state).args(["status", "--json"])).status(), "grace");
+    let back = run(hub(&state).args(["status", "--json"]));
+    assert_eq!((back.code, back.status()), (21, "clock_rollback".to_owned()), "{}", back.stdout);
+    // An honest hub whose clock ran ahead and was set right (NTP): its next ping's receipt
+    // is the signed present, and the mark comes back to it.
+    assert_eq!(run(hub(&state).args(["ping", "--json"])).status(), "valid");
+    assert_eq!(run(hub(&state).args(["status", "--json"])).status(), "valid");
+    // A clock set back behind that receipt is still caught.
+    assert_eq!(run(hub_at("-1d", &state).args(["status", "--json"])).status(), "clock_rollback");
+}
+
+#[test]
+fn a_lease_never_outlives_the_hubs_own_grace() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let state = dir.path().join("hub");
+    let r1 = dir.path().join("r1");
+    let request = dir.path().join("request.txt");
+    run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&request)).ok();
+    // Ten years asked, with the clock moved three days ahead for the answer: the lease ends
+    // with the grace of the hub's last receipt (a week after it), not later.
+    let bundle = dir.path().join("bundle.json");
+    let answered = run(hub_at("+3d", &state)
+        .args(["bundle", "--lease-ttl", "3650d", "--request"])
+        .arg(&request)
+        .arg("--out")
+        .arg(&bundle))
+    .ok();
+    let until = answered.stderr.split("lease until ").nth(1).expect("the lease's end");
+    let until: tessera_core::UnixTime =
+        until.trim().trim_end_matches(')').parse().expect("an RFC 3339 time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let days = (until.as_unix() - i64::try_from(now).expect("now")) as f64 / 86_400.0;
+    assert!((6.0..=7.01).contains(&days), "lease until {until}: {days} days");
+    // The runner, on the same moved clock, runs on that lease until it ends, not after.
+    run(runner_at("+3d", &r1)
+        .args(["install", "--bundle"])
+        .arg(&bundle)
+        .arg("--trust")
+        .arg(vendor.trust_path()))
+    .ok();
+    assert_eq!(run(runner_at("+3d", &r1).args(["check", "--json"])).status(), "grace");
+    assert_ne!(run(runner_at("+8d", &r1).args(["check", "--json"])).status(), "valid");
+}
+
+#[test]
+fn an_air_gapped_runner_learns_its_hubs_revocation_from_a_signed_refusal() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let (hub_state, r1) = (dir.path().join("hub"), dir.path().join("r1"));
+    // The runner never reaches the hub: requests and bundles go by hand.
+    let answer = |name: &str| {
+        let request = dir.path().join(format!("{name}.request"));
+        run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&request)).ok();
+        let bundle = dir.path().join(format!("{name}.json"));
+        let ran = run(hub(&hub_state)
+            .args(["bundle", "--request"])
+            .arg(&request)
+            .arg("--out")
+            .arg(&bundle));
+        (ran, bundle)
+    };
+    let install = |bundle: &Path| {
+        run(runner(&r1)
+            .args(["install", "--bundle"])
+            .arg(bundle)
+            .arg("--trust")
+            .arg(vendor.trust_path()))
+    };
+    let (first, bundle) = answer("first");
+    first.ok();
+    install(&bundle).ok();
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+
+    portal.admin(&id, "revoke");
+    assert_eq!(run(hub(&hub_state).args(["ping", "--json"])).status(), "revoked");
+    // The revoked hub grants no lease, but answers with its signed refusal.
+    let (refused, refusal) = answer("refusal");
+    assert_eq!(refused.code, 17, "{}", refused.stderr);
+    assert!(refused.stderr.contains("carries the hub's refusal"), "{}", refused.stderr);
+    // Its status word edited to `valid` asks for a lease it does not hold: refused, nothing
+    // changes.
+    let edited = dir.path().join("edited.json");
+    let mut text: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&refusal).expect("refusal")).expect("json");
+    assert!(text["lease"].is_null(), "{text}");
+    text["status"] = serde_json::Value::String("valid".into());
+    std::fs::write(&edited, serde_json::to_vec(&text).expect("json")).expect("write");
+    assert_ne!(install(&edited).code, 0);
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+    // Installed as written, it stops the runner before its lease ends.
+    assert_eq!(install(&refusal).code, 17);
+    let check = run(runner(&r1).args(["check", "--json"]));
+    assert_eq!((check.code, check.status()), (17, "revoked".to_owned()), "{}", check.stdout);
+    // The earlier answer cannot be put back over it.
+    assert_ne!(install(&bundle).code, 0);
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "revoked");
 }
 
 #[test]

@@ -81,13 +81,21 @@ fn a_bulk_run_killed_half_way_is_run_again_without_duplicates() {
     let dir = tempfile::tempdir().expect("dir");
     let orders = orders(dir.path(), 6_000);
     let out = dir.path().join("licenses");
-    // Killed at a few points: while issuing, while registering.
-    for delay_ms in [150, 600] {
+    // Killed at a few points: while issuing, while registering. Counted from the first
+    // manifest row, not from the start: unlocking the key takes a while on a loaded machine.
+    for delay_ms in [0, 450] {
         let mut child = issue_and_register(&vendor, &portal, &orders, &out)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
+        let started = std::time::Instant::now();
+        while !out.join("manifest.csv").exists()
+            && started.elapsed() < Duration::from_secs(60)
+            && child.try_wait().expect("wait").is_none()
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         let _ = child.wait();

@@ -12,6 +12,7 @@ use tessera_core::license::ProductId;
 use tessera_core::time::SystemClock;
 use tessera_hub::agent::{Hub, Report};
 use tessera_hub::daemon::{self, DaemonConfig};
+use tessera_hub::slots::LeaseError;
 use tessera_hub::state::StateDir;
 use tessera_process::{Classify as _, Failure};
 
@@ -261,10 +262,26 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
             )
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
+            // The lease's own end: it is shorter than --lease-ttl when the hub's grace (or
+            // offline window) ends sooner.
+            let until = bundle
+                .lease
+                .as_deref()
+                .and_then(|lease| {
+                    tessera_core::activation::verify_lease(lease.as_bytes(), &bundle.hub_key).ok()
+                })
+                .map_or_else(|| "unknown".to_owned(), |claims| claims.expires_at.to_string());
+            if bundle.lease.is_none() {
+                tessera_process::note(&format_args!(
+                    "bundle written to {}: it carries the hub's refusal; install it on the \
+                     runner (`tessera-runner install --bundle`) so that the runner stops",
+                    args.out.display()
+                ));
+                return Err(Exit::failure(LeaseError::NotRunnable(bundle.status)));
+            }
             tessera_process::note(&format_args!(
-                "bundle written to {} (lease until {})",
-                args.out.display(),
-                hub.now().saturating_add(args.lease_ttl)
+                "bundle written to {} (lease until {until})",
+                args.out.display()
             ));
             Ok(0)
         }

@@ -225,7 +225,11 @@ impl Hub {
         if !record.holds_slot(now) && others >= limit as usize {
             return Err(LeaseError::LimitExceeded { limit });
         }
-        let expires_at = now.saturating_add(ttl);
+        // A lease never outlives the evidence the hub stands on (the grace after its last
+        // receipt, or its offline window): neither a long `--lease-ttl` nor a clock moved
+        // ahead and back gains a runner more than the hub itself may run.
+        let lasts = report.grace_left_secs.map_or(ttl, |left| ttl.min(Duration::from_secs(left)));
+        let expires_at = now.saturating_add(lasts);
         record.lease_until = Some(expires_at);
         record.chain = record.chain.advanced(link, call.nonce);
         let claims = LeaseClaims {
@@ -241,12 +245,13 @@ impl Hub {
 
     /// A bundle with a lease answering a runner's request file, for a runner installed by
     /// hand (air-gapped): the operator vouches for the runner key.
+    ///
+    /// A hub that may not run (revoked, suspended, …) answers too, with a bundle that holds
+    /// no lease but carries the signed refusal: installed, it stops the runner, which an
+    /// air-gapped runner could learn no other way before its lease ran out.
     pub fn bundle_for_request(&self, request: &[u8], ttl: Duration) -> Result<Bundle, LeaseError> {
         let answer = self.runner_call(request, Authority::Operator, ttl)?;
-        match answer.lease {
-            Some(lease) => Ok(Bundle { lease: Some(lease), ..answer.bundle }),
-            None => Err(LeaseError::NotRunnable(answer.bundle.status)),
-        }
+        Ok(Bundle { lease: answer.lease, ..answer.bundle })
     }
 
     /// The operator gives a runner's slot back (and forgets that a copy of it was seen).

@@ -11,10 +11,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tessera_core::UnixTime;
 use tessera_core::chain::Chain;
+use tessera_core::fingerprint::Fingerprint;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::keys::{PublicKey, SigningKey};
 use tessera_core::receipt::Nonce;
@@ -83,6 +85,11 @@ pub struct HubState {
     /// The latest receipt that verified, whatever its status: the latest word counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
+    /// This host's fingerprint as sent in the call the kept receipt answers. The receipt
+    /// names its digest, so the hub can tell that the receipt was earned on this host and
+    /// not copied from another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
     /// The latest time this hub has seen (its clock, receipts): a clock set far behind it is
     /// `clock_rollback`. Only ever makes the standing stricter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +120,18 @@ impl HubState {
     /// Raises the high-water mark to the latest of `times`.
     pub fn raise_high_water(&mut self, times: impl IntoIterator<Item = UnixTime>) {
         self.high_water = times.into_iter().chain(self.high_water).max();
+    }
+
+    /// The high-water mark after a fresh receipt (it echoed this call's nonce), whose
+    /// portal time `present` is the signed present. A mark further ahead than the present
+    /// plus `tolerance` was written by a clock that ran ahead and has since been set right
+    /// (NTP): it comes back to the present, so an honest hub is not `clock_rollback` until
+    /// its clock catches up with a mistake. Never below the present: a clock set back stays
+    /// behind it.
+    pub fn settle_high_water(&mut self, now: UnixTime, present: UnixTime, tolerance: Duration) {
+        let ceiling = present.saturating_add(tolerance);
+        let seen = self.high_water.map_or(now, |mark| mark.max(now));
+        self.high_water = Some(seen.min(ceiling).max(present));
     }
 }
 

@@ -255,11 +255,9 @@ impl Runner {
     /// Installs a bundle written by `tessera-hub bundle --request`: its lease must answer
     /// this runner's outstanding request, once.
     pub fn install_bundle(&self, bundle: &Bundle, trust: &str) -> Result<Decision, RunnerError> {
-        let lease = bundle.lease.clone().ok_or_else(|| {
-            RunnerError::Input(
-                "the bundle has no lease: write it with `tessera-hub bundle --request FILE`".into(),
-            )
-        })?;
+        let Some(lease) = bundle.lease.clone() else {
+            return self.install_refusal(bundle, trust);
+        };
         let key = self.runner_key()?;
         let lock = self.lock()?;
         let path = self.pending_path();
@@ -286,6 +284,38 @@ impl Runner {
             None,
         )?;
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+        Ok(decision)
+    }
+
+    /// Installs a bundle without a lease, written by a hub that may not run (revoked,
+    /// suspended, …): an air-gapped runner learns the refusal as a connected one does at its
+    /// refresh, and stops. It can only make the runner stricter: a bundle whose status lets
+    /// runners run needs a lease, the lease kept is the one already held, and the receipt
+    /// must be no older than the cache's.
+    fn install_refusal(&self, bundle: &Bundle, trust: &str) -> Result<Decision, RunnerError> {
+        if bundle.status.permits_running() {
+            return Err(RunnerError::Input(
+                "the bundle has no lease: write it with `tessera-hub bundle --request FILE`".into(),
+            ));
+        }
+        let key = self.runner_key()?;
+        let lock = self.lock()?;
+        let found = self.open(true)?;
+        let Some(held) = found.cache().map(|c| c.lease.clone()) else {
+            return Err(RunnerError::Bundle(check::bad(
+                bundle.status,
+                "the hub may not run and this runner holds no lease",
+            )));
+        };
+        let expected = Expected { key_id: key.key_id(), nonce: held.nonce };
+        let decision =
+            self.install(&lock, found, bundle, LeaseInput::Kept(&held), &expected, trust, None)?;
+        // The hub has spent the request this answered: a later lease needs a new one.
+        let path = self.pending_path();
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&path, e)),
+            _ => {}
+        }
         Ok(decision)
     }
 

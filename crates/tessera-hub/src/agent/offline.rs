@@ -84,6 +84,7 @@ impl Hub {
         state.pending_request = None;
         state.portal = None;
         state.receipt = None;
+        state.fingerprint = None;
         state.delegation = None;
         state.raise_high_water([self.now(), claims.issued_at]);
         self.dir.save(&_lock, &state)?;

@@ -10,6 +10,7 @@ use tessera_core::license::Claims;
 use tessera_core::receipt::{
     self, ActivateCall, Answers, Nonce, PingCall, ReceiptClaims, fingerprint_digest,
 };
+use tessera_core::standing::DEFAULT_TOLERANCE;
 use tessera_core::trust::TrustSet;
 
 use super::{Hub, HubError, nonce};
@@ -60,7 +61,8 @@ impl Hub {
                 && tessera_core::transport::check_portal_url(client.base(), false).is_err();
             s.delegation = Some(response.delegation.clone());
             s.receipt = Some(response.receipt.clone());
-            s.raise_high_water([now, receipt.portal_time]);
+            s.fingerprint = Some(fingerprint);
+            s.settle_high_water(now, receipt.portal_time, DEFAULT_TOLERANCE);
             s.last_failure = None;
             s.activation = None;
             s.pending_request = None;
@@ -198,8 +200,9 @@ impl Hub {
                 self.dir.update(|s| {
                     s.last_call_ms = s.last_call_ms.max(call_ms);
                     s.receipt = Some(response.receipt);
+                    s.fingerprint = Some(fingerprint);
                     s.delegation = Some(response.delegation);
-                    s.raise_high_water([now, claims.portal_time]);
+                    s.settle_high_water(now, claims.portal_time, DEFAULT_TOLERANCE);
                     s.last_failure = None;
                 })?;
                 Ok(claims)

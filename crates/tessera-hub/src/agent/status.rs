@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tessera_core::activation::ActivationClaims;
 use tessera_core::delegation::Delegation;
-use tessera_core::receipt::{self, ReceiptClaims};
+use tessera_core::fingerprint::FingerprintBinding;
+use tessera_core::receipt::{self, ReceiptClaims, fingerprint_digest};
 use tessera_core::standing::{self, DEFAULT_TOLERANCE, Evidence, Mode, Standing};
 use tessera_core::{Status, UnixTime};
 
@@ -24,7 +25,26 @@ impl Hub {
                 return Ok(Report::bare(status, e.to_string(), &state));
             }
         };
-        Ok(self.judge(&installed, &state))
+        let report = self.judge(&installed, &state);
+        self.keep_clock(&report, &state);
+        Ok(report)
+    }
+
+    /// Keeps this reading of the clock as the high-water mark, so that a clock moved ahead
+    /// and back again is noticed by every command that reads it (`status`, the daemon's
+    /// rounds, runner calls). Only a clock the standing accepts moves it: past the evidence's
+    /// horizon (grace or the offline window run out) the hub refuses anyway, so a clock run
+    /// far ahead by mistake costs nothing more once set right, and a fresh receipt settles
+    /// the mark at the signed present. A mark that cannot be written is logged, never turned
+    /// into a refusal.
+    fn keep_clock(&self, report: &Report, state: &HubState) {
+        let now = self.now();
+        if !report.status.permits_running() || state.high_water.is_some_and(|mark| mark >= now) {
+            return;
+        }
+        if let Err(e) = self.dir.update(|s| s.raise_high_water([now])) {
+            tracing::warn!(error = %e, "cannot keep the clock's high-water mark");
+        }
     }
 
     pub(crate) fn judge(&self, installed: &Installed, state: &HubState) -> Report {
@@ -113,6 +133,30 @@ impl Hub {
         {
             return Err(tampered("the kept receipt is for another license or hub key".to_owned()));
         }
+        // A receipt is earned by one host: a state directory (key, receipt and all) copied
+        // to a second machine must not lease runners there. The receipt names the digest of
+        // the fingerprint its call sent; that fingerprint is kept beside it, and this host
+        // must still match it as the portal's binding would (a majority of components), so
+        // one changed component between pings is no refusal.
+        let sent = state
+            .fingerprint
+            .as_ref()
+            .ok_or_else(|| tampered("no fingerprint kept with the receipt".to_owned()))?;
+        if fingerprint_digest(sent) != receipt.fingerprint {
+            return Err(tampered(
+                "the kept fingerprint is not the one the kept receipt names".to_owned(),
+            ));
+        }
+        let binding = FingerprintBinding::new(sent.clone())
+            .map_err(|e| tampered(format!("the kept fingerprint: {e}")))?;
+        binding.check(&self.fingerprint(&installed.claims)?).map_err(|m| HubError::BadReceipt {
+            status: Status::FingerprintMismatch,
+            message: format!(
+                "the kept receipt was earned on another host: this host matches {} of the {} \
+                 components needed (a hub run with --host-secret needs the same here)",
+                m.matched, m.needed
+            ),
+        })?;
         Ok(receipt)
     }
 
