@@ -89,6 +89,18 @@ pub fn invitation_text(
     )
 }
 
+/// Sent instead of an invitation to an address that already has an account: no link that
+/// could make another, but where to sign in and reset a forgotten password.
+pub fn already_member_text(inviter: &str, signin: &str, forgot: &str) -> String {
+    format!(
+        "{inviter} invited this address to the Tessera license portal, but it already has an \
+         account there: nothing was changed.\n\n\
+         Sign in at {signin}\n\
+         Forgot your password? {forgot}\n\n\
+         If you did not expect this, ignore this email.\n"
+    )
+}
+
 /// The password-reset email: the link, how long it works, and what to do if it was not them.
 pub fn password_reset_text(name: &str, link: &str) -> String {
     format!(

@@ -454,7 +454,10 @@ impl fmt::Debug for InvitationToken {
 }
 
 /// Invites `email` as `role` (into `org_id` for an org-admin). A super-admin may invite
-/// anyone; an org-admin only more org-admins of their own organization.
+/// anyone; an org-admin only more org-admins of their own organization. An address that
+/// already has an account is invited alike, so that the answer does not tell the inviter
+/// whether it has one (an org-admin would learn of accounts beyond their organization); its
+/// link cannot make a second account, and the mail sent to it says it has one instead.
 pub async fn invite(
     store: &Store,
     inviter: &UserRow,
@@ -467,9 +470,6 @@ pub async fn invite(
     let org_id = may_invite(inviter, role, org_id)?;
     if let Some(org) = &org_id {
         store.organization(org).await?.ok_or(AccountError::NoSuchOrganization)?;
-    }
-    if store.user_by_email(&email).await?.is_some() {
-        return Err(AccountError::EmailTaken);
     }
     let mut random = [0u8; 32];
     fill_random(&mut random)?;

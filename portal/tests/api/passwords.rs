@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use tessera_core::UnixTime;
 use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
 
-use super::{Browser, PASSWORD, Page, aiosmtpd, code_after, csrf_of};
+use super::{Browser, PASSWORD, Page, aiosmtpd, code_after, csrf_of, invitation_link};
 use crate::helpers::{Db, TestApp, spawn_app_with};
 use crate::on_both_stores;
 
@@ -350,6 +350,40 @@ on_both_stores!(a_reset_link_works_once_within_thirty_minutes_for_its_own_person
     assert_eq!(anyone.get(&format!("/ui/reset/{}", before.expose())).await.status, 404);
 });
 
+on_both_stores!(an_invitation_to_an_address_with_an_account_answers_as_any_other, |app| {
+    dana(&app).await;
+    kim(&app, PASSWORD).await;
+    let acme = app.portal.store.organizations("", 10).await.expect("orgs").remove(0);
+    // Kim, an org-admin, cannot see Dana (the vendor's staff): inviting her address must
+    // not tell Kim that it has an account.
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("kim@acme.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut browser).await;
+    let mut invite = async |email: &str| {
+        let form =
+            [("email", email), ("role", "org-admin"), ("org", acme.id.as_str()), ("csrf", &csrf)];
+        browser.post("/ui/users/invite", &form, None).await
+    };
+    let taken = invite("dana@vendor.example").await;
+    let new = invite("lee@acme.example").await;
+    assert_eq!((taken.status, new.status), (200, 200), "{}", taken.body);
+    for page in [&taken, &new] {
+        assert!(page.body.contains("/ui/invite/"), "{}", page.body);
+        assert!(!page.body.contains("already"), "{}", page.body);
+    }
+    // Its link cannot make a second account, nor change Dana's.
+    let link = invitation_link(&taken);
+    let mut anyone = Browser::new(&app);
+    let csrf = anyone.get(&link).await.csrf();
+    let form = [("name", "Mallory"), ("password", STRONG), ("again", STRONG), ("csrf", &csrf)];
+    assert_ne!(anyone.post(&link, &form, None).await.status, 303);
+    let dana =
+        app.portal.store.user_by_email("dana@vendor.example").await.expect("db").expect("dana");
+    assert_eq!((dana.role.as_str(), dana.name.as_str()), ("super-admin", "Dana Smith"));
+    assert_eq!(Browser::new(&app).sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    assert_eq!(Browser::new(&app).sign_in("dana@vendor.example", STRONG).await.status, 401);
+});
+
 /// A local SMTP server (aiosmtpd) whose printed messages are read as they come.
 struct Relay {
     child: std::process::Child,
@@ -505,6 +539,25 @@ async fn emailed_links_are_built_from_the_public_url_never_a_forged_host() {
     assert!(!made.body.contains(forged), "{}", made.body);
     let printed = relay.wait_for("nothing happens unless the link");
     assert!(printed.contains("To: lee@vendor.example"), "{printed}");
+
+    // An invitation to an address that has an account: the page says what it says for any,
+    // and the person is told they have one, with no link that could make another.
+    let made = dana_browser
+        .post(
+            "/ui/users/invite",
+            &[("email", "kim@acme.example"), ("role", "super-admin"), ("org", ""), ("csrf", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(made.body.contains("emailed to kim@acme.example"), "{}", made.body);
+    assert!(made.body.contains("/ui/invite/") && !made.body.contains("already"), "{}", made.body);
+    let printed = relay.wait_for("nothing was changed");
+    let mail = &printed[printed.rfind("MESSAGE FOLLOWS").expect("a message")..];
+    assert!(mail.contains("To: kim@acme.example"), "{mail}");
+    assert!(mail.contains("already has an account"), "{mail}");
+    assert!(!mail.contains("/ui/invite/"), "no invitation link: {mail}");
+    assert!(mail.contains("https://portal.vendor.example/ui/forgot"), "{mail}");
     assert!(printed.contains("https://portal.vendor.example/ui/invite/"), "{printed}");
     assert!(!printed.contains(forged), "the forged host is in the email: {printed}");
 }

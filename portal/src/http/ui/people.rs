@@ -91,15 +91,30 @@ pub(super) async fn invite(
                         Some(id) => portal.store.organization(id).await?.map(|o| o.name),
                         None => None,
                     };
-                    let text = crate::mail::invitation_text(
-                        &viewer.user.name,
-                        &row.role,
-                        org.as_deref(),
-                        &link,
-                    );
-                    let sent = mailer
-                        .send(&row.email, "Your invitation to the Tessera license portal", text)
-                        .await;
+                    // The page says the same either way; an address with an account is told
+                    // so, without a link.
+                    let member = portal.store.user_by_email(&row.email).await?.is_some();
+                    let (subject, text) = if member {
+                        (
+                            "Your Tessera license portal account",
+                            crate::mail::already_member_text(
+                                &viewer.user.name,
+                                &mailer.link("/ui/signin"),
+                                &mailer.link("/ui/forgot"),
+                            ),
+                        )
+                    } else {
+                        (
+                            "Your invitation to the Tessera license portal",
+                            crate::mail::invitation_text(
+                                &viewer.user.name,
+                                &row.role,
+                                org.as_deref(),
+                                &link,
+                            ),
+                        )
+                    };
+                    let sent = mailer.send(&row.email, subject, text).await;
                     if let Err(e) = &sent {
                         tracing::warn!(error = %e, "invitation email not sent");
                     }
