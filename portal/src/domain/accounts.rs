@@ -5,7 +5,8 @@
 //!   PHC string; a new password has at least [`MIN_PASSWORD_CHARS`] characters and is not
 //!   on a bundled list of common passwords.
 //! - A failed sign-in makes the next one wait ([`signin_delay`]): nothing from the 1st to
-//!   the 3rd, then 1 s doubling up to 15 minutes. No lock outlasts that, and a browser that
+//!   the 3rd, then 1 s doubling up to 15 minutes. Wrong passwords and wrong second-factor
+//!   codes are counted and delayed apart. No lock outlasts that, and a browser that
 //!   has signed in as that person before (a device cookie, [`device_token`]) is not held up
 //!   by a stranger's failures. No IP address is stored.
 //! - Sessions: a random token in an `HttpOnly; SameSite=Strict` cookie; the store keeps its
@@ -924,6 +925,7 @@ pub async fn export_person(
         Some(id) => store.organization(id).await?,
         None => None,
     };
+    let (failed_codes, _) = store.code_failures(&user.id).await?.unwrap_or_default();
     let sessions: Vec<serde_json::Value> = store
         .sessions_of(&user.id)
         .await?
@@ -964,6 +966,7 @@ pub async fn export_person(
             "password_changed_at": user.credentials_changed_at,
             "two_step_sign_in": user.totp_secret.is_some(),
             "failed_sign_ins_in_a_row": user.failed_signins,
+            "failed_codes_in_a_row": failed_codes,
         },
         "sessions": sessions,
         "api_keys": keys,
@@ -1008,26 +1011,22 @@ pub async fn sign_in(
         let _ = password_matches(password, decoy_hash()).await;
         return Ok(SignIn::Refused);
     };
-    let failed = match claim_attempt(store, &user.id, trusted_device(&user), now).await? {
-        Claim::Go { failed } => failed,
-        // A held account answers as a wrong password does, after the same work: whether an
-        // address has an account is not told by a different answer or time.
-        Claim::Wait(_) => {
-            let _ = password_matches(password, decoy_hash()).await;
-            return Ok(SignIn::Refused);
-        }
-    };
+    let failed =
+        match claim_attempt(store, Factor::Password, &user.id, trusted_device(&user), now).await? {
+            Claim::Go { failed } => failed,
+            // A held account answers as a wrong password does, after the same work: whether an
+            // address has an account is not told by a different answer or time.
+            Claim::Wait(_) => {
+                let _ = password_matches(password, decoy_hash()).await;
+                return Ok(SignIn::Refused);
+            }
+        };
     let now = now.as_unix();
     let good = password_matches(password, &user.password_hash).await;
     if good {
-        if user.totp_secret.is_none() {
-            store.clear_failed_signins(&user.id).await?;
-        } else {
-            // With a second factor the count stands until the code is right too (a known
-            // password does not buy undelayed guesses at the code), but the code may be
-            // typed at once: this attempt's delay is lifted (if no other came meanwhile).
-            store.claim_signin_attempt(&user.id, failed, failed, now).await?;
-        }
+        // Codes are counted apart: a right password clears the password count only, so it
+        // buys no undelayed guesses at the code.
+        store.clear_failed_signins(&user.id).await?;
         return Ok(SignIn::Welcome(Box::new(user)));
     }
     if failed == 4 {
@@ -1090,7 +1089,8 @@ pub async fn disable_second_factor(
 
 /// The second step of signing in, for a person with a second factor who gave their
 /// password: a code of their authenticator, or one of their recovery codes (used up). Wrong
-/// codes count as failed sign-ins, with the same growing delays.
+/// codes are counted apart from wrong passwords, with the same growing delays: a right
+/// password does not clear them, and they do not hold up the password step.
 pub async fn second_step(
     store: &Store,
     user: &UserRow,
@@ -1101,9 +1101,10 @@ pub async fn second_step(
     let Some(secret) = &user.totp_secret else {
         return Ok(SignIn::Welcome(Box::new(user.clone())));
     };
-    if let Claim::Wait(secs) = claim_attempt(store, &user.id, trusted_device, now).await? {
-        return Ok(SignIn::Wait(secs));
-    }
+    let failed = match claim_attempt(store, Factor::Code, &user.id, trusted_device, now).await? {
+        Claim::Go { failed } => failed,
+        Claim::Wait(secs) => return Ok(SignIn::Wait(secs)),
+    };
     let good = match totp::matching_step(secret, typed, now) {
         Some(step) => store.use_totp_step(&user.id, step).await?,
         None => {
@@ -1113,10 +1114,25 @@ pub async fn second_step(
         }
     };
     if good {
+        store.clear_code_failures(&user.id).await?;
         store.clear_failed_signins(&user.id).await?;
         return Ok(SignIn::Welcome(Box::new(user.clone())));
     }
+    if failed == 4 {
+        tracing::warn!(user = %user.id, "repeated wrong second-factor codes: delays begin");
+        let org = user.org_id.as_deref();
+        audit::record(store, &Actor::Portal, "user.code_delayed", &user.id, org, now).await?;
+    }
     Ok(SignIn::Refused)
+}
+
+/// Which secret an attempt offers: each is counted and delayed on its own.
+#[derive(Debug, Clone, Copy)]
+enum Factor {
+    /// The password (the first step).
+    Password,
+    /// A second-factor code or a recovery code (the second step).
+    Code,
 }
 
 /// Whether an attempt may be checked now.
@@ -1127,7 +1143,8 @@ enum Claim {
     Wait(i64),
 }
 
-/// Claims one sign-in attempt (a password or a code) for an account: it is counted as
+/// Claims one sign-in attempt (a password or a code, each on its own count) for an
+/// account: it is counted as
 /// failed, and the delay the next attempt waits is set, BEFORE the secret is checked, with
 /// a compare-and-set on the count. So attempts sent in parallel are each counted, and once
 /// the delays begin they wait their turn instead of all being checked. A good attempt clears
@@ -1135,6 +1152,7 @@ enum Claim {
 /// attempts are counted but not held by others' failures).
 async fn claim_attempt(
     store: &Store,
+    factor: Factor,
     user_id: &str,
     trusted: bool,
     now: UnixTime,
@@ -1142,13 +1160,23 @@ async fn claim_attempt(
     let now = now.as_unix();
     // Each lost race means another attempt was counted: a few rounds always settle.
     for _ in 0..16 {
-        let user = store.user(user_id).await?.ok_or(AccountError::NoSuchUser)?;
-        if now < user.next_signin_at && !trusted {
-            return Ok(Claim::Wait(user.next_signin_at - now));
+        let (seen, next_at) = match factor {
+            Factor::Password => {
+                let user = store.user(user_id).await?.ok_or(AccountError::NoSuchUser)?;
+                (user.failed_signins, user.next_signin_at)
+            }
+            Factor::Code => store.code_failures(user_id).await?.ok_or(AccountError::NoSuchUser)?,
+        };
+        if now < next_at && !trusted {
+            return Ok(Claim::Wait(next_at - now));
         }
-        let failed = user.failed_signins.saturating_add(1);
+        let failed = seen.saturating_add(1);
         let until = now + signin_delay(failed);
-        if store.claim_signin_attempt(user_id, user.failed_signins, failed, until).await? {
+        let claimed = match factor {
+            Factor::Password => store.claim_signin_attempt(user_id, seen, failed, until).await?,
+            Factor::Code => store.claim_code_attempt(user_id, seen, failed, until).await?,
+        };
+        if claimed {
             return Ok(Claim::Go { failed });
         }
     }

@@ -359,6 +359,46 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// A user's failed second-factor codes in a row, and until when the next code waits.
+    pub async fn code_failures(&self, user_id: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query("SELECT failed_codes, next_code_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// Counts a second-factor code attempt, as [`Store::claim_signin_attempt`] does a
+    /// password's: a compare-and-set on the count. False when another attempt came first.
+    pub async fn claim_code_attempt(
+        &self,
+        user_id: &str,
+        seen_failed: i64,
+        failed: i64,
+        next_code_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET failed_codes = $1, next_code_at = $2 \
+             WHERE id = $3 AND failed_codes = $4",
+        )
+        .bind(failed)
+        .bind(next_code_at)
+        .bind(user_id)
+        .bind(seen_failed)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Clears a user's failed codes (a right code, or `user unlock`).
+    pub async fn clear_code_failures(&self, user_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET failed_codes = 0, next_code_at = 0 WHERE id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Clears the failed sign-ins of a user (a good sign-in, or `user unlock`).
     pub async fn clear_failed_signins(&self, user_id: &str) -> Result<bool, StoreError> {
         let done =
