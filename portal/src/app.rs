@@ -131,7 +131,14 @@ impl Portal {
             })?
         };
         let mailer = match &settings.smtp {
-            Some((url, from)) => Some(crate::mail::Mailer::new(url, from)?),
+            Some((url, from)) => {
+                // Settings::resolve refuses a relay without public_url; this holds for
+                // settings made otherwise too.
+                let base = settings.public_url.as_deref().ok_or_else(|| {
+                    crate::mail::MailError::Config("smtp_url needs public_url".to_owned())
+                })?;
+                Some(crate::mail::Mailer::new(url, from, base)?)
+            }
             None => None,
         };
         let metrics = Metrics::default();
@@ -271,6 +278,9 @@ pub async fn run_jobs(portal: Arc<Portal>) {
         }
         if let Err(e) = portal.store.delete_expired_email_changes(now).await {
             tracing::error!(error = %e, "deleting expired email changes failed");
+        }
+        if let Err(e) = portal.store.delete_expired_password_resets(now).await {
+            tracing::error!(error = %e, "deleting expired password resets failed");
         }
         match portal.cut_ledger().await {
             Ok(0) => {}

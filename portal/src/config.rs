@@ -367,6 +367,15 @@ impl Layer {
             }
         };
         let smtp = match (self.smtp_url, self.smtp_from) {
+            // An emailed link is built from public_url alone, never from what a request
+            // says its Host is (anyone can say any): no relay without it.
+            (Some(_), Some(_)) if self.public_url.is_none() => {
+                return Err(ConfigError::Invalid(
+                    "smtp_url needs public_url: the links in the portal's emails (invitations, \
+                     password resets, email changes) are built from it alone"
+                        .to_owned(),
+                ));
+            }
             (Some(url), Some(from)) => Some((url, from)),
             (None, None) => None,
             _ => {
@@ -479,5 +488,18 @@ mod tests {
         assert!(toml::from_str::<Layer>("listn = \"x\"").is_err());
         let half = Layer { tls_cert: Some("c.pem".into()), ..Layer::default() };
         assert!(half.resolve().is_err());
+    }
+
+    #[test]
+    fn a_mail_relay_needs_the_public_url_its_links_are_built_from() {
+        let relay = Layer {
+            smtp_url: Some(SmtpUrl("smtp://127.0.0.1:25".into())),
+            smtp_from: Some("portal@vendor.example".into()),
+            ..Layer::default()
+        };
+        let refused = relay.clone().resolve().expect_err("no public_url");
+        assert!(refused.to_string().contains("smtp_url needs public_url"), "{refused}");
+        let with_url = Layer { public_url: Some("https://portal.vendor.example".into()), ..relay };
+        assert!(with_url.resolve().expect("settings").smtp.is_some());
     }
 }

@@ -9,7 +9,11 @@
 //!   license key), one global allowance for license keys the portal does not know;
 //! - admin: per API key once authenticated; failed authentications share one global
 //!   allowance, whatever key id they present (random ids would each get their own
-//!   otherwise), and never block a key that authenticates.
+//!   otherwise), and never block a key that authenticates;
+//! - forgotten-password requests: per address asked for ([`RESETS_PER_ADDRESS_PER_HOUR`],
+//!   known and unknown addresses alike, so the limit tells nothing), and all together
+//!   ([`RESETS_PER_MINUTE`], which also bounds how many addresses are remembered). No client
+//!   address is known to the portal behind its proxy, and none is kept.
 //!
 //! Keyed limiters are keyed only by things that exist (license ids that verified, API keys
 //! that authenticated), so their memory is bounded by the store; idle keys are forgotten.
@@ -37,8 +41,15 @@ pub struct RateLimits {
     refused_pings: DefaultDirectRateLimiter,
     admin: DefaultKeyedRateLimiter<String>,
     auth_failures: DefaultDirectRateLimiter,
+    resets_per_address: DefaultKeyedRateLimiter<String>,
+    resets: DefaultDirectRateLimiter,
     clock: DefaultClock,
 }
+
+/// Forgotten-password emails one address may be sent in an hour.
+pub const RESETS_PER_ADDRESS_PER_HOUR: u32 = 3;
+/// Forgotten-password requests the portal takes in a minute, all addresses together.
+pub const RESETS_PER_MINUTE: u32 = 20;
 
 fn nonzero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
@@ -68,6 +79,11 @@ impl RateLimits {
             auth_failures: DefaultDirectRateLimiter::direct(per_minute(
                 limits.auth_failures_per_minute,
             )),
+            resets_per_address: DefaultKeyedRateLimiter::keyed(
+                Quota::per_hour(nonzero(RESETS_PER_ADDRESS_PER_HOUR))
+                    .allow_burst(nonzero(RESETS_PER_ADDRESS_PER_HOUR)),
+            ),
+            resets: DefaultDirectRateLimiter::direct(per_minute(RESETS_PER_MINUTE)),
             clock: DefaultClock::default(),
         }
     }
@@ -116,9 +132,16 @@ impl RateLimits {
         self.direct(&self.auth_failures)
     }
 
+    /// A forgotten-password request for `address` (as typed, lower-cased): the portal's
+    /// overall allowance first, then the address's own.
+    pub fn password_reset(&self, address: &str) -> Result<(), Limited> {
+        self.direct(&self.resets)?;
+        self.keyed(&self.resets_per_address, address)
+    }
+
     /// Forgets keys whose limits have fully recovered, so memory stays bounded.
     pub fn shrink(&self) {
-        for limiter in [&self.activations, &self.pings, &self.admin] {
+        for limiter in [&self.activations, &self.pings, &self.admin, &self.resets_per_address] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -1,4 +1,4 @@
-//! Emails the portal sends — invitations — through the vendor's SMTP relay (lettre), when
+//! Emails the portal sends — invitations, email changes, password resets — through the vendor's SMTP relay (lettre), when
 //! one is configured. Failing to send never fails what the person did: the page says so and
 //! shows the link to send by hand.
 
@@ -24,10 +24,12 @@ pub enum MailError {
     Send(String),
 }
 
-/// The relay and the sender.
+/// The relay, the sender, and the portal's public address that every emailed link is built
+/// from (never a request's `Host`, which whoever sends the request chooses).
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: lettre::message::Mailbox,
+    public_url: String,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -37,15 +39,22 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// A mailer for `url`, sending as `from` (`Name <address>` or an address).
-    pub fn new(url: &SmtpUrl, from: &str) -> Result<Mailer, MailError> {
+    /// A mailer for `url`, sending as `from` (`Name <address>` or an address), its links
+    /// under `public_url` (the `public_url` setting).
+    pub fn new(url: &SmtpUrl, from: &str, public_url: &str) -> Result<Mailer, MailError> {
         // The relay's error text may quote the URL: keep only the kind of problem.
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
             .map_err(|_| MailError::Config("give smtp://host:port or smtps://host:port".into()))?
             .timeout(Some(Duration::from_secs(15)))
             .build();
         let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
-        Ok(Mailer { transport, from })
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        Ok(Mailer { transport, from, public_url })
+    }
+
+    /// The link to `path` (`/ui/…`) for an email: under `public_url` alone.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
     }
 
     /// Sends a plain-text email.
@@ -77,5 +86,28 @@ pub fn invitation_text(
          {link}\n\n\
          If you did not expect this, ignore this email: nothing happens unless the link is \
          opened.\n"
+    )
+}
+
+/// Sent instead of an invitation to an address that already has an account: no link that
+/// could make another, but where to sign in and reset a forgotten password.
+pub fn already_member_text(inviter: &str, signin: &str, forgot: &str) -> String {
+    format!(
+        "{inviter} invited this address to the Tessera license portal, but it already has an \
+         account there: nothing was changed.\n\n\
+         Sign in at {signin}\n\
+         Forgot your password? {forgot}\n\n\
+         If you did not expect this, ignore this email.\n"
+    )
+}
+
+/// The password-reset email: the link, how long it works, and what to do if it was not them.
+pub fn password_reset_text(name: &str, link: &str) -> String {
+    format!(
+        "Hello {name},\n\n\
+         someone asked to reset your password on the Tessera license portal. Open this link to \
+         choose a new one. It works once, for 30 minutes:\n\n\
+         {link}\n\n\
+         If it was not you, ignore this email: your password stays as it is.\n"
     )
 }

@@ -208,6 +208,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             let store = open_store(&settings(&store)?).await?;
             let user = find_user(&store, &email).await?;
             store.clear_failed_signins(&user.id).await?;
+            store.clear_code_failures(&user.id).await?;
             cli_record(&store, "user.unlocked", &user).await?;
             println!("{}: sign-in delays cleared", user.email);
             Ok(())

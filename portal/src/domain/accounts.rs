@@ -5,7 +5,8 @@
 //!   PHC string; a new password has at least [`MIN_PASSWORD_CHARS`] characters and is not
 //!   on a bundled list of common passwords.
 //! - A failed sign-in makes the next one wait ([`signin_delay`]): nothing from the 1st to
-//!   the 3rd, then 1 s doubling up to 15 minutes. No lock outlasts that, and a browser that
+//!   the 3rd, then 1 s doubling up to 15 minutes. Wrong passwords and wrong second-factor
+//!   codes are counted and delayed apart. No lock outlasts that, and a browser that
 //!   has signed in as that person before (a device cookie, [`device_token`]) is not held up
 //!   by a stranger's failures. No IP address is stored.
 //! - Sessions: a random token in an `HttpOnly; SameSite=Strict` cookie; the store keeps its
@@ -118,8 +119,19 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Checks a new password against the rules; the error says which one it breaks.
-pub fn check_new_password(password: &Password, email: &str) -> Result<(), AccountError> {
+/// The least zxcvbn score (0 to 4) a new password needs: 3 is "safely unguessable: moderate
+/// protection from an offline slow-hash attack" (at least 10^8 guesses).
+pub const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// Checks a new password against the rules; the error says, in one sentence, which one it
+/// breaks. `email` and `personal` (the person's name, their organization's name) are the
+/// person's own details: a password built on them is refused, as is one that the zxcvbn
+/// strength estimator finds easy to guess (a word and a year, a keyboard row, a date).
+pub fn check_new_password(
+    password: &Password,
+    email: &str,
+    personal: &[&str],
+) -> Result<(), AccountError> {
     let text = password.0.as_str();
     if text.len() > MAX_PASSWORD_BYTES {
         return Err(AccountError::Invalid(format!(
@@ -132,17 +144,75 @@ pub fn check_new_password(password: &Password, email: &str) -> Result<(), Accoun
         )));
     }
     let lower = text.to_lowercase();
+    let email = email.to_lowercase();
+    let local = email.split('@').next().unwrap_or_default();
     let first = lower.chars().next().unwrap_or(' ');
     let common = COMMON.lines().any(|line| !line.starts_with('#') && line == lower)
-        || lower.chars().all(|c| c == first)
-        || lower == email.to_lowercase()
-        || email.split('@').next().is_some_and(|local| local.len() >= 4 && lower.contains(local));
+        || lower.chars().all(|c| c == first);
     if common {
         return Err(AccountError::Invalid(
-            "this password is too common or too close to the email; choose another".to_owned(),
+            "this password is too common (it is on a list of common passwords); choose another"
+                .to_owned(),
         ));
     }
-    Ok(())
+    // The person's details, whole, word by word and run together ("dana.smith", "dana",
+    // "smith", "danasmith").
+    let mut inputs: Vec<String> = vec![email.clone()];
+    for detail in personal.iter().copied().chain([local]) {
+        let detail = detail.trim().to_lowercase();
+        inputs.extend(
+            detail
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|word| word.chars().count() >= 3)
+                .map(str::to_owned),
+        );
+        inputs.push(detail.chars().filter(|c| c.is_alphanumeric()).collect());
+        inputs.push(detail);
+    }
+    inputs.retain(|input| input.chars().count() >= 3);
+    inputs.sort();
+    inputs.dedup();
+    // The longest first, so that "dana.smith" goes whole before "dana" breaks it up.
+    inputs.sort_by_key(|input| std::cmp::Reverse(input.len()));
+    let personal_refusal = || {
+        AccountError::Invalid(
+            "this password is built on your email, name or organization's name; choose another"
+                .to_owned(),
+        )
+    };
+    // What is left once the person's details are taken out must be strong on its own: the
+    // address and a year leaves a year.
+    let mut left = lower.clone();
+    for input in &inputs {
+        left = left.replace(input.as_str(), "");
+    }
+    if left != lower && zxcvbn::zxcvbn(&left, &[]).score() < MIN_PASSWORD_SCORE {
+        return Err(personal_refusal());
+    }
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(text, &inputs);
+    if estimate.score() >= MIN_PASSWORD_SCORE {
+        return Ok(());
+    }
+    // Weak only because of the person's details: say so (zxcvbn itself has no words for it).
+    if zxcvbn::zxcvbn(text, &[]).score() >= MIN_PASSWORD_SCORE {
+        return Err(personal_refusal());
+    }
+    let why = estimate.feedback().and_then(|feedback| {
+        feedback
+            .warning()
+            .map(|warning| warning.to_string())
+            .or_else(|| feedback.suggestions().first().map(ToString::to_string))
+    });
+    let why = why.map(|why| why.trim_end_matches('.').to_lowercase());
+    Err(AccountError::Invalid(match why {
+        Some(why) => format!(
+            "this password is too easy to guess ({why}); a few unrelated words make a strong one"
+        ),
+        None => {
+            "this password is too easy to guess; a few unrelated words make a strong one".to_owned()
+        }
+    }))
 }
 
 /// The argon2id PHC string of a password under a fresh salt.
@@ -324,7 +394,6 @@ pub async fn create_user(
 ) -> Result<UserRow, AccountError> {
     let email = normalize_email(new.email)?;
     let name = normalize_name("name", new.name)?;
-    check_new_password(new.password, &email)?;
     let org_id = match (new.role, new.org_id) {
         (Role::SuperAdmin, None) => None,
         (Role::SuperAdmin, Some(_)) => {
@@ -340,6 +409,8 @@ pub async fn create_user(
             Some(id.to_owned())
         }
     };
+    let org_name = organization_name(store, org_id.as_deref()).await?;
+    check_new_password(new.password, &email, &[&name, &org_name])?;
     let user = fresh_user(email, name, new.role.as_str(), org_id, new.password, now)?;
     if !store.insert_user(&user).await? {
         return Err(AccountError::EmailTaken);
@@ -354,6 +425,14 @@ pub async fn create_user(
     )
     .await?;
     Ok(user)
+}
+
+/// The name of a person's organization, for [`check_new_password`] (empty for none).
+async fn organization_name(store: &Store, org_id: Option<&str>) -> Result<String, AccountError> {
+    Ok(match org_id {
+        Some(id) => store.organization(id).await?.map(|org| org.name).unwrap_or_default(),
+        None => String::new(),
+    })
 }
 
 /// How long an invitation link works: 7 days.
@@ -376,7 +455,10 @@ impl fmt::Debug for InvitationToken {
 }
 
 /// Invites `email` as `role` (into `org_id` for an org-admin). A super-admin may invite
-/// anyone; an org-admin only more org-admins of their own organization.
+/// anyone; an org-admin only more org-admins of their own organization. An address that
+/// already has an account is invited alike, so that the answer does not tell the inviter
+/// whether it has one (an org-admin would learn of accounts beyond their organization); its
+/// link cannot make a second account, and the mail sent to it says it has one instead.
 pub async fn invite(
     store: &Store,
     inviter: &UserRow,
@@ -389,9 +471,6 @@ pub async fn invite(
     let org_id = may_invite(inviter, role, org_id)?;
     if let Some(org) = &org_id {
         store.organization(org).await?.ok_or(AccountError::NoSuchOrganization)?;
-    }
-    if store.user_by_email(&email).await?.is_some() {
-        return Err(AccountError::EmailTaken);
     }
     let mut random = [0u8; 32];
     fill_random(&mut random)?;
@@ -509,7 +588,8 @@ pub async fn accept_invitation(
         ));
     }
     let name = normalize_name("name", name)?;
-    check_new_password(password, &invitation.email)?;
+    let org_name = organization_name(store, invitation.org_id.as_deref()).await?;
+    check_new_password(password, &invitation.email, &[&name, &org_name])?;
     let user = fresh_user(
         invitation.email.clone(),
         name,
@@ -547,12 +627,85 @@ pub async fn change_password(
     if !good {
         return Err(AccountError::Invalid("the current password is wrong".to_owned()));
     }
-    check_new_password(new, &user.email)?;
+    let org_name = organization_name(store, user.org_id.as_deref()).await?;
+    check_new_password(new, &user.email, &[&user.name, &org_name])?;
     store.set_password(&user.id, &hash_password(new)?, now.as_unix()).await?;
     let actor = Actor::Person(user.id.clone());
     audit::record(store, &actor, "user.password_changed", &user.id, user.org_id.as_deref(), now)
         .await?;
     Ok(())
+}
+
+/// How long a password-reset link works: 30 minutes.
+pub const PASSWORD_RESET_SECS: i64 = 30 * 60;
+
+/// Starts resetting a forgotten password: a one-time token whose SHA-256 alone is stored,
+/// replacing any earlier link of the person. Answers the person and the token for the link,
+/// or None when no one has the address (or it is not one). The caller answers the same for
+/// both, and runs this off the request's path, so that neither the answer nor its time
+/// tells whether an address has an account.
+pub async fn request_password_reset(
+    store: &Store,
+    email: &str,
+    now: UnixTime,
+) -> Result<Option<(UserRow, InvitationToken)>, AccountError> {
+    let mut random = [0u8; 32];
+    fill_random(&mut random)?;
+    let token = InvitationToken(URL_SAFE_NO_PAD.encode(random));
+    let user = match normalize_email(email) {
+        Ok(email) => store.user_by_email(&email).await?,
+        Err(_) => None,
+    };
+    let Some(user) = user else { return Ok(None) };
+    let expires = now.as_unix() + PASSWORD_RESET_SECS;
+    store.insert_password_reset(&token_digest(token.expose()), &user.id, expires).await?;
+    let org = user.org_id.as_deref();
+    audit::record(store, &Actor::Portal, "user.password_reset_sent", &user.id, org, now).await?;
+    Ok(Some((user, token)))
+}
+
+/// The person a password-reset link's token is for, while it works (unknown, used and
+/// expired tokens alike are none). The token is looked up by its SHA-256: how long the
+/// look-up takes tells nothing about the token's own characters.
+pub async fn password_reset_user(
+    store: &Store,
+    token: &str,
+    now: UnixTime,
+) -> Result<Option<UserRow>, AccountError> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    let Some((user_id, expires)) = store.password_reset(&token_digest(token)).await? else {
+        return Ok(None);
+    };
+    if now.as_unix() > expires {
+        return Ok(None);
+    }
+    Ok(store.user(&user_id).await?)
+}
+
+/// Sets a new password by a reset link's token (used once): the password rules of
+/// [`check_new_password`] hold, every session of the person ends, their failed sign-ins are
+/// cleared, and the ledger records it. A second factor stays on: the next sign-in asks it.
+pub async fn reset_password(
+    store: &Store,
+    token: &str,
+    new: &Password,
+    now: UnixTime,
+) -> Result<UserRow, AccountError> {
+    let gone =
+        || AccountError::Invalid("this link has expired or was used; ask for a new one".to_owned());
+    let user = password_reset_user(store, token, now).await?.ok_or_else(gone)?;
+    let org_name = organization_name(store, user.org_id.as_deref()).await?;
+    check_new_password(new, &user.email, &[&user.name, &org_name])?;
+    let hash = hash_password(new)?;
+    if !store.use_password_reset(&token_digest(token), &user.id, &hash, now.as_unix()).await? {
+        return Err(gone());
+    }
+    let actor = Actor::Person(user.id.clone());
+    audit::record(store, &actor, "user.password_reset", &user.id, user.org_id.as_deref(), now)
+        .await?;
+    Ok(user)
 }
 
 /// Whether `actor` may manage (change or remove) `target`: a super-admin anyone but
@@ -772,6 +925,7 @@ pub async fn export_person(
         Some(id) => store.organization(id).await?,
         None => None,
     };
+    let (failed_codes, _) = store.code_failures(&user.id).await?.unwrap_or_default();
     let sessions: Vec<serde_json::Value> = store
         .sessions_of(&user.id)
         .await?
@@ -812,6 +966,7 @@ pub async fn export_person(
             "password_changed_at": user.credentials_changed_at,
             "two_step_sign_in": user.totp_secret.is_some(),
             "failed_sign_ins_in_a_row": user.failed_signins,
+            "failed_codes_in_a_row": failed_codes,
         },
         "sessions": sessions,
         "api_keys": keys,
@@ -856,26 +1011,22 @@ pub async fn sign_in(
         let _ = password_matches(password, decoy_hash()).await;
         return Ok(SignIn::Refused);
     };
-    let failed = match claim_attempt(store, &user.id, trusted_device(&user), now).await? {
-        Claim::Go { failed } => failed,
-        // A held account answers as a wrong password does, after the same work: whether an
-        // address has an account is not told by a different answer or time.
-        Claim::Wait(_) => {
-            let _ = password_matches(password, decoy_hash()).await;
-            return Ok(SignIn::Refused);
-        }
-    };
+    let failed =
+        match claim_attempt(store, Factor::Password, &user.id, trusted_device(&user), now).await? {
+            Claim::Go { failed } => failed,
+            // A held account answers as a wrong password does, after the same work: whether an
+            // address has an account is not told by a different answer or time.
+            Claim::Wait(_) => {
+                let _ = password_matches(password, decoy_hash()).await;
+                return Ok(SignIn::Refused);
+            }
+        };
     let now = now.as_unix();
     let good = password_matches(password, &user.password_hash).await;
     if good {
-        if user.totp_secret.is_none() {
-            store.clear_failed_signins(&user.id).await?;
-        } else {
-            // With a second factor the count stands until the code is right too (a known
-            // password does not buy undelayed guesses at the code), but the code may be
-            // typed at once: this attempt's delay is lifted (if no other came meanwhile).
-            store.claim_signin_attempt(&user.id, failed, failed, now).await?;
-        }
+        // Codes are counted apart: a right password clears the password count only, so it
+        // buys no undelayed guesses at the code.
+        store.clear_failed_signins(&user.id).await?;
         return Ok(SignIn::Welcome(Box::new(user)));
     }
     if failed == 4 {
@@ -938,7 +1089,8 @@ pub async fn disable_second_factor(
 
 /// The second step of signing in, for a person with a second factor who gave their
 /// password: a code of their authenticator, or one of their recovery codes (used up). Wrong
-/// codes count as failed sign-ins, with the same growing delays.
+/// codes are counted apart from wrong passwords, with the same growing delays: a right
+/// password does not clear them, and they do not hold up the password step.
 pub async fn second_step(
     store: &Store,
     user: &UserRow,
@@ -949,9 +1101,10 @@ pub async fn second_step(
     let Some(secret) = &user.totp_secret else {
         return Ok(SignIn::Welcome(Box::new(user.clone())));
     };
-    if let Claim::Wait(secs) = claim_attempt(store, &user.id, trusted_device, now).await? {
-        return Ok(SignIn::Wait(secs));
-    }
+    let failed = match claim_attempt(store, Factor::Code, &user.id, trusted_device, now).await? {
+        Claim::Go { failed } => failed,
+        Claim::Wait(secs) => return Ok(SignIn::Wait(secs)),
+    };
     let good = match totp::matching_step(secret, typed, now) {
         Some(step) => store.use_totp_step(&user.id, step).await?,
         None => {
@@ -961,10 +1114,25 @@ pub async fn second_step(
         }
     };
     if good {
+        store.clear_code_failures(&user.id).await?;
         store.clear_failed_signins(&user.id).await?;
         return Ok(SignIn::Welcome(Box::new(user.clone())));
     }
+    if failed == 4 {
+        tracing::warn!(user = %user.id, "repeated wrong second-factor codes: delays begin");
+        let org = user.org_id.as_deref();
+        audit::record(store, &Actor::Portal, "user.code_delayed", &user.id, org, now).await?;
+    }
     Ok(SignIn::Refused)
+}
+
+/// Which secret an attempt offers: each is counted and delayed on its own.
+#[derive(Debug, Clone, Copy)]
+enum Factor {
+    /// The password (the first step).
+    Password,
+    /// A second-factor code or a recovery code (the second step).
+    Code,
 }
 
 /// Whether an attempt may be checked now.
@@ -975,7 +1143,8 @@ enum Claim {
     Wait(i64),
 }
 
-/// Claims one sign-in attempt (a password or a code) for an account: it is counted as
+/// Claims one sign-in attempt (a password or a code, each on its own count) for an
+/// account: it is counted as
 /// failed, and the delay the next attempt waits is set, BEFORE the secret is checked, with
 /// a compare-and-set on the count. So attempts sent in parallel are each counted, and once
 /// the delays begin they wait their turn instead of all being checked. A good attempt clears
@@ -983,6 +1152,7 @@ enum Claim {
 /// attempts are counted but not held by others' failures).
 async fn claim_attempt(
     store: &Store,
+    factor: Factor,
     user_id: &str,
     trusted: bool,
     now: UnixTime,
@@ -990,13 +1160,23 @@ async fn claim_attempt(
     let now = now.as_unix();
     // Each lost race means another attempt was counted: a few rounds always settle.
     for _ in 0..16 {
-        let user = store.user(user_id).await?.ok_or(AccountError::NoSuchUser)?;
-        if now < user.next_signin_at && !trusted {
-            return Ok(Claim::Wait(user.next_signin_at - now));
+        let (seen, next_at) = match factor {
+            Factor::Password => {
+                let user = store.user(user_id).await?.ok_or(AccountError::NoSuchUser)?;
+                (user.failed_signins, user.next_signin_at)
+            }
+            Factor::Code => store.code_failures(user_id).await?.ok_or(AccountError::NoSuchUser)?,
+        };
+        if now < next_at && !trusted {
+            return Ok(Claim::Wait(next_at - now));
         }
-        let failed = user.failed_signins.saturating_add(1);
+        let failed = seen.saturating_add(1);
         let until = now + signin_delay(failed);
-        if store.claim_signin_attempt(user_id, user.failed_signins, failed, until).await? {
+        let claimed = match factor {
+            Factor::Password => store.claim_signin_attempt(user_id, seen, failed, until).await?,
+            Factor::Code => store.claim_code_attempt(user_id, seen, failed, until).await?,
+        };
+        if claimed {
             return Ok(Claim::Go { failed });
         }
     }
@@ -1157,12 +1337,32 @@ mod tests {
     }
 
     #[test]
-    fn short_common_and_email_like_passwords_are_refused() {
+    fn short_common_weak_and_personal_passwords_are_refused() {
         let email = "dana.smith@example.com";
-        for bad in ["short", "Password1234", "aaaaaaaaaaaaaaaa", "dana.smith2024!!"] {
-            assert!(check_new_password(&Password::new(bad), email).is_err(), "{bad}");
+        let personal = ["Dana Smith", "Acme Corp"];
+        let refused = |bad: &str| match check_new_password(&Password::new(bad), email, &personal) {
+            Err(AccountError::Invalid(why)) => why,
+            other => panic!("{bad}: {other:?}"),
+        };
+        for bad in ["short", "Password1234", "aaaaaaaaaaaaaaaa", "qwertyuiopasdf"] {
+            refused(bad);
         }
-        assert!(check_new_password(&Password::new("tram lantern quietly"), email).is_ok());
+        // The address and a year; the name and a year; the organization and a year.
+        for bad in [
+            "dana.smith2024!!",
+            "danasmith@2024",
+            "Smith.Dana.2024",
+            "AcmeCorp2024!",
+            "acme-corp-1999",
+        ] {
+            assert!(refused(bad).contains("email, name or organization"), "{bad}");
+        }
+        // A word and a year: zxcvbn's own reason, in one sentence.
+        let why = refused("Sunshine2024!");
+        assert!(why.starts_with("this password is too easy to guess ("), "{why}");
+        for good in ["tram lantern quietly", "correct horse battery staple", "v8#Kq2!zLp0@Wd"] {
+            assert!(check_new_password(&Password::new(good), email, &personal).is_ok(), "{good}");
+        }
     }
 
     #[test]

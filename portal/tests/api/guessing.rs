@@ -96,7 +96,8 @@ on_both_stores!(the_second_factor_is_delayed_too_after_a_right_password, |app| {
         }
     }
     assert!(held, "wrong codes behind a right password were never delayed ({checked} checked)");
-    assert!(checked <= 3, "{checked} wrong codes checked before the delay");
+    // Codes have their own count: the 4th wrong one starts the delays, as for passwords.
+    assert!(checked <= 4, "{checked} wrong codes checked before the delay");
     // The person, later, with the right code: in, and the count starts again.
     app.clock.advance(std::time::Duration::from_secs(3600));
     let now = app.now();
@@ -111,6 +112,73 @@ on_both_stores!(the_second_factor_is_delayed_too_after_a_right_password, |app| {
     let done = accounts::second_step(&store, &user, &code, false, now).await.expect("code");
     assert!(matches!(done, SignIn::Welcome(_)));
     assert_eq!(store.user(&dana.id).await.expect("db").expect("user").failed_signins, 0);
+    assert_eq!(store.code_failures(&dana.id).await.expect("db"), Some((0, 0)));
+});
+
+on_both_stores!(wrong_codes_and_wrong_passwords_are_counted_and_delayed_apart, |app| {
+    let dana = person(&app, "dana@vendor.example").await;
+    let store = app.portal.store.clone();
+    let secret = totp::new_secret().expect("secret");
+    store.set_second_factor(&dana.id, Some(&secret), &[]).await.expect("2fa on");
+    let right = Password::new(PASSWORD);
+    let now = app.now();
+    let code = format!("{:06}", totp::code_at(&secret, totp::step_of(now)).expect("code"));
+    let signed =
+        async || match accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
+            .await
+            .expect("sign in")
+        {
+            SignIn::Welcome(user) => *user,
+            other => panic!("the right password was refused: {other:?}"),
+        };
+    // Wrong codes until the code step is held.
+    let user = signed().await;
+    let mut wrong = 0;
+    while let SignIn::Refused =
+        accounts::second_step(&store, &user, "000000", false, now).await.expect("code")
+    {
+        wrong += 1;
+        assert!(wrong <= 4, "wrong codes were never delayed");
+    }
+    let actions: Vec<String> = store
+        .ledger_after(0, 1000)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .map(|e| e.entry.action)
+        .collect();
+    assert!(actions.iter().any(|a| a == "user.code_delayed"), "{actions:?}");
+    // The password step is not held by them, and a right password does not lift the code's
+    // delay: even the right code waits.
+    let user = signed().await;
+    assert_eq!(store.user(&dana.id).await.expect("db").expect("user").failed_signins, 0);
+    let held = accounts::second_step(&store, &user, &code, false, now).await.expect("code");
+    assert!(matches!(held, SignIn::Wait(secs) if secs > 0), "{held:?}");
+    // Later, the right code: in, and the code count starts again.
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    let now = app.now();
+    let code = format!("{:06}", totp::code_at(&secret, totp::step_of(now)).expect("code"));
+    let user = match accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
+        .await
+        .expect("sign in")
+    {
+        SignIn::Welcome(user) => *user,
+        other => panic!("{other:?}"),
+    };
+    let done = accounts::second_step(&store, &user, &code, false, now).await.expect("code");
+    assert!(matches!(done, SignIn::Welcome(_)), "{done:?}");
+    assert_eq!(store.code_failures(&dana.id).await.expect("db"), Some((0, 0)));
+
+    // Wrong passwords hold the password step, and leave the code count alone.
+    let stranger = Password::new("not the password at all");
+    for _ in 0..6 {
+        let _ = accounts::sign_in(&store, "dana@vendor.example", &stranger, &untrusted, now).await;
+    }
+    let held = accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
+        .await
+        .expect("sign in");
+    assert!(matches!(held, SignIn::Refused), "{held:?}");
+    assert_eq!(store.code_failures(&dana.id).await.expect("db"), Some((0, 0)));
 });
 
 on_both_stores!(a_held_account_answers_as_an_unknown_address_does, |app| {

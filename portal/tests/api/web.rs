@@ -10,6 +10,9 @@ use crate::on_both_stores;
 
 const PASSWORD: &str = "tram lantern quietly";
 
+#[path = "passwords.rs"]
+mod passwords;
+
 /// A browser without JavaScript: keeps cookies by hand, never follows redirects.
 struct Browser<'a> {
     app: &'a TestApp,

@@ -182,6 +182,9 @@ test('staff sign in, register, suspend and invite; the customer joins, sees it a
   await phone.getByRole('heading', { name: 'Turn on two-step sign-in' }).waitFor();
   await accessible(phone, 'second factor set-up');
   await shot(phone, '16-second-factor');
+  // The QR code is drawn (inline SVG, named for screen readers) beside the key as text.
+  const qr = phone.getByRole('img', { name: /QR code of the authenticator address/ });
+  assert.ok((await qr.boundingBox()).width >= 150, 'the QR code is drawn large enough to scan');
   const secret = (await phone.locator('ol li code').first().textContent()).trim();
   await phone.getByLabel('Code from the app').fill(totp(secret));
   await phone.getByRole('button', { name: 'Turn on' }).click();

@@ -60,6 +60,8 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/signin", get(sign_in_page).post(sign_in))
         .route("/ui/signout", axum::routing::post(sign_out))
         .route("/ui/signin/code", get(code_page).post(code))
+        .route("/ui/forgot", get(forgot_page).post(forgot))
+        .route("/ui/reset/{token}", get(reset_page).post(reset))
         .route("/ui/licenses", get(licenses))
         .route("/ui/licenses/find", axum::routing::post(find))
         .route("/ui/licenses/{id}", get(license))

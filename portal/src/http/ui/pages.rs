@@ -92,6 +92,70 @@ pub fn sign_in(error: Option<&str>, email: &str, csrf: &str) -> Markup {
                 }
                 button type="submit" { "Sign in" }
             }
+            p { a href="/ui/forgot" { "Forgot your password?" } }
+        },
+    )
+}
+
+/// The forgotten-password form; `sent`: the one answer, whoever's address it was.
+pub fn forgot(csrf: &str, error: Option<&str>, sent: Option<&str>) -> Markup {
+    page(
+        "Forgot your password?",
+        None,
+        html! {
+            h1 { "Forgot your password?" }
+            @if let Some(sent) = sent { p.notice role="status" { (sent) } }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            p { "Give the email you sign in with: a link to choose a new password is sent to it." }
+            form method="post" action="/ui/forgot" {
+                input type="hidden" name="csrf" value=(csrf);
+                div.field {
+                    label for="email" { "Email" }
+                    input id="email" name="email" type="email" autocomplete="username" required;
+                }
+                button type="submit" { "Send me a link" }
+            }
+            p { a href="/ui/signin" { "Back to sign-in" } }
+        },
+    )
+}
+
+/// The form a password-reset link opens.
+pub fn reset(email: &str, token: &str, csrf: &str, error: Option<&str>) -> Markup {
+    page(
+        "Choose a new password",
+        None,
+        html! {
+            h1 { "Choose a new password" }
+            p { "For " strong { (email) } ". Every session of yours ends when it is changed." }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action={ "/ui/reset/" (token) } {
+                input type="hidden" name="csrf" value=(csrf);
+                // For password managers: whose password this is.
+                input type="hidden" name="username" autocomplete="username" value=(email);
+                div.field {
+                    label for="new" { "New password (at least 12 characters)" }
+                    input id="new" name="new" type="password" required minlength="12" autocomplete="new-password";
+                }
+                div.field {
+                    label for="again" { "The new password again" }
+                    input id="again" name="again" type="password" required minlength="12" autocomplete="new-password";
+                }
+                button type="submit" { "Change my password" }
+            }
+        },
+    )
+}
+
+/// A reset link that does not work (any more).
+pub fn reset_gone() -> Markup {
+    page(
+        "Password reset",
+        None,
+        html! {
+            h1 { "Password reset" }
+            p.error role="alert" { "This link has expired or was already used." }
+            p { a href="/ui/forgot" { "Ask for a new link" } }
         },
     )
 }
@@ -768,7 +832,15 @@ pub fn enrol(
             @if required { p.notice role="status" { "This portal requires two-step sign-in for super-admins: set it up to go on." } }
             @if let Some(error) = error { p.error role="alert" { (error) } }
             ol {
-                li { "In your authenticator app, add an account with this key (time-based, 6 digits, 30 seconds): " code { (secret) } }
+                @if let Some(svg) = qr_svg(uri) {
+                    li {
+                        "Scan this QR code with your authenticator app:"
+                        div.qr { (maud::PreEscaped(svg)) }
+                    }
+                    li { "Or add an account in the app with this key (time-based, 6 digits, 30 seconds): " code { (secret) } }
+                } @else {
+                    li { "In your authenticator app, add an account with this key (time-based, 6 digits, 30 seconds): " code { (secret) } }
+                }
                 li { "Or open this address on the device that has the app: " code { (uri) } }
                 li { "Type the code the app shows:" }
             }
@@ -784,6 +856,26 @@ pub fn enrol(
             }
         },
     )
+}
+
+/// `text` as a QR code in inline SVG (drawn by the server: no script, no image request),
+/// error correction level M, black on white, at least 200 pixels wide. Its text
+/// alternative says what it holds; the same key and address are on the page as text.
+pub fn qr_svg(text: &str) -> Option<String> {
+    use qrcode::render::svg::Color;
+    let code =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<Color<'_>>()
+        .min_dimensions(200, 200)
+        .dark_color(Color("#000"))
+        .light_color(Color("#fff"))
+        .build();
+    // Inline in HTML: no XML declaration; named for screen readers.
+    let svg = svg.split_once("<svg ").map(|(_, rest)| rest)?;
+    Some(format!(
+        r#"<svg role="img" aria-label="QR code of the authenticator address shown below as text" {svg}"#
+    ))
 }
 
 pub fn recovery_codes(chrome: &Chrome<'_>, codes: &[String]) -> Markup {

@@ -79,8 +79,11 @@ pub(super) async fn invite(
     {
         Ok((row, token)) => {
             tracing::info!(by = %viewer.user.id, role = %row.role, "invitation made");
-            let base = public_base(&portal, &headers);
-            let link = format!("{base}/ui/invite/{}", token.expose());
+            let path = format!("/ui/invite/{}", token.expose());
+            let link = match &portal.mailer {
+                Some(mailer) => mailer.link(&path),
+                None => format!("{}{path}", public_base(&portal, &headers)),
+            };
             let emailed = match &portal.mailer {
                 None => None,
                 Some(mailer) => {
@@ -88,15 +91,30 @@ pub(super) async fn invite(
                         Some(id) => portal.store.organization(id).await?.map(|o| o.name),
                         None => None,
                     };
-                    let text = crate::mail::invitation_text(
-                        &viewer.user.name,
-                        &row.role,
-                        org.as_deref(),
-                        &link,
-                    );
-                    let sent = mailer
-                        .send(&row.email, "Your invitation to the Tessera license portal", text)
-                        .await;
+                    // The page says the same either way; an address with an account is told
+                    // so, without a link.
+                    let member = portal.store.user_by_email(&row.email).await?.is_some();
+                    let (subject, text) = if member {
+                        (
+                            "Your Tessera license portal account",
+                            crate::mail::already_member_text(
+                                &viewer.user.name,
+                                &mailer.link("/ui/signin"),
+                                &mailer.link("/ui/forgot"),
+                            ),
+                        )
+                    } else {
+                        (
+                            "Your invitation to the Tessera license portal",
+                            crate::mail::invitation_text(
+                                &viewer.user.name,
+                                &row.role,
+                                org.as_deref(),
+                                &link,
+                            ),
+                        )
+                    };
+                    let sent = mailer.send(&row.email, subject, text).await;
                     if let Err(e) = &sent {
                         tracing::warn!(error = %e, "invitation email not sent");
                     }
@@ -584,7 +602,11 @@ pub(super) async fn change_email(
         .await
     {
         Ok((email, token)) => {
-            let link = format!("{}/ui/email/{}", public_base(&portal, &headers), token.expose());
+            let path = format!("/ui/email/{}", token.expose());
+            let link = match &portal.mailer {
+                Some(mailer) => mailer.link(&path),
+                None => format!("{}{path}", public_base(&portal, &headers)),
+            };
             let message = match &portal.mailer {
                 Some(mailer) => {
                     let text = format!(
@@ -627,7 +649,9 @@ pub(super) async fn change_email(
     }
 }
 
-/// The address people reach the portal at: `public_url`, or what the browser asked for.
+/// The address people reach the portal at, for a link shown on the page to the person who
+/// asked for it: `public_url`, or what their browser asked for. (An emailed link never
+/// uses the request: see [`crate::mail::Mailer::link`].)
 pub(super) fn public_base(portal: &Portal, headers: &HeaderMap) -> String {
     match &portal.settings.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),

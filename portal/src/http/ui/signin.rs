@@ -326,3 +326,149 @@ pub(super) async fn second_factor_off(
         Err(e) => Err(e.into()),
     }
 }
+
+// --- a forgotten password -------------------------------------------------------------------
+
+/// The one answer to a forgotten-password request, whoever's address it is.
+const RESET_SENT: &str = "If an account has this email, a link to choose a new password is on its way to it. The link works once, for 30 minutes.";
+
+/// Said instead when the portal has no mail relay.
+const RESET_OFF: &str = "This portal cannot send email, so a forgotten password is reset by its administrators: ask one of them.";
+
+pub(super) async fn forgot_page(State(portal): State<Arc<Portal>>) -> Response {
+    let (status, error) = match portal.mailer {
+        Some(_) => (StatusCode::OK, None),
+        None => (StatusCode::SERVICE_UNAVAILABLE, Some(RESET_OFF)),
+    };
+    open_form(&portal, status, |csrf| pages::forgot(csrf, error, None))
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+pub(super) struct ForgotForm {
+    pub(super) email: String,
+    pub(super) csrf: String,
+}
+
+/// Asks for a reset link. The answer is the same sentence for every address, at once: the
+/// look-up, the stored token and the email happen afterwards, off the request's path.
+pub(super) async fn forgot(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ForgotForm>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    let again = |status: StatusCode, error: &str| {
+        open_form(&portal, status, |csrf| pages::forgot(csrf, Some(error), None))
+    };
+    if portal.mailer.is_none() {
+        return Ok(again(StatusCode::SERVICE_UNAVAILABLE, RESET_OFF));
+    }
+    if !open_form_token_ok(&headers, &form.csrf) {
+        return Ok(again(StatusCode::FORBIDDEN, "The form expired. Please try again."));
+    }
+    let address = form.email.trim().to_lowercase();
+    if address.is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, "Give the email you sign in with."));
+    }
+    if let Err(limited) = portal.limits.password_reset(&address) {
+        let minutes = limited.retry_after_secs.div_ceil(60);
+        let error =
+            format!("Too many requests for a new password: try again in {minutes} minutes.");
+        let mut response = again(StatusCode::TOO_MANY_REQUESTS, &error);
+        if let Ok(value) = HeaderValue::from_str(&limited.retry_after_secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
+    let background = portal.clone();
+    tokio::spawn(async move { send_reset_link(&background, &address).await });
+    Ok(open_form(&portal, StatusCode::OK, |csrf| pages::forgot(csrf, None, Some(RESET_SENT))))
+}
+
+/// Stores a reset token for the address's person, if any, and emails them the link.
+async fn send_reset_link(portal: &Portal, address: &str) {
+    let Some(mailer) = &portal.mailer else { return };
+    match accounts::request_password_reset(&portal.store, address, portal.now()).await {
+        Ok(Some((user, token))) => {
+            let link = mailer.link(&format!("/ui/reset/{}", token.expose()));
+            let text = crate::mail::password_reset_text(&user.name, &link);
+            match mailer.send(&user.email, "Reset your Tessera license portal password", text).await
+            {
+                Ok(()) => tracing::info!(user = %user.id, "password reset link sent"),
+                Err(e) => {
+                    tracing::warn!(user = %user.id, error = %e, "password reset link not sent")
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "password reset request failed"),
+    }
+}
+
+fn reset_gone() -> Response {
+    html(StatusCode::NOT_FOUND, pages::reset_gone())
+}
+
+pub(super) async fn reset_page(
+    State(portal): State<Arc<Portal>>,
+    Path(token): Path<String>,
+) -> Result<Response, UiError> {
+    let Some(user) = accounts::password_reset_user(&portal.store, &token, portal.now()).await?
+    else {
+        return Ok(reset_gone());
+    };
+    Ok(open_form(&portal, StatusCode::OK, |csrf| pages::reset(&user.email, &token, csrf, None)))
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+pub(super) struct ResetForm {
+    pub(super) new: String,
+    pub(super) again: String,
+    pub(super) csrf: String,
+}
+
+/// Sets the new password by the link (once): the person's sessions end, and they sign in.
+pub(super) async fn reset(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    axum::Form(form): axum::Form<ResetForm>,
+) -> Result<Response, UiError> {
+    same_origin(&headers)?;
+    let Some(user) = accounts::password_reset_user(&portal.store, &token, portal.now()).await?
+    else {
+        return Ok(reset_gone());
+    };
+    let again = |status: StatusCode, error: &str| {
+        open_form(&portal, status, |csrf| pages::reset(&user.email, &token, csrf, Some(error)))
+    };
+    if !open_form_token_ok(&headers, &form.csrf) {
+        return Ok(again(StatusCode::FORBIDDEN, "The form expired. Please try again."));
+    }
+    if form.new != form.again {
+        return Ok(again(StatusCode::BAD_REQUEST, "The two passwords differ."));
+    }
+    let new = Password::new(form.new);
+    match accounts::reset_password(&portal.store, &token, &new, portal.now()).await {
+        Ok(user) => {
+            tracing::info!(user = %user.id, "password reset by email link");
+            let mut response = html(
+                StatusCode::OK,
+                pages::message_ok(
+                    "Password changed",
+                    "Your password is changed and every session of yours has ended. Sign in with the new password.",
+                ),
+            );
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&portal, SIGNIN_COOKIE, "", Some(0)));
+            Ok(response)
+        }
+        Err(AccountError::Invalid(message)) => {
+            Ok(again(StatusCode::BAD_REQUEST, &capitalized(&message)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
