@@ -72,3 +72,36 @@ where
         self.inner.size_hint()
     }
 }
+
+/// A response body that keeps `guard` until it is sent whole (or dropped): a connection
+/// streaming a long answer is still inside its request.
+pub(crate) struct Holding<G> {
+    inner: axum::body::Body,
+    _guard: G,
+}
+
+impl<G> Holding<G> {
+    pub(crate) fn new(inner: axum::body::Body, guard: G) -> Self {
+        Holding { inner, _guard: guard }
+    }
+}
+
+impl<G: Unpin> http_body::Body for Holding<G> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -192,8 +192,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// `router` as one connection's service: each request marks the connection busy while it
-/// runs, and its body must arrive within `body_timeout`.
+/// `router` as one connection's service: each request marks the connection busy until its
+/// answer is sent, and its body must arrive within `body_timeout`.
 fn timed_service(
     router: axum::Router,
     connection: connections::Handle,
@@ -215,12 +215,12 @@ fn timed_service(
         let request = request.map(|b| body::Timed::new(b, body_timeout, timed_out.clone()));
         let answer = hyper::service::Service::call(&inner, request);
         async move {
-            let response = answer.await;
-            drop(busy);
+            let Ok(response) = answer.await;
             if timed_out.load(Ordering::Relaxed) {
                 return Ok(request_timeout(body_timeout));
             }
-            response
+            // Busy until the answer is sent whole: a long export is not idle.
+            Ok(response.map(|b| axum::body::Body::new(body::Holding::new(b, busy))))
         }
     })
 }
