@@ -120,10 +120,7 @@ fn open(server: SocketAddr, kind: &Kind, headers: &str) -> Option<TcpStream> {
 /// Whether the server has not closed `stream` (an answer, such as a 408, counts as closed).
 fn still_open(stream: &mut TcpStream) -> bool {
     let mut buf = [0u8; 1024];
-    match stream.read(&mut buf) {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
-        _ => false,
-    }
+    matches!(stream.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// A request to `path` whose body of `length` bytes has not been sent.
