@@ -136,6 +136,10 @@ pub struct Layer {
     pub header_read_timeout_secs: Option<u64>,
     /// `max_connections`: connections open at once.
     pub max_connections: Option<usize>,
+    /// `max_connections_per_address`: connections open at once from one address.
+    pub max_connections_per_address: Option<usize>,
+    /// `body_read_timeout_secs`: the time a request's body has to arrive whole.
+    pub body_read_timeout_secs: Option<u64>,
     /// `rebind_every_secs`: how often one binding may be re-activated from its own host.
     pub rebind_every_secs: Option<i64>,
     /// `public_url`: the address people use for the web pages.
@@ -205,8 +209,14 @@ pub struct Settings {
     /// Seconds a connection has to send a request's headers (also closes idle keep-alive
     /// connections) and to finish a TLS handshake.
     pub header_read_timeout_secs: u64,
-    /// Connections open at once; one more is closed at once.
+    /// Connections open at once; when all are taken, the oldest idle one is closed for a
+    /// newcomer.
     pub max_connections: usize,
+    /// Connections open at once from one source address (IPv6: one /64); one more is closed
+    /// at once.
+    pub max_connections_per_address: usize,
+    /// Seconds a request's body has to arrive whole after its headers (408 beyond).
+    pub body_read_timeout_secs: u64,
     /// The least time between two re-activations of one binding on the same host.
     pub rebind_every_secs: i64,
     /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
@@ -319,6 +329,10 @@ impl Layer {
                 .header_read_timeout_secs
                 .or(below.header_read_timeout_secs),
             max_connections: self.max_connections.or(below.max_connections),
+            max_connections_per_address: self
+                .max_connections_per_address
+                .or(below.max_connections_per_address),
+            body_read_timeout_secs: self.body_read_timeout_secs.or(below.body_read_timeout_secs),
             rebind_every_secs: self.rebind_every_secs.or(below.rebind_every_secs),
             public_url: self.public_url.or(below.public_url),
             session_idle_secs: self.session_idle_secs.or(below.session_idle_secs),
@@ -431,6 +445,8 @@ impl Layer {
             limits,
             header_read_timeout_secs: self.header_read_timeout_secs.unwrap_or(10).max(1),
             max_connections: self.max_connections.unwrap_or(1024).max(1),
+            max_connections_per_address: self.max_connections_per_address.unwrap_or(64).max(1),
+            body_read_timeout_secs: self.body_read_timeout_secs.unwrap_or(30).max(1),
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
             secure_cookies,
             public_url: self.public_url.clone(),

@@ -7,6 +7,7 @@ mod bulk;
 mod crashes;
 mod demo;
 mod fuzz_seeds;
+mod hoarding;
 mod kit;
 mod registering;
 mod scenarios;

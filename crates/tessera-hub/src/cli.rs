@@ -157,6 +157,13 @@ pub struct RunArgs {
     /// and group). Default: status.sock in the state directory.
     #[arg(long, value_name = "PATH", env = "TESSERA_HUB_STATUS_SOCKET")]
     pub status_socket: Option<PathBuf>,
+    /// Runner API connections open at once.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Runner API connections open at once from one address (raise it when many runners
+    /// share one address, behind NAT).
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
 }
 
 #[derive(Debug, Args)]

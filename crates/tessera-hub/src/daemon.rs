@@ -23,8 +23,12 @@ pub struct DaemonConfig {
     pub min_backoff: Duration,
     /// The longest delay between retries.
     pub max_backoff: Duration,
-    /// Runner API connections open at once.
+    /// Runner API connections open at once; when all are taken, the oldest idle one is
+    /// closed for a newcomer.
     pub max_connections: usize,
+    /// Runner API connections open at once from one source address; one more is closed at
+    /// once.
+    pub max_connections_per_address: usize,
     /// The local status socket for the vendor's hub application ([`crate::local`]).
     pub status_socket: Option<std::path::PathBuf>,
 }
@@ -37,6 +41,7 @@ impl Default for DaemonConfig {
             min_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(15 * 60),
             max_connections: 512,
+            max_connections_per_address: 64,
             status_socket: None,
         }
     }
@@ -95,9 +100,10 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     // The runner API listens on the LAN: slow or idle connections are closed, their
-    // number capped (tessera-http-server).
+    // number capped, in all and per address (tessera-http-server).
     let limits = tessera_http_server::Limits {
         max_connections: config.max_connections,
+        max_connections_per_address: config.max_connections_per_address,
         ..tessera_http_server::Limits::default()
     };
     let server = tokio::spawn(async move {

@@ -217,6 +217,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let config = DaemonConfig {
                 runner_listen: args.runner_listen,
                 lease_ttl: args.lease_ttl,
+                max_connections: args.max_connections as usize,
+                max_connections_per_address: args.max_connections_per_address as usize,
                 status_socket: Some(
                     args.status_socket
                         .unwrap_or_else(|| tessera_hub::local::default_socket(hub.dir().root())),

@@ -102,6 +102,8 @@ pub async fn serve(
         header_read_timeout: Duration::from_secs(portal.settings.header_read_timeout_secs),
         handshake_timeout: Duration::from_secs(portal.settings.header_read_timeout_secs),
         max_connections: portal.settings.max_connections,
+        max_connections_per_address: portal.settings.max_connections_per_address,
+        body_read_timeout: Duration::from_secs(portal.settings.body_read_timeout_secs),
     };
     let result = tessera_http_server::serve(listener, router(&portal), limits, tls, shutdown).await;
     jobs.abort();

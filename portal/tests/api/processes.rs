@@ -268,7 +268,10 @@ fn slow_and_idle_clients_cannot_starve_the_portal() {
     use tessera_testkit::slow;
     let vendor = Vendor::new();
     let options = PortalOptions {
-        config: Some("header_read_timeout_secs = 2\n".to_owned()),
+        // The slow clients share the test's address: its cap must not be what closes them.
+        config: Some(
+            "header_read_timeout_secs = 2\nmax_connections_per_address = 1024\n".to_owned(),
+        ),
         ..PortalOptions::default()
     };
     let portal = PortalProcess::start_with(&vendor, options);
@@ -293,7 +296,10 @@ fn slow_tls_clients_cannot_starve_the_portal() {
     let (cert, tls) = self_signed(&vendor);
     let options = PortalOptions {
         tls: Some(tls),
-        config: Some("header_read_timeout_secs = 2\n".to_owned()),
+        // The slow clients share the test's address: its cap must not be what closes them.
+        config: Some(
+            "header_read_timeout_secs = 2\nmax_connections_per_address = 1024\n".to_owned(),
+        ),
         ..PortalOptions::default()
     };
     let portal = PortalProcess::start_with(&vendor, options);

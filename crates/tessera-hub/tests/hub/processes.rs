@@ -203,7 +203,8 @@ fn slow_clients_cannot_starve_the_runner_api() {
         &state,
     );
     let mut serve = hub(&state);
-    serve.args(["run", "--runner-listen", "127.0.0.1:0"]);
+    // The slow clients share the test's address: its cap must not be what closes them.
+    serve.args(["run", "--runner-listen", "127.0.0.1:0", "--max-connections-per-address", "512"]);
     let daemon = tessera_testkit::Daemon::start(serve, "runners: listening on ");
     let half = slow::half_sent(&daemon.address, 200);
     let idle = slow::silent(&daemon.address, 100);
