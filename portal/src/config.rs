@@ -138,6 +138,8 @@ pub struct Layer {
     pub max_connections: Option<usize>,
     /// `rebind_every_secs`: how often one binding may be re-activated from its own host.
     pub rebind_every_secs: Option<i64>,
+    /// `repairs_per_year`: re-activations sooner than that, allowed per license and year.
+    pub repairs_per_year: Option<i64>,
     /// `public_url`: the address people use for the web pages.
     pub public_url: Option<String>,
     /// `session_idle_secs`: a web session unused this long ends.
@@ -209,6 +211,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// The least time between two re-activations of one binding on the same host.
     pub rebind_every_secs: i64,
+    /// Re-activations sooner than `rebind_every_secs` allowed per license and year: the
+    /// self-service repairs of a hub whose state was lost more than once a day.
+    pub repairs_per_year: i64,
     /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
     /// TLS proxy).
     pub secure_cookies: bool,
@@ -320,6 +325,7 @@ impl Layer {
                 .or(below.header_read_timeout_secs),
             max_connections: self.max_connections.or(below.max_connections),
             rebind_every_secs: self.rebind_every_secs.or(below.rebind_every_secs),
+            repairs_per_year: self.repairs_per_year.or(below.repairs_per_year),
             public_url: self.public_url.or(below.public_url),
             session_idle_secs: self.session_idle_secs.or(below.session_idle_secs),
             session_max_secs: self.session_max_secs.or(below.session_max_secs),
@@ -423,6 +429,7 @@ impl Layer {
             header_read_timeout_secs: self.header_read_timeout_secs.unwrap_or(10).max(1),
             max_connections: self.max_connections.unwrap_or(1024).max(1),
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
+            repairs_per_year: self.repairs_per_year.unwrap_or(4).max(0),
             secure_cookies,
             public_url: self.public_url.clone(),
             keep_ended_licenses_days: self.keep_ended_licenses_days.unwrap_or(7 * 365 + 2).max(1),

@@ -9,6 +9,7 @@ mod demo;
 mod fuzz_seeds;
 mod kit;
 mod registering;
+mod restores;
 mod scenarios;
 mod secrets;
 mod streams;
