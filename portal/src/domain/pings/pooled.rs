@@ -101,7 +101,7 @@ async fn check_round(
 pub struct Rounds {
     checks: Batcher<(String, Envelope, i64), Result<VerifiedPing, Judged>>,
     records: Batcher<PingRecord, PingOutcome>,
-    receipt_key: PublicKey,
+    receipt_key: Box<PublicKey>,
 }
 
 impl Rounds {
@@ -125,7 +125,7 @@ impl Rounds {
             },
             write_rounds,
         );
-        Rounds { checks, records, receipt_key }
+        Rounds { checks, records, receipt_key: Box::new(receipt_key) }
     }
 
     pub async fn judge(&self, mut ping: PingRequest) -> Result<Judged, PingPathError> {
