@@ -220,6 +220,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
             fingerprint_version: tessera_core::fingerprint::VERSION,
             previous_fingerprint: None,
             holds: None,
+            held_receipt: None,
             nonce: Nonce::from_bytes([3; 16]),
             hub_time_ms: 1,
         },

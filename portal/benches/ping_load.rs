@@ -408,6 +408,7 @@ async fn load() {
                 fingerprint_version: tessera_core::fingerprint::VERSION,
                 previous_fingerprint: None,
                 holds: i.checked_sub(licenses).map(nonce),
+                held_receipt: None,
                 nonce: nonce(i),
                 hub_time_ms: time_ms + (i / licenses) as i64 + 1,
             };

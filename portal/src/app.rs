@@ -143,7 +143,12 @@ impl Portal {
         };
         let metrics = Metrics::default();
         let limits = Arc::new(RateLimits::new(settings.limits));
-        let pings = PingPath::start(store.clone(), metrics.ping_batches.clone(), limits.clone())?;
+        let pings = PingPath::start(
+            store.clone(),
+            metrics.ping_batches.clone(),
+            limits.clone(),
+            receipt_key.public_key().clone(),
+        )?;
         Ok(Arc::new(Portal {
             limits,
             store,

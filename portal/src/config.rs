@@ -142,6 +142,8 @@ pub struct Layer {
     pub body_read_timeout_secs: Option<u64>,
     /// `rebind_every_secs`: how often one binding may be re-activated from its own host.
     pub rebind_every_secs: Option<i64>,
+    /// `repairs_per_year`: re-activations sooner than that, allowed per license and year.
+    pub repairs_per_year: Option<i64>,
     /// `public_url`: the address people use for the web pages.
     pub public_url: Option<String>,
     /// `session_idle_secs`: a web session unused this long ends.
@@ -219,6 +221,9 @@ pub struct Settings {
     pub body_read_timeout_secs: u64,
     /// The least time between two re-activations of one binding on the same host.
     pub rebind_every_secs: i64,
+    /// Re-activations sooner than `rebind_every_secs` allowed per license and year: the
+    /// self-service repairs of a hub whose state was lost more than once a day.
+    pub repairs_per_year: i64,
     /// Cookies carry `Secure`: the portal serves TLS, or `public_url` is https (behind a
     /// TLS proxy).
     pub secure_cookies: bool,
@@ -334,6 +339,7 @@ impl Layer {
                 .or(below.max_connections_per_address),
             body_read_timeout_secs: self.body_read_timeout_secs.or(below.body_read_timeout_secs),
             rebind_every_secs: self.rebind_every_secs.or(below.rebind_every_secs),
+            repairs_per_year: self.repairs_per_year.or(below.repairs_per_year),
             public_url: self.public_url.or(below.public_url),
             session_idle_secs: self.session_idle_secs.or(below.session_idle_secs),
             session_max_secs: self.session_max_secs.or(below.session_max_secs),
@@ -448,6 +454,7 @@ impl Layer {
             max_connections_per_address: self.max_connections_per_address.unwrap_or(64).max(1),
             body_read_timeout_secs: self.body_read_timeout_secs.unwrap_or(30).max(1),
             rebind_every_secs: self.rebind_every_secs.unwrap_or(86_400).max(0),
+            repairs_per_year: self.repairs_per_year.unwrap_or(4).max(0),
             secure_cookies,
             public_url: self.public_url.clone(),
             keep_ended_licenses_days: self.keep_ended_licenses_days.unwrap_or(7 * 365 + 2).max(1),

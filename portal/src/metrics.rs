@@ -48,6 +48,9 @@ pub struct Metrics {
     pub rolled_days: Counter,
     /// Re-activations of an existing binding (same host).
     pub rebinds: Counter,
+    /// Self-service repairs: re-activations sooner than the rebind limit, within the
+    /// license's yearly allowance.
+    pub repairs: Counter,
     /// Rows written by usage exports.
     pub export_rows: Counter,
 }
@@ -85,6 +88,12 @@ impl Default for Metrics {
             "Re-activations of an existing binding (same host)",
             rebinds.clone(),
         );
+        let repairs = Counter::default();
+        registry.register(
+            "repairs",
+            "Re-activations sooner than the rebind limit, within the yearly allowance",
+            repairs.clone(),
+        );
         let export_rows = Counter::default();
         registry.register(
             "usage_export_rows",
@@ -101,6 +110,7 @@ impl Default for Metrics {
             rollups,
             rolled_days,
             rebinds,
+            repairs,
             export_rows,
         }
     }

@@ -10,6 +10,7 @@ mod fuzz_seeds;
 mod hoarding;
 mod kit;
 mod registering;
+mod restores;
 mod scenarios;
 mod secrets;
 mod streams;

@@ -137,6 +137,11 @@ pub struct PingCall {
     /// the hub (same key, same state) that falls behind is noticed ([`crate::chain`]).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub holds: Option<Nonce>,
+    /// The receipt whose nonce is `holds`, armored as the portal sent it: the proof the
+    /// portal looks at only when `holds` is not where its chain is (a portal restored from a
+    /// backup remembers an older chain than the receipt it signed since, [`resync_proof`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
+    pub held_receipt: Option<String>,
     /// Fresh for every call; the receipt echoes it.
     pub nonce: Nonce,
     /// The hub's clock in milliseconds: each ping must be newer than the last one.
@@ -240,6 +245,57 @@ pub fn verify(bytes: &[u8], delegation: &Delegation) -> Result<ReceiptClaims, Re
     Ok(claims)
 }
 
+/// Why a held receipt does not prove a place in the chain ([`resync_proof`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// Not a well-formed receipt.
+    #[error("the held receipt is malformed: {0}")]
+    Malformed(#[from] FormatError),
+    /// Not signed by the portal's receipt key.
+    #[error("the held receipt is not signed by this portal's receipt key")]
+    NotOurs,
+    /// About another license, hub key or call than the ping's.
+    #[error("the held receipt is about another license, hub key or call")]
+    Elsewhere,
+    /// An answer that did not move the chain (`cloned`, or an activation that bound
+    /// nothing): it proves no place in it.
+    #[error("the held receipt answered a call that did not move the chain")]
+    Unchained,
+}
+
+/// Checks a ping's held receipt as proof that its hub follows the chain: signed by
+/// `portal_key`, for `license_id` and the bound hub key `hub_key_id`, echoing `holds`, and
+/// an answer that moved the chain (a counted ping's receipt is anything but `cloned`; an
+/// activation's binds only when `valid`). Returns the portal time it was signed at: a
+/// receipt the portal signed after the latest call it remembers can only come from a
+/// chain it has forgotten (a restore), never from a copy left behind, whose receipt is
+/// older than the call that moved the chain past it.
+pub fn resync_proof(
+    held: &str,
+    portal_key: &PublicKey,
+    license_id: LicenseId,
+    hub_key_id: KeyId,
+    holds: Nonce,
+) -> Result<UnixTime, ProofError> {
+    let envelope = Envelope::parse(Kind::Receipt, held.as_bytes())?;
+    if envelope.key_id() != portal_key.key_id() || envelope.verify_signature(portal_key).is_err() {
+        return Err(ProofError::NotOurs);
+    }
+    let claims: ReceiptClaims = envelope.open()?;
+    if claims.license_id != license_id || claims.hub_key_id != hub_key_id || claims.nonce != holds {
+        return Err(ProofError::Elsewhere);
+    }
+    let chained = match claims.answers {
+        Answers::Ping => claims.status != Status::Cloned,
+        Answers::Activate => claims.status == Status::Valid,
+    };
+    if !chained {
+        return Err(ProofError::Unchained);
+    }
+    Ok(claims.portal_time)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +346,61 @@ mod tests {
             verify(sign(&late, &portal).as_bytes(), &verified),
             Err(ReceiptError::OutsideDelegation { .. })
         ));
+    }
+
+    #[test]
+    fn only_the_portals_own_chained_answer_proves_a_place_in_the_chain() {
+        let portal = SigningKey::from_seed(&[2; 32]);
+        let hub = SigningKey::from_seed(&[4; 32]);
+        let stranger = SigningKey::from_seed(&[3; 32]);
+        let license: LicenseId = "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id");
+        let held = Nonce::from_bytes([9; 16]);
+        let receipt = ReceiptClaims {
+            license_id: license,
+            answers: Answers::Ping,
+            status: Status::Valid,
+            portal_time: t("2027-06-01T10:00:00Z"),
+            nonce: held,
+            next_ping_by: t("2027-06-01T11:00:00Z"),
+            fingerprint: "00".repeat(32),
+            hub_key_id: hub.key_id(),
+        };
+        let proof = |claims: &ReceiptClaims, key: &SigningKey| {
+            resync_proof(&sign(claims, key), portal.public_key(), license, hub.key_id(), held)
+        };
+        assert_eq!(proof(&receipt, &portal), Ok(t("2027-06-01T10:00:00Z")));
+        // A counted ping's receipt is chained whatever the license's standing.
+        let expired = ReceiptClaims { status: Status::Expired, ..receipt.clone() };
+        assert!(proof(&expired, &portal).is_ok());
+        let bound = ReceiptClaims { answers: Answers::Activate, ..receipt.clone() };
+        assert!(proof(&bound, &portal).is_ok());
+
+        assert_eq!(proof(&receipt, &stranger), Err(ProofError::NotOurs));
+        let mut forged = sign(&receipt, &portal).into_bytes();
+        let last = forged.len() - 40;
+        forged[last] ^= 1;
+        let forged = String::from_utf8_lossy(&forged).into_owned();
+        assert!(resync_proof(&forged, portal.public_key(), license, hub.key_id(), held).is_err());
+        assert!(matches!(
+            resync_proof("not a receipt", portal.public_key(), license, hub.key_id(), held),
+            Err(ProofError::Malformed(_))
+        ));
+        for other in [
+            ReceiptClaims { nonce: Nonce::from_bytes([8; 16]), ..receipt.clone() },
+            ReceiptClaims { hub_key_id: stranger.key_id(), ..receipt.clone() },
+            ReceiptClaims {
+                license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e50".parse().expect("id"),
+                ..receipt.clone()
+            },
+        ] {
+            assert_eq!(proof(&other, &portal), Err(ProofError::Elsewhere));
+        }
+        // Answers that did not move the chain: a `cloned` one (a copy keeps it), an
+        // activation that bound nothing.
+        let cloned = ReceiptClaims { status: Status::Cloned, ..receipt.clone() };
+        assert_eq!(proof(&cloned, &portal), Err(ProofError::Unchained));
+        let refused = ReceiptClaims { status: Status::FingerprintMismatch, ..bound };
+        assert_eq!(proof(&refused, &portal), Err(ProofError::Unchained));
     }
 
     #[test]

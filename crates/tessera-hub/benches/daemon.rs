@@ -55,6 +55,7 @@ fn crypto_floor(iterations: u32) -> (Duration, Duration) {
         fingerprint_version: tessera_core::fingerprint::VERSION,
         previous_fingerprint: None,
         holds: Some(Nonce::from_bytes([4; 16])),
+        held_receipt: None,
         nonce: Nonce::from_bytes([3; 16]),
         hub_time_ms: 1,
     };

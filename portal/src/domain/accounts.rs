@@ -905,6 +905,7 @@ pub async fn export_organization(
                     "activated_at": a.activated_at,
                     "last_validation_at": a.last_ping_at,
                     "rebinds": a.rebinds,
+                    "repairs": a.repairs,
                 })),
                 "monthly_validations": usage
                     .iter()

@@ -491,6 +491,10 @@ pub async fn show(
             "fingerprint_version": a.fingerprint_version,
             "rebinds": a.rebinds,
             "rebound_at": a.rebound_at,
+            // Re-activations sooner than the rebind limit (self-service repairs), this year.
+            "repairs": a.repairs,
+            "repairs_from": a.repairs_from,
+            "repaired_at": a.repaired_at,
             // When a copy of the bound hub was last refused: a cloned VM, a restored backup.
             "cloned_at": a.cloned_at,
         })

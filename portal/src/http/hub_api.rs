@@ -99,6 +99,7 @@ pub async fn activate(
                 now,
                 answer: call.nonce,
                 rebind_every_secs: portal.settings.rebind_every_secs,
+                repairs_per_year: portal.settings.repairs_per_year,
                 same_host: &same,
             })
             .await?;
@@ -110,9 +111,14 @@ pub async fn activate(
                 portal.metrics.rebinds.inc();
                 tracing::warn!(license = %license.id, hub_key = %call.hub_key.key_id(), "activated again on the same host (counted: see rebinds)");
             }
+            Bound::Repaired { repairs } => {
+                portal.metrics.rebinds.inc();
+                portal.metrics.repairs.inc();
+                tracing::warn!(license = %license.id, hub_key = %call.hub_key.key_id(), repairs, allowed = portal.settings.repairs_per_year, "activated again on the same host sooner than rebind_every_secs: a self-service repair (counted: see repairs)");
+            }
             Bound::TooSoon { rebound_at } => {
                 portal.metrics.pings.get_or_create(&StatusLabel { status: "cloned" }).inc();
-                tracing::warn!(license = %license.id, rebound_at, "a re-activation too soon after the last one: refused as cloned");
+                tracing::warn!(license = %license.id, rebound_at, "a re-activation too soon after the last one, past the repair allowance: refused as cloned");
                 status = Status::Cloned;
             }
             Bound::OtherHost { matched, needed } => {
@@ -158,10 +164,12 @@ pub async fn ping(
         at: now,
         holds: call.holds,
         answer: call.nonce,
+        held_receipt: call.held_receipt,
     };
     let judged = portal.pings.judge(request).await?;
     let label = match &judged {
         Judged::Counted(_) => "counted",
+        Judged::Resynced(_) => "resynced",
         Judged::Cloned(_) => "cloned",
         Judged::Stale => "stale",
         Judged::Limited(_) => "limited",
@@ -179,6 +187,10 @@ pub async fn ping(
     }
     let (license, activation, hub_key, cloned) = match judged {
         Judged::Counted(ping) => (ping.license, ping.activation, ping.hub_key, false),
+        Judged::Resynced(ping) => {
+            tracing::info!(license = %ping.license.id, hub_key = %ping.hub_key.key_id(), "a hub ahead of the chain this portal remembers (restored from a backup?) proved its place with a receipt signed since: re-synced, counted");
+            (ping.license, ping.activation, ping.hub_key, false)
+        }
         Judged::Cloned(ping) => {
             tracing::warn!(license = %ping.license.id, hub_key = %ping.hub_key.key_id(), "a copy of the bound hub pinged with an old receipt: refused as cloned");
             (ping.license, ping.activation, ping.hub_key, true)

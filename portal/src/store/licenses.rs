@@ -389,32 +389,35 @@ impl Store {
                     Ok(()) if call.hub_time_ms <= activation.last_hub_time_ms => Bound::Stale,
                     Ok(()) => match activation.rebound_at {
                         Some(at) if now.saturating_sub(at) < call.rebind_every_secs => {
-                            sqlx::query(
+                            match repair(&activation, now, call.repairs_per_year) {
+                                Some(year) => {
+                                    rebind(&mut tx, call, now).await?;
+                                    sqlx::query(
+                                        "UPDATE activations SET repairs = $1, repairs_from = $2, \
+                                     repaired_at = $3 WHERE license_id = $4",
+                                    )
+                                    .bind(year.repairs)
+                                    .bind(year.from)
+                                    .bind(now)
+                                    .bind(call.license_id)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                    Bound::Repaired { repairs: year.repairs }
+                                }
+                                None => {
+                                    sqlx::query(
                                 "UPDATE activations SET cloned_at = $1 WHERE license_id = $2",
                             )
                             .bind(now)
                             .bind(call.license_id)
                             .execute(&mut *tx)
                             .await?;
-                            Bound::TooSoon { rebound_at: at }
+                                    Bound::TooSoon { rebound_at: at }
+                                }
+                            }
                         }
                         _ => {
-                            sqlx::query(
-                                "UPDATE activations SET hub_key = $1, fingerprint = $2, \
-                                 fingerprint_version = $3, last_ping_at = $4, \
-                                 last_hub_time_ms = $5, chain_confirmed = NULL, chain_pending = $6, \
-                                 rebinds = rebinds + 1, rebound_at = $4 \
-                                 WHERE license_id = $7 AND last_hub_time_ms < $5",
-                            )
-                            .bind(call.hub_key)
-                            .bind(call.fingerprint_json)
-                            .bind(i64::from(call.fingerprint_version))
-                            .bind(now)
-                            .bind(call.hub_time_ms)
-                            .bind(call.answer.to_string())
-                            .bind(call.license_id)
-                            .execute(&mut *tx)
-                            .await?;
+                            rebind(&mut tx, call, now).await?;
                             Bound::Again
                         }
                     },
@@ -424,6 +427,56 @@ impl Store {
         tx.commit().await?;
         Ok(bound)
     }
+}
+
+/// A repair year after one more repair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RepairYear {
+    /// Repairs in the year, the new one included.
+    repairs: i64,
+    /// When the year began.
+    from: i64,
+}
+
+/// Seconds in a repair year.
+const YEAR_SECS: i64 = 365 * 86_400;
+
+/// Whether one more repair fits `per_year` at `now`: a year begins with its first repair
+/// and lasts 365 days; the next repair after it begins a new one.
+fn repair(activation: &ActivationRow, now: i64, per_year: i64) -> Option<RepairYear> {
+    let year = match activation.repairs_from {
+        Some(from) if now.saturating_sub(from) < YEAR_SECS => {
+            RepairYear { repairs: activation.repairs + 1, from }
+        }
+        _ => RepairYear { repairs: 1, from: now },
+    };
+    (year.repairs <= per_year).then_some(year)
+}
+
+/// Re-binds the same host with the call's key and fingerprint: the chain starts over at
+/// the call's answer; counted in `rebinds`.
+async fn rebind(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    call: &Activation<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE activations SET hub_key = $1, fingerprint = $2, \
+         fingerprint_version = $3, last_ping_at = $4, \
+         last_hub_time_ms = $5, chain_confirmed = NULL, chain_pending = $6, \
+         rebinds = rebinds + 1, rebound_at = $4 \
+         WHERE license_id = $7 AND last_hub_time_ms < $5",
+    )
+    .bind(call.hub_key)
+    .bind(call.fingerprint_json)
+    .bind(i64::from(call.fingerprint_version))
+    .bind(now)
+    .bind(call.hub_time_ms)
+    .bind(call.answer.to_string())
+    .bind(call.license_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The columns a registration writes, in the order both writers bind them (13), then the
@@ -450,4 +503,47 @@ pub struct LicenseCounts {
     pub ending_soon: i64,
     /// Active, activated licenses whose hub has been silent past its grace period.
     pub silent_past_grace: i64,
+}
+
+#[cfg(test)]
+mod repair_tests {
+    use super::*;
+
+    fn bound(repairs: i64, repairs_from: Option<i64>) -> ActivationRow {
+        ActivationRow {
+            license_id: "l".into(),
+            fingerprint: "{}".into(),
+            fingerprint_version: 2,
+            hub_key: "key".into(),
+            activated_at: 0,
+            last_ping_at: None,
+            last_hub_time_ms: 0,
+            chain: tessera_core::chain::Chain::default(),
+            cloned_at: None,
+            rebinds: 1,
+            rebound_at: Some(0),
+            repairs,
+            repairs_from,
+            repaired_at: repairs_from,
+        }
+    }
+
+    #[test]
+    fn repairs_are_counted_per_year_up_to_the_allowance() {
+        let day = 86_400;
+        // The first repair begins a year.
+        assert_eq!(repair(&bound(0, None), day, 4), Some(RepairYear { repairs: 1, from: day }));
+        // Within it, each one counts, up to the allowance.
+        let year = Some(day);
+        assert_eq!(repair(&bound(3, year), 2 * day, 4), Some(RepairYear { repairs: 4, from: day }));
+        assert_eq!(repair(&bound(4, year), 2 * day, 4), None);
+        assert_eq!(repair(&bound(4, year), day + YEAR_SECS - 1, 4), None);
+        // A year after its first repair, a new year begins.
+        assert_eq!(
+            repair(&bound(4, year), day + YEAR_SECS, 4),
+            Some(RepairYear { repairs: 1, from: day + YEAR_SECS })
+        );
+        // No allowance: no repair.
+        assert_eq!(repair(&bound(0, None), day, 0), None);
+    }
 }

@@ -193,12 +193,19 @@ pub struct ActivationRow {
     pub rebinds: i64,
     /// When it was last re-activated.
     pub rebound_at: Option<i64>,
+    /// Self-service repairs (re-activations sooner than the rebind limit) in the year that
+    /// began at `repairs_from`.
+    pub repairs: i64,
+    /// When the current repair year began (its first repair), if any repair was made.
+    pub repairs_from: Option<i64>,
+    /// The last repair.
+    pub repaired_at: Option<i64>,
 }
 
 /// The columns of [`ActivationRow`], in the order [`activation_from_row`] reads them.
 pub(crate) const ACTIVATION_COLUMNS: &str = "license_id, fingerprint, fingerprint_version, \
      hub_key, activated_at, last_ping_at, last_hub_time_ms, chain_confirmed, chain_pending, \
-     cloned_at, rebinds, rebound_at";
+     cloned_at, rebinds, rebound_at, repairs, repairs_from, repaired_at";
 
 /// A nonce as stored (base64url text); an unreadable one is a corrupt row.
 pub(crate) fn stored_nonce(text: Option<String>) -> Result<Option<Nonce>, StoreError> {
@@ -252,8 +259,14 @@ pub enum Bound {
     /// The same host again (a reinstalled or repaired hub): the hub key and fingerprint
     /// were replaced and the ping chain starts over.
     Again,
-    /// The same host again, but sooner after its last re-activation than allowed: refused
-    /// (re-activating must not alternate two copies of one hub).
+    /// The same host again, sooner after its last re-activation than allowed, within the
+    /// license's repair allowance: re-bound as [`Bound::Again`], and counted as a repair.
+    Repaired {
+        /// The repairs of the current year, this one included.
+        repairs: i64,
+    },
+    /// The same host again, but sooner after its last re-activation than allowed and past
+    /// the repair allowance: refused (re-activating must not alternate two copies of one hub).
     TooSoon {
         /// The last re-activation.
         rebound_at: i64,
@@ -287,6 +300,8 @@ pub struct Activation<'a> {
     pub answer: Nonce,
     /// The least time between two re-activations of one binding.
     pub rebind_every_secs: i64,
+    /// Re-activations sooner than that allowed per license and year (self-service repairs).
+    pub repairs_per_year: i64,
     /// The binding rule: whether the stored fingerprint (JSON, version) is this host's.
     #[allow(clippy::type_complexity)]
     pub same_host: &'a (dyn Fn(&str, i64) -> Result<(), (usize, usize)> + Sync),
@@ -308,6 +323,10 @@ pub struct PingRecord {
     pub holds: Option<Nonce>,
     /// The nonce of this call, which its receipt will echo: the chain's next link.
     pub answer: Nonce,
+    /// The portal time of the receipt the hub holds, when the domain checked it as proof of
+    /// the hub's place in the chain (only for a ping the chain looked like refusing): a
+    /// receipt signed after the binding's last ping re-syncs a chain the portal forgot.
+    pub held_at: Option<i64>,
 }
 
 /// What recording a ping found: both ping paths answer this.
@@ -316,6 +335,10 @@ pub struct PingRecord {
 pub enum PingOutcome {
     /// Counted.
     Counted,
+    /// Counted, though the chain had moved elsewhere: the hub proved it holds a receipt
+    /// signed after the binding's last ping (the portal was restored from a backup). The
+    /// chain goes on from the hub's receipt.
+    Resynced,
     /// Not newer than the last accepted call of that hub: refused, not counted.
     Stale,
     /// No activation (any more): refused, not counted.
@@ -450,6 +473,9 @@ pub(crate) fn activation_from_row(row: &impl ReadRow) -> Result<ActivationRow, S
         },
         cloned_at: row.opt_int("cloned_at")?,
         rebinds: row.int("rebinds")?,
+        repairs: row.int("repairs")?,
+        repairs_from: row.opt_int("repairs_from")?,
+        repaired_at: row.opt_int("repaired_at")?,
         rebound_at: row.opt_int("rebound_at")?,
     })
 }

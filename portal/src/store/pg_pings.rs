@@ -22,7 +22,8 @@ const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.
      l.expires_at, l.terminates_at, l.grace_period_secs, l.ping_interval_secs, l.status, \
      l.registered_at, l.status_changed_at, a.license_id, a.fingerprint, a.fingerprint_version, \
      a.hub_key, a.activated_at, a.last_ping_at, a.last_hub_time_ms, a.chain_confirmed, \
-     a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at \
+     a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at, a.repairs, a.repairs_from, \
+     a.repaired_at \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ANY($1)";
 
 /// The bindings of a round with their day counts, locked for the write transaction in

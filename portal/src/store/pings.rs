@@ -156,7 +156,7 @@ pub(super) fn license_and_activation<R: super::ReadRow>(
 /// The bindings a round's write reads, with their licenses' day counts (the pool paths add
 /// which licenses, and PostgreSQL the lock).
 pub(super) const BINDINGS_WITH_HISTORY: &str = "SELECT a.license_id, a.hub_key, \
-     a.last_hub_time_ms, a.chain_confirmed, a.chain_pending, l.day_counts \
+     a.last_ping_at, a.last_hub_time_ms, a.chain_confirmed, a.chain_pending, l.day_counts \
      FROM activations a JOIN licenses l ON l.id = a.license_id";
 
 /// A row of [`BINDINGS_WITH_HISTORY`]: the license id and its binding.
@@ -165,6 +165,7 @@ pub(super) fn binding_from_row<R: super::ReadRow>(
 ) -> Result<(String, Binding), StoreError> {
     let binding = Binding {
         hub_key: row.text("hub_key")?,
+        last_ping_at: row.opt_int("last_ping_at")?,
         last_hub_time_ms: row.int("last_hub_time_ms")?,
         chain: Chain {
             confirmed: stored_nonce(row.opt_text("chain_confirmed")?)?,
@@ -187,6 +188,7 @@ pub(super) fn round_ids(pings: &[PingRecord]) -> Vec<&str> {
 /// A binding as a ping's write sees it, with its license's day counts.
 pub(super) struct Binding {
     pub hub_key: String,
+    pub last_ping_at: Option<i64>,
     pub last_hub_time_ms: i64,
     pub chain: Chain,
     pub history: DayCounts,
@@ -222,14 +224,15 @@ pub(super) fn plan_round<'a>(
     for ping in pings {
         let binding = bindings.get_mut(&ping.license_id);
         outcomes.push(match judge_write(binding.as_deref(), ping) {
-            Write::Count(chain) => {
+            Write::Count(chain, outcome) => {
                 if let Some(binding) = binding {
+                    binding.last_ping_at = Some(ping.at.as_unix());
                     binding.last_hub_time_ms = ping.hub_time_ms;
                     binding.chain = chain;
                     binding.history.add(day_of(ping.at), 1);
                 }
                 counted.insert(&ping.license_id, ping.at.as_unix());
-                PingOutcome::Counted
+                outcome
             }
             Write::Cloned => {
                 cloned.insert(&ping.license_id);
@@ -248,8 +251,8 @@ pub(super) fn plan_round<'a>(
 
 /// What the write does with one authentic ping.
 pub(super) enum Write {
-    /// Count it; the binding's chain becomes this.
-    Count(Chain),
+    /// Count it (as `Counted` or `Resynced`); the binding's chain becomes this.
+    Count(Chain, PingOutcome),
     /// A copy of the hub: mark the binding, answer `cloned`.
     Cloned,
     Refuse(PingOutcome),
@@ -258,7 +261,10 @@ pub(super) enum Write {
 /// The one rule both ping paths' writes follow, against the binding as it is inside the
 /// write transaction: still bound (not reset), to the key that signed (not replaced), a
 /// newer call than the last (not a replay), holding the latest receipt (not a copy left
-/// behind, [`tessera_core::chain`]).
+/// behind, [`tessera_core::chain`]) — or proving, by a receipt the portal signed after the
+/// binding's last ping, that it follows a chain the portal forgot (a restore from a backup).
+/// A copy left behind cannot prove that: the receipt it holds was signed at or before the
+/// ping that moved the chain past it, whose time is the binding's last ping or older.
 pub(super) fn judge_write(binding: Option<&Binding>, ping: &PingRecord) -> Write {
     let Some(binding) = binding else { return Write::Refuse(PingOutcome::NotActivated) };
     if binding.hub_key != ping.hub_key {
@@ -268,7 +274,97 @@ pub(super) fn judge_write(binding: Option<&Binding>, ping: &PingRecord) -> Write
         return Write::Refuse(PingOutcome::Stale);
     }
     match binding.chain.judge(ping.holds) {
-        Link::Forked => Write::Cloned,
-        link => Write::Count(binding.chain.advanced(link, ping.answer)),
+        Link::Forked => match (ping.held_at, binding.last_ping_at) {
+            (Some(held_at), Some(last)) if held_at > last => Write::Count(
+                Chain { confirmed: ping.holds, pending: Some(ping.answer) },
+                PingOutcome::Resynced,
+            ),
+            _ => Write::Cloned,
+        },
+        link => Write::Count(binding.chain.advanced(link, ping.answer), PingOutcome::Counted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_core::UnixTime;
+    use tessera_core::receipt::Nonce;
+
+    use super::*;
+
+    fn n(byte: u8) -> Nonce {
+        Nonce::from_bytes([byte; 16])
+    }
+
+    /// A binding whose last ping was at 1000 and whose chain gave `n(2)` after `n(1)`.
+    fn binding() -> Binding {
+        Binding {
+            hub_key: "key".into(),
+            last_ping_at: Some(1_000),
+            last_hub_time_ms: 1_000_000,
+            chain: Chain { confirmed: Some(n(1)), pending: Some(n(2)) },
+            history: DayCounts::default(),
+        }
+    }
+
+    fn ping(holds: u8, held_at: Option<i64>) -> PingRecord {
+        PingRecord {
+            license_id: "l".into(),
+            hub_key: "key".into(),
+            hub_time_ms: 2_000_000,
+            at: UnixTime::from_unix(2_000).expect("time"),
+            holds: Some(n(holds)),
+            answer: n(9),
+            held_at,
+        }
+    }
+
+    #[test]
+    fn a_receipt_signed_after_the_last_ping_re_syncs_a_forgotten_chain() {
+        // The hub holds n(7), which the restored portal never saw, signed after its last ping.
+        match judge_write(Some(&binding()), &ping(7, Some(1_001))) {
+            Write::Count(chain, PingOutcome::Resynced) => {
+                assert_eq!(chain, Chain { confirmed: Some(n(7)), pending: Some(n(9)) });
+            }
+            _ => panic!("not re-synced"),
+        }
+        // The same ping on the chain's own path is counted as ever, its proof unused.
+        assert!(matches!(
+            judge_write(Some(&binding()), &ping(2, Some(1_001))),
+            Write::Count(_, PingOutcome::Counted)
+        ));
+    }
+
+    #[test]
+    fn a_copy_left_behind_proves_nothing_and_is_refused() {
+        // Its receipt is no newer than the ping that moved the chain past it.
+        for held_at in [Some(1_000), Some(999), None] {
+            assert!(
+                matches!(judge_write(Some(&binding()), &ping(7, held_at)), Write::Cloned),
+                "{held_at:?}"
+            );
+        }
+        // A binding without a remembered ping takes no proof.
+        let mut never = binding();
+        never.last_ping_at = None;
+        assert!(matches!(judge_write(Some(&never), &ping(7, Some(5_000))), Write::Cloned));
+    }
+
+    #[test]
+    fn after_a_re_sync_the_other_copy_is_refused() {
+        // Two copies after a restore: the first re-syncs; the second holds a receipt signed
+        // before that re-sync (it can hold no newer one), and is a copy.
+        let pings = [ping(7, Some(1_500)), {
+            let mut twin = ping(8, Some(1_600));
+            twin.hub_time_ms += 1;
+            twin.at = UnixTime::from_unix(2_000).expect("time");
+            twin
+        }];
+        let mut bindings = HashMap::from([("l".to_owned(), binding())]);
+        let round = plan_round(&pings, &mut bindings);
+        assert_eq!(round.outcomes, [PingOutcome::Resynced, PingOutcome::Cloned]);
+        assert_eq!(bindings["l"].last_ping_at, Some(2_000));
+        assert_eq!(round.counted, [("l", 2_000)]);
+        assert_eq!(round.cloned, ["l"]);
     }
 }

@@ -20,12 +20,13 @@ const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.
      l.expires_at, l.terminates_at, l.grace_period_secs, l.ping_interval_secs, l.status, \
      l.registered_at, l.status_changed_at, a.fingerprint, a.hub_key, a.activated_at, \
      a.last_ping_at, a.last_hub_time_ms, a.license_id IS NOT NULL, a.fingerprint_version, \
-     a.chain_confirmed, a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at \
+     a.chain_confirmed, a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at, a.repairs, \
+     a.repairs_from, a.repaired_at \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ?1";
 
 /// The binding as the write sees it, inside the write transaction, with the day counts.
 const BINDING: &str = "SELECT a.hub_key, a.last_hub_time_ms, a.chain_confirmed, \
-     a.chain_pending, l.day_counts FROM activations a JOIN licenses l ON l.id = a.license_id \
+     a.chain_pending, l.day_counts, a.last_ping_at FROM activations a JOIN licenses l ON l.id = a.license_id \
      WHERE a.license_id = ?1";
 
 /// A counted ping: its time and the chain's next link.
@@ -104,23 +105,27 @@ impl PingWriter {
                             row.get(2)?,
                             row.get(3)?,
                             row.get::<_, Option<Vec<u8>>>(4)?,
+                            row.get::<_, Option<i64>>(5)?,
                         ))
                     })
                     .optional()?
-                    .map(|(hub_key, last_hub_time_ms, confirmed, pending, history)| {
-                        Ok::<_, StoreError>(Binding {
-                            hub_key,
-                            last_hub_time_ms,
-                            chain: Chain {
-                                confirmed: stored_nonce(confirmed)?,
-                                pending: stored_nonce(pending)?,
-                            },
-                            history: stored_history(history.as_deref())?,
-                        })
-                    })
+                    .map(
+                        |(hub_key, last_hub_time_ms, confirmed, pending, history, last_ping_at)| {
+                            Ok::<_, StoreError>(Binding {
+                                hub_key,
+                                last_ping_at,
+                                last_hub_time_ms,
+                                chain: Chain {
+                                    confirmed: stored_nonce(confirmed)?,
+                                    pending: stored_nonce(pending)?,
+                                },
+                                history: stored_history(history.as_deref())?,
+                            })
+                        },
+                    )
                     .transpose()?;
                 outcomes.push(match judge_write(bound.as_ref(), ping) {
-                    Write::Count(chain) => {
+                    Write::Count(chain, outcome) => {
                         let text = |n: Option<Nonce>| n.map(|n| n.to_string());
                         touch.execute(params![
                             id,
@@ -133,7 +138,7 @@ impl PingWriter {
                         let mut history = bound.map(|b| b.history).unwrap_or_default();
                         history.add(day_of(ping.at), 1);
                         count.execute(params![id, history.encode(), history.first_day()])?;
-                        PingOutcome::Counted
+                        outcome
                     }
                     Write::Cloned => {
                         cloned.execute(params![id, ping.at.as_unix()])?;
@@ -193,6 +198,9 @@ fn row_pair(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LicenseRow, Option<Act
             cloned_at: row.get(22)?,
             rebinds: row.get(23)?,
             rebound_at: row.get(24)?,
+            repairs: row.get(25)?,
+            repairs_from: row.get(26)?,
+            repaired_at: row.get(27)?,
         })
     } else {
         None

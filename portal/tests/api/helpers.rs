@@ -241,6 +241,8 @@ pub struct TestHub {
     pub legacy: Fingerprint,
     pub time_ms: i64,
     pub holds: Option<Nonce>,
+    /// The receipt whose nonce `holds` is, armored, sent along as a real hub does.
+    pub held_receipt: Option<String>,
     /// Whether calls present the fingerprint as version 1 (a hub of before version 2).
     pub old: bool,
 }
@@ -273,6 +275,7 @@ impl TestHub {
             legacy,
             time_ms: app.now().as_unix() * 1000,
             holds: None,
+            held_receipt: None,
             old: false,
         }
     }
@@ -337,6 +340,7 @@ impl TestHub {
             fingerprint_version,
             previous_fingerprint: previous.then(|| self.legacy.clone()),
             holds: self.holds,
+            held_receipt: self.held_receipt.clone(),
             nonce,
             hub_time_ms: self.tick(app),
         };
@@ -354,6 +358,7 @@ impl TestHub {
         let answer = app.post_json("/v1/activate", None, &body).await;
         if answer.status == 200 {
             self.holds = Some(nonce);
+            self.held_receipt = answer.body["receipt"].as_str().map(str::to_owned);
         }
         (answer, nonce)
     }
@@ -364,6 +369,7 @@ impl TestHub {
         let answer = app.post_json("/v1/ping", None, &body).await;
         if answer.status == 200 {
             self.holds = Some(nonce);
+            self.held_receipt = answer.body["receipt"].as_str().map(str::to_owned);
         }
         (answer, nonce)
     }

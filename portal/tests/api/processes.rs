@@ -65,6 +65,7 @@ impl Hub {
             fingerprint_version: tessera_core::fingerprint::VERSION,
             previous_fingerprint: None,
             holds: self.holds,
+            held_receipt: None,
             nonce: Nonce::generate().expect("nonce"),
             hub_time_ms: self.next_time(),
         };

@@ -48,7 +48,7 @@ on_both_stores!(the_schema_has_no_column_for_addresses_agents_bodies_or_raw_keys
         }
     }
     // (The people tables, users and sessions, are checked in web.rs.)
-    assert_eq!(all.len(), 17 + 12 + 3 + 3 + 9, "a new column needs a look: {all:?}");
+    assert_eq!(all.len(), 17 + 15 + 3 + 3 + 9, "a new column needs a look: {all:?}");
 
     // And no raw license key lands anywhere in the database file.
     let license = app.registered_license().await;
@@ -93,6 +93,7 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
                 at,
                 holds: None,
                 answer: tessera_core::receipt::Nonce::generate().expect("nonce"),
+                held_at: None,
             };
             let outcome = store.record_pings(&[record]).await.expect("record");
             assert_eq!(outcome, vec![tessera_portal::store::PingOutcome::Counted]);
@@ -170,6 +171,7 @@ on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| 
         at: app.now(),
         holds: None,
         answer: tessera_core::receipt::Nonce::generate().expect("nonce"),
+        held_at: None,
     };
     let store = &app.portal.store;
     let later = new.time_ms + 1_000;
@@ -209,6 +211,7 @@ on_both_stores!(one_round_judges_a_license_twice_in_order_beside_unknown_and_rep
         at: app.now(),
         holds: None,
         answer: tessera_core::receipt::Nonce::generate().expect("nonce"),
+        held_at: None,
     };
     let t = hub.time_ms + 1_000;
     let unknown = "01900000-0000-7000-8000-000000000000";

@@ -26,6 +26,19 @@ impl Hub {
         trust_text: &[u8],
         portal: Option<&str>,
     ) -> Result<ReceiptClaims, HubError> {
+        self.activate_keeping(license, trust_text, portal, false).await
+    }
+
+    /// [`Hub::activate`]; with `keep_refusal`, a refusal is kept as the receipt the hub
+    /// holds (a re-activation: the hub was bound before), so that the hub goes on asking at
+    /// each ping instead of falling silent.
+    async fn activate_keeping(
+        &self,
+        license: &[u8],
+        trust_text: &[u8],
+        portal: Option<&str>,
+        keep_refusal: bool,
+    ) -> Result<ReceiptClaims, HubError> {
         let (claims, trust) = self.install_license(license, trust_text)?;
         let portal = match portal {
             Some(url) => url.to_owned(),
@@ -46,13 +59,23 @@ impl Hub {
         };
         let (receipt, response) =
             self.send_activation(&client, &call, &trust, &claims, &key).await?;
+        let now = self.now();
         if receipt.status != Status::Valid {
+            if keep_refusal {
+                self.dir.update(|s| {
+                    s.last_call_ms = s.last_call_ms.max(call.hub_time_ms);
+                    s.portal = Some(client.base().to_owned());
+                    s.delegation = Some(response.delegation.clone());
+                    s.receipt = Some(response.receipt.clone());
+                    s.raise_high_water([now, receipt.portal_time]);
+                    s.last_failure = None;
+                })?;
+            }
             return Err(HubError::Denied {
                 what: "the portal refused the activation",
                 status: receipt.status,
             });
         }
-        let now = self.now();
         let insecure = self.insecure_http.load(std::sync::atomic::Ordering::Relaxed);
         self.dir.update(|s| {
             s.last_call_ms = s.last_call_ms.max(call.hub_time_ms);
@@ -135,6 +158,19 @@ impl Hub {
             tracing::warn!(moved = %moved.display(), "the state file was damaged: set aside; activating again with the license this hub holds");
             return self.activate_again(None).await;
         }
+        // A re-activation the portal refused (sooner than it allows, say): asked again at
+        // each ping, so that the hub binds again once the portal allows it.
+        let state = self.dir.load()?;
+        let refused = state.receipt.as_deref().and_then(|text| {
+            Envelope::parse(Kind::Receipt, text.as_bytes()).ok()?.open::<ReceiptClaims>().ok()
+        });
+        if let Some(refused) = refused
+            && refused.answers == Answers::Activate
+            && refused.status != Status::Valid
+        {
+            tracing::warn!(status = %refused.status, "the last activation was refused: asking again");
+            return self.activate_again(state.portal).await;
+        }
         match self.ping_once().await {
             Err(HubError::Portal(CallError::Refused { code, .. })) if code == "not_activated" => {
                 tracing::warn!(
@@ -152,7 +188,7 @@ impl Hub {
     async fn activate_again(&self, portal: Option<String>) -> Result<ReceiptClaims, HubError> {
         let license = self.dir.license()?;
         let trust = self.dir.trust()?;
-        self.activate(&license, &trust, portal.as_deref()).await
+        self.activate_keeping(&license, &trust, portal.as_deref(), true).await
     }
 
     async fn ping_once(&self) -> Result<ReceiptClaims, HubError> {
@@ -165,16 +201,23 @@ impl Hub {
         let fingerprint = self.fingerprint(&installed.claims)?;
         let nonce = nonce()?;
         // What the hub holds: the latest receipt's nonce chains this ping to it, so that a
-        // copy of this hub that falls behind is noticed.
+        // copy of this hub that falls behind is noticed; the receipt itself goes along, the
+        // proof a portal restored from a backup takes to re-sync its older chain.
         let held = state.receipt.as_deref().and_then(|text| {
-            Envelope::parse(Kind::Receipt, text.as_bytes()).ok()?.open::<ReceiptClaims>().ok()
+            let claims = Envelope::parse(Kind::Receipt, text.as_bytes())
+                .ok()?
+                .open::<ReceiptClaims>()
+                .ok()?;
+            Some((claims.nonce, text.to_owned()))
         });
+        let (holds, held_receipt) = held.unzip();
         let call = PingCall {
             license_id: installed.claims.id,
             fingerprint: fingerprint.clone(),
             fingerprint_version: FINGERPRINT_VERSION,
             previous_fingerprint: None,
-            holds: held.map(|r| r.nonce),
+            holds,
+            held_receipt,
             nonce,
             hub_time_ms: self.call_time(&state),
         };

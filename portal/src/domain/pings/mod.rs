@@ -22,8 +22,9 @@ use std::sync::{Arc, Mutex};
 use prometheus_client::metrics::counter::Counter;
 use tessera_core::UnixTime;
 use tessera_core::armor::Envelope;
+use tessera_core::chain::Link;
 use tessera_core::keys::{PublicKey, verify_many};
-use tessera_core::receipt::Nonce;
+use tessera_core::receipt::{Nonce, resync_proof};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::limits::{Limited, RateLimits};
@@ -47,20 +48,31 @@ pub struct PingRequest {
     pub holds: Option<Nonce>,
     /// The nonce of this call, which its receipt will echo.
     pub answer: Nonce,
+    /// The receipt the hub holds (whose nonce is `holds`), armored: looked at only when the
+    /// chain would refuse the ping ([`resync_proof`]).
+    pub held_receipt: Option<String>,
 }
 
 /// What a ping's record needs besides what its check found.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Call {
     hub_time_ms: i64,
     at: UnixTime,
     holds: Option<Nonce>,
     answer: Nonce,
+    held_receipt: Option<String>,
 }
 
 impl PingRequest {
-    fn call(&self) -> Call {
-        Call { hub_time_ms: self.hub_time_ms, at: self.at, holds: self.holds, answer: self.answer }
+    /// What the record needs of the request; takes the held receipt out of it.
+    fn call(&mut self) -> Call {
+        Call {
+            hub_time_ms: self.hub_time_ms,
+            at: self.at,
+            holds: self.holds,
+            answer: self.answer,
+            held_receipt: self.held_receipt.take(),
+        }
     }
 }
 
@@ -114,6 +126,10 @@ pub enum Judged {
     Stale,
     /// Authentic and counted, durably.
     Counted(Box<VerifiedPing>),
+    /// Authentic and counted, durably, though the chain had forgotten the receipt the hub
+    /// holds: the receipt proved to be this portal's own answer, signed after the latest
+    /// call the portal remembers (it was restored from a backup). The chain goes on from it.
+    Resynced(Box<VerifiedPing>),
     /// Authentic, but its license pinged more often than the limit allows: not counted.
     Limited(Limited),
     /// Authentic, but from a copy of the bound hub that fell behind the chain: answered
@@ -133,8 +149,10 @@ pub struct VerifiedPing {
 
 impl VerifiedPing {
     /// What the store records for this ping: the write counts it only while the license is
-    /// still bound to the key whose signature was checked.
-    fn record(&self, call: Call) -> PingRecord {
+    /// still bound to the key whose signature was checked. `receipt_key` is the portal's
+    /// own receipt key, which the held receipt of a ping the chain would refuse is checked
+    /// against.
+    fn record(&self, call: Call, receipt_key: &PublicKey) -> PingRecord {
         PingRecord {
             license_id: self.license.id.clone(),
             hub_key: self.activation.hub_key.clone(),
@@ -142,6 +160,28 @@ impl VerifiedPing {
             at: call.at,
             holds: call.holds,
             answer: call.answer,
+            held_at: self.held_at(&call, receipt_key),
+        }
+    }
+
+    /// The portal time of the receipt the hub holds, when that receipt proves the hub's
+    /// place in a chain this portal has forgotten ([`resync_proof`]). Checked only when the
+    /// binding as looked up would refuse the ping as a copy: one signature check more on a
+    /// rare call, none on the others.
+    fn held_at(&self, call: &Call, receipt_key: &PublicKey) -> Option<i64> {
+        let (Some(held), Some(holds)) = (call.held_receipt.as_deref(), call.holds) else {
+            return None;
+        };
+        if self.activation.chain.judge(Some(holds)) != Link::Forked {
+            return None;
+        }
+        let license_id = self.license.id.parse().ok()?;
+        match resync_proof(held, receipt_key, license_id, self.hub_key.key_id(), holds) {
+            Ok(at) => Some(at.as_unix()),
+            Err(error) => {
+                tracing::info!(license = %self.license.id, %error, "a ping behind the chain holds no proof of a newer place in it");
+                None
+            }
         }
     }
 
@@ -149,6 +189,7 @@ impl VerifiedPing {
     fn judged(self, outcome: PingOutcome) -> Judged {
         match outcome {
             PingOutcome::Counted => Judged::Counted(Box::new(self)),
+            PingOutcome::Resynced => Judged::Resynced(Box::new(self)),
             PingOutcome::Cloned => Judged::Cloned(Box::new(self)),
             PingOutcome::Stale => Judged::Stale,
             PingOutcome::WrongKey => Judged::WrongKey,
@@ -277,15 +318,19 @@ pub enum PingPath {
 
 impl PingPath {
     /// Starts the rounds; `rounds` counts group commits; `limits` holds the per-license
-    /// allowance that authentic pings count against.
+    /// allowance that authentic pings count against; `receipt_key` is the portal's receipt
+    /// key, which a hub's held receipt is checked against when it proves a re-sync.
     pub fn start(
         store: Store,
         rounds: Counter,
         limits: Arc<RateLimits>,
+        receipt_key: PublicKey,
     ) -> Result<PingPath, PingPathError> {
         match store.sqlite_file() {
-            Some(file) => Ok(PingPath::Sqlite(sqlite::Rounds::start(file, rounds, limits)?)),
-            None => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds, limits))),
+            Some(file) => {
+                Ok(PingPath::Sqlite(sqlite::Rounds::start(file, rounds, limits, receipt_key)?))
+            }
+            None => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds, limits, receipt_key))),
         }
     }
 

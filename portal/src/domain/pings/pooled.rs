@@ -11,6 +11,7 @@ use std::sync::Arc;
 use prometheus_client::metrics::counter::Counter;
 
 use tessera_core::armor::Envelope;
+use tessera_core::keys::PublicKey;
 
 use super::{
     Door, Judged, MAX_BATCH, PingPathError, PingRequest, Reply, VerifiedPing, authenticate,
@@ -100,10 +101,16 @@ async fn check_round(
 pub struct Rounds {
     checks: Batcher<(String, Envelope, i64), Result<VerifiedPing, Judged>>,
     records: Batcher<PingRecord, PingOutcome>,
+    receipt_key: Box<PublicKey>,
 }
 
 impl Rounds {
-    pub fn start(store: Store, write_rounds: Counter, limits: Arc<RateLimits>) -> Self {
+    pub fn start(
+        store: Store,
+        write_rounds: Counter,
+        limits: Arc<RateLimits>,
+        receipt_key: PublicKey,
+    ) -> Self {
         let reader = store.clone();
         let checks = Batcher::start(
             move |checks: Vec<(String, Envelope, i64)>| {
@@ -118,17 +125,17 @@ impl Rounds {
             },
             write_rounds,
         );
-        Rounds { checks, records }
+        Rounds { checks, records, receipt_key: Box::new(receipt_key) }
     }
 
-    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, PingPathError> {
+    pub async fn judge(&self, mut ping: PingRequest) -> Result<Judged, PingPathError> {
         let call = ping.call();
         let verified =
             match self.checks.call((ping.license_id, ping.envelope, ping.hub_time_ms)).await? {
                 Ok(verified) => verified,
                 Err(judged) => return Ok(judged),
             };
-        let outcome = self.records.call(verified.record(call)).await?;
+        let outcome = self.records.call(verified.record(call, &self.receipt_key)).await?;
         Ok(verified.judged(outcome))
     }
 

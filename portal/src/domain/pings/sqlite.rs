@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use prometheus_client::metrics::counter::Counter;
+use tessera_core::keys::PublicKey;
 use tokio::sync::mpsc;
 
 use super::{
@@ -40,6 +41,7 @@ impl Rounds {
         file: &Path,
         rounds: Counter,
         limits: Arc<RateLimits>,
+        receipt_key: PublicKey,
     ) -> Result<Rounds, PingPathError> {
         let (reader, writer) = sqlite_pings::open(file)?;
         let (door, receiver) = Door::open();
@@ -53,7 +55,7 @@ impl Rounds {
         let threads = vec![
             spawn(
                 "ping-checker",
-                Box::new(move || check(reader, receiver, checked_sender, &limits)),
+                Box::new(move || check(reader, receiver, checked_sender, &limits, &receipt_key)),
             )?,
             spawn("ping-writer", Box::new(move || write(writer, checked, rounds)))?,
         ];
@@ -85,6 +87,7 @@ fn check(
     mut receiver: mpsc::Receiver<(PingRequest, Reply)>,
     checked: std_mpsc::Sender<Vec<(CheckedPing, Reply)>>,
     limits: &RateLimits,
+    receipt_key: &PublicKey,
 ) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
@@ -96,7 +99,7 @@ fn check(
             }
         }
         let (pings, replies): (Vec<PingRequest>, Vec<Reply>) = queued.drain(..).unzip();
-        match check_round(&mut reader, pings, limits) {
+        match check_round(&mut reader, pings, limits, receipt_key) {
             Ok(round) => {
                 if checked.send(round.into_iter().zip(replies).collect()).is_err() {
                     return;
@@ -112,13 +115,14 @@ fn check_round(
     reader: &mut PingReader,
     pings: Vec<PingRequest>,
     limits: &RateLimits,
+    receipt_key: &PublicKey,
 ) -> Result<Vec<CheckedPing>, PingPathError> {
     let found = reader.lookup(pings.iter().map(|p| p.license_id.as_str()))?;
     let mut calls = Vec::with_capacity(pings.len());
     let round = pings
         .into_iter()
         .zip(found)
-        .map(|(ping, found)| {
+        .map(|(mut ping, found)| {
             calls.push(ping.call());
             (ping.envelope, found, ping.hub_time_ms)
         })
@@ -128,7 +132,7 @@ fn check_round(
         .zip(calls)
         .map(|(answer, call)| {
             answer.map(|ping| {
-                let record = ping.record(call);
+                let record = ping.record(call, receipt_key);
                 (ping, record)
             })
         })

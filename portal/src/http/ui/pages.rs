@@ -372,6 +372,7 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                         dt { "Activated" } dd { (when(Some(a.activated_at))) }
                         dt { "Last validation" } dd { (when(a.last_ping_at)) }
                         dt { "Re-activations" } dd { (a.rebinds) }
+                        dt { "Repairs this year" } dd { (a.repairs) }
                     }
                 }
                 None => p { "Not bound to a hub: the next activation binds it." }
