@@ -67,7 +67,8 @@ impl Hub {
                     s.portal = Some(client.base().to_owned());
                     s.delegation = Some(response.delegation.clone());
                     s.receipt = Some(response.receipt.clone());
-                    s.raise_high_water([now, receipt.portal_time]);
+                    s.fingerprint = Some(fingerprint.clone());
+                    s.settle_high_water(now, receipt.portal_time, DEFAULT_TOLERANCE);
                     s.last_failure = None;
                 })?;
             }
