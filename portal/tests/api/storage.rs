@@ -402,3 +402,43 @@ on_both_stores!(
         );
     }
 );
+
+on_both_stores!(
+    a_witness_file_that_is_corrupt_or_of_another_history_stops_signing_but_not_the_portal,
+    |app| {
+        let claims = app.registered_license().await;
+        let id = claims.id.to_string();
+        assert!(app.portal.sign_ledger_head().await.expect("signs"));
+        assert_eq!(app.portal.ledger_refused(), None);
+        let witness = app.portal.ledger_witness();
+        let signed = std::fs::read_to_string(&witness).expect("the witness file is written");
+        // Corrupt: refused, said, and hubs still served.
+        std::fs::write(&witness, "not a checkpoint\n").expect("write");
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+        assert!(!app.portal.sign_ledger_head().await.expect("no store error"));
+        let why = app.portal.ledger_refused().expect("refused");
+        assert!(why.contains("is not a checkpoint"), "{why}");
+        let ready = app.get("/readyz", None).await;
+        assert_eq!(ready.status, 200, "{}", ready.body);
+        assert_eq!(ready.body["ledger"]["signing"], false);
+        // Put back, the portal signs again.
+        std::fs::write(&witness, &signed).expect("write");
+        assert!(app.portal.sign_ledger_head().await.expect("signs"));
+        assert_eq!(app.portal.ledger_refused(), None);
+        // A witness from the future (more entries than the database holds): refused.
+        let mut later = tessera_core::ledger::Export::from_lines(signed.lines()).expect("line");
+        let newest = later.checkpoints.pop().expect("one");
+        let bigger = newest.note.replacen(
+            &format!("\n{}\n", newest.checkpoint.size),
+            &format!("\n{}\n", newest.checkpoint.size + 100),
+            1,
+        );
+        let line =
+            tessera_core::ledger::Signed::parse(&bigger, newest.signed_at).expect("note").to_line();
+        std::fs::write(&witness, line + "\n").expect("write");
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await.status, 200);
+        assert!(!app.portal.sign_ledger_head().await.expect("no store error"));
+        let why = app.portal.ledger_refused().expect("refused");
+        assert!(why.contains("does not extend the checkpoint"), "{why}");
+    }
+);
