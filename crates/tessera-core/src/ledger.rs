@@ -70,9 +70,24 @@ impl Entry {
         bytes
     }
 
-    /// The entry's Merkle leaf hash: SHA-256(0x00 ‖ [`Entry::bytes`]).
+    /// The entry's Merkle leaf hash: SHA-256(0x00 ‖ [`Entry::bytes`]), hashed as it goes
+    /// (a million entries are verified without a million allocations).
     pub fn leaf_hash(&self) -> [u8; 32] {
-        leaf_hash(&self.bytes())
+        let mut hasher = Sha256::new();
+        hasher.update([0u8]);
+        for field in [
+            self.seq.to_string().as_str(),
+            self.at.to_string().as_str(),
+            &self.actor,
+            &self.action,
+            &self.target,
+            self.org.as_deref().unwrap_or(""),
+        ] {
+            hasher.update((field.len() as u64).to_be_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hasher.update([u8::from(self.org.is_some())]);
+        hasher.finalize().into()
     }
 
     /// The entries a cut entry says it removed (`from`, `to`), if it is one.
@@ -748,6 +763,9 @@ mod tests {
     #[test]
     fn a_sound_export_verifies() {
         let portal = sample();
+        for (entry, _) in &portal.export.entries {
+            assert_eq!(entry.leaf_hash(), leaf_hash(&entry.bytes()), "one encoding");
+        }
         let verified = verify(&portal.export, &portal.trust(), None).expect("sound");
         assert_eq!(
             verified,

@@ -768,12 +768,13 @@ pub async fn audit(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<R
     key.require_vendor()?;
     let signed = portal.sign_ledger_head().await?;
     // Entries up to the newest checkpoint (those appended while the export streams wait for
-    // the next one) — unless the portal refuses to sign: then every entry, so that verify
-    // names what is wrong.
+    // the next one) — unless the portal refuses to sign or never signed: then every entry, so
+    // that verify names what is wrong.
     let size = portal.store.ledger_size().await?;
     let (checkpoints, delegations) = portal.store.ledger_checkpoints().await?;
     let newest = checkpoints.iter().map(|c| c.size).max().unwrap_or(0);
-    let upto = if signed || portal.ledger_refused().is_none() { newest.min(size) } else { size };
+    let refused = !signed && portal.ledger_refused().is_some();
+    let upto = if refused || checkpoints.is_empty() { size } else { newest.min(size) };
     let mut head_text = String::new();
     for text in &delegations {
         head_text.push_str(&json!({ "kind": "delegation", "text": text }).to_string());
