@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::armor::{Envelope, Kind};
 use crate::delegation::{Delegation, DelegationClaims, Purpose};
 use crate::keys::{PublicKey, SigningKey};
-use crate::merkle::{Frontier, leaf_hash};
+use crate::merkle::Frontier;
 use crate::time::UnixTime;
 use crate::trust::TrustSet;
 
@@ -650,6 +650,7 @@ pub fn verify(
 mod tests {
     use super::*;
     use crate::delegation::{self, DelegationClaims};
+    use crate::merkle::leaf_hash;
 
     fn t(s: i64) -> UnixTime {
         UnixTime::from_unix(1_800_000_000 + s).expect("t")
