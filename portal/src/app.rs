@@ -76,6 +76,8 @@ pub struct Portal {
     ui_secret: Vec<u8>,
     /// The vendor's ledger delegation of the receipt key: lets the portal sign ledger heads.
     ledger_delegation: Option<String>,
+    /// Why checkpoints are not signed, when they are not.
+    ledger_refused: std::sync::Mutex<Option<String>>,
     /// The SMTP relay for invitation emails, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
     /// The staff dashboard's figures and when they were counted: one pass over every
@@ -162,6 +164,7 @@ impl Portal {
             pings,
             ui_secret,
             ledger_delegation,
+            ledger_refused: std::sync::Mutex::new(None),
             mailer,
             dashboard: tokio::sync::Mutex::new(None),
         }))
@@ -208,15 +211,48 @@ impl Portal {
         self.store.delete_ended_licenses(self.now().as_unix().saturating_sub(keep)).await
     }
 
-    /// Signs the audit ledger's head if it moved (see `domain::audit::sign_head`).
+    /// The witness file: the last checkpoint of the audit ledger the portal signed, kept
+    /// apart from the database (docs/OPERATIONS.md).
+    pub fn ledger_witness(&self) -> std::path::PathBuf {
+        self.settings.data_dir.join(LEDGER_WITNESS_FILE)
+    }
+
+    /// Why the portal refuses to sign the audit ledger's checkpoints, if it does (`/readyz`
+    /// says it; pings are served all the same).
+    pub fn ledger_refused(&self) -> Option<String> {
+        self.ledger_refused.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Signs a checkpoint of the audit ledger if it grew (see
+    /// `domain::audit::sign_checkpoint`); a refusal is logged, kept for `/readyz` and counted.
     pub async fn sign_ledger_head(&self) -> Result<bool, StoreError> {
-        crate::domain::audit::sign_head(
+        use crate::domain::audit::{Signing, sign_checkpoint};
+        let signing = sign_checkpoint(
             &self.store,
             &self.receipt_key,
             self.ledger_delegation.as_deref(),
+            &self.ledger_witness(),
             self.now(),
         )
-        .await
+        .await?;
+        let refused = match &signing {
+            Signing::Refused(why) => {
+                tracing::error!(
+                    why,
+                    "the audit ledger's checkpoint is not signed: the stored ledger does not extend the last one signed"
+                );
+                self.metrics.ledger_refusals.inc();
+                Some(why.clone())
+            }
+            Signing::Signed(_) => None,
+            // Nothing new: the last verdict stands.
+            Signing::Unchanged => return Ok(false),
+        };
+        self.metrics.ledger_signing_refused.set(i64::from(refused.is_some()));
+        if let Ok(mut slot) = self.ledger_refused.lock() {
+            *slot = refused;
+        }
+        Ok(matches!(signing, Signing::Signed(_)))
     }
 
     /// Cuts the audit ledger's entries older than `keep_ledger_days`, at a signed checkpoint.
@@ -228,6 +264,7 @@ impl Portal {
             &self.store,
             &self.receipt_key,
             self.ledger_delegation.as_deref(),
+            &self.ledger_witness(),
             before,
             self.now(),
         )
@@ -243,7 +280,10 @@ impl Portal {
     }
 }
 
-/// How often the audit ledger's head is signed when it moved.
+/// The witness file's name in the data directory.
+pub const LEDGER_WITNESS_FILE: &str = "ledger-witness.jsonl";
+
+/// How often the audit ledger's checkpoint is signed when entries arrived.
 pub const LEDGER_SIGN_SECS: u64 = 60;
 
 /// The periodic jobs, until the task is aborted: signing the audit ledger's head every

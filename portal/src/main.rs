@@ -342,7 +342,11 @@ async fn serve(settings: Settings) -> Result<(), Failure> {
     let runtime = |e| fail(Exit::Runtime, e);
     listener.set_nonblocking(true).map_err(runtime)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(runtime)?;
-    http::serve(portal, listener, tls, shutdown).await.map_err(runtime)?;
+    http::serve(portal.clone(), listener, tls, shutdown).await.map_err(runtime)?;
+    // The entries of the last minutes are signed before the portal goes.
+    if let Err(e) = portal.sign_ledger_head().await {
+        tracing::error!(error = %e, "signing the audit ledger's checkpoint at shutdown failed");
+    }
     tracing::info!("portal stopped");
     Ok(())
 }

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -53,6 +54,10 @@ pub struct Metrics {
     pub repairs: Counter,
     /// Rows written by usage exports.
     pub export_rows: Counter,
+    /// Times the portal refused to sign the audit ledger's checkpoint.
+    pub ledger_refusals: Counter,
+    /// 1 while the portal refuses to sign the audit ledger's checkpoints, else 0.
+    pub ledger_signing_refused: Gauge,
 }
 
 impl Default for Metrics {
@@ -100,8 +105,22 @@ impl Default for Metrics {
             "Rows written by usage exports (a disconnected client stops them)",
             export_rows.clone(),
         );
+        let ledger_refusals = Counter::default();
+        registry.register(
+            "ledger_checkpoint_refusals",
+            "Times the audit ledger's checkpoint was not signed: the stored ledger does not extend the last one signed",
+            ledger_refusals.clone(),
+        );
+        let ledger_signing_refused = Gauge::default();
+        registry.register(
+            "ledger_signing_refused",
+            "1 while the portal refuses to sign the audit ledger's checkpoints",
+            ledger_signing_refused.clone(),
+        );
         Metrics {
             registry,
+            ledger_refusals,
+            ledger_signing_refused,
             requests,
             latency,
             pings,

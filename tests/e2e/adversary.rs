@@ -372,6 +372,7 @@ fn tessera_audit_verify_checks_the_portals_ledger_and_names_what_was_changed() {
     let sound = verify(&export);
     assert_eq!(sound.code, 0, "{}", sound.stderr);
     assert!(sound.stdout.contains("sound: 4 entries"), "{}", sound.stdout);
+    assert!(sound.stdout.contains("the newest covers all 4 entries"), "{}", sound.stdout);
 
     // Each kind of edit of the export, named.
     let lines: Vec<&str> = text.lines().collect();
@@ -404,12 +405,73 @@ fn tessera_audit_verify_checks_the_portals_ledger_and_names_what_was_changed() {
         assert_eq!(bad.code, 9, "{name}: {}", bad.stderr);
         assert!(bad.stderr.contains(says), "{name}: {}", bad.stderr);
     }
-    // Another vendor's key vouches for none of its heads.
+    // An entry rewritten with its hash recomputed, every checkpoint removed, an entry
+    // appended with a valid hash, the newest entry removed, the oldest removed: each its code.
+    let entry_of = |line: &str| -> (tessera_core::ledger::Entry, serde_json::Value) {
+        let mut value: serde_json::Value = serde_json::from_str(line).expect("json");
+        let object = value.as_object_mut().expect("object");
+        object.remove("kind");
+        object.remove("hash");
+        (serde_json::from_value(value.clone()).expect("entry"), value)
+    };
+    let line_of = |entry: &tessera_core::ledger::Entry| {
+        let mut value = serde_json::to_value(entry).expect("json");
+        value["kind"] = serde_json::json!("entry");
+        let hash: String = entry.leaf_hash().iter().map(|b| format!("{b:02x}")).collect();
+        value["hash"] = serde_json::json!(hash);
+        value.to_string()
+    };
+    let mut rewritten = owned.clone();
+    let (mut third, _) = entry_of(&owned[entry_at(3)]);
+    third.action = "license.reinstated".into();
+    rewritten[entry_at(3)] = line_of(&third);
+    let unsigned_checkpoints: Vec<String> =
+        owned.iter().filter(|l| !l.contains("\"kind\":\"checkpoint\"")).cloned().collect();
+    let mut appended = owned.clone();
+    let (mut fifth, _) = entry_of(&owned[entry_at(4)]);
+    fifth.seq = 5;
+    appended.insert(entry_at(4) + 1, line_of(&fifth));
+    let mut newest_gone = owned.clone();
+    newest_gone.remove(entry_at(4));
+    let mut oldest_gone = owned.clone();
+    oldest_gone.remove(entry_at(1));
+    for (name, lines, code, says) in [
+        ("rewritten", rewritten, 30, "the first 4 entries are not those signed"),
+        ("no-checkpoint", unsigned_checkpoints, 31, "no signed checkpoint"),
+        ("appended", appended, 33, "entries 5 to 5 are covered by no signed checkpoint"),
+        ("newest-gone", newest_gone, 34, "the newest were removed"),
+        ("oldest-gone", oldest_gone, 35, "no retention cut entry records their removal"),
+    ] {
+        let bad = verify(&write(name, &lines));
+        assert_eq!(bad.code, code, "{name}: {}", bad.stderr);
+        assert!(bad.stderr.contains(says), "{name}: {}", bad.stderr);
+    }
+    // A later export extends this one; this one does not extend the later.
+    portal.admin(&id, "suspend");
+    let later = dir.path().join("later.jsonl");
+    std::fs::write(&later, portal.admin_text("audit")).expect("later");
+    let since = |file: &std::path::Path, earlier: &std::path::Path| {
+        let mut command = crate::kit::cmd("tessera");
+        command.args(["audit", "verify"]).arg(file).arg("--trust").arg(vendor.trust_path());
+        run(command.arg("--since").arg(earlier))
+    };
+    let extends = since(&later, &export);
+    assert_eq!(extends.code, 0, "{}", extends.stderr);
+    assert!(
+        extends.stdout.contains("extends the earlier checkpoint of 4 entries"),
+        "{}",
+        extends.stdout
+    );
+    let shrunk = since(&export, &later);
+    assert_eq!(shrunk.code, 36, "{}", shrunk.stderr);
+    assert!(shrunk.stderr.contains("entries were removed"), "{}", shrunk.stderr);
+
+    // Another vendor's key vouches for none of its checkpoints.
     let other = Vendor::keygen();
     let mut command = crate::kit::cmd("tessera");
     command.args(["audit", "verify"]).arg(&export).arg("--trust").arg(other.trust_path());
     let stranger = run(&mut command);
-    assert_eq!(stranger.code, 9, "{}", stranger.stderr);
+    assert_eq!(stranger.code, 32, "{}", stranger.stderr);
     assert!(
         stranger.stderr.contains("no delegation from a trusted vendor key"),
         "{}",

@@ -27,8 +27,22 @@ pub enum AuditError {
     Unsound { path: PathBuf, source: LedgerError },
 }
 
-/// Reads the export at `file` and checks it against `trust`.
-pub fn verify_export(file: &Path, trust: &TrustSet) -> Result<Verified, AuditError> {
+/// Reads the export at `file` and checks it against `trust`, and — given `since`, an
+/// earlier export or the portal's witness file — that it extends that file's newest
+/// checkpoint.
+pub fn verify_export(
+    file: &Path,
+    trust: &TrustSet,
+    since: Option<&Path>,
+) -> Result<Verified, AuditError> {
+    let export = read_export(file)?;
+    let earlier = since.map(read_export).transpose()?;
+    ledger::verify(&export, trust, earlier.as_ref())
+        .map_err(|source| AuditError::Unsound { path: file.to_owned(), source })
+}
+
+/// Reads an export (or a file of checkpoint lines).
+fn read_export(file: &Path) -> Result<Export, AuditError> {
     let opened = std::fs::File::open(file).map_err(|e| FileError::new(file, e))?;
     if opened.metadata().map(|m| m.len()).unwrap_or(0) > MAX_AUDIT_EXPORT as u64 {
         return Err(AuditError::TooLarge { path: file.to_owned() });
@@ -37,8 +51,6 @@ pub fn verify_export(file: &Path, trust: &TrustSet) -> Result<Verified, AuditErr
         .lines()
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| FileError::new(file, e))?;
-    let export = Export::from_lines(&lines)
-        .map_err(|source| AuditError::NotAnExport { path: file.to_owned(), source })?;
-    ledger::verify(&export, trust)
-        .map_err(|source| AuditError::Unsound { path: file.to_owned(), source })
+    Export::from_lines(&lines)
+        .map_err(|source| AuditError::NotAnExport { path: file.to_owned(), source })
 }

@@ -56,16 +56,21 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check an export of the portal's audit ledger (GET /v1/admin/audit): the hash chain
-    /// entry by entry, and every signed head against the vendor's delegation of the key that
-    /// signed it, valid when it was signed. Names the first entry changed, removed, inserted
-    /// or reordered. Exit 0 when sound, 9 when not.
+    /// Check an export of the portal's audit ledger (GET /v1/admin/audit): every entry's
+    /// hash, every checkpoint's signature against the vendor's delegation of the key that
+    /// signed it (valid when it was signed) and its root against the Merkle tree of the
+    /// entries, and that every entry is under the newest checkpoint. Exit 0 when sound;
+    /// each kind of fault has its own code (docs/CLI.md).
     Verify {
         /// The export (JSON lines).
         file: PathBuf,
         /// The vendor's public key or trust file; repeat for several.
         #[arg(long, value_name = "FILE", required = true)]
         trust: Vec<PathBuf>,
+        /// An earlier export, or the portal's witness file: the ledger must extend its newest
+        /// checkpoint (the same first entries, only new ones after them).
+        #[arg(long, value_name = "FILE")]
+        since: Option<PathBuf>,
     },
 }
 

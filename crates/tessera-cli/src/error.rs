@@ -25,8 +25,27 @@ pub enum Exit {
     Exists = 6,
     Unreachable = 7,
     Refused = 8,
-    /// `audit verify`: the ledger export is not sound.
+    /// `audit verify`: an entry was changed, removed, inserted or reordered.
     Tampered = 9,
+    /// `audit verify`: the entries do not have the root a checkpoint signed (rewritten and
+    /// rehashed).
+    Rewritten = 30,
+    /// `audit verify`: no signed checkpoint.
+    NoCheckpoint = 31,
+    /// `audit verify`: a checkpoint not signed by a key the vendor delegated, or of
+    /// another ledger.
+    Untrusted = 32,
+    /// `audit verify`: entries after the newest checkpoint.
+    Unsigned = 33,
+    /// `audit verify`: a checkpoint covers entries the export does not hold.
+    Truncated = 34,
+    /// `audit verify`: the oldest entries removed without a retention cut entry.
+    UnrecordedCut = 35,
+    /// `audit verify --since`: the ledger does not extend the earlier checkpoint.
+    NotExtended = 36,
+    /// `audit verify --since`: the earlier checkpoint is older than the retention cut, or
+    /// the earlier file holds none.
+    Incomparable = 37,
 }
 
 impl From<Exit> for u8 {
@@ -82,7 +101,21 @@ impl Classify<AuditError> for Exit {
     fn failure(e: AuditError) -> Failure {
         match e {
             AuditError::File(e) => Exit::failure(e),
-            e @ AuditError::Unsound { .. } => Failure::new(Exit::Tampered, e),
+            AuditError::Unsound { source, path } => {
+                use tessera_core::ledger::LedgerError as L;
+                let code = match &source {
+                    L::Rewritten { .. } => Exit::Rewritten,
+                    L::NoCheckpoint => Exit::NoCheckpoint,
+                    L::Undelegated { .. } | L::Foreign { .. } => Exit::Untrusted,
+                    L::Unsigned { .. } => Exit::Unsigned,
+                    L::Truncated { .. } => Exit::Truncated,
+                    L::UnrecordedCut { .. } => Exit::UnrecordedCut,
+                    L::Forked { .. } | L::Shrunk { .. } => Exit::NotExtended,
+                    L::SinceBeforeCut { .. } | L::SinceEmpty => Exit::Incomparable,
+                    _ => Exit::Tampered,
+                };
+                Failure::new(code, AuditError::Unsound { source, path })
+            }
             e => Failure::new(Exit::Input, e),
         }
     }

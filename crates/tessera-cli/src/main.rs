@@ -40,7 +40,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Keygen(args) => keygen(args),
         Command::Issue(args) => issue(*args),
         Command::Verify(args) => verify(args),
-        Command::Audit(AuditCommand::Verify { file, trust }) => audit_verify(&file, &trust),
+        Command::Audit(AuditCommand::Verify { file, trust, since }) => {
+            audit_verify(&file, &trust, since.as_deref())
+        }
         Command::Inspect(args) => inspect(&args.file, args.json),
         Command::Pubkey(args) => {
             let key = load_signing_key(&args.key).map_err(Exit::failure)?;
@@ -405,18 +407,21 @@ fn refusals(refused: usize, total: usize) -> Result<(), Failure> {
     ))
 }
 
-fn audit_verify(file: &Path, trust: &[PathBuf]) -> Result<u8, Failure> {
+fn audit_verify(file: &Path, trust: &[PathBuf], since: Option<&Path>) -> Result<u8, Failure> {
     let trust = load_trust(trust).map_err(Exit::failure)?;
-    let verified = verify_export(file, &trust).map_err(Exit::failure)?;
+    let verified = verify_export(file, &trust, since).map_err(Exit::failure)?;
     emit(&format!(
-        "sound: {} entries, {} signed heads; {} entries after the last signed head\n",
-        verified.entries, verified.heads, verified.unsigned_tail
+        "sound: {} entries, {} signed checkpoints; the newest covers all {} entries\n",
+        verified.entries, verified.checkpoints, verified.size
     ))?;
     if verified.starts_after > 0 {
         emit(&format!(
-            "the chain starts after the signed checkpoint at entry {}: older entries were cut at retention\n",
+            "entries 1 to {} were cut at retention (a cut entry records it)\n",
             verified.starts_after
         ))?;
+    }
+    if let Some(size) = verified.extends {
+        emit(&format!("extends the earlier checkpoint of {size} entries\n"))?;
     }
     Ok(0)
 }

@@ -81,11 +81,12 @@ fn batch(c: &mut Criterion) {
     group.finish();
 }
 
-/// Verifying an audit ledger export of a million entries (one signed head at the end), as
+/// Verifying an audit ledger export of a million entries (one checkpoint at the end), as
 /// `tessera audit verify` does after reading it: the target is at most 2 s.
 fn ledger(c: &mut Criterion) {
     use tessera_core::delegation::{self, DelegationClaims};
-    use tessera_core::ledger::{Entry, Export, GENESIS, Head, verify};
+    use tessera_core::ledger::{Checkpoint, Entry, Export, Signed, origin_for, verify};
+    use tessera_core::merkle::Frontier;
     use tessera_core::{TrustSet, UnixTime};
     let vendor = SigningKey::generate().expect("vendor");
     let portal = SigningKey::generate().expect("portal");
@@ -96,9 +97,11 @@ fn ledger(c: &mut Criterion) {
         not_before: t(0),
         not_after: t(10_000_000),
     };
-    let mut export =
-        Export { delegations: vec![delegation::sign(&claims, &vendor)], ..Export::default() };
-    let mut previous = GENESIS;
+    let mut export = Export {
+        delegations: vec![delegation::sign_for(delegation::Purpose::Ledger, &claims, &vendor)],
+        ..Export::default()
+    };
+    let mut tree = Frontier::new();
     for seq in 1..=1_000_000u64 {
         let entry = Entry {
             seq,
@@ -108,12 +111,13 @@ fn ledger(c: &mut Criterion) {
             target: "01a21f71-a800-73b6-a526-5846d17e8f4b".into(),
             org: Some("7e595e9019d5123c2696424bac254b29".into()),
         };
-        previous = entry.hash_after(&previous);
-        export.entries.push((entry, previous));
+        let leaf = entry.leaf_hash();
+        tree.push(leaf);
+        export.entries.push((entry, leaf));
     }
-    let head = Head { seq: 1_000_000, hash: previous, signed_at: t(2_000_000) };
-    let signature = head.sign(&portal);
-    export.heads.push((head, portal.key_id(), signature));
+    let origin = origin_for(&export.delegations[0]);
+    let note = Checkpoint { origin, size: tree.size(), root: tree.root() }.sign(&portal);
+    export.checkpoints.push(Signed::parse(&note, t(2_000_000)).expect("checkpoint"));
     let trust = TrustSet::single(vendor.public_key().clone());
     // The same export as the portal writes it (JSON lines), for reading and checking.
     let mut text = String::new();
@@ -128,25 +132,17 @@ fn ledger(c: &mut Criterion) {
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    let (head, key_id, signature) = &export.heads[0];
-    text.push_str(
-        &serde_json::json!({
-            "kind": "head", "seq": head.seq, "hash": hex::encode(head.hash),
-            "signed_at": head.signed_at.as_unix(), "key_id": key_id.to_string(),
-            "signature": hex::encode(signature),
-        })
-        .to_string(),
-    );
+    text.push_str(&export.checkpoints[0].to_line());
     let mut group = c.benchmark_group("ledger");
     group.sample_size(10);
     group.bench_function("verify 1,000,000 entries", |b| {
-        b.iter(|| verify(std::hint::black_box(&export), &trust).expect("sound"))
+        b.iter(|| verify(std::hint::black_box(&export), &trust, None).expect("sound"))
     });
     println!("export text: {:.0} MB", text.len() as f64 / 1e6);
     group.bench_function("read and verify 1,000,000 entries of JSON lines", |b| {
         b.iter(|| {
             let export = Export::from_lines(std::hint::black_box(text.lines())).expect("export");
-            verify(&export, &trust).expect("sound")
+            verify(&export, &trust, None).expect("sound")
         })
     });
     group.finish();

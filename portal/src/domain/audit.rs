@@ -1,12 +1,15 @@
-//! What goes into the audit ledger, and when its head is signed. Every change made by a
+//! What goes into the audit ledger, and when its checkpoint is signed. Every change made by a
 //! person or an API key is recorded here by the rule that makes it (license actions,
-//! accounts, API keys); the chain itself is `tessera_core::ledger`, its SQL `store::ledger`.
+//! accounts, API keys); the tree itself is `tessera_core::ledger`, its SQL `store::ledger`.
+
+use std::path::Path;
 
 use tessera_core::UnixTime;
 use tessera_core::keys::SigningKey;
-use tessera_core::ledger::Head;
+use tessera_core::ledger::{CUT_ACTION, Checkpoint, Export, Signed, cut_target, origin_for};
+use tessera_core::merkle::Frontier;
 
-use crate::store::ledger::{NewEntry, StoredHead};
+use crate::store::ledger::{NewEntry, StoredCheckpoint};
 use crate::store::{Store, StoreError};
 
 /// Who made a change, as the ledger names them: pseudonymous ids only.
@@ -59,8 +62,8 @@ pub async fn record(
     appended
 }
 
-/// Whether a ledger delegation's window holds `now`: a head signed outside it would not
-/// verify, so none is signed (the vendor renews the delegation; the portal says so).
+/// Whether a ledger delegation's window holds `now`: a checkpoint signed outside it would
+/// not verify, so none is signed (the vendor renews the delegation; the portal says so).
 fn covers(delegation: &str, now: UnixTime) -> bool {
     use tessera_core::armor::{Envelope, Kind};
     let covered = Envelope::parse(Kind::LedgerDelegation, delegation.as_bytes())
@@ -69,71 +72,192 @@ fn covers(delegation: &str, now: UnixTime) -> bool {
         .is_some_and(|c| c.not_before <= now && now <= c.not_after);
     if !covered {
         tracing::error!(
-            "the ledger delegation does not cover now: ledger heads are not signed until it is renewed (tessera delegate --ledger)"
+            "the ledger delegation does not cover now: ledger checkpoints are not signed until it is renewed (tessera delegate --ledger)"
         );
     }
     covered
 }
 
-/// Cuts the entries made before `before` (retention), keeping the chain verifiable: a head
-/// signed at the last entry cut becomes the checkpoint the held chain starts after. Nothing
-/// is cut without a ledger delegation to sign that checkpoint. Answers the entries cut.
+/// What signing a checkpoint came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signing {
+    /// A checkpoint of this many entries was signed.
+    Signed(u64),
+    /// Nothing to sign: the newest checkpoint covers every entry, or no delegation lets the
+    /// key sign now.
+    Unchanged,
+    /// The stored ledger does not extend the last checkpoint the portal signed (its witness
+    /// file): nothing is signed until someone looks (docs/OPERATIONS.md).
+    Refused(String),
+}
+
+/// Reads the witness file: the last checkpoint the portal signed, one export line
+/// (`None`: none yet).
+fn read_witness(path: &Path) -> Result<Option<Signed>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("the witness file {} cannot be read: {e}", path.display())),
+    };
+    let export = Export::from_lines(text.lines())
+        .map_err(|e| format!("the witness file {} is not a checkpoint: {e}", path.display()))?;
+    match export.checkpoints.into_iter().max_by_key(|s| s.checkpoint.size) {
+        Some(signed) => Ok(Some(signed)),
+        None => Err(format!("the witness file {} holds no checkpoint", path.display())),
+    }
+}
+
+/// The stored tree and, when `witness` is within it, its root at that size.
+type StoredTree = (Frontier, Option<[u8; 32]>);
+
+/// The stored tree, recomputed from the entries' fields (the stored hashes are checked, not
+/// believed), or what is wrong with it.
+async fn stored_tree(
+    store: &Store,
+    witness: Option<u64>,
+) -> Result<Result<StoredTree, String>, StoreError> {
+    let mut tree = match store.ledger_frontier().await? {
+        Some((size, hashes)) => match Frontier::from_parts(size as u64, hashes) {
+            Ok(frontier) => frontier,
+            Err(e) => return Ok(Err(format!("the stored frontier is damaged: {e}"))),
+        },
+        None => Frontier::new(),
+    };
+    let mut at_witness = (witness == Some(tree.size())).then(|| tree.root());
+    loop {
+        let page = store.ledger_after(tree.size() as i64, 10_000).await?;
+        if page.is_empty() {
+            break;
+        }
+        for stored in page {
+            let expected = tree.size() + 1;
+            if stored.entry.seq != expected {
+                return Ok(Err(format!("entry {expected} is missing from the database")));
+            }
+            let leaf = stored.entry.leaf_hash();
+            if hex::encode(leaf) != stored.hash {
+                return Ok(Err(format!("entry {expected} was changed in the database")));
+            }
+            tree.push(leaf);
+            if witness == Some(tree.size()) {
+                at_witness = Some(tree.root());
+            }
+        }
+    }
+    Ok(Ok((tree, at_witness)))
+}
+
+/// Signs a checkpoint of the whole tree with the portal's key when entries arrived since the
+/// last one (or none was ever signed), after checking that the stored tree extends the last
+/// checkpoint the portal signed, kept in the witness file at `witness` (apart from the
+/// database, so an edit of the database alone cannot make the portal sign a forgery). Needs
+/// the delegation of that key (the export carries it); without one, nothing is signed.
+pub async fn sign_checkpoint(
+    store: &Store,
+    key: &SigningKey,
+    delegation: Option<&str>,
+    witness: &Path,
+    now: UnixTime,
+) -> Result<Signing, StoreError> {
+    let Some(delegation) = delegation else { return Ok(Signing::Unchanged) };
+    let size = store.ledger_size().await?;
+    if store.last_checkpoint_size().await? == Some(size) || !covers(delegation, now) {
+        return Ok(Signing::Unchanged);
+    }
+    let last = match read_witness(witness) {
+        Ok(last) => last,
+        Err(why) => return Ok(Signing::Refused(why)),
+    };
+    let last_size = last.as_ref().map(|s| s.checkpoint.size);
+    let (tree, at_last) = match stored_tree(store, last_size).await? {
+        Ok(found) => found,
+        Err(why) => return Ok(Signing::Refused(why)),
+    };
+    if let Some(last) = &last
+        && at_last != Some(last.checkpoint.root)
+    {
+        return Ok(Signing::Refused(format!(
+            "the stored ledger ({} entries) does not extend the checkpoint of {} entries signed at {}: entries it covered were changed, removed or reordered",
+            tree.size(),
+            last.checkpoint.size,
+            last.signed_at
+        )));
+    }
+    let checkpoint =
+        Checkpoint { origin: origin_for(delegation), size: tree.size(), root: tree.root() };
+    let note = checkpoint.sign(key);
+    let stored = StoredCheckpoint {
+        size: tree.size() as i64,
+        signed_at: now.as_unix(),
+        key_id: key.key_id().to_string(),
+        note: note.clone(),
+    };
+    store.insert_checkpoint(&stored, delegation).await?;
+    // Then the witness file: a crash between the two leaves it at the previous checkpoint,
+    // which the stored tree still extends.
+    match Signed::parse(&note, now) {
+        Ok(signed) => {
+            let line = signed.to_line() + "\n";
+            if let Err(e) = tessera_core::fsutil::write_atomic(
+                witness,
+                line.as_bytes(),
+                tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
+            ) {
+                tracing::error!(error = %e, path = %witness.display(), "the ledger's witness file could not be written");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "a checkpoint just signed does not read back"),
+    }
+    Ok(Signing::Signed(tree.size()))
+}
+
+/// Cuts the entries made before `before` (retention), keeping the ledger verifiable: an entry
+/// records the cut (`ledger.cut`, naming the range and count removed), a checkpoint covering
+/// it is signed, then the entries go and the frontier of the tree they made stays. Nothing is
+/// cut unless that checkpoint is signed. Answers the entries cut.
 pub async fn cut(
     store: &Store,
     key: &SigningKey,
     delegation: Option<&str>,
+    witness: &Path,
     before: UnixTime,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
-    let Some((seq, hash)) = store.ledger_last_before(before.as_unix()).await? else {
+    let Some(to) = store.ledger_last_before(before.as_unix()).await? else { return Ok(0) };
+    let from = store.ledger_frontier().await?.map_or(0, |(size, _)| size) + 1;
+    if to < from {
         return Ok(0);
-    };
-    if !store.has_head_at(seq).await? {
-        let Some(delegation) = delegation else {
-            tracing::warn!(
-                "ledger entries past retention kept: no ledger delegation to sign the checkpoint"
-            );
+    }
+    if delegation.is_none() {
+        tracing::warn!(
+            "ledger entries past retention kept: no ledger delegation to sign the checkpoint"
+        );
+        return Ok(0);
+    }
+    record(store, &Actor::Portal, CUT_ACTION, &cut_target(from as u64, to as u64), None, now)
+        .await?;
+    match sign_checkpoint(store, key, delegation, witness, now).await? {
+        Signing::Signed(_) => {}
+        Signing::Unchanged => return Ok(0),
+        Signing::Refused(why) => {
+            tracing::error!(why, "ledger entries past retention kept: the checkpoint was refused");
             return Ok(0);
-        };
-        store_signed_head(store, key, delegation, seq, hash, now).await?;
+        }
     }
-    store.cut_ledger(seq).await
-}
-
-/// Signs the chain's head with the portal's key when it moved since the last signed head.
-/// Needs the delegation of that key (the export carries it); without one, nothing is signed.
-pub async fn sign_head(
-    store: &Store,
-    key: &SigningKey,
-    delegation: Option<&str>,
-    now: UnixTime,
-) -> Result<bool, StoreError> {
-    let Some((seq, hash)) = store.ledger_head().await? else { return Ok(false) };
-    let Some(delegation) = delegation else { return Ok(false) };
-    if seq <= store.last_signed_seq().await? || !covers(delegation, now) {
-        return Ok(false);
-    }
-    store_signed_head(store, key, delegation, seq, hash, now).await?;
-    Ok(true)
-}
-
-/// Signs the head at `seq` (whose entry hash is `hash`) with the portal's key and keeps it
-/// with the delegation that vouches for the key.
-async fn store_signed_head(
-    store: &Store,
-    key: &SigningKey,
-    delegation: &str,
-    seq: i64,
-    hash: [u8; 32],
-    now: UnixTime,
-) -> Result<(), StoreError> {
-    let head = Head { seq: seq as u64, hash, signed_at: now };
-    let stored = StoredHead {
-        seq,
-        hash: hex::encode(hash),
-        signed_at: now.as_unix(),
-        key_id: key.key_id().to_string(),
-        signature: hex::encode(head.sign(key)),
+    // The frontier of the first `to` entries (the checkpoint just signed vouches for them).
+    let mut frontier = match store.ledger_frontier().await? {
+        Some((size, hashes)) => Frontier::from_parts(size as u64, hashes)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        None => Frontier::new(),
     };
-    store.insert_head(&stored, delegation).await
+    while frontier.size() < to as u64 {
+        let page = store.ledger_after(frontier.size() as i64, 10_000).await?;
+        if page.is_empty() {
+            break;
+        }
+        for stored in page.iter().take_while(|s| s.entry.seq <= to as u64) {
+            frontier.push(stored.entry.leaf_hash());
+        }
+    }
+    store.cut_ledger(to, frontier.hashes()).await
 }

@@ -763,36 +763,52 @@ pub(crate) fn usage_csv(portal: Arc<Portal>, filter: LicenseFilter) -> Response 
 }
 
 /// `GET /v1/admin/audit`: the whole audit ledger as JSON lines — the delegations of the keys
-/// that signed heads, every entry with its hash, oldest first, then every signed head (the
-/// head is signed first, so the export ends signed) — for `tessera audit verify`. Streamed:
-/// memory does not grow with the ledger. The vendor's keys only.
+/// that signed checkpoints, the frontier a retention cut left (if any), every entry held with
+/// its leaf hash, oldest first, then every signed checkpoint (one is signed first, so the
+/// export ends covered) — for `tessera audit verify`. Streamed: memory does not grow with the
+/// ledger. The vendor's keys only.
 pub async fn audit(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<Response, ApiError> {
     key.require(Scope::Read)?;
     key.require_vendor()?;
-    portal.sign_ledger_head().await?;
-    let (heads, delegations) = portal.store.ledger_heads().await?;
+    let signed = portal.sign_ledger_head().await?;
+    // Entries up to the newest checkpoint (those appended while the export streams wait for
+    // the next one) — unless the portal refuses to sign or never signed: then every entry, so
+    // that verify names what is wrong.
+    let size = portal.store.ledger_size().await?;
+    let (checkpoints, delegations) = portal.store.ledger_checkpoints().await?;
+    let newest = checkpoints.iter().map(|c| c.size).max().unwrap_or(0);
+    let refused = !signed && portal.ledger_refused().is_some();
+    let upto = if refused || checkpoints.is_empty() { size } else { newest.min(size) };
     let mut head_text = String::new();
     for text in &delegations {
         head_text.push_str(&json!({ "kind": "delegation", "text": text }).to_string());
         head_text.push('\n');
     }
+    let start = match portal.store.ledger_frontier().await? {
+        Some((size, hashes)) => {
+            let hashes: Vec<String> = hashes.iter().map(hex::encode).collect();
+            head_text.push_str(
+                &json!({ "kind": "frontier", "size": size, "hashes": hashes }).to_string(),
+            );
+            head_text.push('\n');
+            size
+        }
+        None => 0,
+    };
     let mut tail_text = String::new();
-    for head in &heads {
+    for checkpoint in &checkpoints {
         tail_text.push_str(
-            &json!({
-                "kind": "head", "seq": head.seq, "hash": head.hash, "signed_at": head.signed_at,
-                "key_id": head.key_id, "signature": head.signature,
-            })
-            .to_string(),
+            &json!({ "kind": "checkpoint", "signed_at": checkpoint.signed_at, "note": checkpoint.note })
+                .to_string(),
         );
         tail_text.push('\n');
     }
     let store = portal.store.clone();
-    let entries = futures_util::stream::unfold(Some(0i64), move |after| {
+    let entries = futures_util::stream::unfold(Some(start), move |after| {
         let store = store.clone();
         async move {
-            let after = after?;
-            match store.ledger_after(after, 10_000).await {
+            let after = after.filter(|after| *after < upto)?;
+            match store.ledger_after(after, 10_000.min(upto - after)).await {
                 Ok(page) if page.is_empty() => None,
                 Ok(page) => {
                     let next = page.last().map(|e| e.entry.seq as i64);

@@ -158,6 +158,11 @@ async fn readyz(State(portal): State<Arc<Portal>>) -> Response {
         "ready": ready,
         "missing": missing,
         "receipt_key_id": portal.receipt_key.key_id().to_string(),
+        // Reported, not a reason to stop serving hubs: pings never touch the ledger.
+        "ledger": match portal.ledger_refused() {
+            Some(why) => json!({ "signing": false, "refused": why }),
+            None => json!({ "signing": true }),
+        },
     });
     (status, axum::Json(body)).into_response()
 }

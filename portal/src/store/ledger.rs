@@ -1,7 +1,8 @@
-//! The audit ledger as stored: entries chained by hash, signed heads, delegations.
+//! The audit ledger as stored: entries with their leaf hashes, signed checkpoints, the
+//! delegations of the keys that signed them, and the frontier a retention cut left.
 
 use sqlx::Row;
-use tessera_core::ledger::{Entry, GENESIS};
+use tessera_core::ledger::Entry;
 
 use super::{Backend, Store, StoreError};
 
@@ -29,19 +30,17 @@ pub struct StoredEntry {
     pub hash: String,
 }
 
-/// A stored head.
+/// A stored checkpoint.
 #[derive(Debug, Clone)]
-pub struct StoredHead {
-    /// The entry the head covers.
-    pub seq: i64,
-    /// That entry's hash, hex.
-    pub hash: String,
+pub struct StoredCheckpoint {
+    /// The tree size it covers.
+    pub size: i64,
     /// When it was signed.
     pub signed_at: i64,
     /// The signing key's id.
     pub key_id: String,
-    /// The signature.
-    pub signature: String,
+    /// The signed note.
+    pub note: String,
 }
 
 fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
@@ -77,19 +76,13 @@ impl Store {
         if self.backend == Backend::Postgres {
             sqlx::query("LOCK TABLE ledger IN EXCLUSIVE MODE").execute(&mut *tx).await?;
         }
-        // The last entry, or — every entry cut at retention — the checkpoint it left.
-        let mut last = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        if last.is_none() {
-            last = sqlx::query("SELECT seq, hash FROM ledger_heads ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        }
-        let (mut seq, mut previous) = match last {
-            Some(row) => (row.try_get::<i64, _>(0)?, decode_hash(&row.try_get::<String, _>(1)?)?),
-            None => (0, GENESIS),
-        };
+        // The last entry, or — every entry cut at retention — the size of what was cut.
+        let row = sqlx::query(
+            "SELECT COALESCE((SELECT MAX(seq) FROM ledger), (SELECT MAX(size) FROM ledger_frontier), 0)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut seq: i64 = row.try_get(0)?;
         for new in entries {
             seq += 1;
             let entry = Entry {
@@ -100,7 +93,7 @@ impl Store {
                 target: new.target.clone(),
                 org: new.org_id.clone(),
             };
-            let hash = entry.hash_after(&previous);
+            let hash = entry.leaf_hash();
             sqlx::query(
                 "INSERT INTO ledger (seq, at, actor, action, target, org_id, hash) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -114,84 +107,96 @@ impl Store {
             .bind(hex::encode(hash))
             .execute(&mut *tx)
             .await?;
-            previous = hash;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// The chain's last entry: its number and hash.
-    pub async fn ledger_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok((r.try_get(0)?, decode_hash(&r.try_get::<String, _>(1)?)?))).transpose()
-    }
-
-    /// The last entry made before `before` (its number and hash), if any.
-    pub async fn ledger_last_before(
-        &self,
-        before: i64,
-    ) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+    /// The tree's size: the last entry's number, or the size cut when none is held.
+    pub async fn ledger_size(&self) -> Result<i64, StoreError> {
         let row = sqlx::query(
-            "SELECT seq, hash FROM ledger WHERE seq = (SELECT MAX(seq) FROM ledger WHERE at < $1)",
+            "SELECT COALESCE((SELECT MAX(seq) FROM ledger), (SELECT MAX(size) FROM ledger_frontier), 0)",
         )
-        .bind(before)
-        .fetch_optional(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        row.map(|r| Ok((r.try_get(0)?, decode_hash(&r.try_get::<String, _>(1)?)?))).transpose()
+        Ok(row.try_get(0)?)
     }
 
-    /// Whether a signed head covers exactly entry `seq`.
-    pub async fn has_head_at(&self, seq: i64) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM ledger_heads WHERE seq = $1")
-            .bind(seq)
+    /// The last entry made before `before` (its number), if any.
+    pub async fn ledger_last_before(&self, before: i64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(seq) FROM ledger WHERE at < $1")
+            .bind(before)
             .fetch_one(&self.pool)
             .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
-    /// Deletes entries through `seq` and the heads before it (the head at `seq` stays: the
-    /// checkpoint the chain now starts after). Answers the entries deleted.
-    pub async fn cut_ledger(&self, seq: i64) -> Result<u64, StoreError> {
+    /// The frontier a retention cut left: its size and hashes (none: nothing was cut).
+    pub async fn ledger_frontier(&self) -> Result<Option<(i64, Vec<[u8; 32]>)>, StoreError> {
+        let row = sqlx::query("SELECT size, hashes FROM ledger_frontier WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let hashes: String = row.try_get(1)?;
+        let hashes =
+            hashes.split_whitespace().map(decode_hash).collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some((row.try_get(0)?, hashes)))
+    }
+
+    /// Deletes entries through `seq` and the checkpoints older than it, and keeps `frontier`
+    /// (the hashes standing for the first `seq` entries), in one transaction. Answers the
+    /// entries deleted.
+    pub async fn cut_ledger(&self, seq: i64, frontier: &[[u8; 32]]) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let cut = sqlx::query("DELETE FROM ledger WHERE seq <= $1")
             .bind(seq)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM ledger_heads WHERE seq < $1").bind(seq).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM ledger_checkpoints WHERE size < $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM ledger_frontier").execute(&mut *tx).await?;
+        let hashes: Vec<String> = frontier.iter().map(hex::encode).collect();
+        sqlx::query("INSERT INTO ledger_frontier (id, size, hashes) VALUES (1, $1, $2)")
+            .bind(seq)
+            .bind(hashes.join(" "))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(cut)
     }
 
-    /// The number of the last signed head (0: none).
-    pub async fn last_signed_seq(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM ledger_heads")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
+    /// The size of the newest stored checkpoint (none: never signed).
+    pub async fn last_checkpoint_size(&self) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT MAX(size) FROM ledger_checkpoints").fetch_one(&self.pool).await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
-    /// Stores a signed head and the delegation of the key that signed it.
-    pub async fn insert_head(&self, head: &StoredHead, delegation: &str) -> Result<(), StoreError> {
+    /// Stores a signed checkpoint and the delegation of the key that signed it.
+    pub async fn insert_checkpoint(
+        &self,
+        checkpoint: &StoredCheckpoint,
+        delegation: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO ledger_delegations (key_id, text) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
-        .bind(&head.key_id)
+        .bind(&checkpoint.key_id)
         .bind(delegation)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO ledger_heads (seq, hash, signed_at, key_id, signature) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO ledger_checkpoints (size, signed_at, key_id, note) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
-        .bind(head.seq)
-        .bind(&head.hash)
-        .bind(head.signed_at)
-        .bind(&head.key_id)
-        .bind(&head.signature)
+        .bind(checkpoint.size)
+        .bind(checkpoint.signed_at)
+        .bind(&checkpoint.key_id)
+        .bind(&checkpoint.note)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -252,21 +257,22 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// Every signed head, oldest first, and every delegation that signed one.
-    pub async fn ledger_heads(&self) -> Result<(Vec<StoredHead>, Vec<String>), StoreError> {
-        let heads = sqlx::query(
-            "SELECT seq, hash, signed_at, key_id, signature FROM ledger_heads ORDER BY seq",
+    /// Every signed checkpoint, smallest first, and every delegation that signed one.
+    pub async fn ledger_checkpoints(
+        &self,
+    ) -> Result<(Vec<StoredCheckpoint>, Vec<String>), StoreError> {
+        let checkpoints = sqlx::query(
+            "SELECT size, signed_at, key_id, note FROM ledger_checkpoints ORDER BY size, key_id",
         )
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|r| {
-            Ok(StoredHead {
-                seq: r.try_get(0)?,
-                hash: r.try_get(1)?,
-                signed_at: r.try_get(2)?,
-                key_id: r.try_get(3)?,
-                signature: r.try_get(4)?,
+            Ok(StoredCheckpoint {
+                size: r.try_get(0)?,
+                signed_at: r.try_get(1)?,
+                key_id: r.try_get(2)?,
+                note: r.try_get(3)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -276,6 +282,6 @@ impl Store {
             .iter()
             .map(|r| r.try_get::<String, _>(0))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((heads, delegations))
+        Ok((checkpoints, delegations))
     }
 }

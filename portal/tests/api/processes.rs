@@ -821,7 +821,7 @@ async fn two_portals_writing_the_ledger_at_once_never_fork_it() {
     let export = tessera_core::ledger::Export::from_lines(text.lines()).expect("export");
     let trust = tessera_core::TrustSet::parse(&std::fs::read(vendor.trust_path()).expect("trust"))
         .expect("trust");
-    let verified = tessera_core::ledger::verify(&export, &trust).expect("one chain, no fork");
+    let verified = tessera_core::ledger::verify(&export, &trust, None).expect("one chain, no fork");
     // Two API keys made, four registrations, 80 changes: every one of them, once.
     let changes = export
         .entries

@@ -348,7 +348,7 @@ on_both_stores!(a_license_is_deleted_seven_years_after_its_contract_ends_with_it
 on_both_stores!(
     ledger_entries_are_cut_after_seven_years_at_a_signed_checkpoint_and_still_verify,
     |app| {
-        use tessera_core::ledger::{Export, verify};
+        use tessera_core::ledger::{CUT_ACTION, Export, LedgerError, verify};
         // Entries now (the admin key's, a registration, a suspension)...
         let claims = app.registered_license().await;
         let id = claims.id.to_string();
@@ -359,20 +359,89 @@ on_both_stores!(
         let cut = app.portal.cut_ledger().await.expect("cut");
         assert_eq!(cut, 3, "the three old entries go");
         assert_eq!(app.portal.cut_ledger().await.expect("again"), 0);
-        // The chain goes on from the checkpoint, and the export verifies.
-        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
-        let text = app
-            .http
-            .get(format!("{}/v1/admin/audit", app.address))
-            .bearer_auth(&app.admin_key)
-            .send()
-            .await
-            .expect("audit")
-            .text()
-            .await
-            .expect("body");
-        let export = Export::from_lines(text.lines()).expect("export");
-        let verified = verify(&export, &app.trust).expect("sound across the cut");
+        let export = async || {
+            let text = app
+                .http
+                .get(format!("{}/v1/admin/audit", app.address))
+                .bearer_auth(&app.admin_key)
+                .send()
+                .await
+                .expect("audit")
+                .text()
+                .await
+                .expect("body");
+            Export::from_lines(text.lines()).expect("export")
+        };
+        // What is left verifies from the frontier and the checkpoint alone, and an entry
+        // records the cut.
+        let after_cut = export().await;
+        let verified = verify(&after_cut, &app.trust, None).expect("sound after the cut");
         assert_eq!((verified.starts_after, verified.entries), (3, 2), "{verified:?}");
+        let (cut_entry, _) = after_cut.entries.last().expect("the cut entry");
+        assert_eq!(cut_entry.action, CUT_ACTION);
+        assert_eq!(cut_entry.target, "seq:1-3 count:3");
+        // The tree goes on after the cut, and the export verifies against the one before.
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+        let verified =
+            verify(&export().await, &app.trust, Some(&after_cut)).expect("sound across the cut");
+        assert_eq!((verified.starts_after, verified.entries), (3, 3), "{verified:?}");
+        assert_eq!(verified.extends, Some(5));
+
+        // An insider deletes the oldest entry held and writes the frontier it leaves (correct,
+        // computed from the export): no cut entry records it.
+        let mut frontier = after_cut.frontier.clone().expect("a frontier");
+        frontier.push(after_cut.entries[0].1);
+        let pool = app.portal.store.pool();
+        sqlx::query("DELETE FROM ledger WHERE seq = 4").execute(pool).await.expect("delete");
+        let hashes: Vec<String> = frontier.hashes().iter().map(hex::encode).collect();
+        sqlx::query("UPDATE ledger_frontier SET size = 4, hashes = $1")
+            .bind(hashes.join(" "))
+            .execute(pool)
+            .await
+            .expect("frontier");
+        assert_eq!(
+            verify(&export().await, &app.trust, None),
+            Err(LedgerError::UnrecordedCut { to: 4 })
+        );
+    }
+);
+
+on_both_stores!(
+    a_witness_file_that_is_corrupt_or_of_another_history_stops_signing_but_not_the_portal,
+    |app| {
+        let claims = app.registered_license().await;
+        let id = claims.id.to_string();
+        assert!(app.portal.sign_ledger_head().await.expect("signs"));
+        assert_eq!(app.portal.ledger_refused(), None);
+        let witness = app.portal.ledger_witness();
+        let signed = std::fs::read_to_string(&witness).expect("the witness file is written");
+        // Corrupt: refused, said, and hubs still served.
+        std::fs::write(&witness, "not a checkpoint\n").expect("write");
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+        assert!(!app.portal.sign_ledger_head().await.expect("no store error"));
+        let why = app.portal.ledger_refused().expect("refused");
+        assert!(why.contains("is not a checkpoint"), "{why}");
+        let ready = app.get("/readyz", None).await;
+        assert_eq!(ready.status, 200, "{}", ready.body);
+        assert_eq!(ready.body["ledger"]["signing"], false);
+        // Put back, the portal signs again.
+        std::fs::write(&witness, &signed).expect("write");
+        assert!(app.portal.sign_ledger_head().await.expect("signs"));
+        assert_eq!(app.portal.ledger_refused(), None);
+        // A witness from the future (more entries than the database holds): refused.
+        let mut later = tessera_core::ledger::Export::from_lines(signed.lines()).expect("line");
+        let newest = later.checkpoints.pop().expect("one");
+        let bigger = newest.note.replacen(
+            &format!("\n{}\n", newest.checkpoint.size),
+            &format!("\n{}\n", newest.checkpoint.size + 100),
+            1,
+        );
+        let line =
+            tessera_core::ledger::Signed::parse(&bigger, newest.signed_at).expect("note").to_line();
+        std::fs::write(&witness, line + "\n").expect("write");
+        assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await.status, 200);
+        assert!(!app.portal.sign_ledger_head().await.expect("no store error"));
+        let why = app.portal.ledger_refused().expect("refused");
+        assert!(why.contains("does not extend the checkpoint"), "{why}");
     }
 );

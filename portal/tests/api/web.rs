@@ -1555,8 +1555,8 @@ on_both_stores!(
 
         let export = audit_export(&app).await;
         let trust = app.trust.clone();
-        let verified = verify(&export, &trust).expect("a sound ledger");
-        assert_eq!(verified.unsigned_tail, 0, "the export signs its head first");
+        let verified = verify(&export, &trust, None).expect("a sound ledger");
+        assert_eq!(verified.size, verified.entries, "the export signs its checkpoint first");
         let actions: Vec<(&str, &str)> =
             export.entries.iter().map(|(e, _)| (e.action.as_str(), e.actor.as_str())).collect();
         let key_actor = format!("key:{}", &app.admin_key[4..20]);
@@ -1590,41 +1590,62 @@ on_both_stores!(
         edit(format!("UPDATE ledger SET action = 'license.reinstated' WHERE seq = {suspended}"))
             .await;
         assert_eq!(
-            verify(&audit_export(&app).await, &trust),
+            verify(&audit_export(&app).await, &trust, None),
             Err(LedgerError::Changed { seq: suspended })
         );
         edit(format!("UPDATE ledger SET action = 'license.suspended' WHERE seq = {suspended}"))
             .await;
-        verify(&audit_export(&app).await, &trust).expect("sound again once undone");
-        // Rewriting an entry with every later hash recomputed: the signed head disagrees.
+        verify(&audit_export(&app).await, &trust, None).expect("sound again once undone");
+        let kept = audit_export(&app).await;
+        // An entry rewritten with its hash recomputed: the signed checkpoint disagrees.
         let rows = app.portal.store.ledger_after(0, 1000).await.expect("entries");
-        let mut previous = tessera_core::ledger::GENESIS;
-        for mut stored in rows {
-            if stored.entry.seq == 2 {
-                stored.entry.target = "someone-else".into();
-                sqlx::query("UPDATE ledger SET target = 'someone-else' WHERE seq = 2")
-                    .execute(pool)
-                    .await
-                    .expect("edit");
-            }
-            previous = stored.entry.hash_after(&previous);
-            sqlx::query("UPDATE ledger SET hash = $1 WHERE seq = $2")
-                .bind(hex::encode(previous))
-                .bind(stored.entry.seq as i64)
-                .execute(pool)
-                .await
-                .expect("rehash");
-        }
-        let found = verify(&audit_export(&app).await, &trust);
-        // The entry changed (2) lies in the range named (the heads signed meanwhile decide
-        // where it starts).
-        assert!(
-            matches!(found, Err(LedgerError::Rewritten { from, seq, .. }) if from <= 2 && 2 <= seq),
-            "{found:?}"
-        );
-        sqlx::query("DELETE FROM ledger WHERE seq = 3").execute(pool).await.expect("remove");
-        assert_eq!(verify(&audit_export(&app).await, &trust), Err(LedgerError::Removed { seq: 3 }));
-
+        let mut second = rows[1].entry.clone();
+        second.target = "someone-else".into();
+        sqlx::query("UPDATE ledger SET target = 'someone-else', hash = $1 WHERE seq = 2")
+            .bind(hex::encode(second.leaf_hash()))
+            .execute(pool)
+            .await
+            .expect("rewrite");
+        let found = verify(&audit_export(&app).await, &trust, None);
+        assert!(matches!(found, Err(LedgerError::Rewritten { .. })), "{found:?}");
+        // ...and the checkpoints deleted: the portal does not sign the forgery (its witness
+        // file says what it signed last), says so in /readyz and the metrics, and keeps
+        // serving hubs.
+        edit("DELETE FROM ledger_checkpoints".to_owned()).await;
+        let forged = audit_export(&app).await;
+        assert_eq!(verify(&forged, &trust, None), Err(LedgerError::NoCheckpoint));
+        let ready = app.get("/readyz", None).await;
+        assert_eq!(ready.status, 200, "hubs are still served: {}", ready.body);
+        assert_eq!(ready.body["ledger"]["signing"], false, "{}", ready.body);
+        let why = ready.body["ledger"]["refused"].as_str().unwrap_or_default();
+        assert!(why.contains("does not extend the checkpoint"), "{}", ready.body);
+        let metrics = app
+            .http
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(metrics.contains("tessera_portal_ledger_signing_refused 1"), "{metrics}");
+        // Whoever kept an earlier export (or the witness file) sees the rewrite even if a
+        // forger signed it with the portal's key.
+        let witness = std::fs::read_to_string(app.portal.ledger_witness()).expect("witness");
+        let witnessed = tessera_core::ledger::Export::from_lines(witness.lines()).expect("lines");
+        assert_eq!(witnessed.checkpoints.len(), 1);
+        assert!(verify(&kept, &trust, Some(&witnessed)).is_ok());
+        // Undone, the portal signs again.
+        sqlx::query("UPDATE ledger SET target = $1, hash = $2 WHERE seq = 2")
+            .bind(&rows[1].entry.target)
+            .bind(&rows[1].hash)
+            .execute(pool)
+            .await
+            .expect("undo");
+        let again = audit_export(&app).await;
+        let verified = verify(&again, &trust, Some(&kept)).expect("sound and extending");
+        assert_eq!(verified.extends, Some(kept.checkpoints.last().expect("one").checkpoint.size));
+        assert_eq!(app.get("/readyz", None).await.body["ledger"]["signing"], true);
         // The pages: staff read the ledger, filtered by license.
         let page = dana.get(&format!("/ui/audit?license={id}")).await;
         assert_eq!(page.status, 200);
@@ -1633,6 +1654,13 @@ on_both_stores!(
             "{}",
             page.body
         );
+        // The newest entries deleted: the portal refuses, and the earlier export shows it.
+        let newest = app.portal.store.ledger_size().await.expect("size");
+        edit(format!("DELETE FROM ledger WHERE seq >= {}", newest - 1)).await;
+        edit("DELETE FROM ledger_checkpoints".to_owned()).await;
+        let shrunk = audit_export(&app).await;
+        assert_eq!(verify(&shrunk, &trust, Some(&kept)), Err(LedgerError::NoCheckpoint));
+        assert_eq!(app.get("/readyz", None).await.body["ledger"]["signing"], false);
     }
 );
 

@@ -1147,7 +1147,7 @@ pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
         html! {
             h1 { "Audit ledger" }
             p {
-                "Every change made by a person or an API key, newest first. The entries form a hash chain the portal signs every minute; "
+                "Every change made by a person or an API key, newest first. The entries form a Merkle tree whose checkpoints the portal signs every minute; "
                 code { "GET /v1/admin/audit" } " exports it and " code { "tessera audit verify" } " checks it offline."
             }
             form.filters method="get" action="/ui/audit" role="search" aria-label="Filter the ledger" {
