@@ -77,6 +77,20 @@ pub async fn activate(
             "no license with this key is registered here",
         ));
     };
+    // A vendor's reset that names the hub it admits: any other key is refused before it
+    // spends the license's activation allowance (a stranger holding the license file).
+    if let Some(admitted) = portal.store.admitted_hub_key(&license.id).await? {
+        let caller = call.hub_key.key_id().to_string();
+        if caller != admitted {
+            return Err(ApiError::forbidden(
+                "not_admitted",
+                format!(
+                    "the vendor reset this license's binding for the hub with key id {admitted}; \
+                     this hub's key id is {caller}"
+                ),
+            ));
+        }
+    }
     portal.limits.activation(&license.id)?;
     let mut status = license_status(&license, now);
     let fingerprint_json =

@@ -306,13 +306,30 @@ impl Store {
         }
     }
 
-    /// Forgets the host a license is bound to, so that the next activation binds afresh.
-    pub async fn reset_binding(&self, id: &str) -> Result<bool, StoreError> {
+    /// Forgets the host a license is bound to, so that the next activation binds afresh:
+    /// any hub when `admit` is `None`, else only the hub whose key id is `admit`.
+    pub async fn reset_binding(&self, id: &str, admit: Option<&str>) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query("DELETE FROM activations WHERE license_id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE licenses SET admit_hub_key = $1 WHERE id = $2")
+            .bind(admit)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// The hub key id a vendor's reset admits alone, while no hub has bound since.
+    pub async fn admitted_hub_key(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT admit_hub_key FROM licenses WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get::<Option<String>, _>(0)).transpose()?.flatten())
     }
 
     // --- activations and pings -------------------------------------------------------------
@@ -381,7 +398,16 @@ impl Store {
                 .bind(call.answer.to_string())
                 .execute(&mut *tx)
                 .await?;
-                if inserted.rows_affected() == 1 { Bound::New } else { Bound::Stale }
+                if inserted.rows_affected() == 1 {
+                    // The hub a reset admitted has bound: the admission is spent.
+                    sqlx::query("UPDATE licenses SET admit_hub_key = NULL WHERE id = $1")
+                        .bind(call.license_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Bound::New
+                } else {
+                    Bound::Stale
+                }
             }
             Some(activation) => {
                 match (call.same_host)(&activation.fingerprint, activation.fingerprint_version) {

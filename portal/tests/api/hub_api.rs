@@ -176,3 +176,70 @@ on_both_stores!(
         }
     }
 );
+
+// A vendor's reset may name the hub it admits (the key id the customer read from the hub):
+// a stranger holding the license file is then refused before it spends the license's
+// activation allowance, and the named hub binds; a reset naming none admits the first.
+on_both_stores!(
+    a_reset_that_names_a_hub_admits_only_that_hub,
+    tune = |mut layer| {
+        // Five in all: the test's own; five more would have been the stranger's.
+        layer.activations_per_minute = Some(5);
+        layer
+    },
+    |app| {
+        let license = app.registered_license().await;
+        let id = license.id.to_string();
+        let mut old = TestHub::new("host-a", &app);
+        old.activate(&app, &license).await;
+        let mut moved = TestHub::new("host-b", &app);
+        let mut stranger = TestHub::new("host-c", &app);
+        let path = format!("/v1/admin/licenses/{id}/reset-binding");
+        let key = moved.key.key_id().to_string();
+
+        // A malformed key id is one clear 400; nothing is reset.
+        let bad = serde_json::json!({ "hub_key_id": "not-a-key" });
+        let answer = app.post_json(&path, Some(&app.admin_key), &bad).await;
+        assert_eq!((answer.status, answer.code()), (400, "bad_hub_key_id"));
+        assert!(app.portal.store.activation(&id).await.expect("db").is_some());
+
+        let named = serde_json::json!({ "hub_key_id": key });
+        let reset = app.post_json(&path, Some(&app.admin_key), &named).await;
+        assert_eq!(reset.status, 200);
+        assert_eq!(reset.body["reset"].as_bool(), Some(true));
+        assert_eq!(reset.body["admits_hub_key_id"].as_str(), Some(key.as_str()));
+        let entries = app.portal.store.ledger_page(None, None, Some(&id), None, 5).await;
+        let entry = entries.expect("db").into_iter().next().expect("an entry");
+        assert_eq!(entry.entry.action, "license.binding_reset");
+        assert_eq!(entry.entry.target, format!("{id} hub_key:{key}"));
+
+        // The stranger, as often as the allowance: refused, naming its key.
+        for _ in 0..5 {
+            let (answer, _) = stranger.activate(&app, &license).await;
+            assert_eq!((answer.status, answer.code()), (403, "not_admitted"));
+            let message = answer.body["error"]["message"].as_str().unwrap_or_default().to_owned();
+            assert!(message.contains(&stranger.key.key_id().to_string()), "{message}");
+        }
+        assert!(app.portal.store.activation(&id).await.expect("db").is_none());
+        // The named hub binds: the stranger spent nothing of the allowance.
+        let (answer, _) = moved.activate(&app, &license).await;
+        assert_eq!(answer.status, 200, "{}", answer.code());
+        assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+        let bound = app.portal.store.activation(&id).await.expect("db").expect("bound");
+        assert_eq!(bound.hub_key, moved.key.public_key().to_string());
+        // The admission is spent: the stranger is now simply another host.
+        assert_eq!(app.portal.store.admitted_hub_key(&id).await.expect("db"), None);
+        let (answer, _) = stranger.activate(&app, &license).await;
+        assert_eq!(app.verify_receipt(&answer).status, Status::FingerprintMismatch);
+
+        // A reset naming none admits the first to come, as before.
+        app.clock.advance(std::time::Duration::from_secs(60));
+        let reset = app.admin(&path).await;
+        assert_eq!(reset.status, 200);
+        assert!(reset.body["admits_hub_key_id"].is_null());
+        let (answer, _) = stranger.activate(&app, &license).await;
+        assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+        let (answer, _) = moved.activate(&app, &license).await;
+        assert_eq!(app.verify_receipt(&answer).status, Status::FingerprintMismatch);
+    }
+);
