@@ -474,6 +474,7 @@ pub async fn show(
     let license = existing(&portal, &key, &id).await?;
     let activation = portal.store.activation(&id).await?;
     let usage = portal.store.monthly_usage(&id).await?;
+    let forks = portal.store.forks(&id).await?;
     let activation = activation.map(|a| {
         let components =
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&a.fingerprint)
@@ -498,6 +499,8 @@ pub async fn show(
             "repaired_at": a.repaired_at,
             // When a copy of the bound hub was last refused: a cloned VM, a restored backup.
             "cloned_at": a.cloned_at,
+            // Re-activations whose replaced hub was seen pinging again (two hubs in turn).
+            "forks": forks,
         })
     });
     let monthly: Vec<_> =

@@ -243,3 +243,68 @@ on_both_stores!(
         assert_eq!(app.verify_receipt(&answer).status, Status::FingerprintMismatch);
     }
 );
+
+// Two hubs on one host (or sharing its host secret) taking turns to re-activate: once the
+// second has re-activated, a ping from the first is a fork the portal records (`cloned_at`,
+// `forks`) and answers with a signed `cloned` for the first hub's key, never an unsigned
+// refusal it could ride its grace on. A hub replaced by a reinstall that never pings again
+// leaves the license clean.
+on_both_stores!(a_hub_replaced_by_a_re_activation_that_pings_again_is_a_recorded_fork, |app| {
+    let license = app.registered_license().await;
+    let id = license.id.to_string();
+    let mut first = TestHub::new("host-a", &app);
+    first.activate(&app, &license).await;
+    let (answer, _) = first.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+
+    // A second hub on the same host re-activates (a day later: the rebind limit allows it).
+    app.clock.advance(std::time::Duration::from_secs(86_400));
+    let mut second = TestHub::new("host-a", &app);
+    second.time_ms = first.time_ms;
+    let (answer, _) = second.activate(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let view = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
+    assert!(view.body["activation"]["cloned_at"].is_null(), "{view:?}");
+
+    // The first pings on: a signed `cloned` for its own key, and the vendor sees the fork.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    first.time_ms = app.now().as_unix() * 1000;
+    let (answer, nonce) = first.ping(&app, &license).await;
+    let receipt = app.verify_receipt(&answer);
+    assert_eq!(
+        (receipt.status, receipt.answers, receipt.nonce, receipt.hub_key_id),
+        (Status::Cloned, Answers::Ping, nonce, first.key.key_id())
+    );
+    let view = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
+    assert_eq!(view.body["activation"]["cloned_at"].as_i64(), Some(app.now().as_unix()));
+    assert_eq!(view.body["activation"]["forks"].as_i64(), Some(1));
+    // Again: still `cloned`, still one fork (one re-activation replaced it).
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let (answer, _) = first.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Cloned);
+    let view = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
+    assert_eq!(view.body["activation"]["forks"].as_i64(), Some(1));
+    // The bound hub is not touched.
+    let (answer, _) = second.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    // A key the binding never had is still an unsigned wrong_hub_key.
+    let mut stranger = TestHub::new("host-a", &app);
+    let (answer, _) = stranger.ping(&app, &license).await;
+    assert_eq!((answer.status, answer.code()), (422, "wrong_hub_key"));
+
+    // An honest reinstall: the replaced hub never pings again; nothing is recorded.
+    let honest = app.registered_license().await;
+    let hid = honest.id.to_string();
+    let mut old = TestHub::new("host-b", &app);
+    old.activate(&app, &honest).await;
+    app.clock.advance(std::time::Duration::from_secs(86_400));
+    let mut new = TestHub::new("host-b", &app);
+    new.time_ms = app.now().as_unix() * 1000;
+    let (answer, _) = new.activate(&app, &honest).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let (answer, _) = new.ping(&app, &honest).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let view = app.get(&format!("/v1/admin/licenses/{hid}"), Some(&app.admin_key)).await;
+    assert!(view.body["activation"]["cloned_at"].is_null(), "{view:?}");
+    assert_eq!(view.body["activation"]["forks"].as_i64(), Some(0));
+});
