@@ -180,8 +180,7 @@ async fn fork(
         return Ok(None);
     };
     // Made before the re-activation, it could be the old hub's last ping in flight.
-    if hub_time_ms <= rebound_at.saturating_mul(1000) || envelope.verify_signature(&key).is_err()
-    {
+    if hub_time_ms <= rebound_at.saturating_mul(1000) || envelope.verify_signature(&key).is_err() {
         return Ok(None);
     }
     if !portal.store.record_fork(license_id, &previous, now).await? {
