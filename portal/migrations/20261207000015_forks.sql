@@ -4,3 +4,5 @@
 -- was seen again. Shown to the vendor.
 ALTER TABLE activations ADD COLUMN previous_hub_key TEXT;
 ALTER TABLE activations ADD COLUMN forks BIGINT NOT NULL DEFAULT 0;
+-- Whether the replaced key has been seen since the last re-activation (counted once).
+ALTER TABLE activations ADD COLUMN previous_seen BIGINT NOT NULL DEFAULT 0;

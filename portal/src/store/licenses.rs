@@ -349,9 +349,8 @@ impl Store {
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE activations SET forks = forks + CASE WHEN cloned_at IS NULL \
-             OR cloned_at < rebound_at THEN 1 ELSE 0 END, cloned_at = $1 \
-             WHERE license_id = $2 AND previous_hub_key = $3",
+            "UPDATE activations SET forks = forks + 1 - previous_seen, previous_seen = 1, \
+             cloned_at = $1 WHERE license_id = $2 AND previous_hub_key = $3",
         )
         .bind(now.as_unix())
         .bind(license_id)
@@ -536,6 +535,7 @@ async fn rebind(
     // The key replaced is kept: a ping signed by it later is the old hub still running.
     sqlx::query(
         "UPDATE activations SET \
+         previous_seen = CASE WHEN hub_key = $1 THEN previous_seen ELSE 0 END, \
          previous_hub_key = CASE WHEN hub_key = $1 THEN previous_hub_key ELSE hub_key END, \
          hub_key = $1, fingerprint = $2, \
          fingerprint_version = $3, last_ping_at = $4, \
