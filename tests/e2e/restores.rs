@@ -208,3 +208,68 @@ fn a_hub_whose_state_was_lost_twice_in_a_day_repairs_itself_within_its_allowance
     assert_eq!(ping(&state), "valid");
     assert_eq!(ping(&state), "valid");
 }
+
+/// `tessera-hub activate` with the license and trust set a hub's state directory holds.
+fn activate(state: &Path, license_from: &Path, vendor: &Vendor) -> String {
+    run(hub(state)
+        .args(["activate", "--json", "--license"])
+        .arg(license_from.join("license.license"))
+        .arg("--trust")
+        .arg(vendor.trust_path()))
+    .status()
+}
+
+#[test]
+fn two_hubs_sharing_a_host_that_take_turns_re_activating_are_never_both_valid() {
+    // Two hubs installed on one host (here: the same test machine and host secret; on two
+    // machines sharing the host secret it is the same), each with its own key, taking turns
+    // to re-activate. The day the rebind limit waits for is lowered to nothing, as the days
+    // passing would.
+    let vendor = Vendor::keygen();
+    let options = PortalOptions {
+        config: Some("rebind_every_secs = 0\n".to_owned()),
+        ..PortalOptions::default()
+    };
+    let portal = Portal::start_with(&vendor, options);
+    let dir = tempfile::tempdir().expect("dir");
+    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let first = dir.path().join("hub");
+    let second = dir.path().join("second");
+    assert_eq!(ping(&first), "valid");
+
+    // The second re-activates: the first is answered with a signed `cloned` at its next
+    // ping (exit 25, kept as its receipt), not an unsigned refusal it could ride its grace
+    // on; the vendor sees the fork.
+    assert_eq!(activate(&second, &first, &vendor), "valid");
+    assert_eq!(ping(&first), "cloned");
+    assert_eq!(run(hub(&first).args(["status", "--json"])).status(), "cloned");
+    assert_eq!(ping(&second), "valid");
+    let shown = portal.admin_get(&format!("licenses/{id}"));
+    assert!(shown["activation"]["cloned_at"].is_i64(), "{shown}");
+    assert_eq!(shown["activation"]["forks"], 1, "{shown}");
+
+    // The first takes its turn: now the second is the one refused, and counted.
+    assert_eq!(activate(&first, &first, &vendor), "valid");
+    assert_eq!(ping(&second), "cloned");
+    assert_eq!(ping(&first), "valid");
+    assert_eq!(ping(&second), "cloned");
+    let shown = portal.admin_get(&format!("licenses/{id}"));
+    assert_eq!(shown["activation"]["forks"], 2, "{shown}");
+
+    // An honest site reinstalls its hub once (a new key on the same host) and never runs
+    // the old one again: it stays valid, and nothing is marked.
+    let honest = tempfile::tempdir().expect("dir");
+    std::fs::remove_file(vendor.path("acme.license")).expect("the first site's license");
+    let (honest_id, daemon) = site(&vendor, &portal, honest.path(), 2);
+    assert!(daemon.stop().success());
+    let old = honest.path().join("hub");
+    let reinstalled = honest.path().join("reinstalled");
+    assert_eq!(activate(&reinstalled, &old, &vendor), "valid");
+    for _ in 0..3 {
+        assert_eq!(ping(&reinstalled), "valid");
+    }
+    let shown = portal.admin_get(&format!("licenses/{honest_id}"));
+    assert!(shown["activation"]["cloned_at"].is_null(), "{shown}");
+    assert_eq!(shown["activation"]["forks"], 0, "{shown}");
+}

@@ -107,6 +107,9 @@ fn report_text(report: &Report) -> String {
     if let Some(f) = &report.last_failure {
         lines.push(format!("last failure: {f}"));
     }
+    if let Some(key) = &report.hub_key_id {
+        lines.push(format!("hub key id: {key}"));
+    }
     lines.push(match report.runner_limit {
         Some(limit) => format!("runners leased: {} of {limit}", report.runners_leased),
         None => format!("runners leased: {}", report.runners_leased),

@@ -2,6 +2,7 @@
 //! pages: suspend, reinstate, revoke (final), reset the binding.
 
 use tessera_core::UnixTime;
+use tessera_core::keys::KeyId;
 
 use crate::domain::audit::{self, Actor};
 use crate::store::{LicenseState, Store, StoreError};
@@ -84,11 +85,7 @@ pub async fn apply(
         store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
     let org = store.license_organization(id).await?;
     let to = match action {
-        Action::ResetBinding => {
-            let reset = store.reset_binding(id).await?;
-            audit::record(store, actor, "license.binding_reset", id, org.as_deref(), now).await?;
-            return Ok(Done::Reset(reset));
-        }
+        Action::ResetBinding => return reset(store, actor, id, None, now).await,
         Action::Suspend => LicenseState::Suspended,
         Action::Reinstate => LicenseState::Active,
         Action::Revoke => LicenseState::Revoked,
@@ -104,6 +101,28 @@ pub async fn apply(
     };
     audit::record(store, actor, word, id, org.as_deref(), now).await?;
     Ok(Done::State(to))
+}
+
+/// The vendor's reset of license `id`'s binding at `now`, admitting any hub, or only the hub
+/// whose key id is `admit` (a stranger holding the license file can then neither bind it
+/// nor spend its activation allowance). The ledger's target names the admitted key.
+pub async fn reset(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    admit: Option<KeyId>,
+    now: UnixTime,
+) -> Result<Done, ActionError> {
+    store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
+    let org = store.license_organization(id).await?;
+    let admit = admit.map(|key| key.to_string());
+    let reset = store.reset_binding(id, admit.as_deref()).await?;
+    let target = match &admit {
+        Some(key) => format!("{id} hub_key:{key}"),
+        None => id.to_owned(),
+    };
+    audit::record(store, actor, "license.binding_reset", &target, org.as_deref(), now).await?;
+    Ok(Done::Reset(reset))
 }
 
 /// A customer's own reset of a binding (moving their hub to a new machine): at most one per

@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tessera_core::keys::KeyId;
 use tessera_core::license::{Expectations, LicenseFile, LicenseKey, Verdict};
 use tessera_core::{Status, UnixTime};
 
@@ -473,6 +474,7 @@ pub async fn show(
     let license = existing(&portal, &key, &id).await?;
     let activation = portal.store.activation(&id).await?;
     let usage = portal.store.monthly_usage(&id).await?;
+    let forks = portal.store.forks(&id).await?;
     let activation = activation.map(|a| {
         let components =
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&a.fingerprint)
@@ -497,6 +499,8 @@ pub async fn show(
             "repaired_at": a.repaired_at,
             // When a copy of the bound hub was last refused: a cloned VM, a restored backup.
             "cloned_at": a.cloned_at,
+            // Re-activations whose replaced hub was seen pinging again (two hubs in turn).
+            "forks": forks,
         })
     });
     let monthly: Vec<_> =
@@ -514,9 +518,18 @@ async fn act(
     key: &AdminKey,
     id: &str,
     action: Action,
+    admit: Option<KeyId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let outcome = match &key.organization {
+        None if action == Action::ResetBinding => {
+            actions::reset(&portal.store, &key.actor(), id, admit, portal.now()).await
+        }
         None => actions::apply(&portal.store, &key.actor(), id, action, portal.now()).await,
+        // Naming the hub a reset admits is the vendor's: a customer's reset admits any.
+        Some(_) if admit.is_some() => {
+            existing(portal, key, id).await?;
+            return Err(ApiError::VendorOnly);
+        }
         // An organization's key: its own licenses' bindings only, as often as its people may.
         Some(_) if action == Action::ResetBinding => {
             existing(portal, key, id).await?;
@@ -540,8 +553,9 @@ async fn act(
             json!({ "id": id, "state": to })
         }
         Done::Reset(reset) => {
-            tracing::info!(license = %id, reset, by = %key.id, "binding reset");
-            json!({ "id": id, "reset": reset })
+            let admits = admit.map(|k| k.to_string());
+            tracing::info!(license = %id, reset, admits = ?admits, by = %key.id, "binding reset");
+            json!({ "id": id, "reset": reset, "admits_hub_key_id": admits })
         }
     }))
 }
@@ -553,7 +567,7 @@ pub async fn suspend(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
-    act(&portal, &key, &id, Action::Suspend).await
+    act(&portal, &key, &id, Action::Suspend, None).await
 }
 
 /// `POST /v1/admin/licenses/{id}/reinstate`.
@@ -563,7 +577,7 @@ pub async fn reinstate(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
-    act(&portal, &key, &id, Action::Reinstate).await
+    act(&portal, &key, &id, Action::Reinstate, None).await
 }
 
 /// `POST /v1/admin/licenses/{id}/revoke`: final.
@@ -573,17 +587,44 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Revoke)?;
-    act(&portal, &key, &id, Action::Revoke).await
+    act(&portal, &key, &id, Action::Revoke, None).await
 }
 
-/// `POST /v1/admin/licenses/{id}/reset-binding`: the next activation may come from a new host.
+/// The optional body of a reset: the hub key id the next activation must be signed by.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    hub_key_id: Option<String>,
+}
+
+/// `POST /v1/admin/licenses/{id}/reset-binding`: the next activation may come from a new
+/// host; with `{"hub_key_id": "..."}`, only from the hub with that key.
 pub async fn reset_binding(
     key: AdminKey,
     State(portal): State<Arc<Portal>>,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
-    act(&portal, &key, &id, Action::ResetBinding).await
+    // No body (or an empty one) admits any hub, as before.
+    let body: ResetBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ResetBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?
+    };
+    let admit = body
+        .hub_key_id
+        .map(|k| {
+            k.parse::<KeyId>().map_err(|_| {
+                ApiError::bad_request(
+                    "bad_hub_key_id",
+                    "hub_key_id is 16 upper-case hex digits, as `tessera-hub status --json` shows it",
+                )
+            })
+        })
+        .transpose()?;
+    act(&portal, &key, &id, Action::ResetBinding, admit).await
 }
 
 /// How a usage export is written.

@@ -39,6 +39,14 @@ pub enum ApiError {
         /// The scope needed.
         needed: &'static str,
     },
+    /// The caller is known and may not do this (a hub a reset does not admit): 403.
+    #[error("{message}")]
+    Refused {
+        /// The stable error code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
     /// An organization's key on a call that is the vendor's: 403.
     #[error("this call is the vendor's: an organization's API key cannot make it")]
     VendorOnly,
@@ -113,6 +121,11 @@ impl ApiError {
         ApiError::Unauthorized { code, message: message.into() }
     }
 
+    /// A 403 with `code` and `message`.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Refused { code, message: message.into() }
+    }
+
     /// A 422 with `code` and `message`.
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Unprocessable { code, message: message.into() }
@@ -123,7 +136,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } | ApiError::VendorOnly => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::Refused { .. } | ApiError::VendorOnly => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -142,6 +157,7 @@ impl ApiError {
             | ApiError::Unauthorized { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::Refused { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Forbidden { .. } => "insufficient_scope",
             ApiError::VendorOnly => "vendor_only",

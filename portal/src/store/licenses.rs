@@ -306,13 +306,76 @@ impl Store {
         }
     }
 
-    /// Forgets the host a license is bound to, so that the next activation binds afresh.
-    pub async fn reset_binding(&self, id: &str) -> Result<bool, StoreError> {
+    /// Forgets the host a license is bound to, so that the next activation binds afresh:
+    /// any hub when `admit` is `None`, else only the hub whose key id is `admit`.
+    pub async fn reset_binding(&self, id: &str, admit: Option<&str>) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query("DELETE FROM activations WHERE license_id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE licenses SET admit_hub_key = $1 WHERE id = $2")
+            .bind(admit)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// The hub key the binding's last re-activation replaced, if any, and when that
+    /// re-activation was (portal seconds).
+    pub async fn previous_hub_key(
+        &self,
+        license_id: &str,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT previous_hub_key, rebound_at FROM activations WHERE license_id = $1 \
+             AND previous_hub_key IS NOT NULL AND rebound_at IS NOT NULL",
+        )
+        .bind(license_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?))).transpose()
+    }
+
+    /// Records a fork: the hub key `previous` the last re-activation replaced was seen again
+    /// at `now`. Sets `cloned_at`; counts the fork once per re-activation. False when the
+    /// binding moved on meanwhile.
+    pub async fn record_fork(
+        &self,
+        license_id: &str,
+        previous: &str,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE activations SET forks = forks + 1 - previous_seen, previous_seen = 1, \
+             cloned_at = $1 WHERE license_id = $2 AND previous_hub_key = $3",
+        )
+        .bind(now.as_unix())
+        .bind(license_id)
+        .bind(previous)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The number of forks recorded on a binding (see [`Store::record_fork`]).
+    pub async fn forks(&self, license_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT forks FROM activations WHERE license_id = $1")
+            .bind(license_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get::<i64, _>(0)).transpose()?.unwrap_or(0))
+    }
+
+    /// The hub key id a vendor's reset admits alone, while no hub has bound since.
+    pub async fn admitted_hub_key(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT admit_hub_key FROM licenses WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get::<Option<String>, _>(0)).transpose()?.flatten())
     }
 
     // --- activations and pings -------------------------------------------------------------
@@ -381,7 +444,16 @@ impl Store {
                 .bind(call.answer.to_string())
                 .execute(&mut *tx)
                 .await?;
-                if inserted.rows_affected() == 1 { Bound::New } else { Bound::Stale }
+                if inserted.rows_affected() == 1 {
+                    // The hub a reset admitted has bound: the admission is spent.
+                    sqlx::query("UPDATE licenses SET admit_hub_key = NULL WHERE id = $1")
+                        .bind(call.license_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Bound::New
+                } else {
+                    Bound::Stale
+                }
             }
             Some(activation) => {
                 match (call.same_host)(&activation.fingerprint, activation.fingerprint_version) {
@@ -460,8 +532,12 @@ async fn rebind(
     call: &Activation<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
+    // The key replaced is kept: a ping signed by it later is the old hub still running.
     sqlx::query(
-        "UPDATE activations SET hub_key = $1, fingerprint = $2, \
+        "UPDATE activations SET \
+         previous_seen = CASE WHEN hub_key = $1 THEN previous_seen ELSE 0 END, \
+         previous_hub_key = CASE WHEN hub_key = $1 THEN previous_hub_key ELSE hub_key END, \
+         hub_key = $1, fingerprint = $2, \
          fingerprint_version = $3, last_ping_at = $4, \
          last_hub_time_ms = $5, chain_confirmed = NULL, chain_pending = $6, \
          rebinds = rebinds + 1, rebound_at = $4 \

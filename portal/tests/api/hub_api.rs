@@ -176,3 +176,135 @@ on_both_stores!(
         }
     }
 );
+
+// A vendor's reset may name the hub it admits (the key id the customer read from the hub):
+// a stranger holding the license file is then refused before it spends the license's
+// activation allowance, and the named hub binds; a reset naming none admits the first.
+on_both_stores!(
+    a_reset_that_names_a_hub_admits_only_that_hub,
+    tune = |mut layer| {
+        // Five in all: the test's own; five more would have been the stranger's.
+        layer.activations_per_minute = Some(5);
+        layer
+    },
+    |app| {
+        let license = app.registered_license().await;
+        let id = license.id.to_string();
+        let mut old = TestHub::new("host-a", &app);
+        old.activate(&app, &license).await;
+        let mut moved = TestHub::new("host-b", &app);
+        let mut stranger = TestHub::new("host-c", &app);
+        let path = format!("/v1/admin/licenses/{id}/reset-binding");
+        let key = moved.key.key_id().to_string();
+
+        // A malformed key id is one clear 400; nothing is reset.
+        let bad = serde_json::json!({ "hub_key_id": "not-a-key" });
+        let answer = app.post_json(&path, Some(&app.admin_key), &bad).await;
+        assert_eq!((answer.status, answer.code()), (400, "bad_hub_key_id"));
+        assert!(app.portal.store.activation(&id).await.expect("db").is_some());
+
+        let named = serde_json::json!({ "hub_key_id": key });
+        let reset = app.post_json(&path, Some(&app.admin_key), &named).await;
+        assert_eq!(reset.status, 200);
+        assert_eq!(reset.body["reset"].as_bool(), Some(true));
+        assert_eq!(reset.body["admits_hub_key_id"].as_str(), Some(key.as_str()));
+        let entries = app.portal.store.ledger_page(None, None, Some(&id), None, 5).await;
+        let entry = entries.expect("db").into_iter().next().expect("an entry");
+        assert_eq!(entry.entry.action, "license.binding_reset");
+        assert_eq!(entry.entry.target, format!("{id} hub_key:{key}"));
+
+        // The stranger, as often as the allowance: refused, naming its key.
+        for _ in 0..5 {
+            let (answer, _) = stranger.activate(&app, &license).await;
+            assert_eq!((answer.status, answer.code()), (403, "not_admitted"));
+            let message = answer.body["error"]["message"].as_str().unwrap_or_default().to_owned();
+            assert!(message.contains(&stranger.key.key_id().to_string()), "{message}");
+        }
+        assert!(app.portal.store.activation(&id).await.expect("db").is_none());
+        // The named hub binds: the stranger spent nothing of the allowance.
+        let (answer, _) = moved.activate(&app, &license).await;
+        assert_eq!(answer.status, 200, "{}", answer.code());
+        assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+        let bound = app.portal.store.activation(&id).await.expect("db").expect("bound");
+        assert_eq!(bound.hub_key, moved.key.public_key().to_string());
+        // The admission is spent: the stranger is now simply another host.
+        assert_eq!(app.portal.store.admitted_hub_key(&id).await.expect("db"), None);
+        let (answer, _) = stranger.activate(&app, &license).await;
+        assert_eq!(app.verify_receipt(&answer).status, Status::FingerprintMismatch);
+
+        // A reset naming none admits the first to come, as before.
+        app.clock.advance(std::time::Duration::from_secs(60));
+        let reset = app.admin(&path).await;
+        assert_eq!(reset.status, 200);
+        assert!(reset.body["admits_hub_key_id"].is_null());
+        let (answer, _) = stranger.activate(&app, &license).await;
+        assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+        let (answer, _) = moved.activate(&app, &license).await;
+        assert_eq!(app.verify_receipt(&answer).status, Status::FingerprintMismatch);
+    }
+);
+
+// Two hubs on one host (or sharing its host secret) taking turns to re-activate: once the
+// second has re-activated, a ping from the first is a fork the portal records (`cloned_at`,
+// `forks`) and answers with a signed `cloned` for the first hub's key, never an unsigned
+// refusal it could ride its grace on. A hub replaced by a reinstall that never pings again
+// leaves the license clean.
+on_both_stores!(a_hub_replaced_by_a_re_activation_that_pings_again_is_a_recorded_fork, |app| {
+    let license = app.registered_license().await;
+    let id = license.id.to_string();
+    let mut first = TestHub::new("host-a", &app);
+    first.activate(&app, &license).await;
+    let (answer, _) = first.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+
+    // A second hub on the same host re-activates (a day later: the rebind limit allows it).
+    app.clock.advance(std::time::Duration::from_secs(86_400));
+    let mut second = TestHub::new("host-a", &app);
+    second.time_ms = first.time_ms;
+    let (answer, _) = second.activate(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let view = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
+    assert!(view.body["activation"]["cloned_at"].is_null(), "{view:?}");
+
+    // The first pings on: a signed `cloned` for its own key, and the vendor sees the fork.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    first.time_ms = app.now().as_unix() * 1000;
+    let (answer, nonce) = first.ping(&app, &license).await;
+    let receipt = app.verify_receipt(&answer);
+    assert_eq!(
+        (receipt.status, receipt.answers, receipt.nonce, receipt.hub_key_id),
+        (Status::Cloned, Answers::Ping, nonce, first.key.key_id())
+    );
+    let view = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
+    assert_eq!(view.body["activation"]["cloned_at"].as_i64(), Some(app.now().as_unix()));
+    assert_eq!(view.body["activation"]["forks"].as_i64(), Some(1));
+    // Again: still `cloned`, still one fork (one re-activation replaced it).
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let (answer, _) = first.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Cloned);
+    let view = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
+    assert_eq!(view.body["activation"]["forks"].as_i64(), Some(1));
+    // The bound hub is not touched.
+    let (answer, _) = second.ping(&app, &license).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    // A key the binding never had is still an unsigned wrong_hub_key.
+    let mut stranger = TestHub::new("host-a", &app);
+    let (answer, _) = stranger.ping(&app, &license).await;
+    assert_eq!((answer.status, answer.code()), (422, "wrong_hub_key"));
+
+    // An honest reinstall: the replaced hub never pings again; nothing is recorded.
+    let honest = app.registered_license().await;
+    let hid = honest.id.to_string();
+    let mut old = TestHub::new("host-b", &app);
+    old.activate(&app, &honest).await;
+    app.clock.advance(std::time::Duration::from_secs(86_400));
+    let mut new = TestHub::new("host-b", &app);
+    new.time_ms = app.now().as_unix() * 1000;
+    let (answer, _) = new.activate(&app, &honest).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let (answer, _) = new.ping(&app, &honest).await;
+    assert_eq!(app.verify_receipt(&answer).status, Status::Valid);
+    let view = app.get(&format!("/v1/admin/licenses/{hid}"), Some(&app.admin_key)).await;
+    assert!(view.body["activation"]["cloned_at"].is_null(), "{view:?}");
+    assert_eq!(view.body["activation"]["forks"].as_i64(), Some(0));
+});

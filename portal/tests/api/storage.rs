@@ -42,13 +42,17 @@ on_both_stores!(the_schema_has_no_column_for_addresses_agents_bodies_or_raw_keys
         let field = lower.split('.').nth(1).unwrap_or_default();
         if field.contains("key") || field.contains("secret") {
             assert!(
-                lower.ends_with("_sha256") || lower.ends_with("activations.hub_key"),
+                // Hub keys are public keys (and a reset's admitted key, a public key id).
+                lower.ends_with("_sha256")
+                    || lower.ends_with("activations.hub_key")
+                    || lower.ends_with("activations.previous_hub_key")
+                    || lower.ends_with("licenses.admit_hub_key"),
                 "{column} stores a key that is not a hash"
             );
         }
     }
     // (The people tables, users and sessions, are checked in web.rs.)
-    assert_eq!(all.len(), 17 + 15 + 3 + 3 + 9, "a new column needs a look: {all:?}");
+    assert_eq!(all.len(), 18 + 18 + 3 + 3 + 9, "a new column needs a look: {all:?}");
 
     // And no raw license key lands anywhere in the database file.
     let license = app.registered_license().await;

@@ -61,12 +61,14 @@ pub enum HubError {
         message: String,
     },
     /// A signed answer said no.
-    #[error("{what}: {status}")]
+    #[error("{what}: {status} (this hub's key id is {hub_key_id}: a vendor's reset may name it)")]
     Denied {
         /// What said no (the receipt, the activation).
         what: &'static str,
         /// The status it said.
         status: Status,
+        /// This hub's key id, for the vendor (a reset naming the hub it admits).
+        hub_key_id: String,
     },
     /// Neither the command line nor the license names a portal.
     #[error("no portal URL: give --portal or issue the license with a portal URL")]
@@ -133,6 +135,9 @@ pub struct Report {
     /// How many runners the license allows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runner_limit: Option<u32>,
+    /// This hub's key id: what a vendor's reset names to admit this hub alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub_key_id: Option<String>,
 }
 
 /// A license, trust set and hub key loaded from the state directory.

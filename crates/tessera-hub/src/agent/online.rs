@@ -75,6 +75,7 @@ impl Hub {
             return Err(HubError::Denied {
                 what: "the portal refused the activation",
                 status: receipt.status,
+                hub_key_id: key.key_id().to_string(),
             });
         }
         let insecure = self.insecure_http.load(std::sync::atomic::Ordering::Relaxed);

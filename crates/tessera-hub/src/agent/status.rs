@@ -22,7 +22,13 @@ impl Hub {
             Ok(installed) => installed,
             Err(e) => {
                 let status = e.status().unwrap_or(Status::NoLicense);
-                return Ok(Report::bare(status, e.to_string(), &state));
+                let mut report = Report::bare(status, e.to_string(), &state);
+                // A refused hub still shows its key id (a vendor's reset may name it); a
+                // key is never made just to show it.
+                if self.dir.key_path().exists() {
+                    report.hub_key_id = self.dir.hub_key().ok().map(|k| k.key_id().to_string());
+                }
+                return Ok(report);
             }
         };
         let report = self.judge(&installed, &state);
@@ -64,6 +70,7 @@ impl Hub {
             last_failure: state.last_failure.as_ref().map(|f| format!("{}: {}", f.at, f.reason)),
             runners_leased: leased,
             runner_limit: Some(claims.runners),
+            hub_key_id: Some(installed.key.key_id().to_string()),
         };
         let high_water = state.high_water.unwrap_or(UnixTime::EPOCH);
         if let Some(standing) = standing::rollback(now, high_water, DEFAULT_TOLERANCE) {
@@ -196,6 +203,7 @@ impl Report {
             last_failure: None,
             runners_leased: 0,
             runner_limit: None,
+            hub_key_id: None,
         }
     }
 }

@@ -72,7 +72,12 @@ async fn a_second_host_is_refused_but_a_changed_component_is_tolerated() {
         matches!(refused, Err(HubError::Denied { status: Status::FingerprintMismatch, .. })),
         "{refused:?}"
     );
-    assert_eq!(second.hub.status().expect("status").status, Status::NoLicense);
+    // The refusal and the status name this hub's key id: what a reset may admit.
+    let key_id = second.hub.dir().hub_key().expect("key").key_id().to_string();
+    let message = refused.expect_err("refused").to_string();
+    assert!(message.contains(&key_id), "{message}");
+    let report = second.hub.status().expect("status");
+    assert_eq!((report.status, report.hub_key_id.as_deref()), (Status::NoLicense, Some(&*key_id)));
 
     // The first host gets a new NIC: one component of five changed still matches.
     let mut changed = host("a");
