@@ -226,6 +226,36 @@ fn a_clock_moved_ahead_and_back_is_noticed_and_a_fresh_receipt_settles_an_honest
 }
 
 #[test]
+fn a_status_run_by_root_leaves_the_state_file_to_the_hubs_own_user() {
+    use std::os::unix::fs::MetadataExt;
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let state = dir.path().join("hub");
+    let file = state.join("state.json");
+    // The hub's own user (here `nobody`) owns its state; root (`sudo tessera-hub status`)
+    // reads it with a clock that would move the high-water mark.
+    let chown = run(Command::new("chown").arg("-R").arg("65534").arg(&state));
+    if chown.code != 0 {
+        // Giving a file away needs root: CI runs as root.
+        assert!(std::env::var_os("CI").is_none(), "chown failed: {}", chown.stderr);
+        eprintln!("\n!!! NOT RUN: chown needs root here: {}\n", chown.stderr);
+        return;
+    }
+    let before = std::fs::read(&file).expect("state");
+    assert_eq!(run(hub_at("+2h", &state).args(["status", "--json"])).status(), "grace");
+    let meta = std::fs::metadata(&file).expect("state");
+    assert_eq!(meta.uid(), 65534, "the state file was taken from the hub's user");
+    assert_eq!(std::fs::read(&file).expect("state"), before, "a status by another user wrote");
+    // The hub's own user keeps the mark (here: root owning the file again).
+    run(Command::new("chown").arg("-R").arg("0").arg(&state)).ok();
+    assert_eq!(run(hub_at("+2h", &state).args(["status", "--json"])).status(), "grace");
+    assert_ne!(std::fs::read(&file).expect("state"), before, "the owner's status keeps the mark");
+}
+
+#[test]
 fn a_lease_never_outlives_the_hubs_own_grace() {
     if !in_keyring_session() {
         return;

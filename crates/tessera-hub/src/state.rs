@@ -240,6 +240,18 @@ impl StateDir {
         self.root.join("state.json")
     }
 
+    /// Whether `state.json` belongs to the user this process runs as (true when there is
+    /// none yet). A write replaces the file with one of the writer's own: root running a
+    /// command that only reads would otherwise take the file from the hub's own user, whose
+    /// daemon could then no longer read its state.
+    pub fn owned_by_this_user(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match fs::metadata(self.state_path()) {
+            Ok(meta) => meta.uid() == rustix::process::geteuid().as_raw(),
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        }
+    }
+
     /// Takes the directory's lock (blocking while another process holds it).
     pub fn lock(&self) -> Result<Locked, StateError> {
         let path = self.root.join("state.lock");

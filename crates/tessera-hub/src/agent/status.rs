@@ -48,6 +48,11 @@ impl Hub {
         if !report.status.permits_running() || state.high_water.is_some_and(|mark| mark >= now) {
             return;
         }
+        // `status` run by another user (root, by `sudo`) reads; only the hub's own user,
+        // whose daemon keeps the mark at each round anyway, writes the file it must read.
+        if !self.dir.owned_by_this_user() {
+            return;
+        }
         if let Err(e) = self.dir.update(|s| s.raise_high_water([now])) {
             tracing::warn!(error = %e, "cannot keep the clock's high-water mark");
         }
