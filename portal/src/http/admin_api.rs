@@ -594,7 +594,14 @@ pub async fn revoke(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResetBody {
+    /// Absent admits any hub; `null` is not absent (the schema says a string).
+    #[serde(default, deserialize_with = "a_string")]
     hub_key_id: Option<String>,
+}
+
+/// A field that, when present, must be a string (never `null`).
+fn a_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 /// `POST /v1/admin/licenses/{id}/reset-binding`: the next activation may come from a new
@@ -603,6 +610,7 @@ pub async fn reset_binding(
     key: AdminKey,
     State(portal): State<Arc<Portal>>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Write)?;
@@ -610,6 +618,16 @@ pub async fn reset_binding(
     let body: ResetBody = if body.iter().all(u8::is_ascii_whitespace) {
         ResetBody::default()
     } else {
+        let json = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == "application/json"));
+        if !json {
+            return Err(ApiError::bad_request(
+                "malformed_body",
+                "a reset's body is JSON (Content-Type: application/json)",
+            ));
+        }
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?
     };
