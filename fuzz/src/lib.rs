@@ -199,6 +199,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
             nonce: Nonce::from_bytes([4; 16]),
             holds: None,
             runner_time_ms: 1,
+            machine: None,
         },
         &runner,
     );
@@ -209,6 +210,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
         nonce: Nonce::from_bytes([4; 16]),
         issued_at: now,
         expires_at: now,
+        machine: None,
     };
     let lease = activation::sign_lease(&lease_claims, &hub);
     let ping = Envelope::sign_body(

@@ -74,6 +74,7 @@ fn bundle(runner: &Runner, now: UnixTime) -> (Bundle, String) {
             nonce: call.nonce,
             issued_at: now,
             expires_at: now.saturating_add(Duration::from_secs(86_400)),
+            machine: None,
         },
         &hub,
     );

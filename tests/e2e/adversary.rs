@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::kit::{Portal, Vendor, hub, hub_at, in_keyring_session, run, runner, runner_at};
-use crate::scenarios::{install, site};
+use crate::kit::{
+    Portal, Vendor, hub, hub_at, in_keyring_session, on_other_machine, run, runner, runner_at,
+};
+use crate::scenarios::{install, site, stopped_site};
 
 /// `cp -a from to`: a copy of a state directory, as a cloned VM or a restored backup has.
 fn copy_dir(from: &Path, to: &Path) {
@@ -19,9 +21,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn a_copied_hub_is_noticed_and_one_copy_is_refused() {
     let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, id) = stopped_site(&vendor, &portal, 2);
     let original = dir.path().join("hub");
     let twin = dir.path().join("twin");
     copy_dir(&original, &twin);
@@ -149,14 +149,14 @@ fn a_mirror_fed_the_originals_receipts_leases_no_runner() {
     }
     let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
     let original = dir.path().join("hub");
     let mirror = dir.path().join("mirror");
     // A second machine: the whole state directory (hub key, receipt, delegation) copied,
     // its own host (another host secret: every component reads differently).
     let elsewhere = dir.path().join("elsewhere").join("host.secret");
+    std::fs::create_dir_all(elsewhere.parent().expect("dir")).expect("dir");
+    std::fs::write(&elsewhere, format!("{}\n", "5a".repeat(32))).expect("its own host secret");
     let on_mirror = |args: &[&str]| {
         let mut command = hub(&mirror);
         command.env("TESSERA_HUB_HOST_SECRET", &elsewhere).args(args);
@@ -177,13 +177,12 @@ fn a_mirror_fed_the_originals_receipts_leases_no_runner() {
         let status = run(&mut on_mirror(&["status", "--json"]));
         assert_eq!((status.code, status.status()), (16, "fingerprint_mismatch".to_owned()));
         assert!(status.stdout.contains("another host"), "{}", status.stdout);
-        // Its answer to a runner's request holds no lease, only the refusal.
+        // It answers a runner's request with no lease, and no bundle: its refusal is its
+        // own finding, which no signed evidence carries to a runner.
         let refused = bundle(&mut on_mirror(&["bundle"]), "mirror-bundle.json");
         assert_eq!(refused.code, 16, "{}", refused.stderr);
-        let written = std::fs::read_to_string(dir.path().join("mirror-bundle.json"));
-        let written: serde_json::Value =
-            serde_json::from_str(&written.expect("bundle")).expect("json");
-        assert!(written["lease"].is_null(), "{written}");
+        assert!(refused.stderr.contains("no bundle was written"), "{}", refused.stderr);
+        assert!(!dir.path().join("mirror-bundle.json").exists());
     }
     // The original, on its own host, is valid and answers the same request.
     assert_eq!(run(hub(&original).args(["status", "--json"])).status(), "valid");
@@ -209,9 +208,7 @@ fn a_mirror_fed_the_originals_receipts_leases_no_runner() {
 fn a_clock_moved_ahead_and_back_is_noticed_and_a_fresh_receipt_settles_an_honest_one() {
     let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
     let state = dir.path().join("hub");
     // Only `status`, with the clock two days ahead (inside the week of grace): kept.
     assert_eq!(run(hub_at("+2d", &state).args(["status", "--json"])).status(), "grace");
@@ -230,9 +227,7 @@ fn a_status_run_by_root_leaves_the_state_file_to_the_hubs_own_user() {
     use std::os::unix::fs::MetadataExt;
     let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
     let state = dir.path().join("hub");
     let file = state.join("state.json");
     // The hub's own user (here `nobody`) owns its state; root (`sudo tessera-hub status`)
@@ -246,6 +241,15 @@ fn a_status_run_by_root_leaves_the_state_file_to_the_hubs_own_user() {
     }
     let before = std::fs::read(&file).expect("state");
     assert_eq!(run(hub_at("+2h", &state).args(["status", "--json"])).status(), "grace");
+    // Root's own `status`, without the hub's `--host-secret`, judges the host with the
+    // secret recorded at activation, not root's default one, and makes no stray secret.
+    let roots_default = Path::new("/var/lib/tessera-host/host.secret");
+    let existed = roots_default.exists();
+    let mut by_root = hub_at("+2h", &state);
+    by_root.env_remove("TESSERA_HUB_HOST_SECRET");
+    let shown = run(by_root.args(["status", "--json"]));
+    assert_eq!(shown.status(), "grace", "{}", shown.stdout);
+    assert_eq!(roots_default.exists(), existed, "status made a host secret");
     let meta = std::fs::metadata(&file).expect("state");
     assert_eq!(meta.uid(), 65534, "the state file was taken from the hub's user");
     assert_eq!(std::fs::read(&file).expect("state"), before, "a status by another user wrote");
@@ -256,15 +260,156 @@ fn a_status_run_by_root_leaves_the_state_file_to_the_hubs_own_user() {
 }
 
 #[test]
+fn a_hub_that_refuses_by_its_own_clock_writes_no_refusal_bundle() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
+    let state = dir.path().join("hub");
+    let r1 = dir.path().join("r1");
+    let request = dir.path().join("request.txt");
+    run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&request)).ok();
+    // A clock set a day behind the hub's receipt is this host's own finding: the receipt
+    // a bundle would carry still says `valid`, so a runner would judge it `valid` and drop
+    // its request. No bundle, the status's exit code, and a sentence saying why.
+    let bundle = dir.path().join("bundle.json");
+    let answered = run(hub_at("-1d", &state)
+        .args(["bundle", "--request"])
+        .arg(&request)
+        .arg("--out")
+        .arg(&bundle));
+    assert_eq!(answered.code, 21, "{}", answered.stderr);
+    assert!(answered.stderr.contains("no bundle was written"), "{}", answered.stderr);
+    assert!(!bundle.exists(), "a bundle was written for a local refusal");
+    // With the clock right, the same hub answers with a lease.
+    let again = dir.path().join("request-2.txt");
+    run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&again)).ok();
+    run(hub(&state).args(["bundle", "--request"]).arg(&again).arg("--out").arg(&bundle)).ok();
+    assert!(bundle.exists());
+}
+
+#[test]
+fn the_operators_release_frees_no_slot_a_signed_lease_still_holds() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
+    let state = dir.path().join("hub");
+    // Each air-gapped runner's request answered with a long lease, then the operator's
+    // `runners release` (or `forget`) before the next: the license sells two.
+    let mut valid = 0;
+    for name in ["r1", "r2", "r3", "r4"] {
+        let home = dir.path().join(name);
+        let request = dir.path().join(format!("{name}.request"));
+        let bundle = dir.path().join(format!("{name}.bundle"));
+        run(runner(&home).args(["request", "--label", name, "--out"]).arg(&request)).ok();
+        let answered = run(hub(&state)
+            .args(["bundle", "--lease-ttl", "3650d", "--request"])
+            .arg(&request)
+            .arg("--out")
+            .arg(&bundle));
+        if answered.code == 0 {
+            run(runner(&home)
+                .args(["install", "--bundle"])
+                .arg(&bundle)
+                .arg("--trust")
+                .arg(vendor.trust_path()))
+            .ok();
+        } else {
+            assert_eq!(answered.code, 19, "{}", answered.stderr);
+        }
+        if run(runner(&home).args(["check", "--json"])).status() == "valid" {
+            valid += 1;
+        }
+        let listed = run(hub(&state).args(["runners", "list", "--json"])).ok().json();
+        for entry in listed.as_array().expect("runners") {
+            let key = entry["key_id"].as_str().expect("key id");
+            let released = run(hub(&state).args(["runners", "release", key])).ok();
+            if entry["holds_slot"] == true {
+                assert!(released.stdout.contains("stays counted"), "{}", released.stdout);
+            }
+            if entry["holds_slot"] == true {
+                let forgot = run(hub(&state).args(["runners", "forget", key]));
+                assert_eq!(forgot.code, 5, "{}", forgot.stderr);
+                assert!(forgot.stderr.contains("holds a lease until"), "{}", forgot.stderr);
+            }
+        }
+    }
+    assert_eq!(valid, 2, "runners valid on a license for 2");
+    let status = run(hub(&state).args(["status", "--json"])).json();
+    assert_eq!(status["runners_leased"], 2, "{status}");
+}
+
+#[test]
+fn a_runner_copied_to_a_second_machine_is_not_valid_there() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
+    let state = dir.path().join("hub");
+    let r1 = dir.path().join("r1");
+    let answer = |request: &Path, bundle: &Path| {
+        run(hub(&state).args(["bundle", "--request"]).arg(request).arg("--out").arg(bundle))
+    };
+    let request = dir.path().join("request.txt");
+    let bundle = dir.path().join("bundle.json");
+    run(runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&request)).ok();
+    answer(&request, &bundle).ok();
+    run(runner(&r1)
+        .args(["install", "--bundle"])
+        .arg(&bundle)
+        .arg("--trust")
+        .arg(vendor.trust_path()))
+    .ok();
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+    // The same state directory and keystore entry, seen from a machine with another id (a
+    // copy, re-synced after every refresh, on a second machine): not valid there.
+    let other_id = "0123456789abcdef0123456789abcdef";
+    let Some(mut elsewhere) =
+        on_other_machine(runner(&r1).args(["check", "--json"]), other_id, dir.path())
+    else {
+        return;
+    };
+    let copy = run(&mut elsewhere);
+    assert_eq!(
+        (copy.code, copy.status()),
+        (16, "fingerprint_mismatch".to_owned()),
+        "{}",
+        copy.stdout
+    );
+    // The copy asks the hub for a lease of its own with the same key: refused while the
+    // first machine's lease runs, and marked for the operator.
+    let copied_request = dir.path().join("copied-request.txt");
+    let mut asks = on_other_machine(
+        runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&copied_request),
+        other_id,
+        dir.path(),
+    )
+    .expect("works as above");
+    run(&mut asks).ok();
+    let refused = answer(&copied_request, &dir.path().join("copied-bundle.json"));
+    assert_eq!(refused.code, 25, "{}", refused.stderr);
+    assert!(refused.stderr.contains("another machine"), "{}", refused.stderr);
+    let listed = run(hub(&state).args(["runners", "list", "--json"])).ok().json();
+    assert!(listed[0]["cloned_at"].is_number() || listed[0]["cloned_at"].is_string(), "{listed}");
+    // The first machine is untouched.
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+}
+
+#[test]
 fn a_lease_never_outlives_the_hubs_own_grace() {
     if !in_keyring_session() {
         return;
     }
     let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
     let state = dir.path().join("hub");
     let r1 = dir.path().join("r1");
     let request = dir.path().join("request.txt");
@@ -305,9 +450,7 @@ fn an_air_gapped_runner_learns_its_hubs_revocation_from_a_signed_refusal() {
     }
     let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, id) = stopped_site(&vendor, &portal, 2);
     let (hub_state, r1) = (dir.path().join("hub"), dir.path().join("r1"));
     // The runner never reaches the hub: requests and bundles go by hand.
     let answer = |name: &str| {
@@ -362,9 +505,7 @@ fn an_air_gapped_runner_learns_its_hubs_revocation_from_a_signed_refusal() {
 fn a_hub_put_back_to_before_its_revocation_is_refused_at_its_next_ping() {
     let vendor = Vendor::keygen();
     let portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, id) = stopped_site(&vendor, &portal, 2);
     let hub_state = dir.path().join("hub");
     let saved = dir.path().join("hub-saved");
     copy_dir(&hub_state, &saved);

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tessera_testkit::PortalOptions;
 
 use crate::kit::{Portal, Vendor, hub, run};
-use crate::scenarios::site;
+use crate::scenarios::{site, stopped_site};
 
 /// `cp -a from to`.
 fn copy(from: &Path, to: &Path) {
@@ -82,9 +82,7 @@ fn pings_metric(portal: &Portal, status: &str) -> u64 {
 fn a_portal_restored_from_a_backup_resyncs_its_hubs_and_still_refuses_a_copy() {
     let vendor = Vendor::keygen();
     let mut portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, id) = stopped_site(&vendor, &portal, 2);
     let state = dir.path().join("hub");
     assert_eq!(ping(&state), "valid");
 
@@ -127,9 +125,7 @@ fn a_copy_that_pinged_after_the_backup_gains_nothing_from_a_restore() {
     // re-syncs first, the other one's receipt is older than that re-sync: one is refused.
     let vendor = Vendor::keygen();
     let mut portal = Portal::start(&vendor);
-    let dir = tempfile::tempdir().expect("dir");
-    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, _) = stopped_site(&vendor, &portal, 2);
     let state = dir.path().join("hub");
     assert_eq!(ping(&state), "valid");
     let twin = dir.path().join("twin");
@@ -173,9 +169,7 @@ fn a_hub_whose_state_was_lost_twice_in_a_day_repairs_itself_within_its_allowance
         ..PortalOptions::default()
     };
     let mut portal = Portal::start_with(&vendor, options);
-    let dir = tempfile::tempdir().expect("dir");
-    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, id) = stopped_site(&vendor, &portal, 2);
     let state = dir.path().join("hub");
     assert_eq!(ping(&state), "valid");
     // Lost once: the hub activates again on its own host (one re-activation a day).
@@ -231,9 +225,7 @@ fn two_hubs_sharing_a_host_that_take_turns_re_activating_are_never_both_valid() 
         ..PortalOptions::default()
     };
     let portal = Portal::start_with(&vendor, options);
-    let dir = tempfile::tempdir().expect("dir");
-    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
-    assert!(daemon.stop().success());
+    let (dir, id) = stopped_site(&vendor, &portal, 2);
     let first = dir.path().join("hub");
     let second = dir.path().join("second");
     assert_eq!(ping(&first), "valid");

@@ -41,6 +41,19 @@ pub(crate) fn site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -
     (id, daemon)
 }
 
+/// A [`site`] whose daemon has stopped, for tests that drive the hub one command at a
+/// time. Returns (the site's directory, license id).
+pub(crate) fn stopped_site(
+    vendor: &Vendor,
+    portal: &Portal,
+    runners: u32,
+) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (id, daemon) = site(vendor, portal, dir.path(), runners);
+    assert!(daemon.stop().success());
+    (dir, id)
+}
+
 pub(crate) fn install(dir: &Path, name: &str, hub_address: &str, vendor: &Vendor) {
     let token = run(hub(&dir.join("hub")).arg("runner-token")).ok().stdout.trim().to_owned();
     run(runner(&dir.join(name))

@@ -11,6 +11,7 @@ use crate::armor::{Envelope, FormatError, Kind};
 use crate::fingerprint::Fingerprint;
 use crate::keys::{KeyId, PublicKey, SigningKey};
 use crate::license::{LicenseId, ProductId};
+use crate::machine::MachineDigest;
 use crate::receipt::Nonce;
 use crate::status::Status;
 use crate::time::UnixTime;
@@ -212,6 +213,10 @@ pub struct RunnerCall {
     /// The runner's clock in milliseconds: each call of a runner must be newer than its
     /// last one (a replayed call is refused).
     pub runner_time_ms: i64,
+    /// The runner's machine, when it has an id: the lease names it, and the hub leases one
+    /// runner key to one machine at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
+    pub machine: Option<MachineDigest>,
 }
 
 /// What a runner call asks for.
@@ -259,6 +264,10 @@ pub struct LeaseClaims {
     pub issued_at: UnixTime,
     /// When the slot ends unless renewed.
     pub expires_at: UnixTime,
+    /// The machine the lease was granted to (from the runner's call): a runner on another
+    /// machine is `fingerprint_mismatch` with it.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
+    pub machine: Option<MachineDigest>,
 }
 
 /// Signs a lease with the hub key; returns the armored text.
@@ -347,6 +356,7 @@ mod tests {
             nonce: Nonce::from_bytes([8; 16]),
             holds: None,
             runner_time_ms: 1,
+            machine: MachineDigest::of("3d1219c7c4c5404aaa1f6d2a48adfda4", &runner.key_id()),
         };
         assert_eq!(open_runner_call(sign_runner_call(&call, &runner).as_bytes()), Ok(call.clone()));
         assert_eq!(
@@ -366,6 +376,7 @@ mod tests {
             nonce: Nonce::from_bytes([8; 16]),
             issued_at: t("2027-01-01"),
             expires_at: t("2027-01-01T00:10:00Z"),
+            machine: None,
         };
         let text = sign_lease(&lease, &hub);
         assert_eq!(verify_lease(text.as_bytes(), hub.public_key()), Ok(lease));

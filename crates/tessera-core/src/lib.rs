@@ -58,6 +58,7 @@ pub mod keys;
 pub mod ledger;
 pub mod license;
 pub mod local_status;
+pub mod machine;
 pub mod merkle;
 pub mod receipt;
 pub mod standing;

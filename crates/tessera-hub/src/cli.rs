@@ -75,12 +75,14 @@ pub enum RunnersCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Give a runner's slot back (and clear a copy's mark), by its key id.
+    /// Clear the mark of a copy seen, so the runner may lease again, by its key id. Its slot
+    /// stays counted until its lease ends or the runner gives it back.
     Release {
         /// The runner's key id (from `tessera-hub runners list`).
         key_id: String,
     },
-    /// Remove a runner: its key must enroll again with a new runner token.
+    /// Remove a runner that holds no lease: its key must enroll again with a new runner
+    /// token.
     Forget {
         /// The runner's key id.
         key_id: String,

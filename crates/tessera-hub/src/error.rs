@@ -61,12 +61,17 @@ impl Classify<LeaseError> for Exit {
         match e {
             LeaseError::Hub(e) => Exit::failure(e),
             LeaseError::LimitExceeded { .. } => status_failure(Status::RunnerLimitExceeded, e),
-            LeaseError::NotRunnable(status) => status_failure(status, e),
-            LeaseError::Cloned => status_failure(Status::Cloned, e),
+            LeaseError::NotRunnable(status) | LeaseError::LocalRefusal(status) => {
+                status_failure(status, e)
+            }
+            LeaseError::Cloned | LeaseError::OtherMachine { .. } => {
+                status_failure(Status::Cloned, e)
+            }
             LeaseError::BadCall(_)
             | LeaseError::BadLabel
             | LeaseError::Stale
-            | LeaseError::UnknownRunner(_) => Failure::new(Exit::Input, e),
+            | LeaseError::UnknownRunner(_)
+            | LeaseError::Leased { .. } => Failure::new(Exit::Input, e),
             _ => Failure::new(Exit::Internal, e),
         }
     }

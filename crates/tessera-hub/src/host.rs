@@ -42,22 +42,38 @@ pub struct SecretError {
     pub message: String,
 }
 
+/// Reads this host's secret; one that is not there is an error (see
+/// [`load_or_create_secret`] for the commands that may make it).
+pub fn load_secret(path: &Path) -> Result<HostSecret, SecretError> {
+    let fail = |message: String| SecretError { path: path.to_owned(), message };
+    match read_capped(path, 1024) {
+        Ok(bytes) => parse_secret(bytes).map_err(fail),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(fail(
+            "not found: the hub's fingerprint is keyed by the secret it was activated with; \
+             give that file with --host-secret (a copy elsewhere gives another fingerprint)"
+                .into(),
+        )),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
+fn parse_secret(bytes: Vec<u8>) -> Result<HostSecret, String> {
+    let text = String::from_utf8(bytes).map_err(|_| "not text".to_owned())?;
+    let hex_line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| "no secret in the file".to_owned())?;
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_line, &mut bytes).map_err(|_| "not 64 hex digits".to_owned())?;
+    Ok(HostSecret::from_bytes(bytes))
+}
+
 /// Reads this host's secret, making it (0600, in a 0700 directory) the first time.
 pub fn load_or_create_secret(path: &Path) -> Result<HostSecret, SecretError> {
     let fail = |message: String| SecretError { path: path.to_owned(), message };
     match read_capped(path, 1024) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| fail("not text".into()))?;
-            let hex_line = text
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#'))
-                .ok_or_else(|| fail("no secret in the file".into()))?;
-            let mut bytes = [0u8; 32];
-            hex::decode_to_slice(hex_line, &mut bytes)
-                .map_err(|_| fail("not 64 hex digits".into()))?;
-            Ok(HostSecret::from_bytes(bytes))
-        }
+        Ok(bytes) => parse_secret(bytes).map_err(fail),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
                 && !dir.exists()

@@ -125,6 +125,17 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         hub = hub.with_host_secret(path);
     }
     hub.allow_insecure_http(cli.insecure_http);
+    // Only what starts or keeps the hub's identity makes a missing host secret; `status`,
+    // `bundle` and the runner commands (often run by root for the hub's user) read the one
+    // recorded at activation and never make a stray one.
+    hub.allow_new_host_secret(matches!(
+        cli.command,
+        Command::Fingerprint(_)
+            | Command::Activate(_)
+            | Command::ActivationRequest(_)
+            | Command::Run(_)
+            | Command::Ping { .. }
+    ));
     match cli.command {
         Command::Fingerprint(args) => {
             let product: ProductId = match args.product {
@@ -309,8 +320,15 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Runners(RunnersCommand::Release { key_id }) => {
-            hub.release_runner(&key_id).map_err(Exit::failure)?;
-            out(&format!("released the slot of runner {key_id}\n"))?;
+            let held = hub.release_runner(&key_id).map_err(Exit::failure)?;
+            out(&match held {
+                Some(until) => format!(
+                    "runner {key_id} may lease again; its slot stays counted until its lease \
+                     ends at {until}, or until the runner gives it back (`tessera-runner \
+                     uninstall`)\n"
+                ),
+                None => format!("runner {key_id} may lease again; it holds no slot\n"),
+            })?;
             Ok(0)
         }
         Command::Runners(RunnersCommand::Forget { key_id }) => {

@@ -83,14 +83,19 @@ impl From<LeaseError> for ApiError {
             LeaseError::LimitExceeded { .. } => {
                 (StatusCode::CONFLICT, Status::RunnerLimitExceeded.as_str())
             }
-            LeaseError::NotRunnable(status) => (StatusCode::FORBIDDEN, status.as_str()),
+            LeaseError::NotRunnable(status) | LeaseError::LocalRefusal(status) => {
+                (StatusCode::FORBIDDEN, status.as_str())
+            }
             LeaseError::BadCall(_) => (StatusCode::BAD_REQUEST, "malformed_call"),
             LeaseError::BadLabel => (StatusCode::BAD_REQUEST, "invalid_runner"),
             LeaseError::NotEnrolled => (StatusCode::UNAUTHORIZED, "not_enrolled"),
             LeaseError::BadToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
             LeaseError::Stale => (StatusCode::CONFLICT, "stale_call"),
-            LeaseError::Cloned => (StatusCode::CONFLICT, Status::Cloned.as_str()),
+            LeaseError::Cloned | LeaseError::OtherMachine { .. } => {
+                (StatusCode::CONFLICT, Status::Cloned.as_str())
+            }
             LeaseError::UnknownRunner(_) => (StatusCode::NOT_FOUND, "unknown_runner"),
+            LeaseError::Leased { .. } => (StatusCode::CONFLICT, "leased"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         ApiError::new(http, code, e.to_string())

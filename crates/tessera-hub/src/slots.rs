@@ -45,6 +45,10 @@ pub struct LeaseAnswer {
     /// The signed lease, when a slot is granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<String>,
+    /// Whether a lease-less bundle's signed evidence itself refuses (see
+    /// [`Report::refusal_signed`](crate::agent::Report::refusal_signed)).
+    #[serde(skip)]
+    pub refusal_signed: bool,
 }
 
 /// A runner as the operator sees it.
@@ -79,6 +83,14 @@ pub enum LeaseError {
     /// The hub's own status lets no runner start.
     #[error("the hub is {0}: no runner may start")]
     NotRunnable(Status),
+    /// The hub may not run by its own judgement of this host, which no signed evidence
+    /// carries: a bundle would not stop a runner (it would judge the evidence itself).
+    #[error(
+        "the hub is {0} by its own judgement of this host (its clock, fingerprint or kept \
+         receipt), which no signed evidence carries: no bundle was written, and a runner keeps \
+         its lease until it ends"
+    )]
+    LocalRefusal(Status),
     /// The runner call does not open (not signed by the key it carries, or malformed).
     #[error("the runner call is not valid: {0}")]
     BadCall(String),
@@ -100,6 +112,26 @@ pub enum LeaseError {
          refused; the operator sees it in `tessera-hub runners`"
     )]
     Cloned,
+    /// The runner holds a lease the hub signed: its slot stays counted until then.
+    #[error(
+        "runner {key_id} holds a lease until {until}: it can be forgotten once that ends, or \
+         at once when the runner gives its slot back (`tessera-runner uninstall`)"
+    )]
+    Leased {
+        /// The runner's key id.
+        key_id: String,
+        /// The end of its lease.
+        until: UnixTime,
+    },
+    /// The runner key is leased to another machine.
+    #[error(
+        "this runner key is leased to another machine until {until}: a copy of the runner is \
+         refused; the operator sees it in `tessera-hub runners list`"
+    )]
+    OtherMachine {
+        /// The end of the other machine's lease.
+        until: UnixTime,
+    },
     /// No runner with that key is enrolled.
     #[error("no runner with key {0} is enrolled")]
     UnknownRunner(String),
@@ -170,6 +202,7 @@ impl Hub {
                     chain: Chain::default(),
                     last_call_ms: 0,
                     cloned_at: None,
+                    machine: None,
                 },
             );
         }
@@ -208,7 +241,17 @@ impl Hub {
             record.last_call_ms = call.runner_time_ms;
             record.lease_until = None;
             tracing::info!(runner = %key_id, "runner gave its slot back");
-            return Ok(LeaseAnswer { bundle, lease: None });
+            return Ok(LeaseAnswer { bundle, lease: None, refusal_signed: false });
+        }
+        // One runner key, one machine at a time: a copy of the runner's state on a second
+        // machine is refused while the first machine's lease runs (then the key may move).
+        if let (Some(leased_to), Some(asking)) = (&record.machine, &call.machine)
+            && !leased_to.same(asking)
+            && record.holds_slot(now)
+        {
+            record.cloned_at = Some(now);
+            tracing::warn!(runner = %key_id, label = %record.label, "a second machine presented a runner key leased to another: refused");
+            return Err(LeaseError::OtherMachine { until: record.lease_until.unwrap_or(now) });
         }
         let link = record.chain.judge(call.holds);
         if link == Link::Forked {
@@ -220,7 +263,7 @@ impl Hub {
         record.last_call_ms = call.runner_time_ms;
         record.label.clone_from(&call.label);
         if !report.status.permits_running() {
-            return Ok(LeaseAnswer { bundle, lease: None });
+            return Ok(LeaseAnswer { bundle, lease: None, refusal_signed: report.refusal_signed });
         }
         if !record.holds_slot(now) && others >= limit as usize {
             return Err(LeaseError::LimitExceeded { limit });
@@ -231,6 +274,7 @@ impl Hub {
         let lasts = report.grace_left_secs.map_or(ttl, |left| ttl.min(Duration::from_secs(left)));
         let expires_at = now.saturating_add(lasts);
         record.lease_until = Some(expires_at);
+        record.machine.clone_from(&call.machine);
         record.chain = record.chain.advanced(link, call.nonce);
         let claims = LeaseClaims {
             license_id: installed.claims.id,
@@ -239,8 +283,13 @@ impl Hub {
             nonce: call.nonce,
             issued_at: now,
             expires_at,
+            machine: call.machine.clone(),
         };
-        Ok(LeaseAnswer { bundle, lease: Some(sign_lease(&claims, &installed.key)) })
+        Ok(LeaseAnswer {
+            bundle,
+            lease: Some(sign_lease(&claims, &installed.key)),
+            refusal_signed: false,
+        })
     }
 
     /// A bundle with a lease answering a runner's request file, for a runner installed by
@@ -248,33 +297,65 @@ impl Hub {
     ///
     /// A hub that may not run (revoked, suspended, …) answers too, with a bundle that holds
     /// no lease but carries the signed refusal: installed, it stops the runner, which an
-    /// air-gapped runner could learn no other way before its lease ran out.
+    /// air-gapped runner could learn no other way before its lease ran out. Only a refusal
+    /// the evidence itself carries: one that is this host's own finding (its clock, its
+    /// fingerprint) would be judged `valid` by the runner, and is an error instead.
     pub fn bundle_for_request(&self, request: &[u8], ttl: Duration) -> Result<Bundle, LeaseError> {
         let answer = self.runner_call(request, Authority::Operator, ttl)?;
+        if answer.lease.is_none() && answer.bundle.status.permits_running() {
+            return Err(LeaseError::BadCall(
+                "it is a signed release: the runner's slot was given back and there is no \
+                 lease to write"
+                    .into(),
+            ));
+        }
+        if answer.lease.is_none() && !answer.refusal_signed {
+            return Err(LeaseError::LocalRefusal(answer.bundle.status));
+        }
         Ok(Bundle { lease: answer.lease, ..answer.bundle })
     }
 
-    /// The operator gives a runner's slot back (and forgets that a copy of it was seen).
-    pub fn release_runner(&self, key_id: &str) -> Result<(), LeaseError> {
+    /// The operator clears the mark of a copy seen, so that the runner may lease again
+    /// (from whichever machine asks next).
+    /// The slot stays counted until the lease the hub signed for it ends (returned) or the
+    /// runner signs its release: a lease is out there, valid, whatever the operator says,
+    /// and freeing its slot early would let one license run more runners than it sells.
+    pub fn release_runner(&self, key_id: &str) -> Result<Option<UnixTime>, LeaseError> {
+        let now = self.now();
         let (found, _) = self
             .dir()
             .update(|s| match s.runners.get_mut(key_id) {
                 Some(record) => {
-                    record.lease_until = None;
+                    // The operator vouches for whichever machine asks next.
                     record.cloned_at = None;
-                    true
+                    record.machine = None;
+                    Some(record.lease_until.filter(|_| record.holds_slot(now)))
                 }
-                None => false,
+                None => None,
             })
             .map_err(HubError::from)?;
-        if found { Ok(()) } else { Err(LeaseError::UnknownRunner(key_id.to_owned())) }
+        found.ok_or_else(|| LeaseError::UnknownRunner(key_id.to_owned()))
     }
 
-    /// The operator removes a runner: its key must enroll again (with a new token).
+    /// The operator removes a runner: its key must enroll again (with a new token). Not
+    /// while it holds a lease: forgetting it would free a slot a valid lease still uses.
     pub fn forget_runner(&self, key_id: &str) -> Result<(), LeaseError> {
-        let (found, _) =
-            self.dir().update(|s| s.runners.remove(key_id).is_some()).map_err(HubError::from)?;
-        if found { Ok(()) } else { Err(LeaseError::UnknownRunner(key_id.to_owned())) }
+        let now = self.now();
+        let (found, _) = self
+            .dir()
+            .update(|s| match s.runners.get(key_id) {
+                Some(record) if record.holds_slot(now) => Err(record.lease_until),
+                Some(_) => Ok(s.runners.remove(key_id).is_some()),
+                None => Ok(false),
+            })
+            .map_err(HubError::from)?;
+        match found {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(LeaseError::UnknownRunner(key_id.to_owned())),
+            Err(until) => {
+                Err(LeaseError::Leased { key_id: key_id.to_owned(), until: until.unwrap_or(now) })
+            }
+        }
     }
 
     /// Every enrolled runner.

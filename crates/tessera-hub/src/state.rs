@@ -90,6 +90,11 @@ pub struct HubState {
     /// not copied from another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
+    /// The host secret file this hub's fingerprint was made with at activation, so that a
+    /// later command run by another user (root's `status`) reads the same one instead of
+    /// its own default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_secret: Option<std::path::PathBuf>,
     /// The latest time this hub has seen (its clock, receipts): a clock set far behind it is
     /// `clock_rollback`. Only ever makes the standing stricter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +163,10 @@ pub struct RunnerRecord {
     /// releases it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloned_at: Option<UnixTime>,
+    /// The machine its lease was granted to, when the runner named one: while that lease
+    /// runs, the key is refused from any other machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<tessera_core::machine::MachineDigest>,
 }
 
 impl RunnerRecord {

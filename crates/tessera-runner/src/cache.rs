@@ -180,6 +180,7 @@ mod tests {
                 nonce: tessera_core::receipt::Nonce::from_bytes([4; 16]),
                 issued_at: t,
                 expires_at: t,
+                machine: None,
             },
             receipt_time: None,
             high_water: t,

@@ -12,6 +12,7 @@ use tessera_core::trust::TrustSet;
 use tessera_core::{Status, UnixTime};
 
 use crate::cache::{Cache, VerifiedDelegation};
+use crate::machine::Machine;
 
 /// The default tolerance for a clock behind the high-water mark (DST, drift).
 pub const DEFAULT_TOLERANCE: Duration = standing::DEFAULT_TOLERANCE;
@@ -65,8 +66,8 @@ impl Decision {
 /// uses too (`tessera_core::standing`). Verifies the license against the cached trust set
 /// and the receipt through the cached (verified) delegation, or the offline activation
 /// against the trust set: two signature checks.
-pub fn decide(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
-    let (mut decision, claims) = judge(cache, now, tolerance);
+pub fn decide(cache: &Cache, now: UnixTime, tolerance: Duration, machine: &Machine) -> Decision {
+    let (mut decision, claims) = judge(cache, now, tolerance, machine);
     decision.license = claims.map(Box::new);
     decision.runner = Some(cache.label.clone());
     decision.lease_expires_at = Some(cache.lease.expires_at);
@@ -74,8 +75,13 @@ pub fn decide(cache: &Cache, now: UnixTime, tolerance: Duration) -> Decision {
     decision
 }
 
-fn judge(cache: &Cache, now: UnixTime, tolerance: Duration) -> (Decision, Option<Claims>) {
-    match judge_claims(cache, now, tolerance) {
+fn judge(
+    cache: &Cache,
+    now: UnixTime,
+    tolerance: Duration,
+    machine: &Machine,
+) -> (Decision, Option<Claims>) {
+    match judge_claims(cache, now, tolerance, machine) {
         Ok((decision, claims)) => (decision, Some(claims)),
         Err(decision) => (decision, None),
     }
@@ -86,6 +92,7 @@ fn judge_claims(
     cache: &Cache,
     now: UnixTime,
     tolerance: Duration,
+    machine: &Machine,
 ) -> Result<(Decision, Claims), Decision> {
     // First, before anything is verified: a clock set back must not make an expired
     // license or an ended grace look fine, nor a not-yet-valid one look wrong.
@@ -102,6 +109,18 @@ fn judge_claims(
     }
     if cache.lease.runner_key_id != cache.runner_key_id {
         return Err(Decision::new(Status::Tampered, "the lease is for another runner key"));
+    }
+    // A state directory copied to another machine, keystore entry and all: the lease was
+    // granted to the machine that asked for it. A machine without an id cannot tell.
+    if let Some(granted) = &cache.lease.machine
+        && let Some(here) = machine.digest(&cache.lease.runner_key_id)
+        && !granted.same(&here)
+    {
+        return Err(Decision::new(
+            Status::FingerprintMismatch,
+            "this runner's lease was granted to another machine (its state directory was \
+             copied here?): install the runner on this machine with a runner token of its own",
+        ));
     }
     let offline;
     let receipt;

@@ -6,7 +6,8 @@
 //! - the runner decides in [`check::decide`], offline, from the sealed cache;
 //! - the cache file and its HMAC seal are [`cache`]; its key lives in the OS [`keystore`],
 //!   the one recorded at install ([`installation`]);
-//! - install, refresh and check are [`runner::Runner`]; the hub client is `hub`.
+//! - install, refresh and check are [`runner::Runner`]; the hub client is `hub`;
+//! - the machine a lease is bound to is [`machine`].
 //!
 //! Feature `refresh` (default): installing from and refreshing with a hub over HTTP(S)
 //! (`Runner::install_from_hub`, `refresh`, `release`; the `hub` client). Without it the
@@ -20,4 +21,5 @@ pub mod check;
 pub mod hub;
 pub mod installation;
 pub mod keystore;
+pub mod machine;
 pub mod runner;

@@ -31,6 +31,7 @@ use crate::check::{self, BadBundle, Decision, LeaseInput};
 use crate::hub::HubCallError;
 use crate::installation::{self, Installation, Misfit};
 use crate::keystore::{Keystore, KeystoreError, Secret};
+use crate::machine::Machine;
 
 #[cfg(feature = "refresh")]
 mod refresh;
@@ -101,12 +102,26 @@ pub struct Runner {
     keystore: Arc<dyn Keystore>,
     clock: Arc<dyn Clock>,
     tolerance: Duration,
+    machine: Machine,
 }
 
 impl Runner {
-    /// A runner with its state in `dir`, its key in `keystore`, checking at `clock`'s time.
+    /// A runner with its state in `dir`, its key in `keystore`, checking at `clock`'s time,
+    /// on this machine.
     pub fn new(dir: &Path, keystore: Arc<dyn Keystore>, clock: Arc<dyn Clock>) -> Self {
-        Runner { dir: dir.to_owned(), keystore, clock, tolerance: check::DEFAULT_TOLERANCE }
+        Runner {
+            dir: dir.to_owned(),
+            keystore,
+            clock,
+            tolerance: check::DEFAULT_TOLERANCE,
+            machine: Machine::this_host(),
+        }
+    }
+
+    /// The machine the runner says it runs on (tests; a runner is on this host otherwise).
+    pub fn on_machine(mut self, machine: Machine) -> Self {
+        self.machine = machine;
+        self
     }
 
     /// How far the clock may fall behind the high-water mark before `clock_rollback`.
@@ -161,7 +176,7 @@ impl Runner {
             Found::Usable(cache, secret) => (*cache, secret),
             Found::Unusable(decision, _) => return Ok(decision),
         };
-        let decision = check::decide(&cache, at, self.tolerance);
+        let decision = check::decide(&cache, at, self.tolerance, &self.machine);
         let real = self.clock.now();
         if real > cache.high_water.saturating_add(HIGH_WATER_STEP)
             || secret.generation != Some(cache.generation)
@@ -217,6 +232,7 @@ impl Runner {
             nonce,
             holds,
             runner_time_ms: self.next_call_time()?,
+            machine: self.machine.digest(&key.key_id()),
         };
         Ok((sign_runner_call(&call, key), nonce))
     }
@@ -414,7 +430,7 @@ impl Runner {
         };
         let path = self.dir.join(installation::FILE);
         installation::write(&self.dir, &record).map_err(|e| io_error(&path, e))?;
-        Ok(check::decide(&cache, now, self.tolerance))
+        Ok(check::decide(&cache, now, self.tolerance, &self.machine))
     }
 
     /// Removes the cache, its key, the enrollment and a waiting request (uninstall). The

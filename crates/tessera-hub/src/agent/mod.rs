@@ -138,6 +138,12 @@ pub struct Report {
     /// This hub's key id: what a vendor's reset names to admit this hub alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hub_key_id: Option<String>,
+    /// Whether a refusal comes from the signed evidence itself (a receipt or activation
+    /// that says no, a license past its end), which a runner handed that evidence reaches
+    /// too, rather than from this host's own judgement (its clock, its fingerprint, a
+    /// damaged kept receipt), which no bundle can carry.
+    #[serde(skip)]
+    pub refusal_signed: bool,
 }
 
 /// A license, trust set and hub key loaded from the state directory.
@@ -155,8 +161,13 @@ pub struct Hub {
     dir: StateDir,
     /// Read when first needed: `status` or `runner-token` need not read the host.
     host: std::sync::OnceLock<HostComponents>,
-    /// This host's fingerprint secret (made there the first time).
-    secret_path: std::path::PathBuf,
+    /// This host's fingerprint secret, when given (`--host-secret`); else the one recorded
+    /// at activation, else the default place.
+    secret_path: Option<std::path::PathBuf>,
+    /// Whether a missing secret may be made: only by the commands that start a hub's
+    /// identity (fingerprint, activation, the daemon), never by `status` or `bundle`, which
+    /// would otherwise leave a stray secret and judge the host by it.
+    make_secret: std::sync::atomic::AtomicBool,
     clock: Arc<dyn Clock>,
     /// Kept between pings: building a client loads the system's root certificates.
     client: std::sync::Mutex<Option<HubApiClient>>,
@@ -177,7 +188,8 @@ impl Hub {
         Hub {
             dir,
             host: std::sync::OnceLock::new(),
-            secret_path: crate::host::default_secret_path(rustix::process::geteuid().is_root()),
+            secret_path: None,
+            make_secret: std::sync::atomic::AtomicBool::new(false),
             clock,
             client: std::sync::Mutex::new(None),
             insecure_http: std::sync::atomic::AtomicBool::new(false),
@@ -193,8 +205,34 @@ impl Hub {
     /// Reads (or makes) the host's fingerprint secret at `path` instead of the default
     /// place.
     pub fn with_host_secret(mut self, path: std::path::PathBuf) -> Self {
-        self.secret_path = path;
+        self.secret_path = Some(path);
         self
+    }
+
+    /// Lets this command make the host secret when there is none yet (activation, the
+    /// daemon); without it a missing secret is an error naming the file.
+    pub fn allow_new_host_secret(&self, allow: bool) {
+        self.make_secret.store(allow, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The host secret's file: as given, else as recorded at activation, else the default
+    /// for this user.
+    pub fn secret_path(&self) -> std::path::PathBuf {
+        if let Some(path) = &self.secret_path {
+            return path.clone();
+        }
+        if let Ok(state) = self.dir.load()
+            && let Some(path) = state.host_secret
+        {
+            return path;
+        }
+        crate::host::default_secret_path(rustix::process::geteuid().is_root())
+    }
+
+    /// The secret's file as an absolute path, to record at activation.
+    fn secret_path_to_record(&self) -> std::path::PathBuf {
+        let path = self.secret_path();
+        std::path::absolute(&path).unwrap_or(path)
     }
 
     /// The host this hub runs on, read with its secret the first time.
@@ -202,8 +240,13 @@ impl Hub {
         if let Some(host) = self.host.get() {
             return Ok(host);
         }
-        let secret = crate::host::load_or_create_secret(&self.secret_path)
-            .map_err(|e| HubError::Input(e.to_string()))?;
+        let path = self.secret_path();
+        let secret = if self.make_secret.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::host::load_or_create_secret(&path)
+        } else {
+            crate::host::load_secret(&path)
+        }
+        .map_err(|e| HubError::Input(e.to_string()))?;
         let _ = self.host.set(HostComponents::collect(secret));
         self.host.get().ok_or_else(|| HubError::Input("host components".into()))
     }
@@ -283,6 +326,15 @@ impl Hub {
         self.host()?
             .fingerprint(&claims.product)
             .map_err(|e| HubError::Input(format!("host fingerprint: {e}")))
+    }
+
+    /// This host's fingerprint, to check signed evidence against: a host that cannot be
+    /// fingerprinted (its secret missing or unreadable) does not match, and says why.
+    fn fingerprint_to_check(&self, claims: &Claims) -> Result<Fingerprint, HubError> {
+        self.fingerprint(claims).map_err(|e| HubError::BadReceipt {
+            status: Status::FingerprintMismatch,
+            message: format!("this host cannot be fingerprinted: {e}"),
+        })
     }
 
     /// The next call time: the clock in milliseconds, but always after the last call.

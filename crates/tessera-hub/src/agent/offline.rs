@@ -30,7 +30,7 @@ impl Hub {
         }
         let binding = FingerprintBinding::new(claims.fingerprint.clone())
             .map_err(|e| offline(Status::Malformed, &e.to_string()))?;
-        binding.check(&self.fingerprint(&installed.claims)?).map_err(|m| {
+        binding.check(&self.fingerprint_to_check(&installed.claims)?).map_err(|m| {
             offline(
                 Status::FingerprintMismatch,
                 &format!("this host matches {} of the {} components needed", m.matched, m.needed),
@@ -56,7 +56,11 @@ impl Hub {
             nonce: nonce()?,
             created_at: self.now(),
         };
-        self.dir.update(|s| s.pending_request = Some(request.nonce))?;
+        let secret_path = self.secret_path_to_record();
+        self.dir.update(|s| {
+            s.pending_request = Some(request.nonce);
+            s.host_secret = Some(secret_path);
+        })?;
         Ok(sign_request(&request, &key))
     }
 

@@ -76,6 +76,7 @@ impl Hub {
             runners_leased: leased,
             runner_limit: Some(claims.runners),
             hub_key_id: Some(installed.key.key_id().to_string()),
+            refusal_signed: false,
         };
         let high_water = state.high_water.unwrap_or(UnixTime::EPOCH);
         if let Some(standing) = standing::rollback(now, high_water, DEFAULT_TOLERANCE) {
@@ -84,6 +85,8 @@ impl Hub {
             return report;
         }
         if installed.verdict != Status::Valid {
+            // The license itself says no (expired, not yet valid): any runner reading it does.
+            report.refusal_signed = !matches!(installed.verdict, Status::NoLicense);
             return report;
         }
         let judged = if let Some(text) = &state.activation {
@@ -111,6 +114,10 @@ impl Hub {
             },
         };
         report.status = standing.status;
+        // A clock behind the evidence is this host's own finding, like a bad kept receipt.
+        report.refusal_signed = !standing.status.permits_running()
+            && standing.status != Status::ClockRollback
+            && matches!(judged, Ok(Verified::Receipt(_) | Verified::Offline(_)));
         report.reason = match (standing.status, &judged) {
             (Status::NoLicense, Ok(Verified::Nothing)) => {
                 "not activated: run `tessera-hub activate`".to_owned()
@@ -161,13 +168,15 @@ impl Hub {
         }
         let binding = FingerprintBinding::new(sent.clone())
             .map_err(|e| tampered(format!("the kept fingerprint: {e}")))?;
-        binding.check(&self.fingerprint(&installed.claims)?).map_err(|m| HubError::BadReceipt {
-            status: Status::FingerprintMismatch,
-            message: format!(
-                "the kept receipt was earned on another host: this host matches {} of the {} \
+        binding.check(&self.fingerprint_to_check(&installed.claims)?).map_err(|m| {
+            HubError::BadReceipt {
+                status: Status::FingerprintMismatch,
+                message: format!(
+                    "the kept receipt was earned on another host: this host matches {} of the {} \
                  components needed (a hub run with --host-secret needs the same here)",
-                m.matched, m.needed
-            ),
+                    m.matched, m.needed
+                ),
+            }
         })?;
         Ok(receipt)
     }
@@ -209,6 +218,7 @@ impl Report {
             runners_leased: 0,
             runner_limit: None,
             hub_key_id: None,
+            refusal_signed: false,
         }
     }
 }

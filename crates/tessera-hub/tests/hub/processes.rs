@@ -63,6 +63,7 @@ async fn the_hub_binary_activates_reports_serves_runners_and_stops_on_sigterm() 
         nonce: tessera_core::receipt::Nonce::generate().expect("nonce"),
         holds: None,
         runner_time_ms: 1,
+        machine: None,
     };
     let call = tessera_core::activation::sign_runner_call(&call, &runner);
     let answer = http

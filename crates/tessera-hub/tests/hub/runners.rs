@@ -65,6 +65,7 @@ impl SimRunner {
             nonce,
             holds: self.holds,
             runner_time_ms: self.time_ms,
+            machine: None,
         };
         (activation::sign_runner_call(&call, &self.key), nonce)
     }
@@ -148,9 +149,21 @@ async fn slots_are_leased_to_runner_keys_up_to_the_limit() {
     let (release, _) = r2.call(RunnerAction::Release);
     assert_eq!(post(&http, &url, "/v1/release", None, &release).await.0, 204);
     assert_eq!(take(&http, &url, None, &mut impostor).await.0, 200);
-    // The operator can give a slot back too.
-    hub.hub.release_runner(&impostor.key.key_id().to_string()).expect("operator release");
-    assert_eq!(hub.hub.status().expect("status").runners_leased, 1);
+    // The operator cannot free a slot a signed lease still holds (that lease is valid
+    // out there whatever the hub's list says), nor forget its runner: the slot stays
+    // counted until the lease ends or the runner signs its release.
+    let impostor_id = impostor.key.key_id().to_string();
+    let until = hub.hub.release_runner(&impostor_id).expect("operator release");
+    assert!(until.is_some(), "the release reports the lease's end");
+    assert_eq!(hub.hub.status().expect("status").runners_leased, 2);
+    assert!(matches!(
+        hub.hub.forget_runner(&impostor_id),
+        Err(tessera_hub::slots::LeaseError::Leased { .. })
+    ));
+    assert_eq!(hub.hub.status().expect("status").runners_leased, 2);
+    let mut third = SimRunner::new("r3");
+    let (code, _) = take(&http, &url, Some(&token(&hub)), &mut third).await;
+    assert_eq!(code, 409, "a third runner while two leases run");
 
     // Leases not renewed within their TTL free their slots.
     hub.clock.advance(Duration::from_secs(601));
