@@ -54,17 +54,36 @@ pub enum ActivationError {
     /// Not a well-formed file of the expected kind.
     #[error("malformed: {0}")]
     Malformed(#[from] FormatError),
-    /// The request is not signed by the hub key it carries.
-    #[error("the request is not signed by the hub key it carries")]
-    RequestNotSelfSigned,
+    /// A request or runner call is not signed by the key it carries.
+    #[error("the {what} is not signed by the {key} it carries")]
+    NotSelfSigned {
+        /// What was opened: "activation request", "runner call".
+        what: &'static str,
+        /// The key it carries: "hub key", "runner key".
+        key: &'static str,
+    },
     /// The activation's signing key is not trusted.
     #[error("activation: {0}")]
     Untrusted(#[from] Untrusted),
-    /// The activation's signature does not verify.
-    #[error("activation signature by key {key_id} does not verify")]
+    /// A signature does not verify.
+    #[error("the {what}'s signature by key {key_id} does not verify")]
     BadSignature {
+        /// What was verified: "activation", "lease".
+        what: &'static str,
         /// The key it names.
         key_id: KeyId,
+    },
+    /// Signed by another key than the one it must be.
+    #[error("the {what} is signed by key {found}, not by the {expected_name} {expected}")]
+    WrongSigner {
+        /// What was verified: "lease".
+        what: &'static str,
+        /// The key that signed it.
+        found: KeyId,
+        /// Which key must have: "hub key".
+        expected_name: &'static str,
+        /// That key's id.
+        expected: KeyId,
     },
     /// The activation's validity window is empty.
     #[error("activation's not_before is after its not_after")]
@@ -77,9 +96,9 @@ impl ActivationError {
         match self {
             ActivationError::Malformed(_) | ActivationError::EmptyWindow => Status::Malformed,
             ActivationError::Untrusted(_) => Status::UnknownKey,
-            ActivationError::RequestNotSelfSigned | ActivationError::BadSignature { .. } => {
-                Status::BadSignature
-            }
+            ActivationError::NotSelfSigned { .. }
+            | ActivationError::BadSignature { .. }
+            | ActivationError::WrongSigner { .. } => Status::BadSignature,
         }
     }
 }
@@ -91,7 +110,7 @@ pub fn open_request(bytes: &[u8]) -> Result<RequestClaims, ActivationError> {
     if envelope.key_id() != claims.hub_key.key_id()
         || envelope.verify_signature(&claims.hub_key).is_err()
     {
-        return Err(ActivationError::RequestNotSelfSigned);
+        return Err(ActivationError::NotSelfSigned { what: "activation request", key: "hub key" });
     }
     Ok(claims)
 }
@@ -155,9 +174,10 @@ pub fn verify_activation(
 ) -> Result<ActivationClaims, ActivationError> {
     let envelope = Envelope::parse(Kind::Activation, bytes)?;
     let key = trust.lookup(envelope.key_id(), now)?;
-    envelope
-        .verify_signature(key)
-        .map_err(|_| ActivationError::BadSignature { key_id: envelope.key_id() })?;
+    envelope.verify_signature(key).map_err(|_| ActivationError::BadSignature {
+        what: "activation",
+        key_id: envelope.key_id(),
+    })?;
     let claims: ActivationClaims = envelope.open()?;
     if claims.not_before > claims.not_after {
         return Err(ActivationError::EmptyWindow);
@@ -241,7 +261,7 @@ pub fn open_runner_call(bytes: &[u8]) -> Result<RunnerCall, ActivationError> {
     if envelope.key_id() != call.runner_key.key_id()
         || envelope.verify_signature(&call.runner_key).is_err()
     {
-        return Err(ActivationError::RequestNotSelfSigned);
+        return Err(ActivationError::NotSelfSigned { what: "runner call", key: "runner key" });
     }
     Ok(call)
 }
@@ -278,8 +298,16 @@ pub fn sign_lease(claims: &LeaseClaims, hub_key: &SigningKey) -> String {
 /// Verifies a lease with the hub's public key.
 pub fn verify_lease(bytes: &[u8], hub_key: &PublicKey) -> Result<LeaseClaims, ActivationError> {
     let envelope = Envelope::parse(Kind::Lease, bytes)?;
-    if envelope.key_id() != hub_key.key_id() || envelope.verify_signature(hub_key).is_err() {
-        return Err(ActivationError::BadSignature { key_id: envelope.key_id() });
+    if envelope.key_id() != hub_key.key_id() {
+        return Err(ActivationError::WrongSigner {
+            what: "lease",
+            found: envelope.key_id(),
+            expected_name: "hub key",
+            expected: hub_key.key_id(),
+        });
+    }
+    if envelope.verify_signature(hub_key).is_err() {
+        return Err(ActivationError::BadSignature { what: "lease", key_id: envelope.key_id() });
     }
     Ok(envelope.open()?)
 }
@@ -316,9 +344,10 @@ mod tests {
         let other = SigningKey::from_seed(&[2; 32]);
         let claims = request(&hub);
         assert_eq!(open_request(sign_request(&claims, &hub).as_bytes()), Ok(claims.clone()));
+        let refused = open_request(sign_request(&claims, &other).as_bytes()).expect_err("refused");
         assert_eq!(
-            open_request(sign_request(&claims, &other).as_bytes()),
-            Err(ActivationError::RequestNotSelfSigned)
+            refused.to_string(),
+            "the activation request is not signed by the hub key it carries"
         );
     }
 
@@ -359,9 +388,10 @@ mod tests {
             machine: MachineDigest::of("3d1219c7c4c5404aaa1f6d2a48adfda4", &runner.key_id()),
         };
         assert_eq!(open_runner_call(sign_runner_call(&call, &runner).as_bytes()), Ok(call.clone()));
+        let refused = open_runner_call(sign_runner_call(&call, &other).as_bytes()).expect_err("no");
         assert_eq!(
-            open_runner_call(sign_runner_call(&call, &other).as_bytes()),
-            Err(ActivationError::RequestNotSelfSigned)
+            refused.to_string(),
+            "the runner call is not signed by the runner key it carries"
         );
     }
 
@@ -380,6 +410,15 @@ mod tests {
         };
         let text = sign_lease(&lease, &hub);
         assert_eq!(verify_lease(text.as_bytes(), hub.public_key()), Ok(lease));
-        assert!(verify_lease(text.as_bytes(), other.public_key()).is_err());
+        // The error names the key that signed and the hub key that should have.
+        let refused = verify_lease(text.as_bytes(), other.public_key()).expect_err("refused");
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "the lease is signed by key {}, not by the hub key {}",
+                hub.key_id(),
+                other.key_id()
+            )
+        );
     }
 }
