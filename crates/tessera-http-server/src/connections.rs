@@ -4,10 +4,12 @@
 //! - An address (an IPv6 /64: one machine's whole prefix) at its cap has its new connection
 //!   closed at once. It is never queued, so one address can never hold more than its share.
 //! - When every slot is taken, a connection from an address under its cap still gets in: the
-//!   oldest connection that is not inside a request (idle keep-alive, silent, half-sent
-//!   headers, TLS handshake) is closed for it; when every connection is inside a request, the
-//!   oldest connection of the address holding the most is closed, if that address holds more
-//!   than the newcomer's would. Otherwise the newcomer is closed.
+//!   oldest connection that has been outside a request for at least [`MIN_IDLE`] (idle
+//!   keep-alive, silent, half-sent headers, a stalled TLS handshake) is closed for it. A
+//!   younger one may be an honest client still in its handshake: a churning address must not
+//!   close it. When no connection is idle that long, the oldest connection of the address
+//!   holding the most is closed, if that address holds more than the newcomer's would.
+//!   Otherwise the newcomer is closed.
 //!
 //! Refusals and evictions are logged at most once a minute per address (refusals) or for
 //! the whole server (evictions), with counts, never once per connection.
@@ -21,6 +23,10 @@ use tokio::sync::Notify;
 
 /// How often one kind of log line may be written (per address for refusals).
 const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// How long a connection must have been outside a request before a newcomer may take its
+/// place: longer than a TLS handshake and a request's headers take on a slow honest link.
+pub(crate) const MIN_IDLE: Duration = Duration::from_secs(2);
 
 /// The address a connection counts against: IPv4 as it is (also when mapped into IPv6), IPv6
 /// by its /64 prefix, which one machine or site usually holds whole.
@@ -41,6 +47,8 @@ pub(crate) fn source_key(ip: IpAddr) -> IpAddr {
 struct Entry {
     key: IpAddr,
     busy: bool,
+    /// When it opened or its last request ended.
+    idle_since: Instant,
     close: Arc<Notify>,
 }
 
@@ -109,7 +117,7 @@ impl Registry {
             return None;
         }
         if inner.open.len() >= self.total {
-            let victim = Self::victim(&inner, held);
+            let victim = Self::victim(&inner, held, now);
             let Some(victim) = victim else {
                 tracing::debug!("connection limit reached: closing a new connection");
                 return None;
@@ -131,14 +139,16 @@ impl Registry {
         let id = inner.next_id;
         inner.next_id += 1;
         let close = Arc::new(Notify::new());
-        inner.open.insert(id, Entry { key, busy: false, close: close.clone() });
+        inner.open.insert(id, Entry { key, busy: false, idle_since: now, close: close.clone() });
         *inner.per_address.entry(key).or_insert(0) += 1;
         Some(Ticket { id, registry: self.clone(), close })
     }
 
     /// The connection to close for a newcomer whose address holds `held`.
-    fn victim(inner: &Inner, held: usize) -> Option<u64> {
-        if let Some((id, _)) = inner.open.iter().find(|(_, e)| !e.busy) {
+    fn victim(inner: &Inner, held: usize, now: Instant) -> Option<u64> {
+        let long_idle =
+            |e: &Entry| !e.busy && now.saturating_duration_since(e.idle_since) >= MIN_IDLE;
+        if let Some((id, _)) = inner.open.iter().find(|(_, e)| long_idle(e)) {
             return Some(*id);
         }
         let (biggest, count) = inner.per_address.iter().max_by_key(|(_, n)| **n)?;
@@ -159,9 +169,10 @@ impl Registry {
         Some(entry)
     }
 
-    fn set_busy(&self, id: u64, busy: bool) {
+    fn set_busy(&self, id: u64, busy: bool, now: Instant) {
         if let Some(entry) = self.lock().open.get_mut(&id) {
             entry.busy = busy;
+            entry.idle_since = now;
         }
     }
 
@@ -201,7 +212,7 @@ pub(crate) struct Handle {
 impl Handle {
     /// Marks the connection as inside a request until the guard is dropped.
     pub(crate) fn busy(&self) -> Busy {
-        self.registry.set_busy(self.id, true);
+        self.registry.set_busy(self.id, true, Instant::now());
         Busy { id: self.id, registry: self.registry.clone() }
     }
 }
@@ -215,7 +226,7 @@ pub(crate) struct Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.registry.set_busy(self.id, false);
+        self.registry.set_busy(self.id, false, Instant::now());
     }
 }
 
@@ -262,10 +273,30 @@ mod tests {
         let held: Vec<Ticket> =
             (0..4).map(|i| registry.admit(v4(1 + i / 3), now).expect("place")).collect();
         let _inside = held[0].handle().busy();
-        let newcomer = registry.admit(v4(9), now).expect("a newcomer under its cap gets in");
+        let later = now + MIN_IDLE;
+        let newcomer = registry.admit(v4(9), later).expect("a newcomer under its cap gets in");
         assert_eq!(registry.open(), 4);
         // The oldest idle one is the second (the first is inside a request).
         tokio::time::timeout(Duration::from_secs(5), held[1].evicted()).await.expect("evicted");
+        drop(newcomer);
+    }
+
+    #[tokio::test]
+    async fn a_connection_just_opened_is_not_closed_for_a_newcomer() {
+        // Four addresses, one connection each, all just opened (honest clients still in
+        // their TLS handshake): a churning fifth address gets no place among them.
+        let registry = Registry::new(3, 4);
+        let now = Instant::now();
+        let held: Vec<Ticket> =
+            (0..4).map(|i| registry.admit(v4(1 + i), now).expect("place")).collect();
+        let soon = now + MIN_IDLE / 2;
+        for _ in 0..10 {
+            assert!(registry.admit(v4(9), soon).is_none(), "a young connection was closed");
+        }
+        assert_eq!(registry.open(), 4);
+        // Once they have sat idle that long, the oldest gives way.
+        let newcomer = registry.admit(v4(9), now + MIN_IDLE).expect("in");
+        tokio::time::timeout(Duration::from_secs(5), held[0].evicted()).await.expect("evicted");
         drop(newcomer);
     }
 
