@@ -268,33 +268,27 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
         Command::Bundle(args) => {
-            let bundle = hub
+            let answer = hub
                 .bundle_for_request(&read(&args.request)?, args.lease_ttl)
                 .map_err(Exit::failure)?;
-            let text = serde_json::to_vec_pretty(&bundle).map_err(|e| fail(Exit::Internal, e))?;
+            let bundle = &answer.bundle;
+            let text = serde_json::to_vec_pretty(bundle).map_err(|e| fail(Exit::Internal, e))?;
             tessera_core::fsutil::write_atomic(
                 &args.out,
                 &text,
                 tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
             )
             .map_err(|e| fail(Exit::Io, format!("{}: {e}", args.out.display())))?;
-            // The lease's own end: it is shorter than --lease-ttl when the hub's grace (or
-            // offline window) ends sooner.
-            let until = bundle
-                .lease
-                .as_deref()
-                .and_then(|lease| {
-                    tessera_core::activation::verify_lease(lease.as_bytes(), &bundle.hub_key).ok()
-                })
-                .map_or_else(|| "unknown".to_owned(), |claims| claims.expires_at.to_string());
-            if bundle.lease.is_none() {
+            let Some(until) = answer.lease_ends else {
                 tessera_process::note(&format_args!(
                     "bundle written to {}: it carries the hub's refusal; install it on the \
                      runner (`tessera-runner install --bundle`) so that the runner stops",
                     args.out.display()
                 ));
                 return Err(Exit::failure(LeaseError::NotRunnable(bundle.status)));
-            }
+            };
+            // The lease's own end: it is shorter than --lease-ttl when the hub's grace (or
+            // offline window) ends sooner.
             tessera_process::note(&format_args!(
                 "bundle written to {} (lease until {until})",
                 args.out.display()

@@ -49,6 +49,9 @@ pub struct LeaseAnswer {
     /// [`Report::refusal_signed`](crate::agent::Report::refusal_signed)).
     #[serde(skip)]
     pub refusal_signed: bool,
+    /// The end of the lease granted, for the operator (the lease itself says it, signed).
+    #[serde(skip)]
+    pub lease_ends: Option<UnixTime>,
 }
 
 /// A runner as the operator sees it.
@@ -241,7 +244,12 @@ impl Hub {
             record.last_call_ms = call.runner_time_ms;
             record.lease_until = None;
             tracing::info!(runner = %key_id, "runner gave its slot back");
-            return Ok(LeaseAnswer { bundle, lease: None, refusal_signed: false });
+            return Ok(LeaseAnswer {
+                bundle,
+                lease: None,
+                refusal_signed: false,
+                lease_ends: None,
+            });
         }
         // One runner key, one machine at a time: a copy of the runner's state on a second
         // machine is refused while the first machine's lease runs (then the key may move).
@@ -263,7 +271,12 @@ impl Hub {
         record.last_call_ms = call.runner_time_ms;
         record.label.clone_from(&call.label);
         if !report.status.permits_running() {
-            return Ok(LeaseAnswer { bundle, lease: None, refusal_signed: report.refusal_signed });
+            return Ok(LeaseAnswer {
+                bundle,
+                lease: None,
+                refusal_signed: report.refusal_signed,
+                lease_ends: None,
+            });
         }
         if !record.holds_slot(now) && others >= limit as usize {
             return Err(LeaseError::LimitExceeded { limit });
@@ -289,6 +302,7 @@ impl Hub {
             bundle,
             lease: Some(sign_lease(&claims, &installed.key)),
             refusal_signed: false,
+            lease_ends: Some(expires_at),
         })
     }
 
@@ -300,7 +314,11 @@ impl Hub {
     /// air-gapped runner could learn no other way before its lease ran out. Only a refusal
     /// the evidence itself carries: one that is this host's own finding (its clock, its
     /// fingerprint) would be judged `valid` by the runner, and is an error instead.
-    pub fn bundle_for_request(&self, request: &[u8], ttl: Duration) -> Result<Bundle, LeaseError> {
+    pub fn bundle_for_request(
+        &self,
+        request: &[u8],
+        ttl: Duration,
+    ) -> Result<LeaseAnswer, LeaseError> {
         let answer = self.runner_call(request, Authority::Operator, ttl)?;
         if answer.lease.is_none() && answer.bundle.status.permits_running() {
             return Err(LeaseError::BadCall(
@@ -312,7 +330,8 @@ impl Hub {
         if answer.lease.is_none() && !answer.refusal_signed {
             return Err(LeaseError::LocalRefusal(answer.bundle.status));
         }
-        Ok(Bundle { lease: answer.lease, ..answer.bundle })
+        let bundle = Bundle { lease: answer.lease.clone(), ..answer.bundle };
+        Ok(LeaseAnswer { bundle, ..answer })
     }
 
     /// The operator clears the mark of a copy seen, so that the runner may lease again

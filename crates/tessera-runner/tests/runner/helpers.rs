@@ -132,7 +132,7 @@ impl Site {
     /// answers it with a bundle holding a lease of `ttl`.
     pub fn bundle_for(&self, runner: &Runner, label: &str, ttl: Duration) -> Bundle {
         let request = runner.request(label).expect("request");
-        self.hub.hub.bundle_for_request(request.as_bytes(), ttl).expect("bundle")
+        self.hub.hub.bundle_for_request(request.as_bytes(), ttl).expect("bundle").bundle
     }
 
     /// The hub pings the portal now.
