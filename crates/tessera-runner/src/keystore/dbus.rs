@@ -65,7 +65,9 @@ impl From<io::Error> for DbusError {
 pub struct Connection {
     stream: BufReader<Timed>,
     serial: u32,
-    timeout: Duration,
+    /// One deadline for the connection's whole life (connect, Hello, and the few calls of
+    /// one keystore operation): a stuck bus costs a check [`TIMEOUT`] once, not per call.
+    ends: Instant,
 }
 
 /// The socket, read against one deadline per call: a bus that keeps sending what is not the
@@ -100,6 +102,7 @@ impl Connection {
     /// `XDG_RUNTIME_DIR` (a systemd user service started without the session's environment;
     /// a cron job usually has neither, and gets [`DbusError::NoBus`]).
     pub fn session() -> Result<Self, DbusError> {
+        let ends = Instant::now() + TIMEOUT;
         let addresses = match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
             Ok(a) if !a.is_empty() => a,
             _ => {
@@ -114,8 +117,8 @@ impl Connection {
                 }
                 let address =
                     rustix::net::SocketAddrUnix::new(bus.as_path()).map_err(io::Error::from);
-                return match address.and_then(|a| connect_within(&a, Instant::now() + TIMEOUT)) {
-                    Ok(stream) => Connection::start(stream, TIMEOUT),
+                return match address.and_then(|a| connect_within(&a, ends)) {
+                    Ok(stream) => Connection::start(stream, ends),
                     Err(source) => Err(DbusError::Connect {
                         address: format!("unix:path={}", bus.display()),
                         source,
@@ -125,19 +128,22 @@ impl Connection {
         };
         let mut last = DbusError::NoBus;
         for address in addresses.split(';').filter(|a| !a.is_empty()) {
-            match connect(address) {
-                Ok(stream) => return Connection::start(stream, TIMEOUT),
+            match connect(address, ends) {
+                Ok(stream) => return Connection::start(stream, ends),
                 Err(source) => last = DbusError::Connect { address: address.to_owned(), source },
             }
         }
         Err(last)
     }
 
-    fn start(stream: UnixStream, timeout: Duration) -> Result<Self, DbusError> {
-        stream.set_write_timeout(Some(timeout))?;
-        let deadline = Instant::now() + timeout;
-        let stream = BufReader::new(Timed { stream, deadline });
-        let mut connection = Connection { stream, serial: 0, timeout };
+    fn start(stream: UnixStream, ends: Instant) -> Result<Self, DbusError> {
+        let left = ends.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(DbusError::Timeout);
+        }
+        stream.set_write_timeout(Some(left))?;
+        let stream = BufReader::new(Timed { stream, deadline: ends });
+        let mut connection = Connection { stream, serial: 0, ends };
         connection.authenticate()?;
         let hello = Call {
             destination: "org.freedesktop.DBus",
@@ -169,7 +175,7 @@ impl Connection {
         let serial = self.serial;
         let message = Zeroizing::new(method_call(call, args, serial));
         let timed = self.stream.get_mut();
-        timed.deadline = Instant::now() + self.timeout;
+        timed.deadline = self.ends;
         timed.stream.write_all(&message)?;
         loop {
             let reply = self.read_message()?;
@@ -286,7 +292,7 @@ fn method_call(call: &Call<'_>, args: &[Value], serial: u32) -> Vec<u8> {
 
 /// Connects to one server address of the specification's forms `unix:path=…` and
 /// `unix:abstract=…` (other keys, such as `guid`, are ignored).
-fn connect(address: &str) -> io::Result<UnixStream> {
+fn connect(address: &str, ends: Instant) -> io::Result<UnixStream> {
     let unsupported = || io::Error::new(io::ErrorKind::Unsupported, "not a unix: address");
     let keys = address.strip_prefix("unix:").ok_or_else(unsupported)?;
     for pair in keys.split(',') {
@@ -297,12 +303,12 @@ fn connect(address: &str) -> io::Result<UnixStream> {
                 use std::os::unix::ffi::OsStrExt;
                 let path = std::ffi::OsStr::from_bytes(&value);
                 let addr = rustix::net::SocketAddrUnix::new(path)?;
-                return connect_within(&addr, Instant::now() + TIMEOUT);
+                return connect_within(&addr, ends);
             }
             #[cfg(target_os = "linux")]
             "abstract" => {
                 let addr = rustix::net::SocketAddrUnix::new_abstract_name(&value)?;
-                return connect_within(&addr, Instant::now() + TIMEOUT);
+                return connect_within(&addr, ends);
             }
             _ => {}
         }
@@ -415,9 +421,21 @@ mod tests {
     fn a_bus_that_never_replies_but_keeps_talking_times_out() {
         let (client, bus) = chatty_bus();
         let started = Instant::now();
-        let result = Connection::start(client, Duration::from_millis(300));
+        let result = Connection::start(client, started + Duration::from_millis(300));
         assert!(matches!(result, Err(DbusError::Timeout)), "{:?}", result.err());
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        bus.join().expect("bus thread");
+    }
+
+    #[test]
+    fn a_connection_whose_time_is_spent_makes_no_further_call() {
+        // The budget is the connection's, not each call's: spent before the first call
+        // (the connect took it all), the connection times out at once.
+        let (client, bus) = chatty_bus();
+        let started = Instant::now();
+        let result = Connection::start(client, started);
+        assert!(matches!(result, Err(DbusError::Timeout)), "{:?}", result.err());
+        assert!(started.elapsed() < Duration::from_millis(100), "{:?}", started.elapsed());
         bus.join().expect("bus thread");
     }
 
@@ -461,11 +479,13 @@ mod tests {
         assert!(unescape("%zz").is_err());
         assert!(unescape("%2").is_err());
         assert_eq!(
-            connect("tcp:host=x,port=1").expect_err("refused").kind(),
+            connect("tcp:host=x,port=1", Instant::now() + TIMEOUT).expect_err("refused").kind(),
             io::ErrorKind::Unsupported
         );
         assert_eq!(
-            connect("unix:path=/nonexistent/tessera-bus").expect_err("refused").kind(),
+            connect("unix:path=/nonexistent/tessera-bus", Instant::now() + TIMEOUT)
+                .expect_err("refused")
+                .kind(),
             io::ErrorKind::NotFound
         );
     }
