@@ -195,6 +195,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Uninstall => {
+            // A runner installed from a hub gives its slot back first (signed with its key),
+            // so that its replacement need not wait for the lease to end. A hub that cannot be
+            // reached keeps the slot counted until then: say so, and uninstall all the same.
+            if dir.join("enrollment.json").exists()
+                && let Err(e) = runner.release()
+            {
+                eprintln!(
+                    "tessera-runner: the hub was not told ({e}): this runner's slot stays \
+                     counted there until its lease ends"
+                );
+            }
             runner.forget().map_err(Exit::failure)?;
             println!("removed the cache of {} and its keystore entry", dir.display());
             Ok(0)

@@ -239,6 +239,9 @@ fn a_status_run_by_root_leaves_the_state_file_to_the_hubs_own_user() {
         eprintln!("\n!!! NOT RUN: chown needs root here: {}\n", chown.stderr);
         return;
     }
+    // Root's commands that write (a runner token) give the file back to the hub's user.
+    run(hub(&state).arg("runner-token")).ok();
+    assert_eq!(std::fs::metadata(&file).expect("state").uid(), 65534, "root took state.json");
     let before = std::fs::read(&file).expect("state");
     assert_eq!(run(hub_at("+2h", &state).args(["status", "--json"])).status(), "grace");
     // Root's own `status`, without the hub's `--host-secret`, judges the host with the
@@ -398,8 +401,67 @@ fn a_runner_copied_to_a_second_machine_is_not_valid_there() {
     assert!(refused.stderr.contains("another machine"), "{}", refused.stderr);
     let listed = run(hub(&state).args(["runners", "list", "--json"])).ok().json();
     assert!(listed[0]["cloned_at"].is_number() || listed[0]["cloned_at"].is_string(), "{listed}");
+    // The operator's release clears the mark but does not move the key while the first
+    // machine's lease runs: the copy is refused again.
+    let key = listed[0]["key_id"].as_str().expect("key id").to_owned();
+    run(hub(&state).args(["runners", "release", &key])).ok();
+    let again = dir.path().join("copied-request-2.txt");
+    run(&mut on_other_machine(
+        runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&again),
+        other_id,
+        dir.path(),
+    )
+    .expect("works as above"))
+    .ok();
+    assert_eq!(answer(&again, &dir.path().join("copied-bundle-2.json")).code, 25);
+    // A copy that hides its machine id (an empty /etc/machine-id) is no better: the hub
+    // refuses a key leased to a machine from one that names none, and the check there is
+    // not valid.
+    let hidden = dir.path().join("hidden-request.txt");
+    run(&mut on_other_machine(
+        runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&hidden),
+        "",
+        dir.path(),
+    )
+    .expect("an empty id mounts too"))
+    .ok();
+    assert_eq!(answer(&hidden, &dir.path().join("hidden-bundle.json")).code, 25);
+    let mut hidden_check =
+        on_other_machine(runner(&r1).args(["check", "--json"]), "", dir.path()).expect("mounts");
+    assert_eq!(run(&mut hidden_check).status(), "fingerprint_mismatch");
     // The first machine is untouched.
     assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+}
+
+#[test]
+fn an_uninstalled_runner_gives_its_slot_back_and_a_reinstall_is_a_new_runner() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, daemon) = site(&vendor, &portal, dir.path(), 2);
+    install(dir.path(), "r1", &daemon.address, &vendor);
+    install(dir.path(), "r2", &daemon.address, &vendor);
+    let r1 = dir.path().join("r1");
+    run(runner(&r1).args(["refresh", "--trust"]).arg(vendor.trust_path())).ok();
+    // An honest reinstall on the same machine (or a replacement machine), with the
+    // license's two slots taken: the uninstall signs the slot back, the new install gets it.
+    run(runner(&r1).arg("uninstall")).ok();
+    assert_ne!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+    install(dir.path(), "r1", &daemon.address, &vendor);
+    assert_eq!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+    let refreshed =
+        run(runner(&r1).args(["refresh", "--json", "--trust"]).arg(vendor.trust_path()));
+    assert_eq!(refreshed.ok().status(), "valid");
+    // A signed release stops the runner that gave its slot back.
+    let r2 = dir.path().join("r2");
+    run(runner(&r2).arg("release")).ok();
+    assert_ne!(run(runner(&r2).args(["check", "--json"])).status(), "valid");
+    let status = run(hub(&dir.path().join("hub")).args(["status", "--json"])).json();
+    assert_eq!(status["runners_leased"], 1, "{status}");
+    assert!(daemon.stop().success());
 }
 
 #[test]

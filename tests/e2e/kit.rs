@@ -41,6 +41,10 @@ pub fn hub_at(offset: &str, state: &Path) -> Command {
     command
 }
 
+/// Both places a machine id is read from, bound to the file `$0`.
+const MOUNT_IDS: &str = "mount --bind \"$0\" /etc/machine-id && { [ ! -e /var/lib/dbus/machine-id ] \
+     || mount --bind \"$0\" /var/lib/dbus/machine-id; }";
+
 /// `command` as run on another machine: in a mount namespace of its own where
 /// `/etc/machine-id` reads `machine_id` (`unshare -m`, then a bind mount). Needs root: where
 /// it cannot be made, `None`, after failing under CI and saying so loudly elsewhere.
@@ -48,7 +52,7 @@ pub fn on_other_machine(command: &Command, machine_id: &str, dir: &Path) -> Opti
     let fake = dir.join("other-machine-id");
     std::fs::write(&fake, format!("{machine_id}\n")).expect("machine id");
     let probe = Command::new("unshare")
-        .args(["-m", "sh", "-c", "mount --bind \"$0\" /etc/machine-id && cat /etc/machine-id"])
+        .args(["-m", "sh", "-c", &format!("{MOUNT_IDS} && cat /etc/machine-id")])
         .arg(&fake)
         .output();
     let works = probe.as_ref().is_ok_and(|o| {
@@ -64,7 +68,7 @@ pub fn on_other_machine(command: &Command, machine_id: &str, dir: &Path) -> Opti
     }
     let mut other = Command::new("unshare");
     other
-        .args(["-m", "sh", "-c", "mount --bind \"$0\" /etc/machine-id && shift && exec \"$@\""])
+        .args(["-m", "sh", "-c", &format!("{MOUNT_IDS} && shift && exec \"$@\"")])
         .arg(&fake)
         .arg("--")
         .arg(command.get_program())

@@ -268,6 +268,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if report.status.permits_running() { 0 } else { report.status.exit_code() })
         }
         Command::Bundle(args) => {
+            // The answer spends the request and commits the slot: first make sure it can be
+            // written, or the runner would have to ask again for nothing.
+            writable(&args.out)?;
             let answer = hub
                 .bundle_for_request(&read(&args.request)?, args.lease_ttl)
                 .map_err(Exit::failure)?;
@@ -317,11 +320,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let held = hub.release_runner(&key_id).map_err(Exit::failure)?;
             out(&match held {
                 Some(until) => format!(
-                    "runner {key_id} may lease again; its slot stays counted until its lease \
-                     ends at {until}, or until the runner gives it back (`tessera-runner \
-                     uninstall`)\n"
+                    "cleared the copy mark of runner {key_id}; its slot stays counted, and its \
+                     key bound to the machine its lease names, until that lease ends at {until} \
+                     or the runner gives it back there (`tessera-runner release`)\n"
                 ),
-                None => format!("runner {key_id} may lease again; it holds no slot\n"),
+                None => format!("cleared the copy mark of runner {key_id}; it holds no slot\n"),
             })?;
             Ok(0)
         }
@@ -341,4 +344,21 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
     }
+}
+
+/// Whether a file can be written at `path` (its directory takes a new file), tried with a
+/// file of our own that is removed at once.
+fn writable(path: &std::path::Path) -> Result<(), Failure> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let probe = dir.join(format!(".tessera-hub-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| fail(Exit::Io, format!("{}: cannot write there: {e}", path.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }

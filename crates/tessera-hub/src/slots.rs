@@ -240,6 +240,18 @@ impl Hub {
         if call.runner_time_ms <= record.last_call_ms {
             return Err(LeaseError::Stale);
         }
+        // One runner key, one machine at a time: while a lease granted to one machine runs,
+        // the key is refused from any other, also from a machine that names none (its id
+        // hidden) and for a release (a copy must not free the slot the original still uses).
+        // Once that lease has ended the key may move.
+        if let Some(leased_to) = &record.machine
+            && record.holds_slot(now)
+            && !call.machine.as_ref().is_some_and(|asking| leased_to.same(asking))
+        {
+            record.cloned_at = Some(now);
+            tracing::warn!(runner = %key_id, label = %record.label, "a second machine presented a runner key leased to another: refused");
+            return Err(LeaseError::OtherMachine { until: record.lease_until.unwrap_or(now) });
+        }
         if call.action == RunnerAction::Release {
             record.last_call_ms = call.runner_time_ms;
             record.lease_until = None;
@@ -250,16 +262,6 @@ impl Hub {
                 refusal_signed: false,
                 lease_ends: None,
             });
-        }
-        // One runner key, one machine at a time: a copy of the runner's state on a second
-        // machine is refused while the first machine's lease runs (then the key may move).
-        if let (Some(leased_to), Some(asking)) = (&record.machine, &call.machine)
-            && !leased_to.same(asking)
-            && record.holds_slot(now)
-        {
-            record.cloned_at = Some(now);
-            tracing::warn!(runner = %key_id, label = %record.label, "a second machine presented a runner key leased to another: refused");
-            return Err(LeaseError::OtherMachine { until: record.lease_until.unwrap_or(now) });
         }
         let link = record.chain.judge(call.holds);
         if link == Link::Forked {
@@ -335,7 +337,7 @@ impl Hub {
     }
 
     /// The operator clears the mark of a copy seen, so that the runner may lease again
-    /// (from whichever machine asks next).
+    /// (from the machine its lease names while that lease runs, from any after).
     /// The slot stays counted until the lease the hub signed for it ends (returned) or the
     /// runner signs its release: a lease is out there, valid, whatever the operator says,
     /// and freeing its slot early would let one license run more runners than it sells.
@@ -345,9 +347,12 @@ impl Hub {
             .dir()
             .update(|s| match s.runners.get_mut(key_id) {
                 Some(record) => {
-                    // The operator vouches for whichever machine asks next.
                     record.cloned_at = None;
-                    record.machine = None;
+                    // The machine its signed lease names keeps the key until that lease
+                    // ends: the operator's word does not move a valid lease's slot.
+                    if !record.holds_slot(now) {
+                        record.machine = None;
+                    }
                     Some(record.lease_until.filter(|_| record.holds_slot(now)))
                 }
                 None => None,

@@ -90,11 +90,6 @@ pub struct HubState {
     /// not copied from another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
-    /// The host secret file this hub's fingerprint was made with at activation, so that a
-    /// later command run by another user (root's `status`) reads the same one instead of
-    /// its own default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_secret: Option<std::path::PathBuf>,
     /// The latest time this hub has seen (its clock, receipts): a clock set far behind it is
     /// `clock_rollback`. Only ever makes the standing stricter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,6 +244,33 @@ impl StateDir {
         self.root.join("state.json")
     }
 
+    /// Where the host secret this hub was activated with lives (`host-secret.path`: the
+    /// path, one line). Apart from `state.json`, so that a damaged state set aside keeps it
+    /// and the repair re-activates with the same secret.
+    fn host_secret_record(&self) -> PathBuf {
+        self.root.join("host-secret.path")
+    }
+
+    /// The host secret file recorded at activation, if any.
+    pub fn recorded_host_secret(&self) -> Option<PathBuf> {
+        let bytes = read_capped(&self.host_secret_record(), 4096).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let line = text.lines().next()?.trim_end_matches('\r');
+        (!line.is_empty()).then(|| PathBuf::from(line))
+    }
+
+    /// Records the host secret file this hub is activated with.
+    pub fn record_host_secret(&self, path: &Path) -> Result<(), StateError> {
+        let file = self.host_secret_record();
+        let text = path.to_str().map(|p| format!("{p}\n")).ok_or_else(|| {
+            StateError::io(&file, io::Error::new(io::ErrorKind::InvalidInput, "not UTF-8"))
+        })?;
+        let owner = fs::metadata(self.state_path()).ok();
+        write_atomic(&file, text.as_bytes(), WriteOptions::SECRET_REPLACE)
+            .map_err(|e| StateError::io(&file, e))?;
+        keep_owner(&file, owner.as_ref())
+    }
+
     /// Whether `state.json` belongs to the user this process runs as (true when there is
     /// none yet). A write replaces the file with one of the writer's own: root running a
     /// command that only reads would otherwise take the file from the hub's own user, whose
@@ -303,8 +325,10 @@ impl StateDir {
         if bytes.len() > MAX_STATE_LEN {
             return Err(StateError::TooLarge { path, len: bytes.len() });
         }
+        let owner = fs::metadata(&path).ok();
         write_atomic(&path, &bytes, WriteOptions::SECRET_REPLACE)
-            .map_err(|e| StateError::io(&path, e))
+            .map_err(|e| StateError::io(&path, e))?;
+        keep_owner(&path, owner.as_ref())
     }
 
     /// Moves a `state.json` that does not read back aside (`state.json.damaged`), so the
@@ -366,4 +390,16 @@ impl StateDir {
             .map(|(key, _)| key)
             .map_err(|e| StateError::Damaged { path, reason: e.to_string() })
     }
+}
+
+/// Gives a file root just rewrote back to the user who owned it (the hub's own user, whose
+/// daemon must go on reading it): `sudo tessera-hub ping` must not take the state away.
+fn keep_owner(path: &Path, before: Option<&fs::Metadata>) -> Result<(), StateError> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(before) = before else { return Ok(()) };
+    if !rustix::process::geteuid().is_root() || before.uid() == 0 {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, Some(before.uid()), Some(before.gid()))
+        .map_err(|e| StateError::io(path, e))
 }

@@ -111,15 +111,20 @@ fn judge_claims(
         return Err(Decision::new(Status::Tampered, "the lease is for another runner key"));
     }
     // A state directory copied to another machine, keystore entry and all: the lease was
-    // granted to the machine that asked for it. A machine without an id cannot tell.
+    // granted to the machine that asked for it. A machine whose id cannot be read here is
+    // not that machine as far as anyone can tell (an id hidden to pass the copy off).
     if let Some(granted) = &cache.lease.machine
-        && let Some(here) = machine.digest(&cache.lease.runner_key_id)
-        && !granted.same(&here)
+        && !machine.digest(&cache.lease.runner_key_id).is_some_and(|here| granted.same(&here))
     {
         return Err(Decision::new(
             Status::FingerprintMismatch,
-            "this runner's lease was granted to another machine (its state directory was \
-             copied here?): install the runner on this machine with a runner token of its own",
+            format!(
+                "this runner's lease was granted to another machine (its state directory \
+                 copied here, or this machine's id changed or cannot be read: /etc/machine-id); \
+                 the hub leases this runner key again, to the machine that asks, once that lease \
+                 ends at {}",
+                cache.lease.expires_at
+            ),
         ));
     }
     let offline;

@@ -440,7 +440,17 @@ impl Runner {
         // that a retry still knows which keystore holds the key, and no key is left behind.
         self.keystore.delete()?;
         let record = self.dir.join(installation::FILE);
-        for path in [self.cache_path(), self.enrollment_path(), self.pending_path(), record] {
+        // The runner key too: an installation after this one is a new runner, which the hub
+        // does not take for a copy of this one (whose lease may still run there).
+        let files = [
+            self.cache_path(),
+            self.enrollment_path(),
+            self.pending_path(),
+            record,
+            self.key_path(),
+            self.dir.join("last-call"),
+        ];
+        for path in files {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

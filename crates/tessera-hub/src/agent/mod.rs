@@ -221,18 +221,16 @@ impl Hub {
         if let Some(path) = &self.secret_path {
             return path.clone();
         }
-        if let Ok(state) = self.dir.load()
-            && let Some(path) = state.host_secret
-        {
-            return path;
-        }
-        crate::host::default_secret_path(rustix::process::geteuid().is_root())
+        self.dir.recorded_host_secret().unwrap_or_else(|| {
+            crate::host::default_secret_path(rustix::process::geteuid().is_root())
+        })
     }
 
-    /// The secret's file as an absolute path, to record at activation.
-    fn secret_path_to_record(&self) -> std::path::PathBuf {
+    /// Records the secret's file (as an absolute path) at activation.
+    fn record_secret_path(&self) -> Result<(), HubError> {
         let path = self.secret_path();
-        std::path::absolute(&path).unwrap_or(path)
+        let path = std::path::absolute(&path).unwrap_or(path);
+        Ok(self.dir.record_host_secret(&path)?)
     }
 
     /// The host this hub runs on, read with its secret the first time.
@@ -241,7 +239,13 @@ impl Hub {
             return Ok(host);
         }
         let path = self.secret_path();
-        let secret = if self.make_secret.load(std::sync::atomic::Ordering::Relaxed) {
+        // The secret an activation recorded is never made again: a new one would be another
+        // host's fingerprint, sent and kept as if it were this one's.
+        let recorded = self
+            .dir
+            .recorded_host_secret()
+            .is_some_and(|r| std::path::absolute(&path).is_ok_and(|p| p == r) || path == r);
+        let secret = if self.make_secret.load(std::sync::atomic::Ordering::Relaxed) && !recorded {
             crate::host::load_or_create_secret(&path)
         } else {
             crate::host::load_secret(&path)

@@ -56,11 +56,8 @@ impl Hub {
             nonce: nonce()?,
             created_at: self.now(),
         };
-        let secret_path = self.secret_path_to_record();
-        self.dir.update(|s| {
-            s.pending_request = Some(request.nonce);
-            s.host_secret = Some(secret_path);
-        })?;
+        self.record_secret_path()?;
+        self.dir.update(|s| s.pending_request = Some(request.nonce))?;
         Ok(sign_request(&request, &key))
     }
 

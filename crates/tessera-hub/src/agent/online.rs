@@ -79,7 +79,7 @@ impl Hub {
             });
         }
         let insecure = self.insecure_http.load(std::sync::atomic::Ordering::Relaxed);
-        let secret_path = self.secret_path_to_record();
+        self.record_secret_path()?;
         self.dir.update(|s| {
             s.last_call_ms = s.last_call_ms.max(call.hub_time_ms);
             s.portal = Some(client.base().to_owned());
@@ -88,7 +88,6 @@ impl Hub {
             s.delegation = Some(response.delegation.clone());
             s.receipt = Some(response.receipt.clone());
             s.fingerprint = Some(fingerprint);
-            s.host_secret = Some(secret_path);
             s.settle_high_water(now, receipt.portal_time, DEFAULT_TOLERANCE);
             s.last_failure = None;
             s.activation = None;

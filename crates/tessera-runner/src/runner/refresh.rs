@@ -120,8 +120,15 @@ impl Runner {
         let client = HubClient::new(&enrollment.hub)?;
         let lock = self.lock()?;
         let (call, _) = self.call(&key, &enrollment.label, RunnerAction::Release, None)?;
-        drop(lock);
         client.release(&call)?;
+        // The slot is free at the hub: the lease it held goes too, so this runner stops
+        // rather than run on beside the one that takes the slot next.
+        let cache = self.cache_path();
+        match std::fs::remove_file(&cache) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(&cache, e)),
+            _ => {}
+        }
+        drop(lock);
         Ok(())
     }
 }
