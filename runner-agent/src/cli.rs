@@ -62,10 +62,19 @@ pub enum Command {
         #[arg(long, value_name = "LABEL", alias = "name")]
         label: Option<String>,
     },
-    /// Give this runner's slot back to the hub.
-    Release,
-    /// Remove the cache, the enrollment and the keystore entry (the runner key stays: a
-    /// runner installed again is the same runner).
+    /// Give this runner's slot back to the hub (signed), and stop: online, or with `--out`
+    /// as a file the hub's operator answers with `tessera-hub bundle --request FILE`.
+    Release {
+        /// Write the signed release here (`-` for standard output) instead of sending it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// This runner's label, for the hub's operator (default: the hostname).
+        #[arg(long, value_name = "LABEL")]
+        label: Option<String>,
+    },
+    /// Give the slot back where the hub can be reached, then remove the cache, the
+    /// enrollment, the keystore entry and the runner key: an installation after this one is
+    /// a new runner.
     Uninstall,
 }
 

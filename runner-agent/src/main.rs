@@ -183,9 +183,29 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Release => {
+        Command::Release { out: None, .. } => {
             runner.release().map_err(Exit::failure)?;
             println!("gave this runner's slot back to the hub");
+            Ok(0)
+        }
+        Command::Release { out: Some(out), label } => {
+            let label = label.unwrap_or_else(default_name);
+            let text = runner.release_request(&label).map_err(Exit::failure)?;
+            if out == Path::new("-") {
+                print!("{text}");
+            } else {
+                tessera_core::fsutil::write_atomic(
+                    &out,
+                    text.as_bytes(),
+                    tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
+                )
+                .map_err(|e| fail(Exit::Io, format!("{}: {e}", out.display())))?;
+                eprintln!(
+                    "release written to {}: this runner has stopped; the hub's operator gives \
+                     its slot back with `tessera-hub bundle --request FILE`",
+                    out.display()
+                );
+            }
             Ok(0)
         }
         Command::Refresh { trust, json } => {

@@ -465,6 +465,59 @@ fn an_uninstalled_runner_gives_its_slot_back_and_a_reinstall_is_a_new_runner() {
 }
 
 #[test]
+fn an_air_gapped_runner_gives_its_slot_back_with_a_signed_release_file() {
+    if !in_keyring_session() {
+        return;
+    }
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let (dir, _) = stopped_site(&vendor, &portal, 1);
+    let state = dir.path().join("hub");
+    let lease = |name: &str| {
+        let home = dir.path().join(name);
+        let request = dir.path().join(format!("{name}.request"));
+        let bundle = dir.path().join(format!("{name}.bundle"));
+        run(runner(&home).args(["request", "--label", name, "--out"]).arg(&request)).ok();
+        let answered =
+            run(hub(&state).args(["bundle", "--request"]).arg(&request).arg("--out").arg(&bundle));
+        if answered.code == 0 {
+            run(runner(&home)
+                .args(["install", "--bundle"])
+                .arg(&bundle)
+                .arg("--trust")
+                .arg(vendor.trust_path()))
+            .ok();
+        }
+        answered.code
+    };
+    assert_eq!(lease("r1"), 0);
+    assert_eq!(lease("r2"), 19, "a license for one runner");
+    // r1 is decommissioned: it signs its release into a file and stops at once; the
+    // operator hands the file to the hub, whose slot is then free for r2.
+    let r1 = dir.path().join("r1");
+    let release = dir.path().join("r1.release");
+    run(runner(&r1).args(["release", "--label", "r1", "--out"]).arg(&release)).ok();
+    assert_ne!(run(runner(&r1).args(["check", "--json"])).status(), "valid");
+    let given = run(hub(&state)
+        .args(["bundle", "--request"])
+        .arg(&release)
+        .arg("--out")
+        .arg(dir.path().join("unused.bundle")))
+    .ok();
+    assert!(given.stderr.contains("slot is given back"), "{}", given.stderr);
+    assert_eq!(lease("r2"), 0);
+    assert_eq!(run(runner(&dir.path().join("r2")).args(["check", "--json"])).status(), "valid");
+    // The same release file again is a replay, not a second slot.
+    let again = run(hub(&state)
+        .args(["bundle", "--request"])
+        .arg(&release)
+        .arg("--out")
+        .arg(dir.path().join("unused.bundle")));
+    assert_eq!(again.code, 5, "{}", again.stderr);
+    assert_eq!(lease("r3"), 19);
+}
+
+#[test]
 fn a_lease_never_outlives_the_hubs_own_grace() {
     if !in_keyring_session() {
         return;

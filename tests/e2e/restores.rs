@@ -172,9 +172,16 @@ fn a_hub_whose_state_was_lost_twice_in_a_day_repairs_itself_within_its_allowance
     let (dir, id) = stopped_site(&vendor, &portal, 2);
     let state = dir.path().join("hub");
     assert_eq!(ping(&state), "valid");
-    // Lost once: the hub activates again on its own host (one re-activation a day).
+    // Lost once: the hub activates again on its own host (one re-activation a day), with
+    // the host secret it was activated with, even when run without `--host-secret` (so
+    // with another default): the secret's recorded path is not in the damaged file.
     damage(&state);
-    assert_eq!(ping(&state), "valid");
+    let mut bare = hub(&state);
+    bare.env_remove("TESSERA_HUB_HOST_SECRET")
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("elsewhere"));
+    let repaired = run(bare.args(["ping", "--json"]));
+    assert_eq!(repaired.status(), "valid", "{}", repaired.stderr);
     // Lost again the same day: a repair, within the license's allowance (one a year here),
     // counted and shown to the vendor.
     damage(&state);

@@ -274,6 +274,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let answer = hub
                 .bundle_for_request(&read(&args.request)?, args.lease_ttl)
                 .map_err(Exit::failure)?;
+            if answer.released {
+                tessera_process::note(&format_args!(
+                    "the request is the runner's signed release: its slot is given back; no \
+                     bundle to write"
+                ));
+                return Ok(0);
+            }
             let bundle = &answer.bundle;
             let text = serde_json::to_vec_pretty(bundle).map_err(|e| fail(Exit::Internal, e))?;
             tessera_core::fsutil::write_atomic(

@@ -52,6 +52,9 @@ pub struct LeaseAnswer {
     /// The end of the lease granted, for the operator (the lease itself says it, signed).
     #[serde(skip)]
     pub lease_ends: Option<UnixTime>,
+    /// Whether the call was the runner's signed release (its slot given back).
+    #[serde(skip)]
+    pub released: bool,
 }
 
 /// A runner as the operator sees it.
@@ -261,6 +264,7 @@ impl Hub {
                 lease: None,
                 refusal_signed: false,
                 lease_ends: None,
+                released: true,
             });
         }
         let link = record.chain.judge(call.holds);
@@ -278,6 +282,7 @@ impl Hub {
                 lease: None,
                 refusal_signed: report.refusal_signed,
                 lease_ends: None,
+                released: false,
             });
         }
         if !record.holds_slot(now) && others >= limit as usize {
@@ -305,6 +310,7 @@ impl Hub {
             lease: Some(sign_lease(&claims, &installed.key)),
             refusal_signed: false,
             lease_ends: Some(expires_at),
+            released: false,
         })
     }
 
@@ -322,12 +328,8 @@ impl Hub {
         ttl: Duration,
     ) -> Result<LeaseAnswer, LeaseError> {
         let answer = self.runner_call(request, Authority::Operator, ttl)?;
-        if answer.lease.is_none() && answer.bundle.status.permits_running() {
-            return Err(LeaseError::BadCall(
-                "it is a signed release: the runner's slot was given back and there is no \
-                 lease to write"
-                    .into(),
-            ));
+        if answer.released {
+            return Ok(answer);
         }
         if answer.lease.is_none() && !answer.refusal_signed {
             return Err(LeaseError::LocalRefusal(answer.bundle.status));

@@ -268,6 +268,22 @@ impl Runner {
         Ok(text)
     }
 
+    /// A signed release for the hub's operator (`tessera-hub bundle --request FILE`), for a
+    /// runner that cannot reach its hub: the slot is given back, and this runner stops at
+    /// once (its lease and any outstanding request are dropped).
+    pub fn release_request(&self, label: &str) -> Result<String, RunnerError> {
+        let key = self.runner_key()?;
+        let lock = self.lock()?;
+        let (text, _) = self.call(&key, label, RunnerAction::Release, None)?;
+        let cache = self.cache_path();
+        match std::fs::remove_file(&cache) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&cache, e)),
+            _ => {}
+        }
+        drop(lock);
+        Ok(text)
+    }
+
     /// Installs a bundle written by `tessera-hub bundle --request`: its lease must answer
     /// this runner's outstanding request, once.
     pub fn install_bundle(&self, bundle: &Bundle, trust: &str) -> Result<Decision, RunnerError> {

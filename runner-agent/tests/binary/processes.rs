@@ -84,7 +84,8 @@ fn an_air_gapped_runner_installs_a_bundle_file() {
         .hub
         .hub
         .bundle_for_request(&std::fs::read(&request).expect("request"), Duration::from_secs(86_400))
-        .expect("bundle");
+        .expect("bundle")
+        .bundle;
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write");
     let out = run(runner(&state)
@@ -130,7 +131,8 @@ fn user_mistakes_and_a_missing_keystore_get_one_line_and_an_exit_code() {
         .hub
         .hub
         .bundle_for_request(&std::fs::read(&request).expect("request"), Duration::from_secs(600))
-        .expect("bundle");
+        .expect("bundle")
+        .bundle;
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write");
     let out = run(runner(&state)
