@@ -11,8 +11,11 @@
 //! `HISTORY` (days of hourly pings each license already holds, 0), `RATE` (pings offered per
 //! second, spread evenly, instead of each connection sending as soon as it has its answer;
 //! latency then counts from when a ping was due), `ROLLING` (that history
-//! ends yesterday, so the portal's first rollup runs during the pings) and `PORTAL_BIN` (another
-//! `tessera-portal` binary, to compare two builds in one session).
+//! ends yesterday, so the portal's first rollup runs during the pings), `PORTAL_BIN` (another
+//! `tessera-portal` binary, to compare two builds in one session) and `MIGRATIONS_UPTO` (the
+//! last migration that other build knows: the newer ones' records are taken out of the
+//! seeded database, their columns and tables stay, so that an older build starts on it).
+//! Every ping carries the receipt its hub holds (`holds`, `held_receipt`), as a real hub's.
 //! See BENCHMARKS.md for figures.
 
 use std::io::{BufRead, BufReader};
@@ -34,7 +37,7 @@ use tessera_core::fingerprint::{ComponentHash, Fingerprint};
 use tessera_core::keyfile;
 use tessera_core::keys::SigningKey;
 use tessera_core::license::ProductId;
-use tessera_core::receipt::{Nonce, PingCall};
+use tessera_core::receipt::{self, Answers, Nonce, PingCall, ReceiptClaims};
 use tessera_core::time::{Clock, SystemClock};
 use tessera_portal::startup::load_or_create_receipt_key;
 use tessera_portal::store::Store;
@@ -193,7 +196,7 @@ async fn seed(store: &Store, hub_keys: &[SigningKey], fingerprint_json: &str, no
              terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at) VALUES ",
         );
         let mut activations = String::from(
-            "INSERT INTO activations (license_id, fingerprint, fingerprint_version, hub_key, activated_at, last_ping_at, last_hub_time_ms) VALUES ",
+            "INSERT INTO activations (license_id, fingerprint, fingerprint_version, hub_key, activated_at, last_ping_at, last_hub_time_ms, chain_pending) VALUES ",
         );
         for (i, key) in chunk.iter().enumerate() {
             let n = chunk_index * 500 + i;
@@ -206,8 +209,9 @@ async fn seed(store: &Store, hub_keys: &[SigningKey], fingerprint_json: &str, no
                 now + 365 * 86_400
             ));
             activations.push_str(&format!(
-                "{sep}('{id}', '{fingerprint_json}', 2, '{}', {now}, {now}, 0)",
-                key.public_key()
+                "{sep}('{id}', '{fingerprint_json}', 2, '{}', {now}, {now}, 0, '{}')",
+                key.public_key(),
+                activation_nonce(n)
             ));
         }
         sqlx::query(AssertSqlSafe(licenses)).execute(&mut *tx).await.expect("seed licenses");
@@ -244,6 +248,13 @@ impl Drop for KillOnDrop {
 
 fn license_id(n: usize) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// The nonce of license `n`'s activation receipt: the chain its first ping holds.
+fn activation_nonce(n: usize) -> Nonce {
+    let mut bytes = [0xa5; 16];
+    bytes[..8].copy_from_slice(&(n as u64).to_le_bytes());
+    Nonce::from_bytes(bytes)
 }
 
 /// The cost of one Ed25519 verify and one sign, in CPU time of this process (which is idle
@@ -360,6 +371,14 @@ async fn load() {
             sqlx::query(statement).execute(store.pool()).await.expect(statement);
         }
     }
+    if let Ok(upto) = std::env::var("MIGRATIONS_UPTO") {
+        let upto: i64 = upto.parse().expect("MIGRATIONS_UPTO: a migration version");
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version > $1")
+            .bind(upto)
+            .execute(store.pool())
+            .await
+            .expect("older build's migrations");
+    }
     store.pool().close().await;
     println!(
         "seeded {licenses} licenses and activations in {:.1} s",
@@ -394,21 +413,34 @@ async fn load() {
     let address: SocketAddr =
         line.trim().trim_start_matches("listening on ").parse().expect("listening address");
 
-    // Pre-signed pings, one per license in turn, so that signing is not measured.
+    // Pre-signed pings, one per license in turn, so that signing is not measured. Each holds
+    // the receipt of its license's call before (the activation's, then its ping before),
+    // signed with the portal's receipt key as the portal would have.
     let started = Instant::now();
     let time_ms = now.as_unix() * 1000;
+    let fingerprint_digest = receipt::fingerprint_json_digest(&fingerprint_json);
+    let nonce = |i: usize| Nonce::from_bytes([(i % 251) as u8; 16]);
     let pings_calls: Vec<Call> = (0..pings)
         .map(|i| {
             let n = i % licenses;
-            // Each license's later pings hold the receipt of its ping before (the chain).
-            let nonce = |i: usize| Nonce::from_bytes([(i % 251) as u8; 16]);
+            let holds = i.checked_sub(licenses).map_or_else(|| activation_nonce(n), nonce);
+            let held = ReceiptClaims {
+                license_id: license_id(n).parse().expect("id"),
+                answers: if i < licenses { Answers::Activate } else { Answers::Ping },
+                status: tessera_core::Status::Valid,
+                portal_time: now,
+                nonce: holds,
+                next_ping_by: now.saturating_add(Duration::from_secs(3600)),
+                fingerprint: fingerprint_digest.clone(),
+                hub_key_id: hub_keys[n].key_id(),
+            };
             let call = PingCall {
                 license_id: license_id(n).parse().expect("id"),
                 fingerprint: fingerprint.clone(),
                 fingerprint_version: tessera_core::fingerprint::VERSION,
                 previous_fingerprint: None,
-                holds: i.checked_sub(licenses).map(nonce),
-                held_receipt: None,
+                holds: Some(holds),
+                held_receipt: Some(receipt::sign(&held, &receipt)),
                 nonce: nonce(i),
                 hub_time_ms: time_ms + (i / licenses) as i64 + 1,
             };

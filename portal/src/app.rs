@@ -8,7 +8,7 @@ use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
 
 use crate::config::Settings;
-use crate::domain::pings::{PingPath, PingPathError};
+use crate::domain::pings::{PingPath, PingPathError, ReceiptKeys};
 use crate::limits::RateLimits;
 use crate::metrics::Metrics;
 use crate::startup::{self, LoadedDelegation, ReceiptKeyError};
@@ -145,12 +145,20 @@ impl Portal {
         };
         let metrics = Metrics::default();
         let limits = Arc::new(RateLimits::new(settings.limits));
-        let pings = PingPath::start(
-            store.clone(),
-            metrics.ping_batches.clone(),
-            limits.clone(),
+        // The delegations served are kept with the database: the receipts hubs hold stay
+        // proofs after a restore with a new receipt key.
+        if let Some(loaded) = &delegation {
+            let key_id = loaded.delegation.claims.portal_key.key_id().to_string();
+            store.record_delegation(&key_id, &loaded.text, clock.now().as_unix()).await?;
+        }
+        let receipt_keys = ReceiptKeys::new(
             receipt_key.public_key().clone(),
-        )?;
+            &store.delegations().await?,
+            trust.as_ref(),
+            clock.now(),
+        );
+        let pings =
+            PingPath::start(&store, metrics.ping_batches.clone(), limits.clone(), receipt_keys)?;
         Ok(Arc::new(Portal {
             limits,
             store,

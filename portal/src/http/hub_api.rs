@@ -22,8 +22,7 @@ use crate::domain::clock::check_clock;
 use crate::domain::pings::{Judged, PingRequest};
 use crate::domain::standing::license_status;
 use crate::metrics::StatusLabel;
-use crate::store::{Activation, ActivationRow, Bound, LicenseRow};
-use tessera_core::keys::PublicKey;
+use crate::store::{Activation, Bound, LicenseRow};
 
 /// The answer to an activation or a ping.
 #[derive(Debug, Serialize)]
@@ -161,36 +160,6 @@ pub async fn activate(
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }
 
-/// A ping the bound key refused, looked at again: signed by the key the binding's last
-/// re-activation replaced, and made after it, it proves the old hub still runs beside the
-/// new one. The fork is recorded (`cloned_at`, `forks`) and the binding, its license and
-/// the old key are returned, so that the old hub gets a signed `cloned` rather than an
-/// unsigned refusal it could ignore. `None`: an ordinary wrong key.
-async fn fork(
-    portal: &Portal,
-    license_id: &str,
-    envelope: &Envelope,
-    hub_time_ms: i64,
-    now: UnixTime,
-) -> Result<Option<(LicenseRow, ActivationRow, PublicKey)>, ApiError> {
-    let Some((previous, rebound_at)) = portal.store.previous_hub_key(license_id).await? else {
-        return Ok(None);
-    };
-    let Ok(key) = previous.parse::<PublicKey>() else {
-        return Ok(None);
-    };
-    // Made before the re-activation, it could be the old hub's last ping in flight.
-    if hub_time_ms <= rebound_at.saturating_mul(1000) || envelope.verify_signature(&key).is_err() {
-        return Ok(None);
-    }
-    if !portal.store.record_fork(license_id, &previous, now).await? {
-        return Ok(None);
-    }
-    let license = portal.store.license(license_id).await?;
-    let activation = portal.store.activation(license_id).await?;
-    Ok(license.zip(activation).map(|(license, activation)| (license, activation, key)))
-}
-
 /// `POST /v1/ping`: the hourly validation.
 pub async fn ping(
     State(portal): State<Arc<Portal>>,
@@ -202,10 +171,8 @@ pub async fn ping(
     let license_id = call.license_id.to_string();
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
-    // Kept for a ping signed by the key a re-activation replaced (a fork, below).
-    let signed = envelope.clone();
     let request = PingRequest {
-        license_id: license_id.clone(),
+        license_id,
         envelope,
         hub_time_ms: call.hub_time_ms,
         at: now,
@@ -217,16 +184,21 @@ pub async fn ping(
     let label = match &judged {
         Judged::Counted(_) => "counted",
         Judged::Resynced(_) => "resynced",
-        Judged::Cloned(_) => "cloned",
+        Judged::Cloned(_) | Judged::Forked(_) => "cloned",
         Judged::Stale => "stale",
         Judged::Limited(_) => "limited",
-        Judged::NotActivated => "not_activated",
+        Judged::NotActivated | Judged::BoundSince => "not_activated",
         Judged::UnknownLicense | Judged::WrongKey | Judged::BadSignature => "refused",
     };
     portal.metrics.pings.get_or_create(&StatusLabel { status: label }).inc();
     if matches!(
         judged,
-        Judged::NotActivated | Judged::UnknownLicense | Judged::WrongKey | Judged::BadSignature
+        Judged::NotActivated
+            | Judged::BoundSince
+            | Judged::UnknownLicense
+            | Judged::WrongKey
+            | Judged::BadSignature
+            | Judged::Forked(_)
     ) {
         // A ping that proved nothing: refused pings share one allowance, so a flood of
         // forged pings is answered 429 and never uses up a genuine hub's.
@@ -254,20 +226,21 @@ pub async fn ping(
                 "this license is not activated (or its binding was reset): activate again",
             ));
         }
+        Judged::Forked(ping) => {
+            tracing::warn!(license = %ping.license.id, hub_key = %ping.hub_key.key_id(), "the hub a re-activation replaced pinged again: a fork (recorded as cloned_at), answered cloned");
+            (ping.license, ping.activation, ping.hub_key, true)
+        }
+        Judged::BoundSince => {
+            return Err(ApiError::conflict(
+                "not_activated",
+                "this portal's binding predates this hub's key (it was restored from a backup): activate again",
+            ));
+        }
         Judged::WrongKey => {
-            match fork(&portal, &license_id, &signed, call.hub_time_ms, now).await? {
-                Some((license, activation, key)) => {
-                    portal.metrics.pings.get_or_create(&StatusLabel { status: "cloned" }).inc();
-                    tracing::warn!(license = %license.id, hub_key = %key.key_id(), "the hub a re-activation replaced pinged again: a fork (recorded as cloned_at), answered cloned");
-                    (license, activation, key, true)
-                }
-                None => {
-                    return Err(ApiError::unprocessable(
-                        "wrong_hub_key",
-                        "this license is bound to another hub key: activate again",
-                    ));
-                }
-            }
+            return Err(ApiError::unprocessable(
+                "wrong_hub_key",
+                "this license is bound to another hub key: activate again",
+            ));
         }
         Judged::BadSignature => {
             return Err(ApiError::unprocessable(

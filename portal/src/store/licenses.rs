@@ -323,44 +323,7 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// The hub key the binding's last re-activation replaced, if any, and when that
-    /// re-activation was (portal seconds).
-    pub async fn previous_hub_key(
-        &self,
-        license_id: &str,
-    ) -> Result<Option<(String, i64)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT previous_hub_key, rebound_at FROM activations WHERE license_id = $1 \
-             AND previous_hub_key IS NOT NULL AND rebound_at IS NOT NULL",
-        )
-        .bind(license_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| Ok((row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?))).transpose()
-    }
-
-    /// Records a fork: the hub key `previous` the last re-activation replaced was seen again
-    /// at `now`. Sets `cloned_at`; counts the fork once per re-activation. False when the
-    /// binding moved on meanwhile.
-    pub async fn record_fork(
-        &self,
-        license_id: &str,
-        previous: &str,
-        now: UnixTime,
-    ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE activations SET forks = forks + 1 - previous_seen, previous_seen = 1, \
-             cloned_at = $1 WHERE license_id = $2 AND previous_hub_key = $3",
-        )
-        .bind(now.as_unix())
-        .bind(license_id)
-        .bind(previous)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    /// The number of forks recorded on a binding (see [`Store::record_fork`]).
+    /// The number of forks recorded on a binding (the ping path records them).
     pub async fn forks(&self, license_id: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT forks FROM activations WHERE license_id = $1")
             .bind(license_id)
@@ -540,7 +503,7 @@ async fn rebind(
          hub_key = $1, fingerprint = $2, \
          fingerprint_version = $3, last_ping_at = $4, \
          last_hub_time_ms = $5, chain_confirmed = NULL, chain_pending = $6, \
-         rebinds = rebinds + 1, rebound_at = $4 \
+         rebinds = rebinds + 1, rebound_at = $4, rebound_hub_time_ms = $5 \
          WHERE license_id = $7 AND last_hub_time_ms < $5",
     )
     .bind(call.hub_key)

@@ -1,8 +1,8 @@
 //! The portal's database, and every SQL statement the portal runs: SQLite in one file by
 //! default or PostgreSQL for several portal instances. One portable schema
-//! (`portal/migrations`), one code path through sqlx's `Any` driver — except the ping path
-//! on SQLite, whose statements run on connections of their own ([`sqlite_pings`]) for speed.
-//! Both ping paths answer in one vocabulary: a [`PingRecord`] in, a [`PingOutcome`] out.
+//! (`portal/migrations`), one code path through sqlx's `Any` driver — except the ping path,
+//! whose statements run on connections of their own, one implementation per database of
+//! the traits in [`pings`] ([`sqlite_pings`], [`pg_pings`]).
 //!
 //! Times are Unix seconds (`BIGINT`); hashes are lower-case hex. See docs/OPERATIONS.md
 //! ("What the portal stores") for every column and why it is there.
@@ -13,8 +13,9 @@ mod filter;
 pub mod ledger;
 mod licenses;
 mod people;
-mod pg_pings;
-mod pings;
+pub mod pg_pings;
+mod receipt_keys;
+pub mod pings;
 pub mod sqlite_bulk;
 pub mod sqlite_pings;
 mod usage;
@@ -69,6 +70,10 @@ pub enum StoreError {
     /// A blocking database task that did not finish (it panicked).
     #[error("database task: {0}")]
     Task(String),
+    /// The ping path needs its own connections to a database file or server (an
+    /// in-memory SQLite database has none).
+    #[error("the ping path needs a database file or a PostgreSQL server, not an in-memory database")]
+    NoPingPath,
 }
 
 /// Which database the store talks to.
@@ -391,8 +396,8 @@ pub struct Store {
     backend: Backend,
     /// The database file, for SQLite on a file.
     sqlite_file: Option<PathBuf>,
-    /// PostgreSQL's ping path, on connections of its own.
-    pg_pings: Option<pg_pings::PgPings>,
+    /// Where the ping path opens its own connections.
+    ping_source: pings::PingSource,
 }
 
 /// Days since 1970-01-01 of a time.
@@ -413,7 +418,6 @@ pub(crate) trait ReadRow {
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
 }
 
 macro_rules! read_row {
@@ -429,9 +433,6 @@ macro_rules! read_row {
                 self.try_get(column)
             }
             fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
                 self.try_get(column)
             }
         }
@@ -566,11 +567,12 @@ impl Store {
             }
         };
         MIGRATOR.run(&pool).await?;
-        let pg_pings = match backend {
-            Backend::Postgres => Some(pg_pings::PgPings::connect(url).await?),
-            Backend::Sqlite => None,
+        let ping_source = match (&sqlite_file, backend) {
+            (_, Backend::Postgres) => pings::PingSource::Postgres(url.parse()?),
+            (Some(file), Backend::Sqlite) => pings::PingSource::Sqlite(file.clone()),
+            (None, Backend::Sqlite) => pings::PingSource::None,
         };
-        let store = Store { pool, backend, sqlite_file, pg_pings };
+        let store = Store { pool, backend, sqlite_file, ping_source };
         if backend == Backend::Postgres {
             store.leave_room_for_ping_updates().await?;
         }
@@ -639,6 +641,11 @@ impl Store {
     /// The SQLite database file, unless the store is PostgreSQL or in memory.
     pub fn sqlite_file(&self) -> Option<&Path> {
         self.sqlite_file.as_deref()
+    }
+
+    /// Where the ping path opens its own connections.
+    pub fn ping_source(&self) -> &pings::PingSource {
+        &self.ping_source
     }
 
     /// The connection pool.

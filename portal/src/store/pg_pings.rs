@@ -1,36 +1,36 @@
-//! The ping path's statements on PostgreSQL, on a small pool of its own with PostgreSQL's
-//! own driver. Each statement is one fixed text that takes a round's values as arrays
-//! (`= ANY($1)`, `unnest`), so every connection prepares it once and PostgreSQL plans it
-//! once, whatever the size of the round; rows are read in their own types rather than copied
-//! through the `Any` driver. The rule the write follows is the pool path's
-//! ([`plan_round`]).
+//! The ping path's statements on PostgreSQL, on a connection of its own per ping thread
+//! with PostgreSQL's own driver, run on that thread by a small runtime of its own (the
+//! threads block on each round anyway). Each statement is one fixed text that takes a
+//! round's values as arrays (`= ANY($1)`, `unnest`), so a connection prepares it once and
+//! PostgreSQL plans it once, whatever the size of the round. A connection that fails is
+//! dropped and opened again for the next round.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
-use std::time::Duration;
 
-use sqlx::AssertSqlSafe;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, Row};
 
-use super::pings::{
-    BINDINGS_WITH_HISTORY, Binding, binding_from_row, license_and_activation, plan_round, round_ids,
-};
-use super::{ActivationRow, LicenseRow, PingOutcome, PingRecord, StoreError};
+use tessera_core::chain::Chain;
 
-/// The license and its binding, for each license id of a round.
+use super::pings::{Binding, Found, PingReader, PingWriter, Replaced, RoundWrites, stored_history};
+use super::{StoreError, activation_from_row, license_from_row, stored_nonce};
+
+/// The license, its binding and the key its last re-activation replaced, for each license
+/// id of a round.
 const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.not_before, \
      l.expires_at, l.terminates_at, l.grace_period_secs, l.ping_interval_secs, l.status, \
      l.registered_at, l.status_changed_at, a.license_id, a.fingerprint, a.fingerprint_version, \
      a.hub_key, a.activated_at, a.last_ping_at, a.last_hub_time_ms, a.chain_confirmed, \
      a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at, a.repairs, a.repairs_from, \
-     a.repaired_at \
+     a.repaired_at, a.previous_hub_key, a.rebound_hub_time_ms \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ANY($1)";
 
 /// The bindings of a round with their day counts, locked for the write transaction in
 /// license id order (several portals, and the rollup, lock in the same order: no deadlock).
-static BINDINGS: LazyLock<String> = LazyLock::new(|| {
-    format!("{BINDINGS_WITH_HISTORY} WHERE a.license_id = ANY($1) ORDER BY a.license_id FOR UPDATE")
-});
+const BINDINGS: &str = "SELECT a.license_id, a.hub_key, a.last_ping_at, a.last_hub_time_ms, \
+     a.chain_confirmed, a.chain_pending, l.day_counts \
+     FROM activations a JOIN licenses l ON l.id = a.license_id \
+     WHERE a.license_id = ANY($1) ORDER BY a.license_id FOR UPDATE";
 
 /// The counted pings of a round in one statement: each license's last-ping time and chain,
 /// and its day counts.
@@ -49,76 +49,159 @@ const COUNT: &str = "WITH v AS ( \
 /// Copies of hubs noticed in a round.
 const CLONED: &str = "UPDATE activations SET cloned_at = $1 WHERE license_id = ANY($2)";
 
-/// PostgreSQL's ping path: two connections are all it uses at once (a lookup round and a
-/// write round); a third lets one be replaced without a wait.
-#[derive(Debug, Clone)]
-pub(super) struct PgPings {
-    pool: PgPool,
+/// A fork: the replaced key seen again, counted once per re-activation.
+const FORK: &str = "UPDATE activations SET forks = forks + 1 - previous_seen, \
+     previous_seen = 1, cloned_at = $3 WHERE license_id = $1 AND previous_hub_key = $2";
+
+/// One ping thread's connection: its runtime, and the connection while it works.
+pub struct PgConnection {
+    options: PgConnectOptions,
+    runtime: tokio::runtime::Runtime,
+    connection: Option<sqlx::PgConnection>,
 }
 
-impl PgPings {
-    /// Connects to the database the store has already migrated.
-    pub async fn connect(url: &str) -> Result<PgPings, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(3)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        Ok(PgPings { pool })
+impl PgConnection {
+    /// Prepares a connection to the database the store has already migrated; it connects
+    /// at its first round.
+    pub fn open(options: PgConnectOptions) -> Result<PgConnection, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(PgConnection { options, runtime, connection: None })
     }
 
-    /// Looks up many licenses with their bindings in one query.
-    pub async fn lookup(
-        &self,
-        ids: &[&str],
-    ) -> Result<Vec<(LicenseRow, Option<ActivationRow>)>, StoreError> {
-        let rows = sqlx::query(LOOKUP).bind(ids).fetch_all(&self.pool).await?;
-        rows.iter().map(license_and_activation).collect()
-    }
-
-    /// Records a round of authenticated pings in one transaction, with three statements
-    /// at most: lock and read the bindings, write the counted pings, mark noticed copies.
-    pub async fn record(&self, pings: &[PingRecord]) -> Result<Vec<PingOutcome>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let ids = round_ids(pings);
-        let mut bindings: HashMap<String, Binding> = HashMap::with_capacity(ids.len());
-        let query = sqlx::query(AssertSqlSafe(BINDINGS.as_str()));
-        for row in query.bind(&ids).fetch_all(&mut *tx).await? {
-            let (id, binding) = binding_from_row(&row)?;
-            bindings.insert(id, binding);
-        }
-        let round = plan_round(pings, &mut bindings);
-        if !round.counted.is_empty() {
-            let n = round.counted.len();
-            let (mut ids, mut at, mut hub_time_ms) =
-                (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-            let (mut confirmed, mut pending) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            let (mut day_counts, mut days_from) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            for (id, last) in &round.counted {
-                let binding = &bindings[*id];
-                ids.push(*id);
-                at.push(*last);
-                hub_time_ms.push(binding.last_hub_time_ms);
-                confirmed.push(binding.chain.confirmed.map(|n| n.to_string()));
-                pending.push(binding.chain.pending.map(|n| n.to_string()));
-                day_counts.push(binding.history.encode());
-                days_from.push(binding.history.first_day());
+    /// Runs `work` on the connection (opened if needed); a failed connection is dropped.
+    fn run<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let PgConnection { options, runtime, connection } = self;
+        let result = runtime.block_on(async {
+            if connection.is_none() {
+                *connection = Some(options.connect().await?);
             }
-            sqlx::query(COUNT)
-                .bind(ids)
-                .bind(at)
-                .bind(hub_time_ms)
-                .bind(confirmed)
-                .bind(pending)
-                .bind(day_counts)
-                .bind(days_from)
-                .execute(&mut *tx)
-                .await?;
+            match connection.as_mut() {
+                Some(connection) => work(connection).await,
+                None => Err(StoreError::Task("no connection".to_owned())),
+            }
+        });
+        if matches!(result, Err(StoreError::Sql(_))) {
+            self.connection = None;
         }
-        if !round.cloned.is_empty() {
-            sqlx::query(CLONED).bind(round.cloned_at).bind(&round.cloned).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(round.outcomes)
+        result
     }
+}
+
+impl PingReader for PgConnection {
+    fn lookup(&mut self, ids: &[&str]) -> Result<Vec<Option<Found>>, StoreError> {
+        let rows = self.run(async |c| Ok(sqlx::query(LOOKUP).bind(ids).fetch_all(c).await?))?;
+        let mut found: HashMap<String, Found> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let found_row = found_row(row)?;
+            found.insert(found_row.license.id.clone(), found_row);
+        }
+        // Each ping gets its own copy: a license may ping twice in one round.
+        Ok(ids.iter().map(|id| found.get(*id).cloned()).collect())
+    }
+}
+
+impl PingWriter for PgConnection {
+    fn begin(&mut self, ids: &[&str]) -> Result<HashMap<String, Binding>, StoreError> {
+        let rows = self.run(async |c| {
+            sqlx::query("BEGIN").execute(&mut *c).await?;
+            Ok(sqlx::query(BINDINGS).bind(ids).fetch_all(&mut *c).await?)
+        })?;
+        let mut bindings = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let binding = Binding {
+                hub_key: row.try_get("hub_key")?,
+                last_ping_at: row.try_get("last_ping_at")?,
+                last_hub_time_ms: row.try_get("last_hub_time_ms")?,
+                chain: Chain {
+                    confirmed: stored_nonce(row.try_get("chain_confirmed")?)?,
+                    pending: stored_nonce(row.try_get("chain_pending")?)?,
+                },
+                history: stored_history(row.try_get::<Option<Vec<u8>>, _>("day_counts")?.as_deref())?,
+            };
+            bindings.insert(row.try_get("license_id")?, binding);
+        }
+        Ok(bindings)
+    }
+
+    fn finish(&mut self, writes: &RoundWrites<'_>) -> Result<Vec<bool>, StoreError> {
+        let n = writes.counted.len();
+        let (mut ids, mut at, mut hub_time_ms) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut confirmed, mut pending) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut day_counts, mut days_from) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (id, binding) in &writes.counted {
+            ids.push(*id);
+            at.push(binding.last_ping_at);
+            hub_time_ms.push(binding.last_hub_time_ms);
+            confirmed.push(binding.chain.confirmed.map(|n| n.to_string()));
+            pending.push(binding.chain.pending.map(|n| n.to_string()));
+            day_counts.push(binding.history.encode());
+            days_from.push(binding.history.first_day());
+        }
+        self.run(async |c| {
+            if !ids.is_empty() {
+                sqlx::query(COUNT)
+                    .bind(&ids)
+                    .bind(&at)
+                    .bind(&hub_time_ms)
+                    .bind(&confirmed)
+                    .bind(&pending)
+                    .bind(&day_counts)
+                    .bind(&days_from)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            if !writes.cloned.is_empty() {
+                sqlx::query(CLONED)
+                    .bind(writes.cloned_at)
+                    .bind(&writes.cloned)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            let mut forks = Vec::with_capacity(writes.forks.len());
+            for (id, key) in &writes.forks {
+                let done = sqlx::query(FORK)
+                    .bind(*id)
+                    .bind(*key)
+                    .bind(writes.cloned_at)
+                    .execute(&mut *c)
+                    .await?;
+                forks.push(done.rows_affected() == 1);
+            }
+            sqlx::query("COMMIT").execute(&mut *c).await?;
+            Ok(forks)
+        })
+    }
+
+    fn abandon(&mut self) {
+        // A connection in an unknown state is not reused: dropping it ends its transaction.
+        if let Some(connection) = self.connection.take() {
+            let _ = self.runtime.block_on(connection.close());
+        }
+    }
+}
+
+/// A row of [`LOOKUP`].
+fn found_row(row: &PgRow) -> Result<Found, StoreError> {
+    let license = license_from_row(row)?;
+    if row.try_get::<Option<String>, _>("license_id")?.is_none() {
+        return Ok(Found { license, activation: None, replaced: None });
+    }
+    let activation = activation_from_row(row)?;
+    let replaced = match (row.try_get::<Option<String>, _>("previous_hub_key")?, activation.rebound_at)
+    {
+        (Some(hub_key), Some(rebound_at)) => Some(Replaced {
+            hub_key,
+            rebound_at,
+            rebound_hub_time_ms: row.try_get("rebound_hub_time_ms")?,
+        }),
+        _ => None,
+    };
+    Ok(Found { license, activation: Some(activation), replaced })
 }

@@ -1,5 +1,6 @@
 use sqlx::Row;
-use tessera_portal::store::{Backend, DAYS_KEPT, PingOutcome, PingRecord, day_of, sqlite_pings};
+use tessera_portal::domain::pings::record as record_pings;
+use tessera_portal::store::{Backend, DAYS_KEPT, PingOutcome, PingRecord, day_of};
 
 use crate::helpers::TestApp;
 use crate::on_both_stores;
@@ -52,7 +53,7 @@ on_both_stores!(the_schema_has_no_column_for_addresses_agents_bodies_or_raw_keys
         }
     }
     // (The people tables, users and sessions, are checked in web.rs.)
-    assert_eq!(all.len(), 18 + 18 + 3 + 3 + 9, "a new column needs a look: {all:?}");
+    assert_eq!(all.len(), 18 + 19 + 3 + 3 + 9, "a new column needs a look: {all:?}");
 
     // And no raw license key lands anywhere in the database file.
     let license = app.registered_license().await;
@@ -99,7 +100,7 @@ on_both_stores!(the_rollup_conserves_totals_across_the_90_day_boundary_and_is_id
                 answer: tessera_core::receipt::Nonce::generate().expect("nonce"),
                 held_at: None,
             };
-            let outcome = store.record_pings(&[record]).await.expect("record");
+            let outcome = record_pings(store, &[record]).await.expect("record");
             assert_eq!(outcome, vec![tessera_portal::store::PingOutcome::Counted]);
             expected_total += 1;
         }
@@ -180,23 +181,16 @@ on_both_stores!(a_ping_checked_against_a_replaced_hub_key_is_not_counted, |app| 
     let store = &app.portal.store;
     let later = new.time_ms + 1_000;
     assert_eq!(
-        store.record_pings(&[record(&old, later)]).await.expect("record"),
+        record_pings(store, &[record(&old, later)]).await.expect("record"),
         [PingOutcome::WrongKey]
     );
-    if let Some(file) = store.sqlite_file() {
-        let (_, mut writer) = sqlite_pings::open(file).expect("ping connections");
-        assert_eq!(
-            writer.record(&[record(&old, later + 1)]).expect("record"),
-            [PingOutcome::WrongKey]
-        );
-    }
     assert!(store.daily_pings(&id).await.expect("days").is_empty(), "nothing was counted");
     assert_eq!(
-        store.record_pings(&[record(&new, later + 2)]).await.expect("record"),
+        record_pings(store, &[record(&new, later + 2)]).await.expect("record"),
         [PingOutcome::Counted]
     );
     assert_eq!(
-        store.record_pings(&[record(&new, later + 2)]).await.expect("record"),
+        record_pings(store, &[record(&new, later + 2)]).await.expect("record"),
         [PingOutcome::Stale]
     );
 });
@@ -221,14 +215,14 @@ on_both_stores!(one_round_judges_a_license_twice_in_order_beside_unknown_and_rep
     let unknown = "01900000-0000-7000-8000-000000000000";
     let round = [record(&id, t), record(unknown, t), record(&id, t + 1), record(&id, t + 1)];
     assert_eq!(
-        app.portal.store.record_pings(&round).await.expect("record"),
+        record_pings(&app.portal.store, &round).await.expect("record"),
         [PingOutcome::Counted, PingOutcome::NotActivated, PingOutcome::Counted, PingOutcome::Stale]
     );
     let days = app.portal.store.daily_pings(&id).await.expect("days");
     assert_eq!(days.iter().map(|(_, count)| *count).sum::<i64>(), 2, "{days:?}");
     // The next round starts from the second ping's hub time.
     assert_eq!(
-        app.portal.store.record_pings(&[record(&id, t + 1)]).await.expect("record"),
+        record_pings(&app.portal.store, &[record(&id, t + 1)]).await.expect("record"),
         [PingOutcome::Stale]
     );
 });

@@ -1,35 +1,37 @@
-//! Where a ping is authenticated and stored, in rounds. Handlers hand their pings to the
-//! ping path and wait; a round takes everything that queued up while the previous one ran,
-//! looks it all up, checks every signature with one batch verification, records the
-//! authenticated pings and makes them durable with one commit. A handler gets its ping's
-//! outcome only after that commit, so a receipt is never sent for a ping that could still
-//! be lost.
+//! Where a ping is judged: one pipeline for both databases. A handler opens the envelope
+//! and hands the ping to [`PingPath::judge`]; the pipeline's two threads, each with a
+//! connection of its own from the store ([`crate::store::pings`]), take it in rounds:
 //!
-//! Two pipelines behind one door ([`PingPath::judge`]), both over the store's one ping
-//! vocabulary ([`PingRecord`] in, [`PingOutcome`] out) and this module's one signature check:
-//! - SQLite (`sqlite.rs`): two threads with the store's own ping connections in a pipeline —
-//!   a checker (lookups and the batch signature check) and a writer (one write transaction
-//!   for every checked round that queued up). This skips the async driver's hand-offs per
-//!   statement and per row, which cost more than the SQL.
-//! - PostgreSQL (`pooled.rs`): two batching tasks over the connection pool (look up and
-//!   verify, then record), so that several portal instances can share the database.
+//! 1. **check** (`check.rs`, on the checker thread): every ping that queued up while the
+//!    previous round ran is looked up with one read, each is matched with the hub key its
+//!    license is bound to (or the key a re-activation replaced: a fork), all signatures are
+//!    verified in one batch, then replays and the license's rate limit are judged;
+//! 2. **record** (`write.rs`, on the writer thread): every checked round that queued up
+//!    meanwhile is judged against the bindings as the write transaction reads them (the
+//!    chain, re-syncs, copies) and recorded with one commit, while the checker already
+//!    works on the next round.
+//!
+//! A handler gets its ping's judgement only after that commit, so a receipt (signed by the
+//! handler) is never sent for a ping that could still be lost.
 
-mod pooled;
-mod sqlite;
+mod check;
+mod pipeline;
+mod proof;
+mod write;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use prometheus_client::metrics::counter::Counter;
 use tessera_core::UnixTime;
 use tessera_core::armor::Envelope;
-use tessera_core::chain::Link;
-use tessera_core::keys::{PublicKey, verify_many};
-use tessera_core::receipt::{Nonce, resync_proof};
-use tokio::sync::{mpsc, oneshot};
+use tessera_core::keys::PublicKey;
+use tessera_core::receipt::Nonce;
 
-use crate::limits::{Limited, RateLimits};
-use crate::store::sqlite_pings::Found;
-use crate::store::{ActivationRow, LicenseRow, PingOutcome, PingRecord, Store, StoreError};
+pub use pipeline::PingPath;
+pub use proof::ReceiptKeys;
+pub use write::record;
+
+use crate::limits::Limited;
+use crate::store::{ActivationRow, LicenseRow, StoreError};
 
 /// Most pings judged in one round.
 const MAX_BATCH: usize = 512;
@@ -49,31 +51,8 @@ pub struct PingRequest {
     /// The nonce of this call, which its receipt will echo.
     pub answer: Nonce,
     /// The receipt the hub holds (whose nonce is `holds`), armored: looked at only when the
-    /// chain would refuse the ping ([`resync_proof`]).
+    /// chain would refuse the ping ([`tessera_core::receipt::resync_proof`]).
     pub held_receipt: Option<String>,
-}
-
-/// What a ping's record needs besides what its check found.
-#[derive(Clone)]
-struct Call {
-    hub_time_ms: i64,
-    at: UnixTime,
-    holds: Option<Nonce>,
-    answer: Nonce,
-    held_receipt: Option<String>,
-}
-
-impl PingRequest {
-    /// What the record needs of the request; takes the held receipt out of it.
-    fn call(&mut self) -> Call {
-        Call {
-            hub_time_ms: self.hub_time_ms,
-            at: self.at,
-            holds: self.holds,
-            answer: self.answer,
-            held_receipt: self.held_receipt.take(),
-        }
-    }
 }
 
 /// Why the ping path could not judge a ping.
@@ -87,15 +66,7 @@ pub enum PingPathError {
     /// round gets the same error.
     #[error("a ping round failed: {0}")]
     Round(Arc<StoreError>),
-    /// A round answered a different number of pings than it was given (a bug).
-    #[error("a ping round answered {answered} of {asked} pings")]
-    Miscounted {
-        /// Pings given.
-        asked: usize,
-        /// Pings answered.
-        answered: usize,
-    },
-    /// A thread of a ping pipeline could not be started, or failed.
+    /// A thread of the ping pipeline could not be started.
     #[error("cannot start the {name} thread: {reason}")]
     Thread {
         /// The thread.
@@ -118,8 +89,12 @@ pub enum Judged {
     UnknownLicense,
     /// No activation (or its binding was reset).
     NotActivated,
-    /// Signed by a key other than the bound hub key.
+    /// Signed by a key other than the bound hub key (and not a fork).
     WrongKey,
+    /// Signed by a key the binding does not know, by a hub that holds a receipt this portal
+    /// signed for that key after the binding's last ping: the hub re-activated after the
+    /// backup this portal was restored from. Not counted; the hub is to activate again.
+    BoundSince,
     /// The signature does not verify.
     BadSignature,
     /// Authentic but not newer than the hub's last accepted call: a replay, not counted.
@@ -135,218 +110,18 @@ pub enum Judged {
     /// Authentic, but from a copy of the bound hub that fell behind the chain: answered
     /// with a signed `cloned` receipt, not counted.
     Cloned(Box<VerifiedPing>),
+    /// Signed by the hub key the binding's last re-activation replaced, and made after that
+    /// re-activation: the old hub still runs beside the new one. Recorded (`cloned_at`,
+    /// `forks`), answered with a signed `cloned` for the old key (`hub_key`), not counted.
+    Forked(Box<VerifiedPing>),
 }
 
-/// An authenticated ping's license, binding and hub key.
+/// An authenticated ping's license, binding and the hub key that signed it.
 pub struct VerifiedPing {
     /// The license.
     pub license: LicenseRow,
     /// Its binding.
     pub activation: ActivationRow,
-    /// The bound hub key, which signed the ping.
+    /// The key that signed the ping: the bound one, or for a fork the replaced one.
     pub hub_key: PublicKey,
-}
-
-impl VerifiedPing {
-    /// What the store records for this ping: the write counts it only while the license is
-    /// still bound to the key whose signature was checked. `receipt_key` is the portal's
-    /// own receipt key, which the held receipt of a ping the chain would refuse is checked
-    /// against.
-    fn record(&self, call: Call, receipt_key: &PublicKey) -> PingRecord {
-        PingRecord {
-            license_id: self.license.id.clone(),
-            hub_key: self.activation.hub_key.clone(),
-            hub_time_ms: call.hub_time_ms,
-            at: call.at,
-            holds: call.holds,
-            answer: call.answer,
-            held_at: self.held_at(&call, receipt_key),
-        }
-    }
-
-    /// The portal time of the receipt the hub holds, when that receipt proves the hub's
-    /// place in a chain this portal has forgotten ([`resync_proof`]). Checked only when the
-    /// binding as looked up would refuse the ping as a copy: one signature check more on a
-    /// rare call, none on the others.
-    fn held_at(&self, call: &Call, receipt_key: &PublicKey) -> Option<i64> {
-        let (Some(held), Some(holds)) = (call.held_receipt.as_deref(), call.holds) else {
-            return None;
-        };
-        if self.activation.chain.judge(Some(holds)) != Link::Forked {
-            return None;
-        }
-        let license_id = self.license.id.parse().ok()?;
-        match resync_proof(held, receipt_key, license_id, self.hub_key.key_id(), holds) {
-            Ok(at) => Some(at.as_unix()),
-            Err(error) => {
-                tracing::info!(license = %self.license.id, %error, "a ping behind the chain holds no proof of a newer place in it");
-                None
-            }
-        }
-    }
-
-    /// The judgement for this authentic ping, from what recording it found.
-    fn judged(self, outcome: PingOutcome) -> Judged {
-        match outcome {
-            PingOutcome::Counted => Judged::Counted(Box::new(self)),
-            PingOutcome::Resynced => Judged::Resynced(Box::new(self)),
-            PingOutcome::Cloned => Judged::Cloned(Box::new(self)),
-            PingOutcome::Stale => Judged::Stale,
-            PingOutcome::WrongKey => Judged::WrongKey,
-            _ => Judged::NotActivated,
-        }
-    }
-}
-
-/// The signature check of a round: each ping against the hub key its license is bound to,
-/// all signatures in one batch verification (one by one only when the batch fails), then
-/// the license's rate limit, which only authentic pings newer than the hub's last accepted
-/// call count against (a replayed genuine ping is stale before it spends the genuine hub's
-/// allowance; the write checks staleness again under its lock). `Ok(ping)` is authentic,
-/// fresh and within its limit; `Err(judged)` says why not. `hub_time_ms` is each call's time.
-fn authenticate(
-    round: Vec<(Envelope, Found, i64)>,
-    limits: &RateLimits,
-) -> Result<Vec<Result<VerifiedPing, Judged>>, StoreError> {
-    let mut answers = Vec::with_capacity(round.len());
-    let mut envelopes = Vec::with_capacity(round.len());
-    let mut times = Vec::with_capacity(round.len());
-    for (envelope, found, hub_time_ms) in round {
-        times.push(hub_time_ms);
-        let answer = match found {
-            None => Err(Judged::UnknownLicense),
-            Some((_, None)) => Err(Judged::NotActivated),
-            Some((license, Some(activation))) => {
-                let hub_key: PublicKey = activation
-                    .hub_key
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("a stored hub key does not parse".into()))?;
-                if hub_key.key_id() == envelope.key_id() {
-                    Ok(VerifiedPing { license, activation, hub_key })
-                } else {
-                    Err(Judged::WrongKey)
-                }
-            }
-        };
-        answers.push(answer);
-        envelopes.push(envelope);
-    }
-    let items: Vec<(&PublicKey, &[u8], &[u8; 64])> = answers
-        .iter()
-        .zip(&envelopes)
-        .filter_map(|(answer, envelope)| {
-            answer
-                .as_ref()
-                .ok()
-                .map(|ping| (&ping.hub_key, envelope.signed_message(), envelope.signature()))
-        })
-        .collect();
-    let mut good = verify_many(&items).into_iter();
-    drop(items);
-    Ok(answers
-        .into_iter()
-        .zip(times)
-        .map(|(answer, hub_time_ms)| match answer {
-            Ok(ping) if good.next() == Some(true) => {
-                if hub_time_ms <= ping.activation.last_hub_time_ms {
-                    return Err(Judged::Stale);
-                }
-                limits.verified_ping(&ping.license.id).map_err(Judged::Limited)?;
-                Ok(ping)
-            }
-            Ok(_) => Err(Judged::BadSignature),
-            Err(judged) => Err(judged),
-        })
-        .collect())
-}
-
-/// Where a round's answer to one request goes.
-type Reply<T> = oneshot::Sender<Result<T, PingPathError>>;
-
-/// A request and where its answer goes, as queued for a round.
-type Queued<Req, Resp> = (Req, Reply<Resp>);
-
-/// The door in front of a stage that serves requests in rounds: a caller queues its request
-/// with a reply slot and waits; closing the door lets the stage drain its queue and end.
-struct Door<Req, Resp> {
-    sender: Mutex<Option<mpsc::Sender<Queued<Req, Resp>>>>,
-}
-
-impl<Req, Resp> Door<Req, Resp> {
-    /// A door and the queue behind it.
-    fn open() -> (Self, mpsc::Receiver<Queued<Req, Resp>>) {
-        let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
-        (Door { sender: Mutex::new(Some(sender)) }, receiver)
-    }
-
-    /// Queues one request and waits for its round's answer.
-    async fn call(&self, request: Req) -> Result<Resp, PingPathError> {
-        let sender = self
-            .sender
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(PingPathError::ShuttingDown)?;
-        let (reply, answer) = oneshot::channel();
-        sender.send((request, reply)).await.map_err(|_| PingPathError::ShuttingDown)?;
-        // Only the door's own sender may keep the queue open once it is closed.
-        drop(sender);
-        answer.await.map_err(|_| PingPathError::ShuttingDown)?
-    }
-
-    /// Takes no more requests; the stage ends once the queued ones are served.
-    fn close(&self) {
-        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
-    }
-}
-
-/// Answers every ping of a failed round with the failure (logged once, not per ping).
-fn fail_all<T>(replies: Vec<Reply<T>>, error: PingPathError, what: &str) {
-    tracing::error!(%error, size = replies.len(), "{what}");
-    for reply in replies {
-        let _ = reply.send(Err(error.clone()));
-    }
-}
-
-/// The ping path of the store the portal was started on.
-pub enum PingPath {
-    /// SQLite: one connection on one thread.
-    Sqlite(sqlite::Rounds),
-    /// PostgreSQL: through the connection pool.
-    Pooled(pooled::Rounds),
-}
-
-impl PingPath {
-    /// Starts the rounds; `rounds` counts group commits; `limits` holds the per-license
-    /// allowance that authentic pings count against; `receipt_key` is the portal's receipt
-    /// key, which a hub's held receipt is checked against when it proves a re-sync.
-    pub fn start(
-        store: Store,
-        rounds: Counter,
-        limits: Arc<RateLimits>,
-        receipt_key: PublicKey,
-    ) -> Result<PingPath, PingPathError> {
-        match store.sqlite_file() {
-            Some(file) => {
-                Ok(PingPath::Sqlite(sqlite::Rounds::start(file, rounds, limits, receipt_key)?))
-            }
-            None => Ok(PingPath::Pooled(pooled::Rounds::start(store, rounds, limits, receipt_key))),
-        }
-    }
-
-    /// Authenticates and records one ping; answers after its round's commit.
-    pub async fn judge(&self, ping: PingRequest) -> Result<Judged, PingPathError> {
-        match self {
-            PingPath::Sqlite(rounds) => rounds.judge(ping).await,
-            PingPath::Pooled(rounds) => rounds.judge(ping).await,
-        }
-    }
-
-    /// Stops taking pings and finishes every queued one.
-    pub async fn close(&self) {
-        match self {
-            PingPath::Sqlite(rounds) => rounds.close().await,
-            PingPath::Pooled(rounds) => rounds.close().await,
-        }
-    }
 }
