@@ -10,9 +10,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use tessera_core::UnixTime;
 use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
 
-use super::{Browser, PASSWORD, Page, aiosmtpd, code_after, csrf_of, invitation_link};
+use super::{aiosmtpd, code_after, csrf_of, invitation_link};
 use crate::helpers::{Db, TestApp, spawn_app_with};
 use crate::on_both_stores;
+use crate::people::{Browser, PASSWORD, Page, encode};
 
 /// The example: the address and a year (its local part is too short for the plain
 /// "contains the local part" rule).
@@ -217,6 +218,41 @@ on_both_stores!(
         assert_eq!(other.status, 200, "another address is not held by them");
     }
 );
+
+on_both_stores!(new_passwords_sent_to_reset_links_are_rate_limited, |app| {
+    kim(&app, PASSWORD).await;
+    let (_, token) =
+        accounts::request_password_reset(&app.portal.store, "kim@acme.example", app.now())
+            .await
+            .expect("reset")
+            .expect("kim has an account");
+    let path = format!("/ui/reset/{}", token.expose());
+    let mut browser = Browser::new(&app);
+    let mut csrf = browser.get(&path).await.csrf();
+    // Mistyped ten times: each is answered, none uses the link up.
+    for _ in 0..10 {
+        let differ = [("new", STRONG), ("again", "pewter orchard"), ("csrf", &csrf)];
+        let answer = browser.post(&path, &differ, None).await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        csrf = answer.csrf();
+    }
+    // The eleventh within the hour waits, and is told so in a sentence.
+    let differ = [("new", STRONG), ("again", "pewter orchard"), ("csrf", &csrf)];
+    let held = browser.post(&path, &differ, None).await;
+    assert_eq!(held.status, 429, "{}", held.body);
+    assert!(held.body.contains("Too many tries to set a new password"), "{}", held.body);
+    assert!(held.headers.get("retry-after").is_some());
+    // Another link is not held by this one's tries.
+    let other = browser.post("/ui/reset/not-a-link", &differ, None).await;
+    assert_eq!(other.status, 404);
+    // Guessing links: the portal's overall allowance runs out too.
+    let mut statuses = Vec::new();
+    for n in 0..60 {
+        let guess = format!("/ui/reset/guess-{n}");
+        statuses.push(browser.post(&guess, &differ, None).await.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+});
 
 on_both_stores!(without_a_mail_relay_the_forgot_page_says_to_ask_an_administrator, |app| {
     kim(&app, PASSWORD).await;
@@ -471,7 +507,7 @@ async fn post_with_host(
         .header("origin", format!("http://{host}"))
         .header("cookie", browser.cookie_header())
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(super::encode(form))
+        .body(encode(form))
         .send()
         .await
         .expect("POST");
