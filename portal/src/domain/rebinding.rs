@@ -5,7 +5,7 @@
 //! [`decide`] is the rule; [`activate`] reads the binding, decides and has the store write
 //! the outcome, in one transaction.
 
-use crate::store::{Activation, ActivationRow, Bound, NewBinding, Store, StoreError};
+use crate::store::{Activation, ActivationRow, Bound, Store, StoreError};
 
 /// What an activation does to the binding it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,30 +88,21 @@ fn repair(activation: &ActivationRow, now: i64, per_year: i64) -> Option<RepairY
 pub async fn activate(store: &Store, call: &Activation<'_>) -> Result<Bound, StoreError> {
     let (mut change, existing) = store.begin_binding(call.license_id).await?;
     let now = call.now.as_unix();
-    let binding = NewBinding {
-        license_id: call.license_id,
-        fingerprint_json: call.fingerprint_json,
-        fingerprint_version: call.fingerprint_version,
-        hub_key: call.hub_key,
-        hub_time_ms: call.hub_time_ms,
-        now,
-        answer: call.answer,
-    };
     let same_host =
         |bound: &ActivationRow| (call.same_host)(&bound.fingerprint, bound.fingerprint_version);
     let bound = match decide(existing.as_ref(), same_host, call, now) {
-        Decision::BindFirst => match change.bind_first(&binding).await? {
+        Decision::BindFirst => match change.bind_first(call).await? {
             true => Bound::New,
             false => Bound::Stale,
         },
         Decision::Stale => Bound::Stale,
         Decision::OtherHost { matched, needed } => Bound::OtherHost { matched, needed },
         Decision::Rebind => {
-            change.rebind(&binding).await?;
+            change.rebind(call).await?;
             Bound::Again
         }
         Decision::Repair(year) => {
-            change.rebind(&binding).await?;
+            change.rebind(call).await?;
             change.count_repair(call.license_id, (year.repairs, year.from), now).await?;
             Bound::Repaired { repairs: year.repairs }
         }

@@ -2,29 +2,10 @@
 //! binds, re-binds, counts a repair or marks a refused copy, as the domain decided
 //! (`domain::rebinding`). Nothing here decides.
 
+use super::{
+    ACTIVATION_COLUMNS, Activation, ActivationRow, Store, StoreError, activation_from_row,
+};
 use sqlx::AssertSqlSafe;
-use tessera_core::receipt::Nonce;
-
-use super::{ACTIVATION_COLUMNS, ActivationRow, Store, StoreError, activation_from_row};
-
-/// The binding an activation would make: the host and hub key it binds to.
-#[derive(Debug, Clone, Copy)]
-pub struct NewBinding<'a> {
-    /// The license.
-    pub license_id: &'a str,
-    /// The host's fingerprint, JSON.
-    pub fingerprint_json: &'a str,
-    /// Its version.
-    pub fingerprint_version: u8,
-    /// The hub's key.
-    pub hub_key: &'a str,
-    /// The hub's time in the call, milliseconds.
-    pub hub_time_ms: i64,
-    /// The portal's time, seconds.
-    pub now: i64,
-    /// The nonce the receipt will echo: the first link of the binding's ping chain.
-    pub answer: Nonce,
-}
 
 /// An activation's transaction, opened by [`Store::begin_binding`]; nothing is written
 /// unless it is committed.
@@ -52,10 +33,10 @@ impl Store {
 }
 
 impl BindingChange {
-    /// Binds a license that had no binding, and spends the admission of a vendor's reset.
+    /// Binds a license that had no binding (to the host and hub key of `call`), and spends the admission of a vendor's reset.
     /// False when another hub bound it meanwhile (two hubs racing for a fresh license: the
     /// loser sees the other host on its retry).
-    pub async fn bind_first(&mut self, call: &NewBinding<'_>) -> Result<bool, StoreError> {
+    pub async fn bind_first(&mut self, call: &Activation<'_>) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO activations (license_id, fingerprint, fingerprint_version, \
              hub_key, activated_at, last_ping_at, last_hub_time_ms, chain_pending) \
@@ -65,7 +46,7 @@ impl BindingChange {
         .bind(call.fingerprint_json)
         .bind(i64::from(call.fingerprint_version))
         .bind(call.hub_key)
-        .bind(call.now)
+        .bind(call.now.as_unix())
         .bind(call.hub_time_ms)
         .bind(call.answer.to_string())
         .execute(&mut *self.tx)
@@ -83,7 +64,7 @@ impl BindingChange {
     /// Re-binds the same host with the call's key and fingerprint: the chain starts over at
     /// the call's answer; counted in `rebinds`. The key replaced is kept: a ping signed by
     /// it later is the old hub still running.
-    pub async fn rebind(&mut self, call: &NewBinding<'_>) -> Result<(), StoreError> {
+    pub async fn rebind(&mut self, call: &Activation<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE activations SET \
              previous_seen = CASE WHEN hub_key = $1 THEN previous_seen ELSE 0 END, \
@@ -97,7 +78,7 @@ impl BindingChange {
         .bind(call.hub_key)
         .bind(call.fingerprint_json)
         .bind(i64::from(call.fingerprint_version))
-        .bind(call.now)
+        .bind(call.now.as_unix())
         .bind(call.hub_time_ms)
         .bind(call.answer.to_string())
         .bind(call.license_id)

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use sqlx::AnyPool;
 
-pub use bindings::{BindingChange, NewBinding};
+pub use bindings::BindingChange;
 pub use filter::{LicenseFilter, LicenseStanding};
 pub use licenses::LicenseCounts;
 pub use open::check_sqlite_copy;

@@ -9,6 +9,7 @@ mod helpers;
 mod hostile;
 mod hub_api;
 mod listing;
+mod mail;
 mod people;
 mod processes;
 mod rights;

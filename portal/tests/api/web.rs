@@ -6,6 +6,7 @@ use std::time::Duration;
 use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
 
 use crate::helpers::TestApp;
+use crate::mail::{Relay, aiosmtpd};
 use crate::on_both_stores;
 use crate::people::{Browser, PASSWORD, Page, person};
 
@@ -811,74 +812,11 @@ on_both_stores!(people_make_and_revoke_api_keys_on_the_web_pages_within_their_re
     assert_eq!(app.get("/v1/admin/licenses", Some(&secret)).await.status, 401);
 });
 
-/// A Python with aiosmtpd, from TESSERA_AIOSMTPD (`.ci/run` installs it), or None — said
-/// loudly, and a failure under CI.
-fn aiosmtpd() -> Option<std::path::PathBuf> {
-    match std::env::var_os("TESSERA_AIOSMTPD") {
-        Some(path) if std::path::Path::new(&path).exists() => Some(path.into()),
-        _ => {
-            let message = "aiosmtpd is not installed: set TESSERA_AIOSMTPD to a python that has \
-                           it (python3 -m venv v && v/bin/pip install aiosmtpd==1.4.6)";
-            assert!(std::env::var_os("CI").is_none(), "{message}");
-            eprintln!("\n!!! NOT RUN: {message}\n");
-            None
-        }
-    }
-}
-
-/// A local SMTP server that prints every message it receives.
-struct SmtpServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl SmtpServer {
-    fn start(python: &std::path::Path) -> SmtpServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new(python)
-            .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Debugging"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return SmtpServer { child, port };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("aiosmtpd did not listen on {port}");
-    }
-
-    /// Everything it printed, once stopped.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let output = self.child.wait_with_output().expect("aiosmtpd output");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_said() {
-    use crate::helpers::{Db, spawn_app_with};
     let Some(python) = aiosmtpd() else { return };
-    let smtp = SmtpServer::start(&python);
-    let url = format!("smtp://127.0.0.1:{}", smtp.port);
-    let app = spawn_app_with(Db::Sqlite, |layer| tessera_portal::config::Layer {
-        smtp_url: Some(url.into()),
-        smtp_from: Some("Tessera portal <portal@vendor.example>".into()),
-        public_url: Some("https://portal.vendor.example".into()),
-        ..layer
-    })
-    .await
-    .expect("app");
+    let relay = Relay::start(&python);
+    let app = crate::mail::app_with(&relay).await;
     let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
         .await
         .expect("org");
@@ -903,8 +841,9 @@ async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_sai
     let link = format!("https://portal.vendor.example{}", invitation_link(&made));
     assert!(made.body.contains(&link), "the link names the public address: {}", made.body);
     // The relay is gone: the invitation is still made, and the page says the email was not sent.
-    // (The body is quoted-printable: undo its soft line breaks.)
-    let printed = smtp.stop().replace("=\n", "");
+    // (The relay joins the body's quoted-printable soft line breaks.)
+    let printed = relay.wait_for("END MESSAGE");
+    drop(relay);
     assert!(printed.contains("To: kim@acme.example"), "{printed}");
     assert!(
         printed.contains("From: \"Tessera portal\" <portal@vendor.example>")
