@@ -9,11 +9,9 @@ pub(super) async fn visible_keys(
     portal: &Portal,
     viewer: &Viewer,
 ) -> Result<Vec<crate::domain::apikeys::ApiKeyRow>, UiError> {
-    Ok(match viewer.role {
-        Role::SuperAdmin => portal.store.list_api_keys().await?,
-        Role::OrgAdmin => {
-            portal.store.api_keys_of(viewer.user.org_id.as_deref().unwrap_or_default()).await?
-        }
+    Ok(match viewer.caller().sees_only() {
+        None => portal.store.list_api_keys().await?,
+        Some(org) => portal.store.api_keys_of(&org).await?,
     })
 }
 
@@ -64,9 +62,11 @@ pub(super) async fn create_api_key(
     .collect();
     let owner = Owner {
         user_id: Some(viewer.user.id.clone()),
-        org_id: match viewer.role {
-            Role::SuperAdmin => None,
-            Role::OrgAdmin => Some(viewer.user.org_id.clone().ok_or(UiError::NotFound)?),
+        // An organization's person makes keys of their organization (none: no keys).
+        org_id: match viewer.caller().sees_only() {
+            None => None,
+            Some(org) if !org.is_empty() => Some(org),
+            Some(_) => return Err(UiError::NotFound),
         },
     };
     match apikeys::create_owned(

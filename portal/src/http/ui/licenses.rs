@@ -2,7 +2,7 @@
 //! assigning, organizations.
 
 use super::*;
-use crate::domain::licenses::{self, LicenseRow};
+use crate::domain::licenses::{self, AssignError, LicenseRow};
 use crate::domain::registration;
 
 // --- pages ------------------------------------------------------------------------------
@@ -12,35 +12,33 @@ pub(super) async fn dashboard(
     State(portal): State<Arc<Portal>>,
 ) -> Result<Response, UiError> {
     let now = portal.now();
-    let (counts, counted_at) = match viewer.role {
+    let scope = viewer.scope();
+    let (counts, counted_at) = match scope.organization {
         // Every license: counted at most once a minute (the lock makes a crowd wait for one
         // count rather than each run its own).
-        Role::SuperAdmin => {
+        None => {
             let mut cached = portal.dashboard.lock().await;
             match *cached {
                 Some((at, counts)) if now.as_unix() - at.as_unix() < DASHBOARD_SECS => {
                     (counts, Some(at))
                 }
                 _ => {
-                    let counts =
-                        portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?;
+                    let counts = portal.store.license_counts(&scope, 30 * 86_400, now).await?;
                     *cached = Some((now, counts));
                     (counts, Some(now))
                 }
             }
         }
         // An organization's licenses: an index walk, always fresh.
-        Role::OrgAdmin => {
-            (portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?, None)
-        }
+        Some(_) => (portal.store.license_counts(&scope, 30 * 86_400, now).await?, None),
     };
-    let scope = match (viewer.role, &viewer.user.org_id) {
-        (Role::SuperAdmin, _) => "Every registered license.".to_owned(),
-        (Role::OrgAdmin, Some(org)) => match portal.store.organization(org).await? {
+    let scope = match scope.organization.as_deref() {
+        None => "Every registered license.".to_owned(),
+        Some("") => "You belong to no organization yet.".to_owned(),
+        Some(org) => match portal.store.organization(org).await? {
             Some(org) => format!("The licenses of {}.", org.name),
             None => "Your organization's licenses.".to_owned(),
         },
-        (Role::OrgAdmin, None) => "You belong to no organization yet.".to_owned(),
     };
     let scope = match counted_at {
         Some(at) => format!(
@@ -389,23 +387,14 @@ pub(super) async fn assign(
     axum::Form(form): axum::Form<AssignForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    let found = licenses::find(&portal.store, &id).await?;
-    viewer.may(Operation::AssignLicense, licenses::facts(found.as_ref()))?;
-    let org = match form.org.as_str() {
-        "" => None,
-        given => Some(portal.store.organization(given).await?.ok_or(UiError::NotFound)?.id),
+    let given = (!form.org.is_empty()).then_some(form.org.as_str());
+    let who = (&viewer.caller(), &viewer.actor());
+    let org = match licenses::assign(&portal.store, who, &id, given, portal.now()).await {
+        Ok(org) => org,
+        Err(AssignError::Store(e)) => return Err(e.into()),
+        // Not theirs to assign, or no such license or organization.
+        Err(_) => return Err(UiError::NotFound),
     };
-    portal.store.assign_license(&id, org.as_deref()).await?;
-    let target = format!("{id} {}", org.as_deref().unwrap_or("-"));
-    crate::domain::audit::record(
-        &portal.store,
-        &viewer.actor(),
-        "license.assigned",
-        &target,
-        org.as_deref(),
-        portal.now(),
-    )
-    .await?;
     tracing::info!(license = %id, org = ?org, by = %viewer.user.id, "license assigned");
     Ok(Redirect::to(&format!("/ui/licenses/{id}?done=assigned")).into_response())
 }

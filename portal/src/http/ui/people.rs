@@ -13,10 +13,7 @@ pub(super) async fn users_page(
     link: Option<(&str, pages::Emailed<'_>)>,
     done: Option<&str>,
 ) -> Result<Response, UiError> {
-    let own_org = match viewer.role {
-        Role::SuperAdmin => None,
-        Role::OrgAdmin => Some(viewer.user.org_id.clone().unwrap_or_default()),
-    };
+    let own_org = viewer.caller().sees_only();
     let users = portal.store.users(own_org.as_deref(), "", 1000).await?;
     let invitations = portal.store.invitations(own_org.as_deref(), 200).await?;
     let organizations: Vec<crate::domain::accounts::OrganizationRow> = match &own_org {
@@ -227,9 +224,10 @@ pub(super) async fn person_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, UiError> {
-    let organizations: Vec<crate::domain::accounts::OrganizationRow> = match viewer.role {
-        Role::SuperAdmin => portal.store.organizations("", 1000).await?,
-        Role::OrgAdmin => Vec::new(),
+    // The organizations a role change may move them to.
+    let organizations = match viewer.may(Operation::ChangeRole, accounts::person_facts(target)) {
+        Ok(()) => portal.store.organizations("", 1000).await?,
+        Err(_) => Vec::new(),
     };
     Ok(html(status, pages::person(&viewer.chrome(), target, &organizations, error)))
 }
