@@ -2,11 +2,28 @@
 //! as, and the password those people have.
 
 use tessera_portal::domain::accounts::{self, NewUser, Password, Role, UserRow};
+use tessera_portal::domain::apikeys::{self, Owner, Scope};
 
 use crate::helpers::TestApp;
 
 /// The password of every person the tests make.
 pub const PASSWORD: &str = "tram lantern quietly";
+
+/// A read key `owner` makes on the web pages (limited to `org` for an org-admin).
+pub async fn key_of(app: &TestApp, owner: &UserRow, org: Option<&str>) -> String {
+    let owner = Owner { user_id: Some(owner.id.clone()), org_id: org.map(str::to_owned) };
+    let key = apikeys::create_owned(
+        &app.portal.store,
+        &[Scope::Read].into(),
+        "theirs",
+        None,
+        owner,
+        app.now(),
+    )
+    .await
+    .expect("key");
+    key.expose().to_owned()
+}
 
 /// Makes a person named Dana Smith with [`PASSWORD`].
 pub async fn person(app: &TestApp, email: &str, role: Role, org: Option<&str>) -> UserRow {

@@ -4,31 +4,14 @@
 //! the database that went round the portal's rules.
 
 use tessera_portal::domain::accounts::{self, Password, Role};
-use tessera_portal::domain::apikeys::{self, Owner, Scope};
 use tessera_portal::store::UserRow;
 
 use crate::helpers::TestApp;
 use crate::on_both_stores;
-use crate::people::{PASSWORD, person};
+use crate::people::{PASSWORD, key_of, person};
 
 async fn fresh(app: &TestApp, who: &UserRow) -> UserRow {
     app.portal.store.user(&who.id).await.expect("db").expect("user")
-}
-
-/// A key `owner` makes on the web pages (limited to `org` for an org-admin).
-async fn key_of(app: &TestApp, owner: &UserRow, org: Option<&str>) -> String {
-    let owner = Owner { user_id: Some(owner.id.clone()), org_id: org.map(str::to_owned) };
-    let key = apikeys::create_owned(
-        &app.portal.store,
-        &[Scope::Read].into(),
-        "theirs",
-        None,
-        owner,
-        app.now(),
-    )
-    .await
-    .expect("key");
-    key.expose().to_owned()
 }
 
 async fn works(app: &TestApp, key: &str) -> bool {

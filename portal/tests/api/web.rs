@@ -8,7 +8,7 @@ use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
 use crate::helpers::TestApp;
 use crate::mail::{Relay, aiosmtpd};
 use crate::on_both_stores;
-use crate::people::{Browser, PASSWORD, Page, person};
+use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
 #[path = "passwords.rs"]
 mod passwords;
@@ -875,7 +875,6 @@ async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_sai
 on_both_stores!(
     super_admins_change_roles_and_remove_people_but_never_the_last_super_admin,
     |app| {
-        use tessera_portal::domain::apikeys::{self, Owner, Scope};
         let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
             .await
             .expect("org");
@@ -934,24 +933,14 @@ on_both_stores!(
         assert_eq!(bad.status, 400);
 
         // Lee made a key; removing Lee revokes it and ends everything of Lee's.
-        let owner = Owner { user_id: Some(lee.id.clone()), org_id: Some(acme.id.clone()) };
-        let key = apikeys::create_owned(
-            &app.portal.store,
-            &[Scope::Read].into(),
-            "lee",
-            None,
-            owner,
-            app.now(),
-        )
-        .await
-        .expect("key");
+        let key = key_of(&app, &lee, Some(&acme.id)).await;
         let confirm = dana_b.get(&format!("/ui/users/{}/remove", lee.id)).await;
         assert_eq!(confirm.status, 200);
         let removed =
             dana_b.post(&format!("/ui/users/{}/remove", lee.id), &[("csrf", &csrf)], None).await;
         assert_eq!(removed.location.as_deref(), Some("/ui/users?done=removed"));
         assert!(app.portal.store.user_by_email("lee@acme.example").await.expect("db").is_none());
-        assert_eq!(app.get("/v1/admin/licenses", Some(key.expose())).await.status, 401);
+        assert_eq!(app.get("/v1/admin/licenses", Some(&key)).await.status, 401);
         assert_eq!(Browser::new(&app).sign_in("lee@acme.example", PASSWORD).await.status, 401);
 
         // Kim (now a super-admin) removes Dana; then Kim is the last one and cannot be demoted
