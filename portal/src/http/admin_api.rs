@@ -1,8 +1,8 @@
-//! The admin API, for vendor staff and their tools: register licenses
-//! ([`registering`]), look at them ([`licenses`]), change their state ([`changes`]), export
-//! usage ([`usage`]), the audit ledger and what is held about a person or an organization
-//! (here). Every call carries an API key (`Authorization: Bearer tsk_…`), authenticated by
-//! [`AdminKey`]; who may do what is [`crate::domain::authorization`]'s rule.
+//! The admin API, for vendor staff and their tools: register licenses (`registering`),
+//! look at them (`licenses`), change their state (`changes`), export usage (`usage`), the
+//! audit ledger and what is held about a person or an organization (here). Every call
+//! carries an API key (`Authorization: Bearer tsk_…`), authenticated by [`AdminKey`]; who
+//! may do what is [`crate::domain::authorization`]'s rule.
 
 mod changes;
 mod licenses;
