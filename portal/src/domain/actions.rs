@@ -171,7 +171,9 @@ pub async fn customer_reset(
     now: UnixTime,
 ) -> Result<Done, ActionError> {
     store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
-    match store.customer_reset_binding(id, every_secs, now).await? {
+    // Allowed when the last one was at least `every_secs` ago.
+    let last_by = now.as_unix().saturating_sub(every_secs);
+    match store.customer_reset_binding(id, last_by, now).await? {
         Ok(reset) => {
             let org = store.license_organization(id).await?;
             let word = "license.binding_reset_by_customer";

@@ -222,12 +222,13 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// A customer's own reset of a binding: forgets the host unless the last such reset of
-    /// this license was less than `every_secs` before `now`. `Err(last)` when too soon.
+    /// A customer's own reset of a binding at `now`: forgets the host, and notes the reset,
+    /// unless the license's last such reset was after `last_by` (then `Err(last)`). One
+    /// transaction, so that two resets at once cannot both pass.
     pub async fn customer_reset_binding(
         &self,
         id: &str,
-        every_secs: i64,
+        last_by: i64,
         now: UnixTime,
     ) -> Result<Result<bool, i64>, StoreError> {
         let now = now.as_unix();
@@ -238,7 +239,7 @@ impl Store {
         )
         .bind(now)
         .bind(id)
-        .bind(now - every_secs)
+        .bind(last_by)
         .execute(&mut *tx)
         .await?
         .rows_affected()
