@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
 
 /// Why a backup or a restore failed.
 #[derive(Debug, thiserror::Error)]
@@ -201,17 +201,5 @@ pub fn restore(file: &Path, identity: &Path, data_dir: &Path) -> Result<u64, Bac
 /// Whether a file is a SQLite database that passes its integrity check and has the
 /// portal's tables.
 fn check_sound(path: &Path) -> Result<(), BackupError> {
-    let unsound = |e: rusqlite::Error| BackupError::Unsound(e.to_string());
-    let connection =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(unsound)?;
-    let verdict: String =
-        connection.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(unsound)?;
-    if verdict != "ok" {
-        return Err(BackupError::Unsound(verdict));
-    }
-    connection
-        .query_row("SELECT COUNT(*) FROM licenses", [], |row| row.get::<_, i64>(0))
-        .map_err(unsound)?;
-    Ok(())
+    store::check_sqlite_copy(path).map_err(BackupError::Unsound)
 }

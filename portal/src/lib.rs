@@ -5,8 +5,10 @@
 //!   activation and ping are answered ([`http::hub_api`]), where vendor staff call the
 //!   admin API ([`http::admin_api`]) and where people sign in and use the web pages
 //!   ([`http::ui`]);
-//! - [`domain`]: the rules — a license's standing, the binding rule, the clock check, people
-//!   and sessions, license actions, API keys, and the ping path that authenticates pings in rounds and has them stored;
+//! - [`domain`]: the rules — who may do what ([`domain::authorization`]), registering,
+//!   a license's standing, the binding and rebinding rules, the clock check, people and
+//!   sessions, license actions, API keys, and the ping path that authenticates pings in
+//!   rounds and has them stored;
 //! - [`store`]: every SQL statement, SQLite or PostgreSQL — where a ping is stored.
 //!
 //! Beside them: [`app`] (the shared state made at start), [`startup`] (the receipt key,

@@ -13,7 +13,10 @@
 //! - forgotten-password requests: per address asked for ([`RESETS_PER_ADDRESS_PER_HOUR`],
 //!   known and unknown addresses alike, so the limit tells nothing), and all together
 //!   ([`RESETS_PER_MINUTE`], which also bounds how many addresses are remembered). No client
-//!   address is known to the portal behind its proxy, and none is kept.
+//!   address is known to the portal behind its proxy, and none is kept;
+//! - new passwords sent to a reset link: per link ([`RESET_TRIES_PER_LINK_PER_HOUR`], keyed
+//!   by the SHA-256 of its token, never the token), and all together
+//!   ([`RESET_TRIES_PER_MINUTE`]), so that neither guessing links nor hammering one is free.
 //!
 //! Keyed limiters are keyed only by things that exist (license ids that verified, API keys
 //! that authenticated), so their memory is bounded by the store; idle keys are forgotten.
@@ -43,6 +46,8 @@ pub struct RateLimits {
     auth_failures: DefaultDirectRateLimiter,
     resets_per_address: DefaultKeyedRateLimiter<String>,
     resets: DefaultDirectRateLimiter,
+    reset_tries_per_link: DefaultKeyedRateLimiter<String>,
+    reset_tries: DefaultDirectRateLimiter,
     clock: DefaultClock,
 }
 
@@ -50,6 +55,10 @@ pub struct RateLimits {
 pub const RESETS_PER_ADDRESS_PER_HOUR: u32 = 3;
 /// Forgotten-password requests the portal takes in a minute, all addresses together.
 pub const RESETS_PER_MINUTE: u32 = 20;
+/// New passwords one reset link may be sent in an hour (a person mistyping a few times).
+pub const RESET_TRIES_PER_LINK_PER_HOUR: u32 = 10;
+/// New passwords sent to reset links in a minute, all links together.
+pub const RESET_TRIES_PER_MINUTE: u32 = 30;
 
 fn nonzero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
@@ -84,6 +93,11 @@ impl RateLimits {
                     .allow_burst(nonzero(RESETS_PER_ADDRESS_PER_HOUR)),
             ),
             resets: DefaultDirectRateLimiter::direct(per_minute(RESETS_PER_MINUTE)),
+            reset_tries_per_link: DefaultKeyedRateLimiter::keyed(
+                Quota::per_hour(nonzero(RESET_TRIES_PER_LINK_PER_HOUR))
+                    .allow_burst(nonzero(RESET_TRIES_PER_LINK_PER_HOUR)),
+            ),
+            reset_tries: DefaultDirectRateLimiter::direct(per_minute(RESET_TRIES_PER_MINUTE)),
             clock: DefaultClock::default(),
         }
     }
@@ -139,9 +153,24 @@ impl RateLimits {
         self.keyed(&self.resets_per_address, address)
     }
 
+    /// A new password sent to the reset link of `token`: the portal's overall allowance
+    /// first, then the link's own (kept under the token's SHA-256, not the token).
+    pub fn reset_try(&self, token: &str) -> Result<(), Limited> {
+        use sha2::Digest;
+        self.direct(&self.reset_tries)?;
+        self.keyed(&self.reset_tries_per_link, &hex::encode(sha2::Sha256::digest(token)))
+    }
+
     /// Forgets keys whose limits have fully recovered, so memory stays bounded.
     pub fn shrink(&self) {
-        for limiter in [&self.activations, &self.pings, &self.admin, &self.resets_per_address] {
+        let limiters = [
+            &self.activations,
+            &self.pings,
+            &self.admin,
+            &self.resets_per_address,
+            &self.reset_tries_per_link,
+        ];
+        for limiter in limiters {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -1,10 +1,13 @@
-//! What staff (or a customer) may do to a license, one rule for the admin API and the web
-//! pages: suspend, reinstate, revoke (final), reset the binding.
+//! What is done to a license, for the admin API and the web pages alike: suspend,
+//! reinstate, revoke (final), reset the binding. Who may is asked of
+//! [`authorization::may`] first ([`act`]).
 
 use tessera_core::UnixTime;
 use tessera_core::keys::KeyId;
 
 use crate::domain::audit::{self, Actor};
+use crate::domain::authorization::{self, Caller, Denied, Operation};
+use crate::domain::licenses::{facts, find};
 use crate::store::{LicenseState, Store, StoreError};
 
 /// An action on a license.
@@ -59,6 +62,9 @@ pub enum ActionError {
         /// The first time the next one is allowed.
         next: UnixTime,
     },
+    /// The caller may not (see [`authorization::may`]).
+    #[error(transparent)]
+    Denied(Denied),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -73,7 +79,36 @@ pub enum Done {
     Reset(bool),
 }
 
-/// Does `action` to license `id` at `now`.
+/// Does `action` to license `id` at `now` for `caller` (named `actor` in the ledger), if
+/// they may: the vendor's changes take effect at once; an organization's reset of its own
+/// binding at most once per `customer_every_secs` ([`customer_reset`]). With `admit`, a
+/// reset admits only the hub of that key id (the vendor's alone). A license the caller may
+/// not see is unknown.
+pub async fn act(
+    store: &Store,
+    caller: &Caller<'_>,
+    actor: &Actor,
+    id: &str,
+    (action, admit): (Action, Option<KeyId>),
+    customer_every_secs: i64,
+    now: UnixTime,
+) -> Result<Done, ActionError> {
+    let found = find(store, id).await?;
+    let operation =
+        if admit.is_some() { Operation::ResetBindingFor } else { Operation::Change(action) };
+    match authorization::may(caller, operation, facts(found.as_ref())) {
+        Ok(()) => {}
+        Err(Denied::Unknown) => return Err(ActionError::UnknownLicense(id.to_owned())),
+        Err(denied) => return Err(ActionError::Denied(denied)),
+    }
+    match action {
+        Action::ResetBinding if caller.is_vendor() => reset(store, actor, id, admit, now).await,
+        Action::ResetBinding => customer_reset(store, actor, id, customer_every_secs, now).await,
+        _ => apply(store, actor, id, action, now).await,
+    }
+}
+
+/// Does `action` to license `id` at `now`, unasked (the vendor's tools: see [`act`]).
 pub async fn apply(
     store: &Store,
     actor: &Actor,
@@ -136,7 +171,9 @@ pub async fn customer_reset(
     now: UnixTime,
 ) -> Result<Done, ActionError> {
     store.license(id).await?.ok_or_else(|| ActionError::UnknownLicense(id.to_owned()))?;
-    match store.customer_reset_binding(id, every_secs, now).await? {
+    // Allowed when the last one was at least `every_secs` ago.
+    let last_by = now.as_unix().saturating_sub(every_secs);
+    match store.customer_reset_binding(id, last_by, now).await? {
         Ok(reset) => {
             let org = store.license_organization(id).await?;
             let word = "license.binding_reset_by_customer";

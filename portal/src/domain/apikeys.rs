@@ -15,7 +15,8 @@ use tessera_core::keys::{RandomError, fill_random};
 
 use crate::domain::accounts::Role;
 use crate::domain::audit::{self, Actor};
-use crate::store::{ApiKeyRow, Store, StoreError, UserRow};
+pub use crate::store::ApiKeyRow;
+use crate::store::{Store, StoreError, UserRow};
 
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

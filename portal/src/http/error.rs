@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use tessera_core::wire::ErrorBody;
 
 use crate::app::NotReady;
+use crate::domain::StoreError;
 use crate::domain::clock::ClockSkew;
 use crate::domain::pings::PingPathError;
 use crate::limits::Limited;
-use crate::store::StoreError;
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]

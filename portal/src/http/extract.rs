@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -13,7 +14,8 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use crate::app::Portal;
 use crate::domain::apikeys::{self, Refusal, Scope};
-use crate::store::LicenseFilter;
+use crate::domain::authorization::{self, Caller, Denied, Operation, Resource};
+use crate::domain::licenses::LicenseFilter;
 
 /// `Json<T>` with the portal's error format.
 pub struct ApiJson<T>(pub T);
@@ -22,25 +24,56 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-                JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
-                    "malformed_json",
-                    format!("body is not valid JSON: {}", e.body_text()),
-                ),
-                JsonRejection::JsonDataError(e) => {
-                    ApiError::bad_request("invalid_fields", e.body_text())
-                }
-                JsonRejection::BytesRejection(e)
-                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    ApiError::TooLarge
-                }
-                other => ApiError::bad_request("unreadable_body", other.body_text()),
-            }),
+            Err(rejection) => Err(rejected(rejection)),
         }
+    }
+}
+
+/// A body that may be left out: no body (or white space alone) is `None`; any other must
+/// be JSON, sent as JSON, as for [`ApiJson`].
+impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let essence = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                essence == "application/json"
+                    || essence.starts_with("application/") && essence.ends_with("+json")
+            });
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| rejected(JsonRejection::BytesRejection(e)))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        axum::Json::<T>::from_bytes(&bytes).map(|axum::Json(v)| Some(ApiJson(v))).map_err(rejected)
+    }
+}
+
+/// A JSON body's problem as the portal answers it: stable codes, never axum's plain text.
+fn rejected(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "malformed_json",
+            format!("body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_fields", e.body_text()),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::TooLarge
+        }
+        other => ApiError::bad_request("unreadable_body", other.body_text()),
     }
 }
 
@@ -64,13 +97,28 @@ impl AdminKey {
         }
     }
 
-    /// Refuses an organization's key: the call is the vendor's alone (registering,
-    /// suspending, reinstating, revoking).
+    /// The key as [`authorization::may`] knows it.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller::Key { org: self.organization.as_deref() }
+    }
+
+    /// Asks [`authorization::may`]; `unknown` answers for a thing the key may not see.
+    pub fn may(
+        &self,
+        operation: Operation,
+        resource: Resource<'_>,
+        unknown: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        authorization::may(&self.caller(), operation, resource).map_err(|denied| match denied {
+            Denied::Unknown => unknown(),
+            _ => ApiError::VendorOnly,
+        })
+    }
+
+    /// Refuses any key but the vendor's for the audit ledger's export.
     pub fn require_vendor(&self) -> Result<(), ApiError> {
-        match self.organization {
-            None => Ok(()),
-            Some(_) => Err(ApiError::VendorOnly),
-        }
+        let unknown = || ApiError::not_found("no_such_route", "no such endpoint");
+        self.may(Operation::ExportLedger, Resource::Portal, unknown)
     }
 
     /// The key as the audit ledger names it.
@@ -80,19 +128,8 @@ impl AdminKey {
 
     /// Limits a filter to what the key may see.
     pub fn limit(&self, filter: &mut LicenseFilter) {
-        if let Some(org) = &self.organization {
-            filter.organization = Some(org.clone());
-        }
-    }
-
-    /// Whether the key may see license `id` (an organization's key: its own only). A license
-    /// it may not see is answered as one that does not exist.
-    pub async fn sees(&self, portal: &Portal, id: &str) -> Result<bool, ApiError> {
-        match &self.organization {
-            None => Ok(true),
-            Some(org) => {
-                Ok(portal.store.license_organization(id).await?.as_deref() == Some(org.as_str()))
-            }
+        if let Some(org) = self.caller().sees_only() {
+            filter.organization = Some(org);
         }
     }
 }

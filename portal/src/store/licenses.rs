@@ -4,9 +4,8 @@ use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
 use super::{
-    ACTIVATION_COLUMNS, Activation, ActivationRow, Bound, LICENSE_COLUMNS, LicenseRow,
-    LicenseState, LicenseSummary, Registered, Store, StoreError, activation_from_row,
-    license_from_row,
+    ACTIVATION_COLUMNS, ActivationRow, LICENSE_COLUMNS, LicenseRow, LicenseState, LicenseSummary,
+    Registered, Store, StoreError, activation_from_row, license_from_row,
 };
 use crate::store::filter::{Bind, LicenseFilter, LicenseStanding, Where, page_source};
 
@@ -223,12 +222,13 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// A customer's own reset of a binding: forgets the host unless the last such reset of
-    /// this license was less than `every_secs` before `now`. `Err(last)` when too soon.
+    /// A customer's own reset of a binding at `now`: forgets the host, and notes the reset,
+    /// unless the license's last such reset was after `last_by` (then `Err(last)`). One
+    /// transaction, so that two resets at once cannot both pass.
     pub async fn customer_reset_binding(
         &self,
         id: &str,
-        every_secs: i64,
+        last_by: i64,
         now: UnixTime,
     ) -> Result<Result<bool, i64>, StoreError> {
         let now = now.as_unix();
@@ -239,7 +239,7 @@ impl Store {
         )
         .bind(now)
         .bind(id)
-        .bind(now - every_secs)
+        .bind(last_by)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -375,147 +375,6 @@ impl Store {
         .await?;
         Ok(result.rows_affected() == 1)
     }
-
-    /// Binds `license_id` to a host, in one transaction: a first activation binds; the same
-    /// host (judged by `same_host` on the stored fingerprint and its version) re-binds with
-    /// its new key, at most once per `rebind_every_secs`; another host is refused. The
-    /// binding's ping chain starts at `answer`, the nonce the receipt will echo.
-    pub async fn activate(&self, call: &Activation<'_>) -> Result<Bound, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let existing = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_id = $1"
-        )))
-        .bind(call.license_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let now = call.now.as_unix();
-        let bound = match existing.as_ref().map(activation_from_row).transpose()? {
-            None => {
-                // ON CONFLICT: two hubs racing for a fresh license; the loser sees OtherHost
-                // on its retry.
-                let inserted = sqlx::query(
-                    "INSERT INTO activations (license_id, fingerprint, fingerprint_version, \
-                     hub_key, activated_at, last_ping_at, last_hub_time_ms, chain_pending) \
-                     VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
-                )
-                .bind(call.license_id)
-                .bind(call.fingerprint_json)
-                .bind(i64::from(call.fingerprint_version))
-                .bind(call.hub_key)
-                .bind(now)
-                .bind(call.hub_time_ms)
-                .bind(call.answer.to_string())
-                .execute(&mut *tx)
-                .await?;
-                if inserted.rows_affected() == 1 {
-                    // The hub a reset admitted has bound: the admission is spent.
-                    sqlx::query("UPDATE licenses SET admit_hub_key = NULL WHERE id = $1")
-                        .bind(call.license_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    Bound::New
-                } else {
-                    Bound::Stale
-                }
-            }
-            Some(activation) => {
-                match (call.same_host)(&activation.fingerprint, activation.fingerprint_version) {
-                    Err((matched, needed)) => Bound::OtherHost { matched, needed },
-                    Ok(()) if call.hub_time_ms <= activation.last_hub_time_ms => Bound::Stale,
-                    Ok(()) => match activation.rebound_at {
-                        Some(at) if now.saturating_sub(at) < call.rebind_every_secs => {
-                            match repair(&activation, now, call.repairs_per_year) {
-                                Some(year) => {
-                                    rebind(&mut tx, call, now).await?;
-                                    sqlx::query(
-                                        "UPDATE activations SET repairs = $1, repairs_from = $2, \
-                                     repaired_at = $3 WHERE license_id = $4",
-                                    )
-                                    .bind(year.repairs)
-                                    .bind(year.from)
-                                    .bind(now)
-                                    .bind(call.license_id)
-                                    .execute(&mut *tx)
-                                    .await?;
-                                    Bound::Repaired { repairs: year.repairs }
-                                }
-                                None => {
-                                    sqlx::query(
-                                "UPDATE activations SET cloned_at = $1 WHERE license_id = $2",
-                            )
-                            .bind(now)
-                            .bind(call.license_id)
-                            .execute(&mut *tx)
-                            .await?;
-                                    Bound::TooSoon { rebound_at: at }
-                                }
-                            }
-                        }
-                        _ => {
-                            rebind(&mut tx, call, now).await?;
-                            Bound::Again
-                        }
-                    },
-                }
-            }
-        };
-        tx.commit().await?;
-        Ok(bound)
-    }
-}
-
-/// A repair year after one more repair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct RepairYear {
-    /// Repairs in the year, the new one included.
-    repairs: i64,
-    /// When the year began.
-    from: i64,
-}
-
-/// Seconds in a repair year.
-const YEAR_SECS: i64 = 365 * 86_400;
-
-/// Whether one more repair fits `per_year` at `now`: a year begins with its first repair
-/// and lasts 365 days; the next repair after it begins a new one.
-fn repair(activation: &ActivationRow, now: i64, per_year: i64) -> Option<RepairYear> {
-    let year = match activation.repairs_from {
-        Some(from) if now.saturating_sub(from) < YEAR_SECS => {
-            RepairYear { repairs: activation.repairs + 1, from }
-        }
-        _ => RepairYear { repairs: 1, from: now },
-    };
-    (year.repairs <= per_year).then_some(year)
-}
-
-/// Re-binds the same host with the call's key and fingerprint: the chain starts over at
-/// the call's answer; counted in `rebinds`.
-async fn rebind(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    call: &Activation<'_>,
-    now: i64,
-) -> Result<(), StoreError> {
-    // The key replaced is kept: a ping signed by it later is the old hub still running.
-    sqlx::query(
-        "UPDATE activations SET \
-         previous_seen = CASE WHEN hub_key = $1 THEN previous_seen ELSE 0 END, \
-         previous_hub_key = CASE WHEN hub_key = $1 THEN previous_hub_key ELSE hub_key END, \
-         hub_key = $1, fingerprint = $2, \
-         fingerprint_version = $3, last_ping_at = $4, \
-         last_hub_time_ms = $5, chain_confirmed = NULL, chain_pending = $6, \
-         rebinds = rebinds + 1, rebound_at = $4, rebound_hub_time_ms = $5 \
-         WHERE license_id = $7 AND last_hub_time_ms < $5",
-    )
-    .bind(call.hub_key)
-    .bind(call.fingerprint_json)
-    .bind(i64::from(call.fingerprint_version))
-    .bind(now)
-    .bind(call.hub_time_ms)
-    .bind(call.answer.to_string())
-    .bind(call.license_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// The columns a registration writes, in the order both writers bind them (13), then the
@@ -542,47 +401,4 @@ pub struct LicenseCounts {
     pub ending_soon: i64,
     /// Active, activated licenses whose hub has been silent past its grace period.
     pub silent_past_grace: i64,
-}
-
-#[cfg(test)]
-mod repair_tests {
-    use super::*;
-
-    fn bound(repairs: i64, repairs_from: Option<i64>) -> ActivationRow {
-        ActivationRow {
-            license_id: "l".into(),
-            fingerprint: "{}".into(),
-            fingerprint_version: 2,
-            hub_key: "key".into(),
-            activated_at: 0,
-            last_ping_at: None,
-            last_hub_time_ms: 0,
-            chain: tessera_core::chain::Chain::default(),
-            cloned_at: None,
-            rebinds: 1,
-            rebound_at: Some(0),
-            repairs,
-            repairs_from,
-            repaired_at: repairs_from,
-        }
-    }
-
-    #[test]
-    fn repairs_are_counted_per_year_up_to_the_allowance() {
-        let day = 86_400;
-        // The first repair begins a year.
-        assert_eq!(repair(&bound(0, None), day, 4), Some(RepairYear { repairs: 1, from: day }));
-        // Within it, each one counts, up to the allowance.
-        let year = Some(day);
-        assert_eq!(repair(&bound(3, year), 2 * day, 4), Some(RepairYear { repairs: 4, from: day }));
-        assert_eq!(repair(&bound(4, year), 2 * day, 4), None);
-        assert_eq!(repair(&bound(4, year), day + YEAR_SECS - 1, 4), None);
-        // A year after its first repair, a new year begins.
-        assert_eq!(
-            repair(&bound(4, year), day + YEAR_SECS, 4),
-            Some(RepairYear { repairs: 1, from: day + YEAR_SECS })
-        );
-        // No allowance: no repair.
-        assert_eq!(repair(&bound(0, None), day, 0), None);
-    }
 }

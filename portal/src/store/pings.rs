@@ -115,7 +115,9 @@ impl PingSource {
     /// Opens a reader; on PostgreSQL, call it on the thread that will use it.
     pub fn reader(&self) -> Result<Box<dyn PingReader>, StoreError> {
         match self {
-            PingSource::Sqlite(file) => Ok(Box::new(super::sqlite_pings::SqliteReader::open(file)?)),
+            PingSource::Sqlite(file) => {
+                Ok(Box::new(super::sqlite_pings::SqliteReader::open(file)?))
+            }
             PingSource::Postgres(options) => {
                 Ok(Box::new(super::pg_pings::PgConnection::open(options.clone())?))
             }
@@ -126,7 +128,9 @@ impl PingSource {
     /// Opens a writer; on PostgreSQL, call it on the thread that will use it.
     pub fn writer(&self) -> Result<Box<dyn PingWriter>, StoreError> {
         match self {
-            PingSource::Sqlite(file) => Ok(Box::new(super::sqlite_pings::SqliteWriter::open(file)?)),
+            PingSource::Sqlite(file) => {
+                Ok(Box::new(super::sqlite_pings::SqliteWriter::open(file)?))
+            }
             PingSource::Postgres(options) => {
                 Ok(Box::new(super::pg_pings::PgConnection::open(options.clone())?))
             }

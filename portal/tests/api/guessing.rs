@@ -4,25 +4,16 @@
 
 use std::sync::Arc;
 
-use tessera_portal::domain::accounts::{self, NewUser, Password, Role, SignIn};
+use tessera_portal::domain::accounts::{self, Password, Role, SignIn};
 use tessera_portal::domain::totp;
 use tessera_portal::store::UserRow;
 
 use crate::helpers::TestApp;
 use crate::on_both_stores;
-
-const PASSWORD: &str = "tram lantern quietly";
+use crate::people::PASSWORD;
 
 async fn person(app: &TestApp, email: &str) -> UserRow {
-    let password = Password::new(PASSWORD);
-    let new = NewUser {
-        email,
-        name: "Dana Smith",
-        role: Role::SuperAdmin,
-        org_id: None,
-        password: &password,
-    };
-    accounts::create_user(&app.portal.store, &new, app.now()).await.expect("user")
+    crate::people::person(app, email, Role::SuperAdmin, None).await
 }
 
 /// A form value as a browser sends it (enough for these addresses, words and tokens).

@@ -10,6 +10,8 @@ mod hostile;
 mod hub_api;
 mod judgement;
 mod listing;
+mod mail;
+mod people;
 mod processes;
 mod rights;
 mod storage;

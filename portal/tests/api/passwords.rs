@@ -4,15 +4,14 @@
 //! answered alike for every address; emailed links are built from `public_url` alone.
 //! (A child of `web`, for its cookie-keeping `Browser`.)
 
-use std::io::BufRead;
-use std::sync::{Arc, Condvar, Mutex};
-
 use tessera_core::UnixTime;
 use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
 
-use super::{Browser, PASSWORD, Page, aiosmtpd, code_after, csrf_of, invitation_link};
+use super::{code_after, csrf_of, invitation_link};
 use crate::helpers::{Db, TestApp, spawn_app_with};
+use crate::mail::{Relay, aiosmtpd};
 use crate::on_both_stores;
+use crate::people::{Browser, PASSWORD, Page, encode};
 
 /// The example: the address and a year (its local part is too short for the plain
 /// "contains the local part" rule).
@@ -48,6 +47,16 @@ async fn dana(app: &TestApp) -> tessera_portal::store::UserRow {
         password: &password,
     };
     accounts::create_user(&app.portal.store, &new, app.now()).await.expect("dana")
+}
+
+/// The path of a password-reset link for Kim.
+async fn kims_reset_link(app: &TestApp) -> String {
+    let (_, token) =
+        accounts::request_password_reset(&app.portal.store, "kim@acme.example", app.now())
+            .await
+            .expect("reset")
+            .expect("kim has an account");
+    format!("/ui/reset/{}", token.expose())
 }
 
 fn minutes_ago(app: &TestApp, minutes: i64) -> UnixTime {
@@ -141,12 +150,7 @@ on_both_stores!(a_password_built_on_the_persons_details_is_refused_on_every_path
     assert_eq!(changed.status, 303, "{}", changed.body);
 
     // A reset link.
-    let (_, token) =
-        accounts::request_password_reset(&app.portal.store, "kim@acme.example", app.now())
-            .await
-            .expect("reset")
-            .expect("kim has an account");
-    let path = format!("/ui/reset/{}", token.expose());
+    let path = kims_reset_link(&app).await;
     let mut anyone = Browser::new(&app);
     let csrf = anyone.get(&path).await.csrf();
     let form = [("new", ADDRESS_AND_YEAR), ("again", ADDRESS_AND_YEAR), ("csrf", &csrf)];
@@ -217,6 +221,36 @@ on_both_stores!(
         assert_eq!(other.status, 200, "another address is not held by them");
     }
 );
+
+on_both_stores!(new_passwords_sent_to_reset_links_are_rate_limited, |app| {
+    kim(&app, PASSWORD).await;
+    let path = kims_reset_link(&app).await;
+    let mut browser = Browser::new(&app);
+    let mut csrf = browser.get(&path).await.csrf();
+    // Mistyped ten times: each is answered, none uses the link up.
+    for _ in 0..10 {
+        let differ = [("new", STRONG), ("again", "pewter orchard"), ("csrf", &csrf)];
+        let answer = browser.post(&path, &differ, None).await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        csrf = answer.csrf();
+    }
+    // The eleventh within the hour waits, and is told so in a sentence.
+    let differ = [("new", STRONG), ("again", "pewter orchard"), ("csrf", &csrf)];
+    let held = browser.post(&path, &differ, None).await;
+    assert_eq!(held.status, 429, "{}", held.body);
+    assert!(held.body.contains("Too many tries to set a new password"), "{}", held.body);
+    assert!(held.headers.get("retry-after").is_some());
+    // Another link is not held by this one's tries.
+    let other = browser.post("/ui/reset/not-a-link", &differ, None).await;
+    assert_eq!(other.status, 404);
+    // Guessing links: the portal's overall allowance runs out too.
+    let mut statuses = Vec::new();
+    for n in 0..60 {
+        let guess = format!("/ui/reset/guess-{n}");
+        statuses.push(browser.post(&guess, &differ, None).await.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+});
 
 on_both_stores!(without_a_mail_relay_the_forgot_page_says_to_ask_an_administrator, |app| {
     kim(&app, PASSWORD).await;
@@ -384,77 +418,6 @@ on_both_stores!(an_invitation_to_an_address_with_an_account_answers_as_any_other
     assert_eq!(Browser::new(&app).sign_in("dana@vendor.example", STRONG).await.status, 401);
 });
 
-/// A local SMTP server (aiosmtpd) whose printed messages are read as they come.
-struct Relay {
-    child: std::process::Child,
-    port: u16,
-    printed: Arc<(Mutex<String>, Condvar)>,
-}
-
-impl Relay {
-    fn start(python: &std::path::Path) -> Relay {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = std::process::Command::new(python)
-            .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Debugging"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        let printed = Arc::new((Mutex::new(String::new()), Condvar::new()));
-        let stdout = child.stdout.take().expect("stdout");
-        let sink = printed.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let (text, more) = &*sink;
-                let mut text = text.lock().expect("lock");
-                // Quoted-printable soft line breaks joined again.
-                match line.strip_suffix('=') {
-                    Some(cut) => text.push_str(cut),
-                    None => {
-                        text.push_str(&line);
-                        text.push('\n');
-                    }
-                }
-                more.notify_all();
-            }
-        });
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Relay { child, port, printed };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("aiosmtpd did not listen on {port}");
-    }
-
-    /// Everything printed once `needle` has been (a minute at most: a failure then).
-    fn wait_for(&self, needle: &str) -> String {
-        let (text, more) = &*self.printed;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut text = text.lock().expect("lock");
-        while !text.contains(needle) {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            assert!(!left.is_zero(), "no mail with {needle:?}: {text}");
-            text = more.wait_timeout(text, left).expect("lock").0;
-        }
-        text.clone()
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A POST with a forged `Host` header (and an `Origin` to match), as anyone can send.
 async fn post_with_host(
     browser: &mut Browser<'_>,
@@ -471,7 +434,7 @@ async fn post_with_host(
         .header("origin", format!("http://{host}"))
         .header("cookie", browser.cookie_header())
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(super::encode(form))
+        .body(encode(form))
         .send()
         .await
         .expect("POST");
@@ -482,15 +445,7 @@ async fn post_with_host(
 async fn emailed_links_are_built_from_the_public_url_never_a_forged_host() {
     let Some(python) = aiosmtpd() else { return };
     let relay = Relay::start(&python);
-    let url = format!("smtp://127.0.0.1:{}", relay.port);
-    let app = spawn_app_with(Db::Sqlite, |layer| tessera_portal::config::Layer {
-        smtp_url: Some(url.into()),
-        smtp_from: Some("Tessera portal <portal@vendor.example>".into()),
-        public_url: Some("https://portal.vendor.example".into()),
-        ..layer
-    })
-    .await
-    .expect("app");
+    let app = crate::mail::app_with(&relay).await;
     let kim = kim(&app, PASSWORD).await;
     dana(&app).await;
     let forged = "attacker.example";

@@ -3,39 +3,15 @@
 //! author may still make it. After a role change, a move, an erasure, and after an edit of
 //! the database that went round the portal's rules.
 
-use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
-use tessera_portal::domain::apikeys::{self, Owner, Scope};
+use tessera_portal::domain::accounts::{self, Password, Role};
 use tessera_portal::store::UserRow;
 
 use crate::helpers::TestApp;
 use crate::on_both_stores;
-
-const PASSWORD: &str = "tram lantern quietly";
-
-async fn person(app: &TestApp, email: &str, role: Role, org: Option<&str>) -> UserRow {
-    let password = Password::new(PASSWORD);
-    let new = NewUser { email, name: "Dana Smith", role, org_id: org, password: &password };
-    accounts::create_user(&app.portal.store, &new, app.now()).await.expect("user")
-}
+use crate::people::{PASSWORD, key_of, person};
 
 async fn fresh(app: &TestApp, who: &UserRow) -> UserRow {
     app.portal.store.user(&who.id).await.expect("db").expect("user")
-}
-
-/// A key `owner` makes on the web pages (limited to `org` for an org-admin).
-async fn key_of(app: &TestApp, owner: &UserRow, org: Option<&str>) -> String {
-    let owner = Owner { user_id: Some(owner.id.clone()), org_id: org.map(str::to_owned) };
-    let key = apikeys::create_owned(
-        &app.portal.store,
-        &[Scope::Read].into(),
-        "theirs",
-        None,
-        owner,
-        app.now(),
-    )
-    .await
-    .expect("key");
-    key.expose().to_owned()
 }
 
 async fn works(app: &TestApp, key: &str) -> bool {

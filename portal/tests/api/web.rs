@@ -6,125 +6,12 @@ use std::time::Duration;
 use tessera_portal::domain::accounts::{self, NewUser, Password, Role};
 
 use crate::helpers::TestApp;
+use crate::mail::{Relay, aiosmtpd};
 use crate::on_both_stores;
-
-const PASSWORD: &str = "tram lantern quietly";
+use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
 #[path = "passwords.rs"]
 mod passwords;
-
-/// A browser without JavaScript: keeps cookies by hand, never follows redirects.
-struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    headers: reqwest::header::HeaderMap,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Page {
-    /// The value of the hidden `csrf` field of the first form.
-    fn csrf(&self) -> String {
-        let at = self.body.find(r#"name="csrf" value=""#).expect("a form token on the page");
-        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
-        rest[..rest.find('"').expect("end")].to_owned()
-    }
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        Browser { app, http, cookies: Default::default() }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn take(&mut self, response: reqwest::Response) -> Page {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let set_cookies: Vec<String> = headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().expect("ascii").to_owned())
-            .collect();
-        for line in &set_cookies {
-            let pair = line.split(';').next().expect("pair");
-            let (name, value) = pair.split_once('=').expect("name=value");
-            if value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let location = headers.get("location").map(|v| v.to_str().expect("location").to_owned());
-        Page { status, location, headers, set_cookies, body: response.text().await.expect("body") }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.app.address))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("GET");
-        self.take(response).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.app.address))
-            .header("cookie", self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode(form));
-        if let Some(origin) = origin {
-            request = request.header("origin", origin);
-        }
-        let response = request.send().await.expect("POST");
-        self.take(response).await
-    }
-
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
-        let form = self.get("/ui/signin").await;
-        let csrf = form.csrf();
-        self.post("/ui/signin", &[("email", email), ("password", password), ("csrf", &csrf)], None)
-            .await
-    }
-}
-
-/// `application/x-www-form-urlencoded`, as a browser sends a form.
-fn encode(form: &[(&str, &str)]) -> String {
-    let escape = |text: &str| -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    form.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect::<Vec<_>>().join("&")
-}
-
-async fn person(app: &TestApp, email: &str, role: Role, org: Option<&str>) {
-    let password = Password::new(PASSWORD);
-    let new = NewUser { email, name: "Dana Smith", role, org_id: org, password: &password };
-    accounts::create_user(&app.portal.store, &new, app.now()).await.expect("user");
-}
 
 on_both_stores!(signing_in_gives_a_strict_session_and_every_page_its_security_headers, |app| {
     person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
@@ -925,74 +812,11 @@ on_both_stores!(people_make_and_revoke_api_keys_on_the_web_pages_within_their_re
     assert_eq!(app.get("/v1/admin/licenses", Some(&secret)).await.status, 401);
 });
 
-/// A Python with aiosmtpd, from TESSERA_AIOSMTPD (`.ci/run` installs it), or None — said
-/// loudly, and a failure under CI.
-fn aiosmtpd() -> Option<std::path::PathBuf> {
-    match std::env::var_os("TESSERA_AIOSMTPD") {
-        Some(path) if std::path::Path::new(&path).exists() => Some(path.into()),
-        _ => {
-            let message = "aiosmtpd is not installed: set TESSERA_AIOSMTPD to a python that has \
-                           it (python3 -m venv v && v/bin/pip install aiosmtpd==1.4.6)";
-            assert!(std::env::var_os("CI").is_none(), "{message}");
-            eprintln!("\n!!! NOT RUN: {message}\n");
-            None
-        }
-    }
-}
-
-/// A local SMTP server that prints every message it receives.
-struct SmtpServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl SmtpServer {
-    fn start(python: &std::path::Path) -> SmtpServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new(python)
-            .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Debugging"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return SmtpServer { child, port };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("aiosmtpd did not listen on {port}");
-    }
-
-    /// Everything it printed, once stopped.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let output = self.child.wait_with_output().expect("aiosmtpd output");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_said() {
-    use crate::helpers::{Db, spawn_app_with};
     let Some(python) = aiosmtpd() else { return };
-    let smtp = SmtpServer::start(&python);
-    let url = format!("smtp://127.0.0.1:{}", smtp.port);
-    let app = spawn_app_with(Db::Sqlite, |layer| tessera_portal::config::Layer {
-        smtp_url: Some(url.into()),
-        smtp_from: Some("Tessera portal <portal@vendor.example>".into()),
-        public_url: Some("https://portal.vendor.example".into()),
-        ..layer
-    })
-    .await
-    .expect("app");
+    let relay = Relay::start(&python);
+    let app = crate::mail::app_with(&relay).await;
     let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
         .await
         .expect("org");
@@ -1017,8 +841,9 @@ async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_sai
     let link = format!("https://portal.vendor.example{}", invitation_link(&made));
     assert!(made.body.contains(&link), "the link names the public address: {}", made.body);
     // The relay is gone: the invitation is still made, and the page says the email was not sent.
-    // (The body is quoted-printable: undo its soft line breaks.)
-    let printed = smtp.stop().replace("=\n", "");
+    // (The relay joins the body's quoted-printable soft line breaks.)
+    let printed = relay.wait_for("END MESSAGE");
+    drop(relay);
     assert!(printed.contains("To: kim@acme.example"), "{printed}");
     assert!(
         printed.contains("From: \"Tessera portal\" <portal@vendor.example>")
@@ -1050,7 +875,6 @@ async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_sai
 on_both_stores!(
     super_admins_change_roles_and_remove_people_but_never_the_last_super_admin,
     |app| {
-        use tessera_portal::domain::apikeys::{self, Owner, Scope};
         let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
             .await
             .expect("org");
@@ -1109,24 +933,14 @@ on_both_stores!(
         assert_eq!(bad.status, 400);
 
         // Lee made a key; removing Lee revokes it and ends everything of Lee's.
-        let owner = Owner { user_id: Some(lee.id.clone()), org_id: Some(acme.id.clone()) };
-        let key = apikeys::create_owned(
-            &app.portal.store,
-            &[Scope::Read].into(),
-            "lee",
-            None,
-            owner,
-            app.now(),
-        )
-        .await
-        .expect("key");
+        let key = key_of(&app, &lee, Some(&acme.id)).await;
         let confirm = dana_b.get(&format!("/ui/users/{}/remove", lee.id)).await;
         assert_eq!(confirm.status, 200);
         let removed =
             dana_b.post(&format!("/ui/users/{}/remove", lee.id), &[("csrf", &csrf)], None).await;
         assert_eq!(removed.location.as_deref(), Some("/ui/users?done=removed"));
         assert!(app.portal.store.user_by_email("lee@acme.example").await.expect("db").is_none());
-        assert_eq!(app.get("/v1/admin/licenses", Some(key.expose())).await.status, 401);
+        assert_eq!(app.get("/v1/admin/licenses", Some(&key)).await.status, 401);
         assert_eq!(Browser::new(&app).sign_in("lee@acme.example", PASSWORD).await.status, 401);
 
         // Kim (now a super-admin) removes Dana; then Kim is the last one and cannot be demoted

@@ -2,6 +2,8 @@
 //! assigning, organizations.
 
 use super::*;
+use crate::domain::licenses::{self, AssignError, LicenseRow};
+use crate::domain::registration;
 
 // --- pages ------------------------------------------------------------------------------
 
@@ -10,35 +12,33 @@ pub(super) async fn dashboard(
     State(portal): State<Arc<Portal>>,
 ) -> Result<Response, UiError> {
     let now = portal.now();
-    let (counts, counted_at) = match viewer.role {
+    let scope = viewer.scope();
+    let (counts, counted_at) = match scope.organization {
         // Every license: counted at most once a minute (the lock makes a crowd wait for one
         // count rather than each run its own).
-        Role::SuperAdmin => {
+        None => {
             let mut cached = portal.dashboard.lock().await;
             match *cached {
                 Some((at, counts)) if now.as_unix() - at.as_unix() < DASHBOARD_SECS => {
                     (counts, Some(at))
                 }
                 _ => {
-                    let counts =
-                        portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?;
+                    let counts = portal.store.license_counts(&scope, 30 * 86_400, now).await?;
                     *cached = Some((now, counts));
                     (counts, Some(now))
                 }
             }
         }
         // An organization's licenses: an index walk, always fresh.
-        Role::OrgAdmin => {
-            (portal.store.license_counts(&viewer.scope(), 30 * 86_400, now).await?, None)
-        }
+        Some(_) => (portal.store.license_counts(&scope, 30 * 86_400, now).await?, None),
     };
-    let scope = match (viewer.role, &viewer.user.org_id) {
-        (Role::SuperAdmin, _) => "Every registered license.".to_owned(),
-        (Role::OrgAdmin, Some(org)) => match portal.store.organization(org).await? {
+    let scope = match scope.organization.as_deref() {
+        None => "Every registered license.".to_owned(),
+        Some("") => "You belong to no organization yet.".to_owned(),
+        Some(org) => match portal.store.organization(org).await? {
             Some(org) => format!("The licenses of {}.", org.name),
             None => "Your organization's licenses.".to_owned(),
         },
-        (Role::OrgAdmin, None) => "You belong to no organization yet.".to_owned(),
     };
     let scope = match counted_at {
         Some(at) => format!(
@@ -126,20 +126,15 @@ pub(super) async fn usage_csv(
     Ok(response)
 }
 
-/// A license the viewer may see, or "not found".
+/// A license the viewer may see (and its organization), or "not found".
 pub(super) async fn visible_license(
     portal: &Portal,
     viewer: &Viewer,
     id: &str,
-) -> Result<crate::store::LicenseRow, UiError> {
-    let license = portal.store.license(id).await?.ok_or(UiError::NotFound)?;
-    if viewer.role == Role::OrgAdmin {
-        let owner = portal.store.license_organization(id).await?;
-        if owner.is_none() || owner != viewer.user.org_id {
-            return Err(UiError::NotFound);
-        }
-    }
-    Ok(license)
+) -> Result<(LicenseRow, Option<String>), UiError> {
+    let found = licenses::find(&portal.store, id).await?;
+    viewer.may(Operation::SeeLicense, licenses::facts(found.as_ref()))?;
+    found.ok_or(UiError::NotFound)
 }
 
 #[derive(serde::Deserialize)]
@@ -153,11 +148,13 @@ pub(super) async fn license(
     Path(id): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, UiError> {
-    let license = visible_license(&portal, &viewer, &id).await?;
+    let found = visible_license(&portal, &viewer, &id).await?;
+    let facts = licenses::facts(Some(&found));
+    let (license, org) = &found;
     let activation = portal.store.activation(&id).await?;
     let usage = portal.store.monthly_usage(&id).await?;
-    let organization = match portal.store.license_organization(&id).await? {
-        Some(org) => portal.store.organization(&org).await?,
+    let organization = match org {
+        Some(org) => portal.store.organization(org).await?,
         None => None,
     };
     let done = query.done.as_deref().and_then(|d| match d {
@@ -168,15 +165,20 @@ pub(super) async fn license(
         "assigned" => Some("The license's organization is changed."),
         _ => None,
     });
-    let organizations: Vec<crate::store::OrganizationRow> = match viewer.role {
-        Role::SuperAdmin => portal.store.organizations("", 1000).await?,
-        Role::OrgAdmin => Vec::new(),
+    let organizations = match viewer.may(Operation::AssignLicense, facts) {
+        Ok(()) => portal.store.organizations("", 1000).await?,
+        Err(_) => Vec::new(),
+    };
+    let actions = match facts {
+        Resource::License(Some(facts)) => authorization::offered(&viewer.caller(), facts),
+        _ => Vec::new(),
     };
     let view = pages::LicensePage {
-        status: license_status(&license, portal.now()),
-        license: &license,
+        status: license_status(license, portal.now()),
+        license,
         organization: organization.as_ref(),
         organizations: &organizations,
+        actions: &actions,
         activation: activation.as_ref(),
         usage: &usage,
         done,
@@ -189,16 +191,14 @@ pub(super) async fn confirm(
     State(portal): State<Arc<Portal>>,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
-    let license = visible_license(&portal, &viewer, &id).await?;
-    let action = pages::actions_for(viewer.role, &license)
-        .into_iter()
-        .find(|a| *a == action)
-        .ok_or(UiError::NotFound)?;
-    let limit = (viewer.role == Role::OrgAdmin).then(|| {
+    let found = visible_license(&portal, &viewer, &id).await?;
+    let action = Action::parse(&action).ok_or(UiError::NotFound)?;
+    viewer.may(Operation::Change(action), licenses::facts(Some(&found)))?;
+    let limit = (!viewer.caller().is_vendor()).then(|| {
         let days = portal.settings.customer_reset_every_secs / 86_400;
         format!("You can reset the binding of a license once every {days} days.")
     });
-    Ok(html(StatusCode::OK, pages::confirm(&viewer.chrome(), &license, action, limit.as_deref())))
+    Ok(html(StatusCode::OK, pages::confirm(&viewer.chrome(), &found.0, action, limit.as_deref())))
 }
 
 pub(super) async fn act(
@@ -209,20 +209,19 @@ pub(super) async fn act(
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    let license = visible_license(&portal, &viewer, &id).await?;
     let action = Action::parse(&word).ok_or(UiError::NotFound)?;
-    if !pages::actions_for(viewer.role, &license).contains(&action.as_str()) {
-        return Err(UiError::NotFound);
-    }
-    let now = portal.now();
-    let outcome = match viewer.role {
-        Role::SuperAdmin => actions::apply(&portal.store, &viewer.actor(), &id, action, now).await,
-        // A customer may only reset a binding, and only so often.
-        Role::OrgAdmin => {
-            let every = portal.settings.customer_reset_every_secs;
-            actions::customer_reset(&portal.store, &viewer.actor(), &id, every, now).await
-        }
-    };
+    // A customer may only reset a binding, and only so often.
+    let every = portal.settings.customer_reset_every_secs;
+    let outcome = actions::act(
+        &portal.store,
+        &viewer.caller(),
+        &viewer.actor(),
+        &id,
+        (action, None),
+        every,
+        portal.now(),
+    )
+    .await;
     match outcome {
         Ok(done) => {
             match done {
@@ -235,7 +234,7 @@ pub(super) async fn act(
             }
             Ok(Redirect::to(&format!("/ui/licenses/{id}?done={}", action.as_str())).into_response())
         }
-        Err(ActionError::UnknownLicense(_)) => Err(UiError::NotFound),
+        Err(ActionError::UnknownLicense(_) | ActionError::Denied(_)) => Err(UiError::NotFound),
         Err(e @ (ActionError::Revoked | ActionError::TooSoon { .. })) => {
             Err(UiError::Conflict(format!("Not done: {e}.")))
         }
@@ -253,7 +252,7 @@ pub(super) async fn organizations(
     State(portal): State<Arc<Portal>>,
     Query(query): Query<OrgQuery>,
 ) -> Result<Response, UiError> {
-    viewer.require(Role::SuperAdmin)?;
+    viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
     let rows = portal.store.organization_records("", 1000).await?;
     let done = query.done.map(|d| match d.as_str() {
         "erased" => "The organization's people are erased.",
@@ -276,7 +275,7 @@ pub(super) async fn create_organization(
     axum::Form(form): axum::Form<OrgForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    viewer.require(Role::SuperAdmin)?;
+    viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
     match accounts::create_organization_by(&portal.store, &viewer.actor(), &form.name, portal.now())
         .await
     {
@@ -299,7 +298,7 @@ pub(super) async fn create_organization(
 // --- registering licenses by upload ------------------------------------------------------
 
 pub(super) async fn register_page(viewer: Viewer) -> Result<Response, UiError> {
-    viewer.require(Role::SuperAdmin)?;
+    viewer.may(Operation::RegisterLicenses, Resource::Portal)?;
     Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &[], None)))
 }
 
@@ -310,7 +309,7 @@ pub(super) async fn register(
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, UiError> {
     same_origin(&headers)?;
-    viewer.require(Role::SuperAdmin)?;
+    viewer.may(Operation::RegisterLicenses, Resource::Portal)?;
     let refuse = |status: StatusCode, message: &str| {
         html(status, pages::register(&viewer.chrome(), &[], Some(message)))
     };
@@ -347,26 +346,27 @@ pub(super) async fn register(
     if files.is_empty() {
         return Ok(refuse(StatusCode::BAD_REQUEST, "Choose license files to upload."));
     }
-    if files.len() > crate::http::admin_api::MAX_BATCH {
-        let most = crate::http::admin_api::MAX_BATCH;
+    if files.len() > registration::MAX_BATCH {
+        let most = registration::MAX_BATCH;
         return Ok(refuse(StatusCode::BAD_REQUEST, &format!("At most {most} files at once.")));
     }
     let (names, texts): (Vec<String>, Vec<String>) = files.into_iter().unzip();
-    let outcomes =
-        match crate::http::admin_api::register_texts(&portal, &viewer.actor(), texts).await {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                tracing::error!(error = %e, "registering uploaded licenses");
-                return Ok(refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!("Nothing was registered: {e}"),
-                ));
-            }
-        };
+    let (trust, now) = (portal.trust.as_ref(), portal.now());
+    let registered =
+        registration::register_many(&portal.store, trust, &viewer.actor(), texts, now).await;
+    let outcomes = match registered.map_err(crate::http::admin_api::not_registered) {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            tracing::error!(error = %e, "registering uploaded licenses");
+            return Ok(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("Nothing was registered: {e}"),
+            ));
+        }
+    };
     let new = outcomes.iter().filter(|o| o.outcome == "registered").count();
     tracing::info!(licenses = outcomes.len(), new, by = %viewer.user.id, "licenses uploaded");
-    let rows: Vec<(String, crate::http::admin_api::Outcome)> =
-        names.into_iter().zip(outcomes).collect();
+    let rows: Vec<(String, registration::Outcome)> = names.into_iter().zip(outcomes).collect();
     Ok(html(StatusCode::OK, pages::register(&viewer.chrome(), &rows, None)))
 }
 
@@ -387,23 +387,14 @@ pub(super) async fn assign(
     axum::Form(form): axum::Form<AssignForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    viewer.require(Role::SuperAdmin)?;
-    visible_license(&portal, &viewer, &id).await?;
-    let org = match form.org.as_str() {
-        "" => None,
-        given => Some(portal.store.organization(given).await?.ok_or(UiError::NotFound)?.id),
+    let given = (!form.org.is_empty()).then_some(form.org.as_str());
+    let who = (&viewer.caller(), &viewer.actor());
+    let org = match licenses::assign(&portal.store, who, &id, given, portal.now()).await {
+        Ok(org) => org,
+        Err(AssignError::Store(e)) => return Err(e.into()),
+        // Not theirs to assign, or no such license or organization.
+        Err(_) => return Err(UiError::NotFound),
     };
-    portal.store.assign_license(&id, org.as_deref()).await?;
-    let target = format!("{id} {}", org.as_deref().unwrap_or("-"));
-    crate::domain::audit::record(
-        &portal.store,
-        &viewer.actor(),
-        "license.assigned",
-        &target,
-        org.as_deref(),
-        portal.now(),
-    )
-    .await?;
     tracing::info!(license = %id, org = ?org, by = %viewer.user.id, "license assigned");
     Ok(Redirect::to(&format!("/ui/licenses/{id}?done=assigned")).into_response())
 }
@@ -433,7 +424,7 @@ pub(super) async fn find(
         Err(_) => None,
     };
     let visible = match found {
-        Some(license) => visible_license(&portal, &viewer, &license.id).await.ok(),
+        Some(license) => visible_license(&portal, &viewer, &license.id).await.ok().map(|(l, _)| l),
         None => None,
     };
     match visible {

@@ -1,8 +1,10 @@
 //! The web pages: what vendor staff and customer org-admins see. Server-rendered HTML
 //! (maud, in `pages`), one stylesheet, no JavaScript. A person signs in in `signin`
-//! (`sign_in`, then the second step); the licenses' pages are in `licenses`, people,
-//! profiles, data rights and API keys in `people`, the ledger's page in `audit`; here are the
-//! routes, the [`Viewer`] extractor, cookies, form tokens and the security headers.
+//! (`sign_in`, then the second step); the licenses' pages are in `licenses`, people and
+//! invitations in `people`, one's own profile and data rights in `profile`, API keys in
+//! `api_keys`, the ledger's page in `audit`; who may see or do what is asked of
+//! [`crate::domain::authorization`]. Here are the routes, the [`Viewer`] extractor,
+//! cookies, form tokens and the security headers.
 //!
 //! - Sessions ride in an `HttpOnly; SameSite=Strict` cookie (`Secure` when the portal is
 //!   reached over https); the person behind it is found by the [`Viewer`] extractor, which
@@ -12,15 +14,19 @@
 //! - An org-admin sees their own organization's licenses only: every query is filtered by
 //!   it and a license of another organization is "not found".
 
+mod api_keys;
 mod audit;
 mod licenses;
 mod pages;
 mod people;
+mod profile;
 mod signin;
 
+use api_keys::*;
 use audit::*;
 use licenses::*;
 use people::*;
+use profile::*;
 use signin::*;
 
 use std::sync::Arc;
@@ -34,10 +40,12 @@ use axum::routing::get;
 use maud::Markup;
 
 use crate::app::Portal;
-use crate::domain::accounts::{self, AccountError, Password, Role, SignIn};
+use crate::domain::StoreError;
+use crate::domain::accounts::{self, AccountError, Password, Role, SignIn, UserRow};
 use crate::domain::actions::{self, Action, ActionError, Done};
+use crate::domain::authorization::{self, Caller, Denied, Operation, Resource};
+use crate::domain::licenses::{LicenseFilter, LicenseStanding};
 use crate::domain::standing::license_status;
-use crate::store::{LicenseFilter, LicenseStanding, StoreError, UserRow};
 use pages::{Chrome, ListForm};
 
 const SESSION_COOKIE: &str = "tessera_session";
@@ -167,6 +175,13 @@ impl From<StoreError> for UiError {
     }
 }
 
+/// Whatever a person may not do or see is, to them, not there.
+impl From<Denied> for UiError {
+    fn from(_: Denied) -> Self {
+        UiError::NotFound
+    }
+}
+
 impl From<AccountError> for UiError {
     fn from(e: AccountError) -> Self {
         match e {
@@ -254,19 +269,22 @@ impl Viewer {
     }
 
     fn chrome(&self) -> Chrome<'_> {
-        Chrome { user: &self.user, role: self.role, csrf: &self.csrf }
+        Chrome { user: &self.user, role: self.role, caller: self.caller(), csrf: &self.csrf }
+    }
+
+    /// The person as [`authorization::may`] knows them.
+    fn caller(&self) -> Caller<'_> {
+        Caller::Person { id: &self.user.id, role: self.role, org: self.user.org_id.as_deref() }
+    }
+
+    /// Asks [`authorization::may`]: anything refused is "not found".
+    fn may(&self, operation: Operation, resource: Resource<'_>) -> Result<(), UiError> {
+        Ok(authorization::may(&self.caller(), operation, resource)?)
     }
 
     /// The licenses this person may see: an org-admin's organization only.
     fn scope(&self) -> LicenseFilter {
-        LicenseFilter {
-            organization: match self.role {
-                Role::SuperAdmin => None,
-                // An org-admin without an organization sees nothing.
-                Role::OrgAdmin => Some(self.user.org_id.clone().unwrap_or_default()),
-            },
-            ..LicenseFilter::default()
-        }
+        LicenseFilter { organization: self.caller().sees_only(), ..LicenseFilter::default() }
     }
 
     /// Checks a form's token.
@@ -279,10 +297,6 @@ impl Viewer {
                 "This form has expired or did not come from this portal. Go back, reload the page and try again.",
             ))
         }
-    }
-
-    fn require(&self, role: Role) -> Result<(), UiError> {
-        if self.role == role { Ok(()) } else { Err(UiError::NotFound) }
     }
 }
 

@@ -375,11 +375,7 @@ pub(super) async fn forgot(
         let minutes = limited.retry_after_secs.div_ceil(60);
         let error =
             format!("Too many requests for a new password: try again in {minutes} minutes.");
-        let mut response = again(StatusCode::TOO_MANY_REQUESTS, &error);
-        if let Ok(value) = HeaderValue::from_str(&limited.retry_after_secs.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Ok(response);
+        return Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, &error), limited));
     }
     let background = portal.clone();
     tokio::spawn(async move { send_reset_link(&background, &address).await });
@@ -404,6 +400,14 @@ async fn send_reset_link(portal: &Portal, address: &str) {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "password reset request failed"),
     }
+}
+
+/// A 429 answer that says when to try again (`Retry-After`).
+fn retry_after(mut response: Response, limited: crate::limits::Limited) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&limited.retry_after_secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn reset_gone() -> Response {
@@ -437,6 +441,16 @@ pub(super) async fn reset(
     axum::Form(form): axum::Form<ResetForm>,
 ) -> Result<Response, UiError> {
     same_origin(&headers)?;
+    // Counted before the link is looked up: guessing links is limited as much as
+    // hammering one.
+    if let Err(limited) = portal.limits.reset_try(&token) {
+        let minutes = limited.retry_after_secs.div_ceil(60);
+        let text = format!(
+            "Too many tries to set a new password with this link: try again in {minutes} minutes."
+        );
+        let page = pages::message("Too many tries", None, &text);
+        return Ok(retry_after(html(StatusCode::TOO_MANY_REQUESTS, page), limited));
+    }
     let Some(user) = accounts::password_reset_user(&portal.store, &token, portal.now()).await?
     else {
         return Ok(reset_gone());

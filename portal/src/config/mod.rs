@@ -2,91 +2,22 @@
 //! `TESSERA_*` environment variables and command-line flags (clap reads both; a flag wins
 //! over its variable). Every setting is documented in docs/OPERATIONS.md.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::domain::accounts::SessionRules;
+mod urls;
 
-/// A database URL. A PostgreSQL URL may carry a password, so `Debug` and `Display` show
-/// only its scheme (a SQLite URL names a file and is shown whole); [`DatabaseUrl::expose`]
-/// gives the URL to the one place that connects.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct DatabaseUrl(String);
+pub use urls::{DatabaseUrl, SmtpUrl};
 
-impl DatabaseUrl {
-    /// The whole URL, password included: for opening the store only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The URL of the SQLite file `portal.db` in `data_dir`.
-    pub fn sqlite_in(data_dir: &Path) -> Self {
-        DatabaseUrl(format!("sqlite://{}", data_dir.join("portal.db").display()))
-    }
-}
-
-impl From<String> for DatabaseUrl {
-    fn from(url: String) -> Self {
-        DatabaseUrl(url)
-    }
-}
-
-impl FromStr for DatabaseUrl {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(DatabaseUrl(s.to_owned()))
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.starts_with("sqlite:") {
-            f.write_str(&self.0)
-        } else {
-            let scheme = self.0.split_once(':').map_or("", |(scheme, _)| scheme);
-            write!(f, "{scheme}://[redacted]")
-        }
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({self})")
-    }
-}
-
-/// The SMTP relay invitation emails go through: `smtps://host:port` (TLS from the start),
-/// `smtp://host:port?tls=required` (STARTTLS), or plain `smtp://host:port` (a relay on the
-/// same machine or network only), with `user:password@` when the relay wants them. `Debug`
-/// shows the scheme only.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct SmtpUrl(String);
-
-impl SmtpUrl {
-    /// The whole URL, credentials included: for the mailer only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for SmtpUrl {
-    fn from(url: String) -> Self {
-        SmtpUrl(url)
-    }
-}
-
-impl fmt::Debug for SmtpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = self.0.split_once(':').map_or("", |(scheme, _)| scheme);
-        write!(f, "SmtpUrl({scheme}://[redacted])")
-    }
+/// How long sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionRules {
+    /// A session unused this long ends.
+    pub idle_secs: i64,
+    /// A session ends this long after sign-in, used or not.
+    pub max_secs: i64,
 }
 
 /// Settings as given by one layer; `None` leaves the layer below in force.
@@ -516,7 +447,7 @@ mod tests {
     #[test]
     fn a_mail_relay_needs_the_public_url_its_links_are_built_from() {
         let relay = Layer {
-            smtp_url: Some(SmtpUrl("smtp://127.0.0.1:25".into())),
+            smtp_url: Some(SmtpUrl::from("smtp://127.0.0.1:25".to_owned())),
             smtp_from: Some("portal@vendor.example".into()),
             ..Layer::default()
         };

@@ -1,0 +1,59 @@
+use super::*;
+
+#[test]
+fn a_password_hash_verifies_only_its_password() {
+    let hash = hash_password(&Password::new("correct horse battery")).expect("hash");
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(verify_password(&Password::new("correct horse battery"), &hash));
+    assert!(!verify_password(&Password::new("correct horse batterz"), &hash));
+    assert!(!verify_password(&Password::new("correct horse battery"), "$argon2id$junk"));
+    let costly = hash.replace("m=19456", "m=99999999");
+    assert!(!verify_password(&Password::new("correct horse battery"), &costly));
+}
+
+#[test]
+fn short_common_weak_and_personal_passwords_are_refused() {
+    let email = "dana.smith@example.com";
+    let personal = ["Dana Smith", "Acme Corp"];
+    let refused = |bad: &str| match check_new_password(&Password::new(bad), email, &personal) {
+        Err(AccountError::Invalid(why)) => why,
+        other => panic!("{bad}: {other:?}"),
+    };
+    for bad in ["short", "Password1234", "aaaaaaaaaaaaaaaa", "qwertyuiopasdf"] {
+        refused(bad);
+    }
+    // The address and a year; the name and a year; the organization and a year.
+    for bad in
+        ["dana.smith2024!!", "danasmith@2024", "Smith.Dana.2024", "AcmeCorp2024!", "acme-corp-1999"]
+    {
+        assert!(refused(bad).contains("email, name or organization"), "{bad}");
+    }
+    // A word and a year: zxcvbn's own reason, in one sentence.
+    let why = refused("Sunshine2024!");
+    assert!(why.starts_with("this password is too easy to guess ("), "{why}");
+    for good in ["tram lantern quietly", "correct horse battery staple", "v8#Kq2!zLp0@Wd"] {
+        assert!(check_new_password(&Password::new(good), email, &personal).is_ok(), "{good}");
+    }
+}
+
+#[test]
+fn delays_grow_and_stop_at_fifteen_minutes() {
+    let delays: Vec<i64> = (0..20).map(signin_delay).collect();
+    assert_eq!(&delays[..8], &[0, 0, 0, 0, 1, 2, 4, 8]);
+    assert_eq!(delays[19], 900);
+    assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn emails_are_lower_cased_and_checked() {
+    assert_eq!(normalize_email("  Dana@Example.COM ").expect("email"), "dana@example.com");
+    for bad in ["dana", "dana@", "@example.com", "a@b@c.com", "da na@example.com", "x@localhost"] {
+        assert!(normalize_email(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn secrets_stay_out_of_debug() {
+    assert_eq!(format!("{:?}", Password::new("hunter2hunter2")), "Password(…)");
+    assert_eq!(format!("{:?}", SessionToken("abc".into())), "SessionToken(…)");
+}
