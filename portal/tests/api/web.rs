@@ -89,17 +89,7 @@ on_both_stores!(
             303
         );
         assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await.status, 200);
-        dana.post(
-            "/ui/users/invite",
-            &[
-                ("email", "kim@acme.example"),
-                ("role", "org-admin"),
-                ("org", &acme.id),
-                ("csrf", &csrf),
-            ],
-            None,
-        )
-        .await;
+        dana.invite_org_admin("kim@acme.example", &acme.id, &csrf).await;
         let dana_id = app
             .portal
             .store

@@ -367,18 +367,7 @@ on_both_stores!(every_page_and_form_refuses_the_wrong_organizations_admin, |app|
         fields.push(("csrf", csrf.as_str()));
         assert_eq!(kim.post(&path, &fields, None).await.status, 404, "POST {path}");
     }
-    let invite = kim
-        .post(
-            "/ui/users/invite",
-            &[
-                ("email", "x@globex.example"),
-                ("role", "org-admin"),
-                ("org", &globex_org.id),
-                ("csrf", &csrf),
-            ],
-            None,
-        )
-        .await;
+    let invite = kim.invite_org_admin("x@globex.example", &globex_org.id, &csrf).await;
     assert_eq!(invite.status, 400);
     for page in ["/ui/licenses", "/ui/users", "/ui/api-keys", "/ui/usage.csv", "/ui"] {
         let body = kim.get(page).await.body;

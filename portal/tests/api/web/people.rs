@@ -14,18 +14,7 @@ on_both_stores!(an_invitation_works_once_within_seven_days_and_only_as_offered, 
     assert_eq!(staff.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
     let people = staff.get("/ui/users").await;
     let csrf = people.csrf();
-    let made = staff
-        .post(
-            "/ui/users/invite",
-            &[
-                ("email", "Kim@Acme.example"),
-                ("role", "org-admin"),
-                ("org", &acme.id),
-                ("csrf", &csrf),
-            ],
-            None,
-        )
-        .await;
+    let made = staff.invite_org_admin("Kim@Acme.example", &acme.id, &csrf).await;
     assert_eq!(made.status, 200, "{}", made.body);
     let link = invitation_link(&made);
     // Shown once: the users page lists the invitation, never its link again.
@@ -80,18 +69,7 @@ on_both_stores!(an_invitation_works_once_within_seven_days_and_only_as_offered, 
     // Used: gone. A second link left 7 days: gone too.
     assert_eq!(Browser::new(&app).get(&link).await.status, 404);
     let csrf = csrf_of(&mut staff).await;
-    let made = staff
-        .post(
-            "/ui/users/invite",
-            &[
-                ("email", "lee@acme.example"),
-                ("role", "org-admin"),
-                ("org", &acme.id),
-                ("csrf", &csrf),
-            ],
-            None,
-        )
-        .await;
+    let made = staff.invite_org_admin("lee@acme.example", &acme.id, &csrf).await;
     let late = invitation_link(&made);
     app.clock.advance(Duration::from_secs(7 * 86_400 + 1));
     assert_eq!(Browser::new(&app).get(&late).await.status, 404);
@@ -180,18 +158,7 @@ async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_sai
     let mut dana = Browser::new(&app);
     assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
     let csrf = csrf_of(&mut dana).await;
-    let made = dana
-        .post(
-            "/ui/users/invite",
-            &[
-                ("email", "kim@acme.example"),
-                ("role", "org-admin"),
-                ("org", &acme.id),
-                ("csrf", &csrf),
-            ],
-            None,
-        )
-        .await;
+    let made = dana.invite_org_admin("kim@acme.example", &acme.id, &csrf).await;
     assert_eq!(made.status, 200, "{}", made.body);
     assert!(made.body.contains("emailed to kim@acme.example"), "{}", made.body);
     let link = format!("https://portal.vendor.example{}", invitation_link(&made));
@@ -211,18 +178,7 @@ async fn an_invitation_is_emailed_through_the_smtp_relay_and_a_dead_relay_is_sai
         printed.contains("Dana Smith invites you") && printed.contains("for Acme Corp"),
         "{printed}"
     );
-    let again = dana
-        .post(
-            "/ui/users/invite",
-            &[
-                ("email", "lee@acme.example"),
-                ("role", "org-admin"),
-                ("org", &acme.id),
-                ("csrf", &csrf),
-            ],
-            None,
-        )
-        .await;
+    let again = dana.invite_org_admin("lee@acme.example", &acme.id, &csrf).await;
     assert_eq!(again.status, 200);
     assert!(again.body.contains("could not be sent"), "{}", again.body);
     assert!(again.body.contains("/ui/invite/"));
