@@ -5,7 +5,9 @@
 //! [`decide`] is the rule; [`activate`] reads the binding, decides and has the store write
 //! the outcome, in one transaction.
 
-use crate::store::{Activation, ActivationRow, Bound, Store, StoreError};
+/// An activation call and what it did, as the hub API names them.
+pub use crate::store::{Activation, Bound};
+use crate::store::{ActivationRow, Store, StoreError};
 
 /// What an activation does to the binding it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -115,6 +115,12 @@ impl<'a> Browser<'a> {
         self.take(response).await
     }
 
+    /// Invites `email` as an org-admin of organization `org` from the people page.
+    pub async fn invite_org_admin(&mut self, email: &str, org: &str, csrf: &str) -> Page {
+        let form = [("email", email), ("role", "org-admin"), ("org", org), ("csrf", csrf)];
+        self.post("/ui/users/invite", &form, None).await
+    }
+
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/ui/signin").await;
         let csrf = form.csrf();

@@ -57,3 +57,11 @@ fn secrets_stay_out_of_debug() {
     assert_eq!(format!("{:?}", Password::new("hunter2hunter2")), "Password(…)");
     assert_eq!(format!("{:?}", SessionToken("abc".into())), "SessionToken(…)");
 }
+
+#[tokio::test]
+async fn the_password_check_runs_off_the_async_workers_with_the_same_answers() {
+    let weak = Password::new("Sunshine2024!");
+    assert!(check_new_password_async(&weak, "dana@example.com", &["Dana"]).await.is_err());
+    let strong = Password::new("pewter orchard wildly");
+    assert!(check_new_password_async(&strong, "dana@example.com", &["Dana"]).await.is_ok());
+}
