@@ -14,8 +14,8 @@ pub mod ledger;
 mod licenses;
 mod people;
 pub mod pg_pings;
-mod receipt_keys;
 pub mod pings;
+mod receipt_keys;
 pub mod sqlite_bulk;
 pub mod sqlite_pings;
 mod usage;
@@ -72,7 +72,9 @@ pub enum StoreError {
     Task(String),
     /// The ping path needs its own connections to a database file or server (an
     /// in-memory SQLite database has none).
-    #[error("the ping path needs a database file or a PostgreSQL server, not an in-memory database")]
+    #[error(
+        "the ping path needs a database file or a PostgreSQL server, not an in-memory database"
+    )]
     NoPingPath,
 }
 
@@ -568,7 +570,7 @@ impl Store {
         };
         MIGRATOR.run(&pool).await?;
         let ping_source = match (&sqlite_file, backend) {
-            (_, Backend::Postgres) => pings::PingSource::Postgres(url.parse()?),
+            (_, Backend::Postgres) => pings::PingSource::Postgres(Box::new(url.parse()?)),
             (Some(file), Backend::Sqlite) => pings::PingSource::Sqlite(file.clone()),
             (None, Backend::Sqlite) => pings::PingSource::None,
         };

@@ -122,7 +122,9 @@ impl PingWriter for PgConnection {
                     confirmed: stored_nonce(row.try_get("chain_confirmed")?)?,
                     pending: stored_nonce(row.try_get("chain_pending")?)?,
                 },
-                history: stored_history(row.try_get::<Option<Vec<u8>>, _>("day_counts")?.as_deref())?,
+                history: stored_history(
+                    row.try_get::<Option<Vec<u8>>, _>("day_counts")?.as_deref(),
+                )?,
             };
             bindings.insert(row.try_get("license_id")?, binding);
         }
@@ -194,14 +196,14 @@ fn found_row(row: &PgRow) -> Result<Found, StoreError> {
         return Ok(Found { license, activation: None, replaced: None });
     }
     let activation = activation_from_row(row)?;
-    let replaced = match (row.try_get::<Option<String>, _>("previous_hub_key")?, activation.rebound_at)
-    {
-        (Some(hub_key), Some(rebound_at)) => Some(Replaced {
-            hub_key,
-            rebound_at,
-            rebound_hub_time_ms: row.try_get("rebound_hub_time_ms")?,
-        }),
-        _ => None,
-    };
+    let replaced =
+        match (row.try_get::<Option<String>, _>("previous_hub_key")?, activation.rebound_at) {
+            (Some(hub_key), Some(rebound_at)) => Some(Replaced {
+                hub_key,
+                rebound_at,
+                rebound_hub_time_ms: row.try_get("rebound_hub_time_ms")?,
+            }),
+            _ => None,
+        };
     Ok(Found { license, activation: Some(activation), replaced })
 }

@@ -96,7 +96,7 @@ pub enum PingSource {
     /// The SQLite file.
     Sqlite(PathBuf),
     /// The PostgreSQL server (the URL's password stays out of `Debug`).
-    Postgres(sqlx::postgres::PgConnectOptions),
+    Postgres(Box<sqlx::postgres::PgConnectOptions>),
     /// An in-memory SQLite database: no ping path (the ping connections need a file).
     None,
 }
@@ -115,9 +115,11 @@ impl PingSource {
     /// Opens a reader; on PostgreSQL, call it on the thread that will use it.
     pub fn reader(&self) -> Result<Box<dyn PingReader>, StoreError> {
         match self {
-            PingSource::Sqlite(file) => Ok(Box::new(super::sqlite_pings::SqliteReader::open(file)?)),
+            PingSource::Sqlite(file) => {
+                Ok(Box::new(super::sqlite_pings::SqliteReader::open(file)?))
+            }
             PingSource::Postgres(options) => {
-                Ok(Box::new(super::pg_pings::PgConnection::open(options.clone())?))
+                Ok(Box::new(super::pg_pings::PgConnection::open((**options).clone())?))
             }
             PingSource::None => Err(StoreError::NoPingPath),
         }
@@ -126,9 +128,11 @@ impl PingSource {
     /// Opens a writer; on PostgreSQL, call it on the thread that will use it.
     pub fn writer(&self) -> Result<Box<dyn PingWriter>, StoreError> {
         match self {
-            PingSource::Sqlite(file) => Ok(Box::new(super::sqlite_pings::SqliteWriter::open(file)?)),
+            PingSource::Sqlite(file) => {
+                Ok(Box::new(super::sqlite_pings::SqliteWriter::open(file)?))
+            }
             PingSource::Postgres(options) => {
-                Ok(Box::new(super::pg_pings::PgConnection::open(options.clone())?))
+                Ok(Box::new(super::pg_pings::PgConnection::open((**options).clone())?))
             }
             PingSource::None => Err(StoreError::NoPingPath),
         }

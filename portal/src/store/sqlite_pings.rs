@@ -112,7 +112,8 @@ impl PingWriter for SqliteWriter {
                     ))
                 })
                 .optional()?;
-            if let Some((hub_key, last_hub_time_ms, confirmed, pending, history, last_ping_at)) = row
+            if let Some((hub_key, last_hub_time_ms, confirmed, pending, history, last_ping_at)) =
+                row
             {
                 let binding = Binding {
                     hub_key,
@@ -144,7 +145,11 @@ impl PingWriter for SqliteWriter {
                     text(binding.chain.confirmed),
                     text(binding.chain.pending)
                 ])?;
-                count.execute(params![id, binding.history.encode(), binding.history.first_day()])?;
+                count.execute(params![
+                    id,
+                    binding.history.encode(),
+                    binding.history.first_day()
+                ])?;
             }
             if !writes.cloned.is_empty() {
                 let mut cloned = self.0.prepare_cached(CLONED)?;

@@ -52,7 +52,10 @@ async fn back_up(app: &TestApp, id: &str) -> Vec<Option<String>> {
 /// Puts the binding back as `saved` had it: what restoring the database does to it.
 async fn restore(app: &TestApp, id: &str, saved: &[Option<String>]) {
     for (column, value) in BINDING.iter().zip(saved) {
-        let integer = !matches!(*column, "hub_key" | "chain_confirmed" | "chain_pending" | "previous_hub_key");
+        let integer = !matches!(
+            *column,
+            "hub_key" | "chain_confirmed" | "chain_pending" | "previous_hub_key"
+        );
         let sql = format!("UPDATE activations SET {column} = $1 WHERE license_id = $2");
         let query = sqlx::query(sqlx::AssertSqlSafe(sql));
         let query = if integer {

@@ -192,7 +192,5 @@ fn held_at(verified: &VerifiedPing, ping: &PingRequest, receipt_keys: &ReceiptKe
         return None;
     }
     let license_id = verified.license.id.parse().ok()?;
-    receipt_keys
-        .proof(held, license_id, verified.hub_key.key_id(), holds)
-        .map(|at| at.as_unix())
+    receipt_keys.proof(held, license_id, verified.hub_key.key_id(), holds).map(|at| at.as_unix())
 }

@@ -67,7 +67,10 @@ impl ReceiptKeys {
         match resync_proof(held, key, license_id, hub_key_id, holds) {
             Ok(at) if window.is_none_or(|d| d.covers(at)) => Some(at),
             Ok(at) => {
-                tracing::info!(at = at.as_unix(), "a held receipt signed outside its key's delegation proves nothing");
+                tracing::info!(
+                    at = at.as_unix(),
+                    "a held receipt signed outside its key's delegation proves nothing"
+                );
                 None
             }
             Err(error) => {

@@ -75,7 +75,8 @@ fn plan_round<'a>(pings: &[&'a PingRecord], bindings: &mut HashMap<String, Bindi
             Write::Count(chain, outcome) => {
                 if let Some(binding) = binding {
                     let at = ping.at.as_unix();
-                    binding.last_ping_at = Some(binding.last_ping_at.map_or(at, |last| last.max(at)));
+                    binding.last_ping_at =
+                        Some(binding.last_ping_at.map_or(at, |last| last.max(at)));
                     binding.last_hub_time_ms = ping.hub_time_ms;
                     binding.chain = chain;
                     binding.history.add(day_of(ping.at), 1);
