@@ -41,6 +41,7 @@ use tessera_core::receipt::{self, Answers, Nonce, PingCall, ReceiptClaims};
 use tessera_core::time::{Clock, SystemClock};
 use tessera_portal::startup::load_or_create_receipt_key;
 use tessera_portal::store::Store;
+use tessera_portal::store::day_counts::DayCounts;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -218,6 +219,25 @@ async fn seed(store: &Store, hub_keys: &[SigningKey], fingerprint_json: &str, no
         sqlx::query(AssertSqlSafe(activations)).execute(&mut *tx).await.expect("seed activations");
     }
     tx.commit().await.expect("commit");
+}
+
+/// The pings the database holds, read without migrating it (it may be an older build's).
+async fn stored_pings(url: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.expect("database");
+    let rows = sqlx::query("SELECT day_counts FROM licenses WHERE day_counts IS NOT NULL")
+        .fetch_all(&pool)
+        .await
+        .expect("day counts");
+    pool.close().await;
+    rows.iter()
+        .map(|row| {
+            let bytes: Vec<u8> = row.try_get(0).expect("day counts");
+            let counts = DayCounts::decode(Some(&bytes)).expect("day counts");
+            counts.days().map(|(_, n)| n as i64).sum::<i64>()
+        })
+        .sum()
 }
 
 /// A new, empty database next to the one `base` names; returns its URL.
@@ -473,11 +493,9 @@ async fn load() {
         per_ping / (verify_us + sign_us)
     );
 
-    let store = Store::open(&database_url).await.expect("store");
-    let counted: i64 = store.day_pings_total().await.expect("count");
+    let counted = stored_pings(&database_url).await;
     println!("stored ping count: {counted} (answered with a receipt: {})", pinged.latencies.len());
     drop(child);
-    store.pool().close().await;
     if let (Ok(base), Some(url)) = (std::env::var("TESSERA_BENCH_POSTGRES_URL"), database) {
         use sqlx::Connection;
         let name = url.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();

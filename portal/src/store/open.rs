@@ -94,7 +94,7 @@ impl Store {
         };
         MIGRATOR.run(&pool).await?;
         let ping_source = match (&sqlite_file, backend) {
-            (_, Backend::Postgres) => pings::PingSource::Postgres(url.parse()?),
+            (_, Backend::Postgres) => pings::PingSource::Postgres(Box::new(url.parse()?)),
             (Some(file), Backend::Sqlite) => pings::PingSource::Sqlite(file.clone()),
             (None, Backend::Sqlite) => pings::PingSource::None,
         };

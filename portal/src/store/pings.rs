@@ -96,7 +96,7 @@ pub enum PingSource {
     /// The SQLite file.
     Sqlite(PathBuf),
     /// The PostgreSQL server (the URL's password stays out of `Debug`).
-    Postgres(sqlx::postgres::PgConnectOptions),
+    Postgres(Box<sqlx::postgres::PgConnectOptions>),
     /// An in-memory SQLite database: no ping path (the ping connections need a file).
     None,
 }
@@ -119,7 +119,7 @@ impl PingSource {
                 Ok(Box::new(super::sqlite_pings::SqliteReader::open(file)?))
             }
             PingSource::Postgres(options) => {
-                Ok(Box::new(super::pg_pings::PgConnection::open(options.clone())?))
+                Ok(Box::new(super::pg_pings::PgConnection::open((**options).clone())?))
             }
             PingSource::None => Err(StoreError::NoPingPath),
         }
@@ -132,7 +132,7 @@ impl PingSource {
                 Ok(Box::new(super::sqlite_pings::SqliteWriter::open(file)?))
             }
             PingSource::Postgres(options) => {
-                Ok(Box::new(super::pg_pings::PgConnection::open(options.clone())?))
+                Ok(Box::new(super::pg_pings::PgConnection::open((**options).clone())?))
             }
             PingSource::None => Err(StoreError::NoPingPath),
         }
