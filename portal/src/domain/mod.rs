@@ -11,3 +11,4 @@ pub mod clock;
 pub mod pings;
 pub mod standing;
 pub mod totp;
+pub mod witnesses;

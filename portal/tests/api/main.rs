@@ -8,6 +8,7 @@ mod guessing;
 mod helpers;
 mod hostile;
 mod hub_api;
+mod ledger_signing;
 mod listing;
 mod processes;
 mod rights;

@@ -55,9 +55,10 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The entry's canonical bytes, the input of its leaf hash: each field — seq and at in
-    /// decimal, actor, action, target, org (empty when none) — as its length (8 bytes,
-    /// big-endian) and its UTF-8 bytes, then one byte saying whether org is present.
+    /// The entry's canonical bytes, the input of its leaf hash: seq and at as 8 bytes
+    /// big-endian (at in two's complement), then actor, action, target and org (empty when
+    /// none), each as its length (8 bytes, big-endian) and its UTF-8 bytes, then one byte
+    /// saying whether org is present.
     pub fn bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(self.capacity());
         self.write_bytes(&mut bytes);
@@ -76,13 +77,10 @@ impl Entry {
     }
 
     fn write_bytes(&self, out: &mut Vec<u8>) {
-        // Lengths first: no field can run into the next. The numbers are formatted on the
-        // stack: a million entries are hashed without a million allocations.
-        let mut digits = [0u8; 20];
-        write_field(out, decimal(self.seq, false, &mut digits));
-        let mut digits = [0u8; 20];
-        let at = decimal(self.at.unsigned_abs(), self.at < 0, &mut digits);
-        write_field(out, at);
+        // The numbers fixed-width, the texts length first: no field can run into the next.
+        // (A typical entry is then 3 SHA-256 blocks, not 4: a fifth less work to verify.)
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.at.to_be_bytes());
         write_field(out, self.actor.as_bytes());
         write_field(out, self.action.as_bytes());
         write_field(out, self.target.as_bytes());
@@ -117,24 +115,6 @@ impl Entry {
         (from >= 1 && from <= to && count == to - from + 1 && words.next().is_none())
             .then_some((from, to))
     }
-}
-
-/// `value` in decimal ASCII (a `-` first when `negative`), written at the end of `digits`.
-fn decimal(mut value: u64, negative: bool, digits: &mut [u8; 20]) -> &[u8] {
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    if negative {
-        at -= 1;
-        digits[at] = b'-';
-    }
-    &digits[at..]
 }
 
 fn write_field(out: &mut Vec<u8>, field: &[u8]) {
