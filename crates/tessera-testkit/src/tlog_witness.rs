@@ -253,9 +253,8 @@ fn add_checkpoint(
     if old == size && latest_root != root {
         return (409, "text/x.tlog.size", format!("{latest}\n"));
     }
-    let holds = if old == 0 {
-        proof.is_empty()
-    } else if old == size {
+    // From nothing, or to the same tree, the proof is empty.
+    let holds = if old == 0 || old == size {
         proof.is_empty()
     } else {
         consistent(old, size, &latest_root, &root, &proof)

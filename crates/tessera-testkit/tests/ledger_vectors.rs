@@ -185,7 +185,11 @@ fn counted_leaves(n: usize) -> Vec<[u8; 32]> {
 
 // ---- the vectors ----
 
-const ENTRIES: [(&str, u64, i64, &str, &str, &str, Option<&str>); 3] = [
+/// A vector's name and an entry's fields: seq, at, actor, action, target, org.
+type EntryCase =
+    (&'static str, u64, i64, &'static str, &'static str, &'static str, Option<&'static str>);
+
+const ENTRIES: [EntryCase; 3] = [
     (
         "entry-with-org",
         1,

@@ -201,8 +201,8 @@ async fn witnessed(db: Db) {
     // The forged export is sound on its own; against the checkpoint directory it is not.
     tessera_core::ledger::verify(&forged_export, &app.trust, None).expect("sound alone");
     std::fs::write(&file, text).expect("write");
-    let caught =
-        tessera_cli::audit::verify_export(&file, &app.trust, None, Some(&checkpoints)).unwrap_err();
+    let caught = tessera_cli::audit::verify_export(&file, &app.trust, None, Some(&checkpoints))
+        .expect_err("the forgery is caught");
     assert!(
         matches!(
             caught,

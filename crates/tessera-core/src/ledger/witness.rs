@@ -209,7 +209,10 @@ mod tests {
         assert!(written.replacen("+", "+0", 1).parse::<CosignerKey>().is_err());
         // A key whose base64 holds a `+` reads (only the first two separate).
         let plus = (0u8..=255)
-            .map(|seed| CosignerKey::new("w", SigningKey::from_seed(&[seed; 32]).public_key().clone()).expect("k"))
+            .map(|seed| {
+                CosignerKey::new("w", SigningKey::from_seed(&[seed; 32]).public_key().clone())
+                    .expect("k")
+            })
             .find(|k| k.to_string().matches('+').count() > 2)
             .expect("a key with a + in its base64");
         assert_eq!(plus.to_string().parse::<CosignerKey>(), Ok(plus.clone()));
