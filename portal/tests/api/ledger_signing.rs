@@ -26,13 +26,19 @@ async fn export(app: &TestApp) -> (String, Export) {
     (text, export)
 }
 
-/// Waits until the checkpoint the portal signs as it starts is signed (its periodic job), so
-/// that what a test signs next is its own.
+/// Waits until the checkpoint the portal signs as it starts is signed and in the witness file
+/// (its periodic job), so that what a test signs next is its own.
 async fn started(app: &TestApp) {
     let store = &app.portal.store;
     for _ in 0..100 {
         let size = store.ledger_size().await.expect("size");
-        if store.last_checkpoint_size().await.expect("size") == Some(size) {
+        let witnessed = std::fs::read_to_string(app.portal.ledger_witness())
+            .ok()
+            .and_then(|text| Export::from_lines(text.lines()).ok())
+            .and_then(|e| e.checkpoints.first().map(|c| c.checkpoint.size as i64));
+        if store.last_checkpoint_size().await.expect("size") == Some(size)
+            && witnessed == Some(size)
+        {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -144,8 +150,15 @@ async fn witnessed(db: Db) {
     let store = &app.portal.store;
     started(&app).await;
     // What the checkpoint signed at start came to (the witness may have learnt the log's key
-    // only after it): counted from here.
+    // only after it): counted from here, once the witness has answered it.
+    for _ in 0..100 {
+        if !witness.answers().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let before = witness.answers().len();
+    assert_eq!(before, 1, "the checkpoint signed at start was sent to the witness");
     let failed = app.portal.metrics.ledger_witness_failures.get();
 
     // Each checkpoint: a file in the directory, and cosigned from the witness's last size.
