@@ -8,7 +8,9 @@ use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
 
 use crate::config::Settings;
+use crate::domain::audit::Signer;
 use crate::domain::pings::{PingPath, PingPathError, ReceiptKeys};
+use crate::domain::witnesses::Witnesses;
 use crate::limits::RateLimits;
 use crate::metrics::Metrics;
 use crate::startup::{self, LoadedDelegation, ReceiptKeyError};
@@ -41,6 +43,9 @@ pub enum StartError {
     /// The SMTP setting is not usable.
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
+    /// A ledger witness setting is not usable.
+    #[error(transparent)]
+    Witness(#[from] crate::domain::witnesses::WitnessSettingError),
 }
 
 /// What the portal lacks to serve hubs: the trust set or a valid delegation.
@@ -78,6 +83,8 @@ pub struct Portal {
     ledger_delegation: Option<String>,
     /// Why checkpoints are not signed, when they are not.
     ledger_refused: std::sync::Mutex<Option<String>>,
+    /// Where signed checkpoints go besides the database and the witness file.
+    ledger_witnesses: Witnesses,
     /// The SMTP relay for invitation emails, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
     /// The staff dashboard's figures and when they were counted: one pass over every
@@ -144,6 +151,7 @@ impl Portal {
             None => None,
         };
         let metrics = Metrics::default();
+        let ledger_witnesses = witnesses(&settings, metrics.ledger_witness_failures.clone())?;
         let limits = Arc::new(RateLimits::new(settings.limits));
         // The delegations served are kept with the database: the receipts hubs hold stay
         // proofs after a restore with a new receipt key.
@@ -173,6 +181,7 @@ impl Portal {
             ui_secret,
             ledger_delegation,
             ledger_refused: std::sync::Mutex::new(None),
+            ledger_witnesses,
             mailer,
             dashboard: tokio::sync::Mutex::new(None),
         }))
@@ -225,6 +234,16 @@ impl Portal {
         self.settings.data_dir.join(LEDGER_WITNESS_FILE)
     }
 
+    /// What signing the ledger's checkpoints needs, with the witness file at `witness`.
+    fn ledger_signer<'a>(&'a self, witness: &'a std::path::Path) -> Signer<'a> {
+        Signer {
+            key: &self.receipt_key,
+            delegation: self.ledger_delegation.as_deref(),
+            witness,
+            witnesses: &self.ledger_witnesses,
+        }
+    }
+
     /// Why the portal refuses to sign the audit ledger's checkpoints, if it does (`/readyz`
     /// says it; pings are served all the same).
     pub fn ledger_refused(&self) -> Option<String> {
@@ -235,14 +254,9 @@ impl Portal {
     /// `domain::audit::sign_checkpoint`); a refusal is logged, kept for `/readyz` and counted.
     pub async fn sign_ledger_head(&self) -> Result<bool, StoreError> {
         use crate::domain::audit::{Signing, sign_checkpoint};
-        let signing = sign_checkpoint(
-            &self.store,
-            &self.receipt_key,
-            self.ledger_delegation.as_deref(),
-            &self.ledger_witness(),
-            self.now(),
-        )
-        .await?;
+        let witness = self.ledger_witness();
+        let signing =
+            sign_checkpoint(&self.store, &self.ledger_signer(&witness), self.now()).await?;
         let refused = match &signing {
             Signing::Refused(why) => {
                 tracing::error!(
@@ -268,15 +282,9 @@ impl Portal {
         let keep = self.settings.keep_ledger_days.saturating_mul(86_400);
         let before = UnixTime::from_unix(self.now().as_unix().saturating_sub(keep))
             .unwrap_or(UnixTime::EPOCH);
-        crate::domain::audit::cut(
-            &self.store,
-            &self.receipt_key,
-            self.ledger_delegation.as_deref(),
-            &self.ledger_witness(),
-            before,
-            self.now(),
-        )
-        .await
+        let witness = self.ledger_witness();
+        crate::domain::audit::cut(&self.store, &self.ledger_signer(&witness), before, self.now())
+            .await
     }
 
     /// Runs the rollup now and counts it.
@@ -286,6 +294,17 @@ impl Portal {
         self.metrics.rolled_days.inc_by(report.days_rolled);
         Ok(report)
     }
+}
+
+/// The checkpoint directory and tlog witnesses the settings name, failures counted in
+/// `failures`.
+pub fn witnesses(
+    settings: &Settings,
+    failures: prometheus_client::metrics::counter::Counter,
+) -> Result<Witnesses, crate::domain::witnesses::WitnessSettingError> {
+    let remotes: Vec<(String, String)> =
+        settings.ledger_witnesses.iter().map(|w| (w.url.clone(), w.key.clone())).collect();
+    Witnesses::new(settings.ledger_checkpoint_dir.clone(), &remotes, failures)
 }
 
 /// The witness file's name in the data directory.

@@ -170,6 +170,10 @@ pub struct StoreArgs {
     /// to sign the audit ledger's heads.
     #[arg(long, env = "TESSERA_LEDGER_DELEGATION", value_name = "FILE")]
     pub ledger_delegation: Option<PathBuf>,
+    /// A directory (backup or WORM storage) that receives a file per signed ledger
+    /// checkpoint.
+    #[arg(long, env = "TESSERA_LEDGER_CHECKPOINT_DIR", value_name = "DIR")]
+    pub ledger_checkpoint_dir: Option<PathBuf>,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key).
     #[arg(long, env = "TESSERA_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -191,6 +195,7 @@ impl StoreArgs {
             trust: self.trust.clone(),
             delegation: self.delegation.clone(),
             ledger_delegation: self.ledger_delegation.clone(),
+            ledger_checkpoint_dir: self.ledger_checkpoint_dir.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
             log_format: self.log_format,

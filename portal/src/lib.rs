@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod backup;
+pub mod cli_signing;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -91,6 +91,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .map_err(|e| fail(Exit::Config, e))?;
             println!("{}\nkey id: {}", key.public_key(), key.key_id());
+            // What a tlog witness is configured with to cosign the ledger's checkpoints.
+            if let Some(text) =
+                settings.ledger_delegation.as_ref().and_then(|p| std::fs::read_to_string(p).ok())
+            {
+                let origin = tessera_core::ledger::origin_for(&text);
+                let vkey = tessera_core::ledger::note_verifier_key(&origin, key.public_key());
+                println!("ledger origin: {origin}\nledger checkpoint key: {vkey}");
+            }
             println!(
                 "public key file: {}",
                 settings.data_dir.join(startup::RECEIPT_PUB_FILE).display()
@@ -176,7 +184,8 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
     match command {
         UserCommand::Create { role, email, name, org, store } => {
             let role: accounts::Role = role.parse().map_err(account_failure)?;
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             let org_id = match &org {
                 Some(name) => Some(
                     store
@@ -201,35 +210,60 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
                 password: &password,
             };
             let user = accounts::create_user(&store, &new, now).await.map_err(account_failure)?;
+            sign_change(&settings, &store).await;
             println!("created {} {} ({})", user.role, user.email, user.id);
             Ok(())
         }
         UserCommand::Unlock { email, store } => {
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             let user = find_user(&store, &email).await?;
             store.clear_failed_signins(&user.id).await?;
             store.clear_code_failures(&user.id).await?;
             cli_record(&store, "user.unlocked", &user).await?;
+            sign_change(&settings, &store).await;
             println!("{}: sign-in delays cleared", user.email);
             Ok(())
         }
         UserCommand::ResetSecondFactor { email, store } => {
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             let user = find_user(&store, &email).await?;
             store.set_second_factor(&user.id, None, &[]).await?;
             let ended = store.delete_sessions_of(&user.id).await?;
             cli_record(&store, "user.second_factor_reset", &user).await?;
+            sign_change(&settings, &store).await;
             println!("{}: two-step sign-in is off, {ended} sessions ended", user.email);
             Ok(())
         }
         UserCommand::SignOut { email, store } => {
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             let user = find_user(&store, &email).await?;
             let ended = store.delete_sessions_of(&user.id).await?;
             cli_record(&store, "user.signed_out_everywhere", &user).await?;
+            sign_change(&settings, &store).await;
             println!("{}: {ended} sessions ended", user.email);
             Ok(())
         }
+    }
+}
+
+/// Signs the change just made at the command line, as the running portal would (the
+/// witness file's rule, the same witnesses): a refusal is said on stderr and the change
+/// stays made (docs/OPERATIONS.md).
+async fn sign_change(settings: &Settings, store: &Store) {
+    use tessera_portal::domain::audit::Signing;
+    let signed =
+        tessera_portal::cli_signing::sign_after_change(settings, store, SystemClock.now()).await;
+    match signed {
+        Ok(Some(Signing::Refused(why))) => eprintln!(
+            "warning: the change is recorded in the audit ledger but its checkpoint is NOT signed: {why} (docs/OPERATIONS.md)"
+        ),
+        Err(e) => eprintln!(
+            "warning: the change is recorded in the audit ledger but its checkpoint is not signed: {e}"
+        ),
+        Ok(_) => {}
     }
 }
 
@@ -255,10 +289,12 @@ async fn find_user(store: &Store, email: &str) -> Result<tessera_portal::store::
 async fn org(command: OrgCommand) -> Result<(), Failure> {
     match command {
         OrgCommand::Create { name, store } => {
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             let org = accounts::create_organization(&store, &name, SystemClock.now())
                 .await
                 .map_err(account_failure)?;
+            sign_change(&settings, &store).await;
             println!("created organization {:?} ({})", org.name, org.id);
             Ok(())
         }
@@ -277,10 +313,12 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
                         .map_err(|e| fail(Exit::Usage, format!("--expires: {e}")))
                 })
                 .transpose()?;
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             let key = apikeys::create(&store, &scopes, &label, expires, now)
                 .await
                 .map_err(|e| fail(Exit::Config, e))?;
+            sign_change(&settings, &store).await;
             println!("{}", key.expose());
             eprintln!(
                 "API key {} with scopes {}: shown once, only its hash is stored",
@@ -289,7 +327,8 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
             Ok(())
         }
         ApiKeyCommand::List { store } => {
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             for key in store.list_api_keys().await? {
                 let state = match (key.revoked_at, key.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
@@ -305,9 +344,11 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
             Ok(())
         }
         ApiKeyCommand::Revoke { id, store } => {
-            let store = open_store(&settings(&store)?).await?;
+            let settings = settings(&store)?;
+            let store = open_store(&settings).await?;
             let actor = tessera_portal::domain::audit::Actor::CommandLine;
             if apikeys::revoke(&store, &actor, &id, now).await? {
+                sign_change(&settings, &store).await;
                 println!("revoked {id}");
                 Ok(())
             } else {

@@ -58,6 +58,8 @@ pub struct Metrics {
     pub ledger_refusals: Counter,
     /// 1 while the portal refuses to sign the audit ledger's checkpoints, else 0.
     pub ledger_signing_refused: Gauge,
+    /// Checkpoints a witness (the checkpoint directory or a tlog witness) did not take.
+    pub ledger_witness_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -117,8 +119,15 @@ impl Default for Metrics {
             "1 while the portal refuses to sign the audit ledger's checkpoints",
             ledger_signing_refused.clone(),
         );
+        let ledger_witness_failures = Counter::default();
+        registry.register(
+            "ledger_witness_failures",
+            "Signed ledger checkpoints the checkpoint directory or a tlog witness did not take",
+            ledger_witness_failures.clone(),
+        );
         Metrics {
             registry,
+            ledger_witness_failures,
             ledger_refusals,
             ledger_signing_refused,
             requests,

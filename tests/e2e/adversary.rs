@@ -751,6 +751,21 @@ fn tessera_audit_verify_checks_the_portals_ledger_and_names_what_was_changed() {
     let shrunk = since(&export, &later);
     assert_eq!(shrunk.code, 36, "{}", shrunk.stderr);
     assert!(shrunk.stderr.contains("entries were removed"), "{}", shrunk.stderr);
+    // The checkpoints a witness kept: the later export extends the earlier's; the earlier
+    // export falls short of the later's (38), and a witness file without one is 39.
+    let witnessed = |file: &std::path::Path, kept: &std::path::Path| {
+        let mut command = crate::kit::cmd("tessera");
+        command.args(["audit", "verify"]).arg(file).arg("--trust").arg(vendor.trust_path());
+        run(command.arg("--witness").arg(kept))
+    };
+    let extends = witnessed(&later, &export);
+    assert_eq!(extends.code, 0, "{}", extends.stderr);
+    assert!(extends.stdout.contains("witnessed checkpoints"), "{}", extends.stdout);
+    let behind = witnessed(&export, &later);
+    assert_eq!(behind.code, 38, "{}", behind.stderr);
+    assert!(behind.stderr.contains("a witness holds the checkpoint"), "{}", behind.stderr);
+    let empty = write("empty-witness", &[String::new()]);
+    assert_eq!(witnessed(&later, &empty).code, 39);
 
     // Another vendor's key vouches for none of its checkpoints.
     let other = Vendor::keygen();

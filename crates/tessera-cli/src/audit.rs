@@ -29,16 +29,40 @@ pub enum AuditError {
 
 /// Reads the export at `file` and checks it against `trust`, and — given `since`, an
 /// earlier export or the portal's witness file — that it extends that file's newest
-/// checkpoint.
+/// checkpoint, and — given `witness`, a checkpoint directory or a file of checkpoints —
+/// that it extends every witnessed checkpoint not older than its retention cut.
 pub fn verify_export(
     file: &Path,
     trust: &TrustSet,
     since: Option<&Path>,
+    witness: Option<&Path>,
 ) -> Result<Verified, AuditError> {
     let export = read_export(file)?;
     let earlier = since.map(read_export).transpose()?;
-    ledger::verify(&export, trust, earlier.as_ref())
+    let witnessed = witness.map(read_witnessed).transpose()?;
+    ledger::verify_witnessed(&export, trust, earlier.as_ref(), witnessed.as_ref())
         .map_err(|source| AuditError::Unsound { path: file.to_owned(), source })
+}
+
+/// A witness's checkpoints: a file (export or checkpoint lines), or a directory whose every
+/// `*.jsonl` file is one (the portal's checkpoint directory).
+fn read_witnessed(path: &Path) -> Result<Export, AuditError> {
+    if !path.is_dir() {
+        return read_export(path);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| FileError::new(path, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut all = Export::default();
+    for file in files {
+        let one = read_export(&file)?;
+        all.delegations.extend(one.delegations);
+        all.checkpoints.extend(one.checkpoints);
+    }
+    Ok(all)
 }
 
 /// Reads an export (or a file of checkpoint lines).

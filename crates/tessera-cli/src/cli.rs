@@ -71,6 +71,11 @@ pub enum AuditCommand {
         /// checkpoint (the same first entries, only new ones after them).
         #[arg(long, value_name = "FILE")]
         since: Option<PathBuf>,
+        /// Checkpoints a witness kept: the portal's checkpoint directory, a file of
+        /// checkpoint lines, or an export. The ledger must extend each one not older than
+        /// its retention cut.
+        #[arg(long, value_name = "FILE|DIR")]
+        witness: Option<PathBuf>,
     },
 }
 

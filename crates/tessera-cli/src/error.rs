@@ -46,6 +46,11 @@ pub enum Exit {
     /// `audit verify --since`: the earlier checkpoint is older than the retention cut, or
     /// the earlier file holds none.
     Incomparable = 37,
+    /// `audit verify --witness`: the ledger does not extend a checkpoint a witness kept
+    /// (rewritten, or smaller).
+    Unwitnessed = 38,
+    /// `audit verify --witness`: the witness's file or directory holds no checkpoint.
+    NoWitness = 39,
 }
 
 impl From<Exit> for u8 {
@@ -112,6 +117,8 @@ impl Classify<AuditError> for Exit {
                     L::UnrecordedCut { .. } => Exit::UnrecordedCut,
                     L::Forked { .. } | L::Shrunk { .. } => Exit::NotExtended,
                     L::SinceBeforeCut { .. } | L::SinceEmpty => Exit::Incomparable,
+                    L::WitnessForked { .. } | L::WitnessAhead { .. } => Exit::Unwitnessed,
+                    L::WitnessEmpty => Exit::NoWitness,
                     _ => Exit::Tampered,
                 };
                 Failure::new(code, AuditError::Unsound { source, path })

@@ -40,8 +40,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Keygen(args) => keygen(args),
         Command::Issue(args) => issue(*args),
         Command::Verify(args) => verify(args),
-        Command::Audit(AuditCommand::Verify { file, trust, since }) => {
-            audit_verify(&file, &trust, since.as_deref())
+        Command::Audit(AuditCommand::Verify { file, trust, since, witness }) => {
+            audit_verify(&file, &trust, since.as_deref(), witness.as_deref())
         }
         Command::Inspect(args) => inspect(&args.file, args.json),
         Command::Pubkey(args) => {
@@ -407,9 +407,14 @@ fn refusals(refused: usize, total: usize) -> Result<(), Failure> {
     ))
 }
 
-fn audit_verify(file: &Path, trust: &[PathBuf], since: Option<&Path>) -> Result<u8, Failure> {
+fn audit_verify(
+    file: &Path,
+    trust: &[PathBuf],
+    since: Option<&Path>,
+    witness: Option<&Path>,
+) -> Result<u8, Failure> {
     let trust = load_trust(trust).map_err(Exit::failure)?;
-    let verified = verify_export(file, &trust, since).map_err(Exit::failure)?;
+    let verified = verify_export(file, &trust, since, witness).map_err(Exit::failure)?;
     emit(&format!(
         "sound: {} entries, {} signed checkpoints; the newest covers all {} entries\n",
         verified.entries, verified.checkpoints, verified.size
@@ -422,6 +427,12 @@ fn audit_verify(file: &Path, trust: &[PathBuf], since: Option<&Path>) -> Result<
     }
     if let Some(size) = verified.extends {
         emit(&format!("extends the earlier checkpoint of {size} entries\n"))?;
+    }
+    if witness.is_some() {
+        emit(&format!(
+            "extends all {} witnessed checkpoints not older than the cut ({} older, not compared)\n",
+            verified.witnessed, verified.witnessed_before_cut
+        ))?;
     }
     Ok(0)
 }

@@ -12,6 +12,7 @@
 //! - [`docs`]: a doc that shows an example file shows it verbatim.
 //! - [`session`]: re-running a test inside a session of a real OS keystore.
 //! - [`slow`]: slow and idle clients, for the servers' connection limits.
+//! - [`tlog_witness`]: a C2SP transparency log witness, for the portal's audit ledger.
 //! - [`user`]: a fresh user for one test (as root).
 //!
 //! A test that needs a tool that is missing says so loudly and, under CI, fails.
@@ -27,6 +28,7 @@ pub mod process;
 pub mod scene;
 pub mod session;
 pub mod slow;
+pub mod tlog_witness;
 pub mod user;
 pub mod vendor;
 
@@ -37,6 +39,7 @@ pub use postgres::{PgDatabase, postgres_url};
 pub use process::{Daemon, Ran, at, command, eventually, have, run, workspace_binary};
 pub use scene::Scene;
 pub use session::{Keystore, in_keystore_session};
+pub use tlog_witness::TestWitness;
 pub use user::FreshUser;
 pub use vendor::Vendor;
 

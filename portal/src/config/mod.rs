@@ -20,6 +20,16 @@ pub struct SessionRules {
     pub max_secs: i64,
 }
 
+/// A C2SP `tlog-witness` the portal asks to cosign its ledger checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerWitness {
+    /// Its submission prefix (`add-checkpoint` is under it).
+    pub url: String,
+    /// Its key, as a signed-note verifier key `<name>+<key id>+<base64 key>`.
+    pub key: String,
+}
+
 /// Settings as given by one layer; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +47,12 @@ pub struct Layer {
     pub delegation: Option<PathBuf>,
     /// `ledger_delegation`: the vendor's ledger delegation of the receipt key.
     pub ledger_delegation: Option<PathBuf>,
+    /// `ledger_checkpoint_dir`: a directory (backup or WORM storage) that receives a file
+    /// per signed ledger checkpoint.
+    pub ledger_checkpoint_dir: Option<PathBuf>,
+    /// `ledger_witnesses`: C2SP tlog witnesses asked to cosign each checkpoint.
+    #[serde(default)]
+    pub ledger_witnesses: Vec<LedgerWitness>,
     /// `tls_cert`: the PEM certificate chain for HTTPS.
     pub tls_cert: Option<PathBuf>,
     /// `tls_key`: the PEM private key for HTTPS.
@@ -125,6 +141,10 @@ pub struct Settings {
     pub delegation: Option<PathBuf>,
     /// The vendor's ledger delegation of the receipt key.
     pub ledger_delegation: Option<PathBuf>,
+    /// Where a file per signed ledger checkpoint goes (an operator's backup or WORM storage).
+    pub ledger_checkpoint_dir: Option<PathBuf>,
+    /// The C2SP tlog witnesses asked to cosign each ledger checkpoint.
+    pub ledger_witnesses: Vec<LedgerWitness>,
     /// The PEM certificate chain and private key, for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// How logs are written.
@@ -240,6 +260,12 @@ impl Layer {
             trust: if self.trust.is_empty() { below.trust } else { self.trust },
             delegation: self.delegation.or(below.delegation),
             ledger_delegation: self.ledger_delegation.or(below.ledger_delegation),
+            ledger_checkpoint_dir: self.ledger_checkpoint_dir.or(below.ledger_checkpoint_dir),
+            ledger_witnesses: if self.ledger_witnesses.is_empty() {
+                below.ledger_witnesses
+            } else {
+                self.ledger_witnesses
+            },
             tls_cert: self.tls_cert.or(below.tls_cert),
             tls_key: self.tls_key.or(below.tls_key),
             log_format: self.log_format.or(below.log_format),
@@ -373,6 +399,8 @@ impl Layer {
             trust: self.trust,
             delegation: self.delegation,
             ledger_delegation: self.ledger_delegation,
+            ledger_checkpoint_dir: self.ledger_checkpoint_dir,
+            ledger_witnesses: self.ledger_witnesses,
             tls,
             log_format: self.log_format.unwrap_or_default(),
             rollup_every_secs: self.rollup_every_secs.unwrap_or(3600).max(1),

@@ -7,8 +7,9 @@ use std::path::Path;
 use tessera_core::UnixTime;
 use tessera_core::keys::SigningKey;
 use tessera_core::ledger::{CUT_ACTION, Checkpoint, Export, Signed, cut_target, origin_for};
-use tessera_core::merkle::Frontier;
+use tessera_core::merkle::{Frontier, Tree};
 
+use crate::domain::witnesses::Witnesses;
 use crate::store::ledger::{NewEntry, StoredCheckpoint};
 use crate::store::{Store, StoreError};
 
@@ -62,6 +63,20 @@ pub async fn record(
     appended
 }
 
+/// What signing a checkpoint needs: the portal's key, the vendor's ledger delegation of it,
+/// the witness file (the last checkpoint signed, kept apart from the database), and where
+/// each checkpoint goes once signed.
+pub struct Signer<'a> {
+    /// The portal's receipt key.
+    pub key: &'a SigningKey,
+    /// Its ledger delegation (armored); without one nothing is signed.
+    pub delegation: Option<&'a str>,
+    /// The witness file.
+    pub witness: &'a Path,
+    /// The checkpoint directory and the tlog witnesses.
+    pub witnesses: &'a Witnesses,
+}
+
 /// Whether a ledger delegation's window holds `now`: a checkpoint signed outside it would
 /// not verify, so none is signed (the vendor renews the delegation; the portal says so).
 fn covers(delegation: &str, now: UnixTime) -> bool {
@@ -107,23 +122,16 @@ fn read_witness(path: &Path) -> Result<Option<Signed>, String> {
     }
 }
 
-/// The stored tree and, when `witness` is within it, its root at that size.
-type StoredTree = (Frontier, Option<[u8; 32]>);
-
 /// The stored tree, recomputed from the entries' fields (the stored hashes are checked, not
 /// believed), or what is wrong with it.
-async fn stored_tree(
-    store: &Store,
-    witness: Option<u64>,
-) -> Result<Result<StoredTree, String>, StoreError> {
+async fn stored_tree(store: &Store) -> Result<Result<Tree, String>, StoreError> {
     let mut tree = match store.ledger_frontier().await? {
         Some((size, hashes)) => match Frontier::from_parts(size as u64, hashes) {
-            Ok(frontier) => frontier,
+            Ok(frontier) => Tree::after_cut(&frontier),
             Err(e) => return Ok(Err(format!("the stored frontier is damaged: {e}"))),
         },
-        None => Frontier::new(),
+        None => Tree::new(),
     };
-    let mut at_witness = (witness == Some(tree.size())).then(|| tree.root());
     loop {
         let page = store.ledger_after(tree.size() as i64, 10_000).await?;
         if page.is_empty() {
@@ -139,57 +147,72 @@ async fn stored_tree(
                 return Ok(Err(format!("entry {expected} was changed in the database")));
             }
             tree.push(leaf);
-            if witness == Some(tree.size()) {
-                at_witness = Some(tree.root());
-            }
         }
     }
-    Ok(Ok((tree, at_witness)))
+    Ok(Ok(tree))
 }
 
-/// Signs a checkpoint of the whole tree with the portal's key when entries arrived since the
-/// last one (or none was ever signed), after checking that the stored tree extends the last
-/// checkpoint the portal signed, kept in the witness file at `witness` (apart from the
-/// database, so an edit of the database alone cannot make the portal sign a forgery). Needs
-/// the delegation of that key (the export carries it); without one, nothing is signed.
-pub async fn sign_checkpoint(
+/// Whether a checkpoint may be signed now, and of what: the delegation covers `now`, the
+/// witness file reads, and the stored tree extends the checkpoint it holds. `Ok(None)`: the
+/// delegation does not cover now (said in the log).
+async fn signable(
     store: &Store,
-    key: &SigningKey,
-    delegation: Option<&str>,
+    delegation: &str,
     witness: &Path,
     now: UnixTime,
-) -> Result<Signing, StoreError> {
-    let Some(delegation) = delegation else { return Ok(Signing::Unchanged) };
-    let size = store.ledger_size().await?;
-    if store.last_checkpoint_size().await? == Some(size) || !covers(delegation, now) {
-        return Ok(Signing::Unchanged);
+) -> Result<Result<Option<Tree>, String>, StoreError> {
+    if !covers(delegation, now) {
+        return Ok(Ok(None));
     }
     let last = match read_witness(witness) {
         Ok(last) => last,
-        Err(why) => return Ok(Signing::Refused(why)),
+        Err(why) => return Ok(Err(why)),
     };
-    let last_size = last.as_ref().map(|s| s.checkpoint.size);
-    let (tree, at_last) = match stored_tree(store, last_size).await? {
-        Ok(found) => found,
-        Err(why) => return Ok(Signing::Refused(why)),
+    let tree = match stored_tree(store).await? {
+        Ok(tree) => tree,
+        Err(why) => return Ok(Err(why)),
     };
     if let Some(last) = &last
-        && at_last != Some(last.checkpoint.root)
+        && tree.root_at(last.checkpoint.size).ok() != Some(last.checkpoint.root)
     {
-        return Ok(Signing::Refused(format!(
+        return Ok(Err(format!(
             "the stored ledger ({} entries) does not extend the checkpoint of {} entries signed at {}: entries it covered were changed, removed or reordered",
             tree.size(),
             last.checkpoint.size,
             last.signed_at
         )));
     }
-    let checkpoint =
-        Checkpoint { origin: origin_for(delegation), size: tree.size(), root: tree.root() };
-    let note = checkpoint.sign(key);
+    Ok(Ok(Some(tree)))
+}
+
+/// Signs a checkpoint of the whole tree with the portal's key when entries arrived since the
+/// last one (or none was ever signed), after checking that the stored tree extends the last
+/// checkpoint the portal signed, kept in the witness file (apart from the database, so an
+/// edit of the database alone cannot make the portal sign a forgery). Needs the delegation
+/// of that key (the export carries it); without one, nothing is signed. Once signed, the
+/// checkpoint goes to the witness file, the checkpoint directory and the tlog witnesses.
+pub async fn sign_checkpoint(
+    store: &Store,
+    signer: &Signer<'_>,
+    now: UnixTime,
+) -> Result<Signing, StoreError> {
+    let Some(delegation) = signer.delegation else { return Ok(Signing::Unchanged) };
+    let size = store.ledger_size().await?;
+    if store.last_checkpoint_size().await? == Some(size) {
+        return Ok(Signing::Unchanged);
+    }
+    let tree = match signable(store, delegation, signer.witness, now).await? {
+        Ok(Some(tree)) => tree,
+        Ok(None) => return Ok(Signing::Unchanged),
+        Err(why) => return Ok(Signing::Refused(why)),
+    };
+    let root = tree.root_at(tree.size()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let checkpoint = Checkpoint { origin: origin_for(delegation), size: tree.size(), root };
+    let note = checkpoint.sign(signer.key);
     let stored = StoredCheckpoint {
         size: tree.size() as i64,
         signed_at: now.as_unix(),
-        key_id: key.key_id().to_string(),
+        key_id: signer.key.key_id().to_string(),
         note: note.clone(),
     };
     store.insert_checkpoint(&stored, delegation).await?;
@@ -199,12 +222,13 @@ pub async fn sign_checkpoint(
         Ok(signed) => {
             let line = signed.to_line() + "\n";
             if let Err(e) = tessera_core::fsutil::write_atomic(
-                witness,
+                signer.witness,
                 line.as_bytes(),
                 tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
             ) {
-                tracing::error!(error = %e, path = %witness.display(), "the ledger's witness file could not be written");
+                tracing::error!(error = %e, path = %signer.witness.display(), "the ledger's witness file could not be written");
             }
+            signer.witnesses.publish(&signed, &tree).await;
         }
         Err(e) => tracing::error!(error = %e, "a checkpoint just signed does not read back"),
     }
@@ -214,12 +238,12 @@ pub async fn sign_checkpoint(
 /// Cuts the entries made before `before` (retention), keeping the ledger verifiable: an entry
 /// records the cut (`ledger.cut`, naming the range and count removed), a checkpoint covering
 /// it is signed, then the entries go and the frontier of the tree they made stays. Nothing is
-/// cut unless that checkpoint is signed. Answers the entries cut.
+/// cut unless that checkpoint can be signed, and that is checked before the cut entry is
+/// written, so a portal that may not sign adds no cut entry run after run. Answers the
+/// entries cut.
 pub async fn cut(
     store: &Store,
-    key: &SigningKey,
-    delegation: Option<&str>,
-    witness: &Path,
+    signer: &Signer<'_>,
     before: UnixTime,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
@@ -228,15 +252,28 @@ pub async fn cut(
     if to < from {
         return Ok(0);
     }
-    if delegation.is_none() {
+    let Some(delegation) = signer.delegation else {
         tracing::warn!(
             "ledger entries past retention kept: no ledger delegation to sign the checkpoint"
         );
         return Ok(0);
+    };
+    match signable(store, delegation, signer.witness, now).await? {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::warn!(
+                "ledger entries past retention kept: the ledger delegation does not cover now"
+            );
+            return Ok(0);
+        }
+        Err(why) => {
+            tracing::error!(why, "ledger entries past retention kept: checkpoints are refused");
+            return Ok(0);
+        }
     }
     record(store, &Actor::Portal, CUT_ACTION, &cut_target(from as u64, to as u64), None, now)
         .await?;
-    match sign_checkpoint(store, key, delegation, witness, now).await? {
+    match sign_checkpoint(store, signer, now).await? {
         Signing::Signed(_) => {}
         Signing::Unchanged => return Ok(0),
         Signing::Refused(why) => {

@@ -20,6 +20,7 @@ pub mod rebinding;
 pub mod registration;
 pub mod standing;
 pub mod totp;
+pub mod witnesses;
 
 pub use crate::store::ledger::StoredEntry;
 pub use crate::store::{Store, StoreError};

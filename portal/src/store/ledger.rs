@@ -276,7 +276,7 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-        let delegations = sqlx::query("SELECT text FROM ledger_delegations ORDER BY key_id")
+        let delegations = sqlx::query("SELECT text FROM ledger_delegations ORDER BY key_id, text")
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -1,0 +1,261 @@
+//! When the audit ledger is signed and where its checkpoints go: retention that may not sign
+//! adds nothing, changes made at the command line are signed when made, and each checkpoint
+//! reaches the checkpoint directory and a C2SP tlog witness that cosigns only an extension.
+
+use tessera_core::ledger::{CUT_ACTION, Export, LedgerError};
+use tessera_core::time::{Clock, SystemClock};
+use tessera_portal::config::{Layer, LedgerWitness};
+use tessera_testkit::TestWitness;
+
+use crate::helpers::{Db, TestApp, spawn_app_with};
+use crate::on_both_stores;
+
+/// The export over HTTP (the portal signs a checkpoint before it answers).
+async fn export(app: &TestApp) -> (String, Export) {
+    let text = app
+        .http
+        .get(format!("{}/v1/admin/audit", app.address))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .expect("audit")
+        .text()
+        .await
+        .expect("body");
+    let export = Export::from_lines(text.lines()).expect("export");
+    (text, export)
+}
+
+/// Waits until the checkpoint the portal signs as it starts is signed and in the witness file
+/// (its periodic job), so that what a test signs next is its own.
+async fn started(app: &TestApp) {
+    let store = &app.portal.store;
+    for _ in 0..100 {
+        let size = store.ledger_size().await.expect("size");
+        let witnessed = std::fs::read_to_string(app.portal.ledger_witness())
+            .ok()
+            .and_then(|text| Export::from_lines(text.lines()).ok())
+            .and_then(|e| e.checkpoints.first().map(|c| c.checkpoint.size as i64));
+        if store.last_checkpoint_size().await.expect("size") == Some(size)
+            && witnessed == Some(size)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the portal signed no checkpoint at start");
+}
+
+async fn cut_entries(app: &TestApp) -> usize {
+    let entries = app.portal.store.ledger_after(0, 10_000).await.expect("entries");
+    entries.iter().filter(|e| e.entry.action == CUT_ACTION).count()
+}
+
+on_both_stores!(ledger_retention_that_may_not_sign_adds_no_cut_entry_run_after_run, |app| {
+    let claims = app.registered_license().await;
+    let id = claims.id.to_string();
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+    assert!(app.portal.sign_ledger_head().await.expect("signs"));
+    app.clock.advance(std::time::Duration::from_secs((7 * 365 + 9) * 86_400));
+    // The witness file is corrupt: checkpoints are refused, so nothing may be cut.
+    let witness = app.portal.ledger_witness();
+    let kept = std::fs::read_to_string(&witness).expect("witness");
+    std::fs::write(&witness, "not a checkpoint\n").expect("write");
+    for _ in 0..3 {
+        assert_eq!(app.portal.cut_ledger().await.expect("no store error"), 0);
+    }
+    assert_eq!(cut_entries(&app).await, 0, "no cut entry for a cut that did not happen");
+    // The ledger delegation (ten years) has ended: nothing is signed, nothing is cut.
+    std::fs::write(&witness, kept).expect("write");
+    app.clock.advance(std::time::Duration::from_secs(4 * 365 * 86_400));
+    for _ in 0..3 {
+        assert_eq!(app.portal.cut_ledger().await.expect("no store error"), 0);
+    }
+    assert_eq!(cut_entries(&app).await, 0);
+});
+
+/// `tessera-portal` run on the test portal's data directory, with the trust set and a
+/// ledger delegation valid at the machine's real time (the command line reads the real
+/// clock).
+fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    use tessera_core::delegation::{self, DelegationClaims};
+    let now = SystemClock.now();
+    let claims = DelegationClaims {
+        portal_key: app.portal.receipt_key.public_key().clone(),
+        issued_at: now,
+        not_before: now.saturating_sub(std::time::Duration::from_secs(86_400)),
+        not_after: now.saturating_add(std::time::Duration::from_secs(365 * 86_400)),
+    };
+    let path = app.dir.path().join("ledger-delegation-now.txt");
+    let text = delegation::sign_for(delegation::Purpose::Ledger, &claims, &app.vendor);
+    std::fs::write(&path, text).expect("delegation");
+    let trust = app.dir.path().join("vendor.pub");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--trust", trust.to_str().expect("path")]);
+    all.extend(["--ledger-delegation", path.to_str().expect("path")]);
+    crate::processes::portal_command(&app.dir.path().join("data"), &all, "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_changes_made_at_the_command_line_are_signed_when_made_unless_the_witness_disagrees()
+{
+    let app = spawn_app_with(Db::Sqlite, |layer| layer).await.expect("app");
+    let store = &app.portal.store;
+    started(&app).await;
+    let (code, _, err) = cli(&app, &["org", "create", "--name", "Acme"]);
+    assert_eq!(code, 0, "{err}");
+    let size = store.ledger_size().await.expect("size");
+    assert_eq!(store.last_checkpoint_size().await.expect("size"), Some(size), "signed when made");
+    let witness = std::fs::read_to_string(app.portal.ledger_witness()).expect("witness");
+    let witnessed = Export::from_lines(witness.lines()).expect("witness line");
+    assert_eq!(witnessed.checkpoints[0].checkpoint.size, size as u64, "the witness file moved on");
+    // An insider rewrites an entry (its hash recomputed) and deletes the checkpoints: the
+    // command line, like the portal, refuses to sign what does not extend the witness file.
+    let rows = store.ledger_after(0, 10).await.expect("entries");
+    let mut forged = rows[0].entry.clone();
+    forged.target = "someone-else".into();
+    sqlx::query("UPDATE ledger SET target = $1, hash = $2 WHERE seq = 1")
+        .bind(&forged.target)
+        .bind(hex::encode(forged.leaf_hash()))
+        .execute(store.pool())
+        .await
+        .expect("edit");
+    sqlx::query("DELETE FROM ledger_checkpoints").execute(store.pool()).await.expect("edit");
+    let (code, _, err) = cli(&app, &["org", "create", "--name", "Globex"]);
+    assert_eq!(code, 0, "the change itself is made: {err}");
+    assert!(err.contains("NOT signed") && err.contains("does not extend"), "{err}");
+    assert_eq!(store.last_checkpoint_size().await.expect("size"), None, "nothing signed");
+}
+
+/// The portal with a checkpoint directory and a tlog witness.
+async fn witnessed(db: Db) {
+    use tessera_portal::domain::witnesses::{Cosigned, Witnesses};
+    let witness = TestWitness::start("witness.example/w1");
+    let dir = tempfile::tempdir().expect("dir");
+    let checkpoints = dir.path().join("checkpoints");
+    let tune = {
+        let (checkpoints, url, key) =
+            (checkpoints.clone(), witness.url.clone(), witness.verifier_key());
+        move |layer: Layer| Layer {
+            ledger_checkpoint_dir: Some(checkpoints),
+            ledger_witnesses: vec![LedgerWitness { url, key }],
+            ..layer
+        }
+    };
+    let Some(app) = spawn_app_with(db, tune).await else { return };
+    let delegation =
+        std::fs::read_to_string(app.dir.path().join("ledger-delegation.txt")).expect("text");
+    let origin = tessera_core::ledger::origin_for(&delegation);
+    witness.trust_log(&origin, app.portal.receipt_key.public_key());
+    let store = &app.portal.store;
+    started(&app).await;
+    // What the checkpoint signed at start came to (the witness may have learnt the log's key
+    // only after it): counted from here, once the witness has answered it.
+    for _ in 0..100 {
+        if !witness.answers().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let before = witness.answers().len();
+    assert_eq!(before, 1, "the checkpoint signed at start was sent to the witness");
+    let failed = app.portal.metrics.ledger_witness_failures.get();
+
+    // Each checkpoint: a file in the directory, and cosigned from the witness's last size.
+    let claims = app.registered_license().await;
+    let id = claims.id.to_string();
+    assert!(app.portal.sign_ledger_head().await.expect("signs"));
+    let first = store.ledger_size().await.expect("size") as u64;
+    assert_eq!(witness.latest(&origin).map(|(size, _)| size), Some(first));
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+    let (_, sound) = export(&app).await;
+    let second = store.ledger_size().await.expect("size") as u64;
+    assert!(second > first);
+    let newest = sound.checkpoints.last().expect("a checkpoint").clone();
+    assert_eq!(witness.latest(&origin), Some((second, newest.checkpoint.root)));
+    assert_eq!(witness.answers()[before..], [200, 200], "the second came with a consistency proof");
+    let files = std::fs::read_dir(&checkpoints).expect("dir").count();
+    assert_eq!(files, before + 2, "one file per checkpoint");
+    assert_eq!(app.portal.metrics.ledger_witness_failures.get(), failed);
+    // The export verifies against the directory: it extends every checkpoint there.
+    let file = dir.path().join("export.jsonl");
+    std::fs::write(&file, sound_text(&sound)).expect("write");
+    let verified = tessera_cli::audit::verify_export(&file, &app.trust, None, Some(&checkpoints))
+        .expect("the sound export extends every witnessed checkpoint");
+    assert_eq!(verified.witnessed, before + 2);
+
+    // A portal that does not know the witness's size learns it from its 409.
+    let mut tree = tessera_core::merkle::Tree::new();
+    sound.entries.iter().for_each(|(_, leaf)| tree.push(*leaf));
+    let remotes = [(witness.url.clone(), witness.verifier_key())];
+    let fresh = Witnesses::new(None, &remotes, Default::default()).expect("witnesses");
+    let outcome = fresh.publish(&newest, &tree).await;
+    assert!(matches!(outcome[..], [Cosigned::At(_)]), "{outcome:?}");
+    assert_eq!(witness.answers()[before..], [200, 200, 409, 200]);
+
+    // An insider rewrites an entry, deletes the checkpoints and the portal's witness file:
+    // the portal signs the forgery, but the witness refuses it and the portal says so.
+    let rows = store.ledger_after(0, 10).await.expect("entries");
+    let mut forged = rows[0].entry.clone();
+    forged.target = "someone-else".into();
+    sqlx::query("UPDATE ledger SET target = $1, hash = $2 WHERE seq = 1")
+        .bind(&forged.target)
+        .bind(hex::encode(forged.leaf_hash()))
+        .execute(store.pool())
+        .await
+        .expect("edit");
+    sqlx::query("DELETE FROM ledger_checkpoints").execute(store.pool()).await.expect("edit");
+    std::fs::remove_file(app.portal.ledger_witness()).expect("remove");
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/reinstate")).await.status, 200);
+    let (text, forged_export) = export(&app).await;
+    assert_eq!(witness.answers().last(), Some(&422), "{:?}", witness.answers());
+    assert_eq!(app.portal.metrics.ledger_witness_failures.get(), failed + 1);
+    assert_eq!(witness.latest(&origin), Some((second, newest.checkpoint.root)), "unmoved");
+    // The forged export is sound on its own; against the checkpoint directory it is not.
+    tessera_core::ledger::verify(&forged_export, &app.trust, None).expect("sound alone");
+    std::fs::write(&file, text).expect("write");
+    let caught = tessera_cli::audit::verify_export(&file, &app.trust, None, Some(&checkpoints))
+        .expect_err("the forgery is caught");
+    assert!(
+        matches!(
+            caught,
+            tessera_cli::audit::AuditError::Unsound {
+                source: LedgerError::WitnessForked { .. },
+                ..
+            }
+        ),
+        "{caught}"
+    );
+}
+
+/// An export written back as JSON lines.
+fn sound_text(export: &Export) -> String {
+    let mut text = String::new();
+    for delegation in &export.delegations {
+        text += &serde_json::json!({ "kind": "delegation", "text": delegation }).to_string();
+        text.push('\n');
+    }
+    for (entry, hash) in &export.entries {
+        let mut line = serde_json::to_value(entry).expect("entry");
+        line["kind"] = "entry".into();
+        line["hash"] = hex::encode(hash).into();
+        text += &line.to_string();
+        text.push('\n');
+    }
+    for signed in &export.checkpoints {
+        text += &signed.to_line();
+        text.push('\n');
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_checkpoints_reach_the_directory_and_a_tlog_witness_that_refuses_a_forgery_sqlite() {
+    witnessed(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_checkpoints_reach_the_directory_and_a_tlog_witness_that_refuses_a_forgery_postgres()
+{
+    witnessed(Db::Postgres).await;
+}
