@@ -272,3 +272,34 @@ fn two_hubs_sharing_a_host_that_take_turns_re_activating_are_never_both_valid() 
     assert!(shown["activation"]["cloned_at"].is_null(), "{shown}");
     assert_eq!(shown["activation"]["forks"], 0, "{shown}");
 }
+
+#[test]
+fn a_hub_reinstalled_after_the_backup_binds_again_by_itself_on_the_restored_portal() {
+    // After the backup, the site reinstalls its hub (a new key on the same host). The
+    // restored portal knows only the old key; the new hub's ping shows a receipt the portal
+    // signed for its key after the binding's last ping, is told to activate again, and does.
+    let vendor = Vendor::keygen();
+    let options = PortalOptions {
+        config: Some("rebind_every_secs = 0\n".to_owned()),
+        ..PortalOptions::default()
+    };
+    let mut portal = Portal::start_with(&vendor, options);
+    let dir = tempfile::tempdir().expect("dir");
+    let (id, daemon) = site(&vendor, &portal, dir.path(), 2);
+    assert!(daemon.stop().success());
+    let old = dir.path().join("hub");
+    assert_eq!(ping(&old), "valid");
+    let backup = dir.path().join("backup");
+    back_up(&mut portal, &backup);
+    wait_past(unix_now());
+
+    let reinstalled = dir.path().join("reinstalled");
+    assert_eq!(activate(&reinstalled, &old, &vendor), "valid");
+    assert_eq!(ping(&reinstalled), "valid");
+    restore(&mut portal, &backup);
+
+    assert_eq!(ping(&reinstalled), "valid");
+    assert_eq!(ping(&reinstalled), "valid");
+    let shown = portal.admin_get(&format!("licenses/{id}"));
+    assert!(shown["activation"]["cloned_at"].is_null(), "{shown}");
+}

@@ -53,6 +53,9 @@ const CLONED: &str = "UPDATE activations SET cloned_at = $1 WHERE license_id = A
 const FORK: &str = "UPDATE activations SET forks = forks + 1 - previous_seen, \
      previous_seen = 1, cloned_at = $3 WHERE license_id = $1 AND previous_hub_key = $2";
 
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One ping thread's connection: its runtime, and the connection while it works.
 pub struct PgConnection {
     options: PgConnectOptions,
@@ -79,7 +82,10 @@ impl PgConnection {
         let PgConnection { options, runtime, connection } = self;
         let result = runtime.block_on(async {
             if connection.is_none() {
-                *connection = Some(options.connect().await?);
+                // As the pool's acquire timeout: a server that does not answer fails the
+                // round rather than holding the ping path.
+                let connect = tokio::time::timeout(CONNECT_TIMEOUT, options.connect());
+                *connection = Some(connect.await.map_err(|_| sqlx::Error::PoolTimedOut)??);
             }
             match connection.as_mut() {
                 Some(connection) => work(connection).await,
