@@ -117,14 +117,6 @@ pub async fn activate(store: &Store, call: &Activation<'_>) -> Result<Bound, Sto
     Ok(bound)
 }
 
-impl Store {
-    /// [`activate`] (where the hub API asks for it): the rule is the domain's, the writes
-    /// the store's.
-    pub async fn activate(&self, call: &Activation<'_>) -> Result<Bound, StoreError> {
-        activate(self, call).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,11 @@ use super::extract::ApiJson;
 use crate::app::Portal;
 use crate::domain::binding::{Presented, same_host};
 use crate::domain::clock::check_clock;
+use crate::domain::licenses::LicenseRow;
 use crate::domain::pings::{Judged, PingRequest};
+use crate::domain::rebinding::{self, Activation, Bound};
 use crate::domain::standing::license_status;
 use crate::metrics::StatusLabel;
-use crate::store::{Activation, Bound, LicenseRow};
 
 /// The answer to an activation or a ping.
 #[derive(Debug, Serialize)]
@@ -102,9 +103,9 @@ pub async fn activate(
             previous: call.previous_fingerprint.as_ref(),
         };
         let same = |stored: &str, version: i64| same_host(stored, version, presented);
-        let bound = portal
-            .store
-            .activate(&Activation {
+        let bound = rebinding::activate(
+            &portal.store,
+            &Activation {
                 license_id: &license.id,
                 fingerprint_json: &fingerprint_json,
                 fingerprint_version: call.fingerprint_version,
@@ -115,8 +116,9 @@ pub async fn activate(
                 rebind_every_secs: portal.settings.rebind_every_secs,
                 repairs_per_year: portal.settings.repairs_per_year,
                 same_host: &same,
-            })
-            .await?;
+            },
+        )
+        .await?;
         match bound {
             Bound::New => {
                 tracing::info!(license = %license.id, hub_key = %call.hub_key.key_id(), "activated");

@@ -55,7 +55,7 @@ impl CosignerKey {
         &self.name
     }
 
-    /// The signed-note key id: SHA-256(name ‖ 0x0A ‖ 0x04 ‖ key)[:4].
+    /// The signed-note key id: SHA-256(name ‖ 0x0A ‖ 0x04 ‖ key)\[:4\].
     pub fn key_id(&self) -> [u8; 4] {
         let digest = Sha256::new()
             .chain_update(self.name.as_bytes())
