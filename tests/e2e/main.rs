@@ -11,6 +11,7 @@ mod hoarding;
 mod kit;
 mod registering;
 mod restores;
+mod runner_slots;
 mod scenarios;
 mod secrets;
 mod streams;

@@ -3,23 +3,19 @@
 
 mod cli;
 mod error;
+mod issuing;
+mod registering;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use tessera_cli::audit::verify_export;
-use tessera_cli::batch;
 use tessera_cli::delegate::{DelegateOrder, Delegated};
 use tessera_cli::files::{load_trust, read_for_parser};
-use tessera_cli::issue::{
-    IssuedOne, RegisterAt, Registered, admin_client, issue_and_register, issue_one,
-};
 use tessera_cli::offline::{AnswerOrder, Answered, answer_request};
 use tessera_cli::render::{ClaimsView, VerifyReport};
 use tessera_cli::secrets::{self, load_signing_key};
-use tessera_cli::terms::RawTerms;
 use tessera_core::armor::MAX_ARMORED_LEN;
 use tessera_core::delegation::Purpose;
 use tessera_core::fsutil::{WriteOptions, write_atomic};
@@ -27,7 +23,7 @@ use tessera_core::license::{Expectations, LicenseFile, ProductId};
 use tessera_core::time::{Clock, SystemClock, UnixTime};
 use tessera_process::{Classify as _, Failure};
 
-use crate::cli::{AuditCommand, Cli, Command, IssueArgs, KeygenArgs, TermsArgs, VerifyArgs};
+use crate::cli::{AuditCommand, Cli, Command, KeygenArgs, VerifyArgs};
 use crate::error::Exit;
 
 fn main() -> ExitCode {
@@ -38,7 +34,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Keygen(args) => keygen(args),
-        Command::Issue(args) => issue(*args),
+        Command::Issue(args) => issuing::issue(*args),
         Command::Verify(args) => verify(args),
         Command::Audit(AuditCommand::Verify { file, trust, since, witness }) => {
             audit_verify(&file, &trust, since.as_deref(), witness.as_deref())
@@ -56,27 +52,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Delegate(args) => delegate(args),
         Command::ActivateOffline(args) => activate_offline(args),
-        Command::Register(args) => {
-            let key = tessera_cli::secrets::api_key(args.api_key_file.as_deref())
-                .map_err(Exit::failure)?;
-            let client =
-                tessera_cli::portal::AdminApiClient::new(&args.portal, &key, args.insecure_http)
-                    .map_err(Exit::failure)?;
-            let results = register_all(&client, &args.files, "registering")?;
-            let mut refused = 0usize;
-            for (file, result) in args.files.iter().zip(&results) {
-                if result.outcome == "refused" {
-                    refused += 1;
-                }
-                if args.json {
-                    emit(&format!("{}\n", serde_json::json!({ "file": file, "result": result })))?;
-                } else {
-                    emit(&format!("{}: {}\n", file.display(), describe(result)))?;
-                }
-            }
-            refusals(refused, results.len())?;
-            Ok(0)
-        }
+        Command::Register(args) => registering::register(args),
         Command::Demo => {
             let mut story = Vec::new();
             let result = tessera_cli::demo::run(SystemClock.now(), &mut story);
@@ -187,224 +163,6 @@ fn delegate(args: crate::cli::DelegateArgs) -> Result<u8, Failure> {
         args.out.display()
     ))?;
     Ok(0)
-}
-
-fn raw_terms(args: TermsArgs) -> RawTerms {
-    RawTerms {
-        org: args.org,
-        product: args.product,
-        runners: args.runners.map(|n| n.to_string()),
-        expires: args.expires,
-        not_before: args.not_before,
-        terminates: args.terminates,
-        features: args.features,
-        grace_days: args.grace_days.map(|n| n.to_string()),
-        ping_interval: args.ping_interval,
-        portal_url: args.portal_url,
-    }
-}
-
-fn issue(args: IssueArgs) -> Result<u8, Failure> {
-    let now = SystemClock.now();
-    let defaults = raw_terms(args.terms);
-    if let (Some(csv), Some(out_dir)) = (&args.batch, &args.out_dir) {
-        // Every row, the portal's URL and the API key are checked before the key is unlocked
-        // or anything is written.
-        let orders = batch::read_orders(csv, &defaults, now).map_err(Exit::failure)?;
-        let client = admin_client(args.register.as_deref().map(|portal| RegisterAt {
-            portal,
-            api_key_file: args.api_key_file.as_deref(),
-            insecure_http: args.insecure_http,
-        }))
-        .map_err(Exit::failure)?;
-        let key = load_signing_key(&args.key).map_err(Exit::failure)?;
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(orders.len() as u64),
-            if std::io::stderr().is_terminal() {
-                indicatif::ProgressDrawTarget::stderr()
-            } else {
-                indicatif::ProgressDrawTarget::hidden()
-            },
-        );
-        let (summary, registration) = match &client {
-            None => (
-                batch::issue_batch(&orders, &key, out_dir, now, &|n| bar.inc(n))
-                    .map_err(Exit::failure)?,
-                None,
-            ),
-            Some(client) => {
-                let done = issue_and_register(
-                    client,
-                    &orders,
-                    &key,
-                    out_dir,
-                    now,
-                    &|n| bar.inc(n),
-                    &|pause| {
-                        bar.set_message(format!(
-                            "the portal asks to slow down: waiting {} s",
-                            pause.as_secs_f32()
-                        ))
-                    },
-                )
-                .map_err(Exit::failure)?;
-                for (file, result) in &done.refused {
-                    tessera_process::note(&format_args!(
-                        "{}: {}",
-                        file.display(),
-                        describe(result)
-                    ));
-                }
-                refusals(done.tally.refused, done.sent)?;
-                let portal = client.url().to_owned();
-                (done.summary, Some(BatchRegistration { portal, tally: done.tally }))
-            }
-        };
-        bar.finish_and_clear();
-        if args.json {
-            #[derive(serde::Serialize)]
-            struct Issued<'a> {
-                #[serde(flatten)]
-                summary: &'a batch::BatchSummary,
-                #[serde(skip_serializing_if = "Option::is_none")]
-                registration: Option<&'a BatchRegistration>,
-            }
-            emit_json(&Issued { summary: &summary, registration: registration.as_ref() })?;
-        } else {
-            let mut text = format!(
-                "issued {} licenses, skipped {} already issued; manifest: {}\n",
-                summary.issued,
-                summary.skipped,
-                summary.manifest.display()
-            );
-            if let Some(BatchRegistration { portal, tally }) = &registration {
-                text.push_str(&format!(
-                    "registered {} licenses at {portal} ({} of them already registered)\n",
-                    tally.registered + tally.already,
-                    tally.already
-                ));
-            }
-            emit(&text)?;
-        }
-        return Ok(0);
-    }
-    let Some(out) = args.out else {
-        return Err(Failure::new(Exit::Input, "give --out FILE or --batch CSV --out-dir DIR"));
-    };
-    let terms = defaults.resolve().map_err(Exit::failure)?;
-    let register = args.register.as_deref().map(|portal| RegisterAt {
-        portal,
-        api_key_file: args.api_key_file.as_deref(),
-        insecure_http: args.insecure_http,
-    });
-    let IssuedOne { claims, signed_by, registration } =
-        issue_one(terms, &args.key, &out, args.force, register, now).map_err(Exit::failure)?;
-    if args.json {
-        #[derive(serde::Serialize)]
-        struct Issued<'a> {
-            file: &'a Path,
-            key_id: String,
-            #[serde(flatten)]
-            claims: ClaimsView<'a>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            registration: Option<&'a Registered>,
-        }
-        emit_json(&Issued {
-            file: &out,
-            key_id: signed_by.to_string(),
-            claims: ClaimsView::new(&claims),
-            registration: registration.as_ref(),
-        })?;
-    } else {
-        let mut text = format!(
-            "license id:  {}\nlicense key: {}\nwritten to:  {}\n",
-            claims.id,
-            claims.key.expose(),
-            out.display()
-        );
-        if let Some(Registered { portal, answer }) = &registration {
-            let already = if answer.registered { "" } else { "already " };
-            text.push_str(&format!(
-                "registered:  {already}at {portal} as {} ({})\n",
-                answer.id, answer.status
-            ));
-        }
-        emit(&text)?;
-    }
-    Ok(0)
-}
-
-/// Where a batch was registered and what the portal said, counted.
-#[derive(serde::Serialize)]
-struct BatchRegistration {
-    portal: String,
-    #[serde(flatten)]
-    tally: tessera_cli::portal::Tally,
-}
-
-/// Registers `files` with a progress bar on a terminal (four calls in flight: the portal
-/// checks signatures on as many cores).
-fn register_all(
-    client: &tessera_cli::portal::AdminApiClient,
-    files: &[std::path::PathBuf],
-    what: &'static str,
-) -> Result<Vec<tessera_cli::portal::BatchResult>, Failure> {
-    use tessera_cli::portal::Progress;
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(files.len() as u64),
-        if std::io::stderr().is_terminal() {
-            indicatif::ProgressDrawTarget::stderr()
-        } else {
-            indicatif::ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_message(what);
-    let results = tessera_cli::portal::register_files(
-        client,
-        files,
-        tessera_cli::portal::CALLS_IN_FLIGHT,
-        &|step| match step {
-            Progress::Done(n) => {
-                bar.set_message(what);
-                bar.inc(n);
-            }
-            Progress::Waiting(pause) => {
-                bar.set_message(format!(
-                    "the portal asks to slow down: waiting {} s",
-                    pause.as_secs_f32()
-                ));
-                bar.tick();
-            }
-        },
-    );
-    bar.finish_and_clear();
-    results.map_err(Exit::failure)
-}
-
-fn describe(result: &tessera_cli::portal::BatchResult) -> String {
-    let id = result.id.as_deref().unwrap_or("-");
-    match result.outcome.as_str() {
-        "registered" => format!("registered ({id}, {})", result.status),
-        "already" => format!("already registered ({id}, {})", result.status),
-        _ => format!(
-            "refused ({}): {}",
-            result.status,
-            result.problem.as_deref().unwrap_or("no reason given")
-        ),
-    }
-}
-
-/// Exit 8 when the portal refused some licenses (each was named on its own line).
-fn refusals(refused: usize, total: usize) -> Result<(), Failure> {
-    if refused == 0 {
-        return Ok(());
-    }
-    Err(Failure::new(
-        Exit::Refused,
-        format!(
-            "the portal refused {refused} of {total} licenses (listed above); the others are registered"
-        ),
-    ))
 }
 
 fn audit_verify(
