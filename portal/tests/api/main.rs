@@ -15,5 +15,6 @@ mod mail;
 mod people;
 mod processes;
 mod rights;
+mod serving;
 mod storage;
 mod web;
