@@ -12,6 +12,7 @@ use crate::on_both_stores;
 use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
 mod licenses;
+mod links;
 #[path = "passwords.rs"]
 mod passwords;
 mod people;
