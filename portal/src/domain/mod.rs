@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod activation;
 pub mod apikeys;
 pub mod audit;
 pub mod authorization;

@@ -17,12 +17,11 @@ use tessera_core::receipt::{
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::app::Portal;
-use crate::domain::binding::{Presented, same_host};
+use crate::domain::activation::{self, Activated, ActivationRefused, ActivationRules};
 use crate::domain::clock::check_clock;
 use crate::domain::licenses::LicenseRow;
-use crate::domain::pings::{Judged, PingRequest};
-use crate::domain::rebinding::{self, Activation, Bound};
-use crate::domain::standing::license_status;
+use crate::domain::pings::{self, Judged, PingAnswer, PingRequest};
+use crate::domain::rebinding::Bound;
 use crate::metrics::StatusLabel;
 
 /// The answer to an activation or a ping.
@@ -46,6 +45,19 @@ fn sign_receipt(portal: &Portal, claims: &ReceiptClaims, delegation: &str) -> Re
     ReceiptResponse { status: claims.status, receipt, delegation: delegation.to_owned() }
 }
 
+/// An activation refused without a receipt, as the hub API answers it.
+fn refused_activation(refused: ActivationRefused) -> ApiError {
+    let message = refused.to_string();
+    match refused {
+        ActivationRefused::UnknownLicense => ApiError::not_found("unknown_license", message),
+        ActivationRefused::NotAdmitted { .. } => ApiError::forbidden("not_admitted", message),
+        ActivationRefused::Stale => ApiError::conflict("stale_call", message),
+        ActivationRefused::Limited(limited) => limited.into(),
+        ActivationRefused::Store(e) => e.into(),
+        ActivationRefused::Fingerprint(e) => ApiError::Internal(e),
+    }
+}
+
 fn next_ping_by(license: &LicenseRow, now: UnixTime) -> UnixTime {
     now.saturating_add(Duration::from_secs(
         u64::try_from(license.ping_interval_secs).unwrap_or(3600),
@@ -67,87 +79,37 @@ pub async fn activate(
     envelope.verify_signature(&call.hub_key).map_err(|_| {
         ApiError::unprocessable("bad_signature", "the activation is not signed by hub_key")
     })?;
-    let digest = hex::encode(call.license_key.digest());
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
-    let Some(license) = portal.store.license_by_key_digest(&digest).await? else {
-        // Guessing license keys shares one allowance; it never touches a real license's.
-        portal.limits.unknown_activation()?;
-        return Err(ApiError::not_found(
-            "unknown_license",
-            "no license with this key is registered here",
-        ));
+    let rules = ActivationRules {
+        rebind_every_secs: portal.settings.rebind_every_secs,
+        repairs_per_year: portal.settings.repairs_per_year,
     };
-    // A vendor's reset that names the hub it admits: any other key is refused before it
-    // spends the license's activation allowance (a stranger holding the license file).
-    if let Some(admitted) = portal.store.admitted_hub_key(&license.id).await? {
-        let caller = call.hub_key.key_id().to_string();
-        if caller != admitted {
-            return Err(ApiError::forbidden(
-                "not_admitted",
-                format!(
-                    "the vendor reset this license's binding for the hub with key id {admitted}; \
-                     this hub's key id is {caller}"
-                ),
-            ));
+    let Activated { license, status, bound, fingerprint_json } =
+        activation::activate(&portal.store, &portal.limits, rules, &call, now)
+            .await
+            .map_err(refused_activation)?;
+    let hub_key = call.hub_key.key_id();
+    match bound {
+        None => {}
+        Some(Bound::New) => tracing::info!(license = %license.id, %hub_key, "activated"),
+        Some(Bound::Again) => {
+            portal.metrics.rebinds.inc();
+            tracing::warn!(license = %license.id, %hub_key, "activated again on the same host (counted: see rebinds)");
         }
-    }
-    portal.limits.activation(&license.id)?;
-    let mut status = license_status(&license, now);
-    let fingerprint_json =
-        serde_json::to_string(&call.fingerprint).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if status == Status::Valid {
-        let presented = Presented {
-            fingerprint: &call.fingerprint,
-            version: call.fingerprint_version,
-            previous: call.previous_fingerprint.as_ref(),
-        };
-        let same = |stored: &str, version: i64| same_host(stored, version, presented);
-        let bound = rebinding::activate(
-            &portal.store,
-            &Activation {
-                license_id: &license.id,
-                fingerprint_json: &fingerprint_json,
-                fingerprint_version: call.fingerprint_version,
-                hub_key: &call.hub_key.to_string(),
-                hub_time_ms: call.hub_time_ms,
-                now,
-                answer: call.nonce,
-                rebind_every_secs: portal.settings.rebind_every_secs,
-                repairs_per_year: portal.settings.repairs_per_year,
-                same_host: &same,
-            },
-        )
-        .await?;
-        match bound {
-            Bound::New => {
-                tracing::info!(license = %license.id, hub_key = %call.hub_key.key_id(), "activated");
-            }
-            Bound::Again => {
-                portal.metrics.rebinds.inc();
-                tracing::warn!(license = %license.id, hub_key = %call.hub_key.key_id(), "activated again on the same host (counted: see rebinds)");
-            }
-            Bound::Repaired { repairs } => {
-                portal.metrics.rebinds.inc();
-                portal.metrics.repairs.inc();
-                tracing::warn!(license = %license.id, hub_key = %call.hub_key.key_id(), repairs, allowed = portal.settings.repairs_per_year, "activated again on the same host sooner than rebind_every_secs: a self-service repair (counted: see repairs)");
-            }
-            Bound::TooSoon { rebound_at } => {
-                portal.metrics.pings.get_or_create(&StatusLabel { status: "cloned" }).inc();
-                tracing::warn!(license = %license.id, rebound_at, "a re-activation too soon after the last one, past the repair allowance: refused as cloned");
-                status = Status::Cloned;
-            }
-            Bound::OtherHost { matched, needed } => {
-                tracing::info!(license = %license.id, matched, needed, "activation from another host refused");
-                status = Status::FingerprintMismatch;
-            }
-            Bound::Stale => {
-                return Err(ApiError::conflict(
-                    "stale_call",
-                    "this call is not newer than the hub's last one (a replay?)",
-                ));
-            }
+        Some(Bound::Repaired { repairs }) => {
+            portal.metrics.rebinds.inc();
+            portal.metrics.repairs.inc();
+            tracing::warn!(license = %license.id, %hub_key, repairs, allowed = portal.settings.repairs_per_year, "activated again on the same host sooner than rebind_every_secs: a self-service repair (counted: see repairs)");
         }
+        Some(Bound::TooSoon { rebound_at }) => {
+            portal.metrics.pings.get_or_create(&StatusLabel { status: "cloned" }).inc();
+            tracing::warn!(license = %license.id, rebound_at, "a re-activation too soon after the last one, past the repair allowance: refused as cloned");
+        }
+        Some(Bound::OtherHost { matched, needed }) => {
+            tracing::info!(license = %license.id, matched, needed, "activation from another host refused");
+        }
+        Some(Bound::Stale) => {}
     }
     let claims = ReceiptClaims {
         license_id: license.id.parse().map_err(|_| ApiError::Internal("bad stored id".into()))?,
@@ -169,7 +131,7 @@ pub async fn ping(
 ) -> Result<Json<ReceiptResponse>, ApiError> {
     let (_, delegation) = portal.hub_ready()?;
     let envelope = Envelope::from_compact(Kind::Ping, &compact).map_err(malformed)?;
-    let call: PingCall = envelope.open().map_err(malformed)?;
+    let mut call: PingCall = envelope.open().map_err(malformed)?;
     let license_id = call.license_id.to_string();
     let now = portal.now();
     check_clock(call.hub_time_ms, now, portal.settings.clock_skew_secs)?;
@@ -180,7 +142,7 @@ pub async fn ping(
         at: now,
         holds: call.holds,
         answer: call.nonce,
-        held_receipt: call.held_receipt,
+        held_receipt: call.held_receipt.take(),
     };
     let judged = portal.pings.judge(request).await?;
     let label = match &judged {
@@ -206,15 +168,15 @@ pub async fn ping(
         // forged pings is answered 429 and never uses up a genuine hub's.
         portal.limits.refused_ping()?;
     }
-    let (license, activation, hub_key, cloned) = match judged {
-        Judged::Counted(ping) => (ping.license, ping.activation, ping.hub_key, false),
+    let (ping, cloned) = match judged {
+        Judged::Counted(ping) => (ping, false),
         Judged::Resynced(ping) => {
             tracing::info!(license = %ping.license.id, hub_key = %ping.hub_key.key_id(), "a hub ahead of the chain this portal remembers (restored from a backup?) proved its place with a receipt signed since: re-synced, counted");
-            (ping.license, ping.activation, ping.hub_key, false)
+            (ping, false)
         }
         Judged::Cloned(ping) => {
             tracing::warn!(license = %ping.license.id, hub_key = %ping.hub_key.key_id(), "a copy of the bound hub pinged with an old receipt: refused as cloned");
-            (ping.license, ping.activation, ping.hub_key, true)
+            (ping, true)
         }
         Judged::UnknownLicense => {
             return Err(ApiError::not_found(
@@ -230,7 +192,7 @@ pub async fn ping(
         }
         Judged::Forked(ping) => {
             tracing::warn!(license = %ping.license.id, hub_key = %ping.hub_key.key_id(), "the hub a re-activation replaced pinged again: a fork (recorded as cloned_at), answered cloned");
-            (ping.license, ping.activation, ping.hub_key, true)
+            (ping, true)
         }
         Judged::BoundSince => {
             return Err(ApiError::conflict(
@@ -258,43 +220,17 @@ pub async fn ping(
         }
         Judged::Limited(limited) => return Err(limited.into()),
     };
-    let mut status = license_status(&license, now);
-    // Usually the host has not changed at all: the same canonical JSON as stored needs no
-    // parsing; only a changed fingerprint goes through the matching rule.
-    let presented =
-        serde_json::to_string(&call.fingerprint).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if cloned {
-        status = Status::Cloned;
-    } else if status == Status::Valid && presented != activation.fingerprint {
-        let host = Presented {
-            fingerprint: &call.fingerprint,
-            version: call.fingerprint_version,
-            previous: call.previous_fingerprint.as_ref(),
-        };
-        match same_host(&activation.fingerprint, activation.fingerprint_version, host) {
-            Err(_) => status = Status::FingerprintMismatch,
-            Ok(()) if activation.fingerprint_version < i64::from(call.fingerprint_version) => {
-                // The hub showed its older fingerprint, which matched: keep only the newer.
-                let key = hub_key.to_string();
-                let version = call.fingerprint_version;
-                portal
-                    .store
-                    .move_fingerprint(&activation.license_id, &key, &presented, version)
-                    .await?;
-                tracing::info!(license = %activation.license_id, version, "the binding's fingerprint moved to a newer version");
-            }
-            Ok(()) => {}
-        }
-    }
+    let PingAnswer { status, fingerprint_json } =
+        pings::answer(&portal.store, &ping, cloned, &call, now).await?;
     let claims = ReceiptClaims {
         license_id: call.license_id,
         answers: Answers::Ping,
         status,
         portal_time: now,
         nonce: call.nonce,
-        next_ping_by: next_ping_by(&license, now),
-        fingerprint: fingerprint_json_digest(&presented),
-        hub_key_id: hub_key.key_id(),
+        next_ping_by: next_ping_by(&ping.license, now),
+        fingerprint: fingerprint_json_digest(&fingerprint_json),
+        hub_key_id: ping.hub_key.key_id(),
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }

@@ -14,6 +14,7 @@
 //! A handler gets its ping's judgement only after that commit, so a receipt (signed by the
 //! handler) is never sent for a ping that could still be lost.
 
+mod answer;
 mod check;
 mod pipeline;
 mod proof;
@@ -26,6 +27,7 @@ use tessera_core::armor::Envelope;
 use tessera_core::keys::PublicKey;
 use tessera_core::receipt::Nonce;
 
+pub use answer::{PingAnswer, answer};
 pub use pipeline::PingPath;
 pub use proof::ReceiptKeys;
 pub use write::record;
