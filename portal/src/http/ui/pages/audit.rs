@@ -95,7 +95,7 @@ pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
                                 @let e = &stored.entry;
                                 tr {
                                     td.date { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
-                                    td { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
+                                    td.words { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
                                     td {
                                         @match e.org.as_ref().and_then(|id| view.names.organizations.get(id)) {
                                             Some(name) => (name),
