@@ -62,4 +62,13 @@ fn the_people_keys_and_audit_pages_work_in_chromium_for_each_role_and_pass_axe()
             }
         }
     }
+    for shot in [
+        "super-admin-desktop-person",
+        "super-admin-desktop-confirm-remove",
+        "org-admin-phone-conflict",
+        "not-found",
+    ] {
+        let png = screenshots.join(format!("people-{shot}.png"));
+        assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 1000), "{}", png.display());
+    }
 }

@@ -101,6 +101,13 @@ async function tour(page, role, screen) {
     await page.getByRole('button', { name: 'Revoke the key' }).click();
     await page.getByRole('status').filter({ hasText: 'The key is revoked' }).waitFor();
     await page.getByRole('row').filter({ hasText: id }).getByText(/^revoked /).waitFor();
+    // Asked again: a conflict page that says what happened and offers the way back.
+    const twice = await page.goto(`${url}/ui/api-keys/${id}/revoke`);
+    assert.equal(twice.status(), 409);
+    await page.getByRole('alert').filter({ hasText: 'This key is revoked already.' }).waitFor();
+    await page.getByRole('link', { name: 'Back to the dashboard' }).waitFor();
+    await check(page, name('conflict'));
+    await page.getByRole('link', { name: 'Back to the dashboard' }).click();
   }
 
   await page.getByRole('link', { name: 'Audit', exact: true }).click();
@@ -132,6 +139,20 @@ test('staff and a customer work with people, keys and the audit log on a desktop
   const dead = await page.request.get(first);
   assert.equal(dead.status(), 404, 'the old link is dead');
   await tour(page, 'super-admin', 'desktop');
+  // A person's page, and the question before removing them.
+  await page.getByRole('link', { name: 'People', exact: true }).click();
+  await page.getByRole('link', { name: 'Zed Park' }).click();
+  await page.getByRole('heading', { name: 'Zed Park' }).waitFor();
+  await page.getByText('Last sign-in').waitFor();
+  await check(page, 'people-super-admin-desktop-person');
+  await page.getByRole('link', { name: 'Remove Zed Park from the portal' }).click();
+  await page.getByRole('heading', { name: 'Remove Zed Park?' }).waitFor();
+  await check(page, 'people-super-admin-desktop-confirm-remove');
+  await page.getByRole('link', { name: 'Cancel' }).click();
+  await page.getByRole('link', { name: 'Zed Park' }).waitFor();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /Dana Smith/ }).click();
+  await page.getByRole('heading', { name: 'Your profile' }).waitFor();
+  await check(page, 'people-super-admin-desktop-profile');
   // Not found says so and offers the way back.
   const missing = await page.goto(`${url}/ui/api-keys/0000000000000000/revoke`);
   assert.equal(missing.status(), 404);
@@ -144,6 +165,9 @@ test('staff and a customer work with people, keys and the audit log on a desktop
   for (const screen of ['desktop', 'phone']) {
     const kim = await signIn(screen, 'kim@acme.example');
     await tour(kim.page, 'org-admin', screen);
+    await kim.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /Kim Lee/ }).click();
+    await kim.page.getByRole('heading', { name: 'Your profile' }).waitFor();
+    await check(kim.page, `people-org-admin-${screen}-profile`);
     await kim.page.getByRole('link', { name: 'People', exact: true }).click();
     assert.equal(await kim.page.getByText('dana@vendor.example').count(), 0, "the vendor's staff are not listed");
     assert.equal(await kim.page.getByText('zed@globex.example').count(), 0, "another organization's people are not listed");
