@@ -230,3 +230,30 @@ on_both_stores!(removing_a_person_asks_first_and_only_whoever_may_is_asked, |app
     assert_eq!(gone.status, 404);
     assert!(gone.body.contains("not yours to see") && gone.body.contains(r#"href="/ui""#));
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_sent_invitation_is_emailed_through_the_relay_with_a_new_link() {
+    let Some(python) = aiosmtpd() else { return };
+    let relay = Relay::start(&python);
+    let app = crate::mail::app_with(&relay).await;
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    named(&app, "dana@vendor.example", "Dana Smith", Role::SuperAdmin, None).await;
+    let mut dana = signed_in(&app, "dana@vendor.example").await;
+    let csrf = csrf_of(&mut dana).await;
+    let made = dana.invite_org_admin("kim@acme.example", &acme.id, &csrf).await;
+    let first = format!("https://portal.vendor.example{}", invitation_link(&made));
+    assert!(relay.wait_for("END MESSAGE").contains(&first));
+    let id = invitation_id(&dana.get("/ui/users").await, "kim@acme.example");
+    let resent = dana.post(&format!("/ui/invitations/{id}/resend"), &[("csrf", &csrf)], None).await;
+    assert_eq!(resent.status, 200, "{}", resent.body);
+    assert!(resent.body.contains("emailed to kim@acme.example"), "{}", resent.body);
+    let second = format!("https://portal.vendor.example{}", invitation_link(&resent));
+    assert_ne!(first, second);
+    let printed = relay.wait_for(&second);
+    assert!(printed.contains("To: kim@acme.example"), "{printed}");
+    let path = |link: &str| link.trim_start_matches("https://portal.vendor.example").to_owned();
+    assert_eq!(Browser::new(&app).get(&path(&first)).await.status, 404, "the old link is dead");
+    assert_eq!(Browser::new(&app).get(&path(&second)).await.status, 200);
+}
