@@ -22,7 +22,10 @@ pub(super) async fn invite(
     viewer.check(&headers, &form.csrf)?;
     let role: Role = match form.role.parse() {
         Ok(role) => role,
-        Err(e) => return users_page(&portal, &viewer, Some(&e.to_string()), None, None).await,
+        Err(e) => {
+            let error = capitalized(&e.to_string());
+            return users_page(&portal, &viewer, Some(&error), None, None).await;
+        }
     };
     let org = (!form.org.is_empty()).then_some(form.org.as_str());
     let org = if role == Role::SuperAdmin { None } else { org };

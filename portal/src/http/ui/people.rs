@@ -118,8 +118,9 @@ pub(super) async fn accept(
     }
 }
 
-/// A message from the domain as a sentence.
+/// A message from the domain as a sentence: a capital first, one full stop last.
 pub(super) fn capitalized(message: &str) -> String {
+    let message = message.trim_end_matches('.');
     let mut chars = message.chars();
     match chars.next() {
         Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
@@ -190,7 +191,7 @@ pub(super) async fn change_role(
                 &viewer,
                 &target,
                 StatusCode::BAD_REQUEST,
-                Some(&e.to_string()),
+                Some(&capitalized(&e.to_string())),
             )
             .await;
         }
