@@ -49,7 +49,10 @@ fn given(v: &str) -> Option<&str> {
 
 /// A day of the date range, or the sentence saying what is wrong with it.
 fn day_bound(text: &str, label: &str, end: bool) -> Result<Option<i64>, String> {
-    let Some(text) = given(text) else { return Ok(None) };
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
     let parsed = if end {
         tessera_core::UnixTime::parse_end(text)
     } else {

@@ -126,3 +126,23 @@ on_both_stores!(the_audit_csv_holds_the_filtered_log_and_runs_no_formula, |app| 
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("The last date is not a date"));
 });
+
+on_both_stores!(older_entries_keep_the_filters_of_the_page, |app| {
+    named(&app, "dana@vendor.example", "Dana Smith", Role::SuperAdmin, None).await;
+    for n in 0..55 {
+        accounts::create_organization(&app.portal.store, &format!("Org {n:02}"), app.now())
+            .await
+            .expect("org");
+    }
+    let mut dana = signed_in(&app, "dana@vendor.example").await;
+    let first = dana.get("/ui/audit?action=organization.created").await;
+    assert_eq!(first.body.matches("<code>organization.created</code>").count(), 50);
+    let at = first.body.find(r#"rel="next""#).expect("a link to older entries");
+    let start = first.body[..at].rfind("href=\"").expect("its address") + "href=\"".len();
+    let next = first.body[start..at].trim_end_matches(['"', ' ']).replace("&amp;", "&");
+    assert!(next.contains("action=organization.created") && next.contains("before="), "{next}");
+    let older = dana.get(&next).await;
+    assert_eq!(older.body.matches("<code>organization.created</code>").count(), 5, "{next}");
+    assert!(older.body.contains("Org 00") && !older.body.contains("Org 54</a>"));
+    assert!(!older.body.contains(r#"rel="next""#));
+});
