@@ -143,6 +143,7 @@ pub async fn create_owned(
         created_at: now.as_unix(),
         expires_at: expires_at.map(UnixTime::as_unix),
         revoked_at: None,
+        last_used_at: None,
         owner_id: owner.user_id,
         org_id: owner.org_id,
     };
@@ -271,7 +272,10 @@ pub struct Accepted {
     pub org_id: Option<String>,
 }
 
-/// Checks a presented key against the store at `now`.
+/// How often a key's last use is written: at most once a minute.
+pub const KEY_USE_SECS: i64 = 60;
+
+/// Checks a presented key against the store at `now` (and notes its use).
 pub async fn authenticate(
     store: &Store,
     presented: &Presented<'_>,
@@ -298,6 +302,10 @@ pub async fn authenticate(
         if !within_owner_rights(&row, owner.as_ref()) {
             return Ok(Err(Refusal::OwnerLostRights));
         }
+    }
+    // At most one write a minute per key, not one per call (the hub's pings use no API key).
+    if row.last_used_at.is_none_or(|t| now.as_unix() - t >= KEY_USE_SECS) {
+        store.note_api_key_use(&row.id, now.as_unix()).await?;
     }
     Ok(parse_scopes(&row.scopes)
         .map(|scopes| Accepted { scopes, org_id: row.org_id })
@@ -326,6 +334,7 @@ mod tests {
             created_at: 0,
             expires_at: None,
             revoked_at: None,
+            last_used_at: None,
             owner_id: owner.map(str::to_owned),
             org_id: org.map(str::to_owned),
         }
@@ -345,6 +354,7 @@ mod tests {
             credentials_changed_at: 0,
             totp_secret: None,
             totp_last_step: None,
+            last_signin_at: None,
         }
     }
 

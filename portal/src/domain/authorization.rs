@@ -92,6 +92,12 @@ pub enum Operation {
     ExportPerson,
     /// Export an organization's licenses, bindings and usage.
     ExportOrganization,
+    /// See, cancel or re-send a pending invitation.
+    ManageInvitation,
+    /// See or revoke an admin API key.
+    ManageApiKey,
+    /// Read an audit ledger entry.
+    ReadLedgerEntry,
 }
 
 /// A license as authorization needs it.
@@ -125,6 +131,9 @@ pub enum Resource<'a> {
     Person(Option<PersonFacts<'a>>),
     /// An organization, by id.
     Organization(Option<&'a str>),
+    /// Something of an organization (or of the vendor's, `Some(None)`) that has no rule of
+    /// its own: a pending invitation, an API key, a ledger entry.
+    OwnedBy(Option<Option<&'a str>>),
 }
 
 /// Why [`may`] said no.
@@ -196,6 +205,16 @@ pub fn may(
                 Caller::Key { .. } => caller.sees(Some(org)),
             };
             own.then_some(()).ok_or(Denied::Unknown)
+        }
+        // Whoever sees the organization's things manages its invitations and keys and reads
+        // its entries; the vendor's own (of no organization) are the vendor's alone.
+        (
+            Op::ManageInvitation | Op::ManageApiKey | Op::ReadLedgerEntry,
+            Resource::OwnedBy(owner),
+        ) => {
+            let owner = owner.ok_or(Denied::Unknown)?;
+            let person = matches!(caller, Caller::Person { .. });
+            (person && caller.sees(owner)).then_some(()).ok_or(Denied::Unknown)
         }
         // An operation asked of a resource it is not about: nothing to see there.
         _ => Err(Denied::Unknown),

@@ -23,5 +23,5 @@ pub mod standing;
 pub mod totp;
 pub mod witnesses;
 
-pub use crate::store::ledger::StoredEntry;
+pub use crate::store::ledger::{LedgerQuery, StoredEntry};
 pub use crate::store::{Store, StoreError};

@@ -32,7 +32,7 @@ impl Store {
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
         let row = sqlx::query(
             "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id FROM api_keys WHERE id = $1",
+             owner_id, org_id, last_used_at FROM api_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -44,7 +44,7 @@ impl Store {
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id FROM api_keys ORDER BY created_at, id",
+             owner_id, org_id, last_used_at FROM api_keys ORDER BY created_at, id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -55,7 +55,7 @@ impl Store {
     pub async fn api_keys_of(&self, org_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id FROM api_keys WHERE org_id = $1 ORDER BY created_at, id",
+             owner_id, org_id, last_used_at FROM api_keys WHERE org_id = $1 ORDER BY created_at, id",
         )
         .bind(org_id)
         .fetch_all(&self.pool)
@@ -67,12 +67,22 @@ impl Store {
     pub async fn api_keys_owned_by(&self, owner_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id FROM api_keys WHERE owner_id = $1 ORDER BY created_at, id",
+             owner_id, org_id, last_used_at FROM api_keys WHERE owner_id = $1 ORDER BY created_at, id",
         )
         .bind(owner_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(api_key_from_row).collect()
+    }
+
+    /// Notes that the key was used at `now`.
+    pub async fn note_api_key_use(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Revokes the key at `now`; false when there was none to revoke.
@@ -98,5 +108,6 @@ fn api_key_from_row(row: &sqlx::any::AnyRow) -> Result<ApiKeyRow, StoreError> {
         revoked_at: row.try_get("revoked_at")?,
         owner_id: row.try_get("owner_id")?,
         org_id: row.try_get("org_id")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }

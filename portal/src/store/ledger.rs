@@ -21,6 +21,27 @@ pub struct NewEntry {
     pub org_id: Option<String>,
 }
 
+/// Which entries [`Store::ledger_page`] answers: every filter given must match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerQuery<'a> {
+    /// Of this organization.
+    pub org_id: Option<&'a str>,
+    /// By this actor (a pseudonymous id).
+    pub actor: Option<&'a str>,
+    /// Naming this id among its targets.
+    pub target: Option<&'a str>,
+    /// Of this action.
+    pub action: Option<&'a str>,
+    /// At or after this moment (Unix seconds).
+    pub from: Option<i64>,
+    /// At or before this moment.
+    pub to: Option<i64>,
+    /// Numbered below this (the next page's start), or from the newest.
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
 /// A stored entry with its hash (hex).
 #[derive(Debug, Clone)]
 pub struct StoredEntry {
@@ -220,28 +241,41 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// Entries newest first, before `before` (or from the newest), at most `limit`;
-    /// of one organization, one actor, or naming one target, when given.
+    /// Entries newest first, before `before` (or from the newest), at most `limit`,
+    /// matching every filter given.
     pub async fn ledger_page(
         &self,
-        org_id: Option<&str>,
-        actor: Option<&str>,
-        target: Option<&str>,
-        before: Option<i64>,
-        limit: i64,
+        query: &LedgerQuery<'_>,
     ) -> Result<Vec<StoredEntry>, StoreError> {
+        enum Bind {
+            Text(String),
+            Time(i64),
+        }
         let mut conditions = vec!["seq < $1".to_owned()];
-        let mut binds: Vec<String> = Vec::new();
-        for (column, value) in [("org_id", org_id), ("actor", actor)] {
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut add = |condition: &str, bind: Bind| {
+            binds.push(bind);
+            conditions.push(condition.replace('?', &format!("${}", binds.len() + 1)));
+        };
+        let texts = [
+            ("org_id = ?", query.org_id),
+            ("actor = ?", query.actor),
+            ("action = ?", query.action),
+        ];
+        for (condition, value) in texts {
             if let Some(value) = value {
-                binds.push(value.to_owned());
-                conditions.push(format!("{column} = ${}", binds.len() + 1));
+                add(condition, Bind::Text(value.to_owned()));
             }
         }
-        if let Some(target) = target {
+        if let Some(target) = query.target {
             // Targets are ids separated by spaces: a whole-word match.
-            binds.push(format!("% {target} %"));
-            conditions.push(format!("(' ' || target || ' ') LIKE ${}", binds.len() + 1));
+            add("(' ' || target || ' ') LIKE ?", Bind::Text(format!("% {target} %")));
+        }
+        if let Some(from) = query.from {
+            add("at >= ?", Bind::Time(from));
+        }
+        if let Some(to) = query.to {
+            add("at <= ?", Bind::Time(to));
         }
         let sql = format!(
             "SELECT seq, at, actor, action, target, org_id, hash FROM ledger WHERE {} \
@@ -249,11 +283,15 @@ impl Store {
             conditions.join(" AND "),
             binds.len() + 2
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before.unwrap_or(i64::MAX));
-        for value in &binds {
-            query = query.bind(value.clone());
+        let mut sql_query =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(query.before.unwrap_or(i64::MAX));
+        for bind in binds {
+            sql_query = match bind {
+                Bind::Text(text) => sql_query.bind(text),
+                Bind::Time(at) => sql_query.bind(at),
+            };
         }
-        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        let rows = sql_query.bind(query.limit).fetch_all(&self.pool).await?;
         rows.iter().map(entry_from_row).collect()
     }
 

@@ -198,6 +198,9 @@ pub struct ApiKeyRow {
     pub expires_at: Option<i64>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
+    /// When it was last used (noted at most once a minute), if ever.
+    #[serde(skip)]
+    pub last_used_at: Option<i64>,
     /// The person who made it on the web pages; none when made on the command line.
     pub owner_id: Option<String>,
     /// The organization it is limited to; none for the vendor's keys, which see everything.

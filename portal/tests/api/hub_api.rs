@@ -208,7 +208,12 @@ on_both_stores!(
         assert_eq!(reset.status, 200);
         assert_eq!(reset.body["reset"].as_bool(), Some(true));
         assert_eq!(reset.body["admits_hub_key_id"].as_str(), Some(key.as_str()));
-        let entries = app.portal.store.ledger_page(None, None, Some(&id), None, 5).await;
+        let query = tessera_portal::domain::LedgerQuery {
+            target: Some(&id),
+            limit: 5,
+            ..Default::default()
+        };
+        let entries = app.portal.store.ledger_page(&query).await;
         let entry = entries.expect("db").into_iter().next().expect("an entry");
         assert_eq!(entry.entry.action, "license.binding_reset");
         assert_eq!(entry.entry.target, format!("{id} hub_key:{key}"));

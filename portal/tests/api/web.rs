@@ -11,11 +11,13 @@ use crate::mail::{Relay, aiosmtpd};
 use crate::on_both_stores;
 use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
+mod audit_log;
 mod licenses;
 mod links;
 #[path = "passwords.rs"]
 mod passwords;
 mod people;
+mod people_pages;
 mod signin;
 
 /// The invitation link on a users page, after "Invite".
@@ -197,7 +199,8 @@ on_both_stores!(
         let page = dana.get(&format!("/ui/audit?license={id}")).await;
         assert_eq!(page.status, 200);
         assert!(
-            page.body.contains("license.reinstated") && !page.body.contains("user.invited"),
+            page.body.contains("<code>license.reinstated</code>")
+                && !page.body.contains("<code>user.invited</code>"),
             "{}",
             page.body
         );
@@ -221,8 +224,8 @@ on_both_stores!(an_org_admin_reads_only_the_ledger_entries_about_their_organizat
     assert_eq!(kim.sign_in("ops@acme.example", PASSWORD).await.status, 303);
     let page = kim.get("/ui/audit").await;
     assert_eq!(page.status, 200);
-    let entries = page.body.matches("organization.created").count();
+    let entries = page.body.matches("<code>organization.created</code>").count();
     assert_eq!(entries, 1, "only Acme's creation, not Globex's: {}", page.body);
     let forced = kim.get("/ui/audit?org=").await;
-    assert_eq!(forced.body.matches("organization.created").count(), 1);
+    assert_eq!(forced.body.matches("<code>organization.created</code>").count(), 1);
 });

@@ -124,7 +124,13 @@ pub async fn export_person(
     let mut made = Vec::new();
     let mut before = None;
     loop {
-        let page = store.ledger_page(None, Some(&user.id), None, before, 1000).await?;
+        let query = crate::domain::LedgerQuery {
+            actor: Some(&user.id),
+            before,
+            limit: 1000,
+            ..Default::default()
+        };
+        let page = store.ledger_page(&query).await?;
         let Some(last) = page.last() else { break };
         before = Some(last.entry.seq as i64);
         made.extend(page.into_iter().map(|e| e.entry));

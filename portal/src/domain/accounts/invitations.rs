@@ -124,6 +124,44 @@ pub async fn cancel_invitations_beyond_rights(
     Ok(cancelled)
 }
 
+/// The ledger's name of an invitation: the first hex digits of its token's hash (never the
+/// email).
+fn ledger_name(invitation: &InvitationRow) -> String {
+    format!("invitation:{}", &invitation.token_sha256[..16])
+}
+
+/// Cancels a pending invitation by hand (`by`'s doing, in the ledger; whether they may is
+/// asked of `authorization::may` before). False: it was used or cancelled already.
+pub async fn cancel_invitation(
+    store: &Store,
+    by: &UserRow,
+    invitation: &InvitationRow,
+    now: UnixTime,
+) -> Result<bool, AccountError> {
+    if !store.delete_invitation(&invitation.token_sha256).await? {
+        return Ok(false);
+    }
+    let (target, org) = (ledger_name(invitation), invitation.org_id.as_deref());
+    let actor = Actor::Person(by.id.clone());
+    audit::record(store, &actor, "invitation.cancelled", &target, org, now).await?;
+    Ok(true)
+}
+
+/// Re-sends an invitation: a new link for the same address, role and organization, made by
+/// `by` as they are now ([`may_invite`]); the old link dies once the new one is made.
+pub async fn resend_invitation(
+    store: &Store,
+    by: &UserRow,
+    invitation: &InvitationRow,
+    now: UnixTime,
+) -> Result<(InvitationRow, InvitationToken), AccountError> {
+    let role: Role = invitation.role.parse()?;
+    let made =
+        invite(store, by, &invitation.email, role, invitation.org_id.as_deref(), now).await?;
+    cancel_invitation(store, by, invitation, now).await?;
+    Ok(made)
+}
+
 /// The live invitation of a link's token, if any: unknown, used and expired ones alike are
 /// none.
 pub async fn invitation(

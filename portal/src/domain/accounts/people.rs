@@ -68,6 +68,7 @@ pub(super) fn fresh_user(
         credentials_changed_at: now.as_unix(),
         totp_secret: None,
         totp_last_step: None,
+        last_signin_at: None,
     })
 }
 

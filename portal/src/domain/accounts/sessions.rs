@@ -40,6 +40,7 @@ pub async fn start_session(
     fill_random(&mut random)?;
     let token = SessionToken(URL_SAFE_NO_PAD.encode(random));
     store.insert_session(&token.digest(), &user.id, now.as_unix()).await?;
+    store.note_signin(&user.id, now.as_unix()).await?;
     Ok(token)
 }
 

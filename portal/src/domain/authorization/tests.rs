@@ -174,3 +174,29 @@ fn the_pages_offer_what_changes_something() {
     assert_eq!(offered(&ADMIN_A, facts(LicenseState::Revoked)), Vec::<Action>::new());
     assert_eq!(offered(&ADMIN_B, facts(LicenseState::Active)), Vec::<Action>::new());
 }
+
+/// Invitations, API keys and ledger entries: of organization A, of B, the vendor's (of no
+/// organization), none at all. People only: an API key manages none of them.
+#[test]
+fn what_an_organization_owns_by_every_caller() {
+    use Operation::*;
+    let things = [
+        Resource::OwnedBy(Some(Some("A"))),
+        Resource::OwnedBy(Some(Some("B"))),
+        Resource::OwnedBy(Some(None)),
+        Resource::OwnedBy(None),
+    ];
+    for op in [ManageInvitation, ManageApiKey, ReadLedgerEntry] {
+        for (caller, expected) in [
+            (SUPER, "+++u"),
+            (ADMIN_A, "+uuu"),
+            (ADMIN_B, "u+uu"),
+            (ADMIN_NONE, "uuuu"),
+            (VENDOR_KEY, "uuuu"),
+            (KEY_A, "uuuu"),
+        ] {
+            check(&caller, op, &things, expected);
+        }
+        check(&SUPER, op, &[Resource::Portal, Resource::Organization(Some("A"))], "uu");
+    }
+}

@@ -1,6 +1,7 @@
-//! API keys: the ones a person may see, making one, revoking one.
+//! API keys: the ones a person may see, making one, revoking one (after asking).
 
 use super::*;
+use crate::domain::apikeys::ApiKeyRow;
 
 // --- API keys -------------------------------------------------------------------------------
 
@@ -8,10 +9,33 @@ use super::*;
 pub(super) async fn visible_keys(
     portal: &Portal,
     viewer: &Viewer,
-) -> Result<Vec<crate::domain::apikeys::ApiKeyRow>, UiError> {
-    Ok(match viewer.caller().sees_only() {
+) -> Result<Vec<ApiKeyRow>, UiError> {
+    let keys = match viewer.caller().sees_only() {
         None => portal.store.list_api_keys().await?,
         Some(org) => portal.store.api_keys_of(&org).await?,
+    };
+    Ok(keys
+        .into_iter()
+        .filter(|k| {
+            viewer
+                .may(Operation::ManageApiKey, Resource::OwnedBy(Some(k.org_id.as_deref())))
+                .is_ok()
+        })
+        .collect())
+}
+
+/// A key `viewer` may see and revoke, or "not found".
+async fn visible_key(portal: &Portal, viewer: &Viewer, id: &str) -> Result<ApiKeyRow, UiError> {
+    let key = portal.store.api_key(id).await?.ok_or(UiError::NotFound)?;
+    viewer.may(Operation::ManageApiKey, Resource::OwnedBy(Some(key.org_id.as_deref())))?;
+    Ok(key)
+}
+
+/// The name of a key's owner while they have an account.
+async fn owner_name(portal: &Portal, key: &ApiKeyRow) -> Result<Option<String>, UiError> {
+    Ok(match &key.owner_id {
+        Some(id) => portal.store.user(id).await?.map(|u| u.name),
+        None => None,
     })
 }
 
@@ -21,17 +45,40 @@ pub(super) async fn api_keys_page(
     status: StatusCode,
     error: Option<&str>,
     secret: Option<&str>,
+    done: Option<&str>,
 ) -> Result<Response, UiError> {
     let keys = visible_keys(portal, viewer).await?;
+    let mut owners = std::collections::BTreeMap::new();
+    for key in &keys {
+        if let Some(id) = &key.owner_id
+            && !owners.contains_key(id)
+            && let Some(name) = owner_name(portal, key).await?
+        {
+            owners.insert(id.clone(), name);
+        }
+    }
+    let organizations = match viewer.caller().sees_only() {
+        None => portal.store.organizations("", 1000).await?,
+        Some(org) => portal.store.organization(&org).await?.into_iter().collect(),
+    };
+    let organizations = organizations.into_iter().map(|o| (o.id, o.name)).collect();
+    let names = pages::KeyNames { owners: &owners, organizations: &organizations };
     let now = portal.now().as_unix();
-    Ok(html(status, pages::api_keys(&viewer.chrome(), &keys, now, error, secret)))
+    Ok(html(status, pages::api_keys(&viewer.chrome(), &keys, &names, now, error, secret, done)))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct KeysQuery {
+    done: Option<String>,
 }
 
 pub(super) async fn api_keys(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
+    Query(query): Query<KeysQuery>,
 ) -> Result<Response, UiError> {
-    api_keys_page(&portal, &viewer, StatusCode::OK, None, None).await
+    let done = query.done.is_some().then_some("The key is revoked; whatever used it is refused.");
+    api_keys_page(&portal, &viewer, StatusCode::OK, None, None, done).await
 }
 
 #[derive(Default, serde::Deserialize)]
@@ -81,23 +128,31 @@ pub(super) async fn create_api_key(
     {
         Ok(key) => {
             tracing::info!(key = %key.row.id, by = %viewer.user.id, scopes = %key.row.scopes, "API key made");
-            api_keys_page(&portal, &viewer, StatusCode::OK, None, Some(key.expose())).await
+            api_keys_page(&portal, &viewer, StatusCode::OK, None, Some(key.expose()), None).await
         }
         Err(e @ (CreateError::NoScope | CreateError::NotForOrganizations | CreateError::Label)) => {
-            api_keys_page(
-                &portal,
-                &viewer,
-                StatusCode::BAD_REQUEST,
-                Some(&capitalized(&e.to_string())),
-                None,
-            )
-            .await
+            let error = capitalized(&e.to_string());
+            api_keys_page(&portal, &viewer, StatusCode::BAD_REQUEST, Some(&error), None, None).await
         }
         Err(e) => {
             tracing::error!(error = %e, "making an API key");
             Err(UiError::Internal)
         }
     }
+}
+
+/// Asks before a key is revoked.
+pub(super) async fn confirm_revoke_api_key(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let key = visible_key(&portal, &viewer, &id).await?;
+    if key.revoked_at.is_some() {
+        return Err(UiError::Conflict("This key is revoked already.".to_owned()));
+    }
+    let owner = owner_name(&portal, &key).await?;
+    Ok(html(StatusCode::OK, pages::confirm_revoke_key(&viewer.chrome(), &key, owner.as_deref())))
 }
 
 pub(super) async fn revoke_api_key(
@@ -108,11 +163,9 @@ pub(super) async fn revoke_api_key(
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    if !visible_keys(&portal, &viewer).await?.iter().any(|k| k.id == id) {
-        return Err(UiError::NotFound);
-    }
+    visible_key(&portal, &viewer, &id).await?;
     if crate::domain::apikeys::revoke(&portal.store, &viewer.actor(), &id, portal.now()).await? {
         tracing::info!(key = %id, by = %viewer.user.id, "API key revoked");
     }
-    Ok(Redirect::to("/ui/api-keys").into_response())
+    Ok(Redirect::to("/ui/api-keys?done=revoked").into_response())
 }

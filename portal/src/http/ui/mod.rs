@@ -16,6 +16,7 @@
 
 mod api_keys;
 mod audit;
+mod invitations;
 mod licenses;
 mod pages;
 mod people;
@@ -24,6 +25,7 @@ mod signin;
 
 use api_keys::*;
 use audit::*;
+use invitations::*;
 use licenses::*;
 use people::*;
 use profile::*;
@@ -85,14 +87,17 @@ pub fn router() -> Router<Arc<Portal>> {
         )
         .route("/ui/users", get(users))
         .route("/ui/users/invite", axum::routing::post(invite))
+        .route("/ui/invitations/{id}/cancel", axum::routing::post(cancel_invitation))
+        .route("/ui/invitations/{id}/resend", axum::routing::post(resend_invitation))
         .route("/ui/users/{id}", get(person))
         .route("/ui/users/{id}/role", axum::routing::post(change_role))
         .route("/ui/users/{id}/remove", get(confirm_remove).post(remove))
         .route("/ui/licenses/{id}/assign", axum::routing::post(assign))
         .route("/ui/invite/{token}", get(accept_page).post(accept))
         .route("/ui/audit", get(audit))
+        .route("/ui/audit.csv", get(audit_csv))
         .route("/ui/api-keys", get(api_keys).post(create_api_key))
-        .route("/ui/api-keys/{id}/revoke", axum::routing::post(revoke_api_key))
+        .route("/ui/api-keys/{id}/revoke", get(confirm_revoke_api_key).post(revoke_api_key))
         .route("/ui/profile", get(profile))
         .route("/ui/profile/password", axum::routing::post(change_password))
         .route("/ui/profile/name", axum::routing::post(change_name))
@@ -203,9 +208,13 @@ impl IntoResponse for UiError {
             UiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Not found",
-                "There is no such page or license, or it is not yours to see.".to_owned(),
+                "There is no such page, license, person or key, or it is not yours to see. \
+                 Nothing was changed."
+                    .to_owned(),
             ),
-            UiError::Conflict(why) => (StatusCode::CONFLICT, "Not done", why),
+            UiError::Conflict(why) => {
+                (StatusCode::CONFLICT, "Not done", format!("{why} Nothing was changed."))
+            }
             UiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",

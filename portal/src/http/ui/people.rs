@@ -1,5 +1,6 @@
-//! People: the list, invitations (made and accepted), managing a person (role, removal),
-//! and erasing an organization's people.
+//! People: the list, accepting an invitation, managing a person (role, removal), and
+//! erasing an organization's people (making, cancelling and re-sending invitations:
+//! `invitations`).
 
 use super::*;
 
@@ -28,6 +29,7 @@ pub(super) async fn users_page(
         link,
         done,
         viewer: &viewer.user,
+        now: portal.now().as_unix(),
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok(html(status, pages::users(&viewer.chrome(), &view)))
@@ -45,89 +47,10 @@ pub(super) async fn users(
 ) -> Result<Response, UiError> {
     let done = query.done.as_deref().map(|done| match done {
         "role" => "The role is changed; that person's sessions ended.",
+        "cancelled" => "The invitation is cancelled; its link no longer works.",
         _ => "The person is removed; the API keys they made are revoked.",
     });
     users_page(&portal, &viewer, None, None, done).await
-}
-
-#[derive(Default, serde::Deserialize)]
-#[serde(default)]
-pub(super) struct InviteForm {
-    pub(super) email: String,
-    pub(super) role: String,
-    pub(super) org: String,
-    pub(super) csrf: String,
-}
-
-pub(super) async fn invite(
-    viewer: Viewer,
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<InviteForm>,
-) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
-    let role: Role = match form.role.parse() {
-        Ok(role) => role,
-        Err(e) => return users_page(&portal, &viewer, Some(&e.to_string()), None, None).await,
-    };
-    let org = (!form.org.is_empty()).then_some(form.org.as_str());
-    let org = if role == Role::SuperAdmin { None } else { org };
-    match accounts::invite(&portal.store, &viewer.user, &form.email, role, org, portal.now()).await
-    {
-        Ok((row, token)) => {
-            tracing::info!(by = %viewer.user.id, role = %row.role, "invitation made");
-            let path = format!("/ui/invite/{}", token.expose());
-            let link = match &portal.mailer {
-                Some(mailer) => mailer.link(&path),
-                None => format!("{}{path}", public_base(&portal, &headers)),
-            };
-            let emailed = match &portal.mailer {
-                None => None,
-                Some(mailer) => {
-                    let org = match &row.org_id {
-                        Some(id) => portal.store.organization(id).await?.map(|o| o.name),
-                        None => None,
-                    };
-                    // The page says the same either way; an address with an account is told
-                    // so, without a link.
-                    let member = portal.store.user_by_email(&row.email).await?.is_some();
-                    let (subject, text) = if member {
-                        (
-                            "Your Tessera license portal account",
-                            crate::mail::already_member_text(
-                                &viewer.user.name,
-                                &mailer.link("/ui/signin"),
-                                &mailer.link("/ui/forgot"),
-                            ),
-                        )
-                    } else {
-                        (
-                            "Your invitation to the Tessera license portal",
-                            crate::mail::invitation_text(
-                                &viewer.user.name,
-                                &row.role,
-                                org.as_deref(),
-                                &link,
-                            ),
-                        )
-                    };
-                    let sent = mailer.send(&row.email, subject, text).await;
-                    if let Err(e) = &sent {
-                        tracing::warn!(error = %e, "invitation email not sent");
-                    }
-                    Some(sent.map_err(|e| e.to_string()))
-                }
-            };
-            let sent = pages::Emailed { to: &row.email, outcome: emailed };
-            users_page(&portal, &viewer, None, Some((&link, sent)), None).await
-        }
-        Err(
-            e @ (AccountError::Invalid(_)
-            | AccountError::EmailTaken
-            | AccountError::NoSuchOrganization),
-        ) => users_page(&portal, &viewer, Some(&e.to_string()), None, None).await,
-        Err(e) => Err(e.into()),
-    }
 }
 
 pub(super) fn invitation_gone() -> Response {
@@ -195,8 +118,9 @@ pub(super) async fn accept(
     }
 }
 
-/// A message from the domain as a sentence.
+/// A message from the domain as a sentence: a capital first, one full stop last.
 pub(super) fn capitalized(message: &str) -> String {
+    let message = message.trim_end_matches('.');
     let mut chars = message.chars();
     match chars.next() {
         Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
@@ -267,7 +191,7 @@ pub(super) async fn change_role(
                 &viewer,
                 &target,
                 StatusCode::BAD_REQUEST,
-                Some(&e.to_string()),
+                Some(&capitalized(&e.to_string())),
             )
             .await;
         }

@@ -51,6 +51,8 @@ pub struct UserRow {
     pub totp_secret: Option<String>,
     /// The last TOTP time step a code was accepted for.
     pub totp_last_step: Option<i64>,
+    /// When they last signed in, if ever.
+    pub last_signin_at: Option<i64>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -79,7 +81,8 @@ const USER_COLUMNS: &str = "id, email, name, role, org_id, password_hash, failed
      next_signin_at, created_at, credentials_changed_at";
 /// The columns a user is read with.
 const USER_READ_COLUMNS: &str = "id, email, name, role, org_id, password_hash, failed_signins, \
-     next_signin_at, created_at, credentials_changed_at, totp_secret, totp_last_step";
+     next_signin_at, created_at, credentials_changed_at, totp_secret, totp_last_step, \
+     last_signin_at";
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
     Ok(UserRow {
@@ -95,6 +98,7 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
         credentials_changed_at: row.try_get("credentials_changed_at")?,
         totp_secret: row.try_get("totp_secret")?,
         totp_last_step: row.try_get("totp_last_step")?,
+        last_signin_at: row.try_get("last_signin_at")?,
     })
 }
 

@@ -23,6 +23,16 @@ impl Store {
         Ok(())
     }
 
+    /// Notes that a person signed in at `now`.
+    pub async fn note_signin(&self, user_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The session whose token hashes to `token_sha256`.
     pub async fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>, StoreError> {
         let row = sqlx::query(

@@ -1,92 +1,107 @@
-//! The audit ledger's page.
+//! The audit ledger's page: entries in words, filters in a GET form, a CSV export.
 
 use maud::{Markup, html};
 
+use super::audit_words::ACTIONS;
 use super::*;
 use crate::domain::StoredEntry;
-use crate::domain::accounts::OrganizationRow;
 
-/// A ledger target as a cell shows it: a batch of many licenses by its first ids.
-fn short_target(target: &str) -> String {
-    let ids: Vec<&str> = target.split(' ').collect();
-    if ids.len() <= 3 {
-        target.to_owned()
-    } else {
-        format!("{} … and {} more", ids[..3].join(" "), ids.len() - 3)
-    }
-}
+pub use super::audit_words::AuditNames;
 
 /// What the audit page shows.
 pub struct AuditPage<'a> {
     pub entries: &'a [StoredEntry],
-    pub names: &'a std::collections::BTreeMap<String, String>,
-    pub organizations: &'a [OrganizationRow],
+    /// What the entries' words may name.
+    pub names: &'a AuditNames,
+    /// The people the actor filter offers: id and name.
+    pub people: &'a [(String, String)],
+    /// The organizations the filter offers (a super-admin's): id and name.
+    pub organizations: &'a [(String, String)],
     pub form: &'a crate::http::ui::AuditForm,
     pub next: Option<i64>,
+    /// What is wrong with the filters.
+    pub error: Option<&'a str>,
 }
 
 pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
-    let org_name = |id: &Option<String>| {
-        id.as_ref()
-            .and_then(|id| view.organizations.iter().find(|o| &o.id == id))
-            .map_or_else(|| id.clone().unwrap_or_default(), |o| o.name.clone())
-    };
-    let next_link = view.next.map(|before| {
-        format!(
-            "/ui/audit?{}&before={before}",
-            url_query(&[
-                ("license", &view.form.license),
-                ("org", &view.form.org),
-                ("actor", &view.form.actor)
-            ])
-        )
-    });
+    let form = view.form;
+    let filters = url_query(&form.pairs());
+    let next_link = view.next.map(|before| format!("/ui/audit?{filters}&before={before}"));
+    let vendor = chrome.role == Role::SuperAdmin;
     page(
         "Audit",
         Some(chrome),
         html! {
-            h1 { "Audit ledger" }
-            p {
-                "Every change made by a person or an API key, newest first. The entries form a Merkle tree whose checkpoints the portal signs every minute; "
-                code { "GET /v1/admin/audit" } " exports it and " code { "tessera audit verify" } " checks it offline."
+            h1 { "Audit log" }
+            @if chrome.may(Operation::ExportLedger, Resource::Portal) {
+                p {
+                    "Every change made by a person or an API key, newest first. The entries form a Merkle tree whose checkpoints the portal signs every minute; "
+                    code { "GET /v1/admin/audit" } " exports it and " code { "tessera audit verify" } " checks it offline."
+                }
+            } @else {
+                p { "Every change made to your organization's licenses, people and API keys, newest first." }
             }
-            form.filters method="get" action="/ui/audit" role="search" aria-label="Filter the ledger" {
-                div { label for="a-license" { "License id" } input id="a-license" name="license" value=(view.form.license); }
-                @if chrome.role == Role::SuperAdmin {
+            @if let Some(error) = view.error { p.error role="alert" { (error) } }
+            form.filters method="get" action="/ui/audit" role="search" aria-label="Filter the audit log" {
+                div {
+                    label for="a-actor" { "Who" }
+                    select id="a-actor" name="actor" {
+                        option value="" { "anyone" }
+                        @for (id, name) in view.people {
+                            option value=(id) selected[form.actor == *id] { (name) }
+                        }
+                        @if vendor {
+                            option value="cli" selected[form.actor == "cli"] { "the command line" }
+                            option value="portal" selected[form.actor == "portal"] { "the portal" }
+                        }
+                    }
+                }
+                div {
+                    label for="a-action" { "What" }
+                    select id="a-action" name="action" {
+                        option value="" { "anything" }
+                        @for (action, words) in ACTIONS {
+                            option value=(action) selected[form.action == *action] { (words) }
+                        }
+                    }
+                }
+                div { label for="a-from" { "From" } input id="a-from" name="from" type="date" value=(form.from); }
+                div { label for="a-to" { "To" } input id="a-to" name="to" type="date" value=(form.to); }
+                div { label for="a-license" { "License id" } input id="a-license" name="license" value=(form.license); }
+                @if vendor {
                     div {
                         label for="a-org" { "Organization" }
                         select id="a-org" name="org" {
                             option value="" { "any" }
-                            @for org in view.organizations {
-                                option value=(org.id) selected[view.form.org == org.id] { (org.name) }
+                            @for (id, name) in view.organizations {
+                                option value=(id) selected[form.org == *id] { (name) }
                             }
                         }
                     }
-                    div { label for="a-actor" { "Actor id" } input id="a-actor" name="actor" value=(view.form.actor); }
                 }
                 button type="submit" { "Filter" }
             }
+            p { a href={ "/ui/audit.csv?" (filters) } download="audit.csv" { "Download these entries (CSV)" } }
             @if view.entries.is_empty() {
                 p { "No entry matches." }
             } @else {
-                div.table tabindex="0" role="region" aria-label="Scrollable table" {
+                div.table tabindex="0" role="region" aria-label="Audit entries (scrolls sideways)" {
                     table {
-                        thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "On" } th scope="col" { "Organization" } } }
+                        thead { tr {
+                            th scope="col" { "When" } th scope="col" { "What happened" } th scope="col" { "Organization" }
+                        } }
                         tbody {
                             @for stored in view.entries {
                                 @let e = &stored.entry;
                                 tr {
-                                    td { (e.seq) }
-                                    td { (when(Some(e.at))) }
+                                    td.date { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
+                                    td.words { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
                                     td {
-                                        @match view.names.get(&e.actor) {
-                                            Some(name) => { (name) br; span.muted { code { (e.actor) } } },
-                                            None => code { (e.actor) },
+                                        @match e.org.as_ref().and_then(|id| view.names.organizations.get(id)) {
+                                            Some(name) => (name),
+                                            None => "—",
                                         }
                                     }
-                                    td { (e.action) }
-                                    td { code { (short_target(&e.target)) } }
-                                    td { (org_name(&e.org)) }
                                 }
                             }
                         }

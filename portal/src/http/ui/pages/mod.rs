@@ -1,15 +1,20 @@
 //! The HTML of every page (maud: checked when compiled, every value escaped): the frame
 //! and what every page shares here; the pages by what they are about in the modules below.
 
+mod api_keys;
 mod audit;
+mod audit_words;
 mod licenses;
 mod people;
+mod profile;
 mod second_factor;
 mod signin;
 
+pub use api_keys::*;
 pub use audit::*;
 pub use licenses::*;
 pub use people::*;
+pub use profile::*;
 pub use second_factor::*;
 pub use signin::*;
 
@@ -50,11 +55,28 @@ fn new_password_fields(name: &str, label: &str, again: &str) -> Markup {
     }
 }
 
+/// A moment as people read it, to the minute: `2026-12-07 14:05 UTC`.
 fn when(t: Option<i64>) -> String {
     t.and_then(|t| UnixTime::from_unix(t).ok()).map_or_else(
         || "never".to_owned(),
-        |t| t.to_rfc3339().replace('T', " ").replace('Z', " UTC"),
+        |t| {
+            let text = t.to_rfc3339();
+            format!("{} {} UTC", &text[..10], &text[11..16])
+        },
     )
+}
+
+/// A moment in a `time` element (machines read its `datetime`) that never wraps.
+fn moment(t: Option<i64>) -> Markup {
+    match t.and_then(|t| UnixTime::from_unix(t).ok()) {
+        Some(at) => html! { time.date datetime=(at.to_rfc3339()) { (when(Some(at.as_unix()))) } },
+        None => html! { "never" },
+    }
+}
+
+/// A day in a `time` element that never wraps.
+fn day_of(t: i64) -> Markup {
+    html! { time.date datetime=(day(t)) { (day(t)) } }
 }
 
 fn plural(n: i64, unit: &str) -> String {
@@ -108,13 +130,23 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
 }
 
 pub fn message(title: &str, chrome: Option<&Chrome<'_>>, text: &str) -> Markup {
+    message_back(title, chrome, text, ("/ui", "Back to the dashboard"))
+}
+
+/// A message with the way back: `back` is a link and its words.
+pub fn message_back(
+    title: &str,
+    chrome: Option<&Chrome<'_>>,
+    text: &str,
+    back: (&str, &str),
+) -> Markup {
     page(
         title,
         chrome,
         html! {
             h1 { (title) }
             p.error role="alert" { (text) }
-            p { a href="/ui" { "Back to the dashboard" } }
+            p { a href=(back.0) { (back.1) } }
         },
     )
 }

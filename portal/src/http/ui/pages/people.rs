@@ -1,10 +1,9 @@
-//! The people's pages: the list and invitations, one person, one's own profile, API keys.
+//! The people's pages: the list and pending invitations, one person, removing one.
 
 use maud::{Markup, html};
 
 use super::*;
 use crate::domain::accounts::{InvitationRow, OrganizationRow, may_manage, person_facts};
-use crate::domain::apikeys::ApiKeyRow;
 
 /// What the users page shows.
 pub struct UsersPage<'a> {
@@ -18,6 +17,8 @@ pub struct UsersPage<'a> {
     pub done: Option<&'a str>,
     /// Who is looking (the people they may manage get a link).
     pub viewer: &'a UserRow,
+    /// Now, Unix seconds (an invitation past its end shows as expired).
+    pub now: i64,
 }
 
 /// Whether an invitation was emailed: no relay (None), sent, or the relay's refusal.
@@ -27,10 +28,14 @@ pub struct Emailed<'a> {
 }
 
 pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
-    let org_name = |id: &Option<String>| {
-        id.as_ref()
-            .and_then(|id| view.organizations.iter().find(|o| &o.id == id))
-            .map_or_else(|| "—".to_owned(), |o| o.name.clone())
+    // An organization by name, linking to its licenses.
+    let org_link = |id: &Option<String>| -> Markup {
+        match id.as_ref().and_then(|id| view.organizations.iter().find(|o| &o.id == id)) {
+            Some(org) => html! {
+                a href={ "/ui/licenses?" (url_query(&[("org", &org.name)])) } { (org.name) }
+            },
+            None => html! { "—" },
+        }
     };
     page(
         "People",
@@ -77,9 +82,13 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
                 button type="submit" { "Invite" }
             }
             h2 { "Accounts" }
-            div.table tabindex="0" role="region" aria-label="Scrollable table" {
+            div.table tabindex="0" role="region" aria-label="Accounts (scrolls sideways)" {
                 table {
-                    thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" } th scope="col" { "Since" } } }
+                    thead { tr {
+                        th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" }
+                        th scope="col" { "Organization" } th scope="col" { "Two-step sign-in" }
+                        th scope="col" { "Last sign-in" } th scope="col" { "Since" }
+                    } }
                     tbody {
                         @for user in view.users {
                             tr {
@@ -88,102 +97,58 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
                                         a href={ "/ui/users/" (user.id) } { (user.name) }
                                     } @else { (user.name) }
                                 }
-                                td { (user.email) } td { (user.role) } td { (org_name(&user.org_id)) } td { (day(user.created_at)) }
+                                td { (user.email) }
+                                td { (user.role) }
+                                td { (org_link(&user.org_id)) }
+                                td { @if user.totp_secret.is_some() { "on" } @else { "off" } }
+                                td.date { (moment(user.last_signin_at)) }
+                                td.date { (day_of(user.created_at)) }
                             }
                         }
                     }
                 }
             }
-            @if !view.invitations.is_empty() {
-                h2 { "Pending invitations" }
-                div.table tabindex="0" role="region" aria-label="Scrollable table" {
+            h2 { "Pending invitations" }
+            @if view.invitations.is_empty() {
+                p { "None." }
+            } @else {
+                div.table tabindex="0" role="region" aria-label="Pending invitations (scrolls sideways)" {
                     table {
-                        thead { tr { th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" } th scope="col" { "Expires" } } }
+                        thead { tr {
+                            th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" }
+                            th scope="col" { "Expires" } th scope="col" { span.muted { "Actions" } }
+                        } }
                         tbody {
                             @for invitation in view.invitations {
-                                tr { td { (invitation.email) } td { (invitation.role) } td { (org_name(&invitation.org_id)) } td { (when(Some(invitation.expires_at))) } }
+                                @let path = format!("/ui/invitations/{}", invitation.token_sha256);
+                                tr {
+                                    td { (invitation.email) }
+                                    td { (invitation.role) }
+                                    td { (org_link(&invitation.org_id)) }
+                                    td.date {
+                                        @if invitation.expires_at < view.now {
+                                            strong { "expired" } " " (moment(Some(invitation.expires_at)))
+                                        } @else { (moment(Some(invitation.expires_at))) }
+                                    }
+                                    td {
+                                        @if chrome.may(Operation::ManageInvitation, Resource::OwnedBy(Some(invitation.org_id.as_deref()))) {
+                                            div.row-actions {
+                                                form method="post" action={ (path) "/resend" } {
+                                                    input type="hidden" name="csrf" value=(chrome.csrf);
+                                                    button type="submit" aria-label={ "Re-send the invitation to " (invitation.email) } { "Re-send" }
+                                                }
+                                                form method="post" action={ (path) "/cancel" } {
+                                                    input type="hidden" name="csrf" value=(chrome.csrf);
+                                                    button.danger type="submit" aria-label={ "Cancel the invitation to " (invitation.email) } { "Cancel" }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 }
-            }
-        },
-    )
-}
-
-/// `second_factor`: None when off, else the recovery codes left.
-pub fn profile(
-    chrome: &Chrome<'_>,
-    error: Option<&str>,
-    done: Option<&str>,
-    second_factor: Option<i64>,
-) -> Markup {
-    let user = chrome.user;
-    page(
-        "Profile",
-        Some(chrome),
-        html! {
-            h1 { "Your profile" }
-            @if let Some(done) = done { p.notice role="status" { (done) } }
-            @if let Some(error) = error { p.error role="alert" { (error) } }
-            dl.terms {
-                dt { "Name" } dd { (user.name) }
-                dt { "Email" } dd { (user.email) }
-                dt { "Role" } dd { (user.role) }
-            }
-            h2 { "Your name and email" }
-            form.filters method="post" action="/ui/profile/name" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                div { label for="profile-name" { "Name" } input id="profile-name" name="name" required maxlength="200" value=(user.name) autocomplete="name"; }
-                button type="submit" { "Save the name" }
-            }
-            form.filters method="post" action="/ui/profile/email" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                div { label for="profile-email" { "New email (confirmed by a link sent to it)" } input id="profile-email" name="email" type="email" required autocomplete="email"; }
-                button type="submit" { "Change the email" }
-            }
-            h2 { "Your data" }
-            p {
-                a href="/ui/profile/export.json" download="my-data.json" { "Download everything the portal holds about you (JSON)" }
-                @if chrome.role == Role::OrgAdmin {
-                    " · " a href="/ui/organization/export.json" download="organization.json" { "your organization's licenses, bindings and monthly validations (JSON)" }
-                    " · " a href="/ui/usage.csv" download="usage.csv" { "monthly validations (CSV)" }
-                }
-            }
-            p { a href="/ui/profile/delete" { "Delete your account" } }
-            h2 { "Change your password" }
-            p.muted { "Every other browser signed in as you is signed out." }
-            form method="post" action="/ui/profile/password" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                div.field {
-                    label for="current" { "Current password" }
-                    input id="current" name="current" type="password" required autocomplete="current-password";
-                }
-                (new_password_fields("new", "New password (at least 12 characters)", "New password again"))
-                button type="submit" { "Change password" }
-            }
-            h2 { "Two-step sign-in" }
-            @match second_factor {
-                None => {
-                    p { "Off. With it on, signing in also asks for a code from an authenticator app." }
-                    p { a href="/ui/profile/second-factor" { "Turn on two-step sign-in" } }
-                }
-                Some(left) => {
-                    p { "On. " (plural(left, "recovery code")) " left." }
-                    form method="post" action="/ui/profile/second-factor/off" {
-                        input type="hidden" name="csrf" value=(chrome.csrf);
-                        div.field {
-                            label for="off-password" { "Your password, to turn it off" }
-                            input id="off-password" name="password" type="password" required autocomplete="current-password";
-                        }
-                        button.danger type="submit" { "Turn off two-step sign-in" }
-                    }
-                }
-            }
-            h2 { "Sessions" }
-            form method="post" action="/ui/profile/signout-everywhere" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                button.danger type="submit" { "Sign out everywhere" }
             }
         },
     )
@@ -204,8 +169,9 @@ pub fn person(
             dl.terms {
                 dt { "Email" } dd { (target.email) }
                 dt { "Role" } dd { (target.role) }
-                dt { "Since" } dd { (day(target.created_at)) }
+                dt { "Since" } dd { (day_of(target.created_at)) }
                 dt { "Two-step sign-in" } dd { @if target.totp_secret.is_some() { "on" } @else { "off" } }
+                dt { "Last sign-in" } dd { (moment(target.last_signin_at)) }
             }
             @if chrome.may(Operation::ChangeRole, person_facts(target)) {
                 h2 { "Change the role" }
@@ -249,109 +215,6 @@ pub fn confirm_remove(chrome: &Chrome<'_>, target: &UserRow) -> Markup {
                 div.actions {
                     button.danger type="submit" { "Remove" }
                     a href="/ui/users" { "Cancel" }
-                }
-            }
-        },
-    )
-}
-
-pub fn confirm_delete_self(chrome: &Chrome<'_>, error: Option<&str>) -> Markup {
-    page(
-        "Delete your account",
-        Some(chrome),
-        html! {
-            h1 { "Delete your account?" }
-            p { "Your account, your sessions and the API keys you made go at once, and your name and email are erased from the portal's database for good. This cannot be undone." }
-            @if let Some(error) = error { p.error role="alert" { (error) } }
-            form method="post" action="/ui/profile/delete" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                div.field {
-                    label for="delete-password" { "Your password" }
-                    input id="delete-password" name="password" type="password" required autocomplete="current-password";
-                }
-                div.actions {
-                    button.danger type="submit" { "Delete my account" }
-                    a href="/ui/profile" { "Cancel" }
-                }
-            }
-        },
-    )
-}
-
-pub fn api_keys(
-    chrome: &Chrome<'_>,
-    keys: &[ApiKeyRow],
-    now: i64,
-    error: Option<&str>,
-    secret: Option<&str>,
-) -> Markup {
-    let state = |k: &ApiKeyRow| match (k.revoked_at, k.expires_at) {
-        (Some(t), _) => format!("revoked {}", day(t)),
-        (None, Some(t)) if t < now => format!("expired {}", day(t)),
-        (None, Some(t)) => format!("active until {}", day(t)),
-        (None, None) => "active".to_owned(),
-    };
-    page(
-        "API keys",
-        Some(chrome),
-        html! {
-            h1 { "API keys" }
-            p {
-                "Keys for the admin API (" code { "/v1/admin" } ", docs/PROTOCOL.md). "
-                @if chrome.role == Role::OrgAdmin { "Your organization's keys see and change only its licenses." }
-                @else { "Keys made here or with " code { "tessera-portal api-key create" } " see every license." }
-            }
-            @if let Some(secret) = secret {
-                div.notice role="status" {
-                    p { "The new key, shown only now: only its hash is stored." }
-                    p { code { (secret) } }
-                }
-            }
-            @if let Some(error) = error { p.error role="alert" { (error) } }
-            h2 { "New key" }
-            form method="post" action="/ui/api-keys" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                div.field {
-                    label for="key-label" { "Label (who or what uses it)" }
-                    input id="key-label" name="label" maxlength="200";
-                }
-                fieldset {
-                    legend { "Scopes" }
-                    label { input type="checkbox" name="read" value="on" checked; " read: list, show, export usage" }
-                    label { input type="checkbox" name="write" value="on"; @if chrome.role == Role::OrgAdmin { " write: reset bindings" } @else { " write: register, suspend, reinstate, reset bindings" } }
-                    @if chrome.role == Role::SuperAdmin {
-                        label { input type="checkbox" name="revoke" value="on"; " revoke: revoke licenses (final)" }
-                    }
-                }
-                button type="submit" { "Make a key" }
-            }
-            h2 { "Keys" }
-            @if keys.is_empty() {
-                p { "None yet." }
-            } @else {
-                div.table tabindex="0" role="region" aria-label="Scrollable table" {
-                    table {
-                        thead { tr { th scope="col" { "Id" } th scope="col" { "Label" } th scope="col" { "Scopes" } th scope="col" { "State" } th scope="col" { "Made" } th scope="col" { span.muted { "Action" } } } }
-                        tbody {
-                            @for key in keys {
-                                tr {
-                                    td { code { (key.id) } }
-                                    td { (key.label) }
-                                    td { (key.scopes) }
-                                    td { (state(key)) }
-                                    td { (day(key.created_at)) }
-                                    td {
-                                        @if key.revoked_at.is_none() {
-                                            form method="post" action={ "/ui/api-keys/" (key.id) "/revoke" } {
-                                                input type="hidden" name="csrf" value=(chrome.csrf);
-                                                button.danger type="submit" aria-label={ "Revoke key " (key.id) } { "Revoke" }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
                 }
             }
         },
