@@ -98,6 +98,9 @@ pub enum Operation {
     ManageApiKey,
     /// Read an audit ledger entry.
     ReadLedgerEntry,
+    /// Invite someone to the portal as this role (asked again when the invitation is
+    /// accepted, so an invitation dies with its author's rights).
+    Invite(Role),
 }
 
 /// A license as authorization needs it.
@@ -131,6 +134,8 @@ pub enum Resource<'a> {
     Person(Option<PersonFacts<'a>>),
     /// An organization, by id.
     Organization(Option<&'a str>),
+    /// The organization a new invitation is for (`None`: none, as for a super-admin).
+    InvitationInto(Option<&'a str>),
     /// Something of an organization (or of the vendor's, `Some(None)`) that has no rule of
     /// its own: a pending invitation, an API key, a ledger entry.
     OwnedBy(Option<Option<&'a str>>),
@@ -216,6 +221,16 @@ pub fn may(
             let person = matches!(caller, Caller::Person { .. });
             (person && caller.sees(owner)).then_some(()).ok_or(Denied::Unknown)
         }
+        // The vendor's people invite anyone anywhere; an org-admin only more org-admins of
+        // their own organization. Only people invite (an API key has no page to do it on).
+        (Op::Invite(role), Resource::InvitationInto(org)) => match *caller {
+            Caller::Key { .. } => Err(Denied::VendorOnly),
+            Caller::Person { role: Role::SuperAdmin, .. } => Ok(()),
+            Caller::Person { org: own, .. } => {
+                let own_org = own.is_some_and(|own| !own.is_empty() && org == Some(own));
+                (role == Role::OrgAdmin && own_org).then_some(()).ok_or(Denied::VendorOnly)
+            }
+        },
         // An operation asked of a resource it is not about: nothing to see there.
         _ => Err(Denied::Unknown),
     }

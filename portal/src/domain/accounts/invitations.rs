@@ -2,6 +2,7 @@
 //! cancelled when their author loses the right to make them.
 
 use super::*;
+use crate::domain::authorization::{Caller, Operation, Resource, may};
 
 /// How long an invitation link works: 7 days.
 pub const INVITATION_SECS: i64 = 7 * 86_400;
@@ -77,19 +78,20 @@ pub fn may_invite(
     org_id: Option<&str>,
 ) -> Result<Option<String>, AccountError> {
     let inviter_role: Role = inviter.role.parse()?;
-    match (inviter_role, role, org_id) {
-        (Role::SuperAdmin, Role::SuperAdmin, _) => Ok(None),
-        (Role::SuperAdmin, Role::OrgAdmin, Some(org)) => Ok(Some(org.to_owned())),
-        (_, Role::OrgAdmin, None) => {
-            Err(AccountError::Invalid("choose the organization to invite into".to_owned()))
-        }
-        (Role::OrgAdmin, Role::OrgAdmin, Some(org)) if inviter.org_id.as_deref() == Some(org) => {
-            Ok(Some(org.to_owned()))
-        }
-        (Role::OrgAdmin, _, _) => Err(AccountError::Invalid(
-            "you can invite administrators of your own organization only".to_owned(),
-        )),
+    if role == Role::OrgAdmin && org_id.is_none() {
+        return Err(AccountError::Invalid("choose the organization to invite into".to_owned()));
     }
+    let caller =
+        Caller::Person { id: &inviter.id, role: inviter_role, org: inviter.org_id.as_deref() };
+    may(&caller, Operation::Invite(role), Resource::InvitationInto(org_id)).map_err(|_| {
+        AccountError::Invalid(
+            "you can invite administrators of your own organization only".to_owned(),
+        )
+    })?;
+    Ok(match role {
+        Role::SuperAdmin => None,
+        Role::OrgAdmin => org_id.map(str::to_owned),
+    })
 }
 
 /// Whether an invitation's author may still make it (they exist and [`may_invite`] holds).

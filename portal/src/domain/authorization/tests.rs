@@ -200,3 +200,27 @@ fn what_an_organization_owns_by_every_caller() {
         check(&SUPER, op, &[Resource::Portal, Resource::Organization(Some("A"))], "uu");
     }
 }
+
+#[test]
+fn who_may_invite_whom_where() {
+    use Operation::Invite;
+    // Resources: into organization A; into B; into none.
+    let resources = [
+        Resource::InvitationInto(Some("A")),
+        Resource::InvitationInto(Some("B")),
+        Resource::InvitationInto(None),
+    ];
+    let table: &[(Caller<'_>, Operation, &str)] = &[
+        (SUPER, Invite(Role::SuperAdmin), "+++"),
+        (SUPER, Invite(Role::OrgAdmin), "+++"),
+        (ADMIN_A, Invite(Role::SuperAdmin), "vvv"),
+        (ADMIN_A, Invite(Role::OrgAdmin), "+vv"),
+        (ADMIN_B, Invite(Role::OrgAdmin), "v+v"),
+        (ADMIN_NONE, Invite(Role::OrgAdmin), "vvv"),
+        (VENDOR_KEY, Invite(Role::OrgAdmin), "vvv"),
+        (KEY_A, Invite(Role::OrgAdmin), "vvv"),
+    ];
+    for (caller, op, expected) in table {
+        check(caller, *op, &resources, expected);
+    }
+}
