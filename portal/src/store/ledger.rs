@@ -143,12 +143,18 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// The last entry made before `before` (its number), if any.
+    /// The last entry of the oldest run of entries all made before `before`: the entry
+    /// before the first one made at or after it (or the newest entry when every one is
+    /// older); none when the ledger is empty. An entry dated in the past appended at the end
+    /// is not such a run's end.
     pub async fn ledger_last_before(&self, before: i64) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MAX(seq) FROM ledger WHERE at < $1")
-            .bind(before)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COALESCE((SELECT MIN(seq) - 1 FROM ledger WHERE at >= $1), \
+             (SELECT MAX(seq) FROM ledger))",
+        )
+        .bind(before)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
