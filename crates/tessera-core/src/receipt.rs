@@ -18,6 +18,7 @@ use crate::armor::{Envelope, FormatError, Kind};
 use crate::delegation::Delegation;
 use crate::fingerprint::Fingerprint;
 use crate::keys::{KeyId, PublicKey, RandomError, SigningKey, fill_random};
+use crate::ledger::LedgerHead;
 use crate::license::{LicenseId, LicenseKey};
 use crate::status::Status;
 use crate::time::UnixTime;
@@ -180,6 +181,10 @@ pub struct ReceiptClaims {
     pub fingerprint: String,
     /// The hub key the license is bound to.
     pub hub_key_id: KeyId,
+    /// The audit ledger's latest signed checkpoint when the receipt was signed, if the
+    /// portal has signed one: evidence the hub keeps of what the ledger was.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
+    pub ledger_head: Option<LedgerHead>,
 }
 
 /// Signs a receipt with the portal's receipt key; returns the armored text.
@@ -333,6 +338,7 @@ mod tests {
             next_ping_by: t("2027-06-01T11:00:00Z"),
             fingerprint: "00".repeat(32),
             hub_key_id: stranger.key_id(),
+            ledger_head: None,
         };
         let signed = sign(&receipt, &portal);
         assert_eq!(verify(signed.as_bytes(), &verified), Ok(receipt.clone()));
@@ -364,6 +370,7 @@ mod tests {
             next_ping_by: t("2027-06-01T11:00:00Z"),
             fingerprint: "00".repeat(32),
             hub_key_id: hub.key_id(),
+            ledger_head: None,
         };
         let proof = |claims: &ReceiptClaims, key: &SigningKey| {
             resync_proof(&sign(claims, key), portal.public_key(), license, hub.key_id(), held)

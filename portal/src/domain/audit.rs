@@ -122,6 +122,12 @@ fn read_witness(path: &Path) -> Result<Option<Signed>, String> {
     }
 }
 
+/// The last checkpoint the portal signed, from its witness file (`None`: none yet, or a
+/// file that does not read, which signing reports): what receipts carry as the ledger's head.
+pub fn last_signed(witness: &Path) -> Option<Signed> {
+    read_witness(witness).ok().flatten()
+}
+
 /// The stored tree, recomputed from the entries' fields (the stored hashes are checked, not
 /// believed), or what is wrong with it.
 async fn stored_tree(store: &Store) -> Result<Result<Tree, String>, StoreError> {

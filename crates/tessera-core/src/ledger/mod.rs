@@ -232,6 +232,32 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 
+/// The latest checkpoint the portal signed, as a receipt carries it (`ledger_head`): the
+/// signed note and when the portal says it signed it. A hub keeps these, so that its
+/// customer holds evidence of what the ledger was ([`Signed::to_line`] writes one as a
+/// witness line `tessera audit verify --witness` reads).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerHead {
+    /// When the portal signed it.
+    pub signed_at: UnixTime,
+    /// The checkpoint's signed note (section 12.4 of docs/FORMAT.md).
+    pub note: String,
+}
+
+impl LedgerHead {
+    /// Reads the note: a checkpoint with at least one signature line.
+    pub fn read(&self) -> Result<Signed, NoteError> {
+        Signed::parse(&self.note, self.signed_at)
+    }
+}
+
+impl From<&Signed> for LedgerHead {
+    fn from(signed: &Signed) -> LedgerHead {
+        LedgerHead { signed_at: signed.signed_at, note: signed.note.clone() }
+    }
+}
+
 /// A checkpoint as an export holds it: the note, read, and when the portal says it signed
 /// it (not signed itself: it only picks the delegation that must vouch for the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
