@@ -259,3 +259,47 @@ async fn ledger_checkpoints_reach_the_directory_and_a_tlog_witness_that_refuses_
 {
     witnessed(Db::Postgres).await;
 }
+
+on_both_stores!(a_ping_receipt_names_the_ledgers_latest_signed_checkpoint, |app| {
+    started(&app).await;
+    let license = app.registered_license().await;
+    let mut hub = TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    // The registration is not signed yet: the receipt names the checkpoint signed at start.
+    let (answer, _) = hub.ping(&app, &license).await;
+    let at_start = app.verify_receipt(&answer).ledger_head.expect("a head").read().expect("reads");
+    let registered = app.portal.store.ledger_size().await.expect("size") as u64;
+    assert!(at_start.checkpoint.size < registered, "{at_start:?}");
+
+    // Signed now (the export signs first): the next receipt names that checkpoint, signed by
+    // the key that signs receipts.
+    let (_, sound) = export(&app).await;
+    let newest = sound.checkpoints.iter().max_by_key(|s| s.checkpoint.size).expect("one");
+    assert_eq!(newest.checkpoint.size, registered);
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    let (answer, _) = hub.ping(&app, &license).await;
+    let head = app.verify_receipt(&answer).ledger_head.expect("a head");
+    assert_eq!((head.signed_at, &head.note), (newest.signed_at, &newest.note));
+    let named = head.read().expect("reads");
+    assert_eq!((named.checkpoint.size, named.checkpoint.root), (registered, newest.checkpoint.root));
+    assert!(named.signed_by(app.portal.receipt_key.public_key()));
+
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_the_command_line_signed_reaches_receipts_when_signing_runs_next() {
+    let app = spawn_app_with(Db::Sqlite, |layer| layer).await.expect("app");
+    started(&app).await;
+    let license = app.registered_license().await;
+    let mut hub = crate::helpers::TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    let (code, _, err) = cli(&app, &["org", "create", "--name", "Acme"]);
+    assert_eq!(code, 0, "{err}");
+    let size = app.portal.store.ledger_size().await.expect("size") as u64;
+    // Nothing is left to sign, but the head is read back from the witness file.
+    assert!(!app.portal.sign_ledger_head().await.expect("nothing new to sign"));
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    let (answer, _) = hub.ping(&app, &license).await;
+    let head = app.verify_receipt(&answer).ledger_head.expect("a head").read().expect("reads");
+    assert_eq!(head.checkpoint.size, size);
+}
