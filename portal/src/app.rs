@@ -305,9 +305,13 @@ impl Portal {
         let before = UnixTime::from_unix(self.now().as_unix().saturating_sub(keep))
             .unwrap_or(UnixTime::EPOCH);
         let witness = self.ledger_witness();
-        let cut =
-            crate::domain::audit::cut(&self.store, &self.ledger_signer(&witness), before, self.now())
-                .await;
+        let cut = crate::domain::audit::cut(
+            &self.store,
+            &self.ledger_signer(&witness),
+            before,
+            self.now(),
+        )
+        .await;
         self.remember_ledger_head();
         cut
     }

@@ -48,7 +48,8 @@ pub fn read(path: &Path) -> Result<Vec<Signed>, StateError> {
     };
     let damaged = |reason: String| StateError::Damaged { path: path.to_owned(), reason };
     let text = String::from_utf8(bytes).map_err(|_| damaged("not UTF-8".to_owned()))?;
-    let mut heads = Export::from_lines(text.lines()).map_err(|e| damaged(e.to_string()))?.checkpoints;
+    let mut heads =
+        Export::from_lines(text.lines()).map_err(|e| damaged(e.to_string()))?.checkpoints;
     heads.sort_by_key(|s| s.signed_at);
     Ok(heads)
 }
@@ -68,7 +69,8 @@ pub fn keep(path: &Path, head: &LedgerHead, portal_key: &PublicKey) -> Result<Ke
         return Ok(Kept::Known);
     }
     let of_log = |s: &&Signed| s.checkpoint.origin == signed.checkpoint.origin;
-    let answer = if heads.iter().filter(of_log).any(|s| s.checkpoint.size == signed.checkpoint.size) {
+    let answer = if heads.iter().filter(of_log).any(|s| s.checkpoint.size == signed.checkpoint.size)
+    {
         Kept::Conflicting
     } else if heads.iter().filter(of_log).any(|s| s.checkpoint.size > signed.checkpoint.size) {
         Kept::Older
@@ -117,8 +119,11 @@ mod tests {
     use super::*;
 
     fn head(key: &SigningKey, size: u64, at: i64) -> LedgerHead {
-        let checkpoint =
-            Checkpoint { origin: "tessera.ledger/0011223344556677".into(), size, root: [size as u8; 32] };
+        let checkpoint = Checkpoint {
+            origin: "tessera.ledger/0011223344556677".into(),
+            size,
+            root: [size as u8; 32],
+        };
         LedgerHead { signed_at: UnixTime::from_unix(at).expect("time"), note: checkpoint.sign(key) }
     }
 
@@ -159,12 +164,9 @@ mod tests {
         let smaller = head(&key, 4, 1_800_000_300);
         assert_eq!(keep(&path, &smaller, key.public_key()).expect("kept"), Kept::Older);
         let mut forked = head(&key, 5, 1_800_000_400);
-        forked.note = Checkpoint {
-            origin: "tessera.ledger/0011223344556677".into(),
-            size: 5,
-            root: [9; 32],
-        }
-        .sign(&key);
+        forked.note =
+            Checkpoint { origin: "tessera.ledger/0011223344556677".into(), size: 5, root: [9; 32] }
+                .sign(&key);
         assert_eq!(keep(&path, &forked, key.public_key()).expect("kept"), Kept::Conflicting);
         let held: Vec<u64> = read(&path).expect("read").iter().map(|s| s.checkpoint.size).collect();
         assert_eq!(held, [5]);

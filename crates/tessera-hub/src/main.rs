@@ -343,8 +343,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::AuditHeads(args) => {
-            let heads = tessera_hub::heads::read(&hub.dir().ledger_heads_path())
-                .map_err(Exit::failure)?;
+            let heads =
+                tessera_hub::heads::read(&hub.dir().ledger_heads_path()).map_err(Exit::failure)?;
             if heads.is_empty() {
                 return Err(fail(
                     Exit::Input,

@@ -281,9 +281,11 @@ on_both_stores!(a_ping_receipt_names_the_ledgers_latest_signed_checkpoint, |app|
     let head = app.verify_receipt(&answer).ledger_head.expect("a head");
     assert_eq!((head.signed_at, &head.note), (newest.signed_at, &newest.note));
     let named = head.read().expect("reads");
-    assert_eq!((named.checkpoint.size, named.checkpoint.root), (registered, newest.checkpoint.root));
+    assert_eq!(
+        (named.checkpoint.size, named.checkpoint.root),
+        (registered, newest.checkpoint.root)
+    );
     assert!(named.signed_by(app.portal.receipt_key.public_key()));
-
 });
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
