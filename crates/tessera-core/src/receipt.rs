@@ -411,6 +411,45 @@ mod tests {
     }
 
     #[test]
+    fn a_receipts_ledger_head_is_signed_with_it_and_read_strictly() {
+        let portal = SigningKey::from_seed(&[2; 32]);
+        let checkpoint = crate::ledger::Checkpoint {
+            origin: "tessera.ledger/0011223344556677".into(),
+            size: 7,
+            root: [7; 32],
+        };
+        let head = LedgerHead { signed_at: t("2027-06-01"), note: checkpoint.sign(&portal) };
+        let receipt = ReceiptClaims {
+            license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
+            answers: Answers::Ping,
+            status: Status::Valid,
+            portal_time: t("2027-06-01T10:00:00Z"),
+            nonce: Nonce::from_bytes([9; 16]),
+            next_ping_by: t("2027-06-01T11:00:00Z"),
+            fingerprint: "00".repeat(32),
+            hub_key_id: portal.key_id(),
+            ledger_head: Some(head.clone()),
+        };
+        let opened: ReceiptClaims =
+            Envelope::parse(Kind::Receipt, sign(&receipt, &portal).as_bytes())
+                .expect("receipt")
+                .open()
+                .expect("claims");
+        assert_eq!(opened.ledger_head.as_ref(), Some(&head));
+        let read = head.read().expect("a checkpoint");
+        assert_eq!((read.checkpoint.size, read.signed_by(portal.public_key())), (7, true));
+        // Strict: an unknown field in the head, or a null, is refused; absent is none.
+        let mut json = serde_json::to_value(&receipt).expect("json");
+        json["ledger_head"]["extra"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<ReceiptClaims>(json.clone()).is_err());
+        json["ledger_head"] = serde_json::Value::Null;
+        assert!(serde_json::from_value::<ReceiptClaims>(json.clone()).is_err());
+        json.as_object_mut().expect("object").remove("ledger_head");
+        let none: ReceiptClaims = serde_json::from_value(json).expect("no head");
+        assert_eq!(none.ledger_head, None);
+    }
+
+    #[test]
     fn nonces_round_trip_strictly() {
         let nonce = Nonce::generate().expect("random");
         assert_eq!(nonce.to_string().parse::<Nonce>(), Ok(nonce));
