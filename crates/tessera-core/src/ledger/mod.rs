@@ -23,6 +23,7 @@ use crate::keys::{PublicKey, SigningKey};
 use crate::time::UnixTime;
 
 mod export;
+mod proof_text;
 mod replay;
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,8 @@ mod verify;
 pub mod witness;
 
 pub use export::{Export, ExportLineError};
-pub use verify::{LedgerError, Verified, verify, verify_witnessed};
+pub use proof_text::{ConsistencyProof, InclusionProof, ProofTextError, TLOG_PROOF_V1};
+pub use verify::{LedgerError, Verified, verify, verify_witnessed, vouched};
 
 /// The action of the entry that records a retention cut; its target is
 /// [`cut_target`]'s text.
