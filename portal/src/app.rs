@@ -89,6 +89,8 @@ pub struct Portal {
     /// The last checkpoint signed, as receipts carry it: read from memory on every ping,
     /// refreshed from the witness file whenever signing runs (the command line signs too).
     ledger_head: std::sync::RwLock<Option<LedgerHead>>,
+    /// The ledger's tree, kept for the proofs auditors ask for.
+    pub ledger_proofs: crate::domain::ledger_proofs::ProofTree,
     /// The SMTP relay for invitation emails, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
     /// The staff dashboard's figures and when they were counted: one pass over every
@@ -187,6 +189,7 @@ impl Portal {
             ledger_refused: std::sync::Mutex::new(None),
             ledger_witnesses,
             ledger_head: std::sync::RwLock::new(None),
+            ledger_proofs: Default::default(),
             mailer,
             dashboard: tokio::sync::Mutex::new(None),
         });

@@ -257,6 +257,31 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
+    /// The signed checkpoint of `size` entries, or the newest when `size` is `None` (the
+    /// first stored, when two keys signed the same size).
+    pub async fn ledger_checkpoint(
+        &self,
+        size: Option<i64>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT size, signed_at, key_id, note FROM ledger_checkpoints \
+             WHERE size = COALESCE($1, (SELECT MAX(size) FROM ledger_checkpoints)) \
+             ORDER BY signed_at, key_id LIMIT 1",
+        )
+        .bind(size)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredCheckpoint {
+                size: r.try_get(0)?,
+                signed_at: r.try_get(1)?,
+                key_id: r.try_get(2)?,
+                note: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
     /// Every signed checkpoint, smallest first, and every delegation that signed one.
     pub async fn ledger_checkpoints(
         &self,
