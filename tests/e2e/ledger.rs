@@ -94,3 +94,82 @@ fn a_hubs_ledger_heads_catch_an_export_rewritten_and_signed_again_after_them() {
     assert_eq!(caught.code, 38, "{}", caught.stderr);
     assert!(caught.stderr.contains("a witness holds the checkpoint"), "{}", caught.stderr);
 }
+
+#[test]
+fn proofs_the_portal_serves_are_checked_offline_and_a_changed_one_is_refused() {
+    let vendor = Vendor::keygen();
+    let portal = Portal::start(&vendor);
+    let (claims, license) = vendor.license(2, None);
+    portal.register(&license);
+    let id = claims.id.to_string();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = |name: &str, text: &str| -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let earlier = file("earlier.jsonl", &portal.admin_text("audit"));
+    let old = Export::from_lines(std::fs::read_to_string(&earlier).expect("text").lines())
+        .expect("export")
+        .entries
+        .len();
+    portal.admin(&id, "suspend");
+    portal.admin(&id, "reinstate");
+    let export = file("export.jsonl", &portal.admin_text("audit"));
+    let check = |proof: &Path, export: &Path, since: Option<&Path>| {
+        let mut command = cmd("tessera");
+        command.args(["audit", "proof"]).arg(proof).arg("--trust").arg(vendor.trust_path());
+        command.arg("--export").arg(export);
+        if let Some(since) = since {
+            command.arg("--since").arg(since);
+        }
+        run(&mut command)
+    };
+
+    let inclusion = portal.admin_text("audit/inclusion?seq=2");
+    let holds = check(&file("inclusion.tlog-proof", &inclusion), &export, None);
+    assert_eq!(holds.code, 0, "{}", holds.stderr);
+    assert!(holds.stdout.contains("holds: entry 2 is in the checkpoint"), "{}", holds.stdout);
+    // The entry it carries changed (another actor): the proof no longer leads to the root.
+    let lines: Vec<&str> = inclusion.lines().collect();
+    let extra = lines[1].strip_prefix("extra ").expect("extra line");
+    let mut bytes = base64_decode(extra);
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    let changed = inclusion.replace(extra, &base64_encode(&bytes));
+    let refused = check(&file("changed.tlog-proof", &changed), &export, None);
+    assert_eq!(refused.code, 40, "{}", refused.stderr);
+    assert!(refused.stderr.contains("the proof does not hold"), "{}", refused.stderr);
+    // Its checkpoint is newer than the export it is checked with: nothing vouches for it.
+    let unknown = check(&file("inclusion.tlog-proof", &inclusion), &earlier, None);
+    assert_eq!(unknown.code, 32, "{}", unknown.stderr);
+
+    let consistency = portal.admin_text(&format!("audit/consistency?old={old}"));
+    let proof = file("consistency.txt", &consistency);
+    let extends = check(&proof, &export, Some(&earlier));
+    assert_eq!(extends.code, 0, "{}", extends.stderr);
+    assert!(
+        extends.stdout.contains(&format!("extends the earlier one of {old}")),
+        "{}",
+        extends.stdout
+    );
+    let alone = check(&proof, &export, None);
+    assert_eq!(alone.code, 37, "the earlier checkpoint is needed: {}", alone.stderr);
+    // Against an earlier checkpoint of the same size with another root (a forged history).
+    let forged_earlier =
+        forged(&std::fs::read_to_string(&earlier).expect("text"), &portal.data.join("receipt.key"));
+    let forked = check(&proof, &export, Some(&file("forged-earlier.jsonl", &forged_earlier)));
+    assert_eq!(forked.code, 40, "{}", forked.stderr);
+    let junk = check(&file("junk.txt", "not a proof\n"), &export, None);
+    assert_eq!(junk.code, 5, "{}", junk.stderr);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).expect("base64")
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
