@@ -260,6 +260,11 @@ impl Portal {
         self.ledger_refused.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// Each tlog witness's URL and why it did not cosign the last checkpoint, if it did not.
+    pub fn ledger_witness_failures(&self) -> Vec<(String, Option<String>)> {
+        self.ledger_witnesses.failing()
+    }
+
     /// The audit ledger's latest signed checkpoint, for a receipt (no store query: pings
     /// read it).
     pub fn ledger_head(&self) -> Option<LedgerHead> {

@@ -167,6 +167,13 @@ async fn readyz(State(portal): State<Arc<Portal>>) -> Response {
             Some(why) => json!({ "signing": false, "refused": why }),
             None => json!({ "signing": true }),
         },
+        // Each tlog witness and why it did not cosign the last checkpoint, if it did not.
+        "ledger_witnesses": portal.ledger_witness_failures().into_iter().map(|(url, failing)| {
+            match failing {
+                Some(why) => json!({ "url": url, "cosigning": false, "failure": why }),
+                None => json!({ "url": url, "cosigning": true }),
+            }
+        }).collect::<Vec<_>>(),
     });
     (status, axum::Json(body)).into_response()
 }

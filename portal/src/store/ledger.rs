@@ -203,6 +203,25 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the note of the stored checkpoint of `size` signed by `key_id` with `note`
+    /// (the same checkpoint with witnesses' cosignature lines added).
+    pub async fn cosign_checkpoint(
+        &self,
+        size: i64,
+        key_id: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE ledger_checkpoints SET note = $1 WHERE size = $2 AND key_id = $3")
+            .bind(note)
+            .bind(size)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Entries after `after`, oldest first, at most `limit` (for the export).
     pub async fn ledger_after(
         &self,

@@ -174,15 +174,25 @@ async fn witnessed(db: Db) {
     let newest = sound.checkpoints.last().expect("a checkpoint").clone();
     assert_eq!(witness.latest(&origin), Some((second, newest.checkpoint.root)));
     assert_eq!(witness.answers()[before..], [200, 200], "the second came with a consistency proof");
-    let files = std::fs::read_dir(&checkpoints).expect("dir").count();
-    assert_eq!(files, before + 2, "one file per checkpoint");
+    let names: Vec<String> = std::fs::read_dir(&checkpoints)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let cosigned = names.iter().filter(|n| n.ends_with("-cosigned.jsonl")).count();
+    assert_eq!(names.len() - cosigned, before + 2, "one file per checkpoint: {names:?}");
+    assert_eq!(cosigned, before + 2, "and one with the witness's cosignature: {names:?}");
+    // The cosignature is kept with the checkpoint: the export's note carries it.
+    let cosigner: tessera_core::ledger::witness::CosignerKey =
+        witness.verifier_key().parse().expect("key");
+    let lines = newest.note.split_once("\n\n").expect("signatures").1;
+    cosigner.verify(&newest.checkpoint.text(), lines).expect("the witness's cosignature");
     assert_eq!(app.portal.metrics.ledger_witness_failures.get(), failed);
     // The export verifies against the directory: it extends every checkpoint there.
     let file = dir.path().join("export.jsonl");
     std::fs::write(&file, sound_text(&sound)).expect("write");
     let verified = tessera_cli::audit::verify_export(&file, &app.trust, None, Some(&checkpoints))
         .expect("the sound export extends every witnessed checkpoint");
-    assert_eq!(verified.witnessed, before + 2);
+    assert_eq!(verified.witnessed, 2 * (before + 2), "each checkpoint, plain and cosigned");
 
     // A portal that does not know the witness's size learns it from its 409.
     let mut tree = tessera_core::merkle::Tree::new();
@@ -190,7 +200,7 @@ async fn witnessed(db: Db) {
     let remotes = [(witness.url.clone(), witness.verifier_key())];
     let fresh = Witnesses::new(None, &remotes, Default::default()).expect("witnesses");
     let outcome = fresh.publish(&newest, &tree).await;
-    assert!(matches!(outcome[..], [Cosigned::At(_)]), "{outcome:?}");
+    assert!(matches!(outcome[..], [Cosigned::At(..)]), "{outcome:?}");
     assert_eq!(witness.answers()[before..], [200, 200, 409, 200]);
 
     // An insider rewrites an entry, deletes the checkpoints and the portal's witness file:
@@ -211,6 +221,11 @@ async fn witnessed(db: Db) {
     assert_eq!(witness.answers().last(), Some(&422), "{:?}", witness.answers());
     assert_eq!(app.portal.metrics.ledger_witness_failures.get(), failed + 1);
     assert_eq!(witness.latest(&origin), Some((second, newest.checkpoint.root)), "unmoved");
+    // Said in /readyz, which stays ready: pings are still served.
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.body["ledger_witnesses"][0]["cosigning"], false, "{}", ready.body);
+    assert!(ready.body["ledger_witnesses"][0]["failure"].is_string(), "{}", ready.body);
     // The forged export is sound on its own; against the checkpoint directory it is not.
     tessera_core::ledger::verify(&forged_export, &app.trust, None).expect("sound alone");
     std::fs::write(&file, text).expect("write");
