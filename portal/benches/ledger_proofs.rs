@@ -52,7 +52,7 @@ fn entry(n: u64, at: i64) -> Entry {
         actor: format!("{:016x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
         action: "license.suspended".into(),
         target: format!("0193a5b2-7c1d-7000-8000-{n:012x}"),
-        org: (n % 3 == 0).then(|| format!("org-{}", n % 1000)),
+        org: n.is_multiple_of(3).then(|| format!("org-{}", n % 1000)),
     }
 }
 
