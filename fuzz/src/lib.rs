@@ -177,6 +177,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
             next_ping_by: now.saturating_add(Duration::from_secs(3600)),
             fingerprint: "ab".repeat(32),
             hub_key_id: hub.key_id(),
+            ledger_head: None,
         },
         &portal,
     );

@@ -453,6 +453,7 @@ async fn load() {
                 next_ping_by: now.saturating_add(Duration::from_secs(3600)),
                 fingerprint: fingerprint_digest.clone(),
                 hub_key_id: hub_keys[n].key_id(),
+                ledger_head: None,
             };
             let call = PingCall {
                 license_id: license_id(n).parse().expect("id"),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tessera_core::UnixTime;
 use tessera_core::keys::SigningKey;
+use tessera_core::ledger::LedgerHead;
 use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
 
@@ -85,6 +86,11 @@ pub struct Portal {
     ledger_refused: std::sync::Mutex<Option<String>>,
     /// Where signed checkpoints go besides the database and the witness file.
     ledger_witnesses: Witnesses,
+    /// The last checkpoint signed, as receipts carry it: read from memory on every ping,
+    /// refreshed from the witness file whenever signing runs (the command line signs too).
+    ledger_head: std::sync::RwLock<Option<LedgerHead>>,
+    /// The ledger's tree, kept for the proofs auditors ask for.
+    pub ledger_proofs: crate::domain::ledger_proofs::ProofTree,
     /// The SMTP relay for invitation emails, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
     /// The staff dashboard's figures and when they were counted: one pass over every
@@ -167,7 +173,7 @@ impl Portal {
         );
         let pings =
             PingPath::start(&store, metrics.ping_batches.clone(), limits.clone(), receipt_keys)?;
-        Ok(Arc::new(Portal {
+        let portal = Arc::new(Portal {
             limits,
             store,
             settings,
@@ -182,9 +188,13 @@ impl Portal {
             ledger_delegation,
             ledger_refused: std::sync::Mutex::new(None),
             ledger_witnesses,
+            ledger_head: std::sync::RwLock::new(None),
+            ledger_proofs: Default::default(),
             mailer,
             dashboard: tokio::sync::Mutex::new(None),
-        }))
+        });
+        portal.remember_ledger_head();
+        Ok(portal)
     }
 
     /// The key of device cookies and form tokens.
@@ -250,6 +260,25 @@ impl Portal {
         self.ledger_refused.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// Each tlog witness's URL and why it did not cosign the last checkpoint, if it did not.
+    pub fn ledger_witness_failures(&self) -> Vec<(String, Option<String>)> {
+        self.ledger_witnesses.failing()
+    }
+
+    /// The audit ledger's latest signed checkpoint, for a receipt (no store query: pings
+    /// read it).
+    pub fn ledger_head(&self) -> Option<LedgerHead> {
+        self.ledger_head.read().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Reads the witness file's checkpoint into memory, for the receipts that follow.
+    fn remember_ledger_head(&self) {
+        let head = crate::domain::audit::last_signed(&self.ledger_witness());
+        if let Ok(mut slot) = self.ledger_head.write() {
+            *slot = head.as_ref().map(LedgerHead::from);
+        }
+    }
+
     /// Signs a checkpoint of the audit ledger if it grew (see
     /// `domain::audit::sign_checkpoint`); a refusal is logged, kept for `/readyz` and counted.
     pub async fn sign_ledger_head(&self) -> Result<bool, StoreError> {
@@ -257,6 +286,7 @@ impl Portal {
         let witness = self.ledger_witness();
         let signing =
             sign_checkpoint(&self.store, &self.ledger_signer(&witness), self.now()).await?;
+        self.remember_ledger_head();
         let refused = match &signing {
             Signing::Refused(why) => {
                 tracing::error!(
@@ -283,8 +313,15 @@ impl Portal {
         let before = UnixTime::from_unix(self.now().as_unix().saturating_sub(keep))
             .unwrap_or(UnixTime::EPOCH);
         let witness = self.ledger_witness();
-        crate::domain::audit::cut(&self.store, &self.ledger_signer(&witness), before, self.now())
-            .await
+        let cut = crate::domain::audit::cut(
+            &self.store,
+            &self.ledger_signer(&witness),
+            before,
+            self.now(),
+        )
+        .await;
+        self.remember_ledger_head();
+        cut
     }
 
     /// Runs the rollup now and counts it.

@@ -63,6 +63,7 @@ fn bundle(runner: &Runner, now: UnixTime) -> (Bundle, String) {
             next_ping_by: now.saturating_add(Duration::from_secs(3600)),
             fingerprint: "ab".repeat(32),
             hub_key_id: hub.key_id(),
+            ledger_head: None,
         },
         &portal,
     );

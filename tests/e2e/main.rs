@@ -9,6 +9,7 @@ mod demo;
 mod fuzz_seeds;
 mod hoarding;
 mod kit;
+mod ledger;
 mod registering;
 mod restores;
 mod runner_slots;

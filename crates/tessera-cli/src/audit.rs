@@ -1,10 +1,14 @@
 //! `tessera audit verify`: an export of the portal's audit ledger, checked against the
-//! vendor's trust set by the core's one ledger rule.
+//! vendor's trust set by the core's one ledger rule; `tessera audit proof`: a proof the portal
+//! served, checked against an export's checkpoints.
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 
-use tessera_core::ledger::{self, Export, ExportLineError, LedgerError, Verified};
+use tessera_core::ledger::{
+    self, ConsistencyProof, Export, ExportLineError, InclusionProof, LedgerError, ProofTextError,
+    Verified,
+};
 use tessera_core::trust::TrustSet;
 
 use crate::files::FileError;
@@ -25,6 +29,89 @@ pub enum AuditError {
     /// The export reads, but the ledger it holds is not sound.
     #[error("{}: {source}", path.display())]
     Unsound { path: PathBuf, source: LedgerError },
+    /// A proof that does not read, or does not hold.
+    #[error("{}: {source}", path.display())]
+    Proof { path: PathBuf, source: ProofTextError },
+    /// The proof's checkpoint is not among the export's, so nothing says when it was signed
+    /// and which delegation must vouch for its key.
+    #[error("{}: the proof's checkpoint of {size} entries is not in the export {}", path.display(), export.display())]
+    NotInExport { path: PathBuf, size: u64, export: PathBuf },
+    /// A consistency proof from a size the earlier file holds no checkpoint of.
+    #[error("{}: holds no checkpoint of {old} entries to compare the proof with", path.display())]
+    NoEarlier { path: PathBuf, old: u64 },
+}
+
+/// What a proof that holds showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProofChecked {
+    /// Entry `seq` is in the checkpoint of `size` entries.
+    Included { seq: u64, size: u64, signed_at: tessera_core::UnixTime },
+    /// The checkpoint of `size` entries extends the earlier one of `old`.
+    Consistent { old: u64, size: u64, signed_at: tessera_core::UnixTime },
+}
+
+/// One proof or the other.
+enum Either {
+    Inclusion(InclusionProof),
+    Consistency(ConsistencyProof),
+}
+
+/// Checks a proof the portal served (`GET /v1/admin/audit/inclusion` or `/consistency`):
+/// its checkpoint must be one of `export`'s (which says when it was signed) and be signed by
+/// a key the vendor delegated then; an inclusion proof must lead from the entry it carries
+/// to the checkpoint's root; a consistency proof from the root of the checkpoint of the same
+/// earlier size in `since` (an earlier export, witness file or a hub's heads) to it.
+pub fn check_proof(
+    file: &Path,
+    trust: &TrustSet,
+    export: &Path,
+    since: Option<&Path>,
+) -> Result<ProofChecked, AuditError> {
+    let text =
+        tessera_core::fsutil::read_capped(file, 64 * 1024).map_err(|e| FileError::new(file, e))?;
+    let text = String::from_utf8_lossy(&text);
+    let bad = |source: ProofTextError| AuditError::Proof { path: file.to_owned(), source };
+    let proof = if text.starts_with(ledger::TLOG_PROOF_V1) {
+        Either::Inclusion(InclusionProof::parse(&text).map_err(bad)?)
+    } else {
+        Either::Consistency(ConsistencyProof::parse(&text).map_err(bad)?)
+    };
+    let note = match &proof {
+        Either::Inclusion(p) => p.note.clone(),
+        Either::Consistency(p) => p.note.clone(),
+    };
+    let held = read_export(export)?;
+    let unsound = |source: LedgerError| AuditError::Unsound { path: file.to_owned(), source };
+    let signed = held.checkpoints.iter().find(|s| s.note == note).ok_or_else(|| {
+        let size = ledger::Checkpoint::parse_note(&note).map_or(0, |(c, _, _)| c.size);
+        AuditError::NotInExport { path: file.to_owned(), size, export: export.to_owned() }
+    })?;
+    ledger::vouched(signed, &held.delegations, trust).map_err(unsound)?;
+    let (size, signed_at) = (signed.checkpoint.size, signed.signed_at);
+    let proof = match proof {
+        Either::Inclusion(proof) => {
+            let entry = proof.extra.as_deref().ok_or_else(|| {
+                bad(ProofTextError::Form("no extra line: the entry's bytes are needed"))
+            })?;
+            proof.check(&tessera_core::merkle::leaf_hash(entry)).map_err(bad)?;
+            return Ok(ProofChecked::Included { seq: proof.index + 1, size, signed_at });
+        }
+        Either::Consistency(proof) => proof,
+    };
+    let old_root = if proof.old == 0 {
+        tessera_core::merkle::Tree::new().root_at(0).map_err(|e| bad(e.into()))?
+    } else {
+        let earlier =
+            since.ok_or_else(|| AuditError::NoEarlier { path: file.to_owned(), old: proof.old })?;
+        let earlier_export = read_witnessed(earlier)?;
+        let found =
+            earlier_export.checkpoints.iter().find(|s| s.checkpoint.size == proof.old).ok_or_else(
+                || AuditError::NoEarlier { path: earlier.to_owned(), old: proof.old },
+            )?;
+        found.checkpoint.root
+    };
+    proof.check(&old_root).map_err(bad)?;
+    Ok(ProofChecked::Consistent { old: proof.old, size, signed_at })
 }
 
 /// Reads the export at `file` and checks it against `trust`, and — given `since`, an

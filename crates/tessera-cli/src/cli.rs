@@ -77,6 +77,25 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE|DIR")]
         witness: Option<PathBuf>,
     },
+    /// Check a proof the portal served (GET /v1/admin/audit/inclusion or /consistency): its
+    /// checkpoint is one of EXPORT's and signed by a key the vendor delegated; an inclusion
+    /// proof leads from the entry it carries to that checkpoint's root; a consistency proof
+    /// from the checkpoint of the earlier size in --since. Exit 0 when it holds (docs/CLI.md).
+    Proof {
+        /// The proof (text).
+        file: PathBuf,
+        /// The vendor's public key or trust file; repeat for several.
+        #[arg(long, value_name = "FILE", required = true)]
+        trust: Vec<PathBuf>,
+        /// An export of the ledger (GET /v1/admin/audit) taken after the proof: its
+        /// checkpoints and delegations vouch for the proof's checkpoint.
+        #[arg(long, value_name = "FILE")]
+        export: PathBuf,
+        /// For a consistency proof: an earlier export, witness file, checkpoint directory or
+        /// a hub's heads holding the checkpoint of the earlier size.
+        #[arg(long, value_name = "FILE|DIR")]
+        since: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

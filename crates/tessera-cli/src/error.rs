@@ -11,6 +11,7 @@ use tessera_cli::issue::{ClientError, IssueOneError};
 use tessera_cli::offline::AnswerError;
 use tessera_cli::secrets::{ApiKeyError, KeyLoadError, KeygenError};
 use tessera_cli::terms::TermsError;
+use tessera_core::ledger::ProofTextError;
 use tessera_process::{Classify, Failure};
 
 /// Exit codes for operational failures. License statuses use 10 and up
@@ -51,6 +52,8 @@ pub enum Exit {
     Unwitnessed = 38,
     /// `audit verify --witness`: the witness's file or directory holds no checkpoint.
     NoWitness = 39,
+    /// `audit proof`: the proof does not lead to its checkpoint's root.
+    ProofFails = 40,
 }
 
 impl From<Exit> for u8 {
@@ -123,6 +126,11 @@ impl Classify<AuditError> for Exit {
                 };
                 Failure::new(code, AuditError::Unsound { source, path })
             }
+            AuditError::Proof { source: source @ ProofTextError::Fails(_), path } => {
+                Failure::new(Exit::ProofFails, AuditError::Proof { source, path })
+            }
+            e @ AuditError::NotInExport { .. } => Failure::new(Exit::Untrusted, e),
+            e @ AuditError::NoEarlier { .. } => Failure::new(Exit::Incomparable, e),
             e => Failure::new(Exit::Input, e),
         }
     }

@@ -36,6 +36,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Keygen(args) => keygen(args),
         Command::Issue(args) => issuing::issue(*args),
         Command::Verify(args) => verify(args),
+        Command::Audit(AuditCommand::Proof { file, trust, export, since }) => {
+            audit_proof(&file, &trust, &export, since.as_deref())
+        }
         Command::Audit(AuditCommand::Verify { file, trust, since, witness }) => {
             audit_verify(&file, &trust, since.as_deref(), witness.as_deref())
         }
@@ -192,6 +195,25 @@ fn audit_verify(
             verified.witnessed, verified.witnessed_before_cut
         ))?;
     }
+    Ok(0)
+}
+
+fn audit_proof(
+    file: &Path,
+    trust: &[PathBuf],
+    export: &Path,
+    since: Option<&Path>,
+) -> Result<u8, Failure> {
+    use tessera_cli::audit::{ProofChecked, check_proof};
+    let trust = load_trust(trust).map_err(Exit::failure)?;
+    emit(&match check_proof(file, &trust, export, since).map_err(Exit::failure)? {
+        ProofChecked::Included { seq, size, signed_at } => format!(
+            "holds: entry {seq} is in the checkpoint of {size} entries signed at {signed_at}\n"
+        ),
+        ProofChecked::Consistent { old, size, signed_at } => format!(
+            "holds: the checkpoint of {size} entries signed at {signed_at} extends the earlier one of {old}\n"
+        ),
+    })?;
     Ok(0)
 }
 

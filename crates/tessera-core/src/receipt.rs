@@ -18,6 +18,7 @@ use crate::armor::{Envelope, FormatError, Kind};
 use crate::delegation::Delegation;
 use crate::fingerprint::Fingerprint;
 use crate::keys::{KeyId, PublicKey, RandomError, SigningKey, fill_random};
+use crate::ledger::LedgerHead;
 use crate::license::{LicenseId, LicenseKey};
 use crate::status::Status;
 use crate::time::UnixTime;
@@ -180,6 +181,10 @@ pub struct ReceiptClaims {
     pub fingerprint: String,
     /// The hub key the license is bound to.
     pub hub_key_id: KeyId,
+    /// The audit ledger's latest signed checkpoint when the receipt was signed, if the
+    /// portal has signed one: evidence the hub keeps of what the ledger was.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
+    pub ledger_head: Option<LedgerHead>,
 }
 
 /// Signs a receipt with the portal's receipt key; returns the armored text.
@@ -333,6 +338,7 @@ mod tests {
             next_ping_by: t("2027-06-01T11:00:00Z"),
             fingerprint: "00".repeat(32),
             hub_key_id: stranger.key_id(),
+            ledger_head: None,
         };
         let signed = sign(&receipt, &portal);
         assert_eq!(verify(signed.as_bytes(), &verified), Ok(receipt.clone()));
@@ -364,6 +370,7 @@ mod tests {
             next_ping_by: t("2027-06-01T11:00:00Z"),
             fingerprint: "00".repeat(32),
             hub_key_id: hub.key_id(),
+            ledger_head: None,
         };
         let proof = |claims: &ReceiptClaims, key: &SigningKey| {
             resync_proof(&sign(claims, key), portal.public_key(), license, hub.key_id(), held)
@@ -401,6 +408,45 @@ mod tests {
         assert_eq!(proof(&cloned, &portal), Err(ProofError::Unchained));
         let refused = ReceiptClaims { status: Status::FingerprintMismatch, ..bound };
         assert_eq!(proof(&refused, &portal), Err(ProofError::Unchained));
+    }
+
+    #[test]
+    fn a_receipts_ledger_head_is_signed_with_it_and_read_strictly() {
+        let portal = SigningKey::from_seed(&[2; 32]);
+        let checkpoint = crate::ledger::Checkpoint {
+            origin: "tessera.ledger/0011223344556677".into(),
+            size: 7,
+            root: [7; 32],
+        };
+        let head = LedgerHead { signed_at: t("2027-06-01"), note: checkpoint.sign(&portal) };
+        let receipt = ReceiptClaims {
+            license_id: "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id"),
+            answers: Answers::Ping,
+            status: Status::Valid,
+            portal_time: t("2027-06-01T10:00:00Z"),
+            nonce: Nonce::from_bytes([9; 16]),
+            next_ping_by: t("2027-06-01T11:00:00Z"),
+            fingerprint: "00".repeat(32),
+            hub_key_id: portal.key_id(),
+            ledger_head: Some(head.clone()),
+        };
+        let opened: ReceiptClaims =
+            Envelope::parse(Kind::Receipt, sign(&receipt, &portal).as_bytes())
+                .expect("receipt")
+                .open()
+                .expect("claims");
+        assert_eq!(opened.ledger_head.as_ref(), Some(&head));
+        let read = head.read().expect("a checkpoint");
+        assert_eq!((read.checkpoint.size, read.signed_by(portal.public_key())), (7, true));
+        // Strict: an unknown field in the head, or a null, is refused; absent is none.
+        let mut json = serde_json::to_value(&receipt).expect("json");
+        json["ledger_head"]["extra"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<ReceiptClaims>(json.clone()).is_err());
+        json["ledger_head"] = serde_json::Value::Null;
+        assert!(serde_json::from_value::<ReceiptClaims>(json.clone()).is_err());
+        json.as_object_mut().expect("object").remove("ledger_head");
+        let none: ReceiptClaims = serde_json::from_value(json).expect("no head");
+        assert_eq!(none.ledger_head, None);
     }
 
     #[test]

@@ -217,6 +217,7 @@ mod tests {
             next_ping_by: portal_time,
             fingerprint: String::new(),
             hub_key_id: SigningKey::from_seed(&[1; 32]).key_id(),
+            ledger_head: None,
         }
     }
 

@@ -65,6 +65,19 @@ pub enum Command {
     /// List the enrolled runners, or give a runner's slot back.
     #[command(subcommand)]
     Runners(RunnersCommand),
+    /// Export the portal's audit ledger heads this hub received in receipts (the newest of
+    /// each day for a year), as a file `tessera audit verify --witness` reads.
+    AuditHeads(AuditHeadsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditHeadsArgs {
+    /// Where to write them (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,8 @@
 //! - activation (online and offline), pings and the hub's own status decision are in
 //!   [`agent`] ([`agent::Hub::status`] is where the hub decides, through
 //!   `tessera_core::standing`); runner slots are granted to runner keys in [`slots`];
-//! - the state directory (atomic 0600 files under a lock) is [`state`];
+//! - the state directory (atomic 0600 files under a lock) is [`state`]; the audit ledger
+//!   heads the portal's receipts carry are kept in [`heads`];
 //! - the vendor's hub application asks the agent over the Unix socket in [`local`];
 //! - the portal client is [`portal`]; the runners' HTTP API is [`runners`];
 //! - the daemon's schedule (jitter, backoff, shutdown) is [`daemon`].
@@ -14,6 +15,7 @@
 
 pub mod agent;
 pub mod daemon;
+pub mod heads;
 pub mod host;
 pub mod local;
 pub mod portal;

@@ -342,6 +342,39 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             ))?;
             Ok(0)
         }
+        Command::AuditHeads(args) => {
+            let heads =
+                tessera_hub::heads::read(&hub.dir().ledger_heads_path()).map_err(Exit::failure)?;
+            if heads.is_empty() {
+                return Err(fail(
+                    Exit::Input,
+                    "no audit ledger head received yet: the portal names one in its receipts once it has signed its ledger (ping, then try again)",
+                ));
+            }
+            let text: String = heads.iter().map(|s| s.to_line() + "\n").collect();
+            if args.out == Path::new("-") {
+                out(&text)?;
+            } else {
+                let options =
+                    tessera_core::fsutil::WriteOptions { mode: 0o644, overwrite: args.force };
+                tessera_core::fsutil::write_atomic(&args.out, text.as_bytes(), options).map_err(
+                    |e| match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => fail(
+                            Exit::Io,
+                            format!("{} exists: give --force to replace it", args.out.display()),
+                        ),
+                        _ => fail(Exit::Io, format!("{}: {e}", args.out.display())),
+                    },
+                )?;
+                tessera_process::note(&format_args!(
+                    "{} audit ledger heads written to {} (check an export with `tessera audit verify EXPORT --witness {}`)",
+                    heads.len(),
+                    args.out.display(),
+                    args.out.display()
+                ));
+            }
+            Ok(0)
+        }
         Command::RunnerToken => {
             let token = hub.create_runner_token().map_err(Exit::failure)?;
             out(&format!("{token}\n"))?;

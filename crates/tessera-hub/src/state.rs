@@ -240,6 +240,11 @@ impl StateDir {
         self.root.join("hub.key")
     }
 
+    /// The audit ledger heads received in receipts (`ledger-heads.jsonl`, [`crate::heads`]).
+    pub fn ledger_heads_path(&self) -> PathBuf {
+        self.root.join("ledger-heads.jsonl")
+    }
+
     fn state_path(&self) -> PathBuf {
         self.root.join("state.json")
     }

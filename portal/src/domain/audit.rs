@@ -122,6 +122,12 @@ fn read_witness(path: &Path) -> Result<Option<Signed>, String> {
     }
 }
 
+/// The last checkpoint the portal signed, from its witness file (`None`: none yet, or a
+/// file that does not read, which signing reports): what receipts carry as the ledger's head.
+pub fn last_signed(witness: &Path) -> Option<Signed> {
+    read_witness(witness).ok().flatten()
+}
+
 /// The stored tree, recomputed from the entries' fields (the stored hashes are checked, not
 /// believed), or what is wrong with it.
 async fn stored_tree(store: &Store) -> Result<Result<Tree, String>, StoreError> {
@@ -228,11 +234,44 @@ pub async fn sign_checkpoint(
             ) {
                 tracing::error!(error = %e, path = %signer.witness.display(), "the ledger's witness file could not be written");
             }
-            signer.witnesses.publish(&signed, &tree).await;
+            let outcomes = signer.witnesses.publish(&signed, &tree).await;
+            keep_cosignatures(store, signer.witnesses, &stored, &outcomes, now).await;
         }
         Err(e) => tracing::error!(error = %e, "a checkpoint just signed does not read back"),
     }
     Ok(Signing::Signed(tree.size()))
+}
+
+/// Keeps the witnesses' cosignatures with the checkpoint: its note in the database gets their
+/// lines (exports show them; readers skip signatures of other keys), and the checkpoint
+/// directory a `-cosigned` file beside the checkpoint's own.
+async fn keep_cosignatures(
+    store: &Store,
+    witnesses: &Witnesses,
+    stored: &StoredCheckpoint,
+    outcomes: &[crate::domain::witnesses::Cosigned],
+    now: UnixTime,
+) {
+    use crate::domain::witnesses::Cosigned;
+    let lines: String = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Cosigned::At(_, line) => Some(line.as_str()),
+            Cosigned::Failed(_) => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let note = format!("{}{lines}", stored.note);
+    let Ok(cosigned) = Signed::parse(&note, now) else {
+        tracing::error!("a cosigned checkpoint does not read back");
+        return;
+    };
+    if let Err(e) = store.cosign_checkpoint(stored.size, &stored.key_id, &note).await {
+        tracing::error!(error = %e, "the witnesses' cosignatures could not be stored");
+    }
+    witnesses.keep_cosigned(&cosigned);
 }
 
 /// Cuts the entries made before `before` (retention), keeping the ledger verifiable: an entry

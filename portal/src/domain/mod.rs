@@ -15,6 +15,7 @@ pub mod audit;
 pub mod authorization;
 pub mod binding;
 pub mod clock;
+pub mod ledger_proofs;
 pub mod licenses;
 pub mod pings;
 pub mod rebinding;

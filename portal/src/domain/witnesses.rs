@@ -27,6 +27,8 @@ struct Remote {
     url: String,
     key: CosignerKey,
     known: Mutex<u64>,
+    /// Why the last checkpoint was not cosigned, if it was not (`/readyz`).
+    failing: Mutex<Option<String>>,
 }
 
 /// The checkpoint directory and the tlog witnesses.
@@ -60,8 +62,8 @@ pub struct WitnessSettingError {
 /// What one checkpoint came to at one witness.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cosigned {
-    /// The witness cosigned at this time (Unix seconds).
-    At(u64),
+    /// The witness cosigned at this time (Unix seconds) with this line (`— <name> …\n`).
+    At(u64, String),
     /// What went wrong.
     Failed(String),
 }
@@ -83,7 +85,7 @@ impl Witnesses {
             }
             let key = key.parse::<CosignerKey>().map_err(|e| bad(e.to_string()))?;
             let url = url.trim_end_matches('/').to_owned();
-            parsed.push(Remote { url, key, known: Mutex::new(0) });
+            parsed.push(Remote { url, key, known: Mutex::new(0), failing: Mutex::new(None) });
         }
         let http = if parsed.is_empty() {
             None
@@ -112,21 +114,52 @@ impl Witnesses {
         let mut outcomes = Vec::with_capacity(self.remotes.len());
         for remote in &self.remotes {
             let outcome = match self.cosign(remote, signed, tree).await {
-                Ok(time) => Cosigned::At(time),
+                Ok((time, line)) => Cosigned::At(time, line),
                 Err(why) => {
                     self.failures.inc();
                     tracing::error!(witness = %remote.url, why, size = signed.checkpoint.size, "a ledger witness did not cosign the checkpoint");
                     Cosigned::Failed(why)
                 }
             };
+            if let Ok(mut failing) = remote.failing.lock() {
+                *failing = match &outcome {
+                    Cosigned::Failed(why) => Some(why.clone()),
+                    Cosigned::At(..) => None,
+                };
+            }
             outcomes.push(outcome);
         }
         outcomes
     }
 
+    /// Each witness's URL and why it did not cosign the last checkpoint, if it did not
+    /// (`/readyz`: said, not a reason to stop serving).
+    pub fn failing(&self) -> Vec<(String, Option<String>)> {
+        self.remotes
+            .iter()
+            .map(|r| (r.url.clone(), r.failing.lock().map(|f| f.clone()).unwrap_or_default()))
+            .collect()
+    }
+
+    /// Keeps `cosigned` (the note with the witnesses' cosignature lines) in the checkpoint
+    /// directory, beside the checkpoint's own file, when there is one.
+    pub fn keep_cosigned(&self, cosigned: &Signed) {
+        if let Some(dir) = &self.dir
+            && let Err(e) = write_named(dir, cosigned, "-cosigned")
+        {
+            self.failures.inc();
+            tracing::error!(error = %e, dir = %dir.display(), "a cosigned ledger checkpoint could not be written to the checkpoint directory");
+        }
+    }
+
     /// `add-checkpoint` at one witness: from the size it last cosigned (learnt from its
     /// `409` when this portal does not know it).
-    async fn cosign(&self, remote: &Remote, signed: &Signed, tree: &Tree) -> Result<u64, String> {
+    async fn cosign(
+        &self,
+        remote: &Remote,
+        signed: &Signed,
+        tree: &Tree,
+    ) -> Result<(u64, String), String> {
         let Some(http) = &self.http else { return Err("no HTTP client".to_owned()) };
         let size = signed.checkpoint.size;
         let mut old = remote.known.lock().map(|k| *k).unwrap_or(0);
@@ -161,7 +194,14 @@ impl Witnesses {
                     if let Ok(mut known) = remote.known.lock() {
                         *known = size;
                     }
-                    return Ok(time);
+                    // The verified line: the one of the witness's name (others are ignored).
+                    let prefix = format!("\u{2014} {} ", remote.key.name());
+                    let line = answer
+                        .lines()
+                        .find(|l| l.starts_with(&prefix))
+                        .map(|l| format!("{l}\n"))
+                        .unwrap_or_default();
+                    return Ok((time, line));
                 }
                 409 if sizes => {
                     let theirs: u64 = answer
@@ -200,9 +240,17 @@ async fn read_capped(response: &mut reqwest::Response) -> Result<String, String>
 /// ledger grew) and when it was signed. Written whole under a temporary name, then linked
 /// into place; an existing file is never replaced (the same checkpoint twice is no error).
 pub fn write_to_dir(dir: &std::path::Path, signed: &Signed) -> std::io::Result<PathBuf> {
+    write_named(dir, signed, "")
+}
+
+/// [`write_to_dir`], the name ending in `suffix` before `.jsonl`.
+fn write_named(dir: &std::path::Path, signed: &Signed, suffix: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let name =
-        format!("checkpoint-{:020}-{}.jsonl", signed.checkpoint.size, signed.signed_at.as_unix());
+    let name = format!(
+        "checkpoint-{:020}-{}{suffix}.jsonl",
+        signed.checkpoint.size,
+        signed.signed_at.as_unix()
+    );
     let path = dir.join(name);
     let line = signed.to_line() + "\n";
     match tessera_core::fsutil::write_atomic(

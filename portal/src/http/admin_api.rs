@@ -6,6 +6,7 @@
 
 mod changes;
 mod licenses;
+mod proofs;
 mod query;
 mod registering;
 mod usage;
@@ -23,6 +24,7 @@ use serde_json::json;
 
 pub use changes::{reinstate, reset_binding, revoke, suspend};
 pub use licenses::{list, lookup, organizations, show};
+pub use proofs::{consistency as audit_consistency, inclusion as audit_inclusion};
 pub use query::{DEFAULT_PAGE, MAX_PAGE};
 pub(crate) use registering::not_registered;
 pub use registering::{register, register_batch};

@@ -120,6 +120,7 @@ pub async fn activate(
         next_ping_by: next_ping_by(&license, now),
         fingerprint: fingerprint_json_digest(&fingerprint_json),
         hub_key_id: call.hub_key.key_id(),
+        ledger_head: portal.ledger_head(),
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }
@@ -231,6 +232,7 @@ pub async fn ping(
         next_ping_by: next_ping_by(&ping.license, now),
         fingerprint: fingerprint_json_digest(&fingerprint_json),
         hub_key_id: ping.hub_key.key_id(),
+        ledger_head: portal.ledger_head(),
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }

@@ -48,6 +48,8 @@ const ROUTES: &[&str] = &[
     "/v1/admin/usage",
     "/v1/admin/organizations",
     "/v1/admin/audit",
+    "/v1/admin/audit/inclusion",
+    "/v1/admin/audit/consistency",
     "/v1/admin/people/{id}/export",
     "/v1/admin/organization/export",
 ];
@@ -78,6 +80,8 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .route("/v1/admin/usage", get(admin_api::usage))
         .route("/v1/admin/organizations", get(admin_api::organizations))
         .route("/v1/admin/audit", get(admin_api::audit))
+        .route("/v1/admin/audit/inclusion", get(admin_api::audit_inclusion))
+        .route("/v1/admin/audit/consistency", get(admin_api::audit_consistency))
         .route("/v1/admin/people/{id}/export", get(admin_api::export_person))
         .route("/v1/admin/organization/export", get(admin_api::export_organization))
         .merge(ui::router())
@@ -163,6 +167,13 @@ async fn readyz(State(portal): State<Arc<Portal>>) -> Response {
             Some(why) => json!({ "signing": false, "refused": why }),
             None => json!({ "signing": true }),
         },
+        // Each tlog witness and why it did not cosign the last checkpoint, if it did not.
+        "ledger_witnesses": portal.ledger_witness_failures().into_iter().map(|(url, failing)| {
+            match failing {
+                Some(why) => json!({ "url": url, "cosigning": false, "failure": why }),
+                None => json!({ "url": url, "cosigning": true }),
+            }
+        }).collect::<Vec<_>>(),
     });
     (status, axum::Json(body)).into_response()
 }

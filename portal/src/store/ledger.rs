@@ -230,6 +230,25 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the note of the stored checkpoint of `size` signed by `key_id` with `note`
+    /// (the same checkpoint with witnesses' cosignature lines added).
+    pub async fn cosign_checkpoint(
+        &self,
+        size: i64,
+        key_id: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE ledger_checkpoints SET note = $1 WHERE size = $2 AND key_id = $3")
+            .bind(note)
+            .bind(size)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Entries after `after`, oldest first, at most `limit` (for the export).
     pub async fn ledger_after(
         &self,
@@ -299,6 +318,31 @@ impl Store {
         }
         let rows = sql_query.bind(query.limit).fetch_all(&self.pool).await?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    /// The signed checkpoint of `size` entries, or the newest when `size` is `None` (the
+    /// first stored, when two keys signed the same size).
+    pub async fn ledger_checkpoint(
+        &self,
+        size: Option<i64>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT size, signed_at, key_id, note FROM ledger_checkpoints \
+             WHERE size = COALESCE($1, (SELECT MAX(size) FROM ledger_checkpoints)) \
+             ORDER BY signed_at, key_id LIMIT 1",
+        )
+        .bind(size)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredCheckpoint {
+                size: r.try_get(0)?,
+                signed_at: r.try_get(1)?,
+                key_id: r.try_get(2)?,
+                note: r.try_get(3)?,
+            })
+        })
+        .transpose()
     }
 
     /// Every signed checkpoint, smallest first, and every delegation that signed one.

@@ -174,15 +174,25 @@ async fn witnessed(db: Db) {
     let newest = sound.checkpoints.last().expect("a checkpoint").clone();
     assert_eq!(witness.latest(&origin), Some((second, newest.checkpoint.root)));
     assert_eq!(witness.answers()[before..], [200, 200], "the second came with a consistency proof");
-    let files = std::fs::read_dir(&checkpoints).expect("dir").count();
-    assert_eq!(files, before + 2, "one file per checkpoint");
+    let names: Vec<String> = std::fs::read_dir(&checkpoints)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let cosigned = names.iter().filter(|n| n.ends_with("-cosigned.jsonl")).count();
+    assert_eq!(names.len() - cosigned, before + 2, "one file per checkpoint: {names:?}");
+    assert_eq!(cosigned, before + 2, "and one with the witness's cosignature: {names:?}");
+    // The cosignature is kept with the checkpoint: the export's note carries it.
+    let cosigner: tessera_core::ledger::witness::CosignerKey =
+        witness.verifier_key().parse().expect("key");
+    let lines = newest.note.split_once("\n\n").expect("signatures").1;
+    cosigner.verify(&newest.checkpoint.text(), lines).expect("the witness's cosignature");
     assert_eq!(app.portal.metrics.ledger_witness_failures.get(), failed);
     // The export verifies against the directory: it extends every checkpoint there.
     let file = dir.path().join("export.jsonl");
     std::fs::write(&file, sound_text(&sound)).expect("write");
     let verified = tessera_cli::audit::verify_export(&file, &app.trust, None, Some(&checkpoints))
         .expect("the sound export extends every witnessed checkpoint");
-    assert_eq!(verified.witnessed, before + 2);
+    assert_eq!(verified.witnessed, 2 * (before + 2), "each checkpoint, plain and cosigned");
 
     // A portal that does not know the witness's size learns it from its 409.
     let mut tree = tessera_core::merkle::Tree::new();
@@ -190,7 +200,7 @@ async fn witnessed(db: Db) {
     let remotes = [(witness.url.clone(), witness.verifier_key())];
     let fresh = Witnesses::new(None, &remotes, Default::default()).expect("witnesses");
     let outcome = fresh.publish(&newest, &tree).await;
-    assert!(matches!(outcome[..], [Cosigned::At(_)]), "{outcome:?}");
+    assert!(matches!(outcome[..], [Cosigned::At(..)]), "{outcome:?}");
     assert_eq!(witness.answers()[before..], [200, 200, 409, 200]);
 
     // An insider rewrites an entry, deletes the checkpoints and the portal's witness file:
@@ -211,6 +221,11 @@ async fn witnessed(db: Db) {
     assert_eq!(witness.answers().last(), Some(&422), "{:?}", witness.answers());
     assert_eq!(app.portal.metrics.ledger_witness_failures.get(), failed + 1);
     assert_eq!(witness.latest(&origin), Some((second, newest.checkpoint.root)), "unmoved");
+    // Said in /readyz, which stays ready: pings are still served.
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.body["ledger_witnesses"][0]["cosigning"], false, "{}", ready.body);
+    assert!(ready.body["ledger_witnesses"][0]["failure"].is_string(), "{}", ready.body);
     // The forged export is sound on its own; against the checkpoint directory it is not.
     tessera_core::ledger::verify(&forged_export, &app.trust, None).expect("sound alone");
     std::fs::write(&file, text).expect("write");
@@ -258,4 +273,50 @@ async fn ledger_checkpoints_reach_the_directory_and_a_tlog_witness_that_refuses_
 async fn ledger_checkpoints_reach_the_directory_and_a_tlog_witness_that_refuses_a_forgery_postgres()
 {
     witnessed(Db::Postgres).await;
+}
+
+on_both_stores!(a_ping_receipt_names_the_ledgers_latest_signed_checkpoint, |app| {
+    started(&app).await;
+    let license = app.registered_license().await;
+    let mut hub = TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    // The registration is not signed yet: the receipt names the checkpoint signed at start.
+    let (answer, _) = hub.ping(&app, &license).await;
+    let at_start = app.verify_receipt(&answer).ledger_head.expect("a head").read().expect("reads");
+    let registered = app.portal.store.ledger_size().await.expect("size") as u64;
+    assert!(at_start.checkpoint.size < registered, "{at_start:?}");
+
+    // Signed now (the export signs first): the next receipt names that checkpoint, signed by
+    // the key that signs receipts.
+    let (_, sound) = export(&app).await;
+    let newest = sound.checkpoints.iter().max_by_key(|s| s.checkpoint.size).expect("one");
+    assert_eq!(newest.checkpoint.size, registered);
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    let (answer, _) = hub.ping(&app, &license).await;
+    let head = app.verify_receipt(&answer).ledger_head.expect("a head");
+    assert_eq!((head.signed_at, &head.note), (newest.signed_at, &newest.note));
+    let named = head.read().expect("reads");
+    assert_eq!(
+        (named.checkpoint.size, named.checkpoint.root),
+        (registered, newest.checkpoint.root)
+    );
+    assert!(named.signed_by(app.portal.receipt_key.public_key()));
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_the_command_line_signed_reaches_receipts_when_signing_runs_next() {
+    let app = spawn_app_with(Db::Sqlite, |layer| layer).await.expect("app");
+    started(&app).await;
+    let license = app.registered_license().await;
+    let mut hub = crate::helpers::TestHub::new("host-a", &app);
+    hub.activate(&app, &license).await;
+    let (code, _, err) = cli(&app, &["org", "create", "--name", "Acme"]);
+    assert_eq!(code, 0, "{err}");
+    let size = app.portal.store.ledger_size().await.expect("size") as u64;
+    // Nothing is left to sign, but the head is read back from the witness file.
+    assert!(!app.portal.sign_ledger_head().await.expect("nothing new to sign"));
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    let (answer, _) = hub.ping(&app, &license).await;
+    let head = app.verify_receipt(&answer).ledger_head.expect("a head").read().expect("reads");
+    assert_eq!(head.checkpoint.size, size);
 }

@@ -23,6 +23,7 @@ use crate::keys::{PublicKey, SigningKey};
 use crate::time::UnixTime;
 
 mod export;
+mod proof_text;
 mod replay;
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,8 @@ mod verify;
 pub mod witness;
 
 pub use export::{Export, ExportLineError};
-pub use verify::{LedgerError, Verified, verify, verify_witnessed};
+pub use proof_text::{ConsistencyProof, InclusionProof, ProofTextError, TLOG_PROOF_V1};
+pub use verify::{LedgerError, Verified, verify, verify_witnessed, vouched};
 
 /// The action of the entry that records a retention cut; its target is
 /// [`cut_target`]'s text.
@@ -230,6 +232,32 @@ impl Checkpoint {
 /// A key name or origin of a signed note: not empty, no spaces, no `+`.
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
+}
+
+/// The latest checkpoint the portal signed, as a receipt carries it (`ledger_head`): the
+/// signed note and when the portal says it signed it. A hub keeps these, so that its
+/// customer holds evidence of what the ledger was ([`Signed::to_line`] writes one as a
+/// witness line `tessera audit verify --witness` reads).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerHead {
+    /// When the portal signed it.
+    pub signed_at: UnixTime,
+    /// The checkpoint's signed note (section 12.4 of docs/FORMAT.md).
+    pub note: String,
+}
+
+impl LedgerHead {
+    /// Reads the note: a checkpoint with at least one signature line.
+    pub fn read(&self) -> Result<Signed, NoteError> {
+        Signed::parse(&self.note, self.signed_at)
+    }
+}
+
+impl From<&Signed> for LedgerHead {
+    fn from(signed: &Signed) -> LedgerHead {
+        LedgerHead { signed_at: signed.signed_at, note: signed.note.clone() }
+    }
 }
 
 /// A checkpoint as an export holds it: the note, read, and when the portal says it signed

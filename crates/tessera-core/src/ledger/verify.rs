@@ -187,6 +187,46 @@ pub fn verify(
     verify_witnessed(export, trust, since, None)
 }
 
+/// Whether a checkpoint is signed by a key that one of `delegations` (armored `LEDGER
+/// DELEGATION`s, those of an export) lets sign at its `signed_at`, by a vendor key of `trust`.
+pub fn vouched(
+    signed: &Signed,
+    delegations: &[String],
+    trust: &TrustSet,
+) -> Result<(), LedgerError> {
+    let delegations: Vec<(PublicKey, &String)> = delegations
+        .iter()
+        .filter_map(|text| {
+            let envelope = Envelope::parse(Kind::LedgerDelegation, text.as_bytes()).ok()?;
+            let claims: DelegationClaims = envelope.open().ok()?;
+            Some((claims.portal_key, text))
+        })
+        .collect();
+    vouched_by(signed, &delegations, trust)
+}
+
+fn vouched_by(
+    signed: &Signed,
+    delegations: &[(PublicKey, &String)],
+    trust: &TrustSet,
+) -> Result<(), LedgerError> {
+    let Checkpoint { size, .. } = signed.checkpoint;
+    let undelegated =
+        |why: String| LedgerError::Undelegated { size, signed_at: signed.signed_at, why };
+    let mut why = "no delegation of the key that signed it in the export".to_owned();
+    for (key, text) in delegations {
+        if !signed.signed_by(key) {
+            continue;
+        }
+        match Delegation::verify_for(Purpose::Ledger, text.as_bytes(), trust, signed.signed_at) {
+            Ok(d) if d.covers(signed.signed_at) => return Ok(()),
+            Ok(_) => why = "the delegation's window does not cover it".to_owned(),
+            Err(e) => why = e.to_string(),
+        }
+    }
+    Err(undelegated(why))
+}
+
 /// [`verify`], and also that the tree extends every checkpoint in `witnessed` (the heads a
 /// witness directory, a witness file or a hub collected) that is not older than the
 /// retention cut.
@@ -209,24 +249,7 @@ pub fn verify_witnessed(
             Some((claims.portal_key, text))
         })
         .collect();
-    let check = |signed: &Signed| {
-        let Checkpoint { size, .. } = signed.checkpoint;
-        let undelegated =
-            |why: String| LedgerError::Undelegated { size, signed_at: signed.signed_at, why };
-        let mut why = "no delegation of the key that signed it in the export".to_owned();
-        for (key, text) in &delegations {
-            if !signed.signed_by(key) {
-                continue;
-            }
-            match Delegation::verify_for(Purpose::Ledger, text.as_bytes(), trust, signed.signed_at)
-            {
-                Ok(d) if d.covers(signed.signed_at) => return Ok(()),
-                Ok(_) => why = "the delegation's window does not cover it".to_owned(),
-                Err(e) => why = e.to_string(),
-            }
-        }
-        Err(undelegated(why))
-    };
+    let check = |signed: &Signed| vouched_by(signed, &delegations, trust);
     let mut checkpoints: Vec<&Signed> = export.checkpoints.iter().collect();
     checkpoints.sort_by_key(|s| s.checkpoint.size);
     let newest = *checkpoints.last().ok_or(LedgerError::NoCheckpoint)?;

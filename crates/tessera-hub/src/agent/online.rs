@@ -5,7 +5,8 @@ use tessera_core::Status;
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::Delegation;
 use tessera_core::fingerprint::{Fingerprint, VERSION as FINGERPRINT_VERSION};
-use tessera_core::keys::SigningKey;
+use tessera_core::keys::{PublicKey, SigningKey};
+use tessera_core::ledger::LedgerHead;
 use tessera_core::license::Claims;
 use tessera_core::receipt::{
     self, ActivateCall, Answers, Nonce, PingCall, ReceiptClaims, fingerprint_digest,
@@ -14,6 +15,7 @@ use tessera_core::standing::DEFAULT_TOLERANCE;
 use tessera_core::trust::TrustSet;
 
 use super::{Hub, HubError, nonce};
+use crate::heads::Kept;
 use crate::portal::{CallError, HubApiClient, ReceiptResponse};
 use crate::state::{PingFailure, bounded};
 
@@ -144,7 +146,27 @@ impl Hub {
                 "the receipt is about another call, license, hub key or host".into(),
             ));
         }
+        if let Some(head) = &claims.ledger_head {
+            self.keep_ledger_head(head, &delegation.claims.portal_key);
+        }
         Ok(claims)
+    }
+
+    /// Keeps the audit ledger head a receipt carried ([`crate::heads`]); a head that cannot
+    /// be kept is logged and does not change what the receipt says.
+    fn keep_ledger_head(&self, head: &LedgerHead, portal_key: &PublicKey) {
+        let path = self.dir.ledger_heads_path();
+        match crate::heads::keep(&path, head, portal_key) {
+            Ok(Kept::New | Kept::Known) => {}
+            Ok(Kept::Older) => tracing::info!(
+                "the portal's audit ledger head is older than one it showed before (an instance that lags?)"
+            ),
+            Ok(Kept::Conflicting) => tracing::warn!(
+                path = %path.display(),
+                "the portal's audit ledger head has another root than one of the same size it showed before: two histories; kept as evidence, tell the vendor"
+            ),
+            Err(e) => tracing::warn!(error = %e, "the receipt's audit ledger head is not kept"),
+        }
     }
 
     /// One ping: sign, send, check the receipt, remember it. A portal that cannot be reached
