@@ -84,6 +84,8 @@ pub struct Portal {
     ledger_delegation: Option<String>,
     /// Why checkpoints are not signed, when they are not.
     ledger_refused: std::sync::Mutex<Option<String>>,
+    /// When the stored ledger was last checked whole against the witness file (0: not yet).
+    ledger_checked_at: std::sync::atomic::AtomicI64,
     /// Where signed checkpoints go besides the database and the witness file.
     ledger_witnesses: Witnesses,
     /// The last checkpoint signed, as receipts carry it: read from memory on every ping,
@@ -187,6 +189,7 @@ impl Portal {
             ui_secret,
             ledger_delegation,
             ledger_refused: std::sync::Mutex::new(None),
+            ledger_checked_at: std::sync::atomic::AtomicI64::new(0),
             ledger_witnesses,
             ledger_head: std::sync::RwLock::new(None),
             ledger_proofs: Default::default(),
@@ -251,7 +254,21 @@ impl Portal {
             delegation: self.ledger_delegation.as_deref(),
             witness,
             witnesses: &self.ledger_witnesses,
+            check_all: self.ledger_check_due(),
         }
+    }
+
+    /// Whether the stored ledger is due a whole check against the witness file: at the first
+    /// signing after a start, then once an hour (it reads every entry).
+    fn ledger_check_due(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = self.now().as_unix();
+        let last = self.ledger_checked_at.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= LEDGER_CHECK_SECS;
+        if due {
+            self.ledger_checked_at.store(now.max(1), Ordering::Relaxed);
+        }
+        due
     }
 
     /// Why the portal refuses to sign the audit ledger's checkpoints, if it does (`/readyz`
@@ -296,7 +313,7 @@ impl Portal {
                 self.metrics.ledger_refusals.inc();
                 Some(why.clone())
             }
-            Signing::Signed(_) => None,
+            Signing::Signed(_) | Signing::Checked => None,
             // Nothing new: the last verdict stands.
             Signing::Unchanged => return Ok(false),
         };
@@ -349,6 +366,10 @@ pub const LEDGER_WITNESS_FILE: &str = "ledger-witness.jsonl";
 
 /// How often the audit ledger's checkpoint is signed when entries arrived.
 pub const LEDGER_SIGN_SECS: u64 = 60;
+
+/// How often the whole stored ledger is checked against the witness file when no entry
+/// arrived (reading every entry: at a million, about a second).
+const LEDGER_CHECK_SECS: i64 = 3600;
 
 /// The periodic jobs, until the task is aborted: signing the audit ledger's head every
 /// minute when it moved, and each `rollup_every_secs` the rollup, deleting expired sessions,

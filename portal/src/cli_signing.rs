@@ -59,6 +59,7 @@ pub async fn sign_after_change(
         delegation: delegation.as_deref(),
         witness: &witness,
         witnesses: &witnesses,
+        check_all: false,
     };
     Ok(Some(sign_checkpoint(store, &signer, now).await?))
 }

@@ -75,6 +75,10 @@ pub struct Signer<'a> {
     pub witness: &'a Path,
     /// The checkpoint directory and the tlog witnesses.
     pub witnesses: &'a Witnesses,
+    /// Whether to check the stored tree against the witness file even when no entry arrived
+    /// (at start and now and then: an insider may rewrite entries that are already signed,
+    /// or add a checkpoint row, without adding one).
+    pub check_all: bool,
 }
 
 /// Whether a ledger delegation's window holds `now`: a checkpoint signed outside it would
@@ -101,6 +105,9 @@ pub enum Signing {
     /// Nothing to sign: the newest checkpoint covers every entry, or no delegation lets the
     /// key sign now.
     Unchanged,
+    /// Nothing to sign, and the stored tree was checked: it is still the one the last
+    /// checkpoint the portal signed covers.
+    Checked,
     /// The stored ledger does not extend the last checkpoint the portal signed (its witness
     /// file): nothing is signed until someone looks (docs/OPERATIONS.md).
     Refused(String),
@@ -119,6 +126,18 @@ fn read_witness(path: &Path) -> Result<Option<Signed>, String> {
     match export.checkpoints.into_iter().max_by_key(|s| s.checkpoint.size) {
         Some(signed) => Ok(Some(signed)),
         None => Err(format!("the witness file {} holds no checkpoint", path.display())),
+    }
+}
+
+/// Replaces the witness file with `signed`, the portal's newest checkpoint.
+fn write_witness(witness: &Path, signed: &Signed) {
+    let line = signed.to_line() + "\n";
+    if let Err(e) = tessera_core::fsutil::write_atomic(
+        witness,
+        line.as_bytes(),
+        tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
+    ) {
+        tracing::error!(error = %e, path = %witness.display(), "the ledger's witness file could not be written");
     }
 }
 
@@ -204,7 +223,7 @@ pub async fn sign_checkpoint(
 ) -> Result<Signing, StoreError> {
     let Some(delegation) = signer.delegation else { return Ok(Signing::Unchanged) };
     let size = store.ledger_size().await?;
-    if store.last_checkpoint_size().await? == Some(size) {
+    if !signer.check_all && store.last_checkpoint_size().await? == Some(size) {
         return Ok(Signing::Unchanged);
     }
     let tree = match signable(store, delegation, signer.witness, now).await? {
@@ -212,6 +231,29 @@ pub async fn sign_checkpoint(
         Ok(None) => return Ok(Signing::Unchanged),
         Err(why) => return Ok(Signing::Refused(why)),
     };
+    // A checkpoint of the whole tree is already stored: it must be one this portal signed of
+    // this very tree (a crash after storing it and before the witness file is such a one);
+    // a row an insider added would otherwise stop signing without a word.
+    if let Some(stored) = store.ledger_checkpoint(None).await?
+        && stored.size as u64 == tree.size()
+    {
+        let root = tree.root_at(tree.size()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let at = UnixTime::from_unix(stored.signed_at).unwrap_or(UnixTime::EPOCH);
+        return Ok(match Signed::parse(&stored.note, at) {
+            Ok(signed)
+                if signed.checkpoint.root == root && signed.signed_by(signer.key.public_key()) =>
+            {
+                if last_signed(signer.witness).map(|w| w.checkpoint.size) != Some(tree.size()) {
+                    write_witness(signer.witness, &signed);
+                }
+                Signing::Checked
+            }
+            _ => Signing::Refused(format!(
+                "the stored checkpoint of {} entries is not one this portal signed of the stored entries",
+                tree.size()
+            )),
+        });
+    }
     let root = tree.root_at(tree.size()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let checkpoint = Checkpoint { origin: origin_for(delegation), size: tree.size(), root };
     let note = checkpoint.sign(signer.key);
@@ -226,14 +268,7 @@ pub async fn sign_checkpoint(
     // which the stored tree still extends.
     match Signed::parse(&note, now) {
         Ok(signed) => {
-            let line = signed.to_line() + "\n";
-            if let Err(e) = tessera_core::fsutil::write_atomic(
-                signer.witness,
-                line.as_bytes(),
-                tessera_core::fsutil::WriteOptions::SECRET_REPLACE,
-            ) {
-                tracing::error!(error = %e, path = %signer.witness.display(), "the ledger's witness file could not be written");
-            }
+            write_witness(signer.witness, &signed);
             let outcomes = signer.witnesses.publish(&signed, &tree).await;
             keep_cosignatures(store, signer.witnesses, &stored, &outcomes, now).await;
         }
@@ -313,7 +348,7 @@ pub async fn cut(
     record(store, &Actor::Portal, CUT_ACTION, &cut_target(from as u64, to as u64), None, now)
         .await?;
     match sign_checkpoint(store, signer, now).await? {
-        Signing::Signed(_) => {}
+        Signing::Signed(_) | Signing::Checked => {}
         Signing::Unchanged => return Ok(0),
         Signing::Refused(why) => {
             tracing::error!(why, "ledger entries past retention kept: the checkpoint was refused");

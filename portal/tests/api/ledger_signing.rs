@@ -180,7 +180,11 @@ async fn witnessed(db: Db) {
         .collect();
     let cosigned = names.iter().filter(|n| n.ends_with("-cosigned.jsonl")).count();
     assert_eq!(names.len() - cosigned, before + 2, "one file per checkpoint: {names:?}");
-    assert_eq!(cosigned, before + 2, "and one with the witness's cosignature: {names:?}");
+    // The checkpoint signed at start is cosigned only if the witness had learnt the log's key
+    // by then (a race with this test): one cosigned file for each checkpoint it accepted.
+    let accepted = witness.answers().iter().filter(|code| **code == 200).count();
+    assert!(accepted >= 2);
+    assert_eq!(cosigned, accepted, "and one with each cosignature: {names:?}");
     // The cosignature is kept with the checkpoint: the export's note carries it.
     let cosigner: tessera_core::ledger::witness::CosignerKey =
         witness.verifier_key().parse().expect("key");
@@ -192,7 +196,7 @@ async fn witnessed(db: Db) {
     std::fs::write(&file, sound_text(&sound)).expect("write");
     let verified = tessera_cli::audit::verify_export(&file, &app.trust, None, Some(&checkpoints))
         .expect("the sound export extends every witnessed checkpoint");
-    assert_eq!(verified.witnessed, 2 * (before + 2), "each checkpoint, plain and cosigned");
+    assert_eq!(verified.witnessed, before + 2 + accepted, "each checkpoint, plain and cosigned");
 
     // A portal that does not know the witness's size learns it from its 409.
     let mut tree = tessera_core::merkle::Tree::new();

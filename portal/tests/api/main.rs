@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod hub_api;
 mod judgement;
+mod ledger_insiders;
 mod ledger_proofs;
 mod ledger_signing;
 mod listing;
