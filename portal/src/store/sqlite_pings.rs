@@ -44,12 +44,6 @@ const CLONED: &str = "UPDATE activations SET cloned_at = ?2 WHERE license_id = ?
 const FORK: &str = "UPDATE activations SET forks = forks + 1 - previous_seen, \
      previous_seen = 1, cloned_at = ?3 WHERE license_id = ?1 AND previous_hub_key = ?2";
 
-/// How much of the database file a ping connection maps for reading.
-const MMAP_BYTES: i64 = 1 << 30;
-
-/// A ping connection's page cache, in KiB.
-const CACHE_KIB: i64 = 32 * 1024;
-
 /// A connection that looks up ping rounds.
 pub struct SqliteReader(Connection);
 
@@ -81,11 +75,6 @@ pub(super) fn connect(file: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     connection.busy_timeout(Duration::from_secs(10))?;
-    // A round touches pages all over the file (one license each): read through a mapping
-    // rather than a read call per page, and let the writer, whose cache survives its own
-    // commits, keep the pages it rewrites. Address space and a cap, not memory taken.
-    connection.pragma_update(None, "mmap_size", MMAP_BYTES)?;
-    connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
     connection.set_prepared_statement_cache_capacity(8);
     Ok(connection)
 }
