@@ -107,8 +107,20 @@ impl PingReader for PgConnection {
             let found_row = found_row(row)?;
             found.insert(found_row.license.id.clone(), found_row);
         }
-        // Each ping gets its own copy: a license may ping twice in one round.
-        Ok(ids.iter().map(|id| found.get(*id).cloned()).collect())
+        // Each ping gets its own copy: a license may ping twice in one round (rare: only a
+        // license's last ping in the round takes the row without copying it).
+        let mut left: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+        for id in ids {
+            *left.entry(id).or_default() += 1;
+        }
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let left = left.get_mut(id)?;
+                *left -= 1;
+                if *left == 0 { found.remove(*id) } else { found.get(*id).cloned() }
+            })
+            .collect())
     }
 }
 

@@ -227,6 +227,32 @@ on_both_stores!(one_round_judges_a_license_twice_in_order_beside_unknown_and_rep
     );
 });
 
+on_both_stores!(a_round_looked_up_answers_each_ping_in_order_a_license_twice_too, |app| {
+    // The checker's one read: each ping of a round gets its license and binding, in order,
+    // a license that pings twice in the round both times.
+    let license = app.registered_license().await;
+    let id = license.id.to_string();
+    let mut hub = TestHub::new("host-a", &app);
+    assert_eq!(hub.activate(&app, &license).await.0.status, 200);
+    let unknown = "01900000-0000-7000-8000-000000000000".to_owned();
+    let round = [id.clone(), unknown, id.clone(), id.clone()];
+    let source = app.portal.store.ping_source().clone();
+    // On its own thread, as the pipeline's: a PostgreSQL reader runs a runtime of its own.
+    let found = std::thread::spawn(move || {
+        let mut reader = source.reader().expect("reader");
+        reader.lookup(&round.iter().map(String::as_str).collect::<Vec<_>>()).expect("lookup")
+    })
+    .join()
+    .expect("reader thread");
+    let bound = hub.key.public_key().to_string();
+    let seen: Vec<Option<(String, Option<String>)>> = found
+        .into_iter()
+        .map(|f| f.map(|f| (f.license.id, f.activation.map(|a| a.hub_key))))
+        .collect();
+    let hit = Some((id, Some(bound)));
+    assert_eq!(seen, [hit.clone(), None, hit.clone(), hit]);
+});
+
 on_both_stores!(
     day_rows_an_earlier_version_wrote_move_into_the_license_and_every_count_stays,
     |app| {
