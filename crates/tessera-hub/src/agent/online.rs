@@ -1,7 +1,6 @@
 //! The hub online: activation at the portal, the hourly ping, and the check of every
 //! receipt the portal answers with.
 
-use tessera_core::Status;
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::Delegation;
 use tessera_core::fingerprint::{Fingerprint, VERSION as FINGERPRINT_VERSION};
@@ -13,6 +12,7 @@ use tessera_core::receipt::{
 };
 use tessera_core::standing::DEFAULT_TOLERANCE;
 use tessera_core::trust::TrustSet;
+use tessera_core::{Status, UnixTime};
 
 use super::{Hub, HubError, nonce};
 use crate::heads::Kept;
@@ -147,16 +147,16 @@ impl Hub {
             ));
         }
         if let Some(head) = &claims.ledger_head {
-            self.keep_ledger_head(head, &delegation.claims.portal_key);
+            self.keep_ledger_head(head, &delegation.claims.portal_key, claims.portal_time);
         }
         Ok(claims)
     }
 
     /// Keeps the audit ledger head a receipt carried ([`crate::heads`]); a head that cannot
     /// be kept is logged and does not change what the receipt says.
-    fn keep_ledger_head(&self, head: &LedgerHead, portal_key: &PublicKey) {
+    fn keep_ledger_head(&self, head: &LedgerHead, portal_key: &PublicKey, received_at: UnixTime) {
         let path = self.dir.ledger_heads_path();
-        match crate::heads::keep(&path, head, portal_key) {
+        match crate::heads::keep(&path, head, portal_key, received_at) {
             Ok(Kept::New | Kept::Known) => {}
             Ok(Kept::Older) => tracing::info!(
                 "the portal's audit ledger head is older than one it showed before (an instance that lags?)"
