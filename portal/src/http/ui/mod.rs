@@ -16,6 +16,7 @@
 
 mod api_keys;
 mod audit;
+mod finding;
 mod licenses;
 mod pages;
 mod people;
@@ -24,6 +25,7 @@ mod signin;
 
 use api_keys::*;
 use audit::*;
+use finding::*;
 use licenses::*;
 use people::*;
 use profile::*;
@@ -71,6 +73,7 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/forgot", get(forgot_page).post(forgot))
         .route("/ui/reset/{token}", get(reset_page).post(reset))
         .route("/ui/licenses", get(licenses))
+        .route("/ui/licenses.csv", get(licenses_csv))
         .route("/ui/licenses/find", axum::routing::post(find))
         .route("/ui/licenses/{id}", get(license))
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))

@@ -6,9 +6,7 @@ use maud::{Markup, html};
 use super::*;
 use crate::domain::accounts::OrganizationRow;
 use crate::domain::actions::Action;
-use crate::domain::licenses::{
-    ActivationRow, LicenseCounts, LicenseRow, LicenseSummary, MonthlyUsage,
-};
+use crate::domain::licenses::{ActivationRow, LicenseCounts, LicenseRow, MonthlyUsage};
 use crate::domain::registration::Outcome;
 
 pub fn dashboard(chrome: &Chrome<'_>, scope: &str, counts: &LicenseCounts) -> Markup {
@@ -29,107 +27,9 @@ pub fn dashboard(chrome: &Chrome<'_>, scope: &str, counts: &LicenseCounts) -> Ma
             }
             h2 { "Needs attention" }
             div.cards {
-                div.card { span.n { (counts.ending_soon) } "valid, ending within 30 days" }
-                div.card { span.n { (counts.silent_past_grace) } "hubs silent past their grace period" }
+                a.card href="/ui/licenses?standing=valid&ends_within=30" { span.n { (counts.ending_soon) } "valid, ending within 30 days" }
+                a.card href="/ui/licenses?silent=past_grace" { span.n { (counts.silent_past_grace) } "hubs silent past their grace period" }
             }
-        },
-    )
-}
-
-/// The filters of the license list, as the form shows them.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct ListForm {
-    #[serde(default)]
-    pub org: String,
-    #[serde(default)]
-    pub product: String,
-    #[serde(default)]
-    pub standing: String,
-    #[serde(default)]
-    pub activated: String,
-    #[serde(default)]
-    pub after: String,
-}
-
-pub fn licenses(
-    chrome: &Chrome<'_>,
-    form: &ListForm,
-    rows: &[(LicenseSummary, tessera_core::Status)],
-    next: Option<&str>,
-    error: Option<&str>,
-) -> Markup {
-    let next_link = next.map(|after| {
-        let mut q = url_query(&[
-            ("org", &form.org),
-            ("product", &form.product),
-            ("standing", &form.standing),
-            ("activated", &form.activated),
-        ]);
-        q.push_str(&format!("&after={after}"));
-        format!("/ui/licenses?{q}")
-    });
-    page(
-        "Licenses",
-        Some(chrome),
-        html! {
-            h1 { "Licenses" }
-            @if let Some(error) = error { p.error role="alert" { (error) } }
-            form.filters method="post" action="/ui/licenses/find" role="search" aria-label="Find one license" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                div {
-                    label for="find" { "License id or license key" }
-                    input id="find" name="q" required maxlength="100" autocomplete="off" spellcheck="false";
-                }
-                button type="submit" { "Find" }
-            }
-            form.filters method="get" action="/ui/licenses" role="search" aria-label="Filter the licenses" {
-                div { label for="f-org" { "Organization (org claim)" } input id="f-org" name="org" value=(form.org); }
-                div { label for="f-product" { "Product" } input id="f-product" name="product" value=(form.product); }
-                div {
-                    label for="f-standing" { "Standing" }
-                    select id="f-standing" name="standing" {
-                        option value="" { "any" }
-                        @for s in LicenseStanding::ALL {
-                            option value=(standing_word(s)) selected[form.standing == standing_word(s)] { (standing_word(s).replace('_', " ")) }
-                        }
-                    }
-                }
-                div {
-                    label for="f-activated" { "Bound to a hub" }
-                    select id="f-activated" name="activated" {
-                        option value="" { "either" }
-                        option value="true" selected[form.activated == "true"] { "yes" }
-                        option value="false" selected[form.activated == "false"] { "no" }
-                    }
-                }
-                button type="submit" { "Filter" }
-            }
-            @if rows.is_empty() {
-                p { "No license matches." }
-            } @else {
-                div.table tabindex="0" role="region" aria-label="Scrollable table" {
-                    table {
-                        caption.muted { "Licenses in issue order, 50 a page" }
-                        thead { tr { th scope="col" { "License" } th scope="col" { "Organization" } th scope="col" { "Product" } th scope="col" { "Standing" } th scope="col" { "Ends" } th scope="col" { "Last validation" } } }
-                        tbody {
-                            @for (row, status) in rows {
-                                tr {
-                                    td { a href={ "/ui/licenses/" (row.license.id) } { code { (row.license.id) } } }
-                                    td { (row.license.org) }
-                                    td { (row.license.product) }
-                                    td { span class={ "status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) } }
-                                    td { (day(row.license.expires_at)) }
-                                    td { @if row.activated { (when(row.last_ping_at)) } @else { span.muted { "not activated" } } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            @if let Some(link) = next_link {
-                p.pager { a href=(link) rel="next" { "Next page →" } }
-            }
-            p { a href={ "/ui/usage.csv?" (url_query(&[("org", &form.org), ("product", &form.product), ("standing", &form.standing), ("activated", &form.activated)])) } download="usage.csv" { "Download the monthly validations of these licenses (CSV)" } }
         },
     )
 }

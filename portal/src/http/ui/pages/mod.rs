@@ -2,12 +2,14 @@
 //! and what every page shares here; the pages by what they are about in the modules below.
 
 mod audit;
+mod finding;
 mod licenses;
 mod people;
 mod second_factor;
 mod signin;
 
 pub use audit::*;
+pub use finding::*;
 pub use licenses::*;
 pub use people::*;
 pub use second_factor::*;
@@ -50,7 +52,7 @@ fn new_password_fields(name: &str, label: &str, again: &str) -> Markup {
     }
 }
 
-fn when(t: Option<i64>) -> String {
+pub(super) fn when(t: Option<i64>) -> String {
     t.and_then(|t| UnixTime::from_unix(t).ok()).map_or_else(
         || "never".to_owned(),
         |t| t.to_rfc3339().replace('T', " ").replace('Z', " UTC"),
@@ -61,7 +63,7 @@ fn plural(n: i64, unit: &str) -> String {
     if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
-fn day(t: i64) -> String {
+pub(super) fn day(t: i64) -> String {
     UnixTime::from_unix(t).map(|t| t.date().to_string()).unwrap_or_default()
 }
 
