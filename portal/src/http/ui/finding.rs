@@ -142,7 +142,7 @@ pub(super) async fn licenses(
     list_page(&portal, &viewer, &form, &request, StatusCode::OK, None).await
 }
 
-/// A page of the license list (50 from the cursor), each with its standing now, and the
+/// A page of the license list (100 from the cursor), each with its standing now, and the
 /// number that match.
 pub(super) async fn list_page(
     portal: &Portal,

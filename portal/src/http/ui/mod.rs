@@ -59,7 +59,7 @@ const UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// How long the staff dashboard's figures are reused.
 const DASHBOARD_SECS: i64 = 60;
 /// Licenses on one page of the list.
-const PAGE: u32 = 50;
+const PAGE: u32 = 100;
 
 /// The web pages' routes.
 pub fn router() -> Router<Arc<Portal>> {

@@ -119,8 +119,8 @@ on_both_stores!(the_list_finds_by_customer_name_id_product_standing_and_end_date
 
 on_both_stores!(sorted_pages_walk_every_license_once_forwards_and_back, |app| {
     let start = app.now().as_unix();
-    let claims = register_all(&app, 120, |i, t| {
-        t.org = org(&format!("Customer {:03}", (i * 37) % 120));
+    let claims = register_all(&app, 230, |i, t| {
+        t.org = org(&format!("Customer {:03}", (i * 37) % 230));
         t.expires_at =
             tessera_core::UnixTime::from_unix(start + (400 + (i as i64 % 7)) * 86_400).expect("t");
     })
@@ -140,16 +140,16 @@ on_both_stores!(sorted_pages_walk_every_license_once_forwards_and_back, |app| {
         while let Some(path) = at {
             let page = dana.get(&path).await;
             assert_eq!(page.status, 200, "{path}");
-            assert!(page.body.contains("120 licenses match."), "{path}");
+            assert!(page.body.contains("230 licenses match."), "{path}");
             pages.push(listed(&page));
             at = link(&page, "next");
             assert_eq!(link(&page, "prev").is_some(), pages.len() > 1, "{path}");
             assert!(pages.len() <= 3, "{sort} {dir}: more pages than licenses");
         }
-        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [50, 50, 20], "{sort}");
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 30], "{sort}");
         let walked: Vec<&String> = pages.iter().flatten().collect();
         let unique: std::collections::BTreeSet<_> = walked.iter().collect();
-        assert_eq!(unique.len(), 120, "{sort} {dir}: a license repeated or skipped");
+        assert_eq!(unique.len(), 230, "{sort} {dir}: a license repeated or skipped");
         // In the order asked for.
         let rows: Vec<tessera_portal::domain::licenses::LicenseRow> = {
             let mut rows = Vec::new();
@@ -190,7 +190,7 @@ on_both_stores!(sorted_pages_walk_every_license_once_forwards_and_back, |app| {
         }
         assert!(link(&page, "prev").is_none(), "{sort} {dir}: nothing before the first page");
     }
-    assert_eq!(claims.len(), 120);
+    assert_eq!(claims.len(), 230);
 });
 
 on_both_stores!(the_csv_has_the_filtered_list_and_formulas_as_text, |app| {

@@ -211,7 +211,7 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
             } @else {
                 div.table tabindex="0" role="region" aria-label="Licenses, scrollable" {
                     table {
-                        caption.muted { "50 a page; sort by a column by choosing its heading" }
+                        caption.muted { "100 a page; sort by a column by choosing its heading" }
                         thead { tr {
                             th scope="col" { "License" }
                             (header(SORTABLE[0].0, SORTABLE[0].1))
