@@ -10,7 +10,7 @@ use crate::processes::portal_command;
 
 /// Chromium and the test project's packages, or None — said loudly, and a failure under CI
 /// (`.ci/run` installs both).
-fn browser_kit() -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn browser_kit() -> Option<(PathBuf, PathBuf)> {
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let chromium = std::env::var_os("TESSERA_CHROMIUM")
         .map(PathBuf::from)

@@ -4,6 +4,7 @@
 mod admin_api;
 mod bad_input;
 mod browser;
+mod browser_find;
 mod guessing;
 mod helpers;
 mod hostile;

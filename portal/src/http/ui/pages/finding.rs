@@ -153,6 +153,7 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
             form.filters method="get" action="/ui/licenses" role="search" aria-label="Filter the licenses" {
                 div { label for="f-q" { "Customer name contains" } input id="f-q" name="q" value=(form.q) maxlength="200" aria-describedby="f-q-hint"; span.hint id="f-q-hint" { "3 characters or more" } }
                 div { label for="f-id" { "License id" } input id="f-id" name="id" value=(form.id) maxlength="64" autocomplete="off" spellcheck="false"; }
+                div { label for="f-org" { "Organization (org claim)" } input id="f-org" name="org" value=(form.org) aria-describedby="f-org-hint"; span.hint id="f-org-hint" { "the whole name, exactly" } }
                 div { label for="f-product" { "Product" } input id="f-product" name="product" value=(form.product); }
                 div {
                     label for="f-standing" { "Standing" }
@@ -188,12 +189,10 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
                         option value="desc" selected[form.dir == "desc"] { "descending" }
                     }
                 }
-                @if !form.org.is_empty() { input type="hidden" name="org" value=(form.org); }
                 @if !form.silent.is_empty() { input type="hidden" name="silent" value=(form.silent); }
                 button type="submit" { "Filter" }
                 a href="/ui/licenses" { "Clear" }
             }
-            @if !form.org.is_empty() { p.muted { "Only the organization named exactly “" (form.org) "”." } }
             @if form.silent == "past_grace" { p.muted { "Only bound hubs silent past their grace period." } }
             @if let Some(count) = view.count {
                 p.count role="status" {
