@@ -97,7 +97,7 @@ fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -209,7 +209,7 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
                 @if view.count.is_some() { p { "No license matches." } }
             } @else {
                 div.table tabindex="0" role="region" aria-label="Licenses, scrollable" {
-                    table {
+                    table.list {
                         caption.muted { "100 a page; sort by a column by choosing its heading" }
                         thead { tr {
                             th scope="col" { "License" }
