@@ -52,6 +52,14 @@ pub fn name_search(part: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// How long a bound hub has been silent at `now` when that is overdue: no validation for
+/// more than two ping intervals since its last one (or since it was bound).
+pub fn overdue(license: &LicenseRow, activation: &ActivationRow, now: i64) -> Option<i64> {
+    let since = activation.last_ping_at.unwrap_or(activation.activated_at);
+    let silent = now - since;
+    (silent > 2 * license.ping_interval_secs.max(1)).then_some(silent)
+}
+
 /// A license and the organization it belongs to, if it is registered.
 pub async fn find(
     store: &Store,

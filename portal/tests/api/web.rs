@@ -12,6 +12,7 @@ use crate::on_both_stores;
 use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
 mod finding;
+mod license_page;
 mod licenses;
 #[path = "passwords.rs"]
 mod passwords;

@@ -116,8 +116,16 @@ pub(super) async fn license(
         Resource::License(Some(facts)) => authorization::offered(&viewer.caller(), facts),
         _ => Vec::new(),
     };
+    let now = portal.now();
+    let overdue = activation.as_ref().and_then(|a| licenses::overdue(license, a, now.as_unix()));
+    let hub_key_id = activation.as_ref().and_then(|a| {
+        a.hub_key.parse::<tessera_core::keys::PublicKey>().ok().map(|k| k.key_id().to_string())
+    });
     let view = pages::LicensePage {
-        status: license_status(license, portal.now()),
+        status: license_status(license, now),
+        overdue,
+        hub_key_id: hub_key_id.as_deref(),
+        this_month: now.date().year() as i64 * 100 + i64::from(u8::from(now.date().month())),
         license,
         organization: organization.as_ref(),
         organizations: &organizations,
