@@ -11,6 +11,7 @@ use crate::mail::{Relay, aiosmtpd};
 use crate::on_both_stores;
 use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
+mod bulk;
 mod finding;
 mod license_page;
 mod licenses;

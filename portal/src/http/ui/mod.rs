@@ -16,6 +16,7 @@
 
 mod api_keys;
 mod audit;
+mod bulk;
 mod finding;
 mod licenses;
 mod pages;
@@ -25,6 +26,7 @@ mod signin;
 
 use api_keys::*;
 use audit::*;
+use bulk::*;
 use finding::*;
 use licenses::*;
 use people::*;
@@ -75,6 +77,8 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/licenses", get(licenses))
         .route("/ui/licenses.csv", get(licenses_csv))
         .route("/ui/licenses/find", axum::routing::post(find))
+        .route("/ui/licenses/bulk", axum::routing::post(bulk_confirm))
+        .route("/ui/licenses/bulk/{action}", axum::routing::post(bulk_act))
         .route("/ui/licenses/{id}", get(license))
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))
         .route("/ui/licenses/{id}/{action}", axum::routing::post(act))

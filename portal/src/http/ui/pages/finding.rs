@@ -205,13 +205,18 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
                     }
                 }
             }
+            @let bulk = chrome.caller.is_vendor();
             @if view.rows.is_empty() {
                 @if view.count.is_some() { p { "No license matches." } }
             } @else {
+                // The table is the bulk change's form for the vendor's staff: a checkbox a row.
+                form id="bulk" method="post" action="/ui/licenses/bulk" {
+                @if bulk { input type="hidden" name="csrf" value=(chrome.csrf); }
                 div.table tabindex="0" role="region" aria-label="Licenses, scrollable" {
                     table.list {
                         caption.muted { "100 a page; sort by a column by choosing its heading" }
                         thead { tr {
+                            @if bulk { th scope="col" { "Choose" } }
                             th scope="col" { "License" }
                             (header(SORTABLE[0].0, SORTABLE[0].1))
                             th scope="col" { "Product" }
@@ -222,6 +227,7 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
                         tbody {
                             @for (row, status) in view.rows {
                                 tr {
+                                    @if bulk { td { input type="checkbox" name="ids" value=(row.license.id) aria-label={ "Choose " (row.license.id) }; } }
                                     td { a href={ "/ui/licenses/" (row.license.id) } { code { (row.license.id) } } }
                                     td { (row.license.org) }
                                     td { (row.license.product) }
@@ -232,6 +238,20 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
                             }
                         }
                     }
+                }
+                @if bulk {
+                    div.bulk {
+                        div {
+                            label for="bulk-action" { "Change the chosen licenses" }
+                            select id="bulk-action" name="action" {
+                                option value="suspend" { "suspend" }
+                                option value="reinstate" { "reinstate" }
+                                option value="revoke" { "revoke" }
+                            }
+                        }
+                        button type="submit" { "Review the change" }
+                    }
+                }
                 }
             }
             @if view.previous.is_some() || view.next.is_some() {

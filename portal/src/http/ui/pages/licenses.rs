@@ -147,7 +147,7 @@ pub fn action_label(action: Action) -> &'static str {
     }
 }
 
-fn action_warning(action: Action) -> &'static str {
+pub(super) fn action_warning(action: Action) -> &'static str {
     match action {
         Action::Suspend => {
             "The hub is refused at its next validation and its runners stop once their lease runs out. You can reinstate it later."

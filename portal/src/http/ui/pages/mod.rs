@@ -2,6 +2,7 @@
 //! and what every page shares here; the pages by what they are about in the modules below.
 
 mod audit;
+mod bulk;
 mod finding;
 mod licenses;
 mod people;
@@ -9,6 +10,7 @@ mod second_factor;
 mod signin;
 
 pub use audit::*;
+pub use bulk::*;
 pub use finding::*;
 pub use licenses::*;
 pub use people::*;
