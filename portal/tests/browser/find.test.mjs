@@ -129,6 +129,36 @@ for (const [device, viewport] of Object.entries(viewports)) {
     assert.equal(lines.length, 21);
     assert.ok(lines.some((l) => l.includes(",'=Globex")), 'the formula is escaped');
     assert.ok(!lines.some((l) => l.includes(',=Globex')), 'no cell starts with =');
+
+    // Two licenses chosen on the list, suspended after a page that names them.
+    await page.goto(`${url}/ui/licenses?q=globex&sort=customer`);
+    const boxes = page.getByRole('checkbox');
+    const chosen = [await boxes.nth(0).getAttribute('value'), await boxes.nth(1).getAttribute('value')];
+    await boxes.nth(0).check();
+    await boxes.nth(1).check();
+    await page.getByLabel('Change the chosen licenses').selectOption('suspend');
+    await page.getByRole('button', { name: 'Review the change' }).click();
+    await page.getByRole('heading', { name: 'Suspend 2 licenses?' }).waitFor();
+    for (const id of chosen) await page.getByText(id).waitFor();
+    await check(page, `find-${device}-staff-6-bulk-confirm`);
+    await page.getByRole('button', { name: 'Suspend 2 licenses' }).click();
+    await page.getByRole('heading', { name: 'Suspend: 2 of 2 licenses' }).waitFor();
+    await check(page, `find-${device}-staff-7-bulk-done`);
+
+    // One license's page: its hub, its terms, twelve months of validations.
+    await page.getByRole('link', { name: chosen[0] }).click();
+    await page.getByRole('heading', { name: `License ${chosen[0]}` }).waitFor();
+    await page.getByText('Ping interval').waitFor();
+    await check(page, `find-${device}-staff-8-license`);
+    await page.getByRole('link', { name: 'Reinstate' }).click();
+    await page.getByRole('heading', { name: `Reinstate license ${chosen[0]}?` }).waitFor();
+    await check(page, `find-${device}-staff-9-confirm-one`);
+    // Both reinstated one at a time, each after its own confirmation: as they were.
+    for (const id of chosen) {
+      await page.goto(`${url}/ui/licenses/${id}/confirm/reinstate`);
+      await page.getByRole('button', { name: 'Reinstate' }).click();
+      await page.getByRole('status').filter({ hasText: 'The license is reinstated.' }).waitFor();
+    }
     await context.close();
   });
 
