@@ -79,7 +79,7 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                 dt { "Organization (claim)" } dd { (l.org) }
                 dt { "Assigned to" } dd { @match view.organization { Some(o) => (o.name), None => span.muted { "no organization record" } } }
                 dt { "Product" } dd { (l.product) }
-                dt { "Runner limit" } dd { (l.runners) " at once " span.muted { "(the hub counts the slots in use; the portal is not told)" } }
+                dt { "Runner limit" } dd { (l.runners) " at once " span.muted { "(the hub counts slots in use)" } }
                 dt { "Ping interval" } dd { "every " (span(l.ping_interval_secs)) }
                 dt { "Valid from" } dd { (day(l.not_before)) }
                 dt { "Ends" } dd { (day(l.expires_at)) }
@@ -180,6 +180,16 @@ pub fn confirm(chrome: &Chrome<'_>, l: &LicenseRow, action: Action, limit: Optio
     )
 }
 
+/// The values the chart's scale marks: 0, the top, and half of it when that is a whole
+/// number between them.
+fn scale(top: i64) -> Vec<i64> {
+    let mut marks = vec![0, top];
+    if top >= 2 && top % 2 == 0 {
+        marks.insert(1, top / 2);
+    }
+    marks
+}
+
 /// The twelve months ending with `last` (YYYYMM), oldest first.
 fn twelve_months(last: i64) -> Vec<i64> {
     let index = (last / 100) * 12 + (last % 100 - 1);
@@ -203,7 +213,8 @@ fn chart(usage: &[MonthlyUsage], this_month: i64) -> Markup {
             svg viewBox={ "0 0 " (left + width) " " (height + 40) } role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg" {
                 title id="chart-title" { "Validations per month, the last 12 months" }
                 text x="12" y=(height / 2) font-size="11" fill="#57606a" text-anchor="middle" transform={ "rotate(-90 12 " (height / 2) ")" } { "Validations" }
-                @for (value, y) in [(top, 8i64), (top / 2, 8 + (height - 8) / 2), (0, height)] {
+                @for value in scale(top) {
+                    @let y = height - value * (height - 8) / top;
                     line x1=(left - 4) x2=(left + width) y1=(y) y2=(y) stroke="#d0d7de" {}
                     text x=(left - 8) y=(y + 4) font-size="11" fill="#57606a" text-anchor="end" { (value) }
                 }
