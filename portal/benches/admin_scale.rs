@@ -1,7 +1,8 @@
 //! The admin side of a portal at scale: a store of `LICENSES` licenses (default 1,000,000),
 //! each with 90 days of ping history and three rolled-up months, served by a real
 //! `tessera-portal` (release) process on loopback. Measured in one run: the database's size
-//! per license, a license page and filtered pages (p50/p99), a whole usage export (rows/s
+//! per license, a license page and filtered pages (p50/p99), the web list's name search and
+//! sorts (p50/p99, 100 a page, with the count), a whole usage export (rows/s
 //! and the portal's peak memory), batch registration of signed licenses, the rollup of a
 //! day for every license, and — when the release `tessera` binary is there — the vendor's
 //! whole `tessera issue --batch … --register` against issuing alone.
@@ -436,7 +437,25 @@ async fn run() {
             sent.elapsed()
         }
     };
-    let web_cases: [(&str, &String, PathOf<'_>); 4] = [
+    // Names are "Customer N": a three-digit N names one customer (1,000 licenses); "ustomer
+    // 1" is in 111 customers' names (111,000 licenses).
+    let web_cases: [(&str, &String, PathOf<'_>); 10] = [
+        ("web: name search (1 in 1,000)", &staff, &|n| {
+            format!("/ui/licenses?q=ustomer%20{}", 100 + n % 900)
+        }),
+        ("web: name search, sorted by end", &staff, &|n| {
+            format!("/ui/licenses?q=USTOMER%20{}&sort=ends&dir=desc", 100 + n % 900)
+        }),
+        ("web: name search (111 in 1,000)", &staff, &|_| "/ui/licenses?q=ustomer%201".into()),
+        ("web: all by customer, after a cursor", &staff, &|n| {
+            format!("/ui/licenses?sort=customer&after={}", license_id(n))
+        }),
+        ("web: all by end, descending", &staff, &|n| {
+            format!("/ui/licenses?sort=ends&dir=desc&after={}", license_id(n))
+        }),
+        ("web: all by last ping, descending", &staff, &|n| {
+            format!("/ui/licenses?sort=last_ping&dir=desc&after={}", license_id(n))
+        }),
         ("web: one license (staff)", &staff, &|n| format!("/ui/licenses/{}", license_id(n))),
         ("web: standing=valid list (staff)", &staff, &|n| {
             format!("/ui/licenses?standing=valid&after={}", license_id(n))

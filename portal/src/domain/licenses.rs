@@ -5,8 +5,9 @@
 //! ([`super::binding`], [`super::rebinding`]), who may ([`super::authorization`]).
 
 pub use crate::store::{
-    ActivationRow, LicenseCounts, LicenseFilter, LicenseRow, LicenseStanding, LicenseState,
-    LicenseSummary, MonthlyUsage, OrganizationRow, Registered, UsagePage,
+    ActivationRow, LicenseCounts, LicenseFilter, LicenseRow, LicenseSort, LicenseStanding,
+    LicenseState, LicenseSummary, ListCursor, ListOrder, MonthlyUsage, OrganizationRow, Registered,
+    UsagePage,
 };
 
 use tessera_core::UnixTime;
@@ -28,6 +29,35 @@ pub enum AssignError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The fewest characters of a name a search looks for: the name index holds trigrams, and
+/// a shorter part would read every license.
+pub const NAME_SEARCH_MIN: usize = 3;
+
+/// The most licenses a list counts exactly; past it, it says "more than".
+pub const LIST_COUNT_CAP: u32 = 10_000;
+
+/// The part of a customer's name to search for, trimmed: `Ok(None)` for none, `Err` with
+/// a sentence for one shorter than [`NAME_SEARCH_MIN`] characters.
+pub fn name_search(part: &str) -> Result<Option<String>, String> {
+    let part = part.trim();
+    match part.chars().count() {
+        0 => Ok(None),
+        n if n < NAME_SEARCH_MIN => Err(format!(
+            "Type at least {NAME_SEARCH_MIN} characters of the customer's name to search by it; \
+             the list below is not filtered by name."
+        )),
+        _ => Ok(Some(part.to_owned())),
+    }
+}
+
+/// How long a bound hub has been silent at `now` when that is overdue: no validation for
+/// more than two ping intervals since its last one (or since it was bound).
+pub fn overdue(license: &LicenseRow, activation: &ActivationRow, now: i64) -> Option<i64> {
+    let since = activation.last_ping_at.unwrap_or(activation.activated_at);
+    let silent = now - since;
+    (silent > 2 * license.ping_interval_secs.max(1)).then_some(silent)
 }
 
 /// A license and the organization it belongs to, if it is registered.

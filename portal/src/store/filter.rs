@@ -6,6 +6,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use tessera_core::{Status, UnixTime};
 
+use super::Backend;
+
 /// What a license's standing can be filtered on: the words
 /// [`crate::domain::standing::license_status`] answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -82,6 +84,15 @@ pub struct LicenseFilter {
     pub standing: Option<LicenseStanding>,
     /// Ends (`expires_at`) before this time.
     pub expiring_before: Option<i64>,
+    /// Ends (`expires_at`) at or after this time.
+    pub ending_from: Option<i64>,
+    /// The licensed organization's name (the `org` claim) contains this, whatever the
+    /// case: three characters or more (shorter ones match through no index; the domain
+    /// refuses them).
+    pub name: Option<String>,
+    /// Active and bound, and its hub silent past the license's grace period (what the
+    /// dashboard counts).
+    pub past_grace: Option<i64>,
     /// Bound to a hub, or not.
     pub activated: Option<bool>,
     /// Bound, and no ping since this time (a silent hub).
@@ -111,6 +122,17 @@ impl LicenseFilter {
         if let Some(before) = self.expiring_before {
             let n = sql.bind(Bind::Int(before));
             sql.push(format!("l.expires_at < ${n}"));
+        }
+        if let Some(from) = self.ending_from {
+            let n = sql.bind(Bind::Int(from));
+            sql.push(format!("l.expires_at >= ${n}"));
+        }
+        if let Some(name) = &self.name {
+            super::name_search::push_condition(sql, name);
+        }
+        if let Some(t) = self.past_grace {
+            let n = sql.bind(Bind::Int(t));
+            sql.push(past_grace(&format!("${n}")));
         }
         match self.activated {
             Some(true) => sql.push("a.license_id IS NOT NULL".to_owned()),
@@ -142,14 +164,29 @@ pub(crate) enum Bind {
     Int(i64),
 }
 
-/// A WHERE clause under construction: conditions joined by AND, values numbered `$1`, `$2`…
-#[derive(Debug, Default)]
+/// Bound, active, and its hub silent past the license's grace period at `t` (a
+/// placeholder): one text for the dashboard's count and the list it links to.
+pub(crate) fn past_grace(t: &str) -> String {
+    format!(
+        "a.license_id IS NOT NULL AND l.status = 'active' AND \
+         COALESCE(a.last_ping_at, a.activated_at) < {t} - l.grace_period_secs"
+    )
+}
+
+/// A WHERE clause under construction for one database: conditions joined by AND, values
+/// numbered `$1`, `$2`…
+#[derive(Debug)]
 pub(crate) struct Where {
+    pub(crate) backend: Backend,
     conditions: Vec<String>,
     binds: Vec<Bind>,
 }
 
 impl Where {
+    pub(crate) fn new(backend: Backend) -> Where {
+        Where { backend, conditions: Vec::new(), binds: Vec::new() }
+    }
+
     /// Adds a value; returns its placeholder number.
     pub(crate) fn bind(&mut self, value: Bind) -> usize {
         self.binds.push(value);

@@ -7,7 +7,7 @@ use super::{
     ACTIVATION_COLUMNS, ActivationRow, LICENSE_COLUMNS, LicenseRow, LicenseState, LicenseSummary,
     Registered, Store, StoreError, activation_from_row, license_from_row,
 };
-use crate::store::filter::{Bind, LicenseFilter, LicenseStanding, Where, page_source};
+use crate::store::filter::{Bind, LicenseFilter, LicenseStanding, Where, page_source, past_grace};
 
 impl Store {
     // --- licenses ---------------------------------------------------------------------
@@ -137,7 +137,7 @@ impl Store {
         limit: u32,
         now: UnixTime,
     ) -> Result<Vec<LicenseSummary>, StoreError> {
-        let mut sql = Where::default();
+        let mut sql = Where::new(self.backend);
         filter.conditions(&mut sql, now);
         let source = page_source(&mut sql, after);
         let limit_n = sql.bind(Bind::Int(i64::from(limit)));
@@ -168,7 +168,7 @@ impl Store {
         soon: i64,
         now: UnixTime,
     ) -> Result<LicenseCounts, StoreError> {
-        let mut sql = Where::default();
+        let mut sql = Where::new(self.backend);
         filter.conditions(&mut sql, now);
         let t = sql.bind(Bind::Int(now.as_unix()));
         let t = format!("${t}");
@@ -181,11 +181,7 @@ impl Store {
             "SUM(CASE WHEN {} AND l.expires_at < ${soon_n} THEN 1 ELSE 0 END)",
             LicenseStanding::Valid.condition(&t)
         ));
-        sums.push(format!(
-            "SUM(CASE WHEN a.license_id IS NOT NULL AND l.status = 'active' AND \
-             COALESCE(a.last_ping_at, a.activated_at) < {t} - l.grace_period_secs \
-             THEN 1 ELSE 0 END)"
-        ));
+        sums.push(format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", past_grace(&t)));
         let casts: Vec<String> =
             sums.iter().map(|sum| format!("CAST(COALESCE({sum}, 0) AS BIGINT)")).collect();
         let query = format!(

@@ -13,6 +13,8 @@ pub mod day_counts;
 mod filter;
 pub mod ledger;
 mod licenses;
+mod list;
+mod name_search;
 mod open;
 mod people;
 pub mod pg_pings;
@@ -30,6 +32,7 @@ use sqlx::AnyPool;
 pub use bindings::BindingChange;
 pub use filter::{LicenseFilter, LicenseStanding};
 pub use licenses::LicenseCounts;
+pub use list::{LicenseSort, ListCursor, ListOrder};
 pub use open::check_sqlite_copy;
 pub use people::{InvitationRow, OrganizationRow, SessionRow, UserRow};
 pub(crate) use rows::{

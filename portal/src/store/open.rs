@@ -102,6 +102,7 @@ impl Store {
         if backend == Backend::Postgres {
             store.leave_room_for_ping_updates().await?;
         }
+        store.prepare_name_search().await?;
         let moved = store.move_day_rows().await?;
         if moved > 0 {
             tracing::info!(rows = moved, "day counts moved from ping_days into the licenses");

@@ -49,7 +49,7 @@ impl Store {
         limit: u32,
         now: UnixTime,
     ) -> Result<UsagePage, StoreError> {
-        let mut sql = Where::default();
+        let mut sql = Where::new(self.backend);
         filter.conditions(&mut sql, now);
         let source = page_source(&mut sql, after);
         let limit_n = sql.bind(Bind::Int(i64::from(limit)));

@@ -4,6 +4,7 @@
 mod admin_api;
 mod bad_input;
 mod browser;
+mod browser_find;
 mod browser_people;
 mod guessing;
 mod helpers;

@@ -333,9 +333,20 @@ on_both_stores!(privacy_md_lists_every_column_of_the_schema, |app| {
         .filter_map(|rest| rest.split_once('`'))
         .map(|(name, _)| name.to_owned())
         .collect();
+    // SQLite's name index is tables of its own (PostgreSQL's is an index of `licenses`).
+    let sqlite_only: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter(|line| line.contains("(SQLite only"))
+        .filter_map(|line| line.strip_prefix("| `")?.split_once('`').map(|(n, _)| n.to_owned()))
+        .collect();
     let real = schema_columns(&app).await;
     let undocumented: Vec<_> = real.difference(&documented).collect();
-    let gone: Vec<_> = documented.difference(&real).collect();
+    let gone: Vec<_> = documented
+        .difference(&real)
+        .filter(|name| {
+            app.portal.store.backend() == Backend::Sqlite || !sqlite_only.contains(*name)
+        })
+        .collect();
     assert!(undocumented.is_empty(), "columns missing from docs/PRIVACY.md: {undocumented:?}");
     assert!(gone.is_empty(), "docs/PRIVACY.md lists columns the schema has not: {gone:?}");
 });

@@ -12,6 +12,9 @@ use crate::on_both_stores;
 use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
 mod audit_log;
+mod bulk;
+mod finding;
+mod license_page;
 mod licenses;
 mod links;
 #[path = "passwords.rs"]

@@ -76,7 +76,7 @@ impl ListQuery {
             expiring_before: query_time("expiring_before", self.expiring_before.as_deref())?,
             activated: self.activated,
             silent_since: query_time("silent_since", self.silent_since.as_deref())?,
-            ids: None,
+            ..LicenseFilter::default()
         })
     }
 }

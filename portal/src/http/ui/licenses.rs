@@ -50,75 +50,18 @@ pub(super) async fn dashboard(
     Ok(html(StatusCode::OK, pages::dashboard(&viewer.chrome(), &scope, &counts)))
 }
 
-pub(super) async fn licenses(
-    viewer: Viewer,
-    State(portal): State<Arc<Portal>>,
-    query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, UiError> {
-    let Query(form) = query.map_err(|_| UiError::NotFound)?;
-    let filter = list_filter(&viewer, &form)?;
-    let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
-    let after = given(&form.after)
-        .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
-    list_page(&portal, &viewer, &form, &filter, after.as_deref(), StatusCode::OK, None).await
-}
-
-/// A page of the license list (50 after `after`), each with its standing now.
-async fn list_page(
-    portal: &Portal,
-    viewer: &Viewer,
-    form: &ListForm,
-    filter: &LicenseFilter,
-    after: Option<&str>,
-    status: StatusCode,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let now = portal.now();
-    let page = portal.store.license_page(filter, after, PAGE + 1, now).await?;
-    let more = page.len() > PAGE as usize;
-    let rows: Vec<_> = page
-        .into_iter()
-        .take(PAGE as usize)
-        .map(|row| {
-            let status = license_status(&row.license, now);
-            (row, status)
-        })
-        .collect();
-    let next = if more { rows.last().map(|(r, _)| r.license.id.clone()) } else { None };
-    Ok(html(status, pages::licenses(&viewer.chrome(), form, &rows, next.as_deref(), error)))
-}
-
-/// The filters of the list form, within what the viewer may see.
-pub(super) fn list_filter(viewer: &Viewer, form: &ListForm) -> Result<LicenseFilter, UiError> {
-    let mut filter = viewer.scope();
-    let given = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
-    filter.org = given(&form.org);
-    filter.product = given(&form.product);
-    filter.standing =
-        LicenseStanding::ALL.into_iter().find(|s| s.status().as_str() == form.standing);
-    filter.activated = match form.activated.as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    };
-    if [&filter.org, &filter.product]
-        .iter()
-        .any(|v| v.as_ref().is_some_and(|v| v.chars().any(char::is_control)))
-    {
-        return Err(UiError::NotFound);
-    }
-    Ok(filter)
-}
-
 /// `GET /ui/usage.csv`: the monthly validations of the listed licenses, streamed.
 pub(super) async fn usage_csv(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, UiError> {
-    let Query(form) = query.map_err(|_| UiError::NotFound)?;
-    let filter = list_filter(&viewer, &form)?;
-    let mut response = crate::http::admin_api::usage_csv(portal, filter);
+    let Ok(Query(form)) = query else { return Ok(bad_address(&viewer)) };
+    let request = list_request(&viewer, &form, portal.now().as_unix());
+    if request.error.is_some() {
+        return list_page(&portal, &viewer, &form, &request, StatusCode::BAD_REQUEST, None).await;
+    }
+    let mut response = crate::http::admin_api::usage_csv(portal, request.filter);
     response.headers_mut().insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"usage.csv\""),
@@ -173,8 +116,16 @@ pub(super) async fn license(
         Resource::License(Some(facts)) => authorization::offered(&viewer.caller(), facts),
         _ => Vec::new(),
     };
+    let now = portal.now();
+    let overdue = activation.as_ref().and_then(|a| licenses::overdue(license, a, now.as_unix()));
+    let hub_key_id = activation.as_ref().and_then(|a| {
+        a.hub_key.parse::<tessera_core::keys::PublicKey>().ok().map(|k| k.key_id().to_string())
+    });
     let view = pages::LicensePage {
-        status: license_status(license, portal.now()),
+        status: license_status(license, now),
+        overdue,
+        hub_key_id: hub_key_id.as_deref(),
+        this_month: now.date().year() as i64 * 100 + i64::from(u8::from(now.date().month())),
         license,
         organization: organization.as_ref(),
         organizations: &organizations,
@@ -431,10 +382,9 @@ pub(super) async fn find(
         Some(license) => Ok(Redirect::to(&format!("/ui/licenses/{}", license.id)).into_response()),
         None => {
             let form = ListForm::default();
-            let filter = list_filter(&viewer, &form)?;
+            let request = list_request(&viewer, &form, portal.now().as_unix());
             let message = "No license of yours has that id or license key.";
-            list_page(&portal, &viewer, &form, &filter, None, StatusCode::NOT_FOUND, Some(message))
-                .await
+            list_page(&portal, &viewer, &form, &request, StatusCode::NOT_FOUND, Some(message)).await
         }
     }
 }

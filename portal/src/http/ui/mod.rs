@@ -16,6 +16,8 @@
 
 mod api_keys;
 mod audit;
+mod bulk;
+mod finding;
 mod invitations;
 mod licenses;
 mod pages;
@@ -25,6 +27,8 @@ mod signin;
 
 use api_keys::*;
 use audit::*;
+use bulk::*;
+use finding::*;
 use invitations::*;
 use licenses::*;
 use people::*;
@@ -59,7 +63,7 @@ const UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// How long the staff dashboard's figures are reused.
 const DASHBOARD_SECS: i64 = 60;
 /// Licenses on one page of the list.
-const PAGE: u32 = 50;
+const PAGE: u32 = 100;
 
 /// The web pages' routes.
 pub fn router() -> Router<Arc<Portal>> {
@@ -73,7 +77,10 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/forgot", get(forgot_page).post(forgot))
         .route("/ui/reset/{token}", get(reset_page).post(reset))
         .route("/ui/licenses", get(licenses))
+        .route("/ui/licenses.csv", get(licenses_csv))
         .route("/ui/licenses/find", axum::routing::post(find))
+        .route("/ui/licenses/bulk", axum::routing::post(bulk_confirm))
+        .route("/ui/licenses/bulk/{action}", axum::routing::post(bulk_act))
         .route("/ui/licenses/{id}", get(license))
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))
         .route("/ui/licenses/{id}/{action}", axum::routing::post(act))

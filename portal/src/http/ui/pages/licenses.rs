@@ -6,9 +6,7 @@ use maud::{Markup, html};
 use super::*;
 use crate::domain::accounts::OrganizationRow;
 use crate::domain::actions::Action;
-use crate::domain::licenses::{
-    ActivationRow, LicenseCounts, LicenseRow, LicenseSummary, MonthlyUsage,
-};
+use crate::domain::licenses::{ActivationRow, LicenseCounts, LicenseRow, MonthlyUsage};
 use crate::domain::registration::Outcome;
 
 pub fn dashboard(chrome: &Chrome<'_>, scope: &str, counts: &LicenseCounts) -> Markup {
@@ -29,107 +27,9 @@ pub fn dashboard(chrome: &Chrome<'_>, scope: &str, counts: &LicenseCounts) -> Ma
             }
             h2 { "Needs attention" }
             div.cards {
-                div.card { span.n { (counts.ending_soon) } "valid, ending within 30 days" }
-                div.card { span.n { (counts.silent_past_grace) } "hubs silent past their grace period" }
+                a.card href="/ui/licenses?standing=valid&ends_within=30" { span.n { (counts.ending_soon) } "valid, ending within 30 days" }
+                a.card href="/ui/licenses?silent=past_grace" { span.n { (counts.silent_past_grace) } "hubs silent past their grace period" }
             }
-        },
-    )
-}
-
-/// The filters of the license list, as the form shows them.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct ListForm {
-    #[serde(default)]
-    pub org: String,
-    #[serde(default)]
-    pub product: String,
-    #[serde(default)]
-    pub standing: String,
-    #[serde(default)]
-    pub activated: String,
-    #[serde(default)]
-    pub after: String,
-}
-
-pub fn licenses(
-    chrome: &Chrome<'_>,
-    form: &ListForm,
-    rows: &[(LicenseSummary, tessera_core::Status)],
-    next: Option<&str>,
-    error: Option<&str>,
-) -> Markup {
-    let next_link = next.map(|after| {
-        let mut q = url_query(&[
-            ("org", &form.org),
-            ("product", &form.product),
-            ("standing", &form.standing),
-            ("activated", &form.activated),
-        ]);
-        q.push_str(&format!("&after={after}"));
-        format!("/ui/licenses?{q}")
-    });
-    page(
-        "Licenses",
-        Some(chrome),
-        html! {
-            h1 { "Licenses" }
-            @if let Some(error) = error { p.error role="alert" { (error) } }
-            form.filters method="post" action="/ui/licenses/find" role="search" aria-label="Find one license" {
-                input type="hidden" name="csrf" value=(chrome.csrf);
-                div {
-                    label for="find" { "License id or license key" }
-                    input id="find" name="q" required maxlength="100" autocomplete="off" spellcheck="false";
-                }
-                button type="submit" { "Find" }
-            }
-            form.filters method="get" action="/ui/licenses" role="search" aria-label="Filter the licenses" {
-                div { label for="f-org" { "Organization (org claim)" } input id="f-org" name="org" value=(form.org); }
-                div { label for="f-product" { "Product" } input id="f-product" name="product" value=(form.product); }
-                div {
-                    label for="f-standing" { "Standing" }
-                    select id="f-standing" name="standing" {
-                        option value="" { "any" }
-                        @for s in LicenseStanding::ALL {
-                            option value=(standing_word(s)) selected[form.standing == standing_word(s)] { (standing_word(s).replace('_', " ")) }
-                        }
-                    }
-                }
-                div {
-                    label for="f-activated" { "Bound to a hub" }
-                    select id="f-activated" name="activated" {
-                        option value="" { "either" }
-                        option value="true" selected[form.activated == "true"] { "yes" }
-                        option value="false" selected[form.activated == "false"] { "no" }
-                    }
-                }
-                button type="submit" { "Filter" }
-            }
-            @if rows.is_empty() {
-                p { "No license matches." }
-            } @else {
-                div.table tabindex="0" role="region" aria-label="Scrollable table" {
-                    table {
-                        caption.muted { "Licenses in issue order, 50 a page" }
-                        thead { tr { th scope="col" { "License" } th scope="col" { "Organization" } th scope="col" { "Product" } th scope="col" { "Standing" } th scope="col" { "Ends" } th scope="col" { "Last validation" } } }
-                        tbody {
-                            @for (row, status) in rows {
-                                tr {
-                                    td { a href={ "/ui/licenses/" (row.license.id) } { code { (row.license.id) } } }
-                                    td { (row.license.org) }
-                                    td { (row.license.product) }
-                                    td { span class={ "status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) } }
-                                    td { (day(row.license.expires_at)) }
-                                    td { @if row.activated { (when(row.last_ping_at)) } @else { span.muted { "not activated" } } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            @if let Some(link) = next_link {
-                p.pager { a href=(link) rel="next" { "Next page →" } }
-            }
-            p { a href={ "/ui/usage.csv?" (url_query(&[("org", &form.org), ("product", &form.product), ("standing", &form.standing), ("activated", &form.activated)])) } download="usage.csv" { "Download the monthly validations of these licenses (CSV)" } }
         },
     )
 }
@@ -146,6 +46,21 @@ pub struct LicensePage<'a> {
     pub activation: Option<&'a ActivationRow>,
     pub usage: &'a [MonthlyUsage],
     pub done: Option<&'a str>,
+    /// Seconds its hub has been silent, when that is overdue.
+    pub overdue: Option<i64>,
+    /// The id of the bound hub's key.
+    pub hub_key_id: Option<&'a str>,
+    /// The month now (YYYYMM): the chart's last.
+    pub this_month: i64,
+}
+
+/// A length of time in the largest whole unit: "3 days", "5 hours", "20 minutes".
+fn span(secs: i64) -> String {
+    match secs {
+        s if s >= 2 * 86_400 => plural(s / 86_400, "day"),
+        s if s >= 2 * 3600 => plural(s / 3600, "hour"),
+        s => plural(s / 60, "minute"),
+    }
 }
 
 pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
@@ -164,7 +79,8 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                 dt { "Organization (claim)" } dd { (l.org) }
                 dt { "Assigned to" } dd { @match view.organization { Some(o) => (o.name), None => span.muted { "no organization record" } } }
                 dt { "Product" } dd { (l.product) }
-                dt { "Runners" } dd { (l.runners) }
+                dt { "Runner limit" } dd { (l.runners) " at once " span.muted { "(the hub counts slots in use)" } }
+                dt { "Ping interval" } dd { "every " (span(l.ping_interval_secs)) }
                 dt { "Valid from" } dd { (day(l.not_before)) }
                 dt { "Ends" } dd { (day(l.expires_at)) }
                 @if let Some(t) = l.terminates_at { dt { "Terminates" } dd { (day(t)) } }
@@ -189,9 +105,19 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
             h2 { "Hub" }
             @match view.activation {
                 Some(a) => {
+                    @if let Some(silent) = view.overdue {
+                        p.error role="alert" { "Overdue: no validation for " (span(silent)) ", where the hub validates every " (span(l.ping_interval_secs)) ". Its machine may be off or cut off from the portal; it keeps working for " (span(l.grace_period_secs)) " after its last validation." }
+                    }
+                    @if let Some(at) = a.cloned_at {
+                        div.error role="alert" {
+                            p { strong { "A copy of this hub was refused" } " on " (when(Some(at))) ": a second machine (a cloned virtual machine or a copied disk) used the same hub key." }
+                            p { "What to do: ask the customer which machine should hold the license and to stop the hub on the others. If the hub moved to a new machine for good, reset the hub binding below so that the new machine can activate." }
+                        }
+                    }
                     dl.terms {
-                        dt { "Activated" } dd { (when(Some(a.activated_at))) }
-                        dt { "Last validation" } dd { (when(a.last_ping_at)) }
+                        dt { "Bound since" } dd { (when(Some(a.rebound_at.unwrap_or(a.activated_at).max(a.activated_at)))) }
+                        dt { "Hub key id" } dd { @match view.hub_key_id { Some(id) => code { (id) }, None => span.muted { "unreadable" } } }
+                        dt { "Last validation" } dd { (when(a.last_ping_at)) @if view.overdue.is_some() { " " span.status.status-expired { "overdue" } } }
                         dt { "Re-activations" } dd { (a.rebinds) }
                         dt { "Repairs this year" } dd { (a.repairs) }
                     }
@@ -199,7 +125,7 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                 None => p { "Not bound to a hub: the next activation binds it." }
             }
             h2 id="usage" { "Validations per month" }
-            (chart(view.usage))
+            (chart(view.usage, view.this_month))
             @if !view.actions.is_empty() {
                 h2 { "Actions" }
                 div.actions {
@@ -221,7 +147,7 @@ pub fn action_label(action: Action) -> &'static str {
     }
 }
 
-fn action_warning(action: Action) -> &'static str {
+pub(super) fn action_warning(action: Action) -> &'static str {
     match action {
         Action::Suspend => {
             "The hub is refused at its next validation and its runners stop once their lease runs out. You can reinstate it later."
@@ -254,35 +180,61 @@ pub fn confirm(chrome: &Chrome<'_>, l: &LicenseRow, action: Action, limit: Optio
     )
 }
 
-/// Monthly validations as bars, drawn in SVG (no script), with the figures as a table too.
-fn chart(usage: &[MonthlyUsage]) -> Markup {
-    if usage.is_empty() {
-        return html! { p.muted { "No validation recorded yet." } };
+/// The values the chart's scale marks: 0, the top, and half of it when that is a whole
+/// number between them.
+fn scale(top: i64) -> Vec<i64> {
+    let mut marks = vec![0, top];
+    if top >= 2 && top % 2 == 0 {
+        marks.insert(1, top / 2);
     }
-    let months: Vec<&MonthlyUsage> = usage.iter().rev().take(12).rev().collect();
-    let top = months.iter().map(|m| m.pings).max().unwrap_or(1).max(1);
-    let (width, height, bar) = (640i64, 200i64, 640 / 12);
+    marks
+}
+
+/// The twelve months ending with `last` (YYYYMM), oldest first.
+fn twelve_months(last: i64) -> Vec<i64> {
+    let index = (last / 100) * 12 + (last % 100 - 1);
+    (index - 11..=index).map(|i| (i / 12) * 100 + i % 12 + 1).collect()
+}
+
+/// Validations per month over the last twelve (months without any shown as empty), as
+/// bars drawn in SVG (no script) with a labelled scale, and the figures as a table too.
+fn chart(usage: &[MonthlyUsage], this_month: i64) -> Markup {
+    let months: Vec<(i64, i64)> = twelve_months(this_month)
+        .into_iter()
+        .map(|m| (m, usage.iter().filter(|u| u.month == m).map(|u| u.pings).sum()))
+        .collect();
+    let top = months.iter().map(|(_, p)| *p).max().unwrap_or(0).max(1);
+    // The plot sits right of the scale's labels and above the months.
+    let (left, width, height) = (56i64, 600i64, 180i64);
+    let bar = width / 12;
     let label = |m: i64| format!("{}-{:02}", m / 100, m % 100);
     html! {
         figure.chart {
-            svg viewBox={ "0 0 " (width) " " (height + 24) } role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg" {
-                title id="chart-title" { "Validations per month, last " (months.len()) " months" }
-                @for (i, m) in months.iter().enumerate() {
-                    @let h = m.pings * height / top;
-                    @let x = i as i64 * bar;
+            svg viewBox={ "0 0 " (left + width) " " (height + 40) } role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg" {
+                title id="chart-title" { "Validations per month, the last 12 months" }
+                text x="12" y=(height / 2) font-size="11" fill="#57606a" text-anchor="middle" transform={ "rotate(-90 12 " (height / 2) ")" } { "Validations" }
+                @for value in scale(top) {
+                    @let y = height - value * (height - 8) / top;
+                    line x1=(left - 4) x2=(left + width) y1=(y) y2=(y) stroke="#d0d7de" {}
+                    text x=(left - 8) y=(y + 4) font-size="11" fill="#57606a" text-anchor="end" { (value) }
+                }
+                @for (i, (m, pings)) in months.iter().enumerate() {
+                    @let h = pings * (height - 8) / top;
+                    @let x = left + i as i64 * bar;
                     g {
-                        title { (label(m.month)) ": " (m.pings) " validations" }
+                        title { (label(*m)) ": " (pings) " validations" }
                         rect x=(x + 4) y=(height - h) width=(bar - 8) height=(h) fill="#0b5cad" {}
-                        text x=(x + bar / 2) y=(height + 16) font-size="11" text-anchor="middle" fill="#57606a" { (label(m.month)) }
+                        text x=(x + bar / 2) y=(height + 16) font-size="10" text-anchor="middle" fill="#57606a" { (label(*m)) }
                     }
                 }
+                text x=(left + width / 2) y=(height + 36) font-size="11" text-anchor="middle" fill="#57606a" { "Month" }
             }
             figcaption {
                 details {
                     summary { "The figures" }
                     table {
                         thead { tr { th scope="col" { "Month" } th scope="col" { "Validations" } } }
-                        tbody { @for m in &months { tr { td { (label(m.month)) } td { (m.pings) } } } }
+                        tbody { @for (m, pings) in &months { tr { td { (label(*m)) } td { (pings) } } } }
                     }
                 }
             }
@@ -393,4 +345,19 @@ pub fn confirm_erase_people(chrome: &Chrome<'_>, org: &OrganizationRow, people: 
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::twelve_months;
+
+    #[test]
+    fn the_chart_shows_the_twelve_months_ending_now_across_a_new_year() {
+        let months = twelve_months(202_703);
+        assert_eq!(months.len(), 12);
+        assert_eq!(months[0], 202_604);
+        assert_eq!(months[8], 202_612);
+        assert_eq!(months[9], 202_701);
+        assert_eq!(months[11], 202_703);
+    }
 }

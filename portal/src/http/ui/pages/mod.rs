@@ -4,6 +4,8 @@
 mod api_keys;
 mod audit;
 mod audit_words;
+mod bulk;
+mod finding;
 mod licenses;
 mod people;
 mod profile;
@@ -12,6 +14,8 @@ mod signin;
 
 pub use api_keys::*;
 pub use audit::*;
+pub use bulk::*;
+pub use finding::*;
 pub use licenses::*;
 pub use people::*;
 pub use profile::*;
@@ -56,7 +60,7 @@ fn new_password_fields(name: &str, label: &str, again: &str) -> Markup {
 }
 
 /// A moment as people read it, to the minute: `2026-12-07 14:05 UTC`.
-fn when(t: Option<i64>) -> String {
+pub(super) fn when(t: Option<i64>) -> String {
     t.and_then(|t| UnixTime::from_unix(t).ok()).map_or_else(
         || "never".to_owned(),
         |t| {
@@ -83,7 +87,7 @@ fn plural(n: i64, unit: &str) -> String {
     if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
-fn day(t: i64) -> String {
+pub(super) fn day(t: i64) -> String {
     UnixTime::from_unix(t).map(|t| t.date().to_string()).unwrap_or_default()
 }
 

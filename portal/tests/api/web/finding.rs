@@ -1,0 +1,307 @@
+//! Finding licenses on the web pages over real HTTP: filters, sort, count, pages both
+//! ways, the CSV download, the dashboard's links, and what an org-admin reaches.
+
+use super::*;
+use tessera_core::license::{Claims, LicenseTerms};
+
+/// Registers licenses made by `tune` (each given its index) in one batch call.
+async fn register_all(
+    app: &TestApp,
+    n: usize,
+    tune: impl Fn(usize, &mut LicenseTerms),
+) -> Vec<Claims> {
+    let issued: Vec<(Claims, String)> = (0..n).map(|i| app.issue(|t| tune(i, t))).collect();
+    for chunk in issued.chunks(500) {
+        let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
+        let batch = app
+            .post_json(
+                "/v1/admin/licenses/batch",
+                Some(&app.admin_key),
+                &serde_json::json!({ "licenses": texts }),
+            )
+            .await;
+        assert_eq!(batch.status, 200, "{batch:?}");
+    }
+    issued.into_iter().map(|(claims, _)| claims).collect()
+}
+
+/// The license ids a list page shows, in its order.
+fn listed(page: &Page) -> Vec<String> {
+    page.body
+        .split(r#"<a href="/ui/licenses/"#)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(r#""><code>"#).map(|(id, _)| id.to_owned()))
+        .collect()
+}
+
+/// The address of the link marked `rel` ("next", "prev") on a page.
+fn link(page: &Page, rel: &str) -> Option<String> {
+    let marker = format!(r#"" rel="{rel}""#);
+    let end = page.body.find(&marker)?;
+    let start = page.body[..end].rfind(r#"href=""#)? + r#"href=""#.len();
+    Some(page.body[start..end].replace("&amp;", "&"))
+}
+
+async fn staff(app: &TestApp) -> Browser<'_> {
+    person(app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut browser = Browser::new(app);
+    assert_eq!(browser.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    browser
+}
+
+fn org(name: &str) -> tessera_core::claim::Org {
+    name.parse().expect("org")
+}
+
+on_both_stores!(the_list_finds_by_customer_name_id_product_standing_and_end_date, |app| {
+    let names = ["Acme Corp", "ACME Labs", "Globex Industries", "Initech"];
+    let soon: tessera_core::UnixTime =
+        tessera_core::UnixTime::from_unix(app.now().as_unix() + 10 * 86_400).expect("t");
+    let claims = register_all(&app, 4, |i, t| {
+        t.org = org(names[i]);
+        if i == 3 {
+            t.product = "initech-hub".parse().expect("product");
+            t.expires_at = soon;
+        }
+    })
+    .await;
+    let id = |i: usize| claims[i].id.to_string();
+    let mut dana = staff(&app).await;
+
+    // A part of the name, whatever its case, in the URL of a GET form.
+    let acme = dana.get("/ui/licenses?q=acme").await;
+    assert_eq!(acme.status, 200);
+    let mut found = listed(&acme);
+    found.sort();
+    let mut expected = vec![id(0), id(1)];
+    expected.sort();
+    assert_eq!(found, expected, "{}", acme.body);
+    assert!(acme.body.contains("2 licenses match."), "{}", acme.body);
+    assert!(acme.body.contains(r#"name="q" value="acme""#), "the form keeps the search");
+    assert_eq!(listed(&dana.get("/ui/licenses?q=BEX+IND").await), vec![id(2)]);
+    assert_eq!(listed(&dana.get("/ui/licenses?q=%25_%25").await), Vec::<String>::new());
+    // Too short to search by: said, and the list is not filtered.
+    let short = dana.get("/ui/licenses?q=ac").await;
+    assert_eq!(short.status, 200);
+    assert!(short.body.contains("Type at least 3 characters"), "{}", short.body);
+    assert_eq!(listed(&short).len(), 4);
+
+    assert_eq!(listed(&dana.get(&format!("/ui/licenses?id={}", id(2))).await), vec![id(2)]);
+    let upper = id(2).to_ascii_uppercase();
+    assert_eq!(listed(&dana.get(&format!("/ui/licenses?id={upper}")).await), vec![id(2)]);
+    assert_eq!(listed(&dana.get("/ui/licenses?product=initech-hub").await), vec![id(3)]);
+    assert_eq!(listed(&dana.get("/ui/licenses?ends_within=30").await), vec![id(3)]);
+    assert_eq!(listed(&dana.get("/ui/licenses?ends_within=5").await), Vec::<String>::new());
+    let combined = dana.get("/ui/licenses?q=corp&standing=valid&activated=false").await;
+    assert_eq!(listed(&combined), vec![id(0)]);
+    assert!(combined.body.contains("1 license matches."));
+    assert_eq!(listed(&dana.get("/ui/licenses?standing=revoked").await), Vec::<String>::new());
+
+    // Bad input: a 400 page that says what is wrong, never a 500.
+    for (query, says) in [
+        ("ends_within=soon", "Ends within takes a number of days"),
+        ("ends_within=0", "Ends within takes a number of days"),
+        ("sort=price", "The list sorts by customer"),
+        ("dir=up", "asc or desc"),
+        ("standing=great", "There is no standing"),
+        ("id=not-an-id!", "hex digits and dashes"),
+        ("after=zz", "start again from the first page"),
+        ("q=%00acme", "control characters"),
+        ("q=a&q=b", "not one the portal makes"),
+    ] {
+        let page = dana.get(&format!("/ui/licenses?{query}")).await;
+        assert_eq!(page.status, 400, "{query}");
+        assert!(page.body.contains(says), "{query}: {}", page.body);
+        let csv = dana.get(&format!("/ui/licenses.csv?{query}")).await;
+        assert_eq!(csv.status, 400, "{query} (CSV)");
+    }
+});
+
+on_both_stores!(sorted_pages_walk_every_license_once_forwards_and_back, |app| {
+    let start = app.now().as_unix();
+    let claims = register_all(&app, 230, |i, t| {
+        t.org = org(&format!("Customer {:03}", (i * 37) % 230));
+        t.expires_at =
+            tessera_core::UnixTime::from_unix(start + (400 + (i as i64 % 7)) * 86_400).expect("t");
+    })
+    .await;
+    let mut dana = staff(&app).await;
+    for (sort, dir) in [
+        ("customer", "desc"),
+        ("customer", "asc"),
+        ("ends", "asc"),
+        ("ends", "desc"),
+        ("state", "asc"),
+        ("last_ping", "desc"),
+        ("", ""),
+    ] {
+        let mut pages: Vec<Vec<String>> = Vec::new();
+        let mut at = Some(format!("/ui/licenses?sort={sort}&dir={dir}"));
+        while let Some(path) = at {
+            let page = dana.get(&path).await;
+            assert_eq!(page.status, 200, "{path}");
+            assert!(page.body.contains("230 licenses match."), "{path}");
+            pages.push(listed(&page));
+            at = link(&page, "next");
+            assert_eq!(link(&page, "prev").is_some(), pages.len() > 1, "{path}");
+            assert!(pages.len() <= 3, "{sort} {dir}: more pages than licenses");
+        }
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 30], "{sort}");
+        let walked: Vec<&String> = pages.iter().flatten().collect();
+        let unique: std::collections::BTreeSet<_> = walked.iter().collect();
+        assert_eq!(unique.len(), 230, "{sort} {dir}: a license repeated or skipped");
+        // In the order asked for.
+        let rows: Vec<tessera_portal::domain::licenses::LicenseRow> = {
+            let mut rows = Vec::new();
+            for id in &walked {
+                rows.push(app.portal.store.license(id).await.expect("db").expect("row"));
+            }
+            rows
+        };
+        let keys: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                let key = match sort {
+                    "customer" => r.org.clone(),
+                    "ends" => format!("{:012}", r.expires_at),
+                    _ => String::new(),
+                };
+                (key, r.id.clone())
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        if dir == "desc" {
+            sorted.reverse();
+        }
+        if matches!(sort, "customer" | "ends" | "") {
+            assert_eq!(keys, sorted, "{sort} {dir}");
+        }
+        // Back from the last page: the same pages, in the same order.
+        let mut page = dana.get(&format!("/ui/licenses?sort={sort}&dir={dir}")).await;
+        for _ in 1..pages.len() {
+            page = dana.get(&link(&page, "next").expect("next")).await;
+        }
+        for expected in pages.iter().rev().skip(1) {
+            let back = link(&page, "prev").expect("a previous page");
+            assert!(back.contains(&format!("sort={sort}")) || sort.is_empty(), "{back}");
+            page = dana.get(&back).await;
+            assert_eq!(&listed(&page), expected, "{sort} {dir}: back to {back}");
+        }
+        assert!(link(&page, "prev").is_none(), "{sort} {dir}: nothing before the first page");
+    }
+    assert_eq!(claims.len(), 230);
+});
+
+on_both_stores!(the_csv_has_the_filtered_list_and_formulas_as_text, |app| {
+    let names = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd", "Acme, \"Corp\"", "Globex"];
+    let claims = register_all(&app, 4, |i, t| t.org = org(names[i])).await;
+    let mut dana = staff(&app).await;
+    let all = dana.get("/ui/licenses.csv?sort=customer").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(all.headers["content-disposition"].to_str().expect("text").contains("licenses.csv"));
+    let lines: Vec<&str> = all.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "license,customer,product,standing,ends,last_validation,bound");
+    assert_eq!(lines.len(), 5, "{}", all.body);
+    // Sorted by customer: "+cmd" < "=HYP…" < "Acme…" < "Globex".
+    let id = |i: usize| claims[i].id.to_string();
+    assert!(lines[1].starts_with(&format!("{},'+cmd,acme-hub,valid,", id(1))), "{}", lines[1]);
+    assert!(
+        lines[2].starts_with(&format!(
+            "{},\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",",
+            id(0)
+        )),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].starts_with(&format!("{},\"Acme, \"\"Corp\"\"\",", id(2))), "{}", lines[3]);
+    assert!(lines[4].ends_with(",no"), "{}", lines[4]);
+    // The same filters as the list.
+    let one = dana.get("/ui/licenses.csv?q=glob").await;
+    assert_eq!(one.body.lines().count(), 2, "{}", one.body);
+    assert!(one.body.contains(&id(3)));
+    // The list links to its own download, filters and all.
+    let list = dana.get("/ui/licenses?q=glob&sort=ends&dir=desc").await;
+    assert!(
+        list.body.contains(r#"href="/ui/licenses.csv?q=glob&amp;sort=ends&amp;dir=desc""#),
+        "{}",
+        list.body
+    );
+});
+
+on_both_stores!(an_org_admin_finds_and_downloads_only_their_own_organizations_licenses, |app| {
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    accounts::create_organization(&app.portal.store, "Acme Rival", app.now()).await.expect("org");
+    let claims = register_all(&app, 4, |i, t| {
+        t.org = org(if i % 2 == 0 { "Acme Corp" } else { "Acme Rival" })
+    })
+    .await;
+    let (own, other): (Vec<_>, Vec<_>) =
+        claims.iter().map(|c| c.id.to_string()).enumerate().partition(|(i, _)| i % 2 == 0);
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+    let mut ops = Browser::new(&app);
+    assert_eq!(ops.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    for path in [
+        "/ui/licenses?q=acme".to_owned(),
+        "/ui/licenses?q=rival".to_owned(),
+        format!("/ui/licenses?id={}", other[0].1),
+        "/ui/licenses?sort=customer&dir=desc".to_owned(),
+        format!("/ui/licenses?after={}", other[0].1),
+    ] {
+        let page = ops.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        let shown = listed(&page);
+        for (_, id) in &other {
+            assert!(!shown.contains(id), "{path} shows another organization's license");
+        }
+    }
+    let mine = ops.get("/ui/licenses?q=acme").await;
+    assert!(mine.body.contains("2 licenses match."), "{}", mine.body);
+    for (_, id) in &own {
+        assert!(mine.body.contains(id.as_str()));
+    }
+    for path in ["/ui/licenses.csv", "/ui/licenses.csv?q=rival", "/ui/usage.csv?q=acme"] {
+        let csv = ops.get(path).await;
+        assert_eq!(csv.status, 200, "{path}");
+        for (_, id) in &other {
+            assert!(!csv.body.contains(id.as_str()), "{path} holds another organization's license");
+        }
+    }
+    let csv = ops.get("/ui/licenses.csv").await;
+    assert_eq!(csv.body.lines().count(), 3, "{}", csv.body);
+});
+
+on_both_stores!(the_dashboards_cards_link_to_the_lists_they_count, |app| {
+    let soon = tessera_core::UnixTime::from_unix(app.now().as_unix() + 20 * 86_400).expect("t");
+    let claims = register_all(&app, 3, |i, t| {
+        if i == 0 {
+            t.expires_at = soon;
+        }
+        t.grace_period = Duration::from_secs(86_400);
+    })
+    .await;
+    let mut dana = staff(&app).await;
+    let dashboard = dana.get("/ui").await;
+    for href in [
+        "/ui/licenses?standing=valid",
+        "/ui/licenses?standing=valid&amp;ends_within=30",
+        "/ui/licenses?silent=past_grace",
+    ] {
+        assert!(dashboard.body.contains(&format!(r#"href="{href}""#)), "{href}");
+    }
+    let ending = dana.get("/ui/licenses?standing=valid&ends_within=30").await;
+    assert_eq!(listed(&ending), vec![claims[0].id.to_string()]);
+    assert!(ending.body.contains("1 license matches."));
+    // A bound hub silent past its grace period is on the list its card counts.
+    let mut hub = crate::helpers::TestHub::new("quiet", &app);
+    hub.activate(&app, &claims[1]).await;
+    assert_eq!(listed(&dana.get("/ui/licenses?silent=past_grace").await), Vec::<String>::new());
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let silent = dana.get("/ui/licenses?silent=past_grace").await;
+    assert_eq!(listed(&silent), vec![claims[1].id.to_string()], "{}", silent.body);
+});

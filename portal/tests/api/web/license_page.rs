@@ -1,0 +1,56 @@
+//! One license's page answers support's questions: its terms, its hub (bound since, key
+//! id, last validation, overdue), a cloned hub's warning with what to do, and twelve months
+//! of validations with the empty ones shown.
+
+use super::*;
+
+on_both_stores!(the_license_page_says_how_its_hub_is_doing_and_what_to_do, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let claims = app.registered_license().await;
+    let id = claims.id.to_string();
+    let mut hub = crate::helpers::TestHub::new("support", &app);
+    hub.activate(&app, &claims).await;
+    hub.ping(&app, &claims).await;
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let page = dana.get(&format!("/ui/licenses/{id}")).await;
+    assert_eq!(page.status, 200);
+    let activation = app.portal.store.activation(&id).await.expect("db").expect("bound");
+    let key: tessera_core::keys::PublicKey = activation.hub_key.parse().expect("hub key");
+    for text in [
+        "Runner limit",
+        "Ping interval",
+        "every 60 minutes",
+        "Bound since",
+        "Hub key id",
+        &key.key_id().to_string(),
+    ] {
+        assert!(page.body.contains(text), "{text} missing from {}", page.body);
+    }
+    assert!(!page.body.contains("Overdue"), "a hub that just validated is not overdue");
+    assert!(!page.body.contains("A copy of this hub was refused"));
+    // Twelve months ending with this one (March 2027), those without validations too, on a
+    // labelled scale.
+    for month in ["2026-04", "2026-12", "2027-01", "2027-03"] {
+        assert!(page.body.contains(&format!(">{month}<")), "{month} not on the chart");
+    }
+    assert!(page.body.contains(">Validations<") && page.body.contains(">Month<"));
+
+    // Silent for three ping intervals: overdue, said in words.
+    app.clock.advance(Duration::from_secs(3 * 3600));
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let late = dana.get(&format!("/ui/licenses/{id}")).await;
+    assert!(late.body.contains("Overdue: no validation for 3 hours"), "{}", late.body);
+    // A refused copy of the hub, as the ping path records it: the warning and what to do.
+    let at = app.now().as_unix();
+    sqlx::query("UPDATE activations SET cloned_at = $1 WHERE license_id = $2")
+        .bind(at)
+        .bind(&id)
+        .execute(app.portal.store.pool())
+        .await
+        .expect("record a copy");
+    let cloned = dana.get(&format!("/ui/licenses/{id}")).await;
+    assert!(cloned.body.contains("A copy of this hub was refused"), "{}", cloned.body);
+    assert!(cloned.body.contains("What to do:"), "{}", cloned.body);
+});
