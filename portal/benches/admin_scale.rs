@@ -1,3 +1,5 @@
+// Over 500 lines on purpose: one benchmark fills a million-license store once (tens of
+// minutes) and times every admin page against it in the same run, so the figures compare.
 //! The admin side of a portal at scale: a store of `LICENSES` licenses (default 1,000,000),
 //! each with 90 days of ping history and three rolled-up months, served by a real
 //! `tessera-portal` (release) process on loopback. Measured in one run: the database's size

@@ -1,3 +1,5 @@
+// Over 500 lines on purpose: the load generator, the store fill and the same-run floor
+// (one verify plus one sign) live together so that the ratio is taken in one run.
 //! Load generator: signed pings from many simulated hubs against a real `tessera-portal`
 //! process on loopback, with the server's trivial `/healthz` as the ceiling in the same run,
 //! and the cost of one Ed25519 verify + sign measured in the same run for the CPU budget.

@@ -195,14 +195,6 @@ pub(super) async fn audit(
     Ok(html(status, pages::audit(&viewer.chrome(), &view)))
 }
 
-/// A CSV cell: quoted, and a cell a spreadsheet would run as a formula (starting with
-/// `=`, `+`, `-`, `@`, a tab or a carriage return) is made text by a leading `'`.
-fn csv_cell(text: &str) -> String {
-    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let text = if formula { format!("'{text}") } else { text.to_owned() };
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
 /// The filtered ledger as CSV, newest first: the same filters and limits as the page.
 pub(super) async fn audit_csv(
     viewer: Viewer,
@@ -255,7 +247,9 @@ pub(super) async fn audit_csv(
             e.target.clone(),
             org.to_owned(),
         ];
-        csv.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+        csv.push_str(
+            &cells.iter().map(|c| super::csv::quoted_cell(c)).collect::<Vec<_>>().join(","),
+        );
         csv.push_str("\r\n");
     }
     Ok((
@@ -267,19 +261,4 @@ pub(super) async fn audit_csv(
         csv,
     )
         .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn a_cell_that_a_spreadsheet_would_run_is_text() {
-        assert_eq!(csv_cell("Acme Corp"), "\"Acme Corp\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
-            assert_eq!(csv_cell(formula), format!("\"'{}\"", formula.replace('"', "\"\"")));
-        }
-        assert_eq!(csv_cell("a=b"), "\"a=b\"");
-    }
 }

@@ -17,6 +17,7 @@
 mod api_keys;
 mod audit;
 mod bulk;
+mod csv;
 mod finding;
 mod invitations;
 mod licenses;
