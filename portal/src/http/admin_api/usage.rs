@@ -21,6 +21,9 @@ enum Format {
     Json,
     JsonLines,
     Csv,
+    /// CSV for a person's spreadsheet (the web pages' download): a cell a spreadsheet would
+    /// run as a formula is written as text (`http/ui/csv.rs`).
+    SpreadsheetCsv,
 }
 
 impl Format {
@@ -28,7 +31,7 @@ impl Format {
         match self {
             Format::Json => "application/json",
             Format::JsonLines => "application/jsonl",
-            Format::Csv => "text/csv; charset=utf-8",
+            Format::Csv | Format::SpreadsheetCsv => "text/csv; charset=utf-8",
         }
     }
 
@@ -36,7 +39,8 @@ impl Format {
     /// from the page's borrowed strings: an export is millions of rows.
     fn rows(self, page: &UsagePage, first: bool) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(page.rows.len() * 100);
-        if self == Format::Csv && first && !page.rows.is_empty() {
+        let csv_format = matches!(self, Format::Csv | Format::SpreadsheetCsv);
+        if csv_format && first && !page.rows.is_empty() {
             out.extend_from_slice(CSV_HEADER);
         }
         let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
@@ -54,6 +58,12 @@ impl Format {
                         pings,
                     ])
                     .map_err(|e| e.to_string())?;
+                }
+                Format::SpreadsheetCsv => {
+                    use crate::http::ui::csv::as_text;
+                    let (org, product) = (as_text(&license.org), as_text(&license.product));
+                    csv.write_record([license.id.as_str(), &org, &product, month, pings])
+                        .map_err(|e| e.to_string())?;
                 }
                 Format::Json | Format::JsonLines => {
                     if self == Format::Json && !(first && i == 0) {
@@ -76,7 +86,7 @@ impl Format {
                 }
             }
         }
-        if self == Format::Csv {
+        if csv_format {
             out.extend_from_slice(&csv.into_inner().map_err(|e| e.to_string())?);
         }
         Ok(out)
@@ -186,7 +196,8 @@ fn stream_usage(portal: Arc<Portal>, filter: LicenseFilter, format: Format) -> R
 }
 
 /// The usage export as CSV, for the web pages' download (the same rows and columns as
-/// `GET /v1/admin/usage?format=csv`).
+/// `GET /v1/admin/usage?format=csv`, with a formula cell written as text: a person opens
+/// this one in a spreadsheet; the API's stays the data as stored).
 pub(crate) fn usage_csv(portal: Arc<Portal>, filter: LicenseFilter) -> Response {
-    stream_usage(portal, filter, Format::Csv)
+    stream_usage(portal, filter, Format::SpreadsheetCsv)
 }

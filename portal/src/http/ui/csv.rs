@@ -3,7 +3,7 @@
 //! instead, so it is shown as text (OWASP's "CSV injection").
 
 /// The cell's text, an apostrophe first when a spreadsheet would run it.
-fn as_text(text: &str) -> String {
+pub(crate) fn as_text(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

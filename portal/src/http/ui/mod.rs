@@ -17,7 +17,7 @@
 mod api_keys;
 mod audit;
 mod bulk;
-mod csv;
+pub(crate) mod csv;
 mod finding;
 mod invitations;
 mod licenses;

@@ -217,6 +217,13 @@ on_both_stores!(the_csv_has_the_filtered_list_and_formulas_as_text, |app| {
     );
     assert!(lines[3].starts_with(&format!("{},\"Acme, \"\"Corp\"\"\",", id(2))), "{}", lines[3]);
     assert!(lines[4].ends_with(",no"), "{}", lines[4]);
+    // The monthly usage download too: "+cmd" pinged once, written as text.
+    let mut hub = crate::helpers::TestHub::new("cmd-hub", &app);
+    hub.activate(&app, &claims[1]).await;
+    hub.ping(&app, &claims[1]).await;
+    let usage = dana.get("/ui/usage.csv").await;
+    assert_eq!(usage.status, 200);
+    assert!(usage.body.contains(&format!("{},'+cmd,acme-hub,", id(1))), "{}", usage.body);
     // The same filters as the list.
     let one = dana.get("/ui/licenses.csv?q=glob").await;
     assert_eq!(one.body.lines().count(), 2, "{}", one.body);
