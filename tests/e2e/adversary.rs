@@ -439,6 +439,9 @@ fn tessera_audit_verify_checks_the_portals_ledger_and_names_what_was_changed() {
     let behind = witnessed(&export, &later);
     assert_eq!(behind.code, 38, "{}", behind.stderr);
     assert!(behind.stderr.contains("a witness holds the checkpoint"), "{}", behind.stderr);
+    // Sound alone, the export is named against the file it disagrees with.
+    let against = format!("{} against {}", export.display(), later.display());
+    assert!(behind.stderr.contains(&against), "{}", behind.stderr);
     let empty = write("empty-witness", &[String::new()]);
     assert_eq!(witnessed(&later, &empty).code, 39);
 

@@ -26,9 +26,10 @@ pub enum AuditError {
     TooLarge { path: PathBuf },
     #[error("{} {source}", path.display())]
     NotAnExport { path: PathBuf, source: ExportLineError },
-    /// The export reads, but the ledger it holds is not sound.
-    #[error("{}: {source}", path.display())]
-    Unsound { path: PathBuf, source: LedgerError },
+    /// The export reads, but the ledger it holds is not sound (alone, or `against` an
+    /// earlier export or a witness's checkpoints, when it is sound alone).
+    #[error("{}{}: {source}", path.display(), against.as_ref().map(|a| format!(" against {}", a.display())).unwrap_or_default())]
+    Unsound { path: PathBuf, against: Option<PathBuf>, source: LedgerError },
     /// A proof that does not read, or does not hold.
     #[error("{}: {source}", path.display())]
     Proof { path: PathBuf, source: ProofTextError },
@@ -81,7 +82,8 @@ pub fn check_proof(
         Either::Consistency(p) => p.note.clone(),
     };
     let held = read_export(export)?;
-    let unsound = |source: LedgerError| AuditError::Unsound { path: file.to_owned(), source };
+    let unsound =
+        |source: LedgerError| AuditError::Unsound { path: file.to_owned(), against: None, source };
     let signed = held.checkpoints.iter().find(|s| s.note == note).ok_or_else(|| {
         let size = ledger::Checkpoint::parse_note(&note).map_or(0, |(c, _, _)| c.size);
         AuditError::NotInExport { path: file.to_owned(), size, export: export.to_owned() }
@@ -127,8 +129,21 @@ pub fn verify_export(
     let export = read_export(file)?;
     let earlier = since.map(read_export).transpose()?;
     let witnessed = witness.map(read_witnessed).transpose()?;
+    // Alone first, then against each file given, so that the message names the file that
+    // disagrees (a foreign or damaged witness is not the export's fault).
+    let unsound = |against: Option<&Path>| {
+        let against = against.map(Path::to_owned);
+        move |source| AuditError::Unsound { path: file.to_owned(), against, source }
+    };
+    let alone = ledger::verify(&export, trust, None).map_err(unsound(None))?;
+    if earlier.is_none() && witnessed.is_none() {
+        return Ok(alone);
+    }
+    if let Some(earlier) = &earlier {
+        ledger::verify(&export, trust, Some(earlier)).map_err(unsound(since))?;
+    }
     ledger::verify_witnessed(&export, trust, earlier.as_ref(), witnessed.as_ref())
-        .map_err(|source| AuditError::Unsound { path: file.to_owned(), source })
+        .map_err(unsound(witness.or(since)))
 }
 
 /// A witness's checkpoints: a file (export or checkpoint lines), or a directory whose every

@@ -109,7 +109,7 @@ impl Classify<AuditError> for Exit {
     fn failure(e: AuditError) -> Failure {
         match e {
             AuditError::File(e) => Exit::failure(e),
-            AuditError::Unsound { source, path } => {
+            AuditError::Unsound { source, path, against } => {
                 use tessera_core::ledger::LedgerError as L;
                 let code = match &source {
                     L::Rewritten { .. } => Exit::Rewritten,
@@ -124,7 +124,7 @@ impl Classify<AuditError> for Exit {
                     L::WitnessEmpty => Exit::NoWitness,
                     _ => Exit::Tampered,
                 };
-                Failure::new(code, AuditError::Unsound { source, path })
+                Failure::new(code, AuditError::Unsound { source, path, against })
             }
             AuditError::Proof { source: source @ ProofTextError::Fails(_), path } => {
                 Failure::new(Exit::ProofFails, AuditError::Proof { source, path })
