@@ -30,6 +30,28 @@ pub(crate) fn browser_kit() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
+/// Runs the browser test file `file` of `project` with Node's test runner, `env` set and
+/// `SCREENSHOTS` pointing at `target/browser-screenshots/`, which it answers; any failure
+/// fails the calling test with Node's output.
+pub(crate) fn run_node_tests(project: &Path, file: &str, env: &[(&str, &str)]) -> PathBuf {
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
+    std::fs::create_dir_all(&screenshots).expect("screenshot directory");
+    let output = std::process::Command::new("node")
+        .args(["--test", "--test-reporter=spec", file])
+        .current_dir(project)
+        .envs(env.iter().copied())
+        .env("SCREENSHOTS", &screenshots)
+        .output()
+        .expect("run node (Node.js 20 or later)");
+    assert!(
+        output.status.success(),
+        "browser tests failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    screenshots
+}
+
 #[test]
 fn the_pages_work_in_chromium_for_staff_and_customers_and_pass_axe() {
     let Some((chromium, project)) = browser_kit() else { return };
@@ -58,25 +80,17 @@ fn the_pages_work_in_chromium_for_staff_and_customers_and_pass_axe() {
     assert_eq!(code, 0, "{err}");
     let upload = portal.data.join("upload.license");
     std::fs::write(&upload, vendor.license(3, None).1).expect("a license file to upload");
-    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
-    std::fs::create_dir_all(&screenshots).expect("screenshot directory");
-    let output = std::process::Command::new("node")
-        .args(["--test", "--test-reporter=spec", "ui.test.mjs"])
-        .current_dir(&project)
-        .env("PORTAL_URL", &portal.url)
-        .env("CHROMIUM", &chromium)
-        .env("SCREENSHOTS", &screenshots)
-        .env("SUPER_EMAIL", "dana@vendor.example")
-        .env("UPLOAD_FILE", &upload)
-        .env("PASSWORD", password)
-        .env("LICENSE_ID", claims.id.to_string())
-        .output()
-        .expect("run node (Node.js 20 or later)");
-    assert!(
-        output.status.success(),
-        "browser tests failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let screenshots = run_node_tests(
+        &project,
+        "ui.test.mjs",
+        &[
+            ("PORTAL_URL", portal.url.as_str()),
+            ("CHROMIUM", &chromium.to_string_lossy()),
+            ("SUPER_EMAIL", "dana@vendor.example"),
+            ("UPLOAD_FILE", &upload.to_string_lossy()),
+            ("PASSWORD", password),
+            ("LICENSE_ID", &claims.id.to_string()),
+        ],
     );
     for shot in ["01-sign-in", "05-license", "08-registered-by-upload", "13-customer-license"] {
         let png = screenshots.join(format!("{shot}.png"));

@@ -2,14 +2,13 @@
 //! against the real portal binary, on a desktop and a phone, as staff and as an org-admin.
 //! Screenshots land in `target/browser-screenshots/find-*.png`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tessera_core::license::LicenseTerms;
 use tessera_core::time::{Clock, SystemClock};
 use tessera_testkit::{PortalProcess, Vendor};
 
-use crate::browser::browser_kit;
+use crate::browser::{browser_kit, run_node_tests};
 use crate::processes::portal_command;
 
 #[test]
@@ -51,24 +50,16 @@ fn licenses_are_found_sorted_paged_and_downloaded_in_chromium_by_each_role() {
         let (code, _, err) = portal_command(&portal.data, &args, &format!("{password}\n"));
         assert_eq!(code, 0, "{err}");
     }
-    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
-    std::fs::create_dir_all(&screenshots).expect("screenshot directory");
-    let output = std::process::Command::new("node")
-        .args(["--test", "--test-reporter=spec", "find.test.mjs"])
-        .current_dir(&project)
-        .env("PORTAL_URL", &portal.url)
-        .env("CHROMIUM", &chromium)
-        .env("SCREENSHOTS", &screenshots)
-        .env("SUPER_EMAIL", "dana@vendor.example")
-        .env("ORG_ADMIN_EMAIL", "ops@acme.example")
-        .env("PASSWORD", password)
-        .output()
-        .expect("run node (Node.js 20 or later)");
-    assert!(
-        output.status.success(),
-        "browser tests failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let screenshots = run_node_tests(
+        &project,
+        "find.test.mjs",
+        &[
+            ("PORTAL_URL", portal.url.as_str()),
+            ("CHROMIUM", &chromium.to_string_lossy()),
+            ("SUPER_EMAIL", "dana@vendor.example"),
+            ("ORG_ADMIN_EMAIL", "ops@acme.example"),
+            ("PASSWORD", password),
+        ],
     );
     for device in ["desktop", "phone"] {
         for shot in ["staff-2-search", "staff-4-sorted", "org-admin-2-own"] {

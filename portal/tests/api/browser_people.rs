@@ -3,11 +3,9 @@
 //! staff and a customer's org-admin, on a desktop and a phone screen. Screenshots land in
 //! `target/browser-screenshots/people-*.png` for a person to look at.
 
-use std::path::Path;
-
 use tessera_testkit::{PortalProcess, Vendor};
 
-use crate::browser::browser_kit;
+use crate::browser::{browser_kit, run_node_tests};
 use crate::processes::portal_command;
 
 /// Makes a person at the portal's command line.
@@ -36,23 +34,15 @@ fn the_people_keys_and_audit_pages_work_in_chromium_for_each_role_and_pass_axe()
     person(&portal, "super-admin", "dana@vendor.example", "Dana Smith", None);
     person(&portal, "org-admin", "kim@acme.example", "Kim Lee", Some("Acme Corp"));
     person(&portal, "org-admin", "zed@globex.example", "Zed Park", Some("Globex"));
-    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
-    std::fs::create_dir_all(&screenshots).expect("screenshot directory");
-    let output = std::process::Command::new("node")
-        .args(["--test", "--test-reporter=spec", "people.test.mjs"])
-        .current_dir(&project)
-        .env("PORTAL_URL", &portal.url)
-        .env("CHROMIUM", &chromium)
-        .env("SCREENSHOTS", &screenshots)
-        .env("PASSWORD", PASSWORD)
-        .env("LICENSE_ID", claims.id.to_string())
-        .output()
-        .expect("run node (Node.js 20 or later)");
-    assert!(
-        output.status.success(),
-        "browser tests failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let screenshots = run_node_tests(
+        &project,
+        "people.test.mjs",
+        &[
+            ("PORTAL_URL", portal.url.as_str()),
+            ("CHROMIUM", &chromium.to_string_lossy()),
+            ("PASSWORD", PASSWORD),
+            ("LICENSE_ID", &claims.id.to_string()),
+        ],
     );
     for role in ["super-admin", "org-admin"] {
         for screen in ["desktop", "phone"] {

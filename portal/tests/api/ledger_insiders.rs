@@ -9,18 +9,9 @@ use tessera_core::ledger::{Entry, Export, LedgerError};
 use crate::helpers::TestApp;
 use crate::on_both_stores;
 
+/// The export over HTTP, read.
 async fn export(app: &TestApp) -> Export {
-    let text = app
-        .http
-        .get(format!("{}/v1/admin/audit", app.address))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .expect("audit")
-        .text()
-        .await
-        .expect("body");
-    Export::from_lines(text.lines()).expect("export")
+    crate::ledger_signing::export(app).await.1
 }
 
 /// Some entries, all under a checkpoint the portal signed.

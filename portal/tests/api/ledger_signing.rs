@@ -11,7 +11,7 @@ use crate::helpers::{Db, TestApp, spawn_app_with};
 use crate::on_both_stores;
 
 /// The export over HTTP (the portal signs a checkpoint before it answers).
-async fn export(app: &TestApp) -> (String, Export) {
+pub(crate) async fn export(app: &TestApp) -> (String, Export) {
     let text = app
         .http
         .get(format!("{}/v1/admin/audit", app.address))
