@@ -113,12 +113,14 @@ impl Portal {
         })?;
         // A backup or restore that crashed may have left a plaintext copy here.
         crate::backup::remove_leftovers(&settings.data_dir);
-        let store = Store::open(settings.database_url.expose()).await?;
         let receipt_key = startup::receipt_key(
             &settings.data_dir,
             settings.receipt_key_file.as_deref(),
             settings.receipt_key_passphrase_file.as_deref(),
         )?;
+        let store = Store::open(settings.database_url.expose()).await?.with_entry_tags(
+            startup::ledger_tag_key(settings.ledger_tag_key_file.as_deref(), &receipt_key)?,
+        );
         let mut problems = Vec::new();
         let trust = startup::load_trust(&settings.trust, &mut problems);
         let delegation = startup::load_delegation(

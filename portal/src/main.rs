@@ -66,6 +66,14 @@ async fn open_store(settings: &Settings) -> Result<Store, Failure> {
     Ok(Store::open(settings.database_url.expose()).await?)
 }
 
+/// The store for a command that changes something, tagging its ledger entries as the
+/// running portal does (refused when it cannot, once the ledger has been signed).
+async fn open_store_to_change(settings: &Settings) -> Result<Store, Failure> {
+    let store = open_store(settings).await?;
+    tessera_portal::cli_signing::store_for_changes(settings, store)
+        .map_err(|e| fail(Exit::Config, e))
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => serve(settings(&args)?).await,
@@ -185,7 +193,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
         UserCommand::Create { role, email, name, org, store } => {
             let role: accounts::Role = role.parse().map_err(account_failure)?;
             let settings = settings(&store)?;
-            let store = open_store(&settings).await?;
+            let store = open_store_to_change(&settings).await?;
             let org_id = match &org {
                 Some(name) => Some(
                     store
@@ -216,7 +224,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::Unlock { email, store } => {
             let settings = settings(&store)?;
-            let store = open_store(&settings).await?;
+            let store = open_store_to_change(&settings).await?;
             let user = find_user(&store, &email).await?;
             store.clear_failed_signins(&user.id).await?;
             store.clear_code_failures(&user.id).await?;
@@ -227,7 +235,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::ResetSecondFactor { email, store } => {
             let settings = settings(&store)?;
-            let store = open_store(&settings).await?;
+            let store = open_store_to_change(&settings).await?;
             let user = find_user(&store, &email).await?;
             store.set_second_factor(&user.id, None, &[]).await?;
             let ended = store.delete_sessions_of(&user.id).await?;
@@ -238,7 +246,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::SignOut { email, store } => {
             let settings = settings(&store)?;
-            let store = open_store(&settings).await?;
+            let store = open_store_to_change(&settings).await?;
             let user = find_user(&store, &email).await?;
             let ended = store.delete_sessions_of(&user.id).await?;
             cli_record(&store, "user.signed_out_everywhere", &user).await?;
@@ -290,7 +298,7 @@ async fn org(command: OrgCommand) -> Result<(), Failure> {
     match command {
         OrgCommand::Create { name, store } => {
             let settings = settings(&store)?;
-            let store = open_store(&settings).await?;
+            let store = open_store_to_change(&settings).await?;
             let org = accounts::create_organization(&store, &name, SystemClock.now())
                 .await
                 .map_err(account_failure)?;
@@ -314,7 +322,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
                 })
                 .transpose()?;
             let settings = settings(&store)?;
-            let store = open_store(&settings).await?;
+            let store = open_store_to_change(&settings).await?;
             let key = apikeys::create(&store, &scopes, &label, expires, now)
                 .await
                 .map_err(|e| fail(Exit::Config, e))?;
@@ -345,7 +353,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
         }
         ApiKeyCommand::Revoke { id, store } => {
             let settings = settings(&store)?;
-            let store = open_store(&settings).await?;
+            let store = open_store_to_change(&settings).await?;
             let actor = tessera_portal::domain::audit::Actor::CommandLine;
             if apikeys::revoke(&store, &actor, &id, now).await? {
                 sign_change(&settings, &store).await;

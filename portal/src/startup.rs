@@ -48,6 +48,23 @@ pub fn private_data_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The key that tags the audit ledger's entries: read from `file` (64 hex digits; several
+/// instances of one portal on one database share it), else derived from the receipt key.
+pub fn ledger_tag_key(
+    file: Option<&Path>,
+    receipt_key: &SigningKey,
+) -> Result<tessera_core::ledger::EntryTagKey, ReceiptKeyError> {
+    use tessera_core::ledger::EntryTagKey;
+    let Some(path) = file else { return Ok(EntryTagKey::derive(receipt_key)) };
+    let fail = |message: &str| ReceiptKeyError { path: path.to_owned(), message: message.into() };
+    let bytes = read_capped(path, 1024).map_err(|e| fail(&e.to_string()))?;
+    let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).trim().to_owned());
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text.as_bytes(), &mut key)
+        .map_err(|_| fail("the ledger tag key file must hold 64 hex digits"))?;
+    Ok(EntryTagKey::from_bytes(key))
+}
+
 /// Loads the receipt key from the data directory, making one on first start.
 pub fn load_or_create_receipt_key(data_dir: &Path) -> Result<SigningKey, ReceiptKeyError> {
     let path = data_dir.join(RECEIPT_KEY_FILE);

@@ -111,6 +111,9 @@ pub struct Layer {
     pub receipt_key_file: Option<PathBuf>,
     /// `receipt_key_passphrase_file`: the passphrase of an encrypted receipt key.
     pub receipt_key_passphrase_file: Option<PathBuf>,
+    /// `ledger_tag_key_file`: the key that tags audit ledger entries, shared by every
+    /// instance of one portal.
+    pub ledger_tag_key_file: Option<PathBuf>,
     /// `smtp_from`: the sender of the portal's emails.
     pub smtp_from: Option<String>,
 }
@@ -183,6 +186,9 @@ pub struct Settings {
     pub receipt_key_file: Option<PathBuf>,
     /// The file holding an encrypted receipt key's passphrase.
     pub receipt_key_passphrase_file: Option<PathBuf>,
+    /// The file holding the key that tags audit ledger entries (64 hex digits), for several
+    /// instances on one database; without it, the key is derived from the receipt key.
+    pub ledger_tag_key_file: Option<PathBuf>,
     /// Days an audit ledger entry is kept: 7 years.
     pub keep_ledger_days: i64,
     /// Days a license (its bindings, counts) is kept after its contract ended: 7 years.
@@ -315,6 +321,7 @@ impl Layer {
             receipt_key_passphrase_file: self
                 .receipt_key_passphrase_file
                 .or(below.receipt_key_passphrase_file),
+            ledger_tag_key_file: self.ledger_tag_key_file.or(below.ledger_tag_key_file),
             smtp_from: self.smtp_from.or(below.smtp_from),
         }
     }
@@ -420,6 +427,7 @@ impl Layer {
             keep_ledger_days: self.keep_ledger_days.unwrap_or(7 * 365 + 2).max(1),
             receipt_key_file: self.receipt_key_file.clone(),
             receipt_key_passphrase_file: self.receipt_key_passphrase_file.clone(),
+            ledger_tag_key_file: self.ledger_tag_key_file.clone(),
             smtp,
             require_second_factor_for_super_admins: self
                 .require_second_factor_for_super_admins

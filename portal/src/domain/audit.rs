@@ -148,8 +148,18 @@ pub fn last_signed(witness: &Path) -> Option<Signed> {
 }
 
 /// The stored tree, recomputed from the entries' fields (the stored hashes are checked, not
-/// believed), or what is wrong with it.
-async fn stored_tree(store: &Store) -> Result<Result<Tree, String>, StoreError> {
+/// believed), or what is wrong with it. Past `vouched` (the size of the last checkpoint the
+/// portal signed, from its witness file) every entry must carry its tag under `tags`, and
+/// every entry this process wrote there must still be in place: no checkpoint is signed over
+/// entries someone else wrote into the database, or with entries the portal wrote removed.
+/// The tag key is the store handle's (the one it tags its own entries with). With no
+/// checkpoint signed yet, the first is signed over what is there (commands run before the
+/// portal ever started hold no key to tag with).
+async fn stored_tree(
+    store: &Store,
+    vouched: Option<u64>,
+) -> Result<Result<Tree, String>, StoreError> {
+    let tags = store.entry_tags();
     let mut tree = match store.ledger_frontier().await? {
         Some((size, hashes)) => match Frontier::from_parts(size as u64, hashes) {
             Ok(frontier) => Tree::after_cut(&frontier),
@@ -157,6 +167,13 @@ async fn stored_tree(store: &Store) -> Result<Result<Tree, String>, StoreError> 
         },
         None => Tree::new(),
     };
+    if let Some(seq) = store.written().reused() {
+        return Ok(Err(format!(
+            "entry {seq}, written by this portal, was removed from the database and its number used again"
+        )));
+    }
+    let written = vouched.map(|size| store.written().after(size)).unwrap_or_default();
+    let mut written = written.into_iter().peekable();
     loop {
         let page = store.ledger_after(tree.size() as i64, 10_000).await?;
         if page.is_empty() {
@@ -171,8 +188,31 @@ async fn stored_tree(store: &Store) -> Result<Result<Tree, String>, StoreError> 
             if hex::encode(leaf) != stored.hash {
                 return Ok(Err(format!("entry {expected} was changed in the database")));
             }
+            if vouched.is_some_and(|size| expected > size) {
+                let tag = stored.tag.as_deref().and_then(|t| hex::decode(t).ok());
+                if !tag.zip(tags).is_some_and(|(tag, tags)| tags.holds(&leaf, &tag)) {
+                    return Ok(Err(format!(
+                        "entry {expected} was not written by this portal (its tag is missing or wrong): it was added to the database by someone else"
+                    )));
+                }
+            }
+            if let Some((seq, _)) = written.next_if(|(seq, _)| *seq < expected) {
+                return Ok(Err(format!("entry {seq}, written by this portal, is gone")));
+            }
+            if let Some((_, mine)) = written.next_if(|(seq, _)| *seq == expected)
+                && mine != leaf
+            {
+                return Ok(Err(format!(
+                    "entry {expected}, written by this portal, was replaced in the database before it was signed"
+                )));
+            }
             tree.push(leaf);
         }
+    }
+    if let Some((seq, _)) = written.next() {
+        return Ok(Err(format!(
+            "entry {seq}, written by this portal, was removed from the database before it was signed"
+        )));
     }
     Ok(Ok(tree))
 }
@@ -193,7 +233,8 @@ async fn signable(
         Ok(last) => last,
         Err(why) => return Ok(Err(why)),
     };
-    let tree = match stored_tree(store).await? {
+    let vouched = last.as_ref().map(|last| last.checkpoint.size);
+    let tree = match stored_tree(store, vouched).await? {
         Ok(tree) => tree,
         Err(why) => return Ok(Err(why)),
     };
@@ -223,7 +264,10 @@ pub async fn sign_checkpoint(
 ) -> Result<Signing, StoreError> {
     let Some(delegation) = signer.delegation else { return Ok(Signing::Unchanged) };
     let size = store.ledger_size().await?;
-    if !signer.check_all && store.last_checkpoint_size().await? == Some(size) {
+    // Entries this process wrote past the stored size were removed: that is looked into too.
+    let removed =
+        !store.written().after(size.max(0) as u64).is_empty() || store.written().reused().is_some();
+    if !signer.check_all && !removed && store.last_checkpoint_size().await? == Some(size) {
         return Ok(Signing::Unchanged);
     }
     let tree = match signable(store, delegation, signer.witness, now).await? {
@@ -246,6 +290,7 @@ pub async fn sign_checkpoint(
                 if last_signed(signer.witness).map(|w| w.checkpoint.size) != Some(tree.size()) {
                     write_witness(signer.witness, &signed);
                 }
+                store.written().forget_through(tree.size());
                 Signing::Checked
             }
             _ => Signing::Refused(format!(
@@ -269,6 +314,7 @@ pub async fn sign_checkpoint(
     match Signed::parse(&note, now) {
         Ok(signed) => {
             write_witness(signer.witness, &signed);
+            store.written().forget_through(tree.size());
             let outcomes = signer.witnesses.publish(&signed, &tree).await;
             keep_cosignatures(store, signer.witnesses, &stored, &outcomes, now).await;
         }

@@ -49,6 +49,59 @@ pub struct StoredEntry {
     pub entry: Entry,
     /// Its hash, hex.
     pub hash: String,
+    /// Its tag (hex; [`tessera_core::ledger::EntryTagKey`]), none when written without a key.
+    pub tag: Option<String>,
+}
+
+/// What this store handle appended and no checkpoint covers yet, by entry number: the leaf
+/// hash it wrote. Kept in memory only (a fact about this process's writes, which the domain
+/// compares with the database before signing, so entries removed from the unsigned tail are
+/// noticed while the portal runs). Bounded: past [`WRITTEN_KEPT`], the oldest are forgotten.
+#[derive(Debug, Default)]
+pub struct Written(std::sync::Mutex<WrittenInner>);
+
+#[derive(Debug, Default)]
+struct WrittenInner {
+    leaves: std::collections::BTreeMap<u64, [u8; 32]>,
+    /// The first entry number this handle wrote twice: the first entry there was removed.
+    reused: Option<u64>,
+}
+
+/// How many unsigned entries a process remembers writing (a portal that may not sign keeps
+/// appending; its memory must not grow without end).
+pub const WRITTEN_KEPT: usize = 100_000;
+
+impl Written {
+    fn inner(&self) -> std::sync::MutexGuard<'_, WrittenInner> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn note(&self, seq: u64, leaf: [u8; 32]) {
+        let mut inner = self.inner();
+        if inner.leaves.insert(seq, leaf).is_some() {
+            inner.reused.get_or_insert(seq);
+        }
+        while inner.leaves.len() > WRITTEN_KEPT {
+            inner.leaves.pop_first();
+        }
+    }
+
+    /// The entries written after `after`, oldest first.
+    pub fn after(&self, after: u64) -> Vec<(u64, [u8; 32])> {
+        self.inner().leaves.range(after + 1..).map(|(seq, leaf)| (*seq, *leaf)).collect()
+    }
+
+    /// The first entry number this handle wrote at twice (so the entry it wrote first there
+    /// was removed from the database), if any.
+    pub fn reused(&self) -> Option<u64> {
+        self.inner().reused
+    }
+
+    /// Forgets the entries up to `size` (a checkpoint covers them now).
+    pub fn forget_through(&self, size: u64) {
+        let mut inner = self.inner();
+        inner.leaves = inner.leaves.split_off(&(size + 1));
+    }
 }
 
 /// A stored checkpoint.
@@ -83,6 +136,7 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEntry, StoreError> {
             org: row.try_get("org_id")?,
         },
         hash: row.try_get("hash")?,
+        tag: row.try_get("tag")?,
     })
 }
 
@@ -104,6 +158,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let mut seq: i64 = row.try_get(0)?;
+        let mut leaves = Vec::with_capacity(entries.len());
         for new in entries {
             seq += 1;
             let entry = Entry {
@@ -115,9 +170,10 @@ impl Store {
                 org: new.org_id.clone(),
             };
             let hash = entry.leaf_hash();
+            let tag = self.entry_tags.as_ref().map(|key| hex::encode(key.tag(&hash)));
             sqlx::query(
-                "INSERT INTO ledger (seq, at, actor, action, target, org_id, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO ledger (seq, at, actor, action, target, org_id, hash, tag) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(seq)
             .bind(new.at)
@@ -126,10 +182,15 @@ impl Store {
             .bind(&new.target)
             .bind(&new.org_id)
             .bind(hex::encode(hash))
+            .bind(tag)
             .execute(&mut *tx)
             .await?;
+            leaves.push((seq as u64, hash));
         }
         tx.commit().await?;
+        for (seq, leaf) in leaves {
+            self.written.note(seq, leaf);
+        }
         Ok(())
     }
 
@@ -256,7 +317,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<StoredEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, target, org_id, hash FROM ledger WHERE seq > $1 \
+            "SELECT seq, at, actor, action, target, org_id, hash, tag FROM ledger WHERE seq > $1 \
              ORDER BY seq LIMIT $2",
         )
         .bind(after)
@@ -303,7 +364,7 @@ impl Store {
             add("at <= ?", Bind::Time(to));
         }
         let sql = format!(
-            "SELECT seq, at, actor, action, target, org_id, hash FROM ledger WHERE {} \
+            "SELECT seq, at, actor, action, target, org_id, hash, tag FROM ledger WHERE {} \
              ORDER BY seq DESC LIMIT ${}",
             conditions.join(" AND "),
             binds.len() + 2

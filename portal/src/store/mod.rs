@@ -217,6 +217,11 @@ pub struct Store {
     sqlite_file: Option<PathBuf>,
     /// Where the ping path opens its own connections.
     ping_source: pings::PingSource,
+    /// The key that tags the ledger entries this handle appends (none: a command that holds
+    /// no receipt key, before the ledger's first checkpoint).
+    entry_tags: Option<std::sync::Arc<tessera_core::ledger::EntryTagKey>>,
+    /// The ledger entries this handle appended that no checkpoint covers yet.
+    written: std::sync::Arc<ledger::Written>,
 }
 
 /// Days since 1970-01-01 of a time.

@@ -98,7 +98,14 @@ impl Store {
             (Some(file), Backend::Sqlite) => pings::PingSource::Sqlite(file.clone()),
             (None, Backend::Sqlite) => pings::PingSource::None,
         };
-        let store = Store { pool, backend, sqlite_file, ping_source };
+        let store = Store {
+            pool,
+            backend,
+            sqlite_file,
+            ping_source,
+            entry_tags: None,
+            written: Default::default(),
+        };
         if backend == Backend::Postgres {
             store.leave_room_for_ping_updates().await?;
         }
@@ -163,6 +170,23 @@ impl Store {
     /// The SQLite database file, unless the store is PostgreSQL or in memory.
     pub fn sqlite_file(&self) -> Option<&Path> {
         self.sqlite_file.as_deref()
+    }
+
+    /// This store, tagging the ledger entries it appends with `key` (derived from the
+    /// portal's receipt key: [`tessera_core::ledger::EntryTagKey::derive`]).
+    pub fn with_entry_tags(mut self, key: tessera_core::ledger::EntryTagKey) -> Store {
+        self.entry_tags = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// The key this handle tags ledger entries with, if any.
+    pub fn entry_tags(&self) -> Option<&tessera_core::ledger::EntryTagKey> {
+        self.entry_tags.as_deref()
+    }
+
+    /// The ledger entries this handle appended that no checkpoint covers yet.
+    pub fn written(&self) -> &super::ledger::Written {
+        &self.written
     }
 
     /// Where the ping path opens its own connections.

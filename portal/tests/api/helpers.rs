@@ -152,6 +152,11 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// The URL of the test's PostgreSQL database (none on SQLite).
+    pub fn database_url(&self) -> Option<String> {
+        self._pg_database.as_ref().map(|db| db.url.clone())
+    }
+
     pub async fn get(&self, path: &str, key: Option<&str>) -> Answer {
         let mut request = self.http.get(format!("{}{path}", self.address));
         if let Some(key) = key {

@@ -127,6 +127,35 @@ async fn ledger_changes_made_at_the_command_line_are_signed_when_made_unless_the
     assert_eq!(store.last_checkpoint_size().await.expect("size"), None, "nothing signed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_cannot_read_the_receipt_key_changes_nothing_once_the_ledger_is_signed() {
+    let app = spawn_app_with(Db::Sqlite, |layer| layer).await.expect("app");
+    let store = &app.portal.store;
+    started(&app).await;
+    let size = store.ledger_size().await.expect("size");
+    // The key is not readable here (another user, or a systemd credential of the service):
+    // an entry written now would carry no tag and stop the portal signing; so the change is
+    // refused before it is made, saying what to do.
+    let key = app.dir.path().join("data").join(tessera_portal::startup::RECEIPT_KEY_FILE);
+    let aside = app.dir.path().join("receipt.key.aside");
+    std::fs::rename(&key, &aside).expect("key aside");
+    let (code, _, err) = cli(&app, &["org", "create", "--name", "Initech"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("receipt key is not readable here"), "{err}");
+    assert_eq!(store.ledger_size().await.expect("size"), size, "no entry written");
+    // With the key: the change is made, tagged, and signed when made; the running portal
+    // signs on from there.
+    std::fs::rename(&aside, &key).expect("key back");
+    let (code, _, err) = cli(&app, &["org", "create", "--name", "Initech"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("NOT signed"), "{err}");
+    assert_eq!(store.ledger_size().await.expect("size"), size + 1);
+    let id = app.registered_license().await.id.to_string();
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+    assert!(app.portal.sign_ledger_head().await.expect("signs"));
+    assert_eq!(app.portal.ledger_refused(), None);
+}
+
 /// The portal with a checkpoint directory and a tlog witness.
 async fn witnessed(db: Db) {
     use tessera_portal::domain::witnesses::{Cosigned, Witnesses};

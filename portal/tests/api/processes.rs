@@ -17,7 +17,8 @@ use crate::helpers::host;
 /// A portal process for these tests: the ping limit lifted (the tests are the load), JSON
 /// logs, and the given store.
 pub(crate) fn portal(vendor: &Vendor, name: &str, options: PortalOptions) -> PortalProcess {
-    let config = "pings_per_minute = 1000000\nlog_format = \"json\"\n".to_owned();
+    let config = "pings_per_minute = 1000000\nlog_format = \"json\"\n".to_owned()
+        + options.config.as_deref().unwrap_or_default();
     let options = PortalOptions { name: Some(name.to_owned()), config: Some(config), ..options };
     PortalProcess::start_with(vendor, options)
 }
@@ -127,8 +128,16 @@ async fn two_portals_on_one_postgres_database_count_every_ping_exactly() {
     let Some(database) = PgDatabase::fresh().await else { return };
     let database_url = database.url.clone();
     let vendor = Vendor::new();
-    let shared =
-        || PortalOptions { database_url: Some(database_url.clone()), ..PortalOptions::default() };
+    // Instances of one portal share the key that tags the ledger's entries: each signs the
+    // entries the other wrote.
+    let tag_key = vendor.path("ledger-tag.key");
+    std::fs::write(&tag_key, hex::encode([7u8; 32])).expect("tag key");
+    let config = format!("ledger_tag_key_file = {:?}\n", tag_key.display().to_string());
+    let shared = || PortalOptions {
+        database_url: Some(database_url.clone()),
+        config: Some(config.clone()),
+        ..PortalOptions::default()
+    };
     let a = portal(&vendor, "a", shared());
     let b = portal(&vendor, "b", shared());
     let hubs = hubs(&vendor, &a.url, &a.api_key, 16).await;
@@ -426,8 +435,16 @@ async fn two_portals_writing_the_ledger_at_once_never_fork_it() {
     let Some(database) = PgDatabase::fresh().await else { return };
     let database_url = database.url.clone();
     let vendor = Vendor::new();
-    let shared =
-        || PortalOptions { database_url: Some(database_url.clone()), ..PortalOptions::default() };
+    // Instances of one portal share the key that tags the ledger's entries: each signs the
+    // entries the other wrote.
+    let tag_key = vendor.path("ledger-tag.key");
+    std::fs::write(&tag_key, hex::encode([7u8; 32])).expect("tag key");
+    let config = format!("ledger_tag_key_file = {:?}\n", tag_key.display().to_string());
+    let shared = || PortalOptions {
+        database_url: Some(database_url.clone()),
+        config: Some(config.clone()),
+        ..PortalOptions::default()
+    };
     let a = portal(&vendor, "a", shared());
     let b = portal(&vendor, "b", shared());
     let hubs = hubs(&vendor, &a.url, &a.api_key, 4).await;

@@ -22,6 +22,7 @@ use crate::armor::{Envelope, Kind};
 use crate::keys::{PublicKey, SigningKey};
 use crate::time::UnixTime;
 
+mod entry_tag;
 mod export;
 mod proof_text;
 mod replay;
@@ -30,6 +31,7 @@ mod tests;
 mod verify;
 pub mod witness;
 
+pub use entry_tag::EntryTagKey;
 pub use export::{Export, ExportLineError};
 pub use proof_text::{ConsistencyProof, InclusionProof, ProofTextError, TLOG_PROOF_V1};
 pub use verify::{LedgerError, Verified, verify, verify_witnessed, vouched};
