@@ -407,6 +407,33 @@ fn tessera_audit_verify_checks_the_portals_ledger_and_names_what_was_changed() {
         assert_eq!(bad.code, code, "{name}: {}", bad.stderr);
         assert!(bad.stderr.contains(says), "{name}: {}", bad.stderr);
     }
+    // An export cut short, at a line's end or in the middle of one (a download stopped, a
+    // disk full): named as such, not as a tampered ledger.
+    let at_a_line = owned[..entry_at(3)].join("\n") + "\n";
+    let mid_line = at_a_line.clone() + &owned[entry_at(3)][..20];
+    for (name, text, says) in [
+        ("cut-at-a-line", at_a_line, "it has no end line"),
+        ("cut-mid-line", mid_line, "stops in the middle"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let bad = verify(&path);
+        assert_eq!(bad.code, 41, "{name}: {}", bad.stderr);
+        assert!(
+            bad.stderr.contains("cut short") && bad.stderr.contains(says),
+            "{name}: {}",
+            bad.stderr
+        );
+    }
+    // An end line that says more than the export holds: lines were removed.
+    let mut says_more = owned.clone();
+    let last = says_more.last_mut().expect("end line");
+    assert!(last.contains("\"kind\":\"end\""), "{last}");
+    *last = last.replace("\"size\":4", "\"size\":5");
+    let bad = verify(&write("end-says-more", &says_more));
+    assert_eq!(bad.code, 41, "{}", bad.stderr);
+    assert!(bad.stderr.contains("its end line says 5 entries, it holds 4"), "{}", bad.stderr);
+
     // A later export extends this one; this one does not extend the later.
     portal.admin(&id, "suspend");
     let later = dir.path().join("later.jsonl");

@@ -49,6 +49,7 @@ fn forged(text: &str, key_file: &Path) -> String {
     };
     let signed = Signed::parse(&checkpoint.sign(&key), newest.signed_at).expect("note");
     lines.push(signed.to_line());
+    lines.push(serde_json::json!({ "kind": "end", "size": tree.size() }).to_string());
     lines.join("\n") + "\n"
 }
 

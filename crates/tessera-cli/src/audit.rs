@@ -37,6 +37,9 @@ pub enum AuditError {
     /// and which delegation must vouch for its key.
     #[error("{}: the proof's checkpoint of {size} entries is not in the export {}", path.display(), export.display())]
     NotInExport { path: PathBuf, size: u64, export: PathBuf },
+    /// The export stops before its end: a download or a copy cut short.
+    #[error("{}: the export is cut short ({detail}): fetch it again", path.display())]
+    CutShort { path: PathBuf, detail: String },
     /// A consistency proof from a size the earlier file holds no checkpoint of.
     #[error("{}: holds no checkpoint of {old} entries to compare the proof with", path.display())]
     NoEarlier { path: PathBuf, old: u64 },
@@ -126,7 +129,7 @@ pub fn verify_export(
     since: Option<&Path>,
     witness: Option<&Path>,
 ) -> Result<Verified, AuditError> {
-    let export = read_export(file)?;
+    let export = read_whole_export(file)?;
     let earlier = since.map(read_export).transpose()?;
     let witnessed = witness.map(read_witnessed).transpose()?;
     // Alone first, then against each file given, so that the message names the file that
@@ -136,6 +139,19 @@ pub fn verify_export(
         move |source| AuditError::Unsound { path: file.to_owned(), against, source }
     };
     let alone = ledger::verify(&export, trust, None).map_err(unsound(None))?;
+    let held = export
+        .entries
+        .last()
+        .map(|(entry, _)| entry.seq)
+        .or(export.frontier.as_ref().map(|f| f.size()))
+        .unwrap_or(0);
+    if export.end != Some(held) {
+        let detail = format!(
+            "its end line says {} entries, it holds {held}: lines were removed",
+            export.end.unwrap_or(0)
+        );
+        return Err(AuditError::CutShort { path: file.to_owned(), detail });
+    }
     if earlier.is_none() && witnessed.is_none() {
         return Ok(alone);
     }
@@ -167,16 +183,48 @@ fn read_witnessed(path: &Path) -> Result<Export, AuditError> {
     Ok(all)
 }
 
+/// Reads an export the portal wrote whole: its last line is the `end` line. No end line, or
+/// a last line cut in the middle after lines that read, is a file cut short (exit 41), not a
+/// file of another kind.
+fn read_whole_export(file: &Path) -> Result<Export, AuditError> {
+    let cut = |detail: String| AuditError::CutShort { path: file.to_owned(), detail };
+    let (lines, ends_with_newline) = read_lines(file)?;
+    match Export::from_lines(&lines) {
+        Err(source) if source.line == lines.len() && source.line > 1 && !ends_with_newline => {
+            Err(cut(format!("its last line, {}, stops in the middle", source.line)))
+        }
+        Err(source) => Err(AuditError::NotAnExport { path: file.to_owned(), source }),
+        Ok(export) if export.end.is_none() => Err(cut("it has no end line".to_owned())),
+        Ok(export) => Ok(export),
+    }
+}
+
 /// Reads an export (or a file of checkpoint lines).
 fn read_export(file: &Path) -> Result<Export, AuditError> {
+    let (lines, _) = read_lines(file)?;
+    Export::from_lines(&lines)
+        .map_err(|source| AuditError::NotAnExport { path: file.to_owned(), source })
+}
+
+/// A file's lines, and whether its last one ends with a newline.
+fn read_lines(file: &Path) -> Result<(Vec<String>, bool), AuditError> {
     let opened = std::fs::File::open(file).map_err(|e| FileError::new(file, e))?;
     if opened.metadata().map(|m| m.len()).unwrap_or(0) > MAX_AUDIT_EXPORT as u64 {
         return Err(AuditError::TooLarge { path: file.to_owned() });
     }
-    let lines = std::io::BufReader::new(opened)
-        .lines()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| FileError::new(file, e))?;
-    Export::from_lines(&lines)
-        .map_err(|source| AuditError::NotAnExport { path: file.to_owned(), source })
+    let mut reader = std::io::BufReader::new(opened);
+    let mut lines = Vec::new();
+    let mut ends_with_newline = true;
+    loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).map_err(|e| FileError::new(file, e))?;
+        if read == 0 {
+            break;
+        }
+        ends_with_newline = line.ends_with('\n');
+        let trimmed = line.trim_end_matches(['\n', '\r']).len();
+        line.truncate(trimmed);
+        lines.push(line);
+    }
+    Ok((lines, ends_with_newline))
 }

@@ -54,6 +54,9 @@ pub enum Exit {
     NoWitness = 39,
     /// `audit proof`: the proof does not lead to its checkpoint's root.
     ProofFails = 40,
+    /// `audit verify`: the export is cut short (no end line, a last line cut in the middle,
+    /// or fewer entries than its end line says).
+    CutShort = 41,
 }
 
 impl From<Exit> for u8 {
@@ -131,6 +134,7 @@ impl Classify<AuditError> for Exit {
             }
             e @ AuditError::NotInExport { .. } => Failure::new(Exit::Untrusted, e),
             e @ AuditError::NoEarlier { .. } => Failure::new(Exit::Incomparable, e),
+            e @ AuditError::CutShort { .. } => Failure::new(Exit::CutShort, e),
             e => Failure::new(Exit::Input, e),
         }
     }

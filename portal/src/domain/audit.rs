@@ -129,8 +129,43 @@ fn read_witness(path: &Path) -> Result<Option<Signed>, String> {
     }
 }
 
-/// Replaces the witness file with `signed`, the portal's newest checkpoint.
+/// Takes the witness file's lock (a `.lock` file beside it), held until the answer is
+/// dropped: the portal and a command at its machine sign in turn, so the witness file never
+/// goes back to a smaller checkpoint one of them signed before the other's larger one. A lock
+/// that cannot be taken is said in the log and signing goes on (the witness file's own rule
+/// below still keeps it from going back).
+async fn lock_witness(witness: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = witness.with_extension("lock");
+    let opened = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::error!(error = %e, path = %path.display(), "the ledger's witness lock could not be opened");
+            return None;
+        }
+    };
+    match tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await {
+        Ok(Ok(file)) => Some(file),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, path = %path.display(), "the ledger's witness lock could not be taken");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Replaces the witness file with `signed`, the portal's newest checkpoint, unless it already
+/// holds a larger one.
 fn write_witness(witness: &Path, signed: &Signed) {
+    if last_signed(witness).is_some_and(|held| held.checkpoint.size > signed.checkpoint.size) {
+        return;
+    }
     let line = signed.to_line() + "\n";
     if let Err(e) = tessera_core::fsutil::write_atomic(
         witness,
@@ -263,6 +298,7 @@ pub async fn sign_checkpoint(
     now: UnixTime,
 ) -> Result<Signing, StoreError> {
     let Some(delegation) = signer.delegation else { return Ok(Signing::Unchanged) };
+    let _turn = lock_witness(signer.witness).await;
     let size = store.ledger_size().await?;
     // Entries this process wrote past the stored size were removed: that is looked into too.
     let removed =

@@ -40,7 +40,7 @@ use crate::domain::authorization::{Operation, PersonFacts, Resource};
 /// `GET /v1/admin/audit`: the whole audit ledger as JSON lines — the delegations of the keys
 /// that signed checkpoints, the frontier a retention cut left (if any), every entry held with
 /// its leaf hash, oldest first, then every signed checkpoint (one is signed first, so the
-/// export ends covered) — for `tessera audit verify`. Streamed: memory does not grow with the
+/// export ends covered), and an `end` line naming the tree size it covers — for `tessera audit verify`. Streamed: memory does not grow with the
 /// ledger. The vendor's keys only.
 pub async fn audit(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<Response, ApiError> {
     key.require(Scope::Read)?;
@@ -78,6 +78,9 @@ pub async fn audit(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<R
         );
         tail_text.push('\n');
     }
+    // The last line says where the export ends, so a download cut short is named as such.
+    tail_text.push_str(&json!({ "kind": "end", "size": upto }).to_string());
+    tail_text.push('\n');
     let store = portal.store.clone();
     let entries = futures_util::stream::unfold(Some(start), move |after| {
         let store = store.clone();

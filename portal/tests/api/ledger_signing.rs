@@ -294,6 +294,10 @@ fn sound_text(export: &Export) -> String {
         text += &signed.to_line();
         text.push('\n');
     }
+    if let Some(size) = export.end {
+        text += &serde_json::json!({ "kind": "end", "size": size }).to_string();
+        text.push('\n');
+    }
     text
 }
 
@@ -352,4 +356,44 @@ async fn a_checkpoint_the_command_line_signed_reaches_receipts_when_signing_runs
     let (answer, _) = hub.ping(&app, &license).await;
     let head = app.verify_receipt(&answer).ledger_head.expect("a head").read().expect("reads");
     assert_eq!(head.checkpoint.size, size);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signers_at_once_leave_the_witness_file_at_the_largest_checkpoint() {
+    // The portal's minute, an export and commands at its machine may sign at the same moment:
+    // they take turns, and the witness file never goes back to a smaller checkpoint.
+    let app = std::sync::Arc::new(spawn_app_with(Db::Sqlite, |layer| layer).await.expect("app"));
+    started(&app).await;
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let actor = tessera_portal::domain::audit::Actor::CommandLine;
+            let target = format!("u{n}");
+            let store = &app.portal.store;
+            tessera_portal::domain::audit::record(
+                store,
+                &actor,
+                "user.unlocked",
+                &target,
+                None,
+                app.now(),
+            )
+            .await
+            .expect("record");
+            app.portal.sign_ledger_head().await.expect("sign");
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    app.portal.sign_ledger_head().await.expect("sign");
+    assert_eq!(app.portal.ledger_refused(), None);
+    let size = app.portal.store.ledger_size().await.expect("size") as u64;
+    let witness = std::fs::read_to_string(app.portal.ledger_witness()).expect("witness");
+    let witnessed = Export::from_lines(witness.lines()).expect("witness line");
+    assert_eq!(
+        witnessed.checkpoints[0].checkpoint.size, size,
+        "the witness file holds the largest"
+    );
 }

@@ -15,6 +15,9 @@ pub struct Export {
     pub entries: Vec<(Entry, [u8; 32])>,
     /// Signed checkpoints.
     pub checkpoints: Vec<Signed>,
+    /// The size of the tree the export says it covers, from its last line (`end`): an
+    /// export without one was cut short (a file of checkpoint lines has none either).
+    pub end: Option<u64>,
 }
 
 /// A line of an export that is not one.
@@ -29,8 +32,8 @@ pub struct ExportLineError {
 
 impl Export {
     /// Reads an export as `GET /v1/admin/audit` writes it: JSON lines, each a `delegation`
-    /// (`text`), a `frontier` (`size`, `hashes`), an `entry` (its fields and `hash`) or a
-    /// `checkpoint` (`signed_at`, `note`). A file holding only checkpoint lines (the portal's
+    /// (`text`), a `frontier` (`size`, `hashes`), an `entry` (its fields and `hash`), a
+    /// `checkpoint` (`signed_at`, `note`) or, last, the `end` (`size`). A file holding only checkpoint lines (the portal's
     /// witness file) reads as an export without entries. The lines are parsed on every core
     /// (a million-entry export is mostly JSON to read), then put together in order.
     pub fn from_lines<I, S>(lines: I) -> Result<Export, ExportLineError>
@@ -42,8 +45,15 @@ impl Export {
         let parsed = parse_all(&lines)?;
         let mut export = Export::default();
         for (i, item) in parsed.into_iter().enumerate() {
+            if item.is_some() && export.end.is_some() {
+                return Err(ExportLineError {
+                    line: i + 1,
+                    message: "a line after the end line".into(),
+                });
+            }
             match item {
                 None => {}
+                Some(Parsed::End(size)) => export.end = Some(size),
                 Some(Parsed::Delegation(text)) => export.delegations.push(text),
                 Some(Parsed::Frontier(frontier)) => {
                     if export.frontier.is_some() || !export.entries.is_empty() {
@@ -68,6 +78,7 @@ enum Parsed {
     Frontier(Frontier),
     Entry(Entry, [u8; 32]),
     Checkpoint(Signed),
+    End(u64),
 }
 
 /// Lines per piece of work when parsing on several threads.
@@ -118,7 +129,7 @@ fn parse_line(number: usize, line: &str) -> Result<Option<Parsed>, ExportLineErr
     }
     let parsed: Line = serde_json::from_str(line).map_err(|e| {
         bad(format!(
-            "not a delegation, a frontier, an entry or a checkpoint of an audit export: {e}"
+            "not a delegation, a frontier, an entry, a checkpoint or the end of an audit export: {e}"
         ))
     })?;
     let hex32 = |text: &str| -> Result<[u8; 32], ExportLineError> {
@@ -140,6 +151,7 @@ fn parse_line(number: usize, line: &str) -> Result<Option<Parsed>, ExportLineErr
             let signed_at = UnixTime::from_unix(signed_at).map_err(|_| bad("signed_at".into()))?;
             Parsed::Checkpoint(Signed::parse(&note, signed_at).map_err(|e| bad(e.to_string()))?)
         }
+        Line::End { size } => Parsed::End(size),
     }))
 }
 
@@ -166,5 +178,8 @@ enum Line {
     Checkpoint {
         signed_at: i64,
         note: String,
+    },
+    End {
+        size: u64,
     },
 }

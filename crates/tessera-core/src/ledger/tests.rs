@@ -384,3 +384,19 @@ fn notes_follow_the_signed_note_form() {
         assert!(Signed::parse(&broken, t(0)).is_err(), "{broken}");
     }
 }
+
+#[test]
+fn the_end_line_is_read_last_and_nothing_may_follow_it() {
+    let entry = r#"{"kind":"entry","seq":1,"at":5,"actor":"cli","action":"a","target":"t","org":null,"hash":"00000000000000000000000000000000000000000000000000000000000000ff"}"#;
+    let end = r#"{"kind":"end","size":1}"#;
+    let read = Export::from_lines([entry, end]).expect("an export with its end");
+    assert_eq!(read.end, Some(1));
+    assert_eq!(Export::from_lines([entry]).expect("no end line").end, None);
+    let after = Export::from_lines([entry, end, entry]).expect_err("a line after the end");
+    assert_eq!(after.line, 3);
+    assert!(after.message.contains("after the end line"), "{after}");
+    // A blank line after the end is no line.
+    assert_eq!(Export::from_lines([entry, end, ""]).expect("blank").end, Some(1));
+    let unknown = Export::from_lines([r#"{"kind":"end","size":1,"more":2}"#]).expect_err("field");
+    assert_eq!(unknown.line, 1);
+}
