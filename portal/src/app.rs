@@ -254,6 +254,7 @@ impl Portal {
         Signer {
             key: &self.receipt_key,
             delegation: self.ledger_delegation.as_deref(),
+            name: self.settings.ledger_name.as_deref(),
             witness,
             witnesses: &self.ledger_witnesses,
             check_all: self.ledger_check_due(),

@@ -88,6 +88,7 @@ pub async fn sign_after_change(
     let signer = Signer {
         key: &key,
         delegation: delegation.as_deref(),
+        name: settings.ledger_name.as_deref(),
         witness: &witness,
         witnesses: &witnesses,
         check_all: false,

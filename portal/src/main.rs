@@ -103,7 +103,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(text) =
                 settings.ledger_delegation.as_ref().and_then(|p| std::fs::read_to_string(p).ok())
             {
-                let origin = tessera_core::ledger::origin_for(&text);
+                let origin =
+                    tessera_core::ledger::origin_named(&text, settings.ledger_name.as_deref());
                 let vkey = tessera_core::ledger::note_verifier_key(&origin, key.public_key());
                 println!("ledger origin: {origin}\nledger checkpoint key: {vkey}");
             }

@@ -47,6 +47,8 @@ pub struct Layer {
     pub delegation: Option<PathBuf>,
     /// `ledger_delegation`: the vendor's ledger delegation of the receipt key.
     pub ledger_delegation: Option<PathBuf>,
+    /// `ledger_name`: this portal's name in its ledger's origin, for a vendor with several.
+    pub ledger_name: Option<String>,
     /// `ledger_checkpoint_dir`: a directory (backup or WORM storage) that receives a file
     /// per signed ledger checkpoint.
     pub ledger_checkpoint_dir: Option<PathBuf>,
@@ -144,6 +146,9 @@ pub struct Settings {
     pub delegation: Option<PathBuf>,
     /// The vendor's ledger delegation of the receipt key.
     pub ledger_delegation: Option<PathBuf>,
+    /// This portal's name in its ledger's origin (`tessera.ledger/<vendor key id>/<name>`),
+    /// for a vendor that runs several portals, each its own ledger; none: the vendor's one.
+    pub ledger_name: Option<String>,
     /// Where a file per signed ledger checkpoint goes (an operator's backup or WORM storage).
     pub ledger_checkpoint_dir: Option<PathBuf>,
     /// The C2SP tlog witnesses asked to cosign each ledger checkpoint.
@@ -266,6 +271,7 @@ impl Layer {
             trust: if self.trust.is_empty() { below.trust } else { self.trust },
             delegation: self.delegation.or(below.delegation),
             ledger_delegation: self.ledger_delegation.or(below.ledger_delegation),
+            ledger_name: self.ledger_name.or(below.ledger_name),
             ledger_checkpoint_dir: self.ledger_checkpoint_dir.or(below.ledger_checkpoint_dir),
             ledger_witnesses: if self.ledger_witnesses.is_empty() {
                 below.ledger_witnesses
@@ -328,6 +334,13 @@ impl Layer {
 
     /// Fills the defaults and checks what must hold together.
     pub fn resolve(self) -> Result<Settings, ConfigError> {
+        if let Some(name) = &self.ledger_name
+            && !tessera_core::ledger::is_ledger_name(name)
+        {
+            return Err(ConfigError::Invalid(
+                "ledger_name: 1 to 63 lower-case letters, digits, '-' or '.'".to_owned(),
+            ));
+        }
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("."));
         let database_url = self.database_url.unwrap_or_else(|| DatabaseUrl::sqlite_in(&data_dir));
         let tls = match (self.tls_cert, self.tls_key) {
@@ -406,6 +419,7 @@ impl Layer {
             trust: self.trust,
             delegation: self.delegation,
             ledger_delegation: self.ledger_delegation,
+            ledger_name: self.ledger_name,
             ledger_checkpoint_dir: self.ledger_checkpoint_dir,
             ledger_witnesses: self.ledger_witnesses,
             tls,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tessera_core::UnixTime;
 use tessera_core::keys::SigningKey;
-use tessera_core::ledger::{CUT_ACTION, Checkpoint, Export, Signed, cut_target, origin_for};
+use tessera_core::ledger::{CUT_ACTION, Checkpoint, Export, Signed, cut_target, origin_named};
 use tessera_core::merkle::{Frontier, Tree};
 
 use crate::domain::witnesses::Witnesses;
@@ -71,6 +71,8 @@ pub struct Signer<'a> {
     pub key: &'a SigningKey,
     /// Its ledger delegation (armored); without one nothing is signed.
     pub delegation: Option<&'a str>,
+    /// The portal's name in its ledger's origin (`ledger_name`), if any.
+    pub name: Option<&'a str>,
     /// The witness file.
     pub witness: &'a Path,
     /// The checkpoint directory and the tlog witnesses.
@@ -257,17 +259,26 @@ async fn stored_tree(
 /// delegation does not cover now (said in the log).
 async fn signable(
     store: &Store,
+    signer: &Signer<'_>,
     delegation: &str,
-    witness: &Path,
     now: UnixTime,
 ) -> Result<Result<Option<Tree>, String>, StoreError> {
     if !covers(delegation, now) {
         return Ok(Ok(None));
     }
-    let last = match read_witness(witness) {
+    let last = match read_witness(signer.witness) {
         Ok(last) => last,
         Err(why) => return Ok(Err(why)),
     };
+    let origin = origin_named(delegation, signer.name);
+    if let Some(last) = &last
+        && last.checkpoint.origin != origin
+    {
+        return Ok(Err(format!(
+            "the ledger's origin would change from {} to {origin} (ledger_name, or the vendor key of the ledger delegation, changed): put the setting back, or start a new history (docs/OPERATIONS.md)",
+            last.checkpoint.origin
+        )));
+    }
     let vouched = last.as_ref().map(|last| last.checkpoint.size);
     let tree = match stored_tree(store, vouched).await? {
         Ok(tree) => tree,
@@ -306,7 +317,7 @@ pub async fn sign_checkpoint(
     if !signer.check_all && !removed && store.last_checkpoint_size().await? == Some(size) {
         return Ok(Signing::Unchanged);
     }
-    let tree = match signable(store, delegation, signer.witness, now).await? {
+    let tree = match signable(store, signer, delegation, now).await? {
         Ok(Some(tree)) => tree,
         Ok(None) => return Ok(Signing::Unchanged),
         Err(why) => return Ok(Signing::Refused(why)),
@@ -336,7 +347,8 @@ pub async fn sign_checkpoint(
         });
     }
     let root = tree.root_at(tree.size()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let checkpoint = Checkpoint { origin: origin_for(delegation), size: tree.size(), root };
+    let checkpoint =
+        Checkpoint { origin: origin_named(delegation, signer.name), size: tree.size(), root };
     let note = checkpoint.sign(signer.key);
     let stored = StoredCheckpoint {
         size: tree.size() as i64,
@@ -414,7 +426,7 @@ pub async fn cut(
         );
         return Ok(0);
     };
-    match signable(store, delegation, signer.witness, now).await? {
+    match signable(store, signer, delegation, now).await? {
         Ok(Some(_)) => {}
         Ok(None) => {
             tracing::warn!(

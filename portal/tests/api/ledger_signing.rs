@@ -397,3 +397,35 @@ async fn signers_at_once_leave_the_witness_file_at_the_largest_checkpoint() {
         "the witness file holds the largest"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_portal_keeps_its_own_origin_and_never_signs_under_another() {
+    // A vendor with two portals names each ledger, so one witness can keep both logs.
+    let named = |layer: Layer| Layer { ledger_name: Some("staging".into()), ..layer };
+    let app = spawn_app_with(Db::Sqlite, named).await.expect("app");
+    started(&app).await;
+    let id = app.registered_license().await.id.to_string();
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+    assert!(app.portal.sign_ledger_head().await.expect("signs"));
+    let (_, sound) = export(&app).await;
+    let newest = sound.checkpoints.iter().max_by_key(|s| s.checkpoint.size).expect("one");
+    assert!(newest.checkpoint.origin.ends_with("/staging"), "{}", newest.checkpoint.origin);
+    assert!(newest.checkpoint.origin.starts_with("tessera.ledger/"));
+    tessera_core::ledger::verify(&sound, &app.trust, None).expect("verifies");
+    // The name changed under a ledger with checkpoints: nothing is signed under the new
+    // origin (an export mixing the two would not verify), and the refusal says why.
+    let config = app.dir.path().join("renamed.toml");
+    std::fs::write(&config, "ledger_name = \"production\"\n").expect("config");
+    let (code, _, err) =
+        cli(&app, &["org", "create", "--name", "Acme", "--config", config.to_str().expect("path")]);
+    assert_eq!(code, 0, "the change itself is made: {err}");
+    assert!(err.contains("NOT signed") && err.contains("origin would change"), "{err}");
+    // A name that is not one: a configuration error naming the setting.
+    std::fs::write(&config, "ledger_name = \"Prod Portal\"\n").expect("config");
+    let (code, _, err) = cli(
+        &app,
+        &["org", "create", "--name", "Globex", "--config", config.to_str().expect("path")],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("ledger_name"), "{err}");
+}

@@ -172,6 +172,24 @@ pub fn origin_for(ledger_delegation: &str) -> String {
     format!("tessera.ledger/{vendor}")
 }
 
+/// Whether `name` may name a portal's ledger within its vendor's origin
+/// ([`origin_named`]): 1 to 63 lower-case letters, digits, `-` or `.`.
+pub fn is_ledger_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// The origin of a named ledger: [`origin_for`] followed by `/` and `name`, so that each of a
+/// vendor's portals keeps its own log at the same witnesses. No name: [`origin_for`].
+pub fn origin_named(ledger_delegation: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{}/{name}", origin_for(ledger_delegation)),
+        None => origin_for(ledger_delegation),
+    }
+}
+
 /// A signed note that is not a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a checkpoint: {0}")]
