@@ -409,3 +409,72 @@ on_both_stores!(the_insider_erases_the_signed_history_behind_a_laundered_cut_ent
         app.portal.ledger_refused()
     );
 });
+
+// FAILS TODAY (low). A checkpoint row larger than the stored tree (a genuine note under a
+// made-up size): the portal never refuses it (it looks only at a row of the tree's own
+// size) and `/readyz` stays green, but that row stays "the newest checkpoint" for ever: the
+// proofs over HTTP are of the old note only, and no entry written after it gets an
+// inclusion proof.
+on_both_stores!(a_checkpoint_row_larger_than_the_tree_is_refused, |app| {
+    let size = signed_even(&app).await;
+    let store = &app.portal.store;
+    let newest = store.ledger_checkpoint(None).await.expect("query").expect("one");
+    sqlx::query(
+        "INSERT INTO ledger_checkpoints (size, signed_at, key_id, note) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(size as i64 + 1000)
+    .bind(newest.signed_at)
+    .bind(&newest.key_id)
+    .bind(&newest.note)
+    .execute(store.pool())
+    .await
+    .expect("insert");
+    let id = app.registered_license().await.id.to_string();
+    assert_eq!(app.admin(&format!("/v1/admin/licenses/{id}/suspend")).await.status, 200);
+    app.clock.advance(Duration::from_secs(3600));
+    app.portal.sign_ledger_head().await.expect("no store error");
+    let grown = store.ledger_size().await.expect("size");
+    let proof =
+        app.get(&format!("/v1/admin/audit/inclusion?seq={grown}"), Some(&app.admin_key)).await;
+    assert!(
+        app.portal.ledger_refused().is_some() || proof.status == 200,
+        "no refusal, and the newest entry {grown} has no inclusion proof: {} {:?}",
+        proof.status,
+        proof.body
+    );
+});
+
+// Exports edited by hand, checked as `tessera audit verify` reads them.
+on_both_stores!(hand_edited_exports, |app| {
+    signed_even(&app).await;
+    let (text, _) = crate::ledger_signing::export(&app).await;
+    let lines: Vec<&str> = text.lines().collect();
+    let verify = |text: &str| {
+        Export::from_lines(text.lines()).map_err(|e| e.to_string()).and_then(|e| {
+            tessera_core::ledger::verify(&e, &app.trust, None).map_err(|e| e.to_string())
+        })
+    };
+    assert!(verify(&text).is_ok());
+    // HOLDS: CRLF line ends read as the same export.
+    assert!(verify(&text.replace('\n', "\r\n")).is_ok());
+    let entry = lines.iter().position(|l| l.contains("\"kind\":\"entry\"")).expect("an entry");
+    // HOLDS: an entry line twice is refused.
+    let mut twice = lines.clone();
+    twice.insert(entry, lines[entry]);
+    assert!(verify(&twice.join("\n")).is_err(), "a duplicated entry line");
+    // HOLDS: two entries swapped.
+    let mut swapped = lines.clone();
+    swapped.swap(entry, entry + 1);
+    assert!(verify(&swapped.join("\n")).is_err(), "swapped entries");
+    // HOLDS: an end line in the middle.
+    let end = lines.iter().position(|l| l.contains("\"kind\":\"end\"")).expect("an end line");
+    let mut middle = lines.clone();
+    let end_line = middle.remove(end);
+    middle.insert(entry, end_line);
+    assert!(verify(&middle.join("\n")).is_err(), "an end line in the middle");
+    // WRONG NO (minor): a byte-order mark, as a Windows editor saves it, makes the export
+    // unreadable ("line 1: not a delegation …") instead of being skipped.
+    let bom = format!("\u{feff}{text}");
+    let read = verify(&bom);
+    assert!(read.is_ok(), "an export saved with a BOM: {read:?}");
+});
