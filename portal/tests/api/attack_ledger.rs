@@ -306,8 +306,10 @@ on_both_stores!(a_command_line_change_signs_over_a_hole_the_running_portal_would
     );
 });
 
-// HOLDS. An older genuine witness file put back by the operator does not let the insider
-// drop tagged entries signed after it: the stored checkpoints still count.
+// FAILS TODAY (operator and insider together). A backup's older genuine witness file put
+// back, and the insider deletes the newest signed entry and its checkpoint row: the
+// restarted portal signs a smaller tree, a fork of its own checkpoint that hubs and tlog
+// witnesses already hold.
 on_both_stores!(an_older_witness_file_put_back_with_the_tail_deleted, |app| {
     signed_even(&app).await;
     let store = &app.portal.store;
