@@ -2,6 +2,7 @@
 //! TESSERA_TEST_POSTGRES_URL is set) a real PostgreSQL database. One integration binary.
 
 mod admin_api;
+mod attack_ledger;
 mod bad_input;
 mod browser;
 mod browser_find;
