@@ -186,31 +186,40 @@ pub fn last_signed(witness: &Path) -> Option<Signed> {
 
 /// The stored tree, recomputed from the entries' fields (the stored hashes are checked, not
 /// believed), or what is wrong with it. Past `vouched` (the size of the last checkpoint the
-/// portal signed, from its witness file) every entry must carry its tag under `tags`, and
-/// every entry this process wrote there must still be in place: no checkpoint is signed over
-/// entries someone else wrote into the database, or with entries the portal wrote removed.
-/// The tag key is the store handle's (the one it tags its own entries with). With no
-/// checkpoint signed yet, the first is signed over what is there (commands run before the
-/// portal ever started hold no key to tag with).
+/// portal signed: its witness file, or its own newest stored checkpoint) every entry must
+/// carry its tag under the store handle's tag key, and every entry this process remembers
+/// writing must still be in place: no checkpoint is signed over entries someone else wrote
+/// into the database, or with entries the portal wrote removed. A retention cut's frontier
+/// stands for entries only when a checkpoint the portal signed covered them and a stored
+/// `ledger.cut` entry records their removal. With no checkpoint signed yet, the first is
+/// signed over what is there (commands run before the portal ever started hold no key to tag
+/// with).
 async fn stored_tree(
     store: &Store,
     vouched: Option<u64>,
 ) -> Result<Result<Tree, String>, StoreError> {
     let tags = store.entry_tags();
-    let mut tree = match store.ledger_frontier().await? {
+    let (mut tree, cut) = match store.ledger_frontier().await? {
         Some((size, hashes)) => match Frontier::from_parts(size as u64, hashes) {
-            Ok(frontier) => Tree::after_cut(&frontier),
+            Ok(frontier) => (Tree::after_cut(&frontier), Some(frontier.size())),
             Err(e) => return Ok(Err(format!("the stored frontier is damaged: {e}"))),
         },
-        None => Tree::new(),
+        None => (Tree::new(), None),
     };
+    if let Some(cut) = cut
+        && vouched.is_none_or(|vouched| cut > vouched)
+    {
+        return Ok(Err(format!(
+            "the stored frontier stands for {cut} entries, more than any checkpoint this portal signed covers: it was not left by a retention cut"
+        )));
+    }
+    let mut cut_recorded = cut.is_none();
     if let Some(seq) = store.written().reused() {
         return Ok(Err(format!(
             "entry {seq}, written by this portal, was removed from the database and its number used again"
         )));
     }
-    let written = vouched.map(|size| store.written().after(size)).unwrap_or_default();
-    let mut written = written.into_iter().peekable();
+    let mut written = store.written().after(tree.size()).into_iter().peekable();
     loop {
         let page = store.ledger_after(tree.size() as i64, 10_000).await?;
         if page.is_empty() {
@@ -233,6 +242,9 @@ async fn stored_tree(
                     )));
                 }
             }
+            if stored.entry.cut_range().map(|(_, to)| to) == cut {
+                cut_recorded = true;
+            }
             if let Some((seq, _)) = written.next_if(|(seq, _)| *seq < expected) {
                 return Ok(Err(format!("entry {seq}, written by this portal, is gone")));
             }
@@ -251,12 +263,35 @@ async fn stored_tree(
             "entry {seq}, written by this portal, was removed from the database before it was signed"
         )));
     }
+    if !cut_recorded {
+        return Ok(Err(format!(
+            "entries 1 to {} are gone and no ledger.cut entry records their removal",
+            cut.unwrap_or(0)
+        )));
+    }
     Ok(Ok(tree))
 }
 
+/// The newest checkpoint stored in the database that `key` signed (none: none, or none that
+/// reads): with the witness file, what the portal vouches for (an insider who can edit the
+/// database cannot make one; one who deletes the witness file is then held to these).
+async fn newest_own(store: &Store, key: &SigningKey) -> Result<Option<Signed>, StoreError> {
+    let (checkpoints, _) = store.ledger_checkpoints().await?;
+    Ok(checkpoints
+        .iter()
+        .rev()
+        .filter_map(|stored| {
+            let at = UnixTime::from_unix(stored.signed_at).ok()?;
+            Signed::parse(&stored.note, at).ok()
+        })
+        .filter(|signed| signed.signed_by(key.public_key()))
+        .max_by_key(|signed| signed.checkpoint.size))
+}
+
 /// Whether a checkpoint may be signed now, and of what: the delegation covers `now`, the
-/// witness file reads, and the stored tree extends the checkpoint it holds. `Ok(None)`: the
-/// delegation does not cover now (said in the log).
+/// witness file reads, and the stored tree extends the checkpoint it holds and the newest
+/// one stored that this key signed. `Ok(None)`: the delegation does not cover now (said in
+/// the log).
 async fn signable(
     store: &Store,
     signer: &Signer<'_>,
@@ -279,19 +314,28 @@ async fn signable(
             last.checkpoint.origin
         )));
     }
-    let vouched = last.as_ref().map(|last| last.checkpoint.size);
+    let own = newest_own(store, signer.key).await?;
+    let vouched = last.iter().chain(own.iter()).map(|s| s.checkpoint.size).max();
     let tree = match stored_tree(store, vouched).await? {
         Ok(tree) => tree,
         Err(why) => return Ok(Err(why)),
     };
-    if let Some(last) = &last
-        && tree.root_at(last.checkpoint.size).ok() != Some(last.checkpoint.root)
+    for signed in last.iter().chain(own.iter()) {
+        if tree.root_at(signed.checkpoint.size).ok() != Some(signed.checkpoint.root) {
+            return Ok(Err(format!(
+                "the stored ledger ({} entries) does not extend the checkpoint of {} entries signed at {}: entries it covered were changed, removed or reordered",
+                tree.size(),
+                signed.checkpoint.size,
+                signed.signed_at
+            )));
+        }
+    }
+    if let Some(stored) = store.last_checkpoint_size().await?
+        && stored as u64 > tree.size()
     {
         return Ok(Err(format!(
-            "the stored ledger ({} entries) does not extend the checkpoint of {} entries signed at {}: entries it covered were changed, removed or reordered",
-            tree.size(),
-            last.checkpoint.size,
-            last.signed_at
+            "a stored checkpoint row says it covers {stored} entries, only {} are stored",
+            tree.size()
         )));
     }
     Ok(Ok(Some(tree)))

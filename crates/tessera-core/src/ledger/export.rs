@@ -123,6 +123,8 @@ fn parse_all<S: AsRef<str> + Sync>(lines: &[S]) -> Result<Vec<Option<Parsed>>, E
 /// Reads line number `number` (`None`: an empty line).
 fn parse_line(number: usize, line: &str) -> Result<Option<Parsed>, ExportLineError> {
     let bad = |message: String| ExportLineError { line: number, message };
+    // A byte order mark, as some editors save a file, is no part of the first line.
+    let line = if number == 1 { line.trim_start_matches('\u{feff}') } else { line };
     let line = line.trim();
     if line.is_empty() {
         return Ok(None);
