@@ -121,6 +121,7 @@ pub async fn activate(
         fingerprint: fingerprint_json_digest(&fingerprint_json),
         hub_key_id: call.hub_key.key_id(),
         ledger_head: portal.ledger_head(),
+        runners: None,
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }
@@ -233,6 +234,7 @@ pub async fn ping(
         fingerprint: fingerprint_json_digest(&fingerprint_json),
         hub_key_id: ping.hub_key.key_id(),
         ledger_head: portal.ledger_head(),
+        runners: None,
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }

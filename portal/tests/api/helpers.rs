@@ -348,6 +348,7 @@ impl TestHub {
             held_receipt: self.held_receipt.clone(),
             nonce,
             hub_time_ms: self.tick(app),
+            runners: None,
         };
         let envelope = Envelope::sign_body(Kind::Ping, &self.key, &call);
         (serde_json::to_value(envelope.to_compact()).expect("json"), nonce)

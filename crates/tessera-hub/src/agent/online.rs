@@ -245,6 +245,7 @@ impl Hub {
             held_receipt,
             nonce,
             hub_time_ms: self.call_time(&state),
+            runners: None,
         };
         // The call time is saved with the receipt, one durable write per ping.
         let call_ms = call.hub_time_ms;
