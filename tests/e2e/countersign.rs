@@ -7,9 +7,8 @@
 use std::path::Path;
 
 use tessera_core::activation::{Bundle, LeaseClaims, open_runner_call, sign_lease};
-use tessera_core::keys::SigningKey;
 
-use crate::kit::{Daemon, Portal, Vendor, cmd, hub, in_keyring_session, run, runner};
+use crate::kit::{Daemon, Portal, Ran, Vendor, cmd, hub, in_keyring_session, run, runner};
 use crate::scenarios::install;
 
 /// A countersign license for `runners`, registered, and its hub activated and serving on
@@ -41,6 +40,21 @@ fn serve(dir: &Path, listen: &str) -> Daemon {
     Daemon::start(daemon, "runners: listening on ")
 }
 
+/// `tessera-runner install` from the hub at `address` with a fresh runner token.
+fn install_with_token(
+    hub_state: &Path,
+    state: &Path,
+    label: &str,
+    address: &str,
+    vendor: &Vendor,
+) -> Ran {
+    let token = run(hub(hub_state).arg("runner-token")).ok().stdout.trim().to_owned();
+    run(runner(state)
+        .args(["install", "--hub", &format!("http://{address}"), "--label", label, "--trust"])
+        .arg(vendor.trust_path())
+        .env("TESSERA_RUNNER_TOKEN", &token))
+}
+
 fn check(state: &Path) -> (String, String) {
     let checked = run(runner(state).args(["check", "--json"]));
     let json = checked.json();
@@ -53,8 +67,8 @@ fn check(state: &Path) -> (String, String) {
 /// What a patched hub does: a lease signed with the hub's own key for a runner's request,
 /// past the limit, with the hub's latest receipt, and no countersignature for that runner.
 fn patched_hub_bundle(hub_state: &Path, request: &Path, out: &Path) {
-    let key_text = std::fs::read_to_string(hub_state.join("hub.key")).expect("hub key");
-    let key = SigningKey::from_secret_text(key_text.trim()).expect("the hub key");
+    let (key, _) = tessera_core::keyfile::load_or_create_plain(&hub_state.join("hub.key"))
+        .expect("the hub key");
     let call = open_runner_call(&std::fs::read(request).expect("request")).expect("runner call");
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(hub_state.join("state.json")).expect("state"))
@@ -115,7 +129,8 @@ fn a_countersign_license_holds_the_runner_limit_at_the_portal_and_an_honest_site
     // The portal cannot be reached when r2 is leased: r2 holds a lease but does not run until
     // a receipt countersigns it, and says why; r1 runs on.
     portal.kill();
-    install(dir.path(), "r2", &daemon.address, &vendor);
+    let installed = install_with_token(&hub_state, &r2, "r2", &daemon.address, &vendor);
+    assert_eq!(installed.code, 19, "installed, not valid: {}", installed.stdout);
     let (status, reason) = check(&r2);
     assert_eq!(status, "runner_limit_exceeded", "{reason}");
     assert!(reason.contains("has not countersigned"), "{reason}");
@@ -129,12 +144,8 @@ fn a_countersign_license_holds_the_runner_limit_at_the_portal_and_an_honest_site
     assert_eq!(listed.matches("countersigned by the portal").count(), 2, "{listed}");
 
     // A third runner: the hub refuses it, with the reason.
-    let token = run(hub(&hub_state).arg("runner-token")).ok().stdout.trim().to_owned();
-    let third = run(runner(&dir.path().join("r3"))
-        .args(["install", "--hub", &format!("http://{}", daemon.address), "--label", "r3"])
-        .arg("--trust")
-        .arg(vendor.trust_path())
-        .env("TESSERA_RUNNER_TOKEN", &token));
+    let third =
+        install_with_token(&hub_state, &dir.path().join("r3"), "r3", &daemon.address, &vendor);
     assert_ne!(third.code, 0);
     assert!(third.stderr.contains("runner_limit_exceeded"), "{}", third.stderr);
 
@@ -145,11 +156,16 @@ fn a_countersign_license_holds_the_runner_limit_at_the_portal_and_an_honest_site
     let bundle = dir.path().join("r4.bundle");
     run(runner(&r4).args(["request", "--label", "r4", "--out"]).arg(&request)).ok();
     patched_hub_bundle(&hub_state, &request, &bundle);
-    run(runner(&r4)
+    let installed = run(runner(&r4)
         .args(["install", "--bundle"])
         .arg(&bundle)
         .arg("--trust")
         .arg(vendor.trust_path()));
+    assert_eq!(
+        installed.code, 19,
+        "the genuine lease is installed, then refused: {}",
+        installed.stderr
+    );
     let (status, reason) = check(&r4);
     assert_eq!(status, "runner_limit_exceeded", "{reason}");
     assert!(reason.contains("has not countersigned"), "{reason}");

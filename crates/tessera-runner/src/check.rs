@@ -192,11 +192,15 @@ fn not_countersigned(claims: &Claims, evidence: Evidence<'_>, cache: &Cache) -> 
     let reason = match &receipt.runners {
         Some(runners) if runners.names(key) => return None,
         Some(runners) if runners.refused.contains(key) => format!(
-            "the portal refused to countersign this runner's key {key}: the license's {} runner              places are held by keys it countersigned before, until the receipts that named              them end (`tessera-hub runners list` shows them)",
+            "the portal refused to countersign this runner's key {key}: the license's {} runner \
+             places are held by keys it countersigned before, until the receipts that named \
+             them end (`tessera-hub runners list` shows them)",
             runners.limit
         ),
         _ => format!(
-            "the portal has not countersigned this runner's key {key} (the license counts              runners at the portal): the hub asks at once when the portal can be reached;              `tessera-runner refresh` after that"
+            "the portal has not countersigned this runner's key {key} (the license counts \
+             runners at the portal): the hub asks at once when the portal can be reached; \
+             `tessera-runner refresh` after that"
         ),
     };
     Some(Decision::new(Status::RunnerLimitExceeded, reason))
