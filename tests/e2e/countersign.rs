@@ -8,7 +8,9 @@ use std::path::Path;
 
 use tessera_core::activation::{Bundle, LeaseClaims, open_runner_call, sign_lease};
 
-use crate::kit::{Daemon, Portal, Ran, Vendor, cmd, hub, in_keyring_session, run, runner};
+use crate::kit::{
+    Daemon, Portal, Ran, Vendor, cmd, hub, in_keyring_session, on_other_machine, run, runner,
+};
 use crate::scenarios::install;
 
 /// A countersign license for `runners`, registered, and its hub activated and serving on
@@ -186,5 +188,36 @@ fn a_countersign_license_holds_the_runner_limit_at_the_portal_and_an_honest_site
         assert_eq!(check(state).0, "valid", "{:?}", check(state));
     }
     assert_eq!(check(&r4).0, "runner_limit_exceeded");
+
+    // Root copies r1 (key, cache, keystore entry) to a second machine and the patched hub
+    // leases the same key there: the portal counts a key on its machine, so the copy's
+    // place is not countersigned.
+    let other_id = "0123456789abcdef0123456789abcdef";
+    let copied_request = dir.path().join("copy.request");
+    let copied_bundle = dir.path().join("copy.bundle");
+    let Some(mut asks) = on_other_machine(
+        runner(&r1).args(["request", "--label", "r1", "--out"]).arg(&copied_request),
+        other_id,
+        dir.path(),
+    ) else {
+        return;
+    };
+    run(&mut asks).ok();
+    patched_hub_bundle(&hub_state, &copied_request, &copied_bundle);
+    let mut installs = on_other_machine(
+        runner(&r1)
+            .args(["install", "--bundle"])
+            .arg(&copied_bundle)
+            .arg("--trust")
+            .arg(vendor.trust_path()),
+        other_id,
+        dir.path(),
+    )
+    .expect("works as above");
+    assert_eq!(run(&mut installs).code, 19);
+    let mut checks = on_other_machine(runner(&r1).args(["check", "--json"]), other_id, dir.path())
+        .expect("as above");
+    let copy = run(&mut checks).json();
+    assert_eq!(copy["status"], "runner_limit_exceeded", "{copy}");
     assert!(daemon.stop().success());
 }

@@ -18,6 +18,23 @@ use crate::keys::KeyId;
 /// The domain of the digest: never equal to a digest made for anything else.
 const DOMAIN: &[u8] = b"tessera runner machine v1\n";
 
+/// The domain of a runner's place id: never equal to any other digest.
+const PLACE_DOMAIN: &[u8] = b"tessera runner place v1\0";
+
+/// The id under which the portal countersigns a runner (`runner_countersign`): its key on
+/// the machine its lease names, as 16 hex digits of a SHA-256. One key copied to several
+/// machines, each leased by a patched hub, is several places, each counted; the portal
+/// learns an opaque id, no more than a key id.
+pub fn runner_place(runner_key: &KeyId, machine: Option<&MachineDigest>) -> KeyId {
+    let mut hash = Sha256::new();
+    hash.update(PLACE_DOMAIN);
+    hash.update(runner_key.as_bytes());
+    if let Some(machine) = machine {
+        hash.update(machine.0);
+    }
+    KeyId::from_digest(&hash.finalize().into())
+}
+
 /// A machine's digest for one runner key: 64 lowercase hex digits.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MachineDigest([u8; 32]);

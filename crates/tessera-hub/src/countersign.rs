@@ -6,11 +6,12 @@
 use tessera_core::activation::{Bundle, LeaseClaims};
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::keys::KeyId;
+use tessera_core::machine::runner_place;
 use tessera_core::receipt::ReceiptClaims;
 
 use crate::agent::{Hub, HubError};
 use crate::slots::LeaseAnswer;
-use crate::state::HubState;
+use crate::state::{HubState, RunnerRecord};
 
 /// A failed ping this recent is not tried again at once for a lease: a portal that is down
 /// is not asked once per runner call; the runner's next refresh asks again.
@@ -52,18 +53,24 @@ fn held_receipt(state: &HubState) -> Option<ReceiptClaims> {
     Envelope::parse(Kind::Receipt, text.as_bytes()).ok()?.open::<ReceiptClaims>().ok()
 }
 
-/// What the receipt in `state` says of `key`.
-pub(crate) fn countersign_of(state: &HubState, key: &KeyId) -> Countersign {
+/// What the receipt in `state` says of the runner place `place` ([`runner_place`]).
+pub(crate) fn countersign_of(state: &HubState, place: &KeyId) -> Countersign {
     match held_receipt(state).and_then(|r| r.runners) {
-        Some(runners) if runners.names(key) => Countersign::Countersigned,
-        Some(runners) if runners.refused.contains(key) => Countersign::Refused,
+        Some(runners) if runners.names(place) => Countersign::Countersigned,
+        Some(runners) if runners.refused.contains(place) => Countersign::Refused,
         _ => Countersign::Awaiting,
     }
 }
 
-/// The runner keys a ping asks the portal to countersign: every key holding a slot now.
+/// The runner places a ping asks the portal to countersign: each runner holding a slot
+/// now, its key on the machine its lease names.
 pub(crate) fn asked(state: &HubState, now: tessera_core::UnixTime) -> Vec<KeyId> {
-    state.runners.values().filter(|r| r.holds_slot(now)).map(|r| r.key.key_id()).collect()
+    state.runners.values().filter(|r| r.holds_slot(now)).map(place_of).collect()
+}
+
+/// A runner's place: its key on the machine its lease names.
+pub(crate) fn place_of(record: &RunnerRecord) -> KeyId {
+    runner_place(&record.key.key_id(), record.machine.as_ref())
 }
 
 impl Hub {
@@ -106,7 +113,8 @@ impl Hub {
         let _turn = self.ping_turn.lock().await;
         let state = self.dir().load()?;
         if state.portal.is_none()
-            || countersign_of(&state, &claims.runner_key_id) != Countersign::Awaiting
+            || countersign_of(&state, &runner_place(&claims.runner_key_id, claims.machine.as_ref()))
+                != Countersign::Awaiting
         {
             return Ok(None);
         }

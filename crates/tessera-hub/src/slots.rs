@@ -21,7 +21,7 @@ use tessera_core::keys::fill_random;
 use tessera_core::{Status, UnixTime};
 
 use crate::agent::{Hub, HubError};
-use crate::countersign::{Countersign, countersign_of};
+use crate::countersign::{Countersign, countersign_of, place_of};
 use crate::state::{HubState, RunnerRecord};
 
 /// Most runner tokens waiting to be used at once: each is one enrollment to come.
@@ -405,7 +405,7 @@ impl Hub {
                 holds_slot: r.holds_slot(now),
                 cloned_at: r.cloned_at,
                 countersign: (countersigned && r.holds_slot(now))
-                    .then(|| countersign_of(&state, &r.key.key_id())),
+                    .then(|| countersign_of(&state, &place_of(r))),
             })
             .collect())
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use tessera_core::activation::{self, Bundle, LeaseClaims};
 use tessera_core::delegation::Delegation;
 use tessera_core::license::{Claims, Expectations, LicenseFile};
+use tessera_core::machine::runner_place;
 use tessera_core::receipt::{self, ReceiptClaims};
 use tessera_core::standing::{self, Evidence};
 use tessera_core::trust::TrustSet;
@@ -189,9 +190,10 @@ fn not_countersigned(claims: &Claims, evidence: Evidence<'_>, cache: &Cache) -> 
         return None;
     }
     let key = &cache.runner_key_id;
+    let place = runner_place(key, cache.lease.machine.as_ref());
     let reason = match &receipt.runners {
-        Some(runners) if runners.names(key) => return None,
-        Some(runners) if runners.refused.contains(key) => format!(
+        Some(runners) if runners.names(&place) => return None,
+        Some(runners) if runners.refused.contains(&place) => format!(
             "the portal refused to countersign this runner's key {key}: the license's {} runner \
              places are held by keys it countersigned before, until the receipts that named \
              them end (`tessera-hub runners list` shows them)",

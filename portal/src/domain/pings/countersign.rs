@@ -44,12 +44,12 @@ fn decide(
         }
         let id = key.to_string();
         if counting.contains(&id.as_str()) {
-            keys.push(key.clone());
+            keys.push(*key);
         } else if free > 0 {
             free -= 1;
-            keys.push(key.clone());
+            keys.push(*key);
         } else {
-            refused.push(key.clone());
+            refused.push(*key);
         }
     }
     let keep =
