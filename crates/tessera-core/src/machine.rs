@@ -102,6 +102,20 @@ mod tests {
     use crate::keys::SigningKey;
 
     #[test]
+    fn a_runner_place_is_its_key_on_its_machine() {
+        let key = SigningKey::from_seed(&[5; 32]).key_id();
+        let other_key = SigningKey::from_seed(&[6; 32]).key_id();
+        let here = MachineDigest::of("3d1219c7c4c5404aaa1f6d2a48adfda4", &key);
+        let there = MachineDigest::of("0123456789abcdef0123456789abcdef", &key);
+        let place = runner_place(&key, here.as_ref());
+        assert_eq!(place, runner_place(&key, here.as_ref()));
+        assert_ne!(place, runner_place(&key, there.as_ref()), "the same key elsewhere");
+        assert_ne!(place, runner_place(&key, None), "the same key on no named machine");
+        assert_ne!(place, runner_place(&other_key, here.as_ref()));
+        assert_ne!(place, key, "never the key id itself");
+    }
+
+    #[test]
     fn one_machine_one_key_one_digest_and_nothing_names_no_machine() {
         let key = SigningKey::from_seed(&[5; 32]).key_id();
         let other_key = SigningKey::from_seed(&[6; 32]).key_id();

@@ -143,8 +143,9 @@ pub struct PingCall {
     /// backup remembers an older chain than the receipt it signed since, [`resync_proof`]).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub held_receipt: Option<String>,
-    /// On a license with `runner_countersign`: the key ids of the runners the hub holds a
-    /// lease for or is leasing now (only ids), which it asks the portal to countersign.
+    /// On a license with `runner_countersign`: the place ids of the runners holding a slot
+    /// ([`crate::machine::runner_place`]: opaque ids only), which the hub asks the portal to
+    /// countersign.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub runners: Option<Vec<KeyId>>,
     /// Fresh for every call; the receipt echoes it.
@@ -189,31 +190,32 @@ pub struct ReceiptClaims {
     /// portal has signed one: evidence the hub keeps of what the ledger was.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub ledger_head: Option<LedgerHead>,
-    /// On a license with `runner_countersign`, answering a ping: the runner keys the portal
-    /// countersigns. A runner of such a license runs only while the receipt it holds names it
-    /// here, and no longer than that receipt counts (its grace).
+    /// On a license with `runner_countersign`, answering a ping: the runner places the portal
+    /// countersigns. A runner of such a license runs only while the receipt it holds names its
+    /// place here, and no longer than that receipt counts (its grace).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub runners: Option<Countersigned>,
 }
 
-/// The portal's countersignature of a hub's runner keys, inside a ping's receipt.
+/// The portal's countersignature of a hub's runners (their places,
+/// [`crate::machine::runner_place`]), inside a ping's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Countersigned {
-    /// The license's runner limit: how many keys the portal countersigns at most.
+    /// The license's runner limit: how many places the portal countersigns at most.
     pub limit: u32,
-    /// The keys countersigned (of those the ping asked for).
+    /// The places countersigned (of those the ping asked for).
     pub keys: Vec<KeyId>,
-    /// The keys asked for and refused: the limit is held by keys countersigned before,
+    /// The places asked for and refused: the limit is held by places countersigned before,
     /// until the receipts that named them end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<KeyId>,
 }
 
 impl Countersigned {
-    /// Whether `key` is countersigned.
-    pub fn names(&self, key: &KeyId) -> bool {
-        self.keys.contains(key)
+    /// Whether the place `place` is countersigned.
+    pub fn names(&self, place: &KeyId) -> bool {
+        self.keys.contains(place)
     }
 }
 

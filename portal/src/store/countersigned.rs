@@ -15,7 +15,7 @@ pub struct CountersignChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountersignedRow {
     /// The runner key's id, as the hub sent it.
-    pub runner_key_id: String,
+    pub runner_place: String,
     /// Unix seconds: the grace's end of the last receipt that named it.
     pub until: i64,
 }
@@ -36,8 +36,8 @@ impl Store {
                 .await?;
         }
         let rows = sqlx::query(
-            "SELECT runner_key_id, until FROM countersigned_runners WHERE license_id = $1 \
-             ORDER BY runner_key_id",
+            "SELECT runner_place, until FROM countersigned_runners WHERE license_id = $1 \
+             ORDER BY runner_place",
         )
         .bind(license_id)
         .fetch_all(&mut *tx)
@@ -46,7 +46,7 @@ impl Store {
             .iter()
             .map(|row| {
                 Ok(CountersignedRow {
-                    runner_key_id: row.try_get("runner_key_id")?,
+                    runner_place: row.try_get("runner_place")?,
                     until: row.try_get("until")?,
                 })
             })
@@ -75,12 +75,12 @@ impl CountersignChange {
     ) -> Result<(), StoreError> {
         for row in rows {
             sqlx::query(
-                "INSERT INTO countersigned_runners (license_id, runner_key_id, until) \
-                 VALUES ($1, $2, $3) ON CONFLICT (license_id, runner_key_id) \
+                "INSERT INTO countersigned_runners (license_id, runner_place, until) \
+                 VALUES ($1, $2, $3) ON CONFLICT (license_id, runner_place) \
                  DO UPDATE SET until = excluded.until",
             )
             .bind(license_id)
-            .bind(&row.runner_key_id)
+            .bind(&row.runner_place)
             .bind(row.until)
             .execute(&mut *self.tx)
             .await?;

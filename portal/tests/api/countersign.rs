@@ -58,7 +58,7 @@ on_both_stores!(the_portal_countersigns_at_most_the_runner_limit, |app| {
     let rows = app.portal.store.countersigned_runners(&license.id.to_string()).await.expect("db");
     let until = app.now().as_unix() + 86_400;
     let mut kept: Vec<(String, i64)> =
-        rows.into_iter().map(|r| (r.runner_key_id, r.until)).collect();
+        rows.into_iter().map(|r| (r.runner_place, r.until)).collect();
     kept.sort();
     let mut expected = vec![(runner(1).to_string(), until), (runner(2).to_string(), until)];
     expected.sort();
@@ -92,7 +92,7 @@ on_both_stores!(a_key_whose_countersignature_ended_frees_its_place, |app| {
     assert_eq!((freed.keys, freed.refused), (vec![runner(1), runner(3)], vec![]));
     let rows = app.portal.store.countersigned_runners(&license.id.to_string()).await.expect("db");
     assert_eq!(rows.len(), 2, "the ended key's row is gone: {rows:?}");
-    assert!(rows.iter().all(|r| r.runner_key_id != runner(2).to_string()));
+    assert!(rows.iter().all(|r| r.runner_place != runner(2).to_string()));
 });
 
 on_both_stores!(a_refused_hub_gets_no_countersignature, |app| {

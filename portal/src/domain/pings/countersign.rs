@@ -1,9 +1,10 @@
-//! Runner keys countersigned: on a license with `runner_countersign`, the hub's ping names
-//! the runner keys it leases (their ids only) and the receipt countersigns at most the
-//! license's runner limit of them. A runner of such a license runs only while the receipt
-//! it holds names its key, and a receipt counts for its grace: so each key named holds a
-//! place until that grace ends, whatever the hub asks at its next ping. A hub that rotates
-//! keys across pings, or a patched one, gets no more than the limit countersigned at once.
+//! Runners countersigned: on a license with `runner_countersign`, the hub's ping names the
+//! runners holding a slot by their place ids (opaque: a runner's key on its machine,
+//! `tessera_core::machine::runner_place`) and the receipt countersigns at most the license's
+//! runner limit of them. A runner of such a license runs only while the receipt it holds
+//! names its place, and a receipt counts for its grace: so each place named stays counted
+//! until that grace ends, whatever the hub asks at its next ping. A hub that rotates runners
+//! across pings, or a patched one, gets no more than the limit countersigned at once.
 
 use tessera_core::UnixTime;
 use tessera_core::keys::KeyId;
@@ -34,7 +35,7 @@ fn decide(
     until: i64,
 ) -> Decision {
     let counting: Vec<&str> =
-        held.iter().filter(|row| row.until > now).map(|row| row.runner_key_id.as_str()).collect();
+        held.iter().filter(|row| row.until > now).map(|row| row.runner_place.as_str()).collect();
     let mut free = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(counting.len());
     let mut keys: Vec<KeyId> = Vec::new();
     let mut refused: Vec<KeyId> = Vec::new();
@@ -53,7 +54,7 @@ fn decide(
         }
     }
     let keep =
-        keys.iter().map(|key| CountersignedRow { runner_key_id: key.to_string(), until }).collect();
+        keys.iter().map(|key| CountersignedRow { runner_place: key.to_string(), until }).collect();
     Decision { answer: Countersigned { limit, keys, refused }, keep }
 }
 
@@ -89,7 +90,7 @@ mod tests {
     }
 
     fn row(seed: u8, until: i64) -> CountersignedRow {
-        CountersignedRow { runner_key_id: key(seed).to_string(), until }
+        CountersignedRow { runner_place: key(seed).to_string(), until }
     }
 
     #[test]
