@@ -114,3 +114,15 @@ on_both_stores!(a_ping_that_asks_for_nothing_gets_no_countersignature, |app| {
     let (answer, _) = hub.ping(&app, &license).await;
     assert_eq!(app.verify_receipt(&answer).runners, None);
 });
+
+on_both_stores!(a_deleted_license_takes_its_countersigned_runners_with_it, |app| {
+    let (license, mut hub) = countersign_hub(&app).await;
+    ask(&app, &mut hub, &license, &[runner(1)]).await;
+    let id = license.id.to_string();
+    assert_eq!(app.portal.store.countersigned_runners(&id).await.expect("db").len(), 1);
+    // Seven years and a week after the contract's end (2028-03-01): the license goes.
+    app.clock.set("2035-03-08T00:00:00Z".parse().expect("t"));
+    assert_eq!(app.portal.forget_ended_licenses().await.expect("job"), 1);
+    assert!(app.portal.store.license(&id).await.expect("db").is_none());
+    assert!(app.portal.store.countersigned_runners(&id).await.expect("db").is_empty());
+});
