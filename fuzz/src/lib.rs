@@ -178,6 +178,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
             fingerprint: "ab".repeat(32),
             hub_key_id: hub.key_id(),
             ledger_head: None,
+            runners: None,
         },
         &portal,
     );
@@ -226,6 +227,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
             held_receipt: None,
             nonce: Nonce::from_bytes([3; 16]),
             hub_time_ms: 1,
+            runners: None,
         },
     );
     let bundle = Bundle {

@@ -456,6 +456,7 @@ async fn load() {
                 fingerprint: fingerprint_digest.clone(),
                 hub_key_id: hub_keys[n].key_id(),
                 ledger_head: None,
+                runners: None,
             };
             let call = PingCall {
                 license_id: license_id(n).parse().expect("id"),
@@ -466,6 +467,7 @@ async fn load() {
                 held_receipt: Some(receipt::sign(&held, &receipt)),
                 nonce: nonce(i),
                 hub_time_ms: time_ms + (i / licenses) as i64 + 1,
+                runners: None,
             };
             let body = Envelope::sign_body(Kind::Ping, &hub_keys[n], &call).to_compact();
             let json = serde_json::to_vec(&body).expect("json");

@@ -64,6 +64,7 @@ fn bundle(runner: &Runner, now: UnixTime) -> (Bundle, String) {
             fingerprint: "ab".repeat(32),
             hub_key_id: hub.key_id(),
             ledger_head: None,
+            runners: None,
         },
         &portal,
     );

@@ -4,6 +4,7 @@
 mod adversary;
 mod bad_input;
 mod bulk;
+mod countersign;
 mod crashes;
 mod demo;
 mod fuzz_seeds;

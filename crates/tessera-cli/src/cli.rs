@@ -271,6 +271,10 @@ pub struct TermsArgs {
         help = "The vendor portal's URL, e.g. https://portal.example.com"
     )]
     pub portal_url: Option<String>,
+    /// The portal counts runner keys too: a runner runs only when the portal's receipt
+    /// countersigns its key, at most --runners of them (for a batch: every license).
+    #[arg(long)]
+    pub runner_countersign: bool,
 }
 
 #[derive(Debug, Args)]

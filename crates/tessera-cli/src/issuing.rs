@@ -30,6 +30,7 @@ fn raw_terms(args: TermsArgs) -> RawTerms {
         grace_days: args.grace_days.map(|n| n.to_string()),
         ping_interval: args.ping_interval,
         portal_url: args.portal_url,
+        runner_countersign: args.runner_countersign,
     }
 }
 

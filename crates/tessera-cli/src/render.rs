@@ -25,6 +25,8 @@ pub struct ClaimsView<'a> {
     pub ping_interval_secs: u32,
     pub portal_url: Option<&'a str>,
     pub fingerprint: Option<&'a FingerprintBinding>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub runner_countersign: bool,
 }
 
 impl<'a> ClaimsView<'a> {
@@ -44,6 +46,7 @@ impl<'a> ClaimsView<'a> {
             ping_interval_secs: claims.ping_interval_secs,
             portal_url: claims.portal_url.as_ref().map(|u| u.as_str()),
             fingerprint: claims.fingerprint.as_ref(),
+            runner_countersign: claims.runner_countersign,
         }
     }
 
@@ -58,6 +61,9 @@ impl<'a> ClaimsView<'a> {
         row("org", self.org);
         row("product", self.product);
         row("runners", &self.runners.to_string());
+        if self.runner_countersign {
+            row("countersign", "the portal countersigns runner keys");
+        }
         row("issued at", &self.issued_at);
         row("not before", &self.not_before);
         row("expires at", &self.expires_at);

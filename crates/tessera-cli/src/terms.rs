@@ -31,6 +31,8 @@ pub struct RawTerms {
     pub grace_days: Option<String>,
     pub ping_interval: Option<String>,
     pub portal_url: Option<String>,
+    /// The portal countersigns runner keys (`runner_countersign`).
+    pub runner_countersign: bool,
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
@@ -54,6 +56,7 @@ impl RawTerms {
         fill(&mut self.grace_days, &defaults.grace_days);
         fill(&mut self.ping_interval, &defaults.ping_interval);
         fill(&mut self.portal_url, &defaults.portal_url);
+        self.runner_countersign |= defaults.runner_countersign;
         if self.features.iter().all(|f| f.trim().is_empty()) {
             self.features.clone_from(&defaults.features);
         }
@@ -106,6 +109,7 @@ impl RawTerms {
         if let Some(value) = present(&self.portal_url) {
             terms.portal_url = Some(parse_claim::<PortalUrl>("portal_url", value)?);
         }
+        terms.runner_countersign = self.runner_countersign;
         Ok(terms)
     }
 }

@@ -86,6 +86,14 @@ impl KeyId {
     pub fn as_bytes(&self) -> &[u8; 8] {
         &self.0
     }
+
+    /// The first 8 bytes of a SHA-256 digest, as an id (an id of something other than a
+    /// key, made under its own domain: [`crate::machine::runner_place`]).
+    pub(crate) fn from_digest(digest: &[u8; 32]) -> Self {
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        KeyId(id)
+    }
 }
 
 impl fmt::Display for KeyId {

@@ -18,6 +18,23 @@ use crate::keys::KeyId;
 /// The domain of the digest: never equal to a digest made for anything else.
 const DOMAIN: &[u8] = b"tessera runner machine v1\n";
 
+/// The domain of a runner's place id: never equal to any other digest.
+const PLACE_DOMAIN: &[u8] = b"tessera runner place v1\0";
+
+/// The id under which the portal countersigns a runner (`runner_countersign`): its key on
+/// the machine its lease names, as 16 hex digits of a SHA-256. One key copied to several
+/// machines, each leased by a patched hub, is several places, each counted; the portal
+/// learns an opaque id, no more than a key id.
+pub fn runner_place(runner_key: &KeyId, machine: Option<&MachineDigest>) -> KeyId {
+    let mut hash = Sha256::new();
+    hash.update(PLACE_DOMAIN);
+    hash.update(runner_key.as_bytes());
+    if let Some(machine) = machine {
+        hash.update(machine.0);
+    }
+    KeyId::from_digest(&hash.finalize().into())
+}
+
 /// A machine's digest for one runner key: 64 lowercase hex digits.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MachineDigest([u8; 32]);
@@ -83,6 +100,20 @@ impl<'de> Deserialize<'de> for MachineDigest {
 mod tests {
     use super::*;
     use crate::keys::SigningKey;
+
+    #[test]
+    fn a_runner_place_is_its_key_on_its_machine() {
+        let key = SigningKey::from_seed(&[5; 32]).key_id();
+        let other_key = SigningKey::from_seed(&[6; 32]).key_id();
+        let here = MachineDigest::of("3d1219c7c4c5404aaa1f6d2a48adfda4", &key);
+        let there = MachineDigest::of("0123456789abcdef0123456789abcdef", &key);
+        let place = runner_place(&key, here.as_ref());
+        assert_eq!(place, runner_place(&key, here.as_ref()));
+        assert_ne!(place, runner_place(&key, there.as_ref()), "the same key elsewhere");
+        assert_ne!(place, runner_place(&key, None), "the same key on no named machine");
+        assert_ne!(place, runner_place(&other_key, here.as_ref()));
+        assert_ne!(place, key, "never the key id itself");
+    }
 
     #[test]
     fn one_machine_one_key_one_digest_and_nothing_names_no_machine() {

@@ -143,6 +143,11 @@ pub struct PingCall {
     /// backup remembers an older chain than the receipt it signed since, [`resync_proof`]).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub held_receipt: Option<String>,
+    /// On a license with `runner_countersign`: the place ids of the runners holding a slot
+    /// ([`crate::machine::runner_place`]: opaque ids only), which the hub asks the portal to
+    /// countersign.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
+    pub runners: Option<Vec<KeyId>>,
     /// Fresh for every call; the receipt echoes it.
     pub nonce: Nonce,
     /// The hub's clock in milliseconds: each ping must be newer than the last one.
@@ -185,6 +190,33 @@ pub struct ReceiptClaims {
     /// portal has signed one: evidence the hub keeps of what the ledger was.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub ledger_head: Option<LedgerHead>,
+    /// On a license with `runner_countersign`, answering a ping: the runner places the portal
+    /// countersigns. A runner of such a license runs only while the receipt it holds names its
+    /// place here, and no longer than that receipt counts (its grace).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
+    pub runners: Option<Countersigned>,
+}
+
+/// The portal's countersignature of a hub's runners (their places,
+/// [`crate::machine::runner_place`]), inside a ping's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Countersigned {
+    /// The license's runner limit: how many places the portal countersigns at most.
+    pub limit: u32,
+    /// The places countersigned (of those the ping asked for).
+    pub keys: Vec<KeyId>,
+    /// The places asked for and refused: the limit is held by places countersigned before,
+    /// until the receipts that named them end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<KeyId>,
+}
+
+impl Countersigned {
+    /// Whether the place `place` is countersigned.
+    pub fn names(&self, place: &KeyId) -> bool {
+        self.keys.contains(place)
+    }
 }
 
 /// Signs a receipt with the portal's receipt key; returns the armored text.
@@ -339,6 +371,7 @@ mod tests {
             fingerprint: "00".repeat(32),
             hub_key_id: stranger.key_id(),
             ledger_head: None,
+            runners: None,
         };
         let signed = sign(&receipt, &portal);
         assert_eq!(verify(signed.as_bytes(), &verified), Ok(receipt.clone()));
@@ -371,6 +404,7 @@ mod tests {
             fingerprint: "00".repeat(32),
             hub_key_id: hub.key_id(),
             ledger_head: None,
+            runners: None,
         };
         let proof = |claims: &ReceiptClaims, key: &SigningKey| {
             resync_proof(&sign(claims, key), portal.public_key(), license, hub.key_id(), held)
@@ -429,6 +463,7 @@ mod tests {
             fingerprint: "00".repeat(32),
             hub_key_id: portal.key_id(),
             ledger_head: Some(head.clone()),
+            runners: None,
         };
         let opened: ReceiptClaims =
             Envelope::parse(Kind::Receipt, sign(&receipt, &portal).as_bytes())

@@ -218,6 +218,7 @@ mod tests {
             fingerprint: String::new(),
             hub_key_id: SigningKey::from_seed(&[1; 32]).key_id(),
             ledger_head: None,
+            runners: None,
         }
     }
 

@@ -58,6 +58,7 @@ fn crypto_floor(iterations: u32) -> (Duration, Duration) {
         held_receipt: None,
         nonce: Nonce::from_bytes([3; 16]),
         hub_time_ms: 1,
+        runners: None,
     };
     let receipt = Envelope::sign_body(Kind::Receipt, &portal, &call);
     let (cpu0, wall0) = (cpu_now(), Instant::now());

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod countersign;
 pub mod daemon;
 pub mod heads;
 pub mod host;

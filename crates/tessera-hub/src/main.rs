@@ -274,6 +274,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let answer = hub
                 .bundle_for_request(&read(&args.request)?, args.lease_ttl)
                 .map_err(Exit::failure)?;
+            // Under runner_countersign a new runner's key is countersigned now, if the portal
+            // can be reached: the bundle carries that receipt.
+            let answer = hub.countersigned(answer).await;
             if answer.released {
                 tessera_process::note(&format_args!(
                     "the request is the runner's signed release: its slot is given back; no \
@@ -307,6 +310,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Runners(RunnersCommand::List { json }) => {
             let runners = hub.runners().map_err(Exit::failure)?;
+            let limit = hub.runner_limit().unwrap_or(0);
             if json {
                 print_json(&runners)?;
             } else {
@@ -317,7 +321,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         _ => "no slot".to_owned(),
                     };
                     let copy = r.cloned_at.map(|t| format!("  COPY SEEN {t}")).unwrap_or_default();
-                    text.push_str(&format!("{}  {:<24} {slot}{copy}\n", r.key_id, r.label));
+                    let portal = r
+                        .countersign
+                        .map(|c| format!("  {}", c.describe(limit)))
+                        .unwrap_or_default();
+                    text.push_str(&format!("{}  {:<24} {slot}{copy}{portal}\n", r.key_id, r.label));
                 }
                 out(&text)?;
             }

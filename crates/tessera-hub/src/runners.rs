@@ -186,7 +186,7 @@ async fn lease(
     let answer =
         blocking(move || hub.runner_call(call.as_bytes(), Authority::Token(token.as_deref()), ttl))
             .await??;
-    Ok(Json(answer))
+    Ok(Json(api.hub.countersigned(answer).await))
 }
 
 async fn release(

@@ -21,6 +21,7 @@ use tessera_core::keys::fill_random;
 use tessera_core::{Status, UnixTime};
 
 use crate::agent::{Hub, HubError};
+use crate::countersign::{Countersign, countersign_of, place_of};
 use crate::state::{HubState, RunnerRecord};
 
 /// Most runner tokens waiting to be used at once: each is one enrollment to come.
@@ -74,6 +75,10 @@ pub struct RunnerView {
     /// When a copy of this runner was noticed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloned_at: Option<UnixTime>,
+    /// On a license with `runner_countersign`, for a runner holding a slot: what the
+    /// portal's latest receipt says of its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub countersign: Option<Countersign>,
 }
 
 /// Why a runner call got no slot.
@@ -388,6 +393,7 @@ impl Hub {
     pub fn runners(&self) -> Result<Vec<RunnerView>, HubError> {
         let now = self.now();
         let state = self.dir().load()?;
+        let countersigned = self.installed().is_ok_and(|i| i.claims.runner_countersign);
         Ok(state
             .runners
             .iter()
@@ -398,6 +404,8 @@ impl Hub {
                 lease_until: r.lease_until,
                 holds_slot: r.holds_slot(now),
                 cloned_at: r.cloned_at,
+                countersign: (countersigned && r.holds_slot(now))
+                    .then(|| countersign_of(&state, &place_of(r))),
             })
             .collect())
     }

@@ -121,6 +121,7 @@ pub async fn activate(
         fingerprint: fingerprint_json_digest(&fingerprint_json),
         hub_key_id: call.hub_key.key_id(),
         ledger_head: portal.ledger_head(),
+        runners: None,
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }
@@ -223,6 +224,16 @@ pub async fn ping(
     };
     let PingAnswer { status, fingerprint_json } =
         pings::answer(&portal.store, &ping, cloned, &call, now).await?;
+    // Runner keys are countersigned only for a hub that may run: a refusal lets no runner run.
+    let runners = match call.runners.as_deref() {
+        Some(asked) if status == Status::Valid => {
+            let license = &ping.license;
+            let limit = u32::try_from(license.runners).unwrap_or(0);
+            let terms = (limit, license.grace_period_secs);
+            Some(pings::countersign(&portal.store, &license.id, asked, terms, now).await?)
+        }
+        _ => None,
+    };
     let claims = ReceiptClaims {
         license_id: call.license_id,
         answers: Answers::Ping,
@@ -233,6 +244,7 @@ pub async fn ping(
         fingerprint: fingerprint_json_digest(&fingerprint_json),
         hub_key_id: ping.hub_key.key_id(),
         ledger_head: portal.ledger_head(),
+        runners,
     };
     Ok(Json(sign_receipt(&portal, &claims, delegation)))
 }

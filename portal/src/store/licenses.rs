@@ -284,7 +284,7 @@ impl Store {
             }
             let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
             let list = marks.join(", ");
-            for table in ["activations", "ping_days", "ping_months"] {
+            for table in ["activations", "ping_days", "ping_months", "countersigned_runners"] {
                 let sql = format!("DELETE FROM {table} WHERE license_id IN ({list})");
                 let mut query = sqlx::query(AssertSqlSafe(sql));
                 for id in &ids {

@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod bindings;
+mod countersigned;
 pub mod day_counts;
 mod filter;
 pub mod ledger;
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 use sqlx::AnyPool;
 
 pub use bindings::BindingChange;
+pub use countersigned::{CountersignChange, CountersignedRow};
 pub use filter::{LicenseFilter, LicenseStanding};
 pub use licenses::LicenseCounts;
 pub use list::{LicenseSort, ListCursor, ListOrder};

@@ -250,6 +250,8 @@ pub struct TestHub {
     pub held_receipt: Option<String>,
     /// Whether calls present the fingerprint as version 1 (a hub of before version 2).
     pub old: bool,
+    /// The runner key ids its pings ask the portal to countersign, if any.
+    pub runners: Option<Vec<tessera_core::keys::KeyId>>,
 }
 
 /// A host named `seed` with `components` components: its version 2 fingerprint (keyed by
@@ -282,6 +284,7 @@ impl TestHub {
             holds: None,
             held_receipt: None,
             old: false,
+            runners: None,
         }
     }
 
@@ -348,6 +351,7 @@ impl TestHub {
             held_receipt: self.held_receipt.clone(),
             nonce,
             hub_time_ms: self.tick(app),
+            runners: self.runners.clone(),
         };
         let envelope = Envelope::sign_body(Kind::Ping, &self.key, &call);
         (serde_json::to_value(envelope.to_compact()).expect("json"), nonce)

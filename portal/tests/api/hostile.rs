@@ -20,6 +20,7 @@ fn copy(hub: &TestHub) -> TestHub {
         holds: hub.holds,
         held_receipt: hub.held_receipt.clone(),
         old: hub.old,
+        runners: hub.runners.clone(),
     }
 }
 

@@ -69,6 +69,7 @@ impl Hub {
             held_receipt: None,
             nonce: Nonce::generate().expect("nonce"),
             hub_time_ms: self.next_time(),
+            runners: None,
         };
         let body = Envelope::sign_body(Kind::Ping, &self.key, &call).to_compact();
         let Ok(response) = http.post(format!("{portal}/v1/ping")).json(&body).send().await else {

@@ -172,6 +172,7 @@ pub fn read_orders_from(
                     grace_days: cell("grace_days"),
                     ping_interval: cell("ping_interval"),
                     portal_url: cell("portal_url"),
+                    runner_countersign: false,
                 };
                 let row_key = match cell("order_id") {
                     Some(order) => match seen_orders.insert(order.clone(), line) {

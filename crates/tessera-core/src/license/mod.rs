@@ -76,6 +76,11 @@ pub struct Claims {
     /// Present when the license is bound to one host.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::present")]
     pub fingerprint: Option<FingerprintBinding>,
+    /// The portal counts runner keys too: a runner accepts a lease only when the portal's
+    /// receipt countersigns its key (docs/FORMAT.md, section 2). Absent: the hub's count
+    /// alone holds the limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub runner_countersign: bool,
 }
 
 impl Claims {
@@ -171,6 +176,8 @@ pub struct LicenseTerms {
     pub portal_url: Option<PortalUrl>,
     /// The host the license is bound to, if any.
     pub fingerprint: Option<FingerprintBinding>,
+    /// Whether the portal countersigns runner keys (at most `runners` of them).
+    pub runner_countersign: bool,
 }
 
 impl LicenseTerms {
@@ -188,6 +195,7 @@ impl LicenseTerms {
             ping_interval: DEFAULT_PING_INTERVAL,
             portal_url: None,
             fingerprint: None,
+            runner_countersign: false,
         }
     }
 
@@ -238,6 +246,7 @@ impl LicenseTerms {
             ping_interval_secs: secs(self.ping_interval),
             portal_url: self.portal_url,
             fingerprint: self.fingerprint,
+            runner_countersign: self.runner_countersign,
         };
         Ok(claims)
     }

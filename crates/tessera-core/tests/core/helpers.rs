@@ -37,6 +37,7 @@ pub fn claims() -> Claims {
         ping_interval_secs: 3600,
         portal_url: Some("https://portal.example.com".parse().expect("url")),
         fingerprint: None,
+        runner_countersign: false,
     }
 }
 

@@ -173,6 +173,9 @@ pub struct Hub {
     client: std::sync::Mutex<Option<HubApiClient>>,
     /// Whether a plain http:// portal on another machine may be used (`--insecure-http`).
     insecure_http: std::sync::atomic::AtomicBool,
+    /// One ping at a time: the daemon's and a lease's asking for a countersignature would
+    /// otherwise both hold the same receipt, and the second would look like a copy's.
+    pub(crate) ping_turn: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -193,6 +196,7 @@ impl Hub {
             clock,
             client: std::sync::Mutex::new(None),
             insecure_http: std::sync::atomic::AtomicBool::new(false),
+            ping_turn: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -179,6 +179,12 @@ impl Hub {
     /// again with the license and key it holds (the same host re-binds), saying so in the
     /// log.
     pub async fn ping(&self) -> Result<ReceiptClaims, HubError> {
+        let _turn = self.ping_turn.lock().await;
+        self.ping_in_turn().await
+    }
+
+    /// [`Hub::ping`], by a caller that holds `ping_turn`.
+    pub(crate) async fn ping_in_turn(&self) -> Result<ReceiptClaims, HubError> {
         if let Some(moved) = self.dir.set_aside_if_damaged()? {
             tracing::warn!(moved = %moved.display(), "the state file was damaged: set aside; activating again with the license this hub holds");
             return self.activate_again(None).await;
@@ -245,6 +251,10 @@ impl Hub {
             held_receipt,
             nonce,
             hub_time_ms: self.call_time(&state),
+            runners: installed
+                .claims
+                .runner_countersign
+                .then(|| crate::countersign::asked(&state, self.now())),
         };
         // The call time is saved with the receipt, one durable write per ping.
         let call_ms = call.hub_time_ms;

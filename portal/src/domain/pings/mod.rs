@@ -16,6 +16,7 @@
 
 mod answer;
 mod check;
+mod countersign;
 mod pipeline;
 mod proof;
 mod write;
@@ -28,6 +29,7 @@ use tessera_core::keys::PublicKey;
 use tessera_core::receipt::Nonce;
 
 pub use answer::{PingAnswer, answer};
+pub use countersign::countersign;
 pub use pipeline::PingPath;
 pub use proof::ReceiptKeys;
 pub use write::record;
