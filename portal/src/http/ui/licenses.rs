@@ -23,19 +23,19 @@ pub(super) async fn dashboard(
                     (counts, Some(at))
                 }
                 _ => {
-                    let counts = portal.store.license_counts(&scope, 30 * 86_400, now).await?;
+                    let counts = licenses::counts(portal.records(), &scope, now).await?;
                     *cached = Some((now, counts));
                     (counts, Some(now))
                 }
             }
         }
         // An organization's licenses: an index walk, always fresh.
-        Some(_) => (portal.store.license_counts(&scope, 30 * 86_400, now).await?, None),
+        Some(_) => (licenses::counts(portal.records(), &scope, now).await?, None),
     };
     let scope = match scope.organization.as_deref() {
         None => "Every registered license.".to_owned(),
         Some("") => "You belong to no organization yet.".to_owned(),
-        Some(org) => match portal.store.organization(org).await? {
+        Some(org) => match accounts::organization(portal.records(), org).await? {
             Some(org) => format!("The licenses of {}.", org.name),
             None => "Your organization's licenses.".to_owned(),
         },
@@ -75,7 +75,7 @@ pub(super) async fn visible_license(
     viewer: &Viewer,
     id: &str,
 ) -> Result<(LicenseRow, Option<String>), UiError> {
-    let found = licenses::find(&portal.store, id).await?;
+    let found = licenses::find(portal.records(), id).await?;
     viewer.may(Operation::SeeLicense, licenses::facts(found.as_ref()))?;
     found.ok_or(UiError::NotFound)
 }
@@ -94,10 +94,10 @@ pub(super) async fn license(
     let found = visible_license(&portal, &viewer, &id).await?;
     let facts = licenses::facts(Some(&found));
     let (license, org) = &found;
-    let activation = portal.store.activation(&id).await?;
-    let usage = portal.store.monthly_usage(&id).await?;
+    let licenses::LicenseActivity { activation, usage } =
+        licenses::activity(portal.records(), &id).await?;
     let organization = match org {
-        Some(org) => portal.store.organization(org).await?,
+        Some(org) => accounts::organization(portal.records(), org).await?,
         None => None,
     };
     let done = query.done.as_deref().and_then(|d| match d {
@@ -109,7 +109,7 @@ pub(super) async fn license(
         _ => None,
     });
     let organizations = match viewer.may(Operation::AssignLicense, facts) {
-        Ok(()) => portal.store.organizations("", 1000).await?,
+        Ok(()) => accounts::organizations_to_choose(portal.records()).await?,
         Err(_) => Vec::new(),
     };
     let actions = match facts {
@@ -164,7 +164,7 @@ pub(super) async fn act(
     // A customer may only reset a binding, and only so often.
     let every = portal.settings.customer_reset_every_secs;
     let outcome = actions::act(
-        &portal.store,
+        portal.records(),
         &viewer.caller(),
         &viewer.actor(),
         &id,
@@ -204,7 +204,7 @@ pub(super) async fn organizations(
     Query(query): Query<OrgQuery>,
 ) -> Result<Response, UiError> {
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
-    let rows = portal.store.organization_records("", 1000).await?;
+    let rows = accounts::organizations_counted(portal.records()).await?;
     let done = query.done.map(|d| match d.as_str() {
         "erased" => "The organization's people are erased.",
         _ => "The organization is created.",
@@ -227,15 +227,20 @@ pub(super) async fn create_organization(
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
-    match accounts::create_organization_by(&portal.store, &viewer.actor(), &form.name, portal.now())
-        .await
+    match accounts::create_organization_by(
+        portal.records(),
+        &viewer.actor(),
+        &form.name,
+        portal.now(),
+    )
+    .await
     {
         Ok(org) => {
             tracing::info!(org = %org.id, by = %viewer.user.id, "organization created");
             Ok(Redirect::to("/ui/organizations?done=1").into_response())
         }
         Err(e @ (AccountError::Invalid(_) | AccountError::OrganizationTaken)) => {
-            let rows = portal.store.organization_records("", 1000).await?;
+            let rows = accounts::organizations_counted(portal.records()).await?;
             let message = e.to_string();
             Ok(html(
                 StatusCode::BAD_REQUEST,
@@ -304,7 +309,7 @@ pub(super) async fn register(
     let (names, texts): (Vec<String>, Vec<String>) = files.into_iter().unzip();
     let (trust, now) = (portal.trust.as_ref(), portal.now());
     let registered =
-        registration::register_many(&portal.store, trust, &viewer.actor(), texts, now).await;
+        registration::register_many(portal.records(), trust, &viewer.actor(), texts, now).await;
     let outcomes = match registered.map_err(crate::http::admin_api::not_registered) {
         Ok(outcomes) => outcomes,
         Err(e) => {
@@ -340,7 +345,7 @@ pub(super) async fn assign(
     viewer.check(&headers, &form.csrf)?;
     let given = (!form.org.is_empty()).then_some(form.org.as_str());
     let who = (&viewer.caller(), &viewer.actor());
-    let org = match licenses::assign(&portal.store, who, &id, given, portal.now()).await {
+    let org = match licenses::assign(portal.records(), who, &id, given, portal.now()).await {
         Ok(org) => org,
         Err(AssignError::Store(e)) => return Err(e.into()),
         // Not theirs to assign, or no such license or organization.
@@ -368,9 +373,9 @@ pub(super) async fn find(
     viewer.check(&headers, &form.csrf)?;
     let q = form.q.trim();
     let found = match tessera_core::license::LicenseKey::parse_lenient(q) {
-        Ok(key) => portal.store.license_by_key_digest(&hex::encode(key.digest())).await?,
+        Ok(key) => licenses::by_key(portal.records(), &key).await?,
         Err(_) if q.len() <= 64 && q.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
-            portal.store.license(&q.to_ascii_lowercase()).await?
+            licenses::by_id(portal.records(), &q.to_ascii_lowercase()).await?
         }
         Err(_) => None,
     };

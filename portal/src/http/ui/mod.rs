@@ -323,7 +323,7 @@ impl FromRequestParts<Arc<Portal>> for Viewer {
     async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal>) -> Result<Self, UiError> {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(UiError::SignIn)?;
         let user =
-            accounts::session_user(&portal.store, token, portal.settings.sessions, portal.now())
+            accounts::session_user(portal.records(), token, portal.settings.sessions, portal.now())
                 .await?
                 .ok_or(UiError::SignIn)?;
         let role: Role = user.role.parse().map_err(|_| {

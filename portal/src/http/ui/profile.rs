@@ -44,12 +44,15 @@ pub(super) async fn change_password(
         return profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(differ), None).await;
     }
     let (current, new) = (Password::new(form.current), Password::new(form.new));
-    match accounts::change_password(&portal.store, &viewer.user, &current, &new, portal.now()).await
+    match accounts::change_password(portal.records(), &viewer.user, &current, &new, portal.now())
+        .await
     {
         Ok(()) => {
             tracing::info!(user = %viewer.user.id, "password changed");
             // Every session ended, this one too: a fresh one for the browser that changed it.
-            let user = portal.store.user(&viewer.user.id).await?.ok_or(UiError::SignIn)?;
+            let user = accounts::person(portal.records(), &viewer.user.id)
+                .await?
+                .ok_or(UiError::SignIn)?;
             let mut response = signed_in(&portal, &user).await?;
             response
                 .headers_mut()
@@ -71,17 +74,7 @@ pub(super) async fn sign_out_everywhere(
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    let ended = portal.store.delete_sessions_of(&viewer.user.id).await?;
-    let org = viewer.user.org_id.as_deref();
-    crate::domain::audit::record(
-        &portal.store,
-        &viewer.actor(),
-        "user.signed_out_everywhere",
-        &viewer.user.id,
-        org,
-        portal.now(),
-    )
-    .await?;
+    let ended = accounts::end_every_session(portal.records(), &viewer.user, portal.now()).await?;
     tracing::info!(user = %viewer.user.id, ended, "signed out everywhere");
     let mut response = Redirect::to("/ui/signin").into_response();
     response
@@ -100,7 +93,7 @@ pub(super) async fn profile_with(
     done: Option<&str>,
 ) -> Result<Response, UiError> {
     let left = match viewer.user.totp_secret {
-        Some(_) => Some(portal.store.recovery_codes_left(&viewer.user.id).await?),
+        Some(_) => Some(accounts::recovery_codes_left(portal.records(), &viewer.user).await?),
         None => None,
     };
     Ok(html(status, pages::profile(&viewer.chrome(), error, done, left)))
@@ -120,22 +113,9 @@ pub(super) async fn change_name(
     axum::Form(form): axum::Form<NameForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    match accounts::normalize_name("name", &form.name) {
-        Ok(name) => {
-            portal.store.set_name(&viewer.user.id, &name).await?;
-            let org = viewer.user.org_id.as_deref();
-            crate::domain::audit::record(
-                &portal.store,
-                &viewer.actor(),
-                "user.name_changed",
-                &viewer.user.id,
-                org,
-                portal.now(),
-            )
-            .await?;
-            Ok(Redirect::to("/ui/profile?done=name").into_response())
-        }
-        Err(e) => {
+    match accounts::change_name(portal.records(), &viewer.user, &form.name, portal.now()).await {
+        Ok(()) => Ok(Redirect::to("/ui/profile?done=name").into_response()),
+        Err(e @ AccountError::Invalid(_)) => {
             profile_with(
                 &portal,
                 &viewer,
@@ -145,6 +125,7 @@ pub(super) async fn change_name(
             )
             .await
         }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -162,7 +143,7 @@ pub(super) async fn change_email(
     axum::Form(form): axum::Form<EmailForm>,
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
-    match accounts::request_email_change(&portal.store, &viewer.user, &form.email, portal.now())
+    match accounts::request_email_change(portal.records(), &viewer.user, &form.email, portal.now())
         .await
     {
         Ok((email, token)) => {
@@ -247,7 +228,7 @@ pub(super) async fn confirm_email(
             pages::confirm_email(&token, csrf, Some("The form expired. Please try again."))
         }));
     }
-    match accounts::confirm_email_change(&portal.store, &token, portal.now()).await {
+    match accounts::confirm_email_change(portal.records(), &token, portal.now()).await {
         Ok(_) => Ok(html(
             StatusCode::OK,
             pages::message_ok(
@@ -267,7 +248,7 @@ pub(super) async fn export_self(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
 ) -> Result<Response, UiError> {
-    let data = accounts::export_person(&portal.store, &viewer.user).await?;
+    let data = accounts::export_person(portal.records(), &viewer.user).await?;
     Ok(json_download("my-data.json", &data))
 }
 
@@ -283,8 +264,14 @@ pub(super) async fn delete_self(
 ) -> Result<Response, UiError> {
     viewer.check(&headers, &form.csrf)?;
     let password = Password::new(form.password);
-    match accounts::erase(&portal.store, &viewer.user, &viewer.user, Some(&password), portal.now())
-        .await
+    match accounts::erase(
+        portal.records(),
+        &viewer.user,
+        &viewer.user,
+        Some(&password),
+        portal.now(),
+    )
+    .await
     {
         Ok(()) => {
             tracing::info!(user = %viewer.user.id, "deleted their own account");
