@@ -420,3 +420,8 @@ fn may_manage(caller: &Caller<'_>, key: &ApiKeyRow) -> bool {
     )
     .is_ok()
 }
+
+/// Every key, revoked and expired ones too (the operator's list).
+pub async fn all(store: &Store) -> Result<Vec<ApiKeyRow>, StoreError> {
+    store.list_api_keys().await
+}

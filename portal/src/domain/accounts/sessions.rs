@@ -80,11 +80,16 @@ pub async fn end_every_session(
     user: &UserRow,
     now: UnixTime,
 ) -> Result<u64, AccountError> {
-    let ended = store.delete_sessions_of(&user.id).await?;
+    let ended = end_sessions_of(store, user).await?;
     let actor = Actor::Person(user.id.clone());
     let org = user.org_id.as_deref();
     audit::record(store, &actor, "user.signed_out_everywhere", &user.id, org, now).await?;
     Ok(ended)
+}
+
+/// Ends every session of a person, unrecorded (the caller records why); answers how many.
+pub async fn end_sessions_of(store: &Store, user: &UserRow) -> Result<u64, AccountError> {
+    Ok(store.delete_sessions_of(&user.id).await?)
 }
 
 /// A keyed tag, for device cookies and form tokens: HMAC-SHA-256 under the portal's

@@ -99,3 +99,8 @@ pub async fn invitation_for(
 pub async fn recovery_codes_left(store: &Store, user: &UserRow) -> Result<i64, StoreError> {
     store.recovery_codes_left(&user.id).await
 }
+
+/// A person by email address (normalized first), if someone has an account under it.
+pub async fn person_by_email(store: &Store, email: &str) -> Result<Option<UserRow>, AccountError> {
+    Ok(store.user_by_email(&normalize_email(email)?).await?)
+}

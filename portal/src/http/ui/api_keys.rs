@@ -73,17 +73,13 @@ pub(super) struct KeyForm {
     pub(super) read: Option<String>,
     pub(super) write: Option<String>,
     pub(super) revoke: Option<String>,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn create_api_key(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<KeyForm>,
+    Posted { viewer, form }: Posted<KeyForm>,
 ) -> Result<Response, UiError> {
     use crate::domain::apikeys::{CreateError, Owner, Scope};
-    viewer.check(&headers, &form.csrf)?;
     let scopes: std::collections::BTreeSet<Scope> = [
         (form.read.is_some(), Scope::Read),
         (form.write.is_some(), Scope::Write),
@@ -141,13 +137,10 @@ pub(super) async fn confirm_revoke_api_key(
 }
 
 pub(super) async fn revoke_api_key(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     visible_key(&portal, &viewer, &id).await?;
     if apikeys::revoke(portal.records(), &viewer.actor(), &id, portal.now()).await? {
         tracing::info!(key = %id, by = %viewer.user.id, "API key revoked");

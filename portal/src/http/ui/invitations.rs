@@ -10,16 +10,13 @@ pub(super) struct InviteForm {
     pub(super) email: String,
     pub(super) role: String,
     pub(super) org: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn invite(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<InviteForm>,
+    Posted { viewer, form }: Posted<InviteForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let role: Role = match form.role.parse() {
         Ok(role) => role,
         Err(e) => {
@@ -113,13 +110,10 @@ async fn managed(
 }
 
 pub(super) async fn cancel_invitation(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let invitation = managed(&portal, &viewer, &id).await?;
     if !accounts::cancel_invitation(portal.records(), &viewer.user, &invitation, portal.now())
         .await?
@@ -131,13 +125,11 @@ pub(super) async fn cancel_invitation(
 }
 
 pub(super) async fn resend_invitation(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let invitation = managed(&portal, &viewer, &id).await?;
     match accounts::resend_invitation(portal.records(), &viewer.user, &invitation, portal.now())
         .await

@@ -153,13 +153,10 @@ pub(super) async fn confirm(
 }
 
 pub(super) async fn act(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path((id, word)): Path<(String, String)>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let action = Action::parse(&word).ok_or(UiError::NotFound)?;
     // A customer may only reset a binding, and only so often.
     let every = portal.settings.customer_reset_every_secs;
@@ -216,16 +213,12 @@ pub(super) async fn organizations(
 #[serde(default)]
 pub(super) struct OrgForm {
     pub(super) name: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn create_organization(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<OrgForm>,
+    Posted { viewer, form }: Posted<OrgForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
     match accounts::create_organization_by(
         portal.records(),
@@ -330,19 +323,15 @@ pub(super) async fn register(
 #[serde(default)]
 pub(super) struct AssignForm {
     pub(super) org: String,
-    pub(super) csrf: String,
 }
 
 /// A super-admin assigns a license to an organization (one its claim matches none of, say),
 /// or takes it out of any.
 pub(super) async fn assign(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<AssignForm>,
+    Posted { viewer, form }: Posted<AssignForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let given = (!form.org.is_empty()).then_some(form.org.as_str());
     let who = (&viewer.caller(), &viewer.actor());
     let org = match licenses::assign(portal.records(), who, &id, given, portal.now()).await {
@@ -359,18 +348,14 @@ pub(super) async fn assign(
 #[serde(default)]
 pub(super) struct FindForm {
     pub(super) q: String,
-    pub(super) csrf: String,
 }
 
 /// Finds one license by its id or its license key (posted, never in a URL: a key is a
 /// secret; the portal looks it up by its hash).
 pub(super) async fn find(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<FindForm>,
+    Posted { viewer, form }: Posted<FindForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let q = form.q.trim();
     let found = match tessera_core::license::LicenseKey::parse_lenient(q) {
         Ok(key) => licenses::by_key(portal.records(), &key).await?,

@@ -23,6 +23,7 @@ mod invitations;
 mod licenses;
 mod pages;
 mod people;
+mod posted;
 mod profile;
 mod signin;
 
@@ -33,6 +34,7 @@ use finding::*;
 use invitations::*;
 use licenses::*;
 use people::*;
+use posted::{Button, Posted};
 use profile::*;
 use signin::*;
 

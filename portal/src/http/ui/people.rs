@@ -170,17 +170,13 @@ pub(super) async fn person(
 pub(super) struct RoleForm {
     pub(super) role: String,
     pub(super) org: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_role(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<RoleForm>,
+    Posted { viewer, form }: Posted<RoleForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let found =
         accounts::person_for(portal.records(), &viewer.caller(), Operation::ChangeRole, &id)
             .await?;
@@ -231,13 +227,10 @@ pub(super) async fn confirm_remove(
 }
 
 pub(super) async fn remove(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let target = manageable(&portal, &viewer, &id).await?;
     match accounts::erase(portal.records(), &viewer.user, &target, None, portal.now()).await {
         Ok(()) => {
@@ -273,13 +266,10 @@ pub(super) async fn confirm_erase_people(
 
 /// A super-admin erases every person of an organization (its licenses stay).
 pub(super) async fn erase_people(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
     accounts::organization(portal.records(), &id).await?.ok_or(UiError::NotFound)?;
     let people = accounts::people_of(portal.records(), &id).await?;

@@ -29,16 +29,12 @@ pub(super) struct PasswordForm {
     pub(super) current: String,
     pub(super) new: String,
     pub(super) again: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_password(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<PasswordForm>,
+    Posted { viewer, form }: Posted<PasswordForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     if form.new != form.again {
         let differ = "The two new passwords differ.";
         return profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(differ), None).await;
@@ -68,12 +64,9 @@ pub(super) async fn change_password(
 }
 
 pub(super) async fn sign_out_everywhere(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let ended = accounts::end_every_session(portal.records(), &viewer.user, portal.now()).await?;
     tracing::info!(user = %viewer.user.id, ended, "signed out everywhere");
     let mut response = Redirect::to("/ui/signin").into_response();
@@ -103,16 +96,12 @@ pub(super) async fn profile_with(
 #[serde(default)]
 pub(super) struct NameForm {
     pub(super) name: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_name(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<NameForm>,
+    Posted { viewer, form }: Posted<NameForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     match accounts::change_name(portal.records(), &viewer.user, &form.name, portal.now()).await {
         Ok(()) => Ok(Redirect::to("/ui/profile?done=name").into_response()),
         Err(e @ AccountError::Invalid(_)) => {
@@ -133,16 +122,13 @@ pub(super) async fn change_name(
 #[serde(default)]
 pub(super) struct EmailForm {
     pub(super) email: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_email(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<EmailForm>,
+    Posted { viewer, form }: Posted<EmailForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     match accounts::request_email_change(portal.records(), &viewer.user, &form.email, portal.now())
         .await
     {
@@ -257,12 +243,9 @@ pub(super) async fn confirm_delete_self(viewer: Viewer) -> Response {
 }
 
 pub(super) async fn delete_self(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<OffForm>,
+    Posted { viewer, form }: Posted<OffForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let password = Password::new(form.password);
     match accounts::erase(
         portal.records(),

@@ -130,12 +130,10 @@ pub(super) struct TokenForm {
 }
 
 pub(super) async fn sign_out(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         accounts::end_session(portal.records(), token).await?;
     }
@@ -229,7 +227,6 @@ pub(super) struct EnrolForm {
     pub(super) secret: String,
     pub(super) tag: String,
     pub(super) code: String,
-    pub(super) csrf: String,
 }
 
 pub(super) fn enrol_view(
@@ -258,12 +255,9 @@ pub(super) async fn enrol_page(
 }
 
 pub(super) async fn enrol(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<EnrolForm>,
+    Posted { viewer, form }: Posted<EnrolForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let expected = accounts::enrolment_tag(portal.ui_secret(), &viewer.user, &form.secret);
     if viewer.user.totp_secret.is_some() || !accounts::same_tag(&form.tag, &expected) {
         return Err(UiError::Forbidden("This form has expired. Open the set-up page again."));
@@ -296,16 +290,12 @@ pub(super) async fn enrol(
 #[serde(default)]
 pub(super) struct OffForm {
     pub(super) password: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn second_factor_off(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<OffForm>,
+    Posted { viewer, form }: Posted<OffForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     if viewer.role == Role::SuperAdmin && portal.settings.require_second_factor_for_super_admins {
         return Err(UiError::Conflict(
             "This portal requires a second factor for super-admins.".to_owned(),
