@@ -209,15 +209,9 @@ pub(super) async fn organizations(
     Ok(html(StatusCode::OK, pages::organizations(&viewer.chrome(), &rows, None, done)))
 }
 
-#[derive(Default, serde::Deserialize)]
-#[serde(default)]
-pub(super) struct OrgForm {
-    pub(super) name: String,
-}
-
 pub(super) async fn create_organization(
     State(portal): State<Arc<Portal>>,
-    Posted { viewer, form }: Posted<OrgForm>,
+    Posted { viewer, form }: Posted<NameForm>,
 ) -> Result<Response, UiError> {
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
     match accounts::create_organization_by(

@@ -55,10 +55,7 @@ pub(super) async fn change_password(
                 .insert(header::LOCATION, HeaderValue::from_static("/ui/profile?done=password"));
             Ok(response)
         }
-        Err(AccountError::Invalid(message)) => {
-            let message = capitalized(&message);
-            profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(&message), None).await
-        }
+        Err(AccountError::Invalid(message)) => profile_refused(&portal, &viewer, &message).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -92,6 +89,11 @@ pub(super) async fn profile_with(
     Ok(html(status, pages::profile(&viewer.chrome(), error, done, left)))
 }
 
+/// The profile page again, saying why the change asked for was not made.
+async fn profile_refused(portal: &Portal, viewer: &Viewer, why: &str) -> Result<Response, UiError> {
+    profile_with(portal, viewer, StatusCode::BAD_REQUEST, Some(&capitalized(why)), None).await
+}
+
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct NameForm {
@@ -105,14 +107,7 @@ pub(super) async fn change_name(
     match accounts::change_name(portal.records(), &viewer.user, &form.name, portal.now()).await {
         Ok(()) => Ok(Redirect::to("/ui/profile?done=name").into_response()),
         Err(e @ AccountError::Invalid(_)) => {
-            profile_with(
-                &portal,
-                &viewer,
-                StatusCode::BAD_REQUEST,
-                Some(&capitalized(&e.to_string())),
-                None,
-            )
-            .await
+            profile_refused(&portal, &viewer, &e.to_string()).await
         }
         Err(e) => Err(e.into()),
     }
@@ -167,14 +162,7 @@ pub(super) async fn change_email(
             profile_with(&portal, &viewer, StatusCode::OK, None, Some(&message)).await
         }
         Err(e @ (AccountError::Invalid(_) | AccountError::EmailTaken)) => {
-            profile_with(
-                &portal,
-                &viewer,
-                StatusCode::BAD_REQUEST,
-                Some(&capitalized(&e.to_string())),
-                None,
-            )
-            .await
+            profile_refused(&portal, &viewer, &e.to_string()).await
         }
         Err(e) => Err(e.into()),
     }
