@@ -425,4 +425,3 @@ mod tests {
         assert!(parse_scopes("read,admin").is_err());
     }
 }
-

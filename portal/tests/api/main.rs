@@ -21,4 +21,5 @@ mod processes;
 mod rights;
 mod serving;
 mod storage;
+mod visibility;
 mod web;

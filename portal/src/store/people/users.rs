@@ -28,13 +28,22 @@ impl Store {
         column: &'static str,
         value: &str,
     ) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_READ_COLUMNS} FROM users WHERE {column} = $1"
+        Ok(self.users_where(column, value).await?.pop())
+    }
+
+    /// The people whose `column` is `value`, by email.
+    async fn users_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_READ_COLUMNS} FROM users WHERE {column} = $1 ORDER BY email"
         )))
         .bind(value)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        rows.iter().map(user_from_row).collect()
     }
 
     /// Users by email, after `after`, at most `limit`; of one organization when given.
@@ -193,13 +202,7 @@ impl Store {
 
     /// The people of an organization (for erasing them all).
     pub async fn users_of(&self, org_id: &str) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_READ_COLUMNS} FROM users WHERE org_id = $1 ORDER BY email"
-        )))
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(user_from_row).collect()
+        self.users_where("org_id", org_id).await
     }
 
     /// Stores an email change waiting for its link.
