@@ -100,11 +100,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if left == 0 {
+        if !super_admin_left(&mut tx).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
@@ -143,11 +139,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
-        let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if left == 0 {
+        if !super_admin_left(&mut tx).await? {
             return Ok(false);
         }
         tx.commit().await?;
@@ -255,4 +247,16 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Whether a super-admin is left after a change in `tx` (one that leaves none is dropped,
+/// rolled back, by its caller).
+async fn super_admin_left(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+) -> Result<bool, StoreError> {
+    let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    Ok(left > 0)
 }
