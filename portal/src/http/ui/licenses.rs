@@ -50,17 +50,32 @@ pub(super) async fn dashboard(
     Ok(html(StatusCode::OK, pages::dashboard(&viewer.chrome(), &scope, &counts)))
 }
 
+/// The list a download asks for, or the answer that refuses it: the list page saying what is
+/// wrong with its filters, or a bad address.
+async fn asked_list(
+    portal: &Portal,
+    viewer: &Viewer,
+    query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
+) -> Result<Result<ListRequest, Response>, UiError> {
+    let Ok(Query(form)) = query else { return Ok(Err(bad_address(viewer))) };
+    let request = list_request(viewer, &form, portal.now().as_unix());
+    if request.error.is_some() {
+        let page = list_page(portal, viewer, &form, &request, StatusCode::BAD_REQUEST, None);
+        return Ok(Err(page.await?));
+    }
+    Ok(Ok(request))
+}
+
 /// `GET /ui/usage.csv`: the monthly validations of the listed licenses, streamed.
 pub(super) async fn usage_csv(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, UiError> {
-    let Ok(Query(form)) = query else { return Ok(bad_address(&viewer)) };
-    let request = list_request(&viewer, &form, portal.now().as_unix());
-    if request.error.is_some() {
-        return list_page(&portal, &viewer, &form, &request, StatusCode::BAD_REQUEST, None).await;
-    }
+    let request = match asked_list(&portal, &viewer, query).await? {
+        Ok(request) => request,
+        Err(refused) => return Ok(refused),
+    };
     let mut response = crate::http::admin_api::usage_csv(portal, request.filter);
     response.headers_mut().insert(
         header::CONTENT_DISPOSITION,
