@@ -10,7 +10,8 @@
 //!   reached over https); the person behind it is found by the [`Viewer`] extractor, which
 //!   sends anyone without a live session to the sign-in page.
 //! - Every state-changing form carries a token tied to the session (the sign-in form: to a
-//!   cookie of its own), and a cross-site `Origin` or `Sec-Fetch-Site` is refused outright.
+//!   cookie of its own), and a cross-site `Origin` or `Sec-Fetch-Site` is refused outright;
+//!   a signed-in person's form is read by the `posted` extractor, which checks both.
 //! - An org-admin sees their own organization's licenses only: every query is filtered by
 //!   it and a license of another organization is "not found".
 
