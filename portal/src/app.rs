@@ -207,6 +207,17 @@ impl Portal {
         &self.ui_secret
     }
 
+    /// The records, to hand to the domain's functions: the HTTP layer reads and writes
+    /// nothing itself (the domain's functions apply the rules and scopes).
+    pub fn records(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether the database answers (the readiness check).
+    pub async fn database_answers(&self) -> Result<(), StoreError> {
+        self.store.ping_database().await
+    }
+
     /// The time now, by the portal's clock.
     pub fn now(&self) -> UnixTime {
         self.clock.now()

@@ -15,8 +15,8 @@ use clap::Parser;
 use tessera_core::time::{Clock, SystemClock, UnixTime};
 use tessera_portal::app::Portal;
 use tessera_portal::config::{Layer, LogFormat, Settings};
+use tessera_portal::domain::Store;
 use tessera_portal::domain::{accounts, apikeys};
-use tessera_portal::store::Store;
 use tessera_portal::{http, startup};
 
 use crate::cli::{ApiKeyCommand, Cli, Command, OrgCommand, StoreArgs, UserCommand};
@@ -227,8 +227,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             let settings = settings(&store)?;
             let store = open_store_to_change(&settings).await?;
             let user = find_user(&store, &email).await?;
-            store.clear_failed_signins(&user.id).await?;
-            store.clear_code_failures(&user.id).await?;
+            accounts::clear_signin_delays(&store, &user).await.map_err(account_failure)?;
             cli_record(&store, "user.unlocked", &user).await?;
             sign_change(&settings, &store).await;
             println!("{}: sign-in delays cleared", user.email);
@@ -238,8 +237,8 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             let settings = settings(&store)?;
             let store = open_store_to_change(&settings).await?;
             let user = find_user(&store, &email).await?;
-            store.set_second_factor(&user.id, None, &[]).await?;
-            let ended = store.delete_sessions_of(&user.id).await?;
+            let ended =
+                accounts::reset_second_factor(&store, &user).await.map_err(account_failure)?;
             cli_record(&store, "user.second_factor_reset", &user).await?;
             sign_change(&settings, &store).await;
             println!("{}: two-step sign-in is off, {ended} sessions ended", user.email);
@@ -249,7 +248,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
             let settings = settings(&store)?;
             let store = open_store_to_change(&settings).await?;
             let user = find_user(&store, &email).await?;
-            let ended = store.delete_sessions_of(&user.id).await?;
+            let ended = accounts::end_sessions_of(&store, &user).await.map_err(account_failure)?;
             cli_record(&store, "user.signed_out_everywhere", &user).await?;
             sign_change(&settings, &store).await;
             println!("{}: {ended} sessions ended", user.email);
@@ -277,22 +276,15 @@ async fn sign_change(settings: &Settings, store: &Store) {
 }
 
 /// Records a change made at the command line to a person's account.
-async fn cli_record(
-    store: &Store,
-    action: &str,
-    user: &tessera_portal::store::UserRow,
-) -> Result<(), Failure> {
+async fn cli_record(store: &Store, action: &str, user: &accounts::UserRow) -> Result<(), Failure> {
     use tessera_portal::domain::audit::{Actor, record};
     let org = user.org_id.as_deref();
     Ok(record(store, &Actor::CommandLine, action, &user.id, org, SystemClock.now()).await?)
 }
 
-async fn find_user(store: &Store, email: &str) -> Result<tessera_portal::store::UserRow, Failure> {
-    let email = accounts::normalize_email(email).map_err(account_failure)?;
-    store
-        .user_by_email(&email)
-        .await?
-        .ok_or_else(|| fail(Exit::Usage, format!("no account with the email {email:?}")))
+async fn find_user(store: &Store, email: &str) -> Result<accounts::UserRow, Failure> {
+    let found = accounts::person_by_email(store, email).await.map_err(account_failure)?;
+    found.ok_or_else(|| fail(Exit::Usage, format!("no account with the email {email:?}")))
 }
 
 async fn org(command: OrgCommand) -> Result<(), Failure> {
@@ -338,7 +330,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), Failure> {
         ApiKeyCommand::List { store } => {
             let settings = settings(&store)?;
             let store = open_store(&settings).await?;
-            for key in store.list_api_keys().await? {
+            for key in apikeys::all(&store).await? {
                 let state = match (key.revoked_at, key.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
                     (None, Some(t)) if t < now.as_unix() => "expired".to_owned(),

@@ -15,6 +15,7 @@ use tessera_core::keys::{RandomError, fill_random};
 
 use crate::domain::accounts::Role;
 use crate::domain::audit::{self, Actor};
+use crate::domain::authorization::{self, Caller, Operation, Resource};
 pub use crate::store::ApiKeyRow;
 use crate::store::{Store, StoreError, UserRow};
 
@@ -310,6 +311,39 @@ pub async fn authenticate(
     Ok(parse_scopes(&row.scopes)
         .map(|scopes| Accepted { scopes, org_id: row.org_id })
         .map_err(|_| Refusal::Unknown))
+}
+
+/// The keys `caller` may see and revoke: the vendor every one, an organization's person
+/// their organization's.
+pub async fn visible(store: &Store, caller: &Caller<'_>) -> Result<Vec<ApiKeyRow>, StoreError> {
+    let keys = match caller.sees_only() {
+        None => store.list_api_keys().await?,
+        Some(org) => store.api_keys_of(&org).await?,
+    };
+    Ok(keys.into_iter().filter(|k| may_manage(caller, k)).collect())
+}
+
+/// A key by id, if `caller` may see and revoke it (else `None`, as if absent).
+pub async fn visible_key(
+    store: &Store,
+    caller: &Caller<'_>,
+    id: &str,
+) -> Result<Option<ApiKeyRow>, StoreError> {
+    Ok(store.api_key(id).await?.filter(|k| may_manage(caller, k)))
+}
+
+fn may_manage(caller: &Caller<'_>, key: &ApiKeyRow) -> bool {
+    authorization::may(
+        caller,
+        Operation::ManageApiKey,
+        Resource::OwnedBy(Some(key.org_id.as_deref())),
+    )
+    .is_ok()
+}
+
+/// Every key, revoked and expired ones too (the operator's list).
+pub async fn all(store: &Store) -> Result<Vec<ApiKeyRow>, StoreError> {
+    store.list_api_keys().await
 }
 
 #[cfg(test)]

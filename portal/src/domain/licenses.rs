@@ -11,6 +11,7 @@ pub use crate::store::{
 };
 
 use tessera_core::UnixTime;
+use tessera_core::license::LicenseKey;
 
 use crate::domain::audit::{self, Actor};
 use crate::domain::authorization::{self, Caller, Denied, LicenseFacts, Operation, Resource};
@@ -100,4 +101,100 @@ pub async fn assign(
     let target = format!("{id} {}", org.as_deref().unwrap_or("-"));
     audit::record(store, actor, "license.assigned", &target, org.as_deref(), now).await?;
     Ok(org)
+}
+
+/// How far ahead the dashboard counts licenses that end "soon".
+const ENDING_SOON_SECS: i64 = 30 * 86_400;
+
+/// The dashboard's figures over the licenses `scope` covers (the caller's scope in it).
+pub async fn counts(
+    store: &Store,
+    scope: &LicenseFilter,
+    now: UnixTime,
+) -> Result<LicenseCounts, StoreError> {
+    store.license_counts(scope, ENDING_SOON_SECS, now).await
+}
+
+/// A registered license by its license key (looked up by the key's hash), if any.
+pub async fn by_key(store: &Store, key: &LicenseKey) -> Result<Option<LicenseRow>, StoreError> {
+    store.license_by_key_digest(&hex::encode(key.digest())).await
+}
+
+/// A registered license by its id, if any (who may see it is [`facts`]' question).
+pub async fn by_id(store: &Store, id: &str) -> Result<Option<LicenseRow>, StoreError> {
+    store.license(id).await
+}
+
+/// What a license's page shows besides the license: its binding and its monthly pings.
+pub struct LicenseActivity {
+    /// The hub it is bound to, if any.
+    pub activation: Option<ActivationRow>,
+    /// Pings by month.
+    pub usage: Vec<MonthlyUsage>,
+}
+
+/// A license's binding and monthly pings.
+pub async fn activity(store: &Store, id: &str) -> Result<LicenseActivity, StoreError> {
+    Ok(LicenseActivity {
+        activation: store.activation(id).await?,
+        usage: store.monthly_usage(id).await?,
+    })
+}
+
+/// How many of a license's re-activations were forks: the replaced hub seen pinging again.
+pub async fn forks(store: &Store, id: &str) -> Result<i64, StoreError> {
+    store.forks(id).await
+}
+
+/// The hub a license is bound to, if any.
+pub async fn activation(store: &Store, id: &str) -> Result<Option<ActivationRow>, StoreError> {
+    store.activation(id).await
+}
+
+/// A page of the licenses `filter` covers (the caller's scope in it), in id order after
+/// `after`.
+pub async fn page(
+    store: &Store,
+    filter: &LicenseFilter,
+    after: Option<&str>,
+    limit: u32,
+    now: UnixTime,
+) -> Result<Vec<LicenseSummary>, StoreError> {
+    store.license_page(filter, after, limit, now).await
+}
+
+/// The monthly usage of a page of the licenses `filter` covers, as [`page`] walks them.
+pub async fn usage_page(
+    store: &Store,
+    filter: &LicenseFilter,
+    after: Option<&str>,
+    limit: u32,
+    now: UnixTime,
+) -> Result<UsagePage, StoreError> {
+    store.usage_page(filter, after, limit, now).await
+}
+
+/// The organizations that hold licenses as `caller` sees them, in name order after `after`,
+/// each with its number of licenses, and the cursor of the next page: every one for the
+/// vendor (pages of `limit`), else their own organization alone.
+pub async fn organizations_page(
+    store: &Store,
+    caller: &Caller<'_>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<(String, i64)>, Option<String>), StoreError> {
+    if let Some(org) = caller.sees_only() {
+        let counted = store.organization_counted(&org).await?;
+        let own = counted
+            .into_iter()
+            .filter(|(o, _)| after.is_none_or(|after| o.name.as_str() > after))
+            .map(|(o, licenses)| (o.name, licenses))
+            .collect();
+        return Ok((own, None));
+    }
+    let mut page = store.organization_page(after, limit + 1).await?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = if more { page.last().map(|(org, _)| org.clone()) } else { None };
+    Ok((page, next))
 }

@@ -16,6 +16,7 @@ pub mod authorization;
 pub mod binding;
 pub mod clock;
 pub mod ledger_proofs;
+pub mod ledger_reading;
 pub mod licenses;
 pub mod pings;
 pub mod rebinding;

@@ -127,7 +127,7 @@ pub async fn export_person(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Read)?;
     let unknown = || ApiError::not_found("unknown_person", "no such person");
-    let person = portal.store.user(&id).await?;
+    let person = crate::domain::accounts::person(portal.records(), &id).await?;
     let facts = person.as_ref().map(|p| PersonFacts {
         id: &p.id,
         role: p.role.parse().ok(),
@@ -135,7 +135,7 @@ pub async fn export_person(
     });
     key.may(Operation::ExportPerson, Resource::Person(facts), unknown)?;
     let person = person.ok_or_else(unknown)?;
-    let data = crate::domain::accounts::export_person(&portal.store, &person)
+    let data = crate::domain::accounts::export_person(portal.records(), &person)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(data))
@@ -163,10 +163,11 @@ pub async fn export_organization(
     let Some(org) = query.org.or_else(|| key.organization.clone()) else {
         return Err(ApiError::bad_request("invalid_query", "org: give the organization's id"));
     };
-    let exists = org.len() <= 64 && portal.store.organization(&org).await?.is_some();
+    let exists = org.len() <= 64
+        && crate::domain::accounts::organization(portal.records(), &org).await?.is_some();
     let resource = Resource::Organization(exists.then_some(org.as_str()));
     key.may(Operation::ExportOrganization, resource, unknown)?;
-    let data = crate::domain::accounts::export_organization(&portal.store, &org, portal.now())
+    let data = crate::domain::accounts::export_organization(portal.records(), &org, portal.now())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(data))

@@ -146,7 +146,7 @@ impl FromRequestParts<Arc<Portal>> for AdminKey {
             portal.limits.auth_failure()?;
             return Err(ApiError::unauthorized("invalid_api_key", "the API key is not valid"));
         };
-        let verdict = apikeys::authenticate(&portal.store, &presented, portal.now()).await?;
+        let verdict = apikeys::authenticate(portal.records(), &presented, portal.now()).await?;
         match verdict {
             Ok(accepted) => {
                 portal.limits.admin(presented.id)?;

@@ -153,7 +153,7 @@ async fn healthz() -> impl IntoResponse {
 
 async fn readyz(State(portal): State<Arc<Portal>>) -> Response {
     let mut missing = portal.missing();
-    if let Err(e) = portal.store.ping_database().await {
+    if let Err(e) = portal.database_answers().await {
         missing.push(format!("database: {e}"));
     }
     let ready = missing.is_empty();

@@ -30,48 +30,40 @@ impl Store {
 
     /// The API key with this id.
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id, last_used_at FROM api_keys WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| api_key_from_row(&r)).transpose()
+        Ok(self.api_keys_where(Some(("id", id))).await?.pop())
     }
 
     /// Every API key.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id, last_used_at FROM api_keys ORDER BY created_at, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(api_key_from_row).collect()
+        self.api_keys_where(None).await
     }
 
     /// The keys limited to one organization, oldest first.
     pub async fn api_keys_of(&self, org_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id, last_used_at FROM api_keys WHERE org_id = $1 ORDER BY created_at, id",
-        )
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(api_key_from_row).collect()
+        self.api_keys_where(Some(("org_id", org_id))).await
     }
 
     /// The keys a person made, oldest first.
     pub async fn api_keys_owned_by(&self, owner_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let rows = sqlx::query(
+        self.api_keys_where(Some(("owner_id", owner_id))).await
+    }
+
+    /// The keys whose `column` is the value given (every key without one), oldest first.
+    async fn api_keys_where(
+        &self,
+        filter: Option<(&'static str, &str)>,
+    ) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let condition =
+            filter.map(|(column, _)| format!(" WHERE {column} = $1")).unwrap_or_default();
+        let sql = format!(
             "SELECT id, secret_sha256, scopes, label, created_at, expires_at, revoked_at, \
-             owner_id, org_id, last_used_at FROM api_keys WHERE owner_id = $1 ORDER BY created_at, id",
-        )
-        .bind(owner_id)
-        .fetch_all(&self.pool)
-        .await?;
+             owner_id, org_id, last_used_at FROM api_keys{condition} ORDER BY created_at, id"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some((_, value)) = filter {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(api_key_from_row).collect()
     }
 

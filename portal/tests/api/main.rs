@@ -23,4 +23,5 @@ mod processes;
 mod rights;
 mod serving;
 mod storage;
+mod visibility;
 mod web;

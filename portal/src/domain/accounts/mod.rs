@@ -19,6 +19,7 @@ mod passwords;
 mod people;
 mod sessions;
 mod signin;
+mod visible;
 
 pub use data_rights::*;
 pub use invitations::*;
@@ -26,6 +27,7 @@ pub use passwords::*;
 pub use people::*;
 pub use sessions::*;
 pub use signin::*;
+pub use visible::*;
 
 use std::fmt;
 use std::str::FromStr;

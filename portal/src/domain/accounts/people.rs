@@ -229,3 +229,18 @@ pub async fn confirm_email_change(
     .await?;
     Ok(email)
 }
+
+/// Renames a person (their own change, recorded in the ledger).
+pub async fn change_name(
+    store: &Store,
+    user: &UserRow,
+    name: &str,
+    now: UnixTime,
+) -> Result<(), AccountError> {
+    let name = normalize_name("name", name)?;
+    store.set_name(&user.id, &name).await?;
+    let actor = Actor::Person(user.id.clone());
+    audit::record(store, &actor, "user.name_changed", &user.id, user.org_id.as_deref(), now)
+        .await?;
+    Ok(())
+}

@@ -73,6 +73,25 @@ pub async fn end_session(store: &Store, token: &str) -> Result<(), AccountError>
     Ok(store.delete_session(&token_digest(token)).await?)
 }
 
+/// Ends every session of a person (their own choice, recorded in the ledger); answers how
+/// many there were.
+pub async fn end_every_session(
+    store: &Store,
+    user: &UserRow,
+    now: UnixTime,
+) -> Result<u64, AccountError> {
+    let ended = end_sessions_of(store, user).await?;
+    let actor = Actor::Person(user.id.clone());
+    let org = user.org_id.as_deref();
+    audit::record(store, &actor, "user.signed_out_everywhere", &user.id, org, now).await?;
+    Ok(ended)
+}
+
+/// Ends every session of a person, unrecorded (the caller records why); answers how many.
+pub async fn end_sessions_of(store: &Store, user: &UserRow) -> Result<u64, AccountError> {
+    Ok(store.delete_sessions_of(&user.id).await?)
+}
+
 /// A keyed tag, for device cookies and form tokens: HMAC-SHA-256 under the portal's
 /// secret, base64url.
 pub fn tag(secret: &[u8], parts: &[&str]) -> String {

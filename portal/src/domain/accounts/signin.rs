@@ -246,3 +246,17 @@ pub async fn pending_user(
 pub fn enrolment_tag(secret: &[u8], user: &UserRow, totp_secret: &str) -> String {
     tag(secret, &["enrol", &user.id, totp_secret])
 }
+
+/// Clears a person's sign-in delays, of passwords and of codes alike (the operator's unlock).
+pub async fn clear_signin_delays(store: &Store, user: &UserRow) -> Result<(), AccountError> {
+    store.clear_failed_signins(&user.id).await?;
+    store.clear_code_failures(&user.id).await?;
+    Ok(())
+}
+
+/// Turns a person's second factor off and ends their sessions (the operator's reset, for a
+/// person who lost their device and codes); answers how many sessions ended.
+pub async fn reset_second_factor(store: &Store, user: &UserRow) -> Result<u64, AccountError> {
+    store.set_second_factor(&user.id, None, &[]).await?;
+    end_sessions_of(store, user).await
+}

@@ -27,7 +27,7 @@ async fn act(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let every = portal.settings.customer_reset_every_secs;
     let outcome = actions::act(
-        &portal.store,
+        portal.records(),
         &key.caller(),
         &key.actor(),
         id,

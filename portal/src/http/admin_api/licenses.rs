@@ -64,7 +64,7 @@ pub async fn list(
     let mut filter = query.filter()?;
     key.limit(&mut filter);
     let mut page =
-        portal.store.license_page(&filter, query.after.as_deref(), limit + 1, now).await?;
+        licenses::page(portal.records(), &filter, query.after.as_deref(), limit + 1, now).await?;
     let more = page.len() > limit as usize;
     page.truncate(limit as usize);
     let next = if more { page.last().map(|s| s.license.id.clone()) } else { None };
@@ -97,20 +97,14 @@ pub async fn organizations(
     if query.after.as_ref().is_some_and(|a| a.len() > 800 || a.chars().any(char::is_control)) {
         return Err(ApiError::bad_request("invalid_query", "after: not a cursor of this API"));
     }
-    if let Some(org) = key.caller().sees_only() {
-        // An organization's key sees its own organization only.
-        let counted = portal.store.organization_counted(&org).await?;
-        let organizations: Vec<serde_json::Value> = counted
-            .into_iter()
-            .filter(|(o, _)| query.after.as_deref().is_none_or(|after| o.name.as_str() > after))
-            .map(|(o, licenses)| json!({ "org": o.name, "licenses": licenses }))
-            .collect();
-        return Ok(Json(json!({ "organizations": organizations, "next": null })));
-    }
-    let mut page = portal.store.organization_page(query.after.as_deref(), limit + 1).await?;
-    let more = page.len() > limit as usize;
-    page.truncate(limit as usize);
-    let next = if more { page.last().map(|(org, _)| org.clone()) } else { None };
+    // An organization's key sees its own organization only.
+    let (page, next) = licenses::organizations_page(
+        portal.records(),
+        &key.caller(),
+        query.after.as_deref(),
+        limit,
+    )
+    .await?;
     let organizations: Vec<serde_json::Value> = page
         .into_iter()
         .map(|(org, licenses)| json!({ "org": org, "licenses": licenses }))
@@ -140,9 +134,9 @@ pub async fn lookup(
             let license_key = LicenseKey::parse_lenient(text).map_err(|e| {
                 ApiError::bad_request("invalid_fields", format!("license_key: {e}"))
             })?;
-            portal.store.license_by_key_digest(&hex::encode(license_key.digest())).await?
+            licenses::by_key(portal.records(), &license_key).await?
         }
-        (None, Some(id)) => portal.store.license(id).await?,
+        (None, Some(id)) => licenses::by_id(portal.records(), id).await?,
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_fields",
@@ -153,9 +147,9 @@ pub async fn lookup(
     let unknown =
         || ApiError::not_found("unknown_license", "no registered license has that key or id");
     let license = row.ok_or_else(unknown)?;
-    let found = licenses::find(&portal.store, &license.id).await?;
+    let found = licenses::find(portal.records(), &license.id).await?;
     key.may(Operation::SeeLicense, licenses::facts(found.as_ref()), unknown)?;
-    let activation = portal.store.activation(&license.id).await?;
+    let activation = licenses::activation(portal.records(), &license.id).await?;
     let summary = LicenseSummary {
         activated: activation.is_some(),
         last_ping_at: activation.and_then(|a| a.last_ping_at),
@@ -169,7 +163,7 @@ pub async fn lookup(
 async fn existing(portal: &Portal, key: &AdminKey, id: &str) -> Result<LicenseRow, ApiError> {
     let unknown =
         || ApiError::not_found("unknown_license", format!("no license {id:?} is registered"));
-    let found = licenses::find(&portal.store, id).await?;
+    let found = licenses::find(portal.records(), id).await?;
     key.may(Operation::SeeLicense, licenses::facts(found.as_ref()), unknown)?;
     found.map(|(license, _)| license).ok_or_else(unknown)
 }
@@ -182,9 +176,9 @@ pub async fn show(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::Read)?;
     let license = existing(&portal, &key, &id).await?;
-    let activation = portal.store.activation(&id).await?;
-    let usage = portal.store.monthly_usage(&id).await?;
-    let forks = portal.store.forks(&id).await?;
+    let licenses::LicenseActivity { activation, usage } =
+        licenses::activity(portal.records(), &id).await?;
+    let forks = licenses::forks(portal.records(), &id).await?;
     let activation = activation.map(|a| {
         let components =
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&a.fingerprint)

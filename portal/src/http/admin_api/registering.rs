@@ -36,7 +36,7 @@ pub async fn register(
     key.require(Scope::Write)?;
     vendor_only(&key)?;
     let registered = registration::register_one(
-        &portal.store,
+        portal.records(),
         portal.trust.as_ref(),
         &key.actor(),
         &request.license,
@@ -97,7 +97,7 @@ pub async fn register_batch(
     }
     let (trust, now) = (portal.trust.as_ref(), portal.now());
     let outcomes =
-        registration::register_many(&portal.store, trust, &key.actor(), request.licenses, now)
+        registration::register_many(portal.records(), trust, &key.actor(), request.licenses, now)
             .await
             .map_err(not_registered)?;
     let new = outcomes.iter().filter(|o| o.outcome == "registered").count();

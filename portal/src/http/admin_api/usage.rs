@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::query::{ListQuery, MAX_PAGE};
 use crate::app::Portal;
 use crate::domain::apikeys::Scope;
-use crate::domain::licenses::{LicenseFilter, UsagePage};
+use crate::domain::licenses::{self, LicenseFilter, UsagePage};
 use crate::http::error::ApiError;
 use crate::http::extract::AdminKey;
 
@@ -114,11 +114,14 @@ impl Export {
         if self.done {
             return None;
         }
-        let page = self
-            .portal
-            .store
-            .usage_page(&self.filter, self.after.as_deref(), MAX_PAGE, self.portal.now())
-            .await;
+        let page = licenses::usage_page(
+            self.portal.records(),
+            &self.filter,
+            self.after.as_deref(),
+            MAX_PAGE,
+            self.portal.now(),
+        )
+        .await;
         let page = match page {
             Ok(page) => page,
             Err(e) => {

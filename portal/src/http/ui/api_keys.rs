@@ -1,7 +1,7 @@
 //! API keys: the ones a person may see, making one, revoking one (after asking).
 
 use super::*;
-use crate::domain::apikeys::ApiKeyRow;
+use crate::domain::apikeys::{self, ApiKeyRow};
 
 // --- API keys -------------------------------------------------------------------------------
 
@@ -10,31 +10,19 @@ pub(super) async fn visible_keys(
     portal: &Portal,
     viewer: &Viewer,
 ) -> Result<Vec<ApiKeyRow>, UiError> {
-    let keys = match viewer.caller().sees_only() {
-        None => portal.store.list_api_keys().await?,
-        Some(org) => portal.store.api_keys_of(&org).await?,
-    };
-    Ok(keys
-        .into_iter()
-        .filter(|k| {
-            viewer
-                .may(Operation::ManageApiKey, Resource::OwnedBy(Some(k.org_id.as_deref())))
-                .is_ok()
-        })
-        .collect())
+    Ok(apikeys::visible(portal.records(), &viewer.caller()).await?)
 }
 
 /// A key `viewer` may see and revoke, or "not found".
 async fn visible_key(portal: &Portal, viewer: &Viewer, id: &str) -> Result<ApiKeyRow, UiError> {
-    let key = portal.store.api_key(id).await?.ok_or(UiError::NotFound)?;
-    viewer.may(Operation::ManageApiKey, Resource::OwnedBy(Some(key.org_id.as_deref())))?;
-    Ok(key)
+    let found = apikeys::visible_key(portal.records(), &viewer.caller(), id).await?;
+    found.ok_or(UiError::NotFound)
 }
 
 /// The name of a key's owner while they have an account.
 async fn owner_name(portal: &Portal, key: &ApiKeyRow) -> Result<Option<String>, UiError> {
     Ok(match &key.owner_id {
-        Some(id) => portal.store.user(id).await?.map(|u| u.name),
+        Some(id) => accounts::person(portal.records(), id).await?.map(|u| u.name),
         None => None,
     })
 }
@@ -57,10 +45,7 @@ pub(super) async fn api_keys_page(
             owners.insert(id.clone(), name);
         }
     }
-    let organizations = match viewer.caller().sees_only() {
-        None => portal.store.organizations("", 1000).await?,
-        Some(org) => portal.store.organization(&org).await?.into_iter().collect(),
-    };
+    let organizations = accounts::organizations_visible(portal.records(), &viewer.caller()).await?;
     let organizations = organizations.into_iter().map(|o| (o.id, o.name)).collect();
     let names = pages::KeyNames { owners: &owners, organizations: &organizations };
     let now = portal.now().as_unix();
@@ -88,17 +73,13 @@ pub(super) struct KeyForm {
     pub(super) read: Option<String>,
     pub(super) write: Option<String>,
     pub(super) revoke: Option<String>,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn create_api_key(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<KeyForm>,
+    Posted { viewer, form }: Posted<KeyForm>,
 ) -> Result<Response, UiError> {
-    use crate::domain::apikeys::{self, CreateError, Owner, Scope};
-    viewer.check(&headers, &form.csrf)?;
+    use crate::domain::apikeys::{CreateError, Owner, Scope};
     let scopes: std::collections::BTreeSet<Scope> = [
         (form.read.is_some(), Scope::Read),
         (form.write.is_some(), Scope::Write),
@@ -117,7 +98,7 @@ pub(super) async fn create_api_key(
         },
     };
     match apikeys::create_owned(
-        &portal.store,
+        portal.records(),
         &scopes,
         form.label.trim(),
         None,
@@ -156,15 +137,12 @@ pub(super) async fn confirm_revoke_api_key(
 }
 
 pub(super) async fn revoke_api_key(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     visible_key(&portal, &viewer, &id).await?;
-    if crate::domain::apikeys::revoke(&portal.store, &viewer.actor(), &id, portal.now()).await? {
+    if apikeys::revoke(portal.records(), &viewer.actor(), &id, portal.now()).await? {
         tracing::info!(key = %id, by = %viewer.user.id, "API key revoked");
     }
     Ok(Redirect::to("/ui/api-keys?done=revoked").into_response())

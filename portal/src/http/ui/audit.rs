@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::domain::apikeys;
+use crate::domain::ledger_reading;
 use crate::domain::{LedgerQuery, StoredEntry};
 use pages::AuditNames;
 
@@ -101,10 +103,7 @@ async fn names_for(
     entries: &[StoredEntry],
 ) -> Result<AuditNames, UiError> {
     let mut names = AuditNames { reader: viewer.user.id.clone(), ..AuditNames::default() };
-    let organizations = match viewer.caller().sees_only() {
-        None => portal.store.organizations("", 1000).await?,
-        Some(org) => portal.store.organization(&org).await?.into_iter().collect(),
-    };
+    let organizations = accounts::organizations_visible(portal.records(), &viewer.caller()).await?;
     names.organizations = organizations.into_iter().map(|o| (o.id, o.name)).collect();
     let mut people: Vec<&str> = Vec::new();
     let mut keys: Vec<&str> = Vec::new();
@@ -126,33 +125,17 @@ async fn names_for(
     keys.sort_unstable();
     keys.dedup();
     for id in people.into_iter().filter(|id| !["cli", "portal", ""].contains(id)) {
-        if let Some(user) = portal.store.user(id).await? {
+        if let Some(user) = accounts::person(portal.records(), id).await? {
             let opens = viewer.may(Operation::ManagePerson, accounts::person_facts(&user)).is_ok();
             names.people.insert(user.id, (user.name, opens));
         }
     }
     for id in keys {
-        if let Some(key) = portal.store.api_key(id).await?
-            && viewer
-                .may(Operation::ManageApiKey, Resource::OwnedBy(Some(key.org_id.as_deref())))
-                .is_ok()
-        {
+        if let Some(key) = apikeys::visible_key(portal.records(), &viewer.caller(), id).await? {
             names.keys.insert(key.id);
         }
     }
     Ok(names)
-}
-
-/// The entries `viewer` may read of those the store answered.
-fn readable(viewer: &Viewer, entries: Vec<StoredEntry>) -> Vec<StoredEntry> {
-    entries
-        .into_iter()
-        .filter(|s| {
-            viewer
-                .may(Operation::ReadLedgerEntry, Resource::OwnedBy(Some(s.entry.org.as_deref())))
-                .is_ok()
-        })
-        .collect()
 }
 
 pub(super) async fn audit(
@@ -164,22 +147,21 @@ pub(super) async fn audit(
     let own_org = viewer.caller().sees_only();
     let (entries, next, error) = match ledger_query(&viewer, &form, &own_org, AUDIT_PAGE + 1) {
         Ok(query) => {
-            let page = portal.store.ledger_page(&query).await?;
+            let page = ledger_reading::page(portal.records(), &query).await?;
             let more = page.len() as i64 > AUDIT_PAGE;
             let page: Vec<_> = page.into_iter().take(AUDIT_PAGE as usize).collect();
             let next = if more { page.last().map(|e| e.entry.seq as i64) } else { None };
-            (readable(&viewer, page), next, None)
+            (ledger_reading::readable(&viewer.caller(), page), next, None)
         }
         Err(error) => (Vec::new(), None, Some(error)),
     };
     let names = names_for(&portal, &viewer, &entries).await?;
-    let people: Vec<(String, String)> = portal
-        .store
-        .users(own_org.as_deref(), "", 1000)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.name))
-        .collect();
+    let people: Vec<(String, String)> =
+        accounts::people_visible(portal.records(), &viewer.caller())
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
     let organizations: Vec<(String, String)> =
         names.organizations.iter().map(|(id, name)| (id.clone(), name.clone())).collect();
     let view = pages::AuditPage {
@@ -217,10 +199,10 @@ pub(super) async fn audit_csv(
                 return Ok(html(StatusCode::BAD_REQUEST, page));
             }
         };
-        let page = portal.store.ledger_page(&query).await?;
+        let page = ledger_reading::page(portal.records(), &query).await?;
         let last = page.last().map(|s| s.entry.seq as i64);
         let full = page.len() == 1000;
-        entries.extend(readable(&viewer, page));
+        entries.extend(ledger_reading::readable(&viewer.caller(), page));
         match last {
             Some(seq) if full && entries.len() < CSV_MOST => form.before = Some(seq),
             _ => break,

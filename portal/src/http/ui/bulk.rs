@@ -53,7 +53,7 @@ pub(super) async fn bulk_confirm(
     // Only the licenses this person may change so; the others are counted, never named.
     let (mut chosen, mut left_out) = (Vec::new(), 0usize);
     for id in ids {
-        let found = domain_licenses::find(&portal.store, id).await?;
+        let found = domain_licenses::find(portal.records(), id).await?;
         match viewer.may(Operation::Change(action), domain_licenses::facts(found.as_ref())) {
             Ok(()) => chosen.extend(found.map(|(license, _)| license)),
             Err(_) => left_out += 1,
@@ -84,7 +84,7 @@ pub(super) async fn bulk_act(
     let mut outcomes = Vec::new();
     for id in ids {
         let done = actions::act(
-            &portal.store,
+            portal.records(),
             &viewer.caller(),
             &viewer.actor(),
             id,

@@ -10,16 +10,13 @@ pub(super) struct InviteForm {
     pub(super) email: String,
     pub(super) role: String,
     pub(super) org: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn invite(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<InviteForm>,
+    Posted { viewer, form }: Posted<InviteForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let role: Role = match form.role.parse() {
         Ok(role) => role,
         Err(e) => {
@@ -30,7 +27,8 @@ pub(super) async fn invite(
     let org = (!form.org.is_empty()).then_some(form.org.as_str());
     let org = if role == Role::SuperAdmin { None } else { org };
     let made =
-        accounts::invite(&portal.store, &viewer.user, &form.email, role, org, portal.now()).await;
+        accounts::invite(portal.records(), &viewer.user, &form.email, role, org, portal.now())
+            .await;
     match made {
         Ok((row, token)) => {
             tracing::info!(by = %viewer.user.id, role = %row.role, "invitation made");
@@ -64,12 +62,12 @@ async fn sent_page(
         None => None,
         Some(mailer) => {
             let org = match &row.org_id {
-                Some(id) => portal.store.organization(id).await?.map(|o| o.name),
+                Some(id) => accounts::organization(portal.records(), id).await?.map(|o| o.name),
                 None => None,
             };
             // The page says the same either way; an address with an account is told so,
             // without a link.
-            let member = portal.store.user_by_email(&row.email).await?.is_some();
+            let member = accounts::has_account(portal.records(), &row.email).await?;
             let (subject, text) = if member {
                 (
                     "Your Tessera license portal account",
@@ -107,26 +105,19 @@ async fn managed(
     viewer: &Viewer,
     token_sha256: &str,
 ) -> Result<InvitationRow, UiError> {
-    let valid = token_sha256.len() == 64 && token_sha256.bytes().all(|b| b.is_ascii_hexdigit());
-    if !valid {
-        return Err(UiError::NotFound);
-    }
-    let invitation = portal.store.invitation(token_sha256).await?.ok_or(UiError::NotFound)?;
-    viewer
-        .may(Operation::ManageInvitation, Resource::OwnedBy(Some(invitation.org_id.as_deref())))?;
-    Ok(invitation)
+    let found = accounts::invitation_for(portal.records(), &viewer.caller(), token_sha256).await?;
+    found.ok_or(UiError::NotFound)
 }
 
 pub(super) async fn cancel_invitation(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let invitation = managed(&portal, &viewer, &id).await?;
-    if !accounts::cancel_invitation(&portal.store, &viewer.user, &invitation, portal.now()).await? {
+    if !accounts::cancel_invitation(portal.records(), &viewer.user, &invitation, portal.now())
+        .await?
+    {
         return Err(UiError::NotFound);
     }
     tracing::info!(by = %viewer.user.id, "invitation cancelled");
@@ -134,15 +125,14 @@ pub(super) async fn cancel_invitation(
 }
 
 pub(super) async fn resend_invitation(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let invitation = managed(&portal, &viewer, &id).await?;
-    match accounts::resend_invitation(&portal.store, &viewer.user, &invitation, portal.now()).await
+    match accounts::resend_invitation(portal.records(), &viewer.user, &invitation, portal.now())
+        .await
     {
         Ok((row, token)) => {
             tracing::info!(by = %viewer.user.id, "invitation re-sent");

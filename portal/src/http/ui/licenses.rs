@@ -23,19 +23,19 @@ pub(super) async fn dashboard(
                     (counts, Some(at))
                 }
                 _ => {
-                    let counts = portal.store.license_counts(&scope, 30 * 86_400, now).await?;
+                    let counts = licenses::counts(portal.records(), &scope, now).await?;
                     *cached = Some((now, counts));
                     (counts, Some(now))
                 }
             }
         }
         // An organization's licenses: an index walk, always fresh.
-        Some(_) => (portal.store.license_counts(&scope, 30 * 86_400, now).await?, None),
+        Some(_) => (licenses::counts(portal.records(), &scope, now).await?, None),
     };
     let scope = match scope.organization.as_deref() {
         None => "Every registered license.".to_owned(),
         Some("") => "You belong to no organization yet.".to_owned(),
-        Some(org) => match portal.store.organization(org).await? {
+        Some(org) => match accounts::organization(portal.records(), org).await? {
             Some(org) => format!("The licenses of {}.", org.name),
             None => "Your organization's licenses.".to_owned(),
         },
@@ -50,17 +50,32 @@ pub(super) async fn dashboard(
     Ok(html(StatusCode::OK, pages::dashboard(&viewer.chrome(), &scope, &counts)))
 }
 
+/// The list a download asks for, or the answer that refuses it: the list page saying what is
+/// wrong with its filters, or a bad address.
+async fn asked_list(
+    portal: &Portal,
+    viewer: &Viewer,
+    query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
+) -> Result<Result<ListRequest, Response>, UiError> {
+    let Ok(Query(form)) = query else { return Ok(Err(bad_address(viewer))) };
+    let request = list_request(viewer, &form, portal.now().as_unix());
+    if request.error.is_some() {
+        let page = list_page(portal, viewer, &form, &request, StatusCode::BAD_REQUEST, None);
+        return Ok(Err(page.await?));
+    }
+    Ok(Ok(request))
+}
+
 /// `GET /ui/usage.csv`: the monthly validations of the listed licenses, streamed.
 pub(super) async fn usage_csv(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     query: Result<Query<ListForm>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, UiError> {
-    let Ok(Query(form)) = query else { return Ok(bad_address(&viewer)) };
-    let request = list_request(&viewer, &form, portal.now().as_unix());
-    if request.error.is_some() {
-        return list_page(&portal, &viewer, &form, &request, StatusCode::BAD_REQUEST, None).await;
-    }
+    let request = match asked_list(&portal, &viewer, query).await? {
+        Ok(request) => request,
+        Err(refused) => return Ok(refused),
+    };
     let mut response = crate::http::admin_api::usage_csv(portal, request.filter);
     response.headers_mut().insert(
         header::CONTENT_DISPOSITION,
@@ -75,7 +90,7 @@ pub(super) async fn visible_license(
     viewer: &Viewer,
     id: &str,
 ) -> Result<(LicenseRow, Option<String>), UiError> {
-    let found = licenses::find(&portal.store, id).await?;
+    let found = licenses::find(portal.records(), id).await?;
     viewer.may(Operation::SeeLicense, licenses::facts(found.as_ref()))?;
     found.ok_or(UiError::NotFound)
 }
@@ -94,10 +109,10 @@ pub(super) async fn license(
     let found = visible_license(&portal, &viewer, &id).await?;
     let facts = licenses::facts(Some(&found));
     let (license, org) = &found;
-    let activation = portal.store.activation(&id).await?;
-    let usage = portal.store.monthly_usage(&id).await?;
+    let licenses::LicenseActivity { activation, usage } =
+        licenses::activity(portal.records(), &id).await?;
     let organization = match org {
-        Some(org) => portal.store.organization(org).await?,
+        Some(org) => accounts::organization(portal.records(), org).await?,
         None => None,
     };
     let done = query.done.as_deref().and_then(|d| match d {
@@ -109,7 +124,7 @@ pub(super) async fn license(
         _ => None,
     });
     let organizations = match viewer.may(Operation::AssignLicense, facts) {
-        Ok(()) => portal.store.organizations("", 1000).await?,
+        Ok(()) => accounts::organizations_to_choose(portal.records()).await?,
         Err(_) => Vec::new(),
     };
     let actions = match facts {
@@ -153,18 +168,15 @@ pub(super) async fn confirm(
 }
 
 pub(super) async fn act(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path((id, word)): Path<(String, String)>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let action = Action::parse(&word).ok_or(UiError::NotFound)?;
     // A customer may only reset a binding, and only so often.
     let every = portal.settings.customer_reset_every_secs;
     let outcome = actions::act(
-        &portal.store,
+        portal.records(),
         &viewer.caller(),
         &viewer.actor(),
         &id,
@@ -204,7 +216,7 @@ pub(super) async fn organizations(
     Query(query): Query<OrgQuery>,
 ) -> Result<Response, UiError> {
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
-    let rows = portal.store.organization_records("", 1000).await?;
+    let rows = accounts::organizations_counted(portal.records()).await?;
     let done = query.done.map(|d| match d.as_str() {
         "erased" => "The organization's people are erased.",
         _ => "The organization is created.",
@@ -212,30 +224,25 @@ pub(super) async fn organizations(
     Ok(html(StatusCode::OK, pages::organizations(&viewer.chrome(), &rows, None, done)))
 }
 
-#[derive(Default, serde::Deserialize)]
-#[serde(default)]
-pub(super) struct OrgForm {
-    pub(super) name: String,
-    pub(super) csrf: String,
-}
-
 pub(super) async fn create_organization(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<OrgForm>,
+    Posted { viewer, form }: Posted<NameForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
-    match accounts::create_organization_by(&portal.store, &viewer.actor(), &form.name, portal.now())
-        .await
+    match accounts::create_organization_by(
+        portal.records(),
+        &viewer.actor(),
+        &form.name,
+        portal.now(),
+    )
+    .await
     {
         Ok(org) => {
             tracing::info!(org = %org.id, by = %viewer.user.id, "organization created");
             Ok(Redirect::to("/ui/organizations?done=1").into_response())
         }
         Err(e @ (AccountError::Invalid(_) | AccountError::OrganizationTaken)) => {
-            let rows = portal.store.organization_records("", 1000).await?;
+            let rows = accounts::organizations_counted(portal.records()).await?;
             let message = e.to_string();
             Ok(html(
                 StatusCode::BAD_REQUEST,
@@ -304,7 +311,7 @@ pub(super) async fn register(
     let (names, texts): (Vec<String>, Vec<String>) = files.into_iter().unzip();
     let (trust, now) = (portal.trust.as_ref(), portal.now());
     let registered =
-        registration::register_many(&portal.store, trust, &viewer.actor(), texts, now).await;
+        registration::register_many(portal.records(), trust, &viewer.actor(), texts, now).await;
     let outcomes = match registered.map_err(crate::http::admin_api::not_registered) {
         Ok(outcomes) => outcomes,
         Err(e) => {
@@ -325,22 +332,18 @@ pub(super) async fn register(
 #[serde(default)]
 pub(super) struct AssignForm {
     pub(super) org: String,
-    pub(super) csrf: String,
 }
 
 /// A super-admin assigns a license to an organization (one its claim matches none of, say),
 /// or takes it out of any.
 pub(super) async fn assign(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<AssignForm>,
+    Posted { viewer, form }: Posted<AssignForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let given = (!form.org.is_empty()).then_some(form.org.as_str());
     let who = (&viewer.caller(), &viewer.actor());
-    let org = match licenses::assign(&portal.store, who, &id, given, portal.now()).await {
+    let org = match licenses::assign(portal.records(), who, &id, given, portal.now()).await {
         Ok(org) => org,
         Err(AssignError::Store(e)) => return Err(e.into()),
         // Not theirs to assign, or no such license or organization.
@@ -354,23 +357,19 @@ pub(super) async fn assign(
 #[serde(default)]
 pub(super) struct FindForm {
     pub(super) q: String,
-    pub(super) csrf: String,
 }
 
 /// Finds one license by its id or its license key (posted, never in a URL: a key is a
 /// secret; the portal looks it up by its hash).
 pub(super) async fn find(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<FindForm>,
+    Posted { viewer, form }: Posted<FindForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let q = form.q.trim();
     let found = match tessera_core::license::LicenseKey::parse_lenient(q) {
-        Ok(key) => portal.store.license_by_key_digest(&hex::encode(key.digest())).await?,
+        Ok(key) => licenses::by_key(portal.records(), &key).await?,
         Err(_) if q.len() <= 64 && q.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
-            portal.store.license(&q.to_ascii_lowercase()).await?
+            licenses::by_id(portal.records(), &q.to_ascii_lowercase()).await?
         }
         Err(_) => None,
     };

@@ -10,7 +10,8 @@
 //!   reached over https); the person behind it is found by the [`Viewer`] extractor, which
 //!   sends anyone without a live session to the sign-in page.
 //! - Every state-changing form carries a token tied to the session (the sign-in form: to a
-//!   cookie of its own), and a cross-site `Origin` or `Sec-Fetch-Site` is refused outright.
+//!   cookie of its own), and a cross-site `Origin` or `Sec-Fetch-Site` is refused outright;
+//!   a signed-in person's form is read by the `posted` extractor, which checks both.
 //! - An org-admin sees their own organization's licenses only: every query is filtered by
 //!   it and a license of another organization is "not found".
 
@@ -23,6 +24,7 @@ mod invitations;
 mod licenses;
 mod pages;
 mod people;
+mod posted;
 mod profile;
 mod signin;
 
@@ -33,6 +35,7 @@ use finding::*;
 use invitations::*;
 use licenses::*;
 use people::*;
+use posted::{Button, Posted};
 use profile::*;
 use signin::*;
 
@@ -323,7 +326,7 @@ impl FromRequestParts<Arc<Portal>> for Viewer {
     async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal>) -> Result<Self, UiError> {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(UiError::SignIn)?;
         let user =
-            accounts::session_user(&portal.store, token, portal.settings.sessions, portal.now())
+            accounts::session_user(portal.records(), token, portal.settings.sessions, portal.now())
                 .await?
                 .ok_or(UiError::SignIn)?;
         let role: Role = user.role.parse().map_err(|_| {

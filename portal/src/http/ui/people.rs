@@ -14,13 +14,10 @@ pub(super) async fn users_page(
     link: Option<(&str, pages::Emailed<'_>)>,
     done: Option<&str>,
 ) -> Result<Response, UiError> {
-    let own_org = viewer.caller().sees_only();
-    let users = portal.store.users(own_org.as_deref(), "", 1000).await?;
-    let invitations = portal.store.invitations(own_org.as_deref(), 200).await?;
-    let organizations: Vec<crate::domain::accounts::OrganizationRow> = match &own_org {
-        None => portal.store.organizations("", 1000).await?,
-        Some(org) => portal.store.organization(org).await?.into_iter().collect(),
-    };
+    let caller = viewer.caller();
+    let users = accounts::people_visible(portal.records(), &caller).await?;
+    let invitations = accounts::invitations_visible(portal.records(), &caller).await?;
+    let organizations = accounts::organizations_visible(portal.records(), &caller).await?;
     let view = pages::UsersPage {
         users: &users,
         invitations: &invitations,
@@ -68,7 +65,8 @@ pub(super) async fn accept_page(
     State(portal): State<Arc<Portal>>,
     Path(token): Path<String>,
 ) -> Result<Response, UiError> {
-    let Some(invitation) = accounts::invitation(&portal.store, &token, portal.now()).await? else {
+    let Some(invitation) = accounts::invitation(portal.records(), &token, portal.now()).await?
+    else {
         return Ok(invitation_gone());
     };
     Ok(open_form(&portal, StatusCode::OK, |csrf| pages::accept(&invitation, &token, csrf, None)))
@@ -90,7 +88,8 @@ pub(super) async fn accept(
     axum::Form(form): axum::Form<AcceptForm>,
 ) -> Result<Response, UiError> {
     same_origin(&headers)?;
-    let Some(invitation) = accounts::invitation(&portal.store, &token, portal.now()).await? else {
+    let Some(invitation) = accounts::invitation(portal.records(), &token, portal.now()).await?
+    else {
         return Ok(invitation_gone());
     };
     let again = |status: StatusCode, error: &str| {
@@ -103,7 +102,7 @@ pub(super) async fn accept(
         return Ok(again(StatusCode::BAD_REQUEST, "The two passwords differ."));
     }
     let password = Password::new(form.password);
-    match accounts::accept_invitation(&portal.store, &token, &form.name, &password, portal.now())
+    match accounts::accept_invitation(portal.records(), &token, &form.name, &password, portal.now())
         .await
     {
         Ok(user) => {
@@ -136,9 +135,10 @@ pub(super) async fn manageable(
     viewer: &Viewer,
     id: &str,
 ) -> Result<UserRow, UiError> {
-    let target = portal.store.user(id).await?.ok_or(UiError::NotFound)?;
-    viewer.may(Operation::ManagePerson, accounts::person_facts(&target))?;
-    Ok(target)
+    let found =
+        accounts::person_for(portal.records(), &viewer.caller(), Operation::ManagePerson, id)
+            .await?;
+    found.ok_or(UiError::NotFound)
 }
 
 pub(super) async fn person_page(
@@ -150,7 +150,7 @@ pub(super) async fn person_page(
 ) -> Result<Response, UiError> {
     // The organizations a role change may move them to.
     let organizations = match viewer.may(Operation::ChangeRole, accounts::person_facts(target)) {
-        Ok(()) => portal.store.organizations("", 1000).await?,
+        Ok(()) => accounts::organizations_to_choose(portal.records()).await?,
         Err(_) => Vec::new(),
     };
     Ok(html(status, pages::person(&viewer.chrome(), target, &organizations, error)))
@@ -170,19 +170,17 @@ pub(super) async fn person(
 pub(super) struct RoleForm {
     pub(super) role: String,
     pub(super) org: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_role(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<RoleForm>,
+    Posted { viewer, form }: Posted<RoleForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
-    let target = portal.store.user(&id).await?.ok_or(UiError::NotFound)?;
-    viewer.may(Operation::ChangeRole, accounts::person_facts(&target))?;
+    let found =
+        accounts::person_for(portal.records(), &viewer.caller(), Operation::ChangeRole, &id)
+            .await?;
+    let target = found.ok_or(UiError::NotFound)?;
     let role: Role = match form.role.parse() {
         Ok(role) => role,
         Err(e) => {
@@ -197,7 +195,8 @@ pub(super) async fn change_role(
         }
     };
     let org = (!form.org.is_empty()).then_some(form.org.as_str());
-    match accounts::change_role(&portal.store, &viewer.user, &target, role, org, portal.now()).await
+    match accounts::change_role(portal.records(), &viewer.user, &target, role, org, portal.now())
+        .await
     {
         Ok(()) => {
             tracing::info!(user = %target.id, role = role.as_str(), by = %viewer.user.id, "role changed");
@@ -228,15 +227,12 @@ pub(super) async fn confirm_remove(
 }
 
 pub(super) async fn remove(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let target = manageable(&portal, &viewer, &id).await?;
-    match accounts::erase(&portal.store, &viewer.user, &target, None, portal.now()).await {
+    match accounts::erase(portal.records(), &viewer.user, &target, None, portal.now()).await {
         Ok(()) => {
             tracing::info!(user = %target.id, by = %viewer.user.id, "person removed");
             Ok(Redirect::to("/ui/users?done=removed").into_response())
@@ -253,7 +249,7 @@ pub(super) async fn export_organization(
     State(portal): State<Arc<Portal>>,
 ) -> Result<Response, UiError> {
     let org = viewer.user.org_id.clone().ok_or(UiError::NotFound)?;
-    let body = accounts::export_organization(&portal.store, &org, portal.now()).await?;
+    let body = accounts::export_organization(portal.records(), &org, portal.now()).await?;
     Ok(json_download("organization.json", &body))
 }
 
@@ -263,25 +259,22 @@ pub(super) async fn confirm_erase_people(
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
-    let org = portal.store.organization(&id).await?.ok_or(UiError::NotFound)?;
-    let people = portal.store.users_of(&id).await?;
+    let org = accounts::organization(portal.records(), &id).await?.ok_or(UiError::NotFound)?;
+    let people = accounts::people_of(portal.records(), &id).await?;
     Ok(html(StatusCode::OK, pages::confirm_erase_people(&viewer.chrome(), &org, people.len())))
 }
 
 /// A super-admin erases every person of an organization (its licenses stay).
 pub(super) async fn erase_people(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     viewer.may(Operation::ManageOrganizations, Resource::Portal)?;
-    portal.store.organization(&id).await?.ok_or(UiError::NotFound)?;
-    let people = portal.store.users_of(&id).await?;
+    accounts::organization(portal.records(), &id).await?.ok_or(UiError::NotFound)?;
+    let people = accounts::people_of(portal.records(), &id).await?;
     for person in &people {
-        accounts::erase(&portal.store, &viewer.user, person, None, portal.now()).await?;
+        accounts::erase(portal.records(), &viewer.user, person, None, portal.now()).await?;
     }
     tracing::info!(org = %id, erased = people.len(), by = %viewer.user.id, "organization's people erased");
     Ok(Redirect::to("/ui/organizations?done=erased").into_response())

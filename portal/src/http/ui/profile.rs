@@ -29,59 +29,42 @@ pub(super) struct PasswordForm {
     pub(super) current: String,
     pub(super) new: String,
     pub(super) again: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_password(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<PasswordForm>,
+    Posted { viewer, form }: Posted<PasswordForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     if form.new != form.again {
         let differ = "The two new passwords differ.";
         return profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(differ), None).await;
     }
     let (current, new) = (Password::new(form.current), Password::new(form.new));
-    match accounts::change_password(&portal.store, &viewer.user, &current, &new, portal.now()).await
+    match accounts::change_password(portal.records(), &viewer.user, &current, &new, portal.now())
+        .await
     {
         Ok(()) => {
             tracing::info!(user = %viewer.user.id, "password changed");
             // Every session ended, this one too: a fresh one for the browser that changed it.
-            let user = portal.store.user(&viewer.user.id).await?.ok_or(UiError::SignIn)?;
+            let user = accounts::person(portal.records(), &viewer.user.id)
+                .await?
+                .ok_or(UiError::SignIn)?;
             let mut response = signed_in(&portal, &user).await?;
             response
                 .headers_mut()
                 .insert(header::LOCATION, HeaderValue::from_static("/ui/profile?done=password"));
             Ok(response)
         }
-        Err(AccountError::Invalid(message)) => {
-            let message = capitalized(&message);
-            profile_with(&portal, &viewer, StatusCode::BAD_REQUEST, Some(&message), None).await
-        }
+        Err(AccountError::Invalid(message)) => profile_refused(&portal, &viewer, &message).await,
         Err(e) => Err(e.into()),
     }
 }
 
 pub(super) async fn sign_out_everywhere(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { viewer, .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
-    let ended = portal.store.delete_sessions_of(&viewer.user.id).await?;
-    let org = viewer.user.org_id.as_deref();
-    crate::domain::audit::record(
-        &portal.store,
-        &viewer.actor(),
-        "user.signed_out_everywhere",
-        &viewer.user.id,
-        org,
-        portal.now(),
-    )
-    .await?;
+    let ended = accounts::end_every_session(portal.records(), &viewer.user, portal.now()).await?;
     tracing::info!(user = %viewer.user.id, ended, "signed out everywhere");
     let mut response = Redirect::to("/ui/signin").into_response();
     response
@@ -100,51 +83,33 @@ pub(super) async fn profile_with(
     done: Option<&str>,
 ) -> Result<Response, UiError> {
     let left = match viewer.user.totp_secret {
-        Some(_) => Some(portal.store.recovery_codes_left(&viewer.user.id).await?),
+        Some(_) => Some(accounts::recovery_codes_left(portal.records(), &viewer.user).await?),
         None => None,
     };
     Ok(html(status, pages::profile(&viewer.chrome(), error, done, left)))
+}
+
+/// The profile page again, saying why the change asked for was not made.
+async fn profile_refused(portal: &Portal, viewer: &Viewer, why: &str) -> Result<Response, UiError> {
+    profile_with(portal, viewer, StatusCode::BAD_REQUEST, Some(&capitalized(why)), None).await
 }
 
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct NameForm {
     pub(super) name: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_name(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<NameForm>,
+    Posted { viewer, form }: Posted<NameForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
-    match accounts::normalize_name("name", &form.name) {
-        Ok(name) => {
-            portal.store.set_name(&viewer.user.id, &name).await?;
-            let org = viewer.user.org_id.as_deref();
-            crate::domain::audit::record(
-                &portal.store,
-                &viewer.actor(),
-                "user.name_changed",
-                &viewer.user.id,
-                org,
-                portal.now(),
-            )
-            .await?;
-            Ok(Redirect::to("/ui/profile?done=name").into_response())
+    match accounts::change_name(portal.records(), &viewer.user, &form.name, portal.now()).await {
+        Ok(()) => Ok(Redirect::to("/ui/profile?done=name").into_response()),
+        Err(e @ AccountError::Invalid(_)) => {
+            profile_refused(&portal, &viewer, &e.to_string()).await
         }
-        Err(e) => {
-            profile_with(
-                &portal,
-                &viewer,
-                StatusCode::BAD_REQUEST,
-                Some(&capitalized(&e.to_string())),
-                None,
-            )
-            .await
-        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -152,17 +117,14 @@ pub(super) async fn change_name(
 #[serde(default)]
 pub(super) struct EmailForm {
     pub(super) email: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn change_email(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<EmailForm>,
+    Posted { viewer, form }: Posted<EmailForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
-    match accounts::request_email_change(&portal.store, &viewer.user, &form.email, portal.now())
+    match accounts::request_email_change(portal.records(), &viewer.user, &form.email, portal.now())
         .await
     {
         Ok((email, token)) => {
@@ -200,14 +162,7 @@ pub(super) async fn change_email(
             profile_with(&portal, &viewer, StatusCode::OK, None, Some(&message)).await
         }
         Err(e @ (AccountError::Invalid(_) | AccountError::EmailTaken)) => {
-            profile_with(
-                &portal,
-                &viewer,
-                StatusCode::BAD_REQUEST,
-                Some(&capitalized(&e.to_string())),
-                None,
-            )
-            .await
+            profile_refused(&portal, &viewer, &e.to_string()).await
         }
         Err(e) => Err(e.into()),
     }
@@ -247,7 +202,7 @@ pub(super) async fn confirm_email(
             pages::confirm_email(&token, csrf, Some("The form expired. Please try again."))
         }));
     }
-    match accounts::confirm_email_change(&portal.store, &token, portal.now()).await {
+    match accounts::confirm_email_change(portal.records(), &token, portal.now()).await {
         Ok(_) => Ok(html(
             StatusCode::OK,
             pages::message_ok(
@@ -267,7 +222,7 @@ pub(super) async fn export_self(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
 ) -> Result<Response, UiError> {
-    let data = accounts::export_person(&portal.store, &viewer.user).await?;
+    let data = accounts::export_person(portal.records(), &viewer.user).await?;
     Ok(json_download("my-data.json", &data))
 }
 
@@ -276,15 +231,18 @@ pub(super) async fn confirm_delete_self(viewer: Viewer) -> Response {
 }
 
 pub(super) async fn delete_self(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<OffForm>,
+    Posted { viewer, form }: Posted<OffForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let password = Password::new(form.password);
-    match accounts::erase(&portal.store, &viewer.user, &viewer.user, Some(&password), portal.now())
-        .await
+    match accounts::erase(
+        portal.records(),
+        &viewer.user,
+        &viewer.user,
+        Some(&password),
+        portal.now(),
+    )
+    .await
     {
         Ok(()) => {
             tracing::info!(user = %viewer.user.id, "deleted their own account");

@@ -41,7 +41,7 @@ pub(super) fn sign_in_form(
 
 /// A session for `user` just signed in (or who just joined): the session and device cookies.
 pub(super) async fn signed_in(portal: &Portal, user: &UserRow) -> Result<Response, UiError> {
-    let token = accounts::start_session(&portal.store, user, portal.now()).await?;
+    let token = accounts::start_session(portal.records(), user, portal.now()).await?;
     tracing::info!(user = %user.id, "signed in");
     let mut response = Redirect::to("/ui").into_response();
     let headers = response.headers_mut();
@@ -94,7 +94,7 @@ pub(super) async fn sign_in(
     };
     let password = Password::new(form.password);
     let outcome =
-        accounts::sign_in(&portal.store, &form.email, &password, &trusted, portal.now()).await?;
+        accounts::sign_in(portal.records(), &form.email, &password, &trusted, portal.now()).await?;
     let user = match outcome {
         SignIn::Welcome(user) if user.totp_secret.is_some() => {
             let pending = accounts::pending_sign_in(portal.ui_secret(), &user, portal.now());
@@ -130,14 +130,12 @@ pub(super) struct TokenForm {
 }
 
 pub(super) async fn sign_out(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<TokenForm>,
+    Posted { .. }: Posted<Button>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        accounts::end_session(&portal.store, token).await?;
+        accounts::end_session(portal.records(), token).await?;
     }
     let mut response = Redirect::to("/ui/signin").into_response();
     response
@@ -157,7 +155,7 @@ pub(super) async fn code_page(
     headers: HeaderMap,
 ) -> Result<Response, UiError> {
     let pending = cookie(&headers, SECOND_STEP_COOKIE).unwrap_or_default();
-    if accounts::pending_user(&portal.store, portal.ui_secret(), pending, portal.now())
+    if accounts::pending_user(portal.records(), portal.ui_secret(), pending, portal.now())
         .await?
         .is_none()
     {
@@ -181,7 +179,7 @@ pub(super) async fn code(
     same_origin(&headers)?;
     let pending = cookie(&headers, SECOND_STEP_COOKIE).unwrap_or_default();
     let Some(user) =
-        accounts::pending_user(&portal.store, portal.ui_secret(), pending, portal.now()).await?
+        accounts::pending_user(portal.records(), portal.ui_secret(), pending, portal.now()).await?
     else {
         return Ok(sign_in_form(
             &portal,
@@ -200,7 +198,7 @@ pub(super) async fn code(
     let device = cookie(&headers, DEVICE_COOKIE).unwrap_or_default();
     let trusted = !device.is_empty()
         && accounts::same_tag(device, &accounts::device_token(portal.ui_secret(), &user));
-    match accounts::second_step(&portal.store, &user, &form.code, trusted, portal.now()).await? {
+    match accounts::second_step(portal.records(), &user, &form.code, trusted, portal.now()).await? {
         SignIn::Welcome(user) => {
             let mut response = signed_in(&portal, &user).await?;
             response
@@ -229,7 +227,6 @@ pub(super) struct EnrolForm {
     pub(super) secret: String,
     pub(super) tag: String,
     pub(super) code: String,
-    pub(super) csrf: String,
 }
 
 pub(super) fn enrol_view(
@@ -258,18 +255,15 @@ pub(super) async fn enrol_page(
 }
 
 pub(super) async fn enrol(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<EnrolForm>,
+    Posted { viewer, form }: Posted<EnrolForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     let expected = accounts::enrolment_tag(portal.ui_secret(), &viewer.user, &form.secret);
     if viewer.user.totp_secret.is_some() || !accounts::same_tag(&form.tag, &expected) {
         return Err(UiError::Forbidden("This form has expired. Open the set-up page again."));
     }
     match accounts::enable_second_factor(
-        &portal.store,
+        portal.records(),
         &viewer.user,
         &form.secret,
         &form.code,
@@ -296,23 +290,19 @@ pub(super) async fn enrol(
 #[serde(default)]
 pub(super) struct OffForm {
     pub(super) password: String,
-    pub(super) csrf: String,
 }
 
 pub(super) async fn second_factor_off(
-    viewer: Viewer,
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<OffForm>,
+    Posted { viewer, form }: Posted<OffForm>,
 ) -> Result<Response, UiError> {
-    viewer.check(&headers, &form.csrf)?;
     if viewer.role == Role::SuperAdmin && portal.settings.require_second_factor_for_super_admins {
         return Err(UiError::Conflict(
             "This portal requires a second factor for super-admins.".to_owned(),
         ));
     }
     let password = Password::new(form.password);
-    match accounts::disable_second_factor(&portal.store, &viewer.user, &password, portal.now())
+    match accounts::disable_second_factor(portal.records(), &viewer.user, &password, portal.now())
         .await
     {
         Ok(()) => {
@@ -385,7 +375,7 @@ pub(super) async fn forgot(
 /// Stores a reset token for the address's person, if any, and emails them the link.
 async fn send_reset_link(portal: &Portal, address: &str) {
     let Some(mailer) = &portal.mailer else { return };
-    match accounts::request_password_reset(&portal.store, address, portal.now()).await {
+    match accounts::request_password_reset(portal.records(), address, portal.now()).await {
         Ok(Some((user, token))) => {
             let link = mailer.link(&format!("/ui/reset/{}", token.expose()));
             let text = crate::mail::password_reset_text(&user.name, &link);
@@ -418,7 +408,7 @@ pub(super) async fn reset_page(
     State(portal): State<Arc<Portal>>,
     Path(token): Path<String>,
 ) -> Result<Response, UiError> {
-    let Some(user) = accounts::password_reset_user(&portal.store, &token, portal.now()).await?
+    let Some(user) = accounts::password_reset_user(portal.records(), &token, portal.now()).await?
     else {
         return Ok(reset_gone());
     };
@@ -451,7 +441,7 @@ pub(super) async fn reset(
         let page = pages::message("Too many tries", None, &text);
         return Ok(retry_after(html(StatusCode::TOO_MANY_REQUESTS, page), limited));
     }
-    let Some(user) = accounts::password_reset_user(&portal.store, &token, portal.now()).await?
+    let Some(user) = accounts::password_reset_user(portal.records(), &token, portal.now()).await?
     else {
         return Ok(reset_gone());
     };
@@ -465,7 +455,7 @@ pub(super) async fn reset(
         return Ok(again(StatusCode::BAD_REQUEST, "The two passwords differ."));
     }
     let new = Password::new(form.new);
-    match accounts::reset_password(&portal.store, &token, &new, portal.now()).await {
+    match accounts::reset_password(portal.records(), &token, &new, portal.now()).await {
         Ok(user) => {
             tracing::info!(user = %user.id, "password reset by email link");
             let mut response = html(

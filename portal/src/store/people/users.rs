@@ -28,13 +28,22 @@ impl Store {
         column: &'static str,
         value: &str,
     ) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_READ_COLUMNS} FROM users WHERE {column} = $1"
+        Ok(self.users_where(column, value).await?.pop())
+    }
+
+    /// The people whose `column` is `value`, by email.
+    async fn users_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_READ_COLUMNS} FROM users WHERE {column} = $1 ORDER BY email"
         )))
         .bind(value)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        rows.iter().map(user_from_row).collect()
     }
 
     /// Users by email, after `after`, at most `limit`; of one organization when given.
@@ -91,11 +100,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if left == 0 {
+        if !super_admin_left(&mut tx).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
@@ -134,11 +139,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
-        let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if left == 0 {
+        if !super_admin_left(&mut tx).await? {
             return Ok(false);
         }
         tx.commit().await?;
@@ -193,13 +194,7 @@ impl Store {
 
     /// The people of an organization (for erasing them all).
     pub async fn users_of(&self, org_id: &str) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_READ_COLUMNS} FROM users WHERE org_id = $1 ORDER BY email"
-        )))
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(user_from_row).collect()
+        self.users_where("org_id", org_id).await
     }
 
     /// Stores an email change waiting for its link.
@@ -252,4 +247,16 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Whether a super-admin is left after a change in `tx` (one that leaves none is dropped,
+/// rolled back, by its caller).
+async fn super_admin_left(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+) -> Result<bool, StoreError> {
+    let left: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'super-admin'")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    Ok(left > 0)
 }

@@ -69,44 +69,40 @@ pub fn api_keys(
             @if keys.is_empty() {
                 p { "None yet." }
             } @else {
-                div.table tabindex="0" role="region" aria-label="API keys (scrolls sideways)" {
-                    table {
-                        thead { tr {
-                            th scope="col" { "Key" } th scope="col" { "Owner" } th scope="col" { "Organization" }
-                            th scope="col" { "Scopes" } th scope="col" { "Created" } th scope="col" { "Expires" }
-                            th scope="col" { "Last used" } th scope="col" { "State" } th scope="col" { span.muted { "Action" } }
-                        } }
-                        tbody {
-                            @for key in keys {
-                                tr {
-                                    td { code { (key.id) } @if !key.label.is_empty() { br; (key.label) } }
-                                    td {
-                                        @match key.owner_id.as_ref().and_then(|id| names.owners.get(id).map(|n| (id, n))) {
-                                            Some((_, name)) => { (name) },
-                                            None => @if key.owner_id.is_some() { "a removed person" } @else { "the command line" },
-                                        }
+                (scrolling_table(
+                    "API keys (scrolls sideways)",
+                    &["Key", "Owner", "Organization", "Scopes", "Created", "Expires", "Last used", "State"],
+                    Some("Action"),
+                    html! {
+                        @for key in keys {
+                            tr {
+                                td { code { (key.id) } @if !key.label.is_empty() { br; (key.label) } }
+                                td {
+                                    @match key.owner_id.as_ref().and_then(|id| names.owners.get(id).map(|n| (id, n))) {
+                                        Some((_, name)) => { (name) },
+                                        None => @if key.owner_id.is_some() { "a removed person" } @else { "the command line" },
                                     }
-                                    td {
-                                        @match key.org_id.as_ref().and_then(|id| names.organizations.get(id)) {
-                                            Some(name) => a href={ "/ui/licenses?" (url_query(&[("org", name)])) } { (name) },
-                                            None => "all (the vendor's)",
-                                        }
+                                }
+                                td {
+                                    @match key.org_id.as_ref().and_then(|id| names.organizations.get(id)) {
+                                        Some(name) => a href={ "/ui/licenses?" (url_query(&[("org", name)])) } { (name) },
+                                        None => "all (the vendor's)",
                                     }
-                                    td { (key.scopes) }
-                                    td.date { (day_of(key.created_at)) }
-                                    td.date { @match key.expires_at { Some(t) => (day_of(t)), None => "never" } }
-                                    td.date { (moment(key.last_used_at)) }
-                                    td { (key_state(key, now)) }
-                                    td {
-                                        @if key.revoked_at.is_none() {
-                                            a href={ "/ui/api-keys/" (key.id) "/revoke" } aria-label={ "Revoke key " (key.id) } { "Revoke" }
-                                        }
+                                }
+                                td { (key.scopes) }
+                                td.date { (day_of(key.created_at)) }
+                                td.date { @match key.expires_at { Some(t) => (day_of(t)), None => "never" } }
+                                td.date { (moment(key.last_used_at)) }
+                                td { (key_state(key, now)) }
+                                td {
+                                    @if key.revoked_at.is_none() {
+                                        a href={ "/ui/api-keys/" (key.id) "/revoke" } aria-label={ "Revoke key " (key.id) } { "Revoke" }
                                     }
                                 }
                             }
                         }
-                    }
-                }
+                    },
+                ))
             }
         },
     )

@@ -85,28 +85,26 @@ pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
             @if view.entries.is_empty() {
                 p { "No entry matches." }
             } @else {
-                div.table tabindex="0" role="region" aria-label="Audit entries (scrolls sideways)" {
-                    table {
-                        thead { tr {
-                            th scope="col" { "When" } th scope="col" { "What happened" } th scope="col" { "Organization" }
-                        } }
-                        tbody {
-                            @for stored in view.entries {
-                                @let e = &stored.entry;
-                                tr {
-                                    td.date { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
-                                    td.words { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
-                                    td {
-                                        @match e.org.as_ref().and_then(|id| view.names.organizations.get(id)) {
-                                            Some(name) => (name),
-                                            None => "—",
-                                        }
+                (scrolling_table(
+                    "Audit entries (scrolls sideways)",
+                    &["When", "What happened", "Organization"],
+                    None,
+                    html! {
+                        @for stored in view.entries {
+                            @let e = &stored.entry;
+                            tr {
+                                td.date { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
+                                td.words { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
+                                td {
+                                    @match e.org.as_ref().and_then(|id| view.names.organizations.get(id)) {
+                                        Some(name) => (name),
+                                        None => "—",
                                     }
                                 }
                             }
                         }
-                    }
-                }
+                    },
+                ))
             }
             @if let Some(link) = next_link {
                 p.pager { a href=(link) rel="next" { "Older entries →" } }

@@ -268,19 +268,19 @@ pub fn organizations(
             @if rows.is_empty() {
                 p { "None yet." }
             } @else {
-                div.table tabindex="0" role="region" aria-label="Scrollable table" {
-                    table {
-                        thead { tr { th scope="col" { "Name" } th scope="col" { "Licenses" } th scope="col" { "Since" } th scope="col" { span.muted { "Data rights" } } } }
-                        tbody {
-                            @for (org, n) in rows {
-                                tr {
-                                    td { (org.name) } td { (n) } td { (day(org.created_at)) }
-                                    td { a href={ "/ui/organizations/" (org.id) "/erase-people" } aria-label={ "Erase its people: " (org.name) } { "Erase its people" } }
-                                }
+                (scrolling_table(
+                    "Scrollable table",
+                    &["Name", "Licenses", "Since"],
+                    Some("Data rights"),
+                    html! {
+                        @for (org, n) in rows {
+                            tr {
+                                td { (org.name) } td { (n) } td { (day(org.created_at)) }
+                                td { a href={ "/ui/organizations/" (org.id) "/erase-people" } aria-label={ "Erase its people: " (org.name) } { "Erase its people" } }
                             }
                         }
-                    }
-                }
+                    },
+                ))
             }
         },
     )
@@ -304,26 +304,26 @@ pub fn register(chrome: &Chrome<'_>, results: &[(String, Outcome)], error: Optio
             }
             @if !results.is_empty() {
                 h2 { "Results" }
-                div.table tabindex="0" role="region" aria-label="Scrollable table" {
-                    table {
-                        thead { tr { th scope="col" { "File" } th scope="col" { "Outcome" } th scope="col" { "License" } } }
-                        tbody {
-                            @for (file, outcome) in results {
-                                tr {
-                                    td { (file) }
-                                    td { (outcome.outcome) " (" (outcome.status.replace('_', " ")) ")" }
-                                    td {
-                                        @match (&outcome.id, &outcome.problem) {
-                                            (Some(id), _) => a href={ "/ui/licenses/" (id) } { code { (id) } },
-                                            (None, Some(problem)) => (problem),
-                                            (None, None) => "",
-                                        }
+                (scrolling_table(
+                    "Scrollable table",
+                    &["File", "Outcome", "License"],
+                    None,
+                    html! {
+                        @for (file, outcome) in results {
+                            tr {
+                                td { (file) }
+                                td { (outcome.outcome) " (" (outcome.status.replace('_', " ")) ")" }
+                                td {
+                                    @match (&outcome.id, &outcome.problem) {
+                                        (Some(id), _) => a href={ "/ui/licenses/" (id) } { code { (id) } },
+                                        (None, Some(problem)) => (problem),
+                                        (None, None) => "",
                                     }
                                 }
                             }
                         }
-                    }
-                }
+                    },
+                ))
             }
         },
     )

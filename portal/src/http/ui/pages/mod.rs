@@ -186,3 +186,19 @@ pub fn message_ok(title: &str, text: &str) -> Markup {
         },
     )
 }
+
+/// A table that scrolls sideways on a narrow screen (`label` names it to screen readers):
+/// its column heads, then, when `action` names one, a last column of links headed in grey.
+fn scrolling_table(label: &str, heads: &[&str], action: Option<&str>, rows: Markup) -> Markup {
+    html! {
+        div.table tabindex="0" role="region" aria-label=(label) {
+            table {
+                thead { tr {
+                    @for head in heads { th scope="col" { (head) } }
+                    @if let Some(action) = action { th scope="col" { span.muted { (action) } } }
+                } }
+                tbody { (rows) }
+            }
+        }
+    }
+}

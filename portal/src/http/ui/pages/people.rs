@@ -82,73 +82,66 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
                 button type="submit" { "Invite" }
             }
             h2 { "Accounts" }
-            div.table tabindex="0" role="region" aria-label="Accounts (scrolls sideways)" {
-                table {
-                    thead { tr {
-                        th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" }
-                        th scope="col" { "Organization" } th scope="col" { "Two-step sign-in" }
-                        th scope="col" { "Last sign-in" } th scope="col" { "Since" }
-                    } }
-                    tbody {
-                        @for user in view.users {
-                            tr {
-                                td {
-                                    @if may_manage(view.viewer, user) {
-                                        a href={ "/ui/users/" (user.id) } { (user.name) }
-                                    } @else { (user.name) }
-                                }
-                                td { (user.email) }
-                                td { (user.role) }
-                                td { (org_link(&user.org_id)) }
-                                td { @if user.totp_secret.is_some() { "on" } @else { "off" } }
-                                td.date { (moment(user.last_signin_at)) }
-                                td.date { (day_of(user.created_at)) }
+            (scrolling_table(
+                "Accounts (scrolls sideways)",
+                &["Name", "Email", "Role", "Organization", "Two-step sign-in", "Last sign-in", "Since"],
+                None,
+                html! {
+                    @for user in view.users {
+                        tr {
+                            td {
+                                @if may_manage(view.viewer, user) {
+                                    a href={ "/ui/users/" (user.id) } { (user.name) }
+                                } @else { (user.name) }
                             }
+                            td { (user.email) }
+                            td { (user.role) }
+                            td { (org_link(&user.org_id)) }
+                            td { @if user.totp_secret.is_some() { "on" } @else { "off" } }
+                            td.date { (moment(user.last_signin_at)) }
+                            td.date { (day_of(user.created_at)) }
                         }
                     }
-                }
-            }
+                },
+            ))
             h2 { "Pending invitations" }
             @if view.invitations.is_empty() {
                 p { "None." }
             } @else {
-                div.table tabindex="0" role="region" aria-label="Pending invitations (scrolls sideways)" {
-                    table {
-                        thead { tr {
-                            th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Organization" }
-                            th scope="col" { "Expires" } th scope="col" { span.muted { "Actions" } }
-                        } }
-                        tbody {
-                            @for invitation in view.invitations {
-                                @let path = format!("/ui/invitations/{}", invitation.token_sha256);
-                                tr {
-                                    td { (invitation.email) }
-                                    td { (invitation.role) }
-                                    td { (org_link(&invitation.org_id)) }
-                                    td.date {
-                                        @if invitation.expires_at < view.now {
-                                            strong { "expired" } " " (moment(Some(invitation.expires_at)))
-                                        } @else { (moment(Some(invitation.expires_at))) }
-                                    }
-                                    td {
-                                        @if chrome.may(Operation::ManageInvitation, Resource::OwnedBy(Some(invitation.org_id.as_deref()))) {
-                                            div.row-actions {
-                                                form method="post" action={ (path) "/resend" } {
-                                                    input type="hidden" name="csrf" value=(chrome.csrf);
-                                                    button type="submit" aria-label={ "Re-send the invitation to " (invitation.email) } { "Re-send" }
-                                                }
-                                                form method="post" action={ (path) "/cancel" } {
-                                                    input type="hidden" name="csrf" value=(chrome.csrf);
-                                                    button.danger type="submit" aria-label={ "Cancel the invitation to " (invitation.email) } { "Cancel" }
-                                                }
+                (scrolling_table(
+                    "Pending invitations (scrolls sideways)",
+                    &["Email", "Role", "Organization", "Expires"],
+                    Some("Actions"),
+                    html! {
+                        @for invitation in view.invitations {
+                            @let path = format!("/ui/invitations/{}", invitation.token_sha256);
+                            tr {
+                                td { (invitation.email) }
+                                td { (invitation.role) }
+                                td { (org_link(&invitation.org_id)) }
+                                td.date {
+                                    @if invitation.expires_at < view.now {
+                                        strong { "expired" } " " (moment(Some(invitation.expires_at)))
+                                    } @else { (moment(Some(invitation.expires_at))) }
+                                }
+                                td {
+                                    @if chrome.may(Operation::ManageInvitation, Resource::OwnedBy(Some(invitation.org_id.as_deref()))) {
+                                        div.row-actions {
+                                            form method="post" action={ (path) "/resend" } {
+                                                input type="hidden" name="csrf" value=(chrome.csrf);
+                                                button type="submit" aria-label={ "Re-send the invitation to " (invitation.email) } { "Re-send" }
+                                            }
+                                            form method="post" action={ (path) "/cancel" } {
+                                                input type="hidden" name="csrf" value=(chrome.csrf);
+                                                button.danger type="submit" aria-label={ "Cancel the invitation to " (invitation.email) } { "Cancel" }
                                             }
                                         }
                                     }
                                 }
                             }
                         }
-                    }
-                }
+                    },
+                ))
             }
         },
     )
