@@ -85,8 +85,8 @@ pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
             @if view.entries.is_empty() {
                 p { "No entry matches." }
             } @else {
-                div.table tabindex="0" role="region" aria-label="Audit entries (scrolls sideways)" {
-                    table {
+                div.table tabindex="0" role="region" aria-label="Audit entries" {
+                    table.stack {
                         thead { tr {
                             th scope="col" { "When" } th scope="col" { "What happened" } th scope="col" { "Organization" }
                         } }
@@ -94,9 +94,9 @@ pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
                             @for stored in view.entries {
                                 @let e = &stored.entry;
                                 tr {
-                                    td.date { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
-                                    td.words { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
-                                    td {
+                                    td.date data-label="When" { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
+                                    td.words data-label="What happened" { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
+                                    td data-label="Organization" {
                                         @match e.org.as_ref().and_then(|id| view.names.organizations.get(id)) {
                                             Some(name) => (name),
                                             None => "—",

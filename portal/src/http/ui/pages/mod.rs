@@ -9,6 +9,7 @@ mod finding;
 mod licenses;
 mod people;
 mod profile;
+mod renewal;
 mod second_factor;
 mod signin;
 
@@ -19,6 +20,7 @@ pub use finding::*;
 pub use licenses::*;
 pub use people::*;
 pub use profile::*;
+pub use renewal::*;
 pub use second_factor::*;
 pub use signin::*;
 
