@@ -62,7 +62,7 @@ async function check(page, name) {
         .map((r) => `${r.getAttribute('aria-label')}: ${r.scrollWidth}px in ${r.clientWidth}px`),
     );
     assert.deepEqual(regions, [], `${name}: a table scrolls sideways on a ${screen} px screen`);
-    const tables = await page.locator('table').count();
+    const tables = await page.locator('table:visible').count();
     if (tables > 0) {
       const cdp = await page.context().newCDPSession(page);
       const { nodes } = await cdp.send('Accessibility.getFullAXTree');

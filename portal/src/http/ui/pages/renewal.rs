@@ -39,19 +39,23 @@ fn file_name(org: &str) -> String {
 pub fn renewal_command(view: &RenewalView<'_>) -> String {
     let l = view.license;
     let portal = view.portal_url.map(|u| u.trim_end_matches('/')).unwrap_or("https://PORTAL");
+    let interval = match l.ping_interval_secs {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s => format!("{}m", (s / 60).max(1)),
+    };
+    // One option a line: it reads on a phone and copies as one command.
     let mut lines = vec![
         "tessera issue --key signing.key".to_owned(),
-        format!("  --org {} --product {}", shell_word(&l.org), shell_word(&l.product)),
-        format!("  --runners {} --expires {}", l.runners, day(view.expires)),
+        format!("  --org {}", shell_word(&l.org)),
+        format!("  --product {}", shell_word(&l.product)),
+        format!("  --runners {}", l.runners),
+        format!("  --expires {}", day(view.expires)),
     ];
     if let Some(t) = view.terminates {
         lines.push(format!("  --terminates {}", day(t)));
     }
-    lines.push(format!(
-        "  --grace-days {} --ping-interval {}m",
-        l.grace_period_secs / 86_400,
-        (l.ping_interval_secs / 60).max(1)
-    ));
+    lines.push(format!("  --grace-days {}", l.grace_period_secs / 86_400));
+    lines.push(format!("  --ping-interval {interval}"));
     lines.push("  --feature FEATURES-OF-THE-LICENSE".to_owned());
     lines.push(format!("  --portal-url {}", shell_word(portal)));
     lines.push(format!("  --out {}", file_name(&l.org)));
