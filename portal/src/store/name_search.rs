@@ -207,3 +207,21 @@ pub(super) fn push_condition(sql: &mut Where, part: &str, lookup: Option<&NameLo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_is_cut_into_its_distinct_trigrams_folded() {
+        assert_eq!(trigrams("AbcABC"), vec!["abc", "bca", "cab"]);
+        assert_eq!(trigrams("Mü "), vec!["mü "]);
+        assert!(trigrams("ab").is_empty());
+    }
+
+    #[test]
+    fn wildcards_are_escaped_in_a_like_pattern_and_quotes_in_a_phrase() {
+        assert_eq!(like_pattern(r"5%_a\b"), r"%5\%\_a\\b%");
+        assert_eq!(phrase(r#"say "hi""#), r#""say ""hi""""#);
+    }
+}

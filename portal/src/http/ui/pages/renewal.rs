@@ -111,3 +111,23 @@ pub fn renewal(chrome: &Chrome<'_>, view: &RenewalView<'_>) -> Markup {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shell_word_is_quoted_only_when_it_must_be() {
+        assert_eq!(shell_word("acme-hub"), "acme-hub");
+        assert_eq!(shell_word("https://p.example/x"), "https://p.example/x");
+        assert_eq!(shell_word("Acme Corp"), "'Acme Corp'");
+        assert_eq!(shell_word("O'Brien $HOME"), r"'O'\''Brien $HOME'");
+        assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn the_file_name_keeps_letters_and_digits() {
+        assert_eq!(file_name("O'Brien & Co"), "o-brien-co-renewed.license");
+        assert_eq!(file_name("=="), "renewed.license");
+    }
+}
