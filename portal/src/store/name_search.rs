@@ -166,6 +166,11 @@ impl Store {
             ranked.push((row.try_get::<i64, _>(i)?, trigram));
         }
         ranked.sort_by_key(|(count, _)| *count);
+        if ranked.first().is_none_or(|(count, _)| *count >= PROBE_CAP) {
+            // No trigram is rare: two common ones would leave tens of thousands of rows to
+            // check, more than the whole phrase costs the index.
+            return Ok(Some(NameLookup { fts: phrase(part), like: None }));
+        }
         let mut terms: Vec<String> = ranked.iter().take(2).map(|(_, t)| phrase(t)).collect();
         let like = if part.is_ascii() {
             Some(like_pattern(part))
