@@ -6,7 +6,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use tessera_core::{Status, UnixTime};
 
-use super::Backend;
+use super::name_search::NameLookup;
+use super::{Backend, Store, StoreError};
 
 /// What a license's standing can be filtered on: the words
 /// [`crate::domain::standing::license_status`] answers.
@@ -102,7 +103,9 @@ pub struct LicenseFilter {
 }
 
 impl LicenseFilter {
-    pub(crate) fn conditions(&self, sql: &mut Where, now: UnixTime) {
+    /// The filters as conditions on `sql`; `name` is how [`Store::name_lookup`] looks up
+    /// [`LicenseFilter::name`] on this database.
+    pub(crate) fn conditions(&self, sql: &mut Where, now: UnixTime, name: Option<&NameLookup>) {
         if let Some(organization) = &self.organization {
             let n = sql.bind(Bind::Text(organization.clone()));
             sql.push(format!("l.org_id = ${n}"));
@@ -127,8 +130,8 @@ impl LicenseFilter {
             let n = sql.bind(Bind::Int(from));
             sql.push(format!("l.expires_at >= ${n}"));
         }
-        if let Some(name) = &self.name {
-            super::name_search::push_condition(sql, name);
+        if let Some(part) = &self.name {
+            super::name_search::push_condition(sql, part, name);
         }
         if let Some(t) = self.past_grace {
             let n = sql.bind(Bind::Int(t));
@@ -154,6 +157,24 @@ impl LicenseFilter {
                 "a.license_id IS NOT NULL AND (a.last_ping_at IS NULL OR a.last_ping_at < ${n})"
             ));
         }
+    }
+}
+
+impl Store {
+    /// A WHERE clause holding `filter` at `now` (a name looked up as this database does
+    /// best: [`Store::name_lookup`]).
+    pub(crate) async fn filtered(
+        &self,
+        filter: &LicenseFilter,
+        now: UnixTime,
+    ) -> Result<Where, StoreError> {
+        let lookup = match &filter.name {
+            Some(part) => self.name_lookup(part).await?,
+            None => None,
+        };
+        let mut sql = Where::new(self.backend);
+        filter.conditions(&mut sql, now, lookup.as_ref());
+        Ok(sql)
     }
 }
 

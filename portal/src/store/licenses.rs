@@ -7,7 +7,7 @@ use super::{
     ACTIVATION_COLUMNS, ActivationRow, LICENSE_COLUMNS, LicenseRow, LicenseState, LicenseSummary,
     Registered, Store, StoreError, activation_from_row, license_from_row,
 };
-use crate::store::filter::{Bind, LicenseFilter, LicenseStanding, Where, page_source, past_grace};
+use crate::store::filter::{Bind, LicenseFilter, LicenseStanding, page_source, past_grace};
 
 impl Store {
     // --- licenses ---------------------------------------------------------------------
@@ -137,8 +137,7 @@ impl Store {
         limit: u32,
         now: UnixTime,
     ) -> Result<Vec<LicenseSummary>, StoreError> {
-        let mut sql = Where::new(self.backend);
-        filter.conditions(&mut sql, now);
+        let mut sql = self.filtered(filter, now).await?;
         let source = page_source(&mut sql, after);
         let limit_n = sql.bind(Bind::Int(i64::from(limit)));
         let query = format!(
@@ -168,8 +167,7 @@ impl Store {
         soon: i64,
         now: UnixTime,
     ) -> Result<LicenseCounts, StoreError> {
-        let mut sql = Where::new(self.backend);
-        filter.conditions(&mut sql, now);
+        let mut sql = self.filtered(filter, now).await?;
         let t = sql.bind(Bind::Int(now.as_unix()));
         let t = format!("${t}");
         let soon_n = sql.bind(Bind::Int(now.as_unix().saturating_add(soon)));

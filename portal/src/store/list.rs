@@ -5,7 +5,7 @@
 use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
-use super::filter::{Bind, LicenseFilter, Where, page_source};
+use super::filter::{Bind, LicenseFilter, page_source};
 use super::{LICENSE_COLUMNS, LicenseSummary, Store, StoreError, license_from_row};
 
 /// The column a list is sorted by; the license id breaks ties.
@@ -69,8 +69,7 @@ impl Store {
         limit: u32,
         now: UnixTime,
     ) -> Result<Vec<LicenseSummary>, StoreError> {
-        let mut sql = Where::new(self.backend);
-        filter.conditions(&mut sql, now);
+        let mut sql = self.filtered(filter, now).await?;
         // Walking backwards: the opposite order, turned round below.
         let backwards = matches!(cursor, ListCursor::Before(_));
         let descending = order.descending != backwards;
@@ -131,8 +130,7 @@ impl Store {
         cap: u32,
         now: UnixTime,
     ) -> Result<i64, StoreError> {
-        let mut sql = Where::new(self.backend);
-        filter.conditions(&mut sql, now);
+        let mut sql = self.filtered(filter, now).await?;
         let limit_n = sql.bind(Bind::Int(i64::from(cap) + 1));
         let query = format!(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS one FROM licenses l \

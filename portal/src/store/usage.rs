@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
 use super::day_counts::DayCounts;
-use super::filter::{Bind, Where, page_source};
+use super::filter::{Bind, page_source};
 use super::pings::stored_history;
 use super::{
     Backend, DAYS_KEPT, LicenseFilter, MonthlyUsage, RollupReport, Store, StoreError, day_of,
@@ -49,8 +49,7 @@ impl Store {
         limit: u32,
         now: UnixTime,
     ) -> Result<UsagePage, StoreError> {
-        let mut sql = Where::new(self.backend);
-        filter.conditions(&mut sql, now);
+        let mut sql = self.filtered(filter, now).await?;
         let source = page_source(&mut sql, after);
         let limit_n = sql.bind(Bind::Int(i64::from(limit)));
         let query = format!(

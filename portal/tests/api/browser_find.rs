@@ -62,7 +62,7 @@ fn licenses_are_found_sorted_paged_and_downloaded_in_chromium_by_each_role() {
         ],
     );
     for device in ["desktop", "phone"] {
-        for shot in ["staff-2-search", "staff-4-sorted", "org-admin-2-own"] {
+        for shot in ["staff-2-search", "staff-4-sorted", "staff-10-extend", "org-admin-2-own"] {
             let png = screenshots.join(format!("find-{device}-{shot}.png"));
             assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 1000), "{}", png.display());
         }

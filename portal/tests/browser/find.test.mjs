@@ -42,13 +42,36 @@ async function accessible(page, name) {
   );
 }
 
-// Nothing wider than the screen: no sideways scrolling on a phone.
+// Nothing wider than the screen: no sideways scrolling on a phone, neither of the page nor
+// inside a table's region (a list reads as cards there). The tables stay tables to a screen
+// reader: Chromium's own accessibility tree still has their rows, headers and cells.
 async function fits(page, name) {
-  const { scroll, inner } = await page.evaluate(() => ({
+  const { scroll, inner, regions } = await page.evaluate(() => ({
     scroll: document.documentElement.scrollWidth,
     inner: window.innerWidth,
+    regions: [...document.querySelectorAll('.table')]
+      .filter((r) => r.scrollWidth > r.clientWidth)
+      .map((r) => `${r.getAttribute('aria-label')}: ${r.scrollWidth}px in ${r.clientWidth}px`),
   }));
   assert.ok(scroll <= inner, `${name}: ${scroll}px wide on a ${inner}px screen`);
+  if (inner <= 640) {
+    assert.deepEqual(regions, [], `${name}: a table scrolls sideways on a ${inner}px screen`);
+    await stillTables(page, name);
+  }
+}
+
+// Each table of the page, as Chromium tells assistive technology: a table with column
+// headers and cells, whatever its CSS.
+async function stillTables(page, name) {
+  const tables = await page.locator('table:visible').count();
+  if (tables === 0) return;
+  const cdp = await page.context().newCDPSession(page);
+  const { nodes } = await cdp.send('Accessibility.getFullAXTree');
+  await cdp.detach();
+  const roles = (role) => nodes.filter((n) => !n.ignored && n.role?.value === role).length;
+  assert.equal(roles('table'), tables, `${name}: every table is a table to a screen reader`);
+  assert.ok(roles('columnheader') >= tables, `${name}: the tables keep their column headers`);
+  assert.ok(roles('cell') > 0, `${name}: the tables keep their cells`);
 }
 
 async function check(page, name) {
@@ -159,6 +182,16 @@ for (const [device, viewport] of Object.entries(viewports)) {
       await page.getByRole('button', { name: 'Reinstate' }).click();
       await page.getByRole('status').filter({ hasText: 'The license is reinstated.' }).waitFor();
     }
+    // Extending: the portal cannot sign, so it says how: the command with this license's
+    // terms, registering, the customer's activation.
+    await page.goto(`${url}/ui/licenses/${chosen[0]}`);
+    await page.getByRole('link', { name: 'Extend' }).click();
+    await page.getByRole('heading', { name: `Extend license ${chosen[0]}` }).waitFor();
+    const command = await page.locator('pre.command').first().textContent();
+    assert.match(command, /^tessera issue --key signing\.key/);
+    assert.match(command, /--org '?=?Globex (Industries|Labs)'? \\\n {2}--product acme-hub/);
+    assert.match(command, /--register /);
+    await check(page, `find-${device}-staff-10-extend`);
     await context.close();
   });
 

@@ -148,8 +148,29 @@ pub(super) async fn license(
         activation: activation.as_ref(),
         usage: &usage,
         done,
+        extend: license.state != LicenseState::Revoked
+            && viewer.may(Operation::RegisterLicenses, Resource::Portal).is_ok(),
     };
     Ok(html(StatusCode::OK, pages::license(&viewer.chrome(), &view)))
+}
+
+/// `GET /ui/licenses/{id}/extend`: how the vendor renews the license (the portal cannot
+/// sign one), for those who register licenses.
+pub(super) async fn extend(
+    viewer: Viewer,
+    State(portal): State<Arc<Portal>>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let (license, _) = visible_license(&portal, &viewer, &id).await?;
+    viewer.may(Operation::RegisterLicenses, Resource::Portal)?;
+    const YEAR: i64 = 365 * 86_400;
+    let view = pages::RenewalView {
+        license: &license,
+        expires: license.expires_at.saturating_add(YEAR),
+        terminates: license.terminates_at.map(|t| t.saturating_add(YEAR)),
+        portal_url: portal.settings.public_url.as_deref(),
+    };
+    Ok(html(StatusCode::OK, pages::renewal(&viewer.chrome(), &view)))
 }
 
 pub(super) async fn confirm(

@@ -54,7 +54,7 @@ use crate::domain::StoreError;
 use crate::domain::accounts::{self, AccountError, Password, Role, SignIn, UserRow};
 use crate::domain::actions::{self, Action, ActionError, Done};
 use crate::domain::authorization::{self, Caller, Denied, Operation, Resource};
-use crate::domain::licenses::{LicenseFilter, LicenseStanding};
+use crate::domain::licenses::{LicenseFilter, LicenseStanding, LicenseState};
 use crate::domain::standing::license_status;
 use pages::{Chrome, ListForm};
 
@@ -87,6 +87,7 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/licenses/bulk/{action}", axum::routing::post(bulk_act))
         .route("/ui/licenses/{id}", get(license))
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))
+        .route("/ui/licenses/{id}/extend", get(extend))
         .route("/ui/licenses/{id}/{action}", axum::routing::post(act))
         .route("/ui/organizations", get(organizations).post(create_organization))
         .route("/ui/usage.csv", get(usage_csv))

@@ -117,6 +117,73 @@ on_both_stores!(the_list_finds_by_customer_name_id_product_standing_and_end_date
     }
 });
 
+on_both_stores!(a_name_is_found_by_its_rare_part_and_wildcards_and_quotes_are_plain, |app| {
+    // Many names share the common words: the search narrows by its rarest trigrams and then
+    // checks the whole part, so both the narrowing and the check are held here.
+    let mut names: Vec<String> = (0..40)
+        .map(|i| format!("Systems {} GmbH", ["Alpha", "Beta", "Gamma", "Delta"][i % 4]))
+        .collect();
+    names.extend(
+        [
+            "Zyxw Systems GmbH",
+            r#"100% Pure_Water "Co" O'Brien"#,
+            "100 Pure Water Co",
+            "Müller Systems AG",
+        ]
+        .map(str::to_owned),
+    );
+    let claims = register_all(&app, names.len(), |i, t| t.org = org(&names[i])).await;
+    let id = |name: &str| {
+        let i = names.iter().position(|n| n == name).expect("a name registered");
+        claims[i].id.to_string()
+    };
+    let (rare, quoted, plain, umlaut) = (
+        id("Zyxw Systems GmbH"),
+        id(r#"100% Pure_Water "Co" O'Brien"#),
+        id("100 Pure Water Co"),
+        id("Müller Systems AG"),
+    );
+    let mut dana = staff(&app).await;
+    let mut search = async |q: &str| {
+        let encoded: String = q
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let page = dana.get(&format!("/ui/licenses?q={encoded}")).await;
+        assert_eq!(page.status, 200, "{q}: {}", page.body);
+        let mut found = listed(&page);
+        found.sort();
+        found
+    };
+    // Found by a part whose trigrams are mostly in every name but one.
+    assert_eq!(search("ZYXW sys").await, vec![rare.clone()]);
+    assert_eq!(search("xw systems g").await, vec![rare.clone()]);
+    // The rare trigrams hold, the whole part does not: nothing.
+    assert_eq!(search("zyxw gmbh").await, Vec::<String>::new());
+    // A common word: every name that has it, and the count says so.
+    assert_eq!(search("systems").await.len(), 42);
+    assert_eq!(search("beta gmbh").await.len(), 10);
+    // % _ ' " are characters of the name, never wildcards or quotes of the query.
+    let mut both = vec![quoted.clone(), plain.clone()];
+    both.sort();
+    assert_eq!(search("0% P").await, vec![quoted.clone()]);
+    assert_eq!(search("e_W").await, vec![quoted.clone()]);
+    assert_eq!(search("e%W").await, Vec::<String>::new());
+    assert_eq!(search(r#""co""#).await, vec![quoted.clone()]);
+    assert_eq!(search("o'b").await, vec![quoted.clone()]);
+    assert_eq!(search("' OR 1=1 --").await, Vec::<String>::new());
+    assert_eq!(search("pure").await, both);
+    // Letters beyond ASCII, whatever their case.
+    assert_eq!(search("MÜLLER").await, vec![umlaut.clone()]);
+    assert_eq!(search("üll").await, vec![umlaut]);
+});
+
 on_both_stores!(sorted_pages_walk_every_license_once_forwards_and_back, |app| {
     let start = app.now().as_unix();
     let claims = register_all(&app, 230, |i, t| {

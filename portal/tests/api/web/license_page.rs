@@ -54,3 +54,70 @@ on_both_stores!(the_license_page_says_how_its_hub_is_doing_and_what_to_do, |app|
     assert!(cloned.body.contains("A copy of this hub was refused"), "{}", cloned.body);
     assert!(cloned.body.contains("What to do:"), "{}", cloned.body);
 });
+
+on_both_stores!(the_extend_page_says_how_to_issue_and_register_the_renewal, |app| {
+    // A name a shell would break on: the command quotes it.
+    let acme = accounts::create_organization(&app.portal.store, "O'Brien & Co", app.now())
+        .await
+        .expect("org");
+    let (claims, text) = app.issue(|t| {
+        t.org = "O'Brien & Co".parse().expect("org");
+        t.runners = 7;
+    });
+    assert_eq!(app.register(&text).await.status, 201);
+    let (_, other) = app.issue(|_| {});
+    assert_eq!(app.register(&other).await.status, 201);
+    let id = claims.id.to_string();
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let page = dana.get(&format!("/ui/licenses/{id}")).await;
+    let link = format!(r#"href="/ui/licenses/{id}/extend""#);
+    assert!(page.body.contains(&link), "{}", page.body);
+
+    let extend = dana.get(&format!("/ui/licenses/{id}/extend")).await;
+    assert_eq!(extend.status, 200, "{}", extend.body);
+    let ends = tessera_core::UnixTime::from_unix(claims.expires_at.as_unix() + 365 * 86_400)
+        .expect("t")
+        .date()
+        .to_string();
+    for said in [
+        "The portal cannot extend a license",
+        "does not replace a registered license",
+        "tessera issue --key signing.key",
+        r#"--org 'O'\''Brien &amp; Co' \"#,
+        "--product acme-hub \\",
+        "--runners 7 \\",
+        &format!("--expires {ends} \\"),
+        "--grace-days 7 \\",
+        "--ping-interval 1h \\",
+        "--out o-brien-co-renewed.license",
+        "--register",
+        "tessera-hub activate --license o-brien-co-renewed.license",
+    ] {
+        assert!(extend.body.contains(said), "{said:?} missing from {}", extend.body);
+    }
+
+    // An org-admin does not issue licenses: no link, and the page is not theirs.
+    person(&app, "ops@obrien.example", Role::OrgAdmin, Some(&acme.id)).await;
+    let mut ops = Browser::new(&app);
+    assert_eq!(ops.sign_in("ops@obrien.example", PASSWORD).await.status, 303);
+    let theirs = ops.get(&format!("/ui/licenses/{id}")).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert!(!theirs.body.contains(&link), "{}", theirs.body);
+    let refused = ops.get(&format!("/ui/licenses/{id}/extend")).await;
+    assert!(matches!(refused.status, 403 | 404), "{}: {}", refused.status, refused.body);
+    assert!(!refused.body.contains("tessera issue"));
+
+    // A revoked license is not extended: no link.
+    let revoked = app
+        .post_json(
+            &format!("/v1/admin/licenses/{id}/revoke"),
+            Some(&app.admin_key),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    let after = dana.get(&format!("/ui/licenses/{id}")).await;
+    assert!(!after.body.contains(&link), "{}", after.body);
+});

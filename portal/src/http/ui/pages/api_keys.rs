@@ -70,31 +70,31 @@ pub fn api_keys(
                 p { "None yet." }
             } @else {
                 (scrolling_table(
-                    "API keys (scrolls sideways)",
+                    "API keys",
                     &["Key", "Owner", "Organization", "Scopes", "Created", "Expires", "Last used", "State"],
                     Some("Action"),
                     html! {
                         @for key in keys {
                             tr {
-                                td { code { (key.id) } @if !key.label.is_empty() { br; (key.label) } }
-                                td {
+                                td data-label="Key" { code { (key.id) } @if !key.label.is_empty() { br; (key.label) } }
+                                td data-label="Owner" {
                                     @match key.owner_id.as_ref().and_then(|id| names.owners.get(id).map(|n| (id, n))) {
                                         Some((_, name)) => { (name) },
                                         None => @if key.owner_id.is_some() { "a removed person" } @else { "the command line" },
                                     }
                                 }
-                                td {
+                                td data-label="Organization" {
                                     @match key.org_id.as_ref().and_then(|id| names.organizations.get(id)) {
                                         Some(name) => a href={ "/ui/licenses?" (url_query(&[("org", name)])) } { (name) },
                                         None => "all (the vendor's)",
                                     }
                                 }
-                                td { (key.scopes) }
-                                td.date { (day_of(key.created_at)) }
-                                td.date { @match key.expires_at { Some(t) => (day_of(t)), None => "never" } }
-                                td.date { (moment(key.last_used_at)) }
-                                td { (key_state(key, now)) }
-                                td {
+                                td data-label="Scopes" { (key.scopes) }
+                                td.date data-label="Created" { (day_of(key.created_at)) }
+                                td.date data-label="Expires" { @match key.expires_at { Some(t) => (day_of(t)), None => "never" } }
+                                td.date data-label="Last used" { (moment(key.last_used_at)) }
+                                td data-label="State" { (key_state(key, now)) }
+                                td data-label="Action" {
                                     @if key.revoked_at.is_none() {
                                         a href={ "/ui/api-keys/" (key.id) "/revoke" } aria-label={ "Revoke key " (key.id) } { "Revoke" }
                                     }

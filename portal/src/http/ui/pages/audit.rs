@@ -86,16 +86,16 @@ pub fn audit(chrome: &Chrome<'_>, view: &AuditPage<'_>) -> Markup {
                 p { "No entry matches." }
             } @else {
                 (scrolling_table(
-                    "Audit entries (scrolls sideways)",
+                    "Audit entries",
                     &["When", "What happened", "Organization"],
                     None,
                     html! {
                         @for stored in view.entries {
                             @let e = &stored.entry;
                             tr {
-                                td.date { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
-                                td.words { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
-                                td {
+                                td.date data-label="When" { (moment(Some(e.at))) br; span.muted { "#" (e.seq) } }
+                                td.words data-label="What happened" { (view.names.words(stored)) br; span.muted { code { (e.action) } } }
+                                td data-label="Organization" {
                                     @match e.org.as_ref().and_then(|id| view.names.organizations.get(id)) {
                                         Some(name) => (name),
                                         None => "—",

@@ -25,16 +25,16 @@ pub fn bulk_confirm(
             }
             form method="post" action={ "/ui/licenses/bulk/" (action.as_str()) } {
                 input type="hidden" name="csrf" value=(chrome.csrf);
-                div.table tabindex="0" role="region" aria-label="The licenses to change, scrollable" {
-                    table.list {
+                div.table tabindex="0" role="region" aria-label="The licenses to change" {
+                    table.list.stack {
                         thead { tr { th scope="col" { "License" } th scope="col" { "Customer" } th scope="col" { "Product" } th scope="col" { "Ends" } } }
                         tbody {
                             @for l in chosen {
                                 tr {
-                                    td { input type="hidden" name="ids" value=(l.id); code { (l.id) } }
-                                    td { (l.org) }
-                                    td { (l.product) }
-                                    td.nowrap { (day(l.expires_at)) }
+                                    td data-label="License" { input type="hidden" name="ids" value=(l.id); code { (l.id) } }
+                                    td data-label="Customer" { (l.org) }
+                                    td data-label="Product" { (l.product) }
+                                    td.nowrap data-label="Ends" { (day(l.expires_at)) }
                                 }
                             }
                         }
@@ -60,14 +60,14 @@ pub fn bulk_done(
         Some(chrome),
         html! {
             h1 { (action_label(action)) ": " (done) " of " (plural(outcomes.len() as i64, "license")) }
-            div.table tabindex="0" role="region" aria-label="What became of each license, scrollable" {
-                table.list {
+            div.table tabindex="0" role="region" aria-label="What became of each license" {
+                table.list.stack {
                     thead { tr { th scope="col" { "License" } th scope="col" { "Outcome" } } }
                     tbody {
                         @for (id, outcome) in outcomes {
                             tr {
-                                td { a href={ "/ui/licenses/" (id) } { code { (id) } } }
-                                td { @match outcome { Ok(()) => "done", Err(why) => { "not done: " (why) } } }
+                                td data-label="License" { a href={ "/ui/licenses/" (id) } { code { (id) } } }
+                                td data-label="Outcome" { @match outcome { Ok(()) => "done", Err(why) => { "not done: " (why) } } }
                             }
                         }
                     }

@@ -212,8 +212,8 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
                 // The table is the bulk change's form for the vendor's staff: a checkbox a row.
                 form id="bulk" method="post" action="/ui/licenses/bulk" {
                 @if bulk { input type="hidden" name="csrf" value=(chrome.csrf); }
-                div.table tabindex="0" role="region" aria-label="Licenses, scrollable" {
-                    table.list {
+                div.table tabindex="0" role="region" aria-label="Licenses" {
+                    table.list.stack {
                         caption.muted { "100 a page; sort by a column by choosing its heading" }
                         thead { tr {
                             @if bulk { th scope="col" { "Choose" } }
@@ -227,13 +227,13 @@ pub fn licenses(chrome: &Chrome<'_>, view: &ListView<'_>) -> Markup {
                         tbody {
                             @for (row, status) in view.rows {
                                 tr {
-                                    @if bulk { td { input type="checkbox" name="ids" value=(row.license.id) aria-label={ "Choose " (row.license.id) }; } }
-                                    td { a href={ "/ui/licenses/" (row.license.id) } { code { (row.license.id) } } }
-                                    td { (row.license.org) }
-                                    td { (row.license.product) }
-                                    td { span class={ "status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) } }
-                                    td.nowrap { (day(row.license.expires_at)) }
-                                    td.nowrap { @if row.activated { (when(row.last_ping_at)) } @else { span.muted { "not activated" } } }
+                                    @if bulk { td data-label="Choose" { input type="checkbox" name="ids" value=(row.license.id) aria-label={ "Choose " (row.license.id) }; } }
+                                    td data-label="License" { a href={ "/ui/licenses/" (row.license.id) } { code { (row.license.id) } } }
+                                    td data-label="Customer" { (row.license.org) }
+                                    td data-label="Product" { (row.license.product) }
+                                    td data-label="Standing" { span class={ "status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) } }
+                                    td.nowrap data-label="Ends" { (day(row.license.expires_at)) }
+                                    td.nowrap data-label="Last validation" { @if row.activated { (when(row.last_ping_at)) } @else { span.muted { "not activated" } } }
                                 }
                             }
                         }

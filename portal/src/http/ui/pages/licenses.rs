@@ -52,6 +52,8 @@ pub struct LicensePage<'a> {
     pub hub_key_id: Option<&'a str>,
     /// The month now (YYYYMM): the chart's last.
     pub this_month: i64,
+    /// The viewer issues licenses (the vendor's staff): the page links to how to extend it.
+    pub extend: bool,
 }
 
 /// A length of time in the largest whole unit: "3 days", "5 hours", "20 minutes".
@@ -126,11 +128,14 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
             }
             h2 id="usage" { "Validations per month" }
             (chart(view.usage, view.this_month))
-            @if !view.actions.is_empty() {
+            @if !view.actions.is_empty() || view.extend {
                 h2 { "Actions" }
                 div.actions {
                     @for action in view.actions {
                         a href={ "/ui/licenses/" (l.id) "/confirm/" (action.as_str()) } { (action_label(*action)) }
+                    }
+                    @if view.extend {
+                        a href={ "/ui/licenses/" (l.id) "/extend" } { "Extend" }
                     }
                 }
             }
@@ -234,7 +239,7 @@ fn chart(usage: &[MonthlyUsage], this_month: i64) -> Markup {
                     summary { "The figures" }
                     table {
                         thead { tr { th scope="col" { "Month" } th scope="col" { "Validations" } } }
-                        tbody { @for (m, pings) in &months { tr { td { (label(*m)) } td { (pings) } } } }
+                        tbody { @for (m, pings) in &months { tr { td data-label="Month" { (label(*m)) } td data-label="Validations" { (pings) } } } }
                     }
                 }
             }
@@ -269,14 +274,14 @@ pub fn organizations(
                 p { "None yet." }
             } @else {
                 (scrolling_table(
-                    "Scrollable table",
+                    "Organizations",
                     &["Name", "Licenses", "Since"],
                     Some("Data rights"),
                     html! {
                         @for (org, n) in rows {
                             tr {
-                                td { (org.name) } td { (n) } td { (day(org.created_at)) }
-                                td { a href={ "/ui/organizations/" (org.id) "/erase-people" } aria-label={ "Erase its people: " (org.name) } { "Erase its people" } }
+                                td data-label="Name" { (org.name) } td data-label="Licenses" { (n) } td data-label="Since" { (day(org.created_at)) }
+                                td data-label="Data rights" { a href={ "/ui/organizations/" (org.id) "/erase-people" } aria-label={ "Erase its people: " (org.name) } { "Erase its people" } }
                             }
                         }
                     },
@@ -305,15 +310,15 @@ pub fn register(chrome: &Chrome<'_>, results: &[(String, Outcome)], error: Optio
             @if !results.is_empty() {
                 h2 { "Results" }
                 (scrolling_table(
-                    "Scrollable table",
+                    "Registration results",
                     &["File", "Outcome", "License"],
                     None,
                     html! {
                         @for (file, outcome) in results {
                             tr {
-                                td { (file) }
-                                td { (outcome.outcome) " (" (outcome.status.replace('_', " ")) ")" }
-                                td {
+                                td data-label="File" { (file) }
+                                td data-label="Outcome" { (outcome.outcome) " (" (outcome.status.replace('_', " ")) ")" }
+                                td data-label="License" {
                                     @match (&outcome.id, &outcome.problem) {
                                         (Some(id), _) => a href={ "/ui/licenses/" (id) } { code { (id) } },
                                         (None, Some(problem)) => (problem),

@@ -9,6 +9,7 @@ mod finding;
 mod licenses;
 mod people;
 mod profile;
+mod renewal;
 mod second_factor;
 mod signin;
 
@@ -19,6 +20,7 @@ pub use finding::*;
 pub use licenses::*;
 pub use people::*;
 pub use profile::*;
+pub use renewal::*;
 pub use second_factor::*;
 pub use signin::*;
 
@@ -187,12 +189,13 @@ pub fn message_ok(title: &str, text: &str) -> Markup {
     )
 }
 
-/// A table that scrolls sideways on a narrow screen (`label` names it to screen readers):
-/// its column heads, then, when `action` names one, a last column of links headed in grey.
+/// A table in a named region (`label` names it to screen readers): its column heads, then,
+/// when `action` names one, a last column of links headed in grey. On a narrow screen its
+/// rows stack as cards, each cell shown under its `data-label` (the rows give it).
 fn scrolling_table(label: &str, heads: &[&str], action: Option<&str>, rows: Markup) -> Markup {
     html! {
         div.table tabindex="0" role="region" aria-label=(label) {
-            table {
+            table.stack {
                 thead { tr {
                     @for head in heads { th scope="col" { (head) } }
                     @if let Some(action) = action { th scope="col" { span.muted { (action) } } }

@@ -83,23 +83,23 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
             }
             h2 { "Accounts" }
             (scrolling_table(
-                "Accounts (scrolls sideways)",
+                "Accounts",
                 &["Name", "Email", "Role", "Organization", "Two-step sign-in", "Last sign-in", "Since"],
                 None,
                 html! {
                     @for user in view.users {
                         tr {
-                            td {
+                            td data-label="Name" {
                                 @if may_manage(view.viewer, user) {
                                     a href={ "/ui/users/" (user.id) } { (user.name) }
                                 } @else { (user.name) }
                             }
-                            td { (user.email) }
-                            td { (user.role) }
-                            td { (org_link(&user.org_id)) }
-                            td { @if user.totp_secret.is_some() { "on" } @else { "off" } }
-                            td.date { (moment(user.last_signin_at)) }
-                            td.date { (day_of(user.created_at)) }
+                            td data-label="Email" { (user.email) }
+                            td data-label="Role" { (user.role) }
+                            td data-label="Organization" { (org_link(&user.org_id)) }
+                            td data-label="Two-step sign-in" { @if user.totp_secret.is_some() { "on" } @else { "off" } }
+                            td.date data-label="Last sign-in" { (moment(user.last_signin_at)) }
+                            td.date data-label="Since" { (day_of(user.created_at)) }
                         }
                     }
                 },
@@ -109,22 +109,22 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
                 p { "None." }
             } @else {
                 (scrolling_table(
-                    "Pending invitations (scrolls sideways)",
+                    "Pending invitations",
                     &["Email", "Role", "Organization", "Expires"],
                     Some("Actions"),
                     html! {
                         @for invitation in view.invitations {
                             @let path = format!("/ui/invitations/{}", invitation.token_sha256);
                             tr {
-                                td { (invitation.email) }
-                                td { (invitation.role) }
-                                td { (org_link(&invitation.org_id)) }
-                                td.date {
+                                td data-label="Email" { (invitation.email) }
+                                td data-label="Role" { (invitation.role) }
+                                td data-label="Organization" { (org_link(&invitation.org_id)) }
+                                td.date data-label="Expires" {
                                     @if invitation.expires_at < view.now {
                                         strong { "expired" } " " (moment(Some(invitation.expires_at)))
                                     } @else { (moment(Some(invitation.expires_at))) }
                                 }
-                                td {
+                                td data-label="Actions" {
                                     @if chrome.may(Operation::ManageInvitation, Resource::OwnedBy(Some(invitation.org_id.as_deref()))) {
                                         div.row-actions {
                                             form method="post" action={ (path) "/resend" } {
