@@ -163,6 +163,29 @@ pub async fn page(
     store.license_page(filter, after, limit, now).await
 }
 
+/// A page of the licenses `filter` covers, in `order` from `cursor`: the web list's page
+/// (`limit` includes the one extra read that says whether another page follows).
+pub async fn list(
+    store: &Store,
+    filter: &LicenseFilter,
+    order: crate::store::ListOrder,
+    cursor: crate::store::ListCursor<'_>,
+    limit: u32,
+    now: UnixTime,
+) -> Result<Vec<LicenseSummary>, StoreError> {
+    store.license_list(filter, order, cursor, limit, now).await
+}
+
+/// How many licenses `filter` covers, counted up to `cap` (past it: `cap + 1`).
+pub async fn count(
+    store: &Store,
+    filter: &LicenseFilter,
+    cap: u32,
+    now: UnixTime,
+) -> Result<i64, StoreError> {
+    store.license_count(filter, cap, now).await
+}
+
 /// The monthly usage of a page of the licenses `filter` covers, as [`page`] walks them.
 pub async fn usage_page(
     store: &Store,

@@ -36,57 +36,27 @@ use super::extract::AdminKey;
 use crate::app::Portal;
 use crate::domain::apikeys::Scope;
 use crate::domain::authorization::{Operation, PersonFacts, Resource};
+use crate::domain::ledger_reading::{self, ExportPlan};
 
 /// `GET /v1/admin/audit`: the whole audit ledger as JSON lines — the delegations of the keys
 /// that signed checkpoints, the frontier a retention cut left (if any), every entry held with
 /// its leaf hash, oldest first, then every signed checkpoint (one is signed first, so the
-/// export ends covered), and an `end` line naming the tree size it covers — for `tessera audit verify`. Streamed: memory does not grow with the
+/// export ends covered), and an `end` line naming the tree size it covers — for `tessera
+/// audit verify` ([`ledger_reading::export_plan`]). Streamed: memory does not grow with the
 /// ledger. The vendor's keys only.
 pub async fn audit(key: AdminKey, State(portal): State<Arc<Portal>>) -> Result<Response, ApiError> {
     key.require(Scope::Read)?;
     key.require_vendor()?;
     let signed = portal.sign_ledger_head().await?;
-    // Entries up to the newest checkpoint (those appended while the export streams wait for
-    // the next one) — unless the portal refuses to sign or never signed: then every entry, so
-    // that verify names what is wrong.
-    let size = portal.store.ledger_size().await?;
-    let (checkpoints, delegations) = portal.store.ledger_checkpoints().await?;
-    let newest = checkpoints.iter().map(|c| c.size).max().unwrap_or(0);
     let refused = !signed && portal.ledger_refused().is_some();
-    let upto = if refused || checkpoints.is_empty() { size } else { newest.min(size) };
-    let mut head_text = String::new();
-    for text in &delegations {
-        head_text.push_str(&json!({ "kind": "delegation", "text": text }).to_string());
-        head_text.push('\n');
-    }
-    let start = match portal.store.ledger_frontier().await? {
-        Some((size, hashes)) => {
-            let hashes: Vec<String> = hashes.iter().map(hex::encode).collect();
-            head_text.push_str(
-                &json!({ "kind": "frontier", "size": size, "hashes": hashes }).to_string(),
-            );
-            head_text.push('\n');
-            size
-        }
-        None => 0,
-    };
-    let mut tail_text = String::new();
-    for checkpoint in &checkpoints {
-        tail_text.push_str(
-            &json!({ "kind": "checkpoint", "signed_at": checkpoint.signed_at, "note": checkpoint.note })
-                .to_string(),
-        );
-        tail_text.push('\n');
-    }
-    // The last line says where the export ends, so a download cut short is named as such.
-    tail_text.push_str(&json!({ "kind": "end", "size": upto }).to_string());
-    tail_text.push('\n');
-    let store = portal.store.clone();
+    let ExportPlan { head: head_text, tail: tail_text, start, upto } =
+        ledger_reading::export_plan(portal.records(), refused).await?;
+    let store = portal.records().clone();
     let entries = futures_util::stream::unfold(Some(start), move |after| {
         let store = store.clone();
         async move {
             let after = after.filter(|after| *after < upto)?;
-            match store.ledger_after(after, 10_000.min(upto - after)).await {
+            match ledger_reading::entries_after(&store, after, 10_000.min(upto - after)).await {
                 Ok(page) if page.is_empty() => None,
                 Ok(page) => {
                     let next = page.last().map(|e| e.entry.seq as i64);

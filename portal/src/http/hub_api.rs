@@ -86,7 +86,7 @@ pub async fn activate(
         repairs_per_year: portal.settings.repairs_per_year,
     };
     let Activated { license, status, bound, fingerprint_json } =
-        activation::activate(&portal.store, &portal.limits, rules, &call, now)
+        activation::activate(portal.records(), &portal.limits, rules, &call, now)
             .await
             .map_err(refused_activation)?;
     let hub_key = call.hub_key.key_id();
@@ -223,14 +223,14 @@ pub async fn ping(
         Judged::Limited(limited) => return Err(limited.into()),
     };
     let PingAnswer { status, fingerprint_json } =
-        pings::answer(&portal.store, &ping, cloned, &call, now).await?;
+        pings::answer(portal.records(), &ping, cloned, &call, now).await?;
     // Runner keys are countersigned only for a hub that may run: a refusal lets no runner run.
     let runners = match call.runners.as_deref() {
         Some(asked) if status == Status::Valid => {
             let license = &ping.license;
             let limit = u32::try_from(license.runners).unwrap_or(0);
             let terms = (limit, license.grace_period_secs);
-            Some(pings::countersign(&portal.store, &license.id, asked, terms, now).await?)
+            Some(pings::countersign(portal.records(), &license.id, asked, terms, now).await?)
         }
         _ => None,
     };

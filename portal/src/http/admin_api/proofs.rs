@@ -72,7 +72,7 @@ pub async fn inclusion(
     key.require_vendor()?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let proof =
-        ledger_proofs::inclusion(&portal.store, &portal.ledger_proofs, query.seq, query.size)
+        ledger_proofs::inclusion(portal.records(), &portal.ledger_proofs, query.seq, query.size)
             .await?;
     Ok(text(proof.to_text()))
 }
@@ -89,7 +89,7 @@ pub async fn consistency(
     key.require_vendor()?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let proof =
-        ledger_proofs::consistency(&portal.store, &portal.ledger_proofs, query.old, query.size)
+        ledger_proofs::consistency(portal.records(), &portal.ledger_proofs, query.old, query.size)
             .await?;
     Ok(text(proof.to_text()))
 }

@@ -159,8 +159,10 @@ pub(super) async fn list_page(
     let now = portal.now();
     let cursor = request.cursor();
     let (filter, order) = (&request.filter, request.order);
-    let mut page = portal.store.license_list(filter, order, cursor, PAGE + 1, now).await?;
-    let count = portal.store.license_count(filter, domain_licenses::LIST_COUNT_CAP, now).await?;
+    let records = portal.records();
+    let mut page = domain_licenses::list(records, filter, order, cursor, PAGE + 1, now).await?;
+    let count =
+        domain_licenses::count(records, filter, domain_licenses::LIST_COUNT_CAP, now).await?;
     let more = page.len() > PAGE as usize;
     // The extra license read says whether there is a page beyond, on the side walked.
     let backwards = matches!(cursor, ListCursor::Before(_));
@@ -258,8 +260,9 @@ impl CsvWalk {
         }
         let now = self.portal.now();
         let cursor = self.after.as_deref().map_or(ListCursor::Start, ListCursor::After);
+        let records = self.portal.records();
         let page =
-            self.portal.store.license_list(&self.filter, self.order, cursor, CSV_PAGE, now).await;
+            domain_licenses::list(records, &self.filter, self.order, cursor, CSV_PAGE, now).await;
         let page = match page {
             Ok(page) => page,
             Err(e) => {
