@@ -29,7 +29,7 @@ pub(super) async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> 
 
 /// The hash that names an invitation in its buttons' addresses, the first after `email`.
 fn invitation_id(page: &Page, email: &str) -> String {
-    let at = page.body.find(&format!("<td>{email}</td>")).expect("the invitation's row");
+    let at = page.body.find(&format!(">{email}</td>")).expect("the invitation's row");
     let rest = &page.body[at..];
     let start = rest.find("/ui/invitations/").expect("its buttons") + "/ui/invitations/".len();
     rest[start..start + 64].to_owned()
