@@ -68,7 +68,7 @@ fn check(state: &Path) -> (String, String) {
 
 /// What a patched hub does: a lease signed with the hub's own key for a runner's request,
 /// past the limit, with the hub's latest receipt, and no countersignature for that runner.
-fn patched_hub_bundle(hub_state: &Path, request: &Path, out: &Path) {
+fn patched_hub_bundle(hub_state: &Path, request: &Path, out: &Path, name_machine: bool) {
     let (key, _) = tessera_core::keyfile::load_or_create_plain(&hub_state.join("hub.key"))
         .expect("the hub key");
     let call = open_runner_call(&std::fs::read(request).expect("request")).expect("runner call");
@@ -97,7 +97,7 @@ fn patched_hub_bundle(hub_state: &Path, request: &Path, out: &Path) {
         nonce: call.nonce,
         issued_at: now,
         expires_at: now.saturating_add(std::time::Duration::from_secs(86_400)),
-        machine: call.machine.clone(),
+        machine: call.machine.clone().filter(|_| name_machine),
     };
     let text = |field: &str| state[field].as_str().map(str::to_owned);
     let bundle = Bundle {
@@ -157,7 +157,7 @@ fn a_countersign_license_holds_the_runner_limit_at_the_portal_and_an_honest_site
     let request = dir.path().join("r4.request");
     let bundle = dir.path().join("r4.bundle");
     run(runner(&r4).args(["request", "--label", "r4", "--out"]).arg(&request)).ok();
-    patched_hub_bundle(&hub_state, &request, &bundle);
+    patched_hub_bundle(&hub_state, &request, &bundle, true);
     let installed = run(runner(&r4)
         .args(["install", "--bundle"])
         .arg(&bundle)
@@ -171,6 +171,21 @@ fn a_countersign_license_holds_the_runner_limit_at_the_portal_and_an_honest_site
     let (status, reason) = check(&r4);
     assert_eq!(status, "runner_limit_exceeded", "{reason}");
     assert!(reason.contains("has not countersigned"), "{reason}");
+    // A lease naming no machine would make one place of every copy of a key: refused as
+    // such, whatever the receipt says.
+    let r5 = dir.path().join("r5");
+    let (request, bundle) = (dir.path().join("r5.request"), dir.path().join("r5.bundle"));
+    run(runner(&r5).args(["request", "--label", "r5", "--out"]).arg(&request)).ok();
+    patched_hub_bundle(&hub_state, &request, &bundle, false);
+    let installed = run(runner(&r5)
+        .args(["install", "--bundle"])
+        .arg(&bundle)
+        .arg("--trust")
+        .arg(vendor.trust_path()));
+    assert_eq!(installed.code, 19, "{}", installed.stderr);
+    let (status, reason) = check(&r5);
+    assert_eq!(status, "runner_limit_exceeded", "{reason}");
+    assert!(reason.contains("names none"), "{reason}");
 
     // The hub restarts (on the same address): both runners refresh and stay valid.
     let address = daemon.address.clone();
@@ -203,7 +218,7 @@ fn a_countersign_license_holds_the_runner_limit_at_the_portal_and_an_honest_site
         return;
     };
     run(&mut asks).ok();
-    patched_hub_bundle(&hub_state, &copied_request, &copied_bundle);
+    patched_hub_bundle(&hub_state, &copied_request, &copied_bundle, true);
     let mut installs = on_other_machine(
         runner(&r1)
             .args(["install", "--bundle"])

@@ -13,6 +13,11 @@ pub struct TermsError {
     pub reason: String,
 }
 
+/// The most runners a license whose runners the portal counts may allow: each hourly ping
+/// names every runner holding a slot (8 bytes each, with the receipt it holds naming as
+/// many), and a signed ping is at most 64 KiB.
+pub const MAX_COUNTERSIGNED_RUNNERS: u32 = 500;
+
 fn error(field: &'static str, reason: impl Into<String>) -> TermsError {
     TermsError { field, reason: reason.into() }
 }
@@ -110,6 +115,16 @@ impl RawTerms {
             terms.portal_url = Some(parse_claim::<PortalUrl>("portal_url", value)?);
         }
         terms.runner_countersign = self.runner_countersign;
+        if terms.runner_countersign && runners > MAX_COUNTERSIGNED_RUNNERS {
+            return Err(error(
+                "runners",
+                format!(
+                    "at most {MAX_COUNTERSIGNED_RUNNERS} on a license whose runners the portal \
+                     counts (runner_countersign): every ping names each runner, and a ping has \
+                     a size limit"
+                ),
+            ));
+        }
         Ok(terms)
     }
 }
@@ -129,6 +144,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_countersigned_license_allows_at_most_the_runners_a_ping_can_name() {
+        let terms = |runners: &str| RawTerms {
+            runners: Some(runners.into()),
+            runner_countersign: true,
+            ..raw()
+        };
+        assert!(terms("500").resolve().is_ok());
+        let refused = terms("501").resolve().expect_err("over the limit");
+        assert_eq!(refused.field, "runners");
+        assert!(refused.reason.contains("at most 500"), "{}", refused.reason);
+        let plain = RawTerms { runners: Some("5000".into()), ..raw() };
+        assert!(plain.resolve().is_ok(), "without countersigning, no such limit");
+    }
 
     fn raw() -> RawTerms {
         RawTerms {

@@ -190,7 +190,15 @@ fn not_countersigned(claims: &Claims, evidence: Evidence<'_>, cache: &Cache) -> 
         return None;
     }
     let key = &cache.runner_key_id;
-    let place = runner_place(key, cache.lease.machine.as_ref());
+    // The place is this key on the machine the lease names (checked above to be this one):
+    // a lease naming no machine would make one place of every copy of the key.
+    let Some(machine) = cache.lease.machine.as_ref() else {
+        return Some(Decision::new(
+            Status::RunnerLimitExceeded,
+            "on a license whose runners the portal counts, a lease must name the machine it              was granted to, and this one names none: give this machine an id              (/etc/machine-id, unique per machine or container), then `tessera-runner request`              again",
+        ));
+    };
+    let place = runner_place(key, Some(machine));
     let reason = match &receipt.runners {
         Some(runners) if runners.names(&place) => return None,
         Some(runners) if runners.refused.contains(&place) => format!(

@@ -229,7 +229,7 @@ pub async fn ping(
         Some(asked) if status == Status::Valid => {
             let license = &ping.license;
             let limit = u32::try_from(license.runners).unwrap_or(0);
-            let terms = (limit, license.grace_period_secs);
+            let terms = (limit, license.grace_period_secs, license.ping_interval_secs);
             Some(pings::countersign(portal.records(), &license.id, asked, terms, now).await?)
         }
         _ => None,

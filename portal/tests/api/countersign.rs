@@ -54,9 +54,10 @@ on_both_stores!(the_portal_countersigns_at_most_the_runner_limit, |app| {
     // The honest hub's next ping: the same two are countersigned again.
     let again = ask(&app, &mut hub, &license, &[runner(1), runner(2)]).await;
     assert_eq!((again.keys, again.refused), (vec![runner(1), runner(2)], vec![]));
-    // Only key ids are kept, each until the grace of the receipt that named it last ends.
+    // Only key ids are kept, each until the grace of the receipt that named it last ends
+    // (a day), and the hour a runner's check allows a clock behind.
     let rows = app.portal.store.countersigned_runners(&license.id.to_string()).await.expect("db");
-    let until = app.now().as_unix() + 86_400;
+    let until = app.now().as_unix() + 86_400 + 3600;
     let mut kept: Vec<(String, i64)> =
         rows.into_iter().map(|r| (r.runner_place, r.until)).collect();
     kept.sort();
@@ -82,12 +83,15 @@ on_both_stores!(a_key_whose_countersignature_ended_frees_its_place, |app| {
     let (license, mut hub) = countersign_hub(&app).await;
     ask(&app, &mut hub, &license, &[runner(1), runner(2)]).await;
     // Runner 2 released at the hub: from the next ping on only 1 is asked for. Key 2 holds its
-    // place until the grace of the last receipt naming it (a day) has passed.
+    // place as long as a runner may run on the last receipt naming it: its grace (a day) and
+    // the hour a runner's check allows a clock behind.
     let held = ask(&app, &mut hub, &license, &[runner(1), runner(3)]).await;
     assert_eq!((held.keys, held.refused), (vec![runner(1)], vec![runner(3)]));
     app.clock.advance(Duration::from_secs(86_400 - 3 * 3600));
     let still = ask(&app, &mut hub, &license, &[runner(1), runner(3)]).await;
-    assert_eq!(still.refused, [runner(3)], "one hour before key 2's end");
+    assert_eq!(still.refused, [runner(3)], "two hours before key 2's end");
+    let tolerated = ask(&app, &mut hub, &license, &[runner(1), runner(3)]).await;
+    assert_eq!(tolerated.refused, [runner(3)], "the grace is over, the clock tolerance is not");
     let freed = ask(&app, &mut hub, &license, &[runner(1), runner(3)]).await;
     assert_eq!((freed.keys, freed.refused), (vec![runner(1), runner(3)], vec![]));
     let rows = app.portal.store.countersigned_runners(&license.id.to_string()).await.expect("db");

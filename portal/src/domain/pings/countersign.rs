@@ -58,18 +58,34 @@ fn decide(
     Decision { answer: Countersigned { limit, keys, refused }, keep }
 }
 
-/// Countersigns `asked` for `license_id` (limit `limit`, a receipt signed at `now` whose
-/// grace is `grace_secs`) in one transaction, and answers what the receipt says.
+/// How long a place countersigned by a receipt signed at `now` counts: as long as a runner
+/// may run on that receipt (its grace, or one ping interval and its slack when longer:
+/// `tessera_core::standing::freshness`), plus the tolerance a runner's check gives a clock
+/// behind, so that no place is freed while a receipt naming it still lets a runner run.
+fn counts_until(now: i64, grace_secs: i64, interval_secs: i64) -> i64 {
+    use std::time::Duration;
+    use tessera_core::standing::{DEFAULT_TOLERANCE, ping_slack};
+    let interval = Duration::from_secs(u64::try_from(interval_secs).unwrap_or(0));
+    let fresh = interval + ping_slack(interval);
+    let grace = Duration::from_secs(u64::try_from(grace_secs).unwrap_or(0)).max(fresh);
+    let secs = i64::try_from((grace + DEFAULT_TOLERANCE).as_secs()).unwrap_or(i64::MAX);
+    now.saturating_add(secs)
+}
+
+/// Countersigns `asked` for `license_id` (limit `limit`, a receipt signed at `now` on a
+/// license whose grace is `grace_secs` and ping interval `interval_secs`) in one
+/// transaction, and answers what the receipt says.
 pub async fn countersign(
     store: &Store,
     license_id: &str,
     asked: &[KeyId],
-    (limit, grace_secs): (u32, i64),
+    (limit, grace_secs, interval_secs): (u32, i64, i64),
     now: UnixTime,
 ) -> Result<Countersigned, StoreError> {
     let now = now.as_unix();
     let (mut change, held) = store.begin_countersign(license_id).await?;
-    let decision = decide(&held, asked, limit, now, now.saturating_add(grace_secs));
+    let until = counts_until(now, grace_secs, interval_secs);
+    let decision = decide(&held, asked, limit, now, until);
     change.drop_ended(license_id, now).await?;
     change.keep(license_id, &decision.keep).await?;
     change.commit().await?;
