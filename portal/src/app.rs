@@ -98,6 +98,9 @@ pub struct Portal {
     /// The staff dashboard's figures and when they were counted: one pass over every
     /// license, so done at most once a minute per instance however many people look.
     pub dashboard: tokio::sync::Mutex<Option<(UnixTime, crate::store::LicenseCounts)>>,
+    /// How many rounds of the periodic jobs ([`run_jobs`]) have finished: the first runs at
+    /// start, and whoever must not race it (a test moving the clock) waits for it here.
+    pub job_rounds: tokio::sync::watch::Sender<u64>,
 }
 
 impl Portal {
@@ -197,6 +200,7 @@ impl Portal {
             ledger_proofs: Default::default(),
             mailer,
             dashboard: tokio::sync::Mutex::new(None),
+            job_rounds: tokio::sync::watch::Sender::new(0),
         });
         portal.remember_ledger_head();
         Ok(portal)
@@ -388,54 +392,67 @@ const LEDGER_CHECK_SECS: i64 = 3600;
 /// The periodic jobs, until the task is aborted: signing the audit ledger's head every
 /// minute when it moved, and each `rollup_every_secs` the rollup, deleting expired sessions,
 /// invitations and email changes and the licenses past their retention, and forgetting idle
-/// rate-limit keys.
+/// rate-limit keys. One round of each runs at start, in that order, before any timer: a
+/// portal restarted more often than `rollup_every_secs` still rolls up, and the first round
+/// is one known event ([`Portal::job_rounds`]) rather than a race with what comes next.
 pub async fn run_jobs(portal: Arc<Portal>) {
     let every = std::time::Duration::from_secs(portal.settings.rollup_every_secs);
     let mut every = tokio::time::interval(every);
     let mut heads = tokio::time::interval(std::time::Duration::from_secs(LEDGER_SIGN_SECS));
+    // Both timers' first ticks are immediate: they are the round at start.
+    every.tick().await;
+    heads.tick().await;
+    sign_ledger_head(&portal).await;
+    periodic_jobs(&portal).await;
     loop {
         tokio::select! {
-            _ = every.tick() => {}
-            _ = heads.tick() => {
-                if let Err(e) = portal.sign_ledger_head().await {
-                    tracing::error!(error = %e, "signing the audit ledger's head failed");
-                }
-                continue;
-            }
+            _ = every.tick() => periodic_jobs(&portal).await,
+            _ = heads.tick() => sign_ledger_head(&portal).await,
         }
-        match portal.rollup().await {
-            Ok(report) if report.days_rolled > 0 => {
-                tracing::info!(days = report.days_rolled, pings = report.pings_moved, "rolled up");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "rollup failed"),
-        }
-        let now = portal.now().as_unix();
-        let rules = portal.settings.sessions;
-        if let Err(e) =
-            portal.store.delete_expired_sessions(now - rules.idle_secs, now - rules.max_secs).await
-        {
-            tracing::error!(error = %e, "deleting expired sessions failed");
-        }
-        if let Err(e) = portal.store.delete_expired_invitations(now).await {
-            tracing::error!(error = %e, "deleting expired invitations failed");
-        }
-        if let Err(e) = portal.store.delete_expired_email_changes(now).await {
-            tracing::error!(error = %e, "deleting expired email changes failed");
-        }
-        if let Err(e) = portal.store.delete_expired_password_resets(now).await {
-            tracing::error!(error = %e, "deleting expired password resets failed");
-        }
-        match portal.cut_ledger().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(entries = n, "audit ledger entries past their retention cut"),
-            Err(e) => tracing::error!(error = %e, "cutting the audit ledger failed"),
-        }
-        match portal.forget_ended_licenses().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(licenses = n, "licenses past their retention deleted"),
-            Err(e) => tracing::error!(error = %e, "deleting licenses past their retention failed"),
-        }
-        portal.limits.shrink();
     }
+}
+
+async fn sign_ledger_head(portal: &Portal) {
+    if let Err(e) = portal.sign_ledger_head().await {
+        tracing::error!(error = %e, "signing the audit ledger's head failed");
+    }
+}
+
+/// One round of the jobs that run each `rollup_every_secs`; counted in [`Portal::job_rounds`].
+async fn periodic_jobs(portal: &Portal) {
+    match portal.rollup().await {
+        Ok(report) if report.days_rolled > 0 => {
+            tracing::info!(days = report.days_rolled, pings = report.pings_moved, "rolled up");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "rollup failed"),
+    }
+    let now = portal.now().as_unix();
+    let rules = portal.settings.sessions;
+    if let Err(e) =
+        portal.store.delete_expired_sessions(now - rules.idle_secs, now - rules.max_secs).await
+    {
+        tracing::error!(error = %e, "deleting expired sessions failed");
+    }
+    if let Err(e) = portal.store.delete_expired_invitations(now).await {
+        tracing::error!(error = %e, "deleting expired invitations failed");
+    }
+    if let Err(e) = portal.store.delete_expired_email_changes(now).await {
+        tracing::error!(error = %e, "deleting expired email changes failed");
+    }
+    if let Err(e) = portal.store.delete_expired_password_resets(now).await {
+        tracing::error!(error = %e, "deleting expired password resets failed");
+    }
+    match portal.cut_ledger().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(entries = n, "audit ledger entries past their retention cut"),
+        Err(e) => tracing::error!(error = %e, "cutting the audit ledger failed"),
+    }
+    match portal.forget_ended_licenses().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(licenses = n, "licenses past their retention deleted"),
+        Err(e) => tracing::error!(error = %e, "deleting licenses past their retention failed"),
+    }
+    portal.limits.shrink();
+    portal.job_rounds.send_modify(|rounds| *rounds += 1);
 }

@@ -99,6 +99,10 @@ pub async fn spawn_app_with(db: Db, tune: impl FnOnce(Layer) -> Layer) -> Option
     tokio::spawn(http::serve(portal.clone(), listener, None, async move {
         let _ = stop.await;
     }));
+    // The periodic jobs' round at start (rollup, retention, ledger cut) is over before a
+    // test moves the clock: else a test seven years ahead races the portal's own deletions.
+    let mut rounds = portal.job_rounds.subscribe();
+    rounds.wait_for(|done| *done >= 1).await.expect("the portal's jobs run");
     Some(TestApp {
         address,
         portal,

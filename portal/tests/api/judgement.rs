@@ -150,9 +150,11 @@ on_both_stores!(a_portal_restored_with_a_new_receipt_key_still_re_syncs_its_hubs
     let mut app = app;
     app.address = format!("http://{}", listener.local_addr().expect("addr"));
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut rounds = restored.job_rounds.subscribe();
     tokio::spawn(http::serve(restored, listener, None, async move {
         let _ = stopped.await;
     }));
+    rounds.wait_for(|done| *done >= 1).await.expect("the restored portal's jobs run");
 
     // The hub shows the receipt the old key signed after the restored binding's last ping.
     app.clock.advance(Duration::from_secs(3600));
