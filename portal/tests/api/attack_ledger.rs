@@ -9,12 +9,8 @@ use tessera_core::ledger::{CUT_ACTION, Entry, EntryTagKey, Export, LedgerError, 
 use tessera_core::merkle::Frontier;
 
 use crate::helpers::TestApp;
+use crate::ledger_insiders::{export, insert};
 use crate::on_both_stores;
-
-/// The export over HTTP, read.
-async fn export(app: &TestApp) -> Export {
-    crate::ledger_signing::export(app).await.1
-}
 
 /// Some entries, all under a checkpoint the portal signed, an even number of them (so that a
 /// frontier one entry longer holds the signed tree's root as its own subtrees).
@@ -32,25 +28,6 @@ async fn signed_even(app: &TestApp) -> u64 {
     assert_eq!(store.last_checkpoint_size().await.expect("size"), Some(size));
     assert_eq!(size % 2, 0);
     size as u64
-}
-
-/// Writes an entry into the database as an insider would, with a valid hash.
-async fn insert(app: &TestApp, entry: &Entry, tag: Option<String>) {
-    sqlx::query(
-        "INSERT INTO ledger (seq, at, actor, action, target, org_id, hash, tag) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(entry.seq as i64)
-    .bind(entry.at)
-    .bind(&entry.actor)
-    .bind(&entry.action)
-    .bind(&entry.target)
-    .bind(&entry.org)
-    .bind(hex::encode(entry.leaf_hash()))
-    .bind(tag)
-    .execute(app.portal.store.pool())
-    .await
-    .expect("insider insert");
 }
 
 /// An entry the insider makes up: the portal "revoked" nothing of the kind.

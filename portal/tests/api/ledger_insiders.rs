@@ -12,7 +12,7 @@ use crate::helpers::TestApp;
 use crate::on_both_stores;
 
 /// The export over HTTP, read.
-async fn export(app: &TestApp) -> Export {
+pub(crate) async fn export(app: &TestApp) -> Export {
     crate::ledger_signing::export(app).await.1
 }
 
@@ -29,7 +29,7 @@ async fn signed_entries(app: &TestApp) {
 }
 
 /// Writes an entry into the database as an insider would, with a valid hash.
-async fn insert(app: &TestApp, entry: &Entry, tag: Option<String>) {
+pub(crate) async fn insert(app: &TestApp, entry: &Entry, tag: Option<String>) {
     sqlx::query(
         "INSERT INTO ledger (seq, at, actor, action, target, org_id, hash, tag) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
