@@ -9,7 +9,7 @@ use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
 
 use crate::config::Settings;
-use crate::domain::audit::Signer;
+use crate::domain::ledger_signing::Signer;
 use crate::domain::pings::{PingPath, PingPathError, ReceiptKeys};
 use crate::domain::witnesses::Witnesses;
 use crate::limits::RateLimits;
@@ -308,16 +308,16 @@ impl Portal {
 
     /// Reads the witness file's checkpoint into memory, for the receipts that follow.
     fn remember_ledger_head(&self) {
-        let head = crate::domain::audit::last_signed(&self.ledger_witness());
+        let head = crate::domain::ledger_signing::last_signed(&self.ledger_witness());
         if let Ok(mut slot) = self.ledger_head.write() {
             *slot = head.as_ref().map(LedgerHead::from);
         }
     }
 
     /// Signs a checkpoint of the audit ledger if it grew (see
-    /// `domain::audit::sign_checkpoint`); a refusal is logged, kept for `/readyz` and counted.
+    /// `domain::ledger_signing::sign_checkpoint`); a refusal is logged, kept for `/readyz` and counted.
     pub async fn sign_ledger_head(&self) -> Result<bool, StoreError> {
-        use crate::domain::audit::{Signing, sign_checkpoint};
+        use crate::domain::ledger_signing::{Signing, sign_checkpoint};
         let witness = self.ledger_witness();
         let signing =
             sign_checkpoint(&self.store, &self.ledger_signer(&witness), self.now()).await?;
@@ -348,7 +348,7 @@ impl Portal {
         let before = UnixTime::from_unix(self.now().as_unix().saturating_sub(keep))
             .unwrap_or(UnixTime::EPOCH);
         let witness = self.ledger_witness();
-        let cut = crate::domain::audit::cut(
+        let cut = crate::domain::ledger_signing::cut(
             &self.store,
             &self.ledger_signer(&witness),
             before,

@@ -7,7 +7,7 @@
 use tessera_core::UnixTime;
 
 use crate::config::Settings;
-use crate::domain::audit::{Signer, Signing, sign_checkpoint};
+use crate::domain::ledger_signing::{Signer, Signing, sign_checkpoint};
 use crate::startup;
 use crate::store::{Store, StoreError};
 

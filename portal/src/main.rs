@@ -261,7 +261,7 @@ async fn user(command: UserCommand) -> Result<(), Failure> {
 /// witness file's rule, the same witnesses): a refusal is said on stderr and the change
 /// stays made (docs/OPERATIONS.md).
 async fn sign_change(settings: &Settings, store: &Store) {
-    use tessera_portal::domain::audit::Signing;
+    use tessera_portal::domain::ledger_signing::Signing;
     let signed =
         tessera_portal::cli_signing::sign_after_change(settings, store, SystemClock.now()).await;
     match signed {

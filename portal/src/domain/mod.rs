@@ -17,6 +17,7 @@ pub mod binding;
 pub mod clock;
 pub mod ledger_proofs;
 pub mod ledger_reading;
+pub mod ledger_signing;
 pub mod licenses;
 pub mod pings;
 pub mod rebinding;

@@ -234,7 +234,7 @@ on_both_stores!(a_command_line_change_signs_over_a_hole_the_running_portal_would
         .await
         .expect("signing runs");
     assert!(
-        matches!(signing, Some(tessera_portal::domain::audit::Signing::Signed(_))),
+        matches!(signing, Some(tessera_portal::domain::ledger_signing::Signing::Signed(_))),
         "{signing:?}"
     );
     // The running portal still remembers the entry it wrote there: it refuses, though the
