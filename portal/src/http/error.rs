@@ -173,9 +173,16 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unstorable_text() {
+            return ApiError::bad_request("invalid_text", NUL_IN_TEXT);
+        }
         ApiError::Internal(e.to_string())
     }
 }
+
+/// The answer to a value holding a NUL character (which no text field may hold).
+pub(crate) const NUL_IN_TEXT: &str =
+    "a value in this request holds a NUL character (0x00), which no field may hold";
 
 impl From<PingPathError> for ApiError {
     fn from(e: PingPathError) -> Self {

@@ -90,6 +90,18 @@ pub enum StoreError {
     NoPingPath,
 }
 
+impl StoreError {
+    /// Whether the database refused a value it cannot hold as text: PostgreSQL stores no NUL
+    /// character (SQLSTATE 22021). That is the caller's input, not the portal's fault: the
+    /// HTTP layers answer it as a bad request, not a 500.
+    pub fn is_unstorable_text(&self) -> bool {
+        match self {
+            StoreError::Sql(sqlx::Error::Database(e)) => e.code().as_deref() == Some("22021"),
+            _ => false,
+        }
+    }
+}
+
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -457,3 +457,34 @@ on_both_stores!(the_second_factor_setup_shows_a_qr_code_of_the_authenticator_add
     .build();
     assert_ne!(modules(shown), modules(&other), "another account draws another code");
 });
+
+on_both_stores!(a_signed_in_session_gets_no_free_guesses_at_its_own_password, |app| {
+    kim(&app, STRONG).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("kim@acme.example", STRONG).await.status, 303);
+    let csrf = csrf_of(&mut browser).await;
+    let change = |current: &'static str| {
+        [("current", current), ("new", PASSWORD), ("again", PASSWORD), ("csrf", csrf.as_str())]
+    };
+    // Four wrong guesses are answered as wrong; then the delays of a sign-in begin, for the
+    // right password too, and for the other checks of one's own password.
+    for _ in 0..4 {
+        let wrong = browser.post("/ui/profile/password", &change("not my password"), None).await;
+        assert_eq!(wrong.status, 400);
+        assert!(wrong.body.contains("current password is wrong"), "{}", wrong.body);
+    }
+    let held = browser.post("/ui/profile/password", &change(STRONG), None).await;
+    assert_eq!(held.status, 400);
+    assert!(held.body.contains("Too many wrong passwords"), "{}", held.body);
+    let form = [("password", STRONG), ("csrf", csrf.as_str())];
+    let off = browser.post("/ui/profile/second-factor/off", &form, None).await;
+    assert!(off.body.contains("Too many wrong passwords"), "{}", off.body);
+    let user = app.portal.store.user_by_email("kim@acme.example").await.expect("db").expect("kim");
+    assert_eq!(user.failed_signins, 4, "each wrong guess counted; the held ones are not checked");
+    // Once the delay is over, the right password changes it (and clears the count).
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let changed = browser.post("/ui/profile/password", &change(STRONG), None).await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let user = app.portal.store.user_by_email("kim@acme.example").await.expect("db").expect("kim");
+    assert_eq!(user.failed_signins, 0);
+});

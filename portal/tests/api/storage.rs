@@ -484,3 +484,38 @@ on_both_stores!(
         assert!(why.contains("does not extend the checkpoint"), "{why}");
     }
 );
+
+on_both_stores!(a_nul_character_in_any_value_is_a_bad_request_not_a_crash, |app| {
+    // PostgreSQL stores no NUL in text: the portal answers the caller's mistake as one, on
+    // both stores alike.
+    let api = app
+        .http
+        .get(format!("{}/v1/admin/licenses/a%00b", app.address))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .expect("api");
+    let status = api.status().as_u16();
+    let body = api.text().await.expect("body");
+    // SQLite holds any text: no such license. PostgreSQL: the value itself is refused.
+    match app.portal.store.backend() {
+        Backend::Sqlite => assert_eq!(status, 404, "{body}"),
+        Backend::Postgres => {
+            assert_eq!(status, 400, "{body}");
+            assert!(body.contains("NUL character"), "{body}");
+        }
+    }
+    let export = app
+        .http
+        .get(format!("{}/v1/admin/people/a%00/export", app.address))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .expect("export");
+    assert!(matches!(export.status().as_u16(), 400 | 404), "{}", export.status());
+    // The store itself names the refusal as the caller's.
+    if app.portal.store.backend() == Backend::Postgres {
+        let refused = app.portal.store.license("a\0b").await.expect_err("no NUL in PostgreSQL");
+        assert!(refused.is_unstorable_text(), "{refused}");
+    }
+});

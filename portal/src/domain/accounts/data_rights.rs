@@ -15,13 +15,11 @@ pub async fn erase(
 ) -> Result<(), AccountError> {
     let by_self = actor.id == target.id;
     if by_self {
-        let good = match password {
-            Some(password) => password_matches(password, &target.password_hash).await,
-            None => false,
-        };
-        if !good {
+        let Some(password) = password else {
             return Err(AccountError::Invalid("the password is wrong".to_owned()));
-        }
+        };
+        super::signin::confirm_own_password(store, target, password, "the password is wrong", now)
+            .await?;
     } else if !may_manage(actor, target) {
         return Err(AccountError::NoSuchUser);
     }

@@ -229,10 +229,8 @@ pub async fn change_password(
     new: &Password,
     now: UnixTime,
 ) -> Result<(), AccountError> {
-    let good = password_matches(current, &user.password_hash).await;
-    if !good {
-        return Err(AccountError::Invalid("the current password is wrong".to_owned()));
-    }
+    super::signin::confirm_own_password(store, user, current, "the current password is wrong", now)
+        .await?;
     let org_name = organization_name(store, user.org_id.as_deref()).await?;
     check_new_password_async(new, &user.email, &[&user.name, &org_name]).await?;
     store.set_password(&user.id, &hash_password(new)?, now.as_unix()).await?;

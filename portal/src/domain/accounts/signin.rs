@@ -105,10 +105,7 @@ pub async fn disable_second_factor(
     password: &Password,
     now: UnixTime,
 ) -> Result<(), AccountError> {
-    let good = password_matches(password, &user.password_hash).await;
-    if !good {
-        return Err(AccountError::Invalid("the password is wrong".to_owned()));
-    }
+    confirm_own_password(store, user, password, "the password is wrong", now).await?;
     store.set_second_factor(&user.id, None, &[]).await?;
     let actor = Actor::Person(user.id.clone());
     audit::record(store, &actor, "user.second_factor_off", &user.id, user.org_id.as_deref(), now)
@@ -170,6 +167,34 @@ enum Claim {
     Go { failed: i64 },
     /// Held: the account waits this many more seconds.
     Wait(i64),
+}
+
+/// Checks the password a signed-in person types again to confirm a change of their own
+/// (a new password, the second factor off, erasing themself), counted and delayed as a
+/// sign-in's: a stolen session cookie buys no free guesses at the password. `what_wrong`
+/// names the password in the answer ("the current password is wrong").
+pub async fn confirm_own_password(
+    store: &Store,
+    user: &UserRow,
+    password: &Password,
+    what_wrong: &str,
+    now: UnixTime,
+) -> Result<(), AccountError> {
+    match claim_attempt(store, Factor::Password, &user.id, false, now).await? {
+        Claim::Go { .. } => {}
+        Claim::Wait(secs) => {
+            let unit = if secs == 1 { "second" } else { "seconds" };
+            return Err(AccountError::Invalid(format!(
+                "too many wrong passwords: try again in {secs} {unit}"
+            )));
+        }
+    }
+    if password_matches(password, &user.password_hash).await {
+        store.clear_failed_signins(&user.id).await?;
+        Ok(())
+    } else {
+        Err(AccountError::Invalid(what_wrong.to_owned()))
+    }
 }
 
 /// Claims one sign-in attempt (a password or a code, each on its own count) for an

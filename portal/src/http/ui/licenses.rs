@@ -81,6 +81,8 @@ pub(super) async fn usage_csv(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"usage.csv\""),
     );
+    // Customers' figures: never kept by a browser or a proxy, as the other downloads.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -218,9 +220,10 @@ pub(super) async fn act(
             }
             Ok(Redirect::to(&format!("/ui/licenses/{id}?done={}", action.as_str())).into_response())
         }
-        Err(ActionError::UnknownLicense(_) | ActionError::Denied(_)) => Err(UiError::NotFound),
+        Err(ActionError::UnknownLicense(_)) => Err(UiError::NotFound),
+        Err(ActionError::Denied(denied)) => Err(denied.into()),
         Err(e @ (ActionError::Revoked | ActionError::TooSoon { .. })) => {
-            Err(UiError::Conflict(format!("Not done: {e}.")))
+            Err(UiError::Conflict(format!("{}.", capitalized(&e.to_string()))))
         }
         Err(ActionError::Store(e)) => Err(e.into()),
     }
@@ -287,7 +290,7 @@ pub(super) async fn register(
     headers: HeaderMap,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, UiError> {
-    same_origin(&headers)?;
+    same_origin(&headers, portal.settings.public_url.as_deref())?;
     viewer.may(Operation::RegisterLicenses, Resource::Portal)?;
     let refuse = |status: StatusCode, message: &str| {
         html(status, pages::register(&viewer.chrome(), &[], Some(message)))
@@ -407,4 +410,10 @@ pub(super) async fn find(
             list_page(&portal, &viewer, &form, &request, StatusCode::NOT_FOUND, Some(message)).await
         }
     }
+}
+
+/// A message as a sentence: its first letter capital.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

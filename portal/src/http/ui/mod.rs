@@ -181,21 +181,35 @@ pub enum UiError {
     NotFound,
     /// The request conflicts with the state: 409, with the message.
     Conflict(String),
+    /// The request holds what no field may hold: 400, with the message.
+    BadInput(&'static str),
     /// A bug: 500, logged.
     Internal,
 }
 
 impl From<StoreError> for UiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unstorable_text() {
+            return UiError::BadInput(
+                "A value in this request holds a NUL character, which no field may hold.",
+            );
+        }
         tracing::error!(error = %e, "store error on a page");
         UiError::Internal
     }
 }
 
-/// Whatever a person may not do or see is, to them, not there.
+/// Whatever a person may not do or see is, to them, not there; a change the state of a
+/// license they see no longer offers (a stale tab, two people at once) is a conflict.
 impl From<Denied> for UiError {
-    fn from(_: Denied) -> Self {
-        UiError::NotFound
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::NotNow => UiError::Conflict(
+                "The license is no longer in a state where that is offered: someone may have                  changed it since the page was shown. Open the license again to see its state."
+                    .to_owned(),
+            ),
+            Denied::Unknown | Denied::VendorOnly => UiError::NotFound,
+        }
     }
 }
 
@@ -226,6 +240,9 @@ impl IntoResponse for UiError {
             ),
             UiError::Conflict(why) => {
                 (StatusCode::CONFLICT, "Not done", format!("{why} Nothing was changed."))
+            }
+            UiError::BadInput(why) => {
+                (StatusCode::BAD_REQUEST, "Not done", format!("{why} Nothing was changed."))
             }
             UiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -259,18 +276,32 @@ fn set_cookie(portal: &Portal, name: &str, value: &str, max_age: Option<i64>) ->
 }
 
 /// Refuses a state-changing request sent from another site (before any token is checked).
-fn same_origin(headers: &HeaderMap) -> Result<(), UiError> {
+/// The page's origin is the request's `Host`, or the configured `public_url` (a proxy in
+/// front of the portal may send its upstream's address as `Host`).
+fn same_origin(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), UiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if header("sec-fetch-site").is_some_and(|site| site == "cross-site") {
         return Err(UiError::Forbidden("This form was sent from another site."));
     }
-    if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
+    if let Some(origin) = header("origin")
+        && origin != "null"
+    {
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin != "null" && origin_host != host {
+        let host = header("host").is_none_or(|host| host.eq_ignore_ascii_case(origin_host));
+        let public =
+            public_url.and_then(url_origin).is_some_and(|o| o.eq_ignore_ascii_case(origin));
+        if !host && !public {
             return Err(UiError::Forbidden("This form was sent from another site."));
         }
     }
     Ok(())
+}
+
+/// `scheme://host[:port]` of a URL, as browsers send it in `Origin`.
+fn url_origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    Some(&url[..scheme.len() + 3 + authority.len()])
 }
 
 /// The signed-in person of a request.
@@ -281,6 +312,8 @@ pub struct Viewer {
     pub role: Role,
     /// The form token of this session.
     pub csrf: String,
+    /// The configured `public_url`, the pages' origin besides the request's `Host`.
+    public_url: Option<String>,
 }
 
 impl Viewer {
@@ -310,7 +343,7 @@ impl Viewer {
 
     /// Checks a form's token.
     fn check(&self, headers: &HeaderMap, token: &str) -> Result<(), UiError> {
-        same_origin(headers)?;
+        same_origin(headers, self.public_url.as_deref())?;
         if accounts::same_tag(token, &self.csrf) {
             Ok(())
         } else {
@@ -344,7 +377,7 @@ impl FromRequestParts<Arc<Portal>> for Viewer {
         if must_enrol && !allowed.contains(&parts.uri.path()) {
             return Err(UiError::Enrol);
         }
-        Ok(Viewer { user, role, csrf })
+        Ok(Viewer { user, role, csrf, public_url: portal.settings.public_url.clone() })
     }
 }
 

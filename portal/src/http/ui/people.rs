@@ -87,7 +87,7 @@ pub(super) async fn accept(
     Path(token): Path<String>,
     axum::Form(form): axum::Form<AcceptForm>,
 ) -> Result<Response, UiError> {
-    same_origin(&headers)?;
+    same_origin(&headers, portal.settings.public_url.as_deref())?;
     let Some(invitation) = accounts::invitation(portal.records(), &token, portal.now()).await?
     else {
         return Ok(invitation_gone());

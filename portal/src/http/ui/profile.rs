@@ -196,7 +196,7 @@ pub(super) async fn confirm_email(
     Path(token): Path<String>,
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Result<Response, UiError> {
-    same_origin(&headers)?;
+    same_origin(&headers, portal.settings.public_url.as_deref())?;
     if !open_form_token_ok(&headers, &form.csrf) {
         return Ok(open_form(&portal, StatusCode::FORBIDDEN, |csrf| {
             pages::confirm_email(&token, csrf, Some("The form expired. Please try again."))

@@ -70,7 +70,7 @@ pub(super) async fn sign_in(
     headers: HeaderMap,
     form: Result<axum::Form<SignInForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, UiError> {
-    same_origin(&headers)?;
+    same_origin(&headers, portal.settings.public_url.as_deref())?;
     let Ok(axum::Form(form)) = form else {
         return Ok(sign_in_form(
             &portal,
@@ -176,7 +176,7 @@ pub(super) async fn code(
     headers: HeaderMap,
     axum::Form(form): axum::Form<CodeForm>,
 ) -> Result<Response, UiError> {
-    same_origin(&headers)?;
+    same_origin(&headers, portal.settings.public_url.as_deref())?;
     let pending = cookie(&headers, SECOND_STEP_COOKIE).unwrap_or_default();
     let Some(user) =
         accounts::pending_user(portal.records(), portal.ui_secret(), pending, portal.now()).await?
@@ -347,7 +347,7 @@ pub(super) async fn forgot(
     headers: HeaderMap,
     axum::Form(form): axum::Form<ForgotForm>,
 ) -> Result<Response, UiError> {
-    same_origin(&headers)?;
+    same_origin(&headers, portal.settings.public_url.as_deref())?;
     let again = |status: StatusCode, error: &str| {
         open_form(&portal, status, |csrf| pages::forgot(csrf, Some(error), None))
     };
@@ -430,7 +430,7 @@ pub(super) async fn reset(
     Path(token): Path<String>,
     axum::Form(form): axum::Form<ResetForm>,
 ) -> Result<Response, UiError> {
-    same_origin(&headers)?;
+    same_origin(&headers, portal.settings.public_url.as_deref())?;
     // Counted before the link is looked up: guessing links is limited as much as
     // hammering one.
     if let Err(limited) = portal.limits.reset_try(&token) {
