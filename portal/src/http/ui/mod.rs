@@ -391,3 +391,42 @@ async fn stylesheet() -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn a_form_from_the_page_s_host_or_its_public_url_passes_and_another_site_does_not() {
+        let public = Some("https://portal.example.com/");
+        let same_host = headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]);
+        assert!(same_origin(&same_host, None).is_ok());
+        // Behind a proxy that sends its upstream's address as Host.
+        let proxied =
+            headers(&[("origin", "https://portal.example.com"), ("host", "127.0.0.1:8080")]);
+        assert!(same_origin(&proxied, public).is_ok());
+        assert!(same_origin(&proxied, None).is_err(), "without public_url it is another site");
+        let other = headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]);
+        assert!(same_origin(&other, public).is_err());
+        let lookalike =
+            headers(&[("origin", "https://portal.example.com.evil"), ("host", "127.0.0.1")]);
+        assert!(same_origin(&lookalike, public).is_err());
+        let cross = headers(&[("sec-fetch-site", "cross-site")]);
+        assert!(same_origin(&cross, public).is_err());
+    }
+
+    #[test]
+    fn a_url_s_origin_is_its_scheme_host_and_port() {
+        assert_eq!(url_origin("https://a.example:8443/portal?x#y"), Some("https://a.example:8443"));
+        assert_eq!(url_origin("http://a.example"), Some("http://a.example"));
+        assert_eq!(url_origin("a.example"), None);
+    }
+}

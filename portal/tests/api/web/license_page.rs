@@ -121,3 +121,24 @@ on_both_stores!(the_extend_page_says_how_to_issue_and_register_the_renewal, |app
     let after = dana.get(&format!("/ui/licenses/{id}")).await;
     assert!(!after.body.contains(&link), "{}", after.body);
 });
+
+on_both_stores!(a_change_the_license_no_longer_offers_is_a_conflict_said_in_one_sentence, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let id = app.registered_license().await.id.to_string();
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    // Two tabs on the revoke confirmation: the first revokes, the second comes too late.
+    let csrf = dana.get(&format!("/ui/licenses/{id}/confirm/revoke")).await.csrf();
+    let first = dana.post(&format!("/ui/licenses/{id}/revoke"), &[("csrf", &csrf)], None).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let second = dana.post(&format!("/ui/licenses/{id}/revoke"), &[("csrf", &csrf)], None).await;
+    assert_eq!(second.status, 409, "{}", second.body);
+    assert!(!second.body.contains("Not done: "), "said once: {}", second.body);
+    let stale = dana.get(&format!("/ui/licenses/{id}/confirm/reinstate")).await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert!(stale.body.contains("no longer in a state where that is offered"), "{}", stale.body);
+    // A license that is not there stays "not found".
+    let made_up =
+        dana.get("/ui/licenses/00000000-0000-7000-8000-000000000000/confirm/revoke").await;
+    assert_eq!(made_up.status, 404);
+});
