@@ -105,3 +105,10 @@ pub async fn app_with(relay: &Relay) -> TestApp {
     .await
     .expect("app")
 }
+
+/// The last invitation link (`/ui/invite/…` on `base`) in what the relay printed.
+pub fn emailed_invitation_link(printed: &str, base: &str) -> String {
+    let start = printed.rfind(&format!("{base}/ui/invite/")).expect("an invitation link in a mail");
+    let rest = &printed[start..];
+    rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())].to_owned()
+}

@@ -44,12 +44,19 @@ pub fn users(chrome: &Chrome<'_>, view: &UsersPage<'_>) -> Markup {
             h1 { "People" }
             @if let Some((link, emailed)) = &view.link {
                 div.notice role="status" {
+                    // An emailed link goes to that mailbox alone: shown here, it would let the
+                    // one who invites tell by using it whether the address has an account.
                     @match &emailed.outcome {
-                        Some(Ok(())) => p { "Invitation made and emailed to " (emailed.to) ". The link works once, for 7 days; it is shown only now, should you need to send it yourself:" },
-                        Some(Err(why)) => p { "Invitation made, but the email to " (emailed.to) " could not be sent (" (why) "). Send this link yourself; it works once, for 7 days, and is shown only now:" },
-                        None => p { "Invitation made. Send this link to the person; it works once, for 7 days, and is shown only now:" },
+                        Some(Ok(())) => p { "Invitation made and emailed to " (emailed.to) ". The link in it works once, for 7 days." },
+                        Some(Err(why)) => {
+                            p { "Invitation made, but the email to " (emailed.to) " could not be sent (" (why) "). Send this link yourself; it works once, for 7 days, and is shown only now:" }
+                            p { code { (link) } }
+                        }
+                        None => {
+                            p { "Invitation made. Send this link to the person; it works once, for 7 days, and is shown only now:" }
+                            p { code { (link) } }
+                        }
                     }
-                    p { code { (link) } }
                 }
             }
             @if let Some(done) = view.done { p.notice role="status" { (done) } }
