@@ -101,6 +101,18 @@ pub fn already_member_text(inviter: &str, signin: &str, forgot: &str) -> String 
     )
 }
 
+/// The email to an address someone asked to change their own email to, when it has an
+/// account already: no link, what to do instead.
+pub fn address_taken_text(asker: &str, signin: &str, forgot: &str) -> String {
+    format!(
+        "Someone signed in as {asker} on the Tessera license portal asked to use this address \
+         for their account, but it already has an account there: nothing was changed.\n\n\
+         Sign in at {signin}\n\
+         Forgot your password? {forgot}\n\n\
+         If you did not expect this, ignore this email.\n"
+    )
+}
+
 /// The password-reset email: the link, how long it works, and what to do if it was not them.
 pub fn password_reset_text(name: &str, link: &str) -> String {
     format!(

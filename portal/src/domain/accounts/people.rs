@@ -184,20 +184,34 @@ pub async fn request_email_change(
     user: &UserRow,
     new_email: &str,
     now: UnixTime,
-) -> Result<(String, InvitationToken), AccountError> {
+) -> Result<(String, EmailChangeAsked), AccountError> {
     let email = normalize_email(new_email)?;
     if email == user.email {
         return Err(AccountError::Invalid("that is your email already".to_owned()));
     }
-    if store.user_by_email(&email).await?.is_some() {
-        return Err(AccountError::EmailTaken);
-    }
+    // The answer is the same for an address that has an account: a person learns nothing
+    // of accounts beyond their own. The link's token is made either way; only a free
+    // address's is stored.
     let mut random = [0u8; 32];
     fill_random(&mut random)?;
     let token = InvitationToken(URL_SAFE_NO_PAD.encode(random));
+    if store.user_by_email(&email).await?.is_some() {
+        return Ok((email, EmailChangeAsked::Taken(token)));
+    }
     let expires = now.as_unix() + EMAIL_CHANGE_SECS;
     store.insert_email_change(&token_digest(token.expose()), &user.id, &email, expires).await?;
-    Ok((email, token))
+    Ok((email, EmailChangeAsked::Link(token)))
+}
+
+/// What an email change asked for: a link to confirm the new address, or (answered alike)
+/// nothing, the address having an account already.
+#[derive(Debug)]
+pub enum EmailChangeAsked {
+    /// The confirmation link's token, to send to the new address.
+    Link(InvitationToken),
+    /// The address has an account: its owner is told, no link works (the token is not
+    /// stored; it stands in for one where the page shows the link).
+    Taken(InvitationToken),
 }
 
 /// Confirms an email change by its link's token: the person's new email.

@@ -127,7 +127,11 @@ pub(super) async fn change_email(
     match accounts::request_email_change(portal.records(), &viewer.user, &form.email, portal.now())
         .await
     {
-        Ok((email, token)) => {
+        Ok((email, asked)) => {
+            let (token, taken) = match &asked {
+                accounts::EmailChangeAsked::Link(token) => (token, false),
+                accounts::EmailChangeAsked::Taken(token) => (token, true),
+            };
             let path = format!("/ui/email/{}", token.expose());
             let link = match &portal.mailer {
                 Some(mailer) => mailer.link(&path),
@@ -135,15 +139,25 @@ pub(super) async fn change_email(
             };
             let message = match &portal.mailer {
                 Some(mailer) => {
-                    let text = format!(
-                        "Someone signed in as {} on the Tessera license portal asked to use this address instead.\n\n\
-                         Open this link within a day to confirm it:\n\n{link}\n\nIf it was not you, ignore this email.\n",
-                        viewer.user.name
-                    );
-                    match mailer
-                        .send(&email, "Confirm your new email for the Tessera license portal", text)
-                        .await
-                    {
+                    let subject = if taken {
+                        "Your Tessera license portal account"
+                    } else {
+                        "Confirm your new email for the Tessera license portal"
+                    };
+                    let text = if taken {
+                        crate::mail::address_taken_text(
+                            &viewer.user.name,
+                            &mailer.link("/ui/signin"),
+                            &mailer.link("/ui/forgot"),
+                        )
+                    } else {
+                        format!(
+                            "Someone signed in as {} on the Tessera license portal asked to use this address instead.\n\n\
+                             Open this link within a day to confirm it:\n\n{link}\n\nIf it was not you, ignore this email.\n",
+                            viewer.user.name
+                        )
+                    };
+                    match mailer.send(&email, subject, text).await {
                         Ok(()) => format!(
                             "A link to confirm it went to {email}. Your email changes when it is opened (within a day)."
                         ),

@@ -491,3 +491,34 @@ on_both_stores!(data_requests_are_answered_over_the_api_within_each_keys_reach, 
     assert_eq!(named.body["licenses"].as_array().map(Vec::len), Some(1));
     assert_eq!(app.get("/v1/admin/organization/export", Some(&app.admin_key)).await.status, 400);
 });
+
+on_both_stores!(an_email_change_to_an_address_with_an_account_is_answered_alike, |app| {
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    person(&app, "kim@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+    let mut kim = Browser::new(&app);
+    assert_eq!(kim.sign_in("kim@acme.example", PASSWORD).await.status, 303);
+    let csrf = csrf_of(&mut kim).await;
+    let mut ask = async |email: &str| {
+        let page = kim.post("/ui/profile/email", &[("email", email), ("csrf", &csrf)], None).await;
+        let at = page.body.find("/ui/email/").expect("a confirmation link");
+        let link = page.body[at..at + "/ui/email/".len() + 43].to_owned();
+        // The answer without its link and the address: the same words.
+        let words = page.body.replace(&link, "LINK").replace(email, "EMAIL");
+        (page.status, words, link)
+    };
+    let (taken_status, taken_words, taken_link) = ask("dana@vendor.example").await;
+    let (free_status, free_words, _) = ask("kim.lee@acme.example").await;
+    assert_eq!((taken_status, free_status), (200, 200));
+    assert_eq!(taken_words, free_words, "an address with an account is told apart");
+    // The stand-in link changes nothing: no one's email is Dana's twice, Dana keeps hers.
+    let mut mailbox = Browser::new(&app);
+    let page = mailbox.get(&taken_link).await;
+    let csrf = page.csrf();
+    assert_eq!(mailbox.post(&taken_link, &[("csrf", &csrf)], None).await.status, 404);
+    let dana = app.portal.store.user_by_email("dana@vendor.example").await.expect("db");
+    assert_eq!(dana.expect("dana").name, "Dana Smith");
+    assert!(app.portal.store.user_by_email("kim@acme.example").await.expect("db").is_some());
+});
