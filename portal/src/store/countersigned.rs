@@ -1,5 +1,6 @@
 //! The runner keys countersigned per license: one transaction that reads a license's rows
-//! and writes what the domain decided (`domain::pings::countersign`). Nothing here decides.
+//! and writes what the domain decided (`domain::pings::countersign`; the vendor's freeing,
+//! `domain::runner_places`). Nothing here decides.
 
 use sqlx::Row;
 
@@ -96,6 +97,28 @@ impl CountersignChange {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    /// Removes the rows of `license_id`: every one, or the one of `place`. Answers how many
+    /// went.
+    pub async fn free(&mut self, license_id: &str, place: Option<&str>) -> Result<u64, StoreError> {
+        let done =
+            match place {
+                Some(place) => sqlx::query(
+                    "DELETE FROM countersigned_runners WHERE license_id = $1 AND runner_place = $2",
+                )
+                .bind(license_id)
+                .bind(place)
+                .execute(&mut *self.tx)
+                .await?,
+                None => {
+                    sqlx::query("DELETE FROM countersigned_runners WHERE license_id = $1")
+                        .bind(license_id)
+                        .execute(&mut *self.tx)
+                        .await?
+                }
+            };
+        Ok(done.rows_affected())
     }
 
     /// Writes what was done.
