@@ -108,7 +108,8 @@ pub(crate) fn not_countersigned(
         Said::Refused => format!(
             "the portal refused to countersign this runner's key {key}: the license's {} runner \
              places are held by keys it countersigned before, until the receipts that named \
-             them end (`tessera-hub runners list` shows them)",
+             them end (`tessera-hub runners list` shows them); a runner replaced for good: \
+             ask the vendor to free its place",
             newest.runners.as_ref().map_or(0, |r| r.limit)
         ),
         Said::Silent if named_still_counts(claims, cache, &place, now, tolerance) => return None,
