@@ -51,11 +51,9 @@ pub async fn held(
     let found = find(store, id).await?;
     asked(caller, Operation::SeeLicense, id, facts(found.as_ref()))?;
     let limit = found.map_or(0, |(license, _)| u32::try_from(license.runners).unwrap_or(0));
-    let now = now.as_unix();
-    let mut places = store.countersigned_runners(id).await?;
     // Rows past their end are dropped at the license's next countersigning: they count for
-    // nothing meanwhile.
-    places.retain(|row| row.until > now);
+    // nothing meanwhile, and are not shown.
+    let places = store.countersigned_places(id, now.as_unix()).await?;
     Ok(PlacesHeld { limit, places })
 }
 

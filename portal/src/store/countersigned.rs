@@ -55,8 +55,33 @@ impl Store {
         Ok((CountersignChange { tx }, rows))
     }
 
-    /// The keys countersigned for `license_id`, expired ones included (tests, the admin
-    /// view).
+    /// The keys of `license_id` that count after `now` (the license page, the admin API):
+    /// one read, no transaction.
+    pub async fn countersigned_places(
+        &self,
+        license_id: &str,
+        now: i64,
+    ) -> Result<Vec<CountersignedRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT runner_place, until FROM countersigned_runners \
+             WHERE license_id = $1 AND until > $2 ORDER BY runner_place",
+        )
+        .bind(license_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CountersignedRow {
+                    runner_place: row.try_get("runner_place")?,
+                    until: row.try_get("until")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// The keys countersigned for `license_id`, expired ones included (tests).
     pub async fn countersigned_runners(
         &self,
         license_id: &str,

@@ -81,6 +81,20 @@ on_both_stores!(the_vendor_frees_a_full_sites_places_and_the_next_ping_countersi
     assert_eq!(app.get(&places, Some(&app.admin_key)).await.body["held"].as_u64(), Some(0));
     let rest = ask(&app, &mut hub, &license, &[runner(4), runner(5)]).await;
     assert_eq!((rest.keys, rest.refused), (vec![runner(4), runner(5)], vec![]));
+    // Places whose receipts' grace (a day, and the check's hour) has ended are not shown.
+    let held = app.get(&places, Some(&app.admin_key)).await;
+    let mut shown: Vec<String> = held.body["places"]
+        .as_array()
+        .expect("places")
+        .iter()
+        .map(|p| p["place"].as_str().expect("a place").to_owned())
+        .collect();
+    shown.sort();
+    let mut expected = vec![runner(4).to_string(), runner(5).to_string()];
+    expected.sort();
+    assert_eq!(shown, expected);
+    app.clock.advance(std::time::Duration::from_secs(86_400 + 2 * 3600));
+    assert_eq!(app.get(&places, Some(&app.admin_key)).await.body["held"].as_u64(), Some(0));
 });
 
 on_both_stores!(a_super_admin_frees_places_from_the_license_page_and_an_org_admin_cannot, |app| {
