@@ -248,6 +248,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
             trust: tessera_core::keyfile::public(&vendor),
             license: bundle.license.clone(),
             receipt: bundle.receipt.clone(),
+            named_receipt: None,
             delegation: None,
             activation: None,
             hub_key_id: hub.key_id(),

@@ -97,7 +97,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
             (
                 "tessera activate-offline",
                 run(cmd("tessera")
-                    .arg("activate-offline")
+                    .args(["activate-offline", "--uncounted-runners"])
                     .arg(&file)
                     .arg("--key")
                     .arg(vendor.key_path())
@@ -107,7 +107,7 @@ fn every_file_reading_command_refuses_broken_files_cleanly() {
             (
                 "tessera activate-offline --key",
                 run(cmd("tessera")
-                    .arg("activate-offline")
+                    .args(["activate-offline", "--uncounted-runners"])
                     .arg(&license)
                     .arg("--key")
                     .arg(&file)

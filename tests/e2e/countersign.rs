@@ -15,7 +15,12 @@ use crate::scenarios::install;
 
 /// A countersign license for `runners`, registered, and its hub activated and serving on
 /// `listen`. Returns the daemon.
-fn countersign_site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) -> Daemon {
+pub(crate) fn countersign_site(
+    vendor: &Vendor,
+    portal: &Portal,
+    dir: &Path,
+    runners: u32,
+) -> Daemon {
     let api_key_file = portal.api_key_file.to_str().expect("path");
     let license = vendor.issue(
         "acme.license",
@@ -37,13 +42,18 @@ fn countersign_site(vendor: &Vendor, portal: &Portal, dir: &Path, runners: u32) 
 }
 
 fn serve(dir: &Path, listen: &str) -> Daemon {
+    serve_leasing(dir, listen, "30d")
+}
+
+/// The hub's daemon on `listen`, granting leases of `ttl`.
+pub(crate) fn serve_leasing(dir: &Path, listen: &str, ttl: &str) -> Daemon {
     let mut daemon = hub(&dir.join("hub"));
-    daemon.args(["run", "--runner-listen", listen, "--lease-ttl", "30d"]);
+    daemon.args(["run", "--runner-listen", listen, "--lease-ttl", ttl]);
     Daemon::start(daemon, "runners: listening on ")
 }
 
 /// `tessera-runner install` from the hub at `address` with a fresh runner token.
-fn install_with_token(
+pub(crate) fn install_with_token(
     hub_state: &Path,
     state: &Path,
     label: &str,
@@ -57,7 +67,7 @@ fn install_with_token(
         .env("TESSERA_RUNNER_TOKEN", &token))
 }
 
-fn check(state: &Path) -> (String, String) {
+pub(crate) fn check(state: &Path) -> (String, String) {
     let checked = run(runner(state).args(["check", "--json"]));
     let json = checked.json();
     (
@@ -68,7 +78,7 @@ fn check(state: &Path) -> (String, String) {
 
 /// What a patched hub does: a lease signed with the hub's own key for a runner's request,
 /// past the limit, with the hub's latest receipt, and no countersignature for that runner.
-fn patched_hub_bundle(hub_state: &Path, request: &Path, out: &Path, name_machine: bool) {
+pub(crate) fn patched_hub_bundle(hub_state: &Path, request: &Path, out: &Path, name_machine: bool) {
     let (key, _) = tessera_core::keyfile::load_or_create_plain(&hub_state.join("hub.key"))
         .expect("the hub key");
     let call = open_runner_call(&std::fs::read(request).expect("request")).expect("runner call");

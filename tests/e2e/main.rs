@@ -5,6 +5,7 @@ mod adversary;
 mod bad_input;
 mod bulk;
 mod countersign;
+mod countersign_places;
 mod crashes;
 mod demo;
 mod fuzz_seeds;

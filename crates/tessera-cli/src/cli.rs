@@ -203,6 +203,15 @@ pub struct ActivateOfflineArgs {
     /// How many days the hub may run on this activation without a portal.
     #[arg(long, value_name = "DAYS", default_value_t = 365)]
     pub valid_days: u32,
+    /// The license file the request is for: read to learn whether the portal counts its
+    /// runners (`runner_countersign`), which an air-gapped hub's are not.
+    #[arg(long, value_name = "FILE", required_unless_present = "uncounted_runners")]
+    pub license: Option<PathBuf>,
+    /// Answer a license whose runners the portal counts (`runner_countersign`): the
+    /// air-gapped hub's leases are not counted (they stand alone, bounded by the
+    /// activation's window).
+    #[arg(long)]
+    pub uncounted_runners: bool,
     /// Replace an existing --out file.
     #[arg(long)]
     pub force: bool,

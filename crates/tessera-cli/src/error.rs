@@ -57,6 +57,9 @@ pub enum Exit {
     /// `audit verify`: the export is cut short (no end line, a last line cut in the middle,
     /// or fewer entries than its end line says).
     CutShort = 41,
+    /// `activate-offline`: the license's runners are counted by the portal
+    /// (`runner_countersign`) and `--uncounted-runners` was not given.
+    CountedRunners = 42,
 }
 
 impl From<Exit> for u8 {
@@ -93,6 +96,7 @@ impl Classify<AnswerError> for Exit {
         match e {
             AnswerError::File(e) => Exit::failure(e),
             AnswerError::Key(e) => Exit::failure(e),
+            e @ AnswerError::CountedRunners(_) => Failure::new(Exit::CountedRunners, e),
             e => Failure::new(Exit::Input, e),
         }
     }

@@ -115,9 +115,25 @@ fn activate_offline(args: crate::cli::ActivateOfflineArgs) -> Result<u8, Failure
         out: &args.out,
         valid_days: args.valid_days,
         force: args.force,
+        license: args.license.as_deref(),
+        uncounted_runners: args.uncounted_runners,
     };
-    let Answered { request, claims, signed_by } =
+    let Answered { request, claims, signed_by, countersign } =
         answer_request(&order, SystemClock.now()).map_err(Exit::failure)?;
+    // Said whatever the output format: the vendor gave up the portal's count knowingly.
+    if countersign != Some(false) {
+        let whose = match countersign {
+            Some(_) => "this license's runners are counted by the portal (runner_countersign), but",
+            None => {
+                "--uncounted-runners without --license: whether or not the portal counts this license's runners,"
+            }
+        };
+        tessera_process::note(&format!(
+            "tessera: note: {whose} the air-gapped hub's leases are not counted by the portal: \
+             they stand alone, bounded by the activation's window (through {})",
+            claims.not_after
+        ));
+    }
     if args.json {
         emit_json(&serde_json::json!({
             "license_id": claims.license_id,

@@ -1,6 +1,13 @@
 //! `tessera activate-offline`: where the vendor answers an air-gapped hub. The request is
 //! checked (signed by the hub key it carries) and answered with an activation signed by a
 //! vendor key.
+//!
+//! An air-gapped hub has no portal: its runners' leases stand alone, bounded by the
+//! activation's window, and the portal counts none of them. On a license with
+//! `runner_countersign` that gives up what the vendor sold it for, so the vendor says so
+//! explicitly (`--uncounted-runners`). The request does not carry the license's claims (and
+//! a hub could leave them out), so the vendor shows the license it answers (`--license`),
+//! or accepts uncounted runners without looking.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +16,7 @@ use tessera_core::activation::{self, ActivationClaims, ActivationError, RequestC
 use tessera_core::armor::MAX_ARMORED_LEN;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
 use tessera_core::keys::KeyId;
+use tessera_core::license::{LicenseFile, LicenseId};
 use tessera_core::time::UnixTime;
 
 use crate::files::FileError;
@@ -24,6 +32,10 @@ pub struct AnswerOrder<'a> {
     pub valid_days: u32,
     /// Replace `out` if it exists.
     pub force: bool,
+    /// The license file the request is for (the vendor's own copy), read for its claims.
+    pub license: Option<&'a Path>,
+    /// The vendor accepts that the air-gapped hub's runners are not counted by the portal.
+    pub uncounted_runners: bool,
 }
 
 /// An answer written to its file.
@@ -32,6 +44,9 @@ pub struct Answered {
     pub request: RequestClaims,
     pub claims: ActivationClaims,
     pub signed_by: KeyId,
+    /// The license's runners are counted at the portal (`runner_countersign`), or it was
+    /// not shown (`None`): either way, the answer's runners are not.
+    pub countersign: Option<bool>,
 }
 
 /// Why no answer was written.
@@ -44,6 +59,16 @@ pub enum AnswerError {
     Request { path: PathBuf, source: ActivationError },
     #[error("--valid-days must be at least 1")]
     NoDays,
+    #[error("license {}: {source}", path.display())]
+    License { path: PathBuf, source: tessera_core::armor::FormatError },
+    #[error("the license file is license {license}, the request is for license {request}")]
+    OtherLicense { license: LicenseId, request: LicenseId },
+    #[error(
+        "license {0} has runner_countersign: the portal counts its runners, but an air-gapped \
+         hub's leases are not counted by the portal (they stand alone, bounded by the \
+         activation's window); answer with --uncounted-runners to accept that"
+    )]
+    CountedRunners(LicenseId),
     #[error(transparent)]
     Key(#[from] KeyLoadError),
 }
@@ -57,6 +82,13 @@ pub fn answer_request(order: &AnswerOrder<'_>, now: UnixTime) -> Result<Answered
     if order.valid_days == 0 {
         return Err(AnswerError::NoDays);
     }
+    let countersign = match order.license {
+        Some(path) => Some(countersigns(path, &request)?),
+        None => None,
+    };
+    if countersign == Some(true) && !order.uncounted_runners {
+        return Err(AnswerError::CountedRunners(request.license_id));
+    }
     FileError::refuse_existing(order.out, order.force)?;
     let key = load_signing_key(order.key)?;
     let valid_for = Duration::from_secs(u64::from(order.valid_days) * 86_400);
@@ -65,5 +97,19 @@ pub fn answer_request(order: &AnswerOrder<'_>, now: UnixTime) -> Result<Answered
     let options = WriteOptions { overwrite: order.force, ..WriteOptions::PUBLIC_NEW };
     write_atomic(order.out, answer.as_bytes(), options)
         .map_err(|e| FileError::new(order.out, e))?;
-    Ok(Answered { request, claims, signed_by: key.key_id() })
+    Ok(Answered { request, claims, signed_by: key.key_id(), countersign })
+}
+
+/// Whether the license at `path`, the one `request` is for, has `runner_countersign`. Its
+/// claims are read without checking its signature: it is the vendor's own file, read for
+/// what the vendor sold; the answer's authority is the vendor key's signature on it.
+fn countersigns(path: &Path, request: &RequestClaims) -> Result<bool, AnswerError> {
+    let text = read_capped(path, MAX_ARMORED_LEN).map_err(|e| FileError::new(path, e))?;
+    let claims = LicenseFile::parse(&text)
+        .and_then(|file| file.unverified_claims())
+        .map_err(|source| AnswerError::License { path: path.to_owned(), source })?;
+    if claims.id != request.license_id {
+        return Err(AnswerError::OtherLicense { license: claims.id, request: request.license_id });
+    }
+    Ok(claims.runner_countersign)
 }

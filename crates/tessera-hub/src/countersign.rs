@@ -37,7 +37,8 @@ impl Countersign {
             Countersign::Countersigned => "countersigned by the portal".to_owned(),
             Countersign::Refused => format!(
                 "REFUSED by the portal: its {limit} runner places are held by keys it \
-                 countersigned before, until the receipts that named them end"
+                 countersigned before, until the receipts that named them end (a runner \
+                 replaced for good: the vendor can free its place at once)"
             ),
             Countersign::Awaiting => {
                 "awaiting the portal's countersignature (asked at the next ping)".to_owned()

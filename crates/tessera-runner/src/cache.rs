@@ -48,6 +48,11 @@ pub struct Cache {
     /// The portal's latest receipt for the license, as signed (none for an offline activation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
+    /// On a license with `runner_countersign`, the newest receipt that named this runner's
+    /// place, as signed, when `receipt` does not (neither names nor refuses it): its
+    /// countersignature holds while it permits running (`crate::countersignature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_receipt: Option<String>,
     /// The vendor's delegation of the portal's receipt key, verified when it entered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<VerifiedDelegation>,
@@ -170,6 +175,7 @@ mod tests {
             trust: "tessera-pub-v1:…".into(),
             license: "-----BEGIN TESSERA LICENSE-----".into(),
             receipt: None,
+            named_receipt: None,
             delegation: None,
             activation: None,
             hub_key_id: hub.key_id(),

@@ -6,13 +6,13 @@ use serde::Serialize;
 use tessera_core::activation::{self, Bundle, LeaseClaims};
 use tessera_core::delegation::Delegation;
 use tessera_core::license::{Claims, Expectations, LicenseFile};
-use tessera_core::machine::runner_place;
 use tessera_core::receipt::{self, ReceiptClaims};
 use tessera_core::standing::{self, Evidence};
 use tessera_core::trust::TrustSet;
 use tessera_core::{Status, UnixTime};
 
 use crate::cache::{Cache, VerifiedDelegation};
+use crate::countersignature;
 use crate::machine::Machine;
 
 /// The default tolerance for a clock behind the high-water mark (DST, drift).
@@ -171,49 +171,14 @@ fn judge_claims(
         return Ok((d, claims));
     }
     if standing.status.permits_running()
-        && let Some(refusal) = not_countersigned(&claims, evidence, cache)
+        && let Some(refusal) =
+            countersignature::not_countersigned(&claims, evidence, cache, now, tolerance)
     {
         return Ok((refusal, claims));
     }
     let mut d = Decision::new(standing.status, reason);
     d.grace_left_secs = left;
     Ok((d, claims))
-}
-
-/// On a license with `runner_countersign`, a runner runs only on a receipt whose portal
-/// countersignature names its key: a lease the hub signed alone (a patched hub's, past the
-/// limit) is not enough. An air-gapped hub (offline activation) has no portal to ask: its
-/// leases stand alone, bounded by the activation's window, as on any license.
-fn not_countersigned(claims: &Claims, evidence: Evidence<'_>, cache: &Cache) -> Option<Decision> {
-    let Evidence::Receipt(receipt) = evidence else { return None };
-    if !claims.runner_countersign {
-        return None;
-    }
-    let key = &cache.runner_key_id;
-    // The place is this key on the machine the lease names (checked above to be this one):
-    // a lease naming no machine would make one place of every copy of the key.
-    let Some(machine) = cache.lease.machine.as_ref() else {
-        return Some(Decision::new(
-            Status::RunnerLimitExceeded,
-            "on a license whose runners the portal counts, a lease must name the machine it              was granted to, and this one names none: give this machine an id              (/etc/machine-id, unique per machine or container), then `tessera-runner request`              again",
-        ));
-    };
-    let place = runner_place(key, Some(machine));
-    let reason = match &receipt.runners {
-        Some(runners) if runners.names(&place) => return None,
-        Some(runners) if runners.refused.contains(&place) => format!(
-            "the portal refused to countersign this runner's key {key}: the license's {} runner \
-             places are held by keys it countersigned before, until the receipts that named \
-             them end (`tessera-hub runners list` shows them)",
-            runners.limit
-        ),
-        _ => format!(
-            "the portal has not countersigned this runner's key {key} (the license counts \
-             runners at the portal): the hub asks at once when the portal can be reached; \
-             `tessera-runner refresh` after that"
-        ),
-    };
-    Some(Decision::new(Status::RunnerLimitExceeded, reason))
 }
 
 fn license_claims(text: &str, trust: &TrustSet, now: UnixTime) -> Result<Claims, Decision> {
@@ -229,7 +194,7 @@ fn license_claims(text: &str, trust: &TrustSet, now: UnixTime) -> Result<Claims,
 }
 
 /// The cached receipt, through the cached (verified) delegation, for this license and hub.
-fn verified_receipt(
+pub(crate) fn verified_receipt(
     text: &str,
     delegation: &VerifiedDelegation,
     cache: &Cache,

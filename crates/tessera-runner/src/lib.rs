@@ -3,7 +3,8 @@
 //! a thin shell over it.
 //!
 //! Where things are:
-//! - the runner decides in [`check::decide`], offline, from the sealed cache;
+//! - the runner decides in [`check::decide`], offline, from the sealed cache (whether the
+//!   portal countersigned it: `countersignature`);
 //! - the cache file and its HMAC seal are [`cache`]; its key lives in the OS [`keystore`],
 //!   the one recorded at install ([`installation`]);
 //! - install, refresh and check are [`runner::Runner`]; the hub client is `hub`;
@@ -17,6 +18,7 @@
 
 pub mod cache;
 pub mod check;
+mod countersignature;
 #[cfg(feature = "refresh")]
 pub mod hub;
 pub mod installation;

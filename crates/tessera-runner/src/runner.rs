@@ -27,6 +27,7 @@ use tessera_core::trust::TrustSet;
 
 use crate::cache::Cache;
 use crate::check::{self, BadBundle, Decision, LeaseInput};
+use crate::countersignature;
 #[cfg(feature = "refresh")]
 use crate::hub::HubCallError;
 use crate::installation::{self, Installation, Misfit};
@@ -407,6 +408,13 @@ impl Runner {
                 .flatten()
                 .max()
                 .unwrap_or(now);
+        let hub_key_id = bundle.hub_key.key_id();
+        let named_receipt = countersignature::kept(
+            previous.as_ref(),
+            bundle.receipt.as_deref(),
+            &admitted.lease,
+            &hub_key_id,
+        );
         let cache = Cache {
             generation: previous.as_ref().map_or(0, |c| c.generation),
             runner_key_id: expected.key_id,
@@ -415,9 +423,10 @@ impl Runner {
             trust: trust_text.to_owned(),
             license: bundle.license.clone(),
             receipt: bundle.receipt.clone(),
+            named_receipt,
             delegation: admitted.delegation,
             activation: bundle.activation.clone(),
-            hub_key_id: bundle.hub_key.key_id(),
+            hub_key_id,
             lease: admitted.lease,
             receipt_time: admitted.portal_time,
             high_water,

@@ -162,6 +162,8 @@ impl Vendor {
         run(command("tessera")
             .arg("activate-offline")
             .arg(&request)
+            .arg("--license")
+            .arg(license)
             .arg("--key")
             .arg(self.key_path())
             .arg("--out")

@@ -4,8 +4,9 @@
 //! - The vendor (a super-admin, or an API key of no organization) may act on everything; an
 //!   organization (an org-admin, or an organization's API key) sees its own licenses and
 //!   people only, and anything of another organization is answered as if it did not exist.
-//! - Registering, suspending, reinstating, revoking, naming the hub a reset admits,
-//!   assigning licenses and managing organizations are the vendor's alone; an organization
+//! - Registering, suspending, reinstating, revoking, naming the hub a reset admits, freeing
+//!   countersigned runner places, assigning licenses and managing organizations are the
+//!   vendor's alone; an organization
 //!   may reset the bindings of its own licenses (how often: [`crate::domain::actions`]).
 //! - A person acts through pages that offer only what changes something in the license's
 //!   state (nothing once it is revoked); an API call is answered in any state (a revoked
@@ -76,6 +77,9 @@ pub enum Operation {
     Change(Action),
     /// Reset a binding so that only a named hub may bind next.
     ResetBindingFor,
+    /// Free the runner places the portal counts for a license (`runner_countersign`), so
+    /// that new runners are countersigned before the old places' receipts end.
+    FreeRunnerPlaces,
     /// Register licenses.
     RegisterLicenses,
     /// Assign a license to an organization, or take it out of any.
@@ -177,6 +181,12 @@ pub fn may(
                 return Err(Denied::VendorOnly);
             }
             change(caller, Action::ResetBinding, license.state)
+        }
+        // Freeing places trusts the customer that the runners freed run no more: the
+        // vendor's call, in any state (it only ever lets fewer places count).
+        (Op::FreeRunnerPlaces, Resource::License(license)) => {
+            visible(caller, license)?;
+            vendor(caller)
         }
         (Op::AssignLicense, Resource::License(license)) => {
             vendor(caller)?;

@@ -22,6 +22,7 @@ pub mod licenses;
 pub mod pings;
 pub mod rebinding;
 pub mod registration;
+pub mod runner_places;
 pub mod standing;
 pub mod totp;
 pub mod witnesses;

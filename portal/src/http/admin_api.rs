@@ -1,5 +1,6 @@
 //! The admin API, for vendor staff and their tools: register licenses (`registering`),
-//! look at them (`licenses`), change their state (`changes`), export usage (`usage`), the
+//! look at them (`licenses`), change their state (`changes`), the runner places a license
+//! holds and their freeing (`runner_places`), export usage (`usage`), the
 //! audit ledger and what is held about a person or an organization (here). Every call
 //! carries an API key (`Authorization: Bearer tsk_…`), authenticated by [`AdminKey`]; who
 //! may do what is [`crate::domain::authorization`]'s rule.
@@ -9,6 +10,7 @@ mod licenses;
 mod proofs;
 mod query;
 mod registering;
+mod runner_places;
 mod usage;
 
 use std::sync::Arc;
@@ -28,6 +30,7 @@ pub use proofs::{consistency as audit_consistency, inclusion as audit_inclusion}
 pub use query::{DEFAULT_PAGE, MAX_PAGE};
 pub(crate) use registering::not_registered;
 pub use registering::{register, register_batch};
+pub use runner_places::{free_runner_places, runner_places};
 pub use usage::usage;
 pub(crate) use usage::usage_csv;
 

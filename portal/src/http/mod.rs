@@ -45,6 +45,8 @@ const ROUTES: &[&str] = &[
     "/v1/admin/licenses/{id}/reinstate",
     "/v1/admin/licenses/{id}/revoke",
     "/v1/admin/licenses/{id}/reset-binding",
+    "/v1/admin/licenses/{id}/runner-places",
+    "/v1/admin/licenses/{id}/runner-places/free",
     "/v1/admin/usage",
     "/v1/admin/organizations",
     "/v1/admin/audit",
@@ -77,6 +79,8 @@ pub fn router(portal: &Arc<Portal>) -> Router {
         .route("/v1/admin/licenses/{id}/reinstate", post(admin_api::reinstate))
         .route("/v1/admin/licenses/{id}/revoke", post(admin_api::revoke))
         .route("/v1/admin/licenses/{id}/reset-binding", post(admin_api::reset_binding))
+        .route("/v1/admin/licenses/{id}/runner-places", get(admin_api::runner_places))
+        .route("/v1/admin/licenses/{id}/runner-places/free", post(admin_api::free_runner_places))
         .route("/v1/admin/usage", get(admin_api::usage))
         .route("/v1/admin/organizations", get(admin_api::organizations))
         .route("/v1/admin/audit", get(admin_api::audit))

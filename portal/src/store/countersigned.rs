@@ -1,5 +1,6 @@
 //! The runner keys countersigned per license: one transaction that reads a license's rows
-//! and writes what the domain decided (`domain::pings::countersign`). Nothing here decides.
+//! and writes what the domain decided (`domain::pings::countersign`; the vendor's freeing,
+//! `domain::runner_places`). Nothing here decides.
 
 use sqlx::Row;
 
@@ -54,8 +55,33 @@ impl Store {
         Ok((CountersignChange { tx }, rows))
     }
 
-    /// The keys countersigned for `license_id`, expired ones included (tests, the admin
-    /// view).
+    /// The keys of `license_id` that count after `now` (the license page, the admin API):
+    /// one read, no transaction.
+    pub async fn countersigned_places(
+        &self,
+        license_id: &str,
+        now: i64,
+    ) -> Result<Vec<CountersignedRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT runner_place, until FROM countersigned_runners \
+             WHERE license_id = $1 AND until > $2 ORDER BY runner_place",
+        )
+        .bind(license_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CountersignedRow {
+                    runner_place: row.try_get("runner_place")?,
+                    until: row.try_get("until")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// The keys countersigned for `license_id`, expired ones included (tests).
     pub async fn countersigned_runners(
         &self,
         license_id: &str,
@@ -96,6 +122,28 @@ impl CountersignChange {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    /// Removes the rows of `license_id`: every one, or the one of `place`. Answers how many
+    /// went.
+    pub async fn free(&mut self, license_id: &str, place: Option<&str>) -> Result<u64, StoreError> {
+        let done =
+            match place {
+                Some(place) => sqlx::query(
+                    "DELETE FROM countersigned_runners WHERE license_id = $1 AND runner_place = $2",
+                )
+                .bind(license_id)
+                .bind(place)
+                .execute(&mut *self.tx)
+                .await?,
+                None => {
+                    sqlx::query("DELETE FROM countersigned_runners WHERE license_id = $1")
+                        .bind(license_id)
+                        .execute(&mut *self.tx)
+                        .await?
+                }
+            };
+        Ok(done.rows_affected())
     }
 
     /// Writes what was done.

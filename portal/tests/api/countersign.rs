@@ -12,12 +12,12 @@ use crate::helpers::{TestApp, TestHub};
 use crate::on_both_stores;
 use tessera_core::license::Claims;
 
-fn runner(seed: u8) -> KeyId {
+pub(crate) fn runner(seed: u8) -> KeyId {
     SigningKey::from_seed(&[seed; 32]).key_id()
 }
 
 /// A registered countersign license for 2 runners with a one-day grace, and its hub, activated.
-async fn countersign_hub(app: &TestApp) -> (tessera_core::license::Claims, TestHub) {
+pub(crate) async fn countersign_hub(app: &TestApp) -> (tessera_core::license::Claims, TestHub) {
     let (license, text) = app.issue(|terms| {
         terms.runners = 2;
         terms.grace_period = Duration::from_secs(86_400);
@@ -31,7 +31,7 @@ async fn countersign_hub(app: &TestApp) -> (tessera_core::license::Claims, TestH
 }
 
 /// Pings an hour later asking for `runners`; the receipt's countersignature.
-async fn ask(
+pub(crate) async fn ask(
     app: &TestApp,
     hub: &mut TestHub,
     license: &Claims,

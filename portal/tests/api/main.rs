@@ -21,6 +21,7 @@ mod mail;
 mod people;
 mod processes;
 mod rights;
+mod runner_places;
 mod serving;
 mod storage;
 mod visibility;

@@ -115,6 +115,8 @@ fn offline_activation_through_both_binaries() {
     let out = run(tessera_testkit::command("tessera")
         .arg("activate-offline")
         .arg(&request)
+        .arg("--license")
+        .arg(&license_path)
         .arg("--key")
         .arg(&key_path)
         .arg("--out")

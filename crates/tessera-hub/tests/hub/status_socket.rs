@@ -53,6 +53,8 @@ fn serving_hub(dir: &Path) -> (Daemon, std::path::PathBuf) {
     run(tessera_testkit::command("tessera")
         .arg("activate-offline")
         .arg(&request)
+        .arg("--license")
+        .arg(&license_path)
         .arg("--key")
         .arg(&key_path)
         .arg("--out")

@@ -123,6 +123,7 @@ pub(super) async fn license(
         "revoke" => Some("The license is revoked."),
         "reset-binding" => Some("The hub binding is reset."),
         "assigned" => Some("The license's organization is changed."),
+        "runner-places-freed" => Some("The runner places are freed: the hub's next validation gets new runners countersigned."),
         _ => None,
     });
     let organizations = match viewer.may(Operation::AssignLicense, facts) {
@@ -134,6 +135,10 @@ pub(super) async fn license(
         _ => Vec::new(),
     };
     let now = portal.now();
+    // A license whose hub asks the portal to countersign its runners holds places here.
+    let places =
+        crate::domain::runner_places::held(portal.records(), &viewer.caller(), &id, now).await?;
+    let free_places = viewer.may(Operation::FreeRunnerPlaces, facts).is_ok();
     let overdue = activation.as_ref().and_then(|a| licenses::overdue(license, a, now.as_unix()));
     let hub_key_id = activation.as_ref().and_then(|a| {
         a.hub_key.parse::<tessera_core::keys::PublicKey>().ok().map(|k| k.key_id().to_string())
@@ -149,6 +154,8 @@ pub(super) async fn license(
         actions: &actions,
         activation: activation.as_ref(),
         usage: &usage,
+        places: (!places.places.is_empty()).then_some(&places),
+        free_places,
         done,
         extend: license.state != LicenseState::Revoked
             && viewer.may(Operation::RegisterLicenses, Resource::Portal).is_ok(),

@@ -2,7 +2,8 @@
 //! (maud, in `pages`), one stylesheet, no JavaScript. A person signs in in `signin`
 //! (`sign_in`, then the second step); the licenses' pages are in `licenses`, people and
 //! invitations in `people`, one's own profile and data rights in `profile`, API keys in
-//! `api_keys`, the ledger's page in `audit`; who may see or do what is asked of
+//! `api_keys`, the ledger's page in `audit`, the vendor's freeing of countersigned runner
+//! places in `runner_places`; who may see or do what is asked of
 //! [`crate::domain::authorization`]. Here are the routes, the [`Viewer`] extractor,
 //! cookies, form tokens and the security headers.
 //!
@@ -26,6 +27,7 @@ mod pages;
 mod people;
 mod posted;
 mod profile;
+mod runner_places;
 mod signin;
 
 use api_keys::*;
@@ -37,6 +39,7 @@ use licenses::*;
 use people::*;
 use posted::{Button, Posted};
 use profile::*;
+use runner_places::*;
 use signin::*;
 
 use std::sync::Arc;
@@ -88,6 +91,8 @@ pub fn router() -> Router<Arc<Portal>> {
         .route("/ui/licenses/{id}", get(license))
         .route("/ui/licenses/{id}/confirm/{action}", get(confirm))
         .route("/ui/licenses/{id}/extend", get(extend))
+        .route("/ui/licenses/{id}/runner-places", get(confirm_free_places))
+        .route("/ui/licenses/{id}/runner-places/free", axum::routing::post(free_places))
         .route("/ui/licenses/{id}/{action}", axum::routing::post(act))
         .route("/ui/organizations", get(organizations).post(create_organization))
         .route("/ui/usage.csv", get(usage_csv))

@@ -17,6 +17,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("license.revoked", "license revoked"),
     ("license.binding_reset", "hub binding reset"),
     ("license.binding_reset_by_customer", "hub binding reset by the customer"),
+    ("license.runner_places_freed", "runner places freed"),
     ("license.assigned", "license assigned"),
     ("organization.created", "organization created"),
     ("user.created", "account created"),
@@ -160,6 +161,18 @@ impl AuditNames {
             }
             "license.binding_reset" | "license.binding_reset_by_customer" => {
                 verb(&mut out, "reset the hub binding of");
+                licenses(&mut out, &ids[..ids.len().min(1)]);
+                of_org(&mut out);
+            }
+            "license.runner_places_freed" => {
+                match ids.get(1).and_then(|p| p.strip_prefix("place:")) {
+                    Some(place) => {
+                        verb(&mut out, "freed the runner place");
+                        out.push(Piece::Code(place.to_owned()));
+                        out.push(text(" of "));
+                    }
+                    None => verb(&mut out, "freed the runner places of"),
+                }
                 licenses(&mut out, &ids[..ids.len().min(1)]);
                 of_org(&mut out);
             }

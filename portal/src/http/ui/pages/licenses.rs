@@ -45,6 +45,10 @@ pub struct LicensePage<'a> {
     pub actions: &'a [Action],
     pub activation: Option<&'a ActivationRow>,
     pub usage: &'a [MonthlyUsage],
+    /// The runner places it holds at the portal (`runner_countersign`), when it holds any.
+    pub places: Option<&'a crate::domain::runner_places::PlacesHeld>,
+    /// The viewer may free them (the vendor's people).
+    pub free_places: bool,
     pub done: Option<&'a str>,
     /// Seconds its hub has been silent, when that is overdue.
     pub overdue: Option<i64>,
@@ -125,6 +129,9 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                     }
                 }
                 None => p { "Not bound to a hub: the next activation binds it." }
+            }
+            @if let Some(held) = view.places {
+                (places_held(&l.id, held, view.free_places))
             }
             h2 id="usage" { "Validations per month" }
             (chart(view.usage, view.this_month))

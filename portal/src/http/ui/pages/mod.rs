@@ -10,6 +10,7 @@ mod licenses;
 mod people;
 mod profile;
 mod renewal;
+mod runner_places;
 mod second_factor;
 mod signin;
 
@@ -21,6 +22,7 @@ pub use licenses::*;
 pub use people::*;
 pub use profile::*;
 pub use renewal::*;
+pub use runner_places::*;
 pub use second_factor::*;
 pub use signin::*;
 
