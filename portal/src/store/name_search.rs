@@ -56,44 +56,59 @@ const SQLITE_INDEX: [&str; 7] = [
 ];
 
 /// PostgreSQL: the names with a GIN index of their trigrams (`pg_trgm` ships with
-/// PostgreSQL and is a trusted extension: the database's owner may create it), kept by one
-/// trigger function.
+/// PostgreSQL and is a trusted extension: the database's owner may create it). Licenses are
+/// registered and deleted many to a statement: those triggers run once a statement, over
+/// its rows; a rename (one license) once a row, and only when `org` is written, which the
+/// ping path never does.
 ///
 /// A name goes when its last license goes. Under READ COMMITTED a check "no license has
 /// this name" cannot see a license of that name being registered at the same moment, so the
 /// two take the name's row in turn: a registration holds it `FOR KEY SHARE` (registrations
 /// share it, none waits for another), a deletion takes it `FOR UPDATE` and only then checks,
 /// in a statement of its own (a fresh snapshot that sees the registration, once committed).
-const POSTGRES_INDEX: [&str; 8] = [
+const POSTGRES_INDEX: [&str; 10] = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     // The per-license index this one replaced, dropped if there.
     "DROP INDEX IF EXISTS licenses_org_trigrams",
     "CREATE TABLE IF NOT EXISTS customer_names (org TEXT PRIMARY KEY)",
     "CREATE INDEX IF NOT EXISTS customer_name_trigrams ON customer_names \
      USING gin (org gin_trgm_ops)",
-    "CREATE OR REPLACE FUNCTION customer_names_follow_licenses() RETURNS trigger \
+    "CREATE OR REPLACE FUNCTION customer_names_gained() RETURNS trigger \
      LANGUAGE plpgsql AS $body$ \
      BEGIN \
-       IF TG_OP IN ('UPDATE', 'DELETE') THEN \
-         PERFORM 1 FROM customer_names WHERE org = OLD.org FOR UPDATE; \
-         DELETE FROM customer_names WHERE org = OLD.org \
-           AND NOT EXISTS (SELECT 1 FROM licenses WHERE org = OLD.org); \
-       END IF; \
-       IF TG_OP IN ('INSERT', 'UPDATE') THEN \
-         PERFORM 1 FROM customer_names WHERE org = NEW.org FOR KEY SHARE; \
-         IF NOT FOUND THEN \
-           INSERT INTO customer_names (org) VALUES (NEW.org) ON CONFLICT (org) DO NOTHING; \
-         END IF; \
-       END IF; \
+       PERFORM 1 FROM customer_names WHERE org IN (SELECT org FROM new_licenses) \
+         FOR KEY SHARE; \
+       INSERT INTO customer_names (org) SELECT DISTINCT org FROM new_licenses \
+         ON CONFLICT (org) DO NOTHING; \
        RETURN NULL; \
      END $body$",
-    "CREATE OR REPLACE TRIGGER customer_name_of_a_new_license AFTER INSERT ON licenses \
-     FOR EACH ROW EXECUTE FUNCTION customer_names_follow_licenses()",
-    "CREATE OR REPLACE TRIGGER customer_name_of_a_deleted_license AFTER DELETE ON licenses \
-     FOR EACH ROW EXECUTE FUNCTION customer_names_follow_licenses()",
+    "CREATE OR REPLACE FUNCTION customer_names_maybe_gone() RETURNS trigger \
+     LANGUAGE plpgsql AS $body$ \
+     BEGIN \
+       PERFORM 1 FROM customer_names WHERE org IN (SELECT org FROM old_licenses) FOR UPDATE; \
+       DELETE FROM customer_names c WHERE c.org IN (SELECT org FROM old_licenses) \
+         AND NOT EXISTS (SELECT 1 FROM licenses l WHERE l.org = c.org); \
+       RETURN NULL; \
+     END $body$",
+    "CREATE OR REPLACE FUNCTION customer_names_renamed() RETURNS trigger \
+     LANGUAGE plpgsql AS $body$ \
+     BEGIN \
+       PERFORM 1 FROM customer_names WHERE org = NEW.org FOR KEY SHARE; \
+       INSERT INTO customer_names (org) VALUES (NEW.org) ON CONFLICT (org) DO NOTHING; \
+       PERFORM 1 FROM customer_names WHERE org = OLD.org FOR UPDATE; \
+       DELETE FROM customer_names WHERE org = OLD.org \
+         AND NOT EXISTS (SELECT 1 FROM licenses WHERE org = OLD.org); \
+       RETURN NULL; \
+     END $body$",
+    "CREATE OR REPLACE TRIGGER customer_names_of_new_licenses AFTER INSERT ON licenses \
+     REFERENCING NEW TABLE AS new_licenses FOR EACH STATEMENT \
+     EXECUTE FUNCTION customer_names_gained()",
+    "CREATE OR REPLACE TRIGGER customer_names_of_deleted_licenses AFTER DELETE ON licenses \
+     REFERENCING OLD TABLE AS old_licenses FOR EACH STATEMENT \
+     EXECUTE FUNCTION customer_names_maybe_gone()",
     "CREATE OR REPLACE TRIGGER customer_name_of_a_renamed_license AFTER UPDATE OF org \
      ON licenses FOR EACH ROW WHEN (OLD.org IS DISTINCT FROM NEW.org) \
-     EXECUTE FUNCTION customer_names_follow_licenses()",
+     EXECUTE FUNCTION customer_names_renamed()",
 ];
 
 /// The names of the licenses registered before the table was made (the triggers on SQLite
