@@ -168,13 +168,27 @@ impl Store {
         filter: &LicenseFilter,
         now: UnixTime,
     ) -> Result<Where, StoreError> {
+        Ok(self.filtered_twice(filter, now, false).await?.0)
+    }
+
+    /// [`Store::filtered`] for counting, and for a page read in an order an index gives
+    /// when `walks` ([`Where::walks_common_names`]), from one lookup of the name.
+    pub(crate) async fn filtered_twice(
+        &self,
+        filter: &LicenseFilter,
+        now: UnixTime,
+        walks: bool,
+    ) -> Result<(Where, Where), StoreError> {
         let names = match &filter.name {
             Some(part) => Some(self.name_lookup(part).await?),
             None => None,
         };
-        let mut sql = Where::new(self.backend);
-        filter.conditions(&mut sql, now, names.as_ref());
-        Ok(sql)
+        let mut counted = Where::new(self.backend);
+        filter.conditions(&mut counted, now, names.as_ref());
+        let mut paged = Where::new(self.backend);
+        paged.walks_common_names = walks;
+        filter.conditions(&mut paged, now, names.as_ref());
+        Ok((counted, paged))
     }
 }
 
@@ -199,13 +213,16 @@ pub(crate) fn past_grace(t: &str) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct Where {
     pub(crate) backend: Backend,
+    /// A page read in an order an index gives: a name search common enough is walked in
+    /// that order, not fetched by name (name_search.rs, `COMMON_SHARE`).
+    pub(crate) walks_common_names: bool,
     conditions: Vec<String>,
     binds: Vec<Bind>,
 }
 
 impl Where {
     pub(crate) fn new(backend: Backend) -> Where {
-        Where { backend, conditions: Vec::new(), binds: Vec::new() }
+        Where { backend, walks_common_names: false, conditions: Vec::new(), binds: Vec::new() }
     }
 
     /// Adds a value; returns its placeholder number.

@@ -25,6 +25,12 @@ pub enum LicenseSort {
 }
 
 impl LicenseSort {
+    /// Whether an index gives this order (the id's, `licenses (org, id)`, `expires_at`'s),
+    /// so that a page can walk it.
+    fn indexed(self) -> bool {
+        matches!(self, LicenseSort::Issued | LicenseSort::Customer | LicenseSort::Ends)
+    }
+
     /// The sort value of a license in `licenses {l}` joined with `activations {a}`.
     fn key(self, l: &str, a: &str) -> Option<String> {
         match self {
@@ -69,7 +75,7 @@ impl Store {
         limit: u32,
         now: UnixTime,
     ) -> Result<Vec<LicenseSummary>, StoreError> {
-        let sql = self.filtered(filter, now).await?;
+        let (_, sql) = self.filtered_twice(filter, now, order.sort.indexed()).await?;
         self.page_where(sql, order, cursor, limit).await
     }
 
@@ -86,9 +92,9 @@ impl Store {
         cap: u32,
         now: UnixTime,
     ) -> Result<(Vec<LicenseSummary>, i64), StoreError> {
-        let sql = self.filtered(filter, now).await?;
-        let count = self.count_where(sql.clone(), cap).await?;
-        let page = self.page_where(sql, order, cursor, limit).await?;
+        let (counted, paged) = self.filtered_twice(filter, now, order.sort.indexed()).await?;
+        let count = self.count_where(counted, cap).await?;
+        let page = self.page_where(paged, order, cursor, limit).await?;
         Ok((page, count))
     }
 

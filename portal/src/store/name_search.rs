@@ -152,12 +152,21 @@ const NAMES_BOUND: usize = 1000;
 
 /// The names that contain a part, as [`Store::name_lookup`] found them.
 #[derive(Debug, Clone)]
-pub(crate) enum NameMatches {
-    /// These names, every one ([`NAMES_BOUND`] at most).
-    Names(Vec<String>),
-    /// More names than are bound: the query looks them up itself.
-    Many,
+pub(crate) struct NameMatches {
+    /// These names, every one ([`NAMES_BOUND`] at most), or `None` when there are more:
+    /// the query looks them up itself.
+    names: Option<Vec<String>>,
+    /// The names are at least [`COMMON_SHARE`] of all names.
+    common: bool,
 }
+
+/// The share of all names (one in this many) from which a part is common. On SQLite, which
+/// keeps no statistics, the licenses of a common part are then read in the page's own order
+/// and the names checked on each, not fetched by name and sorted: at a million licenses
+/// "gmbh" (143 of 1,000 names) would fetch and sort 143,000 licenses a page, where walking
+/// finds its 100 within the first thousand or so. Below a hundredth of the names (10,000
+/// licenses at a million) fetching is the cheaper; the count always fetches, by name.
+const COMMON_SHARE: usize = 100;
 
 /// `part` as one FTS5 phrase (quotes doubled): its trigrams in a row, i.e. the substring.
 fn phrase(part: &str) -> String {
@@ -201,34 +210,50 @@ impl Store {
     /// The names that contain `part` (three characters or more: a trigram index finds
     /// nothing shorter), whatever the case.
     pub(super) async fn name_lookup(&self, part: &str) -> Result<NameMatches, StoreError> {
-        let query = format!("{} LIMIT {}", names_containing(self.backend, 1), NAMES_BOUND + 1);
+        let query = format!(
+            "SELECT found.org, (SELECT COUNT(*) FROM customer_names) FROM ({} LIMIT {}) found",
+            names_containing(self.backend, 1),
+            NAMES_BOUND + 1
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(query))
             .bind(bound_part(self.backend, part))
             .fetch_all(&self.pool)
             .await?;
+        let all = match rows.first() {
+            Some(row) => usize::try_from(row.try_get::<i64, _>(1)?).unwrap_or(usize::MAX),
+            None => 0,
+        };
+        let common = rows.len().saturating_mul(COMMON_SHARE) >= all && !rows.is_empty();
         if rows.len() > NAMES_BOUND {
-            return Ok(NameMatches::Many);
+            return Ok(NameMatches { names: None, common });
         }
         let names = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>()?;
-        Ok(NameMatches::Names(names))
+        Ok(NameMatches { names: Some(names), common })
     }
 }
 
 /// The condition "the license's organization name contains `part`, whatever the case" on
 /// `licenses l`, given the names [`Store::name_lookup`] found for `part`.
 pub(super) fn push_condition(sql: &mut Where, part: &str, matches: &NameMatches) {
-    match matches {
-        NameMatches::Names(names) if names.is_empty() => sql.push("1 = 0".to_owned()),
-        NameMatches::Names(names) => {
+    // SQLite uses no index for a column written `+l.org`: a common part's licenses are then
+    // read in the order of the page ([`COMMON_SHARE`]).
+    let column = if matches.common && sql.walks_common_names && sql.backend == Backend::Sqlite {
+        "+l.org"
+    } else {
+        "l.org"
+    };
+    match &matches.names {
+        Some(names) if names.is_empty() => sql.push("1 = 0".to_owned()),
+        Some(names) => {
             let placeholders: Vec<String> = names
                 .iter()
                 .map(|name| format!("${}", sql.bind(Bind::Text(name.clone()))))
                 .collect();
-            sql.push(format!("l.org IN ({})", placeholders.join(", ")));
+            sql.push(format!("{column} IN ({})", placeholders.join(", ")));
         }
-        NameMatches::Many => {
+        None => {
             let n = sql.bind(Bind::Text(bound_part(sql.backend, part)));
-            sql.push(format!("l.org IN ({})", names_containing(sql.backend, n)));
+            sql.push(format!("{column} IN ({})", names_containing(sql.backend, n)));
         }
     }
 }
@@ -245,14 +270,31 @@ mod tests {
 
     #[test]
     fn many_names_are_looked_up_inside_the_query_and_few_are_bound() {
-        let mut few = Where::new(Backend::Postgres);
-        push_condition(&mut few, "acme", &NameMatches::Names(vec!["Acme".into(), "ACME".into()]));
-        assert_eq!(few.clause(), " WHERE (l.org IN ($1, $2))");
+        let few = NameMatches { names: Some(vec!["Acme".into(), "ACME".into()]), common: false };
+        let mut sql = Where::new(Backend::Postgres);
+        push_condition(&mut sql, "acme", &few);
+        assert_eq!(sql.clause(), " WHERE (l.org IN ($1, $2))");
         let mut none = Where::new(Backend::Sqlite);
-        push_condition(&mut none, "acme", &NameMatches::Names(Vec::new()));
+        push_condition(&mut none, "acme", &NameMatches { names: Some(Vec::new()), common: false });
         assert_eq!(none.clause(), " WHERE (1 = 0)");
         let mut many = Where::new(Backend::Sqlite);
-        push_condition(&mut many, "gmbh", &NameMatches::Many);
+        push_condition(&mut many, "gmbh", &NameMatches { names: None, common: true });
         assert!(many.clause().contains("customer_name_trigrams MATCH $1"), "{}", many.clause());
+        assert!(many.clause().starts_with(" WHERE (l.org IN"), "fetched by name when counted");
+    }
+
+    #[test]
+    fn a_common_part_is_walked_on_sqlite_when_the_page_walks() {
+        let common = NameMatches { names: Some(vec!["Acme".into()]), common: true };
+        for (backend, walks, column) in [
+            (Backend::Sqlite, true, "+l.org"),
+            (Backend::Sqlite, false, "l.org"),
+            (Backend::Postgres, true, "l.org"),
+        ] {
+            let mut sql = Where::new(backend);
+            sql.walks_common_names = walks;
+            push_condition(&mut sql, "acme", &common);
+            assert_eq!(sql.clause(), format!(" WHERE ({column} IN ($1))"));
+        }
     }
 }
