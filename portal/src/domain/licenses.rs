@@ -176,14 +176,18 @@ pub async fn list(
     store.license_list(filter, order, cursor, limit, now).await
 }
 
-/// How many licenses `filter` covers, counted up to `cap` (past it: `cap + 1`).
-pub async fn count(
+/// A page of the licenses `filter` covers, as [`list`] reads it, and how many there are,
+/// counted up to `cap` (past it: `cap + 1`).
+pub async fn list_counted(
     store: &Store,
     filter: &LicenseFilter,
+    order: crate::store::ListOrder,
+    cursor: crate::store::ListCursor<'_>,
+    limit: u32,
     cap: u32,
     now: UnixTime,
-) -> Result<i64, StoreError> {
-    store.license_count(filter, cap, now).await
+) -> Result<(Vec<LicenseSummary>, i64), StoreError> {
+    store.license_list_counted(filter, order, cursor, limit, cap, now).await
 }
 
 /// The monthly usage of a page of the licenses `filter` covers, as [`page`] walks them.

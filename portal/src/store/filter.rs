@@ -6,7 +6,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use tessera_core::{Status, UnixTime};
 
-use super::name_search::NameLookup;
+use super::name_search::NameMatches;
 use super::{Backend, Store, StoreError};
 
 /// What a license's standing can be filtered on: the words
@@ -103,9 +103,9 @@ pub struct LicenseFilter {
 }
 
 impl LicenseFilter {
-    /// The filters as conditions on `sql`; `name` is how [`Store::name_lookup`] looks up
-    /// [`LicenseFilter::name`] on this database.
-    pub(crate) fn conditions(&self, sql: &mut Where, now: UnixTime, name: Option<&NameLookup>) {
+    /// The filters as conditions on `sql`; `names` are those [`Store::name_lookup`] found
+    /// containing [`LicenseFilter::name`].
+    pub(crate) fn conditions(&self, sql: &mut Where, now: UnixTime, names: Option<&NameMatches>) {
         if let Some(organization) = &self.organization {
             let n = sql.bind(Bind::Text(organization.clone()));
             sql.push(format!("l.org_id = ${n}"));
@@ -130,8 +130,8 @@ impl LicenseFilter {
             let n = sql.bind(Bind::Int(from));
             sql.push(format!("l.expires_at >= ${n}"));
         }
-        if let Some(part) = &self.name {
-            super::name_search::push_condition(sql, part, name);
+        if let (Some(part), Some(names)) = (&self.name, names) {
+            super::name_search::push_condition(sql, part, names);
         }
         if let Some(t) = self.past_grace {
             let n = sql.bind(Bind::Int(t));
@@ -161,20 +161,34 @@ impl LicenseFilter {
 }
 
 impl Store {
-    /// A WHERE clause holding `filter` at `now` (a name looked up as this database does
-    /// best: [`Store::name_lookup`]).
+    /// A WHERE clause holding `filter` at `now` (a name searched for looked up first:
+    /// [`Store::name_lookup`]).
     pub(crate) async fn filtered(
         &self,
         filter: &LicenseFilter,
         now: UnixTime,
     ) -> Result<Where, StoreError> {
-        let lookup = match &filter.name {
-            Some(part) => self.name_lookup(part).await?,
+        Ok(self.filtered_twice(filter, now, false).await?.0)
+    }
+
+    /// [`Store::filtered`] for counting, and for a page read in an order an index gives
+    /// when `walks` ([`Where::walks_common_names`]), from one lookup of the name.
+    pub(crate) async fn filtered_twice(
+        &self,
+        filter: &LicenseFilter,
+        now: UnixTime,
+        walks: bool,
+    ) -> Result<(Where, Where), StoreError> {
+        let names = match &filter.name {
+            Some(part) => Some(self.name_lookup(part).await?),
             None => None,
         };
-        let mut sql = Where::new(self.backend);
-        filter.conditions(&mut sql, now, lookup.as_ref());
-        Ok(sql)
+        let mut counted = Where::new(self.backend);
+        filter.conditions(&mut counted, now, names.as_ref());
+        let mut paged = Where::new(self.backend);
+        paged.walks_common_names = walks;
+        filter.conditions(&mut paged, now, names.as_ref());
+        Ok((counted, paged))
     }
 }
 
@@ -196,16 +210,19 @@ pub(crate) fn past_grace(t: &str) -> String {
 
 /// A WHERE clause under construction for one database: conditions joined by AND, values
 /// numbered `$1`, `$2`…
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Where {
     pub(crate) backend: Backend,
+    /// A page read in an order an index gives: a name search common enough is walked in
+    /// that order, not fetched by name (name_search.rs, `COMMON_SHARE`).
+    pub(crate) walks_common_names: bool,
     conditions: Vec<String>,
     binds: Vec<Bind>,
 }
 
 impl Where {
     pub(crate) fn new(backend: Backend) -> Where {
-        Where { backend, conditions: Vec::new(), binds: Vec::new() }
+        Where { backend, walks_common_names: false, conditions: Vec::new(), binds: Vec::new() }
     }
 
     /// Adds a value; returns its placeholder number.

@@ -5,7 +5,7 @@
 use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
-use super::filter::{Bind, LicenseFilter, page_source};
+use super::filter::{Bind, LicenseFilter, Where, page_source};
 use super::{LICENSE_COLUMNS, LicenseSummary, Store, StoreError, license_from_row};
 
 /// The column a list is sorted by; the license id breaks ties.
@@ -25,6 +25,12 @@ pub enum LicenseSort {
 }
 
 impl LicenseSort {
+    /// Whether an index gives this order (the id's, `licenses (org, id)`, `expires_at`'s),
+    /// so that a page can walk it.
+    fn indexed(self) -> bool {
+        matches!(self, LicenseSort::Issued | LicenseSort::Customer | LicenseSort::Ends)
+    }
+
     /// The sort value of a license in `licenses {l}` joined with `activations {a}`.
     fn key(self, l: &str, a: &str) -> Option<String> {
         match self {
@@ -69,7 +75,37 @@ impl Store {
         limit: u32,
         now: UnixTime,
     ) -> Result<Vec<LicenseSummary>, StoreError> {
-        let mut sql = self.filtered(filter, now).await?;
+        let (_, sql) = self.filtered_twice(filter, now, order.sort.indexed()).await?;
+        self.page_where(sql, order, cursor, limit).await
+    }
+
+    /// The page [`Store::license_list`] answers, and how many licenses `filter` covers,
+    /// counted up to `cap` + 1 (a count past the cap answers `cap + 1`: a page's count then
+    /// reads at most that many index entries, whatever the size of the table). A name
+    /// searched for is looked up once for both.
+    pub async fn license_list_counted(
+        &self,
+        filter: &LicenseFilter,
+        order: ListOrder,
+        cursor: ListCursor<'_>,
+        limit: u32,
+        cap: u32,
+        now: UnixTime,
+    ) -> Result<(Vec<LicenseSummary>, i64), StoreError> {
+        let (counted, paged) = self.filtered_twice(filter, now, order.sort.indexed()).await?;
+        let count = self.count_where(counted, cap).await?;
+        let page = self.page_where(paged, order, cursor, limit).await?;
+        Ok((page, count))
+    }
+
+    /// A page of the licenses `sql` holds, as [`Store::license_list`] reads it.
+    async fn page_where(
+        &self,
+        mut sql: Where,
+        order: ListOrder,
+        cursor: ListCursor<'_>,
+        limit: u32,
+    ) -> Result<Vec<LicenseSummary>, StoreError> {
         // Walking backwards: the opposite order, turned round below.
         let backwards = matches!(cursor, ListCursor::Before(_));
         let descending = order.descending != backwards;
@@ -121,16 +157,8 @@ impl Store {
         Ok(page)
     }
 
-    /// How many licenses `filter` covers, counted up to `cap` + 1 (a count past the cap
-    /// answers `cap + 1`): a page's count then reads at most that many index entries,
-    /// whatever the size of the table.
-    pub async fn license_count(
-        &self,
-        filter: &LicenseFilter,
-        cap: u32,
-        now: UnixTime,
-    ) -> Result<i64, StoreError> {
-        let mut sql = self.filtered(filter, now).await?;
+    /// How many licenses `sql` holds, counted up to `cap` + 1.
+    async fn count_where(&self, mut sql: Where, cap: u32) -> Result<i64, StoreError> {
         let limit_n = sql.bind(Bind::Int(i64::from(cap) + 1));
         let query = format!(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS one FROM licenses l \

@@ -160,9 +160,9 @@ pub(super) async fn list_page(
     let cursor = request.cursor();
     let (filter, order) = (&request.filter, request.order);
     let records = portal.records();
-    let mut page = domain_licenses::list(records, filter, order, cursor, PAGE + 1, now).await?;
-    let count =
-        domain_licenses::count(records, filter, domain_licenses::LIST_COUNT_CAP, now).await?;
+    let cap = domain_licenses::LIST_COUNT_CAP;
+    let (mut page, count) =
+        domain_licenses::list_counted(records, filter, order, cursor, PAGE + 1, cap, now).await?;
     let more = page.len() > PAGE as usize;
     // The extra license read says whether there is a page beyond, on the side walked.
     let backwards = matches!(cursor, ListCursor::Before(_));

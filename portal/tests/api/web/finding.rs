@@ -379,3 +379,156 @@ on_both_stores!(the_dashboards_cards_link_to_the_lists_they_count, |app| {
     let silent = dana.get("/ui/licenses?silent=past_grace").await;
     assert_eq!(listed(&silent), vec![claims[1].id.to_string()], "{}", silent.body);
 });
+
+/// The license ids a search by name finds, sorted (the first page: at most 100).
+async fn found_by_name(browser: &mut Browser<'_>, q: &str) -> Vec<String> {
+    let page = browser.get(&format!("/ui/licenses?q={}", q.replace(' ', "+"))).await;
+    assert_eq!(page.status, 200, "{q}: {}", page.body);
+    let mut found = listed(&page);
+    found.sort();
+    found
+}
+
+/// Whether the name index holds `name` (exactly, case and all).
+async fn indexed(app: &TestApp, name: &str) -> bool {
+    let rows = sqlx::query("SELECT org FROM customer_names WHERE org = $1")
+        .bind(name)
+        .fetch_all(app.portal.store.pool())
+        .await
+        .expect("customer_names");
+    !rows.is_empty()
+}
+
+on_both_stores!(a_name_leaves_the_search_with_its_last_license_renamed_or_deleted, |app| {
+    // Licenses 0 and 1 end in 2028 (the helper's default), the others terminate in 2030.
+    let names = ["Old Acme", "ACME CORP", "Acme Corp", "acme corp", "Initech"];
+    let claims = register_all(&app, names.len(), |i, t| {
+        t.org = org(names[i]);
+        if i >= 2 {
+            t.terminates_at = Some("2030-06-01T00:00:00Z".parse().expect("t"));
+        }
+    })
+    .await;
+    let id = |i: usize| claims[i].id.to_string();
+    let ids = |of: &[usize]| {
+        let mut ids: Vec<String> = of.iter().map(|&i| id(i)).collect();
+        ids.sort();
+        ids
+    };
+    let mut dana = staff(&app).await;
+    // Names differing only in case are names of their own, each found whatever the case.
+    assert_eq!(found_by_name(&mut dana, "acme corp").await, ids(&[1, 2, 3]));
+    assert_eq!(found_by_name(&mut dana, "ACME").await, ids(&[0, 1, 2, 3]));
+    for name in names {
+        assert!(indexed(&app, name).await, "{name}");
+    }
+
+    // Renamed (no path of the portal renames a license today; the index follows whoever
+    // writes the column): the old name goes with its only license, the new one is found.
+    let rename = async |i: usize, to: &str| {
+        sqlx::query("UPDATE licenses SET org = $1 WHERE id = $2")
+            .bind(to)
+            .bind(id(i))
+            .execute(app.portal.store.pool())
+            .await
+            .expect("rename");
+    };
+    rename(4, "Initrode Acme").await;
+    assert_eq!(found_by_name(&mut dana, "initech").await, Vec::<String>::new());
+    assert_eq!(found_by_name(&mut dana, "initrode").await, ids(&[4]));
+    assert!(!indexed(&app, "Initech").await);
+
+    // Deleted when their contracts ended long ago (the retention job's own call): the last
+    // license of "Old Acme" and of "ACME CORP"; "Acme Corp" and "acme corp" keep theirs.
+    let after_2028 = 1_861_920_000; // 2029-01-01
+    assert_eq!(app.portal.store.delete_ended_licenses(after_2028).await.expect("purge"), 2);
+    assert_eq!(found_by_name(&mut dana, "old acme").await, Vec::<String>::new());
+    assert_eq!(found_by_name(&mut dana, "acme corp").await, ids(&[2, 3]));
+    assert!(!indexed(&app, "Old Acme").await);
+    assert!(!indexed(&app, "ACME CORP").await);
+    assert!(indexed(&app, "Acme Corp").await && indexed(&app, "acme corp").await);
+    let page = dana.get("/ui/licenses?q=acme").await;
+    assert!(page.body.contains("3 licenses match."), "{}", page.body);
+
+    // Renamed to a name that differs only in case: one name left, both licenses under it.
+    rename(3, "Acme Corp").await;
+    assert_eq!(found_by_name(&mut dana, "acme corp").await, ids(&[2, 3]));
+    assert!(!indexed(&app, "acme corp").await);
+    assert!(indexed(&app, "Acme Corp").await);
+});
+
+on_both_stores!(an_org_admins_search_never_shows_another_organizations_license, |app| {
+    let acme = accounts::create_organization(&app.portal.store, "Acme Corp", app.now())
+        .await
+        .expect("org");
+    let rival = accounts::create_organization(&app.portal.store, "Acme Rival", app.now())
+        .await
+        .expect("org");
+    // Licenses 0-2 name "Acme Corp" and belong to it; 3 names "Acme Rival"; 4 names "Acme
+    // Corp" too but is moved to the rival: the same name, another organization.
+    let names = ["Acme Corp", "Acme Corp", "Acme Corp", "Acme Rival", "Acme Corp"];
+    let claims = register_all(&app, names.len(), |i, t| t.org = org(names[i])).await;
+    let id = |i: usize| claims[i].id.to_string();
+    app.portal.store.assign_license(&id(4), Some(&rival.id)).await.expect("assign");
+    person(&app, "ops@acme.example", Role::OrgAdmin, Some(&acme.id)).await;
+    let mut ops = Browser::new(&app);
+    assert_eq!(ops.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let mut own = vec![id(0), id(1), id(2)];
+    own.sort();
+    for q in ["acme", "acme corp", "ACME CORP", "corp"] {
+        assert_eq!(found_by_name(&mut ops, q).await, own, "{q}");
+    }
+    assert_eq!(found_by_name(&mut ops, "rival").await, Vec::<String>::new());
+    let page = ops.get("/ui/licenses?q=acme+corp&sort=customer&dir=desc").await;
+    assert!(page.body.contains("3 licenses match."), "{}", page.body);
+    // The staff see all four of the name.
+    let mut dana = staff(&app).await;
+    assert_eq!(found_by_name(&mut dana, "acme corp").await.len(), 4);
+});
+
+on_both_stores!(paging_through_a_search_reaches_every_match_once, |app| {
+    // 1,010 names of one pattern ("match co 0" is in 1,000 of them, "match co" in all) and
+    // 40 licenses of another name, issued among them.
+    let claims = register_all(&app, 1050, |i, t| {
+        t.org = org(&if i % 26 == 25 {
+            "Other Industries".to_owned()
+        } else {
+            format!("Match Co {:04}", i - i / 26)
+        });
+    })
+    .await;
+    let name_of = |i: usize| claims[i].org.to_string();
+    let mut dana = staff(&app).await;
+    for (q, in_names) in [("match co 0", "Match Co 0"), ("MATCH CO", "Match Co")] {
+        let mut expected: Vec<String> = (0..claims.len())
+            .filter(|&i| name_of(i).starts_with(in_names))
+            .map(|i| claims[i].id.to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(expected.len(), if in_names.ends_with('0') { 1000 } else { 1010 });
+        for (sort, dir) in [("", ""), ("customer", "desc"), ("ends", "asc")] {
+            let first = format!("/ui/licenses?q={}&sort={sort}&dir={dir}", q.replace(' ', "+"));
+            let mut pages: Vec<Vec<String>> = Vec::new();
+            let mut at = Some(first.clone());
+            while let Some(path) = at {
+                let page = dana.get(&path).await;
+                assert_eq!(page.status, 200, "{path}");
+                pages.push(listed(&page));
+                at = link(&page, "next");
+                assert!(pages.len() <= 11, "{q} {sort}: more pages than matches");
+            }
+            let mut walked: Vec<String> = pages.iter().flatten().cloned().collect();
+            walked.sort();
+            assert_eq!(walked, expected, "{q} {sort} {dir}: a match repeated or missed");
+            // Back from the last page: the same pages.
+            let mut page = dana.get(&first).await;
+            for _ in 1..pages.len() {
+                page = dana.get(&link(&page, "next").expect("next")).await;
+            }
+            for expected in pages.iter().rev().skip(1) {
+                page = dana.get(&link(&page, "prev").expect("a previous page")).await;
+                assert_eq!(&listed(&page), expected, "{q} {sort} {dir}: back");
+            }
+        }
+    }
+});
