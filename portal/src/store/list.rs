@@ -76,7 +76,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<Vec<LicenseSummary>, StoreError> {
         let (_, sql) = self.filtered_twice(filter, now, order.sort.indexed()).await?;
-        self.page_where(sql, order, cursor, limit).await
+        self.page_where(sql, filter, order, cursor, limit).await
     }
 
     /// The page [`Store::license_list`] answers, and how many licenses `filter` covers,
@@ -94,14 +94,16 @@ impl Store {
     ) -> Result<(Vec<LicenseSummary>, i64), StoreError> {
         let (counted, paged) = self.filtered_twice(filter, now, order.sort.indexed()).await?;
         let count = self.count_where(counted, cap).await?;
-        let page = self.page_where(paged, order, cursor, limit).await?;
+        let page = self.page_where(paged, filter, order, cursor, limit).await?;
         Ok((page, count))
     }
 
-    /// A page of the licenses `sql` holds, as [`Store::license_list`] reads it.
+    /// A page of the licenses `sql` holds (the conditions of `filter`), as
+    /// [`Store::license_list`] reads it.
     async fn page_where(
         &self,
         mut sql: Where,
+        filter: &LicenseFilter,
         order: ListOrder,
         cursor: ListCursor<'_>,
         limit: u32,
@@ -122,9 +124,19 @@ impl Store {
             (ListCursor::After(id) | ListCursor::Before(id), Some(key)) => {
                 let n = sql.bind(Bind::Text(id.to_owned()));
                 let of_cursor = order.sort.key("cl", "ca").unwrap_or_default();
+                // The cursor's own sort value only from a license of the caller's scope: else
+                // an org-admin's page would place another organization's license among theirs.
+                let scope = match &filter.organization {
+                    Some(organization) => {
+                        let m = sql.bind(Bind::Text(organization.clone()));
+                        format!(" AND cl.org_id = ${m}")
+                    }
+                    None => String::new(),
+                };
                 sql.push(format!(
                     "({key}, l.id) {cmp} ((SELECT {of_cursor} FROM licenses cl \
-                     LEFT JOIN activations ca ON ca.license_id = cl.id WHERE cl.id = ${n}), ${n})"
+                     LEFT JOIN activations ca ON ca.license_id = cl.id \
+                     WHERE cl.id = ${n}{scope}), ${n})"
                 ));
                 page_source(&mut sql, None)
             }

@@ -481,6 +481,17 @@ on_both_stores!(an_org_admins_search_never_shows_another_organizations_license, 
     assert_eq!(found_by_name(&mut ops, "rival").await, Vec::<String>::new());
     let page = ops.get("/ui/licenses?q=acme+corp&sort=customer&dir=desc").await;
     assert!(page.body.contains("3 licenses match."), "{}", page.body);
+    // Another organization's license as a page cursor tells nothing: the page is the one a
+    // made-up id gives (its end date is not placed among Acme's).
+    for dir in ["asc", "desc"] {
+        let page = |after: String| format!("/ui/licenses?sort=ends&dir={dir}&after={after}");
+        let rivals = ops.get(&page(id(4))).await;
+        let made_up = ops.get(&page("0190a3c4-0000-7000-8000-000000000000".to_owned())).await;
+        assert_eq!(rivals.status, made_up.status);
+        for i in 0..3 {
+            assert!(!rivals.body.contains(&id(i)), "{dir}: {}", rivals.body);
+        }
+    }
     // The staff see all four of the name.
     let mut dana = staff(&app).await;
     assert_eq!(found_by_name(&mut dana, "acme corp").await.len(), 4);
