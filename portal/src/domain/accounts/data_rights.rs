@@ -118,24 +118,26 @@ pub async fn export_person(
             })
         })
         .collect();
-    // The ledger entries they made, oldest first.
-    let mut made = Vec::new();
-    let mut before = None;
-    loop {
-        let query = crate::domain::LedgerQuery {
-            actor: Some(&user.id),
-            before,
-            limit: 1000,
-            ..Default::default()
-        };
-        let page = store.ledger_page(&query).await?;
-        let Some(last) = page.last() else { break };
-        before = Some(last.entry.seq as i64);
-        made.extend(page.into_iter().map(|e| e.entry));
-    }
-    made.reverse();
+    // The ledger entries they made, and those about them (a role changed, a sign-in
+    // delayed), oldest first.
+    let made = ledger_entries(store, Some(&user.id), None).await?;
+    let about = ledger_entries(store, None, Some(&user.id)).await?;
+    let invitations: Vec<serde_json::Value> = store
+        .invitations_by(&user.id)
+        .await?
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "email": i.email, "role": i.role, "organization_id": i.org_id,
+                "created_at": i.created_at, "expires_at": i.expires_at,
+            })
+        })
+        .collect();
+    let recovery_codes_left = store.recovery_codes_left(&user.id).await?;
     Ok(serde_json::json!({
         "ledger_entries_as_actor": made,
+        "ledger_entries_about_them": about,
+        "invitations_sent": invitations,
         "profile": {
             "id": user.id,
             "email": user.email,
@@ -147,9 +149,32 @@ pub async fn export_person(
             "two_step_sign_in": user.totp_secret.is_some(),
             "failed_sign_ins_in_a_row": user.failed_signins,
             "failed_codes_in_a_row": failed_codes,
+            "last_signed_in_at": user.last_signin_at,
+            "recovery_codes_left": recovery_codes_left,
         },
         "sessions": sessions,
         "api_keys": keys,
         "note": "Passwords, second-factor secrets and recovery codes are kept only as hashes or for checking codes, and are not exported. See docs/PRIVACY.md.",
     }))
+}
+
+/// The ledger entries made by `actor` or naming `target`, oldest first, read a thousand at a
+/// time.
+async fn ledger_entries(
+    store: &Store,
+    actor: Option<&str>,
+    target: Option<&str>,
+) -> Result<Vec<tessera_core::ledger::Entry>, AccountError> {
+    let mut entries = Vec::new();
+    let mut before = None;
+    loop {
+        let query =
+            crate::domain::LedgerQuery { actor, target, before, limit: 1000, ..Default::default() };
+        let page = store.ledger_page(&query).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.entry.seq as i64);
+        entries.extend(page.into_iter().map(|e| e.entry));
+    }
+    entries.reverse();
+    Ok(entries)
 }

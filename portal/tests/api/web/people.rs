@@ -454,12 +454,29 @@ on_both_stores!(data_requests_are_answered_over_the_api_within_each_keys_reach, 
     assert_eq!(browser.sign_in("ops@acme.example", PASSWORD).await.status, 303);
     let csrf = csrf_of(&mut browser).await;
     browser.post("/ui/profile/name", &[("name", "Kim Lee"), ("csrf", &csrf)], None).await;
+    // ...and invites a colleague.
+    accounts::invite(
+        &app.portal.store,
+        &kim,
+        "lee@acme.example",
+        Role::OrgAdmin,
+        Some(&acme.id),
+        app.now(),
+    )
+    .await
+    .expect("invitation");
 
     let vendor =
         app.get(&format!("/v1/admin/people/{}/export", kim.id), Some(&app.admin_key)).await;
     assert_eq!(vendor.status, 200);
     assert_eq!(vendor.body["profile"]["email"], "ops@acme.example");
     assert_eq!(vendor.body["ledger_entries_as_actor"][0]["action"], "user.name_changed");
+    // Everything held about her: the last sign-in, codes left, what she sent, what names her.
+    assert!(vendor.body["profile"]["last_signed_in_at"].is_i64(), "{}", vendor.body);
+    assert_eq!(vendor.body["profile"]["recovery_codes_left"], 0);
+    assert_eq!(vendor.body["invitations_sent"][0]["email"], "lee@acme.example");
+    let about = vendor.body["ledger_entries_about_them"].as_array().expect("entries about her");
+    assert!(about.iter().any(|e| e["action"] == "user.name_changed"), "{about:?}");
     let owner = Owner { user_id: Some(kim.id.clone()), org_id: Some(acme.id.clone()) };
     let key = apikeys::create_owned(
         &app.portal.store,
