@@ -138,12 +138,16 @@ async fn names_for(
     Ok(names)
 }
 
+/// The answer to an audit address whose filters do not parse (a page number that is not one).
+const BAD_AUDIT_ADDRESS: &str =
+    "That audit log address is not one the portal makes: open the audit log again from its page.";
+
 pub(super) async fn audit(
     viewer: Viewer,
     State(portal): State<Arc<Portal>>,
     query: Result<Query<AuditForm>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, UiError> {
-    let Query(form) = query.map_err(|_| UiError::NotFound)?;
+    let Query(form) = query.map_err(|_| UiError::BadInput(BAD_AUDIT_ADDRESS))?;
     let own_org = viewer.caller().sees_only();
     let (entries, next, error) = match ledger_query(&viewer, &form, &own_org, AUDIT_PAGE + 1) {
         Ok(query) => {
@@ -183,7 +187,7 @@ pub(super) async fn audit_csv(
     State(portal): State<Arc<Portal>>,
     query: Result<Query<AuditForm>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, UiError> {
-    let Query(mut form) = query.map_err(|_| UiError::NotFound)?;
+    let Query(mut form) = query.map_err(|_| UiError::BadInput(BAD_AUDIT_ADDRESS))?;
     let own_org = viewer.caller().sees_only();
     let mut entries = Vec::new();
     loop {

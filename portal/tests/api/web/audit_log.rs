@@ -75,6 +75,11 @@ on_both_stores!(the_audit_log_reads_in_words_and_each_role_reads_its_own, |app| 
     assert!(
         before.body.contains("No entry matches.") && !before.body.contains("suspended license")
     );
+    for address in ["/ui/audit?before=x", "/ui/audit.csv?before=x"] {
+        let broken = dana_b.get(address).await;
+        assert_eq!(broken.status, 400, "{address}");
+        assert!(broken.body.contains("not one the portal makes"), "{}", broken.body);
+    }
     let bad = dana_b.get("/ui/audit?from=yesterday").await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("The first date is not a date: write it as 2026-12-31."));
