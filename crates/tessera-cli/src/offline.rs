@@ -64,6 +64,12 @@ pub enum AnswerError {
     #[error("the license file is license {license}, the request is for license {request}")]
     OtherLicense { license: LicenseId, request: LicenseId },
     #[error(
+        "license {}: its signature does not verify under the answering key {key}, so what it \
+         says of its runners cannot be trusted: answer with the key that signed it",
+        path.display()
+    )]
+    LicenseNotSigned { path: PathBuf, key: KeyId },
+    #[error(
         "license {0} has runner_countersign: the portal counts its runners, but an air-gapped \
          hub's leases are not counted by the portal (they stand alone, bounded by the \
          activation's window); answer with --uncounted-runners to accept that"
@@ -82,15 +88,15 @@ pub fn answer_request(order: &AnswerOrder<'_>, now: UnixTime) -> Result<Answered
     if order.valid_days == 0 {
         return Err(AnswerError::NoDays);
     }
+    let key = load_signing_key(order.key)?;
     let countersign = match order.license {
-        Some(path) => Some(countersigns(path, &request)?),
+        Some(path) => Some(countersigns(path, &request, &key, now)?),
         None => None,
     };
     if countersign == Some(true) && !order.uncounted_runners {
         return Err(AnswerError::CountedRunners(request.license_id));
     }
     FileError::refuse_existing(order.out, order.force)?;
-    let key = load_signing_key(order.key)?;
     let valid_for = Duration::from_secs(u64::from(order.valid_days) * 86_400);
     let claims = ActivationClaims::answer(&request, now, valid_for);
     let answer = activation::sign_activation(&claims, &key);
@@ -101,13 +107,22 @@ pub fn answer_request(order: &AnswerOrder<'_>, now: UnixTime) -> Result<Answered
 }
 
 /// Whether the license at `path`, the one `request` is for, has `runner_countersign`. Its
-/// claims are read without checking its signature: it is the vendor's own file, read for
-/// what the vendor sold; the answer's authority is the vendor key's signature on it.
-fn countersigns(path: &Path, request: &RequestClaims) -> Result<bool, AnswerError> {
+/// signature must verify under the answering key (expired or not): a copy the customer sent
+/// back with the claim edited must not pass for what the vendor sold.
+fn countersigns(
+    path: &Path,
+    request: &RequestClaims,
+    key: &tessera_core::keys::SigningKey,
+    now: UnixTime,
+) -> Result<bool, AnswerError> {
     let text = read_capped(path, MAX_ARMORED_LEN).map_err(|e| FileError::new(path, e))?;
-    let claims = LicenseFile::parse(&text)
-        .and_then(|file| file.unverified_claims())
+    let file = LicenseFile::parse(&text)
         .map_err(|source| AnswerError::License { path: path.to_owned(), source })?;
+    let trust = tessera_core::trust::TrustSet::single(key.public_key().clone());
+    let verdict = file.verify(&trust, now, &tessera_core::license::Expectations::default());
+    let Some(claims) = verdict.into_claims() else {
+        return Err(AnswerError::LicenseNotSigned { path: path.to_owned(), key: key.key_id() });
+    };
     if claims.id != request.license_id {
         return Err(AnswerError::OtherLicense { license: claims.id, request: request.license_id });
     }

@@ -167,6 +167,22 @@ fn a_license_whose_runners_the_portal_counts_needs_uncounted_runners_said() {
     assert!(answered.stderr.contains("not counted by the portal"), "{}", answered.stderr);
     assert!(answered.stderr.contains("bounded by the activation's window"), "{}", answered.stderr);
     assert!(sandbox.exists("activation.txt"));
+    // A license the answering key did not sign (a copy edited to drop the claim fails the
+    // same way) says nothing: refused, whatever the flags.
+    sandbox.run(&["keygen", "--out-dir", "other-keys", "--no-passphrase"]).ok();
+    let other = sandbox.run(&[
+        "activate-offline",
+        "request.txt",
+        "--license",
+        "counted.license",
+        "--uncounted-runners",
+        "--key",
+        "other-keys/signing.key",
+        "--out",
+        "other-activation.txt",
+    ]);
+    other.fails(5, "does not verify under the answering key");
+    assert!(!sandbox.exists("other-activation.txt"));
 }
 
 #[test]
