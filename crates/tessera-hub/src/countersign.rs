@@ -81,8 +81,9 @@ impl Hub {
     }
 
     /// On a license with `runner_countersign`, a lease whose runner key the held receipt
-    /// has not answered yet: pings now (so the portal countersigns it) and answers with the
-    /// bundle of the new receipt. A portal that cannot be reached leaves the answer as it
+    /// has not answered yet, or refused (asked again at most once a minute: the vendor may
+    /// have freed places): pings now (so the portal countersigns it) and answers with the
+    /// bundle of the new receipt; a receipt newer than the answer's is handed on in any case. A portal that cannot be reached leaves the answer as it
     /// was: the runner holds its lease, is not valid until a receipt countersigns it, and
     /// its next refresh asks again (the hub's grace is untouched).
     pub async fn countersigned(&self, answer: LeaseAnswer) -> LeaseAnswer {
@@ -113,19 +114,34 @@ impl Hub {
         };
         let _turn = self.ping_turn.lock().await;
         let state = self.dir().load()?;
-        if state.portal.is_none()
-            || countersign_of(&state, &runner_place(&claims.runner_key_id, claims.machine.as_ref()))
-                != Countersign::Awaiting
-        {
+        // The answer was made before this turn: a ping in between may hold a newer receipt.
+        let newer = |state: &HubState| {
+            let report = self.judge(&installed, state);
+            (state.receipt != answer.bundle.receipt)
+                .then(|| Hub::bundle_of(&installed, state, report.status))
+        };
+        if state.portal.is_none() {
             return Ok(None);
         }
         let now = self.now();
+        let place = runner_place(&claims.runner_key_id, claims.machine.as_ref());
+        let asked_lately = |state: &HubState| {
+            held_receipt(state).is_some_and(|r| {
+                now.as_unix() < r.portal_time.as_unix().saturating_add(RETRY_AFTER_SECS as i64)
+            })
+        };
+        match countersign_of(&state, &place) {
+            Countersign::Countersigned => return Ok(newer(&state)),
+            // Refused: asked again, at most once a minute (the vendor may have freed places).
+            Countersign::Refused if asked_lately(&state) => return Ok(newer(&state)),
+            Countersign::Refused | Countersign::Awaiting => {}
+        }
         if state
             .last_failure
             .as_ref()
             .is_some_and(|f| now.as_unix() < f.at.as_unix().saturating_add(RETRY_AFTER_SECS as i64))
         {
-            return Ok(None);
+            return Ok(newer(&state));
         }
         self.ping_in_turn().await?;
         let state = self.dir().load()?;
