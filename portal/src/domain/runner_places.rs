@@ -75,9 +75,10 @@ pub async fn free(
     let (mut change, _) = store.begin_countersign(id).await?;
     let freed = change.free(id, place.as_deref()).await?;
     change.commit().await?;
+    // How many went: a freeing that freed nothing is told from one that lent places.
     let target = match &place {
-        Some(place) => format!("{id} place:{place}"),
-        None => id.to_owned(),
+        Some(place) => format!("{id} place:{place} count:{freed}"),
+        None => format!("{id} count:{freed}"),
     };
     audit::record(store, actor, "license.runner_places_freed", &target, org.as_deref(), now)
         .await?;

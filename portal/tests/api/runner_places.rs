@@ -66,7 +66,7 @@ on_both_stores!(the_vendor_frees_a_full_sites_places_and_the_next_ping_countersi
     assert_eq!(freed.body["freed"].as_u64(), Some(1));
     assert_eq!(
         last_entry(&app, &id).await,
-        ("license.runner_places_freed".to_owned(), format!("{id} place:{}", runner(2)))
+        ("license.runner_places_freed".to_owned(), format!("{id} place:{} count:1", runner(2)))
     );
     let now = ask(&app, &mut hub, &license, &[runner(1), runner(3)]).await;
     assert_eq!((now.keys, now.refused), (vec![runner(1), runner(3)], vec![]));
@@ -77,7 +77,8 @@ on_both_stores!(the_vendor_frees_a_full_sites_places_and_the_next_ping_countersi
     // Freeing all: every place goes, recorded without a place.
     let all = app.admin(&free).await;
     assert_eq!(all.body["freed"].as_u64(), Some(2));
-    assert_eq!(last_entry(&app, &id).await, ("license.runner_places_freed".to_owned(), id.clone()));
+    let entry = last_entry(&app, &id).await;
+    assert_eq!(entry, ("license.runner_places_freed".to_owned(), format!("{id} count:2")));
     assert_eq!(app.get(&places, Some(&app.admin_key)).await.body["held"].as_u64(), Some(0));
     let rest = ask(&app, &mut hub, &license, &[runner(4), runner(5)]).await;
     assert_eq!((rest.keys, rest.refused), (vec![runner(4), runner(5)], vec![]));
@@ -116,7 +117,7 @@ on_both_stores!(a_super_admin_frees_places_from_the_license_page_and_an_org_admi
     assert_eq!(kim.get(&format!("/ui/licenses/{id}/runner-places")).await.status, 404);
     let csrf = page.csrf();
     let path = format!("/ui/licenses/{id}/runner-places/free");
-    assert_eq!(kim.post(&path, &[("csrf", &csrf), ("place", "")], None).await.status, 404);
+    assert_eq!(kim.post(&path, &[("csrf", &csrf), ("place", "all")], None).await.status, 404);
     assert_eq!(
         app.get(&format!("/v1/admin/licenses/{id}/runner-places"), Some(&app.admin_key)).await.body
             ["held"]
@@ -136,7 +137,9 @@ on_both_stores!(a_super_admin_frees_places_from_the_license_page_and_an_org_admi
     assert!(confirm.body.contains(&runner(2).to_string()), "{}", confirm.body);
     assert_eq!(dana.post(&path, &[("place", "")], None).await.status, 403);
     let csrf = confirm.csrf();
-    let freed = dana.post(&path, &[("csrf", &csrf), ("place", "")], None).await;
+    let unchosen = dana.post(&path, &[("csrf", &csrf), ("place", "")], None).await;
+    assert_eq!(unchosen.status, 400, "no default: {}", unchosen.body);
+    let freed = dana.post(&path, &[("csrf", &csrf), ("place", "all")], None).await;
     let done = format!("/ui/licenses/{id}?done=runner-places-freed");
     assert_eq!(freed.location.as_deref(), Some(done.as_str()), "{}", freed.body);
     assert_eq!(last_entry(&app, &id).await.0, "license.runner_places_freed");

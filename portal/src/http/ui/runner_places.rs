@@ -31,7 +31,7 @@ pub(super) async fn confirm_free_places(
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct FreeForm {
-    /// One place id, or empty: all of them.
+    /// One place id, or `all`.
     pub(super) place: String,
 }
 
@@ -42,9 +42,10 @@ pub(super) async fn free_places(
     Posted { viewer, form }: Posted<FreeForm>,
 ) -> Result<Response, UiError> {
     let place = match form.place.as_str() {
-        "" => None,
+        "" => return Err(UiError::BadInput("Choose which places to free.")),
+        "all" => None,
         text => Some(text.parse::<tessera_core::keys::KeyId>().map_err(|_| {
-            UiError::Conflict("Not done: that is not a runner place of this license.".to_owned())
+            UiError::Conflict("That is not a runner place of this license.".to_owned())
         })?),
     };
     let who = (&viewer.caller(), &viewer.actor());

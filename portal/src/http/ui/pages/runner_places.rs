@@ -56,8 +56,10 @@ pub fn confirm_free_places(chrome: &Chrome<'_>, l: &LicenseRow, held: &PlacesHel
                 input type="hidden" name="csrf" value=(chrome.csrf);
                 div.field {
                     label for="free-place" { "Places to free" }
-                    select id="free-place" name="place" {
-                        option value="" { "all of them" }
+                    // No choice made for the vendor: freeing every place lends the most.
+                    select id="free-place" name="place" required {
+                        option value="" disabled selected { "choose…" }
+                        option value="all" { "all of them" }
                         @for row in &held.places {
                             option value=(row.runner_place) { "only " (row.runner_place) }
                         }
