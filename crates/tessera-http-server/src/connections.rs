@@ -7,9 +7,12 @@
 //!   oldest connection that has been outside a request for at least [`MIN_IDLE`] (idle
 //!   keep-alive, silent, half-sent headers, a stalled TLS handshake) is closed for it. A
 //!   younger one may be an honest client still in its handshake: a churning address must not
-//!   close it. When no connection is idle that long, the oldest connection of the address
-//!   holding the most is closed, if that address holds more than the newcomer's would.
-//!   Otherwise the newcomer is closed.
+//!   close it. Next comes a kept-alive connection between two of its requests, however
+//!   briefly: it has been served, and a client that sends a request every second must not
+//!   make its connections unclosable (HTTP lets a server close a kept-alive connection at
+//!   any time between requests). When none is between requests, the oldest connection of
+//!   the address holding the most is closed, if that address holds more than the
+//!   newcomer's would. Otherwise the newcomer is closed.
 //!
 //! Refusals and evictions are logged at most once a minute per address (refusals) or for
 //! the whole server (evictions), with counts, never once per connection.
@@ -47,6 +50,9 @@ pub(crate) fn source_key(ip: IpAddr) -> IpAddr {
 struct Entry {
     key: IpAddr,
     busy: bool,
+    /// Whether a request of it has ended: a kept-alive connection, not one still in its
+    /// handshake or first request's headers.
+    served: bool,
     /// When it opened or its last request ended.
     idle_since: Instant,
     close: Arc<Notify>,
@@ -139,7 +145,10 @@ impl Registry {
         let id = inner.next_id;
         inner.next_id += 1;
         let close = Arc::new(Notify::new());
-        inner.open.insert(id, Entry { key, busy: false, idle_since: now, close: close.clone() });
+        inner.open.insert(
+            id,
+            Entry { key, busy: false, served: false, idle_since: now, close: close.clone() },
+        );
         *inner.per_address.entry(key).or_insert(0) += 1;
         Some(Ticket { id, registry: self.clone(), close })
     }
@@ -149,6 +158,14 @@ impl Registry {
         let long_idle =
             |e: &Entry| !e.busy && now.saturating_duration_since(e.idle_since) >= MIN_IDLE;
         if let Some((id, _)) = inner.open.iter().find(|(_, e)| long_idle(e)) {
+            return Some(*id);
+        }
+        let between_requests = inner
+            .open
+            .iter()
+            .filter(|(_, e)| !e.busy && e.served)
+            .min_by_key(|(_, e)| e.idle_since);
+        if let Some((id, _)) = between_requests {
             return Some(*id);
         }
         let (biggest, count) = inner.per_address.iter().max_by_key(|(_, n)| **n)?;
@@ -171,6 +188,7 @@ impl Registry {
 
     fn set_busy(&self, id: u64, busy: bool, now: Instant) {
         if let Some(entry) = self.lock().open.get_mut(&id) {
+            entry.served |= entry.busy && !busy;
             entry.busy = busy;
             entry.idle_since = now;
         }
@@ -297,6 +315,28 @@ mod tests {
         // Once they have sat idle that long, the oldest gives way.
         let newcomer = registry.admit(v4(9), now + MIN_IDLE).expect("in");
         tokio::time::timeout(Duration::from_secs(5), held[0].evicted()).await.expect("evicted");
+        drop(newcomer);
+    }
+
+    #[tokio::test]
+    async fn a_kept_alive_connection_between_requests_gives_way_however_briefly_idle() {
+        // One connection per address, each sending a request every second (never idle for
+        // MIN_IDLE): a newcomer from a fifth address still gets in, for the one that has
+        // waited longest since its last request; one inside a request is kept.
+        let registry = Registry::new(3, 4);
+        let now = Instant::now();
+        let held: Vec<Ticket> =
+            (0..4).map(|i| registry.admit(v4(1 + i), now).expect("place")).collect();
+        let at = |ms: u64| now + Duration::from_millis(ms);
+        for (i, ticket) in held.iter().enumerate() {
+            let handle = ticket.handle();
+            registry.set_busy(handle.id, true, at(100 * i as u64));
+            registry.set_busy(handle.id, false, at(100 * i as u64 + 10));
+        }
+        let _inside = held[0].handle().busy();
+        let newcomer = registry.admit(v4(9), at(500)).expect("a newcomer gets in");
+        assert_eq!(registry.open(), 4);
+        tokio::time::timeout(Duration::from_secs(5), held[1].evicted()).await.expect("evicted");
         drop(newcomer);
     }
 

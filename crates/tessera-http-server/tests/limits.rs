@@ -141,3 +141,45 @@ fn a_full_server_closes_an_idle_connection_for_a_newcomer() {
     // The oldest silent connection was closed for it.
     assert_eq!(read_to_close(&mut held[0], Duration::from_secs(60)).as_deref(), Some(""));
 }
+
+#[test]
+fn connections_kept_busy_with_requests_every_few_hundred_ms_still_give_way_to_a_newcomer() {
+    // Every place is held by kept-alive connections from other addresses, each sending a
+    // request every 300 ms, so none is ever idle for long: a newcomer from yet another
+    // address is still served within 2 s (one of them is closed between two requests).
+    let server = start(Limits { max_connections: 4, max_connections_per_address: 1, ..limits() });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hoarders: Vec<_> = (2..6)
+        .map(|last| {
+            let stop = stop.clone();
+            let mut stream = connect_from(&format!("127.0.0.{last}"), server);
+            stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+            std::thread::spawn(move || {
+                let mut served = 0u32;
+                let mut buf = [0u8; 4096];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let keep_alive = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+                    if stream.write_all(keep_alive.as_bytes()).is_err() {
+                        break;
+                    }
+                    match stream.read(&mut buf) {
+                        Ok(n) if n > 0 => served += 1,
+                        _ => break,
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                served
+            })
+        })
+        .collect();
+    // Let every hoarder be served a few times, so the server is full of kept-alive connections.
+    std::thread::sleep(Duration::from_millis(1000));
+    let started = std::time::Instant::now();
+    let answer = request("127.0.0.9", server, HEALTHZ);
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(answer.starts_with("HTTP/1.1 200"), "the newcomer was not served: {answer:?}");
+    assert!(took < Duration::from_secs(2), "the newcomer waited {took:?}");
+    let served: Vec<u32> = hoarders.into_iter().map(|h| h.join().expect("hoarder")).collect();
+    assert!(served.iter().all(|n| *n >= 2), "a hoarder was not kept alive first: {served:?}");
+}
