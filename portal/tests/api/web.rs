@@ -13,6 +13,7 @@ use crate::people::{Browser, PASSWORD, Page, key_of, person};
 
 mod audit_log;
 mod bulk;
+mod data_rights;
 mod finding;
 mod license_page;
 mod licenses;
