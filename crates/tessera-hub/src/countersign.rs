@@ -2,6 +2,10 @@
 //! the hub's pings name the runner keys that hold a slot (their ids only), and a runner runs
 //! only while the receipt it holds countersigns its key. A runner leased a new slot must not
 //! wait for the hourly ping: the lease call pings at once and answers with the new receipt.
+//! For a runner whose place the latest receipt does not name (its lease lapsed before that
+//! ping), the hub keeps the newest receipt that did and hands it with the lease
+//! (`keep_named`, `named_for`): the runner runs on it through a portal outage, also when
+//! it lost the copy in its own cache.
 
 use tessera_core::UnixTime;
 use tessera_core::activation::{Bundle, LeaseClaims, NamedReceipt};

@@ -4,11 +4,13 @@
 //! A runner runs on a receipt whose portal countersignature names its place (its key on the
 //! machine its lease names). The newest receipt may not name it though the portal still
 //! counts it: a lease that lapsed before the hub's last ping drops the runner from that ping,
-//! and when the portal is down at the runner's next lease, the hub can only hand it that
-//! newer receipt. The portal keeps a place counted until the grace of the last receipt naming
-//! it ends (`portal/src/domain/pings/countersign.rs`), so the runner keeps that receipt (its
-//! `named_receipt`) and takes the countersignature from it while that receipt itself still
-//! permits running. Standing (revoked, suspended, expired, cloned) is judged from the newest
+//! and when the portal is down at the runner's next lease, no newer receipt names it. The
+//! portal keeps a place counted until the grace of the last receipt naming it ends
+//! (`portal/src/domain/pings/countersign.rs`), so the runner keeps that receipt (its
+//! `named_receipt`: from its own cache, or handed by the hub, which keeps one per runner place
+//! for a runner restored from a backup), with the delegation it was signed under (one renewed
+//! since need not cover it), and takes the countersignature from it while that receipt itself
+//! still permits running. Standing (revoked, suspended, expired, cloned) is judged from the newest
 //! receipt alone, and a place the newest receipt refuses is refused: the kept receipt only
 //! ever says "counted", never "may run".
 
