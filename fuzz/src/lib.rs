@@ -238,6 +238,7 @@ pub fn write_seeds(out: &Path) -> std::io::Result<()> {
         activation: None,
         hub_key: hub.public_key().clone(),
         lease: Some(lease.clone()),
+        named_receipt: None,
     };
     let cache = tessera_runner::cache::seal(
         &tessera_runner::cache::Cache {

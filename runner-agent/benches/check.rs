@@ -88,6 +88,7 @@ fn bundle(runner: &Runner, now: UnixTime) -> (Bundle, String) {
         activation: None,
         hub_key: hub.public_key().clone(),
         lease: Some(lease),
+        named_receipt: None,
     };
     (bundle, keyfile::public(&vendor))
 }

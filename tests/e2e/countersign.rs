@@ -118,6 +118,7 @@ pub(crate) fn patched_hub_bundle(hub_state: &Path, request: &Path, out: &Path, n
         activation: None,
         hub_key: key.public_key().clone(),
         lease: Some(sign_lease(&claims, &key)),
+        named_receipt: None,
     };
     std::fs::write(out, serde_json::to_vec(&bundle).expect("json")).expect("bundle");
 }

@@ -209,6 +209,24 @@ pub struct Bundle {
     /// A lease for one runner, in bundles written for air-gapped runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<String>,
+    /// On a license with `runner_countersign`, in the answer to one runner's call when
+    /// `receipt` does not name that runner's place: the newest receipt that did, with the
+    /// delegation it was signed under. The runner verifies both as it does `receipt` and
+    /// `delegation`, and takes only the countersignature from it (docs/RUNNER.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_receipt: Option<NamedReceipt>,
+}
+
+/// A receipt that named a runner's place, as signed, with the vendor's delegation of the key
+/// that signed it, as signed: a delegation renewed since (a later `not_before`, another
+/// portal key) does not cover an older receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedReceipt {
+    /// The receipt, as signed.
+    pub receipt: String,
+    /// The delegation of the portal key that signed it, as signed.
+    pub delegation: String,
 }
 
 /// What a runner asks of its hub, signed with the runner's own key: the runner proves it

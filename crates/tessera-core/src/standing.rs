@@ -161,6 +161,17 @@ pub fn ping_slack(interval: Duration) -> Duration {
     (interval / 4).min(Duration::from_secs(15 * 60))
 }
 
+/// When a receipt of `portal_time` stops permitting running by its age: the later of its
+/// freshness (one ping interval and its slack) and the grace period ([`freshness`]).
+pub fn grace_ends(
+    portal_time: UnixTime,
+    ping_interval: Duration,
+    grace_period: Duration,
+) -> UnixTime {
+    let fresh = ping_interval + ping_slack(ping_interval);
+    portal_time.saturating_add(grace_period.max(fresh))
+}
+
 /// The freshness of the last good receipt: `valid` while it is at most one ping interval
 /// (plus [`ping_slack`]) old, then `grace` until the grace period runs out, then
 /// `grace_expired`. Returns the status and the grace left.
@@ -233,6 +244,8 @@ mod tests {
         assert_eq!(freshness(t0, at(3600 + 901), hour, day).0, Status::Grace);
         assert_eq!(freshness(t0, at(86_400), hour, day), (Status::Grace, Duration::ZERO));
         assert_eq!(freshness(t0, at(86_401), hour, day).0, Status::GraceExpired);
+        assert_eq!(grace_ends(t0, hour, day), at(86_400));
+        assert_eq!(grace_ends(t0, hour, Duration::ZERO), at(3600 + 900));
         // A clock behind the receipt: age zero, never more grace.
         assert_eq!(freshness(at(100), t0, hour, day), (Status::Valid, day));
     }

@@ -2,12 +2,19 @@
 //! the hub's pings name the runner keys that hold a slot (their ids only), and a runner runs
 //! only while the receipt it holds countersigns its key. A runner leased a new slot must not
 //! wait for the hourly ping: the lease call pings at once and answers with the new receipt.
+//! For a runner whose place the latest receipt does not name (its lease lapsed before that
+//! ping), the hub keeps the newest receipt that did and hands it with the lease
+//! (`keep_named`, `named_for`): the runner runs on it through a portal outage, also when
+//! it lost the copy in its own cache.
 
-use tessera_core::activation::{Bundle, LeaseClaims};
+use tessera_core::UnixTime;
+use tessera_core::activation::{Bundle, LeaseClaims, NamedReceipt};
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::keys::KeyId;
+use tessera_core::license::Claims;
 use tessera_core::machine::runner_place;
 use tessera_core::receipt::ReceiptClaims;
+use tessera_core::standing::grace_ends;
 
 use crate::agent::{Hub, HubError};
 use crate::slots::LeaseAnswer;
@@ -28,13 +35,24 @@ pub enum Countersign {
     Refused,
     /// Not answered yet: the next ping asks.
     Awaiting,
+    /// The newest receipt does not name it (its lease lapsed before the last ping), but an
+    /// earlier receipt did, whose countersignature the runner runs on until that receipt's
+    /// grace ends.
+    CountersignedEarlier,
 }
 
 impl Countersign {
-    /// What the operator reads, with the license's `limit`.
-    pub fn describe(self, limit: u32) -> String {
+    /// What the operator reads, with the license's `limit` and, for
+    /// [`Countersign::CountersignedEarlier`], the end of that receipt's grace `until`.
+    pub fn describe(self, limit: u32, until: Option<UnixTime>) -> String {
         match self {
             Countersign::Countersigned => "countersigned by the portal".to_owned(),
+            Countersign::CountersignedEarlier => format!(
+                "countersigned by the portal in an earlier receipt (the latest does not name \
+                 it: its lease lapsed before the last ping), until {}; asked again at the next \
+                 ping",
+                until.map_or_else(|| "its grace ends".to_owned(), |t| t.to_string())
+            ),
             Countersign::Refused => format!(
                 "REFUSED by the portal: its {limit} runner places are held by keys it \
                  countersigned before, until the receipts that named them end (a runner \
@@ -47,20 +65,136 @@ impl Countersign {
     }
 }
 
-/// The claims of the receipt in `state`, unverified: only for the hub's own bookkeeping
-/// (whether to ask now, what to show); runners verify what they are given.
-fn held_receipt(state: &HubState) -> Option<ReceiptClaims> {
-    let text = state.receipt.as_deref()?;
+/// The claims of a receipt text, unverified: only for the hub's own bookkeeping (whether to
+/// ask now, what to show, what to keep); runners verify what they are given.
+fn unverified(text: &str) -> Option<ReceiptClaims> {
     Envelope::parse(Kind::Receipt, text.as_bytes()).ok()?.open::<ReceiptClaims>().ok()
 }
 
-/// What the receipt in `state` says of the runner place `place` ([`runner_place`]).
-pub(crate) fn countersign_of(state: &HubState, place: &KeyId) -> Countersign {
-    match held_receipt(state).and_then(|r| r.runners) {
+/// The claims of the receipt in `state`, unverified.
+fn held_receipt(state: &HubState) -> Option<ReceiptClaims> {
+    unverified(state.receipt.as_deref()?)
+}
+
+/// What `receipt` says of the runner place `place` ([`runner_place`]).
+fn says(receipt: Option<&ReceiptClaims>, place: &KeyId) -> Countersign {
+    match receipt.and_then(|r| r.runners.as_ref()) {
         Some(runners) if runners.names(place) => Countersign::Countersigned,
         Some(runners) if runners.refused.contains(place) => Countersign::Refused,
         _ => Countersign::Awaiting,
     }
+}
+
+/// What the receipt in `state` says of the runner place `place`.
+pub(crate) fn countersign_of(state: &HubState, place: &KeyId) -> Countersign {
+    says(held_receipt(state).as_ref(), place)
+}
+
+/// Most bytes of receipts kept for runner places ([`keep_named`]): far more than a site
+/// needs (its runners' places are named by a receipt or two), and `state.json` never grows
+/// past what it may hold; beyond it the oldest go first.
+const MAX_NAMED_BYTES: usize = 1024 * 1024;
+
+/// Whether a receipt kept for a place may still serve: of this license and hub key, and its
+/// grace not ended at `now` (after that the portal no longer counts the places it named).
+fn still_serves(
+    receipt: &ReceiptClaims,
+    license: &Claims,
+    hub_key_id: &KeyId,
+    now: UnixTime,
+) -> bool {
+    receipt.license_id == license.id
+        && receipt.hub_key_id == *hub_key_id
+        && now <= grace_ends(receipt.portal_time, license.ping_interval(), license.grace_period())
+}
+
+/// Called when the receipt in `state` was just replaced (a ping, an activation); `previous`
+/// is the receipt it replaced with its delegation. Keeps, for the place of each runner holding
+/// a lease (or whose lease lapsed) that the new receipt neither names nor refuses, the newest
+/// receipt that named it, from `previous` and those kept before: a runner that lost its cache
+/// (restored from a backup, its keystore entry gone) gets it with its next lease, and runs on
+/// its countersignature while the portal still counts the place, through a portal outage.
+/// Receipts whose grace has ended, of another hub key or license, or that no place needs, go.
+pub(crate) fn keep_named(
+    state: &mut HubState,
+    previous: Option<NamedReceipt>,
+    license: &Claims,
+    hub_key_id: &KeyId,
+    now: UnixTime,
+) {
+    if !license.runner_countersign || state.activation.is_some() {
+        state.named_receipts.clear();
+        return;
+    }
+    let mut candidates: Vec<(ReceiptClaims, NamedReceipt)> = Vec::new();
+    for named in std::mem::take(&mut state.named_receipts).into_iter().chain(previous) {
+        if candidates.iter().any(|(_, n)| n.receipt == named.receipt) {
+            continue;
+        }
+        if let Some(claims) = unverified(&named.receipt)
+            && still_serves(&claims, license, hub_key_id, now)
+        {
+            candidates.push((claims, named));
+        }
+    }
+    let newest = held_receipt(state);
+    let mut keep: Vec<usize> = Vec::new();
+    for record in state.runners.values().filter(|r| r.lease_until.is_some()) {
+        let place = place_of(record);
+        if says(newest.as_ref(), &place) != Countersign::Awaiting {
+            continue;
+        }
+        let best = candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, (claims, _))| says(Some(claims), &place) == Countersign::Countersigned)
+            .max_by_key(|(_, (claims, _))| claims.portal_time)
+            .map(|(i, _)| i);
+        if let Some(i) = best
+            && !keep.contains(&i)
+        {
+            keep.push(i);
+        }
+    }
+    keep.sort_by_key(|i| std::cmp::Reverse(candidates[*i].0.portal_time));
+    let mut bytes = 0;
+    let mut kept = Vec::new();
+    for i in keep {
+        let named = &candidates[i].1;
+        bytes += named.receipt.len() + named.delegation.len();
+        if bytes > MAX_NAMED_BYTES {
+            break;
+        }
+        kept.push(named.clone());
+    }
+    state.named_receipts = kept;
+}
+
+/// The receipt the hub hands the runner of place `place` beside its newest receipt, when
+/// that one neither names nor refuses the place: the newest kept receipt that named it and
+/// still serves ([`keep_named`]).
+pub(crate) fn named_for(
+    state: &HubState,
+    place: &KeyId,
+    license: &Claims,
+    hub_key_id: &KeyId,
+    now: UnixTime,
+) -> Option<(NamedReceipt, ReceiptClaims)> {
+    if !license.runner_countersign || state.activation.is_some() || state.receipt.is_none() {
+        return None;
+    }
+    if countersign_of(state, place) != Countersign::Awaiting {
+        return None;
+    }
+    state
+        .named_receipts
+        .iter()
+        .filter_map(|named| Some((named.clone(), unverified(&named.receipt)?)))
+        .filter(|(_, claims)| {
+            still_serves(claims, license, hub_key_id, now)
+                && says(Some(claims), place) == Countersign::Countersigned
+        })
+        .max_by_key(|(_, claims)| claims.portal_time)
 }
 
 /// The runner places a ping asks the portal to countersign: each runner holding a slot
@@ -115,16 +249,17 @@ impl Hub {
         let _turn = self.ping_turn.lock().await;
         let state = self.dir().load()?;
         // The answer was made before this turn: a ping in between may hold a newer receipt.
-        let newer = |state: &HubState| {
+        let now = self.now();
+        let place = runner_place(&claims.runner_key_id, claims.machine.as_ref());
+        let bundle = |state: &HubState| {
             let report = self.judge(&installed, state);
-            (state.receipt != answer.bundle.receipt)
-                .then(|| Hub::bundle_of(&installed, state, report.status))
+            Hub::runner_bundle(&installed, state, report.status, &place, now)
         };
+        let newer =
+            |state: &HubState| (state.receipt != answer.bundle.receipt).then(|| bundle(state));
         if state.portal.is_none() {
             return Ok(None);
         }
-        let now = self.now();
-        let place = runner_place(&claims.runner_key_id, claims.machine.as_ref());
         let asked_lately = |state: &HubState| {
             held_receipt(state).is_some_and(|r| {
                 now.as_unix() < r.portal_time.as_unix().saturating_add(RETRY_AFTER_SECS as i64)
@@ -134,7 +269,7 @@ impl Hub {
             Countersign::Countersigned => return Ok(newer(&state)),
             // Refused: asked again, at most once a minute (the vendor may have freed places).
             Countersign::Refused if asked_lately(&state) => return Ok(newer(&state)),
-            Countersign::Refused | Countersign::Awaiting => {}
+            Countersign::Refused | Countersign::Awaiting | Countersign::CountersignedEarlier => {}
         }
         if state
             .last_failure
@@ -145,7 +280,9 @@ impl Hub {
         }
         self.ping_in_turn().await?;
         let state = self.dir().load()?;
-        let report = self.judge(&installed, &state);
-        Ok(Some(Hub::bundle_of(&installed, &state, report.status)))
+        Ok(Some(bundle(&state)))
     }
 }
+
+#[cfg(test)]
+mod tests;

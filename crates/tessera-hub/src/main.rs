@@ -323,7 +323,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     let copy = r.cloned_at.map(|t| format!("  COPY SEEN {t}")).unwrap_or_default();
                     let portal = r
                         .countersign
-                        .map(|c| format!("  {}", c.describe(limit)))
+                        .map(|c| format!("  {}", c.describe(limit, r.countersigned_until)))
                         .unwrap_or_default();
                     text.push_str(&format!("{}  {:<24} {slot}{copy}{portal}\n", r.key_id, r.label));
                 }

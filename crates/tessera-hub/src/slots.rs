@@ -18,10 +18,11 @@ use tessera_core::activation::{
 };
 use tessera_core::chain::{Chain, Link};
 use tessera_core::keys::fill_random;
+use tessera_core::machine::runner_place;
 use tessera_core::{Status, UnixTime};
 
 use crate::agent::{Hub, HubError};
-use crate::countersign::{Countersign, countersign_of, place_of};
+use crate::countersign::{Countersign, countersign_of, named_for, place_of};
 use crate::state::{HubState, RunnerRecord};
 
 /// Most runner tokens waiting to be used at once: each is one enrollment to come.
@@ -76,9 +77,39 @@ pub struct RunnerView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloned_at: Option<UnixTime>,
     /// On a license with `runner_countersign`, for a runner holding a slot: what the
-    /// portal's latest receipt says of its key.
+    /// portal's latest receipt says of its key, or that an earlier one named it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub countersign: Option<Countersign>,
+    /// For [`Countersign::CountersignedEarlier`]: the end of that receipt's grace, until
+    /// when the runner runs on its countersignature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub countersigned_until: Option<UnixTime>,
+}
+
+/// What the operator sees of the place `place`: what the latest receipt says of it, or, when
+/// it says nothing, that an earlier receipt named it, until when.
+fn countersign_view(
+    state: &HubState,
+    installed: &crate::agent::Installed,
+    place: &tessera_core::keys::KeyId,
+    now: UnixTime,
+) -> (Countersign, Option<UnixTime>) {
+    let latest = countersign_of(state, place);
+    if latest != Countersign::Awaiting {
+        return (latest, None);
+    }
+    let license = &installed.claims;
+    match named_for(state, place, license, &installed.key.key_id(), now) {
+        Some((_, earlier)) => (
+            Countersign::CountersignedEarlier,
+            Some(tessera_core::standing::grace_ends(
+                earlier.portal_time,
+                license.ping_interval(),
+                license.grace_period(),
+            )),
+        ),
+        None => (Countersign::Awaiting, None),
+    }
 }
 
 /// Why a runner call got no slot.
@@ -234,7 +265,8 @@ impl Hub {
         now: UnixTime,
     ) -> Result<LeaseAnswer, LeaseError> {
         let report = self.judge(installed, state);
-        let bundle = Hub::bundle_of(installed, state, report.status);
+        let place = runner_place(&call.runner_key.key_id(), call.machine.as_ref());
+        let bundle = Hub::runner_bundle(installed, state, report.status, &place, now);
         let limit = installed.claims.runners;
         let others = state
             .runners
@@ -393,19 +425,25 @@ impl Hub {
     pub fn runners(&self) -> Result<Vec<RunnerView>, HubError> {
         let now = self.now();
         let state = self.dir().load()?;
-        let countersigned = self.installed().is_ok_and(|i| i.claims.runner_countersign);
+        let installed = self.installed().ok().filter(|i| i.claims.runner_countersign);
         Ok(state
             .runners
             .iter()
-            .map(|(key_id, r)| RunnerView {
-                key_id: key_id.clone(),
-                label: r.label.clone(),
-                enrolled_at: r.enrolled_at,
-                lease_until: r.lease_until,
-                holds_slot: r.holds_slot(now),
-                cloned_at: r.cloned_at,
-                countersign: (countersigned && r.holds_slot(now))
-                    .then(|| countersign_of(&state, &place_of(r))),
+            .map(|(key_id, r)| {
+                let view = installed
+                    .as_ref()
+                    .filter(|_| r.holds_slot(now))
+                    .map(|i| countersign_view(&state, i, &place_of(r), now));
+                RunnerView {
+                    key_id: key_id.clone(),
+                    label: r.label.clone(),
+                    enrolled_at: r.enrolled_at,
+                    lease_until: r.lease_until,
+                    holds_slot: r.holds_slot(now),
+                    cloned_at: r.cloned_at,
+                    countersign: view.map(|(c, _)| c),
+                    countersigned_until: view.and_then(|(_, until)| until),
+                }
             })
             .collect())
     }

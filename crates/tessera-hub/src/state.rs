@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tessera_core::UnixTime;
+use tessera_core::activation::NamedReceipt;
 use tessera_core::chain::Chain;
 use tessera_core::fingerprint::Fingerprint;
 use tessera_core::fsutil::{WriteOptions, read_capped, write_atomic};
@@ -114,6 +115,13 @@ pub struct HubState {
     /// Enrolled runners, by the id of their key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runners: BTreeMap<String, RunnerRecord>,
+    /// On a license with `runner_countersign`: for the place of each runner holding a lease
+    /// (or whose lease lapsed) that `receipt` does not name, the newest receipt that did,
+    /// with the delegation it was signed under, as signed; handed to that runner with its
+    /// lease ([`crate::countersign`]). One receipt serves every place it is the newest for;
+    /// each is dropped when its grace has ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named_receipts: Vec<NamedReceipt>,
 }
 
 impl HubState {

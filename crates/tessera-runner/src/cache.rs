@@ -49,10 +49,11 @@ pub struct Cache {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
     /// On a license with `runner_countersign`, the newest receipt that named this runner's
-    /// place, as signed, when `receipt` does not (neither names nor refuses it): its
-    /// countersignature holds while it permits running (`crate::countersignature`).
+    /// place, when `receipt` does not (neither names nor refuses it), with the delegation it
+    /// was signed under: its countersignature holds while it permits running
+    /// (`crate::countersignature`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub named_receipt: Option<String>,
+    pub named_receipt: Option<KeptReceipt>,
     /// The vendor's delegation of the portal's receipt key, verified when it entered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<VerifiedDelegation>,
@@ -82,6 +83,18 @@ pub struct VerifiedDelegation {
     pub claims: DelegationClaims,
     /// The id of the vendor key whose signature was checked.
     pub vendor_key_id: KeyId,
+}
+
+/// A receipt kept for its countersignature of this runner's place, with the delegation it
+/// verifies under (checked against the trust set when it entered, like `Cache::delegation`):
+/// a delegation renewed since need not cover it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptReceipt {
+    /// The receipt, as signed.
+    pub receipt: String,
+    /// The vendor's delegation of the key that signed it, verified when it entered.
+    pub delegation: VerifiedDelegation,
 }
 
 /// The cache file is not what this runner wrote.

@@ -3,15 +3,16 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use tessera_core::activation::{self, Bundle, LeaseClaims};
+use tessera_core::activation::{self, Bundle, LeaseClaims, NamedReceipt};
 use tessera_core::delegation::Delegation;
+use tessera_core::keys::KeyId;
 use tessera_core::license::{Claims, Expectations, LicenseFile};
 use tessera_core::receipt::{self, ReceiptClaims};
 use tessera_core::standing::{self, Evidence};
 use tessera_core::trust::TrustSet;
 use tessera_core::{Status, UnixTime};
 
-use crate::cache::{Cache, VerifiedDelegation};
+use crate::cache::{Cache, KeptReceipt, VerifiedDelegation};
 use crate::countersignature;
 use crate::machine::Machine;
 
@@ -245,6 +246,11 @@ pub struct Admitted {
     pub lease: LeaseClaims,
     /// The receipt's portal time: the latest time the runner has seen from the portal.
     pub portal_time: Option<UnixTime>,
+    /// The bundle's `named_receipt`, when its delegation verifies with the trust set and the
+    /// receipt under it, for this license and hub (else none: it only ever adds a
+    /// countersignature, so one that does not verify is left out, never a reason to refuse
+    /// the bundle).
+    pub named: Option<KeptReceipt>,
 }
 
 /// Verifies everything in a bundle with the trust set before it enters the cache: the
@@ -301,5 +307,26 @@ pub fn admit(
     if lease.license_id != claims.id {
         return Err(bad(Status::Malformed, "the lease is for another license"));
     }
-    Ok(Admitted { delegation, lease, portal_time })
+    let named = match (&delegation, &bundle.named_receipt) {
+        (Some(_), Some(named)) => admit_named(named, trust, &claims, &hub_key_id, now),
+        _ => None,
+    };
+    Ok(Admitted { delegation, lease, portal_time, named })
+}
+
+/// A bundle's `named_receipt`, verified as its `receipt` and `delegation` are: the
+/// delegation with the trust set, the receipt under it, for this license and hub key.
+fn admit_named(
+    named: &NamedReceipt,
+    trust: &TrustSet,
+    claims: &Claims,
+    hub_key_id: &KeyId,
+    now: UnixTime,
+) -> Option<KeptReceipt> {
+    let d = Delegation::verify(named.delegation.as_bytes(), trust, now).ok()?;
+    let r = receipt::verify(named.receipt.as_bytes(), &d).ok()?;
+    (r.license_id == claims.id && r.hub_key_id == *hub_key_id).then(|| KeptReceipt {
+        receipt: named.receipt.clone(),
+        delegation: VerifiedDelegation { claims: d.claims, vendor_key_id: d.vendor_key_id },
+    })
 }

@@ -4,11 +4,13 @@
 //! A runner runs on a receipt whose portal countersignature names its place (its key on the
 //! machine its lease names). The newest receipt may not name it though the portal still
 //! counts it: a lease that lapsed before the hub's last ping drops the runner from that ping,
-//! and when the portal is down at the runner's next lease, the hub can only hand it that
-//! newer receipt. The portal keeps a place counted until the grace of the last receipt naming
-//! it ends (`portal/src/domain/pings/countersign.rs`), so the runner keeps that receipt (its
-//! `named_receipt`) and takes the countersignature from it while that receipt itself still
-//! permits running. Standing (revoked, suspended, expired, cloned) is judged from the newest
+//! and when the portal is down at the runner's next lease, no newer receipt names it. The
+//! portal keeps a place counted until the grace of the last receipt naming it ends
+//! (`portal/src/domain/pings/countersign.rs`), so the runner keeps that receipt (its
+//! `named_receipt`: from its own cache, or handed by the hub, which keeps one per runner place
+//! for a runner restored from a backup), with the delegation it was signed under (one renewed
+//! since need not cover it), and takes the countersignature from it while that receipt itself
+//! still permits running. Standing (revoked, suspended, expired, cloned) is judged from the newest
 //! receipt alone, and a place the newest receipt refuses is refused: the kept receipt only
 //! ever says "counted", never "may run".
 
@@ -21,9 +23,10 @@ use tessera_core::license::Claims;
 use tessera_core::machine::runner_place;
 use tessera_core::receipt::ReceiptClaims;
 use tessera_core::standing::{self, Evidence};
+use tessera_core::trust::TrustSet;
 use tessera_core::{Status, UnixTime};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, KeptReceipt};
 use crate::check::{Decision, verified_receipt};
 
 /// What a receipt says of one place.
@@ -50,14 +53,18 @@ fn unverified(text: &str) -> Option<ReceiptClaims> {
 
 /// The receipt a new cache keeps as its `named_receipt`, beside its newest receipt
 /// `receipt` (of the hub `hub_key_id`) and its lease `lease`: none when the newest names the
-/// runner's place or refuses it; else the newest receipt of `previous` (of the same hub)
-/// that named it.
+/// runner's place or refuses it; else the newest of the receipts that named it, with the
+/// delegation each was signed under: those of `previous` (of the same hub, whose vendor key
+/// `trust` still holds at `now`) and the one the hub `offered` with its bundle (verified).
 pub(crate) fn kept(
     previous: Option<&Cache>,
     receipt: Option<&str>,
     lease: &LeaseClaims,
     hub_key_id: &KeyId,
-) -> Option<String> {
+    offered: Option<KeptReceipt>,
+    trust: &TrustSet,
+    now: UnixTime,
+) -> Option<KeptReceipt> {
     let machine = lease.machine.as_ref()?;
     let place = runner_place(&lease.runner_key_id, Some(machine));
     if let Some(newest) = receipt.and_then(unverified)
@@ -65,13 +72,22 @@ pub(crate) fn kept(
     {
         return None;
     }
-    let previous = previous.filter(|p| p.hub_key_id == *hub_key_id)?;
-    // The previous cache's receipt is newer than the one it kept.
-    [previous.receipt.as_deref(), previous.named_receipt.as_deref()]
-        .into_iter()
-        .flatten()
-        .find(|text| unverified(text).is_some_and(|r| said(&r, &place) == Said::Named))
-        .map(str::to_owned)
+    let previous = previous.filter(|p| p.hub_key_id == *hub_key_id);
+    let held = previous.into_iter().flat_map(|p| {
+        let newest = p.receipt.clone().zip(p.delegation.clone());
+        let newest = newest.map(|(receipt, delegation)| KeptReceipt { receipt, delegation });
+        newest.into_iter().chain(p.named_receipt.clone())
+    });
+    // What the cache held was verified with the trust set it held: a trust set given anew
+    // (`refresh --trust`) must still hold the vendor key, as the bundle's delegation must.
+    let held = held.filter(|k| trust.lookup(k.delegation.vendor_key_id, now).is_ok());
+    held.chain(offered)
+        .filter_map(|k| {
+            let claims = unverified(&k.receipt)?;
+            (said(&claims, &place) == Said::Named).then_some((claims.portal_time, k))
+        })
+        .max_by_key(|(portal_time, _)| *portal_time)
+        .map(|(_, k)| k)
 }
 
 /// On a license with `runner_countersign`, a runner runs only on a receipt whose portal
@@ -131,10 +147,10 @@ fn named_still_counts(
     now: UnixTime,
     tolerance: Duration,
 ) -> bool {
-    let (Some(text), Some(delegation)) = (&cache.named_receipt, &cache.delegation) else {
+    let Some(named) = &cache.named_receipt else { return false };
+    let Ok(kept) = verified_receipt(&named.receipt, &named.delegation, cache, claims) else {
         return false;
     };
-    let Ok(kept) = verified_receipt(text, delegation, cache, claims) else { return false };
     said(&kept, place) == Said::Named
         && standing::judge(Evidence::Receipt(&kept), claims, now, cache.high_water, tolerance)
             .status

@@ -414,6 +414,9 @@ impl Runner {
             bundle.receipt.as_deref(),
             &admitted.lease,
             &hub_key_id,
+            admitted.named,
+            &trust,
+            now,
         );
         let cache = Cache {
             generation: previous.as_ref().map_or(0, |c| c.generation),

@@ -322,6 +322,7 @@ mod tests {
                 activation: None,
                 hub_key: hub.public_key().clone(),
                 lease: None,
+                named_receipt: None,
             },
             high_water: UnixTime::EPOCH,
             runners_leased: 0,

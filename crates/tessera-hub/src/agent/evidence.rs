@@ -2,6 +2,7 @@
 //! and the signed answer of the local status socket.
 
 use tessera_core::activation::Bundle;
+use tessera_core::keys::KeyId;
 use tessera_core::local_status::{BootId, LocalAnswer, LocalStatus};
 use tessera_core::receipt::Nonce;
 use tessera_core::{Status, UnixTime};
@@ -20,7 +21,28 @@ impl Hub {
             activation: state.activation.clone(),
             hub_key: installed.key.public_key().clone(),
             lease: None,
+            named_receipt: None,
         }
+    }
+
+    /// [`Hub::bundle_of`] for the runner of place `place` (its key on the machine its lease
+    /// names), at `now`: with the newest receipt that named the place, when the latest
+    /// neither names nor refuses it ([`crate::countersign::named_for`]).
+    pub(crate) fn runner_bundle(
+        installed: &Installed,
+        state: &HubState,
+        status: Status,
+        place: &KeyId,
+        now: UnixTime,
+    ) -> Bundle {
+        let named = crate::countersign::named_for(
+            state,
+            place,
+            &installed.claims,
+            &installed.key.key_id(),
+            now,
+        );
+        Bundle { named_receipt: named.map(|(n, _)| n), ..Hub::bundle_of(installed, state, status) }
     }
 
     /// What the local status socket answers the request with `nonce`: the agent's verdict

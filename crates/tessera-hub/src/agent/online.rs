@@ -1,6 +1,7 @@
 //! The hub online: activation at the portal, the hourly ping, and the check of every
 //! receipt the portal answers with.
 
+use tessera_core::activation::NamedReceipt;
 use tessera_core::armor::{Envelope, Kind};
 use tessera_core::delegation::Delegation;
 use tessera_core::fingerprint::{Fingerprint, VERSION as FINGERPRINT_VERSION};
@@ -15,9 +16,10 @@ use tessera_core::trust::TrustSet;
 use tessera_core::{Status, UnixTime};
 
 use super::{Hub, HubError, nonce};
+use crate::countersign::keep_named;
 use crate::heads::Kept;
 use crate::portal::{CallError, HubApiClient, ReceiptResponse};
-use crate::state::{PingFailure, bounded};
+use crate::state::{HubState, PingFailure, bounded};
 
 impl Hub {
     /// Online activation: check the license offline, make the hub key, ask the portal, check
@@ -67,8 +69,10 @@ impl Hub {
                 self.dir.update(|s| {
                     s.last_call_ms = s.last_call_ms.max(call.hub_time_ms);
                     s.portal = Some(client.base().to_owned());
+                    let previous = replaced(s);
                     s.delegation = Some(response.delegation.clone());
                     s.receipt = Some(response.receipt.clone());
+                    keep_named(s, previous, &claims, &key.key_id(), now);
                     s.fingerprint = Some(fingerprint.clone());
                     s.settle_high_water(now, receipt.portal_time, DEFAULT_TOLERANCE);
                     s.last_failure = None;
@@ -87,6 +91,7 @@ impl Hub {
             s.portal = Some(client.base().to_owned());
             s.insecure_http = insecure
                 && tessera_core::transport::check_portal_url(client.base(), false).is_err();
+            let previous = replaced(s);
             s.delegation = Some(response.delegation.clone());
             s.receipt = Some(response.receipt.clone());
             s.fingerprint = Some(fingerprint);
@@ -94,6 +99,7 @@ impl Hub {
             s.last_failure = None;
             s.activation = None;
             s.pending_request = None;
+            keep_named(s, previous, &claims, &key.key_id(), now);
         })?;
         tracing::info!(license = %claims.id, hub_key = %key.key_id(), "activated");
         Ok(receipt)
@@ -275,11 +281,14 @@ impl Hub {
         let now = self.now();
         match result {
             Ok((claims, response)) => {
+                let hub_key_id = installed.key.key_id();
                 self.dir.update(|s| {
                     s.last_call_ms = s.last_call_ms.max(call_ms);
+                    let previous = replaced(s);
                     s.receipt = Some(response.receipt);
                     s.fingerprint = Some(fingerprint);
                     s.delegation = Some(response.delegation);
+                    keep_named(s, previous, &installed.claims, &hub_key_id, now);
                     s.settle_high_water(now, claims.portal_time, DEFAULT_TOLERANCE);
                     s.last_failure = None;
                 })?;
@@ -294,6 +303,14 @@ impl Hub {
             }
         }
     }
+}
+
+/// The receipt `state` holds, with the delegation it came with, as it is replaced: a runner
+/// place it named may need it still ([`keep_named`]).
+fn replaced(state: &HubState) -> Option<NamedReceipt> {
+    let receipt = state.receipt.clone()?;
+    let delegation = state.delegation.clone()?;
+    Some(NamedReceipt { receipt, delegation })
 }
 
 struct Expected<'a> {

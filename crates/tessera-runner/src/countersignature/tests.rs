@@ -14,12 +14,14 @@ use super::*;
 use crate::cache::VerifiedDelegation;
 use crate::check::decide;
 use crate::machine::Machine;
+use tessera_core::activation::Bundle;
 
 const MACHINE_ID: &str = "0123456789abcdef0123456789abcdef";
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
 struct Scene {
+    vendor: SigningKey,
     portal: SigningKey,
     claims: Claims,
     cache: Cache,
@@ -81,12 +83,25 @@ fn scene() -> Scene {
         high_water: t0,
         refreshed_at: t0,
     };
-    Scene { portal, claims, cache, place, machine, t0 }
+    Scene { vendor, portal, claims, cache, place, machine, t0 }
 }
 
 impl Scene {
     /// A receipt signed at `at` saying `status`, naming `keys` and refusing `refused`.
     fn receipt(&self, at: UnixTime, status: Status, keys: &[KeyId], refused: &[KeyId]) -> String {
+        self.receipt_by(&self.portal, self.cache.hub_key_id, at, status, keys, refused)
+    }
+
+    /// [`Scene::receipt`], signed by `portal` for the hub key `hub`.
+    fn receipt_by(
+        &self,
+        portal: &SigningKey,
+        hub: KeyId,
+        at: UnixTime,
+        status: Status,
+        keys: &[KeyId],
+        refused: &[KeyId],
+    ) -> String {
         let claims = ReceiptClaims {
             license_id: self.claims.id,
             answers: Answers::Ping,
@@ -95,7 +110,7 @@ impl Scene {
             nonce: Nonce::from_bytes([6; 16]),
             next_ping_by: at.saturating_add(HOUR),
             fingerprint: "f".repeat(64),
-            hub_key_id: self.cache.hub_key_id,
+            hub_key_id: hub,
             ledger_head: None,
             runners: Some(Countersigned {
                 limit: 1,
@@ -103,15 +118,50 @@ impl Scene {
                 refused: refused.to_vec(),
             }),
         };
-        receipt::sign(&claims, &self.portal)
+        receipt::sign(&claims, portal)
     }
 
+    /// `receipt` kept under the scene's (first) delegation.
+    fn kept(&self, receipt: &str) -> KeptReceipt {
+        KeptReceipt {
+            receipt: receipt.to_owned(),
+            delegation: self.cache.delegation.clone().expect("a delegation"),
+        }
+    }
+
+    /// The newest receipt `newest` with `named` kept under the scene's delegation.
     fn check(&self, newest: String, named: Option<String>, now: UnixTime) -> Decision {
+        self.check_kept(newest, named.map(|n| self.kept(&n)), now)
+    }
+
+    fn check_kept(&self, newest: String, named: Option<KeptReceipt>, now: UnixTime) -> Decision {
         let mut cache = self.cache.clone();
         cache.receipt = Some(newest);
         cache.named_receipt = named;
         cache.high_water = now;
         decide(&cache, now, Duration::from_secs(3600), &self.machine)
+    }
+
+    /// The vendor's delegation of `portal`'s key from `not_before`, signed, and as a cache
+    /// keeps it.
+    fn delegation(
+        &self,
+        portal: &SigningKey,
+        not_before: UnixTime,
+    ) -> (String, VerifiedDelegation) {
+        let claims = DelegationClaims {
+            portal_key: portal.public_key().clone(),
+            issued_at: not_before,
+            not_before,
+            not_after: not_before.saturating_add(DAY * 365),
+        };
+        let text = tessera_core::delegation::sign(&claims, &self.vendor);
+        (text, VerifiedDelegation { claims, vendor_key_id: self.vendor.key_id() })
+    }
+
+    /// The trust set the cache holds.
+    fn trust(&self) -> TrustSet {
+        TrustSet::parse(self.cache.trust.as_bytes()).expect("trust")
     }
 }
 
@@ -187,9 +237,19 @@ fn a_kept_receipt_naming_another_place_or_forged_counts_for_nothing() {
     let now = s.t0.saturating_add(HOUR * 3);
     assert_eq!(s.check(silent.clone(), Some(elsewhere), now).status, Status::RunnerLimitExceeded);
     // Signed by a key the vendor did not delegate.
-    let forger = Scene { portal: SigningKey::from_seed(&[8; 32]), ..scene() };
-    let forged = forger.receipt(s.t0, Status::Valid, &[s.place], &[]);
-    assert_eq!(s.check(silent, Some(forged), now).status, Status::RunnerLimitExceeded);
+    let forger = SigningKey::from_seed(&[8; 32]);
+    let hub = s.cache.hub_key_id;
+    let forged = s.receipt_by(&forger, hub, s.t0, Status::Valid, &[s.place], &[]);
+    assert_eq!(s.check(silent.clone(), Some(forged), now).status, Status::RunnerLimitExceeded);
+    // Of another license, or of another hub key (a hub installed anew: its lease's key).
+    let mut other_license = s.claims.clone();
+    other_license.id = "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id");
+    let elsewhere = Scene { claims: other_license, ..scene() };
+    let for_another = elsewhere.receipt(s.t0, Status::Valid, &[s.place], &[]);
+    assert_eq!(s.check(silent.clone(), Some(for_another), now).status, Status::RunnerLimitExceeded);
+    let old_hub = SigningKey::from_seed(&[11; 32]).key_id();
+    let of_old_hub = s.receipt_by(&s.portal, old_hub, s.t0, Status::Valid, &[s.place], &[]);
+    assert_eq!(s.check(silent, Some(of_old_hub), now).status, Status::RunnerLimitExceeded);
 }
 
 #[test]
@@ -199,21 +259,163 @@ fn a_new_cache_keeps_the_newest_receipt_that_named_the_place() {
     let refusing = s.receipt(s.t0.saturating_add(HOUR * 3), Status::Valid, &[], &[s.place]);
     let mut previous = s.cache.clone();
     previous.receipt = Some(named.clone());
-    let (lease, hub) = (&s.cache.lease, &s.cache.hub_key_id);
-    // The new receipt names nothing: the previous one, which named the place, is kept.
-    assert_eq!(kept(Some(&previous), Some(&silent), lease, hub), Some(named.clone()));
+    let (lease, hub, trust, now) = (&s.cache.lease, &s.cache.hub_key_id, s.trust(), s.t0);
+    let kept = |previous: &Cache, newest: &str| {
+        super::kept(Some(previous), Some(newest), lease, hub, None, &trust, now)
+    };
+    // The new receipt names nothing: the previous one, which named the place, is kept with
+    // the delegation it came with.
+    assert_eq!(kept(&previous, &silent), Some(s.kept(&named)));
     // And kept on through a further refresh that names nothing either.
     let mut after = previous.clone();
     after.receipt = Some(silent.clone());
-    after.named_receipt = Some(named.clone());
-    assert_eq!(kept(Some(&after), Some(&silent), lease, hub), Some(named.clone()));
+    after.named_receipt = Some(s.kept(&named));
+    assert_eq!(kept(&after, &silent), Some(s.kept(&named)));
     // A receipt naming the place, or refusing it, ends the keeping.
-    assert_eq!(kept(Some(&after), Some(&named), lease, hub), None);
-    assert_eq!(kept(Some(&after), Some(&refusing), lease, hub), None);
+    assert_eq!(kept(&after, &named), None);
+    assert_eq!(kept(&after, &refusing), None);
     // Another hub's receipts, or a lease naming no machine: nothing kept.
     let other_hub = SigningKey::from_seed(&[7; 32]).key_id();
-    assert_eq!(kept(Some(&after), Some(&silent), lease, &other_hub), None);
+    assert_eq!(
+        super::kept(Some(&after), Some(&silent), lease, &other_hub, None, &trust, now),
+        None
+    );
     let no_machine = LeaseClaims { machine: None, ..lease.clone() };
-    assert_eq!(kept(Some(&after), Some(&silent), &no_machine, hub), None);
-    assert_eq!(kept(None, Some(&silent), lease, hub), None);
+    assert_eq!(super::kept(Some(&after), Some(&silent), &no_machine, hub, None, &trust, now), None);
+    assert_eq!(super::kept(None, Some(&silent), lease, hub, None, &trust, now), None);
+    // A trust set given anew that no longer holds the vendor's key: nothing carried over.
+    let stranger = TrustSet::parse(keyfile::public(&SigningKey::from_seed(&[9; 32])).as_bytes())
+        .expect("trust");
+    assert_eq!(super::kept(Some(&after), Some(&silent), lease, hub, None, &stranger, now), None);
+}
+
+/// The fix for a renewed delegation: the kept receipt verifies under the delegation it was
+/// signed under, not the cache's newest one, which a renewal from a later date (or of a new
+/// portal key) makes no longer cover it.
+#[test]
+fn the_kept_receipt_verifies_under_its_own_delegation_after_a_renewal() {
+    let s = scene();
+    let named = s.receipt(s.t0, Status::Valid, &[s.place], &[]);
+    // The vendor renews the delegation from t0 + 1 h, for a new portal key.
+    let renewed_portal = SigningKey::from_seed(&[12; 32]);
+    let (_, renewed) = s.delegation(&renewed_portal, s.t0.saturating_add(HOUR));
+    let hub = s.cache.hub_key_id;
+    let silent =
+        s.receipt_by(&renewed_portal, hub, s.t0.saturating_add(HOUR * 2), Status::Valid, &[], &[]);
+    let now = s.t0.saturating_add(HOUR * 3);
+    let mut cache = s.cache.clone();
+    cache.delegation = Some(renewed.clone());
+    cache.receipt = Some(silent.clone());
+    cache.high_water = now;
+    // Under the cache's newest delegation the kept receipt does not verify: refused. This
+    // is what the runner did before it kept the receipt's own delegation.
+    cache.named_receipt = Some(KeptReceipt { receipt: named.clone(), delegation: renewed });
+    let refused = decide(&cache, now, HOUR, &s.machine);
+    assert_eq!(refused.status, Status::RunnerLimitExceeded, "{}", refused.reason);
+    // Under its own: it runs.
+    cache.named_receipt = Some(s.kept(&named));
+    let decision = decide(&cache, now, HOUR, &s.machine);
+    assert_eq!(decision.status, Status::Valid, "{}", decision.reason);
+    // And a new cache carries that delegation over with it.
+    let mut previous = s.cache.clone();
+    previous.receipt = Some(named.clone());
+    let carried = kept(
+        Some(&previous),
+        Some(&silent),
+        &s.cache.lease,
+        &s.cache.hub_key_id,
+        None,
+        &s.trust(),
+        now,
+    );
+    assert_eq!(carried, Some(s.kept(&named)));
+}
+
+/// The receipt a hub hands with its bundle (a runner restored from a backup, or whose cache
+/// was lost, has none of its own) is kept when it names the place, and is the newest.
+#[test]
+fn a_receipt_the_hub_hands_over_is_kept_when_it_names_the_place() {
+    let s = scene();
+    let (named, silent) = named_then_silent(&s);
+    let (lease, hub, trust, now) = (&s.cache.lease, &s.cache.hub_key_id, s.trust(), s.t0);
+    let offered = Some(s.kept(&named));
+    assert_eq!(kept(None, Some(&silent), lease, hub, offered.clone(), &trust, now), offered);
+    // The newest of what the cache held and what the hub offers.
+    let older = s.receipt(s.t0.saturating_sub(HOUR), Status::Valid, &[s.place], &[]);
+    let mut previous = s.cache.clone();
+    previous.receipt = Some(older.clone());
+    assert_eq!(
+        kept(Some(&previous), Some(&silent), lease, hub, offered.clone(), &trust, now),
+        offered
+    );
+    let mut held_newer = s.cache.clone();
+    held_newer.named_receipt = Some(s.kept(&named));
+    let older_offered = Some(s.kept(&older));
+    assert_eq!(
+        kept(Some(&held_newer), Some(&silent), lease, hub, older_offered, &trust, now),
+        Some(s.kept(&named))
+    );
+    // Offered for another place: not kept.
+    let other = runner_place(&SigningKey::from_seed(&[9; 32]).key_id(), None);
+    let elsewhere = Some(s.kept(&s.receipt(s.t0, Status::Valid, &[other], &[])));
+    assert_eq!(kept(None, Some(&silent), lease, hub, elsewhere, &trust, now), None);
+    // When the newest refuses the place, nothing offered is kept.
+    let refusing = s.receipt(s.t0.saturating_add(HOUR * 3), Status::Valid, &[], &[s.place]);
+    assert_eq!(kept(None, Some(&refusing), lease, hub, offered, &trust, now), None);
+}
+
+/// What a bundle's `named_receipt` must be to enter: its delegation verifies with the trust
+/// set, the receipt under it, for this license and hub. Anything else is left out (the
+/// bundle itself still installs).
+#[test]
+fn a_named_receipt_the_hub_hands_over_must_verify_to_enter() {
+    use tessera_core::activation::{NamedReceipt, sign_lease};
+    let s = scene();
+    let hub = SigningKey::from_seed(&[3; 32]);
+    let (named, silent) = named_then_silent(&s);
+    let (delegation_text, _) = s.delegation(&s.portal, s.t0.saturating_sub(DAY));
+    let bundle = |named_receipt: Option<NamedReceipt>| Bundle {
+        status: Status::Valid,
+        license: s.cache.license.clone(),
+        receipt: Some(silent.clone()),
+        delegation: Some(delegation_text.clone()),
+        activation: None,
+        hub_key: hub.public_key().clone(),
+        lease: Some(sign_lease(&s.cache.lease, &hub)),
+        named_receipt,
+    };
+    let admitted = |named_receipt| {
+        let bundle = bundle(named_receipt);
+        let lease = bundle.lease.clone().expect("lease");
+        crate::check::admit(&bundle, crate::check::LeaseInput::Signed(&lease), &s.trust(), s.t0)
+            .expect("the bundle installs")
+            .named
+    };
+    let genuine = NamedReceipt { receipt: named.clone(), delegation: delegation_text.clone() };
+    let entered = admitted(Some(genuine)).expect("a genuine named receipt enters");
+    assert_eq!(entered.receipt, named);
+    assert_eq!(entered.delegation.claims.portal_key, s.portal.public_key().clone());
+    assert_eq!(admitted(None), None);
+    // Signed by a key the vendor did not delegate, under a delegation the vendor did not
+    // sign, or for another license: left out.
+    let forger = SigningKey::from_seed(&[8; 32]);
+    let forged = s.receipt_by(&forger, hub.key_id(), s.t0, Status::Valid, &[s.place], &[]);
+    assert_eq!(
+        admitted(Some(NamedReceipt { receipt: forged, delegation: delegation_text.clone() })),
+        None
+    );
+    let stranger = Scene { vendor: SigningKey::from_seed(&[10; 32]), ..scene() };
+    let (foreign_delegation, _) = stranger.delegation(&s.portal, s.t0.saturating_sub(DAY));
+    assert_eq!(
+        admitted(Some(NamedReceipt { receipt: named, delegation: foreign_delegation })),
+        None
+    );
+    let mut other_license = s.claims.clone();
+    other_license.id = "6f1c1f1e-3a5b-4c1d-9e2f-0a1b2c3d4e5f".parse().expect("id");
+    let elsewhere = Scene { claims: other_license, ..scene() };
+    let for_another = elsewhere.receipt(s.t0, Status::Valid, &[s.place], &[]);
+    assert_eq!(
+        admitted(Some(NamedReceipt { receipt: for_another, delegation: delegation_text.clone() })),
+        None
+    );
 }
