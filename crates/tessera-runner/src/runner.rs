@@ -26,63 +26,25 @@ use tessera_core::time::Clock;
 use tessera_core::trust::TrustSet;
 
 use crate::cache::Cache;
-use crate::check::{self, BadBundle, Decision, LeaseInput};
+use crate::check::{self, Decision, LeaseInput};
 use crate::countersignature;
-#[cfg(feature = "refresh")]
-use crate::hub::HubCallError;
-use crate::installation::{self, Installation, Misfit};
+use crate::installation::{self, Installation};
 use crate::keystore::{Keystore, KeystoreError, Secret};
 use crate::machine::Machine;
 
+mod error;
 #[cfg(feature = "refresh")]
 mod refresh;
 mod state;
+
+pub use error::RunnerError;
+use error::io_error;
 
 use state::{Found, KeySource, Locked};
 
 /// The high-water mark is written at most this often by `check`: a durable write per check
 /// would cost more than the check itself.
 const HIGH_WATER_STEP: Duration = Duration::from_secs(60);
-
-/// Why an operation failed (a status, when there is one, comes back as a [`Decision`]).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunnerError {
-    /// The keystore failed.
-    #[error(transparent)]
-    Keystore(#[from] KeystoreError),
-    /// A file of the state directory could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: io::Error,
-    },
-    /// A bundle was refused.
-    #[error(transparent)]
-    Bundle(#[from] BadBundle),
-    /// The hub could not be reached or refused the call.
-    #[cfg(feature = "refresh")]
-    #[error(transparent)]
-    Hub(#[from] HubCallError),
-    /// An argument or a file given by the caller is not usable.
-    #[error("{0}")]
-    Input(String),
-    /// The state directory and this call do not fit: another keystore, user or key.
-    #[error(transparent)]
-    Misfit(#[from] Misfit),
-    /// Writes kept moving the cache's generation while it was read.
-    #[error("the cache kept changing while it was read ({attempts} attempts): try again")]
-    Changing {
-        /// How many reads were tried.
-        attempts: usize,
-    },
-}
-
-fn io_error(path: &Path, source: io::Error) -> RunnerError {
-    RunnerError::Io { path: path.to_owned(), source }
-}
 
 /// The request file this runner is waiting for an answer to (air-gapped install).
 #[derive(Serialize, Deserialize)]
