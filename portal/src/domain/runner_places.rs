@@ -20,6 +20,9 @@ use crate::store::{Store, StoreError};
 /// The places a license's runners hold at the portal now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacesHeld {
+    /// Whether the license counts its runners at the portal (its `runner_countersign`
+    /// claim, as registered).
+    pub counted: bool,
     /// The license's runner limit: the most places counted at once.
     pub limit: u32,
     /// The places counted now, each with until when (Unix seconds).
@@ -50,11 +53,12 @@ pub async fn held(
 ) -> Result<PlacesHeld, PlacesError> {
     let found = find(store, id).await?;
     asked(caller, Operation::SeeLicense, id, facts(found.as_ref()))?;
+    let counted = found.as_ref().is_some_and(|(license, _)| license.runner_countersign);
     let limit = found.map_or(0, |(license, _)| u32::try_from(license.runners).unwrap_or(0));
     // Rows past their end are dropped at the license's next countersigning: they count for
     // nothing meanwhile, and are not shown.
     let places = store.countersigned_places(id, now.as_unix()).await?;
-    Ok(PlacesHeld { limit, places })
+    Ok(PlacesHeld { counted, limit, places })
 }
 
 /// Frees the places of license `id` (every one, or only `place`) at `now`, if `caller` may

@@ -31,6 +31,7 @@ mod tests {
             org: "Acme".into(),
             product: "acme-hub".into(),
             runners: 1,
+            runner_countersign: false,
             not_before: 100,
             expires_at: 1_000,
             terminates_at: Some(2_000),

@@ -33,14 +33,14 @@ impl Store {
             .map_err(|e| StoreError::Task(e.to_string()))?;
         }
         // Multi-row statements that return the ids they inserted: a license not returned was
-        // there already. 13 values a row, well under both databases' parameter limits.
+        // there already. 14 values a row, well under both databases' parameter limits.
         let mut tx = self.begin_write().await?;
         let mut inserted = std::collections::HashSet::new();
         for chunk in licenses.chunks(REGISTER_ROWS) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|k| {
-                    let p = 13 * k;
-                    let marks: Vec<String> = (1..=13).map(|i| format!("${}", p + i)).collect();
+                    let p = 14 * k;
+                    let marks: Vec<String> = (1..=14).map(|i| format!("${}", p + i)).collect();
                     format!("({}, {})", marks.join(", "), organization_of(&format!("${}", p + 3)))
                 })
                 .collect();
@@ -64,7 +64,8 @@ impl Store {
                     .bind(license.ping_interval_secs)
                     .bind(license.state.as_str())
                     .bind(license.registered_at)
-                    .bind(license.status_changed_at);
+                    .bind(license.status_changed_at)
+                    .bind(i64::from(license.runner_countersign));
             }
             for row in query.fetch_all(&mut *tx).await? {
                 inserted.insert(row.try_get::<String, _>(0)?);
@@ -375,7 +376,7 @@ impl Store {
 /// organization, found by [`organization_of`] the `org` claim (the third value).
 pub(super) const INSERT_COLUMNS: &str = "id, key_sha256, org, product, runners, not_before, \
      expires_at, terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, \
-     status_changed_at, org_id";
+     status_changed_at, runner_countersign, org_id";
 
 /// The organization a license belongs to: the one named exactly as its `org` claim (the
 /// placeholder `org`), or none. One rule for both writers.

@@ -22,7 +22,7 @@ const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.
      l.registered_at, l.status_changed_at, a.license_id, a.fingerprint, a.fingerprint_version, \
      a.hub_key, a.activated_at, a.last_ping_at, a.last_hub_time_ms, a.chain_confirmed, \
      a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at, a.repairs, a.repairs_from, \
-     a.repaired_at, a.previous_hub_key, a.rebound_hub_time_ms \
+     a.repaired_at, a.previous_hub_key, a.rebound_hub_time_ms, l.runner_countersign \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ANY($1)";
 
 /// The bindings of a round with their day counts, locked for the write transaction in

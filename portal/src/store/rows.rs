@@ -59,6 +59,9 @@ pub struct LicenseRow {
     pub product: String,
     /// How many runners may hold a lease at once.
     pub runners: i64,
+    /// Whether the portal counts its runners (the `runner_countersign` claim): a runner runs
+    /// only on a receipt that countersigns its place.
+    pub runner_countersign: bool,
     /// Unix seconds.
     pub not_before: i64,
     /// Unix seconds.
@@ -86,6 +89,7 @@ impl LicenseRow {
             org: claims.org.to_string(),
             product: claims.product.to_string(),
             runners: i64::from(claims.runners),
+            runner_countersign: claims.runner_countersign,
             not_before: claims.not_before.as_unix(),
             expires_at: claims.expires_at.as_unix(),
             terminates_at: claims.terminates_at.map(|t| t.as_unix()),
@@ -244,6 +248,7 @@ pub(crate) fn license_from_row(row: &impl ReadRow) -> Result<LicenseRow, StoreEr
         org: row.text("org")?,
         product: row.text("product")?,
         runners: row.int("runners")?,
+        runner_countersign: row.int("runner_countersign")? != 0,
         not_before: row.int("not_before")?,
         expires_at: row.int("expires_at")?,
         terminates_at: row.opt_int("terminates_at")?,
@@ -278,4 +283,5 @@ pub(crate) fn activation_from_row(row: &impl ReadRow) -> Result<ActivationRow, S
 }
 
 pub(crate) const LICENSE_COLUMNS: &str = "id, key_sha256, org, product, runners, not_before, expires_at, \
-     terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at";
+     terminates_at, grace_period_secs, ping_interval_secs, status, registered_at, status_changed_at, \
+     runner_countersign";

@@ -29,7 +29,7 @@ pub fn register_licenses(
     {
         let mut insert = tx.prepare(&format!(
             "INSERT INTO licenses ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-             ?12, ?13, {}) ON CONFLICT DO NOTHING",
+             ?12, ?13, ?14, {}) ON CONFLICT DO NOTHING",
             super::licenses::INSERT_COLUMNS,
             super::licenses::organization_of("?3")
         ))?;
@@ -48,6 +48,7 @@ pub fn register_licenses(
                 license.state.as_str(),
                 license.registered_at,
                 license.status_changed_at,
+                i64::from(license.runner_countersign),
             ])?;
             answers.push(if inserted == 1 { Registered::New } else { Registered::AlreadyThere });
         }

@@ -22,7 +22,8 @@ const LOOKUP: &str = "SELECT l.id, l.key_sha256, l.org, l.product, l.runners, l.
      l.registered_at, l.status_changed_at, a.fingerprint, a.hub_key, a.activated_at, \
      a.last_ping_at, a.last_hub_time_ms, a.license_id IS NOT NULL, a.fingerprint_version, \
      a.chain_confirmed, a.chain_pending, a.cloned_at, a.rebinds, a.rebound_at, a.repairs, \
-     a.repairs_from, a.repaired_at, a.previous_hub_key, a.rebound_hub_time_ms \
+     a.repairs_from, a.repaired_at, a.previous_hub_key, a.rebound_hub_time_ms, \
+     l.runner_countersign \
      FROM licenses l LEFT JOIN activations a ON a.license_id = l.id WHERE l.id = ?1";
 
 /// The binding as the write sees it, inside the write transaction, with the day counts.
@@ -199,6 +200,7 @@ fn found_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Found> {
             .map_err(|e: StoreError| unreadable(10, e.to_string()))?,
         registered_at: row.get(11)?,
         status_changed_at: row.get(12)?,
+        runner_countersign: row.get::<_, i64>(30)? != 0,
     };
     let nonce = |i: usize| -> rusqlite::Result<Option<Nonce>> {
         row.get::<_, Option<String>>(i)?

@@ -31,6 +31,7 @@ pub fn synthetic(i: u64, now: i64) -> LicenseRow {
         org: ORGS[pick(5)].to_owned(),
         product: PRODUCTS[pick(3)].to_owned(),
         runners: 3,
+        runner_countersign: false,
         not_before,
         expires_at,
         terminates_at,

@@ -148,3 +148,37 @@ on_both_stores!(a_super_admin_frees_places_from_the_license_page_and_an_org_admi
     let audit = dana.get("/ui/audit").await;
     assert!(audit.body.contains("freed the runner places of"), "{}", audit.body);
 });
+
+on_both_stores!(a_license_that_counts_its_runners_shows_its_places_before_any_is_held, |app| {
+    let (license, _hub) = countersign_hub(&app).await;
+    let id = license.id.to_string();
+    let (plain, plain_text) = app.issue(|terms| terms.runners = 2);
+    assert_eq!(app.register(&plain_text).await.status, 201);
+    let plain = plain.id.to_string();
+
+    // The API: the claim as registered, on the license and with its places.
+    let places = |id: &str| format!("/v1/admin/licenses/{id}/runner-places");
+    let counted = app.get(&places(&id), Some(&app.admin_key)).await;
+    assert_eq!(counted.status, 200, "{:?}", counted.body);
+    assert_eq!(counted.body["runner_countersign"], serde_json::json!(true));
+    assert_eq!((counted.body["limit"].as_u64(), counted.body["held"].as_u64()), (Some(2), Some(0)));
+    let not = app.get(&places(&plain), Some(&app.admin_key)).await;
+    assert_eq!(not.body["runner_countersign"], serde_json::json!(false));
+    let shown = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
+    assert_eq!(shown.body["license"]["runner_countersign"], serde_json::json!(true), "{:?}", shown.body);
+    let shown = app.get(&format!("/v1/admin/licenses/{plain}"), Some(&app.admin_key)).await;
+    assert_eq!(shown.body["license"]["runner_countersign"], serde_json::json!(false), "{:?}", shown.body);
+
+    // The page: the places section before any is held, with nothing to free; none on a
+    // license whose runners the hub alone counts.
+    person(&app, "dana@vendor.example", Role::SuperAdmin, None).await;
+    let mut dana = Browser::new(&app);
+    assert_eq!(dana.sign_in("dana@vendor.example", PASSWORD).await.status, 303);
+    let page = dana.get(&format!("/ui/licenses/{id}")).await;
+    assert!(page.body.contains("0 of 2 runner places held"), "{}", page.body);
+    assert!(page.body.contains("No runner holds a place now"), "{}", page.body);
+    assert!(!page.body.contains("Free runner places"), "{}", page.body);
+    let page = dana.get(&format!("/ui/licenses/{plain}")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("Runner places"), "{}", page.body);
+});

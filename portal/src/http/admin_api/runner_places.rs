@@ -40,7 +40,13 @@ pub async fn runner_places(
         .iter()
         .map(|row| json!({ "place": row.runner_place, "until": row.until }))
         .collect();
-    Ok(Json(json!({ "id": id, "limit": held.limit, "held": places.len(), "places": places })))
+    Ok(Json(json!({
+        "id": id,
+        "runner_countersign": held.counted,
+        "limit": held.limit,
+        "held": places.len(),
+        "places": places,
+    })))
 }
 
 /// The optional body of a freeing: the one place to free (all, when absent).

@@ -135,7 +135,8 @@ pub(super) async fn license(
         _ => Vec::new(),
     };
     let now = portal.now();
-    // A license whose hub asks the portal to countersign its runners holds places here.
+    // A license that counts its runners at the portal (or whose hub asked it to) holds
+    // places here.
     let places =
         crate::domain::runner_places::held(portal.records(), &viewer.caller(), &id, now).await?;
     let free_places = viewer.may(Operation::FreeRunnerPlaces, facts).is_ok();
@@ -154,7 +155,7 @@ pub(super) async fn license(
         actions: &actions,
         activation: activation.as_ref(),
         usage: &usage,
-        places: (!places.places.is_empty()).then_some(&places),
+        places: (places.counted || !places.places.is_empty()).then_some(&places),
         free_places,
         done,
         extend: license.state != LicenseState::Revoked

@@ -16,8 +16,12 @@ pub fn places_held(license_id: &str, held: &PlacesHeld, free: bool) -> Markup {
             (held.places.len()) " of " (held.limit) " runner places held at the portal "
             span.muted { "(each until the grace of the last receipt naming it ends)" }
         }
-        (places_table(held))
-        @if free {
+        @if held.places.is_empty() {
+            p { "No runner holds a place now: the hub's next validation gets its runners countersigned, up to the limit." }
+        } @else {
+            (places_table(held))
+        }
+        @if free && !held.places.is_empty() {
             div.actions {
                 a href={ "/ui/licenses/" (license_id) "/runner-places" } { "Free runner places" }
             }
