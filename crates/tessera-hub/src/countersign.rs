@@ -171,8 +171,8 @@ pub(crate) fn keep_named(
 }
 
 /// The receipt the hub hands the runner of place `place` beside its newest receipt, when
-/// that one neither names nor refuses the place: the newest kept receipt that named it and
-/// still serves ([`keep_named`]).
+/// that one lets runners run (`valid`) and neither names nor refuses the place: the newest
+/// kept receipt that named it and still serves ([`keep_named`]).
 pub(crate) fn named_for(
     state: &HubState,
     place: &KeyId,
@@ -183,7 +183,13 @@ pub(crate) fn named_for(
     if !license.runner_countersign || state.activation.is_some() || state.receipt.is_none() {
         return None;
     }
-    if countersign_of(state, place) != Countersign::Awaiting {
+    // The newest receipt must let runners run: one that says revoked, suspended or cloned
+    // countersigns nothing, and an earlier countersignature lets no runner run under it (nor
+    // may `runners list` say it does).
+    let newest = held_receipt(state)?;
+    if newest.status != tessera_core::Status::Valid
+        || says(Some(&newest), place) != Countersign::Awaiting
+    {
         return None;
     }
     state

@@ -13,7 +13,7 @@ use tessera_core::trust::TrustSet;
 use tessera_core::{Status, UnixTime};
 
 use crate::cache::{Cache, KeptReceipt, VerifiedDelegation};
-use crate::countersignature;
+use crate::countersignature::{self, Countersignature};
 use crate::machine::Machine;
 
 /// The default tolerance for a clock behind the high-water mark (DST, drift).
@@ -171,11 +171,24 @@ fn judge_claims(
         );
         return Ok((d, claims));
     }
-    if standing.status.permits_running()
-        && let Some(refusal) =
-            countersignature::not_countersigned(&claims, evidence, cache, now, tolerance)
-    {
-        return Ok((refusal, claims));
+    let mut left = left;
+    let mut reason = reason;
+    if standing.status.permits_running() {
+        match countersignature::countersigned(&claims, evidence, cache, now, tolerance) {
+            Countersignature::Refused(refusal) => return Ok((refusal, claims)),
+            // Running on an older receipt's countersignature: it ends with that receipt's
+            // grace, which may come long before the newest receipt's.
+            Countersignature::Kept { left: kept, portal_time } => {
+                let kept_secs = kept.as_secs();
+                left = Some(left.map_or(kept_secs, |l| l.min(kept_secs)));
+                reason = format!(
+                    "{reason}; this runner's place was countersigned by the receipt of \
+                     {portal_time}, which lets it run until {}",
+                    now.saturating_add(kept)
+                );
+            }
+            Countersignature::Newest => {}
+        }
     }
     let mut d = Decision::new(standing.status, reason);
     d.grace_left_secs = left;

@@ -90,27 +90,57 @@ pub(crate) fn kept(
         .map(|(_, k)| k)
 }
 
+/// What a runner's countersignature allows ([`countersigned`]).
+#[derive(Debug)]
+pub(crate) enum Countersignature {
+    /// Nothing to limit: not a `runner_countersign` license, an air-gapped hub, or the
+    /// newest receipt names the place.
+    Newest,
+    /// The newest receipt is silent about the place: the runner runs on the kept receipt's
+    /// countersignature, which ends when that receipt's grace does, `left` from now (the
+    /// check reports no more grace than this).
+    Kept { left: Duration, portal_time: UnixTime },
+    /// Not countersigned: the runner may not run.
+    Refused(Decision),
+}
+
 /// On a license with `runner_countersign`, a runner runs only on a receipt whose portal
 /// countersignature names its place: a lease the hub signed alone (a patched hub's, past the
 /// limit) is not enough. `newest` is the cache's receipt, already judged to permit running.
 /// An air-gapped hub (offline activation) has no portal to ask: its leases stand alone,
 /// bounded by the activation's window, as on any license.
-pub(crate) fn not_countersigned(
+pub(crate) fn countersigned(
     claims: &Claims,
     evidence: Evidence<'_>,
     cache: &Cache,
     now: UnixTime,
     tolerance: Duration,
-) -> Option<Decision> {
-    let Evidence::Receipt(newest) = evidence else { return None };
+) -> Countersignature {
+    match not_countersigned(claims, evidence, cache, now, tolerance) {
+        Ok(None) => Countersignature::Newest,
+        Ok(Some((left, portal_time))) => Countersignature::Kept { left, portal_time },
+        Err(decision) => Countersignature::Refused(decision),
+    }
+}
+
+/// [`countersigned`]: `Ok(None)` when nothing limits the runner, `Ok(Some((left, at)))` when it
+/// runs on the kept receipt of portal time `at`, for `left` more, else the refusal.
+fn not_countersigned(
+    claims: &Claims,
+    evidence: Evidence<'_>,
+    cache: &Cache,
+    now: UnixTime,
+    tolerance: Duration,
+) -> Result<Option<(Duration, UnixTime)>, Decision> {
+    let Evidence::Receipt(newest) = evidence else { return Ok(None) };
     if !claims.runner_countersign {
-        return None;
+        return Ok(None);
     }
     let key = &cache.runner_key_id;
     // The place is this key on the machine the lease names (checked to be this one): a
     // lease naming no machine would make one place of every copy of the key.
     let Some(machine) = cache.lease.machine.as_ref() else {
-        return Some(Decision::new(
+        return Err(Decision::new(
             Status::RunnerLimitExceeded,
             "on a license whose runners the portal counts, a lease must name the machine it \
              was granted to, and this one names none: give this machine an id \
@@ -120,7 +150,7 @@ pub(crate) fn not_countersigned(
     };
     let place = runner_place(key, Some(machine));
     let reason = match said(newest, &place) {
-        Said::Named => return None,
+        Said::Named => return Ok(None),
         Said::Refused => format!(
             "the portal refused to countersign this runner's key {key}: the license's {} runner \
              places are held by keys it countersigned before, until the receipts that named \
@@ -128,33 +158,39 @@ pub(crate) fn not_countersigned(
              ask the vendor to free its place",
             newest.runners.as_ref().map_or(0, |r| r.limit)
         ),
-        Said::Silent if named_still_counts(claims, cache, &place, now, tolerance) => return None,
-        Said::Silent => format!(
-            "the portal has not countersigned this runner's key {key} (the license counts \
+        Said::Silent => match named_still_counts(claims, cache, &place, now, tolerance) {
+            Some(kept) => return Ok(Some(kept)),
+            None => format!(
+                "the portal has not countersigned this runner's key {key} (the license counts \
              runners at the portal): the hub asks at once when the portal can be reached; \
              `tessera-runner refresh` after that"
-        ),
+            ),
+        },
     };
-    Some(Decision::new(Status::RunnerLimitExceeded, reason))
+    Err(Decision::new(Status::RunnerLimitExceeded, reason))
 }
 
 /// Whether the kept receipt verifies, names `place`, and itself still permits running (its
-/// own grace): the portal counts the place that long.
+/// own grace): the portal counts the place that long. Returns the grace that receipt leaves
+/// and its portal time.
 fn named_still_counts(
     claims: &Claims,
     cache: &Cache,
     place: &KeyId,
     now: UnixTime,
     tolerance: Duration,
-) -> bool {
-    let Some(named) = &cache.named_receipt else { return false };
-    let Ok(kept) = verified_receipt(&named.receipt, &named.delegation, cache, claims) else {
-        return false;
-    };
-    said(&kept, place) == Said::Named
-        && standing::judge(Evidence::Receipt(&kept), claims, now, cache.high_water, tolerance)
-            .status
-            .permits_running()
+) -> Option<(Duration, UnixTime)> {
+    let named = cache.named_receipt.as_ref()?;
+    let kept = verified_receipt(&named.receipt, &named.delegation, cache, claims).ok()?;
+    if said(&kept, place) != Said::Named {
+        return None;
+    }
+    let standing =
+        standing::judge(Evidence::Receipt(&kept), claims, now, cache.high_water, tolerance);
+    standing
+        .status
+        .permits_running()
+        .then(|| (standing.left.unwrap_or(Duration::ZERO), kept.portal_time))
 }
 
 #[cfg(test)]

@@ -419,3 +419,28 @@ fn a_named_receipt_the_hub_hands_over_must_verify_to_enter() {
         None
     );
 }
+
+/// Attack: a runner that runs on the countersignature of a kept receipt stops when that
+/// receipt's grace ends, which can be days before the newest receipt's: what `check` reports
+/// (`grace_left_secs`, and `valid` while the newest receipt is fresh) must not promise more
+/// than the kept receipt leaves. Here the kept receipt is six days old, the newest fresh: the
+/// runner stops one day on, and must not say it has seven.
+#[test]
+fn a_runner_on_a_kept_receipt_reports_no_more_grace_than_that_receipt_leaves() {
+    let s = scene();
+    let named = s.receipt(s.t0, Status::Valid, &[s.place], &[]);
+    let now = s.t0.saturating_add(DAY * 6);
+    let newest = s.receipt(now.saturating_sub(HOUR / 2), Status::Valid, &[], &[]);
+    let decision = s.check(newest.clone(), Some(named.clone()), now);
+    assert!(decision.status.permits_running(), "{}", decision.reason);
+    let kept_left = (DAY * 7).as_secs() - (DAY * 6).as_secs();
+    let left = decision.grace_left_secs.expect("grace left");
+    assert!(
+        left <= kept_left,
+        "reports {left} s of grace left, but the kept receipt it runs on ends in {kept_left} s"
+    );
+    // And a day and a second on it is indeed refused.
+    let after = now.saturating_add(DAY).saturating_add(Duration::from_secs(1));
+    let newest = s.receipt(after.saturating_sub(HOUR / 2), Status::Valid, &[], &[]);
+    assert_eq!(s.check(newest, Some(named), after).status, Status::RunnerLimitExceeded);
+}
