@@ -124,8 +124,11 @@ pub(crate) fn keep_named(
 ) {
     if !license.runner_countersign || state.activation.is_some() {
         state.named_receipts.clear();
+        state.refused_places.clear();
         return;
     }
+    let newest = held_receipt(state);
+    note_refusals(state, newest.as_ref(), license, now);
     let mut candidates: Vec<(ReceiptClaims, NamedReceipt)> = Vec::new();
     for named in std::mem::take(&mut state.named_receipts).into_iter().chain(previous) {
         if candidates.iter().any(|(_, n)| n.receipt == named.receipt) {
@@ -137,7 +140,6 @@ pub(crate) fn keep_named(
             candidates.push((claims, named));
         }
     }
-    let newest = held_receipt(state);
     let mut keep: Vec<usize> = Vec::new();
     for record in state.runners.values().filter(|r| r.lease_until.is_some()) {
         let place = place_of(record);
@@ -147,7 +149,7 @@ pub(crate) fn keep_named(
         let best = candidates
             .iter()
             .enumerate()
-            .filter(|(_, (claims, _))| says(Some(claims), &place) == Countersign::Countersigned)
+            .filter(|(_, (claims, _))| names_since_refusal(state, claims, &place))
             .max_by_key(|(_, (claims, _))| claims.portal_time)
             .map(|(i, _)| i);
         if let Some(i) = best
@@ -168,6 +170,38 @@ pub(crate) fn keep_named(
         kept.push(named.clone());
     }
     state.named_receipts = kept;
+}
+
+/// Records the places `newest` refuses, with its time, and forgets refusals older than any
+/// receipt that still serves at `now`.
+fn note_refusals(
+    state: &mut HubState,
+    newest: Option<&ReceiptClaims>,
+    license: &Claims,
+    now: UnixTime,
+) {
+    if let Some(receipt) = newest
+        && let Some(runners) = &receipt.runners
+    {
+        for place in &runners.refused {
+            let at = state.refused_places.entry(place.to_string()).or_insert(receipt.portal_time);
+            *at = (*at).max(receipt.portal_time);
+        }
+    }
+    state
+        .refused_places
+        .retain(|_, at| now <= grace_ends(*at, license.ping_interval(), license.grace_period()));
+}
+
+/// Whether `receipt` names `place` and is newer than the portal's last refusal of it: a
+/// receipt from before a refusal, kept for another place, must not bring the refused place
+/// back.
+fn names_since_refusal(state: &HubState, receipt: &ReceiptClaims, place: &KeyId) -> bool {
+    says(Some(receipt), place) == Countersign::Countersigned
+        && state
+            .refused_places
+            .get(&place.to_string())
+            .is_none_or(|refused| receipt.portal_time > *refused)
 }
 
 /// The receipt the hub hands the runner of place `place` beside its newest receipt, when
@@ -198,7 +232,7 @@ pub(crate) fn named_for(
         .filter_map(|named| Some((named.clone(), unverified(&named.receipt)?)))
         .filter(|(_, claims)| {
             still_serves(claims, license, hub_key_id, now)
-                && says(Some(claims), place) == Countersign::Countersigned
+                && names_since_refusal(state, claims, place)
         })
         .max_by_key(|(_, claims)| claims.portal_time)
 }

@@ -122,6 +122,11 @@ pub struct HubState {
     /// each is dropped when its grace has ended.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub named_receipts: Vec<NamedReceipt>,
+    /// Runner places the portal refused, by place id, with the time of the receipt that
+    /// refused them: a receipt from before that time is never handed to the place (the
+    /// refusal ends what came before it). Dropped once no receipt that old still serves.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused_places: BTreeMap<String, UnixTime>,
 }
 
 impl HubState {

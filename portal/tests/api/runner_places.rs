@@ -165,9 +165,19 @@ on_both_stores!(a_license_that_counts_its_runners_shows_its_places_before_any_is
     let not = app.get(&places(&plain), Some(&app.admin_key)).await;
     assert_eq!(not.body["runner_countersign"], serde_json::json!(false));
     let shown = app.get(&format!("/v1/admin/licenses/{id}"), Some(&app.admin_key)).await;
-    assert_eq!(shown.body["license"]["runner_countersign"], serde_json::json!(true), "{:?}", shown.body);
+    assert_eq!(
+        shown.body["license"]["runner_countersign"],
+        serde_json::json!(true),
+        "{:?}",
+        shown.body
+    );
     let shown = app.get(&format!("/v1/admin/licenses/{plain}"), Some(&app.admin_key)).await;
-    assert_eq!(shown.body["license"]["runner_countersign"], serde_json::json!(false), "{:?}", shown.body);
+    assert_eq!(
+        shown.body["license"]["runner_countersign"],
+        serde_json::json!(false),
+        "{:?}",
+        shown.body
+    );
 
     // The page: the places section before any is held, with nothing to free; none on a
     // license whose runners the hub alone counts.

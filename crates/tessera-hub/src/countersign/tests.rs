@@ -221,7 +221,6 @@ fn a_receipt_that_lets_no_runner_run_hands_out_no_earlier_countersignature() {
 /// that older receipt's grace ends. Bounded by the freeing row of docs/SECURITY.md, but a
 /// refusal should end what came before it.
 #[test]
-#[ignore = "finding: a receipt from before a refusal of a place, kept for another place, is handed to the refused place"]
 fn a_place_refused_since_gets_nothing_from_a_receipt_kept_for_another() {
     let mut s = scene();
     let [p1, p2] = s.places;
