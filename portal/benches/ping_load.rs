@@ -512,14 +512,23 @@ async fn load() {
     // The crypto floor just before and just after the pings, averaged: the machine's speed
     // drifts.
     let (verify_before, sign_before) = crypto_baseline();
-    let backends = match &database {
-        Some(url) => database_backends(url).await,
-        None => Vec::new(),
+    // The server processes of the portal's connections, before and after: the ping
+    // threads connect at their first ping, so those found after count from zero.
+    let backends_cpu = async || match &database {
+        Some(url) => database_backends(url)
+            .await
+            .into_iter()
+            .map(|pid| (pid, process_cpu_seconds(pid)))
+            .collect::<std::collections::BTreeMap<u32, f64>>(),
+        None => Default::default(),
     };
-    let database_cpu = || backends.iter().map(|pid| process_cpu_seconds(*pid)).sum::<f64>();
-    let database_before = database_cpu();
+    let database_before = backends_cpu().await;
     let pinged = run_phase(pid, address, concurrency, Arc::new(pings_calls), rate).await;
-    let database_used = database_cpu() - database_before;
+    let backends = backends_cpu().await;
+    let database_used: f64 = backends
+        .iter()
+        .map(|(pid, cpu)| cpu - database_before.get(pid).copied().unwrap_or(0.0))
+        .sum();
     let (verify_after, sign_after) = crypto_baseline();
     let (verify_us, sign_us) =
         ((verify_before + verify_after) / 2.0, (sign_before + sign_after) / 2.0);
