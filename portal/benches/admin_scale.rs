@@ -16,8 +16,8 @@
 //!   cargo bench -p tessera-portal --bench admin_scale                     # PostgreSQL
 //! ```
 //! Knobs: `LICENSES` (1000000), `REGISTER` (100000 licenses signed and registered),
-//! `ISSUE` (50000 rows for the CLI comparison), `SEEDED` (a file to keep the seeded SQLite
-//! database in between runs), `V4_IDS` (seed random ids, as licenses issued before ids were
+//! `ISSUE` (50000 rows for the CLI comparison), `SEEDED` (where to keep the seeded database
+//! between runs: a file for SQLite, a database name for PostgreSQL), `V4_IDS` (seed random ids, as licenses issued before ids were
 //! time-ordered have), `PAGES_ONLY` (stop after the API and web pages). Figures in
 //! BENCHMARKS.md.
 
@@ -320,31 +320,45 @@ async fn run() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data");
     let postgres = std::env::var("TESSERA_BENCH_POSTGRES_URL").ok();
+    // `SEEDED`: a seeded database kept between runs, to measure again without seeding
+    // again (made on the first run): on SQLite a file, copied for each run; on PostgreSQL a
+    // database of that name, each run on a copy of it (`CREATE DATABASE … TEMPLATE`).
+    let seeded = std::env::var("SEEDED").ok();
+    let kept = match (&postgres, &seeded) {
+        (None, Some(path)) => std::path::Path::new(path).exists(),
+        (Some(base), Some(name)) => postgres_database_exists(base, name).await,
+        (_, None) => false,
+    };
     let url = match &postgres {
-        Some(base) => fresh_postgres_database(base).await,
+        Some(base) => fresh_postgres_database(base, seeded.as_deref().filter(|_| kept)).await,
         None => format!("sqlite://{}", data.join("portal.db").display()),
     };
     let backend = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
     println!("admin_scale: {backend}, {licenses} licenses with 90 days of history");
     let now = SystemClock.now();
-    // `SEEDED` (SQLite only): a seeded database file kept between runs, to measure again
-    // without seeding again (made on the first run).
-    let seeded = std::env::var("SEEDED").ok().filter(|_| postgres.is_none());
-    let kept = seeded.as_ref().filter(|path| std::path::Path::new(path).exists());
-    if let Some(path) = kept {
+    if let (None, Some(path), true) = (&postgres, &seeded, kept) {
         std::fs::copy(path, data.join("portal.db")).expect("copy the seeded database");
     }
-    let store = Store::open(&url).await.expect("store");
-    if kept.is_none() {
+    let mut store = Store::open(&url).await.expect("store");
+    if !kept {
         let started = Instant::now();
         seed(&store, licenses, now.as_unix()).await;
         println!("seeded in {:.0} s", started.elapsed().as_secs_f64());
-        if let Some(path) = &seeded {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(store.pool())
-                .await
-                .expect("ckpt");
-            std::fs::copy(data.join("portal.db"), path).expect("keep the seeded database");
+        match (&postgres, &seeded) {
+            (None, Some(path)) => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(store.pool())
+                    .await
+                    .expect("ckpt");
+                std::fs::copy(data.join("portal.db"), path).expect("keep the seeded database");
+            }
+            (Some(base), Some(name)) => {
+                // A database is copied only while no one is connected to it.
+                store.pool().close().await;
+                keep_postgres_database(base, &url, name).await;
+                store = Store::open(&url).await.expect("store");
+            }
+            (_, None) => {}
         }
     }
     let (total, history) = sizes(&store, &url).await;
@@ -580,9 +594,7 @@ async fn run() {
         }),
     ];
     for (name, cookie, path) in web_cases {
-        // Sorting every license by last validation reads the whole table (about a second):
-        // 20 loads say as much as 400.
-        let loads = if name.contains("last ping") { 20 } else { 400 };
+        let loads = 400;
         let mut samples = Vec::new();
         for _ in 0..loads {
             samples.push(page(cookie.clone(), path(random(licenses - CUSTOMERS))).await);
@@ -602,6 +614,11 @@ async fn run() {
         );
     }
     if std::env::var_os("PAGES_ONLY").is_some() {
+        drop(portal);
+        store.pool().close().await;
+        if let Some(base) = &postgres {
+            drop_database(base, &url).await;
+        }
         return;
     }
 
@@ -828,16 +845,54 @@ fn vendor_key(vendor: &tessera_testkit::Vendor) -> &SigningKey {
     &vendor.key
 }
 
-async fn fresh_postgres_database(base: &str) -> String {
+/// A new database next to the one `base` names (a copy of the database `template` when
+/// given); returns its URL.
+async fn fresh_postgres_database(base: &str, template: Option<&str>) -> String {
     use sqlx::Connection;
     let name = format!("tessera_bench_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+    let copy = template.map(|t| format!(" TEMPLATE {}", plain_name(t))).unwrap_or_default();
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}{copy}")))
         .execute(&mut admin)
         .await
         .expect("create database");
     let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
     format!("{prefix}/{name}")
+}
+
+/// `name`, if it is a plain database name (spliced into SQL).
+fn plain_name(name: &str) -> &str {
+    assert!(
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "SEEDED on PostgreSQL: a plain database name, not {name:?}"
+    );
+    name
+}
+
+async fn postgres_database_exists(base: &str, name: &str) -> bool {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(plain_name(name))
+        .fetch_one(&mut admin)
+        .await
+        .expect("databases");
+    found > 0
+}
+
+/// Keeps a copy of the just seeded database at `url` as `name`.
+async fn keep_postgres_database(base: &str, url: &str, name: &str) {
+    use sqlx::Connection;
+    let seeded = url.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
+    let mut admin = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE DATABASE {} TEMPLATE {}",
+        plain_name(name),
+        plain_name(&seeded)
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("keep the seeded database");
 }
 
 async fn drop_database(base: &str, url: &str) {

@@ -16,7 +16,8 @@
 //! ends yesterday, so the portal's first rollup runs during the pings), `PORTAL_BIN` (another
 //! `tessera-portal` binary, to compare two builds in one session) and `MIGRATIONS_UPTO` (the
 //! last migration that other build knows: the newer ones' records are taken out of the
-//! seeded database, their columns and tables stay, so that an older build starts on it).
+//! seeded database, their columns and tables stay, so that an older build starts on it),
+//! `WITHOUT_INDEX` (indexes dropped from the seeded database, to measure what they cost).
 //! Every ping carries the receipt its hub holds (`holds`, `held_receipt`), as a real hub's.
 //! See BENCHMARKS.md for figures.
 
@@ -242,6 +243,21 @@ async fn stored_pings(url: &str) -> i64 {
         .sum()
 }
 
+/// The PostgreSQL server processes serving the database at `url` (the portal's
+/// connections), to count the database's own CPU per ping beside the portal's.
+async fn database_backends(url: &str) -> Vec<u32> {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect to PostgreSQL");
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .expect("backends");
+    pids.into_iter().filter_map(|pid| u32::try_from(pid).ok()).collect()
+}
+
 /// A new, empty database next to the one `base` names; returns its URL.
 async fn fresh_postgres_database(base: &str) -> String {
     use sqlx::Connection;
@@ -393,6 +409,18 @@ async fn load() {
             sqlx::query(statement).execute(store.pool()).await.expect(statement);
         }
     }
+    // `WITHOUT_INDEX=name[,name]`: those indexes dropped before the portal starts, to
+    // measure in one session what an index costs the ping path (runs alternated).
+    if let Ok(names) = std::env::var("WITHOUT_INDEX") {
+        for name in names.split(',').filter(|n| !n.is_empty()) {
+            assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{name}");
+            sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
+                .execute(store.pool())
+                .await
+                .expect("WITHOUT_INDEX");
+            println!("without the index {name}");
+        }
+    }
     if let Ok(upto) = std::env::var("MIGRATIONS_UPTO") {
         let upto: i64 = upto.parse().expect("MIGRATIONS_UPTO: a migration version");
         sqlx::query("DELETE FROM _sqlx_migrations WHERE version > $1")
@@ -484,7 +512,23 @@ async fn load() {
     // The crypto floor just before and just after the pings, averaged: the machine's speed
     // drifts.
     let (verify_before, sign_before) = crypto_baseline();
+    // The server processes of the portal's connections, before and after: the ping
+    // threads connect at their first ping, so those found after count from zero.
+    let backends_cpu = async || match &database {
+        Some(url) => database_backends(url)
+            .await
+            .into_iter()
+            .map(|pid| (pid, process_cpu_seconds(pid)))
+            .collect::<std::collections::BTreeMap<u32, f64>>(),
+        None => Default::default(),
+    };
+    let database_before = backends_cpu().await;
     let pinged = run_phase(pid, address, concurrency, Arc::new(pings_calls), rate).await;
+    let backends = backends_cpu().await;
+    let database_used: f64 = backends
+        .iter()
+        .map(|(pid, cpu)| cpu - database_before.get(pid).copied().unwrap_or(0.0))
+        .sum();
     let (verify_after, sign_after) = crypto_baseline();
     let (verify_us, sign_us) =
         ((verify_before + verify_after) / 2.0, (sign_before + sign_after) / 2.0);
@@ -498,6 +542,13 @@ async fn load() {
         per_ping / (verify_us + sign_us)
     );
 
+    if database.is_some() {
+        println!(
+            "PostgreSQL's CPU per ping (the {} server processes of the portal's connections): {:.1} µs",
+            backends.len(),
+            database_used * 1e6 / pings as f64
+        );
+    }
     let counted = stored_pings(&database_url).await;
     println!("stored ping count: {counted} (answered with a receipt: {})", pinged.latencies.len());
     drop(child);

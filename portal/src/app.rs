@@ -443,6 +443,9 @@ async fn periodic_jobs(portal: &Portal) {
     if let Err(e) = portal.store.delete_expired_password_resets(now).await {
         tracing::error!(error = %e, "deleting expired password resets failed");
     }
+    if let Err(e) = portal.store.delete_old_unknown_address_signins(now - 86_400).await {
+        tracing::error!(error = %e, "deleting the counts of unknown addresses failed");
+    }
     match portal.cut_ledger().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(entries = n, "audit ledger entries past their retention cut"),

@@ -6,7 +6,8 @@ use sqlx::{AssertSqlSafe, Row};
 use tessera_core::UnixTime;
 
 use super::filter::{Bind, LicenseFilter, Where, page_source};
-use super::{LICENSE_COLUMNS, LicenseSummary, Store, StoreError, license_from_row};
+use super::list_by_last_ping::summary_from_row;
+use super::{LICENSE_COLUMNS, LicenseSummary, Store, StoreError};
 
 /// The column a list is sorted by; the license id breaks ties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,10 +26,11 @@ pub enum LicenseSort {
 }
 
 impl LicenseSort {
-    /// Whether an index gives this order (the id's, `licenses (org, id)`, `expires_at`'s),
-    /// so that a page can walk it.
+    /// Whether an index gives this order (the id's, `licenses (org, id)`,
+    /// `licenses (expires_at, id)`, the last ping's in two parts: list_by_last_ping.rs), so
+    /// that a page can walk it.
     fn indexed(self) -> bool {
-        matches!(self, LicenseSort::Issued | LicenseSort::Customer | LicenseSort::Ends)
+        !matches!(self, LicenseSort::State)
     }
 
     /// The sort value of a license in `licenses {l}` joined with `activations {a}`.
@@ -37,7 +39,8 @@ impl LicenseSort {
             LicenseSort::Issued => None,
             LicenseSort::Customer => Some(format!("{l}.org")),
             LicenseSort::Ends => Some(format!("{l}.expires_at")),
-            // The same order on both databases (they place NULL at opposite ends).
+            // The same order on both databases (they place NULL at opposite ends); a page
+            // is read in two parts instead (list_by_last_ping.rs).
             LicenseSort::LastPing => Some(format!("COALESCE({a}.last_ping_at, -1)")),
             LicenseSort::State => Some(format!("{l}.status")),
         }
@@ -111,6 +114,17 @@ impl Store {
         // Walking backwards: the opposite order, turned round below.
         let backwards = matches!(cursor, ListCursor::Before(_));
         let descending = order.descending != backwards;
+        if order.sort == LicenseSort::LastPing {
+            let from = match cursor {
+                ListCursor::Start => None,
+                ListCursor::After(id) | ListCursor::Before(id) => Some(id),
+            };
+            let mut page = self.page_by_last_ping(sql, filter, descending, from, limit).await?;
+            if backwards {
+                page.reverse();
+            }
+            return Ok(page);
+        }
         let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
         let key = order.sort.key("l", "a");
         let source = match (cursor, &key) {
@@ -153,16 +167,7 @@ impl Store {
             sql.clause()
         );
         let rows = sql.apply(sqlx::query(AssertSqlSafe(query))).fetch_all(&self.pool).await?;
-        let mut page = rows
-            .iter()
-            .map(|row| {
-                Ok(LicenseSummary {
-                    license: license_from_row(row)?,
-                    activated: row.try_get::<i64, _>("activated")? > 0,
-                    last_ping_at: row.try_get("last_ping")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut page = rows.iter().map(summary_from_row).collect::<Result<Vec<_>, StoreError>>()?;
         if backwards {
             page.reverse();
         }

@@ -15,6 +15,7 @@ mod filter;
 pub mod ledger;
 mod licenses;
 mod list;
+mod list_by_last_ping;
 mod name_search;
 mod open;
 mod people;

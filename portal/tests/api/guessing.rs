@@ -31,6 +31,76 @@ fn untrusted(_: &UserRow) -> bool {
     false
 }
 
+/// The portal's secret as these calls hand it to the sign-in (an unknown address's count
+/// is kept under its tag).
+const SECRET: &[u8] = b"the portal's secret in these tests";
+
+on_both_stores!(an_unknown_address_is_counted_and_held_as_an_account_is, |app| {
+    let dana = person(&app, "dana@vendor.example").await;
+    let store = app.portal.store.clone();
+    let tag = accounts::unknown_address_tag(SECRET, " Nobody@Vendor.example");
+    let wrong = Password::new("guessing guessing");
+    for tries in 1..=8i64 {
+        let now = app.now();
+        for email in ["dana@vendor.example", "nobody@vendor.example"] {
+            let answer = accounts::sign_in(&store, SECRET, email, &wrong, &untrusted, now).await;
+            assert!(matches!(answer.expect("sign in"), SignIn::Refused), "{email}");
+        }
+        // The same count and the same delay, written the same way: the unknown address's
+        // tries read and write as many rows as the account's.
+        let known = store.user(&dana.id).await.expect("db").expect("dana");
+        let unknown = store.unknown_address_signins(&tag).await.expect("db");
+        assert_eq!(
+            unknown,
+            Some((known.failed_signins, known.next_signin_at)),
+            "after {tries} tries"
+        );
+        app.clock.advance(std::time::Duration::from_secs(1));
+    }
+    // The address itself is stored nowhere.
+    let raw: Vec<String> = sqlx::query_scalar("SELECT address_tag FROM unknown_address_signins")
+        .fetch_all(store.pool())
+        .await
+        .expect("rows");
+    assert_eq!(raw, vec![tag.clone()]);
+    assert!(!tag.contains("nobody"), "{tag}");
+    // Forgotten a day after the last try.
+    let later = app.now().as_unix() + 2 * 86_400;
+    assert_eq!(store.delete_old_unknown_address_signins(later - 86_400).await.expect("db"), 1);
+    assert_eq!(store.unknown_address_signins(&tag).await.expect("db"), None);
+});
+
+on_both_stores!(a_known_and_an_unknown_address_take_alike_long_to_refuse, |app| {
+    let dana = person(&app, "dana@vendor.example").await;
+    let store = app.portal.store.clone();
+    let wrong = Password::new("guessing guessing");
+    let now = app.now();
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    // Alternating, each a first try (the account's count cleared in between, outside the
+    // time taken; a new unknown address each time): the tries that write the count.
+    for round in 0..30 {
+        accounts::clear_signin_delays(&store, &dana).await.expect("clear");
+        let started = std::time::Instant::now();
+        let answer =
+            accounts::sign_in(&store, SECRET, "dana@vendor.example", &wrong, &untrusted, now).await;
+        known.push(started.elapsed());
+        assert!(matches!(answer.expect("sign in"), SignIn::Refused));
+        let email = format!("nobody{round}@vendor.example");
+        let started = std::time::Instant::now();
+        let answer = accounts::sign_in(&store, SECRET, &email, &wrong, &untrusted, now).await;
+        unknown.push(started.elapsed());
+        assert!(matches!(answer.expect("sign in"), SignIn::Refused));
+    }
+    let median = |mut times: Vec<std::time::Duration>| {
+        times.sort();
+        times[times.len() / 2].as_secs_f64() * 1e3
+    };
+    let (known, unknown) = (median(known), median(unknown));
+    // Loosely (a shared machine): neither is much slower than the other.
+    assert!(known <= unknown * 1.5 + 2.0, "known {known:.2} ms, unknown {unknown:.2} ms");
+    assert!(unknown <= known * 1.5 + 2.0, "known {known:.2} ms, unknown {unknown:.2} ms");
+});
+
 on_both_stores!(parallel_guesses_are_each_counted_and_wait_their_turn, |app| {
     let dana = person(&app, "dana@vendor.example").await;
     let store = Arc::new(app.portal.store.clone());
@@ -39,7 +109,7 @@ on_both_stores!(parallel_guesses_are_each_counted_and_wait_their_turn, |app| {
         let store = store.clone();
         tokio::spawn(async move {
             let guess = Password::new(format!("guessing number {i}"));
-            accounts::sign_in(&store, "dana@vendor.example", &guess, &untrusted, now).await
+            accounts::sign_in(&store, SECRET, "dana@vendor.example", &guess, &untrusted, now).await
         })
     });
     for guess in futures_util::future::join_all(guesses).await {
@@ -52,7 +122,8 @@ on_both_stores!(parallel_guesses_are_each_counted_and_wait_their_turn, |app| {
     assert!(after.next_signin_at > now.as_unix(), "the delay is on");
     // Even the right password waits now, and says no more than a wrong one.
     let right = Password::new(PASSWORD);
-    let held = accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now).await;
+    let held =
+        accounts::sign_in(&store, SECRET, "dana@vendor.example", &right, &untrusted, now).await;
     assert!(matches!(held.expect("sign in"), SignIn::Refused));
 });
 
@@ -66,16 +137,17 @@ on_both_stores!(the_second_factor_is_delayed_too_after_a_right_password, |app| {
     let mut held = false;
     for _ in 0..12 {
         let now = app.now();
-        let user = match accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
-            .await
-            .expect("sign in")
-        {
-            SignIn::Welcome(user) => *user,
-            _ => {
-                held = true;
-                break;
-            }
-        };
+        let user =
+            match accounts::sign_in(&store, SECRET, "dana@vendor.example", &right, &untrusted, now)
+                .await
+                .expect("sign in")
+            {
+                SignIn::Welcome(user) => *user,
+                _ => {
+                    held = true;
+                    break;
+                }
+            };
         match accounts::second_step(&store, &user, "000000", false, now).await.expect("code") {
             SignIn::Refused => checked += 1,
             SignIn::Wait(secs) => {
@@ -93,7 +165,7 @@ on_both_stores!(the_second_factor_is_delayed_too_after_a_right_password, |app| {
     app.clock.advance(std::time::Duration::from_secs(3600));
     let now = app.now();
     let SignIn::Welcome(user) =
-        accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
+        accounts::sign_in(&store, SECRET, "dana@vendor.example", &right, &untrusted, now)
             .await
             .expect("in")
     else {
@@ -114,14 +186,20 @@ on_both_stores!(wrong_codes_and_wrong_passwords_are_counted_and_delayed_apart, |
     let right = Password::new(PASSWORD);
     let now = app.now();
     let code = format!("{:06}", totp::code_at(&secret, totp::step_of(now)).expect("code"));
-    let signed =
-        async || match accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
-            .await
-            .expect("sign in")
-        {
-            SignIn::Welcome(user) => *user,
-            other => panic!("the right password was refused: {other:?}"),
-        };
+    let signed = async || match accounts::sign_in(
+        &store,
+        SECRET,
+        "dana@vendor.example",
+        &right,
+        &untrusted,
+        now,
+    )
+    .await
+    .expect("sign in")
+    {
+        SignIn::Welcome(user) => *user,
+        other => panic!("the right password was refused: {other:?}"),
+    };
     // Wrong codes until the code step is held.
     let user = signed().await;
     let mut wrong = 0;
@@ -149,13 +227,14 @@ on_both_stores!(wrong_codes_and_wrong_passwords_are_counted_and_delayed_apart, |
     app.clock.advance(std::time::Duration::from_secs(3600));
     let now = app.now();
     let code = format!("{:06}", totp::code_at(&secret, totp::step_of(now)).expect("code"));
-    let user = match accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
-        .await
-        .expect("sign in")
-    {
-        SignIn::Welcome(user) => *user,
-        other => panic!("{other:?}"),
-    };
+    let user =
+        match accounts::sign_in(&store, SECRET, "dana@vendor.example", &right, &untrusted, now)
+            .await
+            .expect("sign in")
+        {
+            SignIn::Welcome(user) => *user,
+            other => panic!("{other:?}"),
+        };
     let done = accounts::second_step(&store, &user, &code, false, now).await.expect("code");
     assert!(matches!(done, SignIn::Welcome(_)), "{done:?}");
     assert_eq!(store.code_failures(&dana.id).await.expect("db"), Some((0, 0)));
@@ -163,9 +242,11 @@ on_both_stores!(wrong_codes_and_wrong_passwords_are_counted_and_delayed_apart, |
     // Wrong passwords hold the password step, and leave the code count alone.
     let stranger = Password::new("not the password at all");
     for _ in 0..6 {
-        let _ = accounts::sign_in(&store, "dana@vendor.example", &stranger, &untrusted, now).await;
+        let _ =
+            accounts::sign_in(&store, SECRET, "dana@vendor.example", &stranger, &untrusted, now)
+                .await;
     }
-    let held = accounts::sign_in(&store, "dana@vendor.example", &right, &untrusted, now)
+    let held = accounts::sign_in(&store, SECRET, "dana@vendor.example", &right, &untrusted, now)
         .await
         .expect("sign in");
     assert!(matches!(held, SignIn::Refused), "{held:?}");

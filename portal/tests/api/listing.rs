@@ -460,3 +460,111 @@ fn urlencoding(text: &str) -> String {
         })
         .collect()
 }
+
+on_both_stores!(the_list_by_last_validation_pages_through_both_parts_both_ways, |app| {
+    use tessera_portal::store::{LicenseFilter, LicenseSort, ListCursor, ListOrder};
+    let store = &app.portal.store;
+    let now = app.now();
+    let t = now.as_unix();
+    // 60 licenses: 20 never bound, 10 bound and never pinged, 30 pinged, three at each of
+    // ten times (ties broken by the id).
+    let rows: Vec<LicenseRow> = (0..60).map(|i| synthetic(i, t)).collect();
+    store.register_licenses(&rows).await.expect("rows");
+    let mut last_ping: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let last = match i {
+            0..20 => {
+                last_ping.insert(row.id.clone(), None);
+                continue;
+            }
+            20..30 => None,
+            _ => Some(t - 1000 * i64::try_from(i % 10).expect("small")),
+        };
+        last_ping.insert(row.id.clone(), last);
+        sqlx::query(
+            "INSERT INTO activations (license_id, fingerprint, hub_key, activated_at, \
+             last_ping_at, last_hub_time_ms) VALUES ($1, '{}', $2, $3, $4, 0)",
+        )
+        .bind(row.id.clone())
+        .bind(format!("tessera-pub-v1:hub{i}"))
+        .bind(t)
+        .bind(last)
+        .execute(store.pool())
+        .await
+        .expect("binding");
+    }
+    let product = PRODUCTS[0].to_owned();
+    let filters = [
+        ("every license", LicenseFilter::default(), None),
+        ("bound", LicenseFilter { activated: Some(true), ..Default::default() }, None),
+        ("one product", LicenseFilter { product: Some(product.clone()), ..Default::default() }, {
+            Some(product)
+        }),
+    ];
+    for (name, filter, product) in &filters {
+        let held = |row: &LicenseRow| {
+            (filter.activated != Some(true) || rows.iter().position(|r| r.id == row.id) >= Some(20))
+                && product.as_ref().is_none_or(|p| &row.product == p)
+        };
+        for descending in [false, true] {
+            // Never pinged first (as before every ping), then by the last ping; the id breaks
+            // ties.
+            let mut expected: Vec<(i64, String)> = rows
+                .iter()
+                .filter(|row| held(row))
+                .map(|row| (last_ping[&row.id].unwrap_or(-1), row.id.clone()))
+                .collect();
+            expected.sort();
+            if descending {
+                expected.reverse();
+            }
+            let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+            let order = ListOrder { sort: LicenseSort::LastPing, descending };
+            for limit in [1u32, 7, 25, 100] {
+                let what = format!("{name}, descending {descending}, {limit} a page");
+                // Forwards, page after page.
+                let mut walked: Vec<String> = Vec::new();
+                let mut cursor = ListCursor::Start;
+                let mut last_id;
+                loop {
+                    let page =
+                        store.license_list(filter, order, cursor, limit, now).await.expect("page");
+                    let ids: Vec<String> = page.iter().map(|s| s.license.id.clone()).collect();
+                    assert!(ids.len() <= limit as usize, "{what}");
+                    let at = walked.len();
+                    assert_eq!(ids, expected[at..(at + ids.len())], "{what}: page at {at}");
+                    walked.extend(ids);
+                    match walked.last() {
+                        Some(id) if page.len() == limit as usize => last_id = id.clone(),
+                        _ => break,
+                    }
+                    cursor = ListCursor::After(&last_id);
+                }
+                assert_eq!(walked, expected, "{what}: forwards");
+                // Backwards from the last license, page before page.
+                let Some(end) = expected.last() else { continue };
+                let mut back: Vec<String> = vec![end.clone()];
+                let mut first_id = end.clone();
+                loop {
+                    let cursor = ListCursor::Before(&first_id);
+                    let page =
+                        store.license_list(filter, order, cursor, limit, now).await.expect("page");
+                    let ids: Vec<String> = page.iter().map(|s| s.license.id.clone()).collect();
+                    let at = expected.len() - back.len() - ids.len();
+                    assert_eq!(ids, expected[at..(at + ids.len())], "{what}: page before");
+                    back.splice(0..0, ids.iter().cloned());
+                    match ids.first() {
+                        Some(id) if ids.len() == limit as usize => first_id = id.clone(),
+                        _ => break,
+                    }
+                }
+                assert_eq!(back, expected, "{what}: backwards");
+            }
+        }
+    }
+    // A cursor that is no license answers an empty page, as the other orders do.
+    let order = ListOrder { sort: LicenseSort::LastPing, descending: true };
+    let filter = LicenseFilter::default();
+    let none = store.license_list(&filter, order, ListCursor::After("nothing"), 10, now).await;
+    assert!(none.expect("page").is_empty());
+});

@@ -7,6 +7,7 @@ mod bad_input;
 mod browser;
 mod browser_find;
 mod browser_people;
+mod browser_places;
 mod countersign;
 mod guessing;
 mod helpers;

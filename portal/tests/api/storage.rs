@@ -488,31 +488,18 @@ on_both_stores!(
 on_both_stores!(a_nul_character_in_any_value_is_a_bad_request_not_a_crash, |app| {
     // PostgreSQL stores no NUL in text: the portal answers the caller's mistake as one, on
     // both stores alike.
-    let api = app
-        .http
-        .get(format!("{}/v1/admin/licenses/a%00b", app.address))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .expect("api");
-    let status = api.status().as_u16();
-    let body = api.text().await.expect("body");
+    let key = Some(app.admin_key.as_str());
+    let api = app.get("/v1/admin/licenses/a%00b", key).await;
     // SQLite holds any text: no such license. PostgreSQL: the value itself is refused.
     match app.portal.store.backend() {
-        Backend::Sqlite => assert_eq!(status, 404, "{body}"),
+        Backend::Sqlite => assert_eq!(api.status, 404, "{api:?}"),
         Backend::Postgres => {
-            assert_eq!(status, 400, "{body}");
-            assert!(body.contains("NUL character"), "{body}");
+            assert_eq!(api.status, 400, "{api:?}");
+            assert!(api.body.to_string().contains("NUL character"), "{api:?}");
         }
     }
-    let export = app
-        .http
-        .get(format!("{}/v1/admin/people/a%00/export", app.address))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .expect("export");
-    assert!(matches!(export.status().as_u16(), 400 | 404), "{}", export.status());
+    let export = app.get("/v1/admin/people/a%00/export", key).await;
+    assert!(matches!(export.status, 400 | 404), "{export:?}");
     // The store itself names the refusal as the caller's.
     if app.portal.store.backend() == Backend::Postgres {
         let refused = app.portal.store.license("a\0b").await.expect_err("no NUL in PostgreSQL");

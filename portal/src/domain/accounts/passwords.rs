@@ -127,6 +127,10 @@ pub fn check_new_password(
     if left != checked_lower && zxcvbn::zxcvbn(&left, &[]).score() < MIN_PASSWORD_SCORE {
         return Err(personal_refusal());
     }
+    // The same details written backwards or in leetspeak ("nhoj", "j0hn.d0e2026").
+    if built_on_disguised_details(&checked_lower, &inputs) {
+        return Err(personal_refusal());
+    }
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let estimate = zxcvbn::zxcvbn(&checked, &inputs);
     if estimate.score() >= MIN_PASSWORD_SCORE {
@@ -151,6 +155,62 @@ pub fn check_new_password(
             "this password is too easy to guess; a few unrelated words make a strong one".to_owned()
         }
     }))
+}
+
+/// The characters leetspeak writes for letters, read back (`1` is `i` or `l`: both are
+/// tried); every other character stays.
+fn unleet(text: &str, one: char) -> String {
+    text.chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' => one,
+            '3' => 'e',
+            '4' | '@' => 'a',
+            '5' | '$' => 's',
+            '7' => 't',
+            other => other,
+        })
+        .collect()
+}
+
+/// Whether `password` (in lower case) is built on the person's details (`inputs`, in lower
+/// case) once its leetspeak is read back, forwards or backwards: its letters, digits and
+/// symbols left out, are mostly those details; or what is left once they are taken out is
+/// easy to guess (the details and a year).
+fn built_on_disguised_details(password: &str, inputs: &[String]) -> bool {
+    // Each detail by its letters alone, forwards and backwards, the longest first.
+    let mut details: Vec<String> = inputs
+        .iter()
+        .map(|input| input.chars().filter(|c| c.is_alphabetic()).collect::<String>())
+        .filter(|letters| letters.chars().count() >= 3)
+        .flat_map(|letters| {
+            let backwards: String = letters.chars().rev().collect();
+            [letters, backwards]
+        })
+        .collect();
+    details.sort();
+    details.dedup();
+    details.sort_by_key(|detail| std::cmp::Reverse(detail.len()));
+    let without_details = |text: &str| {
+        let mut left = text.to_owned();
+        for detail in &details {
+            left = left.replace(detail.as_str(), "");
+        }
+        left
+    };
+    ['i', 'l'].into_iter().any(|one| {
+        let read = unleet(password, one);
+        // The letters alone: "j0hn.d0e2026" reads "johndoeo".
+        let letters: String = read.chars().filter(|c| c.is_alphabetic()).collect();
+        let left_letters = without_details(&letters);
+        let personal = letters.chars().count() - left_letters.chars().count();
+        if personal > 0 && personal * 2 >= letters.chars().count() {
+            return true;
+        }
+        // Details inside the whole text, with what surrounds them.
+        let left = without_details(&read);
+        left != read && zxcvbn::zxcvbn(&left, &[]).score() < MIN_PASSWORD_SCORE
+    })
 }
 
 /// The argon2id PHC string of a password under a fresh salt.

@@ -24,9 +24,13 @@ pub enum SignIn {
 
 /// Checks an email and password at `now`. `trusted_device`: the browser holds a device
 /// cookie of this person (it signed in as them before): other people's failures do not
-/// delay it.
+/// delay it. `secret`: the portal's, under which an address no one has is counted (by its
+/// tag, [`unknown_address_tag`]) as an account is, so that its answer takes the same reads,
+/// writes and password check as a known address's: neither the answer nor its time tells
+/// whether an address has an account.
 pub async fn sign_in(
     store: &Store,
+    secret: &[u8],
     email: &str,
     password: &Password,
     trusted_device: &(dyn Fn(&UserRow) -> bool + Sync),
@@ -37,19 +41,23 @@ pub async fn sign_in(
         Err(_) => None,
     };
     let Some(user) = user else {
+        // Counted and held as an account's attempt, then the same password check, against
+        // a hash that matches nothing.
+        let tag = unknown_address_tag(secret, email);
+        let _ = claim_attempt(store, Counted::UnknownAddress(&tag), false, now).await?;
         let _ = password_matches(password, decoy_hash()).await;
         return Ok(SignIn::Refused);
     };
-    let failed =
-        match claim_attempt(store, Factor::Password, &user.id, trusted_device(&user), now).await? {
-            Claim::Go { failed } => failed,
-            // A held account answers as a wrong password does, after the same work: whether an
-            // address has an account is not told by a different answer or time.
-            Claim::Wait(_) => {
-                let _ = password_matches(password, decoy_hash()).await;
-                return Ok(SignIn::Refused);
-            }
-        };
+    let counted = Counted::Password(&user.id);
+    let failed = match claim_attempt(store, counted, trusted_device(&user), now).await? {
+        Claim::Go { failed } => failed,
+        // A held account answers as a wrong password does, after the same work: whether an
+        // address has an account is not told by a different answer or time.
+        Claim::Wait(_) => {
+            let _ = password_matches(password, decoy_hash()).await;
+            return Ok(SignIn::Refused);
+        }
+    };
     let now = now.as_unix();
     let good = password_matches(password, &user.password_hash).await;
     if good {
@@ -60,18 +68,25 @@ pub async fn sign_in(
     }
     if failed == 4 {
         tracing::warn!(user = %user.id, "repeated failed sign-ins: delays begin");
-        let org = user.org_id.as_deref();
-        audit::record(
-            store,
-            &Actor::Portal,
-            "user.sign_in_delayed",
-            &user.id,
-            org,
-            UnixTime::from_unix(now).unwrap_or(UnixTime::EPOCH),
-        )
-        .await?;
+        // Recorded beside the answer, not before it: an unknown address's fourth try has no
+        // entry to write, and the answer's time must not tell the two apart.
+        let (store, user) = (store.clone(), user.clone());
+        let at = UnixTime::from_unix(now).unwrap_or(UnixTime::EPOCH);
+        tokio::spawn(async move {
+            let org = user.org_id.as_deref();
+            let entry = "user.sign_in_delayed";
+            if let Err(e) = audit::record(&store, &Actor::Portal, entry, &user.id, org, at).await {
+                tracing::error!(error = %e, user = %user.id, "recording a sign-in delay failed");
+            }
+        });
     }
     Ok(SignIn::Refused)
+}
+
+/// The tag an address no one has is counted under: an HMAC of the address as typed (trimmed,
+/// in lower case) under the portal's secret, so that the count's table never holds it.
+pub fn unknown_address_tag(secret: &[u8], email: &str) -> String {
+    tag(secret, &["unknown address", &email.trim().to_lowercase()])
 }
 
 /// Turns on a person's second factor: `secret` (made by [`totp::new_secret`] and shown to
@@ -127,7 +142,8 @@ pub async fn second_step(
     let Some(secret) = &user.totp_secret else {
         return Ok(SignIn::Welcome(Box::new(user.clone())));
     };
-    let failed = match claim_attempt(store, Factor::Code, &user.id, trusted_device, now).await? {
+    let counted = Counted::Code(&user.id);
+    let failed = match claim_attempt(store, counted, trusted_device, now).await? {
         Claim::Go { failed } => failed,
         Claim::Wait(secs) => return Ok(SignIn::Wait(secs)),
     };
@@ -152,13 +168,15 @@ pub async fn second_step(
     Ok(SignIn::Refused)
 }
 
-/// Which secret an attempt offers: each is counted and delayed on its own.
+/// Whose failures an attempt counts on: each count is delayed on its own.
 #[derive(Debug, Clone, Copy)]
-enum Factor {
-    /// The password (the first step).
-    Password,
-    /// A second-factor code or a recovery code (the second step).
-    Code,
+enum Counted<'a> {
+    /// A person's passwords (the first step), by their id.
+    Password(&'a str),
+    /// A person's second-factor and recovery codes (the second step), by their id.
+    Code(&'a str),
+    /// The passwords tried for an address no one has, by its tag: counted as a person's are.
+    UnknownAddress(&'a str),
 }
 
 /// Whether an attempt may be checked now.
@@ -180,7 +198,7 @@ pub async fn confirm_own_password(
     what_wrong: &str,
     now: UnixTime,
 ) -> Result<(), AccountError> {
-    match claim_attempt(store, Factor::Password, &user.id, false, now).await? {
+    match claim_attempt(store, Counted::Password(&user.id), false, now).await? {
         Claim::Go { .. } => {}
         Claim::Wait(secs) => {
             let unit = if secs == 1 { "second" } else { "seconds" };
@@ -203,32 +221,44 @@ pub async fn confirm_own_password(
 /// a compare-and-set on the count. So attempts sent in parallel are each counted, and once
 /// the delays begin they wait their turn instead of all being checked. A good attempt clears
 /// the count afterwards. `trusted`: the browser signed in as this person before (its own
-/// attempts are counted but not held by others' failures).
+/// attempts are counted but not held by others' failures). An address no one has is
+/// counted the same way, one read and one write, on a row of its own.
 async fn claim_attempt(
     store: &Store,
-    factor: Factor,
-    user_id: &str,
+    counted: Counted<'_>,
     trusted: bool,
     now: UnixTime,
 ) -> Result<Claim, AccountError> {
     let now = now.as_unix();
     // Each lost race means another attempt was counted: a few rounds always settle.
     for _ in 0..16 {
-        let (seen, next_at) = match factor {
-            Factor::Password => {
+        let (seen, next_at) = match counted {
+            Counted::Password(user_id) => {
                 let user = store.user(user_id).await?.ok_or(AccountError::NoSuchUser)?;
                 (user.failed_signins, user.next_signin_at)
             }
-            Factor::Code => store.code_failures(user_id).await?.ok_or(AccountError::NoSuchUser)?,
+            Counted::Code(user_id) => {
+                store.code_failures(user_id).await?.ok_or(AccountError::NoSuchUser)?
+            }
+            Counted::UnknownAddress(tag) => {
+                store.unknown_address_signins(tag).await?.unwrap_or((0, 0))
+            }
         };
         if now < next_at && !trusted {
             return Ok(Claim::Wait(next_at - now));
         }
         let failed = seen.saturating_add(1);
         let until = now + signin_delay(failed);
-        let claimed = match factor {
-            Factor::Password => store.claim_signin_attempt(user_id, seen, failed, until).await?,
-            Factor::Code => store.claim_code_attempt(user_id, seen, failed, until).await?,
+        let claimed = match counted {
+            Counted::Password(user_id) => {
+                store.claim_signin_attempt(user_id, seen, failed, until).await?
+            }
+            Counted::Code(user_id) => {
+                store.claim_code_attempt(user_id, seen, failed, until).await?
+            }
+            Counted::UnknownAddress(tag) => {
+                store.claim_unknown_address_attempt(tag, seen, failed, until).await?
+            }
         };
         if claimed {
             return Ok(Claim::Go { failed });

@@ -37,6 +37,43 @@ fn short_common_weak_and_personal_passwords_are_refused() {
 }
 
 #[test]
+fn personal_details_backwards_or_in_leetspeak_are_refused_and_strong_passwords_are_not() {
+    let email = "john.doe@example.com";
+    let personal = ["John Doe", "Initech"];
+    let check = |password: &str| check_new_password(&Password::new(password), email, &personal);
+    for bad in [
+        "nhoj.eod.nhoj",
+        "nhojeod!2026",
+        "j0hn.d0e2026",
+        "J0HN-D03-1999!",
+        "eod.nhoj.2024?",
+        "1n1t3ch.j0hn!!",
+        "hcetini#2025#",
+        "d0e.j0hn.1987",
+    ] {
+        match check(bad) {
+            Err(AccountError::Invalid(why)) => {
+                assert!(why.contains("email, name or organization"), "{bad}: {why}");
+            }
+            other => panic!("{bad} was taken: {other:?}"),
+        }
+    }
+    // No wrong "no": strong passwords, some with digits leetspeak would read as letters, some
+    // with a word that holds a detail backwards ("eod" in "geode"), or the name among others.
+    for good in [
+        "tram lantern quietly",
+        "correct horse battery staple",
+        "v8#Kq2!zLp0@Wd",
+        "geode walrus 4417 plinth",
+        "john ferried 37 violet umbrellas",
+        "pewter orchard wildly 1053",
+        "Quokka-Saffron-Tundra-73",
+    ] {
+        assert!(check(good).is_ok(), "{good}: {:?}", check(good));
+    }
+}
+
+#[test]
 fn delays_grow_and_stop_at_fifteen_minutes() {
     let delays: Vec<i64> = (0..20).map(signin_delay).collect();
     assert_eq!(&delays[..8], &[0, 0, 0, 0, 1, 2, 4, 8]);

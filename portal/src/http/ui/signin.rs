@@ -93,8 +93,15 @@ pub(super) async fn sign_in(
         !device.is_empty() && accounts::same_tag(&device, &accounts::device_token(&secret, user))
     };
     let password = Password::new(form.password);
-    let outcome =
-        accounts::sign_in(portal.records(), &form.email, &password, &trusted, portal.now()).await?;
+    let outcome = accounts::sign_in(
+        portal.records(),
+        portal.ui_secret(),
+        &form.email,
+        &password,
+        &trusted,
+        portal.now(),
+    )
+    .await?;
     let user = match outcome {
         SignIn::Welcome(user) if user.totp_secret.is_some() => {
             let pending = accounts::pending_sign_in(portal.ui_secret(), &user, portal.now());

@@ -224,6 +224,59 @@ impl Store {
         Ok(done)
     }
 
+    /// The failed sign-ins of an address no one has (by its tag: [`Store::claim_signin_attempt`]'s
+    /// count for an account), and until when the next attempt waits; none before its first.
+    pub async fn unknown_address_signins(
+        &self,
+        address_tag: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT failed_signins, next_signin_at FROM unknown_address_signins \
+             WHERE address_tag = $1",
+        )
+        .bind(address_tag)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+            None => None,
+        })
+    }
+
+    /// Counts a sign-in attempt of an address no one has, as [`Store::claim_signin_attempt`]
+    /// does an account's: a compare-and-set on the count (`seen_failed` 0: none counted yet,
+    /// the row made). False when another attempt changed it first.
+    pub async fn claim_unknown_address_attempt(
+        &self,
+        address_tag: &str,
+        seen_failed: i64,
+        failed: i64,
+        next_signin_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO unknown_address_signins (address_tag, failed_signins, next_signin_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (address_tag) DO UPDATE \
+             SET failed_signins = $2, next_signin_at = $3 \
+             WHERE unknown_address_signins.failed_signins = $4",
+        )
+        .bind(address_tag)
+        .bind(failed)
+        .bind(next_signin_at)
+        .bind(seen_failed)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes the counts of unknown addresses last tried (or held until) before `before`.
+    pub async fn delete_old_unknown_address_signins(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM unknown_address_signins WHERE next_signin_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Deletes password resets that expired before `now`.
     pub async fn delete_expired_password_resets(&self, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM password_resets WHERE expires_at < $1")
