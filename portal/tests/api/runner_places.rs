@@ -188,7 +188,9 @@ on_both_stores!(a_license_that_counts_its_runners_shows_its_places_before_any_is
     assert!(page.body.contains("0 of 2 runner places held"), "{}", page.body);
     assert!(page.body.contains("No runner holds a place now"), "{}", page.body);
     assert!(!page.body.contains("Free runner places"), "{}", page.body);
+    assert!(page.body.contains("counted here: runner places"), "{}", page.body);
     let page = dana.get(&format!("/ui/licenses/{plain}")).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("Runner places"), "{}", page.body);
+    assert!(page.body.contains("the hub counts slots in use"), "{}", page.body);
 });

@@ -53,7 +53,7 @@ on_both_stores!(the_schema_has_no_column_for_addresses_agents_bodies_or_raw_keys
         }
     }
     // (The people tables, users and sessions, are checked in web.rs.)
-    assert_eq!(all.len(), 18 + 19 + 3 + 3 + 10, "a new column needs a look: {all:?}");
+    assert_eq!(all.len(), 19 + 19 + 3 + 3 + 10, "a new column needs a look: {all:?}");
 
     // And no raw license key lands anywhere in the database file.
     let license = app.registered_license().await;

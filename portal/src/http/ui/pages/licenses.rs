@@ -85,7 +85,15 @@ pub fn license(chrome: &Chrome<'_>, view: &LicensePage<'_>) -> Markup {
                 dt { "Organization (claim)" } dd { (l.org) }
                 dt { "Assigned to" } dd { @match view.organization { Some(o) => (o.name), None => span.muted { "no organization record" } } }
                 dt { "Product" } dd { (l.product) }
-                dt { "Runner limit" } dd { (l.runners) " at once " span.muted { "(the hub counts slots in use)" } }
+                dt { "Runner limit" }
+                dd {
+                    (l.runners) " at once "
+                    @if l.runner_countersign {
+                        span.muted { "(counted here: runner places, below)" }
+                    } @else {
+                        span.muted { "(the hub counts slots in use)" }
+                    }
+                }
                 dt { "Ping interval" } dd { "every " (span(l.ping_interval_secs)) }
                 dt { "Valid from" } dd { (day(l.not_before)) }
                 dt { "Ends" } dd { (day(l.expires_at)) }
