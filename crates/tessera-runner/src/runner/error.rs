@@ -9,7 +9,8 @@ use crate::hub::HubCallError;
 use crate::installation::Misfit;
 use crate::keystore::KeystoreError;
 
-/// Why an operation failed (a status, when there is one, comes back as a [`Decision`]).
+/// Why an operation failed (a status, when there is one, comes back as a
+/// [`Decision`](crate::check::Decision)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunnerError {
