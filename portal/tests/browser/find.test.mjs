@@ -5,17 +5,9 @@
 //   PORTAL_URL, CHROMIUM, SCREENSHOTS (a directory), SUPER_EMAIL, ORG_ADMIN_EMAIL, PASSWORD.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { accessible, env } from './kit.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} is not set`);
-  return value;
-};
 const url = env('PORTAL_URL');
 const shots = env('SCREENSHOTS');
 const password = env('PASSWORD');
@@ -27,20 +19,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-// axe-core on the page as it is: no violation of any impact. The page's CSP forbids
-// scripts, so axe goes in through the browser's own channel (bypassCSP).
-async function accessible(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => await window.axe.run(document));
-  assert.deepEqual(
-    result.violations.map(
-      (v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
-    ),
-    [],
-    `accessibility of ${name}`,
-  );
-}
 
 // Nothing wider than the screen: no sideways scrolling on a phone, neither of the page nor
 // inside a table's region (a list reads as cards there). The tables stay tables to a screen

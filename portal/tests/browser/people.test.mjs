@@ -5,17 +5,9 @@
 // Acme Corp license; it passes PORTAL_URL, CHROMIUM, SCREENSHOTS, PASSWORD, LICENSE_ID.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { accessible, env } from './kit.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} is not set`);
-  return value;
-};
 const url = env('PORTAL_URL');
 const shots = env('SCREENSHOTS');
 const password = env('PASSWORD');
@@ -36,13 +28,7 @@ after(async () => {
 // The page as it is: no axe violation of any impact, and nothing wider than the screen.
 async function check(page, name) {
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => await window.axe.run(document));
-  assert.deepEqual(
-    result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
-    [],
-    `accessibility of ${name}`,
-  );
+  await accessible(page, name);
   const { wide, screen, widest } = await page.evaluate(() => ({
     widest: [...document.querySelectorAll('body *')]
       .filter((e) => e.getBoundingClientRect().right > window.innerWidth)

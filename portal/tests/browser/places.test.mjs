@@ -6,17 +6,9 @@
 //   PLACES (the three place ids, comma-separated).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { accessible, env } from './kit.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} is not set`);
-  return value;
-};
 const url = env('PORTAL_URL');
 const shots = env('SCREENSHOTS');
 const licenseId = env('LICENSE_ID');
@@ -29,20 +21,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-// axe-core on the page as it is: no violation of any impact. The page's CSP forbids
-// scripts, so axe goes in through the browser's own channel (bypassCSP).
-async function accessible(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => await window.axe.run(document));
-  assert.deepEqual(
-    result.violations.map(
-      (v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
-    ),
-    [],
-    `accessibility of ${name}`,
-  );
-}
 
 // Nothing wider than the screen: no sideways scrolling of the page or inside a table.
 async function fits(page, name) {

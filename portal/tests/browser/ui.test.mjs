@@ -5,18 +5,10 @@
 //   LICENSE_ID (a registered Acme Corp license), UPLOAD_FILE (another license's file).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { accessible, env } from './kit.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} is not set`);
-  return value;
-};
 const url = env('PORTAL_URL');
 const shots = env('SCREENSHOTS');
 const password = env('PASSWORD');
@@ -29,19 +21,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-// axe-core on the page as it is: no serious or critical violation. The page's CSP forbids
-// scripts, so axe goes in through the browser's own channel (bypassCSP).
-async function accessible(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => await window.axe.run(document));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
-    [],
-    `accessibility of ${name}`,
-  );
-}
 
 // RFC 6238: the 6-digit code of a base32 secret now, as an authenticator app shows it.
 function totp(secret, at = Date.now()) {
